@@ -1,0 +1,185 @@
+import { randomBytes } from 'node:crypto';
+import {
+  BrokerError,
+  type Broker,
+  type BrokerEventHandler,
+  type HistoryOptions,
+  type HistoryResult,
+  type Publication,
+  type PublishOptions,
+  type StreamPosition,
+} from './broker.js';
+
+/** Default history kept when a publish names no size: none, as in Centrifugo. */
+export const DEFAULT_MEMORY_HISTORY_SIZE = 0;
+/** How long an idempotency key is remembered, ms. */
+export const DEFAULT_IDEMPOTENCY_WINDOW_MS = 120_000;
+
+export interface MemoryBrokerOptions {
+  /** Idempotency window, ms (default {@link DEFAULT_IDEMPOTENCY_WINDOW_MS}). */
+  readonly idempotencyWindowMs?: number;
+  /** Clock, ms; injectable so TTL logic is tested without waiting. */
+  readonly now?: () => number;
+}
+
+/** One channel's stream: a ring of the last `size` publications. */
+class Stream {
+  offset = 0;
+  readonly epoch: string;
+  private buf: (Publication | undefined)[] = [];
+  private head = 0; // index of the oldest kept publication in buf
+  private count = 0;
+
+  constructor() {
+    this.epoch = randomBytes(6).toString('hex');
+  }
+
+  add(pub: Publication, size: number): void {
+    if (size <= 0) {
+      this.buf = [];
+      this.head = 0;
+      this.count = 0;
+      return;
+    }
+    if (this.buf.length !== size) this.resize(size);
+    const idx = (this.head + this.count) % size;
+    this.buf[idx] = pub;
+    if (this.count < size) this.count++;
+    else this.head = (this.head + 1) % size;
+  }
+
+  /** Drops publications older than `minTime`. */
+  expire(minTime: number): void {
+    while (this.count > 0) {
+      const p = this.buf[this.head]!;
+      if (p.time >= minTime) break;
+      this.buf[this.head] = undefined;
+      this.head = (this.head + 1) % this.buf.length;
+      this.count--;
+    }
+  }
+
+  /** Kept publications, oldest first. */
+  all(): Publication[] {
+    const out: Publication[] = [];
+    for (let i = 0; i < this.count; i++) out.push(this.buf[(this.head + i) % this.buf.length]!);
+    return out;
+  }
+
+  private resize(size: number): void {
+    const kept = this.all().slice(-size);
+    this.buf = new Array<Publication | undefined>(size);
+    for (let i = 0; i < kept.length; i++) this.buf[i] = kept[i];
+    this.head = 0;
+    this.count = kept.length;
+  }
+}
+
+/**
+ * A broker inside one process: the embedded default. History lives in memory, so a restart
+ * starts every channel in a new epoch (clients are then told "not recovered", never given
+ * a partial history). Delivery is synchronous, in publish order.
+ */
+export class MemoryBroker implements Broker {
+  private handler: BrokerEventHandler | null = null;
+  private readonly streams = new Map<string, Stream>();
+  private readonly ttls = new Map<string, number>();
+  private readonly subscribed = new Set<string>();
+  private readonly idempotency = new Map<string, { pos: StreamPosition; expires: number }>();
+  private readonly windowMs: number;
+  private readonly now: () => number;
+  private closed = false;
+
+  constructor(opts: MemoryBrokerOptions = {}) {
+    this.windowMs = opts.idempotencyWindowMs ?? DEFAULT_IDEMPOTENCY_WINDOW_MS;
+    this.now = opts.now ?? Date.now;
+  }
+
+  async run(handler: BrokerEventHandler): Promise<void> {
+    this.handler = handler;
+  }
+
+  async publish(channel: string, data: string, opts: PublishOptions = {}): Promise<StreamPosition> {
+    if (this.closed) throw new BrokerError('closed', 'broker is closed');
+    const now = this.now();
+    if (opts.idempotencyKey !== undefined) {
+      const seen = this.idempotency.get(channel + '\u0000' + opts.idempotencyKey);
+      if (seen && seen.expires > now) return seen.pos;
+      this.pruneIdempotency(now);
+    }
+    let stream = this.streams.get(channel);
+    if (!stream) {
+      stream = new Stream();
+      this.streams.set(channel, stream);
+    }
+    stream.offset++;
+    const pub: Publication = {
+      channel,
+      offset: stream.offset,
+      epoch: stream.epoch,
+      data,
+      time: now,
+      ...(opts.tags ? { tags: opts.tags } : {}),
+      ...(opts.info ? { info: opts.info } : {}),
+    };
+    stream.add(pub, opts.historySize ?? DEFAULT_MEMORY_HISTORY_SIZE);
+    if (opts.historyTtlMs !== undefined) this.ttls.set(channel, opts.historyTtlMs);
+    const pos = { offset: pub.offset, epoch: pub.epoch };
+    if (opts.idempotencyKey !== undefined) {
+      this.idempotency.set(channel + '\u0000' + opts.idempotencyKey, { pos, expires: now + this.windowMs });
+    }
+    if (this.handler && this.subscribed.has(channel)) this.handler.onPublication(pub);
+    return pos;
+  }
+
+  async subscribe(channel: string): Promise<void> {
+    this.subscribed.add(channel);
+  }
+
+  async unsubscribe(channel: string): Promise<void> {
+    this.subscribed.delete(channel);
+  }
+
+  async history(channel: string, opts: HistoryOptions): Promise<HistoryResult> {
+    if (this.closed) throw new BrokerError('closed', 'broker is closed');
+    let stream = this.streams.get(channel);
+    if (!stream) {
+      // A channel nobody published to still gets its epoch now, so a client that subscribes
+      // before the first publication can recover from offset 0 of this epoch.
+      stream = new Stream();
+      this.streams.set(channel, stream);
+    }
+    const ttl = this.ttls.get(channel);
+    if (ttl !== undefined) stream.expire(this.now() - ttl);
+    const position = { offset: stream.offset, epoch: stream.epoch };
+    if (opts.limit <= 0) return { publications: [], position };
+    let pubs = stream.all();
+    if (opts.since) {
+      const after = opts.since.offset;
+      pubs = pubs.filter((p) => p.offset > after);
+    }
+    if (opts.reverse) pubs.reverse();
+    if (pubs.length > opts.limit) pubs = pubs.slice(0, opts.limit);
+    return { publications: pubs, position };
+  }
+
+  async removeHistory(channel: string): Promise<void> {
+    this.streams.delete(channel);
+    this.ttls.delete(channel);
+  }
+
+  isReady(): boolean {
+    return !this.closed;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.handler = null;
+    this.subscribed.clear();
+  }
+
+  private pruneIdempotency(now: number): void {
+    if (this.idempotency.size < 10_000) return;
+    for (const [k, v] of this.idempotency) if (v.expires <= now) this.idempotency.delete(k);
+  }
+}

@@ -1,0 +1,114 @@
+/**
+ * The broker seam: where publications are ordered, kept and fanned out between nodes.
+ *
+ * A "node" is one gateway process. Every node holds one Broker. The broker decides the
+ * order of a channel's publications and numbers them; nodes only deliver.
+ *
+ * Guarantees every implementation gives (the hub's recovery logic relies on each one):
+ *  1. Offsets: within one epoch of a channel, the publications are numbered 1, 2, 3, ...
+ *     without gaps or repeats, on every node alike. `offset` 0 means "nothing published yet".
+ *  2. Epoch: an opaque non-empty string naming one continuous history of the channel. It
+ *     changes whenever that history is lost or reset (memory broker restart, stream purge or
+ *     recreation) and never otherwise. Offsets of different epochs are not comparable.
+ *  3. Delivery: after `subscribe(channel)` has resolved, every publication of that channel
+ *     accepted afterwards is handed to the handler exactly once, in offset order. Publications
+ *     of different channels are not ordered relative to each other.
+ *  4. History: `history()` reads the same log that delivery comes from, so a publication seen
+ *     live is in history until it expires (size or TTL) and vice versa.
+ *  5. `publish()` resolves only once the publication is durably accepted (for a replicated
+ *     broker: acknowledged by its quorum); the returned position is that publication's.
+ *     It rejects with a `BrokerError` when the broker cannot accept it (code 'unavailable'
+ *     when it is unreachable: callers answer "try again", never hang).
+ */
+
+/** A point in a channel's stream: the last offset seen, within an epoch. */
+export interface StreamPosition {
+  readonly offset: number;
+  readonly epoch: string;
+}
+
+/** Information about the publisher, when a client (not the server API) published. */
+export interface ClientInfo {
+  readonly client: string;
+  readonly user: string;
+}
+
+export interface Publication {
+  readonly channel: string;
+  readonly offset: number;
+  readonly epoch: string;
+  /** The payload as JSON text, exactly as published. Never re-serialized on the way out. */
+  readonly data: string;
+  /** Server time of acceptance, ms since the Unix epoch. */
+  readonly time: number;
+  /** Short string metadata; `type` is used as the Odin envelope type when present. */
+  readonly tags?: Readonly<Record<string, string>>;
+  readonly info?: ClientInfo;
+}
+
+export interface PublishOptions {
+  /** Publications with the same key within the broker's dedup window are accepted once. */
+  readonly idempotencyKey?: string;
+  readonly tags?: Readonly<Record<string, string>>;
+  readonly info?: ClientInfo;
+  /** History kept for the channel; 0 disables history for this publication. */
+  readonly historySize?: number;
+  /** History time to live, ms. */
+  readonly historyTtlMs?: number;
+}
+
+export interface HistoryOptions {
+  /** Return publications after this position. Omitted: from the oldest one kept. */
+  readonly since?: StreamPosition;
+  /** At most this many publications; 0 returns none (only the current position). */
+  readonly limit: number;
+  /** Newest first. */
+  readonly reverse?: boolean;
+}
+
+export interface HistoryResult {
+  readonly publications: readonly Publication[];
+  /** The channel's current top: its last offset and epoch. */
+  readonly position: StreamPosition;
+}
+
+export interface BrokerEventHandler {
+  /** Called for every publication of a channel this node subscribed to (guarantee 3). */
+  onPublication(pub: Publication): void;
+  /**
+   * Called when the broker may have skipped publications for a channel (for example after a
+   * reconnect to a broker whose stream was reset). The hub then tells its clients plainly
+   * (they must re-subscribe and recover), instead of hiding the gap.
+   */
+  onStreamReset?(channel: string): void;
+}
+
+export interface Broker {
+  /** Starts delivery to `handler`. Called once, before any subscribe. */
+  run(handler: BrokerEventHandler): Promise<void>;
+  publish(channel: string, data: string, opts?: PublishOptions): Promise<StreamPosition>;
+  /** This node wants the channel's publications (guarantee 3). Idempotent. */
+  subscribe(channel: string): Promise<void>;
+  /** This node no longer wants the channel. Idempotent. */
+  unsubscribe(channel: string): Promise<void>;
+  history(channel: string, opts: HistoryOptions): Promise<HistoryResult>;
+  /** Drops the channel's history; the next publication starts a new epoch. */
+  removeHistory(channel: string): Promise<void>;
+  /** True while the broker can accept publications. Cheap; used by /ready. */
+  isReady(): boolean;
+  /** Stops delivery and releases connections. Idempotent. */
+  close(): Promise<void>;
+}
+
+export type BrokerErrorCode = 'unavailable' | 'closed' | 'bad_request' | 'internal';
+
+export class BrokerError extends Error {
+  override readonly name = 'BrokerError';
+  constructor(
+    readonly code: BrokerErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
