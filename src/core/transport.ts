@@ -1,0 +1,62 @@
+/**
+ * The transport seam: how bytes reach a client. Core never touches a socket; a transport
+ * (ws, uWebSockets.js, a fake in tests) adapts its connections to these two interfaces.
+ *
+ * Guarantees a transport gives:
+ *  - `write(frames)` sends each frame as one WebSocket text message, in order, and hands them
+ *    to the socket as one write (corked), because a syscall per frame dominates fan-out cost.
+ *  - A frame is made once by `prepare()` and may be written to any number of connections;
+ *    the transport never mutates it.
+ *  - After `close()`/`terminate()`, or when the peer goes away, `onClose` is called exactly
+ *    once and nothing more is delivered to the handler.
+ */
+
+/** An encoded message, ready to be written to any connection of the transport that made it. */
+export type PreparedFrame = Uint8Array;
+
+export interface TransportConnection {
+  /** Writes frames (from `prepare`) as one socket write. No-op once closed. */
+  write(frames: readonly PreparedFrame[]): void;
+  /** Bytes handed to the socket and not yet sent to the peer. */
+  readonly bufferedAmount: number;
+  /** WebSocket-level ping (used for the Odin protocol's dead-peer detection). */
+  ping(): void;
+  /** Closing handshake with a close code and a short reason (at most 123 bytes). */
+  close(code: number, reason: string): void;
+  /** Drops the connection at once, without a handshake. */
+  terminate(): void;
+}
+
+export interface ConnectionHandler {
+  /** A complete message from the peer. `binary` is true for binary frames. */
+  onMessage(data: Buffer, binary: boolean): void;
+  /** WebSocket-level pong from the peer. */
+  onPong(): void;
+  onClose(code: number, reason: string): void;
+}
+
+/** Facts about an incoming connection, known at upgrade. */
+export interface ConnectionInfo {
+  readonly protocol: 'odin' | 'centrifuge';
+  readonly ip: string;
+  readonly origin?: string;
+  /** Token from the `token` query parameter or `Authorization: Bearer` (Odin protocol). */
+  readonly token?: string;
+}
+
+/** What the gateway decides before accepting an upgrade. */
+export type Admission = { readonly ok: true } | { readonly ok: false; readonly status: number; readonly reason: string };
+
+/** The side of core a transport talks to. */
+export interface ConnectionAcceptor {
+  /** Called before the upgrade completes; a refusal becomes an HTTP error response. */
+  admit(info: ConnectionInfo): Admission;
+  /** Called once the upgrade completed; returns the handler for the connection's events. */
+  accept(conn: TransportConnection, info: ConnectionInfo): ConnectionHandler;
+  /** Prepares an encoded payload for writing (delegates to the transport's framing). */
+}
+
+export interface Transport {
+  /** Frames a payload once so that writing it to many connections costs no re-encoding. */
+  prepare(payload: Uint8Array): PreparedFrame;
+}
