@@ -53,7 +53,6 @@ export interface ConnectionAcceptor {
   admit(info: ConnectionInfo): Admission;
   /** Called once the upgrade completed; returns the handler for the connection's events. */
   accept(conn: TransportConnection, info: ConnectionInfo): ConnectionHandler;
-  /** Prepares an encoded payload for writing (delegates to the transport's framing). */
 }
 
 export interface Transport {
