@@ -67,7 +67,7 @@ export const gatewayOptionsSchema = z
     allowAnonymous: z.boolean().default(true),
     /** HMAC secret for HS256/384/512 connection tokens. */
     tokenHmacSecret: z.string().default(''),
-    /** PEM public key (RSA or EC) for RS*/ES* tokens. */
+    /** PEM public key (RSA, EC or Ed25519) for asymmetric tokens. */
     tokenPublicKey: z.string().default(''),
     /** Allowed Origin values, exact (scheme://host[:port]). Empty: any origin. */
     allowedOrigins: z.array(z.string().url()).default([]),
