@@ -1,0 +1,3 @@
+export async function benchCommand(_argv: readonly string[]): Promise<number> {
+  return 0;
+}

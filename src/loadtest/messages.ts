@@ -1,0 +1,65 @@
+/** Messages between the load coordinator and its worker processes (IPC, JSON). */
+import type { ProtocolName } from './protocols.js';
+
+export interface WorkerConfig {
+  readonly workerIndex: number;
+  readonly workers: number;
+  readonly host: string;
+  readonly port: number;
+  readonly protocol: ProtocolName;
+  /** Overrides the protocol's usual path. */
+  readonly path?: string;
+  /** Connections over all workers; this worker opens those with index % workers === workerIndex. */
+  readonly connections: number;
+  /** New connections per second over all workers. */
+  readonly connectRate: number;
+  /** Channel pool; connection i subscribes to `channelsPerConnection` consecutive ones from i * that. */
+  readonly channels: readonly string[];
+  readonly channelsPerConnection: number;
+  /** Connection i is tracked (offsets and latency parsed) when i % trackEvery === 0. */
+  readonly trackEvery: number;
+  /** Connections per local source address (127.0.0.1, .2, …) before the next one is used. */
+  readonly perAddress: number;
+  /** Reconnect (with recovery) after an unexpected close. */
+  readonly reconnect: boolean;
+  readonly reportIntervalMs: number;
+}
+
+export interface WorkerReport {
+  readonly type: 'report';
+  readonly workerIndex: number;
+  /** Reply to a `flush` request with this id (0 for periodic reports). */
+  readonly flushId: number;
+  readonly final: boolean;
+  readonly attempted: number;
+  readonly open: number;
+  readonly established: number;
+  readonly subscribed: number;
+  readonly failed: Record<string, number>;
+  readonly disconnects: Record<string, number>;
+  readonly reconnects: number;
+  readonly recovered: number;
+  readonly notRecovered: number;
+  readonly serverErrors: Record<string, number>;
+  readonly delivered: number;
+  readonly trackedDelivered: number;
+  readonly inOrder: number;
+  readonly missing: number;
+  readonly duplicates: number;
+  readonly gaps: number;
+  /** Histograms since the previous report (compressed base64, '' when empty). */
+  readonly latency: string;
+  readonly connectTime: string;
+  /** process.cpuUsage() of the worker, µs, cumulative. */
+  readonly cpuUserUs: number;
+  readonly cpuSystemUs: number;
+  /** Event-loop utilisation since the previous report, 0..1. */
+  readonly elu: number;
+  /** Event-loop delay since the previous report, ms. */
+  readonly loopDelayP99Ms: number;
+  readonly loopDelayMaxMs: number;
+  readonly rssBytes: number;
+}
+
+export type ToWorker = { type: 'start'; config: WorkerConfig } | { type: 'flush'; id: number } | { type: 'stop' };
+export type FromWorker = WorkerReport | { type: 'ready' } | { type: 'fatal'; message: string };
