@@ -124,13 +124,13 @@ export function encodeOdinPong(ts: number): string {
   return '{"type":"pong","ts":' + ts + '}';
 }
 
-export function encodeOdinError(code: number, message: string, extra?: { type?: string; channel?: string }): string {
-  return JSON.stringify({ type: 'error', code, message, ...extra });
+export function encodeOdinError(code: number, message: string, extra?: { command?: string; channel?: string }): string {
+  return JSON.stringify({ ...extra, type: 'error', code, message });
 }
 
 /** Sent once after a connection opens, so a client learns its id and the server's limits. */
-export function encodeOdinWelcome(client: string, version: string, pingIntervalMs: number): string {
-  return JSON.stringify({ type: 'connected', client, version, ping: Math.round(pingIntervalMs / 1000) });
+export function encodeOdinWelcome(client: string, version: string, pingIntervalMs: number, user: string): string {
+  return JSON.stringify({ type: 'connected', client, user, version, ping: Math.round(pingIntervalMs / 1000) });
 }
 
 /** Sent before the server closes the connection, with the same code as the close frame. */
