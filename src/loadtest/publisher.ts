@@ -91,6 +91,8 @@ export class NatsTarget implements PublishTarget {
   static connect(host: string, port: number): Promise<NatsTarget> {
     return new Promise((resolve, reject) => {
       const s = connect({ host, port });
+      // Without it, Nagle holds each batch until the previous one is acknowledged.
+      s.setNoDelay(true);
       s.once('error', reject);
       s.once('data', () => {
         s.off('error', reject);
