@@ -44,7 +44,7 @@ async function runGateway(cfg: GatewayAppConfig, log: Logger): Promise<RunningGa
     if (!factory) throw new ConfigError(`broker: "${cfg.broker}" is not available in this build`);
     broker = await factory(cfg, log);
   }
-  return startGateway(cfg.gateway, { log, ...(broker ? { broker } : {}) });
+  return startGateway(cfg.gateway, { log, transport: cfg.transport, ...(broker ? { broker } : {}) });
 }
 
 export async function gatewayCommand(argv: readonly string[]): Promise<number> {

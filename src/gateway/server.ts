@@ -14,6 +14,7 @@ import { resolveGatewayOptions, type GatewayOptions, type GatewayOptionsInput } 
 import { silentLogger, type Logger } from '../core/stats.js';
 import type { ConnectionInfo } from '../core/transport.js';
 import { WsTransport } from '../transport-ws/ws-transport.js';
+import { loadUwsTransport, type UpgradeDecision, type UwsTransport } from '../transport-uws/uws-transport.js';
 import { checkApiKey, handleApi } from './api.js';
 import { createMetrics } from './metrics.js';
 
@@ -30,6 +31,12 @@ export const WS_PATHS: Readonly<Record<string, ConnectionInfo['protocol']>> = {
 export interface StartGatewayDeps {
   readonly broker?: Broker;
   readonly log?: Logger;
+  /**
+   * 'uws': uWebSockets.js owns the public port, serves the upgrades and forwards plain HTTP
+   * to this module's server on an internal loopback port. When it does not load, a warning
+   * is logged and `ws` is used. Default 'ws'.
+   */
+  readonly transport?: 'ws' | 'uws';
 }
 
 export interface RunningGateway {
@@ -82,12 +89,25 @@ function rejectUpgrade(socket: Duplex, status: number, message: string): void {
   socket.end(`HTTP/1.1 ${status} ${statusText}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
 }
 
-function tokenFrom(req: IncomingMessage, url: URL): string | undefined {
+function tokenFrom(authorization: string | undefined, url: URL): string | undefined {
   const q = url.searchParams.get('token');
   if (q) return q;
-  const auth = req.headers.authorization;
-  if (auth?.startsWith('Bearer ')) return auth.slice(7);
+  if (authorization?.startsWith('Bearer ')) return authorization.slice(7);
   return undefined;
+}
+
+/** Decides an upgrade (either transport): the connection's facts, or an HTTP refusal. */
+function decideUpgrade(gateway: Gateway, rawUrl: string, origin: string | undefined, authorization: string | undefined, ip: string): UpgradeDecision {
+  const url = new URL(rawUrl, 'http://localhost');
+  const protocol = WS_PATHS[url.pathname];
+  if (!protocol) {
+    gateway.stats.rejected.bad_path++;
+    return { ok: false, status: 404, reason: 'unknown WebSocket path; use /ws (Odin) or /connection/websocket (Centrifugo)' };
+  }
+  const token = tokenFrom(authorization, url);
+  const info: ConnectionInfo = { protocol, ip, ...(origin !== undefined ? { origin } : {}), ...(token !== undefined ? { token } : {}) };
+  const admission = gateway.admit(info);
+  return admission.ok ? { ok: true, info } : admission;
 }
 
 /** Builds the gateway, its HTTP server and transport, and listens. */
@@ -95,8 +115,15 @@ export async function startGateway(input: GatewayOptionsInput | GatewayOptions =
   const options = resolveGatewayOptions(input);
   const log = deps.log ?? silentLogger;
   const broker = deps.broker ?? new MemoryBroker();
+  let uws: UwsTransport | null = null;
+  if (deps.transport === 'uws') {
+    const loaded = await loadUwsTransport({ maxPayload: options.maxMessageBytes, maxBackpressure: 16 * options.maxQueueBytes });
+    if (typeof loaded === 'string') log.warn({ reason: loaded }, 'transport uws unavailable; using ws');
+    else if (options.permessageDeflate) log.warn({ transport: 'uws' }, 'transport uws does not do permessage-deflate here; using ws');
+    else uws = loaded;
+  }
   const transport = new WsTransport({ maxPayload: options.maxMessageBytes, permessageDeflate: options.permessageDeflate });
-  const gateway = new Gateway(options, { broker, transport, log });
+  const gateway = new Gateway(options, { broker, transport: uws ?? transport, log });
   const registry = createMetrics(gateway);
   await gateway.start();
 
@@ -166,22 +193,11 @@ export async function startGateway(input: GatewayOptionsInput | GatewayOptions =
 
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy());
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    const protocol = WS_PATHS[url.pathname];
-    if (!protocol) {
-      gateway.stats.rejected.bad_path++;
-      return rejectUpgrade(socket, 404, 'unknown WebSocket path; use /ws (Odin) or /connection/websocket (Centrifugo)');
-    }
-    const token = tokenFrom(req, url);
-    const info: ConnectionInfo = {
-      protocol,
-      ip: req.socket.remoteAddress ?? '',
-      ...(req.headers.origin !== undefined ? { origin: req.headers.origin } : {}),
-      ...(token !== undefined ? { token } : {}),
-    };
-    const admission = gateway.admit(info);
-    if (!admission.ok) return rejectUpgrade(socket, admission.status, admission.reason);
-    transport.handleUpgrade(req, socket, head, gateway, info);
+    // With uws in front this server is internal and takes no upgrades.
+    if (uws) return rejectUpgrade(socket, 404, 'upgrades are served by the uws transport');
+    const d = decideUpgrade(gateway, req.url ?? '/', req.headers.origin, req.headers.authorization, req.socket.remoteAddress ?? '');
+    if (!d.ok) return rejectUpgrade(socket, d.status, d.reason);
+    transport.handleUpgrade(req, socket, head, gateway, d.info);
   });
   server.on('clientError', (_err, socket) => {
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
@@ -190,12 +206,15 @@ export async function startGateway(input: GatewayOptionsInput | GatewayOptions =
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(options.port, options.host, () => {
+    server.listen(uws ? 0 : options.port, uws ? '127.0.0.1' : options.host, () => {
       server.off('error', reject);
       resolve();
     });
   });
-  const port = (server.address() as AddressInfo).port;
+  const httpPort = (server.address() as AddressInfo).port;
+  const port = uws
+    ? await uws.listen(options.host, options.port, { acceptor: gateway, httpPort, decide: (u, o, a, ip) => decideUpgrade(gateway, u, o, a, ip) })
+    : httpPort;
   const host = options.host === '0.0.0.0' || options.host === '::' ? '127.0.0.1' : options.host;
   let closing: Promise<void> | null = null;
 
@@ -209,6 +228,7 @@ export async function startGateway(input: GatewayOptionsInput | GatewayOptions =
     close() {
       closing ??= (async () => {
         // Ordered: stop accepting, tell clients to reconnect, drain, broker, server.
+        uws?.close();
         server.closeIdleConnections();
         const stopped = new Promise<void>((r) => server.close(() => r()));
         await gateway.shutdown();
