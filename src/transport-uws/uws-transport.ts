@@ -86,6 +86,13 @@ export interface UwsListenHooks {
   readonly httpPort: number;
 }
 
+/**
+ * uWS drops an oversized message's connection without a close frame; so its own limit is set
+ * this many times higher and the transport closes with 1009 itself, as `ws` does. Beyond
+ * uWS's limit (capped at 16 MiB) the connection is still dropped outright.
+ */
+const UWS_PAYLOAD_FACTOR = 16;
+const UWS_PAYLOAD_CAP = 16 * 1024 * 1024;
 /** A closing handshake the peer never completes is cut after this long, ms. */
 const CLOSE_TIMEOUT_MS = 5000;
 /** Request headers not forwarded to the internal HTTP server (hop-by-hop, or recomputed). */
@@ -159,8 +166,9 @@ export class UwsTransport implements Transport {
   /** Listens on host:port; resolves with the port (useful with port 0). */
   listen(host: string, port: number, hooks: UwsListenHooks): Promise<number> {
     const app = this.uws.App();
+    const maxPayload = this.opts.maxPayload;
     app.ws<UserData>('/*', {
-      maxPayloadLength: this.opts.maxPayload,
+      maxPayloadLength: Math.min(UWS_PAYLOAD_CAP, Math.max(this.opts.maxPayload, this.opts.maxPayload * UWS_PAYLOAD_FACTOR)),
       maxBackpressure: this.opts.maxBackpressure,
       closeOnBackpressureLimit: false,
       // The gateway runs its own pings and dead-peer checks.
@@ -184,6 +192,10 @@ export class UwsTransport implements Transport {
         ud.handler = hooks.acceptor.accept(ud.conn, ud.info);
       },
       message: (ws, message, isBinary) => {
+        if (message.byteLength > maxPayload) {
+          ws.end(1009, 'message too big');
+          return;
+        }
         // The ArrayBuffer is valid only during this call: copy it.
         ws.getUserData().handler?.onMessage(Buffer.from(Buffer.from(message)), isBinary);
       },
