@@ -9,7 +9,7 @@ import { dirname } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { allContenders, type Contender } from './contenders.js';
-import { fanoutScenario, idleScenario, latencyScenario, quietScenario, type FanoutResult, type IdleResult, type Log, type Measured } from './scenarios.js';
+import { fanoutScenario, idleScenario, latencyScenario, quietScenario, steppedScenario, type FanoutResult, type IdleResult, type Log, type Measured } from './scenarios.js';
 import { barChartSvg, type BarGroup } from './chart.js';
 import { fdLimit } from './proc.js';
 
@@ -34,13 +34,13 @@ Options:
   --scenarios LIST       ${SCENARIOS.join(',')}   (default: all)
   --runs N               repetitions, contenders interleaved; medians reported   3
   --subscribers N        fanout subscribers                                       1000
-  --rates LIST           fanout publish rates per second, stepped                 250,500,1000,2000,3000,4000,6000,8000
+  --rates LIST           fanout publish rates per second, stepped                 50,100,250,500,1000,1500,2000,3000,4000
   --step-seconds S       measured seconds per step (after 1 s warm-up)            4
   --quiet-connections N  quiet scenario connections (= channels)                 1000
-  --quiet-rate R         quiet scenario publications per second                  20000
+  --quiet-rate R         quiet scenario publications per second                  5000
   --latency-connections N                                                        10000
   --latency-channels K   channels per connection, from a pool of 100              10
-  --latency-rate R       publications/s (default: 80% of odin-ws's fanout maximum)
+  --latency-rate R       publications/s (default: 80% of odin-ws's maximum in this scenario, found first)
   --latency-seconds S                                                            10
   --idle LIST            idle connection counts                                   10000,19000
   --workers N            load worker processes                                    2 (idle: 4)
@@ -160,15 +160,16 @@ export async function benchCommand(argv: readonly string[]): Promise<number> {
     scenarios,
     contenders: contenders.map((c) => c.name),
     subscribers: Number(f.subscribers ?? 1000),
-    rates: nums(f.rates, '250,500,1000,2000,3000,4000,6000,8000'),
+    rates: nums(f.rates, '50,100,250,500,1000,1500,2000,3000,4000'),
     stepSeconds: Number(f['step-seconds'] ?? 4),
     quietConnections: Number(f['quiet-connections'] ?? 1000),
-    quietRate: Number(f['quiet-rate'] ?? 20000),
+    quietRate: Number(f['quiet-rate'] ?? 5000),
     latencyConnections: Number(f['latency-connections'] ?? 10000),
     latencyChannels: Number(f['latency-channels'] ?? 10),
     latencyPool: 100,
     latencyRate: f['latency-rate'] !== undefined ? Number(f['latency-rate']) : null as number | null,
     latencySeconds: Number(f['latency-seconds'] ?? 10),
+    latencyCalibrationRates: [25, 50, 100, 150, 200, 300, 400, 600, 800, 1200],
     idle: nums(f.idle, '10000,19000'),
     workers,
   };
@@ -185,6 +186,30 @@ export async function benchCommand(argv: readonly string[]): Promise<number> {
     mkdirSync(dirname(out), { recursive: true });
     writeFileSync(out, JSON.stringify(results, null, 1));
   };
+
+  if (scenarios.includes('latency') && cfg.latencyRate === null) {
+    // Scenario 2's own maximum (many clients, few messages each per flush, unlike scenario 1),
+    // found once on our gateway; every contender then runs at 80% of it.
+    const ours = contenders.find((c) => c.name === OURS);
+    if (ours) {
+      log(`calibrating the latency scenario on ${OURS}: stepping the publish rate`);
+      const server = await ours.start();
+      try {
+        const r = await steppedScenario(
+          server,
+          { connections: cfg.latencyConnections, channels: latencyChannels(cfg.latencyPool), perConnection: cfg.latencyChannels, trackEvery: 10, rates: cfg.latencyCalibrationRates, stepSeconds: 3, workers: Math.max(workers, Math.ceil(cfg.latencyConnections / 5000)) },
+          log,
+        );
+        const best = r.best?.publishRate ?? cfg.latencyCalibrationRates[0]!;
+        cfg.latencyRate = Math.max(1, Math.round(0.8 * best));
+        (results.config as { latencyRate: number; latencyMaxPublishRate: number }).latencyMaxPublishRate = best;
+      } finally {
+        await server.stop();
+      }
+    } else cfg.latencyRate = 100;
+    (results.config as { latencyRate: number }).latencyRate = cfg.latencyRate;
+    log(`latency scenario rate: ${cfg.latencyRate} pub/s`);
+  }
 
   for (let run = 1; run <= runs; run++) {
     for (const scenario of scenarios) {
@@ -221,6 +246,7 @@ type Cfg = {
   latencyPool: number;
   latencyRate: number | null;
   latencySeconds: number;
+  latencyCalibrationRates: number[];
   idle: number[];
   workers: number;
 };
@@ -246,24 +272,21 @@ async function runOne(c: Contender, scenario: ScenarioName, run: number, cfg: Cf
       case 'quiet':
         return { run, contender: c.name, scenario, measured: await quietScenario(server, { connections: cfg.quietConnections, rate: cfg.quietRate, seconds: cfg.stepSeconds, workers: cfg.workers }, log) };
       case 'latency': {
-        if (cfg.latencyRate === null) {
-          const maxima = results.records.filter((r) => r.contender === OURS && r.fanout).map((r) => r.fanout!.maxDeliveredPerSecond);
-          const subsPerChannel = (cfg.latencyConnections * cfg.latencyChannels) / cfg.latencyPool;
-          cfg.latencyRate = maxima.length > 0 ? Math.max(10, Math.round((0.8 * median(maxima)) / subsPerChannel)) : 500;
-          (results.config as { latencyRate: number }).latencyRate = cfg.latencyRate;
-          log(`    latency rate fixed at ${cfg.latencyRate} pub/s (80% of ${OURS}'s fanout maximum)`);
-        }
         return {
           run,
           contender: c.name,
           scenario,
-          measured: await latencyScenario(server, { connections: cfg.latencyConnections, channelsPerConnection: cfg.latencyChannels, channelPool: cfg.latencyPool, rate: cfg.latencyRate, seconds: cfg.latencySeconds, workers: Math.max(cfg.workers, Math.ceil(cfg.latencyConnections / 5000)) }, log),
+          measured: await latencyScenario(server, { connections: cfg.latencyConnections, channelsPerConnection: cfg.latencyChannels, channelPool: cfg.latencyPool, rate: cfg.latencyRate ?? 100, seconds: cfg.latencySeconds, workers: Math.max(cfg.workers, Math.ceil(cfg.latencyConnections / 5000)) }, log),
         };
       }
     }
   } finally {
     await server.stop();
   }
+}
+
+function latencyChannels(n: number): string[] {
+  return Array.from({ length: n }, (_, i) => `L${i}.trade`);
 }
 
 // ------------------------------------------------------------------------------- reporting

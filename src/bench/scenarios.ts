@@ -98,9 +98,12 @@ async function window(run: LoadRun, pub: RatePublisher, pid: number, seconds: nu
 export interface FanoutStep extends Measured {
   readonly publishRate: number;
   readonly keptUp: boolean;
+  /** Fell behind while the load client was saturated: the limit may be the client's. */
+  readonly clientLimited: boolean;
 }
 
 export interface FanoutResult {
+  /** Subscribers per channel. */
   readonly subscribers: number;
   readonly steps: FanoutStep[];
   /** Highest delivery rate of a step that kept up (0 if none did). */
@@ -110,24 +113,34 @@ export interface FanoutResult {
 }
 
 /** Scenario 1: N subscribers on one channel, publish rate stepped until delivery falls behind. */
-export async function fanoutScenario(c: RunningContender, o: { subscribers: number; rates: number[]; stepSeconds: number; workers: number }, log: Log): Promise<FanoutResult> {
-  const channel = 'BENCH.trade';
-  const run = await openSubscribers(c, o.subscribers, [channel], 1, 20, o.workers);
+export function fanoutScenario(c: RunningContender, o: { subscribers: number; rates: number[]; stepSeconds: number; workers: number }, log: Log): Promise<FanoutResult> {
+  return steppedScenario(c, { connections: o.subscribers, channels: ['BENCH.trade'], perConnection: 1, trackEvery: 20, rates: o.rates, stepSeconds: o.stepSeconds, workers: o.workers }, log);
+}
+
+/** Publish rate stepped (round-robin over `channels`) until delivery falls behind. */
+export async function steppedScenario(
+  c: RunningContender,
+  o: { connections: number; channels: string[]; perConnection: number; trackEvery: number; rates: number[]; stepSeconds: number; workers: number },
+  log: Log,
+): Promise<FanoutResult> {
+  const subsPerChannel = (o.connections * Math.min(o.perConnection, o.channels.length)) / o.channels.length;
+  const run = await openSubscribers(c, o.connections, o.channels, o.perConnection, o.trackEvery, o.workers);
   const target = await c.publisher();
-  const pub = new RatePublisher(target, [channel], 'sustained', o.rates[0]!, Number.MAX_SAFE_INTEGER);
+  const pub = new RatePublisher(target, o.channels, 'sustained', o.rates[0]!, Number.MAX_SAFE_INTEGER);
   const steps: FanoutStep[] = [];
   try {
     pub.start();
     for (const rate of o.rates) {
       pub.setRate(rate);
       await pause(1000);
-      const m = await window(run, pub, c.pid, o.stepSeconds, rate * o.subscribers);
+      const m = await window(run, pub, c.pid, o.stepSeconds, rate * subsPerChannel);
       const keptUp = m.deliveredPerSecond >= KEEP_UP_RATIO * m.expectedPerSecond && m.latencyMs.p99 < KEEP_UP_P99_MS && m.disconnects === 0;
-      steps.push({ ...m, publishRate: rate, keptUp });
+      const clientLimited = !keptUp && m.clientSaturated;
+      steps.push({ ...m, publishRate: rate, keptUp, clientLimited });
       log(
         `    ${String(rate).padStart(6)} pub/s → ${Math.round(m.deliveredPerSecond).toLocaleString('en-US').padStart(10)} deliveries/s, ` +
           `server ${m.serverCpuSeconds.toFixed(2)} CPU-s (${m.cpuPerMillion.toFixed(3)} per 1M), p99 ${m.latencyMs.p99} ms, ` +
-          `client ${m.clientCpuSeconds.toFixed(2)} CPU-s elu ${(m.clientMaxElu * 100).toFixed(0)}%${keptUp ? '' : '  FELL BEHIND'}`,
+          `client ${m.clientCpuSeconds.toFixed(2)} CPU-s elu ${(m.clientMaxElu * 100).toFixed(0)}%${keptUp ? '' : clientLimited ? '  FELL BEHIND (load client saturated)' : '  FELL BEHIND'}`,
       );
       if (!keptUp) break;
     }
@@ -138,7 +151,7 @@ export async function fanoutScenario(c: RunningContender, o: { subscribers: numb
   }
   const kept = steps.filter((s) => s.keptUp);
   const best = kept.reduce<FanoutStep | null>((b, s) => (b === null || s.deliveredPerSecond > b.deliveredPerSecond ? s : b), null);
-  return { subscribers: o.subscribers, steps, maxDeliveredPerSecond: best?.deliveredPerSecond ?? 0, best };
+  return { subscribers: subsPerChannel, steps, maxDeliveredPerSecond: best?.deliveredPerSecond ?? 0, best };
 }
 
 /**

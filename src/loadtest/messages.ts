@@ -16,7 +16,7 @@ export interface WorkerConfig {
   /** Channel pool; connection i subscribes to `channelsPerConnection` consecutive ones from i * that. */
   readonly channels: readonly string[];
   readonly channelsPerConnection: number;
-  /** Connection i is tracked (offsets and latency parsed) when i % trackEvery === 0. */
+  /** One connection in every `trackEvery` is tracked (offsets and latency parsed); the rest only count. */
   readonly trackEvery: number;
   /** Connections per local source address (127.0.0.1, .2, …) before the next one is used. */
   readonly perAddress: number;

@@ -101,13 +101,20 @@ export class LoadWorker implements WsClientEvents {
     const { channels, channelsPerConnection: k } = this.cfg;
     const mine: string[] = [];
     for (let j = 0; j < Math.min(k, channels.length); j++) mine.push(channels[(i * k + j) % channels.length]!);
-    return new Session(i, mine, i % this.cfg.trackEvery === 0);
+    // One connection in each block of `trackEvery`, at a position that rotates from block to
+    // block, so tracked connections cover every channel of the pool (i % trackEvery alone
+    // would pick connections that all share the same channels).
+    const t = this.cfg.trackEvery;
+    return new Session(i, mine, i % t === Math.floor(i / t) % t);
   }
 
   private open(session: Session): void {
     this.attempted++;
     const i = session.index;
-    const localAddress = this.loopback ? `127.0.0.${1 + Math.floor(i / this.cfg.perAddress)}` : undefined;
+    // The first address's share connects unbound (the kernel's connect-time port choice is
+    // fast and may reuse TIME_WAIT ports); later shares bind a source address 127.0.0.k, k ≥ 2.
+    const k = Math.floor(i / this.cfg.perAddress);
+    const localAddress = this.loopback && k > 0 ? `127.0.0.${1 + k}` : undefined;
     const c = new WsClient(
       { host: this.host, port: this.cfg.port, path: this.cfg.path ?? this.adapter.path, ...(localAddress ? { localAddress } : {}) },
       this,

@@ -107,6 +107,8 @@ export class WsClient {
   private fragmentOpcode = 0;
   private readonly key = randomBytes(16).toString('base64');
   private closeCode = 1006;
+  /** We sent a close frame: the server answers and closes TCP first (so TIME_WAIT lands on its side). */
+  private closeSent = false;
   private closeReason = '';
   /** Owner's per-connection state. */
   tag: unknown = null;
@@ -151,8 +153,8 @@ export class WsClient {
     }
     const p = Buffer.allocUnsafe(2);
     p.writeUInt16BE(code, 0);
+    this.closeSent = true;
     this.socket.write(encodeClientFrame(OP_CLOSE, p));
-    this.socket.end();
     setTimeout(() => this.socket.destroy(), 2000).unref();
   }
 
@@ -224,9 +226,13 @@ export class WsClient {
         } else if (opcode === OP_CLOSE) {
           this.closeCode = payloadEnd - payloadStart >= 2 ? buf.readUInt16BE(payloadStart) : 1005;
           this.closeReason = buf.toString('utf8', payloadStart + Math.min(2, payloadEnd - payloadStart), payloadEnd) || 'server_close';
-          const p = Buffer.allocUnsafe(2);
-          p.writeUInt16BE(this.closeCode === 1005 ? 1000 : this.closeCode, 0);
-          this.socket.end(encodeClientFrame(OP_CLOSE, p));
+          if (!this.closeSent) {
+            const p = Buffer.allocUnsafe(2);
+            p.writeUInt16BE(this.closeCode === 1005 ? 1000 : this.closeCode, 0);
+            this.socket.write(encodeClientFrame(OP_CLOSE, p));
+            // The server closes TCP after the handshake; a server that does not is cut off.
+            setTimeout(() => this.socket.destroy(), 2000).unref();
+          }
           this.finish();
           return;
         }
