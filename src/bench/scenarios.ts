@@ -74,6 +74,8 @@ async function openSubscribers(c: RunningContender, connections: number, channel
     trackEvery,
     perAddress: PER_ADDRESS,
     reconnect: false,
+    // A few opens fail when the accept backlog overflows during the ramp; they are retried.
+    connectRetries: 5,
     workers,
   });
   const ok = await run.waitConnected((connections / CONNECT_RATE) * 3000 + 20_000);

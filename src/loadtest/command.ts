@@ -54,6 +54,7 @@ Options:
   --track-every N        parse offsets and latency on every Nth connection (others only count)  1
   --per-address N        connections per 127.0.0.x source address  ${DEFAULT_PER_ADDRESS}
   --no-reconnect         do not reconnect after an unexpected close
+  --connect-retries N    retry a failed open N times (failures are then counted once)  0
   --assert LIST          thresholds, e.g. "p99<50ms,loss=0,failed<=1%"; exit 1 if one is missed
   --json                 print the result as JSON (no progress line)
   --quiet                no progress line
@@ -77,6 +78,7 @@ const FLAGS = {
   'track-every': { type: 'string' },
   'per-address': { type: 'string' },
   'no-reconnect': { type: 'boolean' },
+  'connect-retries': { type: 'string' },
   assert: { type: 'string' },
   json: { type: 'boolean' },
   quiet: { type: 'boolean' },
@@ -105,6 +107,7 @@ export interface LoadtestOptions {
   readonly trackEvery: number;
   readonly perAddress: number;
   readonly reconnect: boolean;
+  readonly connectRetries: number;
   readonly thresholds: readonly Threshold[];
   readonly json: boolean;
   readonly quiet: boolean;
@@ -176,6 +179,7 @@ export function parseLoadtestArgs(argv: readonly string[]): LoadtestOptions {
     trackEvery: Math.floor(num('track-every', f['track-every'], 1, 1)),
     perAddress: Math.floor(num('per-address', f['per-address'], DEFAULT_PER_ADDRESS, 1)),
     reconnect: f['no-reconnect'] !== true,
+    connectRetries: Math.floor(num('connect-retries', f['connect-retries'], 0, 0)),
     thresholds,
     json: f.json === true,
     quiet: f.quiet === true || f.json === true,
@@ -197,6 +201,7 @@ export async function runLoadtest(o: LoadtestOptions, log: (line: string, live?:
     trackEvery: o.trackEvery,
     perAddress: o.perAddress,
     reconnect: o.reconnect,
+    connectRetries: o.connectRetries,
     workers: o.workers,
   });
   const started = Date.now();
@@ -243,7 +248,7 @@ export async function runLoadtest(o: LoadtestOptions, log: (line: string, live?:
       protocol: o.protocol,
       connections: o.connections,
       durationSeconds: w.seconds,
-      connect: { established: t.established, failed: t.failed, timeMs: run.connectAll.summary() },
+      connect: { established: t.established, failed: t.failed, retried: t.connectRetried, timeMs: run.connectAll.summary() },
       messages: { delivered: t.delivered, perSecond: w.deliveredPerSecond, tracked: t.trackedDelivered },
       latencyMs: run.latencyAll.summary(),
       sequence: { inOrder: t.inOrder, missing: t.missing, gaps: t.gaps, duplicates: t.duplicates },

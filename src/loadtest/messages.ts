@@ -20,6 +20,8 @@ export interface WorkerConfig {
   readonly trackEvery: number;
   /** Connections per local source address (127.0.0.1, .2, …) before the next one is used. */
   readonly perAddress: number;
+  /** Attempts to open a connection again after a failed open (0: a failed open is final). */
+  readonly connectRetries: number;
   /** Reconnect (with recovery) after an unexpected close. */
   readonly reconnect: boolean;
   readonly reportIntervalMs: number;
@@ -35,7 +37,10 @@ export interface WorkerReport {
   readonly open: number;
   readonly established: number;
   readonly subscribed: number;
+  /** Connections that could not be opened (after retries), by the last attempt's reason. */
   readonly failed: Record<string, number>;
+  /** Failed opens that were retried. */
+  readonly connectRetried: number;
   readonly disconnects: Record<string, number>;
   readonly reconnects: number;
   readonly recovered: number;

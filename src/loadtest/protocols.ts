@@ -24,6 +24,8 @@ export class Session {
   /** A connection that reconnected asks for recovery from its positions. */
   hadSession = false;
   subscribed = false;
+  /** Failed opens so far. */
+  failedOpens = 0;
   /** NATS: bytes of an incomplete protocol line carried to the next frame. */
   rest: Buffer | null = null;
   /** Centrifuge: subscribe command id → channel. */

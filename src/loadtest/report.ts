@@ -7,7 +7,7 @@ export interface LoadtestResult {
   readonly protocol: string;
   readonly connections: number;
   readonly durationSeconds: number;
-  readonly connect: { readonly established: number; readonly failed: Record<string, number>; readonly timeMs: PercentileSummary };
+  readonly connect: { readonly established: number; readonly failed: Record<string, number>; readonly retried: number; readonly timeMs: PercentileSummary };
   readonly messages: { readonly delivered: number; readonly perSecond: number; readonly tracked: number };
   readonly latencyMs: PercentileSummary;
   readonly sequence: { readonly inOrder: number; readonly missing: number; readonly gaps: number; readonly duplicates: number };
@@ -53,7 +53,7 @@ export function summaryTable(r: LoadtestResult): string {
   const rows: [string, string][] = [
     ['target', `${r.target} (${r.protocol})`],
     ['duration', `${r.durationSeconds.toFixed(1)} s`],
-    ['connections', `${n(r.connect.established)} established of ${n(r.connections)}; failed ${kv(r.connect.failed)}`],
+    ['connections', `${n(r.connect.established)} established of ${n(r.connections)}; failed ${kv(r.connect.failed)}; ${n(r.connect.retried)} failed opens retried`],
     ['connect time', `p50 ${ms(r.connect.timeMs.p50)}  p90 ${ms(r.connect.timeMs.p90)}  p99 ${ms(r.connect.timeMs.p99)}  max ${ms(r.connect.timeMs.max)}`],
     ['messages', `${n(r.messages.delivered)} delivered, ${n(r.messages.perSecond)}/s (${n(r.messages.tracked)} checked)`],
     ['latency', `p50 ${ms(r.latencyMs.p50)}  p90 ${ms(r.latencyMs.p90)}  p99 ${ms(r.latencyMs.p99)}  p99.9 ${ms(r.latencyMs.p999)}  max ${ms(r.latencyMs.max)}`],

@@ -39,6 +39,7 @@ export interface Totals {
   readonly established: number;
   readonly subscribed: number;
   readonly failed: Record<string, number>;
+  readonly connectRetried: number;
   readonly disconnects: Record<string, number>;
   readonly reconnects: number;
   readonly recovered: number;
@@ -157,6 +158,7 @@ export class LoadRun {
       trackEvery: this.opts.trackEvery,
       perAddress: this.opts.perAddress,
       reconnect: this.opts.reconnect,
+      connectRetries: this.opts.connectRetries,
       reportIntervalMs: this.opts.reportIntervalMs ?? 1000,
     });
     this.children.forEach((c, w) => c.send({ type: 'start', config: config(w) }));
@@ -224,11 +226,13 @@ export class LoadRun {
     const failed: Record<string, number> = {};
     const disconnects: Record<string, number> = {};
     const serverErrors: Record<string, number> = {};
+    let connectRetried = 0;
     let attempted = 0, open = 0, established = 0, subscribed = 0, reconnects = 0, recovered = 0, notRecovered = 0;
     let delivered = 0, trackedDelivered = 0, inOrder = 0, missing = 0, duplicates = 0, gaps = 0, cpuUs = 0, rss = 0;
     for (const r of this.last) {
       if (!r) continue;
       attempted += r.attempted;
+      connectRetried += r.connectRetried;
       open += r.open;
       established += r.established;
       subscribed += r.subscribed;
@@ -248,7 +252,7 @@ export class LoadRun {
       sumRecords(serverErrors, r.serverErrors);
     }
     return {
-      attempted, open, established, subscribed, failed, disconnects, reconnects, recovered, notRecovered, serverErrors,
+      attempted, open, established, subscribed, failed, connectRetried, disconnects, reconnects, recovered, notRecovered, serverErrors,
       delivered, trackedDelivered, inOrder, missing, duplicates, gaps,
       client: {
         cpuSeconds: cpuUs / 1e6,

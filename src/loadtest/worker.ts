@@ -38,6 +38,7 @@ export class LoadWorker implements WsClientEvents {
   private established = 0;
   private subscribed = 0;
   private reconnects = 0;
+  private connectRetried = 0;
   private trackedDelivered = 0;
   private readonly failed: Record<string, number> = {};
   private readonly disconnects: Record<string, number> = {};
@@ -146,8 +147,17 @@ export class LoadWorker implements WsClientEvents {
       if (this.clients.size === 0) this.allClosed?.();
       return;
     }
-    if (!wasOpen) bump(this.failed, reason);
-    else {
+    if (!wasOpen) {
+      if (++s.failedOpens <= this.cfg.connectRetries) {
+        this.connectRetried++;
+        this.attempted--;
+        setTimeout(() => {
+          if (!this.stopping) this.open(s);
+        }, RECONNECT_BASE_MS * s.failedOpens + Math.random() * RECONNECT_JITTER_MS).unref();
+        return;
+      }
+      bump(this.failed, reason);
+    } else {
       bump(this.disconnects, `${code}${reason && reason !== 'closed' ? ' ' + reason.slice(0, 40) : ''}`);
       if (s.subscribed) this.subscribed--;
     }
@@ -183,6 +193,7 @@ export class LoadWorker implements WsClientEvents {
       established: this.established,
       subscribed: this.subscribed,
       failed: this.failed,
+      connectRetried: this.connectRetried,
       disconnects: this.disconnects,
       reconnects: this.reconnects,
       recovered: this.sink.recovered,
