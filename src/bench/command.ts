@@ -383,9 +383,34 @@ export function renderTables(results: BenchResults): string {
       );
     }
   }
+  lines.push(fanoutByRate(results));
   for (const [name, why] of Object.entries(results.skipped)) lines.push(`\nNot run: ${name} — ${why}`);
   const errors = results.records.filter((r) => r.error !== undefined);
   for (const e of errors) lines.push(`\nError: run ${e.run} ${e.scenario} ${e.contender}: ${e.error}`);
+  return lines.join('\n') + '\n';
+}
+
+/** Scenario 1 at equal load: median server CPU-s per 1M deliveries at each publish rate (steps that kept up). */
+export function fanoutByRate(results: BenchResults): string {
+  const fan = results.records.filter((r) => r.fanout);
+  if (fan.length === 0) return '';
+  const names = [...new Set(fan.map((r) => r.contender))];
+  const rates = [...new Set(fan.flatMap((r) => r.fanout!.steps.map((s) => s.publishRate)))].sort((a, b) => a - b);
+  const cell = (name: string, rate: number): { cpu: number; kept: number; ran: number } => {
+    const steps = fan.filter((r) => r.contender === name).flatMap((r) => r.fanout!.steps.filter((s) => s.publishRate === rate));
+    const kept = steps.filter((s) => s.keptUp);
+    return { cpu: median(kept.map((s) => s.cpuPerMillion)), kept: kept.length, ran: steps.length };
+  };
+  const subs = fan[0]!.fanout!.subscribers;
+  const lines = ['', `Scenario 1 at equal load — server CPU-s per 1M deliveries at each publish rate (× ${subs} subscribers = deliveries/s); median of the runs in which the step kept up (kept/ran):`, ''];
+  lines.push('| publish rate | deliveries/s | ' + names.join(' | ') + (names.includes(OURS) ? ' | ' + names.filter((n) => n !== OURS).map((n) => `${OURS} vs ${n}`).join(' | ') : '') + ' |');
+  lines.push('|---:|---:|' + '---:|'.repeat(names.length + (names.includes(OURS) ? names.length - 1 : 0)));
+  for (const rate of rates) {
+    const cells = names.map((n) => cell(n, rate));
+    const ours = names.includes(OURS) ? cell(OURS, rate).cpu : Number.NaN;
+    const ratios = names.includes(OURS) ? names.filter((n) => n !== OURS).map((n) => ratio(ours, cell(n, rate).cpu, true)) : [];
+    lines.push(`| ${rate} | ${fmtN(rate * subs)} | ` + cells.map((c) => (c.ran === 0 ? '—' : `${fmtN(c.cpu, 3)} (${c.kept}/${c.ran})`)).join(' | ') + (ratios.length ? ' | ' + ratios.join(' | ') : '') + ' |');
+  }
   return lines.join('\n') + '\n';
 }
 
