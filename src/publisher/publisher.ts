@@ -75,6 +75,7 @@ export class Publisher {
   private inFlight = 0;
   private nextMarketStats = Number.POSITIVE_INFINITY;
   private readonly drainWaiters: (() => void)[] = [];
+  private readonly endWaiters: (() => void)[] = [];
   private lastErrorLog = Number.NEGATIVE_INFINITY;
   private readonly onBatchDone: (batch: readonly OdinEvent[], started: number, r: SinkResult) => void;
 
@@ -146,9 +147,19 @@ export class Publisher {
       this.scheduler.stop();
       this.stopTime = Math.floor(this.opts.clock.now());
       this.log.info({ published: this.published, errors: this.failed }, 'publishing stopped');
+      for (const done of this.endWaiters.splice(0)) done();
     }
     await this.drain();
     return wasRunning;
+  }
+
+  /**
+   * Resolves when no run is active and no batch is in flight: at once when idle, else when
+   * the run ends (stop or duration) and its batches are answered.
+   */
+  async finished(): Promise<void> {
+    if (this.running) await new Promise<void>((resolve) => this.endWaiters.push(resolve));
+    await this.drain();
   }
 
   /** Changes the configuration; a running publisher switches to it at once, without a restart. */
@@ -260,6 +271,7 @@ export class Publisher {
   private ended(): void {
     this.stopTime = Math.floor(this.opts.clock.now());
     this.log.info({ published: this.published, errors: this.failed }, 'publishing finished (duration reached)');
+    for (const done of this.endWaiters.splice(0)) done();
   }
 
   private drain(): Promise<void> {

@@ -76,7 +76,13 @@ export class NatsSink implements EventSink {
     const nc = this.nc;
     this.nc = null;
     this.connected = false;
-    if (nc !== null && !nc.isClosed()) await nc.drain();
+    if (nc === null || nc.isClosed()) return;
+    try {
+      await nc.drain();
+    } catch {
+      // Draining needs the server; when it is gone, just close.
+      await nc.close();
+    }
   }
 
   private async publishCore(nc: NatsConnection, events: readonly OdinEvent[]): Promise<SinkResult> {
