@@ -1,10 +1,12 @@
 /** `odin-ws <command>`: one CLI for every part of the system. */
 import { devCommand, gatewayCommand } from './gateway/main.js';
+import { publisherCommand } from './publisher/main.js';
 
 type Command = (argv: readonly string[]) => Promise<number>;
 
 const commands: Record<string, { run: Command; summary: string }> = {
   gateway: { run: gatewayCommand, summary: 'run the WebSocket gateway' },
+  publisher: { run: publisherCommand, summary: 'run the market-event publisher (load generator) with its control API' },
   dev: { run: devCommand, summary: 'run gateway + simulated feed on the embedded broker (npm start)' },
 };
 
