@@ -112,14 +112,14 @@ export const tokensSchema = z.union([
     .min(1)
     .max(MAX_TOKENS),
   z.number().int().min(1).max(MAX_TOKENS),
-]);
+], { error: `expected an array of token symbols or a whole number of tokens 1-${MAX_TOKENS}` });
 const kindSchema = z.enum(EVENT_KINDS);
 export const eventsSchema = z.union([
   z.array(kindSchema).min(1),
   z
     .partialRecord(kindSchema, z.number().min(0))
     .refine((w) => Object.values(w).some((v) => v !== undefined && v > 0), 'at least one weight must be > 0'),
-]);
+], { error: `expected an array of event kinds or {kind: weight}; kinds: ${EVENT_KINDS.join(', ')}` });
 
 const sinkSchema = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('gateway'), url: z.url(), apiKey: z.string().optional(), maxBatch: z.number().int().min(1).max(10_000).optional() }),

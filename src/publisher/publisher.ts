@@ -67,6 +67,10 @@ export class Publisher {
   private readonly log: Logger;
   private config: Configuration;
   private readonly byType: Record<EventType, number>;
+  /** Process-lifetime totals for the metrics (the per-run figures above reset at start). */
+  private readonly totalByType: Record<EventType, number>;
+  private totalFailed = 0;
+  private droppedBefore = 0;
   private published = 0;
   private failed = 0;
   private lastError: string | null = null;
@@ -89,6 +93,7 @@ export class Publisher {
     this.generator = new EventGenerator({ seed: opts.seed, now });
     this.scheduler = new RateScheduler(opts.clock, (n, t) => this.emit(n, t), { tickMs: opts.tickMs });
     this.byType = Object.fromEntries(EVENT_TYPES.map((t) => [t, 0])) as Record<EventType, number>;
+    this.totalByType = { ...this.byType };
     const profile = opts.profile;
     this.config = {
       profile,
@@ -130,6 +135,7 @@ export class Publisher {
     this.published = 0;
     this.failed = 0;
     this.lastError = null;
+    this.droppedBefore += this.scheduler.dropped;
     this.scheduler.dropped = 0;
     for (const t of EVENT_TYPES) this.byType[t] = 0;
     this.meter.reset(now);
@@ -196,9 +202,9 @@ export class Publisher {
 
   /** Live figures for metrics. */
   readonly metricsSource = {
-    publishedByType: (): Readonly<Record<string, number>> => this.byType,
-    failed: (): number => this.failed,
-    dropped: (): number => this.scheduler.dropped,
+    publishedByType: (): Readonly<Record<string, number>> => this.totalByType,
+    failed: (): number => this.totalFailed,
+    dropped: (): number => this.droppedBefore + this.scheduler.dropped,
     publishing: (): boolean => this.running,
     targetRate: (): number => this.scheduler.targetRate,
     achievedRate: (): number => (this.running ? this.meter.rate(this.opts.clock.now()) : 0),
@@ -253,10 +259,16 @@ export class Publisher {
     this.inFlight--;
     this.published += r.published;
     this.failed += r.failed;
+    this.totalFailed += r.failed;
     this.meter.add(r.published, this.opts.clock.now());
     // Per-type counts are exact when the whole batch went through (the usual case); a
     // partly failed batch is not attributed by type.
-    if (r.failed === 0) for (const e of batch) this.byType[e.type]++;
+    if (r.failed === 0) {
+      for (const e of batch) {
+        this.byType[e.type]++;
+        this.totalByType[e.type]++;
+      }
+    }
     if (r.error !== undefined) {
       this.lastError = r.error;
       const now = this.opts.clock.now();

@@ -243,7 +243,16 @@ describe('control API', () => {
     assert.equal(res.status, 200);
     assert.match(res.headers.get('content-type') ?? '', /text\/plain/);
     const text = await res.text();
-    assert.match(text, /odin_publisher_events_published_total\{type="trade:new"\} 100/);
+    const trades = (t: string): number => Number(/odin_publisher_events_published_total\{type="trade:new"\} (\d+)/.exec(t)?.[1]);
+    const first = trades(text);
+    assert.ok(first >= 100, `trade:new total ${first}`);
+    // Counters are process-lifetime: a new run (which resets /stats) keeps adding to them.
+    await control(base, { action: 'start', messagesPerSecond: 50, events: ['trade'] });
+    clock.advance(1000);
+    await control(base, { action: 'stop' });
+    const again = await (await fetch(`${base}/metrics`)).text();
+    assert.equal(trades(again), first + 50);
+    assert.ok(/odin_publisher_events_failed_total 101/.test(again), 'failed total kept from the earlier run');
     for (const name of [
       'odin_publisher_events_failed_total',
       'odin_publisher_events_dropped_total',
