@@ -10,6 +10,7 @@ import { eventSubject, type OdinEvent } from '../../src/protocol/events.js';
 import { startPublisher } from '../../src/publisher/server.js';
 import { DEFAULT_STREAM } from '../../src/publisher/sinks/nats-sink.js';
 import { startNats, type RunningNats } from '../../src/testkit/nats-server.js';
+import { waitFor } from '../../src/testkit/wait.js';
 import { schemaFor } from './event-schemas.js';
 
 interface Received {
@@ -73,12 +74,8 @@ describe('publisher → core NATS', () => {
     const pub = await startPublisher({ port: 0, host: '127.0.0.1', sink: { kind: 'nats', url: own.url } });
     try {
       assert.equal((await fetch(`${pub.url}/health`)).status, 200);
-      const down = new Promise<void>((resolve) => {
-        const check = (): void => (pub.sink.isConnected() ? void setImmediate(check) : resolve());
-        check();
-      });
       await own.stop();
-      await down;
+      await waitFor(() => !pub.sink.isConnected(), 5000, 'the sink to notice the server is gone');
       const res = await fetch(`${pub.url}/health`);
       assert.equal(res.status, 503);
       assert.equal(((await res.json()) as Record<string, unknown>)['nats'], 'disconnected');
