@@ -1,0 +1,40 @@
+/** `odin-ws <command>`: one CLI for every part of the system. */
+import { devCommand, gatewayCommand } from './gateway/main.js';
+
+type Command = (argv: readonly string[]) => Promise<number>;
+
+const commands: Record<string, { run: Command; summary: string }> = {
+  gateway: { run: gatewayCommand, summary: 'run the WebSocket gateway' },
+  dev: { run: devCommand, summary: 'run gateway + simulated feed on the embedded broker (npm start)' },
+};
+
+const HELP = `Usage: odin-ws <command> [options]
+
+Commands:
+${Object.entries(commands)
+  .map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`)
+  .join('\n')}
+
+Run "odin-ws <command> --help" for a command's options.
+`;
+
+async function main(argv: string[]): Promise<void> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(HELP);
+    return;
+  }
+  const cmd = commands[name];
+  if (!cmd) {
+    process.stderr.write(`odin-ws: unknown command "${name}"\n\n${HELP}`);
+    process.exitCode = 2;
+    return;
+  }
+  const code = await cmd.run(rest);
+  if (code >= 0) process.exitCode = code;
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

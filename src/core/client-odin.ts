@@ -1,0 +1,115 @@
+import { Client, STATE_CONNECTED, STATE_CLOSED, isProtocolError, type ClientContext, type PreparedSubscription } from './client.js';
+import { PROTO_ODIN } from './hub.js';
+import type { TransportConnection } from './transport.js';
+import { ErrorCode, shouldReconnect, type DisconnectReason, type ProtocolError } from '../protocol/codes.js';
+import {
+  encodeOdinDisconnect,
+  encodeOdinError,
+  encodeOdinPong,
+  encodeOdinWelcome,
+  encodeSubscriptionAck,
+  encodeUnsubscriptionAck,
+  parseOdinCommand,
+  type OdinSubscribeResult,
+  type StreamPositionWire,
+} from '../protocol/odin.js';
+
+/**
+ * The Odin JSON protocol: connected at upgrade (anonymous, or a token given at upgrade),
+ * subscribe/unsubscribe lists of channels, heartbeat → pong, WebSocket pings for liveness.
+ * Bad input gets an `error` message with a code; the connection stays open.
+ */
+export class OdinClient extends Client {
+  readonly protocol = PROTO_ODIN;
+
+  constructor(ctx: ClientContext, conn: TransportConnection, ip: string, user: string, exp: number) {
+    super(ctx, conn, ip);
+    this.state = STATE_CONNECTED;
+    this.setCredentials(user, exp);
+    this.sendText(encodeOdinWelcome(this.id, ctx.version, ctx.opts.pingIntervalMs));
+  }
+
+  ping(): void {
+    this.awaitingPong = true;
+    this.conn.ping();
+  }
+
+  protected override disconnectNotice(reason: DisconnectReason): string {
+    return encodeOdinDisconnect(reason.code, reason.reason, shouldReconnect(reason.code));
+  }
+
+  private error(code: number, message: string, extra?: { type?: string; channel?: string }): void {
+    this.ctx.stats.countCommandError(code);
+    this.sendText(encodeOdinError(code, message, extra));
+  }
+
+  onMessage(data: Buffer, binary: boolean): void {
+    if (this.state === STATE_CLOSED) return;
+    this.ctx.stats.messagesIn++;
+    this.ctx.stats.bytesIn += data.length;
+    // Any message proves the peer alive.
+    this.awaitingPong = false;
+    if (binary) {
+      this.error(ErrorCode.BadRequest, 'binary frames are not supported; send JSON text');
+      return;
+    }
+    if (!this.allowCommand()) {
+      this.error(ErrorCode.TooManyRequests, 'too many requests');
+      return;
+    }
+    const r = parseOdinCommand(data.toString('utf8'));
+    if (!r.ok) {
+      this.ctx.log.debug({ client: this.id, code: r.code, type: r.type }, r.message);
+      this.error(r.code, r.message, r.type !== undefined ? { type: r.type.slice(0, 64) } : undefined);
+      return;
+    }
+    const cmd = r.command;
+    switch (cmd.type) {
+      case 'heartbeat':
+        this.sendText(encodeOdinPong(Date.now()));
+        return;
+      case 'unsubscribe': {
+        const done = cmd.channels.filter((c) => this.unsubscribeChannel(c));
+        this.sendText(encodeUnsubscriptionAck(done, this.subs.size));
+        return;
+      }
+      case 'subscribe':
+        void this.subscribe(cmd.channels, cmd.positions);
+        return;
+    }
+  }
+
+  private async subscribe(channels: string[], positions: Record<string, StreamPositionWire>): Promise<void> {
+    const errors: { channel: string; code: number; message: string }[] = [];
+    const unique = [...new Set(channels)];
+    const jobs: Promise<PreparedSubscription | ProtocolError>[] = [];
+    const names: string[] = [];
+    for (const channel of unique) {
+      const check = this.checkSubscribe(channel);
+      if (isProtocolError(check)) {
+        errors.push({ channel: channel.slice(0, 255), code: check.code, message: check.message });
+        continue;
+      }
+      names.push(channel);
+      jobs.push(this.prepareSubscription(channel, check.ns, positions[channel] ?? null));
+    }
+    const results = await Promise.all(jobs);
+    if (this.state === STATE_CLOSED) return;
+    const ok: PreparedSubscription[] = [];
+    results.forEach((r, i) => {
+      if (isProtocolError(r)) errors.push({ channel: names[i]!, code: r.code, message: r.message });
+      else ok.push(r);
+    });
+    for (const e of errors) this.ctx.stats.countCommandError(e.code);
+    const acks: OdinSubscribeResult[] = ok.map((p) => {
+      const a: OdinSubscribeResult = { channel: p.channel, offset: p.position.offset, epoch: p.position.epoch, recoverable: p.recoverable };
+      if (p.wasRecovering) {
+        a.recovered = p.recovered;
+        a.publications = p.publications.length;
+      }
+      return a;
+    });
+    this.sendText(encodeSubscriptionAck(acks, this.subs.size, errors));
+    for (const p of ok) this.activate(p, true);
+  }
+}

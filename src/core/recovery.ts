@@ -1,0 +1,32 @@
+import type { HistoryResult, Publication, StreamPosition } from './broker.js';
+
+export interface RecoveryOutcome {
+  readonly recovered: boolean;
+  /** Every publication after `since`, in order; empty when not recovered. */
+  readonly publications: readonly Publication[];
+}
+
+const NOT_RECOVERED: RecoveryOutcome = Object.freeze({ recovered: false, publications: Object.freeze([]) as readonly Publication[] });
+
+/**
+ * All or nothing: given the client's last position and history read after it, either every
+ * missed publication (contiguous offsets since.offset+1 .. top) or `recovered: false`.
+ * Refused: another epoch, a position in the future, more than `max` missed, or any missed
+ * publication no longer in history (expired by size or TTL).
+ */
+export function decideRecovery(since: StreamPosition, history: HistoryResult, max: number): RecoveryOutcome {
+  const top = history.position;
+  if (since.epoch !== top.epoch) return NOT_RECOVERED;
+  if (since.offset > top.offset) return NOT_RECOVERED;
+  const missed = top.offset - since.offset;
+  if (missed === 0) return { recovered: true, publications: [] };
+  if (missed > max) return NOT_RECOVERED;
+  const pubs: Publication[] = [];
+  for (const p of history.publications) {
+    if (p.offset <= since.offset || p.offset > top.offset) continue;
+    if (p.offset !== since.offset + 1 + pubs.length) return NOT_RECOVERED;
+    pubs.push(p);
+  }
+  if (pubs.length !== missed) return NOT_RECOVERED;
+  return { recovered: true, publications: pubs };
+}

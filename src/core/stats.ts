@@ -1,0 +1,42 @@
+/**
+ * Plain counters kept by core on the hot path (a number increment, no library call). The app's
+ * Prometheus registry reads them at scrape time, so the hot path never touches prom-client.
+ */
+export type RejectReason = 'max_connections' | 'max_connections_per_ip' | 'origin' | 'draining' | 'bad_path';
+export type ProtocolName = 'odin' | 'centrifuge';
+
+export class GatewayStats {
+  connections = { odin: 0, centrifuge: 0 };
+  connectionsTotal = { odin: 0, centrifuge: 0 };
+  subscriptions = 0;
+  messagesIn = 0;
+  bytesIn = 0;
+  messagesOut = 0;
+  bytesOut = 0;
+  publications = 0;
+  recoveries = { recovered: 0, not_recovered: 0 };
+  slowDisconnects = 0;
+  rejected: Record<RejectReason, number> = { max_connections: 0, max_connections_per_ip: 0, origin: 0, draining: 0, bad_path: 0 };
+  disconnects = new Map<number, number>();
+  commandErrors = new Map<number, number>();
+  /** Called with the publish-to-flush latency of each publication fanned out, seconds. */
+  onBroadcastLatency: ((seconds: number) => void) | null = null;
+
+  countDisconnect(code: number): void {
+    this.disconnects.set(code, (this.disconnects.get(code) ?? 0) + 1);
+  }
+
+  countCommandError(code: number): void {
+    this.commandErrors.set(code, (this.commandErrors.get(code) ?? 0) + 1);
+  }
+}
+
+/** The logging surface core needs; pino's logger satisfies it. */
+export interface Logger {
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };
