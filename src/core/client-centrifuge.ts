@@ -33,8 +33,9 @@ function positionParam(p: Record<string, unknown>): StreamPosition | null | Prot
 export class CentrifugeClient extends Client {
   readonly protocol = PROTO_CENTRIFUGE;
   private handshakeTimer: NodeJS.Timeout | null;
-  /** Commands that arrived while `connect` was being verified; served in order after it. */
-  private held: CentrifugeFrameItem[] | null = null;
+  /** Commands waiting for the one before them to finish. */
+  private readonly queue: CentrifugeFrameItem[] = [];
+  private running = false;
 
   constructor(ctx: ClientContext, conn: TransportConnection, ip: string) {
     super(ctx, conn, ip);
@@ -76,62 +77,59 @@ export class CentrifugeClient extends Client {
       return;
     }
     const items = parseCentrifugeFrame(data.toString('utf8'));
-    if (this.held !== null) this.held.push(...items);
-    else this.process(items, 0);
+    for (const item of items) {
+      // A pong never waits behind commands.
+      if (item.kind === 'pong') this.awaitingPong = false;
+      else this.queue.push(item);
+    }
+    // Commands arriving faster than they can be served: the client floods.
+    if (this.queue.length > this.ctx.opts.commandBurst) return this.disconnect(Disconnect.TooManyRequests);
+    if (!this.running && this.queue.length > 0) void this.drain();
   }
 
-  /** Serves items in order; a `connect` pauses the rest until it is answered. */
-  private process(items: CentrifugeFrameItem[], from: number): void {
-    for (let i = from; i < items.length; i++) {
-      if (this.state === STATE_CLOSED) return;
-      const item = items[i]!;
-      switch (item.kind) {
-        case 'pong':
-          this.awaitingPong = false;
-          break;
-        case 'bad':
-          this.ctx.log.debug({ client: this.id, reason: item.message }, 'bad command');
-          this.disconnect(Disconnect.BadRequest);
-          return;
-        case 'unknown':
-          this.replyError(item.id, protocolError(ErrorCode.MethodNotFound));
-          break;
-        case 'command':
-          if (item.command.method === 'connect' && this.state === STATE_CONNECTING) {
-            this.held = items.slice(i + 1);
-            void this.connect(item.command).finally(() => {
-              const rest = this.held ?? [];
-              this.held = null;
-              this.process(rest, 0);
-            });
+  /**
+   * Serves commands one at a time, in arrival order, as Centrifugo does: replies keep the
+   * order of commands, and a command sees the effect of the ones before it.
+   */
+  private async drain(): Promise<void> {
+    this.running = true;
+    try {
+      while (this.queue.length > 0 && this.state !== STATE_CLOSED) {
+        const item = this.queue.shift()!;
+        switch (item.kind) {
+          case 'bad':
+            this.ctx.log.debug({ client: this.id, reason: item.message }, 'bad command');
+            this.disconnect(Disconnect.BadRequest);
             return;
-          }
-          this.dispatch(item.command);
-          break;
+          case 'unknown':
+            this.replyError(item.id, protocolError(ErrorCode.MethodNotFound));
+            break;
+          case 'command':
+            await this.dispatch(item.command);
+            break;
+          case 'pong':
+            break;
+        }
       }
+    } catch (err) {
+      this.ctx.log.error({ err, client: this.id }, 'command failed');
+      this.disconnect(Disconnect.ServerError);
+    } finally {
+      this.running = false;
     }
   }
 
-  private dispatch(cmd: CentrifugeCommand): void {
+  private async dispatch(cmd: CentrifugeCommand): Promise<void> {
     if (this.state === STATE_CONNECTING) {
-      if (cmd.method !== 'connect') {
-        this.disconnect(Disconnect.BadRequest);
-        return;
-      }
-      void this.connect(cmd);
-      return;
+      if (cmd.method !== 'connect') return this.disconnect(Disconnect.BadRequest);
+      return this.connect(cmd);
     }
-    if (!this.allowCommand()) {
-      this.replyError(cmd.id, protocolError(ErrorCode.TooManyRequests));
-      return;
-    }
+    if (!this.allowCommand()) return this.replyError(cmd.id, protocolError(ErrorCode.TooManyRequests));
     switch (cmd.method) {
       case 'connect':
-        this.disconnect(Disconnect.BadRequest);
-        return;
+        return this.disconnect(Disconnect.BadRequest);
       case 'subscribe':
-        void this.subscribe(cmd);
-        return;
+        return this.subscribe(cmd);
       case 'unsubscribe': {
         const channel = str(cmd.params.channel);
         if (channel === null) return this.replyError(cmd.id, protocolError(ErrorCode.BadRequest, 'channel required'));
@@ -140,24 +138,19 @@ export class CentrifugeClient extends Client {
         return;
       }
       case 'publish':
-        void this.publish(cmd);
-        return;
+        return this.publish(cmd);
       case 'history':
-        void this.history(cmd);
-        return;
+        return this.history(cmd);
       case 'presence':
       case 'presence_stats':
-        this.presence(cmd);
-        return;
+        return this.presence(cmd);
       case 'refresh':
-        void this.refresh(cmd);
-        return;
+        return this.refresh(cmd);
       case 'send':
         return; // Async messages need an application handler; there is none, as in Centrifugo without one.
       case 'rpc':
       case 'sub_refresh':
-        this.replyError(cmd.id, protocolError(ErrorCode.MethodNotFound));
-        return;
+        return this.replyError(cmd.id, protocolError(ErrorCode.MethodNotFound));
     }
   }
 

@@ -38,7 +38,7 @@ export class OdinClient extends Client {
     return encodeOdinDisconnect(reason.code, reason.reason, shouldReconnect(reason.code));
   }
 
-  private error(code: number, message: string, extra?: { type?: string; channel?: string }): void {
+  private error(code: number, message: string, extra?: { command?: string; channel?: string }): void {
     this.ctx.stats.countCommandError(code);
     this.sendText(encodeOdinError(code, message, extra));
   }
@@ -60,7 +60,7 @@ export class OdinClient extends Client {
     const r = parseOdinCommand(data.toString('utf8'));
     if (!r.ok) {
       this.ctx.log.debug({ client: this.id, code: r.code, type: r.type }, r.message);
-      this.error(r.code, r.message, r.type !== undefined ? { type: r.type.slice(0, 64) } : undefined);
+      this.error(r.code, r.message, r.type !== undefined ? { command: r.type.slice(0, 64) } : undefined);
       return;
     }
     const cmd = r.command;

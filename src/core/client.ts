@@ -122,7 +122,12 @@ export abstract class Client implements ConnectionHandler {
       this.disconnect(Disconnect.Slow);
       return;
     }
+    this.writePending();
+  }
+
+  private writePending(): void {
     const frames = this.pending;
+    if (frames.length === 0) return;
     this.ctx.stats.messagesOut += frames.length;
     this.ctx.stats.bytesOut += this.pendingBytes;
     this.pending = [];
@@ -240,8 +245,9 @@ export abstract class Client implements ConnectionHandler {
     if (this.state === STATE_CLOSED) return;
     const notice = this.disconnectNotice(reason);
     if (notice !== null) {
+      // Past the queue check on purpose: the notice is small and says why the close comes.
       this.sendText(notice);
-      this.flush();
+      this.writePending();
     }
     this.ctx.stats.countDisconnect(reason.code);
     this.release();

@@ -52,10 +52,11 @@ const namespaceSchema = z
 
 export type NamespaceOptions = z.infer<typeof namespaceSchema>;
 
-export const DEFAULT_NAMESPACES: z.input<typeof namespaceSchema>[] = [
+/** Odin's channels: personal balances for their user only; public market channels for anyone. */
+export const DEFAULT_NAMESPACES: readonly NamespaceOptions[] = [
   { name: 'balances', pattern: '[A-Za-z0-9_-]{1,32}\\.balances\\.[A-Za-z0-9_:@-]{1,128}', subscribe: 'authenticated', userChannel: true, historySize: 100 },
   { name: 'public', pattern: `[A-Za-z0-9_-]{1,32}\\.(${ODIN_EVENTS})|market\\.stats`, presence: true },
-];
+].map((n) => namespaceSchema.parse(n));
 
 export const gatewayOptionsSchema = z
   .object({
@@ -86,7 +87,7 @@ export const gatewayOptionsSchema = z
     permessageDeflate: z.boolean().default(false),
     shutdownTimeoutMs: z.number().int().min(0).default(DEFAULT_SHUTDOWN_TIMEOUT_MS),
     shutdownBatch: z.number().int().min(1).default(DEFAULT_SHUTDOWN_BATCH),
-    namespaces: z.array(namespaceSchema).min(1).default(DEFAULT_NAMESPACES as NamespaceOptions[]),
+    namespaces: z.array(namespaceSchema).min(1).default(() => DEFAULT_NAMESPACES.map((n) => ({ ...n }))),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
   .strict()

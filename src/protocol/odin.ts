@@ -124,8 +124,8 @@ export function encodeOdinPong(ts: number): string {
   return '{"type":"pong","ts":' + ts + '}';
 }
 
-export function encodeOdinError(code: number, message: string, extra?: { type?: string; channel?: string }): string {
-  return JSON.stringify({ type: 'error', code, message, ...extra });
+export function encodeOdinError(code: number, message: string, extra?: { command?: string; channel?: string }): string {
+  return JSON.stringify({ ...extra, type: 'error', code, message });
 }
 
 /** Sent once after a connection opens, so a client learns its id and the server's limits. */
