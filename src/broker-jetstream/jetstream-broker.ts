@@ -208,22 +208,32 @@ export class JetStreamBroker implements Broker {
   async history(channel: string, opts: HistoryOptions): Promise<HistoryResult> {
     const subject = this.subjectOrThrow(channel);
     this.checkOpen();
-    if (!this.connected) throw new BrokerError('unavailable', 'NATS is unreachable');
-    try {
-      let head = await this.readHead(channel);
-      if (head.seq === 0) head = await this.writeMarker(channel, subject);
-      const position = { offset: head.offset, epoch: head.epoch };
-      if (opts.limit <= 0) return { publications: [], position };
-      const after = opts.since ? opts.since.offset : 0;
-      if (head.offset <= after) return { publications: [], position };
-      const recs = await this.readRange(channel, head, after);
-      let pubs: Publication[] = recs.map((r) => toPublication(channel, r));
-      if (opts.reverse) pubs.reverse();
-      if (pubs.length > opts.limit) pubs = pubs.slice(0, opts.limit);
-      return { publications: pubs, position };
-    } catch (err) {
-      throw this.toBrokerError(err, 'history');
+    const deadline = Date.now() + this.o.publishTimeoutMs;
+    // Reads retry like publishes: a stream leader election makes them fail for a moment.
+    for (let wait = 50; ; wait = Math.min(wait * 2, 500)) {
+      if (!this.connected) throw new BrokerError('unavailable', 'NATS is unreachable');
+      try {
+        return await this.readHistory(channel, subject, opts);
+      } catch (err) {
+        const e = this.toBrokerError(err, 'history');
+        if (e.code !== 'unavailable' || Date.now() + wait > deadline) throw e;
+        await new Promise<void>((r) => setTimeout(r, wait));
+      }
     }
+  }
+
+  private async readHistory(channel: string, subject: string, opts: HistoryOptions): Promise<HistoryResult> {
+    let head = await this.readHead(channel);
+    if (head.seq === 0) head = await this.writeMarker(channel, subject);
+    const position = { offset: head.offset, epoch: head.epoch };
+    if (opts.limit <= 0) return { publications: [], position };
+    const after = opts.since ? opts.since.offset : 0;
+    if (head.offset <= after) return { publications: [], position };
+    const recs = await this.readRange(channel, head, after);
+    let pubs: Publication[] = recs.map((r) => toPublication(channel, r));
+    if (opts.reverse) pubs.reverse();
+    if (pubs.length > opts.limit) pubs = pubs.slice(0, opts.limit);
+    return { publications: pubs, position };
   }
 
   async removeHistory(channel: string): Promise<void> {
@@ -678,6 +688,7 @@ export class JetStreamBroker implements Broker {
     if (code !== undefined && code !== 503 && code !== ERR_STREAM_NOT_FOUND) {
       return new BrokerError('internal', `${what} failed: ${(err as Error).message}`, { cause: err });
     }
-    return new BrokerError('unavailable', `${what} failed: NATS/JetStream unavailable`, { cause: err });
+    const why = err instanceof Error ? `: ${err.message}` : '';
+    return new BrokerError('unavailable', `${what} failed: NATS/JetStream unavailable${why}`, { cause: err });
   }
 }
