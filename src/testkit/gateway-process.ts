@@ -9,8 +9,11 @@ import { fileURLToPath } from 'node:url';
 const BIN = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'bin', 'odin-ws.js');
 
 export interface GatewayProcessOptions {
+  /** Ignored with broker 'memory'. */
   readonly natsUrl: string;
   readonly apiKey: string;
+  /** Default 'nats'. */
+  readonly broker?: 'nats' | 'memory';
   readonly workers?: number;
   readonly extraArgs?: readonly string[];
   readonly env?: Readonly<Record<string, string>>;
@@ -32,7 +35,8 @@ export interface GatewayProcess {
 
 export async function startGatewayProcess(o: GatewayProcessOptions): Promise<GatewayProcess> {
   const workers = o.workers ?? 1;
-  const args = [BIN, 'gateway', '--broker', 'nats', '--nats-url', o.natsUrl, '--port', '0', '--host', '127.0.0.1', '--api-key', o.apiKey, '--workers', String(workers), ...(o.extraArgs ?? [])];
+  const brokerArgs = o.broker === 'memory' ? ['--broker', 'memory'] : ['--broker', 'nats', '--nats-url', o.natsUrl, '--workers', String(workers)];
+  const args = [BIN, 'gateway', ...brokerArgs, '--port', '0', '--host', '127.0.0.1', '--api-key', o.apiKey, ...(o.extraArgs ?? [])];
   const child: ChildProcess = spawn(process.execPath, args, {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, LOG_LEVEL: 'info', ...o.env },
