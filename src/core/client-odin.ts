@@ -1,7 +1,7 @@
 import { Client, STATE_CONNECTED, STATE_CLOSED, isProtocolError, type ClientContext, type PreparedSubscription } from './client.js';
 import { PROTO_ODIN } from './hub.js';
 import type { TransportConnection } from './transport.js';
-import { ErrorCode, shouldReconnect, type DisconnectReason, type ProtocolError } from '../protocol/codes.js';
+import { Disconnect, ErrorCode, shouldReconnect, type DisconnectReason, type ProtocolError } from '../protocol/codes.js';
 import {
   encodeOdinDisconnect,
   encodeOdinError,
@@ -22,11 +22,23 @@ import {
 export class OdinClient extends Client {
   readonly protocol = PROTO_ODIN;
 
-  constructor(ctx: ClientContext, conn: TransportConnection, ip: string, user: string, exp: number) {
+  /** Messages that arrived while the upgrade's token was being verified. */
+  private held: Buffer[] | null = [];
+
+  constructor(ctx: ClientContext, conn: TransportConnection, ip: string) {
     super(ctx, conn, ip);
+  }
+
+  /** Authenticated (or anonymous): says hello and serves what arrived meanwhile. */
+  start(user: string, exp: number): void {
+    if (this.state === STATE_CLOSED) return;
     this.state = STATE_CONNECTED;
     this.setCredentials(user, exp);
-    this.sendText(encodeOdinWelcome(this.id, ctx.version, ctx.opts.pingIntervalMs));
+    this.ctx.clientAuthenticated(this);
+    this.sendText(encodeOdinWelcome(this.id, this.ctx.version, this.ctx.opts.pingIntervalMs, user));
+    const held = this.held ?? [];
+    this.held = null;
+    for (const m of held) this.onMessage(m, false);
   }
 
   ping(): void {
@@ -45,6 +57,12 @@ export class OdinClient extends Client {
 
   onMessage(data: Buffer, binary: boolean): void {
     if (this.state === STATE_CLOSED) return;
+    if (this.held !== null) {
+      if (this.held.length >= this.ctx.opts.commandBurst) return this.disconnect(Disconnect.TooManyRequests);
+      if (binary) return this.error(ErrorCode.BadRequest, 'binary frames are not supported; send JSON text');
+      this.held.push(data);
+      return;
+    }
     this.ctx.stats.messagesIn++;
     this.ctx.stats.bytesIn += data.length;
     // Any message proves the peer alive.

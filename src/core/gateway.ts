@@ -137,19 +137,16 @@ export class Gateway implements ConnectionAcceptor, BrokerEventHandler, ClientCo
   }
 
   accept(conn: TransportConnection, info: ConnectionInfo): ConnectionHandler {
-    let client: Client;
-    if (info.protocol === 'odin') {
-      client = new OdinClient(this, conn, info.ip, '', 0);
-      if (info.token !== undefined) this.authenticateOdin(client as OdinClient, info.token);
-      else if (!this.opts.allowAnonymous) {
-        this.register(client, info.ip, 'odin');
-        client.disconnect(Disconnect.InvalidToken);
-        return client;
-      }
-    } else {
-      client = new CentrifugeClient(this, conn, info.ip);
+    if (info.protocol === 'centrifuge') {
+      const client = new CentrifugeClient(this, conn, info.ip);
+      this.register(client, info.ip, 'centrifuge');
+      return client;
     }
-    this.register(client, info.ip, info.protocol);
+    const client = new OdinClient(this, conn, info.ip);
+    this.register(client, info.ip, 'odin');
+    if (info.token !== undefined) this.authenticateOdin(client, info.token);
+    else if (this.opts.allowAnonymous) client.start('', 0);
+    else client.disconnect(Disconnect.InvalidToken);
     return client;
   }
 
@@ -158,21 +155,16 @@ export class Gateway implements ConnectionAcceptor, BrokerEventHandler, ClientCo
     this.perIp.set(ip, (this.perIp.get(ip) ?? 0) + 1);
     this.stats.connections[protocol]++;
     this.stats.connectionsTotal[protocol]++;
-    if (client.user !== '') this.clientAuthenticated(client);
   }
 
+  /** The Odin protocol authenticates at upgrade; commands wait until the token is checked. */
   private authenticateOdin(client: OdinClient, token: string): void {
     if (!this.verifier) {
       client.disconnect(Disconnect.InvalidToken);
       return;
     }
-    // Commands wait for nothing: until verified the connection is anonymous (or closed below).
     this.verifier.verify(token).then(
-      (c) => {
-        client.user = c.user;
-        client.exp = c.exp;
-        this.clientAuthenticated(client);
-      },
+      (c) => client.start(c.user, c.exp),
       (err: unknown) => client.disconnect(err instanceof TokenError && err.code === 'expired' ? Disconnect.Expired : Disconnect.InvalidToken),
     );
   }

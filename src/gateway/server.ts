@@ -50,6 +50,9 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
+/** Beyond this many bytes an oversized body is cut off instead of read to its end. */
+const DISCARD_LIMIT_BYTES = 16 * MAX_API_BODY_BYTES;
+
 function readBody(req: IncomingMessage): Promise<Buffer | 'too_large' | 'timeout'> {
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
@@ -57,17 +60,14 @@ function readBody(req: IncomingMessage): Promise<Buffer | 'too_large' | 'timeout
     const timer = setTimeout(() => resolve('timeout'), BODY_TIMEOUT_MS);
     req.on('data', (c: Buffer) => {
       size += c.length;
-      if (size > MAX_API_BODY_BYTES) {
-        clearTimeout(timer);
-        resolve('too_large');
-        req.destroy();
-        return;
-      }
-      chunks.push(c);
+      // An oversized body is read to its end and dropped, so the client gets its 413
+      // instead of a reset connection; past the discard limit the connection is cut.
+      if (size > DISCARD_LIMIT_BYTES) req.destroy();
+      else if (size <= MAX_API_BODY_BYTES) chunks.push(c);
     });
     req.on('end', () => {
       clearTimeout(timer);
-      resolve(Buffer.concat(chunks));
+      resolve(size > MAX_API_BODY_BYTES ? 'too_large' : Buffer.concat(chunks));
     });
     req.on('error', () => {
       clearTimeout(timer);

@@ -129,8 +129,8 @@ export function encodeOdinError(code: number, message: string, extra?: { command
 }
 
 /** Sent once after a connection opens, so a client learns its id and the server's limits. */
-export function encodeOdinWelcome(client: string, version: string, pingIntervalMs: number): string {
-  return JSON.stringify({ type: 'connected', client, version, ping: Math.round(pingIntervalMs / 1000) });
+export function encodeOdinWelcome(client: string, version: string, pingIntervalMs: number, user: string): string {
+  return JSON.stringify({ type: 'connected', client, user, version, ping: Math.round(pingIntervalMs / 1000) });
 }
 
 /** Sent before the server closes the connection, with the same code as the close frame. */
