@@ -43,6 +43,7 @@ describe('3-node NATS cluster, R3 stream: the stream leader is killed mid-stream
 
     const acked: StreamPosition[] = [];
     let failed = 0;
+    const failures = new Set<string>();
     let stop = false;
     const RATE_MS = 5; // one publication every 5 ms (200/s) per publisher loop
     const publisher = (async () => {
@@ -50,8 +51,9 @@ describe('3-node NATS cluster, R3 stream: the stream leader is killed mid-stream
         const t = Date.now();
         try {
           acked.push(await pubNode.publish(ch, JSON.stringify({ i })));
-        } catch {
+        } catch (err) {
           failed++;
+          failures.add((err as Error).message);
         }
         const wait = RATE_MS - (Date.now() - t);
         if (wait > 0) await new Promise<void>((r) => setTimeout(r, wait));
@@ -89,7 +91,7 @@ describe('3-node NATS cluster, R3 stream: the stream leader is killed mid-stream
       delivered,
       'history equals delivery',
     );
-    process.stdout.write(`# R3 leader kill: ${acked.length} acked (${acked.length - ackedAtKill} after kill at ${killedAt}), ${failed} publish calls failed (not acknowledged), ${delivered.length} delivered\n`);
+    process.stdout.write(`# R3 leader kill: ${acked.length} acked (${acked.length - ackedAtKill} after kill at ${killedAt}), ${failed} publish calls failed (not acknowledged: ${[...failures].join('; ')}), ${delivered.length} delivered\n`);
   });
 });
 
