@@ -7,10 +7,11 @@ import { createLogger } from './logger.js';
 import { startGateway, type RunningGateway } from './server.js';
 import { startDemoFeed } from './demo-feed.js';
 import type { Logger } from '../core/stats.js';
+import { isClusterPrimary, natsBrokerFactory, runPrimary, startNatsIngest, workerCount } from './workers.js';
 
 /** Hook for brokers other than memory (set by the JetStream package when it is wired). */
 export type BrokerFactory = (cfg: GatewayAppConfig, log: Logger) => Promise<Broker>;
-const brokerFactories = new Map<string, BrokerFactory>();
+const brokerFactories = new Map<string, BrokerFactory>([['nats', natsBrokerFactory]]);
 export function registerBrokerFactory(kind: string, f: BrokerFactory): void {
   brokerFactories.set(kind, f);
 }
@@ -63,9 +64,18 @@ export async function gatewayCommand(argv: readonly string[]): Promise<number> {
     return 0;
   }
   const log = createLogger(cfg.gateway.logLevel, 'gateway');
+  const workers = workerCount(cfg);
+  if (workers > 1 && isClusterPrimary()) {
+    runPrimary(workers, log);
+    return -1;
+  }
   const gw = await runGateway(cfg, log);
+  const ingest = await startNatsIngest(cfg, gw, log);
   log.info({ url: gw.url, odin: `${gw.url.replace('http', 'ws')}/ws`, centrifuge: `${gw.url.replace('http', 'ws')}/connection/websocket`, broker: cfg.broker }, 'gateway listening');
-  onShutdownSignal(log, () => gw.close());
+  onShutdownSignal(log, async () => {
+    await ingest?.stop();
+    await gw.close();
+  });
   return -1; // keep running
 }
 
