@@ -1,11 +1,12 @@
 /**
  * Publishes to NATS subjects `odin.token.{SYMBOL}.{event}` and `odin.market.statistics`.
  * Core NATS: publishes the batch and flushes (a PING round trip), so a batch is counted once
- * the server has read it. JetStream: each event is published with `Nats-Msg-Id` = event id
+ * the server has read it; each message carries `Nats-Msg-Id` = event id too, which the
+ * gateway's NATS ingest uses as the idempotency key (instead of hashing the payload). JetStream: each event is published with `Nats-Msg-Id` = event id
  * (the stream deduplicates retries); a stream covering the subjects is created if none exists.
  */
 import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
-import { connect, nanos, type NatsConnection } from '@nats-io/transport-node';
+import { connect, headers, nanos, type NatsConnection } from '@nats-io/transport-node';
 import type { OdinEvent } from '../../protocol/events.js';
 import { RouteCache } from '../routes.js';
 import type { EventSink, SinkInfo, SinkResult } from './sink.js';
@@ -18,6 +19,8 @@ export interface NatsSinkOptions {
   readonly stream?: string;
   /** Max age of that stream's messages, ms. Default 1 h. */
   readonly streamMaxAgeMs?: number;
+  /** Core NATS: add the `Nats-Msg-Id` header (event id). Default true. */
+  readonly msgIdHeader?: boolean;
 }
 
 export const DEFAULT_STREAM = 'ODIN_EVENTS';
@@ -88,8 +91,13 @@ export class NatsSink implements EventSink {
   private async publishCore(nc: NatsConnection, events: readonly OdinEvent[]): Promise<SinkResult> {
     let sent = 0;
     try {
+      const withId = this.opts.msgIdHeader ?? true;
       for (const e of events) {
-        nc.publish(this.routes.route(e).subject, JSON.stringify(e));
+        if (withId) {
+          const h = headers();
+          h.set('Nats-Msg-Id', e.id);
+          nc.publish(this.routes.route(e).subject, JSON.stringify(e), { headers: h });
+        } else nc.publish(this.routes.route(e).subject, JSON.stringify(e));
         sent++;
       }
       await nc.flush();
