@@ -24,6 +24,7 @@ export interface IngestRule {
 /** The Odin subjects: `odin.token.{SYMBOL}.{event}` → `{SYMBOL}.{event}`, statistics → `market.stats`. */
 export const DEFAULT_INGEST_RULES: readonly IngestRule[] = Object.freeze([
   { subject: 'odin.token.*.*', channel: '$1.$2' },
+  { subject: 'odin.token.*.balances.*', channel: '$1.balances.$2' },
   { subject: 'odin.market.statistics', channel: 'market.stats' },
 ]);
 /** Publications in flight from one ingest before new messages are dropped (and counted). */

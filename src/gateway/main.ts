@@ -5,7 +5,7 @@ import { ConfigError } from '../core/options.js';
 import { GATEWAY_HELP, loadGatewayConfig, type GatewayAppConfig } from './config.js';
 import { createLogger } from './logger.js';
 import { startGateway, type RunningGateway } from './server.js';
-import { startDemoFeed } from './demo-feed.js';
+import { startPublisher } from '../publisher/server.js';
 import type { Logger } from '../core/stats.js';
 import { isClusterPrimary, natsBrokerFactory, runPrimary, startNatsIngest, workerCount } from './workers.js';
 
@@ -79,10 +79,14 @@ export async function gatewayCommand(argv: readonly string[]): Promise<number> {
   return -1; // keep running
 }
 
+/** The simulated feed's rate in `odin-ws dev`: enough to see data flow, light on a laptop. */
+const DEV_EVENTS_PER_SECOND = 20;
+
 export const DEV_HELP = `Usage: odin-ws dev [gateway options]
 
 Runs the local stack on the embedded default: the gateway (in-memory broker) on port 3002 and
-a feed of simulated Odin events, so data flows at once. Prints the URLs and the API key.
+the publisher (control API on port 3003, PUBLISHER_PORT) feeding simulated Odin events, so
+data flows at once. Prints the URLs and the API key.
 Ctrl-C stops it cleanly. Takes the gateway's options (odin-ws gateway --help).
 `;
 
@@ -105,7 +109,14 @@ export async function devCommand(argv: readonly string[]): Promise<number> {
   }
   const log = createLogger(cfg.gateway.logLevel, 'dev');
   const gw = await runGateway(cfg, log);
-  const feed = await startDemoFeed({ gatewayUrl: gw.url, apiKey: cfg.gateway.apiKey, log });
+  const publisherPort = process.env.PUBLISHER_PORT ? Number(process.env.PUBLISHER_PORT) : 3003;
+  const feed = await startPublisher({
+    port: publisherPort,
+    sink: { kind: 'gateway', url: gw.url, apiKey: cfg.gateway.apiKey },
+    autostart: true,
+    messagesPerSecond: DEV_EVENTS_PER_SECOND,
+    logger: log,
+  });
   const ws = gw.url.replace('http', 'ws');
   process.stdout.write(
     `\nodin-ws dev is running (in-memory broker)\n` +
@@ -113,8 +124,8 @@ export async function devCommand(argv: readonly string[]): Promise<number> {
       `  Centrifugo protocol  ${ws}/connection/websocket\n` +
       `  Server API           ${gw.url}/api/publish   (X-API-Key: ${cfg.gateway.apiKey})\n` +
       `  Health / metrics     ${gw.url}/health  ${gw.url}/metrics  ${gw.url}/stats\n` +
-      `  Demo feed            ${feed.description}\n` +
-      `  Try: wscat -c ${ws}/ws  then  {"type":"subscribe","data":{"channels":["BTC.trade"]}}\n\n`,
+      `  Publisher            ${feed.url}/stats  (POST ${feed.url}/control to change rate or mix; ${DEV_EVENTS_PER_SECOND} events/s now)\n` +
+      `  Try: npx wscat -c ${ws}/ws  then  {"type":"subscribe","data":{"channels":["BTC.trade","ETH.trade"]}}\n\n`,
   );
   onShutdownSignal(log, async () => {
     await feed.close();
