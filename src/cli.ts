@@ -1,5 +1,6 @@
 /** `odin-ws <command>`: one CLI for every part of the system. */
 import { devCommand, gatewayCommand } from './gateway/main.js';
+import { publisherCommand } from './publisher/main.js';
 import { loadtestCommand } from './loadtest/command.js';
 import { benchCommand } from './bench/command.js';
 
@@ -7,6 +8,7 @@ type Command = (argv: readonly string[]) => Promise<number>;
 
 const commands: Record<string, { run: Command; summary: string }> = {
   gateway: { run: gatewayCommand, summary: 'run the WebSocket gateway' },
+  publisher: { run: publisherCommand, summary: 'run the market-event publisher (load generator) with its control API' },
   dev: { run: devCommand, summary: 'run gateway + simulated feed on the embedded broker (npm start)' },
   loadtest: { run: loadtestCommand, summary: 'open N subscribers against a server and measure delivery' },
   bench: { run: benchCommand, summary: 'fan-out benchmark: our gateway vs nats-server, naive ws, Centrifugo' },

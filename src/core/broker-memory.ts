@@ -14,6 +14,8 @@ import {
 export const DEFAULT_MEMORY_HISTORY_SIZE = 0;
 /** How long an idempotency key is remembered, ms. */
 export const DEFAULT_IDEMPOTENCY_WINDOW_MS = 120_000;
+/** Most idempotency keys remembered; past it the oldest are forgotten early. */
+export const MAX_IDEMPOTENCY_KEYS = 1_000_000;
 
 export interface MemoryBrokerOptions {
   /** Idempotency window, ms (default {@link DEFAULT_IDEMPOTENCY_WINDOW_MS}). */
@@ -126,7 +128,10 @@ export class MemoryBroker implements Broker {
     if (opts.historyTtlMs !== undefined) this.ttls.set(channel, opts.historyTtlMs);
     const pos = { offset: pub.offset, epoch: pub.epoch };
     if (opts.idempotencyKey !== undefined) {
-      this.idempotency.set(channel + '\u0000' + opts.idempotencyKey, { pos, expires: now + this.windowMs });
+      const key = channel + '\u0000' + opts.idempotencyKey;
+      // Re-inserted at the end, so the map stays in expiry order (see pruneIdempotency).
+      this.idempotency.delete(key);
+      this.idempotency.set(key, { pos, expires: now + this.windowMs });
     }
     if (this.handler && this.subscribed.has(channel)) this.handler.onPublication(pub);
     return pos;
@@ -178,8 +183,11 @@ export class MemoryBroker implements Broker {
     this.subscribed.clear();
   }
 
+  /** Keys are kept in expiry order, so pruning stops at the first live one: O(expired). */
   private pruneIdempotency(now: number): void {
-    if (this.idempotency.size < 10_000) return;
-    for (const [k, v] of this.idempotency) if (v.expires <= now) this.idempotency.delete(k);
+    for (const [k, v] of this.idempotency) {
+      if (v.expires > now && this.idempotency.size <= MAX_IDEMPOTENCY_KEYS) break;
+      this.idempotency.delete(k);
+    }
   }
 }

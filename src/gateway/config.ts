@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError, resolveGatewayOptions, type GatewayOptions } from '../core/options.js';
+import { loadJetStreamSection, type JetStreamSection } from '../broker-jetstream/config.js';
 
 export type BrokerKind = 'memory' | 'nats';
 
@@ -15,6 +16,8 @@ export interface GatewayAppConfig {
   readonly natsUrl: string;
   readonly workers: number | null;
   readonly transport: 'ws' | 'uws';
+  /** Stream limits and NATS ingest (`jetstream:` in the config file, NATS_STREAM_* env). */
+  readonly jetstream: JetStreamSection;
 }
 
 export const GATEWAY_FLAGS = {
@@ -53,7 +56,7 @@ Options (flag | environment | default):
       --log-level LEVEL         LOG_LEVEL                  info
       --broker memory|nats      GATEWAY_BROKER             memory
       --nats-url URL            NATS_URL                   nats://127.0.0.1:4222
-      --workers N               GATEWAY_WORKERS            processes sharing the port (nats broker only)
+      --workers N               GATEWAY_WORKERS            processes sharing the port (nats broker only; default: cores)
       --transport ws|uws        GATEWAY_TRANSPORT          ws
   -h, --help
 `;
@@ -99,7 +102,7 @@ export function loadGatewayConfig(argv: readonly string[], env: NodeJS.ProcessEn
   const f = parsed.values;
   const configPath = f.config ?? env.GATEWAY_CONFIG;
   const file = configPath ? readConfigFile(configPath) : {};
-  const { broker: fileBroker, natsUrl: fileNats, workers: fileWorkers, transport: fileTransport, ...gw } = file as Record<string, unknown>;
+  const { broker: fileBroker, natsUrl: fileNats, workers: fileWorkers, transport: fileTransport, jetstream: fileJetstream, ...gw } = file as Record<string, unknown>;
   const o: Record<string, unknown> = { ...gw };
   const set = (key: string, v: unknown): void => {
     if (v !== undefined) o[key] = v;
@@ -141,6 +144,7 @@ export function loadGatewayConfig(argv: readonly string[], env: NodeJS.ProcessEn
     natsUrl: f['nats-url'] ?? env.NATS_URL ?? (typeof fileNats === 'string' ? fileNats : 'nats://127.0.0.1:4222'),
     workers,
     transport,
+    jetstream: loadJetStreamSection(fileJetstream, env),
     help: f.help === true,
   };
 }

@@ -5,12 +5,13 @@ import { ConfigError } from '../core/options.js';
 import { GATEWAY_HELP, loadGatewayConfig, type GatewayAppConfig } from './config.js';
 import { createLogger } from './logger.js';
 import { startGateway, type RunningGateway } from './server.js';
-import { startDemoFeed } from './demo-feed.js';
+import { startPublisher } from '../publisher/server.js';
 import type { Logger } from '../core/stats.js';
+import { isClusterPrimary, natsBrokerFactory, runPrimary, startNatsIngest, workerCount } from './workers.js';
 
 /** Hook for brokers other than memory (set by the JetStream package when it is wired). */
 export type BrokerFactory = (cfg: GatewayAppConfig, log: Logger) => Promise<Broker>;
-const brokerFactories = new Map<string, BrokerFactory>();
+const brokerFactories = new Map<string, BrokerFactory>([['nats', natsBrokerFactory]]);
 export function registerBrokerFactory(kind: string, f: BrokerFactory): void {
   brokerFactories.set(kind, f);
 }
@@ -63,16 +64,29 @@ export async function gatewayCommand(argv: readonly string[]): Promise<number> {
     return 0;
   }
   const log = createLogger(cfg.gateway.logLevel, 'gateway');
+  const workers = workerCount(cfg);
+  if (workers > 1 && isClusterPrimary()) {
+    runPrimary(workers, log);
+    return -1;
+  }
   const gw = await runGateway(cfg, log);
+  const ingest = await startNatsIngest(cfg, gw, log);
   log.info({ url: gw.url, odin: `${gw.url.replace('http', 'ws')}/ws`, centrifuge: `${gw.url.replace('http', 'ws')}/connection/websocket`, broker: cfg.broker }, 'gateway listening');
-  onShutdownSignal(log, () => gw.close());
+  onShutdownSignal(log, async () => {
+    await ingest?.stop();
+    await gw.close();
+  });
   return -1; // keep running
 }
+
+/** The simulated feed's rate in `odin-ws dev`: enough to see data flow, light on a laptop. */
+const DEV_EVENTS_PER_SECOND = 20;
 
 export const DEV_HELP = `Usage: odin-ws dev [gateway options]
 
 Runs the local stack on the embedded default: the gateway (in-memory broker) on port 3002 and
-a feed of simulated Odin events, so data flows at once. Prints the URLs and the API key.
+the publisher (control API on port 3003, PUBLISHER_PORT) feeding simulated Odin events, so
+data flows at once. Prints the URLs and the API key.
 Ctrl-C stops it cleanly. Takes the gateway's options (odin-ws gateway --help).
 `;
 
@@ -95,7 +109,14 @@ export async function devCommand(argv: readonly string[]): Promise<number> {
   }
   const log = createLogger(cfg.gateway.logLevel, 'dev');
   const gw = await runGateway(cfg, log);
-  const feed = await startDemoFeed({ gatewayUrl: gw.url, apiKey: cfg.gateway.apiKey, log });
+  const publisherPort = process.env.PUBLISHER_PORT ? Number(process.env.PUBLISHER_PORT) : 3003;
+  const feed = await startPublisher({
+    port: publisherPort,
+    sink: { kind: 'gateway', url: gw.url, apiKey: cfg.gateway.apiKey },
+    autostart: true,
+    messagesPerSecond: DEV_EVENTS_PER_SECOND,
+    logger: log,
+  });
   const ws = gw.url.replace('http', 'ws');
   process.stdout.write(
     `\nodin-ws dev is running (in-memory broker)\n` +
@@ -103,8 +124,8 @@ export async function devCommand(argv: readonly string[]): Promise<number> {
       `  Centrifugo protocol  ${ws}/connection/websocket\n` +
       `  Server API           ${gw.url}/api/publish   (X-API-Key: ${cfg.gateway.apiKey})\n` +
       `  Health / metrics     ${gw.url}/health  ${gw.url}/metrics  ${gw.url}/stats\n` +
-      `  Demo feed            ${feed.description}\n` +
-      `  Try: wscat -c ${ws}/ws  then  {"type":"subscribe","data":{"channels":["BTC.trade"]}}\n\n`,
+      `  Publisher            ${feed.url}/stats  (POST ${feed.url}/control to change rate or mix; ${DEV_EVENTS_PER_SECOND} events/s now)\n` +
+      `  Try: npx wscat -c ${ws}/ws  then  {"type":"subscribe","data":{"channels":["BTC.trade","ETH.trade"]}}\n\n`,
   );
   onShutdownSignal(log, async () => {
     await feed.close();

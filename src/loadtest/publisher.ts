@@ -262,6 +262,8 @@ export class PublisherControl {
       messagesPerSecond: opts.messagesPerSecond,
       duration: opts.durationSeconds,
       profile: opts.profile,
+      // The publisher ramps from its floor up to the rate over rampSeconds.
+      ...(opts.profile === 'ramp' ? { rampSeconds: opts.durationSeconds } : {}),
       ...(opts.tokens ? { tokens: opts.tokens } : {}),
     });
     await this.call('POST', '/control', { action: 'start' });

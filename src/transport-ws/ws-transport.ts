@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
 import { WebSocketServer, WebSocket } from 'ws';
+import { Disconnect } from '../protocol/codes.js';
 import type { ConnectionAcceptor, ConnectionHandler, ConnectionInfo, PreparedFrame, Transport, TransportConnection } from '../core/transport.js';
 
 export interface WsTransportOptions {
@@ -91,7 +92,13 @@ type Handled = WebSocket & { handler: ConnectionHandler };
 
 // Module-level listeners (no closure per connection); the handler rides on the socket object.
 function onMessage(this: WebSocket, data: Buffer, isBinary: boolean): void {
-  (this as Handled).handler.onMessage(data, isBinary);
+  try {
+    (this as Handled).handler.onMessage(data, isBinary);
+  } catch (err) {
+    // A bug in handling one client's message must not take the process down with everyone.
+    process.emitWarning(err instanceof Error ? err : new Error(String(err)), 'OdinWsHandlerError');
+    this.close(Disconnect.ServerError.code, Disconnect.ServerError.reason);
+  }
 }
 function onPong(this: WebSocket): void {
   (this as Handled).handler.onPong();

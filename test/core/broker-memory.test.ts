@@ -56,3 +56,16 @@ test('memory broker: a closed broker refuses publications with a BrokerError', a
   assert.equal(b.isReady(), false);
   await b.close();
 });
+
+test('memory broker: an idempotency key is forgotten after its window, and pruning keeps later keys', async () => {
+  let now = 0;
+  const b = new MemoryBroker({ idempotencyWindowMs: 1000, now: () => now });
+  const first = await b.publish('c.trade', '1', { idempotencyKey: 'a', historySize: 10 });
+  now = 500;
+  const second = await b.publish('c.trade', '2', { idempotencyKey: 'b', historySize: 10 });
+  now = 1200; // 'a' expired, 'b' not
+  const againA = await b.publish('c.trade', '1', { idempotencyKey: 'a', historySize: 10 });
+  assert.equal(againA.offset, first.offset + 2);
+  const againB = await b.publish('c.trade', '2', { idempotencyKey: 'b', historySize: 10 });
+  assert.deepEqual(againB, second);
+});

@@ -184,3 +184,25 @@ test('max connections: over the limit the upgrade gets HTTP 503', async () => {
   a.close();
   await g.close();
 });
+
+test('churn over real sockets: gauges return to exactly zero', async () => {
+  const clients: TestClient[] = [];
+  for (let i = 0; i < 40; i++) {
+    const odin = i % 2 === 0;
+    const c = await TestClient.connect(odin ? `${ws}/ws` : `${ws}/connection/websocket`);
+    if (odin) c.send({ type: 'subscribe', data: { channels: ['BTC.trade', `C${i}.trade`] } });
+    else c.send(`{"id":1,"connect":{}}\n{"id":2,"subscribe":{"channel":"BTC.trade"}}`);
+    await (odin ? c.next(isType('subscription_ack')) : c.next((m) => m.id === 2));
+    clients.push(c);
+  }
+  const s = gw.gateway.stats;
+  assert.ok(s.subscriptions >= 60);
+  clients.forEach((c, i) => (i % 3 === 0 ? c.ws.terminate() : c.close()));
+  await Promise.all(clients.map((c) => c.waitClose()));
+  const deadline = Date.now() + 5000;
+  while (gw.gateway.connectionCount > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+  assert.equal(gw.gateway.connectionCount, 0);
+  assert.equal(s.subscriptions, 0);
+  assert.equal(s.connections.odin + s.connections.centrifuge, 0);
+  assert.equal(gw.gateway.hub.channelCount, 0);
+});

@@ -1,0 +1,15 @@
+/** Time and timers, injected so that rate control can be tested with a fake clock. */
+export interface Clock {
+  /** Milliseconds since the Unix epoch; monotonic (never goes back), may be fractional. */
+  now(): number;
+  /** Calls `fn` once after about `ms` milliseconds. */
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+/** Wall time anchored once, then advanced by the monotonic clock, so NTP steps do not jump it. */
+export const systemClock: Clock = Object.freeze({
+  now: () => performance.timeOrigin + performance.now(),
+  setTimeout: (fn: () => void, ms: number): unknown => setTimeout(fn, ms),
+  clearTimeout: (handle: unknown): void => clearTimeout(handle as ReturnType<typeof setTimeout>),
+});

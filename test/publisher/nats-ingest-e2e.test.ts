@@ -1,0 +1,74 @@
+/**
+ * Publisher → nats-server → the gateway's NatsIngest (src/broker-jetstream/nats-ingest.ts):
+ * every event reaches the broker on its gateway channel, keyed by its id.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { DEFAULT_INGEST_RULES, NatsIngest, type IngestRule } from '../../src/broker-jetstream/nats-ingest.js';
+import type { PublishOptions, StreamPosition } from '../../src/core/broker.js';
+import { eventChannel, type OdinEvent } from '../../src/protocol/events.js';
+import { startPublisher } from '../../src/publisher/server.js';
+import { startNats, type RunningNats } from '../../src/testkit/nats-server.js';
+import { waitFor } from '../../src/testkit/wait.js';
+
+interface Published {
+  channel: string;
+  event: OdinEvent;
+  opts: PublishOptions | undefined;
+}
+
+/** Publisher subjects that are not `odin.token.*.*`: per-user balances. */
+const BALANCES_RULE: IngestRule = { subject: 'odin.token.*.balances.*', channel: '$1.balances.$2' };
+
+async function run(nats: RunningNats, rules: readonly IngestRule[]): Promise<{ got: Published[]; published: number; ingest: NatsIngest }> {
+  const got: Published[] = [];
+  let offset = 0;
+  const broker = {
+    publish: async (channel: string, data: string, opts?: PublishOptions): Promise<StreamPosition> => {
+      got.push({ channel, event: JSON.parse(data) as OdinEvent, opts });
+      return { offset: ++offset, epoch: 'test' };
+    },
+  };
+  const ingest = new NatsIngest({ broker, servers: nats.url, rules });
+  await ingest.start();
+  const pub = await startPublisher({ port: 0, host: '127.0.0.1', sink: { kind: 'nats', url: nats.url }, messagesPerSecond: 500, duration: 1, statsIntervalMs: 300, autostart: true });
+  try {
+    await pub.publisher.finished();
+    const published = pub.publisher.stats().messagesPublished;
+    await waitFor(() => ingest.stats.received >= published, 5000, 'the ingest to receive every event');
+    await waitFor(() => ingest.stats.published + ingest.stats.dropped + ingest.stats.failed >= published, 5000, 'the ingest to finish');
+    return { got, published, ingest };
+  } finally {
+    await pub.close();
+    await ingest.stop();
+  }
+}
+
+describe('publisher → NATS → gateway NatsIngest', () => {
+  let nats: RunningNats;
+  before(async () => {
+    nats = await startNats();
+  });
+  after(async () => {
+    await nats?.stop();
+  });
+
+  it('every event is published on its channel, with its id as idempotency key and its type as tag', async () => {
+    const { got, published, ingest } = await run(nats, [...DEFAULT_INGEST_RULES, BALANCES_RULE]);
+    assert.equal(ingest.stats.dropped, 0);
+    assert.equal(got.length, published);
+    for (const p of got) {
+      assert.equal(p.channel, eventChannel(p.event));
+      assert.equal(p.opts?.idempotencyKey, p.event.id);
+      assert.equal(p.opts?.tags?.['type'], p.event.type);
+    }
+    assert.ok(got.some((p) => p.event.type === 'balance:update'));
+    assert.ok(got.some((p) => p.channel === 'market.stats'));
+  });
+
+  it('the default ingest rules map every publisher subject', async () => {
+    const { ingest, published } = await run(nats, DEFAULT_INGEST_RULES);
+    assert.equal(ingest.stats.dropped, 0);
+    assert.equal(ingest.stats.published, published);
+  });
+});
