@@ -237,7 +237,8 @@ export async function runLoadtest(o: LoadtestOptions, log: (line: string, live?:
       tick();
     }
     await publisher?.drain();
-    if (control) await control.stop().catch((e: unknown) => log(`publisher stop failed: ${(e as Error).message}`));
+    let controlStats = { published: 0, failed: 0 };
+    if (control) controlStats = await control.stop().catch((e: unknown) => (log(`publisher stop failed: ${(e as Error).message}`), controlStats));
     // Let deliveries in flight land before the window closes.
     await new Promise<void>((r) => setTimeout(r, 300));
     const w = await run.endWindow(window);
@@ -256,7 +257,7 @@ export async function runLoadtest(o: LoadtestOptions, log: (line: string, live?:
       reconnects: t.reconnects,
       recovery: { recovered: t.recovered, notRecovered: t.notRecovered },
       serverErrors: t.serverErrors,
-      publisher: publisher ? { mode: publisherMode, ...publisher.stats } : control ? { mode: publisherMode, published: 0, failed: 0, behindTicks: 0 } : null,
+      publisher: publisher ? { mode: publisherMode, ...publisher.stats } : control ? { mode: publisherMode, ...controlStats, behindTicks: 0 } : null,
       client: { ...t.client, saturated },
     };
     const checks = checkThresholds(o.thresholds, {

@@ -269,8 +269,11 @@ export class PublisherControl {
     await this.call('POST', '/control', { action: 'start' });
   }
 
-  async stop(): Promise<unknown> {
+  /** Stops publishing; resolves with the publisher's count of published and failed events. */
+  async stop(): Promise<{ published: number; failed: number }> {
     await this.call('POST', '/control', { action: 'stop' });
-    return this.call('GET', '/stats');
+    const s = (await this.call('GET', '/stats')) as { stats?: { messagesPublished?: unknown; errors?: unknown } };
+    const num = (v: unknown): number => (typeof v === 'number' ? v : 0);
+    return { published: num(s.stats?.messagesPublished), failed: num(s.stats?.errors) };
   }
 }
