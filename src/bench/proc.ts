@@ -21,7 +21,7 @@ export function rssBytes(pid: number): number {
   return m ? Number(m[1]) * 1024 : 0;
 }
 
-/** Open file descriptors of a process. */
+/** This process's soft limit on open file descriptors (ulimit -n). */
 export function fdLimit(): number {
   const limits = readFileSync('/proc/self/limits', 'utf8');
   const m = /Max open files\s+(\d+)/.exec(limits);
