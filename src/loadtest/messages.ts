@@ -27,12 +27,8 @@ export interface WorkerConfig {
   readonly reportIntervalMs: number;
 }
 
-export interface WorkerReport {
-  readonly type: 'report';
-  readonly workerIndex: number;
-  /** Reply to a `flush` request with this id (0 for periodic reports). */
-  readonly flushId: number;
-  readonly final: boolean;
+/** Connection and delivery counts, as a worker reports them and as the runner sums them. */
+export interface LoadCounts {
   readonly attempted: number;
   readonly open: number;
   readonly established: number;
@@ -52,6 +48,14 @@ export interface WorkerReport {
   readonly missing: number;
   readonly duplicates: number;
   readonly gaps: number;
+}
+
+export interface WorkerReport extends LoadCounts {
+  readonly type: 'report';
+  readonly workerIndex: number;
+  /** Reply to a `flush` request with this id (0 for periodic reports). */
+  readonly flushId: number;
+  readonly final: boolean;
   /** Histograms since the previous report (compressed base64, '' when empty). */
   readonly latency: string;
   readonly connectTime: string;

@@ -7,7 +7,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { LatencyHistogram, type PercentileSummary } from './histogram.js';
-import type { FromWorker, WorkerConfig, WorkerReport } from './messages.js';
+import type { FromWorker, LoadCounts, WorkerConfig, WorkerReport } from './messages.js';
 
 export type LoadRunOptions = Omit<WorkerConfig, 'workerIndex' | 'workers' | 'reportIntervalMs'> & {
   /** Worker processes (default: one per CPU, at least 1, at most ceil(connections / 5000) + 1). */
@@ -33,24 +33,7 @@ export interface ClientLoad {
   readonly rssBytes: number;
 }
 
-export interface Totals {
-  readonly attempted: number;
-  readonly open: number;
-  readonly established: number;
-  readonly subscribed: number;
-  readonly failed: Record<string, number>;
-  readonly connectRetried: number;
-  readonly disconnects: Record<string, number>;
-  readonly reconnects: number;
-  readonly recovered: number;
-  readonly notRecovered: number;
-  readonly serverErrors: Record<string, number>;
-  readonly delivered: number;
-  readonly trackedDelivered: number;
-  readonly inOrder: number;
-  readonly missing: number;
-  readonly duplicates: number;
-  readonly gaps: number;
+export interface Totals extends LoadCounts {
   readonly client: ClientLoad;
 }
 
