@@ -151,7 +151,7 @@ export abstract class Client implements ConnectionHandler {
     }
   }
 
-  /** Checks whether this connection may subscribe to `channel`; null when allowed. */
+  /** Checks whether this connection may subscribe to `channel`: its namespace, or the refusal. */
   protected checkSubscribe(channel: string): { ns: ResolvedNamespace } | ProtocolError {
     const ns = this.ctx.rules.resolve(channel);
     if (!ns) return protocolError(ErrorCode.UnknownChannel);
