@@ -4,7 +4,7 @@
  *
  * Guarantees a transport gives:
  *  - `write(frames)` sends each frame as one WebSocket text message, in order, and hands them
- *    to the socket as one write (corked), because a syscall per frame dominates fan-out cost.
+ *    to the socket as one write (one syscall), because a syscall per frame dominates fan-out cost.
  *  - A frame is made once by `prepare()` and may be written to any number of connections;
  *    the transport never mutates it.
  *  - After `close()`/`terminate()`, or when the peer goes away, `onClose` is called exactly
