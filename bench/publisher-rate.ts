@@ -14,7 +14,7 @@ import { parseArgs } from 'node:util';
 import { connect } from '@nats-io/transport-node';
 import { startPublisher } from '../src/publisher/server.js';
 import type { SinkOptions } from '../src/publisher/options.js';
-import { startNats } from '../src/testkit/nats-server.js';
+import { startNatsServer } from '../src/testkit/nats-cluster.js';
 
 const BIN = fileURLToPath(new URL('../../bin/odin-ws.js', import.meta.url));
 const WARMUP_MS = 1000;
@@ -95,7 +95,7 @@ async function main(): Promise<void> {
         gw.child.kill('SIGTERM');
       }
     } else if (sinkName === 'nats') {
-      const nats = await startNats();
+      const nats = await startNatsServer();
       const nc = await connect({ servers: nats.url });
       let received = 0;
       nc.subscribe('odin.>', { callback: () => void received++ });

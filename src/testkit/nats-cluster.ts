@@ -5,6 +5,7 @@
  * The binary is taken from NATS_SERVER_BIN, else `nats-server` on PATH.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -87,7 +88,16 @@ function configText(port: number, name: string, storeDir: string, opts: NatsServ
   return lines.join('\n') + '\n';
 }
 
-function waitReady(child: ChildProcess, timeoutMs: number): Promise<void> {
+const NATS_CANDIDATES = ['/usr/bin/nats-server', '/usr/sbin/nats-server', '/usr/local/bin/nats-server'];
+
+/** NATS_SERVER_BIN, else the Debian package's binary, else whatever `nats-server` is on PATH. */
+function natsBinary(): string {
+  const fromEnv = process.env['NATS_SERVER_BIN'];
+  if (fromEnv) return fromEnv;
+  return NATS_CANDIDATES.find((p) => existsSync(p)) ?? 'nats-server';
+}
+
+function waitReady(child: ChildProcess, timeoutMs: number, bin: string): Promise<void> {
   return new Promise((resolve, reject) => {
     let log = '';
     const onData = (b: Buffer): void => {
@@ -105,15 +115,25 @@ function waitReady(child: ChildProcess, timeoutMs: number): Promise<void> {
       done();
       reject(new Error(`nats-server not ready within ${timeoutMs} ms:\n${log.slice(-2000)}`));
     }, timeoutMs);
+    const onError = (err: NodeJS.ErrnoException): void => {
+      done();
+      reject(
+        err.code === 'ENOENT'
+          ? new Error(`nats-server not found (${bin}): install it with \`apt-get install nats-server\` or set NATS_SERVER_BIN`, { cause: err })
+          : err,
+      );
+    };
     const done = (): void => {
       clearTimeout(timer);
       child.stderr?.off('data', onData);
       child.off('exit', onExit);
+      child.off('error', onError);
       // Keep draining so the pipe never fills and blocks the server.
       child.stderr?.resume();
     };
     child.stderr?.on('data', onData);
     child.once('exit', onExit);
+    child.once('error', onError);
   });
 }
 
@@ -122,8 +142,25 @@ function waitExit(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => child.once('exit', () => resolve()));
 }
 
-/** Starts one nats-server with JetStream. */
+/**
+ * Starts one nats-server with JetStream. A port picked here may be taken by someone else before
+ * the server binds it: then it is tried again on another port, up to three times.
+ */
 export async function startNatsServer(opts: NatsServerOptions = {}): Promise<NatsServerHandle> {
+  if (opts.port !== undefined) return startNatsServerOnce(opts);
+  let lastError: unknown;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      return await startNatsServerOnce(opts);
+    } catch (err) {
+      lastError = err;
+      if (err instanceof Error && err.message.includes('nats-server not found')) throw err;
+    }
+  }
+  throw lastError;
+}
+
+async function startNatsServerOnce(opts: NatsServerOptions): Promise<NatsServerHandle> {
   const port = opts.port ?? (await freePort());
   const name = opts.name ?? `n-${port}`;
   const ownsStore = opts.storeDir === undefined;
@@ -131,7 +168,7 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
   const storeDir = opts.storeDir ?? join(base, 'js');
   const confPath = join(base, 'nats.conf');
   await writeFile(confPath, configText(port, name, storeDir, opts));
-  const bin = process.env['NATS_SERVER_BIN'] ?? 'nats-server';
+  const bin = natsBinary();
   const timeoutMs = opts.startTimeoutMs ?? DEFAULT_NATS_START_TIMEOUT_MS;
   let child: ChildProcess | null = null;
   let stopped = false;
@@ -139,7 +176,7 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
   const spawnOnce = async (): Promise<void> => {
     const c = spawn(bin, ['-c', confPath], { stdio: ['ignore', 'ignore', 'pipe'] });
     child = c;
-    await waitReady(c, timeoutMs);
+    await waitReady(c, timeoutMs, bin);
   };
 
   const killWith = async (signal: NodeJS.Signals): Promise<void> => {
@@ -156,7 +193,13 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
     }
   };
 
-  await spawnOnce();
+  try {
+    await spawnOnce();
+  } catch (err) {
+    await killWith('SIGKILL');
+    await rm(base, { recursive: true, force: true });
+    throw err;
+  }
   return {
     url: `nats://127.0.0.1:${port}`,
     port,

@@ -9,7 +9,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { eventSubject, type OdinEvent } from '../../src/protocol/events.js';
 import { startPublisher } from '../../src/publisher/server.js';
 import { DEFAULT_STREAM } from '../../src/publisher/sinks/nats-sink.js';
-import { startNats, type RunningNats } from '../../src/testkit/nats-server.js';
+import { startNatsServer, type NatsServerHandle } from '../../src/testkit/nats-cluster.js';
 import { waitFor } from '../../src/testkit/wait.js';
 import { schemaFor } from './event-schemas.js';
 
@@ -30,10 +30,10 @@ function subscribeAll(nc: NatsConnection): Received[] {
 }
 
 describe('publisher → core NATS', () => {
-  let nats: RunningNats;
+  let nats: NatsServerHandle;
   let nc: NatsConnection;
   before(async () => {
-    nats = await startNats();
+    nats = await startNatsServer();
     nc = await connect({ servers: nats.url });
   });
   after(async () => {
@@ -70,7 +70,7 @@ describe('publisher → core NATS', () => {
   });
 
   it('health turns 503 when the NATS server goes away', async () => {
-    const own = await startNats();
+    const own = await startNatsServer();
     const pub = await startPublisher({ port: 0, host: '127.0.0.1', sink: { kind: 'nats', url: own.url } });
     try {
       assert.equal((await fetch(`${pub.url}/health`)).status, 200);
@@ -86,7 +86,7 @@ describe('publisher → core NATS', () => {
   });
 
   it('startPublisher fails clearly when NATS is unreachable', async () => {
-    const own = await startNats();
+    const own = await startNatsServer();
     const url = own.url;
     await own.stop();
     await assert.rejects(startPublisher({ port: 0, host: '127.0.0.1', sink: { kind: 'nats', url } }), /nats sink/);
@@ -94,10 +94,10 @@ describe('publisher → core NATS', () => {
 });
 
 describe('publisher → JetStream', () => {
-  let nats: RunningNats;
+  let nats: NatsServerHandle;
   let nc: NatsConnection;
   before(async () => {
-    nats = await startNats({ jetstream: true });
+    nats = await startNatsServer();
     nc = await connect({ servers: nats.url });
   });
   after(async () => {

@@ -8,7 +8,7 @@ import { DEFAULT_INGEST_RULES, NatsIngest, type IngestRule } from '../../src/bro
 import type { PublishOptions, StreamPosition } from '../../src/core/broker.js';
 import { eventChannel, type OdinEvent } from '../../src/protocol/events.js';
 import { startPublisher } from '../../src/publisher/server.js';
-import { startNats, type RunningNats } from '../../src/testkit/nats-server.js';
+import { startNatsServer, type NatsServerHandle } from '../../src/testkit/nats-cluster.js';
 import { waitFor } from '../../src/testkit/wait.js';
 
 interface Published {
@@ -17,7 +17,7 @@ interface Published {
   opts: PublishOptions | undefined;
 }
 
-async function run(nats: RunningNats, rules: readonly IngestRule[]): Promise<{ got: Published[]; published: number; ingest: NatsIngest }> {
+async function run(nats: NatsServerHandle, rules: readonly IngestRule[]): Promise<{ got: Published[]; published: number; ingest: NatsIngest }> {
   const got: Published[] = [];
   let offset = 0;
   const broker = {
@@ -42,9 +42,9 @@ async function run(nats: RunningNats, rules: readonly IngestRule[]): Promise<{ g
 }
 
 describe('publisher → NATS → gateway NatsIngest', () => {
-  let nats: RunningNats;
+  let nats: NatsServerHandle;
   before(async () => {
-    nats = await startNats();
+    nats = await startNatsServer();
   });
   after(async () => {
     await nats?.stop();
