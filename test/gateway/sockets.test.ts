@@ -206,3 +206,31 @@ test('churn over real sockets: gauges return to exactly zero', async () => {
   assert.equal(s.connections.odin + s.connections.centrifuge, 0);
   assert.equal(gw.gateway.hub.channelCount, 0);
 });
+
+test('centrifuge token lifetime: refresh extends the connection; without refresh it closes with 3005; another user is refused', async () => {
+  const key = new TextEncoder().encode(SECRET);
+  const soon = Math.floor(Date.now() / 1000) + 2;
+  const t1 = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('ursula').setExpirationTime(soon).sign(key);
+  const later = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('ursula').setExpirationTime('1h').sign(key);
+  const other = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('victor').setExpirationTime('1h').sign(key);
+
+  const a = await TestClient.connect(`${ws}/connection/websocket`);
+  a.send({ id: 1, connect: { token: t1 } });
+  const cr = (await a.next((m) => m.id === 1)).connect as { expires: boolean; ttl: number };
+  assert.equal(cr.expires, true);
+  assert.ok(cr.ttl >= 1 && cr.ttl <= 2);
+  a.send({ id: 2, refresh: { token: later } });
+  const rr = (await a.next((m) => m.id === 2)).refresh as { expires: boolean; ttl: number };
+  assert.equal(rr.expires, true);
+  assert.ok(rr.ttl > 3500);
+
+  const b = await TestClient.connect(`${ws}/connection/websocket`);
+  b.send({ id: 1, connect: { token: t1 } });
+  await b.next((m) => m.id === 1);
+  // Not refreshed: closed when the token expires (an event, at most ~2 s away).
+  assert.equal((await b.waitClose(5000)).code, 3005);
+  // a outlived the first token.
+  assert.equal(a.closed, null);
+  a.send({ id: 3, refresh: { token: other } });
+  assert.equal((await a.waitClose()).code, 3500);
+});
