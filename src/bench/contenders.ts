@@ -114,17 +114,21 @@ export function gatewayContender(transport: 'ws' | 'uws'): Contender {
         [BIN, 'gateway', '--host', '127.0.0.1', '--port', '0', '--api-key', BENCH_API_KEY, '--log-level', 'info', '--max-connections', String(MAX_CONNECTIONS), '--transport', transport],
         [/"url":"http:\/\/127\.0\.0\.1:(\d+)"/],
       );
-      drain(child);
-      const port = Number(matches[0]![1]);
-      return {
-        pid: child.pid!,
-        host: '127.0.0.1',
-        port,
-        protocol: 'odin',
-        publisher: async () => new HttpApiTarget(`http://127.0.0.1:${port}`, BENCH_API_KEY),
-        stop: () => stopChild(child),
-      };
+      return odinHttpServer(child, Number(matches[0]![1]));
     },
+  };
+}
+
+/** A server child that speaks the Odin protocol and takes publications on our HTTP API. */
+function odinHttpServer(child: ChildProcess, port: number): RunningContender {
+  drain(child);
+  return {
+    pid: child.pid!,
+    host: '127.0.0.1',
+    port,
+    protocol: 'odin',
+    publisher: async () => new HttpApiTarget(`http://127.0.0.1:${port}`, BENCH_API_KEY),
+    stop: () => stopChild(child),
   };
 }
 
@@ -135,16 +139,7 @@ export const naiveContender: Contender = {
   unavailable: () => null,
   async start() {
     const { child, matches } = await spawnUntil(process.execPath, [NAIVE], [/listening (\d+)/], { ...process.env, ODIN_NAIVE_SERVER: '1' });
-    drain(child);
-    const port = Number(matches[0]![1]);
-    return {
-      pid: child.pid!,
-      host: '127.0.0.1',
-      port,
-      protocol: 'odin',
-      publisher: async () => new HttpApiTarget(`http://127.0.0.1:${port}`, BENCH_API_KEY),
-      stop: () => stopChild(child),
-    };
+    return odinHttpServer(child, Number(matches[0]![1]));
   },
 };
 
