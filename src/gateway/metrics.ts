@@ -18,6 +18,20 @@ function counterFrom(registry: Registry, name: string, help: string, read: () =>
   });
 }
 
+/** A counter with one label, its values read from core's counters at scrape time. */
+function labelledCounterFrom(registry: Registry, name: string, help: string, label: string, read: () => Iterable<readonly [string | number, number]>): void {
+  new Counter({
+    name,
+    help,
+    labelNames: [label],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [value, n] of read()) this.inc({ [label]: String(value) }, n);
+    },
+  });
+}
+
 export function createMetrics(gw: Gateway): Registry {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 10 });
@@ -33,17 +47,7 @@ export function createMetrics(gw: Gateway): Registry {
       this.set({ protocol: 'centrifuge' }, s.connections.centrifuge);
     },
   });
-  new Counter({
-    name: 'ws_connections_total',
-    help: 'Client connections accepted, by protocol.',
-    labelNames: ['protocol'],
-    registers: [registry],
-    collect() {
-      this.reset();
-      this.inc({ protocol: 'odin' }, s.connectionsTotal.odin);
-      this.inc({ protocol: 'centrifuge' }, s.connectionsTotal.centrifuge);
-    },
-  });
+  labelledCounterFrom(registry, 'ws_connections_total', 'Client connections accepted, by protocol.', 'protocol', () => Object.entries(s.connectionsTotal));
   new Gauge({ name: 'ws_subscriptions_active', help: 'Channel subscriptions held by clients.', registers: [registry], collect() { this.set(s.subscriptions); } });
   new Gauge({ name: 'ws_channels_active', help: 'Channels with at least one subscriber on this node.', registers: [registry], collect() { this.set(gw.hub.channelCount); } });
   new Gauge({ name: 'ws_ready', help: '1 when the gateway is ready for traffic.', registers: [registry], collect() { this.set(gw.isReady() ? 1 : 0); } });
@@ -53,47 +57,10 @@ export function createMetrics(gw: Gateway): Registry {
   counterFrom(registry, 'ws_bytes_sent_total', 'Bytes sent to clients.', () => s.bytesOut);
   counterFrom(registry, 'ws_publications_total', 'Publications accepted through the API or client publish.', () => s.publications);
   counterFrom(registry, 'ws_slow_clients_disconnected_total', 'Clients disconnected because their outbound queue passed the limit.', () => s.slowDisconnects);
-  new Counter({
-    name: 'ws_replay_requests_total',
-    help: 'Subscriptions that asked to recover from a position, by outcome.',
-    labelNames: ['outcome'],
-    registers: [registry],
-    collect() {
-      this.reset();
-      this.inc({ outcome: 'recovered' }, s.recoveries.recovered);
-      this.inc({ outcome: 'not_recovered' }, s.recoveries.not_recovered);
-    },
-  });
-  new Counter({
-    name: 'ws_capacity_rejections_total',
-    help: 'Connections refused at upgrade, by reason.',
-    labelNames: ['reason'],
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const [reason, n] of Object.entries(s.rejected)) this.inc({ reason }, n);
-    },
-  });
-  new Counter({
-    name: 'ws_disconnects_total',
-    help: 'Connections closed, by close code.',
-    labelNames: ['code'],
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const [code, n] of s.disconnects) this.inc({ code: String(code) }, n);
-    },
-  });
-  new Counter({
-    name: 'ws_command_errors_total',
-    help: 'Client commands answered with an error, by error code.',
-    labelNames: ['code'],
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const [code, n] of s.commandErrors) this.inc({ code: String(code) }, n);
-    },
-  });
+  labelledCounterFrom(registry, 'ws_replay_requests_total', 'Subscriptions that asked to recover from a position, by outcome.', 'outcome', () => Object.entries(s.recoveries));
+  labelledCounterFrom(registry, 'ws_capacity_rejections_total', 'Connections refused at upgrade, by reason.', 'reason', () => Object.entries(s.rejected));
+  labelledCounterFrom(registry, 'ws_disconnects_total', 'Connections closed, by close code.', 'code', () => s.disconnects);
+  labelledCounterFrom(registry, 'ws_command_errors_total', 'Client commands answered with an error, by error code.', 'code', () => s.commandErrors);
   const latency = new Histogram({
     name: 'ws_broadcast_latency_seconds',
     help: 'Time from a publication being accepted to its fan-out on this node.',
