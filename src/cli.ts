@@ -1,8 +1,9 @@
 /** `odin-ws <command>`: one CLI for every part of the system. */
-import { devCommand, gatewayCommand } from './gateway/main.js';
-import { publisherCommand } from './publisher/main.js';
-import { loadtestCommand } from './loadtest/command.js';
-import { benchCommand } from './bench/command.js';
+import { gatewayCommand } from './apps/gateway/main.js';
+import { devCommand } from './apps/dev/main.js';
+import { publisherCommand } from './apps/publisher/main.js';
+import { loadtestCommand } from './apps/loadtest/main.js';
+import { benchCommand } from '../bench/command.js';
 
 type Command = (argv: readonly string[]) => Promise<number>;
 

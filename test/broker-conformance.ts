@@ -1,5 +1,5 @@
 /**
- * The Broker conformance suite: one test per written guarantee of src/core/broker.ts, run
+ * The Broker conformance suite: one test per written guarantee of src/lib/core/broker.ts, run
  * against every implementation (MemoryBroker, JetStreamBroker). Not a test file itself:
  * `*.test.ts` files call `runBrokerConformance`.
  */
@@ -13,7 +13,7 @@ import {
   type Publication,
   type PublishOptions,
   type StreamPosition,
-} from '../src/core/broker.js';
+} from '../src/lib/core/broker.js';
 
 export interface ConformanceOptions {
   /**
@@ -81,11 +81,7 @@ function uniqueChannel(base: string): string {
 /** History kept by the publications of this suite (the memory broker keeps none by default). */
 const HISTORY: PublishOptions = { historySize: 100, historyTtlMs: 60_000 };
 
-export function runBrokerConformance(
-  name: string,
-  makeBroker: () => Broker | Promise<Broker>,
-  opts: ConformanceOptions = {},
-): void {
+export function runBrokerConformance(name: string, makeBroker: () => Broker | Promise<Broker>, opts: ConformanceOptions = {}): void {
   const timeoutMs = opts.timeoutMs ?? 10_000;
 
   describe(`Broker conformance: ${name}`, () => {
@@ -112,15 +108,16 @@ export function runBrokerConformance(
         [1, 2, 3, 4, 5],
       );
       assert.ok(positions[0]!.epoch.length > 0, 'epoch is non-empty');
-      assert.ok(positions.every((p) => p.epoch === positions[0]!.epoch), 'one epoch');
+      assert.ok(
+        positions.every((p) => p.epoch === positions[0]!.epoch),
+        'one epoch',
+      );
     });
 
     it('1. offsets: concurrent publishes on one channel get distinct contiguous offsets', async () => {
       const { broker } = await node();
       const ch = uniqueChannel('conc');
-      const got = await Promise.all(
-        Array.from({ length: 50 }, (_, i) => broker.publish(ch, JSON.stringify({ i }), HISTORY)),
-      );
+      const got = await Promise.all(Array.from({ length: 50 }, (_, i) => broker.publish(ch, JSON.stringify({ i }), HISTORY)));
       const offsets = got.map((p) => p.offset).sort((a, b) => a - b);
       assert.deepEqual(
         offsets,
@@ -274,7 +271,7 @@ export function runBrokerConformance(
       );
     });
 
-    it('5. publish: the returned position is the publication\'s; close is idempotent and final', async () => {
+    it("5. publish: the returned position is the publication's; close is idempotent and final", async () => {
       const { broker } = await node();
       assert.equal(broker.isReady(), true);
       const ch = uniqueChannel('pos');

@@ -1,6 +1,6 @@
 import { after, before } from 'node:test';
-import { JetStreamBroker } from '../../src/broker-jetstream/jetstream-broker.js';
-import { startNatsServer, type NatsServerHandle } from '../../src/testkit/nats-cluster.js';
+import { JetStreamBroker } from '../../src/lib/broker-jetstream/jetstream-broker.js';
+import { startNatsServer, type NatsServerHandle } from '../testkit/nats-cluster.js';
 import { runBrokerConformance } from '../broker-conformance.js';
 
 let nats: NatsServerHandle | undefined;

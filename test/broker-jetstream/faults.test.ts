@@ -7,10 +7,10 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { JetStreamBroker } from '../../src/broker-jetstream/jetstream-broker.js';
-import type { StreamPosition } from '../../src/core/broker.js';
-import { startNatsCluster, startNatsServer, type NatsClusterHandle, type NatsServerHandle } from '../../src/testkit/nats-cluster.js';
-import { callApi, pollUntil, startGatewayProcess, type GatewayProcess } from '../../src/testkit/gateway-process.js';
+import { JetStreamBroker } from '../../src/lib/broker-jetstream/jetstream-broker.js';
+import type { StreamPosition } from '../../src/lib/core/broker.js';
+import { startNatsCluster, startNatsServer, type NatsClusterHandle, type NatsServerHandle } from '../testkit/nats-cluster.js';
+import { callApi, pollUntil, startGatewayProcess, type GatewayProcess } from '../testkit/gateway-process.js';
 import { Recorder } from '../broker-conformance.js';
 import { SdkSubscriber } from './sdk-client.js';
 
@@ -79,7 +79,11 @@ describe('3-node NATS cluster, R3 stream: the stream leader is killed mid-stream
     const epochs = new Set(acked.map((p) => p.epoch));
     assert.equal(epochs.size, 1, 'one epoch: no history lost');
     const delivered = rec.of(ch).map((p) => p.offset);
-    assert.deepEqual(delivered, Array.from({ length: delivered.length }, (_, i) => i + 1), 'delivered 1..N once each, in order');
+    assert.deepEqual(
+      delivered,
+      Array.from({ length: delivered.length }, (_, i) => i + 1),
+      'delivered 1..N once each, in order',
+    );
     const deliveredSet = new Set(delivered);
     const lost = acked.filter((p) => !deliveredSet.has(p.offset));
     assert.equal(lost.length, 0, 'no acknowledged publication lost');
@@ -91,7 +95,9 @@ describe('3-node NATS cluster, R3 stream: the stream leader is killed mid-stream
       delivered,
       'history equals delivery',
     );
-    process.stdout.write(`# R3 leader kill: ${acked.length} acked (${acked.length - ackedAtKill} after kill at ${killedAt}), ${failed} publish calls failed (not acknowledged: ${[...failures].join('; ')}), ${delivered.length} delivered\n`);
+    process.stdout.write(
+      `# R3 leader kill: ${acked.length} acked (${acked.length - ackedAtKill} after kill at ${killedAt}), ${failed} publish calls failed (not acknowledged: ${[...failures].join('; ')}), ${delivered.length} delivered\n`,
+    );
   });
 });
 
@@ -121,13 +127,17 @@ describe('the only nats-server goes down and comes back', () => {
     const killedAt = Date.now();
     await nats.kill();
     let first503 = 0;
-    await pollUntil(async () => {
-      const t = Date.now();
-      const r = await callApi(g1.url, API_KEY, 'publish', { channel: ch, data: { i: -1 } }, 6_000);
-      assert.ok(Date.now() - t < 5_000, 'the API answers fast, never hangs');
-      if (r.status === 503) first503 = Date.now();
-      return r.status === 503;
-    }, 5_000, 'API 503');
+    await pollUntil(
+      async () => {
+        const t = Date.now();
+        const r = await callApi(g1.url, API_KEY, 'publish', { channel: ch, data: { i: -1 } }, 6_000);
+        assert.ok(Date.now() - t < 5_000, 'the API answers fast, never hangs');
+        if (r.status === 503) first503 = Date.now();
+        return r.status === 503;
+      },
+      5_000,
+      'API 503',
+    );
     assert.ok(first503 - killedAt <= 5_000, `503 after ${first503 - killedAt} ms`);
     for (const g of gws) {
       const ready = await fetch(`${g.url}/ready`);
@@ -140,7 +150,11 @@ describe('the only nats-server goes down and comes back', () => {
     // Publish through g2 as soon as it accepts, while g1 may still be reconnecting: g1 must
     // catch up from the stream (or tell the client plainly).
     let n = 4;
-    await pollUntil(async () => (await callApi(g2.url, API_KEY, 'publish', { channel: ch, data: { i: n } })).status === 200, 5_000, 'g2 accepts publications again');
+    await pollUntil(
+      async () => (await callApi(g2.url, API_KEY, 'publish', { channel: ch, data: { i: n } })).status === 200,
+      5_000,
+      'g2 accepts publications again',
+    );
     n++;
     for (; n <= 10; n++) assert.equal((await callApi(g2.url, API_KEY, 'publish', { channel: ch, data: { i: n } })).status, 200);
     await s.waitFor(() => s.pubs.length >= 10 || s.subscribed.length > 1, 5_000, 'delivery after the restart');

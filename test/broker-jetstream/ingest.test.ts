@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
-import { JetStreamBroker } from '../../src/broker-jetstream/jetstream-broker.js';
-import { NatsIngest, compileRules, mapSubject, DEFAULT_INGEST_RULES } from '../../src/broker-jetstream/nats-ingest.js';
-import { decodeChannel, encodeChannel } from '../../src/broker-jetstream/subject.js';
-import { startNatsServer, type NatsServerHandle } from '../../src/testkit/nats-cluster.js';
+import { JetStreamBroker } from '../../src/lib/broker-jetstream/jetstream-broker.js';
+import { NatsIngest, compileRules, mapSubject, DEFAULT_INGEST_RULES } from '../../src/lib/ingest-nats/nats-ingest.js';
+import { decodeChannel, encodeChannel } from '../../src/lib/broker-jetstream/subject.js';
+import { startNatsServer, type NatsServerHandle } from '../testkit/nats-cluster.js';
 import { Recorder } from '../broker-conformance.js';
 
 describe('subject mapping', () => {
@@ -81,8 +81,14 @@ describe('NatsIngest into JetStreamBroker', () => {
     await nc.flush();
     await rec.waitFor(() => rec.of(ch).length >= 50 && rec.of('market.stats').length >= 1, 10_000, '50 + 1 publications');
     const got = rec.of(ch);
-    assert.deepEqual(got.map((p) => p.offset), Array.from({ length: 50 }, (_, i) => i + 1));
-    assert.deepEqual(got.map((p) => (JSON.parse(p.data) as { price: number }).price), Array.from({ length: 50 }, (_, i) => 100 + i));
+    assert.deepEqual(
+      got.map((p) => p.offset),
+      Array.from({ length: 50 }, (_, i) => i + 1),
+    );
+    assert.deepEqual(
+      got.map((p) => (JSON.parse(p.data) as { price: number }).price),
+      Array.from({ length: 50 }, (_, i) => 100 + i),
+    );
     assert.equal(got[0]!.tags?.['type'], 'price:update');
     const h = await broker.history(ch, { limit: 1000 });
     assert.equal(h.publications.length, 50, 'each message stored once despite two ingests');

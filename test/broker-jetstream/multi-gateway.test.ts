@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { spawnSync } from 'node:child_process';
-import { startNatsServer, type NatsServerHandle } from '../../src/testkit/nats-cluster.js';
-import { callApi, startGatewayProcess, type GatewayProcess } from '../../src/testkit/gateway-process.js';
+import { startNatsServer, type NatsServerHandle } from '../testkit/nats-cluster.js';
+import { callApi, startGatewayProcess, type GatewayProcess } from '../testkit/gateway-process.js';
 import { SdkSubscriber } from './sdk-client.js';
 
 const API_KEY = 'test-' + randomBytes(6).toString('hex');
@@ -111,7 +111,9 @@ describe('multi-process gateways on one NATS', () => {
       assert.equal(d.n, lastN[d.p]! + 1, `publisher ${d.p} in its own order`);
       lastN[d.p] = d.n;
     }
-    process.stdout.write(`# 16x2000 on one channel through 3 gateways: published in ${publishMs} ms (${Math.round(total / (publishMs / 1000))}/s)\n`);
+    process.stdout.write(
+      `# 16x2000 on one channel through 3 gateways: published in ${publishMs} ms (${Math.round(total / (publishMs / 1000))}/s)\n`,
+    );
   });
 });
 
@@ -146,7 +148,10 @@ describe('--workers', () => {
   });
 
   it('--workers with the memory broker is refused with a clear message', () => {
-    const r = spawnSync(process.execPath, ['bin/odin-ws.js', 'gateway', '--workers', '2', '--port', '0'], { encoding: 'utf8', timeout: 20_000 });
+    const r = spawnSync(process.execPath, ['bin/odin-ws.js', 'gateway', '--workers', '2', '--port', '0'], {
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
     assert.equal(r.status, 2);
     assert.match(r.stderr, /workers: several processes need a shared broker; use --broker nats/);
   });

@@ -1,7 +1,7 @@
 /** Test helper: the real `centrifuge` SDK in Node, recording what a subscription sees. */
 import { Centrifuge, type Subscription, type SubscribedContext } from 'centrifuge';
 import WebSocket from 'ws';
-import type { StreamPosition } from '../../src/core/broker.js';
+import type { StreamPosition } from '../../src/lib/core/broker.js';
 
 export interface SeenPub {
   readonly offset: number;

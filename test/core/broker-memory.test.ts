@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MemoryBroker } from '../../src/core/broker-memory.js';
-import { BrokerError, type Publication } from '../../src/core/broker.js';
+import { MemoryBroker } from '../../src/lib/core/broker-memory.js';
+import { BrokerError, type Publication } from '../../src/lib/core/broker.js';
 
 test('memory broker: offsets 1,2,3 per channel, one epoch per channel, delivery in order to a subscribed node', async () => {
   const b = new MemoryBroker();
@@ -15,7 +15,13 @@ test('memory broker: offsets 1,2,3 per channel, one epoch per channel, delivery 
   assert.equal(p2.offset, 2);
   assert.equal(e1.offset, 1);
   assert.equal(p1.epoch, p2.epoch);
-  assert.deepEqual(got.map((p) => [p.channel, p.offset, p.data]), [['BTC.trade', 1, '{"a":1}'], ['BTC.trade', 2, '{"a":2}']]);
+  assert.deepEqual(
+    got.map((p) => [p.channel, p.offset, p.data]),
+    [
+      ['BTC.trade', 1, '{"a":1}'],
+      ['BTC.trade', 2, '{"a":2}'],
+    ],
+  );
   await b.unsubscribe('BTC.trade');
   await b.publish('BTC.trade', '{}', { historySize: 10 });
   assert.equal(got.length, 2);
@@ -37,12 +43,21 @@ test('memory broker: history limit, reverse, since; removeHistory starts a new e
   let last = { offset: 0, epoch: '' };
   for (let i = 0; i < 10; i++) last = await b.publish('c.trade', String(i), { historySize: 5 });
   const h = await b.history('c.trade', { limit: 3 });
-  assert.deepEqual(h.publications.map((p) => p.offset), [6, 7, 8]);
+  assert.deepEqual(
+    h.publications.map((p) => p.offset),
+    [6, 7, 8],
+  );
   assert.deepEqual(h.position, last);
   const r = await b.history('c.trade', { limit: 2, reverse: true });
-  assert.deepEqual(r.publications.map((p) => p.offset), [10, 9]);
+  assert.deepEqual(
+    r.publications.map((p) => p.offset),
+    [10, 9],
+  );
   const s = await b.history('c.trade', { limit: 10, since: { offset: 8, epoch: last.epoch } });
-  assert.deepEqual(s.publications.map((p) => p.offset), [9, 10]);
+  assert.deepEqual(
+    s.publications.map((p) => p.offset),
+    [9, 10],
+  );
   await b.removeHistory('c.trade');
   const after = await b.publish('c.trade', '{}', { historySize: 5 });
   assert.equal(after.offset, 1);

@@ -1,10 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MemoryBroker } from '../../src/core/broker-memory.js';
-import { Gateway } from '../../src/core/gateway.js';
-import { resolveGatewayOptions, type GatewayOptionsInput } from '../../src/core/options.js';
-import { FakeConnection, FakeTransport } from '../../src/testkit/fake-transport.js';
-import { waitFor } from '../../src/testkit/wait.js';
+import { MemoryBroker } from '../../src/lib/core/broker-memory.js';
+import { Gateway } from '../../src/lib/core/gateway.js';
+import { resolveGatewayOptions, type GatewayOptionsInput } from '../../src/lib/core/options.js';
+import { FakeConnection, FakeTransport } from '../testkit/fake-transport.js';
+import { waitFor } from '../testkit/wait.js';
 
 async function setup(input: GatewayOptionsInput = {}) {
   const transport = new FakeTransport();
@@ -35,13 +35,20 @@ test('odin: welcome, subscribe ack with positions, pushes with offset and epoch,
   assert.equal(ack.count, 1);
   const writesBefore = c.writes;
   const p = [];
-  for (let i = 0; i < 5; i++) p.push(await gw.publish({ channel: 'BTC.trade', data: JSON.stringify({ type: 'trade:new', i }), tags: { type: 'trade:new' } }));
+  for (let i = 0; i < 5; i++)
+    p.push(await gw.publish({ channel: 'BTC.trade', data: JSON.stringify({ type: 'trade:new', i }), tags: { type: 'trade:new' } }));
   await waitFor(() => c.messages().filter(byType('trade:new')).length === 5);
   const pushes = c.messages().filter(byType('trade:new'));
-  assert.deepEqual(pushes.map((m) => m.offset), [1, 2, 3, 4, 5]);
+  assert.deepEqual(
+    pushes.map((m) => m.offset),
+    [1, 2, 3, 4, 5],
+  );
   assert.equal(pushes[0]!.channel, 'BTC.trade');
   assert.equal(pushes[0]!.epoch, p[0]!.epoch);
-  assert.deepEqual(pushes.map((m) => (m.data as { i: number }).i), [0, 1, 2, 3, 4]);
+  assert.deepEqual(
+    pushes.map((m) => (m.data as { i: number }).i),
+    [0, 1, 2, 3, 4],
+  );
   // Five publications in one turn of the loop: one write.
   assert.equal(c.writes - writesBefore, 1);
   await gw.shutdown();
@@ -58,7 +65,13 @@ test('odin: heartbeat gets pong; unknown type and invalid JSON get coded errors 
   c.send({ type: 'subscribe', data: { channels: 'BTC.trade' } });
   c.handler.onMessage(Buffer.from([1, 2, 3]), true);
   await waitFor(() => c.messages().filter(byType('error')).length === 4);
-  assert.deepEqual(c.messages().filter(byType('error')).map((m) => m.code), [104, 107, 107, 107]);
+  assert.deepEqual(
+    c
+      .messages()
+      .filter(byType('error'))
+      .map((m) => m.code),
+    [104, 107, 107, 107],
+  );
   assert.equal(c.closed, null);
   await gw.shutdown();
 });
@@ -69,7 +82,13 @@ test('odin: forbidden and unknown channels are refused per channel, others subsc
   c.send({ type: 'subscribe', data: { channels: ['BTC.trade', 'nope', 'BTC.balances.alice', 'BTC.trade'] } });
   const ack = await nextMsg(c, byType('subscription_ack'));
   assert.deepEqual(ack.subscribed, ['BTC.trade']);
-  assert.deepEqual((ack.errors as { channel: string; code: number }[]).map((e) => [e.channel, e.code]), [['nope', 102], ['BTC.balances.alice', 103]]);
+  assert.deepEqual(
+    (ack.errors as { channel: string; code: number }[]).map((e) => [e.channel, e.code]),
+    [
+      ['nope', 102],
+      ['BTC.balances.alice', 103],
+    ],
+  );
   await gw.shutdown();
 });
 
@@ -92,7 +111,13 @@ test('odin: reconnect with {offset, epoch} recovers exactly the missed publicati
   assert.equal(pos.offset, 7);
   await gw.publish({ channel: 'ETH.trade', data: '8' });
   await waitFor(() => b.messages().filter(byType('trade')).length === 5);
-  assert.deepEqual(b.messages().filter(byType('trade')).map((m) => m.data), [4, 5, 6, 7, 8]);
+  assert.deepEqual(
+    b
+      .messages()
+      .filter(byType('trade'))
+      .map((m) => m.data),
+    [4, 5, 6, 7, 8],
+  );
   // Wrong epoch: told plainly, nothing partial.
   const c = connect();
   c.send({ type: 'subscribe', data: { channels: ['ETH.trade'], positions: { 'ETH.trade': { offset: 2, epoch: 'stale' } } } });
@@ -100,7 +125,13 @@ test('odin: reconnect with {offset, epoch} recovers exactly the missed publicati
   assert.equal((ack2.positions as Record<string, { recovered: boolean }>)['ETH.trade']!.recovered, false);
   await gw.publish({ channel: 'ETH.trade', data: '9' });
   await waitFor(() => c.messages().filter(byType('trade')).length === 1);
-  assert.deepEqual(c.messages().filter(byType('trade')).map((m) => m.data), [9]);
+  assert.deepEqual(
+    c
+      .messages()
+      .filter(byType('trade'))
+      .map((m) => m.data),
+    [9],
+  );
   await gw.shutdown();
 });
 
@@ -127,17 +158,34 @@ test('command rate limit: over the burst a client gets 111 and stays connected',
   for (let i = 0; i < 5; i++) c.send({ type: 'heartbeat' });
   await waitFor(() => c.messages().filter(byType('pong')).length + c.messages().filter(byType('error')).length === 5);
   assert.equal(c.messages().filter(byType('pong')).length, 3);
-  assert.deepEqual(c.messages().filter(byType('error')).map((m) => m.code), [111, 111]);
+  assert.deepEqual(
+    c
+      .messages()
+      .filter(byType('error'))
+      .map((m) => m.code),
+    [111, 111],
+  );
   assert.equal(c.closed, null);
   await gw.shutdown();
 });
 
 test('limits at admission: max connections (503), per IP (429), origin allow-list (403), draining (503)', async () => {
-  const { gw, transport, connect } = await setup({ maxConnections: 2, maxConnectionsPerIp: 1, allowedOrigins: ['https://app.odin.fun'], allowMissingOrigin: false });
+  const { gw, transport, connect } = await setup({
+    maxConnections: 2,
+    maxConnectionsPerIp: 1,
+    allowedOrigins: ['https://app.odin.fun'],
+    allowMissingOrigin: false,
+  });
   const a = connect({ ip: '10.0.0.1', origin: 'https://app.odin.fun' });
-  assert.deepEqual(transport.connect(gw, { ip: '10.0.0.1', origin: 'https://app.odin.fun' }), { rejected: 429, reason: 'too many connections from this address' });
+  assert.deepEqual(transport.connect(gw, { ip: '10.0.0.1', origin: 'https://app.odin.fun' }), {
+    rejected: 429,
+    reason: 'too many connections from this address',
+  });
   assert.equal((transport.connect(gw, { ip: '10.0.0.2', origin: 'https://app.odin.fun.evil.com' }) as { rejected: number }).rejected, 403);
-  assert.equal((transport.connect(gw, { ip: '10.0.0.2', origin: 'https://evil.com/https://app.odin.fun' }) as { rejected: number }).rejected, 403);
+  assert.equal(
+    (transport.connect(gw, { ip: '10.0.0.2', origin: 'https://evil.com/https://app.odin.fun' }) as { rejected: number }).rejected,
+    403,
+  );
   assert.equal((transport.connect(gw, { ip: '10.0.0.2' }) as { rejected: number }).rejected, 403);
   connect({ ip: '10.0.0.2', origin: 'https://app.odin.fun' });
   assert.equal((transport.connect(gw, { ip: '10.0.0.3', origin: 'https://app.odin.fun' }) as { rejected: number }).rejected, 503);
@@ -180,14 +228,22 @@ test('centrifuge: connect, subscribe with recovery, publish push, presence, unkn
   const cr = first.connect as Record<string, unknown>;
   assert.equal(typeof cr.client, 'string');
   assert.equal(cr.pong, true);
-  const epoch = ((await gw.history('DOGE.trade', { limit: 0 })).position.epoch);
-  c.send(`{"id":2,"subscribe":{"channel":"DOGE.trade","recover":true,"offset":2,"epoch":"${epoch}"}}\n{"id":3,"presence":{"channel":"DOGE.trade"}}\n{"id":4,"frobnicate":{}}`);
+  const epoch = (await gw.history('DOGE.trade', { limit: 0 })).position.epoch;
+  c.send(
+    `{"id":2,"subscribe":{"channel":"DOGE.trade","recover":true,"offset":2,"epoch":"${epoch}"}}\n{"id":3,"presence":{"channel":"DOGE.trade"}}\n{"id":4,"frobnicate":{}}`,
+  );
   const sub = (await nextMsg(c, (m) => m.id === 2)).subscribe as Record<string, unknown>;
   assert.equal(sub.recovered, true);
   assert.equal(sub.was_recovering, true);
   assert.equal(sub.recoverable, true);
   assert.equal(sub.offset, 4);
-  assert.deepEqual((sub.publications as { offset: number; data: { i: number } }[]).map((p) => [p.offset, p.data.i]), [[3, 3], [4, 4]]);
+  assert.deepEqual(
+    (sub.publications as { offset: number; data: { i: number } }[]).map((p) => [p.offset, p.data.i]),
+    [
+      [3, 3],
+      [4, 4],
+    ],
+  );
   const presence = (await nextMsg(c, (m) => m.id === 3)).presence as { presence: Record<string, unknown> };
   assert.ok(presence.presence[cr.client as string]);
   assert.equal(((await nextMsg(c, (m) => m.id === 4)).error as { code: number }).code, 104);

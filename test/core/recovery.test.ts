@@ -1,13 +1,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MemoryBroker } from '../../src/core/broker-memory.js';
-import { decideRecovery } from '../../src/core/recovery.js';
-import type { StreamPosition } from '../../src/core/broker.js';
+import { MemoryBroker } from '../../src/lib/core/broker-memory.js';
+import { decideRecovery } from '../../src/lib/core/recovery.js';
+import type { StreamPosition } from '../../src/lib/core/broker.js';
 
-async function brokerWith(n: number, opts: { size?: number; ttlMs?: number; now?: () => number } = {}): Promise<{ broker: MemoryBroker; top: StreamPosition }> {
+async function brokerWith(
+  n: number,
+  opts: { size?: number; ttlMs?: number; now?: () => number } = {},
+): Promise<{ broker: MemoryBroker; top: StreamPosition }> {
   const broker = new MemoryBroker(opts.now ? { now: opts.now } : {});
   let top: StreamPosition = { offset: 0, epoch: '' };
-  for (let i = 1; i <= n; i++) top = await broker.publish('BTC.trade', JSON.stringify({ i }), { historySize: opts.size ?? 100, historyTtlMs: opts.ttlMs ?? 60_000 });
+  for (let i = 1; i <= n; i++)
+    top = await broker.publish('BTC.trade', JSON.stringify({ i }), { historySize: opts.size ?? 100, historyTtlMs: opts.ttlMs ?? 60_000 });
   return { broker, top };
 }
 
@@ -20,8 +24,14 @@ test('recovery: gap inside the history window returns every missed publication i
   const { broker, top } = await brokerWith(20);
   const r = await recover(broker, { offset: 12, epoch: top.epoch });
   assert.equal(r.recovered, true);
-  assert.deepEqual(r.publications.map((p) => p.offset), [13, 14, 15, 16, 17, 18, 19, 20]);
-  assert.deepEqual(r.publications.map((p) => JSON.parse(p.data).i), [13, 14, 15, 16, 17, 18, 19, 20]);
+  assert.deepEqual(
+    r.publications.map((p) => p.offset),
+    [13, 14, 15, 16, 17, 18, 19, 20],
+  );
+  assert.deepEqual(
+    r.publications.map((p) => JSON.parse(p.data).i),
+    [13, 14, 15, 16, 17, 18, 19, 20],
+  );
 });
 
 test('recovery: nothing missed is a recovery with no publications', async () => {
@@ -80,7 +90,10 @@ test('recovery: publications expired by TTL are not recovered', async () => {
   assert.equal(gone.recovered, false);
   const kept = await recover(broker, { offset: 3, epoch: top.epoch });
   assert.equal(kept.recovered, true);
-  assert.deepEqual(kept.publications.map((p) => p.offset), [4, 5]);
+  assert.deepEqual(
+    kept.publications.map((p) => p.offset),
+    [4, 5],
+  );
 });
 
 test('recovery: a restarted memory broker has a new epoch', async () => {

@@ -7,10 +7,10 @@ import assert from 'node:assert/strict';
 import { Centrifuge, type PublicationContext, type SubscribedContext } from 'centrifuge';
 import WebSocket from 'ws';
 import { SignJWT } from 'jose';
-import { startGateway, type RunningGateway } from '../../src/gateway/server.js';
-import { DEFAULT_NAMESPACES } from '../../src/core/options.js';
-import { api } from '../../src/testkit/ws-client.js';
-import { waitFor } from '../../src/testkit/wait.js';
+import { startGateway, type RunningGateway } from '../../src/lib/server/server.js';
+import { DEFAULT_NAMESPACES } from '../../src/lib/core/options.js';
+import { api } from '../testkit/ws-client.js';
+import { waitFor } from '../testkit/wait.js';
 
 const KEY = 'sdk-key';
 const SECRET = 'sdk-secret-sdk-secret-sdk-secret-sdk-secret';
@@ -18,7 +18,11 @@ let gw: RunningGateway;
 let endpoint: string;
 
 function token(sub: string, expSeconds = 3600): Promise<string> {
-  return new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject(sub).setExpirationTime(Math.floor(Date.now() / 1000) + expSeconds).sign(new TextEncoder().encode(SECRET));
+  return new SignJWT({})
+    .setProtectedHeader({ alg: 'HS256' })
+    .setSubject(sub)
+    .setExpirationTime(Math.floor(Date.now() / 1000) + expSeconds)
+    .sign(new TextEncoder().encode(SECRET));
 }
 
 const clients: Centrifuge[] = [];
@@ -53,7 +57,10 @@ test('SDK: connect, subscribe, receive what the server API publishes', async () 
   await sub.ready(5000);
   for (let i = 0; i < 5; i++) await api(gw.url, KEY, 'publish', { channel: 'BTC.trade', data: { i } });
   await waitFor(() => got.length === 5, 5000, '5 publications');
-  assert.deepEqual(got, [0, 1, 2, 3, 4].map((i) => ({ i })));
+  assert.deepEqual(
+    got,
+    [0, 1, 2, 3, 4].map((i) => ({ i })),
+  );
   c.disconnect();
 });
 

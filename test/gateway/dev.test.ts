@@ -6,12 +6,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { TestClient } from '../../src/testkit/ws-client.js';
+import { TestClient } from '../testkit/ws-client.js';
 
 const bin = fileURLToPath(new URL('../../../bin/odin-ws.js', import.meta.url));
 
 test('odin-ws dev: prints its URLs, serves live simulated data on both protocols, exits 0 on SIGTERM', async () => {
-  const child = spawn(process.execPath, [bin, 'dev'], { env: { ...process.env, GATEWAY_PORT: '0', PUBLISHER_PORT: '0', LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [bin, 'dev'], {
+    env: { ...process.env, GATEWAY_PORT: '0', PUBLISHER_PORT: '0', LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
   try {
     let out = '';

@@ -2,8 +2,8 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect as netConnect } from 'node:net';
 import { SignJWT } from 'jose';
-import { startGateway, type RunningGateway } from '../../src/gateway/server.js';
-import { TestClient, api } from '../../src/testkit/ws-client.js';
+import { startGateway, type RunningGateway } from '../../src/lib/server/server.js';
+import { TestClient, api } from '../testkit/ws-client.js';
 
 const KEY = 'test-key';
 const SECRET = 'test-secret-that-is-long-enough-for-hs256';
@@ -70,15 +70,25 @@ test('API: history, broadcast, batch, presence, channels, disconnect', async () 
   for (let i = 0; i < 3; i++) await api(gw.url, KEY, 'publish', { channel: 'SOL.liquidity', data: { i } });
   const h = await api(gw.url, KEY, 'history', { channel: 'SOL.liquidity', limit: 10 });
   const hist = h.body.result as { publications: { data: { i: number }; offset: number }[]; epoch: string; offset: number };
-  assert.deepEqual(hist.publications.map((p) => p.data.i), [0, 1, 2]);
+  assert.deepEqual(
+    hist.publications.map((p) => p.data.i),
+    [0, 1, 2],
+  );
   assert.equal(hist.offset, 3);
   const since = await api(gw.url, KEY, 'history', { channel: 'SOL.liquidity', limit: -1, since: { offset: 2, epoch: hist.epoch } });
-  assert.deepEqual((since.body.result as typeof hist).publications.map((p) => p.offset), [3]);
+  assert.deepEqual(
+    (since.body.result as typeof hist).publications.map((p) => p.offset),
+    [3],
+  );
   const b = await api(gw.url, KEY, 'broadcast', { channels: ['SOL.trade', 'bad channel'], data: { x: 1 } });
   const responses = (b.body.result as { responses: { result?: unknown; error?: { code: number } }[] }).responses;
   assert.ok(responses[0]!.result);
   assert.equal(responses[1]!.error!.code, 102);
-  const batch = await fetch(`${gw.url}/api/batch`, { method: 'POST', headers: { 'x-api-key': KEY }, body: JSON.stringify({ commands: [{ publish: { channel: 'SOL.trade', data: {} } }, { nope: {} }] }) });
+  const batch = await fetch(`${gw.url}/api/batch`, {
+    method: 'POST',
+    headers: { 'x-api-key': KEY },
+    body: JSON.stringify({ commands: [{ publish: { channel: 'SOL.trade', data: {} } }, { nope: {} }] }),
+  });
   const replies = ((await batch.json()) as { replies: Record<string, unknown>[] }).replies;
   assert.ok(replies[0]!.publish);
   assert.equal((replies[1]!.error as { code: number }).code, 104);
@@ -93,7 +103,11 @@ test('API: history, broadcast, batch, presence, channels, disconnect', async () 
 });
 
 test('authenticated user channel: token at upgrade lets a user read only their own balances', async () => {
-  const token = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('alice').setExpirationTime('1h').sign(new TextEncoder().encode(SECRET));
+  const token = await new SignJWT({})
+    .setProtectedHeader({ alg: 'HS256' })
+    .setSubject('alice')
+    .setExpirationTime('1h')
+    .sign(new TextEncoder().encode(SECRET));
   const c = await TestClient.connect(`${ws}/ws?token=${token}`);
   // Sent at once: commands wait for the token check, so this is served as alice.
   c.send({ type: 'subscribe', data: { channels: ['ODIN.balances.alice'] } });
@@ -111,11 +125,18 @@ test('bad tokens: alg none, wrong key and expired are refused with terminal code
   const none = `${Buffer.from('{"alg":"none","typ":"JWT"}').toString('base64url')}.${Buffer.from('{"sub":"mallory"}').toString('base64url')}.`;
   const a = await TestClient.connect(`${ws}/ws?token=${none}`);
   assert.equal((await a.waitClose()).code, 3500);
-  const wrong = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('eve').sign(new TextEncoder().encode('another-secret-another-secret-another'));
+  const wrong = await new SignJWT({})
+    .setProtectedHeader({ alg: 'HS256' })
+    .setSubject('eve')
+    .sign(new TextEncoder().encode('another-secret-another-secret-another'));
   const b = await TestClient.connect(`${ws}/connection/websocket`);
   b.send({ id: 1, connect: { token: wrong } });
   assert.equal((await b.waitClose()).code, 3500);
-  const expired = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('alice').setExpirationTime(Math.floor(Date.now() / 1000) - 60).sign(new TextEncoder().encode(SECRET));
+  const expired = await new SignJWT({})
+    .setProtectedHeader({ alg: 'HS256' })
+    .setSubject('alice')
+    .setExpirationTime(Math.floor(Date.now() / 1000) - 60)
+    .sign(new TextEncoder().encode(SECRET));
   const c = await TestClient.connect(`${ws}/connection/websocket`);
   c.send({ id: 1, connect: { token: expired } });
   const reply = await c.next((m) => m.id === 1);
@@ -142,7 +163,15 @@ test('upgrade refusals: unknown path 404; health, ready, metrics and stats answe
   assert.equal((await fetch(`${gw.url}/health`)).status, 200);
   assert.equal((await fetch(`${gw.url}/ready`)).status, 200);
   const metrics = await (await fetch(`${gw.url}/metrics`)).text();
-  for (const name of ['ws_connections_active', 'ws_messages_sent_total', 'ws_slow_clients_disconnected_total', 'ws_replay_requests_total', 'ws_capacity_rejections_total', 'ws_broadcast_latency_seconds_bucket', 'nodejs_eventloop_lag_seconds']) {
+  for (const name of [
+    'ws_connections_active',
+    'ws_messages_sent_total',
+    'ws_slow_clients_disconnected_total',
+    'ws_replay_requests_total',
+    'ws_capacity_rejections_total',
+    'ws_broadcast_latency_seconds_bucket',
+    'nodejs_eventloop_lag_seconds',
+  ]) {
     assert.ok(metrics.includes(name), `metrics lack ${name}`);
   }
   const stats = (await (await fetch(`${gw.url}/stats`)).json()) as { ready: boolean };

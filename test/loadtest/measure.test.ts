@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { LatencyHistogram, HISTOGRAM_MAX_US } from '../../src/loadtest/histogram.js';
-import { ChannelPosition, emptyCounts } from '../../src/loadtest/sequence.js';
-import { checkThresholds, parseThresholds, ThresholdError, type ThresholdInputs } from '../../src/loadtest/thresholds.js';
-import { publicationsDue, BURST_FACTOR, BURST_MS, BURST_PERIOD_MS } from '../../src/loadtest/publisher.js';
+import { LatencyHistogram, HISTOGRAM_MAX_US } from '../../src/lib/loadtest/histogram.js';
+import { ChannelPosition, emptyCounts } from '../../src/lib/loadtest/sequence.js';
+import { checkThresholds, parseThresholds, ThresholdError, type ThresholdInputs } from '../../src/lib/loadtest/thresholds.js';
+import { publicationsDue, BURST_FACTOR, BURST_MS, BURST_PERIOD_MS } from '../../src/lib/loadtest/publisher.js';
 
 /** Within HDR's 3 significant digits. */
 function near(actual: number, expected: number, rel = 0.002): void {
@@ -104,7 +104,10 @@ test('thresholds: parse units, %, aliases; check pass and fail', () => {
 });
 
 test('thresholds: bad items name themselves', () => {
-  assert.throws(() => parseThresholds('p99'), (e: unknown) => e instanceof ThresholdError && /"p99"/.test(e.message));
+  assert.throws(
+    () => parseThresholds('p99'),
+    (e: unknown) => e instanceof ThresholdError && /"p99"/.test(e.message),
+  );
   assert.throws(() => parseThresholds('latency<5ms'), /unknown metric "latency"/);
   assert.throws(() => parseThresholds('loss<5ms'), /not a time/);
   assert.throws(() => parseThresholds('p99<5%'), /is a time/);

@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { LatencyHistogram } from '../../src/loadtest/histogram.js';
-import { centrifugeAdapter, natsAdapter, odinAdapter, Session, type Sink } from '../../src/loadtest/protocols.js';
-import { emptyCounts } from '../../src/loadtest/sequence.js';
-import { benchPayload } from '../../src/loadtest/publisher.js';
-import { monoNowUs } from '../../src/loadtest/scan.js';
-import { readFrameHeader, encodeClientFrame, type FrameHeader, type WsClient } from '../../src/loadtest/ws-client.js';
+import { LatencyHistogram } from '../../src/lib/loadtest/histogram.js';
+import { centrifugeAdapter, natsAdapter, odinAdapter, Session, type Sink } from '../../src/lib/loadtest/protocols.js';
+import { emptyCounts } from '../../src/lib/loadtest/sequence.js';
+import { benchPayload } from '../../src/lib/loadtest/publisher.js';
+import { monoNowUs } from '../../src/lib/loadtest/scan.js';
+import { readFrameHeader, encodeClientFrame, type FrameHeader, type WsClient } from '../../src/lib/loadtest/ws-client.js';
 
 class FakeConn {
   readonly sent: string[] = [];
@@ -48,10 +48,28 @@ test('odin: ack sets positions, pushes count, offsets find gaps, latency comes f
   odinAdapter.onOpen(conn as unknown as WsClient, s);
   assert.deepEqual(JSON.parse(conn.sent[0]!), { type: 'subscribe', data: { channels: ['BTC.trade'] } });
   feed(odinAdapter, conn, s, k, '{"type":"connected","client":"x"}');
-  feed(odinAdapter, conn, s, k, JSON.stringify({ type: 'subscription_ack', subscribed: ['BTC.trade'], count: 1, positions: { 'BTC.trade': { offset: 7, epoch: 'e', recoverable: true } } }));
+  feed(
+    odinAdapter,
+    conn,
+    s,
+    k,
+    JSON.stringify({
+      type: 'subscription_ack',
+      subscribed: ['BTC.trade'],
+      count: 1,
+      positions: { 'BTC.trade': { offset: 7, epoch: 'e', recoverable: true } },
+    }),
+  );
   assert.equal(k.subscribedSessions, 1);
   const t = monoNowUs() - 2000;
-  for (const off of [8, 9, 11]) feed(odinAdapter, conn, s, k, `{"type":"trade:new","channel":"BTC.trade","offset":${off},"epoch":"e","ts":1,"data":${benchPayload('BTC.trade', off, t)}}`);
+  for (const off of [8, 9, 11])
+    feed(
+      odinAdapter,
+      conn,
+      s,
+      k,
+      `{"type":"trade:new","channel":"BTC.trade","offset":${off},"epoch":"e","ts":1,"data":${benchPayload('BTC.trade', off, t)}}`,
+    );
   assert.equal(k.delivered, 3);
   assert.deepEqual(k.seq, { inOrder: 2, missing: 1, duplicates: 0, gaps: 1 });
   assert.equal(k.latency.count, 3);
@@ -60,7 +78,18 @@ test('odin: ack sets positions, pushes count, offsets find gaps, latency comes f
   s.hadSession = true;
   odinAdapter.onOpen(conn as unknown as WsClient, s);
   assert.deepEqual(JSON.parse(conn.sent[1]!).data.positions, { 'BTC.trade': { offset: 11, epoch: 'e' } });
-  feed(odinAdapter, conn, s, k, JSON.stringify({ type: 'subscription_ack', subscribed: ['BTC.trade'], count: 1, positions: { 'BTC.trade': { offset: 11, epoch: 'e', recoverable: true, recovered: true, publications: 0 } } }));
+  feed(
+    odinAdapter,
+    conn,
+    s,
+    k,
+    JSON.stringify({
+      type: 'subscription_ack',
+      subscribed: ['BTC.trade'],
+      count: 1,
+      positions: { 'BTC.trade': { offset: 11, epoch: 'e', recoverable: true, recovered: true, publications: 0 } },
+    }),
+  );
   assert.equal(k.recovered, 1);
 });
 
@@ -84,8 +113,17 @@ test('centrifuge: connect → subscribes, ping answered, several pushes in one f
   assert.deepEqual(JSON.parse(conn.sent[0]!), { id: 1, connect: {} });
   feed(centrifugeAdapter, conn, s, k, '{"id":1,"connect":{"client":"c","version":"x"}}');
   const subs = conn.sent[1]!.split('\n').map((l) => JSON.parse(l) as { id: number; subscribe: { channel: string } });
-  assert.deepEqual(subs.map((x) => x.subscribe.channel), ['A.trade', 'B.trade']);
-  feed(centrifugeAdapter, conn, s, k, `{"id":${subs[0]!.id},"subscribe":{"epoch":"E","offset":3,"recoverable":true}}\n{"id":${subs[1]!.id},"subscribe":{}}`);
+  assert.deepEqual(
+    subs.map((x) => x.subscribe.channel),
+    ['A.trade', 'B.trade'],
+  );
+  feed(
+    centrifugeAdapter,
+    conn,
+    s,
+    k,
+    `{"id":${subs[0]!.id},"subscribe":{"epoch":"E","offset":3,"recoverable":true}}\n{"id":${subs[1]!.id},"subscribe":{}}`,
+  );
   assert.equal(k.subscribedSessions, 1);
   feed(centrifugeAdapter, conn, s, k, '{}');
   assert.equal(conn.sent.at(-1), '{}');
@@ -94,7 +132,12 @@ test('centrifuge: connect → subscribes, ping answered, several pushes in one f
     conn,
     s,
     k,
-    ['{"push":{"channel":"A.trade","pub":{"data":{"s":1},"offset":4}}}', '{"push":{"channel":"A.trade","pub":{"data":{"s":2},"offset":6}}}', '{"push":{"channel":"B.trade","pub":{"data":{"s":1,"t":1}}}}', '{"push":{"channel":"B.trade","pub":{"data":{"s":2,"t":1}}}}'].join('\n'),
+    [
+      '{"push":{"channel":"A.trade","pub":{"data":{"s":1},"offset":4}}}',
+      '{"push":{"channel":"A.trade","pub":{"data":{"s":2},"offset":6}}}',
+      '{"push":{"channel":"B.trade","pub":{"data":{"s":1,"t":1}}}}',
+      '{"push":{"channel":"B.trade","pub":{"data":{"s":2,"t":1}}}}',
+    ].join('\n'),
   );
   assert.equal(k.delivered, 4);
   assert.deepEqual(k.seq, { inOrder: 3, missing: 1, duplicates: 0, gaps: 1 });

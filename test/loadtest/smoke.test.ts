@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startGateway } from '../../src/gateway/server.js';
-import { parseLoadtestArgs, runLoadtest } from '../../src/loadtest/command.js';
+import { startGateway } from '../../src/lib/server/server.js';
+import { parseLoadtestArgs, runLoadtest } from '../../src/apps/loadtest/main.js';
 
 const KEY = 'smoke-key';
 
@@ -10,16 +10,26 @@ for (const protocol of ['odin', 'centrifuge'] as const) {
     const gw = await startGateway({ port: 0, host: '127.0.0.1', apiKey: KEY, logLevel: 'silent' });
     try {
       const o = parseLoadtestArgs([
-        '--url', gw.url.replace('http', 'ws'),
-        '--protocol', protocol,
-        '--connections', '12',
-        '--channels', 'BTC.trade,ETH.trade,SOL.trade',
-        '--channels-per-conn', '2',
-        '--duration', '2',
-        '--rate', '60',
-        '--api-key', KEY,
-        '--workers', '2',
-        '--assert', 'loss=0,duplicates=0,failed=0,p99<2s',
+        '--url',
+        gw.url.replace('http', 'ws'),
+        '--protocol',
+        protocol,
+        '--connections',
+        '12',
+        '--channels',
+        'BTC.trade,ETH.trade,SOL.trade',
+        '--channels-per-conn',
+        '2',
+        '--duration',
+        '2',
+        '--rate',
+        '60',
+        '--api-key',
+        KEY,
+        '--workers',
+        '2',
+        '--assert',
+        'loss=0,duplicates=0,failed=0,p99<2s',
       ]);
       const r = await runLoadtest(o);
       assert.equal(r.connect.established, 12);
@@ -31,7 +41,10 @@ for (const protocol of ['odin', 'centrifuge'] as const) {
       assert.equal(r.sequence.missing, 0);
       assert.equal(r.sequence.duplicates, 0);
       assert.equal(r.latencyMs.count, r.messages.delivered);
-      assert.ok(r.thresholds.every((t) => t.ok), JSON.stringify(r.thresholds));
+      assert.ok(
+        r.thresholds.every((t) => t.ok),
+        JSON.stringify(r.thresholds),
+      );
     } finally {
       await gw.close();
     }

@@ -12,11 +12,11 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml, parseAllDocuments } from 'yaml';
-import { startGateway, type RunningGateway } from '../../src/gateway/server.js';
-import { loadGatewayConfig } from '../../src/gateway/config.js';
-import { startPublisher, type RunningPublisher } from '../../src/publisher/server.js';
-import { freePort } from '../../src/testkit/nats-cluster.js';
-import { waitFor } from '../../src/testkit/wait.js';
+import { startGateway, type RunningGateway } from '../../src/lib/server/server.js';
+import { loadGatewayConfig } from '../../src/lib/server/config.js';
+import { startPublisher, type RunningPublisher } from '../../src/lib/publisher/server.js';
+import { freePort } from '../testkit/nats-cluster.js';
+import { waitFor } from '../testkit/wait.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const ops = join(root, 'ops');

@@ -3,8 +3,8 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
-import { startGateway } from '../../src/gateway/server.js';
-import { parsePublisherArgs } from '../../src/publisher/main.js';
+import { startGateway } from '../../src/lib/server/server.js';
+import { parsePublisherArgs } from '../../src/apps/publisher/main.js';
 
 const BIN = fileURLToPath(new URL('../../../bin/odin-ws.js', import.meta.url));
 
@@ -33,7 +33,25 @@ describe('odin-ws publisher flags', () => {
 
   it('flags win over the environment', () => {
     const r = parsePublisherArgs(
-      ['--port', '0', '--gateway-url', 'http://x:1', '--api-key', 'f', '--rate', '250', '--profile', 'ramp', '--duration', '9', '--ramp-seconds', '30', '--tokens', 'btc,PEPE', '--autostart'],
+      [
+        '--port',
+        '0',
+        '--gateway-url',
+        'http://x:1',
+        '--api-key',
+        'f',
+        '--rate',
+        '250',
+        '--profile',
+        'ramp',
+        '--duration',
+        '9',
+        '--ramp-seconds',
+        '30',
+        '--tokens',
+        'btc,PEPE',
+        '--autostart',
+      ],
       { PUBLISHER_PORT: '4000', GATEWAY_URL: 'http://gw:3002', GATEWAY_API_KEY: 'k' },
     );
     assert.ok(!r.help);
@@ -72,10 +90,14 @@ describe('odin-ws publisher process', () => {
 
   it('publishes to a gateway and exits cleanly on SIGTERM', async () => {
     const gw = await startGateway({ port: 0, host: '127.0.0.1', apiKey: 'cli-key' });
-    const child = spawn(process.execPath, [BIN, 'publisher', '--port', '0', '--host', '127.0.0.1', '--gateway-url', gw.url, '--autostart', '--rate', '200'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, GATEWAY_API_KEY: 'cli-key', LOG_LEVEL: 'info' },
-    });
+    const child = spawn(
+      process.execPath,
+      [BIN, 'publisher', '--port', '0', '--host', '127.0.0.1', '--gateway-url', gw.url, '--autostart', '--rate', '200'],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, GATEWAY_API_KEY: 'cli-key', LOG_LEVEL: 'info' },
+      },
+    );
     try {
       let log = '';
       const url = await new Promise<string>((resolve, reject) => {

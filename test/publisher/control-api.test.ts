@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { startPublisher, type RunningPublisher } from '../../src/publisher/server.js';
-import { MemorySink } from '../../src/publisher/sinks/memory-sink.js';
-import { FakeClock } from '../../src/testkit/fake-clock.js';
+import { startPublisher, type RunningPublisher } from '../../src/lib/publisher/server.js';
+import { MemorySink } from '../../src/lib/publisher/sinks/memory-sink.js';
+import { FakeClock } from '../testkit/fake-clock.js';
 
 interface Answer {
   status: number;
@@ -33,7 +33,15 @@ describe('control API', () => {
   let base: string;
 
   before(async () => {
-    pub = await startPublisher({ port: 0, host: '127.0.0.1', sink: { kind: 'custom', sink }, clock, seed: 1, statsIntervalMs: 1000, maxInFlight: 10_000 });
+    pub = await startPublisher({
+      port: 0,
+      host: '127.0.0.1',
+      sink: { kind: 'custom', sink },
+      clock,
+      seed: 1,
+      statsIntervalMs: 1000,
+      maxInFlight: 10_000,
+    });
     base = pub.url;
   });
   after(async () => {
@@ -77,8 +85,15 @@ describe('control API', () => {
     assert.equal(s['averageRate'], 501);
     const byType = s['byType'] as Record<string, number>;
     assert.equal(byType['market:stats'], 2);
-    assert.equal(Object.values(byType).reduce((a, b) => a + b, 0), 1002);
-    assert.ok(sink.events.every((e) => e.event.token === 'BTC' || e.event.token === 'PEPE' || e.event.type === 'market:stats' || e.event.type.startsWith('token:')));
+    assert.equal(
+      Object.values(byType).reduce((a, b) => a + b, 0),
+      1002,
+    );
+    assert.ok(
+      sink.events.every(
+        (e) => e.event.token === 'BTC' || e.event.token === 'PEPE' || e.event.type === 'market:stats' || e.event.type.startsWith('token:'),
+      ),
+    );
 
     const stop = await control(base, { action: 'stop' });
     assert.equal(stop.status, 200);
@@ -193,7 +208,10 @@ describe('control API', () => {
   });
 
   it('CORS: preflight answers 204 and responses carry the allow-origin header', async () => {
-    const res = await fetch(`${base}/control`, { method: 'OPTIONS', headers: { origin: 'http://example.org', 'access-control-request-method': 'POST' } });
+    const res = await fetch(`${base}/control`, {
+      method: 'OPTIONS',
+      headers: { origin: 'http://example.org', 'access-control-request-method': 'POST' },
+    });
     assert.equal(res.status, 204);
     assert.equal(res.headers.get('access-control-allow-origin'), '*');
     assert.match(res.headers.get('access-control-allow-methods') ?? '', /POST/);
@@ -277,7 +295,15 @@ describe('startPublisher options', () => {
   it('autostart publishes at once', async () => {
     const clock = new FakeClock();
     const sink = new MemorySink();
-    const pub = await startPublisher({ port: 0, host: '127.0.0.1', sink: { kind: 'custom', sink }, clock, autostart: true, messagesPerSecond: 20, maxInFlight: 10_000 });
+    const pub = await startPublisher({
+      port: 0,
+      host: '127.0.0.1',
+      sink: { kind: 'custom', sink },
+      clock,
+      autostart: true,
+      messagesPerSecond: 20,
+      maxInFlight: 10_000,
+    });
     try {
       assert.equal(pub.publisher.running, true);
       clock.advance(1000);

@@ -3,7 +3,7 @@
  * tests check generated events against the documented shapes (docs/publisher.md).
  */
 import { z } from 'zod';
-import type { EventType } from '../../src/protocol/events.js';
+import type { EventType } from '../../src/lib/protocol/events.js';
 
 const num = z.number().finite();
 const positive = num.positive();
@@ -29,31 +29,64 @@ const move = z.strictObject({ token: symbol, priceChange24h: num }).nullable();
 export const EVENT_SCHEMAS = {
   'trade:new': envelope(
     'trade:new',
-    z.strictObject({ side: z.enum(['buy', 'sell']), price: positive, amountBtc: nonNegative, amountTokens: positive, valueUsd: nonNegative, trader: address, txId }),
+    z.strictObject({
+      side: z.enum(['buy', 'sell']),
+      price: positive,
+      amountBtc: nonNegative,
+      amountTokens: positive,
+      valueUsd: nonNegative,
+      trader: address,
+      txId,
+    }),
   ),
   'price:update': envelope(
     'price:update',
-    z.strictObject({ price: positive, volume24h: nonNegative, marketCap: nonNegative, priceChange24h: num, high24h: positive, low24h: positive }),
+    z.strictObject({
+      price: positive,
+      volume24h: nonNegative,
+      marketCap: nonNegative,
+      priceChange24h: num,
+      high24h: positive,
+      low24h: positive,
+    }),
   ),
   'holders:update': envelope('holders:update', z.strictObject({ holders: z.number().int().min(1), change: z.number().int() })),
   'liquidity:add': envelope(
     ['liquidity:add', 'liquidity:remove'],
-    z.strictObject({ provider: address, amountBtc: nonNegative, amountTokens: nonNegative, totalLiquidityBtc: num, totalLiquidityTokens: num, txId }),
+    z.strictObject({
+      provider: address,
+      amountBtc: nonNegative,
+      amountTokens: nonNegative,
+      totalLiquidityBtc: num,
+      totalLiquidityTokens: num,
+      txId,
+    }),
   ),
   'token:created': envelope(
     'token:created',
     z.strictObject({ name: z.string().min(1), symbol, creator: address, initialPrice: positive, totalSupply: positive }),
   ),
-  'token:listed': envelope('token:listed', z.strictObject({ symbol, price: positive, marketCap: nonNegative, initialLiquidityBtc: positive })),
+  'token:listed': envelope(
+    'token:listed',
+    z.strictObject({ symbol, price: positive, marketCap: nonNegative, initialLiquidityBtc: positive }),
+  ),
   'metadata:update': envelope(
     'metadata:update',
     z.strictObject({ name: z.string().min(1), description: z.string(), website: z.url(), imageUrl: z.url(), tags: z.array(z.string()) }),
   ),
   'social:update': envelope(
     'social:update',
-    z.strictObject({ platform: z.enum(['twitter', 'telegram', 'discord']), followers: z.number().int().min(0), mentions24h: z.number().int().min(0), sentiment: num.min(-1).max(1) }),
+    z.strictObject({
+      platform: z.enum(['twitter', 'telegram', 'discord']),
+      followers: z.number().int().min(0),
+      mentions24h: z.number().int().min(0),
+      sentiment: num.min(-1).max(1),
+    }),
   ),
-  'favorites:update': envelope('favorites:update', z.strictObject({ userId, action: z.enum(['add', 'remove']), favorites: z.number().int().min(0) })),
+  'favorites:update': envelope(
+    'favorites:update',
+    z.strictObject({ userId, action: z.enum(['add', 'remove']), favorites: z.number().int().min(0) }),
+  ),
   'balance:update': envelope(
     'balance:update',
     z.strictObject({ userId, balance: nonNegative, balanceBtc: nonNegative, valueUsd: nonNegative, change: num }),

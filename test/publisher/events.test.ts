@@ -8,10 +8,10 @@ import {
   eventSubject,
   subjectToChannel,
   type OdinEvent,
-} from '../../src/protocol/events.js';
-import { DEFAULT_EVENT_WEIGHTS, EventGenerator } from '../../src/publisher/generator.js';
-import { DEFAULT_TOKEN_SYMBOLS, generatedSymbol } from '../../src/publisher/market.js';
-import { RouteCache } from '../../src/publisher/routes.js';
+} from '../../src/lib/protocol/events.js';
+import { DEFAULT_EVENT_WEIGHTS, EventGenerator } from '../../src/lib/publisher/generator.js';
+import { DEFAULT_TOKEN_SYMBOLS, generatedSymbol } from '../../src/lib/publisher/market.js';
+import { RouteCache } from '../../src/lib/publisher/routes.js';
 import { schemaFor } from './event-schemas.js';
 
 const T0 = 1_700_000_000_000;
@@ -58,9 +58,12 @@ describe('Odin events', () => {
   });
 
   it('prices follow a random walk: small steps, no jumps', () => {
-    const btc = events.filter((e) => e.token === 'BTC' && e.type === 'price:update').map((e) => (e.type === 'price:update' ? e.data.price : 0));
+    const btc = events
+      .filter((e) => e.token === 'BTC' && e.type === 'price:update')
+      .map((e) => (e.type === 'price:update' ? e.data.price : 0));
     assert.ok(btc.length > 100);
-    for (let i = 1; i < btc.length; i++) assert.ok(Math.abs(btc[i]! / btc[i - 1]! - 1) < 0.01, `BTC jumped from ${btc[i - 1]} to ${btc[i]}`);
+    for (let i = 1; i < btc.length; i++)
+      assert.ok(Math.abs(btc[i]! / btc[i - 1]! - 1) < 0.01, `BTC jumped from ${btc[i - 1]} to ${btc[i]}`);
     assert.ok(Math.abs(btc[0]! / 43250 - 1) < 0.01);
   });
 

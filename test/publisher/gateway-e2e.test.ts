@@ -4,10 +4,10 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { startGateway, type RunningGateway } from '../../src/gateway/server.js';
-import { CHANNEL_EVENTS, type OdinEvent } from '../../src/protocol/events.js';
-import { startPublisher } from '../../src/publisher/server.js';
-import { TestClient, api, type Json } from '../../src/testkit/ws-client.js';
+import { startGateway, type RunningGateway } from '../../src/lib/server/server.js';
+import { CHANNEL_EVENTS, type OdinEvent } from '../../src/lib/protocol/events.js';
+import { startPublisher } from '../../src/lib/publisher/server.js';
+import { TestClient, api, type Json } from '../testkit/ws-client.js';
 import { schemaFor } from './event-schemas.js';
 
 const KEY = 'publisher-e2e-key';
@@ -47,7 +47,7 @@ describe('publisher → real gateway', () => {
       const stats = pub.publisher.stats();
       assert.equal(stats.errors, 0, stats.lastError ?? '');
       assert.ok(stats.messagesPublished >= 500);
-      assert.equal((await (await fetch(`${pub.url}/health`)).json() as Json)['nats'], 'connected');
+      assert.equal(((await (await fetch(`${pub.url}/health`)).json()) as Json)['nats'], 'connected');
 
       // Every channel the publisher can have used, read back in one batch of history calls.
       const channels = ['market.stats'];
@@ -61,7 +61,10 @@ describe('publisher → real gateway', () => {
       const byChannel = new Map<string, OdinEvent[]>();
       replies.forEach((r, i) => {
         assert.equal(r.error, undefined, JSON.stringify(r.error));
-        byChannel.set(channels[i]!, r.history!.publications.map((p) => p.data));
+        byChannel.set(
+          channels[i]!,
+          r.history!.publications.map((p) => p.data),
+        );
       });
       const all = [...byChannel.values()].flat();
       assert.equal(all.length, stats.messagesPublished);

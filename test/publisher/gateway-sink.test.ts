@@ -6,10 +6,10 @@ import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { eventChannel, type OdinEvent } from '../../src/protocol/events.js';
-import { EventGenerator } from '../../src/publisher/generator.js';
-import { startPublisher } from '../../src/publisher/server.js';
-import { GatewaySink } from '../../src/publisher/sinks/gateway-sink.js';
+import { eventChannel, type OdinEvent } from '../../src/lib/protocol/events.js';
+import { EventGenerator } from '../../src/lib/publisher/generator.js';
+import { startPublisher } from '../../src/lib/publisher/server.js';
+import { GatewaySink } from '../../src/lib/publisher/sinks/gateway-sink.js';
 
 interface Recorded {
   path: string;
@@ -70,7 +70,11 @@ class FakeGateway {
       res.end('{"status":"healthy"}');
       return;
     }
-    const rec: Recorded = { path: req.url ?? '', apiKey: req.headers['x-api-key'] as string | undefined, body: JSON.parse(text) as Record<string, unknown> };
+    const rec: Recorded = {
+      path: req.url ?? '',
+      apiKey: req.headers['x-api-key'] as string | undefined,
+      body: JSON.parse(text) as Record<string, unknown>,
+    };
     this.requests.push(rec);
     this.reply(rec, res);
   }
@@ -116,7 +120,10 @@ describe('GatewaySink (fake gateway)', () => {
     );
     assert.equal(gw.requests[0]!.apiKey, undefined);
     const cmds = gw.commands();
-    assert.deepEqual(cmds.map((c) => c.data.id), evs.map((e) => e.id));
+    assert.deepEqual(
+      cmds.map((c) => c.data.id),
+      evs.map((e) => e.id),
+    );
     for (const c of cmds) {
       assert.equal(c.channel, eventChannel(c.data));
       assert.equal(c.idempotency_key, c.data.id);
@@ -128,7 +135,13 @@ describe('GatewaySink (fake gateway)', () => {
   it('counts per-command errors in a batch reply', async () => {
     gw.reply = (rec, res) => {
       const n = (rec.body['commands'] as unknown[]).length;
-      res.end(JSON.stringify({ replies: Array.from({ length: n }, (_, i) => (i % 2 === 0 ? { publish: {} } : { error: { code: 106, message: 'limit exceeded' } })) }));
+      res.end(
+        JSON.stringify({
+          replies: Array.from({ length: n }, (_, i) =>
+            i % 2 === 0 ? { publish: {} } : { error: { code: 106, message: 'limit exceeded' } },
+          ),
+        }),
+      );
     };
     try {
       const sink = new GatewaySink({ url: gw.url });
@@ -179,7 +192,15 @@ describe('GatewaySink (fake gateway)', () => {
 
   it('publisher → fake gateway: every event published exactly once', async () => {
     gw.requests.length = 0;
-    const pub = await startPublisher({ port: 0, host: '127.0.0.1', sink: { kind: 'gateway', url: gw.url, apiKey: 'k' }, messagesPerSecond: 1000, duration: 1, statsIntervalMs: 300, autostart: true });
+    const pub = await startPublisher({
+      port: 0,
+      host: '127.0.0.1',
+      sink: { kind: 'gateway', url: gw.url, apiKey: 'k' },
+      messagesPerSecond: 1000,
+      duration: 1,
+      statsIntervalMs: 300,
+      autostart: true,
+    });
     try {
       await pub.publisher.finished();
       const stats = pub.publisher.stats();

@@ -6,11 +6,11 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { eventSubject, type OdinEvent } from '../../src/protocol/events.js';
-import { startPublisher } from '../../src/publisher/server.js';
-import { DEFAULT_STREAM } from '../../src/publisher/sinks/nats-sink.js';
-import { startNatsServer, type NatsServerHandle } from '../../src/testkit/nats-cluster.js';
-import { waitFor } from '../../src/testkit/wait.js';
+import { eventSubject, type OdinEvent } from '../../src/lib/protocol/events.js';
+import { startPublisher } from '../../src/lib/publisher/server.js';
+import { DEFAULT_STREAM } from '../../src/lib/publisher/sinks/nats-sink.js';
+import { startNatsServer, type NatsServerHandle } from '../testkit/nats-cluster.js';
+import { waitFor } from '../testkit/wait.js';
 import { schemaFor } from './event-schemas.js';
 
 interface Received {
@@ -44,7 +44,15 @@ describe('publisher → core NATS', () => {
   it('every event arrives once, on the subject of its channel', async () => {
     const got = subscribeAll(nc);
     await nc.flush();
-    const pub = await startPublisher({ port: 0, host: '127.0.0.1', sink: { kind: 'nats', url: nats.url }, messagesPerSecond: 800, duration: 1, statsIntervalMs: 300, autostart: true });
+    const pub = await startPublisher({
+      port: 0,
+      host: '127.0.0.1',
+      sink: { kind: 'nats', url: nats.url },
+      messagesPerSecond: 800,
+      duration: 1,
+      statsIntervalMs: 300,
+      autostart: true,
+    });
     try {
       await pub.publisher.finished();
       const stats = pub.publisher.stats();

@@ -1,15 +1,15 @@
 /**
- * Publisher → nats-server → the gateway's NatsIngest (src/broker-jetstream/nats-ingest.ts):
+ * Publisher → nats-server → the gateway's NatsIngest (src/lib/ingest-nats/nats-ingest.ts):
  * every event reaches the broker on its gateway channel, keyed by its id.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { DEFAULT_INGEST_RULES, NatsIngest, type IngestRule } from '../../src/broker-jetstream/nats-ingest.js';
-import type { PublishOptions, StreamPosition } from '../../src/core/broker.js';
-import { eventChannel, type OdinEvent } from '../../src/protocol/events.js';
-import { startPublisher } from '../../src/publisher/server.js';
-import { startNatsServer, type NatsServerHandle } from '../../src/testkit/nats-cluster.js';
-import { waitFor } from '../../src/testkit/wait.js';
+import { DEFAULT_INGEST_RULES, NatsIngest, type IngestRule } from '../../src/lib/ingest-nats/nats-ingest.js';
+import type { PublishOptions, StreamPosition } from '../../src/lib/core/broker.js';
+import { eventChannel, type OdinEvent } from '../../src/lib/protocol/events.js';
+import { startPublisher } from '../../src/lib/publisher/server.js';
+import { startNatsServer, type NatsServerHandle } from '../testkit/nats-cluster.js';
+import { waitFor } from '../testkit/wait.js';
 
 interface Published {
   channel: string;
@@ -17,7 +17,10 @@ interface Published {
   opts: PublishOptions | undefined;
 }
 
-async function run(nats: NatsServerHandle, rules: readonly IngestRule[]): Promise<{ got: Published[]; published: number; ingest: NatsIngest }> {
+async function run(
+  nats: NatsServerHandle,
+  rules: readonly IngestRule[],
+): Promise<{ got: Published[]; published: number; ingest: NatsIngest }> {
   const got: Published[] = [];
   let offset = 0;
   const broker = {
@@ -28,7 +31,15 @@ async function run(nats: NatsServerHandle, rules: readonly IngestRule[]): Promis
   };
   const ingest = new NatsIngest({ broker, servers: nats.url, rules });
   await ingest.start();
-  const pub = await startPublisher({ port: 0, host: '127.0.0.1', sink: { kind: 'nats', url: nats.url }, messagesPerSecond: 500, duration: 1, statsIntervalMs: 300, autostart: true });
+  const pub = await startPublisher({
+    port: 0,
+    host: '127.0.0.1',
+    sink: { kind: 'nats', url: nats.url },
+    messagesPerSecond: 500,
+    duration: 1,
+    statsIntervalMs: 300,
+    autostart: true,
+  });
   try {
     await pub.publisher.finished();
     const published = pub.publisher.stats().messagesPublished;

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { planEvents, planRate, RateScheduler } from '../../src/publisher/scheduler.js';
-import { FakeClock } from '../../src/testkit/fake-clock.js';
+import { planEvents, planRate, RateScheduler } from '../../src/lib/publisher/scheduler.js';
+import { FakeClock } from '../testkit/fake-clock.js';
 
 /** Records every emit call; accepts all unless `accept` says otherwise. */
 function recorder(accept: (n: number) => number = (n) => n) {

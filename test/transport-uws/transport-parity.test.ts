@@ -5,16 +5,23 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startGateway, type RunningGateway } from '../../src/gateway/server.js';
-import { loadUwsTransport } from '../../src/transport-uws/uws-transport.js';
-import { TestClient, api } from '../../src/testkit/ws-client.js';
+import { startGateway, type RunningGateway } from '../../src/lib/server/server.js';
+import { loadUwsTransport } from '../../src/lib/transport-uws/uws-transport.js';
+import { TestClient, api } from '../testkit/ws-client.js';
 
 const KEY = 'parity-key';
 const uwsProblem = await loadUwsTransport({ maxPayload: 1024, maxBackpressure: 1 << 20 }).then((t) => (typeof t === 'string' ? t : null));
 const isType = (t: string) => (m: Record<string, unknown>) => m.type === t;
 
-async function withGateway(transport: 'ws' | 'uws', opts: { maxConnections?: number }, fn: (gw: RunningGateway, ws: string) => Promise<void>): Promise<void> {
-  const gw = await startGateway({ port: 0, host: '127.0.0.1', apiKey: KEY, maxMessageBytes: 1024, logLevel: 'silent', ...opts }, { transport });
+async function withGateway(
+  transport: 'ws' | 'uws',
+  opts: { maxConnections?: number },
+  fn: (gw: RunningGateway, ws: string) => Promise<void>,
+): Promise<void> {
+  const gw = await startGateway(
+    { port: 0, host: '127.0.0.1', apiKey: KEY, maxMessageBytes: 1024, logLevel: 'silent', ...opts },
+    { transport },
+  );
   try {
     await fn(gw, gw.url.replace('http', 'ws'));
   } finally {
@@ -25,22 +32,26 @@ async function withGateway(transport: 'ws' | 'uws', opts: { maxConnections?: num
 for (const transport of ['ws', 'uws'] as const) {
   const skip = transport === 'uws' && uwsProblem !== null ? uwsProblem : false;
 
-  test(`[${transport}] odin: subscribe, publish through the API on the same port, envelope with offset and epoch; heartbeat → pong`, { skip }, () =>
-    withGateway(transport, {}, async (gw, ws) => {
-      const c = await TestClient.connect(`${ws}/ws`);
-      c.send({ type: 'subscribe', data: { channels: ['BTC.trade'] } });
-      await c.next(isType('subscription_ack'));
-      const r = await api(gw.url, KEY, 'publish', { channel: 'BTC.trade', data: { type: 'trade:new', price: 43250 } });
-      assert.equal(r.status, 200);
-      const pos = r.body.result as { offset: number; epoch: string };
-      const push = await c.next(isType('trade:new'));
-      assert.deepEqual(push.data, { type: 'trade:new', price: 43250 });
-      assert.equal(push.offset, pos.offset);
-      assert.equal(push.epoch, pos.epoch);
-      c.send({ type: 'heartbeat' });
-      assert.equal(typeof (await c.next(isType('pong'))).ts, 'number');
-      c.close();
-    }));
+  test(
+    `[${transport}] odin: subscribe, publish through the API on the same port, envelope with offset and epoch; heartbeat → pong`,
+    { skip },
+    () =>
+      withGateway(transport, {}, async (gw, ws) => {
+        const c = await TestClient.connect(`${ws}/ws`);
+        c.send({ type: 'subscribe', data: { channels: ['BTC.trade'] } });
+        await c.next(isType('subscription_ack'));
+        const r = await api(gw.url, KEY, 'publish', { channel: 'BTC.trade', data: { type: 'trade:new', price: 43250 } });
+        assert.equal(r.status, 200);
+        const pos = r.body.result as { offset: number; epoch: string };
+        const push = await c.next(isType('trade:new'));
+        assert.deepEqual(push.data, { type: 'trade:new', price: 43250 });
+        assert.equal(push.offset, pos.offset);
+        assert.equal(push.epoch, pos.epoch);
+        c.send({ type: 'heartbeat' });
+        assert.equal(typeof (await c.next(isType('pong'))).ts, 'number');
+        c.close();
+      }),
+  );
 
   test(`[${transport}] centrifuge: several commands in one frame, pushes, recovery on resubscribe`, { skip }, () =>
     withGateway(transport, {}, async (gw, ws) => {
@@ -56,9 +67,13 @@ for (const transport of ['ws', 'uws'] as const) {
       d.send(`{"id":1,"connect":{}}\n{"id":2,"subscribe":{"channel":"ETH.trade","recover":true,"offset":1,"epoch":"${sub.epoch}"}}`);
       const rec = (await d.next((m) => m.id === 2)).subscribe as { recovered: boolean; publications: { data: unknown }[] };
       assert.equal(rec.recovered, true);
-      assert.deepEqual(rec.publications.map((p) => p.data), [{ p: 2 }]);
+      assert.deepEqual(
+        rec.publications.map((p) => p.data),
+        [{ p: 2 }],
+      );
       d.close();
-    }));
+    }),
+  );
 
   test(`[${transport}] bad frames: oversize closes 1009, binary on centrifuge closes 3501; others keep receiving`, { skip }, () =>
     withGateway(transport, {}, async (gw, ws) => {
@@ -74,7 +89,8 @@ for (const transport of ['ws', 'uws'] as const) {
       await api(gw.url, KEY, 'publish', { channel: 'BTC.social', data: { ok: true } });
       await watcher.next(isType('social'));
       watcher.close();
-    }));
+    }),
+  );
 
   test(`[${transport}] HTTP on the same port: unknown WS path 404, health, stats, 404 route, API errors keep their status`, { skip }, () =>
     withGateway(transport, {}, async (gw, ws) => {
@@ -86,14 +102,16 @@ for (const transport of ['ws', 'uws'] as const) {
       const bad = await api(gw.url, KEY, 'publish', '{oops');
       assert.equal(bad.status, 400);
       assert.equal((bad.body.error as { code: number }).code, 107);
-    }));
+    }),
+  );
 
   test(`[${transport}] max connections: over the limit the upgrade gets HTTP 503`, { skip }, () =>
     withGateway(transport, { maxConnections: 1 }, async (_gw, ws) => {
       const a = await TestClient.connect(`${ws}/ws`);
       await assert.rejects(TestClient.connect(`${ws}/ws`), (e: { status?: number }) => e.status === 503);
       a.close();
-    }));
+    }),
+  );
 
   test(`[${transport}] graceful shutdown: clients of both protocols get 3001`, { skip }, async () => {
     const g = await startGateway({ port: 0, host: '127.0.0.1', apiKey: KEY, logLevel: 'silent' }, { transport });

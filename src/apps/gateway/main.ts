@@ -1,0 +1,45 @@
+/** `odin-ws gateway`: the only place that reads env and argv for the gateway. */
+import { ConfigError } from '../../lib/core/options.js';
+import { GATEWAY_HELP, loadGatewayConfig } from '../../lib/server/config.js';
+import { createLogger } from '../../lib/runtime/logger.js';
+import { onShutdownSignal, runGateway } from '../../lib/server/run.js';
+import { isClusterPrimary, runPrimary, startNatsIngest, workerCount } from '../../lib/server/workers.js';
+
+export async function gatewayCommand(argv: readonly string[]): Promise<number> {
+  let cfg;
+  try {
+    cfg = loadGatewayConfig(argv, process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(`odin-ws gateway: ${err.message}\n(see odin-ws gateway --help)`);
+      return 2;
+    }
+    throw err;
+  }
+  if (cfg.help) {
+    process.stdout.write(GATEWAY_HELP);
+    return 0;
+  }
+  const log = createLogger(cfg.gateway.logLevel, 'gateway');
+  const workers = workerCount(cfg);
+  if (workers > 1 && isClusterPrimary()) {
+    runPrimary(workers, log);
+    return -1;
+  }
+  const gw = await runGateway(cfg, log);
+  const ingest = await startNatsIngest(cfg, gw, log);
+  log.info(
+    {
+      url: gw.url,
+      odin: `${gw.url.replace('http', 'ws')}/ws`,
+      centrifuge: `${gw.url.replace('http', 'ws')}/connection/websocket`,
+      broker: cfg.broker,
+    },
+    'gateway listening',
+  );
+  onShutdownSignal(log, async () => {
+    await ingest?.stop();
+    await gw.close();
+  });
+  return -1; // keep running
+}

@@ -1,0 +1,325 @@
+/**
+ * `odin-ws loadtest`: N subscribers against a running server, measured from outside by
+ * worker processes, optionally publishing itself (server API) or driving the publisher's
+ * control API. Exit code 1 when an `--assert` threshold is missed, 2 on bad usage.
+ */
+import { parseArgs } from 'node:util';
+import { LoadRun, defaultWorkers, type Totals } from '../../lib/loadtest/runner.js';
+import { HttpApiTarget, PROFILES, PublisherControl, RatePublisher, type ProfileName } from '../../lib/loadtest/publisher.js';
+import { progressLine, saturationWarning, summaryTable, sumOf, type LoadtestResult } from '../../lib/loadtest/report.js';
+import { checkThresholds, parseThresholds, ThresholdError, type Threshold } from '../../lib/loadtest/thresholds.js';
+import type { ProtocolName } from '../../lib/loadtest/protocols.js';
+
+export interface Preset {
+  readonly connections: number;
+  readonly durationSeconds: number;
+  /** Publications per second when this tool publishes. */
+  readonly rate: number;
+}
+
+/** The sizes the original plans used. */
+export const PRESETS: Readonly<Record<'light' | 'medium' | 'heavy', Preset>> = {
+  light: { connections: 100, durationSeconds: 30, rate: 20 },
+  medium: { connections: 500, durationSeconds: 60, rate: 50 },
+  heavy: { connections: 2000, durationSeconds: 120, rate: 100 },
+};
+
+export const DEFAULT_CHANNELS = ['BTC', 'ETH', 'ODIN', 'SOL', 'DOGE'].flatMap((s) => [`${s}.trade`, `${s}.price`]);
+export const DEFAULT_CONNECT_RATE = 500;
+/** Connections per 127.0.0.x source address (one address has about 28k ephemeral ports). */
+export const DEFAULT_PER_ADDRESS = 20_000;
+
+export const LOADTEST_HELP = `Usage: odin-ws loadtest [light|medium|heavy] [options]
+
+Opens N WebSocket subscribers against a running gateway (or another server), measures what
+they receive, and prints a live progress line and a summary. Worker processes do the work so
+the client is not the bottleneck; it warns loudly when it was.
+
+Presets: light (100 connections, 30 s), medium (500, 60 s), heavy (2,000, 120 s).
+
+Options:
+  --url URL              ws://host:port of the server             ws://127.0.0.1:3002
+  --protocol P           odin | centrifuge | nats                  odin
+  --connections N        subscribers                               100 (or the preset's)
+  --duration S           seconds measured after all are connected  30 (or the preset's)
+  --channels LIST        channel mix, comma-separated              BTC/ETH/ODIN/SOL/DOGE .trade,.price
+  --channels-per-conn K  channels each connection subscribes to    1
+  --connect-rate R       new connections per second                ${DEFAULT_CONNECT_RATE}
+  --rate R               publications per second (needs --api-key or --publisher-url)
+  --profile P            sustained | burst | ramp                  sustained
+  --api-key KEY          publish through the server API (/api/publish, /api/batch) itself
+  --api-url URL          server API base                           http(s) form of --url
+  --publisher-url URL    drive the publisher service's control API instead (POST /control)
+  --workers N            load worker processes                     one per CPU, up to connections/5000+1
+  --track-every N        parse offsets and latency on every Nth connection (others only count)  1
+  --per-address N        connections per 127.0.0.x source address  ${DEFAULT_PER_ADDRESS}
+  --no-reconnect         do not reconnect after an unexpected close
+  --connect-retries N    retry a failed open N times (failures are then counted once)  0
+  --assert LIST          thresholds, e.g. "p99<50ms,loss=0,failed<=1%"; exit 1 if one is missed
+  --json                 print the result as JSON (no progress line)
+  --quiet                no progress line
+  -h, --help
+`;
+
+const FLAGS = {
+  url: { type: 'string' },
+  protocol: { type: 'string' },
+  connections: { type: 'string' },
+  duration: { type: 'string' },
+  channels: { type: 'string' },
+  'channels-per-conn': { type: 'string' },
+  'connect-rate': { type: 'string' },
+  rate: { type: 'string' },
+  profile: { type: 'string' },
+  'api-key': { type: 'string' },
+  'api-url': { type: 'string' },
+  'publisher-url': { type: 'string' },
+  workers: { type: 'string' },
+  'track-every': { type: 'string' },
+  'per-address': { type: 'string' },
+  'no-reconnect': { type: 'boolean' },
+  'connect-retries': { type: 'string' },
+  assert: { type: 'string' },
+  json: { type: 'boolean' },
+  quiet: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+  readonly code = 'ERR_USAGE';
+}
+
+export interface LoadtestOptions {
+  readonly url: URL;
+  readonly protocol: ProtocolName;
+  readonly connections: number;
+  readonly durationSeconds: number;
+  readonly channels: readonly string[];
+  readonly channelsPerConnection: number;
+  readonly connectRate: number;
+  readonly rate: number;
+  readonly profile: ProfileName;
+  readonly apiKey: string | null;
+  readonly apiUrl: string;
+  readonly publisherUrl: string | null;
+  readonly workers: number;
+  readonly trackEvery: number;
+  readonly perAddress: number;
+  readonly reconnect: boolean;
+  readonly connectRetries: number;
+  readonly thresholds: readonly Threshold[];
+  readonly json: boolean;
+  readonly quiet: boolean;
+  readonly help: boolean;
+}
+
+function num(name: string, v: string | undefined, dflt: number, min: number): number {
+  if (v === undefined) return dflt;
+  const x = Number(v);
+  if (!Number.isFinite(x) || x < min) throw new UsageError(`--${name}: expected a number ≥ ${min} (got ${JSON.stringify(v)})`);
+  return x;
+}
+
+/** Parses argv into options; throws UsageError naming the bad flag. */
+export function parseLoadtestArgs(argv: readonly string[]): LoadtestOptions {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: [...argv], options: FLAGS, strict: true, allowPositionals: true });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const f = parsed.values;
+  const presetName = parsed.positionals[0];
+  if (parsed.positionals.length > 1) throw new UsageError(`unexpected arguments: ${parsed.positionals.slice(1).join(' ')}`);
+  let preset: Preset = { connections: 100, durationSeconds: 30, rate: 0 };
+  if (presetName !== undefined) {
+    if (presetName !== 'light' && presetName !== 'medium' && presetName !== 'heavy')
+      throw new UsageError(`unknown preset "${presetName}" (light, medium, heavy)`);
+    preset = PRESETS[presetName];
+  }
+  let url: URL;
+  try {
+    url = new URL(f.url ?? 'ws://127.0.0.1:3002');
+  } catch {
+    throw new UsageError(`--url: not a URL (got ${JSON.stringify(f.url)})`);
+  }
+  if (url.protocol !== 'ws:') throw new UsageError('--url: only ws:// is supported (load stays on local or trusted networks)');
+  const protocol = (f.protocol ?? 'odin') as ProtocolName;
+  if (protocol !== 'odin' && protocol !== 'centrifuge' && protocol !== 'nats')
+    throw new UsageError(`--protocol: odin, centrifuge or nats (got ${JSON.stringify(f.protocol)})`);
+  const profile = (f.profile ?? 'sustained') as ProfileName;
+  if (!PROFILES.includes(profile)) throw new UsageError(`--profile: ${PROFILES.join(', ')} (got ${JSON.stringify(f.profile)})`);
+  const connections = Math.floor(num('connections', f.connections, preset.connections, 1));
+  const channels =
+    f.channels !== undefined
+      ? f.channels
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean)
+      : DEFAULT_CHANNELS;
+  if (channels.length === 0) throw new UsageError('--channels: give at least one channel');
+  const apiKey = f['api-key'] ?? null;
+  const publisherUrl = f['publisher-url'] ?? null;
+  const rate = num('rate', f.rate, apiKey !== null || publisherUrl !== null ? preset.rate || 10 : 0, 0);
+  if (f.rate !== undefined && apiKey === null && publisherUrl === null)
+    throw new UsageError('--rate: needs --api-key (publish via the server API) or --publisher-url (drive the publisher)');
+  let thresholds: Threshold[];
+  try {
+    thresholds = f.assert !== undefined ? parseThresholds(f.assert) : [];
+  } catch (e) {
+    if (e instanceof ThresholdError) throw new UsageError(e.message);
+    throw e;
+  }
+  return {
+    url,
+    protocol,
+    connections,
+    durationSeconds: num('duration', f.duration, preset.durationSeconds, 0),
+    channels,
+    channelsPerConnection: Math.floor(num('channels-per-conn', f['channels-per-conn'], 1, 1)),
+    connectRate: num('connect-rate', f['connect-rate'], DEFAULT_CONNECT_RATE, 1),
+    rate,
+    profile,
+    apiKey,
+    apiUrl: f['api-url'] ?? `http://${url.host}`,
+    publisherUrl,
+    workers: Math.floor(num('workers', f.workers, defaultWorkers(connections), 1)),
+    trackEvery: Math.floor(num('track-every', f['track-every'], 1, 1)),
+    perAddress: Math.floor(num('per-address', f['per-address'], DEFAULT_PER_ADDRESS, 1)),
+    reconnect: f['no-reconnect'] !== true,
+    connectRetries: Math.floor(num('connect-retries', f['connect-retries'], 0, 0)),
+    thresholds,
+    json: f.json === true,
+    quiet: f.quiet === true || f.json === true,
+    help: f.help === true,
+  };
+}
+
+/** Runs a load test; resolves with the result (the command prints it). */
+export async function runLoadtest(
+  o: LoadtestOptions,
+  log: (line: string, live?: boolean) => void = () => undefined,
+): Promise<LoadtestResult> {
+  const run = await LoadRun.start({
+    host: o.url.hostname,
+    port: Number(o.url.port || 80),
+    protocol: o.protocol,
+    ...(o.url.pathname !== '/' ? { path: o.url.pathname } : {}),
+    connections: o.connections,
+    connectRate: o.connectRate,
+    channels: o.channels,
+    channelsPerConnection: o.channelsPerConnection,
+    trackEvery: o.trackEvery,
+    perAddress: o.perAddress,
+    reconnect: o.reconnect,
+    connectRetries: o.connectRetries,
+    workers: o.workers,
+  });
+  const started = Date.now();
+  let lastDelivered = 0;
+  let lastAt = performance.now();
+  const tick = (): void => {
+    const t = run.totals();
+    const now = performance.now();
+    const rate = ((t.delivered - lastDelivered) * 1000) / Math.max(1, now - lastAt);
+    lastDelivered = t.delivered;
+    lastAt = now;
+    log(progressLine((Date.now() - started) / 1000, t, o.connections, rate, run.takeInterval().p99), true);
+  };
+  let publisher: RatePublisher | null = null;
+  let control: PublisherControl | null = null;
+  let publisherMode = '';
+  try {
+    const rampBudgetMs = (o.connections / o.connectRate) * 2000 + 15_000;
+    await run.waitConnected(rampBudgetMs, tick);
+    const window = await run.beginWindow();
+    if (o.rate > 0 && o.apiKey !== null) {
+      publisher = new RatePublisher(new HttpApiTarget(o.apiUrl, o.apiKey), o.channels, o.profile, o.rate, o.durationSeconds * 1000);
+      publisher.start();
+      publisherMode = `server API ${o.apiUrl}, ${o.profile} ${o.rate}/s`;
+    } else if (o.rate > 0 && o.publisherUrl !== null) {
+      control = new PublisherControl(o.publisherUrl);
+      await control.start({ messagesPerSecond: o.rate, durationSeconds: o.durationSeconds, profile: o.profile });
+      publisherMode = `publisher control ${o.publisherUrl}, ${o.profile} ${o.rate}/s`;
+    }
+    const end = Date.now() + o.durationSeconds * 1000;
+    while (Date.now() < end) {
+      await new Promise<void>((r) => setTimeout(r, Math.min(1000, end - Date.now())));
+      tick();
+    }
+    await publisher?.drain();
+    let controlStats = { published: 0, failed: 0 };
+    if (control)
+      controlStats = await control.stop().catch((e: unknown) => (log(`publisher stop failed: ${(e as Error).message}`), controlStats));
+    // Let deliveries in flight land before the window closes.
+    await new Promise<void>((r) => setTimeout(r, 300));
+    const w = await run.endWindow(window);
+    const t: Totals = await run.stop();
+    const saturated = t.client.saturatedIntervals > 0;
+    const result: Omit<LoadtestResult, 'thresholds'> = {
+      target: o.url.href,
+      protocol: o.protocol,
+      connections: o.connections,
+      durationSeconds: w.seconds,
+      connect: { established: t.established, failed: t.failed, retried: t.connectRetried, timeMs: run.connectAll.summary() },
+      messages: { delivered: t.delivered, perSecond: w.deliveredPerSecond, tracked: t.trackedDelivered },
+      latencyMs: run.latencyAll.summary(),
+      sequence: { inOrder: t.inOrder, missing: t.missing, gaps: t.gaps, duplicates: t.duplicates },
+      disconnects: t.disconnects,
+      reconnects: t.reconnects,
+      recovery: { recovered: t.recovered, notRecovered: t.notRecovered },
+      serverErrors: t.serverErrors,
+      publisher: publisher
+        ? { mode: publisherMode, ...publisher.stats }
+        : control
+          ? { mode: publisherMode, ...controlStats, behindTicks: 0 }
+          : null,
+      client: { ...t.client, saturated },
+    };
+    const checks = checkThresholds(o.thresholds, {
+      latencyMs: result.latencyMs,
+      connectP99Ms: result.connect.timeMs.p99,
+      missing: t.missing,
+      delivered: t.trackedDelivered,
+      duplicates: t.duplicates,
+      failed: sumOf(t.failed),
+      attempted: t.attempted,
+      disconnects: sumOf(t.disconnects),
+      ratePerSecond: w.deliveredPerSecond,
+    });
+    return { ...result, thresholds: checks.map((c) => ({ text: c.threshold.text, actual: c.actual, ok: c.ok })) };
+  } finally {
+    publisher?.stop();
+    await run.stop();
+  }
+}
+
+export async function loadtestCommand(argv: readonly string[]): Promise<number> {
+  let o: LoadtestOptions;
+  try {
+    o = parseLoadtestArgs(argv);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      process.stderr.write(`odin-ws loadtest: ${e.message}\n(see odin-ws loadtest --help)\n`);
+      return 2;
+    }
+    throw e;
+  }
+  if (o.help) {
+    process.stdout.write(LOADTEST_HELP);
+    return 0;
+  }
+  const tty = process.stderr.isTTY === true;
+  const log = (line: string, live = false): void => {
+    if (o.quiet && live) return;
+    if (live && tty) process.stderr.write(`\r${line}\x1b[K`);
+    else process.stderr.write(line + '\n');
+  };
+  const r = await runLoadtest(o, log);
+  if (tty && !o.quiet) process.stderr.write('\n');
+  if (r.client.saturated) process.stderr.write(saturationWarning(r.client));
+  if (o.json) process.stdout.write(JSON.stringify(r, null, 2) + '\n');
+  else process.stdout.write('\nodin-ws loadtest summary\n' + summaryTable(r));
+  return r.thresholds.every((t) => t.ok) ? 0 : 1;
+}

@@ -1,0 +1,157 @@
+/**
+ * `odin-ws publisher`: flags and environment → PublisherOptions, signals, exit code.
+ * The only publisher file that reads process.env or argv.
+ */
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { pino } from 'pino';
+import {
+  DEFAULT_GATEWAY_URL,
+  DEFAULT_NATS_URL,
+  DEFAULT_PORT,
+  type PublisherOptions,
+  type SinkOptions,
+} from '../../lib/publisher/options.js';
+import { PROFILES, type Profile } from '../../lib/publisher/profiles.js';
+import { startPublisher } from '../../lib/publisher/server.js';
+
+export const PUBLISHER_USAGE = `Usage: odin-ws publisher [options]
+
+Generates Odin market events and publishes them to the gateway (HTTP API) or NATS.
+Control API: POST /control, GET /stats, GET /health, GET /metrics (see docs/publisher.md).
+
+Options:
+  --port <n>           control API port (env PUBLISHER_PORT, default ${DEFAULT_PORT}; 0 = any free port)
+  --host <addr>        control API address (env PUBLISHER_HOST, default 0.0.0.0)
+  --sink <kind>        gateway | nats (env PUBLISHER_SINK, default gateway)
+  --gateway-url <url>  gateway base URL (env GATEWAY_URL, default ${DEFAULT_GATEWAY_URL})
+  --api-key <key>      gateway server API key, sent as X-API-Key (env GATEWAY_API_KEY)
+  --nats-url <url>     NATS server(s), comma-separated (env NATS_URL, default ${DEFAULT_NATS_URL})
+  --jetstream          publish to JetStream with Nats-Msg-Id (nats sink)
+  --rate <n>           target events/s (default: the profile's; sustained 1000)
+  --profile <name>     ${PROFILES.join(' | ')} (default sustained)
+  --duration <s>       stop after this many seconds (0 = until stopped)
+  --ramp-seconds <s>   ramp profile length (default 60)
+  --tokens <list|n>    comma-separated symbols, or a count (default BTC,ETH,ODIN,SOL,DOGE)
+  --autostart          start publishing at once
+  --log-level <level>  pino level (env LOG_LEVEL, default info)
+  -h, --help           show this help
+`;
+
+class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+function num(name: string, v: string | undefined): number | undefined {
+  if (v === undefined || v === '') return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new UsageError(`--${name} must be a number, got "${v}"`);
+  return n;
+}
+
+/** Builds options from argv and env; throws UsageError on bad flags. `help` when asked for. */
+export function parsePublisherArgs(
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv,
+): { help: true } | { help: false; options: PublisherOptions; logLevel: string } {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: [...argv],
+      strict: true,
+      allowPositionals: false,
+      options: {
+        port: { type: 'string' },
+        host: { type: 'string' },
+        sink: { type: 'string' },
+        'gateway-url': { type: 'string' },
+        'api-key': { type: 'string' },
+        'nats-url': { type: 'string' },
+        jetstream: { type: 'boolean' },
+        rate: { type: 'string' },
+        profile: { type: 'string' },
+        duration: { type: 'string' },
+        'ramp-seconds': { type: 'string' },
+        tokens: { type: 'string' },
+        autostart: { type: 'boolean' },
+        'log-level': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (err) {
+    throw new UsageError(err instanceof Error ? err.message : String(err));
+  }
+  if (values.help) return { help: true };
+  const sinkKind = values.sink ?? env['PUBLISHER_SINK'] ?? 'gateway';
+  let sink: SinkOptions;
+  if (sinkKind === 'gateway') {
+    const apiKey = values['api-key'] ?? env['GATEWAY_API_KEY'];
+    sink = { kind: 'gateway', url: values['gateway-url'] ?? env['GATEWAY_URL'] ?? DEFAULT_GATEWAY_URL, ...(apiKey ? { apiKey } : {}) };
+  } else if (sinkKind === 'nats') {
+    sink = { kind: 'nats', url: values['nats-url'] ?? env['NATS_URL'] ?? DEFAULT_NATS_URL, jetstream: values.jetstream ?? false };
+  } else {
+    throw new UsageError(`--sink must be gateway or nats, got "${sinkKind}" (kafka is not implemented yet)`);
+  }
+  const profile = values.profile;
+  if (profile !== undefined && !(PROFILES as readonly string[]).includes(profile))
+    throw new UsageError(`--profile must be one of ${PROFILES.join(', ')}, got "${profile}"`);
+  const tokensFlag = values.tokens;
+  const tokens =
+    tokensFlag === undefined
+      ? undefined
+      : /^\d+$/.test(tokensFlag)
+        ? Number(tokensFlag)
+        : tokensFlag
+            .split(',')
+            .map((s) => s.trim())
+            .filter((s) => s !== '');
+  const options: PublisherOptions = {
+    port: num('port', values.port ?? env['PUBLISHER_PORT']) ?? DEFAULT_PORT,
+    sink,
+    autostart: values.autostart ?? false,
+    processMetrics: true,
+    ...((values.host ?? env['PUBLISHER_HOST']) ? { host: values.host ?? env['PUBLISHER_HOST'] } : {}),
+    ...(profile !== undefined ? { profile: profile as Profile } : {}),
+    ...(values.rate !== undefined ? { messagesPerSecond: num('rate', values.rate) } : {}),
+    ...(values.duration !== undefined ? { duration: num('duration', values.duration) } : {}),
+    ...(values['ramp-seconds'] !== undefined ? { rampSeconds: num('ramp-seconds', values['ramp-seconds']) } : {}),
+    ...(tokens !== undefined ? { tokens } : {}),
+  };
+  return { help: false, options, logLevel: values['log-level'] ?? env['LOG_LEVEL'] ?? 'info' };
+}
+
+/** Runs the publisher until SIGTERM/SIGINT; resolves with the process exit code. */
+export async function publisherCommand(argv: readonly string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parsePublisherArgs(argv, process.env);
+  } catch (err) {
+    process.stderr.write(`odin-ws publisher: ${err instanceof Error ? err.message : String(err)}\n\n${PUBLISHER_USAGE}`);
+    return 2;
+  }
+  if (parsed.help) {
+    process.stdout.write(PUBLISHER_USAGE);
+    return 0;
+  }
+  const logger = pino({ name: 'odin-publisher', level: parsed.logLevel });
+  let running;
+  try {
+    running = await startPublisher({ ...parsed.options, logger });
+  } catch (err) {
+    logger.error({ err }, 'publisher failed to start');
+    return 1;
+  }
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+  });
+  logger.info({ signal }, 'shutting down');
+  await running.close();
+  logger.info({ stats: running.publisher.stats() }, 'publisher stopped');
+  return 0;
+}
+
+// Runnable on its own too: node dist/src/apps/publisher/main.js [options]
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  process.exitCode = await publisherCommand(process.argv.slice(2));
+}

@@ -1,0 +1,315 @@
+import { TokenError } from './auth.js';
+import { BrokerError, type StreamPosition } from './broker.js';
+import { Client, STATE_CLOSED, STATE_CONNECTED, STATE_CONNECTING, isProtocolError, type ClientContext } from './client.js';
+import { PROTO_CENTRIFUGE } from './hub.js';
+import type { TransportConnection } from './transport.js';
+import { Disconnect, ErrorCode, protocolError, type ProtocolError } from '../protocol/codes.js';
+import {
+  CENTRIFUGE_PING,
+  encodeErrorReply,
+  encodePublicationObject,
+  encodeReply,
+  parseCentrifugeFrame,
+  type CentrifugeCommand,
+  type CentrifugeFrameItem,
+} from '../protocol/centrifuge.js';
+
+function str(v: unknown): string | null {
+  return typeof v === 'string' ? v : null;
+}
+
+function positionParam(p: Record<string, unknown>): StreamPosition | null | ProtocolError {
+  if (p.recover !== true) return null;
+  const offset = p.offset === undefined ? 0 : p.offset;
+  const epoch = p.epoch === undefined ? '' : p.epoch;
+  if (!Number.isSafeInteger(offset) || (offset as number) < 0 || typeof epoch !== 'string')
+    return protocolError(ErrorCode.BadRequest, 'offset must be a non-negative integer and epoch a string');
+  return { offset: offset as number, epoch };
+}
+
+/**
+ * The Centrifugo client protocol (JSON): `connect` first (within the handshake deadline),
+ * commands with ids, replies with the same id, `{}` pings answered by `{}` pongs.
+ */
+export class CentrifugeClient extends Client {
+  readonly protocol = PROTO_CENTRIFUGE;
+  private handshakeTimer: NodeJS.Timeout | null;
+  /** Commands waiting for the one before them to finish. */
+  private readonly queue: CentrifugeFrameItem[] = [];
+  private running = false;
+
+  constructor(ctx: ClientContext, conn: TransportConnection, ip: string) {
+    super(ctx, conn, ip);
+    this.handshakeTimer = setTimeout(() => {
+      this.handshakeTimer = null;
+      if (this.state === STATE_CONNECTING) this.disconnect(Disconnect.Stale);
+    }, ctx.opts.handshakeTimeoutMs);
+    this.handshakeTimer.unref();
+  }
+
+  ping(): void {
+    if (this.state !== STATE_CONNECTED) return;
+    this.awaitingPong = true;
+    this.sendText(CENTRIFUGE_PING);
+  }
+
+  override onClose(code: number, reason: string): void {
+    this.clearHandshake();
+    super.onClose(code, reason);
+  }
+
+  private clearHandshake(): void {
+    if (this.handshakeTimer) clearTimeout(this.handshakeTimer);
+    this.handshakeTimer = null;
+  }
+
+  private replyError(id: number, err: ProtocolError): void {
+    this.ctx.stats.countCommandError(err.code);
+    if (id > 0) this.sendText(encodeErrorReply(id, err));
+  }
+
+  onMessage(data: Buffer, binary: boolean): void {
+    if (this.state === STATE_CLOSED) return;
+    this.ctx.stats.messagesIn++;
+    this.ctx.stats.bytesIn += data.length;
+    if (binary) {
+      // The JSON protocol is text; binary frames mean a protobuf client or garbage.
+      this.disconnect(Disconnect.BadRequest);
+      return;
+    }
+    const items = parseCentrifugeFrame(data.toString('utf8'));
+    for (const item of items) {
+      // A pong never waits behind commands.
+      if (item.kind === 'pong') this.awaitingPong = false;
+      else this.queue.push(item);
+    }
+    // Commands arriving faster than they can be served: the client floods.
+    if (this.queue.length > this.ctx.opts.commandBurst) return this.disconnect(Disconnect.TooManyRequests);
+    if (!this.running && this.queue.length > 0) void this.drain();
+  }
+
+  /**
+   * Serves commands one at a time, in arrival order, as Centrifugo does: replies keep the
+   * order of commands, and a command sees the effect of the ones before it.
+   */
+  private async drain(): Promise<void> {
+    this.running = true;
+    try {
+      while (this.queue.length > 0 && this.state !== STATE_CLOSED) {
+        const item = this.queue.shift()!;
+        switch (item.kind) {
+          case 'bad':
+            this.ctx.log.debug({ client: this.id, reason: item.message }, 'bad command');
+            this.disconnect(Disconnect.BadRequest);
+            return;
+          case 'unknown':
+            this.replyError(item.id, protocolError(ErrorCode.MethodNotFound));
+            break;
+          case 'command':
+            await this.dispatch(item.command);
+            break;
+          case 'pong':
+            break;
+        }
+      }
+    } catch (err) {
+      this.ctx.log.error({ err, client: this.id }, 'command failed');
+      this.disconnect(Disconnect.ServerError);
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private async dispatch(cmd: CentrifugeCommand): Promise<void> {
+    if (this.state === STATE_CONNECTING) {
+      if (cmd.method !== 'connect') return this.disconnect(Disconnect.BadRequest);
+      return this.connect(cmd);
+    }
+    if (!this.allowCommand()) return this.replyError(cmd.id, protocolError(ErrorCode.TooManyRequests));
+    switch (cmd.method) {
+      case 'connect':
+        return this.disconnect(Disconnect.BadRequest);
+      case 'subscribe':
+        return this.subscribe(cmd);
+      case 'unsubscribe': {
+        const channel = str(cmd.params.channel);
+        if (channel === null) return this.replyError(cmd.id, protocolError(ErrorCode.BadRequest, 'channel required'));
+        this.unsubscribeChannel(channel);
+        this.sendText(encodeReply(cmd.id, 'unsubscribe', {}));
+        return;
+      }
+      case 'publish':
+        return this.publish(cmd);
+      case 'history':
+        return this.history(cmd);
+      case 'presence':
+      case 'presence_stats':
+        return this.presence(cmd);
+      case 'refresh':
+        return this.refresh(cmd);
+      case 'send':
+        return; // Async messages need an application handler; there is none, as in Centrifugo without one.
+      case 'rpc':
+      case 'sub_refresh':
+        return this.replyError(cmd.id, protocolError(ErrorCode.MethodNotFound));
+    }
+  }
+
+  private async authenticate(token: string | null): Promise<{ user: string; exp: number } | ProtocolError | 'invalid'> {
+    if (token === null || token === '') {
+      if (this.ctx.opts.allowAnonymous) return { user: '', exp: 0 };
+      return protocolError(ErrorCode.Unauthorized);
+    }
+    if (!this.ctx.verifier) return 'invalid';
+    try {
+      const c = await this.ctx.verifier.verify(token);
+      return { user: c.user, exp: c.exp };
+    } catch (err) {
+      if (err instanceof TokenError && err.code === 'expired') return protocolError(ErrorCode.TokenExpired);
+      return 'invalid';
+    }
+  }
+
+  private connectResult(): Record<string, unknown> {
+    const r: Record<string, unknown> = {
+      client: this.id,
+      version: this.ctx.version,
+      ping: Math.round(this.ctx.opts.pingIntervalMs / 1000),
+      pong: true,
+      node: this.ctx.nodeId,
+    };
+    if (this.exp > 0) {
+      r.expires = true;
+      r.ttl = Math.max(1, Math.floor(this.exp - Date.now() / 1000));
+    }
+    return r;
+  }
+
+  private async connect(cmd: CentrifugeCommand): Promise<void> {
+    this.clearHandshake();
+    const auth = await this.authenticate(str(cmd.params.token));
+    if (this.state === STATE_CLOSED) return;
+    if (auth === 'invalid') return this.disconnect(Disconnect.InvalidToken);
+    if (isProtocolError(auth)) {
+      this.replyError(cmd.id, auth);
+      this.flush();
+      // Centrifugo closes after a refused connect; 109 lets the SDK fetch a new token first.
+      return this.disconnect(auth.code === ErrorCode.TokenExpired ? Disconnect.ConnectionClosed : Disconnect.InvalidToken);
+    }
+    this.state = STATE_CONNECTED;
+    this.setCredentials(auth.user, auth.exp);
+    this.ctx.clientAuthenticated(this);
+    this.sendText(encodeReply(cmd.id, 'connect', this.connectResult()));
+  }
+
+  private async refresh(cmd: CentrifugeCommand): Promise<void> {
+    const token = str(cmd.params.token);
+    const auth = await this.authenticate(token);
+    if (this.state === STATE_CLOSED) return;
+    if (auth === 'invalid') return this.disconnect(Disconnect.InvalidToken);
+    if (isProtocolError(auth)) return this.replyError(cmd.id, auth);
+    if (auth.user !== this.user) return this.disconnect(Disconnect.InvalidToken);
+    this.setCredentials(auth.user, auth.exp);
+    const r = this.connectResult();
+    this.sendText(encodeReply(cmd.id, 'refresh', { client: this.id, version: this.ctx.version, expires: r.expires === true, ttl: r.ttl }));
+  }
+
+  private async subscribe(cmd: CentrifugeCommand): Promise<void> {
+    const channel = str(cmd.params.channel);
+    if (channel === null || channel === '') return this.replyError(cmd.id, protocolError(ErrorCode.BadRequest, 'channel required'));
+    const since = positionParam(cmd.params);
+    if (isProtocolError(since)) return this.replyError(cmd.id, since);
+    const check = this.checkSubscribe(channel);
+    if (isProtocolError(check)) return this.replyError(cmd.id, check);
+    const p = await this.prepareSubscription(channel, check.ns, since);
+    if (this.state === STATE_CLOSED) return;
+    if (isProtocolError(p)) return this.replyError(cmd.id, p);
+    const result: Record<string, unknown> = {};
+    if (p.recoverable) {
+      result.recoverable = true;
+      result.positioned = true;
+      result.epoch = p.position.epoch;
+      result.offset = p.position.offset;
+    }
+    if (p.wasRecovering) {
+      result.was_recovering = true;
+      result.recovered = p.recovered;
+    }
+    // Publications go in as raw JSON: build the reply by hand so payloads are not re-parsed.
+    let text = encodeReply(cmd.id, 'subscribe', result);
+    if (p.publications.length > 0) {
+      const pubs = p.publications.map((x) => encodePublicationObject(x)).join(',');
+      text = text.slice(0, -2) + (Object.keys(result).length > 0 ? ',' : '') + '"publications":[' + pubs + ']}}';
+    }
+    this.sendText(text);
+    this.activate(p, false);
+  }
+
+  private async publish(cmd: CentrifugeCommand): Promise<void> {
+    const channel = str(cmd.params.channel);
+    if (channel === null || !('data' in cmd.params))
+      return this.replyError(cmd.id, protocolError(ErrorCode.BadRequest, 'channel and data required'));
+    const ns = this.ctx.rules.resolve(channel);
+    if (!ns) return this.replyError(cmd.id, protocolError(ErrorCode.UnknownChannel));
+    if (!ns.publish) return this.replyError(cmd.id, protocolError(ErrorCode.PermissionDenied));
+    try {
+      await this.ctx.broker.publish(channel, JSON.stringify(cmd.params.data), {
+        historySize: ns.historySize,
+        historyTtlMs: ns.historyTtlMs,
+        info: { client: this.id, user: this.user },
+      });
+      this.ctx.stats.publications++;
+      this.sendText(encodeReply(cmd.id, 'publish', {}));
+    } catch (err) {
+      const temporary = err instanceof BrokerError && err.code === 'unavailable';
+      this.replyError(cmd.id, protocolError(temporary ? ErrorCode.NotAvailable : ErrorCode.Internal, undefined, true));
+    }
+  }
+
+  private async history(cmd: CentrifugeCommand): Promise<void> {
+    const channel = str(cmd.params.channel);
+    if (channel === null) return this.replyError(cmd.id, protocolError(ErrorCode.BadRequest, 'channel required'));
+    const sub = this.subs.get(channel);
+    if (!sub) return this.replyError(cmd.id, protocolError(ErrorCode.PermissionDenied));
+    if (sub.ns.historySize === 0) return this.replyError(cmd.id, protocolError(ErrorCode.NotAvailable));
+    const limit = cmd.params.limit === undefined ? 0 : cmd.params.limit;
+    if (!Number.isSafeInteger(limit) || (limit as number) < -1)
+      return this.replyError(cmd.id, protocolError(ErrorCode.BadRequest, 'bad limit'));
+    const since = cmd.params.since as { offset?: unknown; epoch?: unknown } | undefined;
+    try {
+      const h = await this.ctx.broker.history(channel, {
+        limit: limit === -1 ? sub.ns.historySize : Math.min(limit as number, sub.ns.historySize),
+        since:
+          since && Number.isSafeInteger(since.offset) && typeof since.epoch === 'string'
+            ? { offset: since.offset as number, epoch: since.epoch }
+            : undefined,
+        reverse: cmd.params.reverse === true,
+      });
+      if (this.state === STATE_CLOSED) return;
+      const pubs = h.publications.map((x) => encodePublicationObject(x)).join(',');
+      this.sendText(
+        '{"id":' +
+          cmd.id +
+          ',"history":{"publications":[' +
+          pubs +
+          '],"epoch":' +
+          JSON.stringify(h.position.epoch) +
+          ',"offset":' +
+          h.position.offset +
+          '}}',
+      );
+    } catch {
+      this.replyError(cmd.id, protocolError(ErrorCode.NotAvailable, undefined, true));
+    }
+  }
+
+  private presence(cmd: CentrifugeCommand): void {
+    const channel = str(cmd.params.channel);
+    if (channel === null) return this.replyError(cmd.id, protocolError(ErrorCode.BadRequest, 'channel required'));
+    const sub = this.subs.get(channel);
+    if (!sub) return this.replyError(cmd.id, protocolError(ErrorCode.PermissionDenied));
+    if (!sub.ns.presence) return this.replyError(cmd.id, protocolError(ErrorCode.NotAvailable));
+    if (cmd.method === 'presence') this.sendText(encodeReply(cmd.id, 'presence', { presence: this.ctx.presence.get(channel) }));
+    else this.sendText(encodeReply(cmd.id, 'presence_stats', this.ctx.presence.stats(channel)));
+  }
+}

@@ -1,0 +1,284 @@
+import { randomUUID } from 'node:crypto';
+import { BrokerError, type Broker, type Publication, type StreamPosition } from './broker.js';
+import type { ChannelRules, ResolvedNamespace } from './channels.js';
+import { channelUser } from './channels.js';
+import type { Hub, Membership, ProtocolId } from './hub.js';
+import type { GatewayOptions } from './options.js';
+import type { MemoryPresence } from './presence.js';
+import { decideRecovery } from './recovery.js';
+import type { GatewayStats, Logger } from './stats.js';
+import type { PreparedFrame, TransportConnection, ConnectionHandler } from './transport.js';
+import type { TokenVerifier } from './auth.js';
+import { Disconnect, ErrorCode, protocolError, type DisconnectReason, type ProtocolError } from '../protocol/codes.js';
+
+/** What a client needs from the gateway that owns it. */
+export interface ClientContext {
+  readonly opts: GatewayOptions;
+  readonly hub: Hub;
+  readonly broker: Broker;
+  readonly rules: ChannelRules;
+  readonly stats: GatewayStats;
+  readonly log: Logger;
+  readonly presence: MemoryPresence;
+  readonly verifier: TokenVerifier | null;
+  readonly version: string;
+  readonly nodeId: string;
+  clientClosed(client: Client): void;
+  clientAuthenticated(client: Client): void;
+}
+
+// Connection states.
+export const STATE_CONNECTING = 0;
+export const STATE_CONNECTED = 1;
+export const STATE_CLOSED = 2;
+
+/** A subscription made ready (history read, live publications buffered), not yet active. */
+export interface PreparedSubscription {
+  readonly channel: string;
+  readonly ns: ResolvedNamespace;
+  readonly membership: Membership;
+  readonly position: StreamPosition;
+  readonly recoverable: boolean;
+  readonly wasRecovering: boolean;
+  readonly recovered: boolean;
+  readonly publications: readonly Publication[];
+}
+
+export function isProtocolError(v: unknown): v is ProtocolError {
+  return (
+    typeof v === 'object' && v !== null && typeof (v as ProtocolError).code === 'number' && typeof (v as ProtocolError).message === 'string'
+  );
+}
+
+/**
+ * One connection: its state, subscriptions, outbound queue and limits. Protocol subclasses
+ * turn frames into calls of these methods and results into frames.
+ */
+export abstract class Client implements ConnectionHandler {
+  readonly id = randomUUID();
+  abstract readonly protocol: ProtocolId;
+  state: number = STATE_CONNECTING;
+  user = '';
+  /** Connection expiry, seconds since epoch; 0 = none. */
+  exp = 0;
+  /** Active and pending subscriptions. */
+  readonly subs = new Map<string, PreparedSubscription | null>();
+  /** True after a ping until the peer answers. */
+  awaitingPong = false;
+  private pending: PreparedFrame[] = [];
+  private pendingBytes = 0;
+  private tokens: number;
+  private lastRefill = Date.now();
+  private expiryTimer: NodeJS.Timeout | null = null;
+
+  constructor(
+    protected readonly ctx: ClientContext,
+    readonly conn: TransportConnection,
+    readonly ip: string,
+  ) {
+    this.tokens = ctx.opts.commandBurst;
+  }
+
+  abstract onMessage(data: Buffer, binary: boolean): void;
+  /** Heartbeat tick: send a ping (protocol's own kind). */
+  abstract ping(): void;
+  /** Encodes the protocol's disconnect notice, if it has one, sent before the close frame. */
+  protected disconnectNotice(_reason: DisconnectReason): string | null {
+    return null;
+  }
+
+  onPong(): void {
+    this.awaitingPong = false;
+  }
+
+  /** Token bucket; false means the command must be refused (error 111). */
+  protected allowCommand(): boolean {
+    const now = Date.now();
+    const { commandRatePerSecond, commandBurst } = this.ctx.opts;
+    this.tokens = Math.min(commandBurst, this.tokens + ((now - this.lastRefill) * commandRatePerSecond) / 1000);
+    this.lastRefill = now;
+    if (this.tokens < 1) return false;
+    this.tokens -= 1;
+    return true;
+  }
+
+  /** Queues a prepared frame; written at the end of this event-loop turn. */
+  enqueue(frame: PreparedFrame): void {
+    if (this.state === STATE_CLOSED) return;
+    this.pending.push(frame);
+    this.pendingBytes += frame.byteLength;
+    if (this.pending.length === 1) this.ctx.hub.markDirty(this);
+  }
+
+  sendText(text: string): void {
+    this.enqueue(this.ctx.hub.prepareText(text));
+  }
+
+  /** Writes every queued frame in one socket write; a client too far behind is disconnected. */
+  flush(): void {
+    if (this.state === STATE_CLOSED || this.pending.length === 0) return;
+    if (this.conn.bufferedAmount + this.pendingBytes > this.ctx.opts.maxQueueBytes) {
+      this.ctx.stats.slowDisconnects++;
+      this.pending = [];
+      this.pendingBytes = 0;
+      this.disconnect(Disconnect.Slow);
+      return;
+    }
+    this.writePending();
+  }
+
+  private writePending(): void {
+    const frames = this.pending;
+    if (frames.length === 0) return;
+    this.ctx.stats.messagesOut += frames.length;
+    this.ctx.stats.bytesOut += this.pendingBytes;
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.conn.write(frames);
+  }
+
+  /** Marks the connection authenticated and arms its expiry. */
+  protected setCredentials(user: string, exp: number): void {
+    this.user = user;
+    this.exp = exp;
+    if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    this.expiryTimer = null;
+    if (exp > 0) {
+      const ms = Math.max(0, exp * 1000 - Date.now());
+      // Beyond setTimeout's range the token outlives any process; no timer needed.
+      if (ms < 2 ** 31 - 1) {
+        this.expiryTimer = setTimeout(() => this.disconnect(Disconnect.Expired), ms);
+        this.expiryTimer.unref();
+      }
+    }
+  }
+
+  /** Checks whether this connection may subscribe to `channel`: its namespace, or the refusal. */
+  protected checkSubscribe(channel: string): { ns: ResolvedNamespace } | ProtocolError {
+    const ns = this.ctx.rules.resolve(channel);
+    if (!ns) return protocolError(ErrorCode.UnknownChannel);
+    if (ns.subscribe === 'authenticated' && this.user === '') return protocolError(ErrorCode.PermissionDenied);
+    if (ns.userChannel && channelUser(channel) !== this.user) return protocolError(ErrorCode.PermissionDenied);
+    if (this.subs.has(channel)) return protocolError(ErrorCode.AlreadySubscribed);
+    if (this.subs.size >= this.ctx.opts.maxChannelsPerConnection) return protocolError(ErrorCode.LimitExceeded, 'channel limit exceeded');
+    return { ns };
+  }
+
+  /**
+   * Joins the channel with live publications held back, reads history, and decides recovery.
+   * The caller sends its reply and then calls {@link activate}: that order keeps the reply
+   * before any publication, and loses or repeats none.
+   */
+  protected async prepareSubscription(
+    channel: string,
+    ns: ResolvedNamespace,
+    since: StreamPosition | null,
+  ): Promise<PreparedSubscription | ProtocolError> {
+    const membership: Membership = { buffer: [] };
+    this.subs.set(channel, null);
+    try {
+      await this.ctx.hub.add(channel, this, membership);
+      const useHistory = ns.historySize > 0;
+      let position: StreamPosition = { offset: 0, epoch: '' };
+      let recovered = false;
+      let publications: readonly Publication[] = [];
+      if (useHistory) {
+        const wantRecovery = since !== null && ns.recovery;
+        const hist = await this.ctx.broker.history(channel, {
+          since: wantRecovery ? since : undefined,
+          limit: wantRecovery ? ns.recoveryMax : 0,
+        });
+        position = hist.position;
+        if (wantRecovery) {
+          const r = decideRecovery(since, hist, ns.recoveryMax);
+          recovered = r.recovered;
+          publications = r.publications;
+          if (recovered) this.ctx.stats.recoveries.recovered++;
+          else this.ctx.stats.recoveries.not_recovered++;
+        }
+      }
+      if (this.state === STATE_CLOSED || !this.subs.has(channel)) {
+        this.ctx.hub.remove(channel, this);
+        return protocolError(ErrorCode.Expired, 'connection closed');
+      }
+      const prepared: PreparedSubscription = {
+        channel,
+        ns,
+        membership,
+        position,
+        recoverable: useHistory && ns.recovery,
+        wasRecovering: since !== null,
+        recovered,
+        publications,
+      };
+      this.subs.set(channel, prepared);
+      return prepared;
+    } catch (err) {
+      this.subs.delete(channel);
+      this.ctx.hub.remove(channel, this);
+      const unavailable = err instanceof BrokerError && (err.code === 'unavailable' || err.code === 'closed');
+      this.ctx.log.warn({ err, channel, client: this.id }, 'subscribe failed');
+      return unavailable
+        ? protocolError(ErrorCode.NotAvailable, 'broker unavailable', true)
+        : protocolError(ErrorCode.Internal, 'internal error', true);
+    }
+  }
+
+  /** Goes live: queues the recovered publications, then the held-back live ones after them. */
+  protected activate(p: PreparedSubscription, encodeRecovered: boolean): void {
+    const buffered = p.membership.buffer ?? [];
+    p.membership.buffer = null;
+    if (this.state === STATE_CLOSED) return;
+    const hub = this.ctx.hub;
+    if (encodeRecovered) for (const pub of p.publications) this.enqueue(hub.prepare(this.protocol, pub));
+    let last = p.position.offset;
+    for (const pub of buffered) {
+      // Already in history (delivered as recovered, or before the client's start position).
+      if (pub.epoch === p.position.epoch && pub.offset <= last) continue;
+      last = pub.offset;
+      this.enqueue(hub.prepare(this.protocol, pub));
+    }
+    if (p.ns.presence) this.ctx.presence.add(p.channel, { client: this.id, user: this.user });
+  }
+
+  /** Leaves a channel; false when not subscribed. */
+  protected unsubscribeChannel(channel: string): boolean {
+    const p = this.subs.get(channel);
+    if (p === undefined) return false;
+    this.subs.delete(channel);
+    this.ctx.hub.remove(channel, this);
+    if (p?.ns.presence) this.ctx.presence.remove(channel, this.id);
+    return true;
+  }
+
+  /** Closes with a protocol disconnect code (sent after queued frames). Idempotent. */
+  disconnect(reason: DisconnectReason): void {
+    if (this.state === STATE_CLOSED) return;
+    const notice = this.disconnectNotice(reason);
+    if (notice !== null) {
+      // Past the queue check on purpose: the notice is small and says why the close comes.
+      this.sendText(notice);
+      this.writePending();
+    }
+    this.ctx.stats.countDisconnect(reason.code);
+    this.release();
+    this.conn.close(reason.code, reason.reason);
+  }
+
+  onClose(code: number, _reason: string): void {
+    if (this.state !== STATE_CLOSED) this.ctx.stats.countDisconnect(code);
+    this.release();
+  }
+
+  /** Releases every per-connection resource exactly once. */
+  private release(): void {
+    if (this.state === STATE_CLOSED) return;
+    this.state = STATE_CLOSED;
+    for (const channel of [...this.subs.keys()]) this.unsubscribeChannel(channel);
+    if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    this.expiryTimer = null;
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.ctx.clientClosed(this);
+  }
+}

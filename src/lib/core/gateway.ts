@@ -1,0 +1,327 @@
+import { randomBytes } from 'node:crypto';
+import { JwtVerifier, TokenError, type TokenVerifier } from './auth.js';
+import { BrokerError, type Broker, type BrokerEventHandler, type HistoryResult, type Publication, type StreamPosition } from './broker.js';
+import { ChannelRules } from './channels.js';
+import { Client, type ClientContext } from './client.js';
+import { CentrifugeClient } from './client-centrifuge.js';
+import { OdinClient } from './client-odin.js';
+import { Hub } from './hub.js';
+import type { GatewayOptions } from './options.js';
+import { MemoryPresence, type PresenceInfo } from './presence.js';
+import { GatewayStats, silentLogger, type Logger } from './stats.js';
+import type { Admission, ConnectionAcceptor, ConnectionHandler, ConnectionInfo, Transport, TransportConnection } from './transport.js';
+import { Disconnect, type DisconnectReason } from '../protocol/codes.js';
+
+export const VERSION = 'odin-ws 0.1.0';
+
+export interface GatewayDeps {
+  readonly broker: Broker;
+  readonly transport: Transport;
+  readonly log?: Logger;
+  /** Overrides the verifier built from the options' token keys. */
+  readonly verifier?: TokenVerifier;
+}
+
+/** Server API errors; `code` follows Centrifugo's server API codes. */
+export class ApiError extends Error {
+  override readonly name = 'ApiError';
+  constructor(
+    readonly code: number,
+    message: string,
+    readonly httpStatus = 400,
+  ) {
+    super(message);
+  }
+}
+
+export interface PublishRequest {
+  readonly channel: string;
+  /** JSON text of the payload. */
+  readonly data: string;
+  readonly idempotencyKey?: string;
+  readonly tags?: Record<string, string>;
+}
+
+/**
+ * One gateway node: accepts connections from a transport, keeps clients, fans out what the
+ * broker delivers, and serves the server API. No sockets, no HTTP, no environment here.
+ */
+export class Gateway implements ConnectionAcceptor, BrokerEventHandler, ClientContext {
+  readonly hub: Hub;
+  readonly rules: ChannelRules;
+  readonly stats = new GatewayStats();
+  readonly presence = new MemoryPresence();
+  readonly verifier: TokenVerifier | null;
+  readonly version = VERSION;
+  readonly nodeId = randomBytes(4).toString('hex');
+  readonly broker: Broker;
+  readonly log: Logger;
+  readonly startedAt = Date.now();
+  private readonly clients = new Set<Client>();
+  private readonly perIp = new Map<string, number>();
+  private readonly byUser = new Map<string, Set<Client>>();
+  private pingTimer: NodeJS.Timeout | null = null;
+  private pongTimer: NodeJS.Timeout | null = null;
+  private draining = false;
+  private closed: Promise<void> | null = null;
+
+  constructor(
+    readonly opts: GatewayOptions,
+    deps: GatewayDeps,
+  ) {
+    this.broker = deps.broker;
+    this.log = deps.log ?? silentLogger;
+    this.rules = new ChannelRules(opts.namespaces);
+    this.hub = new Hub(this.broker, deps.transport, this.stats, this.log);
+    if (deps.verifier) this.verifier = deps.verifier;
+    else {
+      const v = new JwtVerifier({ hmacSecret: opts.tokenHmacSecret, publicKeyPem: opts.tokenPublicKey });
+      this.verifier = v.configured ? v : null;
+    }
+  }
+
+  get connectionCount(): number {
+    return this.clients.size;
+  }
+
+  get isDraining(): boolean {
+    return this.draining;
+  }
+
+  async start(): Promise<void> {
+    await this.broker.run(this);
+    this.pingTimer = setInterval(() => this.pingAll(), this.opts.pingIntervalMs);
+    this.pingTimer.unref();
+  }
+
+  /** Ready for traffic: not draining and the broker accepts publications. */
+  isReady(): boolean {
+    return !this.draining && this.closed === null && this.broker.isReady();
+  }
+
+  // ---- Broker events ----
+
+  onPublication(pub: Publication): void {
+    this.hub.onPublication(pub);
+  }
+
+  onStreamReset(channel: string): void {
+    // Publications may have been skipped: every member must re-subscribe and recover (or be
+    // told it cannot), so nothing is lost silently.
+    const members = this.hub.members(channel);
+    if (!members) return;
+    this.log.warn({ channel, clients: members.size }, 'stream reset: reconnecting subscribers');
+    for (const c of [...members.keys()]) c.disconnect(Disconnect.InsufficientState);
+  }
+
+  // ---- Transport side ----
+
+  admit(info: ConnectionInfo): Admission {
+    const o = this.opts;
+    if (this.draining || this.closed !== null) return this.reject('draining', 503, 'server is shutting down');
+    if (this.clients.size >= o.maxConnections) return this.reject('max_connections', 503, 'connection limit reached');
+    if (o.maxConnectionsPerIp > 0 && (this.perIp.get(info.ip) ?? 0) >= o.maxConnectionsPerIp) {
+      return this.reject('max_connections_per_ip', 429, 'too many connections from this address');
+    }
+    if (info.origin === undefined) {
+      if (!o.allowMissingOrigin) return this.reject('origin', 403, 'Origin header required');
+    } else if (o.allowedOrigins.length > 0 && !o.allowedOrigins.some((a) => sameOrigin(a, info.origin!))) {
+      return this.reject('origin', 403, 'origin not allowed');
+    }
+    return { ok: true };
+  }
+
+  private reject(reason: keyof GatewayStats['rejected'], status: number, message: string): Admission {
+    this.stats.rejected[reason]++;
+    return { ok: false, status, reason: message };
+  }
+
+  accept(conn: TransportConnection, info: ConnectionInfo): ConnectionHandler {
+    if (info.protocol === 'centrifuge') {
+      const client = new CentrifugeClient(this, conn, info.ip);
+      this.register(client, info.ip, 'centrifuge');
+      return client;
+    }
+    const client = new OdinClient(this, conn, info.ip);
+    this.register(client, info.ip, 'odin');
+    if (info.token !== undefined) this.authenticateOdin(client, info.token);
+    else if (this.opts.allowAnonymous) client.start('', 0);
+    else client.disconnect(Disconnect.InvalidToken);
+    return client;
+  }
+
+  private register(client: Client, ip: string, protocol: 'odin' | 'centrifuge'): void {
+    this.clients.add(client);
+    this.perIp.set(ip, (this.perIp.get(ip) ?? 0) + 1);
+    this.stats.connections[protocol]++;
+    this.stats.connectionsTotal[protocol]++;
+  }
+
+  /** The Odin protocol authenticates at upgrade; commands wait until the token is checked. */
+  private authenticateOdin(client: OdinClient, token: string): void {
+    if (!this.verifier) {
+      client.disconnect(Disconnect.InvalidToken);
+      return;
+    }
+    this.verifier.verify(token).then(
+      (c) => client.start(c.user, c.exp),
+      (err: unknown) =>
+        client.disconnect(err instanceof TokenError && err.code === 'expired' ? Disconnect.Expired : Disconnect.InvalidToken),
+    );
+  }
+
+  clientAuthenticated(client: Client): void {
+    if (client.user === '') return;
+    let set = this.byUser.get(client.user);
+    if (!set) {
+      set = new Set();
+      this.byUser.set(client.user, set);
+    }
+    set.add(client);
+  }
+
+  clientClosed(client: Client): void {
+    if (!this.clients.delete(client)) return;
+    const n = (this.perIp.get(client.ip) ?? 1) - 1;
+    if (n <= 0) this.perIp.delete(client.ip);
+    else this.perIp.set(client.ip, n);
+    this.stats.connections[client.protocol === 0 ? 'odin' : 'centrifuge']--;
+    const set = this.byUser.get(client.user);
+    if (set) {
+      set.delete(client);
+      if (set.size === 0) this.byUser.delete(client.user);
+    }
+  }
+
+  /** Pings everyone; whoever has not answered the previous ping by the pong timeout goes. */
+  private pingAll(): void {
+    for (const c of this.clients) c.ping();
+    if (this.pongTimer) clearTimeout(this.pongTimer);
+    this.pongTimer = setTimeout(() => {
+      this.pongTimer = null;
+      for (const c of [...this.clients]) if (c.awaitingPong) c.disconnect(Disconnect.NoPong);
+    }, this.opts.pongTimeoutMs);
+    this.pongTimer.unref();
+  }
+
+  // ---- Server API (the HTTP layer maps these to Centrifugo's shapes) ----
+
+  async publish(req: PublishRequest): Promise<StreamPosition> {
+    const ns = this.rules.resolve(req.channel);
+    if (!ns) throw new ApiError(102, `unknown channel "${req.channel.slice(0, 255)}"`);
+    try {
+      const pos = await this.broker.publish(req.channel, req.data, {
+        historySize: ns.historySize,
+        historyTtlMs: ns.historyTtlMs,
+        ...(req.idempotencyKey !== undefined ? { idempotencyKey: req.idempotencyKey } : {}),
+        ...(req.tags !== undefined ? { tags: req.tags } : {}),
+      });
+      this.stats.publications++;
+      return pos;
+    } catch (err) {
+      throw brokerToApi(err);
+    }
+  }
+
+  async history(channel: string, opts: { limit: number; since?: StreamPosition; reverse?: boolean }): Promise<HistoryResult> {
+    const ns = this.rules.resolve(channel);
+    if (!ns) throw new ApiError(102, 'unknown channel');
+    if (ns.historySize === 0) throw new ApiError(108, 'history not available for this channel');
+    try {
+      return await this.broker.history(channel, { limit: Math.min(opts.limit, ns.historySize), since: opts.since, reverse: opts.reverse });
+    } catch (err) {
+      throw brokerToApi(err);
+    }
+  }
+
+  presenceOf(channel: string): Record<string, PresenceInfo> {
+    const ns = this.rules.resolve(channel);
+    if (!ns) throw new ApiError(102, 'unknown channel');
+    if (!ns.presence) throw new ApiError(108, 'presence not available for this channel');
+    return this.presence.get(channel);
+  }
+
+  presenceStatsOf(channel: string): { num_clients: number; num_users: number } {
+    this.presenceOf(channel);
+    return this.presence.stats(channel);
+  }
+
+  /** Disconnects a user's connections (or one of them); returns how many. */
+  disconnectUser(user: string, client?: string, reason: DisconnectReason = Disconnect.ForceNoReconnect): number {
+    const set = this.byUser.get(user);
+    if (!set) return 0;
+    let n = 0;
+    for (const c of [...set]) {
+      if (client !== undefined && client !== '' && c.id !== client) continue;
+      c.disconnect(reason);
+      n++;
+    }
+    return n;
+  }
+
+  info(): Record<string, unknown> {
+    return {
+      nodes: [
+        {
+          uid: this.nodeId,
+          name: this.nodeId,
+          version: this.version,
+          num_clients: this.clients.size,
+          num_users: this.byUser.size,
+          num_channels: this.hub.channelCount,
+          num_subs: this.stats.subscriptions,
+          uptime: Math.floor((Date.now() - this.startedAt) / 1000),
+        },
+      ],
+    };
+  }
+
+  channels(): Record<string, { num_clients: number }> {
+    const out: Record<string, { num_clients: number }> = {};
+    for (const ch of this.hub.channelNames()) out[ch] = { num_clients: this.hub.members(ch)?.size ?? 0 };
+    return out;
+  }
+
+  // ---- Shutdown ----
+
+  /**
+   * Not ready at once; every client told to reconnect with the shutdown code, in batches;
+   * then the broker closes. Resolves within `shutdownTimeoutMs`; calling it twice is harmless.
+   */
+  shutdown(): Promise<void> {
+    this.closed ??= this.doShutdown();
+    return this.closed;
+  }
+
+  private async doShutdown(): Promise<void> {
+    this.draining = true;
+    if (this.pingTimer) clearInterval(this.pingTimer);
+    if (this.pongTimer) clearTimeout(this.pongTimer);
+    const deadline = Date.now() + this.opts.shutdownTimeoutMs;
+    const all = [...this.clients];
+    for (let i = 0; i < all.length; i += this.opts.shutdownBatch) {
+      for (const c of all.slice(i, i + this.opts.shutdownBatch)) c.disconnect(Disconnect.Shutdown);
+      if (Date.now() > deadline) break;
+      await new Promise<void>((r) => setImmediate(r));
+    }
+    for (const c of [...this.clients]) c.disconnect(Disconnect.Shutdown);
+    await this.broker.close();
+  }
+}
+
+function sameOrigin(allowed: string, origin: string): boolean {
+  try {
+    return new URL(allowed).origin === new URL(origin).origin;
+  } catch {
+    return false;
+  }
+}
+
+export function brokerToApi(err: unknown): ApiError {
+  if (err instanceof ApiError) return err;
+  if (err instanceof BrokerError) {
+    if (err.code === 'unavailable' || err.code === 'closed') return new ApiError(108, 'broker unavailable, try again', 503);
+    if (err.code === 'bad_request') return new ApiError(107, err.message);
+  }
+  return new ApiError(100, 'internal error', 500);
+}

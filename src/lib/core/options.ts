@@ -1,0 +1,164 @@
+/**
+ * Gateway options: one object, defaults ← file ← env ← flags (merged by the app), validated
+ * once here with a message naming the bad key and value, then frozen.
+ */
+import { z } from 'zod';
+
+export const DEFAULT_PORT = 3002;
+/** Connections one process accepts; over it the upgrade gets HTTP 503. */
+export const DEFAULT_MAX_CONNECTIONS = 19_000;
+/** Connections from one IP address; over it the upgrade gets HTTP 429. 0 = no limit. */
+export const DEFAULT_MAX_CONNECTIONS_PER_IP = 0;
+/** Largest client frame, bytes; larger frames close the connection with 1009. */
+export const DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024;
+export const DEFAULT_MAX_CHANNELS_PER_CONNECTION = 128;
+/** Token bucket for client commands: refill per second and bucket size (the old Odin server's). */
+export const DEFAULT_COMMAND_RATE_PER_SECOND = 10;
+export const DEFAULT_COMMAND_BURST = 100;
+/** A Centrifugo client must send `connect` within this time, ms. */
+export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
+export const DEFAULT_PING_INTERVAL_MS = 25_000;
+export const DEFAULT_PONG_TIMEOUT_MS = 8_000;
+/** Bytes a connection may have queued and unsent before it is disconnected as slow (3008). */
+export const DEFAULT_MAX_QUEUE_BYTES = 1024 * 1024;
+export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 10_000;
+/** Connections told to reconnect at once during shutdown, per batch. */
+export const DEFAULT_SHUTDOWN_BATCH = 500;
+export const DEFAULT_HISTORY_SIZE = 1000;
+export const DEFAULT_HISTORY_TTL_MS = 5 * 60_000;
+/** Most publications a recovery may return; more missed means "not recovered" (Centrifugo's 300 is too low for trade bursts). */
+export const DEFAULT_RECOVERY_MAX = 1000;
+
+const ODIN_EVENTS = 'trade|liquidity|metadata|social|favorites|creation|analytics|price|holders';
+
+const namespaceSchema = z
+  .object({
+    name: z.string().min(1),
+    /** Regular expression a channel must match in full. */
+    pattern: z.string().min(1),
+    /** Who may subscribe: anyone (`anonymous`) or only connections with a user (`authenticated`). */
+    subscribe: z.enum(['anonymous', 'authenticated']).default('anonymous'),
+    /** The last dot-separated token of the channel must be the connection's user id. */
+    userChannel: z.boolean().default(false),
+    /** Clients may publish into the channel (server API publishing is always allowed). */
+    publish: z.boolean().default(false),
+    historySize: z.number().int().min(0).default(DEFAULT_HISTORY_SIZE),
+    historyTtlMs: z.number().int().min(0).default(DEFAULT_HISTORY_TTL_MS),
+    recovery: z.boolean().default(true),
+    recoveryMax: z.number().int().min(1).default(DEFAULT_RECOVERY_MAX),
+    presence: z.boolean().default(false),
+  })
+  .strict();
+
+export type NamespaceOptions = z.infer<typeof namespaceSchema>;
+
+/** Odin's channels: personal balances for their user only; public market channels for anyone. */
+export const DEFAULT_NAMESPACES: readonly NamespaceOptions[] = [
+  {
+    name: 'balances',
+    pattern: '[A-Za-z0-9_-]{1,32}\\.balances\\.[A-Za-z0-9_:@-]{1,128}',
+    subscribe: 'authenticated',
+    userChannel: true,
+    historySize: 100,
+  },
+  { name: 'public', pattern: `[A-Za-z0-9_-]{1,32}\\.(${ODIN_EVENTS})|market\\.stats`, presence: true },
+].map((n) => namespaceSchema.parse(n));
+
+export const gatewayOptionsSchema = z
+  .object({
+    host: z.string().default('0.0.0.0'),
+    port: z.number().int().min(0).max(65535).default(DEFAULT_PORT),
+    /** Key for the server HTTP API (X-API-Key). Empty: the API refuses every call. */
+    apiKey: z.string().default(''),
+    /** Accept connections without a token (they get user ""). */
+    allowAnonymous: z.boolean().default(true),
+    /** HMAC secret for HS256/384/512 connection tokens. */
+    tokenHmacSecret: z.string().default(''),
+    /** PEM public key (RSA, EC or Ed25519) for asymmetric tokens. */
+    tokenPublicKey: z.string().default(''),
+    /** Allowed Origin values, exact (scheme://host[:port]). Empty: any origin. */
+    allowedOrigins: z.array(z.string().url()).default([]),
+    /** Accept upgrades without an Origin header (non-browser clients). */
+    allowMissingOrigin: z.boolean().default(true),
+    maxConnections: z.number().int().min(1).default(DEFAULT_MAX_CONNECTIONS),
+    maxConnectionsPerIp: z.number().int().min(0).default(DEFAULT_MAX_CONNECTIONS_PER_IP),
+    maxMessageBytes: z
+      .number()
+      .int()
+      .min(128)
+      .max(16 * 1024 * 1024)
+      .default(DEFAULT_MAX_MESSAGE_BYTES),
+    maxChannelsPerConnection: z.number().int().min(1).default(DEFAULT_MAX_CHANNELS_PER_CONNECTION),
+    commandRatePerSecond: z.number().positive().default(DEFAULT_COMMAND_RATE_PER_SECOND),
+    commandBurst: z.number().int().min(1).default(DEFAULT_COMMAND_BURST),
+    handshakeTimeoutMs: z.number().int().min(1).default(DEFAULT_HANDSHAKE_TIMEOUT_MS),
+    pingIntervalMs: z.number().int().min(10).default(DEFAULT_PING_INTERVAL_MS),
+    pongTimeoutMs: z.number().int().min(10).default(DEFAULT_PONG_TIMEOUT_MS),
+    maxQueueBytes: z.number().int().min(1024).default(DEFAULT_MAX_QUEUE_BYTES),
+    permessageDeflate: z.boolean().default(false),
+    shutdownTimeoutMs: z.number().int().min(0).default(DEFAULT_SHUTDOWN_TIMEOUT_MS),
+    shutdownBatch: z.number().int().min(1).default(DEFAULT_SHUTDOWN_BATCH),
+    namespaces: z
+      .array(namespaceSchema)
+      .min(1)
+      .default(() => DEFAULT_NAMESPACES.map((n) => ({ ...n }))),
+    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  })
+  .strict()
+  .superRefine((o, ctx) => {
+    if (o.pongTimeoutMs >= o.pingIntervalMs) {
+      ctx.addIssue({ code: 'custom', path: ['pongTimeoutMs'], message: `must be less than pingIntervalMs (${o.pingIntervalMs})` });
+    }
+    o.namespaces.forEach((ns, i) => {
+      try {
+        new RegExp(ns.pattern);
+      } catch (e) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['namespaces', i, 'pattern'],
+          message: `invalid regular expression: ${(e as Error).message}`,
+        });
+      }
+    });
+  });
+
+export type GatewayOptions = Readonly<z.output<typeof gatewayOptionsSchema>>;
+export type GatewayOptionsInput = z.input<typeof gatewayOptionsSchema>;
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  readonly code = 'ERR_CONFIG';
+}
+
+function describe(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  const s = JSON.stringify(value);
+  return s === undefined ? String(value) : s.length > 80 ? s.slice(0, 77) + '...' : s;
+}
+
+function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
+  let v: unknown = input;
+  for (const k of path) {
+    if (typeof v !== 'object' || v === null) return undefined;
+    v = (v as Record<PropertyKey, unknown>)[k];
+  }
+  return v;
+}
+
+/** Validates and freezes options; throws ConfigError naming every bad key and its value. */
+export function resolveGatewayOptions(input: unknown = {}): GatewayOptions {
+  const r = gatewayOptionsSchema.safeParse(input);
+  if (!r.success) {
+    const lines = r.error.issues.map((i) => {
+      const key = i.path.map(String).join('.') || '(root)';
+      const extra = i.code === 'unrecognized_keys' ? ` ${i.keys.join(', ')}` : '';
+      return `${key}${extra}: ${i.message} (got ${describe(valueAt(input, i.path))})`;
+    });
+    throw new ConfigError('invalid gateway options:\n  ' + lines.join('\n  '));
+  }
+  const o = r.data;
+  Object.freeze(o.allowedOrigins);
+  for (const ns of o.namespaces) Object.freeze(ns);
+  Object.freeze(o.namespaces);
+  return Object.freeze(o);
+}

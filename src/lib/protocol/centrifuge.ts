@@ -1,0 +1,121 @@
+/**
+ * The Centrifugo client protocol, JSON flavour: a frame holds one or more JSON objects
+ * separated by "\n". Commands carry an `id` (except `send`); replies echo it; pushes have none.
+ * Source of truth: Centrifugo's client_protocol docs and centrifugal/protocol client.proto.
+ */
+import type { ProtocolError } from './codes.js';
+
+export type CentrifugeMethod =
+  | 'connect'
+  | 'subscribe'
+  | 'unsubscribe'
+  | 'publish'
+  | 'presence'
+  | 'presence_stats'
+  | 'history'
+  | 'rpc'
+  | 'refresh'
+  | 'sub_refresh'
+  | 'send';
+
+const METHODS: ReadonlySet<string> = new Set<CentrifugeMethod>([
+  'connect',
+  'subscribe',
+  'unsubscribe',
+  'publish',
+  'presence',
+  'presence_stats',
+  'history',
+  'rpc',
+  'refresh',
+  'sub_refresh',
+  'send',
+]);
+
+export interface CentrifugeCommand {
+  id: number;
+  method: CentrifugeMethod;
+  params: Record<string, unknown>;
+}
+
+export type CentrifugeFrameItem =
+  { kind: 'command'; command: CentrifugeCommand } | { kind: 'pong' } | { kind: 'unknown'; id: number } | { kind: 'bad'; message: string };
+
+/**
+ * Splits a frame into commands. An empty object is the client's pong. A malformed line makes
+ * a 'bad' item (the caller disconnects with 3501): the frame's order is kept.
+ */
+export function parseCentrifugeFrame(text: string): CentrifugeFrameItem[] {
+  const items: CentrifugeFrameItem[] = [];
+  for (const line of text.split('\n')) {
+    if (line.trim() === '') continue;
+    let msg: unknown;
+    try {
+      msg = JSON.parse(line);
+    } catch {
+      items.push({ kind: 'bad', message: 'invalid JSON' });
+      return items;
+    }
+    if (typeof msg !== 'object' || msg === null || Array.isArray(msg)) {
+      items.push({ kind: 'bad', message: 'a command is a JSON object' });
+      return items;
+    }
+    const m = msg as Record<string, unknown>;
+    const keys = Object.keys(m);
+    if (keys.length === 0) {
+      items.push({ kind: 'pong' });
+      continue;
+    }
+    const id = m.id === undefined ? 0 : m.id;
+    if (!Number.isSafeInteger(id) || (id as number) < 0) {
+      items.push({ kind: 'bad', message: '"id" must be a non-negative integer' });
+      return items;
+    }
+    const method = keys.find((k) => k !== 'id');
+    if (method === undefined || !METHODS.has(method)) {
+      items.push({ kind: 'unknown', id: id as number });
+      continue;
+    }
+    const params = m[method];
+    if (params !== undefined && (typeof params !== 'object' || params === null || Array.isArray(params))) {
+      items.push({ kind: 'bad', message: `"${method}" must be an object` });
+      return items;
+    }
+    items.push({
+      kind: 'command',
+      command: { id: id as number, method: method as CentrifugeMethod, params: (params ?? {}) as Record<string, unknown> },
+    });
+  }
+  return items;
+}
+
+export function encodeReply(id: number, method: CentrifugeMethod, result: unknown): string {
+  return '{"id":' + id + ',"' + method + '":' + JSON.stringify(result ?? {}) + '}';
+}
+
+export function encodeErrorReply(id: number, err: ProtocolError): string {
+  return JSON.stringify({ id, error: err });
+}
+
+export interface CentrifugePublicationFields {
+  offset: number;
+  /** JSON text of the payload. */
+  data: string;
+  info?: { client: string; user: string };
+  tags?: Readonly<Record<string, string>>;
+}
+
+/** A publication object as it appears in pushes, subscribe and history results. */
+export function encodePublicationObject(p: CentrifugePublicationFields): string {
+  let s = '{"data":' + p.data + ',"offset":' + p.offset;
+  if (p.info) s += ',"info":' + JSON.stringify(p.info);
+  if (p.tags) s += ',"tags":' + JSON.stringify(p.tags);
+  return s + '}';
+}
+
+export function encodePublicationPush(channel: string, p: CentrifugePublicationFields): string {
+  return '{"push":{"channel":' + JSON.stringify(channel) + ',"pub":' + encodePublicationObject(p) + '}}';
+}
+
+/** The server's ping: an empty object. */
+export const CENTRIFUGE_PING = '{}';

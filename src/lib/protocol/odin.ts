@@ -1,0 +1,148 @@
+/**
+ * The Odin client protocol (JSON text frames, one message per frame), compatible with the
+ * existing Odin clients, plus recovery across reconnects. Shapes: docs/protocol.md.
+ */
+import type { ErrorCode } from './codes.js';
+
+export interface StreamPositionWire {
+  offset: number;
+  epoch: string;
+}
+
+export type OdinCommand =
+  | { type: 'subscribe'; channels: string[]; positions: Record<string, StreamPositionWire> }
+  | { type: 'unsubscribe'; channels: string[] }
+  | { type: 'heartbeat' };
+
+export type OdinParseResult = { ok: true; command: OdinCommand } | { ok: false; code: ErrorCode; message: string; type?: string };
+
+function isPosition(v: unknown): v is StreamPositionWire {
+  if (typeof v !== 'object' || v === null) return false;
+  const p = v as Record<string, unknown>;
+  return Number.isSafeInteger(p.offset) && (p.offset as number) >= 0 && typeof p.epoch === 'string';
+}
+
+function channelList(data: Record<string, unknown>): string[] | null {
+  const ch = data.channels;
+  if (!Array.isArray(ch) || ch.length === 0) return null;
+  for (const c of ch) if (typeof c !== 'string' || c.length === 0) return null;
+  return ch as string[];
+}
+
+/** Parses one client frame. Never throws. */
+export function parseOdinCommand(text: string): OdinParseResult {
+  let msg: unknown;
+  try {
+    msg = JSON.parse(text);
+  } catch {
+    return { ok: false, code: 107, message: 'invalid JSON' };
+  }
+  if (typeof msg !== 'object' || msg === null || Array.isArray(msg)) {
+    return { ok: false, code: 107, message: 'a command is a JSON object' };
+  }
+  const m = msg as Record<string, unknown>;
+  const type = m.type;
+  if (typeof type !== 'string') return { ok: false, code: 107, message: 'missing "type"' };
+  if (type === 'heartbeat' || type === 'ping') return { ok: true, command: { type: 'heartbeat' } };
+  if (type !== 'subscribe' && type !== 'unsubscribe') {
+    return { ok: false, code: 104, message: `unknown type "${type.slice(0, 64)}"`, type };
+  }
+  const data = m.data;
+  if (typeof data !== 'object' || data === null) return { ok: false, code: 107, message: 'missing "data"', type };
+  const d = data as Record<string, unknown>;
+  const channels = channelList(d);
+  if (!channels) return { ok: false, code: 107, message: '"data.channels" must be a non-empty array of strings', type };
+  if (type === 'unsubscribe') return { ok: true, command: { type, channels } };
+  const positions: Record<string, StreamPositionWire> = {};
+  if (d.positions !== undefined) {
+    if (typeof d.positions !== 'object' || d.positions === null || Array.isArray(d.positions)) {
+      return { ok: false, code: 107, message: '"data.positions" must be an object of {offset, epoch}', type };
+    }
+    for (const [ch, pos] of Object.entries(d.positions as Record<string, unknown>)) {
+      if (!isPosition(pos)) return { ok: false, code: 107, message: `"data.positions.${ch.slice(0, 64)}" must be {offset, epoch}`, type };
+      positions[ch] = { offset: pos.offset, epoch: pos.epoch };
+    }
+  }
+  return { ok: true, command: { type, channels, positions } };
+}
+
+export interface OdinPublicationFields {
+  type: string;
+  channel: string;
+  offset: number;
+  epoch: string;
+  ts: number;
+  /** JSON text of the payload. */
+  data: string;
+}
+
+/** The push envelope, built by concatenation so the payload is never re-serialized. */
+export function encodeOdinPublication(p: OdinPublicationFields): string {
+  return (
+    '{"type":' +
+    JSON.stringify(p.type) +
+    ',"channel":' +
+    JSON.stringify(p.channel) +
+    ',"offset":' +
+    p.offset +
+    ',"epoch":' +
+    JSON.stringify(p.epoch) +
+    ',"ts":' +
+    p.ts +
+    ',"data":' +
+    p.data +
+    '}'
+  );
+}
+
+export interface OdinSubscribeResult {
+  channel: string;
+  offset: number;
+  epoch: string;
+  recoverable: boolean;
+  /** Present only when the client sent a position for the channel. */
+  recovered?: boolean;
+  /** Publications delivered after this ack as recovery (before live ones). */
+  publications?: number;
+}
+
+export function encodeSubscriptionAck(
+  subscribed: OdinSubscribeResult[],
+  count: number,
+  errors: { channel: string; code: number; message: string }[],
+): string {
+  const positions: Record<string, unknown> = {};
+  for (const s of subscribed) {
+    const p: Record<string, unknown> = { offset: s.offset, epoch: s.epoch, recoverable: s.recoverable };
+    if (s.recovered !== undefined) {
+      p.recovered = s.recovered;
+      p.publications = s.publications ?? 0;
+    }
+    positions[s.channel] = p;
+  }
+  const ack: Record<string, unknown> = { type: 'subscription_ack', subscribed: subscribed.map((s) => s.channel), count, positions };
+  if (errors.length > 0) ack.errors = errors;
+  return JSON.stringify(ack);
+}
+
+export function encodeUnsubscriptionAck(unsubscribed: string[], count: number): string {
+  return JSON.stringify({ type: 'unsubscription_ack', unsubscribed, count });
+}
+
+export function encodeOdinPong(ts: number): string {
+  return '{"type":"pong","ts":' + ts + '}';
+}
+
+export function encodeOdinError(code: number, message: string, extra?: { command?: string; channel?: string }): string {
+  return JSON.stringify({ ...extra, type: 'error', code, message });
+}
+
+/** Sent once after a connection opens, so a client learns its id and the server's limits. */
+export function encodeOdinWelcome(client: string, version: string, pingIntervalMs: number, user: string): string {
+  return JSON.stringify({ type: 'connected', client, user, version, ping: Math.round(pingIntervalMs / 1000) });
+}
+
+/** Sent before the server closes the connection, with the same code as the close frame. */
+export function encodeOdinDisconnect(code: number, reason: string, reconnect: boolean): string {
+  return JSON.stringify({ type: 'disconnect', code, reason, reconnect });
+}

@@ -1,0 +1,180 @@
+/**
+ * The server HTTP API, with Centrifugo's request and response shapes (`POST /api/<method>`,
+ * `X-API-Key`), so its server SDKs work. Every outcome is JSON; bad input is a 4xx with a code.
+ */
+import { timingSafeEqual } from 'node:crypto';
+import { z } from 'zod';
+import { ApiError, type Gateway } from '../core/gateway.js';
+import type { Publication } from '../core/broker.js';
+
+const channel = z.string().min(1).max(255);
+const position = z.object({ offset: z.number().int().min(0), epoch: z.string() });
+const tags = z.record(z.string(), z.string());
+
+const schemas = {
+  publish: z.object({
+    channel,
+    data: z.unknown(),
+    idempotency_key: z.string().max(256).optional(),
+    tags: tags.optional(),
+    skip_history: z.boolean().optional(),
+  }),
+  broadcast: z.object({
+    channels: z.array(channel).min(1).max(10_000),
+    data: z.unknown(),
+    idempotency_key: z.string().max(256).optional(),
+    tags: tags.optional(),
+  }),
+  history: z.object({ channel, limit: z.number().int().min(-1).optional(), since: position.optional(), reverse: z.boolean().optional() }),
+  presence: z.object({ channel }),
+  presence_stats: z.object({ channel }),
+  disconnect: z.object({
+    user: z.string().min(1),
+    client: z.string().optional(),
+    disconnect: z.object({ code: z.number().int().min(3000).max(4999), reason: z.string().max(123) }).optional(),
+  }),
+  info: z.object({}).passthrough(),
+  channels: z.object({ pattern: z.string().optional() }).passthrough(),
+} as const;
+
+type Method = keyof typeof schemas;
+export const API_METHODS = [...Object.keys(schemas), 'batch'] as const;
+
+function isMethod(m: string): m is Method {
+  return Object.hasOwn(schemas, m);
+}
+
+export interface ApiResponse {
+  status: number;
+  body: unknown;
+}
+
+function err(status: number, code: number, message: string): ApiResponse {
+  return { status, body: { error: { code, message } } };
+}
+
+export function checkApiKey(expected: string, header: string | undefined, authorization: string | undefined): boolean {
+  if (expected === '') return false;
+  let given = header;
+  if (given === undefined && authorization?.toLowerCase().startsWith('apikey ')) given = authorization.slice(7).trim();
+  if (given === undefined) return false;
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+function pubJson(p: Publication): unknown {
+  const o: Record<string, unknown> = { data: JSON.parse(p.data), offset: p.offset };
+  if (p.tags) o.tags = p.tags;
+  if (p.info) o.info = p.info;
+  return o;
+}
+
+function typeTag(data: unknown, t: Record<string, string> | undefined): Record<string, string> | undefined {
+  // The Odin envelope type comes from the event's own `type` when the caller gave no tag.
+  if (t?.type !== undefined) return t;
+  if (typeof data === 'object' && data !== null && typeof (data as { type?: unknown }).type === 'string') {
+    return { ...t, type: (data as { type: string }).type };
+  }
+  return t;
+}
+
+function jsonText(data: unknown): string | ApiResponse {
+  if (data === undefined) return err(400, 107, 'data: required');
+  return JSON.stringify(data);
+}
+
+async function call(gw: Gateway, method: Method, params: unknown): Promise<unknown> {
+  const parsed = schemas[method].safeParse(params);
+  if (!parsed.success) {
+    const i = parsed.error.issues[0]!;
+    throw new ApiError(107, `${i.path.join('.') || 'params'}: ${i.message}`);
+  }
+  switch (method) {
+    case 'publish': {
+      const p = parsed.data as z.infer<typeof schemas.publish>;
+      const data = jsonText(p.data);
+      if (typeof data !== 'string') throw new ApiError(107, 'data: required');
+      const t = typeTag(p.data, p.tags);
+      const pos = await gw.publish({
+        channel: p.channel,
+        data,
+        ...(p.idempotency_key ? { idempotencyKey: p.idempotency_key } : {}),
+        ...(t ? { tags: t } : {}),
+      });
+      return { offset: pos.offset, epoch: pos.epoch };
+    }
+    case 'broadcast': {
+      const p = parsed.data as z.infer<typeof schemas.broadcast>;
+      const data = jsonText(p.data);
+      if (typeof data !== 'string') throw new ApiError(107, 'data: required');
+      const t = typeTag(p.data, p.tags);
+      const responses = await Promise.all(
+        p.channels.map(async (ch) => {
+          try {
+            const pos = await gw.publish({
+              channel: ch,
+              data,
+              ...(p.idempotency_key ? { idempotencyKey: p.idempotency_key } : {}),
+              ...(t ? { tags: t } : {}),
+            });
+            return { result: { offset: pos.offset, epoch: pos.epoch } };
+          } catch (e) {
+            const a = e instanceof ApiError ? e : new ApiError(100, 'internal error');
+            return { error: { code: a.code, message: a.message } };
+          }
+        }),
+      );
+      return { responses };
+    }
+    case 'history': {
+      const p = parsed.data as z.infer<typeof schemas.history>;
+      const limit = p.limit === undefined ? 0 : p.limit === -1 ? Number.MAX_SAFE_INTEGER : p.limit;
+      const h = await gw.history(p.channel, { limit, ...(p.since ? { since: p.since } : {}), ...(p.reverse ? { reverse: true } : {}) });
+      return { publications: h.publications.map(pubJson), offset: h.position.offset, epoch: h.position.epoch };
+    }
+    case 'presence':
+      return { presence: gw.presenceOf((parsed.data as { channel: string }).channel) };
+    case 'presence_stats':
+      return gw.presenceStatsOf((parsed.data as { channel: string }).channel);
+    case 'disconnect': {
+      const p = parsed.data as z.infer<typeof schemas.disconnect>;
+      gw.disconnectUser(p.user, p.client, p.disconnect ?? undefined);
+      return {};
+    }
+    case 'info':
+      return gw.info();
+    case 'channels':
+      return { channels: gw.channels() };
+  }
+}
+
+/** Runs one API method (or a batch) and maps the outcome to a status and a JSON body. */
+export async function handleApi(gw: Gateway, method: string, body: unknown): Promise<ApiResponse> {
+  if (method === 'batch') {
+    const commands = (body as { commands?: unknown } | null)?.commands;
+    if (!Array.isArray(commands) || commands.length > 1000) return err(400, 107, 'commands: expected an array of at most 1000 commands');
+    const replies = [];
+    for (const c of commands) {
+      const m = typeof c === 'object' && c !== null ? Object.keys(c)[0] : undefined;
+      if (m === undefined || !isMethod(m)) {
+        replies.push({ error: { code: 104, message: 'method not found' } });
+        continue;
+      }
+      try {
+        replies.push({ [m]: await call(gw, m, (c as Record<string, unknown>)[m]) });
+      } catch (e) {
+        const a = e instanceof ApiError ? e : new ApiError(100, 'internal error');
+        replies.push({ error: { code: a.code, message: a.message } });
+      }
+    }
+    return { status: 200, body: { replies } };
+  }
+  if (!isMethod(method)) return err(404, 104, `method not found: ${method.slice(0, 64)}`);
+  try {
+    return { status: 200, body: { result: await call(gw, method, body) } };
+  } catch (e) {
+    if (e instanceof ApiError) return err(e.httpStatus, e.code, e.message);
+    return err(500, 100, 'internal error');
+  }
+}

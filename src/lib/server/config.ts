@@ -1,0 +1,175 @@
+/**
+ * Gateway configuration from the outside world: defaults ← file (--config, YAML or JSON) ←
+ * environment ← flags. The merged object is validated once by core's resolveGatewayOptions.
+ */
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { parse as parseYaml } from 'yaml';
+import { ConfigError, resolveGatewayOptions, type GatewayOptions } from '../core/options.js';
+import { loadJetStreamSection, type JetStreamSection } from '../broker-jetstream/config.js';
+
+export type BrokerKind = 'memory' | 'nats';
+
+export interface GatewayAppConfig {
+  readonly gateway: GatewayOptions;
+  readonly broker: BrokerKind;
+  readonly natsUrl: string;
+  readonly workers: number | null;
+  readonly transport: 'ws' | 'uws';
+  /** Stream limits and NATS ingest (`jetstream:` in the config file, NATS_STREAM_* env). */
+  readonly jetstream: JetStreamSection;
+}
+
+export const GATEWAY_FLAGS = {
+  config: { type: 'string', short: 'c' },
+  port: { type: 'string', short: 'p' },
+  host: { type: 'string' },
+  'api-key': { type: 'string' },
+  'token-secret': { type: 'string' },
+  'no-anonymous': { type: 'boolean' },
+  'allowed-origins': { type: 'string' },
+  'max-connections': { type: 'string' },
+  'max-connections-per-ip': { type: 'string' },
+  'log-level': { type: 'string' },
+  broker: { type: 'string' },
+  'nats-url': { type: 'string' },
+  workers: { type: 'string' },
+  transport: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+export const GATEWAY_HELP = `Usage: odin-ws gateway [options]
+
+Runs the WebSocket gateway: /ws (Odin protocol), /connection/websocket (Centrifugo protocol),
+/api/* (server API), /health, /ready, /metrics, /stats — all on one port.
+
+Options (flag | environment | default):
+  -c, --config FILE             GATEWAY_CONFIG             YAML or JSON options file (docs/operations.md)
+  -p, --port N                  GATEWAY_PORT               3002
+      --host ADDR               GATEWAY_HOST               0.0.0.0
+      --api-key KEY             GATEWAY_API_KEY            (none: server API refuses every call)
+      --token-secret SECRET     GATEWAY_TOKEN_SECRET       HMAC secret for connection JWTs
+      --no-anonymous            GATEWAY_ALLOW_ANONYMOUS=false  refuse connections without a token
+      --allowed-origins LIST    GATEWAY_ALLOWED_ORIGINS    comma-separated exact origins (default: any)
+      --max-connections N       GATEWAY_MAX_CONNECTIONS    19000
+      --max-connections-per-ip N GATEWAY_MAX_CONNECTIONS_PER_IP 0 (no limit)
+      --log-level LEVEL         LOG_LEVEL                  info
+      --broker memory|nats      GATEWAY_BROKER             memory
+      --nats-url URL            NATS_URL                   nats://127.0.0.1:4222
+      --workers N               GATEWAY_WORKERS            processes sharing the port (nats broker only; default: cores)
+      --transport ws|uws        GATEWAY_TRANSPORT          ws
+  -h, --help
+`;
+
+function int(name: string, v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n)) throw new ConfigError(`${name}: expected an integer (got ${JSON.stringify(v)})`);
+  return n;
+}
+
+function bool(name: string, v: string): boolean {
+  if (/^(1|true|yes|on)$/i.test(v)) return true;
+  if (/^(0|false|no|off)$/i.test(v)) return false;
+  throw new ConfigError(`${name}: expected true or false (got ${JSON.stringify(v)})`);
+}
+
+function readConfigFile(path: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (cause) {
+    throw new ConfigError(`config: cannot read ${path}: ${(cause as Error).message}`);
+  }
+  let v: unknown;
+  try {
+    v = path.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
+  } catch (cause) {
+    throw new ConfigError(`config: ${path} is not valid ${path.endsWith('.json') ? 'JSON' : 'YAML'}: ${(cause as Error).message}`);
+  }
+  if (v === null || v === undefined) return {};
+  if (typeof v !== 'object' || Array.isArray(v)) throw new ConfigError(`config: ${path} must hold an object of options`);
+  return v as Record<string, unknown>;
+}
+
+/** Merges file, env and flags; throws ConfigError with the bad key and value. */
+export function loadGatewayConfig(argv: readonly string[], env: NodeJS.ProcessEnv): GatewayAppConfig & { help: boolean } {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: [...argv], options: GATEWAY_FLAGS, strict: true, allowPositionals: false });
+  } catch (cause) {
+    throw new ConfigError((cause as Error).message);
+  }
+  const f = parsed.values;
+  const configPath = f.config ?? env.GATEWAY_CONFIG;
+  const file = configPath ? readConfigFile(configPath) : {};
+  const {
+    broker: fileBroker,
+    natsUrl: fileNats,
+    workers: fileWorkers,
+    transport: fileTransport,
+    jetstream: fileJetstream,
+    ...gw
+  } = file as Record<string, unknown>;
+  const o: Record<string, unknown> = { ...gw };
+  const set = (key: string, v: unknown): void => {
+    if (v !== undefined) o[key] = v;
+  };
+  // Environment.
+  if (env.GATEWAY_PORT) set('port', int('GATEWAY_PORT', env.GATEWAY_PORT));
+  set('host', env.GATEWAY_HOST || undefined);
+  set('apiKey', env.GATEWAY_API_KEY || undefined);
+  set('tokenHmacSecret', env.GATEWAY_TOKEN_SECRET || undefined);
+  if (env.GATEWAY_ALLOW_ANONYMOUS) set('allowAnonymous', bool('GATEWAY_ALLOW_ANONYMOUS', env.GATEWAY_ALLOW_ANONYMOUS));
+  if (env.GATEWAY_ALLOWED_ORIGINS)
+    set(
+      'allowedOrigins',
+      env.GATEWAY_ALLOWED_ORIGINS.split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    );
+  if (env.GATEWAY_MAX_CONNECTIONS) set('maxConnections', int('GATEWAY_MAX_CONNECTIONS', env.GATEWAY_MAX_CONNECTIONS));
+  if (env.GATEWAY_MAX_CONNECTIONS_PER_IP)
+    set('maxConnectionsPerIp', int('GATEWAY_MAX_CONNECTIONS_PER_IP', env.GATEWAY_MAX_CONNECTIONS_PER_IP));
+  set('logLevel', env.LOG_LEVEL || undefined);
+  // Flags.
+  if (f.port !== undefined) set('port', int('--port', f.port));
+  set('host', f.host);
+  set('apiKey', f['api-key']);
+  set('tokenHmacSecret', f['token-secret']);
+  if (f['no-anonymous']) set('allowAnonymous', false);
+  if (f['allowed-origins'] !== undefined)
+    set(
+      'allowedOrigins',
+      f['allowed-origins']
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    );
+  if (f['max-connections'] !== undefined) set('maxConnections', int('--max-connections', f['max-connections']));
+  if (f['max-connections-per-ip'] !== undefined) set('maxConnectionsPerIp', int('--max-connections-per-ip', f['max-connections-per-ip']));
+  set('logLevel', f['log-level']);
+
+  const broker = (f.broker ?? env.GATEWAY_BROKER ?? fileBroker ?? 'memory') as string;
+  if (broker !== 'memory' && broker !== 'nats')
+    throw new ConfigError(`broker: expected "memory" or "nats" (got ${JSON.stringify(broker)})`);
+  const transport = (f.transport ?? env.GATEWAY_TRANSPORT ?? fileTransport ?? 'ws') as string;
+  if (transport !== 'ws' && transport !== 'uws')
+    throw new ConfigError(`transport: expected "ws" or "uws" (got ${JSON.stringify(transport)})`);
+  const workersRaw = f.workers ?? env.GATEWAY_WORKERS ?? (fileWorkers === undefined ? undefined : String(fileWorkers));
+  const workers = workersRaw === undefined ? null : int('workers', workersRaw);
+  if (workers !== null && workers < 1) throw new ConfigError(`workers: expected at least 1 (got ${workers})`);
+  if (workers !== null && broker === 'memory') {
+    throw new ConfigError(
+      'workers: several processes need a shared broker; use --broker nats (the memory broker lives inside one process)',
+    );
+  }
+  return {
+    gateway: resolveGatewayOptions(o),
+    broker,
+    natsUrl: f['nats-url'] ?? env.NATS_URL ?? (typeof fileNats === 'string' ? fileNats : 'nats://127.0.0.1:4222'),
+    workers,
+    transport,
+    jetstream: loadJetStreamSection(fileJetstream, env),
+    help: f.help === true,
+  };
+}

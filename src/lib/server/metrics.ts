@@ -1,0 +1,120 @@
+/**
+ * Prometheus metrics. Names keep the old gateway's `ws_` prefix so existing dashboards work.
+ * Counters are read from core's plain counters at scrape time (collect), so the hot path
+ * never calls prom-client.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Gateway } from '../core/gateway.js';
+
+function counterFrom(registry: Registry, name: string, help: string, read: () => number): void {
+  new Counter({
+    name,
+    help,
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(read());
+    },
+  });
+}
+
+/** A counter with one label, its values read from core's counters at scrape time. */
+function labelledCounterFrom(
+  registry: Registry,
+  name: string,
+  help: string,
+  label: string,
+  read: () => Iterable<readonly [string | number, number]>,
+): void {
+  new Counter({
+    name,
+    help,
+    labelNames: [label],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [value, n] of read()) this.inc({ [label]: String(value) }, n);
+    },
+  });
+}
+
+export function createMetrics(gw: Gateway): Registry {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 10 });
+  const s = gw.stats;
+
+  new Gauge({
+    name: 'ws_connections_active',
+    help: 'Open client connections, by protocol.',
+    labelNames: ['protocol'],
+    registers: [registry],
+    collect() {
+      this.set({ protocol: 'odin' }, s.connections.odin);
+      this.set({ protocol: 'centrifuge' }, s.connections.centrifuge);
+    },
+  });
+  labelledCounterFrom(registry, 'ws_connections_total', 'Client connections accepted, by protocol.', 'protocol', () =>
+    Object.entries(s.connectionsTotal),
+  );
+  new Gauge({
+    name: 'ws_subscriptions_active',
+    help: 'Channel subscriptions held by clients.',
+    registers: [registry],
+    collect() {
+      this.set(s.subscriptions);
+    },
+  });
+  new Gauge({
+    name: 'ws_channels_active',
+    help: 'Channels with at least one subscriber on this node.',
+    registers: [registry],
+    collect() {
+      this.set(gw.hub.channelCount);
+    },
+  });
+  new Gauge({
+    name: 'ws_ready',
+    help: '1 when the gateway is ready for traffic.',
+    registers: [registry],
+    collect() {
+      this.set(gw.isReady() ? 1 : 0);
+    },
+  });
+  counterFrom(registry, 'ws_messages_received_total', 'Frames received from clients.', () => s.messagesIn);
+  counterFrom(registry, 'ws_bytes_received_total', 'Bytes received from clients.', () => s.bytesIn);
+  counterFrom(registry, 'ws_messages_sent_total', 'Frames sent to clients (deliveries and replies).', () => s.messagesOut);
+  counterFrom(registry, 'ws_bytes_sent_total', 'Bytes sent to clients.', () => s.bytesOut);
+  counterFrom(registry, 'ws_publications_total', 'Publications accepted through the API or client publish.', () => s.publications);
+  counterFrom(
+    registry,
+    'ws_slow_clients_disconnected_total',
+    'Clients disconnected because their outbound queue passed the limit.',
+    () => s.slowDisconnects,
+  );
+  labelledCounterFrom(
+    registry,
+    'ws_replay_requests_total',
+    'Subscriptions that asked to recover from a position, by outcome.',
+    'outcome',
+    () => Object.entries(s.recoveries),
+  );
+  labelledCounterFrom(registry, 'ws_capacity_rejections_total', 'Connections refused at upgrade, by reason.', 'reason', () =>
+    Object.entries(s.rejected),
+  );
+  labelledCounterFrom(registry, 'ws_disconnects_total', 'Connections closed, by close code.', 'code', () => s.disconnects);
+  labelledCounterFrom(
+    registry,
+    'ws_command_errors_total',
+    'Client commands answered with an error, by error code.',
+    'code',
+    () => s.commandErrors,
+  );
+  const latency = new Histogram({
+    name: 'ws_broadcast_latency_seconds',
+    help: 'Time from a publication being accepted to its fan-out on this node.',
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [registry],
+  });
+  s.onBroadcastLatency = (sec) => latency.observe(sec);
+  return registry;
+}

@@ -1,0 +1,46 @@
+/** Running a gateway from its app config: the broker chosen by name, signals for an ordered shutdown. Shared by the gateway and dev apps. */
+import type { Broker } from '../core/broker.js';
+import { ConfigError } from '../core/options.js';
+import type { GatewayAppConfig } from './config.js';
+import { startGateway, type RunningGateway } from './server.js';
+import type { Logger } from '../core/stats.js';
+import { natsBrokerFactory } from './workers.js';
+
+/** Hook for brokers other than memory (set by the JetStream package when it is wired). */
+export type BrokerFactory = (cfg: GatewayAppConfig, log: Logger) => Promise<Broker>;
+const brokerFactories = new Map<string, BrokerFactory>([['nats', natsBrokerFactory]]);
+export function registerBrokerFactory(kind: string, f: BrokerFactory): void {
+  brokerFactories.set(kind, f);
+}
+
+/** Stops `stop` on SIGINT/SIGTERM; a second signal forces exit. */
+export function onShutdownSignal(log: Logger, stop: () => Promise<void>): void {
+  let stopping = false;
+  const handler = (signal: string): void => {
+    if (stopping) {
+      log.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
+}
+
+export async function runGateway(cfg: GatewayAppConfig, log: Logger): Promise<RunningGateway> {
+  let broker: Broker | undefined;
+  if (cfg.broker !== 'memory') {
+    const factory = brokerFactories.get(cfg.broker);
+    if (!factory) throw new ConfigError(`broker: "${cfg.broker}" is not available in this build`);
+    broker = await factory(cfg, log);
+  }
+  return startGateway(cfg.gateway, { log, transport: cfg.transport, ...(broker ? { broker } : {}) });
+}

@@ -1,0 +1,116 @@
+/**
+ * `--broker nats` and `--workers N`: the JetStream broker and NATS ingest for one gateway
+ * process, and the primary process that runs N of them on one port (Node cluster: the
+ * primary accepts and hands connections to workers round-robin; each worker is a full
+ * gateway with its own NATS connection, and they agree through JetStream).
+ */
+import cluster, { type Worker } from 'node:cluster';
+import { availableParallelism } from 'node:os';
+import type { Broker } from '../core/broker.js';
+import type { Logger } from '../core/stats.js';
+import { JetStreamBroker } from '../broker-jetstream/jetstream-broker.js';
+import { NatsIngest } from '../ingest-nats/nats-ingest.js';
+import type { GatewayAppConfig } from './config.js';
+import type { RunningGateway } from './server.js';
+
+/** Restart budget: a worker that keeps crashing is restarted at most this often, ms. */
+const WORKER_RESTART_MIN_INTERVAL_MS = 1_000;
+
+/** Workers to run: the flag, else one per core with a shared broker, else 1. */
+export function workerCount(cfg: GatewayAppConfig): number {
+  if (cfg.workers !== null) return cfg.workers;
+  return cfg.broker === 'nats' ? availableParallelism() : 1;
+}
+
+/** The JetStream broker for this process; stream limits default to the namespaces' history. */
+export async function natsBrokerFactory(cfg: GatewayAppConfig, log: Logger): Promise<Broker> {
+  const js = cfg.jetstream;
+  const nss = cfg.gateway.namespaces;
+  const historySize = js.historySize ?? Math.max(1, ...nss.map((n) => n.historySize));
+  const historyTtlMs = js.maxAgeMs ?? Math.max(1_000, ...nss.map((n) => n.historyTtlMs));
+  const broker = new JetStreamBroker({
+    servers: cfg.natsUrl,
+    name: `odin-ws-gateway-${process.pid}`,
+    historySize,
+    historyTtlMs,
+    ...(js.stream !== undefined ? { stream: js.stream } : {}),
+    ...(js.replicas !== undefined ? { replicas: js.replicas } : {}),
+    ...(js.maxMessages !== undefined ? { maxMessages: js.maxMessages } : {}),
+    ...(js.maxBytes !== undefined ? { maxBytes: js.maxBytes } : {}),
+    ...(js.duplicateWindowMs !== undefined ? { duplicateWindowMs: js.duplicateWindowMs } : {}),
+    ...(js.storage !== undefined ? { storage: js.storage } : {}),
+  });
+  log.info({ natsUrl: cfg.natsUrl, historySize, historyTtlMs }, 'using the JetStream broker');
+  return broker;
+}
+
+/** Starts NATS ingest into the gateway (publications go through Gateway.publish: namespaces apply). */
+export async function startNatsIngest(cfg: GatewayAppConfig, gw: RunningGateway, log: Logger): Promise<NatsIngest | null> {
+  const ing = cfg.jetstream.ingest;
+  if (cfg.broker !== 'nats' || !ing.enabled) return null;
+  let failures = 0;
+  const ingest = new NatsIngest({
+    servers: cfg.natsUrl,
+    ...(ing.rules !== undefined ? { rules: ing.rules } : {}),
+    ...(ing.queue !== undefined ? { queue: ing.queue } : {}),
+    dedupByContent: ing.dedupByContent,
+    broker: {
+      publish: (channel, data, opts) =>
+        gw.gateway.publish({
+          channel,
+          data,
+          ...(opts?.idempotencyKey !== undefined ? { idempotencyKey: opts.idempotencyKey } : {}),
+          ...(opts?.tags !== undefined ? { tags: opts.tags } : {}),
+        }),
+    },
+    onError: (err, channel) => {
+      // Rate-limited: an outage fails every message.
+      if (failures++ % 1000 === 0) log.warn({ err, channel, failures }, 'ingest: publication failed');
+    },
+  });
+  await ingest.start();
+  log.info({ rules: ing.rules ?? 'default' }, 'ingesting NATS subjects');
+  return ingest;
+}
+
+/**
+ * The primary of `--workers N`: forks N workers running the same command line, restarts a
+ * worker that dies (at most once a second per slot), and on SIGINT/SIGTERM asks each to shut
+ * down gracefully and exits when all have.
+ */
+export function runPrimary(n: number, log: Logger): void {
+  let stopping = false;
+  const lastStart = new Map<number, number>();
+  const fork = (slot: number): void => {
+    lastStart.set(slot, Date.now());
+    const w: Worker = cluster.fork({ ODIN_WS_WORKER_SLOT: String(slot) });
+    w.on('exit', (code, signal) => {
+      if (stopping) return;
+      log.error({ slot, pid: w.process.pid, code, signal }, 'worker died; restarting');
+      const wait = Math.max(0, (lastStart.get(slot) ?? 0) + WORKER_RESTART_MIN_INTERVAL_MS - Date.now());
+      setTimeout(() => fork(slot), wait);
+    });
+  };
+  for (let i = 0; i < n; i++) fork(i);
+  log.info({ workers: n, pid: process.pid }, 'gateway primary started');
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'stopping workers');
+    const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
+    let left = workers.length;
+    if (left === 0) process.exit(0);
+    for (const w of workers) {
+      w.once('exit', () => {
+        if (--left === 0) process.exit(0);
+      });
+      w.process.kill('SIGTERM');
+    }
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+export function isClusterPrimary(): boolean {
+  return cluster.isPrimary;
+}

@@ -1,0 +1,321 @@
+/**
+ * uWebSockets.js as a transport. uWS owns its listening socket, so this transport owns the
+ * gateway's public port: it serves the WebSocket upgrades itself (admission decided by the
+ * gateway app through `decide`) and forwards every plain HTTP request (server API, health,
+ * metrics, stats) to the app's node:http server, which then listens on an internal loopback
+ * port. Loaded lazily: when the native module is missing or only its JS fallback loads,
+ * `loadUwsTransport` says why and the app keeps the `ws` transport.
+ *
+ * uWS frames messages itself, so `prepare` keeps the payload and `write` sends the frames
+ * inside one cork (one syscall per flush, as with `ws`).
+ */
+import { request } from 'node:http';
+import type {
+  Admission,
+  ConnectionAcceptor,
+  ConnectionHandler,
+  ConnectionInfo,
+  PreparedFrame,
+  Transport,
+  TransportConnection,
+} from '../core/transport.js';
+
+// The parts of the uWebSockets.js API used here (declared locally: the package is optional,
+// so the build must not depend on its types).
+type RecognizedString = string | ArrayBuffer | Uint8Array;
+interface UwsWebSocket<U> {
+  send(message: RecognizedString, isBinary?: boolean, compress?: boolean): number;
+  end(code?: number, shortMessage?: RecognizedString): void;
+  close(): void;
+  ping(message?: RecognizedString): number;
+  cork(cb: () => void): UwsWebSocket<U>;
+  getBufferedAmount(): number;
+  getUserData(): U;
+}
+interface UwsHttpResponse {
+  writeStatus(status: RecognizedString): UwsHttpResponse;
+  writeHeader(key: RecognizedString, value: RecognizedString): UwsHttpResponse;
+  end(body?: RecognizedString, closeConnection?: boolean): UwsHttpResponse;
+  onAborted(handler: () => void): UwsHttpResponse;
+  onData(handler: (chunk: ArrayBuffer, isLast: boolean) => void): UwsHttpResponse;
+  getRemoteAddressAsText(): ArrayBuffer;
+  cork(cb: () => void): UwsHttpResponse;
+  upgrade<U>(userData: U, key: RecognizedString, protocol: RecognizedString, extensions: RecognizedString, context: unknown): void;
+}
+interface UwsHttpRequest {
+  getHeader(lowerCaseKey: RecognizedString): string;
+  getUrl(): string;
+  getMethod(): string;
+  getQuery(): string | undefined;
+  forEach(cb: (key: string, value: string) => void): void;
+}
+interface UwsBehavior<U> {
+  maxPayloadLength?: number;
+  idleTimeout?: number;
+  maxBackpressure?: number;
+  closeOnBackpressureLimit?: boolean;
+  sendPingsAutomatically?: boolean;
+  compression?: number;
+  upgrade?: (res: UwsHttpResponse, req: UwsHttpRequest, context: unknown) => void;
+  open?: (ws: UwsWebSocket<U>) => void;
+  message?: (ws: UwsWebSocket<U>, message: ArrayBuffer, isBinary: boolean) => void;
+  close?: (ws: UwsWebSocket<U>, code: number, message: ArrayBuffer) => void;
+  pong?: (ws: UwsWebSocket<U>, message: ArrayBuffer) => void;
+}
+interface UwsApp {
+  ws<U>(pattern: string, behavior: UwsBehavior<U>): UwsApp;
+  any(pattern: string, handler: (res: UwsHttpResponse, req: UwsHttpRequest) => void): UwsApp;
+  listen(host: string, port: number, cb: (token: unknown) => void): UwsApp;
+}
+interface UwsModule {
+  App(): UwsApp;
+  us_listen_socket_close(token: unknown): void;
+  us_socket_local_port(token: unknown): number;
+}
+
+export interface UwsTransportOptions {
+  /** Largest incoming message, bytes; larger ones close the connection (1009). */
+  readonly maxPayload: number;
+  /**
+   * Bytes uWS may buffer per socket. Kept well above the gateway's own slow-client limit
+   * (maxQueueBytes), because past it uWS silently drops messages instead of disconnecting.
+   */
+  readonly maxBackpressure: number;
+}
+
+/** What the app decides for an upgrade: the connection's facts, or an HTTP refusal. */
+export type UpgradeDecision = { readonly ok: true; readonly info: ConnectionInfo } | Extract<Admission, { ok: false }>;
+
+export interface UwsListenHooks {
+  readonly acceptor: ConnectionAcceptor;
+  /** `url` is path plus query string. */
+  decide(url: string, origin: string | undefined, authorization: string | undefined, ip: string): UpgradeDecision;
+  /** Port of the app's node:http server on 127.0.0.1, which gets every non-upgrade request. */
+  readonly httpPort: number;
+}
+
+/**
+ * uWS drops an oversized message's connection without a close frame; so its own limit is set
+ * this many times higher and the transport closes with 1009 itself, as `ws` does. Beyond
+ * uWS's limit (capped at 16 MiB) the connection is still dropped outright.
+ */
+const UWS_PAYLOAD_FACTOR = 16;
+const UWS_PAYLOAD_CAP = 16 * 1024 * 1024;
+/** A closing handshake the peer never completes is cut after this long, ms. */
+const CLOSE_TIMEOUT_MS = 5000;
+/** Request headers not forwarded to the internal HTTP server (hop-by-hop, or recomputed). */
+const HOP_HEADERS = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'content-length', 'host']);
+const STATUS_TEXT: Readonly<Record<number, string>> = {
+  400: 'Bad Request',
+  403: 'Forbidden',
+  404: 'Not Found',
+  429: 'Too Many Requests',
+  502: 'Bad Gateway',
+  503: 'Service Unavailable',
+};
+
+interface UserData {
+  info: ConnectionInfo;
+  conn: UwsConnection | null;
+  handler: ConnectionHandler | null;
+}
+
+// One cork callback for all writes (no closure per flush): the frames ride in these.
+let corkSocket: UwsWebSocket<UserData> | null = null;
+let corkFrames: readonly PreparedFrame[] = [];
+function corkedWrite(): void {
+  const ws = corkSocket!;
+  const frames = corkFrames;
+  for (let i = 0; i < frames.length; i++) ws.send(frames[i]!, false, false);
+}
+
+class UwsConnection implements TransportConnection {
+  closed = false;
+  constructor(private readonly ws: UwsWebSocket<UserData>) {}
+
+  write(frames: readonly PreparedFrame[]): void {
+    if (this.closed) return;
+    corkSocket = this.ws;
+    corkFrames = frames;
+    this.ws.cork(corkedWrite);
+    corkSocket = null;
+    corkFrames = [];
+  }
+
+  get bufferedAmount(): number {
+    return this.closed ? 0 : this.ws.getBufferedAmount();
+  }
+
+  ping(): void {
+    if (!this.closed) this.ws.ping();
+  }
+
+  close(code: number, reason: string): void {
+    if (this.closed) return;
+    this.ws.end(code, reason.slice(0, 123));
+    setTimeout(() => this.terminate(), CLOSE_TIMEOUT_MS).unref();
+  }
+
+  terminate(): void {
+    if (!this.closed) this.ws.close();
+  }
+}
+
+function text(b: ArrayBuffer): string {
+  return Buffer.from(b).toString();
+}
+
+export class UwsTransport implements Transport {
+  private token: unknown = null;
+
+  constructor(
+    private readonly uws: UwsModule,
+    private readonly opts: UwsTransportOptions,
+  ) {}
+
+  /** uWS frames each message itself; the payload is kept as is. */
+  prepare(payload: Uint8Array): PreparedFrame {
+    return payload;
+  }
+
+  /** Listens on host:port; resolves with the port (useful with port 0). */
+  listen(host: string, port: number, hooks: UwsListenHooks): Promise<number> {
+    const app = this.uws.App();
+    const maxPayload = this.opts.maxPayload;
+    app.ws<UserData>('/*', {
+      maxPayloadLength: Math.min(UWS_PAYLOAD_CAP, Math.max(this.opts.maxPayload, this.opts.maxPayload * UWS_PAYLOAD_FACTOR)),
+      maxBackpressure: this.opts.maxBackpressure,
+      closeOnBackpressureLimit: false,
+      // The gateway runs its own pings and dead-peer checks.
+      idleTimeout: 0,
+      sendPingsAutomatically: false,
+      compression: 0,
+      upgrade: (res, req, context) => {
+        const query = req.getQuery();
+        const d = hooks.decide(
+          req.getUrl() + (query ? '?' + query : ''),
+          req.getHeader('origin') || undefined,
+          req.getHeader('authorization') || undefined,
+          text(res.getRemoteAddressAsText()),
+        );
+        if (!d.ok) {
+          const body = JSON.stringify({ error: d.reason });
+          res.cork(() =>
+            res
+              .writeStatus(`${d.status} ${STATUS_TEXT[d.status] ?? 'Error'}`)
+              .writeHeader('content-type', 'application/json')
+              .end(body, true),
+          );
+          return;
+        }
+        const ud: UserData = { info: d.info, conn: null, handler: null };
+        res.upgrade(
+          ud,
+          req.getHeader('sec-websocket-key'),
+          req.getHeader('sec-websocket-protocol'),
+          req.getHeader('sec-websocket-extensions'),
+          context,
+        );
+      },
+      open: (ws) => {
+        const ud = ws.getUserData();
+        ud.conn = new UwsConnection(ws);
+        ud.handler = hooks.acceptor.accept(ud.conn, ud.info);
+      },
+      message: (ws, message, isBinary) => {
+        if (message.byteLength > maxPayload) {
+          ws.end(1009, 'message too big');
+          return;
+        }
+        // The ArrayBuffer is valid only during this call: copy it.
+        ws.getUserData().handler?.onMessage(Buffer.from(Buffer.from(message)), isBinary);
+      },
+      pong: (ws) => {
+        ws.getUserData().handler?.onPong();
+      },
+      close: (ws, code, message) => {
+        const ud = ws.getUserData();
+        if (ud.conn) ud.conn.closed = true;
+        ud.handler?.onClose(code, text(message));
+      },
+    });
+    app.any('/*', (res, req) => forward(res, req, hooks.httpPort));
+    return new Promise((resolve, reject) => {
+      app.listen(host, port, (token) => {
+        if (!token) return reject(new Error(`uWebSockets.js could not listen on ${host}:${port}`));
+        this.token = token;
+        resolve(this.uws.us_socket_local_port(token));
+      });
+    });
+  }
+
+  /** Stops accepting connections (open ones are closed by the gateway's shutdown). */
+  close(): void {
+    if (this.token !== null) this.uws.us_listen_socket_close(this.token);
+    this.token = null;
+  }
+}
+
+/** Forwards a plain HTTP request to the internal node:http server and relays its answer. */
+function forward(res: UwsHttpResponse, req: UwsHttpRequest, httpPort: number): void {
+  let aborted = false;
+  res.onAborted(() => {
+    aborted = true;
+  });
+  const method = req.getMethod().toUpperCase();
+  const query = req.getQuery();
+  const path = req.getUrl() + (query ? '?' + query : '');
+  const headers: Record<string, string> = { 'x-forwarded-for': text(res.getRemoteAddressAsText()) };
+  req.forEach((k, v) => {
+    if (!HOP_HEADERS.has(k)) headers[k] = v;
+  });
+  const chunks: Buffer[] = [];
+  res.onData((chunk, isLast) => {
+    chunks.push(Buffer.from(Buffer.from(chunk)));
+    if (!isLast) return;
+    const body = Buffer.concat(chunks);
+    const up = request(
+      { host: '127.0.0.1', port: httpPort, method, path, headers: { ...headers, 'content-length': String(body.length) } },
+      (r) => {
+        const out: Buffer[] = [];
+        r.on('data', (c: Buffer) => out.push(c));
+        r.on('end', () => {
+          if (aborted) return;
+          res.cork(() => {
+            res.writeStatus(`${r.statusCode ?? 502} ${r.statusMessage ?? ''}`);
+            for (const [k, v] of Object.entries(r.headers)) {
+              if (v === undefined || HOP_HEADERS.has(k) || k === 'date') continue;
+              res.writeHeader(k, Array.isArray(v) ? v.join(', ') : v);
+            }
+            res.end(Buffer.concat(out));
+          });
+        });
+      },
+    );
+    up.on('error', () => {
+      if (!aborted) res.cork(() => res.writeStatus('502 Bad Gateway').end('{"error":"internal HTTP server unavailable"}'));
+    });
+    up.end(body);
+  });
+}
+
+/** Loads the native module; a string says why it cannot be used (the app then keeps `ws`). */
+export async function loadUwsTransport(opts: UwsTransportOptions): Promise<UwsTransport | string> {
+  let mod: unknown;
+  const warn = console.warn;
+  try {
+    // The package prints and falls back to a JS implementation when its binary does not fit
+    // this Node build; that fallback is refused below, so its notice is kept quiet here.
+    console.warn = () => undefined;
+    mod = await import('uWebSockets.js' as string);
+  } catch (err) {
+    return `uWebSockets.js is not installed or does not load (${(err as Error).message.split('\n')[0]})`;
+  } finally {
+    console.warn = warn;
+  }
+  const m = ((mod as { default?: unknown }).default ?? mod) as UwsModule;
+  if (typeof m.App !== 'function') return 'uWebSockets.js loaded without an App export';
+  if (!/\[native code\]/.test(Function.prototype.toString.call(m.App)))
+    return `uWebSockets.js has no native binary for ${process.platform}-${process.arch} ABI ${process.versions.modules} (only its JS fallback loads)`;
+  return new UwsTransport(m, opts);
+}

@@ -1,0 +1,151 @@
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Socket } from 'node:net';
+import { WebSocketServer, WebSocket } from 'ws';
+import { Disconnect } from '../protocol/codes.js';
+import type {
+  ConnectionAcceptor,
+  ConnectionHandler,
+  ConnectionInfo,
+  PreparedFrame,
+  Transport,
+  TransportConnection,
+} from '../core/transport.js';
+
+export interface WsTransportOptions {
+  /** Largest incoming message, bytes; larger ones close the connection with 1009. */
+  readonly maxPayload: number;
+  /** permessage-deflate; off by default because it costs CPU per client on fan-out. */
+  readonly permessageDeflate: boolean;
+}
+
+const OPCODE_TEXT = 0x81; // FIN + text
+
+/**
+ * Frames a text message once, as a server (unmasked) frame, so that the same bytes can be
+ * written to every socket. Valid only without permessage-deflate.
+ */
+export function frameText(payload: Uint8Array): Buffer {
+  const len = payload.byteLength;
+  let header: Buffer;
+  if (len < 126) {
+    header = Buffer.allocUnsafe(2);
+    header[1] = len;
+  } else if (len < 65536) {
+    header = Buffer.allocUnsafe(4);
+    header[1] = 126;
+    header.writeUInt16BE(len, 2);
+  } else {
+    header = Buffer.allocUnsafe(10);
+    header[1] = 127;
+    header.writeUInt32BE(0, 2);
+    header.writeUInt32BE(len, 6);
+  }
+  header[0] = OPCODE_TEXT;
+  return Buffer.concat([header, payload], header.length + len);
+}
+
+/** The underlying socket of a ws WebSocket (a stable private field of ws 8). */
+function socketOf(ws: WebSocket): Socket {
+  return (ws as unknown as { _socket: Socket })._socket;
+}
+
+class WsConnection implements TransportConnection {
+  private readonly socket: Socket;
+
+  constructor(
+    private readonly ws: WebSocket,
+    private readonly preframed: boolean,
+  ) {
+    this.socket = socketOf(ws);
+  }
+
+  write(frames: readonly PreparedFrame[]): void {
+    if (this.ws.readyState !== WebSocket.OPEN) return;
+    if (!this.preframed) {
+      for (const f of frames) this.ws.send(f, { binary: false });
+      return;
+    }
+    // One write call: copying a few KiB into one buffer is cheaper than a stream write per
+    // frame (each costs a trip through Writable's buffering, even corked).
+    this.socket.write(frames.length === 1 ? frames[0]! : Buffer.concat(frames as Uint8Array[]));
+  }
+
+  get bufferedAmount(): number {
+    return this.socket.writableLength;
+  }
+
+  ping(): void {
+    if (this.ws.readyState === WebSocket.OPEN) this.ws.ping();
+  }
+
+  close(code: number, reason: string): void {
+    if (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING) this.ws.close(code, reason.slice(0, 123));
+    // A peer that never completes the closing handshake is dropped.
+    setTimeout(() => this.ws.terminate(), 5000).unref();
+  }
+
+  terminate(): void {
+    this.ws.terminate();
+  }
+}
+
+type Handled = WebSocket & { handler: ConnectionHandler };
+
+// Module-level listeners (no closure per connection); the handler rides on the socket object.
+function onMessage(this: WebSocket, data: Buffer, isBinary: boolean): void {
+  try {
+    (this as Handled).handler.onMessage(data, isBinary);
+  } catch (err) {
+    // A bug in handling one client's message must not take the process down with everyone.
+    process.emitWarning(err instanceof Error ? err : new Error(String(err)), 'OdinWsHandlerError');
+    this.close(Disconnect.ServerError.code, Disconnect.ServerError.reason);
+  }
+}
+function onPong(this: WebSocket): void {
+  (this as Handled).handler.onPong();
+}
+function onClose(this: WebSocket, code: number, reason: Buffer): void {
+  (this as Handled).handler.onClose(code, reason.toString());
+}
+function onError(this: WebSocket): void {
+  // ws closes the connection itself (1002/1007/1009) and then emits 'close'.
+}
+
+/** The `ws` library as a transport. The HTTP server owns the upgrade and calls `handleUpgrade`. */
+export class WsTransport implements Transport {
+  private readonly wss: WebSocketServer;
+  private readonly preframed: boolean;
+
+  constructor(opts: WsTransportOptions) {
+    this.preframed = !opts.permessageDeflate;
+    this.wss = new WebSocketServer({
+      noServer: true,
+      clientTracking: false,
+      maxPayload: opts.maxPayload,
+      perMessageDeflate: opts.permessageDeflate,
+      skipUTF8Validation: false,
+    });
+  }
+
+  prepare(payload: Uint8Array): PreparedFrame {
+    return this.preframed ? frameText(payload) : payload;
+  }
+
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, acceptor: ConnectionAcceptor, info: ConnectionInfo): void {
+    this.wss.handleUpgrade(req, socket, head, (ws) => {
+      const conn = new WsConnection(ws, this.preframed);
+      const w = ws as Handled;
+      w.on('error', onError);
+      w.handler = acceptor.accept(conn, info);
+      w.on('message', onMessage);
+      w.on('pong', onPong);
+      w.on('close', onClose);
+      socketOf(ws).setNoDelay(true);
+    });
+  }
+
+  close(): void {
+    this.wss.close();
+  }
+}
