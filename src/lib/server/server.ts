@@ -262,6 +262,16 @@ export async function startGateway(input: GatewayOptionsInput | GatewayOptions =
   };
 }
 
+/** Client addresses listed in /stats, most connections first. */
+const STATS_TOP_IPS = 50;
+
+function topIps(byIp: ReadonlyMap<string, number>, n: number): { ip: string; connections: number }[] {
+  return [...byIp]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, n)
+    .map(([ip, connections]) => ({ ip, connections }));
+}
+
 export function statsOf(gw: Gateway): Record<string, unknown> {
   const s = gw.stats;
   const mem = process.memoryUsage();
@@ -279,5 +289,6 @@ export function statsOf(gw: Gateway): Record<string, unknown> {
     slowDisconnects: s.slowDisconnects,
     rejected: s.rejected,
     memory: { rss: mem.rss, heapUsed: mem.heapUsed },
+    ips: topIps(gw.connectionsByIp, STATS_TOP_IPS),
   };
 }

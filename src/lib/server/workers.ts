@@ -12,6 +12,7 @@ import { JetStreamBroker } from '../broker-jetstream/jetstream-broker.js';
 import { NatsIngest } from '../ingest-nats/nats-ingest.js';
 import type { GatewayAppConfig } from './config.js';
 import type { RunningGateway } from './server.js';
+import { EXIT_PORT_UNAVAILABLE } from '../runtime/exit-codes.js';
 
 /** Restart budget: a worker that keeps crashing is restarted at most this often, ms. */
 const WORKER_RESTART_MIN_INTERVAL_MS = 1_000;
@@ -86,6 +87,12 @@ export function runPrimary(n: number, log: Logger): void {
     const w: Worker = cluster.fork({ ODIN_WS_WORKER_SLOT: String(slot) });
     w.on('exit', (code, signal) => {
       if (stopping) return;
+      if (code === EXIT_PORT_UNAVAILABLE) {
+        // Restarting cannot help: the port is taken or not allowed (the worker said which).
+        stopping = true;
+        for (const o of Object.values(cluster.workers ?? {})) o?.process.kill('SIGTERM');
+        process.exit(EXIT_PORT_UNAVAILABLE);
+      }
       log.error({ slot, pid: w.process.pid, code, signal }, 'worker died; restarting');
       const wait = Math.max(0, (lastStart.get(slot) ?? 0) + WORKER_RESTART_MIN_INTERVAL_MS - Date.now());
       setTimeout(() => fork(slot), wait);
