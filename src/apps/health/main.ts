@@ -138,8 +138,7 @@ export function healthTable(results: readonly ServiceHealth[]): string {
     r.message,
   ]);
   let out = renderTable(['SERVICE', 'STATUS', 'ENDPOINT', 'LATENCY', 'DETAIL'], rows);
-  for (const r of results)
-    if (r.details) out += `\n${r.name}:\n${JSON.stringify(r.details, null, 2).replace(/^/gm, '  ')}\n`;
+  for (const r of results) if (r.details) out += `\n${r.name}:\n${JSON.stringify(r.details, null, 2).replace(/^/gm, '  ')}\n`;
   const bad = results.filter((r) => r.required && r.status !== 'up').map((r) => r.name);
   out += bad.length === 0 ? '\nall required services are up\n' : `\nrequired but not up: ${bad.join(', ')}\n`;
   return out;

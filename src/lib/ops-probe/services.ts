@@ -100,7 +100,12 @@ const checks: Record<ServiceName, Check> = {
     const first = url.split(',')[0]!.trim();
     const p = await kafkaPing(first, t);
     if (!p.ok) return down(p.ms, p.error ?? 'down');
-    return { status: 'up', latencyMs: p.ms, message: `answers ApiVersions (${p.apis} APIs)`, ...(detailed ? { details: { broker: first, apis: p.apis } } : {}) };
+    return {
+      status: 'up',
+      latencyMs: p.ms,
+      message: `answers ApiVersions (${p.apis} APIs)`,
+      ...(detailed ? { details: { broker: first, apis: p.apis } } : {}),
+    };
   },
   async prometheus(url, detailed, t) {
     const h = await getJson<string>(`${trim(url)}/-/ready`, t, true);

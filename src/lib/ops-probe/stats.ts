@@ -103,7 +103,11 @@ function publisherSection(s: StatsSnapshot, prev: StatsSnapshot | null): string 
   const byType = (st.byType ?? {}) as Record<string, number>;
   const types = Object.entries(byType).sort((a, b) => b[1] - a[1]);
   let out = `PUBLISHER\n${renderTable(['FIGURE', 'VALUE'], rows)}`;
-  if (types.length > 0) out += `\n${renderTable(['EVENT TYPE', 'PUBLISHED'], types.map(([t, n]) => [t, fmt(n)]))}`;
+  if (types.length > 0)
+    out += `\n${renderTable(
+      ['EVENT TYPE', 'PUBLISHED'],
+      types.map(([t, n]) => [t, fmt(n)]),
+    )}`;
   return out;
 }
 
@@ -133,14 +137,23 @@ function gatewaySection(s: StatsSnapshot, prev: StatsSnapshot | null): string {
 function ipsSection(s: StatsSnapshot): string {
   const ips = (s.gateway?.ips ?? []) as { ip: string; connections: number }[];
   if (!Array.isArray(ips) || ips.length === 0) return 'CONNECTIONS BY CLIENT ADDRESS\n(no connections)\n';
-  return `CONNECTIONS BY CLIENT ADDRESS\n${renderTable(['ADDRESS', 'CONNECTIONS'], ips.map((x) => [x.ip, fmt(x.connections)]))}`;
+  return `CONNECTIONS BY CLIENT ADDRESS\n${renderTable(
+    ['ADDRESS', 'CONNECTIONS'],
+    ips.map((x) => [x.ip, fmt(x.connections)]),
+  )}`;
 }
 
 interface JszStream {
   name?: string;
   config?: { subjects?: string[]; num_replicas?: number };
   state?: { messages?: number; bytes?: number; first_seq?: number; last_seq?: number; consumer_count?: number };
-  consumer_detail?: { name?: string; num_pending?: number; num_ack_pending?: number; num_redelivered?: number; delivered?: { stream_seq?: number } }[];
+  consumer_detail?: {
+    name?: string;
+    num_pending?: number;
+    num_ack_pending?: number;
+    num_redelivered?: number;
+    delivered?: { stream_seq?: number };
+  }[];
 }
 
 function streamsOf(s: StatsSnapshot): JszStream[] {
