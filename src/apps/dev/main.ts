@@ -24,6 +24,10 @@ export async function devCommand(argv: readonly string[]): Promise<number> {
   }
   const env = { ...process.env };
   env.GATEWAY_API_KEY ||= 'dev-' + randomBytes(8).toString('hex');
+  // The dashboard's console drives this process's publisher; its admin password is printed below.
+  env.GATEWAY_ADMIN_PASSWORD ||= 'dev-' + randomBytes(8).toString('hex');
+  const publisherPort = process.env.PUBLISHER_PORT ? Number(process.env.PUBLISHER_PORT) : 3003;
+  env.PUBLISHER_URL ||= `http://127.0.0.1:${publisherPort}`;
   let cfg;
   try {
     cfg = loadGatewayConfig(argv, env);
@@ -36,7 +40,6 @@ export async function devCommand(argv: readonly string[]): Promise<number> {
   }
   const log = createLogger(cfg.gateway.logLevel, 'dev');
   const gw = await runGateway(cfg, log);
-  const publisherPort = process.env.PUBLISHER_PORT ? Number(process.env.PUBLISHER_PORT) : 3003;
   const feed = await startPublisher({
     port: publisherPort,
     sink: { kind: 'gateway', url: gw.url, apiKey: cfg.gateway.apiKey },
@@ -51,6 +54,7 @@ export async function devCommand(argv: readonly string[]): Promise<number> {
       `  Centrifugo protocol  ${ws}/connection/websocket\n` +
       `  Server API           ${gw.url}/api/publish   (X-API-Key: ${cfg.gateway.apiKey})\n` +
       `  Health / metrics     ${gw.url}/health  ${gw.url}/metrics  ${gw.url}/stats\n` +
+      `  Dashboard            ${gw.url}/dashboard   (admin password: ${env.GATEWAY_ADMIN_PASSWORD})\n` +
       `  Publisher            ${feed.url}/stats  (POST ${feed.url}/control to change rate or mix; ${DEV_EVENTS_PER_SECOND} events/s now)\n` +
       `  Try: npx wscat -c ${ws}/ws  then  {"type":"subscribe","data":{"channels":["BTC.trade","ETH.trade"]}}\n\n`,
   );

@@ -3,6 +3,7 @@ import { ConfigError } from '../../lib/core/options.js';
 import { GATEWAY_HELP, loadGatewayConfig } from '../../lib/server/config.js';
 import { createLogger } from '../../lib/runtime/logger.js';
 import { onShutdownSignal, runGateway } from '../../lib/server/run.js';
+import { healthFromCounters } from '../../lib/dashboard/stats-producer.js';
 import { isClusterPrimary, runPrimary, startNatsIngest, workerCount } from '../../lib/server/workers.js';
 
 export async function gatewayCommand(argv: readonly string[]): Promise<number> {
@@ -28,12 +29,18 @@ export async function gatewayCommand(argv: readonly string[]): Promise<number> {
   }
   const gw = await runGateway(cfg, log);
   const ingest = await startNatsIngest(cfg, gw, log);
+  if (ingest)
+    gw.dashboard?.addHealth(
+      'ingest',
+      healthFromCounters(() => ingest.stats),
+    );
   log.info(
     {
       url: gw.url,
       odin: `${gw.url.replace('http', 'ws')}/ws`,
       centrifuge: `${gw.url.replace('http', 'ws')}/connection/websocket`,
       broker: cfg.broker,
+      dashboard: gw.dashboard ? `${gw.url}/dashboard` : 'off',
     },
     'gateway listening',
   );

@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError, resolveGatewayOptions, type GatewayOptions } from '../core/options.js';
 import { loadJetStreamSection, type JetStreamSection } from '../broker-jetstream/config.js';
+import { loadDashboardSection, type DashboardOptions } from '../dashboard/options.js';
 
 export type BrokerKind = 'memory' | 'nats';
 
@@ -18,6 +19,8 @@ export interface GatewayAppConfig {
   readonly transport: 'ws' | 'uws';
   /** Stream limits and NATS ingest (`jetstream:` in the config file, NATS_STREAM_* env). */
   readonly jetstream: JetStreamSection;
+  /** /dashboard and the admin console (`dashboard:` in the config file, GATEWAY_ADMIN_* env). */
+  readonly dashboard: DashboardOptions;
 }
 
 export const GATEWAY_FLAGS = {
@@ -41,7 +44,9 @@ export const GATEWAY_FLAGS = {
 export const GATEWAY_HELP = `Usage: odin-ws gateway [options]
 
 Runs the WebSocket gateway: /ws (Odin protocol), /connection/websocket (Centrifugo protocol),
-/api/* (server API), /health, /ready, /metrics, /stats — all on one port.
+/api/* (server API), /health, /ready, /metrics, /stats, /dashboard — all on one port.
+The admin console is off until GATEWAY_ADMIN_PASSWORD or GATEWAY_ADMIN_TOKEN is set
+(or dashboard.adminPassword in the config file; docs/dashboard.md).
 
 Options (flag | environment | default):
   -c, --config FILE             GATEWAY_CONFIG             YAML or JSON options file (docs/operations.md)
@@ -108,6 +113,7 @@ export function loadGatewayConfig(argv: readonly string[], env: NodeJS.ProcessEn
     workers: fileWorkers,
     transport: fileTransport,
     jetstream: fileJetstream,
+    dashboard: fileDashboard,
     ...gw
   } = file as Record<string, unknown>;
   const o: Record<string, unknown> = { ...gw };
@@ -170,6 +176,7 @@ export function loadGatewayConfig(argv: readonly string[], env: NodeJS.ProcessEn
     workers,
     transport,
     jetstream: loadJetStreamSection(fileJetstream, env),
+    dashboard: loadDashboardSection(fileDashboard, env),
     help: f.help === true,
   };
 }

@@ -17,6 +17,9 @@ import { WsTransport } from '../transport-ws/ws-transport.js';
 import { loadUwsTransport, type UpgradeDecision, type UwsTransport } from '../transport-uws/uws-transport.js';
 import { checkApiKey, handleApi } from './api.js';
 import { createMetrics } from './metrics.js';
+import { Dashboard } from '../dashboard/dashboard.js';
+import type { DashboardOptions } from '../dashboard/options.js';
+import { withStatsNamespace } from '../dashboard/stats-channel.js';
 
 /** Largest API request body, bytes; more gets 413. */
 export const MAX_API_BODY_BYTES = 1024 * 1024;
@@ -37,6 +40,8 @@ export interface StartGatewayDeps {
    * is logged and `ws` is used. Default 'ws'.
    */
   readonly transport?: 'ws' | 'uws';
+  /** Serve /dashboard and publish the stats channel (docs/dashboard.md). Default: off. */
+  readonly dashboard?: DashboardOptions;
 }
 
 export interface RunningGateway {
@@ -47,6 +52,7 @@ export interface RunningGateway {
   /** http://host:port */
   readonly url: string;
   readonly registry: Registry;
+  readonly dashboard: Dashboard | null;
   /** Graceful shutdown: not ready, clients told to reconnect, broker closed, server closed. */
   close(): Promise<void>;
 }
@@ -121,7 +127,7 @@ function decideUpgrade(
 
 /** Builds the gateway, its HTTP server and transport, and listens. */
 export async function startGateway(input: GatewayOptionsInput | GatewayOptions = {}, deps: StartGatewayDeps = {}): Promise<RunningGateway> {
-  const options = resolveGatewayOptions(input);
+  const options = deps.dashboard?.enabled ? withStatsNamespace(input) : resolveGatewayOptions(input);
   const log = deps.log ?? silentLogger;
   const broker = deps.broker ?? new MemoryBroker();
   let uws: UwsTransport | null = null;
@@ -135,6 +141,8 @@ export async function startGateway(input: GatewayOptionsInput | GatewayOptions =
   const gateway = new Gateway(options, { broker, transport: uws ?? transport, log });
   const registry = createMetrics(gateway);
   await gateway.start();
+  const dashboard = deps.dashboard?.enabled ? new Dashboard(gateway, deps.dashboard, log) : null;
+  dashboard?.start();
 
   const server = createServer({ keepAliveTimeout: 5000, requestTimeout: 30_000 }, (req, res) => {
     handleHttp(req, res).catch((err: unknown) => {
@@ -147,6 +155,7 @@ export async function startGateway(input: GatewayOptionsInput | GatewayOptions =
   async function handleHttp(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const path = url.pathname;
+    if (dashboard && (await dashboard.handle(req, res, url))) return;
     if (path.startsWith('/api/') || path === '/api') {
       if (req.method !== 'POST') return sendJson(res, 405, { error: { code: 107, message: 'use POST' } });
       if (!checkApiKey(options.apiKey, req.headers['x-api-key'] as string | undefined, req.headers.authorization)) {
@@ -245,10 +254,12 @@ export async function startGateway(input: GatewayOptionsInput | GatewayOptions =
     port,
     url: `http://${host}:${port}`,
     registry,
+    dashboard,
     close() {
       closing ??= (async () => {
         // Ordered: stop accepting, tell clients to reconnect, drain, broker, server.
         uws?.close();
+        dashboard?.close();
         server.closeIdleConnections();
         const stopped = new Promise<void>((r) => server.close(() => r()));
         await gateway.shutdown();
