@@ -3,8 +3,9 @@ import { ConfigError } from '../../lib/core/options.js';
 import { GATEWAY_HELP, loadGatewayConfig } from '../../lib/server/config.js';
 import { createLogger } from '../../lib/runtime/logger.js';
 import { onShutdownSignal, runGateway } from '../../lib/server/run.js';
-import { healthFromCounters } from '../../lib/dashboard/stats-producer.js';
-import { isClusterPrimary, runPrimary, startNatsIngest, workerCount } from '../../lib/server/workers.js';
+import { ingestHealth } from '../../lib/dashboard/stats-producer.js';
+import { isClusterPrimary, runPrimary, workerCount } from '../../lib/server/workers.js';
+import { startIngests } from '../../lib/server/ingest.js';
 
 export async function gatewayCommand(argv: readonly string[]): Promise<number> {
   let cfg;
@@ -28,24 +29,28 @@ export async function gatewayCommand(argv: readonly string[]): Promise<number> {
     return -1;
   }
   const gw = await runGateway(cfg, log);
-  const ingest = await startNatsIngest(cfg, gw, log);
-  if (ingest)
-    gw.dashboard?.addHealth(
-      'ingest',
-      healthFromCounters(() => ingest.stats),
-    );
+  let ingests;
+  try {
+    ingests = await startIngests(cfg, gw, log);
+  } catch (err) {
+    log.error({ err, ingest: cfg.ingest, natsUrl: cfg.natsUrl }, 'cannot start ingest');
+    await gw.close();
+    return 1;
+  }
+  for (const i of ingests) gw.dashboard?.addHealth(`ingest-${i.kind}`, ingestHealth(i));
   log.info(
     {
       url: gw.url,
       odin: `${gw.url.replace('http', 'ws')}/ws`,
       centrifuge: `${gw.url.replace('http', 'ws')}/connection/websocket`,
       broker: cfg.broker,
+      ingest: cfg.ingest,
       dashboard: gw.dashboard ? `${gw.url}/dashboard` : 'off',
     },
     'gateway listening',
   );
   onShutdownSignal(log, async () => {
-    await ingest?.stop();
+    for (const i of ingests) await i.stop();
     await gw.close();
   });
   return -1; // keep running

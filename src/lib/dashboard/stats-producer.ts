@@ -7,6 +7,7 @@
 import { hostname } from 'node:os';
 import { monitorEventLoopDelay, performance, type EventLoopUtilization, type IntervalHistogram } from 'node:perf_hooks';
 import type { Gateway } from '../core/gateway.js';
+import type { Ingest } from '../core/ingest.js';
 import type { Logger } from '../core/stats.js';
 import { LatencyHistogram, type PercentileSummary } from '../loadtest/histogram.js';
 import { STATS_CHANNEL, STATS_HISTORY_SIZE, STATS_HISTORY_TTL_MS } from './stats-channel.js';
@@ -181,16 +182,10 @@ export class StatsProducer {
   }
 }
 
-/**
- * A health source from a component's counters (e.g. NATS ingest's received/published/failed):
- * ok while `failed` has not grown since the previous look; the counters are shown as they are.
- */
-export function healthFromCounters<T extends { readonly failed: number }>(read: () => T): HealthSource {
-  let lastFailed: number | null = null;
+/** A health source from an ingest (NATS, Kafka): ok while running and connected; counters and lag as they are. */
+export function ingestHealth(ingest: Ingest): HealthSource {
   return () => {
-    const c = { ...read() };
-    const ok = lastFailed === null || c.failed <= lastFailed;
-    lastFailed = c.failed;
-    return { ok, ...c };
+    const h = ingest.health();
+    return { ...h, ok: h.running && h.connected };
   };
 }
