@@ -127,7 +127,14 @@ export class ConsoleView {
       `${r.channel} (namespace ${r.namespace}): ${r.subscribers} subscribers here, position ${r.position.offset} @ ${r.position.epoch}, history up to ${r.historySize}` +
         (r.historyError ? ` — ${r.historyError}` : ''),
     );
-    setText('inspect-presence', r.presenceError ? `presence: ${r.presenceError}` : `presence: ${JSON.stringify(r.presence, null, 1)}`);
+    const present = Object.values(r.presence ?? {});
+    const users = [...new Set(present.map((p) => p.user).filter(Boolean))];
+    setText(
+      'inspect-presence',
+      r.presenceError
+        ? `presence: ${r.presenceError}`
+        : `presence: ${present.length} client(s), ${users.length} user(s)${users.length ? ': ' + users.slice(0, 20).join(', ') : ''}`,
+    );
     const items = (r.history ?? []).map((p) => {
       const li = document.createElement('li');
       li.textContent = `#${p.offset} ${new Date(p.time).toISOString().slice(11, 23)} ${JSON.stringify(p.data)}`;
@@ -197,7 +204,12 @@ export class ConsoleView {
 
   async publisherStatus() {
     const s = await api('publisher');
-    setText('publisher-status', JSON.stringify({ publishing: s.isPublishing, profile: s.profile, stats: s.stats }, null, 1));
+    const st = s.stats ?? {};
+    setText(
+      'publisher-status',
+      `${s.isPublishing ? 'publishing' : 'stopped'} · profile ${s.profile} · ${Math.round(st.currentRate ?? 0)}/s now, target ${st.targetRate ?? '–'}/s · ` +
+        `${st.messagesPublished ?? 0} published, ${st.errors ?? 0} errors, ${st.dropped ?? 0} dropped`,
+    );
   }
 
   async publisher(action) {
