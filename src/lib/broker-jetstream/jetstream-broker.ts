@@ -29,29 +29,27 @@
  * appender.ts (ordered appends), reader.ts (heads, ranges, history), live-channel.ts (live
  * delivery and its gap-fill state machine), errors.ts (JetStream failures → BrokerError).
  */
-import { createHash } from 'node:crypto';
-import { nuid, type Msg } from '@nats-io/transport-node';
+import type { Msg } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import {
   BrokerError,
   type Broker,
   type BrokerEventHandler,
+  type BrokerTelemetry,
   type HistoryOptions,
   type HistoryResult,
   type PublishOptions,
   type StreamPosition,
 } from '../core/broker.js';
 import { resolveJetStreamOptions, type JetStreamBrokerOptions, type ResolvedJetStreamOptions } from './options.js';
-import { readRecord, toPublication } from './records.js';
+import { readRecord, toPublications } from './records.js';
 import { encodeChannel } from './subject.js';
 import { ConnectionWatch } from './connection.js';
 import { StreamAdmin } from './stream-admin.js';
 import { StreamReader } from './reader.js';
-import { Appender } from './appender.js';
+import { Appender, type AppendStats } from './appender.js';
 import { LiveChannel } from './live-channel.js';
 import { sleep, toBrokerError, unreachable } from './errors.js';
-
-const encoder = new TextEncoder();
 
 export class JetStreamBroker implements Broker {
   private readonly o: ResolvedJetStreamOptions;
@@ -86,6 +84,11 @@ export class JetStreamBroker implements Broker {
     });
   }
 
+  /** Backlog, overload refusals and append latency (see appender.ts). */
+  get telemetry(): BrokerTelemetry & AppendStats {
+    return this.appender.stats;
+  }
+
   /** Subject a channel is stored under (exported for tools and tests). */
   storeSubject(channel: string): string {
     return `${this.o.pubPrefix}.${encodeChannel(channel)}`;
@@ -104,12 +107,7 @@ export class JetStreamBroker implements Broker {
     const subject = this.subjectOrThrow(channel);
     this.checkOpen();
     if (!this.conn.connected) throw unreachable();
-    const msgId =
-      opts?.idempotencyKey !== undefined
-        ? 'k' + createHash('sha256').update(channel).update('\u0000').update(opts.idempotencyKey).digest('base64url')
-        : 'r' + nuid.next();
-    const r = await this.appender.publish(channel, subject, encoder.encode(data), msgId, opts);
-    return { offset: r.offset, epoch: r.epoch };
+    return this.appender.publish(channel, subject, data, opts);
   }
 
   async subscribe(channel: string): Promise<void> {
@@ -121,7 +119,9 @@ export class JetStreamBroker implements Broker {
       channel,
       { head: () => this.reader.head(channel), range: (head, after) => this.reader.range(channel, head, after) },
       {
-        deliver: (r) => this.handler?.onPublication(toPublication(channel, r)),
+        deliver: (r, after) => {
+          for (const p of toPublications(channel, r, after)) this.handler?.onPublication(p);
+        },
         reset: () => this.handler?.onStreamReset?.(channel),
       },
       {
@@ -179,7 +179,7 @@ export class JetStreamBroker implements Broker {
     const subject = this.subjectOrThrow(channel);
     this.checkOpen();
     if (!this.conn.connected) throw unreachable();
-    await this.appender.serialized(channel, async () => {
+    await this.appender.serialized(channel, subject, async () => {
       try {
         await this.admin.purgeSubject(subject);
       } catch (err) {

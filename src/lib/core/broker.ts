@@ -83,7 +83,19 @@ export interface BrokerEventHandler {
   onStreamReset?(channel: string): void;
 }
 
+/** What a broker reports about its own appends (exported on /metrics). Optional. */
+export interface BrokerTelemetry {
+  /** Publications accepted by `publish()` on this node and not yet stored. */
+  readonly backlog: number;
+  /** Publications refused for overload (backlog full, or waited past the publish timeout). */
+  readonly rejected: number;
+  /** Set by the metrics layer: called once per stored append with its latency and size. */
+  onAppend: ((seconds: number, publications: number) => void) | null;
+}
+
 export interface Broker {
+  /** Present when the broker reports backlog and append latency. */
+  readonly telemetry?: BrokerTelemetry;
   /** Starts delivery to `handler`. Called once, before any subscribe. */
   run(handler: BrokerEventHandler): Promise<void>;
   publish(channel: string, data: string, opts?: PublishOptions): Promise<StreamPosition>;
