@@ -82,7 +82,7 @@ async function main(): Promise<void> {
       const per = Math.floor(N / 3);
       const me = fileURLToPath(import.meta.url);
       const kids = [0, 1, 2].map((k) =>
-        fork(me, [], { env: { ...process.env, BENCH_APPEND_CHILD: JSON.stringify([nats.url, ch3, per, `p${k}`]) } }),
+        fork(me, process.argv.slice(2), { env: { ...process.env, BENCH_APPEND_CHILD: JSON.stringify([nats.url, ch3, per, `p${k}`]) } }),
       );
       await Promise.all(kids.map((c) => new Promise((res2) => c.once('message', res2))));
       const t0 = performance.now();
