@@ -7,11 +7,25 @@
  * `max_age`, so one stream serves all channels; a stream per namespace would only add
  * streams to manage, and JetStream limits are per subject already.
  *
- * Offsets: every append carries `Odin-Offset` = previous offset + 1 and is made conditional
- * on the channel's previous stream sequence (`Nats-Expected-Last-Subject-Sequence`). JetStream
- * applies appends of one subject one at a time (the stream leader, in Raft order), so two
- * writers racing for the same offset cannot both win: the loser gets "wrong last sequence",
- * re-reads the head and retries. Offsets are therefore 1, 2, 3... on every node.
+ * Offsets and group commit (appender.ts): a channel has at most one append in flight per
+ * process; publications arriving meanwhile wait and are appended together, as ONE message
+ * holding the group (records.ts), so one channel's throughput is a group per round trip, not
+ * a publication per round trip. Guarantees:
+ *  - contiguous: each append carries `Odin-Offset` = its last publication's offset and is made
+ *    conditional on the channel's previous stream sequence (`Nats-Expected-Last-Subject-Sequence`).
+ *    JetStream applies appends of one subject one at a time (the stream leader, in Raft
+ *    order), so two writers racing for the same offsets cannot both win: the loser gets
+ *    "wrong last sequence" (nothing of its group stored), re-reads the head and retries.
+ *  - identical on every node: offsets live in the stored messages; every node reads them.
+ *  - all-or-nothing: a group is one message, stored whole or not at all; retries after an
+ *    unknown outcome reuse its `Nats-Msg-Id`, so it is never stored twice.
+ *  - order: one process's publications to a channel get offsets in call order.
+ *  - overload: at most `maxBacklog` publications wait per process; past it, or past the
+ *    publish timeout, publish rejects 'unavailable' (counted: telemetry.rejected).
+ *  - idempotency keys: honoured by JetStream's dedup on any node when the keyed publication is
+ *    appended alone (no contention), and by this process's window inside a group.
+ * History limits count messages (`max_msgs_per_subject`), so with groups the stream keeps at
+ * least `historySize` publications per channel (at most `maxGroup` times more).
  *
  * Epoch: carried in `Odin-Epoch`. A channel's epoch is chosen when its subject is empty (the
  * first append of a run, or an epoch marker written by `history()` of an empty channel) and

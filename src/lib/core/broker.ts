@@ -12,7 +12,8 @@
  *     recreation) and never otherwise. Offsets of different epochs are not comparable.
  *  3. Delivery: after `subscribe(channel)` has resolved, every publication of that channel
  *     accepted afterwards is handed to the handler exactly once, in offset order. Publications
- *     of different channels are not ordered relative to each other.
+ *     of different channels are not ordered relative to each other. Publications of one
+ *     channel published through one node get offsets in the order `publish()` was called.
  *  4. History: `history()` reads the same log that delivery comes from, so a publication seen
  *     live is in history until it expires (size or TTL) and vice versa.
  *  5. `publish()` resolves only once the publication is durably accepted (for a replicated

@@ -144,6 +144,15 @@ export function addIngestMetrics(registry: Registry, read: () => readonly Ingest
     },
   });
   new Gauge({
+    name: 'ws_ingest_reading',
+    help: '1 while this process reads the feed (with a lease, one process of several does), by feed.',
+    labelNames: ['ingest'],
+    registers: [registry],
+    collect() {
+      for (const h of read()) this.set({ ingest: h.kind }, h.reading ? 1 : 0);
+    },
+  });
+  new Gauge({
     name: 'ws_ingest_connected',
     help: '1 while the feed connection is up, by feed.',
     labelNames: ['ingest'],
