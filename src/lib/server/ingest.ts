@@ -4,7 +4,7 @@
  * NATS is built in; other backbones (Kafka) register a factory.
  */
 import type { Ingest, IngestSink } from '../core/ingest.js';
-import type { Logger } from '../core/stats.js';
+import type { Logger } from '../core/logger.js';
 import { ConfigError } from '../core/options.js';
 import { NatsIngest } from '../ingest-nats/nats-ingest.js';
 import type { GatewayAppConfig } from './config.js';
