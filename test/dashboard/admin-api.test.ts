@@ -11,7 +11,7 @@ import { resolveDashboardOptions, loadDashboardSection, type DashboardOptionsInp
 import { STATS_CHANNEL } from '../../src/lib/dashboard/stats-channel.js';
 import { ConfigError } from '../../src/lib/core/options.js';
 import { startPublisher, type RunningPublisher } from '../../src/lib/publisher/server.js';
-import type { Logger } from '../../src/lib/core/stats.js';
+import type { Logger } from '../../src/lib/core/logger.js';
 import { MemorySink } from '../../src/lib/publisher/sinks/memory-sink.js';
 import { TestClient, type Json } from '../testkit/ws-client.js';
 
@@ -311,6 +311,37 @@ describe('admin API', () => {
     const stop = await call(gw, '/dashboard/api/publisher', { body: { action: 'stop' }, headers: auth });
     assert.equal(stop.status, 200);
     assert.ok(lines.some((l) => l.obj.action === 'publisher'));
+  });
+});
+
+describe('dashboard behind uWebSockets.js', () => {
+  it('serves the page, the admin API and the stats channel like ws does', async (t) => {
+    const g = await startGateway(
+      { port: 0, host: '127.0.0.1', apiKey: API_KEY, logLevel: 'silent' },
+      { transport: 'uws', dashboard: resolveDashboardOptions({ statsIntervalMs: 200, adminToken: TOKEN }) },
+    );
+    try {
+      if (g.transport !== 'uws') return t.skip('uWebSockets.js does not load here');
+      const page = await fetch(g.url + '/dashboard');
+      assert.equal(page.status, 200);
+      assert.match(page.headers.get('content-security-policy') ?? '', /script-src 'self'/);
+      const pub = await call(g, '/dashboard/api/publish', {
+        body: { channel: 'BTC.trade', data: { p: 1 } },
+        headers: { authorization: `Bearer ${TOKEN}` },
+      });
+      assert.equal(pub.status, 200);
+      const big = await call(g, '/dashboard/api/publish', {
+        body: { channel: 'BTC.trade', data: 'x'.repeat(70_000) },
+        headers: { authorization: `Bearer ${TOKEN}` },
+      });
+      assert.equal(big.status, 413);
+      const c = await TestClient.connect(g.url.replace('http', 'ws') + '/ws');
+      c.send({ type: 'subscribe', data: { channels: [STATS_CHANNEL] } });
+      await c.next((x) => x.channel === STATS_CHANNEL);
+      c.ws.close();
+    } finally {
+      await g.close();
+    }
   });
 });
 

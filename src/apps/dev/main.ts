@@ -2,6 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { ConfigError } from '../../lib/core/options.js';
 import { loadGatewayConfig } from '../../lib/server/config.js';
+import { toNumber } from '../../lib/runtime/flags.js';
 import { createLogger } from '../../lib/runtime/logger.js';
 import { onShutdownSignal, runGateway } from '../../lib/server/run.js';
 import { startPublisher } from '../../lib/publisher/server.js';
@@ -26,7 +27,13 @@ export async function devCommand(argv: readonly string[]): Promise<number> {
   env.GATEWAY_API_KEY ||= 'dev-' + randomBytes(8).toString('hex');
   // The dashboard's console drives this process's publisher; its admin password is printed below.
   env.GATEWAY_ADMIN_PASSWORD ||= 'dev-' + randomBytes(8).toString('hex');
-  const publisherPort = process.env.PUBLISHER_PORT ? Number(process.env.PUBLISHER_PORT) : 3003;
+  let publisherPort: number;
+  try {
+    publisherPort = toNumber('PUBLISHER_PORT', process.env.PUBLISHER_PORT, { integer: true, min: 0 }, 3003);
+  } catch (err) {
+    console.error(`odin-ws dev: ${(err as Error).message}`);
+    return 2;
+  }
   env.PUBLISHER_URL ||= `http://127.0.0.1:${publisherPort}`;
   let cfg;
   try {

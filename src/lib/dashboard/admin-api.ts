@@ -4,13 +4,13 @@
  * need a session or the admin token; changes also need the same origin and the CSRF token.
  * Every change is written to the log as an audit record. Outcomes and codes: docs/dashboard.md.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { ApiError, type Gateway } from '../core/gateway.js';
-import type { Logger } from '../core/stats.js';
+import type { Logger } from '../core/logger.js';
+import type { HttpReply, HttpRequest } from '../core/transport.js';
 import { ErrorCode } from '../protocol/codes.js';
-import type { Actor, AdminAuth } from './auth.js';
-import { badRequest, HttpError, readJsonObject, sendError, sendJson } from './http.js';
+import { viaHttps, type Actor, type AdminAuth } from './auth.js';
+import { badRequest, errorReply, HttpError, jsonReply, readJsonObject } from './http.js';
 import type { DashboardOptions } from './options.js';
 
 /** Rows in the channels table (busiest first). */
@@ -50,10 +50,6 @@ function intParam(url: URL, name: string, dflt: number, min: number, max: number
   return n;
 }
 
-function ipOf(req: IncomingMessage): string {
-  return req.socket.remoteAddress ?? '';
-}
-
 /** Per-channel publications per second, from how far the stream offset moved between two looks. */
 class ChannelRates {
   private readonly seen = new Map<string, { offset: number; epoch: string; at: number; rate: number }>();
@@ -81,32 +77,30 @@ export class AdminApi {
 
   constructor(private readonly ctx: AdminContext) {}
 
-  private audit(req: IncomingMessage, actor: Actor, action: string, details: Record<string, unknown>): void {
+  private audit(req: HttpRequest, actor: Actor, action: string, details: Record<string, unknown>): void {
     const who = actor.kind === 'token' ? 'token' : `session:${actor.id}`;
-    this.ctx.log.info({ audit: 'dashboard', action, actor: who, ip: ipOf(req), ...details }, `admin ${action}`);
+    this.ctx.log.info({ audit: 'dashboard', action, actor: who, ip: req.ip, ...details }, `admin ${action}`);
   }
 
   /** Handles /dashboard/api/<route>; every outcome is JSON. */
-  async handle(req: IncomingMessage, res: ServerResponse, route: string, url: URL): Promise<void> {
+  async handle(req: HttpRequest, route: string, url: URL): Promise<HttpReply> {
     try {
-      await this.route(req, res, route, url);
+      return await this.route(req, route, url);
     } catch (e) {
-      if (e instanceof HttpError) return sendError(res, e);
-      if (e instanceof ApiError) return sendError(res, new HttpError(e.httpStatus, e.code, e.message));
+      if (e instanceof HttpError) return errorReply(e);
+      if (e instanceof ApiError) return errorReply(new HttpError(e.httpStatus, e.code, e.message));
       this.ctx.log.error({ err: e, route }, 'dashboard: admin API failed');
-      sendError(res, new HttpError(500, ErrorCode.Internal, 'internal error'));
+      return errorReply(new HttpError(500, ErrorCode.Internal, 'internal error'));
     }
   }
 
-  private async route(req: IncomingMessage, res: ServerResponse, route: string, url: URL): Promise<void> {
-    const method = req.method ?? 'GET';
+  // Bodies are read (readJsonObject) before any await: the transport streams them only then.
+  private async route(req: HttpRequest, route: string, url: URL): Promise<HttpReply> {
+    const method = req.method;
     const post = method === 'POST';
-    if (route === 'session' && method === 'GET') return this.sessionInfo(req, res);
-    if (route === 'login' && post) return this.login(req, res);
-    if (route === 'logout' && post) {
-      const cookie = this.ctx.auth.logout(req);
-      return sendJson(res, 200, { ok: true }, { 'set-cookie': cookie });
-    }
+    if (route === 'session' && (method === 'GET' || method === 'HEAD')) return this.sessionInfo(req);
+    if (route === 'login' && post) return this.login(req);
+    if (route === 'logout' && post) return jsonReply(200, { ok: true }, { 'set-cookie': this.ctx.auth.logout(req) });
     const known: Record<string, 'GET' | 'POST' | 'BOTH'> = {
       channels: 'GET',
       channel: 'GET',
@@ -118,44 +112,39 @@ export class AdminApi {
     const allowed = known[route];
     if (allowed === undefined && !['session', 'login', 'logout'].includes(route))
       throw new HttpError(404, ErrorCode.MethodNotFound, `no admin route ${route.slice(0, 64)}`);
-    if (allowed === undefined || (allowed !== 'BOTH' && allowed !== method) || (method !== 'GET' && method !== 'POST'))
+    const m = method === 'HEAD' ? 'GET' : method;
+    if (allowed === undefined || (allowed !== 'BOTH' && allowed !== m) || (m !== 'GET' && m !== 'POST'))
       throw new HttpError(405, ErrorCode.BadRequest, `method ${method} not allowed here`);
     const who = this.ctx.auth.authorize(req, post);
     if (!who.ok) throw new HttpError(who.status, who.code, who.message, who.retryAfter ?? 0);
     switch (route) {
       case 'channels':
-        return sendJson(res, 200, await this.channels());
+        return jsonReply(200, await this.channels());
       case 'channel':
-        return sendJson(res, 200, await this.inspect(url));
+        return jsonReply(200, await this.inspect(url));
       case 'clients': {
         const user = url.searchParams.get('user') ?? undefined;
         const client = url.searchParams.get('client') ?? undefined;
         if ((user ?? '') === '' && (client ?? '') === '') throw badRequest('give user or client');
-        return sendJson(res, 200, { clients: this.ctx.gw.findClients({ user, client }) });
+        return jsonReply(200, { clients: this.ctx.gw.findClients({ user, client }) });
       }
       case 'publish': {
-        const b = parse(publishBody, await this.body(req));
+        const b = parse(publishBody, await readJsonObject(req));
         if (b.data === undefined) throw badRequest('data: required');
         const pos = await this.ctx.gw.publish({ channel: b.channel, data: JSON.stringify(b.data) });
         this.audit(req, who.actor, 'publish', { channel: b.channel, offset: pos.offset });
-        return sendJson(res, 200, { offset: pos.offset, epoch: pos.epoch });
+        return jsonReply(200, { offset: pos.offset, epoch: pos.epoch });
       }
       case 'disconnect':
-        return sendJson(res, 200, this.disconnect(req, who.actor, parse(disconnectBody, await this.body(req))));
-      case 'publisher':
-        return this.publisher(req, res, who.actor, post);
+        return jsonReply(200, this.disconnect(req, who.actor, parse(disconnectBody, await readJsonObject(req))));
+      default:
+        return this.publisher(req, who.actor, post);
     }
   }
 
-  private async body(req: IncomingMessage): Promise<Record<string, unknown>> {
-    const b = await readJsonObject(req);
-    if (b instanceof HttpError) throw b;
-    return b;
-  }
-
-  private sessionInfo(req: IncomingMessage, res: ServerResponse): void {
+  private sessionInfo(req: HttpRequest): HttpReply {
     const s = this.ctx.auth.session(req);
-    sendJson(res, 200, {
+    return jsonReply(200, {
       admin: this.ctx.auth.configured,
       loggedIn: s !== null,
       ...(s ? { csrf: s.csrf } : {}),
@@ -163,16 +152,15 @@ export class AdminApi {
     });
   }
 
-  private async login(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const b = parse(loginBody, await this.body(req));
-    const secure = (req.socket as { encrypted?: boolean }).encrypted === true;
-    const r = this.ctx.auth.login(b.password, ipOf(req), secure);
+  private async login(req: HttpRequest): Promise<HttpReply> {
+    const b = parse(loginBody, await readJsonObject(req));
+    const r = this.ctx.auth.login(b.password, req.ip, viaHttps(req));
     if (!r.ok) {
-      this.ctx.log.warn({ audit: 'dashboard', action: 'login', ip: ipOf(req), outcome: r.code }, 'admin login refused');
-      return sendError(res, new HttpError(r.status, r.code, r.message, r.retryAfter ?? 0));
+      this.ctx.log.warn({ audit: 'dashboard', action: 'login', ip: req.ip, outcome: r.code }, 'admin login refused');
+      return errorReply(new HttpError(r.status, r.code, r.message, r.retryAfter ?? 0));
     }
     this.audit(req, r.actor, 'login', {});
-    sendJson(res, 200, { csrf: r.csrf }, { 'set-cookie': r.cookie });
+    return jsonReply(200, { csrf: r.csrf }, { 'set-cookie': r.cookie });
   }
 
   private async channels(): Promise<unknown> {
@@ -252,7 +240,7 @@ export class AdminApi {
     };
   }
 
-  private disconnect(req: IncomingMessage, actor: Actor, b: { user?: string | undefined; client?: string | undefined }): unknown {
+  private disconnect(req: HttpRequest, actor: Actor, b: { user?: string | undefined; client?: string | undefined }): unknown {
     const gw = this.ctx.gw;
     let n = 0;
     if ((b.user ?? '') !== '') n = gw.disconnectUser(b.user!, b.client);
@@ -261,11 +249,11 @@ export class AdminApi {
     return { disconnected: n };
   }
 
-  private async publisher(req: IncomingMessage, res: ServerResponse, actor: Actor, post: boolean): Promise<void> {
+  private async publisher(req: HttpRequest, actor: Actor, post: boolean): Promise<HttpReply> {
     const base = this.ctx.opts.publisherUrl;
     if (base === '') throw new HttpError(404, ErrorCode.NotAvailable, 'no publisher configured (dashboard.publisherUrl or PUBLISHER_URL)');
     let body: Record<string, unknown> | undefined;
-    if (post) body = parse(publisherBody, await this.body(req));
+    if (post) body = parse(publisherBody, await readJsonObject(req));
     const target = new URL(post ? '/control' : '/stats', base);
     let upstream: Response;
     try {
@@ -287,7 +275,7 @@ export class AdminApi {
     }
     if (post) this.audit(req, actor, 'publisher', { request: body, status: upstream.status });
     // The publisher's own 4xx (bad profile, already running) reaches the page as it is.
-    sendJson(res, upstream.status >= 500 ? 502 : upstream.status, json);
+    return jsonReply(upstream.status >= 500 ? 502 : upstream.status, json);
   }
 }
 

@@ -6,7 +6,7 @@
  * Wrong secrets are counted per address; past the limit a minute the address gets 429.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
+import type { HttpRequest } from '../core/transport.js';
 import { ErrorCode } from '../protocol/codes.js';
 import type { DashboardOptions } from './options.js';
 
@@ -51,25 +51,27 @@ export function parseCookies(header: string | undefined): Map<string, string> {
   return out;
 }
 
-/** The request's own origin as the browser would write it (scheme://host[:port]). */
-function ownOrigin(req: IncomingMessage): string | null {
-  const host = req.headers.host;
-  if (!host) return null;
-  const tls = (req.socket as { encrypted?: boolean }).encrypted === true;
-  return `${tls ? 'https' : 'http'}://${host}`;
-}
-
 /**
  * Same-origin check for state-changing requests: a browser always sends Origin on a
- * cross-origin POST, so an Origin that is not this host is refused; Sec-Fetch-Site, when sent,
- * must say same-origin.
+ * cross-origin POST, so an Origin whose host is not this request's Host is refused (the
+ * scheme is not compared: behind a TLS proxy the page is https and the hop here is http);
+ * Sec-Fetch-Site, when sent, must say same-origin (or none: typed by the user).
  */
-export function sameOriginRequest(req: IncomingMessage): boolean {
-  const site = req.headers['sec-fetch-site'];
+export function sameOriginRequest(req: HttpRequest): boolean {
+  const site = req.header('sec-fetch-site');
   if (site !== undefined && site !== 'same-origin' && site !== 'none') return false;
-  const origin = req.headers.origin;
+  const origin = req.header('origin');
   if (origin === undefined) return true;
-  return origin === ownOrigin(req);
+  try {
+    return new URL(origin).host === req.header('host');
+  } catch {
+    return false;
+  }
+}
+
+/** Whether the page was loaded over https (directly or through a proxy that says so). */
+export function viaHttps(req: HttpRequest): boolean {
+  return req.header('x-forwarded-proto') === 'https' || (req.header('origin') ?? '').startsWith('https://');
 }
 
 export class AdminAuth {
@@ -133,15 +135,15 @@ export class AdminAuth {
   }
 
   /** Ends the request's session; the cookie that clears it in the browser. */
-  logout(req: IncomingMessage): string {
-    const id = parseCookies(req.headers.cookie).get(SESSION_COOKIE);
+  logout(req: HttpRequest): string {
+    const id = parseCookies(req.header('cookie')).get(SESSION_COOKIE);
     if (id !== undefined) this.sessions.delete(id);
     return `${SESSION_COOKIE}=; Path=/dashboard; HttpOnly; SameSite=Strict; Max-Age=0`;
   }
 
   /** The live session of the request, if any (with its CSRF token, for the page). */
-  session(req: IncomingMessage): { id: string; csrf: string } | null {
-    const id = parseCookies(req.headers.cookie).get(SESSION_COOKIE);
+  session(req: HttpRequest): { id: string; csrf: string } | null {
+    const id = parseCookies(req.header('cookie')).get(SESSION_COOKIE);
     if (id === undefined) return null;
     const s = this.sessions.get(id);
     if (!s) return null;
@@ -153,7 +155,7 @@ export class AdminAuth {
   }
 
   /** Checks an admin request; `changes` requests also need the same origin and the CSRF token. */
-  authorize(req: IncomingMessage, changes: boolean): AuthOutcome {
+  authorize(req: HttpRequest, changes: boolean): AuthOutcome {
     if (!this.configured)
       return {
         ok: false,
@@ -161,10 +163,10 @@ export class AdminAuth {
         code: ErrorCode.NotAvailable,
         message: 'admin console disabled: no admin password or token configured',
       };
-    const auth = req.headers.authorization;
+    const auth = req.header('authorization');
     if (auth !== undefined && auth.startsWith('Bearer ')) {
       if (secretMatches(auth.slice(7).trim(), this.opts.adminToken)) return { ok: true, actor: { kind: 'token' } };
-      const ip = req.socket.remoteAddress ?? '';
+      const ip = req.ip;
       const wait = this.blockedFor(ip);
       if (wait > 0)
         return { ok: false, status: 429, code: ErrorCode.TooManyRequests, message: 'too many wrong tokens; try later', retryAfter: wait };
@@ -176,7 +178,7 @@ export class AdminAuth {
     if (changes) {
       if (!sameOriginRequest(req))
         return { ok: false, status: 403, code: ErrorCode.PermissionDenied, message: 'cross-origin request refused' };
-      const given = req.headers['x-csrf-token'];
+      const given = req.header('x-csrf-token');
       if (typeof given !== 'string' || !timingSafeEqual(digest(given), digest(s.csrf)))
         return { ok: false, status: 403, code: ErrorCode.PermissionDenied, message: 'missing or wrong X-CSRF-Token' };
     }

@@ -1,21 +1,23 @@
 /**
- * The dashboard mounted on the gateway's HTTP server: `/dashboard` (the page), its static
- * files, `/dashboard/api/*` (admin API) and the stats producer that feeds the page over the
- * gateway's own WebSocket. The server hands it every request; `handle` answers those under
- * /dashboard and returns false for the rest.
+ * The dashboard mounted on the gateway's HTTP app: `/dashboard` (the page), its static files,
+ * `/dashboard/api/*` (admin API) and the stats producer that feeds the page over the
+ * gateway's own WebSocket. `handle` is a route handler for the prefix `/dashboard`, served by
+ * either transport.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Gateway } from '../core/gateway.js';
-import type { Logger } from '../core/stats.js';
+import type { Logger } from '../core/logger.js';
+import type { HttpReply, HttpRequest } from '../core/transport.js';
 import { ErrorCode } from '../protocol/codes.js';
 import { AdminApi } from './admin-api.js';
 import { AdminAuth } from './auth.js';
-import { HttpError, sendError } from './http.js';
+import { errorReply, HttpError } from './http.js';
 import type { DashboardOptions } from './options.js';
-import { loadStaticFiles, sendStatic } from './static-files.js';
+import { loadStaticFiles, staticReply } from './static-files.js';
 import { StatsProducer, type HealthSource } from './stats-producer.js';
 
 export const DASHBOARD_PATH = '/dashboard';
+/** The methods the dashboard's routes answer (others get the router's 405). */
+export const DASHBOARD_METHODS = ['GET', 'POST'] as const;
 
 export class Dashboard {
   readonly producer: StatsProducer;
@@ -40,25 +42,14 @@ export class Dashboard {
     this.producer.health.set(name, read);
   }
 
-  /** Answers requests under /dashboard; false for any other path. */
-  async handle(req: IncomingMessage, res: ServerResponse, url: URL): Promise<boolean> {
-    const path = url.pathname;
-    if (path !== DASHBOARD_PATH && !path.startsWith(DASHBOARD_PATH + '/')) return false;
+  /** Answers a request under /dashboard (no await before the admin API reads the body). */
+  readonly handle = (req: HttpRequest, path: string): Promise<HttpReply> | HttpReply => {
     const rest = path === DASHBOARD_PATH ? '' : path.slice(DASHBOARD_PATH.length + 1);
-    if (rest.startsWith('api/')) {
-      await this.api.handle(req, res, rest.slice(4), url);
-      return true;
-    }
-    const method = req.method ?? 'GET';
-    if (method !== 'GET' && method !== 'HEAD') {
-      sendError(res, new HttpError(405, ErrorCode.BadRequest, 'method not allowed'));
-      return true;
-    }
+    if (rest.startsWith('api/')) return this.api.handle(req, rest.slice(4), new URL(req.url, 'http://localhost'));
+    if (req.method !== 'GET' && req.method !== 'HEAD') return errorReply(new HttpError(405, ErrorCode.BadRequest, 'method not allowed'));
     const file = this.files.get(rest === '' ? 'static/index.html' : rest);
-    if (file) sendStatic(res, file, method === 'HEAD');
-    else sendError(res, new HttpError(404, ErrorCode.MethodNotFound, 'not found'));
-    return true;
-  }
+    return file ? staticReply(file) : errorReply(new HttpError(404, ErrorCode.MethodNotFound, 'not found'));
+  };
 
   close(): void {
     this.producer.stop();

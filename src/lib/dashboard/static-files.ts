@@ -5,10 +5,10 @@
  * (no path from the URL touches the file system).
  */
 import { readdirSync, readFileSync } from 'node:fs';
-import type { ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import { dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { HttpReply } from '../core/transport.js';
 
 /** From dist/src/lib/dashboard/ (compiled) up to the package root. */
 export const STATIC_DIR = fileURLToPath(new URL('../../../../dashboard/static/', import.meta.url));
@@ -63,13 +63,11 @@ export function loadStaticFiles(dir = STATIC_DIR): Map<string, StaticFile> {
   return files;
 }
 
-export function sendStatic(res: ServerResponse, f: StaticFile, head: boolean): void {
-  res.writeHead(200, {
-    ...SECURITY_HEADERS,
-    'content-type': f.type,
-    'content-length': f.body.length,
+export function staticReply(f: StaticFile): HttpReply {
+  return {
+    status: 200,
     // Revalidate each load: files change with the package, and they are small.
-    'cache-control': 'no-cache',
-  });
-  res.end(head ? undefined : f.body);
+    headers: { ...SECURITY_HEADERS, 'content-type': f.type, 'cache-control': 'no-cache' },
+    body: f.body,
+  };
 }

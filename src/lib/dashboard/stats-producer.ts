@@ -8,7 +8,7 @@ import { hostname } from 'node:os';
 import { monitorEventLoopDelay, performance, type EventLoopUtilization, type IntervalHistogram } from 'node:perf_hooks';
 import type { Gateway } from '../core/gateway.js';
 import type { Ingest } from '../core/ingest.js';
-import type { Logger } from '../core/stats.js';
+import type { Logger } from '../core/logger.js';
 import { LatencyHistogram, type PercentileSummary } from '../loadtest/histogram.js';
 import { STATS_CHANNEL, STATS_HISTORY_SIZE, STATS_HISTORY_TTL_MS } from './stats-channel.js';
 
