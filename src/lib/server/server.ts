@@ -10,12 +10,13 @@ import type { Registry } from 'prom-client';
 import type { Broker } from '../core/broker.js';
 import { MemoryBroker } from '../core/broker-memory.js';
 import { Gateway } from '../core/gateway.js';
-import { resolveGatewayOptions, type GatewayOptions, type GatewayOptionsInput } from '../core/options.js';
+import { ErrorCode } from '../protocol/codes.js';
 import { silentLogger, type Logger } from '../core/stats.js';
 import type { ConnectionInfo } from '../core/transport.js';
 import { WsTransport } from '../transport-ws/ws-transport.js';
 import { loadUwsTransport, type UpgradeDecision, type UwsTransport } from '../transport-uws/uws-transport.js';
 import { checkApiKey, handleApi } from './api.js';
+import { resolveGatewayServerOptions, type GatewayServerOptions, type GatewayServerOptionsInput } from './config.js';
 import { createMetrics } from './metrics.js';
 
 /** Largest API request body, bytes; more gets 413. */
@@ -41,7 +42,7 @@ export interface StartGatewayDeps {
 
 export interface RunningGateway {
   readonly gateway: Gateway;
-  readonly options: GatewayOptions;
+  readonly options: GatewayServerOptions;
   readonly server: Server;
   readonly port: number;
   /** http://host:port */
@@ -120,8 +121,11 @@ function decideUpgrade(
 }
 
 /** Builds the gateway, its HTTP server and transport, and listens. */
-export async function startGateway(input: GatewayOptionsInput | GatewayOptions = {}, deps: StartGatewayDeps = {}): Promise<RunningGateway> {
-  const options = resolveGatewayOptions(input);
+export async function startGateway(
+  input: GatewayServerOptionsInput | GatewayServerOptions = {},
+  deps: StartGatewayDeps = {},
+): Promise<RunningGateway> {
+  const options = resolveGatewayServerOptions(input);
   const log = deps.log ?? silentLogger;
   const broker = deps.broker ?? new MemoryBroker();
   let uws: UwsTransport | null = null;
@@ -139,7 +143,7 @@ export async function startGateway(input: GatewayOptionsInput | GatewayOptions =
   const server = createServer({ keepAliveTimeout: 5000, requestTimeout: 30_000 }, (req, res) => {
     handleHttp(req, res).catch((err: unknown) => {
       log.error({ err }, 'http handler failed');
-      if (!res.headersSent) sendJson(res, 500, { error: { code: 100, message: 'internal error' } });
+      if (!res.headersSent) sendJson(res, 500, { error: { code: ErrorCode.Internal, message: 'internal error' } });
       else res.destroy();
     });
   });
@@ -148,41 +152,44 @@ export async function startGateway(input: GatewayOptionsInput | GatewayOptions =
     const url = new URL(req.url ?? '/', 'http://localhost');
     const path = url.pathname;
     if (path.startsWith('/api/') || path === '/api') {
-      if (req.method !== 'POST') return sendJson(res, 405, { error: { code: 107, message: 'use POST' } });
+      if (req.method !== 'POST') return sendJson(res, 405, { error: { code: ErrorCode.BadRequest, message: 'use POST' } });
       if (!checkApiKey(options.apiKey, req.headers['x-api-key'] as string | undefined, req.headers.authorization)) {
         return sendJson(res, 401, {
           error: {
-            code: 101,
+            code: ErrorCode.Unauthorized,
             message: options.apiKey === '' ? 'server API disabled: no API key configured' : 'unauthorized: bad or missing X-API-Key',
           },
         });
       }
       const body = await readBody(req);
       if (body === 'too_large')
-        return sendJson(res, 413, { error: { code: 107, message: `body larger than ${MAX_API_BODY_BYTES} bytes` } });
-      if (body === 'timeout') return sendJson(res, 408, { error: { code: 107, message: 'request body not received in time' } });
+        return sendJson(res, 413, { error: { code: ErrorCode.BadRequest, message: `body larger than ${MAX_API_BODY_BYTES} bytes` } });
+      if (body === 'timeout')
+        return sendJson(res, 408, { error: { code: ErrorCode.BadRequest, message: 'request body not received in time' } });
       let params: unknown = {};
       let method = path.slice(5);
       if (body.length > 0) {
         try {
           params = JSON.parse(body.toString('utf8'));
         } catch {
-          return sendJson(res, 400, { error: { code: 107, message: 'invalid JSON body' } });
+          return sendJson(res, 400, { error: { code: ErrorCode.BadRequest, message: 'invalid JSON body' } });
         }
       }
       if (path === '/api') {
         // Centrifugo's older form: {"method": "...", "params": {...}}.
         const p = params as { method?: unknown; params?: unknown } | null;
-        if (typeof p?.method !== 'string') return sendJson(res, 400, { error: { code: 107, message: 'method: required' } });
+        if (typeof p?.method !== 'string')
+          return sendJson(res, 400, { error: { code: ErrorCode.BadRequest, message: 'method: required' } });
         method = p.method;
         params = p.params ?? {};
       }
       if (typeof params !== 'object' || params === null || Array.isArray(params))
-        return sendJson(res, 400, { error: { code: 107, message: 'body must be a JSON object' } });
+        return sendJson(res, 400, { error: { code: ErrorCode.BadRequest, message: 'body must be a JSON object' } });
       const r = await handleApi(gateway, method, params);
       return sendJson(res, r.status, r.body);
     }
-    if (req.method !== 'GET' && req.method !== 'HEAD') return sendJson(res, 405, { error: { code: 107, message: 'method not allowed' } });
+    if (req.method !== 'GET' && req.method !== 'HEAD')
+      return sendJson(res, 405, { error: { code: ErrorCode.BadRequest, message: 'method not allowed' } });
     switch (path) {
       case '/health':
         return sendJson(res, 200, {
@@ -203,7 +210,7 @@ export async function startGateway(input: GatewayOptionsInput | GatewayOptions =
       case '/stats':
         return sendJson(res, 200, statsOf(gateway));
       default:
-        return sendJson(res, 404, { error: { code: 104, message: 'not found' } });
+        return sendJson(res, 404, { error: { code: ErrorCode.MethodNotFound, message: 'not found' } });
     }
   }
 
