@@ -66,8 +66,8 @@ export interface ApiResponse {
 /** Most commands in one `batch` call. */
 export const MAX_BATCH_COMMANDS = 1000;
 
-function err(code: ErrorCode, message: string): ApiResponse {
-  return { status: httpStatusOf({ code, message }), body: { error: { code, message } } };
+function err(code: ErrorCode, message: string, temporary = false): ApiResponse {
+  return { status: httpStatusOf({ code, message, temporary }), body: { error: { code, message } } };
 }
 
 export function checkApiKey(expected: string, header: string | undefined, authorization: string | undefined): boolean {
@@ -195,6 +195,6 @@ export async function handleApi(gw: Gateway, method: string, body: unknown): Pro
     return { status: 200, body: { result: await call(gw, method, body) } };
   } catch (e) {
     const a = toApiError(e);
-    return err(a.code, a.message);
+    return err(a.code, a.message, a.temporary);
   }
 }
