@@ -9,8 +9,17 @@ import { brokerFailureError } from './errors.js';
 import { Hub } from './hub.js';
 import type { GatewayOptions } from './options.js';
 import { MemoryPresence, type PresenceInfo } from './presence.js';
-import { GatewayStats, silentLogger, type Logger } from './stats.js';
-import type { Admission, ConnectionAcceptor, ConnectionHandler, ConnectionInfo, Transport, TransportConnection } from './transport.js';
+import { silentLogger, type Logger } from './logger.js';
+import { GatewayStats } from './stats.js';
+import type {
+  Admission,
+  ConnectionAcceptor,
+  ConnectionHandler,
+  ConnectionInfo,
+  FrameEncoder,
+  ProtocolName,
+  TransportConnection,
+} from './transport.js';
 import { FlushScheduler } from './writer.js';
 import { CodedError, Disconnect, ErrorCode, type DisconnectReason } from '../protocol/codes.js';
 import { PROTO_ODIN } from '../protocol/push.js';
@@ -19,7 +28,7 @@ export const VERSION = 'odin-ws 0.1.0';
 
 export interface GatewayDeps {
   readonly broker: Broker;
-  readonly transport: Transport;
+  readonly transport: FrameEncoder;
   readonly log?: Logger;
   /** Overrides the verifier built from the options' token keys. */
   readonly verifier?: TokenVerifier;
@@ -144,7 +153,7 @@ export class Gateway implements ConnectionAcceptor, BrokerEventHandler, ClientCo
     return client;
   }
 
-  private register(client: Client, ip: string, protocol: 'odin' | 'centrifuge'): void {
+  private register(client: Client, ip: string, protocol: ProtocolName): void {
     this.clients.add(client);
     this.perIp.set(ip, (this.perIp.get(ip) ?? 0) + 1);
     this.stats.connections[protocol]++;

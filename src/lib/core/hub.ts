@@ -1,6 +1,7 @@
 import type { Broker, Publication } from './broker.js';
-import type { GatewayStats, Logger } from './stats.js';
-import type { PreparedFrame, Transport } from './transport.js';
+import type { GatewayStats } from './stats.js';
+import type { Logger } from './logger.js';
+import type { FrameEncoder, PreparedFrame } from './transport.js';
 import type { Writer } from './writer.js';
 import { encodePush, PROTO_CENTRIFUGE, PROTO_ODIN, type ProtocolId } from '../protocol/push.js';
 
@@ -31,7 +32,7 @@ export class Hub<M extends object = object> {
 
   constructor(
     private readonly broker: Broker,
-    private readonly transport: Transport,
+    private readonly transport: FrameEncoder,
     private readonly stats: GatewayStats,
     private readonly log: Logger,
   ) {}
