@@ -5,7 +5,8 @@
  * Every change is written to the log as an audit record. Outcomes and codes: docs/dashboard.md.
  */
 import { z } from 'zod';
-import { ApiError, type Gateway } from '../core/gateway.js';
+import type { Gateway } from '../core/gateway.js';
+import { toApiError } from '../server/api-errors.js';
 import type { Logger } from '../core/logger.js';
 import type { HttpReply, HttpRequest } from '../core/transport.js';
 import { ErrorCode } from '../protocol/codes.js';
@@ -88,9 +89,13 @@ export class AdminApi {
       return await this.route(req, route, url);
     } catch (e) {
       if (e instanceof HttpError) return errorReply(e);
-      if (e instanceof ApiError) return errorReply(new HttpError(e.httpStatus, e.code, e.message));
-      this.ctx.log.error({ err: e, route }, 'dashboard: admin API failed');
-      return errorReply(new HttpError(500, ErrorCode.Internal, 'internal error'));
+      // Core's coded errors (unknown channel, broker away) get the server API's statuses.
+      const a = toApiError(e);
+      if (a.code === ErrorCode.Internal) {
+        this.ctx.log.error({ err: e, route }, 'dashboard: admin API failed');
+        return errorReply(new HttpError(500, ErrorCode.Internal, 'internal error'));
+      }
+      return errorReply(new HttpError(a.httpStatus, a.code, a.message));
     }
   }
 

@@ -4,7 +4,8 @@
  * --report-to` publishes its progress to `_odin.loadtest`. They go through the broker like any
  * publication, so a page connected to one worker or node sees the rows of all of them.
  */
-import { resolveGatewayOptions, type GatewayOptions, type GatewayOptionsInput, type NamespaceOptions } from '../core/options.js';
+import type { GatewayOptionsInput } from '../core/options.js';
+import { resolveGatewayServerOptions, type GatewayServerOptions, type GatewayServerOptionsInput } from '../server/config.js';
 
 export const STATS_CHANNEL = '_odin.stats';
 export const LOADTEST_CHANNEL = '_odin.loadtest';
@@ -16,7 +17,10 @@ export const STATS_HISTORY_TTL_MS = 120_000;
  * Anyone may read these channels (they hold what /stats shows); no client may publish to them.
  * The loadtest channel is written through the server API, which needs the API key.
  */
-export const STATS_NAMESPACE: NamespaceOptions = Object.freeze({
+/** As config input: options added later get their defaults. */
+type NamespaceInput = NonNullable<GatewayOptionsInput['namespaces']>[number];
+
+export const STATS_NAMESPACE: NamespaceInput = Object.freeze({
   name: '_odin',
   pattern: '_odin\\.(stats|loadtest)',
   subscribe: 'anonymous',
@@ -30,8 +34,8 @@ export const STATS_NAMESPACE: NamespaceOptions = Object.freeze({
 });
 
 /** The options with the reserved namespace first (so no user pattern can shadow it). */
-export function withStatsNamespace(input: GatewayOptionsInput | GatewayOptions): GatewayOptions {
-  const o = resolveGatewayOptions(input);
+export function withStatsNamespace(input: GatewayServerOptionsInput | GatewayServerOptions): GatewayServerOptions {
+  const o = resolveGatewayServerOptions(input);
   if (o.namespaces.some((n) => n.name === STATS_NAMESPACE.name)) return o;
-  return resolveGatewayOptions({ ...o, namespaces: [{ ...STATS_NAMESPACE }, ...o.namespaces.map((n) => ({ ...n }))] });
+  return resolveGatewayServerOptions({ ...o, namespaces: [{ ...STATS_NAMESPACE }, ...o.namespaces.map((n) => ({ ...n }))] });
 }
