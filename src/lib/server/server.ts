@@ -7,11 +7,12 @@ import type { Registry } from 'prom-client';
 import type { Broker } from '../core/broker.js';
 import { MemoryBroker } from '../core/broker-memory.js';
 import { Gateway } from '../core/gateway.js';
-import { resolveGatewayOptions, type GatewayOptions, type GatewayOptionsInput } from '../core/options.js';
+import type { GatewayOptions } from '../core/options.js';
 import { silentLogger, type Logger } from '../core/logger.js';
 import type { Transport } from '../core/transport.js';
 import { WsTransport } from '../transport-ws/ws-transport.js';
 import { loadUwsTransport } from '../transport-uws/uws-transport.js';
+import { resolveGatewayServerOptions, type GatewayServerOptions, type GatewayServerOptionsInput } from './config.js';
 import { createGatewayApp } from './http-app.js';
 import { createMetrics } from './metrics.js';
 
@@ -30,7 +31,7 @@ export interface StartGatewayDeps {
 
 export interface RunningGateway {
   readonly gateway: Gateway;
-  readonly options: GatewayOptions;
+  readonly options: GatewayServerOptions;
   /** The transport actually serving (uws falls back to ws when it does not load). */
   readonly transport: TransportName;
   readonly port: number;
@@ -53,8 +54,11 @@ export async function createTransport(name: TransportName, options: GatewayOptio
 }
 
 /** Builds the gateway, its HTTP app and transport, and listens. */
-export async function startGateway(input: GatewayOptionsInput | GatewayOptions = {}, deps: StartGatewayDeps = {}): Promise<RunningGateway> {
-  const options = resolveGatewayOptions(input);
+export async function startGateway(
+  input: GatewayServerOptionsInput | GatewayServerOptions = {},
+  deps: StartGatewayDeps = {},
+): Promise<RunningGateway> {
+  const options = resolveGatewayServerOptions(input);
   const log = deps.log ?? silentLogger;
   const [transportName, transport] = await createTransport(deps.transport ?? 'ws', options, log);
   const gateway = new Gateway(options, { broker: deps.broker ?? new MemoryBroker(), transport, log });
