@@ -34,6 +34,15 @@ export interface GatewayDeps {
   readonly verifier?: TokenVerifier;
 }
 
+/** One connection as the admin console shows it. */
+export interface ClientSummary {
+  readonly client: string;
+  readonly user: string;
+  readonly ip: string;
+  readonly protocol: 'odin' | 'centrifuge';
+  readonly channels: string[];
+}
+
 export interface PublishRequest {
   readonly channel: string;
   /** JSON text of the payload. */
@@ -261,6 +270,29 @@ export class Gateway implements ConnectionAcceptor, BrokerEventHandler, ClientCo
       n++;
     }
     return n;
+  }
+
+  /** Connections of a user and/or with a client id, for the admin console (a scan: admin use only). */
+  findClients(q: { user?: string; client?: string }, limit = 100): ClientSummary[] {
+    const out: ClientSummary[] = [];
+    const pool = q.user !== undefined && q.user !== '' ? (this.byUser.get(q.user) ?? []) : this.clients;
+    for (const c of pool) {
+      if (q.client !== undefined && q.client !== '' && c.id !== q.client) continue;
+      if (q.user === '' && c.user !== '') continue;
+      out.push({ client: c.id, user: c.user, ip: c.ip, protocol: c.protocol === 0 ? 'odin' : 'centrifuge', channels: [...c.subs.keys()] });
+      if (out.length >= limit) break;
+    }
+    return out;
+  }
+
+  /** Disconnects one connection by client id (anonymous ones included); false when there is none. */
+  disconnectClient(id: string, reason: DisconnectReason = Disconnect.ForceNoReconnect): boolean {
+    for (const c of this.clients) {
+      if (c.id !== id) continue;
+      c.disconnect(reason);
+      return true;
+    }
+    return false;
   }
 
   info(): Record<string, unknown> {

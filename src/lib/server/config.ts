@@ -8,6 +8,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ConfigError, resolveGatewayOptions, type GatewayOptions, type GatewayOptionsInput } from '../core/options.js';
 import { loadJetStreamSection, type JetStreamSection } from '../broker-jetstream/config.js';
+import { loadDashboardSection, type DashboardOptions } from '../dashboard/options.js';
 import { parseFlags, toBool, toList, toNumber } from '../runtime/flags.js';
 
 export type BrokerKind = 'memory' | 'nats';
@@ -67,6 +68,8 @@ export interface GatewayAppConfig {
   readonly ingest: readonly string[];
   /** Stream limits and NATS ingest (`jetstream:` in the config file, NATS_STREAM_* env). */
   readonly jetstream: JetStreamSection;
+  /** /dashboard and the admin console (`dashboard:` in the config file, GATEWAY_ADMIN_* env). */
+  readonly dashboard: DashboardOptions;
 }
 
 export const GATEWAY_FLAGS = {
@@ -91,7 +94,9 @@ export const GATEWAY_FLAGS = {
 export const GATEWAY_HELP = `Usage: odin-ws gateway [options]
 
 Runs the WebSocket gateway: /ws (Odin protocol), /connection/websocket (Centrifugo protocol),
-/api/* (server API), /health, /ready, /metrics, /stats — all on one port.
+/api/* (server API), /health, /ready, /metrics, /stats, /dashboard — all on one port.
+The admin console is off until GATEWAY_ADMIN_PASSWORD or GATEWAY_ADMIN_TOKEN is set
+(or dashboard.adminPassword in the config file; docs/dashboard.md).
 
 Options (flag | environment | default):
   -c, --config FILE             GATEWAY_CONFIG             YAML or JSON options file (docs/operations.md)
@@ -146,6 +151,7 @@ export function loadGatewayConfig(argv: readonly string[], env: NodeJS.ProcessEn
     transport: fileTransport,
     jetstream: fileJetstream,
     ingest: fileIngest,
+    dashboard: fileDashboard,
     ...gw
   } = file as Record<string, unknown>;
   const o: Record<string, unknown> = { ...gw };
@@ -213,6 +219,7 @@ export function loadGatewayConfig(argv: readonly string[], env: NodeJS.ProcessEn
     transport,
     jetstream,
     ingest: [...new Set(ingest)],
+    dashboard: loadDashboardSection(fileDashboard, env),
     help: f.help === true,
   };
 }

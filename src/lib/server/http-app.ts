@@ -11,6 +11,7 @@ import { readBody } from '../http/body.js';
 import { json, Router } from '../http/router.js';
 import { ErrorCode } from '../protocol/codes.js';
 import { checkApiKey, handleApi } from './api.js';
+import { DASHBOARD_METHODS, DASHBOARD_PATH, type Dashboard } from '../dashboard/dashboard.js';
 
 /** Largest API request body, bytes; more gets 413. */
 export const MAX_API_BODY_BYTES = 1024 * 1024;
@@ -26,6 +27,8 @@ export interface GatewayAppOptions {
   readonly apiKey: string;
   readonly bodyTimeoutMs?: number;
   readonly log: Logger;
+  /** Mounted at /dashboard when given (docs/dashboard.md). */
+  readonly dashboard?: Dashboard;
 }
 
 const apiError = (status: number, code: ErrorCode, message: string): HttpReply => json(status, { error: { code, message } });
@@ -98,6 +101,7 @@ export function createGatewayApp(gateway: Gateway, registry: Registry, opts: Gat
     })
     .on('GET', '/metrics', async () => ({ status: 200, headers: { 'content-type': registry.contentType }, body: await registry.metrics() }))
     .on('GET', '/stats', () => json(200, statsOf(gateway)));
+  if (opts.dashboard) router.on(DASHBOARD_METHODS, DASHBOARD_PATH + '/*', opts.dashboard.handle);
 
   return { http: router.handle, upgrade: (req) => decideUpgrade(gateway, req), acceptor: gateway };
 }

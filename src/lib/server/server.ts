@@ -15,6 +15,9 @@ import { loadUwsTransport } from '../transport-uws/uws-transport.js';
 import { resolveGatewayServerOptions, type GatewayServerOptions, type GatewayServerOptionsInput } from './config.js';
 import { createGatewayApp } from './http-app.js';
 import { createMetrics } from './metrics.js';
+import { Dashboard } from '../dashboard/dashboard.js';
+import type { DashboardOptions } from '../dashboard/options.js';
+import { withStatsNamespace } from '../dashboard/stats-channel.js';
 
 export { MAX_API_BODY_BYTES, WS_PATHS, statsOf } from './http-app.js';
 
@@ -27,6 +30,8 @@ export interface StartGatewayDeps {
   readonly transport?: TransportName;
   /** Time to receive an API request body, ms (408 after). Default 10000. */
   readonly bodyTimeoutMs?: number;
+  /** Serve /dashboard and publish the stats channel (docs/dashboard.md). Default: off. */
+  readonly dashboard?: DashboardOptions;
 }
 
 export interface RunningGateway {
@@ -38,6 +43,7 @@ export interface RunningGateway {
   /** http://host:port */
   readonly url: string;
   readonly registry: Registry;
+  readonly dashboard: Dashboard | null;
   /** Graceful shutdown: not ready, clients told to reconnect, broker closed, listener closed. Idempotent. */
   close(): Promise<void>;
 }
@@ -58,15 +64,18 @@ export async function startGateway(
   input: GatewayServerOptionsInput | GatewayServerOptions = {},
   deps: StartGatewayDeps = {},
 ): Promise<RunningGateway> {
-  const options = resolveGatewayServerOptions(input);
+  const options = deps.dashboard?.enabled ? withStatsNamespace(input) : resolveGatewayServerOptions(input);
   const log = deps.log ?? silentLogger;
   const [transportName, transport] = await createTransport(deps.transport ?? 'ws', options, log);
   const gateway = new Gateway(options, { broker: deps.broker ?? new MemoryBroker(), transport, log });
   const registry = createMetrics(gateway);
   await gateway.start();
+  const dashboard = deps.dashboard?.enabled ? new Dashboard(gateway, deps.dashboard, log) : null;
+  dashboard?.start();
   const app = createGatewayApp(gateway, registry, {
     apiKey: options.apiKey,
     log,
+    ...(dashboard ? { dashboard } : {}),
     ...(deps.bodyTimeoutMs !== undefined ? { bodyTimeoutMs: deps.bodyTimeoutMs } : {}),
   });
   const port = await transport.listen(options.host, options.port, app);
@@ -79,10 +88,12 @@ export async function startGateway(
     port,
     url: `http://${host}:${port}`,
     registry,
+    dashboard,
     close() {
       // Ordered: not ready and refusing upgrades (503) while the port still answers, clients
       // told to reconnect, broker closed; only then the listener and what is left.
       closing ??= (async () => {
+        dashboard?.close();
         await gateway.shutdown();
         await transport.close();
         gateway.stats.onBroadcastLatency = null;
