@@ -7,7 +7,6 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { parseArgs } from 'node:util';
 import { allContenders, type Contender } from './contenders.js';
 import {
   fanoutScenario,
@@ -22,10 +21,15 @@ import {
 } from './scenarios.js';
 import { barChartSvg, type BarGroup } from './chart.js';
 import { fdLimit } from './proc.js';
+import { parseFlags, toList, toNumber, UsageError } from '../src/lib/runtime/flags.js';
 
 export const SCENARIOS = ['fanout', 'quiet', 'latency', 'idle'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
-const OURS = 'odin-ws';
+const DEFAULT_OURS = 'odin-ws';
+/** The contender the ratios are taken against (`--ours`; odin-ws-feed for the NATS-feed runs). */
+const oursOf = (results: BenchResults): string => (results.config as { ours?: string }).ours ?? DEFAULT_OURS;
+/** Contenders fed by NATS subjects: run only when named (`--contenders`). */
+const FEED_CONTENDERS = ['odin-ws-feed', 'odin-ws-js-feed', 'go-gateway'];
 
 export const BENCH_HELP = `Usage: odin-ws bench [options]
 
@@ -41,6 +45,8 @@ Scenarios:
 
 Options:
   --contenders LIST      odin-ws,odin-ws-uws,nats-server,naive-ws,centrifugo  (default: those available)
+                         NATS feed (named only): odin-ws-feed,odin-ws-js-feed,go-gateway (ODIN_BENCH_GO_GATEWAY=binary)
+  --ours NAME            the contender ratios are taken against                  odin-ws
   --scenarios LIST       ${SCENARIOS.join(',')}   (default: all)
   --runs N               repetitions, contenders interleaved; medians reported   3
   --subscribers N        fanout subscribers                                       1000
@@ -62,6 +68,7 @@ Options:
 
 const FLAGS = {
   contenders: { type: 'string' },
+  ours: { type: 'string' },
   scenarios: { type: 'string' },
   runs: { type: 'string' },
   subscribers: { type: 'string' },
@@ -99,20 +106,9 @@ export interface BenchResults {
   readonly records: BenchRecord[];
 }
 
-function list(v: string | undefined, dflt: string): string[] {
-  return (v ?? dflt)
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
-}
-
-function nums(v: string | undefined, dflt: string): number[] {
-  return list(v, dflt).map((s) => {
-    const n = Number(s);
-    if (!Number.isFinite(n) || n <= 0) throw new Error(`bad number "${s}"`);
-    return n;
-  });
-}
+const list = (v: string | undefined, dflt: string): string[] => toList(v ?? dflt);
+const nums = (name: string, v: string | undefined, dflt: string): number[] =>
+  list(v, dflt).map((s) => toNumber(`--${name}`, s, { min: 1 }, 0));
 
 export function median(xs: readonly number[]): number {
   const v = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
@@ -130,14 +126,19 @@ async function uwsLoads(): Promise<boolean> {
   }
 }
 
+/** `odin-ws bench`; bad usage prints the reason and returns 2. */
 export async function benchCommand(argv: readonly string[]): Promise<number> {
-  let f;
   try {
-    f = parseArgs({ args: [...argv], options: FLAGS, strict: true, allowPositionals: false }).values;
+    return await runBench(argv);
   } catch (e) {
-    process.stderr.write(`odin-ws bench: ${(e as Error).message}\n`);
+    if (!(e instanceof UsageError)) throw e;
+    process.stderr.write(`odin-ws bench: ${e.message}\n`);
     return 2;
   }
+}
+
+async function runBench(argv: readonly string[]): Promise<number> {
+  const f = parseFlags(argv, FLAGS).values;
   if (f.help) {
     process.stdout.write(BENCH_HELP);
     return 0;
@@ -154,7 +155,7 @@ export async function benchCommand(argv: readonly string[]): Promise<number> {
   const wanted = f.contenders !== undefined ? list(f.contenders, '') : null;
   const contenders: Contender[] = [];
   for (const c of allContenders()) {
-    if (wanted !== null && !wanted.includes(c.name)) continue;
+    if (wanted !== null ? !wanted.includes(c.name) : FEED_CONTENDERS.includes(c.name)) continue;
     let why = c.unavailable();
     if (why === null && c.name === 'odin-ws-uws' && !(await uwsLoads())) why = 'uWebSockets.js does not load here';
     if (why !== null) {
@@ -165,25 +166,26 @@ export async function benchCommand(argv: readonly string[]): Promise<number> {
     contenders.push(c);
   }
   const scenarios = list(f.scenarios, SCENARIOS.join(',')) as ScenarioName[];
-  for (const s of scenarios) if (!SCENARIOS.includes(s)) throw new Error(`unknown scenario ${s}`);
-  const runs = Number(f.runs ?? 3);
-  const workers = Number(f.workers ?? 2);
+  for (const s of scenarios) if (!SCENARIOS.includes(s)) throw new UsageError(`--scenarios: unknown scenario ${s}`);
+  const runs = toNumber('--runs', f.runs, { min: 0 }, 3);
+  const workers = toNumber('--workers', f.workers, { min: 0 }, 2);
   const cfg = {
+    ours: f.ours ?? DEFAULT_OURS,
     runs,
     scenarios,
     contenders: contenders.map((c) => c.name),
-    subscribers: Number(f.subscribers ?? 1000),
-    rates: nums(f.rates, '50,100,250,500,1000,1500,2000,3000,4000'),
-    stepSeconds: Number(f['step-seconds'] ?? 4),
-    quietConnections: Number(f['quiet-connections'] ?? 1000),
-    quietRate: Number(f['quiet-rate'] ?? 5000),
-    latencyConnections: Number(f['latency-connections'] ?? 10000),
-    latencyChannels: Number(f['latency-channels'] ?? 10),
+    subscribers: toNumber('--subscribers', f.subscribers, { min: 0 }, 1000),
+    rates: nums('rates', f.rates, '50,100,250,500,1000,1500,2000,3000,4000'),
+    stepSeconds: toNumber('--step-seconds', f['step-seconds'], { min: 0 }, 4),
+    quietConnections: toNumber('--quiet-connections', f['quiet-connections'], { min: 0 }, 1000),
+    quietRate: toNumber('--quiet-rate', f['quiet-rate'], { min: 0 }, 5000),
+    latencyConnections: toNumber('--latency-connections', f['latency-connections'], { min: 0 }, 10000),
+    latencyChannels: toNumber('--latency-channels', f['latency-channels'], { min: 0 }, 10),
     latencyPool: 100,
-    latencyRate: f['latency-rate'] !== undefined ? Number(f['latency-rate']) : (null as number | null),
-    latencySeconds: Number(f['latency-seconds'] ?? 10),
+    latencyRate: toNumber('--latency-rate', f['latency-rate'], { min: 0 }) ?? null,
+    latencySeconds: toNumber('--latency-seconds', f['latency-seconds'], { min: 0 }, 10),
     latencyCalibrationRates: [25, 50, 100, 150, 200, 300, 400, 600, 800, 1200],
-    idle: nums(f.idle, '10000,19000'),
+    idle: nums('idle', f.idle, '10000,19000'),
     workers,
   };
   const nats = spawnSync('nats-server', ['--version'], { encoding: 'utf8' });
@@ -209,6 +211,7 @@ export async function benchCommand(argv: readonly string[]): Promise<number> {
   if (scenarios.includes('latency') && cfg.latencyRate === null) {
     // Scenario 2's own maximum (many clients, few messages each per flush, unlike scenario 1),
     // found once on our gateway; every contender then runs at 80% of it.
+    const OURS = cfg.ours;
     const ours = contenders.find((c) => c.name === OURS);
     if (ours) {
       log(`calibrating the latency scenario on ${OURS}: stepping the publish rate`);
@@ -431,6 +434,7 @@ const ratio = (ours: number | undefined, theirs: number | undefined, lowerIsBett
 
 /** Markdown tables: medians per contender and ratios of our gateway against each. */
 export function renderTables(results: BenchResults): string {
+  const OURS = oursOf(results);
   const s = summarize(results);
   const ours = s.find((x) => x.name === OURS);
   const idleNs = [...new Set(s.flatMap((x) => Object.keys(x.idle ?? {}).map(Number)))].sort((a, b) => a - b);
@@ -452,7 +456,7 @@ export function renderTables(results: BenchResults): string {
     );
   }
   if (ours) {
-    lines.push('\nRatios, odin-ws against each (deliveries per server CPU-second; >1× means odin-ws is better):\n');
+    lines.push(`\nRatios, ${OURS} against each (deliveries per server CPU-second; >1× means ${OURS} is better):\n`);
     lines.push(
       '| against | fan-out max rate | fan-out deliveries/CPU-s (at each max) | fan-out deliveries/CPU-s (common step) | quiet deliveries/CPU-s | latency p99 | ' +
         idleNs.map((n) => `idle ${n} bytes/conn`).join(' | ') +
@@ -477,6 +481,7 @@ export function renderTables(results: BenchResults): string {
 
 /** Scenario 1 at equal load: median server CPU-s per 1M deliveries at each publish rate (steps that kept up). */
 export function fanoutByRate(results: BenchResults): string {
+  const OURS = oursOf(results);
   const fan = results.records.filter((r) => r.fanout);
   if (fan.length === 0) return '';
   const names = [...new Set(fan.map((r) => r.contender))];
@@ -516,6 +521,20 @@ export function fanoutByRate(results: BenchResults): string {
         ' |',
     );
   }
+  const lat = (name: string, rate: number): string => {
+    const steps = fan.filter((r) => r.contender === name).flatMap((r) => r.fanout!.steps.filter((s) => s.publishRate === rate));
+    if (steps.length === 0) return '—';
+    const share = median(steps.map((s) => s.deliveredPerSecond / s.expectedPerSecond));
+    return `${fmtN(median(steps.map((s) => s.latencyMs.p50)), 1)} / ${fmtN(median(steps.map((s) => s.latencyMs.p99)), 1)} (${(share * 100).toFixed(0)}%)`;
+  };
+  lines.push(
+    '',
+    'Latency publish → client at each publish rate, median p50 / p99 ms of all runs (median share of expected deliveries):',
+    '',
+  );
+  lines.push('| publish rate | ' + names.join(' | ') + ' |');
+  lines.push('|---:|' + '---:|'.repeat(names.length));
+  for (const rate of rates) lines.push(`| ${rate} | ` + names.map((n) => lat(n, rate)).join(' | ') + ' |');
   return lines.join('\n') + '\n';
 }
 

@@ -4,7 +4,9 @@ import { GATEWAY_HELP, loadGatewayConfig } from '../../lib/server/config.js';
 import { createLogger } from '../../lib/runtime/logger.js';
 import { onShutdownSignal, runGateway } from '../../lib/server/run.js';
 import cluster from 'node:cluster';
-import { isClusterPrimary, runPrimary, startNatsIngest, workerCount } from '../../lib/server/workers.js';
+import { ingestHealth } from '../../lib/dashboard/stats-producer.js';
+import { isClusterPrimary, runPrimary, workerCount } from '../../lib/server/workers.js';
+import { startIngests } from '../../lib/server/ingest.js';
 
 const isWorker = (): boolean => cluster.isWorker;
 
@@ -34,18 +36,28 @@ export async function gatewayCommand(argv: readonly string[]): Promise<number> {
       'no API key: every POST /api/* (publish, broadcast, ...) answers 401; set --api-key or GATEWAY_API_KEY to publish through the server API',
     );
   const gw = await runGateway(cfg, log);
-  const ingest = await startNatsIngest(cfg, gw, log);
+  let ingests;
+  try {
+    ingests = await startIngests(cfg, gw, log);
+  } catch (err) {
+    log.error({ err, ingest: cfg.ingest, natsUrl: cfg.natsUrl }, 'cannot start ingest');
+    await gw.close();
+    return 1;
+  }
+  for (const i of ingests) gw.dashboard?.addHealth(`ingest-${i.kind}`, ingestHealth(i));
   log.info(
     {
       url: gw.url,
       odin: `${gw.url.replace('http', 'ws')}/ws`,
       centrifuge: `${gw.url.replace('http', 'ws')}/connection/websocket`,
       broker: cfg.broker,
+      ingest: cfg.ingest,
+      dashboard: gw.dashboard ? `${gw.url}/dashboard` : 'off',
     },
     'gateway listening',
   );
   onShutdownSignal(log, async () => {
-    await ingest?.stop();
+    for (const i of ingests) await i.stop();
     await gw.close();
   });
   return -1; // keep running

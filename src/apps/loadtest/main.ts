@@ -3,12 +3,13 @@
  * worker processes, optionally publishing itself (server API) or driving the publisher's
  * control API. Exit code 1 when an `--assert` threshold is missed, 2 on bad usage.
  */
-import { parseArgs } from 'node:util';
 import { LoadRun, defaultWorkers, type Totals } from '../../lib/loadtest/runner.js';
 import { HttpApiTarget, PROFILES, PublisherControl, RatePublisher, type ProfileName } from '../../lib/loadtest/publisher.js';
 import { progressLine, saturationWarning, summaryTable, sumOf, type LoadtestResult } from '../../lib/loadtest/report.js';
 import { checkThresholds, parseThresholds, ThresholdError, type Threshold } from '../../lib/loadtest/thresholds.js';
-import type { ProtocolName } from '../../lib/loadtest/protocols.js';
+import type { LoadProtocol } from '../../lib/loadtest/protocols.js';
+import { parseFlags, toList, toNumber, UsageError } from '../../lib/runtime/flags.js';
+import { ProgressReporter } from '../../lib/loadtest/report-to.js';
 
 export interface Preset {
   readonly connections: number;
@@ -75,6 +76,8 @@ Options:
   --per-address N        connections per 127.0.0.x source address  ${DEFAULT_PER_ADDRESS}
   --no-reconnect         do not reconnect after an unexpected close
   --connect-retries N    retry a failed open N times (failures are then counted once)  0
+  --report-to URL        publish progress to this gateway's dashboard (http://host:port; needs --report-key or --api-key)
+  --report-key KEY       server API key for --report-to             --api-key's
   --assert LIST          thresholds, e.g. "p99<50ms,loss=0,failed<=1%"; exit 1 if one is missed
   --json                 print the result as JSON (no progress line)
   --quiet                no progress line
@@ -100,19 +103,16 @@ const FLAGS = {
   'no-reconnect': { type: 'boolean' },
   'connect-retries': { type: 'string' },
   assert: { type: 'string' },
+  'report-to': { type: 'string' },
+  'report-key': { type: 'string' },
   json: { type: 'boolean' },
   quiet: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-export class UsageError extends Error {
-  override readonly name = 'UsageError';
-  readonly code = 'ERR_USAGE';
-}
-
 export interface LoadtestOptions {
   readonly url: URL;
-  readonly protocol: ProtocolName;
+  readonly protocol: LoadProtocol;
   readonly connections: number;
   readonly durationSeconds: number;
   readonly channels: readonly string[];
@@ -129,26 +129,18 @@ export interface LoadtestOptions {
   readonly reconnect: boolean;
   readonly connectRetries: number;
   readonly thresholds: readonly Threshold[];
+  /** Gateway whose dashboard shows the run live, and the API key to publish there. */
+  readonly reportTo: { readonly url: string; readonly apiKey: string } | null;
   readonly json: boolean;
   readonly quiet: boolean;
   readonly help: boolean;
 }
 
-function num(name: string, v: string | undefined, dflt: number, min: number): number {
-  if (v === undefined) return dflt;
-  const x = Number(v);
-  if (!Number.isFinite(x) || x < min) throw new UsageError(`--${name}: expected a number ≥ ${min} (got ${JSON.stringify(v)})`);
-  return x;
-}
+const num = (name: string, v: string | undefined, dflt: number, min: number): number => toNumber(`--${name}`, v, { min }, dflt);
 
 /** Parses argv into options; throws UsageError naming the bad flag. */
 export function parseLoadtestArgs(argv: readonly string[]): LoadtestOptions {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: [...argv], options: FLAGS, strict: true, allowPositionals: true });
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
+  const parsed = parseFlags(argv, FLAGS, { positionals: true });
   const f = parsed.values;
   const presetName = parsed.positionals[0];
   if (parsed.positionals.length > 1) throw new UsageError(`unexpected arguments: ${parsed.positionals.slice(1).join(' ')}`);
@@ -165,19 +157,13 @@ export function parseLoadtestArgs(argv: readonly string[]): LoadtestOptions {
     throw new UsageError(`--url: not a URL (got ${JSON.stringify(f.url)})`);
   }
   if (url.protocol !== 'ws:') throw new UsageError('--url: only ws:// is supported (load stays on local or trusted networks)');
-  const protocol = (f.protocol ?? 'odin') as ProtocolName;
+  const protocol = (f.protocol ?? 'odin') as LoadProtocol;
   if (protocol !== 'odin' && protocol !== 'centrifuge' && protocol !== 'nats')
     throw new UsageError(`--protocol: odin, centrifuge or nats (got ${JSON.stringify(f.protocol)})`);
   const profile = (f.profile ?? 'sustained') as ProfileName;
   if (!PROFILES.includes(profile)) throw new UsageError(`--profile: ${PROFILES.join(', ')} (got ${JSON.stringify(f.profile)})`);
   const connections = Math.floor(num('connections', f.connections, preset.connections, 1));
-  const channels =
-    f.channels !== undefined
-      ? f.channels
-          .split(',')
-          .map((s) => s.trim())
-          .filter(Boolean)
-      : DEFAULT_CHANNELS;
+  const channels = f.channels !== undefined ? toList(f.channels) : DEFAULT_CHANNELS;
   if (channels.length === 0) throw new UsageError('--channels: give at least one channel');
   const apiKey = f['api-key'] ?? null;
   const publisherUrl = f['publisher-url'] ?? null;
@@ -191,6 +177,19 @@ export function parseLoadtestArgs(argv: readonly string[]): LoadtestOptions {
     if (e instanceof ThresholdError) throw new UsageError(e.message);
     throw e;
   }
+  let reportTo: LoadtestOptions['reportTo'] = null;
+  if (f['report-to'] !== undefined) {
+    let u: URL;
+    try {
+      u = new URL(f['report-to']);
+    } catch {
+      throw new UsageError(`--report-to: not a URL (got ${JSON.stringify(f['report-to'])})`);
+    }
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new UsageError('--report-to: expected http://host:port of a gateway');
+    const key = f['report-key'] ?? apiKey;
+    if (key === null) throw new UsageError('--report-to: needs --report-key (or --api-key): progress is published through the server API');
+    reportTo = { url: u.origin, apiKey: key };
+  } else if (f['report-key'] !== undefined) throw new UsageError('--report-key: only with --report-to');
   return {
     url,
     protocol,
@@ -210,6 +209,7 @@ export function parseLoadtestArgs(argv: readonly string[]): LoadtestOptions {
     reconnect: f['no-reconnect'] !== true,
     connectRetries: Math.floor(num('connect-retries', f['connect-retries'], 0, 0)),
     thresholds,
+    reportTo,
     json: f.json === true,
     quiet: f.quiet === true || f.json === true,
     help: f.help === true,
@@ -239,13 +239,30 @@ export async function runLoadtest(
   const started = Date.now();
   let lastDelivered = 0;
   let lastAt = performance.now();
+  const reporter = o.reportTo ? new ProgressReporter(o.reportTo.url, o.reportTo.apiKey, (l) => log(l)) : null;
+  let state: 'connecting' | 'running' = 'connecting';
   const tick = (): void => {
     const t = run.totals();
     const now = performance.now();
     const rate = ((t.delivered - lastDelivered) * 1000) / Math.max(1, now - lastAt);
     lastDelivered = t.delivered;
     lastAt = now;
-    log(progressLine((Date.now() - started) / 1000, t, o.connections, rate, run.takeInterval().p99), true);
+    const interval = run.takeInterval();
+    const elapsed = (Date.now() - started) / 1000;
+    log(progressLine(elapsed, t, o.connections, rate, interval.p99), true);
+    reporter?.report({
+      state,
+      elapsed,
+      target: o.connections,
+      subscribed: t.subscribed,
+      rate: Math.round(rate),
+      p50: interval.p50,
+      p99: interval.p99,
+      missing: t.missing,
+      gaps: t.gaps,
+      duplicates: t.duplicates,
+      disconnects: sumOf(t.disconnects),
+    });
   };
   let publisher: RatePublisher | null = null;
   let control: PublisherControl | null = null;
@@ -254,6 +271,7 @@ export async function runLoadtest(
     const rampBudgetMs = (o.connections / o.connectRate) * 2000 + 15_000;
     await run.waitConnected(rampBudgetMs, tick);
     const window = await run.beginWindow();
+    state = 'running';
     if (o.rate > 0 && o.apiKey !== null) {
       publisher = new RatePublisher(new HttpApiTarget(o.apiUrl, o.apiKey), o.channels, o.profile, o.rate, o.durationSeconds * 1000);
       publisher.start();
@@ -298,6 +316,23 @@ export async function runLoadtest(
       client: { ...t.client, saturated },
       silentChannels: subscribedChannels(o.channels, o.connections, o.channelsPerConnection).filter((c) => !t.heardChannels.includes(c)),
     };
+    if (reporter) {
+      reporter.report({
+        state: 'done',
+        elapsed: (Date.now() - started) / 1000,
+        target: o.connections,
+        subscribed: t.subscribed,
+        rate: Math.round(w.deliveredPerSecond),
+        p50: result.latencyMs.p50,
+        p99: result.latencyMs.p99,
+        missing: t.missing,
+        gaps: t.gaps,
+        duplicates: t.duplicates,
+        disconnects: sumOf(t.disconnects),
+        summary: summaryTable({ ...result, thresholds: [] }),
+      });
+      await reporter.flush();
+    }
     const checks = checkThresholds(o.thresholds, {
       latencyMs: result.latencyMs,
       connectP99Ms: result.connect.timeMs.p99,

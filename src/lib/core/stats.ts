@@ -3,7 +3,6 @@
  * Prometheus registry reads them at scrape time, so the hot path never touches prom-client.
  */
 export type RejectReason = 'max_connections' | 'max_connections_per_ip' | 'origin' | 'draining' | 'bad_path';
-export type ProtocolName = 'odin' | 'centrifuge';
 
 export class GatewayStats {
   connections = { odin: 0, centrifuge: 0 };
@@ -16,6 +15,8 @@ export class GatewayStats {
   publications = 0;
   recoveries = { recovered: 0, not_recovered: 0 };
   slowDisconnects = 0;
+  /** Publications replaced in a queue by a newer one of the same channel (keep-latest conflation). */
+  conflated = 0;
   rejected: Record<RejectReason, number> = { max_connections: 0, max_connections_per_ip: 0, origin: 0, draining: 0, bad_path: 0 };
   disconnects = new Map<number, number>();
   commandErrors = new Map<number, number>();
@@ -30,13 +31,3 @@ export class GatewayStats {
     this.commandErrors.set(code, (this.commandErrors.get(code) ?? 0) + 1);
   }
 }
-
-/** The logging surface core needs; pino's logger satisfies it. */
-export interface Logger {
-  debug(obj: object, msg?: string): void;
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
-}
-
-export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };

@@ -1,23 +1,75 @@
 /**
  * Gateway configuration from the outside world: defaults ← file (--config, YAML or JSON) ←
- * environment ← flags. The merged object is validated once by core's resolveGatewayOptions.
+ * environment ← flags. The merged object is validated once: the server's own settings (where
+ * to listen, the API key, the log level) here, the rest by core's resolveGatewayOptions.
  */
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
-import { ConfigError, resolveGatewayOptions, type GatewayOptions } from '../core/options.js';
+import { z } from 'zod';
+import { ConfigError, resolveGatewayOptions, type GatewayOptions, type GatewayOptionsInput } from '../core/options.js';
 import { loadJetStreamSection, type JetStreamSection } from '../broker-jetstream/config.js';
+import { loadDashboardSection, type DashboardOptions } from '../dashboard/options.js';
+import { parseFlags, toBool, toList, toNumber } from '../runtime/flags.js';
 
 export type BrokerKind = 'memory' | 'nats';
 
+export const DEFAULT_PORT = 3002;
+export const DEFAULT_HOST = '0.0.0.0';
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** The server's own settings: not core's business (core has no sockets, HTTP or logs of its own). */
+const serverSettingsSchema = z.object({
+  host: z.string().default(DEFAULT_HOST),
+  port: z.number().int().min(0).max(65535).default(DEFAULT_PORT),
+  /** Key for the server HTTP API (X-API-Key). Empty: the API refuses every call. */
+  apiKey: z.string().default(''),
+  logLevel: z.enum(LOG_LEVELS).default('info'),
+});
+const SERVER_KEYS = Object.keys(serverSettingsSchema.shape) as readonly string[];
+
+export type ServerSettings = Readonly<z.output<typeof serverSettingsSchema>>;
+/** Everything a running gateway server needs: its own settings and core's options, one frozen object. */
+export type GatewayServerOptions = ServerSettings & GatewayOptions;
+export type GatewayServerOptionsInput = Partial<z.input<typeof serverSettingsSchema>> & GatewayOptionsInput;
+
+/** Validates and freezes server settings and core options together; errors name every bad key. */
+export function resolveGatewayServerOptions(input: unknown = {}): GatewayServerOptions {
+  const all = typeof input === 'object' && input !== null && !Array.isArray(input) ? (input as Record<string, unknown>) : {};
+  const mine: Record<string, unknown> = {};
+  const rest: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(all)) (SERVER_KEYS.includes(k) ? mine : rest)[k] = v;
+  const r = serverSettingsSchema.safeParse(mine);
+  let coreError: ConfigError | null = null;
+  let core: GatewayOptions | null = null;
+  try {
+    core = resolveGatewayOptions(typeof input === 'object' && input !== null && !Array.isArray(input) ? rest : input);
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    coreError = e;
+  }
+  if (!r.success) {
+    const lines = r.error.issues.map(
+      (i) => `${i.path.map(String).join('.')}: ${i.message} (got ${JSON.stringify(mine[String(i.path[0])])})`,
+    );
+    const more = coreError ? '\n  ' + coreError.message.split('\n').slice(1).join('\n') : '';
+    throw new ConfigError('invalid gateway options:\n  ' + lines.join('\n  ') + more);
+  }
+  if (coreError || !core) throw coreError ?? new ConfigError('invalid gateway options');
+  return Object.freeze({ ...core, ...r.data });
+}
+
 export interface GatewayAppConfig {
-  readonly gateway: GatewayOptions;
+  readonly gateway: GatewayServerOptions;
   readonly broker: BrokerKind;
   readonly natsUrl: string;
   readonly workers: number | null;
   readonly transport: 'ws' | 'uws';
+  /** Backbone feeds turned into publications (core/ingest.ts): 'nats'; [] for none. */
+  readonly ingest: readonly string[];
   /** Stream limits and NATS ingest (`jetstream:` in the config file, NATS_STREAM_* env). */
   readonly jetstream: JetStreamSection;
+  /** /dashboard and the admin console (`dashboard:` in the config file, GATEWAY_ADMIN_* env). */
+  readonly dashboard: DashboardOptions;
 }
 
 export const GATEWAY_FLAGS = {
@@ -35,13 +87,16 @@ export const GATEWAY_FLAGS = {
   'nats-url': { type: 'string' },
   workers: { type: 'string' },
   transport: { type: 'string' },
+  ingest: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
 export const GATEWAY_HELP = `Usage: odin-ws gateway [options]
 
 Runs the WebSocket gateway: /ws (Odin protocol), /connection/websocket (Centrifugo protocol),
-/api/* (server API), /health, /ready, /metrics, /stats — all on one port.
+/api/* (server API), /health, /ready, /metrics, /stats, /dashboard — all on one port.
+The admin console is off until GATEWAY_ADMIN_PASSWORD or GATEWAY_ADMIN_TOKEN is set
+(or dashboard.adminPassword in the config file; docs/dashboard.md).
 
 Options (flag | environment | default):
   -c, --config FILE             GATEWAY_CONFIG             YAML or JSON options file (docs/operations.md)
@@ -58,20 +113,13 @@ Options (flag | environment | default):
       --nats-url URL            NATS_URL                   nats://127.0.0.1:4222
       --workers N               GATEWAY_WORKERS            processes sharing the port (nats broker only; default: cores)
       --transport ws|uws        GATEWAY_TRANSPORT          ws
+      --ingest LIST             GATEWAY_INGEST             feeds to ingest: nats, or none (default: nats with
+                                                           --broker nats, none with memory; NATS_INGEST=true|false)
   -h, --help
 `;
 
-function int(name: string, v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n)) throw new ConfigError(`${name}: expected an integer (got ${JSON.stringify(v)})`);
-  return n;
-}
-
-function bool(name: string, v: string): boolean {
-  if (/^(1|true|yes|on)$/i.test(v)) return true;
-  if (/^(0|false|no|off)$/i.test(v)) return false;
-  throw new ConfigError(`${name}: expected true or false (got ${JSON.stringify(v)})`);
-}
+const int = (name: string, v: string): number => toNumber(name, v, { integer: true, error: ConfigError }, 0);
+const bool = (name: string, v: string): boolean => toBool(name, v, ConfigError);
 
 function readConfigFile(path: string): Record<string, unknown> {
   let text: string;
@@ -93,13 +141,7 @@ function readConfigFile(path: string): Record<string, unknown> {
 
 /** Merges file, env and flags; throws ConfigError with the bad key and value. */
 export function loadGatewayConfig(argv: readonly string[], env: NodeJS.ProcessEnv): GatewayAppConfig & { help: boolean } {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: [...argv], options: GATEWAY_FLAGS, strict: true, allowPositionals: false });
-  } catch (cause) {
-    throw new ConfigError((cause as Error).message);
-  }
-  const f = parsed.values;
+  const f = parseFlags(argv, GATEWAY_FLAGS, { error: ConfigError }).values;
   const configPath = f.config ?? env.GATEWAY_CONFIG;
   const file = configPath ? readConfigFile(configPath) : {};
   const {
@@ -108,6 +150,8 @@ export function loadGatewayConfig(argv: readonly string[], env: NodeJS.ProcessEn
     workers: fileWorkers,
     transport: fileTransport,
     jetstream: fileJetstream,
+    ingest: fileIngest,
+    dashboard: fileDashboard,
     ...gw
   } = file as Record<string, unknown>;
   const o: Record<string, unknown> = { ...gw };
@@ -120,13 +164,7 @@ export function loadGatewayConfig(argv: readonly string[], env: NodeJS.ProcessEn
   set('apiKey', env.GATEWAY_API_KEY || undefined);
   set('tokenHmacSecret', env.GATEWAY_TOKEN_SECRET || undefined);
   if (env.GATEWAY_ALLOW_ANONYMOUS) set('allowAnonymous', bool('GATEWAY_ALLOW_ANONYMOUS', env.GATEWAY_ALLOW_ANONYMOUS));
-  if (env.GATEWAY_ALLOWED_ORIGINS)
-    set(
-      'allowedOrigins',
-      env.GATEWAY_ALLOWED_ORIGINS.split(',')
-        .map((s) => s.trim())
-        .filter(Boolean),
-    );
+  if (env.GATEWAY_ALLOWED_ORIGINS) set('allowedOrigins', toList(env.GATEWAY_ALLOWED_ORIGINS));
   if (env.GATEWAY_MAX_CONNECTIONS) set('maxConnections', int('GATEWAY_MAX_CONNECTIONS', env.GATEWAY_MAX_CONNECTIONS));
   if (env.GATEWAY_MAX_CONNECTIONS_PER_IP)
     set('maxConnectionsPerIp', int('GATEWAY_MAX_CONNECTIONS_PER_IP', env.GATEWAY_MAX_CONNECTIONS_PER_IP));
@@ -137,14 +175,7 @@ export function loadGatewayConfig(argv: readonly string[], env: NodeJS.ProcessEn
   set('apiKey', f['api-key']);
   set('tokenHmacSecret', f['token-secret']);
   if (f['no-anonymous']) set('allowAnonymous', false);
-  if (f['allowed-origins'] !== undefined)
-    set(
-      'allowedOrigins',
-      f['allowed-origins']
-        .split(',')
-        .map((s) => s.trim())
-        .filter(Boolean),
-    );
+  if (f['allowed-origins'] !== undefined) set('allowedOrigins', toList(f['allowed-origins']));
   if (f['max-connections'] !== undefined) set('maxConnections', int('--max-connections', f['max-connections']));
   if (f['max-connections-per-ip'] !== undefined) set('maxConnectionsPerIp', int('--max-connections-per-ip', f['max-connections-per-ip']));
   set('logLevel', f['log-level']);
@@ -163,13 +194,32 @@ export function loadGatewayConfig(argv: readonly string[], env: NodeJS.ProcessEn
       'workers: several processes need a shared broker; use --broker nats (the memory broker lives inside one process)',
     );
   }
+  const jetstream = loadJetStreamSection(fileJetstream, env);
+  const ingestRaw =
+    f.ingest ??
+    (env.GATEWAY_INGEST || undefined) ??
+    (Array.isArray(fileIngest) ? fileIngest.join(',') : typeof fileIngest === 'string' ? fileIngest : undefined);
+  if (fileIngest !== undefined && !Array.isArray(fileIngest) && typeof fileIngest !== 'string')
+    throw new ConfigError('ingest: expected a list of feeds, e.g. [nats]');
+  const ingest =
+    ingestRaw !== undefined
+      ? ingestRaw
+          .split(',')
+          .map((s) => s.trim())
+          .filter((s) => s !== '' && s !== 'none')
+      : (jetstream.ingest.enabled ?? broker === 'nats')
+        ? ['nats']
+        : [];
+  for (const k of ingest) if (!/^[a-z][a-z0-9-]*$/.test(k)) throw new ConfigError(`ingest: unknown feed ${JSON.stringify(k)}`);
   return {
-    gateway: resolveGatewayOptions(o),
+    gateway: resolveGatewayServerOptions(o),
     broker,
     natsUrl: f['nats-url'] ?? env.NATS_URL ?? (typeof fileNats === 'string' ? fileNats : 'nats://127.0.0.1:4222'),
     workers,
     transport,
-    jetstream: loadJetStreamSection(fileJetstream, env),
+    jetstream,
+    ingest: [...new Set(ingest)],
+    dashboard: loadDashboardSection(fileDashboard, env),
     help: f.help === true,
   };
 }

@@ -3,7 +3,7 @@ import type { Broker } from '../core/broker.js';
 import { ConfigError } from '../core/options.js';
 import type { GatewayAppConfig } from './config.js';
 import { startGateway, type RunningGateway } from './server.js';
-import type { Logger } from '../core/stats.js';
+import type { Logger } from '../core/logger.js';
 import { natsBrokerFactory } from './workers.js';
 
 /** Hook for brokers other than memory (set by the JetStream package when it is wired). */
@@ -42,5 +42,5 @@ export async function runGateway(cfg: GatewayAppConfig, log: Logger): Promise<Ru
     if (!factory) throw new ConfigError(`broker: "${cfg.broker}" is not available in this build`);
     broker = await factory(cfg, log);
   }
-  return startGateway(cfg.gateway, { log, transport: cfg.transport, ...(broker ? { broker } : {}) });
+  return startGateway(cfg.gateway, { log, transport: cfg.transport, dashboard: cfg.dashboard, ...(broker ? { broker } : {}) });
 }
