@@ -11,6 +11,7 @@ import { readBody } from '../http/body.js';
 import { json, Router } from '../http/router.js';
 import { ErrorCode } from '../protocol/codes.js';
 import { checkApiKey, handleApi } from './api.js';
+import type { GroupView } from './process-group.js';
 import { DASHBOARD_METHODS, DASHBOARD_PATH, type Dashboard } from '../dashboard/dashboard.js';
 
 /** Largest API request body, bytes; more gets 413. */
@@ -27,6 +28,8 @@ export interface GatewayAppOptions {
   readonly apiKey: string;
   readonly bodyTimeoutMs?: number;
   readonly log: Logger;
+  /** In a worker of `--workers N`: /metrics and /stats answer for the whole process group. */
+  readonly group?: GroupView | null;
   /** Mounted at /dashboard when given (docs/dashboard.md). */
   readonly dashboard?: Dashboard;
 }
@@ -99,8 +102,22 @@ export function createGatewayApp(gateway: Gateway, registry: Registry, opts: Gat
       const ready = gateway.isReady();
       return json(ready ? 200 : 503, { ready, broker: gateway.broker.isReady(), draining: gateway.isDraining });
     })
-    .on('GET', '/metrics', async () => ({ status: 200, headers: { 'content-type': registry.contentType }, body: await registry.metrics() }))
-    .on('GET', '/stats', () => json(200, statsOf(gateway)));
+    .on('GET', '/metrics', async () => {
+      const group = opts.group;
+      if (!group) return { status: 200, headers: { 'content-type': registry.contentType }, body: await registry.metrics() };
+      // A partial scrape would make counters jump: a failed one is honest (Prometheus marks it down).
+      return group.metrics().then(
+        (body) => ({ status: 200, headers: { 'content-type': registry.contentType }, body }),
+        (err: unknown) => apiError(503, ErrorCode.Internal, (err as Error).message),
+      );
+    })
+    .on('GET', '/stats', async () => {
+      if (!opts.group) return json(200, statsOf(gateway));
+      return opts.group.stats().then(
+        (s) => json(200, s),
+        (err: unknown) => apiError(503, ErrorCode.Internal, (err as Error).message),
+      );
+    });
   if (opts.dashboard) router.on(DASHBOARD_METHODS, DASHBOARD_PATH + '/*', opts.dashboard.handle);
 
   return { http: router.handle, upgrade: (req) => decideUpgrade(gateway, req), acceptor: gateway };

@@ -11,6 +11,7 @@ import type { Logger } from '../core/logger.js';
 import { JetStreamBroker } from '../broker-jetstream/jetstream-broker.js';
 import type { GatewayAppConfig } from './config.js';
 import { EXIT_PORT_UNAVAILABLE } from '../runtime/exit-codes.js';
+import { serveProcessGroup } from './process-group.js';
 
 /** Restart budget: a worker that keeps crashing is restarted at most this often, ms. */
 const WORKER_RESTART_MIN_INTERVAL_MS = 1_000;
@@ -67,6 +68,7 @@ export function runPrimary(n: number, log: Logger): void {
       setTimeout(() => fork(slot), wait);
     });
   };
+  serveProcessGroup(log);
   for (let i = 0; i < n; i++) fork(i);
   log.info({ workers: n, pid: process.pid }, 'gateway primary started');
   const stop = (signal: string): void => {
