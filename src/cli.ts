@@ -1,6 +1,5 @@
 /** `odin-ws <command>`: one CLI for every part of the system. */
 import { readFileSync } from 'node:fs';
-import cluster from 'node:cluster';
 import { gatewayCommand } from './apps/gateway/main.js';
 import { devCommand } from './apps/dev/main.js';
 import { publisherCommand } from './apps/publisher/main.js';
@@ -40,6 +39,14 @@ Run "odin-ws <command> --help" for a command's options; "odin-ws --version" prin
 Exit codes: 0 ok, 1 failure (or a failed check), 2 bad usage, 3 port in use or not allowed.
 `;
 
+/** "message (cause: message (cause: ...))" of an error and its causes. */
+function causeChain(err: unknown): string {
+  const parts: string[] = [];
+  for (let e: unknown = err; e !== undefined && e !== null && parts.length < 5; e = (e as { cause?: unknown }).cause)
+    parts.push(e instanceof Error ? e.message : String(e));
+  return parts.join(': ');
+}
+
 async function main(argv: string[]): Promise<void> {
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
@@ -63,10 +70,12 @@ async function main(argv: string[]): Promise<void> {
 main(process.argv.slice(2)).catch((err: unknown) => {
   const listen = listenErrorMessage(err);
   if (listen !== null) {
-    // A cluster worker says so once; the primary sees the exit code and stops (workers.ts).
-    if (!cluster.isWorker || process.env.ODIN_WS_WORKER_SLOT === '0') process.stderr.write(`odin-ws ${process.argv[2]}: ${listen}\n`);
+    // In a cluster worker too: the primary sees the exit code and stops the others (workers.ts).
+    process.stderr.write(`odin-ws ${process.argv[2]}: ${listen}\n`);
     process.exit(EXIT_PORT_UNAVAILABLE);
   }
-  console.error(err);
+  // One line a cause, no stack trace (ODIN_WS_DEBUG=1 prints it).
+  if (process.env.ODIN_WS_DEBUG) console.error(err);
+  else process.stderr.write(`odin-ws ${process.argv[2] ?? ''}: ${causeChain(err)}\n`);
   process.exit(EXIT_FAILURE);
 });

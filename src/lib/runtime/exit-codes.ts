@@ -16,10 +16,13 @@ const LISTEN_ERRORS: Readonly<Record<string, string>> = {
   EADDRNOTAVAIL: 'is on an address this machine does not have (check --host)',
 };
 
-/** A one-line message for an error from `listen`, or null when `err` is not one. */
+/** A one-line message for an error from `listen` (or one wrapping it as its `cause`), or null when `err` is not one. */
 export function listenErrorMessage(err: unknown): string | null {
-  const e = err as { code?: unknown; syscall?: unknown; address?: unknown; port?: unknown } | null;
-  if (!e || typeof e.code !== 'string' || e.syscall !== 'listen') return null;
+  const e = err as { code?: unknown; syscall?: unknown; address?: unknown; port?: unknown; cause?: unknown } | null;
+  // A cluster worker's listen fails in the primary's bind, hence 'bind'.
+  const listening = e?.syscall === 'listen' || e?.syscall === 'bind';
+  if (e && !listening && e.cause) return listenErrorMessage(e.cause);
+  if (!e || typeof e.code !== 'string' || !listening) return null;
   const what = LISTEN_ERRORS[e.code];
   if (!what) return null;
   const where = typeof e.address === 'string' ? `${e.address}:${String(e.port)}` : `port ${String(e.port)}`;
