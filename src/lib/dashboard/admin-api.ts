@@ -4,6 +4,7 @@
  * need a session or the admin token; changes also need the same origin and the CSRF token.
  * Every change is written to the log as an audit record. Outcomes and codes: docs/dashboard.md.
  */
+import { SignJWT } from 'jose';
 import { z } from 'zod';
 import type { Gateway } from '../core/gateway.js';
 import { toApiError } from '../server/api-errors.js';
@@ -19,6 +20,10 @@ export const MAX_CHANNEL_ROWS = 500;
 /** Publications the inspector shows at most. */
 export const MAX_INSPECT_LIMIT = 1000;
 const PUBLISHER_TIMEOUT_MS = 5000;
+/** Lifetime of the connection token minted for the page's WebSocket, s (it reconnects with a new one). */
+export const WS_TOKEN_TTL_SECONDS = 600;
+/** The user the page's WebSocket connects as, when the gateway refuses anonymous connections. */
+export const DASHBOARD_USER = 'odin-ws-dashboard';
 
 export interface AdminContext {
   readonly gw: Gateway;
@@ -113,6 +118,7 @@ export class AdminApi {
       publish: 'POST',
       disconnect: 'POST',
       publisher: 'BOTH',
+      'ws-token': 'GET',
     };
     const allowed = known[route];
     if (allowed === undefined && !['session', 'login', 'logout'].includes(route))
@@ -142,6 +148,8 @@ export class AdminApi {
       }
       case 'disconnect':
         return jsonReply(200, this.disconnect(req, who.actor, parse(disconnectBody, await readJsonObject(req))));
+      case 'ws-token':
+        return jsonReply(200, await this.wsToken());
       default:
         return this.publisher(req, who.actor, post);
     }
@@ -243,6 +251,25 @@ export class AdminApi {
       presence,
       presenceError,
     };
+  }
+
+  /**
+   * A short connection token for the page's own WebSocket, for gateways that refuse anonymous
+   * connections: signed with the gateway's HMAC secret, for the dashboard's user only. Null
+   * when anonymous connections are allowed (the page needs none).
+   */
+  private async wsToken(): Promise<{ token: string | null; expiresIn: number }> {
+    const o = this.ctx.gw.opts;
+    if (o.allowAnonymous) return { token: null, expiresIn: 0 };
+    if (o.tokenHmacSecret === '')
+      throw new HttpError(404, ErrorCode.NotAvailable, 'anonymous connections are off and no HMAC token secret is configured to sign one');
+    const token = await new SignJWT({})
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject(DASHBOARD_USER)
+      .setIssuedAt()
+      .setExpirationTime(`${WS_TOKEN_TTL_SECONDS}s`)
+      .sign(new TextEncoder().encode(o.tokenHmacSecret));
+    return { token, expiresIn: WS_TOKEN_TTL_SECONDS };
   }
 
   private disconnect(req: HttpRequest, actor: Actor, b: { user?: string | undefined; client?: string | undefined }): unknown {
