@@ -5,6 +5,9 @@ import { loadGatewayConfig } from '../../lib/server/config.js';
 import { createLogger } from '../../lib/runtime/logger.js';
 import { onShutdownSignal, runGateway } from '../../lib/server/run.js';
 import { startPublisher } from '../../lib/publisher/server.js';
+import type { SinkOptions } from '../../lib/publisher/options.js';
+import { startKafkaIngest } from '../../lib/kafka/gateway-ingest.js';
+import { startLocalKafka, type LocalKafka } from '../../lib/kafka-local/local-broker.js';
 
 /** The simulated feed's rate in `odin-ws dev`: enough to see data flow, light on a laptop. */
 const DEV_EVENTS_PER_SECOND = 20;
@@ -15,6 +18,10 @@ Runs the local stack on the embedded default: the gateway (in-memory broker) on 
 the publisher (control API on port 3003, PUBLISHER_PORT) feeding simulated Odin events, so
 data flows at once. Prints the URLs and the API key.
 Ctrl-C stops it cleanly. Takes the gateway's options (odin-ws gateway --help).
+
+  --kafka   the same stack on a real local Kafka broker (no Docker: tools/kafka's jars, Java 17):
+            the publisher writes the Odin topics, the gateway ingests them (docs/kafka.md).
+            KAFKA_PORT (default 19092; 0 = any free port).
 `;
 
 export async function devCommand(argv: readonly string[]): Promise<number> {
@@ -24,29 +31,41 @@ export async function devCommand(argv: readonly string[]): Promise<number> {
   }
   const env = { ...process.env };
   env.GATEWAY_API_KEY ||= 'dev-' + randomBytes(8).toString('hex');
+  const withKafka = argv.includes('--kafka');
+  let kafka: LocalKafka | null = null;
+  if (withKafka) {
+    kafka = await startLocalKafka({ port: env.KAFKA_PORT === undefined ? 19092 : Number(env.KAFKA_PORT) || undefined });
+    env.KAFKA_BROKERS = kafka.bootstrap;
+  }
+  const gatewayArgv = withKafka ? [...argv.filter((a) => a !== '--kafka'), '--ingest', 'kafka'] : argv;
   let cfg;
   try {
-    cfg = loadGatewayConfig(argv, env);
+    cfg = loadGatewayConfig(gatewayArgv, env);
   } catch (err) {
     if (err instanceof ConfigError) {
       console.error(`odin-ws dev: ${err.message}`);
+      await kafka?.stop();
       return 2;
     }
     throw err;
   }
   const log = createLogger(cfg.gateway.logLevel, 'dev');
   const gw = await runGateway(cfg, log);
+  const ingest = cfg.kafka ? await startKafkaIngest(cfg.kafka, cfg.broker, gw, log) : null;
   const publisherPort = process.env.PUBLISHER_PORT ? Number(process.env.PUBLISHER_PORT) : 3003;
+  const sink: SinkOptions = kafka
+    ? { kind: 'kafka', connection: { brokers: [kafka.bootstrap], clientId: 'odin-ws-dev' } }
+    : { kind: 'gateway', url: gw.url, apiKey: cfg.gateway.apiKey };
   const feed = await startPublisher({
     port: publisherPort,
-    sink: { kind: 'gateway', url: gw.url, apiKey: cfg.gateway.apiKey },
+    sink,
     autostart: true,
     messagesPerSecond: DEV_EVENTS_PER_SECOND,
     logger: log,
   });
   const ws = gw.url.replace('http', 'ws');
   process.stdout.write(
-    `\nodin-ws dev is running (in-memory broker)\n` +
+    `\nodin-ws dev is running (in-memory broker${kafka ? `; feed through Kafka at ${kafka.bootstrap}` : ''})\n` +
       `  Odin protocol        ${ws}/ws\n` +
       `  Centrifugo protocol  ${ws}/connection/websocket\n` +
       `  Server API           ${gw.url}/api/publish   (X-API-Key: ${cfg.gateway.apiKey})\n` +
@@ -56,7 +75,9 @@ export async function devCommand(argv: readonly string[]): Promise<number> {
   );
   onShutdownSignal(log, async () => {
     await feed.close();
+    await ingest?.stop();
     await gw.close();
+    await kafka?.stop();
   });
   return -1;
 }

@@ -4,6 +4,7 @@ import { GATEWAY_HELP, loadGatewayConfig } from '../../lib/server/config.js';
 import { createLogger } from '../../lib/runtime/logger.js';
 import { onShutdownSignal, runGateway } from '../../lib/server/run.js';
 import { isClusterPrimary, runPrimary, startNatsIngest, workerCount } from '../../lib/server/workers.js';
+import { startKafkaIngest } from '../../lib/kafka/gateway-ingest.js';
 
 export async function gatewayCommand(argv: readonly string[]): Promise<number> {
   let cfg;
@@ -28,6 +29,7 @@ export async function gatewayCommand(argv: readonly string[]): Promise<number> {
   }
   const gw = await runGateway(cfg, log);
   const ingest = await startNatsIngest(cfg, gw, log);
+  const kafka = cfg.kafka ? await startKafkaIngest(cfg.kafka, cfg.broker, gw, log) : null;
   log.info(
     {
       url: gw.url,
@@ -39,6 +41,7 @@ export async function gatewayCommand(argv: readonly string[]): Promise<number> {
   );
   onShutdownSignal(log, async () => {
     await ingest?.stop();
+    await kafka?.stop();
     await gw.close();
   });
   return -1; // keep running

@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError, resolveGatewayOptions, type GatewayOptions } from '../core/options.js';
 import { loadJetStreamSection, type JetStreamSection } from '../broker-jetstream/config.js';
+import { KAFKA_INGEST_FLAGS, KAFKA_INGEST_HELP, loadKafkaSection, resolveIngestMode, type KafkaSection } from '../kafka/config.js';
 
 export type BrokerKind = 'memory' | 'nats';
 
@@ -18,6 +19,8 @@ export interface GatewayAppConfig {
   readonly transport: 'ws' | 'uws';
   /** Stream limits and NATS ingest (`jetstream:` in the config file, NATS_STREAM_* env). */
   readonly jetstream: JetStreamSection;
+  /** `--ingest kafka`: the Kafka section (`kafka:` in the file, KAFKA_* env, --kafka-* flags); null otherwise. */
+  readonly kafka: KafkaSection | null;
 }
 
 export const GATEWAY_FLAGS = {
@@ -35,6 +38,8 @@ export const GATEWAY_FLAGS = {
   'nats-url': { type: 'string' },
   workers: { type: 'string' },
   transport: { type: 'string' },
+  ingest: { type: 'string' },
+  ...KAFKA_INGEST_FLAGS,
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -58,7 +63,8 @@ Options (flag | environment | default):
       --nats-url URL            NATS_URL                   nats://127.0.0.1:4222
       --workers N               GATEWAY_WORKERS            processes sharing the port (nats broker only; default: cores)
       --transport ws|uws        GATEWAY_TRANSPORT          ws
-  -h, --help
+      --ingest kafka            GATEWAY_INGEST             consume the Odin Kafka topics into channels (docs/kafka.md)
+${KAFKA_INGEST_HELP}  -h, --help
 `;
 
 function int(name: string, v: string): number {
@@ -108,6 +114,8 @@ export function loadGatewayConfig(argv: readonly string[], env: NodeJS.ProcessEn
     workers: fileWorkers,
     transport: fileTransport,
     jetstream: fileJetstream,
+    ingest: fileIngest,
+    kafka: fileKafka,
     ...gw
   } = file as Record<string, unknown>;
   const o: Record<string, unknown> = { ...gw };
@@ -163,8 +171,13 @@ export function loadGatewayConfig(argv: readonly string[], env: NodeJS.ProcessEn
       'workers: several processes need a shared broker; use --broker nats (the memory broker lives inside one process)',
     );
   }
+  const ingest = (f.ingest ?? env.GATEWAY_INGEST ?? fileIngest ?? 'none') as string;
+  if (ingest !== 'none' && ingest !== 'kafka') throw new ConfigError(`ingest: expected "kafka" or "none" (got ${JSON.stringify(ingest)})`);
+  const kafka = ingest === 'kafka' ? loadKafkaSection(fileKafka, env, f) : null;
+  if (kafka) resolveIngestMode(kafka, broker);
   return {
     gateway: resolveGatewayOptions(o),
+    kafka,
     broker,
     natsUrl: f['nats-url'] ?? env.NATS_URL ?? (typeof fileNats === 'string' ? fileNats : 'nats://127.0.0.1:4222'),
     workers,

@@ -6,7 +6,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Gateway } from '../core/gateway.js';
 
-function counterFrom(registry: Registry, name: string, help: string, read: () => number): void {
+export function counterFrom(registry: Registry, name: string, help: string, read: () => number): void {
   new Counter({
     name,
     help,
@@ -19,7 +19,7 @@ function counterFrom(registry: Registry, name: string, help: string, read: () =>
 }
 
 /** A counter with one label, its values read from core's counters at scrape time. */
-function labelledCounterFrom(
+export function labelledCounterFrom(
   registry: Registry,
   name: string,
   help: string,

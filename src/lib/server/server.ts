@@ -47,6 +47,11 @@ export interface RunningGateway {
   /** http://host:port */
   readonly url: string;
   readonly registry: Registry;
+  /**
+   * Adds a readiness condition beside the broker's (an ingest's connection): `check` returns
+   * why the gateway is not ready, or null. /ready answers 503 with the reasons; /health lists them.
+   */
+  addReadinessCheck(name: string, check: () => string | null): void;
   /** Graceful shutdown: not ready, clients told to reconnect, broker closed, server closed. */
   close(): Promise<void>;
 }
@@ -134,6 +139,15 @@ export async function startGateway(input: GatewayOptionsInput | GatewayOptions =
   const transport = new WsTransport({ maxPayload: options.maxMessageBytes, permessageDeflate: options.permessageDeflate });
   const gateway = new Gateway(options, { broker, transport: uws ?? transport, log });
   const registry = createMetrics(gateway);
+  const readinessChecks = new Map<string, () => string | null>();
+  const notReadyReasons = (): Record<string, string> => {
+    const out: Record<string, string> = {};
+    for (const [name, check] of readinessChecks) {
+      const reason = check();
+      if (reason !== null) out[name] = reason;
+    }
+    return out;
+  };
   await gateway.start();
 
   const server = createServer({ keepAliveTimeout: 5000, requestTimeout: 30_000 }, (req, res) => {
@@ -184,15 +198,27 @@ export async function startGateway(input: GatewayOptionsInput | GatewayOptions =
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') return sendJson(res, 405, { error: { code: 107, message: 'method not allowed' } });
     switch (path) {
-      case '/health':
+      case '/health': {
+        const reasons = notReadyReasons();
         return sendJson(res, 200, {
-          status: gateway.isReady() ? 'healthy' : 'degraded',
-          checks: { broker: gateway.broker.isReady() ? 'ok' : 'unavailable', draining: gateway.isDraining },
+          status: gateway.isReady() && Object.keys(reasons).length === 0 ? 'healthy' : 'degraded',
+          checks: {
+            broker: gateway.broker.isReady() ? 'ok' : 'unavailable',
+            draining: gateway.isDraining,
+            ...Object.fromEntries([...readinessChecks.keys()].map((n) => [n, reasons[n] ?? 'ok'])),
+          },
           uptime: Math.floor((Date.now() - gateway.startedAt) / 1000),
         });
+      }
       case '/ready': {
-        const ready = gateway.isReady();
-        return sendJson(res, ready ? 200 : 503, { ready, broker: gateway.broker.isReady(), draining: gateway.isDraining });
+        const reasons = notReadyReasons();
+        const ready = gateway.isReady() && Object.keys(reasons).length === 0;
+        return sendJson(res, ready ? 200 : 503, {
+          ready,
+          broker: gateway.broker.isReady(),
+          draining: gateway.isDraining,
+          ...(ready ? {} : { reasons }),
+        });
       }
       case '/metrics': {
         const text = await registry.metrics();
@@ -245,6 +271,9 @@ export async function startGateway(input: GatewayOptionsInput | GatewayOptions =
     port,
     url: `http://${host}:${port}`,
     registry,
+    addReadinessCheck(name, check) {
+      readinessChecks.set(name, check);
+    },
     close() {
       closing ??= (async () => {
         // Ordered: stop accepting, tell clients to reconnect, drain, broker, server.
