@@ -6,7 +6,7 @@ import { createLogger } from '../../lib/runtime/logger.js';
 import { onShutdownSignal, runGateway } from '../../lib/server/run.js';
 import { startPublisher } from '../../lib/publisher/server.js';
 import type { SinkOptions } from '../../lib/publisher/options.js';
-import { startKafkaIngest } from '../../lib/kafka/gateway-ingest.js';
+import { startIngests } from '../../lib/server/ingest.js';
 import { startLocalKafka, type LocalKafka } from '../../lib/kafka-local/local-broker.js';
 
 /** The simulated feed's rate in `odin-ws dev`: enough to see data flow, light on a laptop. */
@@ -51,7 +51,7 @@ export async function devCommand(argv: readonly string[]): Promise<number> {
   }
   const log = createLogger(cfg.gateway.logLevel, 'dev');
   const gw = await runGateway(cfg, log);
-  const ingest = cfg.kafka ? await startKafkaIngest(cfg.kafka, cfg.broker, gw, log) : null;
+  const ingests = await startIngests(cfg, gw, log);
   const publisherPort = process.env.PUBLISHER_PORT ? Number(process.env.PUBLISHER_PORT) : 3003;
   const sink: SinkOptions = kafka
     ? { kind: 'kafka', connection: { brokers: [kafka.bootstrap], clientId: 'odin-ws-dev' } }
@@ -75,7 +75,7 @@ export async function devCommand(argv: readonly string[]): Promise<number> {
   );
   onShutdownSignal(log, async () => {
     await feed.close();
-    await ingest?.stop();
+    for (const i of ingests) await i.stop();
     await gw.close();
     await kafka?.stop();
   });

@@ -29,7 +29,8 @@ export const DEFAULT_HISTORY_TTL_MS = 5 * 60_000;
 /** Most publications a recovery may return; more missed means "not recovered" (Centrifugo's 300 is too low for trade bursts). */
 export const DEFAULT_RECOVERY_MAX = 1000;
 
-const ODIN_EVENTS = 'trade|liquidity|metadata|social|favorites|creation|analytics|price|holders';
+// `community`: the Odin Kafka topic odin.community's channel (comments, pins, upvotes: public).
+const ODIN_EVENTS = 'trade|liquidity|metadata|social|favorites|community|creation|analytics|price|holders';
 
 const namespaceSchema = z
   .object({

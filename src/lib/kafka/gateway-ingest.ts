@@ -1,14 +1,19 @@
-/** `gateway --ingest kafka`: a KafkaIngest publishing through the running gateway, with its readiness and metrics. */
+/** `gateway --ingest kafka`: the ingest factory (server/ingest.ts), with its readiness check and metrics. */
 import { hostname } from 'node:os';
 import { ApiError } from '../core/gateway.js';
-import type { Logger } from '../core/stats.js';
-import type { RunningGateway } from '../server/server.js';
-import { kafkaConnection, resolveIngestMode, type KafkaSection } from './config.js';
+import type { GatewayAppConfig } from '../server/config.js';
+import type { IngestContext } from '../server/ingest.js';
+import type { IngestSink } from '../core/ingest.js';
+import { ConfigError } from '../core/options.js';
+import { kafkaConnection, resolveIngestMode } from './config.js';
 import { KafkaIngest } from './ingest.js';
 import { registerKafkaMetrics } from './metrics.js';
 
-export async function startKafkaIngest(section: KafkaSection, broker: string, gw: RunningGateway, log: Logger): Promise<KafkaIngest> {
-  const { mode, start } = resolveIngestMode(section, broker);
+export function kafkaIngestFactory(cfg: GatewayAppConfig, sink: IngestSink, _onError: unknown, ctx: IngestContext): KafkaIngest {
+  const section = cfg.kafka;
+  if (!section) throw new ConfigError('ingest: kafka needs the kafka options');
+  const { gw, log } = ctx;
+  const { mode, start } = resolveIngestMode(section, cfg.broker);
   let ingest: KafkaIngest | null = null;
   const onLatency = registerKafkaMetrics(gw.registry, () => ingest);
   ingest = new KafkaIngest(
@@ -19,8 +24,7 @@ export async function startKafkaIngest(section: KafkaSection, broker: string, gw
       start,
       ...(section.rules ? { rules: section.rules } : {}),
       maxRecordBytes: section.maxRecordBytes,
-      // Through Gateway.publish, so namespaces (history size and TTL) apply as for any publication.
-      publish: (channel, data, idempotencyKey, type) => gw.gateway.publish({ channel, data, idempotencyKey, tags: { type } }),
+      publish: (channel, data, idempotencyKey, type) => sink.publish(channel, data, { idempotencyKey, tags: { type } }),
       // Unknown channel or bad request: retrying cannot help. Unavailable (503) or internal: retry.
       isPermanent: (err) => err instanceof ApiError && err.httpStatus < 500,
       log,
@@ -29,7 +33,6 @@ export async function startKafkaIngest(section: KafkaSection, broker: string, gw
     `${hostname()}-${gw.port}`,
   );
   gw.addReadinessCheck('kafka', () => ingest?.readiness() ?? null);
-  await ingest.start();
-  log.info({ brokers: section.brokers, group: ingest.group, mode, start, ready: ingest.isReady() }, 'kafka ingest started');
+  log.info({ brokers: section.brokers, group: ingest.group, mode, start }, 'kafka ingest configured');
   return ingest;
 }

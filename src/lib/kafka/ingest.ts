@@ -19,6 +19,7 @@
  *  - Kafka unreachable or the broker refusing publications: not ready (with the reason), the
  *    session is closed and reopened with backoff from the last fully published positions.
  */
+import type { Ingest, IngestHealth } from '../core/ingest.js';
 import type { Logger } from '../core/stats.js';
 import { describeError, KafkaConsumerSession, probeOffsets, type ConsumedRecord, type KafkaConnectionOptions, type PartitionOffset } from './client.js';
 import { BAD_RECORD_REASONS, RecordMapper, type BadRecordReason, type KafkaChannelRule } from './mapping.js';
@@ -70,7 +71,8 @@ export interface KafkaIngestStats {
   reconnects: number;
 }
 
-export class KafkaIngest {
+export class KafkaIngest implements Ingest {
+  readonly kind = 'kafka';
   readonly stats: KafkaIngestStats = {
     consumed: 0,
     published: 0,
@@ -117,6 +119,22 @@ export class KafkaIngest {
 
   isReady(): boolean {
     return this.notReady === null;
+  }
+
+  /** Core's ingest health: bad records count as dropped, refused publications as failed. */
+  health(): IngestHealth {
+    const s = this.stats;
+    return {
+      kind: this.kind,
+      running: this.loop !== null && !this.stopped,
+      connected: this.notReady === null,
+      received: s.consumed,
+      published: s.published,
+      dropped: Object.values(s.failed).reduce((a, b) => a + b, 0),
+      failed: s.publishErrors,
+      inFlight: this.inFlight,
+      lagMs: this.progress.oldestUnsettledAgeMs(),
+    };
   }
 
   /** Why it is not ready (null when it is). */

@@ -2,13 +2,13 @@
  * Kafka record → channel publication. A record's value is JSON `{type, timestamp, data, ...}`
  * and is delivered as it is (never re-serialized), tagged with its `type`; the channel comes
  * from the first rule whose topic (and, when given, type list) matches, with `{key}` (the record
- * key, a token id) and `{type}` filled in. What cannot be mapped has a reason, never an exception.
+ * key, a token id), `{type}` and `{user}` (the value's `data.userId` or `data.user`) filled in. What cannot be mapped has a reason, never an exception.
  */
 import { nativeTypesOf, ODIN_TOPICS } from './topics.js';
 
 export interface KafkaChannelRule {
   readonly topic: string;
-  /** Channel template: `{key}` and `{type}` are replaced (`{key}.trade`). */
+  /** Channel template: `{key}`, `{type}` and `{user}` are replaced (`{key}.trade`). */
   readonly channel: string;
   /** Accepted value `type`s; omitted: any. A record of its topic with another type goes to the next rule. */
   readonly types?: readonly string[];
@@ -21,10 +21,16 @@ export type BadRecordReason = (typeof BAD_RECORD_REASONS)[number];
 /**
  * The existing mapping: `odin.trades` + key `BTC` → `BTC.trade` (Go gateway), for the Odin
  * types and for odin-ws's own; market-wide events on odin.analytics (key `market`) → `market.stats`.
+ * One difference: balances are personal, so they go to the user's channel `BTC.balances.{user}`
+ * (only that user may subscribe), not to a token-wide `BTC.balances` anyone could read.
  */
 export const DEFAULT_KAFKA_RULES: readonly KafkaChannelRule[] = Object.freeze([
   { topic: 'odin.analytics', channel: 'market.stats', types: ['market:stats'] },
-  ...ODIN_TOPICS.map((t) => ({ topic: t.topic, channel: `{key}.${t.suffix}`, types: [...t.odinTypes, ...nativeTypesOf(t.topic)] })),
+  ...ODIN_TOPICS.map((t) => ({
+    topic: t.topic,
+    channel: t.suffix === 'balances' ? '{key}.balances.{user}' : `{key}.${t.suffix}`,
+    types: [...t.odinTypes, ...nativeTypesOf(t.topic)],
+  })),
 ]);
 
 /** Largest record value accepted, bytes (the topics' max.message.bytes). */
@@ -60,8 +66,8 @@ export class RecordMapper {
     if (rules.length === 0) throw new RangeError('kafka rules: at least one rule is needed');
     for (const r of rules) {
       if (r.topic === '' || r.channel === '') throw new RangeError(`kafka rule needs a topic and a channel: ${JSON.stringify(r)}`);
-      const unknown = r.channel.match(/\{(?!key\}|type\})[^}]*\}/);
-      if (unknown) throw new RangeError(`kafka rule channel ${r.channel}: unknown placeholder ${unknown[0]} (use {key} or {type})`);
+      const unknown = r.channel.match(/\{(?!key\}|type\}|user\})[^}]*\}/);
+      if (unknown) throw new RangeError(`kafka rule channel ${r.channel}: unknown placeholder ${unknown[0]} (use {key}, {type} or {user})`);
       let list = this.byTopic.get(r.topic);
       if (!list) this.byTopic.set(r.topic, (list = []));
       list.push({ template: r.channel, types: r.types ? new Set(r.types) : null, usesKey: r.channel.includes('{key}') });
@@ -84,7 +90,7 @@ export class RecordMapper {
       return 'not_json';
     }
     if (typeof v !== 'object' || v === null || Array.isArray(v)) return 'not_json';
-    const o = v as { type?: unknown; timestamp?: unknown; id?: unknown };
+    const o = v as { type?: unknown; timestamp?: unknown; id?: unknown; data?: { userId?: unknown; user?: unknown } | null };
     if (typeof o.type !== 'string') return 'unknown_type';
     const type = o.type;
     const rules = this.byTopic.get(topic);
@@ -98,6 +104,13 @@ export class RecordMapper {
       channel = channel.replaceAll('{key}', k);
     }
     if (channel.includes('{type}')) channel = channel.replaceAll('{type}', type);
+    if (channel.includes('{user}')) {
+      const d = typeof o.data === 'object' && o.data !== null ? o.data : {};
+      const user = typeof d.userId === 'string' ? d.userId : typeof d.user === 'string' ? d.user : '';
+      if (user === '') return 'no_key';
+      if (!KEY_RE.test(user)) return 'bad_channel';
+      channel = channel.replaceAll('{user}', user);
+    }
     return {
       channel,
       data,

@@ -10,6 +10,8 @@ export interface ProgressEntry {
   readonly offset: bigint;
   settled: boolean;
   readonly partition: PartitionState;
+  /** When it was read, ms. */
+  readonly at: number;
 }
 
 interface PartitionState {
@@ -45,7 +47,7 @@ export class PartitionProgress {
     const s = this.state(topic, partition, offset);
     // Offsets may jump (transaction markers, compaction): nothing in between is owed.
     if (s.head === s.queue.length && offset > s.done) s.done = offset;
-    const e: ProgressEntry = { offset, settled: false, partition: s };
+    const e: ProgressEntry = { offset, settled: false, partition: s, at: Date.now() };
     s.queue.push(e);
     return e;
   }
@@ -65,6 +67,13 @@ export class PartitionProgress {
       s.queue.splice(0, s.head);
       s.head = 0;
     }
+  }
+
+  /** Age of the oldest record read and not settled, ms (0 when none). */
+  oldestUnsettledAgeMs(now = Date.now()): number {
+    let oldest = now;
+    for (const s of this.parts.values()) if (s.head < s.queue.length) oldest = Math.min(oldest, s.queue[s.head]!.at);
+    return now - oldest;
   }
 
   done(topic: string, partition: number): bigint | undefined {

@@ -17,6 +17,8 @@ export interface GatewayAppConfig {
   readonly natsUrl: string;
   readonly workers: number | null;
   readonly transport: 'ws' | 'uws';
+  /** Backbone feeds turned into publications (core/ingest.ts): 'nats'; [] for none. */
+  readonly ingest: readonly string[];
   /** Stream limits and NATS ingest (`jetstream:` in the config file, NATS_STREAM_* env). */
   readonly jetstream: JetStreamSection;
   /** `--ingest kafka`: the Kafka section (`kafka:` in the file, KAFKA_* env, --kafka-* flags); null otherwise. */
@@ -63,7 +65,8 @@ Options (flag | environment | default):
       --nats-url URL            NATS_URL                   nats://127.0.0.1:4222
       --workers N               GATEWAY_WORKERS            processes sharing the port (nats broker only; default: cores)
       --transport ws|uws        GATEWAY_TRANSPORT          ws
-      --ingest kafka            GATEWAY_INGEST             consume the Odin Kafka topics into channels (docs/kafka.md)
+      --ingest LIST             GATEWAY_INGEST             feeds to ingest: nats, kafka, or none (default: nats with
+                                                           --broker nats, none with memory; NATS_INGEST=true|false)
 ${KAFKA_INGEST_HELP}  -h, --help
 `;
 
@@ -171,9 +174,24 @@ export function loadGatewayConfig(argv: readonly string[], env: NodeJS.ProcessEn
       'workers: several processes need a shared broker; use --broker nats (the memory broker lives inside one process)',
     );
   }
-  const ingest = (f.ingest ?? env.GATEWAY_INGEST ?? fileIngest ?? 'none') as string;
-  if (ingest !== 'none' && ingest !== 'kafka') throw new ConfigError(`ingest: expected "kafka" or "none" (got ${JSON.stringify(ingest)})`);
-  const kafka = ingest === 'kafka' ? loadKafkaSection(fileKafka, env, f) : null;
+  const jetstream = loadJetStreamSection(fileJetstream, env);
+  const ingestRaw =
+    f.ingest ??
+    (env.GATEWAY_INGEST || undefined) ??
+    (Array.isArray(fileIngest) ? fileIngest.join(',') : typeof fileIngest === 'string' ? fileIngest : undefined);
+  if (fileIngest !== undefined && !Array.isArray(fileIngest) && typeof fileIngest !== 'string')
+    throw new ConfigError('ingest: expected a list of feeds, e.g. [nats]');
+  const ingest =
+    ingestRaw !== undefined
+      ? ingestRaw
+          .split(',')
+          .map((s) => s.trim())
+          .filter((s) => s !== '' && s !== 'none')
+      : (jetstream.ingest.enabled ?? broker === 'nats')
+        ? ['nats']
+        : [];
+  for (const k of ingest) if (!/^[a-z][a-z0-9-]*$/.test(k)) throw new ConfigError(`ingest: unknown feed ${JSON.stringify(k)}`);
+  const kafka = ingest.includes('kafka') ? loadKafkaSection(fileKafka, env, f) : null;
   if (kafka) resolveIngestMode(kafka, broker);
   return {
     gateway: resolveGatewayOptions(o),
@@ -182,7 +200,8 @@ export function loadGatewayConfig(argv: readonly string[], env: NodeJS.ProcessEn
     natsUrl: f['nats-url'] ?? env.NATS_URL ?? (typeof fileNats === 'string' ? fileNats : 'nats://127.0.0.1:4222'),
     workers,
     transport,
-    jetstream: loadJetStreamSection(fileJetstream, env),
+    jetstream,
+    ingest: [...new Set(ingest)],
     help: f.help === true,
   };
 }
