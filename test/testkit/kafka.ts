@@ -18,7 +18,14 @@ export function startKafka(o: LocalKafkaOptions = {}): Promise<LocalKafka> {
 export async function createOdinTopics(bootstrap: string, partitions = DEFAULT_TOPIC_PARTITIONS): Promise<void> {
   const admin = new KafkaAdmin({ brokers: [bootstrap] });
   try {
-    await admin.ensureTopics(ODIN_TOPICS.map((t) => ({ topic: t.topic, partitions, replicas: 1, configs: { ...TOPIC_CONFIGS, 'retention.ms': String(t.retentionMs) } })));
+    await admin.ensureTopics(
+      ODIN_TOPICS.map((t) => ({
+        topic: t.topic,
+        partitions,
+        replicas: 1,
+        configs: { ...TOPIC_CONFIGS, 'retention.ms': String(t.retentionMs) },
+      })),
+    );
   } finally {
     await admin.close();
   }

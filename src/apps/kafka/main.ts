@@ -62,7 +62,8 @@ export async function kafkaCommand(argv: readonly string[]): Promise<number> {
         const admin = new KafkaAdmin(conn);
         try {
           const names = await admin.listTopics();
-          for (const t of await admin.describe(names)) process.stdout.write(`${t.topic}\tpartitions=${t.partitions}\tleaders=${t.withLeader}\n`);
+          for (const t of await admin.describe(names))
+            process.stdout.write(`${t.topic}\tpartitions=${t.partitions}\tleaders=${t.withLeader}\n`);
         } finally {
           await admin.close();
         }
@@ -73,7 +74,12 @@ export async function kafkaCommand(argv: readonly string[]): Promise<number> {
         const replicas = positiveInt('replicas', f.replicas, DEFAULT_TOPIC_REPLICAS);
         const admin = new KafkaAdmin(conn);
         try {
-          const specs = ODIN_TOPICS.map((t) => ({ topic: t.topic, partitions, replicas, configs: { ...TOPIC_CONFIGS, 'retention.ms': String(t.retentionMs) } }));
+          const specs = ODIN_TOPICS.map((t) => ({
+            topic: t.topic,
+            partitions,
+            replicas,
+            configs: { ...TOPIC_CONFIGS, 'retention.ms': String(t.retentionMs) },
+          }));
           const created = await admin.ensureTopics(specs);
           for (const s of specs) process.stdout.write(`${s.topic}\t${created.includes(s.topic) ? 'created' : 'exists'}\n`);
         } finally {
@@ -99,7 +105,12 @@ export async function kafkaCommand(argv: readonly string[]): Promise<number> {
   }
 }
 
-async function consume(conn: Parameters<typeof KafkaConsumerSession.open>[0], topic: string | undefined, n: number, from: string): Promise<number> {
+async function consume(
+  conn: Parameters<typeof KafkaConsumerSession.open>[0],
+  topic: string | undefined,
+  n: number,
+  from: string,
+): Promise<number> {
   if (topic === undefined) throw new ConfigError('consume: name the topic (odin-ws kafka consume odin.trades --n 5)');
   if (from !== 'earliest' && from !== 'latest') throw new ConfigError(`--from: expected earliest or latest (got ${JSON.stringify(from)})`);
   let seen = 0;
@@ -116,11 +127,22 @@ async function consume(conn: Parameters<typeof KafkaConsumerSession.open>[0], to
       // Not JSON: printed as a string.
     }
     process.stdout.write(
-      JSON.stringify({ topic: r.topic, key: r.key?.toString('utf8') ?? null, partition: r.partition, offset: String(r.offset), timestamp: r.timestamp, value: parsed }) + '\n',
+      JSON.stringify({
+        topic: r.topic,
+        key: r.key?.toString('utf8') ?? null,
+        partition: r.partition,
+        offset: String(r.offset),
+        timestamp: r.timestamp,
+        value: parsed,
+      }) + '\n',
     );
     if (seen >= n) finish();
   };
-  const session = await KafkaConsumerSession.open(conn, { groupId: `odin-ws-cli-${process.pid}-${Date.now()}`, topics: [topic], start: from }, print);
+  const session = await KafkaConsumerSession.open(
+    conn,
+    { groupId: `odin-ws-cli-${process.pid}-${Date.now()}`, topics: [topic], start: from },
+    print,
+  );
   const interrupted = new Promise<void>((r) => process.once('SIGINT', () => r()));
   try {
     await Promise.race([enough, interrupted, session.done]);

@@ -143,7 +143,8 @@ function java(): string {
 
 function format(cp: string, propsFile: string): void {
   const id = spawnSync(java(), ['-cp', cp, 'kafka.tools.StorageTool', 'random-uuid'], { encoding: 'utf8' });
-  if (id.error) throw new LocalKafkaError('no_java', `cannot run java: ${id.error.message} (install openjdk-17-jre-headless)`, { cause: id.error });
+  if (id.error)
+    throw new LocalKafkaError('no_java', `cannot run java: ${id.error.message} (install openjdk-17-jre-headless)`, { cause: id.error });
   const clusterId = id.stdout.trim();
   const r = spawnSync(java(), ['-cp', cp, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', propsFile, '--ignore-formatted'], {
     encoding: 'utf8',
@@ -176,7 +177,9 @@ export async function startLocalKafka(o: LocalKafkaOptions = {}): Promise<LocalK
       let ready = false;
       const timer = setTimeout(() => {
         c.kill('SIGKILL');
-        rej(new LocalKafkaError('start_failed', `Kafka not ready within ${o.startTimeoutMs ?? DEFAULT_KAFKA_START_TIMEOUT_MS} ms:\n${tail}`));
+        rej(
+          new LocalKafkaError('start_failed', `Kafka not ready within ${o.startTimeoutMs ?? DEFAULT_KAFKA_START_TIMEOUT_MS} ms:\n${tail}`),
+        );
       }, o.startTimeoutMs ?? DEFAULT_KAFKA_START_TIMEOUT_MS);
       const onData = (b: Buffer): void => {
         const text = b.toString();

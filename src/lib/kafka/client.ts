@@ -207,7 +207,11 @@ export class KafkaConsumerSession {
     this.done.catch(() => undefined);
   }
 
-  static async open(conn: KafkaConnectionOptions, o: ConsumerSessionOptions, onRecord: (r: ConsumedRecord) => void): Promise<KafkaConsumerSession> {
+  static async open(
+    conn: KafkaConnectionOptions,
+    o: ConsumerSessionOptions,
+    onRecord: (r: ConsumedRecord) => void,
+  ): Promise<KafkaConsumerSession> {
     const consumer = new Consumer({
       ...baseOptions(conn, 'consumer'),
       groupId: o.groupId,

@@ -56,7 +56,10 @@ const sectionSchema = z
       .object({ mechanism: z.enum(['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512']), username: z.string().min(1), password: z.string() })
       .strict()
       .optional(),
-    tls: z.object({ caFile: z.string().min(1).optional(), rejectUnauthorized: z.boolean().optional(), serverName: z.string().optional() }).strict().optional(),
+    tls: z
+      .object({ caFile: z.string().min(1).optional(), rejectUnauthorized: z.boolean().optional(), serverName: z.string().optional() })
+      .strict()
+      .optional(),
     group: z.string().min(1).default(DEFAULT_KAFKA_GROUP),
     mode: z.enum(['each', 'shared']).optional(),
     start: z.enum(['latest', 'committed']).optional(),
@@ -77,7 +80,8 @@ function str(v: unknown): string | undefined {
 
 /** File section ← env ← flags → a validated section. */
 export function loadKafkaSection(file: unknown, env: NodeJS.ProcessEnv, flags: FlagValues): KafkaSection {
-  if (file !== undefined && file !== null && (typeof file !== 'object' || Array.isArray(file))) throw new ConfigError('kafka: must be an object');
+  if (file !== undefined && file !== null && (typeof file !== 'object' || Array.isArray(file)))
+    throw new ConfigError('kafka: must be an object');
   const o: Record<string, unknown> = { ...((file as Record<string, unknown> | null | undefined) ?? {}) };
   const brokers = str(flags['kafka-brokers']) ?? str(env['KAFKA_BROKERS']);
   if (brokers !== undefined)
@@ -90,7 +94,12 @@ export function loadKafkaSection(file: unknown, env: NodeJS.ProcessEnv, flags: F
   const username = str(flags['kafka-username']) ?? str(env['KAFKA_USERNAME']);
   const password = str(flags['kafka-password']) ?? env['KAFKA_PASSWORD'];
   if (mechanism !== undefined || username !== undefined) {
-    o['sasl'] = { ...((o['sasl'] as object | undefined) ?? {}), ...(mechanism ? { mechanism } : {}), ...(username ? { username } : {}), ...(password !== undefined ? { password } : {}) };
+    o['sasl'] = {
+      ...((o['sasl'] as object | undefined) ?? {}),
+      ...(mechanism ? { mechanism } : {}),
+      ...(username ? { username } : {}),
+      ...(password !== undefined ? { password } : {}),
+    };
   }
   const tlsEnv = str(env['KAFKA_TLS']);
   if (tlsEnv !== undefined && !/^(1|0|true|false|yes|no|on|off)$/i.test(tlsEnv))
@@ -134,7 +143,9 @@ export function resolveIngestMode(s: KafkaSection, broker: string): { mode: 'eac
   }
   const start = s.start ?? (mode === 'each' ? 'latest' : 'committed');
   if (mode === 'shared' && start === 'latest') {
-    throw new ConfigError('kafka.start: "latest" needs --kafka-mode each (a shared group resumes from its committed offsets; new groups start at the latest)');
+    throw new ConfigError(
+      'kafka.start: "latest" needs --kafka-mode each (a shared group resumes from its committed offsets; new groups start at the latest)',
+    );
   }
   return { mode, start };
 }

@@ -21,7 +21,14 @@
  */
 import type { Ingest, IngestHealth } from '../core/ingest.js';
 import type { Logger } from '../core/stats.js';
-import { describeError, KafkaConsumerSession, probeOffsets, type ConsumedRecord, type KafkaConnectionOptions, type PartitionOffset } from './client.js';
+import {
+  describeError,
+  KafkaConsumerSession,
+  probeOffsets,
+  type ConsumedRecord,
+  type KafkaConnectionOptions,
+  type PartitionOffset,
+} from './client.js';
 import { BAD_RECORD_REASONS, RecordMapper, type BadRecordReason, type KafkaChannelRule } from './mapping.js';
 import { PartitionProgress } from './progress.js';
 
@@ -180,7 +187,13 @@ export class KafkaIngest implements Ingest {
         backoff = RECONNECT_MIN_MS;
         firstAttempt();
         this.o.log.info({ group: this.groupId, mode: this.o.mode, topics: this.mapper.topics.length }, 'kafka ingest: consuming');
-        reason = await Promise.race([failed, this.session.done.then(() => 'consumer closed', (err: unknown) => describeError(err))]);
+        reason = await Promise.race([
+          failed,
+          this.session.done.then(
+            () => 'consumer closed',
+            (err: unknown) => describeError(err),
+          ),
+        ]);
       } catch (err) {
         reason = describeError(err);
       }
@@ -316,7 +329,8 @@ export class KafkaIngest implements Ingest {
         for (const partition of a.partitions) {
           const end = ends.get(a.topic)?.[partition];
           const done = this.progress.done(a.topic, partition);
-          if (end !== undefined && done !== undefined) this.lag.set(`${a.topic}/${partition}`, { topic: a.topic, partition, lag: Number(end - done) });
+          if (end !== undefined && done !== undefined)
+            this.lag.set(`${a.topic}/${partition}`, { topic: a.topic, partition, lag: Number(end - done) });
         }
       }
     } catch {

@@ -79,7 +79,12 @@ export class RecordMapper {
     return [...this.byTopic.keys()];
   }
 
-  map(topic: string, key: Buffer | null | undefined, value: Buffer | null | undefined, recordTimestamp: number): MappedRecord | BadRecordReason {
+  map(
+    topic: string,
+    key: Buffer | null | undefined,
+    value: Buffer | null | undefined,
+    recordTimestamp: number,
+  ): MappedRecord | BadRecordReason {
     if (value === null || value === undefined || value.length === 0) return 'not_json';
     if (value.length > this.maxBytes) return 'too_large';
     const data = value.toString('utf8');

@@ -10,9 +10,21 @@ import type { KafkaIngest } from './ingest.js';
 export function registerKafkaMetrics(registry: Registry, ingest: () => KafkaIngest | null): (ms: number) => void {
   const s = () => ingest()?.stats;
   counterFrom(registry, 'odin_ws_kafka_records_consumed_total', 'Kafka records read by the ingest.', () => s()?.consumed ?? 0);
-  counterFrom(registry, 'odin_ws_kafka_records_published_total', 'Kafka records published to channels (accepted by the broker).', () => s()?.published ?? 0);
-  labelledCounterFrom(registry, 'odin_ws_kafka_records_failed_total', 'Kafka records skipped, by reason.', 'reason', () => Object.entries(s()?.failed ?? {}));
-  counterFrom(registry, 'odin_ws_kafka_publish_errors_total', 'Publications the broker refused for a while (retried after a reconnect).', () => s()?.publishErrors ?? 0);
+  counterFrom(
+    registry,
+    'odin_ws_kafka_records_published_total',
+    'Kafka records published to channels (accepted by the broker).',
+    () => s()?.published ?? 0,
+  );
+  labelledCounterFrom(registry, 'odin_ws_kafka_records_failed_total', 'Kafka records skipped, by reason.', 'reason', () =>
+    Object.entries(s()?.failed ?? {}),
+  );
+  counterFrom(
+    registry,
+    'odin_ws_kafka_publish_errors_total',
+    'Publications the broker refused for a while (retried after a reconnect).',
+    () => s()?.publishErrors ?? 0,
+  );
   counterFrom(registry, 'odin_ws_kafka_reconnects_total', 'Kafka consumer sessions lost and reopened.', () => s()?.reconnects ?? 0);
   new Gauge({
     name: 'odin_ws_kafka_consumer_lag_records',

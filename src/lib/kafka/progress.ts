@@ -88,7 +88,8 @@ export class PartitionProgress {
   /** Done positions past the last commit, of the partitions in `owned` (`topic/partition`). */
   dueCommits(owned: ReadonlySet<string>): PartitionOffset[] {
     const out: PartitionOffset[] = [];
-    for (const [k, s] of this.parts) if (owned.has(k) && s.done > s.committed) out.push({ topic: s.topic, partition: s.partition, offset: s.done });
+    for (const [k, s] of this.parts)
+      if (owned.has(k) && s.done > s.committed) out.push({ topic: s.topic, partition: s.partition, offset: s.done });
     return out;
   }
 

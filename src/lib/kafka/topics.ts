@@ -17,8 +17,18 @@ export interface OdinTopic {
 
 export const ODIN_TOPICS: readonly OdinTopic[] = Object.freeze([
   { topic: 'odin.trades', suffix: 'trade', odinTypes: ['TRADE_EXECUTED', 'BUY_COMPLETED', 'SELL_COMPLETED'], retentionMs: 30_000 },
-  { topic: 'odin.liquidity', suffix: 'liquidity', odinTypes: ['LIQUIDITY_ADDED', 'LIQUIDITY_REMOVED', 'LIQUIDITY_REBALANCED'], retentionMs: 60_000 },
-  { topic: 'odin.metadata', suffix: 'metadata', odinTypes: ['METADATA_UPDATED', 'TOKEN_NAME_CHANGED', 'TOKEN_FLAGS_CHANGED'], retentionMs: 3_600_000 },
+  {
+    topic: 'odin.liquidity',
+    suffix: 'liquidity',
+    odinTypes: ['LIQUIDITY_ADDED', 'LIQUIDITY_REMOVED', 'LIQUIDITY_REBALANCED'],
+    retentionMs: 60_000,
+  },
+  {
+    topic: 'odin.metadata',
+    suffix: 'metadata',
+    odinTypes: ['METADATA_UPDATED', 'TOKEN_NAME_CHANGED', 'TOKEN_FLAGS_CHANGED'],
+    retentionMs: 3_600_000,
+  },
   { topic: 'odin.social', suffix: 'social', odinTypes: ['TWITTER_VERIFIED', 'SOCIAL_LINKS_UPDATED'], retentionMs: 3_600_000 },
   {
     topic: 'odin.community',

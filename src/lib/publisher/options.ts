@@ -157,7 +157,11 @@ const sinkSchema = z.discriminatedUnion('kind', [
   z.strictObject({
     kind: z.literal('kafka'),
     connection: z.custom<KafkaConnectionOptions>(
-      (v) => typeof v === 'object' && v !== null && Array.isArray((v as { brokers?: unknown }).brokers) && (v as { brokers: unknown[] }).brokers.length > 0,
+      (v) =>
+        typeof v === 'object' &&
+        v !== null &&
+        Array.isArray((v as { brokers?: unknown }).brokers) &&
+        (v as { brokers: unknown[] }).brokers.length > 0,
     ),
     partitions: z.number().int().min(1).max(1000).optional(),
     replicas: z.number().int().min(1).max(10).optional(),

@@ -11,7 +11,14 @@
  */
 import type { OdinEvent } from '../../protocol/events.js';
 import { describeError, KafkaAdmin, KafkaProducer, type KafkaConnectionOptions } from '../../kafka/client.js';
-import { DEFAULT_TOPIC_PARTITIONS, DEFAULT_TOPIC_REPLICAS, MARKET_KEY, ODIN_TOPICS, TOPIC_CONFIGS, topicOfType } from '../../kafka/topics.js';
+import {
+  DEFAULT_TOPIC_PARTITIONS,
+  DEFAULT_TOPIC_REPLICAS,
+  MARKET_KEY,
+  ODIN_TOPICS,
+  TOPIC_CONFIGS,
+  topicOfType,
+} from '../../kafka/topics.js';
 import type { EventSink, SinkInfo, SinkResult } from './sink.js';
 
 export interface KafkaSinkOptions {
@@ -44,7 +51,12 @@ export class KafkaSink implements EventSink {
     try {
       if (!this.topicsReady) await this.ensureTopics();
       await producer.send(
-        events.map((e) => ({ topic: topicOfType(e.type), key: e.token === '*' ? MARKET_KEY : e.token, value: JSON.stringify(e), timestamp: e.timestamp })),
+        events.map((e) => ({
+          topic: topicOfType(e.type),
+          key: e.token === '*' ? MARKET_KEY : e.token,
+          value: JSON.stringify(e),
+          timestamp: e.timestamp,
+        })),
       );
       this.connected = true;
       return { published: events.length, failed: 0 };
