@@ -172,7 +172,7 @@ export class KafkaIngest implements Ingest {
   private async run(firstAttempt: () => void): Promise<void> {
     let backoff = RECONNECT_MIN_MS;
     while (!this.stopped) {
-      let reason = 'stopping';
+      let reason: string;
       try {
         const start = await this.startPositions();
         const failed = new Promise<string>((r) => (this.failure = r));
