@@ -2,6 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { ConfigError } from '../../lib/core/options.js';
 import { loadGatewayConfig } from '../../lib/server/config.js';
+import { toNumber } from '../../lib/runtime/flags.js';
 import { createLogger } from '../../lib/runtime/logger.js';
 import { onShutdownSignal, runGateway } from '../../lib/server/run.js';
 import { startPublisher } from '../../lib/publisher/server.js';
@@ -34,7 +35,14 @@ export async function devCommand(argv: readonly string[]): Promise<number> {
   const withKafka = argv.includes('--kafka');
   let kafka: LocalKafka | null = null;
   if (withKafka) {
-    kafka = await startLocalKafka({ port: env.KAFKA_PORT === undefined ? 19092 : Number(env.KAFKA_PORT) || undefined });
+    let port: number;
+    try {
+      port = toNumber('KAFKA_PORT', env.KAFKA_PORT, { integer: true, min: 0 }, 19092);
+    } catch (err) {
+      console.error(`odin-ws dev: ${(err as Error).message}`);
+      return 2;
+    }
+    kafka = await startLocalKafka(port === 0 ? {} : { port });
     env.KAFKA_BROKERS = kafka.bootstrap;
   }
   const gatewayArgv = withKafka ? [...argv.filter((a) => a !== '--kafka'), '--ingest', 'kafka'] : argv;
@@ -52,7 +60,13 @@ export async function devCommand(argv: readonly string[]): Promise<number> {
   const log = createLogger(cfg.gateway.logLevel, 'dev');
   const gw = await runGateway(cfg, log);
   const ingests = await startIngests(cfg, gw, log);
-  const publisherPort = process.env.PUBLISHER_PORT ? Number(process.env.PUBLISHER_PORT) : 3003;
+  let publisherPort: number;
+  try {
+    publisherPort = toNumber('PUBLISHER_PORT', process.env.PUBLISHER_PORT, { integer: true, min: 0 }, 3003);
+  } catch (err) {
+    console.error(`odin-ws dev: ${(err as Error).message}`);
+    return 2;
+  }
   const sink: SinkOptions = kafka
     ? { kind: 'kafka', connection: { brokers: [kafka.bootstrap], clientId: 'odin-ws-dev' } }
     : { kind: 'gateway', url: gw.url, apiKey: cfg.gateway.apiKey };

@@ -3,8 +3,6 @@
  * The only publisher file that reads process.env or argv.
  */
 import { pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
-import { pino } from 'pino';
 import {
   DEFAULT_GATEWAY_URL,
   DEFAULT_NATS_URL,
@@ -14,6 +12,8 @@ import {
 } from '../../lib/publisher/options.js';
 import { PROFILES, type Profile } from '../../lib/publisher/profiles.js';
 import { startPublisher } from '../../lib/publisher/server.js';
+import { parseFlags, toList, toNumber, UsageError } from '../../lib/runtime/flags.js';
+import { createLogger } from '../../lib/runtime/logger.js';
 import { KAFKA_CONNECTION_FLAGS, KAFKA_CONNECTION_HELP, kafkaConnection, loadKafkaSection } from '../../lib/kafka/config.js';
 
 export const PUBLISHER_USAGE = `Usage: odin-ws publisher [options]
@@ -31,8 +31,7 @@ Options:
   --jetstream          publish to JetStream with Nats-Msg-Id (nats sink)
   --kafka-partitions <n> partitions of the Odin topics when created (kafka sink, default 12)
   --kafka-replicas <n> replicas of the Odin topics when created (kafka sink, default 1)
-Kafka sink connection (flag | environment | default):
-${KAFKA_CONNECTION_HELP}  --rate <n>           target events/s (default: the profile's; sustained 1000)
+  --rate <n>           target events/s (default: the profile's; sustained 1000)
   --profile <name>     ${PROFILES.join(' | ')} (default sustained)
   --duration <s>       stop after this many seconds (0 = until stopped)
   --ramp-seconds <s>   ramp profile length (default 60)
@@ -40,54 +39,39 @@ ${KAFKA_CONNECTION_HELP}  --rate <n>           target events/s (default: the pro
   --autostart          start publishing at once
   --log-level <level>  pino level (env LOG_LEVEL, default info)
   -h, --help           show this help
-`;
 
-class UsageError extends Error {
-  override readonly name = 'UsageError';
-}
+Kafka sink connection (flag | environment | default):
+${KAFKA_CONNECTION_HELP}`;
 
-function num(name: string, v: string | undefined): number | undefined {
-  if (v === undefined || v === '') return undefined;
-  const n = Number(v);
-  if (!Number.isFinite(n)) throw new UsageError(`--${name} must be a number, got "${v}"`);
-  return n;
-}
+const num = (name: string, v: string | undefined): number | undefined => toNumber(`--${name}`, v);
+
+const FLAGS = {
+  port: { type: 'string' },
+  host: { type: 'string' },
+  sink: { type: 'string' },
+  'gateway-url': { type: 'string' },
+  'api-key': { type: 'string' },
+  'nats-url': { type: 'string' },
+  jetstream: { type: 'boolean' },
+  ...KAFKA_CONNECTION_FLAGS,
+  'kafka-partitions': { type: 'string' },
+  'kafka-replicas': { type: 'string' },
+  rate: { type: 'string' },
+  profile: { type: 'string' },
+  duration: { type: 'string' },
+  'ramp-seconds': { type: 'string' },
+  tokens: { type: 'string' },
+  autostart: { type: 'boolean' },
+  'log-level': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
 
 /** Builds options from argv and env; throws UsageError on bad flags. `help` when asked for. */
 export function parsePublisherArgs(
   argv: readonly string[],
   env: NodeJS.ProcessEnv,
 ): { help: true } | { help: false; options: PublisherOptions; logLevel: string } {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: [...argv],
-      strict: true,
-      allowPositionals: false,
-      options: {
-        port: { type: 'string' },
-        host: { type: 'string' },
-        sink: { type: 'string' },
-        'gateway-url': { type: 'string' },
-        'api-key': { type: 'string' },
-        'nats-url': { type: 'string' },
-        jetstream: { type: 'boolean' },
-        ...KAFKA_CONNECTION_FLAGS,
-        'kafka-partitions': { type: 'string' },
-        'kafka-replicas': { type: 'string' },
-        rate: { type: 'string' },
-        profile: { type: 'string' },
-        duration: { type: 'string' },
-        'ramp-seconds': { type: 'string' },
-        tokens: { type: 'string' },
-        autostart: { type: 'boolean' },
-        'log-level': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (err) {
-    throw new UsageError(err instanceof Error ? err.message : String(err));
-  }
+  const { values } = parseFlags(argv, FLAGS);
   if (values.help) return { help: true };
   const sinkKind = values.sink ?? env['PUBLISHER_SINK'] ?? 'gateway';
   let sink: SinkOptions;
@@ -103,8 +87,8 @@ export function parsePublisherArgs(
     } catch (err) {
       throw new UsageError(err instanceof Error ? err.message : String(err));
     }
-    const partitions = num('kafka-partitions', values['kafka-partitions']);
-    const replicas = num('kafka-replicas', values['kafka-replicas']);
+    const partitions = toNumber('--kafka-partitions', values['kafka-partitions'], { integer: true, min: 1 });
+    const replicas = toNumber('--kafka-replicas', values['kafka-replicas'], { integer: true, min: 1 });
     sink = {
       kind: 'kafka',
       connection: kafkaConnection(section, 'odin-ws-publisher'),
@@ -118,15 +102,7 @@ export function parsePublisherArgs(
   if (profile !== undefined && !(PROFILES as readonly string[]).includes(profile))
     throw new UsageError(`--profile must be one of ${PROFILES.join(', ')}, got "${profile}"`);
   const tokensFlag = values.tokens;
-  const tokens =
-    tokensFlag === undefined
-      ? undefined
-      : /^\d+$/.test(tokensFlag)
-        ? Number(tokensFlag)
-        : tokensFlag
-            .split(',')
-            .map((s) => s.trim())
-            .filter((s) => s !== '');
+  const tokens = tokensFlag === undefined ? undefined : /^\d+$/.test(tokensFlag) ? Number(tokensFlag) : toList(tokensFlag);
   const options: PublisherOptions = {
     port: num('port', values.port ?? env['PUBLISHER_PORT']) ?? DEFAULT_PORT,
     sink,
@@ -155,7 +131,7 @@ export async function publisherCommand(argv: readonly string[]): Promise<number>
     process.stdout.write(PUBLISHER_USAGE);
     return 0;
   }
-  const logger = pino({ name: 'odin-publisher', level: parsed.logLevel });
+  const logger = createLogger(parsed.logLevel, 'odin-publisher');
   let running;
   try {
     running = await startPublisher({ ...parsed.options, logger });

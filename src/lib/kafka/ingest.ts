@@ -20,7 +20,7 @@
  *    session is closed and reopened with backoff from the last fully published positions.
  */
 import type { Ingest, IngestHealth } from '../core/ingest.js';
-import type { Logger } from '../core/stats.js';
+import type { Logger } from '../core/logger.js';
 import {
   describeError,
   KafkaConsumerSession,
@@ -135,6 +135,8 @@ export class KafkaIngest implements Ingest {
       kind: this.kind,
       running: this.loop !== null && !this.stopped,
       connected: this.notReady === null,
+      // Partitions split the work: this process reads while the group gives it any.
+      reading: this.session !== null && this.session.assignments().some((a) => a.partitions.length > 0),
       received: s.consumed,
       published: s.published,
       dropped: Object.values(s.failed).reduce((a, b) => a + b, 0),

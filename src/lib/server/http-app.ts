@@ -1,0 +1,182 @@
+/**
+ * The gateway's HTTP app, built apart from the transport that listens: the server API
+ * (`/api/<method>`, legacy `/api`), `/health`, `/ready`, `/metrics`, `/stats`, and the
+ * decision for each WebSocket upgrade. Either transport serves it unchanged.
+ */
+import type { Registry } from 'prom-client';
+import type { Gateway } from '../core/gateway.js';
+import type { Logger } from '../core/logger.js';
+import type { HttpReply, HttpRequest, ProtocolName, TransportHooks, UpgradeDecision } from '../core/transport.js';
+import { readBody } from '../http/body.js';
+import { json, Router } from '../http/router.js';
+import { checkApiKey, handleApi } from './api.js';
+
+/** Largest API request body, bytes; more gets 413. */
+export const MAX_API_BODY_BYTES = 1024 * 1024;
+/** Time to receive a whole API request body, ms; slower gets 408. */
+export const DEFAULT_BODY_TIMEOUT_MS = 10_000;
+
+export const WS_PATHS: Readonly<Record<string, ProtocolName>> = {
+  '/ws': 'odin',
+  '/connection/websocket': 'centrifuge',
+};
+
+export interface GatewayAppOptions {
+  readonly apiKey: string;
+  readonly bodyTimeoutMs?: number;
+  readonly log: Logger;
+  /**
+   * Readiness conditions beside the broker's (an ingest's backbone connection), read at each
+   * request: a check returns why the gateway is not ready, or null.
+   */
+  readonly readinessChecks?: ReadonlyMap<string, () => string | null>;
+}
+
+const apiError = (status: number, code: number, message: string): HttpReply => json(status, { error: { code, message } });
+
+/** Why each failing readiness check fails, by name. */
+function notReadyReasons(checks: ReadonlyMap<string, () => string | null> | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, check] of checks ?? []) {
+    const reason = check();
+    if (reason !== null) out[name] = reason;
+  }
+  return out;
+}
+
+/** The routes, answers and upgrade decision of one gateway. */
+export function createGatewayApp(gateway: Gateway, registry: Registry, opts: GatewayAppOptions): TransportHooks {
+  const limits = { maxBytes: MAX_API_BODY_BYTES, timeoutMs: opts.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS };
+  const router = new Router({
+    // Outside /api only GET and HEAD exist: any other method is 405 before the path is looked at.
+    notFound: (req) =>
+      req.method !== 'GET' && req.method !== 'HEAD' ? apiError(405, 107, 'method not allowed') : apiError(404, 104, 'not found'),
+    methodNotAllowed: (_req, allow) => (allow.includes('POST') ? apiError(405, 107, 'use POST') : apiError(405, 107, 'method not allowed')),
+    failed: (req, err) => {
+      opts.log.error({ err, url: req.url }, 'http handler failed');
+      return apiError(500, 100, 'internal error');
+    },
+  });
+
+  async function api(req: HttpRequest, path: string): Promise<HttpReply> {
+    // The key is checked before a byte of the body is read.
+    if (!checkApiKey(opts.apiKey, req.header('x-api-key'), req.header('authorization'))) {
+      return apiError(
+        401,
+        101,
+        opts.apiKey === '' ? 'server API disabled: no API key configured' : 'unauthorized: bad or missing X-API-Key',
+      );
+    }
+    const body = await readBody(req, limits);
+    if (body === 'too_large') return { ...apiError(413, 107, `body larger than ${MAX_API_BODY_BYTES} bytes`), close: true };
+    if (body === 'timeout' || body === 'aborted') return { ...apiError(408, 107, 'request body not received in time'), close: true };
+    let params: unknown = {};
+    let method = path.slice(5);
+    if (body.length > 0) {
+      try {
+        params = JSON.parse(body.toString('utf8'));
+      } catch {
+        return apiError(400, 107, 'invalid JSON body');
+      }
+    }
+    if (path === '/api') {
+      // Centrifugo's older form: {"method": "...", "params": {...}}.
+      const p = params as { method?: unknown; params?: unknown } | null;
+      if (typeof p?.method !== 'string') return apiError(400, 107, 'method: required');
+      method = p.method;
+      params = p.params ?? {};
+    }
+    if (typeof params !== 'object' || params === null || Array.isArray(params)) return apiError(400, 107, 'body must be a JSON object');
+    const r = await handleApi(gateway, method, params);
+    return json(r.status, r.body);
+  }
+
+  router
+    .on('POST', '/api/*', api)
+    .on('GET', '/health', () => {
+      const reasons = notReadyReasons(opts.readinessChecks);
+      return json(200, {
+        status: gateway.isReady() && Object.keys(reasons).length === 0 ? 'healthy' : 'degraded',
+        checks: {
+          broker: gateway.broker.isReady() ? 'ok' : 'unavailable',
+          draining: gateway.isDraining,
+          ...Object.fromEntries([...(opts.readinessChecks?.keys() ?? [])].map((n) => [n, reasons[n] ?? 'ok'])),
+        },
+        uptime: Math.floor((Date.now() - gateway.startedAt) / 1000),
+      });
+    })
+    .on('GET', '/ready', () => {
+      const reasons = notReadyReasons(opts.readinessChecks);
+      const ready = gateway.isReady() && Object.keys(reasons).length === 0;
+      return json(ready ? 200 : 503, {
+        ready,
+        broker: gateway.broker.isReady(),
+        draining: gateway.isDraining,
+        ...(ready ? {} : { reasons }),
+      });
+    })
+    .on('GET', '/metrics', async () => ({ status: 200, headers: { 'content-type': registry.contentType }, body: await registry.metrics() }))
+    .on('GET', '/stats', () => json(200, statsOf(gateway)));
+
+  return { http: router.handle, upgrade: (req) => decideUpgrade(gateway, req), acceptor: gateway };
+}
+
+/** A Sec-WebSocket-Key is the base64 of 16 bytes. */
+const WS_KEY = /^[+/0-9A-Za-z]{22}==$/;
+
+/**
+ * Decides an upgrade, the same for either transport: the path picks the protocol; the
+ * handshake must be valid RFC 6455 (version 13, or 8 as `ws` accepts); then origin, limits
+ * and draining are the gateway's admission.
+ */
+export function decideUpgrade(gateway: Gateway, req: HttpRequest): UpgradeDecision {
+  const url = new URL(req.url, 'http://localhost');
+  const protocol = WS_PATHS[url.pathname];
+  if (!protocol) {
+    gateway.stats.rejected.bad_path++;
+    return { ok: false, status: 404, reason: 'unknown WebSocket path; use /ws (Odin) or /connection/websocket (Centrifugo)' };
+  }
+  if (req.method !== 'GET') return { ok: false, status: 405, reason: 'a WebSocket handshake is a GET', headers: { Allow: 'GET' } };
+  const version = req.header('sec-websocket-version');
+  if (version !== '13' && version !== '8')
+    return {
+      ok: false,
+      status: 400,
+      reason: 'missing or unsupported Sec-WebSocket-Version',
+      headers: { 'Sec-WebSocket-Version': '13, 8' },
+    };
+  if (!WS_KEY.test(req.header('sec-websocket-key') ?? ''))
+    return { ok: false, status: 400, reason: 'missing or invalid Sec-WebSocket-Key' };
+  const origin = req.header('origin');
+  const token = tokenFrom(req.header('authorization'), url);
+  const info = { protocol, ip: req.ip, ...(origin !== undefined ? { origin } : {}), ...(token !== undefined ? { token } : {}) };
+  const admission = gateway.admit(info);
+  return admission.ok ? { ok: true, info } : admission;
+}
+
+function tokenFrom(authorization: string | undefined, url: URL): string | undefined {
+  const q = url.searchParams.get('token');
+  if (q) return q;
+  if (authorization?.startsWith('Bearer ')) return authorization.slice(7);
+  return undefined;
+}
+
+export function statsOf(gw: Gateway): Record<string, unknown> {
+  const s = gw.stats;
+  const mem = process.memoryUsage();
+  return {
+    node: gw.nodeId,
+    version: gw.version,
+    ready: gw.isReady(),
+    uptime: Math.floor((Date.now() - gw.startedAt) / 1000),
+    connections: { ...s.connections, total: gw.connectionCount },
+    subscriptions: s.subscriptions,
+    channels: gw.hub.channelCount,
+    messages: { in: s.messagesIn, out: s.messagesOut, bytesIn: s.bytesIn, bytesOut: s.bytesOut },
+    publications: s.publications,
+    recoveries: s.recoveries,
+    slowDisconnects: s.slowDisconnects,
+    rejected: s.rejected,
+    memory: { rss: mem.rss, heapUsed: mem.heapUsed },
+  };
+}
