@@ -7,6 +7,7 @@ import { loadKafkaSection, resolveIngestMode } from '../../src/lib/kafka/config.
 import { loadGatewayConfig } from '../../src/lib/server/config.js';
 import { ConfigError } from '../../src/lib/core/options.js';
 import { ODIN_TOPICS } from '../../src/lib/kafka/topics.js';
+import { ChannelGuards, parseRecordTag, recordTag } from '../../src/lib/kafka/channel-guard.js';
 
 const b = (s: string): Buffer => Buffer.from(s);
 
@@ -134,4 +135,38 @@ test('kafka options: flags over env over file; clear errors; invalid mode pairs 
   assert.deepEqual(cfg.ingest, ['kafka']);
   assert.deepEqual(cfg.kafka?.brokers, ['127.0.0.1:9']);
   assert.equal(loadGatewayConfig([], {}).kafka, null);
+});
+
+test("channel guard: records at or below the channel's last published Kafka position are skipped, in order, once known", async () => {
+  assert.deepEqual(parseRecordTag(recordTag('odin.trades', 3, 41n)), { topic: 'odin.trades', partition: 3, offset: 41n });
+  assert.deepEqual(parseRecordTag('a.b/c/7/9'), { topic: 'a.b/c', partition: 7, offset: 9n });
+  for (const bad of [null, '', 'x', 'x/1', 'x/1/-2', 'x/a/1', '/1/2']) assert.equal(parseRecordTag(bad), null, String(bad));
+  let release!: (tag: string | null) => void;
+  const lookups: string[] = [];
+  const g = new ChannelGuards((ch) => {
+    lookups.push(ch);
+    return new Promise((r) => (release = r));
+  });
+  const seen: Array<[bigint, boolean]> = [];
+  for (const off of [40n, 41n, 42n]) g.run('BTC.trade', 'odin.trades', 3, off, (dup) => seen.push([off, dup]));
+  assert.deepEqual(seen.length, 0, "waits for the channel's last publication");
+  release(recordTag('odin.trades', 3, 41n));
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(
+    [...seen],
+    [
+      [40n, true],
+      [41n, true],
+      [42n, false],
+    ],
+  );
+  g.run('BTC.trade', 'odin.trades', 3, 43n, (dup) => seen.push([43n, dup]));
+  assert.deepEqual(seen.at(-1), [43n, false] as [bigint, boolean], 'known now: runs at once');
+  assert.deepEqual(lookups, ['BTC.trade'], 'one lookup per channel per session');
+  g.reset();
+  g.run('BTC.trade', 'odin.trades', 5, 1n, (dup) => seen.push([1n, dup]));
+  release(recordTag('odin.trades', 3, 99n));
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(seen.at(-1), [1n, false] as [bigint, boolean], "another partition's position says nothing");
+  assert.equal(lookups.length, 2);
 });

@@ -183,6 +183,8 @@ export interface ConsumerSessionOptions {
   readonly start: 'committed' | 'earliest' | 'latest' | readonly PartitionOffset[];
   /** Records of one fetch handed over before backpressure applies. */
   readonly highWaterMark?: number;
+  /** Called when the group (re)assigns partitions to this member. */
+  readonly onAssigned?: () => void;
 }
 
 /**
@@ -221,6 +223,7 @@ export class KafkaConsumerSession {
       maxWaitTime: 100,
       highWaterMark: o.highWaterMark ?? 1024,
     });
+    if (o.onAssigned) consumer.on('consumer:group:join', o.onAssigned);
     try {
       const stream = await consumer.consume({
         topics: [...o.topics],

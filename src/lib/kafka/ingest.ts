@@ -31,6 +31,7 @@ import {
 } from './client.js';
 import { BAD_RECORD_REASONS, RecordMapper, type BadRecordReason, type KafkaChannelRule } from './mapping.js';
 import { PartitionProgress } from './progress.js';
+import { ChannelGuards, KAFKA_RECORD_TAG, recordTag } from './channel-guard.js';
 
 export type KafkaIngestMode = 'each' | 'shared';
 export type KafkaStart = 'latest' | 'committed';
@@ -57,8 +58,10 @@ export interface KafkaIngestOptions {
   readonly start: KafkaStart;
   readonly rules?: readonly KafkaChannelRule[];
   readonly maxRecordBytes?: number;
-  /** Publishes one record; resolves once the broker accepted it. */
-  readonly publish: (channel: string, data: string, idempotencyKey: string, type: string) => Promise<unknown>;
+  /** Publishes one record (tags: its `type` and `kafka` position); resolves once the broker accepted it. */
+  readonly publish: (channel: string, data: string, idempotencyKey: string, tags: Readonly<Record<string, string>>) => Promise<unknown>;
+  /** The `kafka` tag of the channel's last publication (null: none or unknown); see channel-guard.ts. */
+  readonly lastRecordTag: (channel: string) => Promise<string | null>;
   /** True for a refusal that a retry cannot fix (a channel the gateway refuses): the record is skipped. */
   readonly isPermanent: (err: unknown) => boolean;
   readonly maxInFlight?: number;
@@ -75,6 +78,8 @@ export interface KafkaIngestStats {
   failed: Record<BadRecordReason, number>;
   /** Publications the broker refused for a while (each one retried after a reconnect). */
   publishErrors: number;
+  /** Records found already published (by an earlier session or another process) and not published again. */
+  duplicates: number;
   reconnects: number;
 }
 
@@ -85,12 +90,14 @@ export class KafkaIngest implements Ingest {
     published: 0,
     failed: Object.fromEntries(BAD_RECORD_REASONS.map((r) => [r, 0])) as Record<BadRecordReason, number>,
     publishErrors: 0,
+    duplicates: 0,
     reconnects: 0,
   };
   /** Lag per `topic/partition` this node owns, records (from the last measurement). */
   readonly lag = new Map<string, { topic: string; partition: number; lag: number }>();
   private readonly mapper: RecordMapper;
   private readonly progress = new PartitionProgress();
+  private readonly guards: ChannelGuards;
   private readonly groupId: string;
   private session: KafkaConsumerSession | null = null;
   private inFlight = 0;
@@ -110,6 +117,7 @@ export class KafkaIngest implements Ingest {
     nodeName = `${process.pid}`,
   ) {
     this.mapper = new RecordMapper(o.rules, o.maxRecordBytes);
+    this.guards = new ChannelGuards(o.lastRecordTag);
     this.groupId = o.mode === 'each' ? `${o.groupId}-${nodeName}` : o.groupId;
     if (o.mode === 'shared' && o.start === 'latest') {
       throw new RangeError('kafka: start "latest" needs mode "each" (a shared group resumes from its committed offsets)');
@@ -178,9 +186,11 @@ export class KafkaIngest implements Ingest {
       try {
         const start = await this.startPositions();
         const failed = new Promise<string>((r) => (this.failure = r));
+        this.guards.reset();
         this.session = await KafkaConsumerSession.open(
           this.o.connection,
-          { groupId: this.groupId, topics: this.mapper.topics, start },
+          // Partitions moved: what others published since is unknown here.
+          { groupId: this.groupId, topics: this.mapper.topics, start, onAssigned: () => this.guards.reset() },
           (r) => this.onRecord(r),
         );
         if (this.o.mode === 'shared') await this.seedCommits();
@@ -265,25 +275,34 @@ export class KafkaIngest implements Ingest {
       this.session?.pause();
     }
     const key = m.eventId ?? `kafka:${r.topic}/${r.partition}/${r.offset}`;
-    this.o.publish(m.channel, m.data, key, m.type).then(
-      () => {
-        this.stats.published++;
-        this.o.onLatency?.(Date.now() - m.timestamp);
+    this.guards.run(m.channel, r.topic, r.partition, r.offset, (alreadyPublished) => {
+      if (alreadyPublished) {
+        this.stats.duplicates++;
         this.progress.settle(entry);
         this.settled();
-      },
-      (err: unknown) => {
-        if (this.o.isPermanent(err)) {
-          this.bad('bad_channel', r, err);
+        return;
+      }
+      const tags = { type: m.type, [KAFKA_RECORD_TAG]: recordTag(r.topic, r.partition, r.offset) };
+      this.o.publish(m.channel, m.data, key, tags).then(
+        () => {
+          this.stats.published++;
+          this.o.onLatency?.(Date.now() - m.timestamp);
           this.progress.settle(entry);
-        } else {
-          // Not settled: the position stays before this record, which is read again after the reconnect.
-          this.stats.publishErrors++;
-          this.failure?.(`broker refused a publication: ${describeError(err)}`);
-        }
-        this.settled();
-      },
-    );
+          this.settled();
+        },
+        (err: unknown) => {
+          if (this.o.isPermanent(err)) {
+            this.bad('bad_channel', r, err);
+            this.progress.settle(entry);
+          } else {
+            // Not settled: the position stays before this record, which is read again after the reconnect.
+            this.stats.publishErrors++;
+            this.failure?.(`broker refused a publication: ${describeError(err)}`);
+          }
+          this.settled();
+        },
+      );
+    });
   }
 
   private settled(): void {

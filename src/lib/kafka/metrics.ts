@@ -25,6 +25,12 @@ export function registerKafkaMetrics(registry: Registry, ingest: () => KafkaInge
     'Publications the broker refused for a while (retried after a reconnect).',
     () => s()?.publishErrors ?? 0,
   );
+  counterFrom(
+    registry,
+    'odin_ws_kafka_records_duplicate_total',
+    'Records already published (by an earlier session or another process), not published again.',
+    () => s()?.duplicates ?? 0,
+  );
   counterFrom(registry, 'odin_ws_kafka_reconnects_total', 'Kafka consumer sessions lost and reopened.', () => s()?.reconnects ?? 0);
   new Gauge({
     name: 'odin_ws_kafka_consumer_lag_records',
