@@ -13,14 +13,15 @@
  * Needs Kafka's jars (bash scripts/provision/30-kafka.sh) and nats-server. Prints medians.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { hostname, loadavg } from 'node:os';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { hostname, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { KafkaAdmin, KafkaConsumerSession, KafkaProducer } from '../src/lib/kafka/client.js';
 import { ODIN_TOPICS, TOPIC_CONFIGS } from '../src/lib/kafka/topics.js';
 import { freeLoopbackPort, startLocalKafka, type LocalKafka } from '../src/lib/kafka-local/local-broker.js';
 import { cpuSeconds } from './proc.js';
-import { startNatsServer, type NatsServerHandle } from '../test/testkit/nats-cluster.js';
 
 const N = Number(process.argv[2] ?? 200_000);
 const REPEATS = Number(process.argv[3] ?? 3);
@@ -221,6 +222,32 @@ async function latency(kafka: LocalKafka, seconds: number): Promise<{ p50: numbe
   return { p50: q(0.5), p99: q(0.99), n: lat.length };
 }
 
+/** nats-server with JetStream on a free port, in a temp store (the bench's own: bench/ imports no test code). */
+async function startNats(): Promise<{ url: string; stop(): Promise<void> }> {
+  const port = await freeLoopbackPort();
+  const dir = mkdtempSync(join(tmpdir(), 'odin-ws-bench-nats-'));
+  const child = spawn('nats-server', ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', dir], { stdio: ['ignore', 'ignore', 'pipe'] });
+  await new Promise<void>((resolve, reject) => {
+    let log = '';
+    child.stderr!.on('data', (b: Buffer) => {
+      log += b.toString();
+      if (log.includes('Server is ready')) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`nats-server exited (${String(code)}): ${log}`)));
+  });
+  return {
+    url: `nats://127.0.0.1:${port}`,
+    stop: () =>
+      new Promise((r) => {
+        child.once('exit', () => {
+          rmSync(dir, { recursive: true, force: true });
+          r();
+        });
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
 async function main(): Promise<void> {
   console.log(
     `kafka-ingest bench: ${N} records backlog, ${REPEATS} repeats; load average ${loadavg()
@@ -228,7 +255,7 @@ async function main(): Promise<void> {
       .join(' ')}`,
   );
   const kafka = await startLocalKafka({ heapMb: 1024 });
-  let nats: NatsServerHandle | null = null;
+  let nats: { url: string; stop(): Promise<void> } | null = null;
   try {
     const admin = new KafkaAdmin({ brokers: [kafka.bootstrap] });
     await admin.ensureTopics(
@@ -243,7 +270,7 @@ async function main(): Promise<void> {
     const t0 = performance.now();
     await produceBacklog(kafka, N);
     console.log(`backlog produced: ${Math.round(N / ((performance.now() - t0) / 1000))} records/s`);
-    nats = await startNatsServer();
+    nats = await startNats();
     const natsUrl = nats.url;
     const results: Record<string, Array<{ rate: number; cpuUsPerRecord: number }>> = {};
     const run = async (label: string, args: (port: number) => string[], group: (port: number) => string, clients: number) => {
