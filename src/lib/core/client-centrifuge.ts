@@ -1,31 +1,27 @@
 import { TokenError } from './auth.js';
-import { BrokerError, type StreamPosition } from './broker.js';
-import { Client, STATE_CLOSED, STATE_CONNECTED, STATE_CONNECTING, isProtocolError, type ClientContext } from './client.js';
-import { PROTO_CENTRIFUGE } from './hub.js';
+import { Client, STATE_CLOSED, STATE_CONNECTED, STATE_CONNECTING, type ClientContext } from './client.js';
+import { brokerFailure } from './errors.js';
 import type { TransportConnection } from './transport.js';
-import { Disconnect, ErrorCode, protocolError, type ProtocolError } from '../protocol/codes.js';
+import { Disconnect, ErrorCode, isProtocolError, protocolError, type ProtocolError } from '../protocol/codes.js';
 import {
   CENTRIFUGE_PING,
   encodeErrorReply,
-  encodePublicationObject,
+  encodeHistoryReply,
   encodeReply,
+  encodeSubscribeReply,
   parseCentrifugeFrame,
   type CentrifugeCommand,
   type CentrifugeFrameItem,
 } from '../protocol/centrifuge.js';
-
-function str(v: unknown): string | null {
-  return typeof v === 'string' ? v : null;
-}
-
-function positionParam(p: Record<string, unknown>): StreamPosition | null | ProtocolError {
-  if (p.recover !== true) return null;
-  const offset = p.offset === undefined ? 0 : p.offset;
-  const epoch = p.epoch === undefined ? '' : p.epoch;
-  if (!Number.isSafeInteger(offset) || (offset as number) < 0 || typeof epoch !== 'string')
-    return protocolError(ErrorCode.BadRequest, 'offset must be a non-negative integer and epoch a string');
-  return { offset: offset as number, epoch };
-}
+import {
+  parseCentrifugeParams,
+  type ChannelParams,
+  type HistoryParams,
+  type PublishParams,
+  type SubscribeParams,
+  type TokenParams,
+} from '../protocol/centrifuge-params.js';
+import { PROTO_CENTRIFUGE } from '../protocol/push.js';
 
 /**
  * The Centrifugo client protocol (JSON): `connect` first (within the handshake deadline),
@@ -120,33 +116,30 @@ export class CentrifugeClient extends Client {
     }
   }
 
-  private async dispatch(cmd: CentrifugeCommand): Promise<void> {
-    if (this.state === STATE_CONNECTING) {
-      if (cmd.method !== 'connect') return this.disconnect(Disconnect.BadRequest);
-      return this.connect(cmd);
-    }
-    if (!this.allowCommand()) return this.replyError(cmd.id, protocolError(ErrorCode.TooManyRequests));
+  private async dispatch(raw: CentrifugeCommand): Promise<void> {
+    if (this.state === STATE_CONNECTING && raw.method !== 'connect') return this.disconnect(Disconnect.BadRequest);
+    if (this.state !== STATE_CONNECTING && !this.allowCommand()) return this.replyError(raw.id, protocolError(ErrorCode.TooManyRequests));
+    const cmd = parseCentrifugeParams(raw);
+    if (isProtocolError(cmd)) return this.replyError(raw.id, cmd);
     switch (cmd.method) {
       case 'connect':
-        return this.disconnect(Disconnect.BadRequest);
+        if (this.state !== STATE_CONNECTING) return this.disconnect(Disconnect.BadRequest);
+        return this.connect(cmd.id, cmd.params);
       case 'subscribe':
-        return this.subscribe(cmd);
-      case 'unsubscribe': {
-        const channel = str(cmd.params.channel);
-        if (channel === null) return this.replyError(cmd.id, protocolError(ErrorCode.BadRequest, 'channel required'));
-        this.unsubscribeChannel(channel);
+        return this.subscribe(cmd.id, cmd.params);
+      case 'unsubscribe':
+        this.unsubscribeChannel(cmd.params.channel);
         this.sendText(encodeReply(cmd.id, 'unsubscribe', {}));
         return;
-      }
       case 'publish':
-        return this.publish(cmd);
+        return this.publish(cmd.id, cmd.params);
       case 'history':
-        return this.history(cmd);
+        return this.history(cmd.id, cmd.params);
       case 'presence':
       case 'presence_stats':
-        return this.presence(cmd);
+        return this.presence(cmd.id, cmd.method, cmd.params);
       case 'refresh':
-        return this.refresh(cmd);
+        return this.refresh(cmd.id, cmd.params);
       case 'send':
         return; // Async messages need an application handler; there is none, as in Centrifugo without one.
       case 'rpc':
@@ -185,13 +178,13 @@ export class CentrifugeClient extends Client {
     return r;
   }
 
-  private async connect(cmd: CentrifugeCommand): Promise<void> {
+  private async connect(id: number, p: TokenParams): Promise<void> {
     this.clearHandshake();
-    const auth = await this.authenticate(str(cmd.params.token));
+    const auth = await this.authenticate(p.token);
     if (this.state === STATE_CLOSED) return;
     if (auth === 'invalid') return this.disconnect(Disconnect.InvalidToken);
     if (isProtocolError(auth)) {
-      this.replyError(cmd.id, auth);
+      this.replyError(id, auth);
       this.flush();
       // Centrifugo closes after a refused connect; 109 lets the SDK fetch a new token first.
       return this.disconnect(auth.code === ErrorCode.TokenExpired ? Disconnect.ConnectionClosed : Disconnect.InvalidToken);
@@ -199,117 +192,76 @@ export class CentrifugeClient extends Client {
     this.state = STATE_CONNECTED;
     this.setCredentials(auth.user, auth.exp);
     this.ctx.clientAuthenticated(this);
-    this.sendText(encodeReply(cmd.id, 'connect', this.connectResult()));
+    this.sendText(encodeReply(id, 'connect', this.connectResult()));
   }
 
-  private async refresh(cmd: CentrifugeCommand): Promise<void> {
-    const token = str(cmd.params.token);
-    const auth = await this.authenticate(token);
+  private async refresh(id: number, p: TokenParams): Promise<void> {
+    const auth = await this.authenticate(p.token);
     if (this.state === STATE_CLOSED) return;
     if (auth === 'invalid') return this.disconnect(Disconnect.InvalidToken);
-    if (isProtocolError(auth)) return this.replyError(cmd.id, auth);
+    if (isProtocolError(auth)) return this.replyError(id, auth);
     if (auth.user !== this.user) return this.disconnect(Disconnect.InvalidToken);
     this.setCredentials(auth.user, auth.exp);
     const r = this.connectResult();
-    this.sendText(encodeReply(cmd.id, 'refresh', { client: this.id, version: this.ctx.version, expires: r.expires === true, ttl: r.ttl }));
+    this.sendText(encodeReply(id, 'refresh', { client: this.id, version: this.ctx.version, expires: r.expires === true, ttl: r.ttl }));
   }
 
-  private async subscribe(cmd: CentrifugeCommand): Promise<void> {
-    const channel = str(cmd.params.channel);
-    if (channel === null || channel === '') return this.replyError(cmd.id, protocolError(ErrorCode.BadRequest, 'channel required'));
-    const since = positionParam(cmd.params);
-    if (isProtocolError(since)) return this.replyError(cmd.id, since);
+  private async subscribe(id: number, params: SubscribeParams): Promise<void> {
+    const { channel, since } = params;
     const check = this.checkSubscribe(channel);
-    if (isProtocolError(check)) return this.replyError(cmd.id, check);
+    if (isProtocolError(check)) return this.replyError(id, check);
     const p = await this.prepareSubscription(channel, check.ns, since);
     if (this.state === STATE_CLOSED) return;
-    if (isProtocolError(p)) return this.replyError(cmd.id, p);
-    const result: Record<string, unknown> = {};
-    if (p.recoverable) {
-      result.recoverable = true;
-      result.positioned = true;
-      result.epoch = p.position.epoch;
-      result.offset = p.position.offset;
-    }
-    if (p.wasRecovering) {
-      result.was_recovering = true;
-      result.recovered = p.recovered;
-    }
-    // Publications go in as raw JSON: build the reply by hand so payloads are not re-parsed.
-    let text = encodeReply(cmd.id, 'subscribe', result);
-    if (p.publications.length > 0) {
-      const pubs = p.publications.map((x) => encodePublicationObject(x)).join(',');
-      text = text.slice(0, -2) + (Object.keys(result).length > 0 ? ',' : '') + '"publications":[' + pubs + ']}}';
-    }
-    this.sendText(text);
+    if (isProtocolError(p)) return this.replyError(id, p);
+    this.sendText(
+      encodeSubscribeReply(id, {
+        ...(p.recoverable ? { position: p.position } : {}),
+        ...(p.wasRecovering ? { recovered: p.recovered } : {}),
+        publications: p.publications,
+      }),
+    );
     this.activate(p, false);
   }
 
-  private async publish(cmd: CentrifugeCommand): Promise<void> {
-    const channel = str(cmd.params.channel);
-    if (channel === null || !('data' in cmd.params))
-      return this.replyError(cmd.id, protocolError(ErrorCode.BadRequest, 'channel and data required'));
-    const ns = this.ctx.rules.resolve(channel);
-    if (!ns) return this.replyError(cmd.id, protocolError(ErrorCode.UnknownChannel));
-    if (!ns.publish) return this.replyError(cmd.id, protocolError(ErrorCode.PermissionDenied));
+  private async publish(id: number, p: PublishParams): Promise<void> {
+    const ns = this.ctx.rules.resolve(p.channel);
+    if (!ns) return this.replyError(id, protocolError(ErrorCode.UnknownChannel));
+    if (!ns.publish) return this.replyError(id, protocolError(ErrorCode.PermissionDenied));
     try {
-      await this.ctx.broker.publish(channel, JSON.stringify(cmd.params.data), {
+      await this.ctx.broker.publish(p.channel, p.data, {
         historySize: ns.historySize,
         historyTtlMs: ns.historyTtlMs,
         info: { client: this.id, user: this.user },
       });
       this.ctx.stats.publications++;
-      this.sendText(encodeReply(cmd.id, 'publish', {}));
+      this.sendText(encodeReply(id, 'publish', {}));
     } catch (err) {
-      const temporary = err instanceof BrokerError && err.code === 'unavailable';
-      this.replyError(cmd.id, protocolError(temporary ? ErrorCode.NotAvailable : ErrorCode.Internal, undefined, true));
+      this.replyError(id, brokerFailure(err));
     }
   }
 
-  private async history(cmd: CentrifugeCommand): Promise<void> {
-    const channel = str(cmd.params.channel);
-    if (channel === null) return this.replyError(cmd.id, protocolError(ErrorCode.BadRequest, 'channel required'));
-    const sub = this.subs.get(channel);
-    if (!sub) return this.replyError(cmd.id, protocolError(ErrorCode.PermissionDenied));
-    if (sub.ns.historySize === 0) return this.replyError(cmd.id, protocolError(ErrorCode.NotAvailable));
-    const limit = cmd.params.limit === undefined ? 0 : cmd.params.limit;
-    if (!Number.isSafeInteger(limit) || (limit as number) < -1)
-      return this.replyError(cmd.id, protocolError(ErrorCode.BadRequest, 'bad limit'));
-    const since = cmd.params.since as { offset?: unknown; epoch?: unknown } | undefined;
+  private async history(id: number, p: HistoryParams): Promise<void> {
+    const sub = this.subs.get(p.channel);
+    if (!sub) return this.replyError(id, protocolError(ErrorCode.PermissionDenied));
+    if (sub.ns.historySize === 0) return this.replyError(id, protocolError(ErrorCode.NotAvailable));
     try {
-      const h = await this.ctx.broker.history(channel, {
-        limit: limit === -1 ? sub.ns.historySize : Math.min(limit as number, sub.ns.historySize),
-        since:
-          since && Number.isSafeInteger(since.offset) && typeof since.epoch === 'string'
-            ? { offset: since.offset as number, epoch: since.epoch }
-            : undefined,
-        reverse: cmd.params.reverse === true,
+      const h = await this.ctx.broker.history(p.channel, {
+        limit: p.limit === -1 ? sub.ns.historySize : Math.min(p.limit, sub.ns.historySize),
+        since: p.since,
+        reverse: p.reverse,
       });
       if (this.state === STATE_CLOSED) return;
-      const pubs = h.publications.map((x) => encodePublicationObject(x)).join(',');
-      this.sendText(
-        '{"id":' +
-          cmd.id +
-          ',"history":{"publications":[' +
-          pubs +
-          '],"epoch":' +
-          JSON.stringify(h.position.epoch) +
-          ',"offset":' +
-          h.position.offset +
-          '}}',
-      );
+      this.sendText(encodeHistoryReply(id, h.publications, h.position));
     } catch {
-      this.replyError(cmd.id, protocolError(ErrorCode.NotAvailable, undefined, true));
+      this.replyError(id, protocolError(ErrorCode.NotAvailable, undefined, true));
     }
   }
 
-  private presence(cmd: CentrifugeCommand): void {
-    const channel = str(cmd.params.channel);
-    if (channel === null) return this.replyError(cmd.id, protocolError(ErrorCode.BadRequest, 'channel required'));
-    const sub = this.subs.get(channel);
-    if (!sub) return this.replyError(cmd.id, protocolError(ErrorCode.PermissionDenied));
-    if (!sub.ns.presence) return this.replyError(cmd.id, protocolError(ErrorCode.NotAvailable));
-    if (cmd.method === 'presence') this.sendText(encodeReply(cmd.id, 'presence', { presence: this.ctx.presence.get(channel) }));
-    else this.sendText(encodeReply(cmd.id, 'presence_stats', this.ctx.presence.stats(channel)));
+  private presence(id: number, method: 'presence' | 'presence_stats', p: ChannelParams): void {
+    const sub = this.subs.get(p.channel);
+    if (!sub) return this.replyError(id, protocolError(ErrorCode.PermissionDenied));
+    if (!sub.ns.presence) return this.replyError(id, protocolError(ErrorCode.NotAvailable));
+    if (method === 'presence') this.sendText(encodeReply(id, 'presence', { presence: this.ctx.presence.get(p.channel) }));
+    else this.sendText(encodeReply(id, 'presence_stats', this.ctx.presence.stats(p.channel)));
   }
 }

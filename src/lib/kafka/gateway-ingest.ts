@@ -1,6 +1,7 @@
 /** `gateway --ingest kafka`: the ingest factory (server/ingest.ts), with its readiness check and metrics. */
 import { hostname } from 'node:os';
-import { ApiError } from '../core/gateway.js';
+import { CodedError } from '../protocol/codes.js';
+import { httpStatusOf } from '../server/api-errors.js';
 import type { GatewayAppConfig } from '../server/config.js';
 import type { IngestContext } from '../server/ingest.js';
 import type { IngestSink } from '../core/ingest.js';
@@ -35,7 +36,7 @@ export function kafkaIngestFactory(cfg: GatewayAppConfig, sink: IngestSink, _onE
         }
       },
       // Unknown channel or bad request: retrying cannot help. Unavailable (503) or internal: retry.
-      isPermanent: (err) => err instanceof ApiError && err.httpStatus < 500,
+      isPermanent: (err) => err instanceof CodedError && httpStatusOf(err) < 500,
       log,
       onLatency,
     },

@@ -4,11 +4,14 @@
  */
 import { timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
-import { ApiError, type Gateway } from '../core/gateway.js';
+import type { Gateway } from '../core/gateway.js';
 import type { Publication } from '../core/broker.js';
+import { DISCONNECT_CODE_MAX, DISCONNECT_CODE_MIN, ErrorCode, isProtocolError, MAX_CLOSE_REASON_BYTES } from '../protocol/codes.js';
+import { jsonTooDeep, MAX_JSON_DEPTH } from '../protocol/limits.js';
+import { parseStreamPosition } from '../protocol/position.js';
+import { ApiError, httpStatusOf, toApiError } from './api-errors.js';
 
 const channel = z.string().min(1).max(255);
-const position = z.object({ offset: z.number().int().min(0), epoch: z.string() });
 const tags = z.record(z.string(), z.string());
 
 const schemas = {
@@ -25,13 +28,24 @@ const schemas = {
     idempotency_key: z.string().max(256).optional(),
     tags: tags.optional(),
   }),
-  history: z.object({ channel, limit: z.number().int().min(-1).optional(), since: position.optional(), reverse: z.boolean().optional() }),
+  // `since` is checked by the one stream position parser (protocol/position.ts).
+  history: z.object({
+    channel,
+    limit: z.number().int().min(-1).optional(),
+    since: z.unknown().optional(),
+    reverse: z.boolean().optional(),
+  }),
   presence: z.object({ channel }),
   presence_stats: z.object({ channel }),
   disconnect: z.object({
     user: z.string().min(1),
     client: z.string().optional(),
-    disconnect: z.object({ code: z.number().int().min(3000).max(4999), reason: z.string().max(123) }).optional(),
+    disconnect: z
+      .object({
+        code: z.number().int().min(DISCONNECT_CODE_MIN).max(DISCONNECT_CODE_MAX),
+        reason: z.string().max(MAX_CLOSE_REASON_BYTES),
+      })
+      .optional(),
   }),
   info: z.object({}).passthrough(),
   channels: z.object({ pattern: z.string().optional() }).passthrough(),
@@ -49,8 +63,11 @@ export interface ApiResponse {
   body: unknown;
 }
 
-function err(status: number, code: number, message: string): ApiResponse {
-  return { status, body: { error: { code, message } } };
+/** Most commands in one `batch` call. */
+export const MAX_BATCH_COMMANDS = 1000;
+
+function err(code: ErrorCode, message: string, temporary = false): ApiResponse {
+  return { status: httpStatusOf({ code, message, temporary }), body: { error: { code, message } } };
 }
 
 export function checkApiKey(expected: string, header: string | undefined, authorization: string | undefined): boolean {
@@ -79,8 +96,10 @@ function typeTag(data: unknown, t: Record<string, string> | undefined): Record<s
   return t;
 }
 
-function jsonText(data: unknown): string | ApiResponse {
-  if (data === undefined) return err(400, 107, 'data: required');
+/** The payload as JSON text; refused (107) when absent or nested deeper than MAX_JSON_DEPTH. */
+function jsonText(data: unknown): string {
+  if (data === undefined) throw new ApiError(ErrorCode.BadRequest, 'data: required');
+  if (jsonTooDeep(data)) throw new ApiError(ErrorCode.BadRequest, `data: nests deeper than ${MAX_JSON_DEPTH} levels`);
   return JSON.stringify(data);
 }
 
@@ -88,13 +107,12 @@ async function call(gw: Gateway, method: Method, params: unknown): Promise<unkno
   const parsed = schemas[method].safeParse(params);
   if (!parsed.success) {
     const i = parsed.error.issues[0]!;
-    throw new ApiError(107, `${i.path.join('.') || 'params'}: ${i.message}`);
+    throw new ApiError(ErrorCode.BadRequest, `${i.path.join('.') || 'params'}: ${i.message}`);
   }
   switch (method) {
     case 'publish': {
       const p = parsed.data as z.infer<typeof schemas.publish>;
       const data = jsonText(p.data);
-      if (typeof data !== 'string') throw new ApiError(107, 'data: required');
       const t = typeTag(p.data, p.tags);
       const pos = await gw.publish({
         channel: p.channel,
@@ -107,7 +125,6 @@ async function call(gw: Gateway, method: Method, params: unknown): Promise<unkno
     case 'broadcast': {
       const p = parsed.data as z.infer<typeof schemas.broadcast>;
       const data = jsonText(p.data);
-      if (typeof data !== 'string') throw new ApiError(107, 'data: required');
       const t = typeTag(p.data, p.tags);
       const responses = await Promise.all(
         p.channels.map(async (ch) => {
@@ -120,7 +137,7 @@ async function call(gw: Gateway, method: Method, params: unknown): Promise<unkno
             });
             return { result: { offset: pos.offset, epoch: pos.epoch } };
           } catch (e) {
-            const a = e instanceof ApiError ? e : new ApiError(100, 'internal error');
+            const a = toApiError(e);
             return { error: { code: a.code, message: a.message } };
           }
         }),
@@ -130,7 +147,9 @@ async function call(gw: Gateway, method: Method, params: unknown): Promise<unkno
     case 'history': {
       const p = parsed.data as z.infer<typeof schemas.history>;
       const limit = p.limit === undefined ? 0 : p.limit === -1 ? Number.MAX_SAFE_INTEGER : p.limit;
-      const h = await gw.history(p.channel, { limit, ...(p.since ? { since: p.since } : {}), ...(p.reverse ? { reverse: true } : {}) });
+      const since = p.since === undefined ? undefined : parseStreamPosition(p.since, 'since');
+      if (isProtocolError(since)) throw new ApiError(since.code, since.message);
+      const h = await gw.history(p.channel, { limit, ...(since ? { since } : {}), ...(p.reverse ? { reverse: true } : {}) });
       return { publications: h.publications.map(pubJson), offset: h.position.offset, epoch: h.position.epoch };
     }
     case 'presence':
@@ -153,28 +172,29 @@ async function call(gw: Gateway, method: Method, params: unknown): Promise<unkno
 export async function handleApi(gw: Gateway, method: string, body: unknown): Promise<ApiResponse> {
   if (method === 'batch') {
     const commands = (body as { commands?: unknown } | null)?.commands;
-    if (!Array.isArray(commands) || commands.length > 1000) return err(400, 107, 'commands: expected an array of at most 1000 commands');
+    if (!Array.isArray(commands) || commands.length > MAX_BATCH_COMMANDS)
+      return err(ErrorCode.BadRequest, `commands: expected an array of at most ${MAX_BATCH_COMMANDS} commands`);
     const replies = [];
     for (const c of commands) {
       const m = typeof c === 'object' && c !== null ? Object.keys(c)[0] : undefined;
       if (m === undefined || !isMethod(m)) {
-        replies.push({ error: { code: 104, message: 'method not found' } });
+        replies.push({ error: { code: ErrorCode.MethodNotFound, message: 'method not found' } });
         continue;
       }
       try {
         replies.push({ [m]: await call(gw, m, (c as Record<string, unknown>)[m]) });
       } catch (e) {
-        const a = e instanceof ApiError ? e : new ApiError(100, 'internal error');
+        const a = toApiError(e);
         replies.push({ error: { code: a.code, message: a.message } });
       }
     }
     return { status: 200, body: { replies } };
   }
-  if (!isMethod(method)) return err(404, 104, `method not found: ${method.slice(0, 64)}`);
+  if (!isMethod(method)) return err(ErrorCode.MethodNotFound, `method not found: ${method.slice(0, 64)}`);
   try {
     return { status: 200, body: { result: await call(gw, method, body) } };
   } catch (e) {
-    if (e instanceof ApiError) return err(e.httpStatus, e.code, e.message);
-    return err(500, 100, 'internal error');
+    const a = toApiError(e);
+    return err(a.code, a.message, a.temporary);
   }
 }
