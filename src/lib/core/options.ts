@@ -29,8 +29,6 @@ export const DEFAULT_HISTORY_TTL_MS = 5 * 60_000;
 /** Most publications a recovery may return; more missed means "not recovered" (Centrifugo's 300 is too low for trade bursts). */
 export const DEFAULT_RECOVERY_MAX = 1000;
 
-// `community`: the Odin Kafka topic odin.community's channel (comments, pins, upvotes: public).
-const ODIN_EVENTS = 'trade|liquidity|metadata|social|favorites|community|creation|analytics|price|holders';
 /**
  * A connection's writes (client.*). 0 ms: frames queued in one event-loop turn go out in one
  * write at the end of the turn. More: frames of that many ms go out together (fewer syscalls
