@@ -28,7 +28,12 @@ export type ChannelEvent = (typeof CHANNEL_EVENTS)[number];
  * are built from these two lists, so a new channel event is added here only.
  */
 // `community`: the channel of the Odin Kafka topic odin.community (comments, pins, upvotes: public).
-export const PUBLIC_CHANNEL_EVENTS: readonly string[] = [...CHANNEL_EVENTS.filter((e) => e !== 'balances'), 'price', 'holders', 'community'];
+export const PUBLIC_CHANNEL_EVENTS: readonly string[] = [
+  ...CHANNEL_EVENTS.filter((e) => e !== 'balances'),
+  'price',
+  'holders',
+  'community',
+];
 /** The per-user channel event: `{SYMBOL}.balances.{userId}`. */
 export const USER_CHANNEL_EVENT: ChannelEvent = 'balances';
 
