@@ -25,6 +25,23 @@ export const WS_TOKEN_TTL_SECONDS = 600;
 /** The user the page's WebSocket connects as, when the gateway refuses anonymous connections. */
 export const DASHBOARD_USER = 'odin-ws-dashboard';
 
+/**
+ * The admin routes and the methods each answers. All but session/login/logout need an admin
+ * (session or token); POSTs are changes (same origin + CSRF token for a session).
+ */
+const ROUTES: Readonly<Record<string, { readonly methods: readonly ('GET' | 'POST')[] }>> = {
+  session: { methods: ['GET'] },
+  login: { methods: ['POST'] },
+  logout: { methods: ['POST'] },
+  channels: { methods: ['GET'] },
+  channel: { methods: ['GET'] },
+  clients: { methods: ['GET'] },
+  publish: { methods: ['POST'] },
+  disconnect: { methods: ['POST'] },
+  publisher: { methods: ['GET', 'POST'] },
+  'ws-token': { methods: ['GET'] },
+};
+
 export interface AdminContext {
   readonly gw: Gateway;
   readonly auth: AdminAuth;
@@ -106,26 +123,15 @@ export class AdminApi {
 
   // Bodies are read (readJsonObject) before any await: the transport streams them only then.
   private async route(req: HttpRequest, route: string, url: URL): Promise<HttpReply> {
-    const method = req.method;
+    const spec = Object.hasOwn(ROUTES, route) ? ROUTES[route] : undefined;
+    if (!spec) throw new HttpError(404, ErrorCode.MethodNotFound, `no admin route ${route.slice(0, 64)}`);
+    const method = req.method === 'HEAD' ? 'GET' : req.method;
+    if (!(spec.methods as readonly string[]).includes(method))
+      throw new HttpError(405, ErrorCode.BadRequest, `method ${req.method} not allowed here; use ${spec.methods.join(' or ')}`);
     const post = method === 'POST';
-    if (route === 'session' && (method === 'GET' || method === 'HEAD')) return this.sessionInfo(req);
-    if (route === 'login' && post) return this.login(req);
-    if (route === 'logout' && post) return jsonReply(200, { ok: true }, { 'set-cookie': this.ctx.auth.logout(req) });
-    const known: Record<string, 'GET' | 'POST' | 'BOTH'> = {
-      channels: 'GET',
-      channel: 'GET',
-      clients: 'GET',
-      publish: 'POST',
-      disconnect: 'POST',
-      publisher: 'BOTH',
-      'ws-token': 'GET',
-    };
-    const allowed = known[route];
-    if (allowed === undefined && !['session', 'login', 'logout'].includes(route))
-      throw new HttpError(404, ErrorCode.MethodNotFound, `no admin route ${route.slice(0, 64)}`);
-    const m = method === 'HEAD' ? 'GET' : method;
-    if (allowed === undefined || (allowed !== 'BOTH' && allowed !== m) || (m !== 'GET' && m !== 'POST'))
-      throw new HttpError(405, ErrorCode.BadRequest, `method ${method} not allowed here`);
+    if (route === 'session') return this.sessionInfo(req);
+    if (route === 'login') return this.login(req);
+    if (route === 'logout') return jsonReply(200, { ok: true }, { 'set-cookie': this.ctx.auth.logout(req) });
     const who = this.ctx.auth.authorize(req, post);
     if (!who.ok) throw new HttpError(who.status, who.code, who.message, who.retryAfter ?? 0);
     switch (route) {
