@@ -7,6 +7,7 @@ import { loadtestCommand } from './apps/loadtest/main.js';
 import { healthCommand } from './apps/health/main.js';
 import { statsCommand } from './apps/stats/main.js';
 import { tailCommand } from './apps/tail/main.js';
+import { kafkaCommand } from './apps/kafka/main.js';
 import { benchCommand } from '../bench/command.js';
 import { EXIT_FAILURE, EXIT_PORT_UNAVAILABLE, EXIT_USAGE, listenErrorMessage } from './lib/runtime/exit-codes.js';
 
@@ -20,6 +21,7 @@ const commands: Record<string, { run: Command; summary: string }> = {
   stats: { run: statsCommand, summary: 'gateway, publisher, broker and Kafka figures; --watch for a live view' },
   tail: { run: tailCommand, summary: 'subscribe to channels and print what arrives (Odin protocol)' },
   loadtest: { run: loadtestCommand, summary: 'open N subscribers against a server and measure delivery' },
+  kafka: { run: kafkaCommand, summary: 'Kafka topics: list, create the Odin ones, consume a few records; run a local broker' },
   bench: { run: benchCommand, summary: 'fan-out benchmark: our gateway vs nats-server, naive ws, Centrifugo' },
 };
 
