@@ -210,10 +210,10 @@ export class CentrifugeClient extends Client {
     const { channel, since } = params;
     const check = this.checkSubscribe(channel);
     if (isProtocolError(check)) return this.replyError(id, check);
-    const p = await this.prepareSubscription(channel, check.ns, since);
+    const p = await this.prepareSubscription(channel, check.ns, since, { remaining: this.ctx.opts.recovery.maxBytesPerCommand });
     if (this.state === STATE_CLOSED) return;
     if (isProtocolError(p)) return this.replyError(id, p);
-    this.sendText(
+    this.sendRecoveryReply(
       encodeSubscribeReply(id, {
         ...(p.recoverable ? { position: p.position } : {}),
         ...(p.wasRecovering ? { recovered: p.recovered } : {}),

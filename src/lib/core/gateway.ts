@@ -20,6 +20,7 @@ import type {
   ProtocolName,
   TransportConnection,
 } from './transport.js';
+import { RecoveryBudget } from './recovery-budget.js';
 import { FlushScheduler } from './writer.js';
 import { CodedError, Disconnect, ErrorCode, type DisconnectReason } from '../protocol/codes.js';
 import { PROTO_ODIN } from '../protocol/push.js';
@@ -50,6 +51,7 @@ export interface PublishRequest {
 export class Gateway implements ConnectionAcceptor, BrokerEventHandler, ClientContext {
   readonly hub: Hub<Client>;
   readonly flusher: FlushScheduler;
+  readonly recoveryBudget: RecoveryBudget;
   readonly rules: ChannelRules;
   readonly stats = new GatewayStats();
   readonly presence = new MemoryPresence();
@@ -76,6 +78,7 @@ export class Gateway implements ConnectionAcceptor, BrokerEventHandler, ClientCo
     this.rules = new ChannelRules(opts.namespaces);
     this.hub = new Hub<Client>(this.broker, deps.transport, this.stats, this.log);
     this.flusher = new FlushScheduler(opts.client.writeDelayMs);
+    this.recoveryBudget = new RecoveryBudget(opts.recovery);
     if (deps.verifier) this.verifier = deps.verifier;
     else {
       const v = new JwtVerifier({ hmacSecret: opts.tokenHmacSecret, publicKeyPem: opts.tokenPublicKey });
