@@ -1,4 +1,4 @@
-import { Client, STATE_CONNECTED, STATE_CLOSED, type ClientContext, type PreparedSubscription } from './client.js';
+import { Client, commandAllowance, STATE_CONNECTED, STATE_CLOSED, type ClientContext, type PreparedSubscription } from './client.js';
 import type { TransportConnection } from './transport.js';
 import { Disconnect, ErrorCode, isProtocolError, shouldReconnect, type DisconnectReason, type ProtocolError } from '../protocol/codes.js';
 import type { StreamPosition } from '../protocol/position.js';
@@ -103,7 +103,7 @@ export class OdinClient extends Client {
     const jobs: Promise<PreparedSubscription | ProtocolError>[] = [];
     const names: string[] = [];
     // One allowance for the whole command: its channels together recover at most this much.
-    const allowance = { remaining: this.ctx.opts.recovery.maxBytesPerCommand };
+    const allowance = commandAllowance(this.ctx.opts.recovery.maxBytesPerCommand);
     for (const channel of unique) {
       const check = this.checkSubscribe(channel);
       if (isProtocolError(check)) {

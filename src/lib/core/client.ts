@@ -56,6 +56,13 @@ export interface PreparedSubscription {
 /** What one command may still recover, payload bytes (recovery.maxBytesPerCommand). */
 export interface CommandAllowance {
   remaining: number;
+  /** Settles when the command's previous recovery has decided. */
+  turn: Promise<void>;
+}
+
+/** A fresh allowance for one command. */
+export function commandAllowance(maxBytes: number): CommandAllowance {
+  return { remaining: maxBytes, turn: Promise.resolve() };
 }
 
 const payloadBytes = (p: Publication): number => p.data.length;
@@ -179,15 +186,17 @@ export abstract class Client implements ConnectionHandler, WriterOwner {
       let recovered = false;
       let publications: readonly Publication[] = [];
       let recoveredBytes = 0;
-      if (useHistory) {
-        const wantRecovery = since !== null && ns.recovery;
-        if (wantRecovery && !this.ctx.recoveryBudget.admits(this.user === '')) return this.refuseRecovery(channel, 'node_budget');
-        const hist = await this.ctx.broker.history(channel, {
-          since: wantRecovery ? since : undefined,
-          limit: wantRecovery ? ns.recoveryMax : 0,
-        });
-        position = hist.position;
-        if (wantRecovery) {
+      if (useHistory && since !== null && ns.recovery) {
+        // A command's recoveries run one after another: each sees what the ones before it took.
+        const prev = allowance.turn;
+        let done!: () => void;
+        allowance.turn = new Promise<void>((r) => (done = r));
+        try {
+          await prev;
+          if (allowance.remaining <= 0) return this.refuseRecovery(channel, 'command_limit');
+          if (!this.ctx.recoveryBudget.admits(this.user === '')) return this.refuseRecovery(channel, 'node_budget');
+          const hist = await this.ctx.broker.history(channel, { since, limit: ns.recoveryMax });
+          position = hist.position;
           const r = decideRecovery(since, hist, ns.recoveryMax);
           for (const pub of r.publications) recoveredBytes += payloadBytes(pub);
           const refusal = this.reserveRecovery(recoveredBytes, allowance);
@@ -196,7 +205,11 @@ export abstract class Client implements ConnectionHandler, WriterOwner {
           publications = r.publications;
           if (recovered) this.ctx.stats.recoveries.recovered++;
           else this.ctx.stats.recoveries.not_recovered++;
+        } finally {
+          done();
         }
+      } else if (useHistory) {
+        position = (await this.ctx.broker.history(channel, { limit: 0 })).position;
       }
       if (this.state === STATE_CLOSED || !this.subs.has(channel)) {
         this.recoveryReserved -= recoveredBytes;
