@@ -19,6 +19,7 @@ import type {
   FrameEncoder,
   ProtocolName,
   TransportConnection,
+  Waiting,
 } from './transport.js';
 import { RecoveryBudget } from './recovery-budget.js';
 import { FlushScheduler } from './writer.js';
@@ -27,12 +28,23 @@ import { PROTO_ODIN } from '../protocol/push.js';
 
 export const VERSION = 'odin-ws 0.1.0';
 
+const NOT_WAITING: Waiting = Object.freeze({ total: 0, fromIp: 0 });
+
 export interface GatewayDeps {
   readonly broker: Broker;
   readonly transport: FrameEncoder;
   readonly log?: Logger;
   /** Overrides the verifier built from the options' token keys. */
   readonly verifier?: TokenVerifier;
+}
+
+/** One connection as the admin console shows it. */
+export interface ClientSummary {
+  readonly client: string;
+  readonly user: string;
+  readonly ip: string;
+  readonly protocol: 'odin' | 'centrifuge';
+  readonly channels: string[];
 }
 
 export interface PublishRequest {
@@ -122,11 +134,12 @@ export class Gateway implements ConnectionAcceptor, BrokerEventHandler, ClientCo
 
   // ---- Transport side ----
 
-  admit(info: ConnectionInfo): Admission {
+  admit(info: ConnectionInfo, waiting: Waiting = NOT_WAITING): Admission {
     const o = this.opts;
     if (this.draining || this.closed !== null) return this.reject('draining', 503, 'server is shutting down');
-    if (this.clients.size >= o.maxConnections) return this.reject('max_connections', 503, 'connection limit reached');
-    if (o.maxConnectionsPerIp > 0 && (this.perIp.get(info.ip) ?? 0) >= o.maxConnectionsPerIp) {
+    // Half-sent handshakes hold a slot too, so they cannot exhaust sockets outside the limits.
+    if (this.clients.size + waiting.total >= o.maxConnections) return this.reject('max_connections', 503, 'connection limit reached');
+    if (o.maxConnectionsPerIp > 0 && (this.perIp.get(info.ip) ?? 0) + waiting.fromIp >= o.maxConnectionsPerIp) {
       return this.reject('max_connections_per_ip', 429, 'too many connections from this address');
     }
     if (info.origin === undefined) {
@@ -264,6 +277,29 @@ export class Gateway implements ConnectionAcceptor, BrokerEventHandler, ClientCo
       n++;
     }
     return n;
+  }
+
+  /** Connections of a user and/or with a client id, for the admin console (a scan: admin use only). */
+  findClients(q: { user?: string; client?: string }, limit = 100): ClientSummary[] {
+    const out: ClientSummary[] = [];
+    const pool = q.user !== undefined && q.user !== '' ? (this.byUser.get(q.user) ?? []) : this.clients;
+    for (const c of pool) {
+      if (q.client !== undefined && q.client !== '' && c.id !== q.client) continue;
+      if (q.user === '' && c.user !== '') continue;
+      out.push({ client: c.id, user: c.user, ip: c.ip, protocol: c.protocol === 0 ? 'odin' : 'centrifuge', channels: [...c.subs.keys()] });
+      if (out.length >= limit) break;
+    }
+    return out;
+  }
+
+  /** Disconnects one connection by client id (anonymous ones included); false when there is none. */
+  disconnectClient(id: string, reason: DisconnectReason = Disconnect.ForceNoReconnect): boolean {
+    for (const c of this.clients) {
+      if (c.id !== id) continue;
+      c.disconnect(reason);
+      return true;
+    }
+    return false;
   }
 
   info(): Record<string, unknown> {

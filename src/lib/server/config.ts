@@ -8,7 +8,9 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ConfigError, resolveGatewayOptions, type GatewayOptions, type GatewayOptionsInput } from '../core/options.js';
 import { loadJetStreamSection, type JetStreamSection } from '../broker-jetstream/config.js';
+import { loadDashboardSection, type DashboardOptions } from '../dashboard/options.js';
 import { parseFlags, toBool, toList, toNumber } from '../runtime/flags.js';
+import { KAFKA_INGEST_FLAGS, KAFKA_INGEST_HELP, loadKafkaSection, resolveIngestMode, type KafkaSection } from '../kafka/config.js';
 
 export type BrokerKind = 'memory' | 'nats';
 
@@ -63,10 +65,16 @@ export interface GatewayAppConfig {
   readonly natsUrl: string;
   readonly workers: number | null;
   readonly transport: 'ws' | 'uws';
+  /** Shutdown: how long the port keeps answering 503 after clients are told to reconnect, ms. */
+  readonly drainMs: number;
   /** Backbone feeds turned into publications (core/ingest.ts): 'nats'; [] for none. */
   readonly ingest: readonly string[];
   /** Stream limits and NATS ingest (`jetstream:` in the config file, NATS_STREAM_* env). */
   readonly jetstream: JetStreamSection;
+  /** `--ingest kafka`: the Kafka section (`kafka:` in the file, KAFKA_* env, --kafka-* flags); null otherwise. */
+  readonly kafka: KafkaSection | null;
+  /** /dashboard and the admin console (`dashboard:` in the config file, GATEWAY_ADMIN_* env). */
+  readonly dashboard: DashboardOptions;
 }
 
 export const GATEWAY_FLAGS = {
@@ -85,13 +93,20 @@ export const GATEWAY_FLAGS = {
   workers: { type: 'string' },
   transport: { type: 'string' },
   ingest: { type: 'string' },
+  'drain-ms': { type: 'string' },
+  ...KAFKA_INGEST_FLAGS,
   help: { type: 'boolean', short: 'h' },
 } as const;
+
+/** Default shutdown drain window, ms: long enough for a load balancer's next readiness check to see 503 on most setups' fast probes. */
+export const DEFAULT_DRAIN_MS = 1000;
 
 export const GATEWAY_HELP = `Usage: odin-ws gateway [options]
 
 Runs the WebSocket gateway: /ws (Odin protocol), /connection/websocket (Centrifugo protocol),
-/api/* (server API), /health, /ready, /metrics, /stats — all on one port.
+/api/* (server API), /health, /ready, /metrics, /stats, /dashboard — all on one port.
+The admin console is off until GATEWAY_ADMIN_PASSWORD or GATEWAY_ADMIN_TOKEN is set
+(or dashboard.adminPassword in the config file; docs/dashboard.md).
 
 Options (flag | environment | default):
   -c, --config FILE             GATEWAY_CONFIG             YAML or JSON options file (docs/operations.md)
@@ -108,9 +123,10 @@ Options (flag | environment | default):
       --nats-url URL            NATS_URL                   nats://127.0.0.1:4222
       --workers N               GATEWAY_WORKERS            processes sharing the port (nats broker only; default: cores)
       --transport ws|uws        GATEWAY_TRANSPORT          ws
-      --ingest LIST             GATEWAY_INGEST             feeds to ingest: nats, or none (default: nats with
+      --drain-ms N              GATEWAY_DRAIN_MS           ${DEFAULT_DRAIN_MS} (shutdown: 503 on /ready and upgrades this long at least)
+      --ingest LIST             GATEWAY_INGEST             feeds to ingest: nats, kafka, or none (default: nats with
                                                            --broker nats, none with memory; NATS_INGEST=true|false)
-  -h, --help
+${KAFKA_INGEST_HELP}  -h, --help
 `;
 
 const int = (name: string, v: string): number => toNumber(name, v, { integer: true, error: ConfigError }, 0);
@@ -144,8 +160,11 @@ export function loadGatewayConfig(argv: readonly string[], env: NodeJS.ProcessEn
     natsUrl: fileNats,
     workers: fileWorkers,
     transport: fileTransport,
+    drainMs: fileDrainMs,
     jetstream: fileJetstream,
     ingest: fileIngest,
+    kafka: fileKafka,
+    dashboard: fileDashboard,
     ...gw
   } = file as Record<string, unknown>;
   const o: Record<string, unknown> = { ...gw };
@@ -180,6 +199,8 @@ export function loadGatewayConfig(argv: readonly string[], env: NodeJS.ProcessEn
   const transport = (f.transport ?? env.GATEWAY_TRANSPORT ?? fileTransport ?? 'ws') as string;
   if (transport !== 'ws' && transport !== 'uws')
     throw new ConfigError(`transport: expected "ws" or "uws" (got ${JSON.stringify(transport)})`);
+  const drainRaw = f['drain-ms'] ?? env.GATEWAY_DRAIN_MS ?? (fileDrainMs === undefined ? undefined : String(fileDrainMs));
+  const drainMs = toNumber('drainMs', drainRaw, { integer: true, min: 0, error: ConfigError }, DEFAULT_DRAIN_MS);
   const workersRaw = f.workers ?? env.GATEWAY_WORKERS ?? (fileWorkers === undefined ? undefined : String(fileWorkers));
   const workers = workersRaw === undefined ? null : int('workers', workersRaw);
   if (workers !== null && workers < 1) throw new ConfigError(`workers: expected at least 1 (got ${workers})`);
@@ -205,14 +226,19 @@ export function loadGatewayConfig(argv: readonly string[], env: NodeJS.ProcessEn
         ? ['nats']
         : [];
   for (const k of ingest) if (!/^[a-z][a-z0-9-]*$/.test(k)) throw new ConfigError(`ingest: unknown feed ${JSON.stringify(k)}`);
+  const kafka = ingest.includes('kafka') ? loadKafkaSection(fileKafka, env, f) : null;
+  if (kafka) resolveIngestMode(kafka, broker);
   return {
     gateway: resolveGatewayServerOptions(o),
+    kafka,
     broker,
     natsUrl: f['nats-url'] ?? env.NATS_URL ?? (typeof fileNats === 'string' ? fileNats : 'nats://127.0.0.1:4222'),
     workers,
     transport,
+    drainMs,
     jetstream,
     ingest: [...new Set(ingest)],
+    dashboard: loadDashboardSection(fileDashboard, env),
     help: f.help === true,
   };
 }
