@@ -12,6 +12,8 @@ import type { Browser, Page } from 'puppeteer-core';
 import { resolveDashboardOptions } from '../../src/lib/dashboard/options.js';
 import { startGateway, type RunningGateway } from '../../src/lib/server/server.js';
 import { parseLoadtestArgs, runLoadtest } from '../../src/apps/loadtest/main.js';
+import { startPublisher, type RunningPublisher } from '../../src/lib/publisher/server.js';
+import { MemorySink } from '../../src/lib/publisher/sinks/memory-sink.js';
 import { collectProblems, launchBrowser } from '../testkit/browser.js';
 import { TestClient, type Json } from '../testkit/ws-client.js';
 
@@ -54,11 +56,13 @@ describe('dashboard in Chromium', () => {
   let browser: Browser;
   let page: Page;
   let problems: string[];
+  let publisher: RunningPublisher;
 
   before(async () => {
+    publisher = await startPublisher({ port: 0, host: '127.0.0.1', sink: { kind: 'custom', sink: new MemorySink() } });
     gw = await startGateway(
       { port: 0, host: '127.0.0.1', apiKey: API_KEY, logLevel: 'silent' },
-      { dashboard: resolveDashboardOptions({ adminPassword: PASSWORD, statsIntervalMs: 250 }) },
+      { dashboard: resolveDashboardOptions({ adminPassword: PASSWORD, statsIntervalMs: 250, publisherUrl: publisher.url }) },
     );
     browser = await launchBrowser();
     page = await browser.newPage();
@@ -68,6 +72,7 @@ describe('dashboard in Chromium', () => {
   after(async () => {
     await browser?.close();
     await gw?.close();
+    await publisher?.close();
   });
 
   it('loads with no console errors and the charts move while the test publishes', async () => {
@@ -158,6 +163,18 @@ describe('dashboard in Chromium', () => {
     );
   });
 
+  it('starts and stops the publisher from the console with a profile', async () => {
+    await page.waitForFunction(() => /stopped · profile/.test(document.getElementById('publisher-status')?.textContent ?? ''));
+    await page.select('#publisher-profile', 'burst');
+    await page.$eval('#publisher-rate', (e) => ((e as HTMLInputElement).value = '30'));
+    await page.click('#publisher button[data-action=start]');
+    await page.waitForFunction(() => /publishing · profile burst/.test(document.getElementById('publisher-status')?.textContent ?? ''));
+    assert.equal(publisher.publisher.running, true);
+    await page.click('#publisher button[data-action=stop]');
+    await page.waitForFunction(() => /stopped · profile burst/.test(document.getElementById('publisher-status')?.textContent ?? ''));
+    assert.equal(publisher.publisher.running, false);
+  });
+
   it('shows a running odin-ws loadtest live (--report-to)', async () => {
     await page.goto(gw.url + '/dashboard#loadtest', { waitUntil: 'load' });
     await page.waitForFunction(() => document.getElementById('feed-status')?.dataset.state === 'live');
@@ -177,5 +194,45 @@ describe('dashboard in Chromium', () => {
       problems.filter((p) => !/401/.test(p)),
       [],
     );
+  });
+});
+
+describe('dashboard in Chromium, gateway refusing anonymous connections', () => {
+  let gw: RunningGateway;
+  let browser: Browser;
+
+  before(async () => {
+    gw = await startGateway(
+      { port: 0, host: '127.0.0.1', apiKey: API_KEY, logLevel: 'silent', allowAnonymous: false, tokenHmacSecret: 'hmac-secret-for-tests' },
+      { dashboard: resolveDashboardOptions({ adminPassword: PASSWORD, statsIntervalMs: 250 }) },
+    );
+    browser = await launchBrowser();
+  });
+  after(async () => {
+    await browser?.close();
+    await gw?.close();
+  });
+
+  it('asks for a login, then feeds the live view over a minted connection token', async () => {
+    const page = await browser.newPage();
+    const problems = collectProblems(page);
+    await page.goto(gw.url + '/dashboard#console', { waitUntil: 'load' });
+    await page.waitForFunction(() => document.getElementById('feed-status')?.textContent === 'log in for the live feed', {
+      timeout: 10_000,
+    });
+    await page.waitForSelector('#login:not([hidden])');
+    await page.type('#login-password', PASSWORD);
+    await page.click('#login button[type=submit]');
+    await page.waitForFunction(() => document.getElementById('feed-status')?.dataset.state === 'live', { timeout: 10_000 });
+    await page.goto(gw.url + '/dashboard#live', { waitUntil: 'load' });
+    // A fresh load: refused once as anonymous, then the session's token gets it in.
+    await page.waitForFunction(() => Number(document.getElementById('c-connections')?.dataset.points) > 0, { timeout: 10_000 });
+    assert.equal(gw.gateway.findClients({ user: 'odin-ws-dashboard' }).length, 1);
+    // The refused anonymous attempts and the 401 before the login are expected; nothing else.
+    assert.deepEqual(
+      problems.filter((p) => !/401|3500|WebSocket/.test(p)),
+      [],
+    );
+    await page.close();
   });
 });
