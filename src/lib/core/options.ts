@@ -34,7 +34,7 @@ export const DEFAULT_RECOVERY_MAX = 1000;
  * write at the end of the turn. More: frames of that many ms go out together (fewer syscalls
  * and TCP segments at high rates, for up to that much added latency).
  */
-export const DEFAULT_WRITE_DELAY_MS = 0;
+export const DEFAULT_WRITE_DELAY_MS = 2;
 export const MAX_WRITE_DELAY_MS = 1000;
 
 const namespaceSchema = z
