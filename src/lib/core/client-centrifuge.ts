@@ -1,6 +1,14 @@
 import { TokenError } from './auth.js';
 import { BrokerError, type StreamPosition } from './broker.js';
-import { Client, STATE_CLOSED, STATE_CONNECTED, STATE_CONNECTING, isProtocolError, type ClientContext } from './client.js';
+import {
+  Client,
+  STATE_CLOSED,
+  STATE_CONNECTED,
+  STATE_CONNECTING,
+  isProtocolError,
+  type ClientContext,
+  type PreparedSubscription,
+} from './client.js';
 import { PROTO_CENTRIFUGE } from './hub.js';
 import type { TransportConnection } from './transport.js';
 import { Disconnect, ErrorCode, protocolError, type ProtocolError } from '../protocol/codes.js';
@@ -13,6 +21,37 @@ import {
   type CentrifugeCommand,
   type CentrifugeFrameItem,
 } from '../protocol/centrifuge.js';
+
+/** SubscribeRequest.flag bits (centrifugal/protocol); channel compaction (1) is not offered, so ignored. */
+const SUB_FLAG_REJECT_UNRECOVERED = 2;
+
+interface Authenticated {
+  user: string;
+  exp: number;
+  /** Server-side subscriptions from the token: channel → JSON text of data, or null. */
+  subs: Map<string, string | null>;
+}
+
+/** A SubscribeResult object; publications go in as raw JSON so payloads are not re-parsed. */
+function subscribeResultText(p: PreparedSubscription, data: string | null): string {
+  const result: Record<string, unknown> = {};
+  if (p.recoverable) {
+    result.recoverable = true;
+    result.positioned = true;
+    result.epoch = p.position.epoch;
+    result.offset = p.position.offset;
+  }
+  if (p.wasRecovering) {
+    result.was_recovering = true;
+    result.recovered = p.recovered;
+  }
+  let text = JSON.stringify(result);
+  const extra: string[] = [];
+  if (p.publications.length > 0) extra.push('"publications":[' + p.publications.map((x) => encodePublicationObject(x)).join(',') + ']');
+  if (data !== null) extra.push('"data":' + data);
+  if (extra.length > 0) text = text.slice(0, -1) + (text.length > 2 ? ',' : '') + extra.join(',') + '}';
+  return text;
+}
 
 function str(v: unknown): string | null {
   return typeof v === 'string' ? v : null;
@@ -155,15 +194,17 @@ export class CentrifugeClient extends Client {
     }
   }
 
-  private async authenticate(token: string | null): Promise<{ user: string; exp: number } | ProtocolError | 'invalid'> {
+  private async authenticate(token: string | null): Promise<Authenticated | ProtocolError | 'invalid'> {
     if (token === null || token === '') {
-      if (this.ctx.opts.allowAnonymous) return { user: '', exp: 0 };
+      if (this.ctx.opts.allowAnonymous) return { user: '', exp: 0, subs: new Map() };
       return protocolError(ErrorCode.Unauthorized);
     }
     if (!this.ctx.verifier) return 'invalid';
     try {
       const c = await this.ctx.verifier.verify(token);
-      return { user: c.user, exp: c.exp };
+      const subs = new Map<string, string | null>(c.channels.map((ch) => [ch, null]));
+      for (const [ch, data] of Object.entries(c.subs)) subs.set(ch, data);
+      return { user: c.user, exp: c.exp, subs };
     } catch (err) {
       if (err instanceof TokenError && err.code === 'expired') return protocolError(ErrorCode.TokenExpired);
       return 'invalid';
@@ -199,7 +240,44 @@ export class CentrifugeClient extends Client {
     this.state = STATE_CONNECTED;
     this.setCredentials(auth.user, auth.exp);
     this.ctx.clientAuthenticated(this);
-    this.sendText(encodeReply(cmd.id, 'connect', this.connectResult()));
+    if (auth.subs.size === 0) {
+      this.sendText(encodeReply(cmd.id, 'connect', this.connectResult()));
+      return;
+    }
+    // Server-side subscriptions from the token: prepared before the reply, which carries
+    // their results (with recovered publications when the client sent positions in `subs`).
+    const wanted = typeof cmd.params.subs === 'object' && cmd.params.subs !== null ? (cmd.params.subs as Record<string, unknown>) : {};
+    const ready: { p: PreparedSubscription; data: string | null }[] = [];
+    for (const [channel, data] of auth.subs) {
+      const ns = this.ctx.rules.resolve(channel);
+      if (!ns || this.subs.has(channel)) continue;
+      const w = wanted[channel];
+      const since = typeof w === 'object' && w !== null ? positionParam(w as Record<string, unknown>) : null;
+      const p = await this.prepareSubscription(channel, ns, isProtocolError(since) ? null : since);
+      if (this.state === STATE_CLOSED) return;
+      if (!isProtocolError(p)) ready.push({ p, data });
+    }
+    const subs = ready.map(({ p, data }) => JSON.stringify(p.channel) + ':' + subscribeResultText(p, data)).join(',');
+    const text = encodeReply(cmd.id, 'connect', this.connectResult());
+    this.sendText(text.slice(0, -2) + ',"subs":{' + subs + '}}}');
+    for (const { p } of ready) this.activate(p, false);
+  }
+
+  protected subscribeNotice(p: PreparedSubscription, data: string | null): string {
+    const o: Record<string, unknown> = {};
+    if (p.recoverable) {
+      o.recoverable = true;
+      o.positioned = true;
+      o.epoch = p.position.epoch;
+      o.offset = p.position.offset;
+    }
+    let inner = JSON.stringify(o);
+    if (data !== null) inner = inner.slice(0, -1) + (inner.length > 2 ? ',' : '') + '"data":' + data + '}';
+    return '{"push":{"channel":' + JSON.stringify(p.channel) + ',"subscribe":' + inner + '}}';
+  }
+
+  protected unsubscribeNotice(channel: string): string {
+    return '{"push":{"channel":' + JSON.stringify(channel) + ',"unsubscribe":{"code":2000,"reason":"server unsubscribe"}}}';
   }
 
   private async refresh(cmd: CentrifugeCommand): Promise<void> {
@@ -221,27 +299,18 @@ export class CentrifugeClient extends Client {
     if (isProtocolError(since)) return this.replyError(cmd.id, since);
     const check = this.checkSubscribe(channel);
     if (isProtocolError(check)) return this.replyError(cmd.id, check);
+    const flag = cmd.params.flag === undefined ? 0 : Number(cmd.params.flag);
+    if (!Number.isSafeInteger(flag) || flag < 0) return this.replyError(cmd.id, protocolError(ErrorCode.BadRequest, 'flag must be a non-negative integer'));
+    if (cmd.params.tf !== undefined) return this.replyError(cmd.id, protocolError(ErrorCode.BadRequest, 'tags filter (tf) is not supported'));
     const p = await this.prepareSubscription(channel, check.ns, since);
     if (this.state === STATE_CLOSED) return;
     if (isProtocolError(p)) return this.replyError(cmd.id, p);
-    const result: Record<string, unknown> = {};
-    if (p.recoverable) {
-      result.recoverable = true;
-      result.positioned = true;
-      result.epoch = p.position.epoch;
-      result.offset = p.position.offset;
+    if ((flag & SUB_FLAG_REJECT_UNRECOVERED) !== 0 && p.wasRecovering && !p.recovered) {
+      // The get_state flow: the client reloads its state and subscribes again.
+      this.unsubscribeChannel(channel);
+      return this.replyError(cmd.id, protocolError(ErrorCode.UnrecoverablePosition));
     }
-    if (p.wasRecovering) {
-      result.was_recovering = true;
-      result.recovered = p.recovered;
-    }
-    // Publications go in as raw JSON: build the reply by hand so payloads are not re-parsed.
-    let text = encodeReply(cmd.id, 'subscribe', result);
-    if (p.publications.length > 0) {
-      const pubs = p.publications.map((x) => encodePublicationObject(x)).join(',');
-      text = text.slice(0, -2) + (Object.keys(result).length > 0 ? ',' : '') + '"publications":[' + pubs + ']}}';
-    }
-    this.sendText(text);
+    this.sendText('{"id":' + cmd.id + ',"subscribe":' + subscribeResultText(p, null) + '}');
     this.activate(p, false);
   }
 

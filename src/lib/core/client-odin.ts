@@ -50,6 +50,23 @@ export class OdinClient extends Client {
     return encodeOdinDisconnect(reason.code, reason.reason, shouldReconnect(reason.code));
   }
 
+  protected subscribeNotice(p: PreparedSubscription): string {
+    return encodeSubscriptionAck([this.ackOf(p)], this.subs.size, []);
+  }
+
+  protected unsubscribeNotice(channel: string): string {
+    return encodeUnsubscriptionAck([channel], this.subs.size);
+  }
+
+  private ackOf(p: PreparedSubscription): OdinSubscribeResult {
+    const a: OdinSubscribeResult = { channel: p.channel, offset: p.position.offset, epoch: p.position.epoch, recoverable: p.recoverable };
+    if (p.wasRecovering) {
+      a.recovered = p.recovered;
+      a.publications = p.publications.length;
+    }
+    return a;
+  }
+
   private error(code: number, message: string, extra?: { command?: string; channel?: string }): void {
     this.ctx.stats.countCommandError(code);
     this.sendText(encodeOdinError(code, message, extra));
@@ -119,14 +136,7 @@ export class OdinClient extends Client {
       else ok.push(r);
     });
     for (const e of errors) this.ctx.stats.countCommandError(e.code);
-    const acks: OdinSubscribeResult[] = ok.map((p) => {
-      const a: OdinSubscribeResult = { channel: p.channel, offset: p.position.offset, epoch: p.position.epoch, recoverable: p.recoverable };
-      if (p.wasRecovering) {
-        a.recovered = p.recovered;
-        a.publications = p.publications.length;
-      }
-      return a;
-    });
+    const acks = ok.map((p) => this.ackOf(p));
     this.sendText(encodeSubscriptionAck(acks, this.subs.size, errors));
     for (const p of ok) this.activate(p, true);
   }

@@ -241,6 +241,36 @@ export abstract class Client implements ConnectionHandler {
     if (p.ns.presence) this.ctx.presence.add(p.channel, { client: this.id, user: this.user });
   }
 
+  /**
+   * A subscription the server makes (server API `subscribe`, a token's `channels`/`subs`):
+   * the client is told with the protocol's notice, then gets the channel's publications.
+   */
+  async serverSubscribe(channel: string, data: string | null, since: StreamPosition | null): Promise<void> {
+    if (this.state !== STATE_CONNECTED || this.subs.has(channel)) return;
+    const ns = this.ctx.rules.resolve(channel);
+    if (!ns) return;
+    const p = await this.prepareSubscription(channel, ns, since);
+    if (isProtocolError(p) || (this.state as number) === STATE_CLOSED) return;
+    this.sendText(this.subscribeNotice(p, data));
+    this.activate(p, true);
+  }
+
+  /** The server ends a subscription (server API `unsubscribe`); the client is told. */
+  serverUnsubscribe(channel: string): void {
+    if (this.state === STATE_CLOSED || !this.unsubscribeChannel(channel)) return;
+    this.sendText(this.unsubscribeNotice(channel));
+  }
+
+  /** The server API's `refresh` with `expire_at`: the connection now expires then (seconds). */
+  extendExpiry(exp: number): void {
+    if (this.state === STATE_CONNECTED) this.setCredentials(this.user, exp);
+  }
+
+  /** The protocol's message telling the client of a server-side subscription. */
+  protected abstract subscribeNotice(p: PreparedSubscription, data: string | null): string;
+  /** The protocol's message telling the client the server unsubscribed it. */
+  protected abstract unsubscribeNotice(channel: string): string;
+
   /** Leaves a channel; false when not subscribed. */
   protected unsubscribeChannel(channel: string): boolean {
     const p = this.subs.get(channel);

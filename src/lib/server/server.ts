@@ -15,7 +15,7 @@ import { silentLogger, type Logger } from '../core/stats.js';
 import type { ConnectionInfo } from '../core/transport.js';
 import { WsTransport } from '../transport-ws/ws-transport.js';
 import { loadUwsTransport, type UpgradeDecision, type UwsTransport } from '../transport-uws/uws-transport.js';
-import { checkApiKey, handleApi } from './api.js';
+import { checkApiKey, serveApi } from './api.js';
 import { createMetrics } from './metrics.js';
 
 /** Largest API request body, bytes; more gets 413. */
@@ -149,7 +149,7 @@ export async function startGateway(input: GatewayOptionsInput | GatewayOptions =
     const path = url.pathname;
     if (path.startsWith('/api/') || path === '/api') {
       if (req.method !== 'POST') return sendJson(res, 405, { error: { code: 107, message: 'use POST' } });
-      if (!checkApiKey(options.apiKey, req.headers['x-api-key'] as string | undefined, req.headers.authorization)) {
+      if (!checkApiKey(options.apiKey, req.headers['x-api-key'] as string | undefined, req.headers.authorization, url.searchParams.get('api_key'))) {
         return sendJson(res, 401, {
           error: {
             code: 101,
@@ -161,26 +161,10 @@ export async function startGateway(input: GatewayOptionsInput | GatewayOptions =
       if (body === 'too_large')
         return sendJson(res, 413, { error: { code: 107, message: `body larger than ${MAX_API_BODY_BYTES} bytes` } });
       if (body === 'timeout') return sendJson(res, 408, { error: { code: 107, message: 'request body not received in time' } });
-      let params: unknown = {};
-      let method = path.slice(5);
-      if (body.length > 0) {
-        try {
-          params = JSON.parse(body.toString('utf8'));
-        } catch {
-          return sendJson(res, 400, { error: { code: 107, message: 'invalid JSON body' } });
-        }
-      }
-      if (path === '/api') {
-        // Centrifugo's older form: {"method": "...", "params": {...}}.
-        const p = params as { method?: unknown; params?: unknown } | null;
-        if (typeof p?.method !== 'string') return sendJson(res, 400, { error: { code: 107, message: 'method: required' } });
-        method = p.method;
-        params = p.params ?? {};
-      }
-      if (typeof params !== 'object' || params === null || Array.isArray(params))
-        return sendJson(res, 400, { error: { code: 107, message: 'body must be a JSON object' } });
-      const r = await handleApi(gateway, method, params);
-      return sendJson(res, r.status, r.body);
+      const r = await serveApi(gateway, path, body, req.headers['x-centrifugo-error-mode'] as string | undefined);
+      res.writeHead(r.status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(r.body) });
+      res.end(r.body);
+      return;
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') return sendJson(res, 405, { error: { code: 107, message: 'method not allowed' } });
     switch (path) {
