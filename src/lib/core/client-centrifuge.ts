@@ -300,8 +300,10 @@ export class CentrifugeClient extends Client {
     const check = this.checkSubscribe(channel);
     if (isProtocolError(check)) return this.replyError(cmd.id, check);
     const flag = cmd.params.flag === undefined ? 0 : Number(cmd.params.flag);
-    if (!Number.isSafeInteger(flag) || flag < 0) return this.replyError(cmd.id, protocolError(ErrorCode.BadRequest, 'flag must be a non-negative integer'));
-    if (cmd.params.tf !== undefined) return this.replyError(cmd.id, protocolError(ErrorCode.BadRequest, 'tags filter (tf) is not supported'));
+    if (!Number.isSafeInteger(flag) || flag < 0)
+      return this.replyError(cmd.id, protocolError(ErrorCode.BadRequest, 'flag must be a non-negative integer'));
+    if (cmd.params.tf !== undefined)
+      return this.replyError(cmd.id, protocolError(ErrorCode.BadRequest, 'tags filter (tf) is not supported'));
     const p = await this.prepareSubscription(channel, check.ns, since);
     if (this.state === STATE_CLOSED) return;
     if (isProtocolError(p)) return this.replyError(cmd.id, p);

@@ -1,6 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { JwtVerifier, TokenError, type TokenVerifier } from './auth.js';
-import { BrokerError, isEphemeralPublisher, type Broker, type BrokerEventHandler, type HistoryResult, type Publication, type StreamPosition } from './broker.js';
+import {
+  BrokerError,
+  isEphemeralPublisher,
+  type Broker,
+  type BrokerEventHandler,
+  type HistoryResult,
+  type Publication,
+  type StreamPosition,
+} from './broker.js';
 import { ChannelRules } from './channels.js';
 import { Client, type ClientContext } from './client.js';
 import { CentrifugeClient } from './client-centrifuge.js';

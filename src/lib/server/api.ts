@@ -19,13 +19,14 @@ import type { Publication } from '../core/broker.js';
 import { globToRegExp } from './glob.js';
 
 const channel = z.string().min(1).max(255);
-const position = z.strictObject({ offset: z.number().int().min(0), epoch: z.string() });
+// Both optional with zero defaults, as Go decodes them (gocent omits a zero offset).
+const position = z.strictObject({ offset: z.number().int().min(0).default(0), epoch: z.string().default('') });
 const tags = z.record(z.string(), z.string());
 const boolValue = z.strictObject({ value: z.boolean() });
 
 /** Fields Centrifugo documents that odin-ws refuses when set (accepted only at their no-op value). */
 const publishShape = {
-  data: z.unknown(),
+  data: z.unknown().optional(),
   b64data: z.string().optional(),
   idempotency_key: z.string().max(256).optional(),
   tags: tags.optional(),
@@ -64,7 +65,14 @@ const schemas = {
     client: z.string().optional(),
     session: z.string().optional(),
     whitelist: z.array(z.string()).optional(),
-    disconnect: z.strictObject({ code: z.number().int().min(3000).max(4999), reason: z.string().max(123) }).optional(),
+    disconnect: z
+      .strictObject({
+        code: z.number().int().min(3000).max(4999),
+        reason: z.string().max(123),
+        /** Centrifugo v2's field, still sent by gocent v3; the code's range decides (as in Centrifugo v3+). */
+        reconnect: z.boolean().optional(),
+      })
+      .optional(),
   }),
   refresh: z.strictObject({
     user: z.string(),
@@ -75,7 +83,12 @@ const schemas = {
   }),
   presence: z.strictObject({ channel }),
   presence_stats: z.strictObject({ channel }),
-  history: z.strictObject({ channel, limit: z.number().int().min(-1).optional(), since: position.optional(), reverse: z.boolean().optional() }),
+  history: z.strictObject({
+    channel,
+    limit: z.number().int().min(-1).optional(),
+    since: position.optional(),
+    reverse: z.boolean().optional(),
+  }),
   history_remove: z.strictObject({ channel }),
   channels: z.strictObject({ pattern: z.string().max(1024).optional() }),
   info: z.strictObject({}),
@@ -131,7 +144,12 @@ function methodNotFound(method: string): Outcome {
     : failure(104, `method not found: ${m}`);
 }
 
-export function checkApiKey(expected: string, header: string | undefined, authorization: string | undefined, query?: string | null): boolean {
+export function checkApiKey(
+  expected: string,
+  header: string | undefined,
+  authorization: string | undefined,
+  query?: string | null,
+): boolean {
   if (expected === '') return false;
   let given = header;
   if (given === undefined && authorization?.toLowerCase().startsWith('apikey ')) given = authorization.slice(7).trim();
@@ -177,8 +195,28 @@ function refuseSession(session: string | undefined): void {
   if (session !== undefined && session !== '') throw new ApiError(107, 'session: connection sessions are not supported; use "client"');
 }
 
-async function call(gw: Gateway, method: Method, params: unknown): Promise<unknown> {
-  const parsed = schemas[method].safeParse(params);
+/**
+ * Reads a JSON object as Centrifugo (Go's encoding/json) does: a key matches a field whatever
+ * its case, and null is the same as absent. gocent relies on both (it sends "Disconnect" and
+ * "ClientWhitelist": null). Other unknown keys stay, for the schema to refuse.
+ */
+function goStyle(params: Record<string, unknown>, fields: readonly string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(params)) {
+    if (v === null) continue;
+    const field = fields.includes(k) ? k : fields.find((f) => f.toLowerCase() === k.toLowerCase());
+    out[field ?? k] =
+      field === 'disconnect' && typeof v === 'object' && !Array.isArray(v)
+        ? goStyle(v as Record<string, unknown>, ['code', 'reason', 'reconnect'])
+        : v;
+  }
+  return out;
+}
+
+async function call(gw: Gateway, method: Method, raw: Record<string, unknown>): Promise<unknown> {
+  const schema = schemas[method];
+  const params = goStyle(raw, Object.keys(schema.shape));
+  const parsed = schema.safeParse(params);
   if (!parsed.success) {
     const i = parsed.error.issues[0]!;
     if (i.code === 'unrecognized_keys') throw new ApiError(107, `unknown field${i.keys.length > 1 ? 's' : ''}: ${i.keys.join(', ')}`);
@@ -292,7 +330,7 @@ async function run(gw: Gateway, method: string, params: unknown): Promise<Outcom
   if (!isMethod(method)) return methodNotFound(method);
   if (typeof params !== 'object' || params === null || Array.isArray(params)) return failure(107, 'params: expected a JSON object');
   try {
-    return { result: await call(gw, method, params) };
+    return { result: await call(gw, method, params as Record<string, unknown>) };
   } catch (e) {
     return asOutcome(e);
   }
@@ -317,7 +355,10 @@ async function batch(gw: Gateway, body: unknown): Promise<Outcome> {
   // Sequential by default, as Centrifugo: a command sees the effect of the ones before it.
   const replies = parsed.data.parallel
     ? await Promise.all(parsed.data.commands.map(one))
-    : await parsed.data.commands.reduce<Promise<Record<string, unknown>[]>>(async (acc, c) => [...(await acc), await one(c)], Promise.resolve([]));
+    : await parsed.data.commands.reduce<Promise<Record<string, unknown>[]>>(
+        async (acc, c) => [...(await acc), await one(c)],
+        Promise.resolve([]),
+      );
   return { result: { replies } };
 }
 

@@ -149,7 +149,14 @@ export async function startGateway(input: GatewayOptionsInput | GatewayOptions =
     const path = url.pathname;
     if (path.startsWith('/api/') || path === '/api') {
       if (req.method !== 'POST') return sendJson(res, 405, { error: { code: 107, message: 'use POST' } });
-      if (!checkApiKey(options.apiKey, req.headers['x-api-key'] as string | undefined, req.headers.authorization, url.searchParams.get('api_key'))) {
+      if (
+        !checkApiKey(
+          options.apiKey,
+          req.headers['x-api-key'] as string | undefined,
+          req.headers.authorization,
+          url.searchParams.get('api_key'),
+        )
+      ) {
         return sendJson(res, 401, {
           error: {
             code: 101,
