@@ -49,7 +49,7 @@ describe('NatsIngest into JetStreamBroker', () => {
     await nats?.stop();
   });
 
-  it('odin.token.{SYMBOL}.{event} becomes {SYMBOL}.{event}; two ingests dedupe by Nats-Msg-Id or content; order kept', async () => {
+  it('odin.token.{SYMBOL}.{event} becomes {SYMBOL}.{event}; two ingests dedupe by Nats-Msg-Id or event id; order kept', async () => {
     const broker = new JetStreamBroker({ servers: nats.url, stream: 'INGEST' });
     const rec = new Recorder();
     await broker.run(rec);
@@ -66,7 +66,7 @@ describe('NatsIngest into JetStreamBroker', () => {
     }
     const enc = new TextEncoder();
     for (let i = 0; i < 50; i++) {
-      const body = enc.encode(JSON.stringify({ type: 'price:update', tokenId: sym, price: 100 + i, nonce: `${i}_${sym}` }));
+      const body = enc.encode(JSON.stringify({ type: 'price:update', tokenId: sym, price: 100 + i, id: `${i}_${sym}` }));
       if (i % 2 === 0) {
         const h = headers();
         h.set('Nats-Msg-Id', `${sym}-${i}`);

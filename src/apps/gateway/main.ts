@@ -3,7 +3,8 @@ import { ConfigError } from '../../lib/core/options.js';
 import { GATEWAY_HELP, loadGatewayConfig } from '../../lib/server/config.js';
 import { createLogger } from '../../lib/runtime/logger.js';
 import { onShutdownSignal, runGateway } from '../../lib/server/run.js';
-import { isClusterPrimary, runPrimary, startNatsIngest, workerCount } from '../../lib/server/workers.js';
+import { isClusterPrimary, runPrimary, workerCount } from '../../lib/server/workers.js';
+import { startIngests } from '../../lib/server/ingest.js';
 
 export async function gatewayCommand(argv: readonly string[]): Promise<number> {
   let cfg;
@@ -27,18 +28,26 @@ export async function gatewayCommand(argv: readonly string[]): Promise<number> {
     return -1;
   }
   const gw = await runGateway(cfg, log);
-  const ingest = await startNatsIngest(cfg, gw, log);
+  let ingests;
+  try {
+    ingests = await startIngests(cfg, gw, log);
+  } catch (err) {
+    log.error({ err, ingest: cfg.ingest, natsUrl: cfg.natsUrl }, 'cannot start ingest');
+    await gw.close();
+    return 1;
+  }
   log.info(
     {
       url: gw.url,
       odin: `${gw.url.replace('http', 'ws')}/ws`,
       centrifuge: `${gw.url.replace('http', 'ws')}/connection/websocket`,
       broker: cfg.broker,
+      ingest: cfg.ingest,
     },
     'gateway listening',
   );
   onShutdownSignal(log, async () => {
-    await ingest?.stop();
+    for (const i of ingests) await i.stop();
     await gw.close();
   });
   return -1; // keep running

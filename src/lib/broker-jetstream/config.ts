@@ -30,17 +30,19 @@ export const jetStreamSectionSchema = z
     storage: z.enum(['file', 'memory']).optional(),
     ingest: z
       .object({
-        /** Turn NATS subjects of existing publishers into publications (default true). */
-        enabled: z.boolean().default(true),
+        /** Ingest the NATS subjects of existing publishers (default: on with the nats broker, off with memory). */
+        enabled: z.boolean().optional(),
         /** Subject → channel rules; default odin.token.*.* → $1.$2, odin.market.statistics → market.stats. */
         rules: z.array(ruleSchema).min(1).optional(),
-        /** Queue group (each message ingested once cluster-wide, per-channel order not kept). */
+        /** Queue group: each message ingested by one gateway process only. */
         queue: z.string().min(1).optional(),
-        /** Dedupe messages without Nats-Msg-Id by subject+payload hash (default true). */
-        dedupByContent: z.boolean().default(true),
+        /** Removed: ingest dedups only by a real message id (Nats-Msg-Id or the event's id), never by content. */
+        dedupByContent: z
+          .literal(false, { error: 'removed: ingest dedups only by Nats-Msg-Id or the event id, never by content' })
+          .optional(),
       })
       .strict()
-      .default({ enabled: true, dedupByContent: true }),
+      .default({}),
   })
   .strict();
 

@@ -1,18 +1,22 @@
 /**
  * NatsIngest: existing Odin publishers write plain NATS subjects (`odin.token.BTC.trade`,
  * `odin.market.statistics`); this turns each message into a publication on a channel
- * (`BTC.trade`, `market.stats`) through any Broker, so they keep working unchanged.
+ * (`BTC.trade`, `market.stats`) through the Ingest seam (core/ingest.ts, whose guarantees it
+ * gives), into any broker: the memory broker needs no JetStream.
  *
- * Every gateway process may run an ingest on the same subjects: each message is published
- * with an idempotency key (its Nats-Msg-Id header, else a hash of subject and payload), so
- * the broker's dedup window keeps one copy, and since each ingest publishes a channel's
- * messages in arrival order, the channel's order is the publisher's order. A queue group
- * (option `queue`) ingests each message once instead, but then consecutive messages of one
- * channel may be published by different processes and lose their order.
+ * Dedup only by a real message id: the `Nats-Msg-Id` header, else the Odin event's `id`
+ * field; a message with neither is published as is, even when its bytes repeat an earlier one.
+ *
+ * Several gateway processes on one feed: with a queue group (option `queue`, the default when
+ * the gateway runs on a shared broker) each message is ingested by one member only, so the
+ * work per message is not multiplied; without one, every process publishes every message and
+ * the broker's idempotency window keeps one copy of each message that has an id.
  */
-import { createHash } from 'node:crypto';
 import { connect, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
-import type { Broker, PublishOptions } from '../core/broker.js';
+import { DEFAULT_INGEST_MAX_IN_FLIGHT, IngestTracker, type Ingest, type IngestHealth, type IngestSink } from '../core/ingest.js';
+import type { PublishOptions } from '../core/broker.js';
+
+export { DEFAULT_INGEST_MAX_IN_FLIGHT };
 
 export interface IngestRule {
   /** NATS subject, with `*` (one token) and `>` (the rest) wildcards. */
@@ -27,32 +31,19 @@ export const DEFAULT_INGEST_RULES: readonly IngestRule[] = Object.freeze([
   { subject: 'odin.token.*.balances.*', channel: '$1.balances.$2' },
   { subject: 'odin.market.statistics', channel: 'market.stats' },
 ]);
-/** Publications in flight from one ingest before new messages are dropped (and counted). */
-export const DEFAULT_INGEST_MAX_IN_FLIGHT = 10_000;
-
 export interface NatsIngestOptions {
-  readonly broker: Pick<Broker, 'publish'>;
+  /** Where publications go: the gateway's publish, or a broker. */
+  readonly broker: IngestSink;
   /** NATS URLs; or `connection`. */
   readonly servers?: string | readonly string[];
   readonly connection?: NatsConnection;
   readonly rules?: readonly IngestRule[];
-  /** Queue group: each message ingested by one member only (order across members is lost). */
+  /** Queue group: each message ingested by one member only. */
   readonly queue?: string;
-  /** Without a Nats-Msg-Id header, dedupe by a hash of subject + payload (default true). */
-  readonly dedupByContent?: boolean;
   /** History options for a channel's publications (namespaces' sizes and TTLs). */
   readonly publishOptions?: (channel: string) => PublishOptions | undefined;
   readonly maxInFlight?: number;
   readonly onError?: (err: unknown, channel: string) => void;
-}
-
-export interface IngestStats {
-  received: number;
-  published: number;
-  /** Not JSON, no matching rule, or over the in-flight limit. */
-  dropped: number;
-  /** The broker refused the publication (unavailable, bad channel). */
-  failed: number;
 }
 
 interface CompiledRule {
@@ -109,26 +100,52 @@ export function compileRules(rules: readonly IngestRule[]): CompiledRule[] {
 
 const decoder = new TextDecoder();
 
-export class NatsIngest {
-  readonly stats: IngestStats = { received: 0, published: 0, dropped: 0, failed: 0 };
+/** The dedup key of a message: its Nats-Msg-Id, else the event's own `id`; never its content. */
+export function messageId(headerId: string | undefined, event: unknown): string | undefined {
+  if (headerId !== undefined && headerId !== '') return headerId;
+  if (typeof event === 'object' && event !== null && 'id' in event) {
+    const id = (event as { id: unknown }).id;
+    if (typeof id === 'string' && id !== '') return id;
+  }
+  return undefined;
+}
+
+export class NatsIngest implements Ingest {
+  readonly kind = 'nats';
+  private readonly tracker: IngestTracker;
   private readonly rules: CompiledRule[];
   private readonly subjects: string[];
   private nc: NatsConnection | null = null;
   private subs: Subscription[] = [];
-  private inFlight = 0;
-  private readonly maxInFlight: number;
-  private readonly dedupByContent: boolean;
+  private connected = false;
+  private running = false;
 
   constructor(private readonly o: NatsIngestOptions) {
     const rules = o.rules ?? DEFAULT_INGEST_RULES;
     this.rules = compileRules(rules);
     this.subjects = rules.map((r) => r.subject);
-    this.maxInFlight = o.maxInFlight ?? DEFAULT_INGEST_MAX_IN_FLIGHT;
-    this.dedupByContent = o.dedupByContent ?? true;
+    this.tracker = new IngestTracker(o.maxInFlight ?? DEFAULT_INGEST_MAX_IN_FLIGHT);
     if (o.connection === undefined && o.servers === undefined) throw new RangeError('NatsIngest needs "servers" or "connection"');
   }
 
+  /** The counters (live object). */
+  get stats(): IngestHealth {
+    return this.health();
+  }
+
+  health(): IngestHealth {
+    return {
+      ...this.tracker.counters,
+      kind: this.kind,
+      running: this.running,
+      connected: this.connected,
+      inFlight: this.tracker.inFlight,
+      lagMs: this.tracker.lagMs(),
+    };
+  }
+
   async start(): Promise<void> {
+    if (this.running) return;
     const nc =
       this.o.connection ??
       (await connect({
@@ -138,6 +155,8 @@ export class NatsIngest {
         reconnectTimeWait: 250,
       }));
     this.nc = nc;
+    this.connected = !nc.isClosed();
+    void this.watch(nc);
     for (const subject of this.subjects) {
       this.subs.push(
         nc.subscribe(subject, {
@@ -149,56 +168,59 @@ export class NatsIngest {
       );
     }
     await nc.flush();
+    this.running = true;
   }
 
   async stop(): Promise<void> {
+    this.running = false;
     for (const s of this.subs) s.unsubscribe();
     this.subs = [];
     const nc = this.nc;
     this.nc = null;
+    await this.tracker.whenIdle();
     if (nc && this.o.connection === undefined) await nc.drain().catch(() => nc.close());
+    this.connected = false;
+  }
+
+  private async watch(nc: NatsConnection): Promise<void> {
+    for await (const s of nc.status()) {
+      if (s.type === 'disconnect') this.connected = false;
+      else if (s.type === 'reconnect') this.connected = true;
+      else if (s.type === 'close') {
+        this.connected = false;
+        return;
+      }
+    }
   }
 
   private onMessage(m: Msg): void {
-    this.stats.received++;
+    if (this.nc === null) return; // stopped: nothing reaches the sink after stop()
+    const c = this.tracker.counters;
+    c.received++;
     const channel = mapSubject(this.rules, m.subject);
-    if (channel === null || this.inFlight >= this.maxInFlight) {
-      this.stats.dropped++;
+    if (channel === null) {
+      c.dropped++;
       return;
     }
     const data = decoder.decode(m.data);
-    let type: string | undefined;
+    let event: unknown;
     try {
-      const v: unknown = JSON.parse(data);
-      if (typeof v === 'object' && v !== null && 'type' in v && typeof v.type === 'string') type = v.type;
+      event = JSON.parse(data);
     } catch {
-      this.stats.dropped++;
+      c.dropped++;
       return;
     }
-    const msgId = m.headers?.get('Nats-Msg-Id') ?? '';
-    const key =
-      msgId !== ''
-        ? msgId
-        : this.dedupByContent
-          ? createHash('sha256').update(m.subject).update('\u0000').update(m.data).digest('base64url')
-          : undefined;
+    const type = typeof event === 'object' && event !== null && 'type' in event && typeof event.type === 'string' ? event.type : undefined;
+    const key = messageId(m.headers?.get('Nats-Msg-Id'), event);
     const base = this.o.publishOptions?.(channel);
     const opts: PublishOptions = {
       ...base,
       ...(key !== undefined ? { idempotencyKey: key } : {}),
       ...(type !== undefined ? { tags: { type } } : {}),
     };
-    this.inFlight++;
-    this.o.broker.publish(channel, data, opts).then(
-      () => {
-        this.inFlight--;
-        this.stats.published++;
-      },
-      (err: unknown) => {
-        this.inFlight--;
-        this.stats.failed++;
-        this.o.onError?.(err, channel);
-      },
+    this.tracker.track(
+      () => this.o.broker.publish(channel, data, opts),
+      (err) => this.o.onError?.(err, channel),
     );
   }
 }

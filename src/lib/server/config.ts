@@ -16,6 +16,8 @@ export interface GatewayAppConfig {
   readonly natsUrl: string;
   readonly workers: number | null;
   readonly transport: 'ws' | 'uws';
+  /** Backbone feeds turned into publications (core/ingest.ts): 'nats'; [] for none. */
+  readonly ingest: readonly string[];
   /** Stream limits and NATS ingest (`jetstream:` in the config file, NATS_STREAM_* env). */
   readonly jetstream: JetStreamSection;
 }
@@ -35,6 +37,7 @@ export const GATEWAY_FLAGS = {
   'nats-url': { type: 'string' },
   workers: { type: 'string' },
   transport: { type: 'string' },
+  ingest: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -58,6 +61,8 @@ Options (flag | environment | default):
       --nats-url URL            NATS_URL                   nats://127.0.0.1:4222
       --workers N               GATEWAY_WORKERS            processes sharing the port (nats broker only; default: cores)
       --transport ws|uws        GATEWAY_TRANSPORT          ws
+      --ingest LIST             GATEWAY_INGEST             feeds to ingest: nats, or none (default: nats with
+                                                           --broker nats, none with memory; NATS_INGEST=true|false)
   -h, --help
 `;
 
@@ -108,6 +113,7 @@ export function loadGatewayConfig(argv: readonly string[], env: NodeJS.ProcessEn
     workers: fileWorkers,
     transport: fileTransport,
     jetstream: fileJetstream,
+    ingest: fileIngest,
     ...gw
   } = file as Record<string, unknown>;
   const o: Record<string, unknown> = { ...gw };
@@ -163,13 +169,31 @@ export function loadGatewayConfig(argv: readonly string[], env: NodeJS.ProcessEn
       'workers: several processes need a shared broker; use --broker nats (the memory broker lives inside one process)',
     );
   }
+  const jetstream = loadJetStreamSection(fileJetstream, env);
+  const ingestRaw =
+    f.ingest ??
+    (env.GATEWAY_INGEST || undefined) ??
+    (Array.isArray(fileIngest) ? fileIngest.join(',') : typeof fileIngest === 'string' ? fileIngest : undefined);
+  if (fileIngest !== undefined && !Array.isArray(fileIngest) && typeof fileIngest !== 'string')
+    throw new ConfigError('ingest: expected a list of feeds, e.g. [nats]');
+  const ingest =
+    ingestRaw !== undefined
+      ? ingestRaw
+          .split(',')
+          .map((s) => s.trim())
+          .filter((s) => s !== '' && s !== 'none')
+      : (jetstream.ingest.enabled ?? broker === 'nats')
+        ? ['nats']
+        : [];
+  for (const k of ingest) if (!/^[a-z][a-z0-9-]*$/.test(k)) throw new ConfigError(`ingest: unknown feed ${JSON.stringify(k)}`);
   return {
     gateway: resolveGatewayOptions(o),
     broker,
     natsUrl: f['nats-url'] ?? env.NATS_URL ?? (typeof fileNats === 'string' ? fileNats : 'nats://127.0.0.1:4222'),
     workers,
     transport,
-    jetstream: loadJetStreamSection(fileJetstream, env),
+    jetstream,
+    ingest: [...new Set(ingest)],
     help: f.help === true,
   };
 }

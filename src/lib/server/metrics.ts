@@ -5,6 +5,7 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Gateway } from '../core/gateway.js';
+import type { IngestHealth } from '../core/ingest.js';
 
 function counterFrom(registry: Registry, name: string, help: string, read: () => number): void {
   new Counter({
@@ -117,4 +118,47 @@ export function createMetrics(gw: Gateway): Registry {
   });
   s.onBroadcastLatency = (sec) => latency.observe(sec);
   return registry;
+}
+
+/** Ingest health (core/ingest.ts) on /metrics: lag, backlog and message outcomes per feed. */
+export function addIngestMetrics(registry: Registry, read: () => readonly IngestHealth[]): void {
+  new Gauge({
+    name: 'ws_ingest_lag_seconds',
+    help: 'Age of the oldest feed message handed to the broker and not yet accepted (0 when idle), by feed.',
+    labelNames: ['ingest'],
+    registers: [registry],
+    collect() {
+      for (const h of read()) this.set({ ingest: h.kind }, h.lagMs / 1000);
+    },
+  });
+  new Gauge({
+    name: 'ws_ingest_in_flight',
+    help: 'Feed messages handed to the broker and not yet accepted (bounded; past the bound they are dropped), by feed.',
+    labelNames: ['ingest'],
+    registers: [registry],
+    collect() {
+      for (const h of read()) this.set({ ingest: h.kind }, h.inFlight);
+    },
+  });
+  new Gauge({
+    name: 'ws_ingest_connected',
+    help: '1 while the feed connection is up, by feed.',
+    labelNames: ['ingest'],
+    registers: [registry],
+    collect() {
+      for (const h of read()) this.set({ ingest: h.kind }, h.connected ? 1 : 0);
+    },
+  });
+  new Counter({
+    name: 'ws_ingest_messages_total',
+    help: 'Feed messages by outcome: received, published, dropped (unparseable, unmapped, over the bound), failed (broker refused).',
+    labelNames: ['ingest', 'outcome'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const h of read()) {
+        for (const outcome of ['received', 'published', 'dropped', 'failed'] as const) this.inc({ ingest: h.kind, outcome }, h[outcome]);
+      }
+    },
+  });
 }

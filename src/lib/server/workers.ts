@@ -1,5 +1,5 @@
 /**
- * `--broker nats` and `--workers N`: the JetStream broker and NATS ingest for one gateway
+ * `--broker nats` and `--workers N`: the JetStream broker for one gateway
  * process, and the primary process that runs N of them on one port (Node cluster: the
  * primary accepts and hands connections to workers round-robin; each worker is a full
  * gateway with its own NATS connection, and they agree through JetStream).
@@ -9,9 +9,7 @@ import { availableParallelism } from 'node:os';
 import type { Broker } from '../core/broker.js';
 import type { Logger } from '../core/stats.js';
 import { JetStreamBroker } from '../broker-jetstream/jetstream-broker.js';
-import { NatsIngest } from '../ingest-nats/nats-ingest.js';
 import type { GatewayAppConfig } from './config.js';
-import type { RunningGateway } from './server.js';
 
 /** Restart budget: a worker that keeps crashing is restarted at most this often, ms. */
 const WORKER_RESTART_MIN_INTERVAL_MS = 1_000;
@@ -42,35 +40,6 @@ export async function natsBrokerFactory(cfg: GatewayAppConfig, log: Logger): Pro
   });
   log.info({ natsUrl: cfg.natsUrl, historySize, historyTtlMs }, 'using the JetStream broker');
   return broker;
-}
-
-/** Starts NATS ingest into the gateway (publications go through Gateway.publish: namespaces apply). */
-export async function startNatsIngest(cfg: GatewayAppConfig, gw: RunningGateway, log: Logger): Promise<NatsIngest | null> {
-  const ing = cfg.jetstream.ingest;
-  if (cfg.broker !== 'nats' || !ing.enabled) return null;
-  let failures = 0;
-  const ingest = new NatsIngest({
-    servers: cfg.natsUrl,
-    ...(ing.rules !== undefined ? { rules: ing.rules } : {}),
-    ...(ing.queue !== undefined ? { queue: ing.queue } : {}),
-    dedupByContent: ing.dedupByContent,
-    broker: {
-      publish: (channel, data, opts) =>
-        gw.gateway.publish({
-          channel,
-          data,
-          ...(opts?.idempotencyKey !== undefined ? { idempotencyKey: opts.idempotencyKey } : {}),
-          ...(opts?.tags !== undefined ? { tags: opts.tags } : {}),
-        }),
-    },
-    onError: (err, channel) => {
-      // Rate-limited: an outage fails every message.
-      if (failures++ % 1000 === 0) log.warn({ err, channel, failures }, 'ingest: publication failed');
-    },
-  });
-  await ingest.start();
-  log.info({ rules: ing.rules ?? 'default' }, 'ingesting NATS subjects');
-  return ingest;
 }
 
 /**

@@ -1,0 +1,67 @@
+/**
+ * The NATS connection and its watching: connects (or adopts the caller's connection), tracks
+ * whether it is up, and tells the broker when it comes back (heads may be stale, the stream
+ * may need re-creating, channels must re-read their heads).
+ */
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { BrokerError } from '../core/broker.js';
+import type { ResolvedJetStreamOptions } from './options.js';
+
+export class ConnectionWatch {
+  nc: NatsConnection | null = null;
+  connected = false;
+
+  constructor(
+    private readonly o: ResolvedJetStreamOptions,
+    private readonly onReconnect: () => void,
+    private readonly isClosed: () => boolean,
+  ) {}
+
+  async open(): Promise<NatsConnection> {
+    const nc =
+      this.o.connection ??
+      (await connect({
+        servers: [...this.o.servers],
+        name: this.o.name,
+        maxReconnectAttempts: -1,
+        reconnectTimeWait: this.o.reconnectWaitMs,
+        reconnectJitter: this.o.reconnectWaitMs,
+        pingInterval: 5_000,
+        maxPingOut: 2,
+      }).catch((err: unknown) => {
+        throw new BrokerError('unavailable', `cannot connect to NATS at ${this.o.servers.join(',')}`, { cause: err });
+      }));
+    this.nc = nc;
+    this.connected = !nc.isClosed();
+    void this.watch(nc);
+    return nc;
+  }
+
+  /** Releases the connection (drained) unless it is the caller's. */
+  async close(): Promise<void> {
+    this.connected = false;
+    const nc = this.nc;
+    this.nc = null;
+    if (nc && !this.o.connection) await nc.drain().catch(() => nc.close());
+  }
+
+  private async watch(nc: NatsConnection): Promise<void> {
+    for await (const s of nc.status()) {
+      if (this.isClosed()) return;
+      switch (s.type) {
+        case 'disconnect':
+          this.connected = false;
+          break;
+        case 'reconnect':
+          this.connected = true;
+          this.onReconnect();
+          break;
+        case 'close':
+          this.connected = false;
+          return;
+        default:
+          break;
+      }
+    }
+  }
+}
