@@ -100,8 +100,11 @@ for (const transport of ['ws', 'uws'] as const) {
       assert.equal((await fetch(`${gw.url}/nothing`)).status, 404);
       assert.equal((await api(gw.url, 'wrong', 'publish', { channel: 'BTC.trade', data: {} })).status, 401);
       const bad = await api(gw.url, KEY, 'publish', '{oops');
-      assert.equal(bad.status, 400);
+      assert.equal(bad.status, 200); // Centrifugo's default: the error is in the body
       assert.equal((bad.body.error as { code: number }).code, 107);
+      const badTransport = await api(gw.url, KEY, 'publish', '{oops', { 'x-centrifugo-error-mode': 'transport' });
+      assert.equal(badTransport.status, 400);
+      assert.equal(badTransport.body.code, 107);
     }),
   );
 

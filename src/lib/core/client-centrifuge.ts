@@ -9,21 +9,22 @@ import {
   type ClientContext,
   type PreparedSubscription,
 } from './client.js';
-import { PROTO_CENTRIFUGE } from './hub.js';
+import { PROTO_CENTRIFUGE, PROTO_CENTRIFUGE_PROTOBUF, type ProtocolId } from './hub.js';
 import type { TransportConnection } from './transport.js';
 import { Disconnect, ErrorCode, protocolError, type ProtocolError } from '../protocol/codes.js';
+import type { CentrifugeCommand, CentrifugeFrameItem } from '../protocol/centrifuge.js';
 import {
-  CENTRIFUGE_PING,
-  encodeErrorReply,
-  encodePublicationObject,
-  encodeReply,
-  parseCentrifugeFrame,
-  type CentrifugeCommand,
-  type CentrifugeFrameItem,
-} from '../protocol/centrifuge.js';
+  JSON_CODEC,
+  PROTOBUF_CODEC,
+  type CentrifugeCodec,
+  type ConnectFields,
+  type SubscribeFields,
+} from '../protocol/centrifuge-codec.js';
 
 /** SubscribeRequest.flag bits (centrifugal/protocol); channel compaction (1) is not offered, so ignored. */
 const SUB_FLAG_REJECT_UNRECOVERED = 2;
+/** Centrifugo's unsubscribe code for a server-side unsubscribe (the client does not resubscribe). */
+const UNSUBSCRIBE_SERVER = { code: 2000, reason: 'server unsubscribe' } as const;
 
 interface Authenticated {
   user: string;
@@ -32,25 +33,17 @@ interface Authenticated {
   subs: Map<string, string | null>;
 }
 
-/** A SubscribeResult object; publications go in as raw JSON so payloads are not re-parsed. */
-function subscribeResultText(p: PreparedSubscription, data: string | null): string {
-  const result: Record<string, unknown> = {};
-  if (p.recoverable) {
-    result.recoverable = true;
-    result.positioned = true;
-    result.epoch = p.position.epoch;
-    result.offset = p.position.offset;
-  }
-  if (p.wasRecovering) {
-    result.was_recovering = true;
-    result.recovered = p.recovered;
-  }
-  let text = JSON.stringify(result);
-  const extra: string[] = [];
-  if (p.publications.length > 0) extra.push('"publications":[' + p.publications.map((x) => encodePublicationObject(x)).join(',') + ']');
-  if (data !== null) extra.push('"data":' + data);
-  if (extra.length > 0) text = text.slice(0, -1) + (text.length > 2 ? ',' : '') + extra.join(',') + '}';
-  return text;
+/** What a subscribe result says about a prepared subscription. */
+function subscribeFields(p: PreparedSubscription, data: string | null): SubscribeFields {
+  return {
+    recoverable: p.recoverable,
+    epoch: p.position.epoch,
+    offset: p.position.offset,
+    wasRecovering: p.wasRecovering,
+    recovered: p.recovered,
+    publications: p.publications,
+    data,
+  };
 }
 
 function str(v: unknown): string | null {
@@ -67,18 +60,22 @@ function positionParam(p: Record<string, unknown>): StreamPosition | null | Prot
 }
 
 /**
- * The Centrifugo client protocol (JSON): `connect` first (within the handshake deadline),
- * commands with ids, replies with the same id, `{}` pings answered by `{}` pongs.
+ * The Centrifugo client protocol, JSON or protobuf (chosen at upgrade by subprotocol):
+ * `connect` first (within the handshake deadline), commands with ids, replies with the same id,
+ * empty pings answered by empty pongs.
  */
 export class CentrifugeClient extends Client {
-  readonly protocol = PROTO_CENTRIFUGE;
+  readonly protocol: ProtocolId;
+  private readonly codec: CentrifugeCodec;
   private handshakeTimer: NodeJS.Timeout | null;
   /** Commands waiting for the one before them to finish. */
   private readonly queue: CentrifugeFrameItem[] = [];
   private running = false;
 
-  constructor(ctx: ClientContext, conn: TransportConnection, ip: string) {
+  constructor(ctx: ClientContext, conn: TransportConnection, ip: string, protobuf = false) {
     super(ctx, conn, ip);
+    this.protocol = protobuf ? PROTO_CENTRIFUGE_PROTOBUF : PROTO_CENTRIFUGE;
+    this.codec = protobuf ? PROTOBUF_CODEC : JSON_CODEC;
     this.handshakeTimer = setTimeout(() => {
       this.handshakeTimer = null;
       if (this.state === STATE_CONNECTING) this.disconnect(Disconnect.Stale);
@@ -89,7 +86,12 @@ export class CentrifugeClient extends Client {
   ping(): void {
     if (this.state !== STATE_CONNECTED) return;
     this.awaitingPong = true;
-    this.sendText(CENTRIFUGE_PING);
+    this.send(this.codec.ping);
+  }
+
+  /** Queues an encoded reply or push. */
+  private send(bytes: Uint8Array): void {
+    this.enqueue(this.ctx.hub.prepareBytes(bytes, this.codec.binary));
   }
 
   override onClose(code: number, reason: string): void {
@@ -104,19 +106,19 @@ export class CentrifugeClient extends Client {
 
   private replyError(id: number, err: ProtocolError): void {
     this.ctx.stats.countCommandError(err.code);
-    if (id > 0) this.sendText(encodeErrorReply(id, err));
+    if (id > 0) this.send(this.codec.error(id, err));
   }
 
   onMessage(data: Buffer, binary: boolean): void {
     if (this.state === STATE_CLOSED) return;
     this.ctx.stats.messagesIn++;
     this.ctx.stats.bytesIn += data.length;
-    if (binary) {
-      // The JSON protocol is text; binary frames mean a protobuf client or garbage.
+    const items = this.codec.parse(data, binary);
+    if (items === 'wrong_frame_type') {
+      // JSON is text and protobuf binary, as negotiated at upgrade: anything else is garbage.
       this.disconnect(Disconnect.BadRequest);
       return;
     }
-    const items = parseCentrifugeFrame(data.toString('utf8'));
     for (const item of items) {
       // A pong never waits behind commands.
       if (item.kind === 'pong') this.awaitingPong = false;
@@ -174,7 +176,7 @@ export class CentrifugeClient extends Client {
         const channel = str(cmd.params.channel);
         if (channel === null) return this.replyError(cmd.id, protocolError(ErrorCode.BadRequest, 'channel required'));
         this.unsubscribeChannel(channel);
-        this.sendText(encodeReply(cmd.id, 'unsubscribe', {}));
+        this.send(this.codec.empty(cmd.id, 'unsubscribe'));
         return;
       }
       case 'publish':
@@ -211,19 +213,17 @@ export class CentrifugeClient extends Client {
     }
   }
 
-  private connectResult(): Record<string, unknown> {
-    const r: Record<string, unknown> = {
+  private connectFields(subs: ReadonlyMap<string, SubscribeFields>): ConnectFields {
+    return {
       client: this.id,
       version: this.ctx.version,
       ping: Math.round(this.ctx.opts.pingIntervalMs / 1000),
       pong: true,
       node: this.ctx.nodeId,
+      expires: this.exp > 0,
+      ttl: this.exp > 0 ? Math.max(1, Math.floor(this.exp - Date.now() / 1000)) : 0,
+      subs,
     };
-    if (this.exp > 0) {
-      r.expires = true;
-      r.ttl = Math.max(1, Math.floor(this.exp - Date.now() / 1000));
-    }
-    return r;
   }
 
   private async connect(cmd: CentrifugeCommand): Promise<void> {
@@ -241,7 +241,7 @@ export class CentrifugeClient extends Client {
     this.setCredentials(auth.user, auth.exp);
     this.ctx.clientAuthenticated(this);
     if (auth.subs.size === 0) {
-      this.sendText(encodeReply(cmd.id, 'connect', this.connectResult()));
+      this.send(this.codec.connect(cmd.id, this.connectFields(new Map())));
       return;
     }
     // Server-side subscriptions from the token: prepared before the reply, which carries
@@ -257,27 +257,17 @@ export class CentrifugeClient extends Client {
       if (this.state === STATE_CLOSED) return;
       if (!isProtocolError(p)) ready.push({ p, data });
     }
-    const subs = ready.map(({ p, data }) => JSON.stringify(p.channel) + ':' + subscribeResultText(p, data)).join(',');
-    const text = encodeReply(cmd.id, 'connect', this.connectResult());
-    this.sendText(text.slice(0, -2) + ',"subs":{' + subs + '}}}');
+    const subs = new Map(ready.map(({ p, data }) => [p.channel, subscribeFields(p, data)]));
+    this.send(this.codec.connect(cmd.id, this.connectFields(subs)));
     for (const { p } of ready) this.activate(p, false);
   }
 
-  protected subscribeNotice(p: PreparedSubscription, data: string | null): string {
-    const o: Record<string, unknown> = {};
-    if (p.recoverable) {
-      o.recoverable = true;
-      o.positioned = true;
-      o.epoch = p.position.epoch;
-      o.offset = p.position.offset;
-    }
-    let inner = JSON.stringify(o);
-    if (data !== null) inner = inner.slice(0, -1) + (inner.length > 2 ? ',' : '') + '"data":' + data + '}';
-    return '{"push":{"channel":' + JSON.stringify(p.channel) + ',"subscribe":' + inner + '}}';
+  protected sendSubscribeNotice(p: PreparedSubscription, data: string | null): void {
+    this.send(this.codec.subscribePush(p.channel, subscribeFields(p, data)));
   }
 
-  protected unsubscribeNotice(channel: string): string {
-    return '{"push":{"channel":' + JSON.stringify(channel) + ',"unsubscribe":{"code":2000,"reason":"server unsubscribe"}}}';
+  protected sendUnsubscribeNotice(channel: string): void {
+    this.send(this.codec.unsubscribePush(channel, UNSUBSCRIBE_SERVER.code, UNSUBSCRIBE_SERVER.reason));
   }
 
   private async refresh(cmd: CentrifugeCommand): Promise<void> {
@@ -288,8 +278,8 @@ export class CentrifugeClient extends Client {
     if (isProtocolError(auth)) return this.replyError(cmd.id, auth);
     if (auth.user !== this.user) return this.disconnect(Disconnect.InvalidToken);
     this.setCredentials(auth.user, auth.exp);
-    const r = this.connectResult();
-    this.sendText(encodeReply(cmd.id, 'refresh', { client: this.id, version: this.ctx.version, expires: r.expires === true, ttl: r.ttl }));
+    const r = this.connectFields(new Map());
+    this.send(this.codec.refresh(cmd.id, { client: this.id, version: this.ctx.version, expires: r.expires, ttl: r.ttl }));
   }
 
   private async subscribe(cmd: CentrifugeCommand): Promise<void> {
@@ -312,7 +302,7 @@ export class CentrifugeClient extends Client {
       this.unsubscribeChannel(channel);
       return this.replyError(cmd.id, protocolError(ErrorCode.UnrecoverablePosition));
     }
-    this.sendText('{"id":' + cmd.id + ',"subscribe":' + subscribeResultText(p, null) + '}');
+    this.send(this.codec.subscribe(cmd.id, subscribeFields(p, null)));
     this.activate(p, false);
   }
 
@@ -330,7 +320,7 @@ export class CentrifugeClient extends Client {
         info: { client: this.id, user: this.user },
       });
       this.ctx.stats.publications++;
-      this.sendText(encodeReply(cmd.id, 'publish', {}));
+      this.send(this.codec.empty(cmd.id, 'publish'));
     } catch (err) {
       const temporary = err instanceof BrokerError && err.code === 'unavailable';
       this.replyError(cmd.id, protocolError(temporary ? ErrorCode.NotAvailable : ErrorCode.Internal, undefined, true));
@@ -357,18 +347,7 @@ export class CentrifugeClient extends Client {
         reverse: cmd.params.reverse === true,
       });
       if (this.state === STATE_CLOSED) return;
-      const pubs = h.publications.map((x) => encodePublicationObject(x)).join(',');
-      this.sendText(
-        '{"id":' +
-          cmd.id +
-          ',"history":{"publications":[' +
-          pubs +
-          '],"epoch":' +
-          JSON.stringify(h.position.epoch) +
-          ',"offset":' +
-          h.position.offset +
-          '}}',
-      );
+      this.send(this.codec.history(cmd.id, h.publications, h.position.epoch, h.position.offset));
     } catch {
       this.replyError(cmd.id, protocolError(ErrorCode.NotAvailable, undefined, true));
     }
@@ -380,7 +359,7 @@ export class CentrifugeClient extends Client {
     const sub = this.subs.get(channel);
     if (!sub) return this.replyError(cmd.id, protocolError(ErrorCode.PermissionDenied));
     if (!sub.ns.presence) return this.replyError(cmd.id, protocolError(ErrorCode.NotAvailable));
-    if (cmd.method === 'presence') this.sendText(encodeReply(cmd.id, 'presence', { presence: this.ctx.presence.get(channel) }));
-    else this.sendText(encodeReply(cmd.id, 'presence_stats', this.ctx.presence.stats(channel)));
+    if (cmd.method === 'presence') this.send(this.codec.presence(cmd.id, this.ctx.presence.get(channel)));
+    else this.send(this.codec.presenceStats(cmd.id, this.ctx.presence.stats(channel)));
   }
 }

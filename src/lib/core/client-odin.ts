@@ -50,12 +50,12 @@ export class OdinClient extends Client {
     return encodeOdinDisconnect(reason.code, reason.reason, shouldReconnect(reason.code));
   }
 
-  protected subscribeNotice(p: PreparedSubscription): string {
-    return encodeSubscriptionAck([this.ackOf(p)], this.subs.size, []);
+  protected sendSubscribeNotice(p: PreparedSubscription): void {
+    this.sendText(encodeSubscriptionAck([this.ackOf(p)], this.subs.size, []));
   }
 
-  protected unsubscribeNotice(channel: string): string {
-    return encodeUnsubscriptionAck([channel], this.subs.size);
+  protected sendUnsubscribeNotice(channel: string): void {
+    this.sendText(encodeUnsubscriptionAck([channel], this.subs.size));
   }
 
   private ackOf(p: PreparedSubscription): OdinSubscribeResult {

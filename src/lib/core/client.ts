@@ -251,14 +251,14 @@ export abstract class Client implements ConnectionHandler {
     if (!ns) return;
     const p = await this.prepareSubscription(channel, ns, since);
     if (isProtocolError(p) || (this.state as number) === STATE_CLOSED) return;
-    this.sendText(this.subscribeNotice(p, data));
+    this.sendSubscribeNotice(p, data);
     this.activate(p, true);
   }
 
   /** The server ends a subscription (server API `unsubscribe`); the client is told. */
   serverUnsubscribe(channel: string): void {
     if (this.state === STATE_CLOSED || !this.unsubscribeChannel(channel)) return;
-    this.sendText(this.unsubscribeNotice(channel));
+    this.sendUnsubscribeNotice(channel);
   }
 
   /** The server API's `refresh` with `expire_at`: the connection now expires then (seconds). */
@@ -266,10 +266,10 @@ export abstract class Client implements ConnectionHandler {
     if (this.state === STATE_CONNECTED) this.setCredentials(this.user, exp);
   }
 
-  /** The protocol's message telling the client of a server-side subscription. */
-  protected abstract subscribeNotice(p: PreparedSubscription, data: string | null): string;
-  /** The protocol's message telling the client the server unsubscribed it. */
-  protected abstract unsubscribeNotice(channel: string): string;
+  /** Sends the protocol's message telling the client of a server-side subscription. */
+  protected abstract sendSubscribeNotice(p: PreparedSubscription, data: string | null): void;
+  /** Sends the protocol's message telling the client the server unsubscribed it. */
+  protected abstract sendUnsubscribeNotice(channel: string): void;
 
   /** Leaves a channel; false when not subscribed. */
   protected unsubscribeChannel(channel: string): boolean {

@@ -158,7 +158,7 @@ export class Gateway implements ConnectionAcceptor, BrokerEventHandler, ClientCo
 
   accept(conn: TransportConnection, info: ConnectionInfo): ConnectionHandler {
     if (info.protocol === 'centrifuge') {
-      const client = new CentrifugeClient(this, conn, info.ip);
+      const client = new CentrifugeClient(this, conn, info.ip, info.binary === true);
       this.register(client, info.ip, 'centrifuge');
       return client;
     }

@@ -4,11 +4,13 @@ import type { GatewayStats, Logger } from './stats.js';
 import type { PreparedFrame, Transport } from './transport.js';
 import { encodeOdinPublication } from '../protocol/odin.js';
 import { encodePublicationPush } from '../protocol/centrifuge.js';
+import { PROTOBUF_CODEC } from '../protocol/centrifuge-codec.js';
 
 /** Protocol ids index the per-publication frame cache. */
 export const PROTO_ODIN = 0;
 export const PROTO_CENTRIFUGE = 1;
-export type ProtocolId = typeof PROTO_ODIN | typeof PROTO_CENTRIFUGE;
+export const PROTO_CENTRIFUGE_PROTOBUF = 2;
+export type ProtocolId = typeof PROTO_ODIN | typeof PROTO_CENTRIFUGE | typeof PROTO_CENTRIFUGE_PROTOBUF;
 
 /**
  * A client's membership in a channel. While `buffer` is non-null the subscription is being
@@ -32,7 +34,8 @@ export function odinEventType(pub: Publication): string {
   return parts[1] ?? ch;
 }
 
-export function encodeForProtocol(proto: ProtocolId, pub: Publication): string {
+export function encodeForProtocol(proto: ProtocolId, pub: Publication): string | Uint8Array {
+  if (proto === PROTO_CENTRIFUGE_PROTOBUF) return PROTOBUF_CODEC.publicationPush(pub.channel, pub);
   if (proto === PROTO_ODIN) {
     return encodeOdinPublication({
       type: odinEventType(pub),
@@ -110,17 +113,22 @@ export class Hub {
     if (!e) return;
     let odin: PreparedFrame | undefined;
     let cent: PreparedFrame | undefined;
+    let centPb: PreparedFrame | undefined;
     for (const [client, m] of e.members) {
       if (m.buffer !== null) {
         m.buffer.push(pub);
         continue;
       }
-      if (client.protocol === PROTO_ODIN) {
+      const proto = client.protocol;
+      if (proto === PROTO_ODIN) {
         odin ??= this.prepare(PROTO_ODIN, pub);
         client.enqueue(odin);
-      } else {
+      } else if (proto === PROTO_CENTRIFUGE) {
         cent ??= this.prepare(PROTO_CENTRIFUGE, pub);
         client.enqueue(cent);
+      } else {
+        centPb ??= this.prepare(PROTO_CENTRIFUGE_PROTOBUF, pub);
+        client.enqueue(centPb);
       }
     }
     const cb = this.stats.onBroadcastLatency;
@@ -128,7 +136,13 @@ export class Hub {
   }
 
   prepare(proto: ProtocolId, pub: Publication): PreparedFrame {
-    return this.transport.prepare(Buffer.from(encodeForProtocol(proto, pub)));
+    const e = encodeForProtocol(proto, pub);
+    return typeof e === 'string' ? this.transport.prepare(Buffer.from(e)) : this.transport.prepare(e, true);
+  }
+
+  /** Frames an encoded message: binary for protobuf connections, text otherwise. */
+  prepareBytes(bytes: Uint8Array, binary: boolean): PreparedFrame {
+    return this.transport.prepare(bytes, binary);
   }
 
   prepareText(text: string): PreparedFrame {

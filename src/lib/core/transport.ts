@@ -3,7 +3,8 @@
  * (ws, uWebSockets.js, a fake in tests) adapts its connections to these two interfaces.
  *
  * Guarantees a transport gives:
- *  - `write(frames)` sends each frame as one WebSocket text message, in order, and hands them
+ *  - `write(frames)` sends each frame as one WebSocket message (text, or binary on a connection
+ *    whose `ConnectionInfo.binary` is set), in order, and hands them
  *    to the socket as one write (one syscall), because a syscall per frame dominates fan-out cost.
  *  - A frame is made once by `prepare()` and may be written to any number of connections;
  *    the transport never mutates it.
@@ -42,6 +43,11 @@ export interface ConnectionInfo {
   readonly origin?: string;
   /** Token from the `token` query parameter or `Authorization: Bearer` (Odin protocol). */
   readonly token?: string;
+  /**
+   * Every message to this connection is a binary WebSocket message (the Centrifugo protobuf
+   * protocol, subprotocol `centrifuge-protobuf`); its frames come from `prepare(payload, true)`.
+   */
+  readonly binary?: boolean;
 }
 
 /** What the gateway decides before accepting an upgrade. */
@@ -56,6 +62,9 @@ export interface ConnectionAcceptor {
 }
 
 export interface Transport {
-  /** Frames a payload once so that writing it to many connections costs no re-encoding. */
-  prepare(payload: Uint8Array): PreparedFrame;
+  /**
+   * Frames a payload once so that writing it to many connections costs no re-encoding.
+   * `binary` frames are for connections whose `ConnectionInfo.binary` is set, and only those.
+   */
+  prepare(payload: Uint8Array, binary?: boolean): PreparedFrame;
 }

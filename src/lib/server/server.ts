@@ -106,6 +106,7 @@ function decideUpgrade(
   origin: string | undefined,
   authorization: string | undefined,
   ip: string,
+  subprotocols: string | undefined,
 ): UpgradeDecision {
   const url = new URL(rawUrl, 'http://localhost');
   const protocol = WS_PATHS[url.pathname];
@@ -114,7 +115,15 @@ function decideUpgrade(
     return { ok: false, status: 404, reason: 'unknown WebSocket path; use /ws (Odin) or /connection/websocket (Centrifugo)' };
   }
   const token = tokenFrom(authorization, url);
-  const info: ConnectionInfo = { protocol, ip, ...(origin !== undefined ? { origin } : {}), ...(token !== undefined ? { token } : {}) };
+  // The Centrifugo protobuf protocol is chosen by subprotocol on the same path.
+  const binary = protocol === 'centrifuge' && (subprotocols ?? '').split(',').some((p) => p.trim() === 'centrifuge-protobuf');
+  const info: ConnectionInfo = {
+    protocol,
+    ip,
+    ...(origin !== undefined ? { origin } : {}),
+    ...(token !== undefined ? { token } : {}),
+    ...(binary ? { binary: true } : {}),
+  };
   const admission = gateway.admit(info);
   return admission.ok ? { ok: true, info } : admission;
 }
@@ -202,7 +211,14 @@ export async function startGateway(input: GatewayOptionsInput | GatewayOptions =
     socket.on('error', () => socket.destroy());
     // With uws in front this server is internal and takes no upgrades.
     if (uws) return rejectUpgrade(socket, 404, 'upgrades are served by the uws transport');
-    const d = decideUpgrade(gateway, req.url ?? '/', req.headers.origin, req.headers.authorization, req.socket.remoteAddress ?? '');
+    const d = decideUpgrade(
+      gateway,
+      req.url ?? '/',
+      req.headers.origin,
+      req.headers.authorization,
+      req.socket.remoteAddress ?? '',
+      req.headers['sec-websocket-protocol'],
+    );
     if (!d.ok) return rejectUpgrade(socket, d.status, d.reason);
     transport.handleUpgrade(req, socket, head, gateway, d.info);
   });
@@ -223,7 +239,7 @@ export async function startGateway(input: GatewayOptionsInput | GatewayOptions =
     ? await uws.listen(options.host, options.port, {
         acceptor: gateway,
         httpPort,
-        decide: (u, o, a, ip) => decideUpgrade(gateway, u, o, a, ip),
+        decide: (u, o, a, ip, sp) => decideUpgrade(gateway, u, o, a, ip, sp),
       })
     : httpPort;
   const host = options.host === '0.0.0.0' || options.host === '::' ? '127.0.0.1' : options.host;

@@ -89,7 +89,7 @@ export type UpgradeDecision = { readonly ok: true; readonly info: ConnectionInfo
 export interface UwsListenHooks {
   readonly acceptor: ConnectionAcceptor;
   /** `url` is path plus query string. */
-  decide(url: string, origin: string | undefined, authorization: string | undefined, ip: string): UpgradeDecision;
+  decide(url: string, origin: string | undefined, authorization: string | undefined, ip: string, subprotocols?: string): UpgradeDecision;
   /** Port of the app's node:http server on 127.0.0.1, which gets every non-upgrade request. */
   readonly httpPort: number;
 }
@@ -123,20 +123,25 @@ interface UserData {
 // One cork callback for all writes (no closure per flush): the frames ride in these.
 let corkSocket: UwsWebSocket<UserData> | null = null;
 let corkFrames: readonly PreparedFrame[] = [];
+let corkBinary = false;
 function corkedWrite(): void {
   const ws = corkSocket!;
   const frames = corkFrames;
-  for (let i = 0; i < frames.length; i++) ws.send(frames[i]!, false, false);
+  for (let i = 0; i < frames.length; i++) ws.send(frames[i]!, corkBinary, false);
 }
 
 class UwsConnection implements TransportConnection {
   closed = false;
-  constructor(private readonly ws: UwsWebSocket<UserData>) {}
+  constructor(
+    private readonly ws: UwsWebSocket<UserData>,
+    private readonly binary: boolean,
+  ) {}
 
   write(frames: readonly PreparedFrame[]): void {
     if (this.closed) return;
     corkSocket = this.ws;
     corkFrames = frames;
+    corkBinary = this.binary;
     this.ws.cork(corkedWrite);
     corkSocket = null;
     corkFrames = [];
@@ -197,6 +202,7 @@ export class UwsTransport implements Transport {
           req.getHeader('origin') || undefined,
           req.getHeader('authorization') || undefined,
           text(res.getRemoteAddressAsText()),
+          req.getHeader('sec-websocket-protocol') || undefined,
         );
         if (!d.ok) {
           const body = JSON.stringify({ error: d.reason });
@@ -219,7 +225,7 @@ export class UwsTransport implements Transport {
       },
       open: (ws) => {
         const ud = ws.getUserData();
-        ud.conn = new UwsConnection(ws);
+        ud.conn = new UwsConnection(ws, ud.info.binary === true);
         ud.handler = hooks.acceptor.accept(ud.conn, ud.info);
       },
       message: (ws, message, isBinary) => {

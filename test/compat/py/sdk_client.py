@@ -74,7 +74,7 @@ async def main():
 
     # get_state: the first position handed to the SDK cannot be recovered (wrong epoch), so the
     # server refuses the subscribe with 112 and the SDK asks for state again.
-    state_channel = channel.split(".")[0] + "X.trade"
+    state_channel = channel.replace(".", "") + "X.trade"
     publish(state_channel, 0)
     calls = []
 
