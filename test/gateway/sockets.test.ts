@@ -131,7 +131,8 @@ test('authenticated user channel: token at upgrade lets a user read only their o
     .setExpirationTime('1h')
     .sign(new TextEncoder().encode(SECRET));
   const c = await TestClient.connect(`${ws}/ws?token=${token}`);
-  // Sent at once: commands wait for the token check, so this is served as alice.
+  // Sent at once: commands wait for the token check, so these are served as alice.
+  c.send({ type: 'hello' });
   c.send({ type: 'subscribe', data: { channels: ['ODIN.balances.alice'] } });
   assert.equal((await c.next(isType('connected'))).user, 'alice');
   assert.deepEqual((await c.next(isType('subscription_ack'))).subscribed, ['ODIN.balances.alice']);

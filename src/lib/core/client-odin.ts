@@ -29,13 +29,12 @@ export class OdinClient extends Client {
     super(ctx, conn, ip);
   }
 
-  /** Authenticated (or anonymous): says hello and serves what arrived meanwhile. */
+  /** Authenticated (or anonymous): serves what arrived meanwhile. Sends nothing unasked. */
   start(user: string, exp: number): void {
     if (this.state === STATE_CLOSED) return;
     this.state = STATE_CONNECTED;
     this.setCredentials(user, exp);
     this.ctx.clientAuthenticated(this);
-    this.sendText(encodeOdinWelcome(this.id, this.ctx.version, this.ctx.opts.pingIntervalMs, user));
     const held = this.held ?? [];
     this.held = null;
     for (const m of held) this.onMessage(m, false);
@@ -102,6 +101,9 @@ export class OdinClient extends Client {
     switch (cmd.type) {
       case 'heartbeat':
         this.sendText(encodeOdinPong(Date.now()));
+        return;
+      case 'hello':
+        this.sendText(encodeOdinWelcome(this.id, this.ctx.version, this.ctx.opts.pingIntervalMs, this.user));
         return;
       case 'unsubscribe': {
         const done = cmd.channels.filter((c) => this.unsubscribeChannel(c));
