@@ -7,7 +7,6 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { parseArgs } from 'node:util';
 import { allContenders, type Contender } from './contenders.js';
 import {
   fanoutScenario,
@@ -22,6 +21,7 @@ import {
 } from './scenarios.js';
 import { barChartSvg, type BarGroup } from './chart.js';
 import { fdLimit } from './proc.js';
+import { parseFlags, toList, toNumber, UsageError } from '../src/lib/runtime/flags.js';
 
 export const SCENARIOS = ['fanout', 'quiet', 'latency', 'idle'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
@@ -99,20 +99,9 @@ export interface BenchResults {
   readonly records: BenchRecord[];
 }
 
-function list(v: string | undefined, dflt: string): string[] {
-  return (v ?? dflt)
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
-}
-
-function nums(v: string | undefined, dflt: string): number[] {
-  return list(v, dflt).map((s) => {
-    const n = Number(s);
-    if (!Number.isFinite(n) || n <= 0) throw new Error(`bad number "${s}"`);
-    return n;
-  });
-}
+const list = (v: string | undefined, dflt: string): string[] => toList(v ?? dflt);
+const nums = (name: string, v: string | undefined, dflt: string): number[] =>
+  list(v, dflt).map((s) => toNumber(`--${name}`, s, { min: 1 }, 0));
 
 export function median(xs: readonly number[]): number {
   const v = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
@@ -130,14 +119,19 @@ async function uwsLoads(): Promise<boolean> {
   }
 }
 
+/** `odin-ws bench`; bad usage prints the reason and returns 2. */
 export async function benchCommand(argv: readonly string[]): Promise<number> {
-  let f;
   try {
-    f = parseArgs({ args: [...argv], options: FLAGS, strict: true, allowPositionals: false }).values;
+    return await runBench(argv);
   } catch (e) {
-    process.stderr.write(`odin-ws bench: ${(e as Error).message}\n`);
+    if (!(e instanceof UsageError)) throw e;
+    process.stderr.write(`odin-ws bench: ${e.message}\n`);
     return 2;
   }
+}
+
+async function runBench(argv: readonly string[]): Promise<number> {
+  const f = parseFlags(argv, FLAGS).values;
   if (f.help) {
     process.stdout.write(BENCH_HELP);
     return 0;
@@ -165,25 +159,25 @@ export async function benchCommand(argv: readonly string[]): Promise<number> {
     contenders.push(c);
   }
   const scenarios = list(f.scenarios, SCENARIOS.join(',')) as ScenarioName[];
-  for (const s of scenarios) if (!SCENARIOS.includes(s)) throw new Error(`unknown scenario ${s}`);
-  const runs = Number(f.runs ?? 3);
-  const workers = Number(f.workers ?? 2);
+  for (const s of scenarios) if (!SCENARIOS.includes(s)) throw new UsageError(`--scenarios: unknown scenario ${s}`);
+  const runs = toNumber('--runs', f.runs, { min: 0 }, 3);
+  const workers = toNumber('--workers', f.workers, { min: 0 }, 2);
   const cfg = {
     runs,
     scenarios,
     contenders: contenders.map((c) => c.name),
-    subscribers: Number(f.subscribers ?? 1000),
-    rates: nums(f.rates, '50,100,250,500,1000,1500,2000,3000,4000'),
-    stepSeconds: Number(f['step-seconds'] ?? 4),
-    quietConnections: Number(f['quiet-connections'] ?? 1000),
-    quietRate: Number(f['quiet-rate'] ?? 5000),
-    latencyConnections: Number(f['latency-connections'] ?? 10000),
-    latencyChannels: Number(f['latency-channels'] ?? 10),
+    subscribers: toNumber('--subscribers', f.subscribers, { min: 0 }, 1000),
+    rates: nums('rates', f.rates, '50,100,250,500,1000,1500,2000,3000,4000'),
+    stepSeconds: toNumber('--step-seconds', f['step-seconds'], { min: 0 }, 4),
+    quietConnections: toNumber('--quiet-connections', f['quiet-connections'], { min: 0 }, 1000),
+    quietRate: toNumber('--quiet-rate', f['quiet-rate'], { min: 0 }, 5000),
+    latencyConnections: toNumber('--latency-connections', f['latency-connections'], { min: 0 }, 10000),
+    latencyChannels: toNumber('--latency-channels', f['latency-channels'], { min: 0 }, 10),
     latencyPool: 100,
-    latencyRate: f['latency-rate'] !== undefined ? Number(f['latency-rate']) : (null as number | null),
-    latencySeconds: Number(f['latency-seconds'] ?? 10),
+    latencyRate: toNumber('--latency-rate', f['latency-rate'], { min: 0 }) ?? null,
+    latencySeconds: toNumber('--latency-seconds', f['latency-seconds'], { min: 0 }, 10),
     latencyCalibrationRates: [25, 50, 100, 150, 200, 300, 400, 600, 800, 1200],
-    idle: nums(f.idle, '10000,19000'),
+    idle: nums('idle', f.idle, '10000,19000'),
     workers,
   };
   const nats = spawnSync('nats-server', ['--version'], { encoding: 'utf8' });

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { HttpApiTarget, NatsTarget, type PublishTarget } from '../src/lib/loadtest/publisher.js';
-import type { ProtocolName } from '../src/lib/loadtest/protocols.js';
+import type { LoadProtocol } from '../src/lib/loadtest/protocols.js';
 
 export const BENCH_API_KEY = 'bench-key';
 /** Connections a contender must accept (scenario 3 goes to 19,000 in one process). */
@@ -20,7 +20,7 @@ export interface RunningContender {
   readonly pid: number;
   readonly host: string;
   readonly port: number;
-  readonly protocol: ProtocolName;
+  readonly protocol: LoadProtocol;
   readonly path?: string;
   publisher(): Promise<PublishTarget>;
   stop(): Promise<void>;

@@ -125,6 +125,37 @@ export function runBrokerConformance(name: string, makeBroker: () => Broker | Pr
       );
     });
 
+    it('1. offsets: a burst on one channel from one node: offsets in call order, delivery and history alike', async () => {
+      const { broker, rec } = await node();
+      const ch = uniqueChannel('burst');
+      await broker.subscribe(ch);
+      const n = 2000;
+      const got = await Promise.all(Array.from({ length: n }, (_, i) => broker.publish(ch, JSON.stringify({ i }), HISTORY)));
+      assert.deepEqual(
+        got.map((p) => p.offset),
+        Array.from({ length: n }, (_, i) => i + 1),
+        'each publish resolves with its own offset, in call order',
+      );
+      assert.equal(new Set(got.map((p) => p.epoch)).size, 1);
+      await rec.waitFor(() => rec.of(ch).length >= n, timeoutMs, `${n} deliveries`);
+      const live = rec.of(ch).map((p) => `${p.offset}:${p.data}`);
+      assert.deepEqual(
+        live,
+        Array.from({ length: n }, (_, i) => `${i + 1}:${JSON.stringify({ i })}`),
+      );
+      // A range read straddling what one append may have stored together, and the newest few.
+      const h = await broker.history(ch, { since: { offset: n - 77, epoch: got[0]!.epoch }, limit: 1000 });
+      assert.deepEqual(
+        h.publications.map((p) => `${p.offset}:${p.data}`),
+        live.slice(n - 77),
+      );
+      const tail = await broker.history(ch, { since: { offset: n - 5, epoch: got[0]!.epoch }, limit: 3, reverse: true });
+      assert.deepEqual(
+        tail.publications.map((p) => p.offset),
+        [n, n - 1, n - 2],
+      );
+    });
+
     it('2. epoch: an empty channel reports offset 0 and keeps that epoch through its first publication', async () => {
       const { broker } = await node();
       const ch = uniqueChannel('empty');
@@ -298,6 +329,38 @@ export function runBrokerConformance(name: string, makeBroker: () => Broker | Pr
         assert.equal(got.epoch, p.epoch);
         const hb = await b.broker.history(ch, { limit: 10 });
         assert.deepEqual(hb.position, p);
+      });
+
+      it('shared: bursts from three nodes on one channel: contiguous, one order everywhere, each node in its call order', async () => {
+        const nodes = [await node(), await node(), await node()];
+        const ch = uniqueChannel('three');
+        for (const x of nodes) await x.broker.subscribe(ch);
+        const each = 500;
+        const results = await Promise.all(
+          nodes.map((x, k) => Promise.all(Array.from({ length: each }, (_, i) => x.broker.publish(ch, JSON.stringify({ k, i }), HISTORY)))),
+        );
+        const total = each * nodes.length;
+        for (const r of results) {
+          for (let i = 1; i < r.length; i++) assert.ok(r[i]!.offset > r[i - 1]!.offset, "a node's publications in its call order");
+        }
+        assert.deepEqual(
+          results
+            .flat()
+            .map((p) => p.offset)
+            .sort((a, b) => a - b),
+          Array.from({ length: total }, (_, i) => i + 1),
+        );
+        for (const x of nodes) await x.rec.waitFor(() => x.rec.of(ch).length >= total, timeoutMs, `${total} on every node`);
+        const ref = nodes[0]!.rec.of(ch).map((p) => `${p.offset}:${p.data}`);
+        for (const x of nodes.slice(1))
+          assert.deepEqual(
+            x.rec.of(ch).map((p) => `${p.offset}:${p.data}`),
+            ref,
+          );
+        assert.deepEqual(
+          nodes[0]!.rec.of(ch).map((p) => p.offset),
+          Array.from({ length: total }, (_, i) => i + 1),
+        );
       });
 
       it('shared: concurrent publishers on two nodes: one order, contiguous, seen alike everywhere', async () => {

@@ -6,7 +6,7 @@
 import { MemoryBroker } from '../../src/lib/core/broker-memory.js';
 import { Gateway } from '../../src/lib/core/gateway.js';
 import { resolveGatewayOptions } from '../../src/lib/core/options.js';
-import type { ConnectionAcceptor, PreparedFrame, Transport, TransportConnection } from '../../src/lib/core/transport.js';
+import type { ConnectionAcceptor, FrameEncoder, PreparedFrame, TransportConnection } from '../../src/lib/core/transport.js';
 
 class NullConnection implements TransportConnection {
   frames = 0;
@@ -19,7 +19,7 @@ class NullConnection implements TransportConnection {
   terminate(): void {}
 }
 
-const transport: Transport = { prepare: (p) => p };
+const transport: FrameEncoder = { prepare: (p) => p };
 const [subs = 1000, pubs = 2000, burst = 10] = process.argv.slice(2).map(Number);
 
 async function main(): Promise<void> {

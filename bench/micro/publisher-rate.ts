@@ -10,11 +10,11 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { connect } from '@nats-io/transport-node';
 import { startPublisher } from '../../src/lib/publisher/server.js';
 import type { SinkOptions } from '../../src/lib/publisher/options.js';
 import { startNatsServer } from '../../test/testkit/nats-cluster.js';
+import { parseFlags, toList, toNumber } from '../../src/lib/runtime/flags.js';
 
 const BIN = fileURLToPath(new URL('../../../bin/odin-ws.js', import.meta.url));
 const WARMUP_MS = 1000;
@@ -83,16 +83,14 @@ async function measure(sinkName: string, sink: SinkOptions, target: number, seco
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      seconds: { type: 'string', default: '10' },
-      rates: { type: 'string', default: '1000,5000' },
-      sinks: { type: 'string', default: 'gateway,nats' },
-    },
+  const { values } = parseFlags(process.argv.slice(2), {
+    seconds: { type: 'string', default: '10' },
+    rates: { type: 'string', default: '1000,5000' },
+    sinks: { type: 'string', default: 'gateway,nats' },
   });
-  const seconds = Number(values.seconds);
-  const rates = values.rates.split(',').map(Number);
-  const sinks = values.sinks.split(',');
+  const seconds = toNumber('--seconds', values.seconds, { min: 1 }, 10);
+  const rates = toList(values.rates).map((r) => toNumber('--rates', r, { min: 1 }, 0));
+  const sinks = toList(values.sinks);
   const rows: Row[] = [];
   for (const sinkName of sinks) {
     if (sinkName === 'gateway') {

@@ -7,8 +7,8 @@ import { describe, it } from 'node:test';
 import { LiveChannel } from '../../src/lib/broker-jetstream/live-channel.js';
 import type { Head, StoredRecord } from '../../src/lib/broker-jetstream/records.js';
 
-function rec(seq: number, offset: number, epoch = 'e1', prevSeq = seq - 1): StoredRecord {
-  return { seq, prevSeq, offset, epoch, time: 0, data: new Uint8Array([offset]), meta: undefined };
+function rec(seq: number, offset: number, epoch = 'e1', count = 1): StoredRecord {
+  return { seq, prevSeq: seq - 1, offset, count, epoch, time: 0, data: new Uint8Array([offset]), meta: undefined };
 }
 
 /** A channel's records in a stream; `lost` offsets were trimmed (expired, max msgs). */
@@ -17,8 +17,8 @@ class FakeStream {
   lost = new Set<number>();
   failNext = 0;
   reads = 0;
-  append(offset: number, epoch = 'e1'): StoredRecord {
-    const r = rec(this.recs.length + 1, offset, epoch);
+  append(offset: number, epoch = 'e1', count = 1): StoredRecord {
+    const r = rec(this.recs.length + 1, offset, epoch, count);
     this.recs.push(r);
     return r;
   }
@@ -61,7 +61,9 @@ function harness(maxPending?: number): Harness {
     'c',
     { head: () => stream.head(), range: (head, after) => stream.range(head, after) },
     {
-      deliver: (r) => h.got.push(r.offset),
+      deliver: (r, after) => {
+        for (let o = Math.max(after, r.offset - r.count) + 1; o <= r.offset; o++) h.got.push(o);
+      },
       reset: () => h.resets++,
     },
     {
@@ -192,6 +194,24 @@ describe('LiveChannel gap-fill state machine', () => {
     assert.deepEqual(h.got, [2, 3, 4, 5, 6, 7]);
     assert.equal(h.resets, 0);
     assert.equal(h.ch.syncing, false);
+  });
+
+  it('delivers groups of publications (group commit) whole, or their part after the delivered offset', async () => {
+    const h = harness();
+    h.stream.append(3, 'e1', 3); // offsets 1..3 in one message
+    h.ch.start(await h.stream.head());
+    h.ch.onLive(h.stream.append(6, 'e1', 3)); // 4..6
+    assert.deepEqual(h.got, [4, 5, 6]);
+    h.ch.onLive(rec(99, 7, 'e1', 2)); // 6..7 (overlaps what was delivered): only 7
+    assert.deepEqual(h.got, [4, 5, 6, 7]);
+    h.stream.recs.push(rec(h.stream.recs.length + 1, 7, 'e1', 2));
+    h.stream.append(10, 'e1', 3); // 8..10 missed live
+    h.ch.onLive(h.stream.append(12, 'e1', 2)); // 11..12: gap → fill from the stream
+    await settle();
+    assert.deepEqual(h.got, [4, 5, 6, 7, 8, 9, 10, 11, 12]);
+    h.ch.onLive(rec(200, 2, 'e2', 2)); // a new epoch's first group 1..2
+    assert.deepEqual(h.got.slice(-2), [1, 2]);
+    assert.equal(h.resets, 0);
   });
 
   it('retries a failed read after a wait, and stops when unsubscribed or disconnected', async () => {

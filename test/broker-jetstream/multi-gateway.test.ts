@@ -117,6 +117,51 @@ describe('multi-process gateways on one NATS', () => {
   });
 });
 
+describe('three gateways ingesting one NATS feed', () => {
+  let nats: NatsServerHandle;
+  const gws: GatewayProcess[] = [];
+  const clients: SdkSubscriber[] = [];
+  before(async () => {
+    nats = await startNatsServer();
+    for (let i = 0; i < 3; i++) gws.push(await startGatewayProcess({ natsUrl: nats.url, apiKey: API_KEY }));
+  });
+  after(async () => {
+    for (const c of clients) c.close();
+    await Promise.all(gws.map((g) => g.stop()));
+    await nats?.stop();
+  });
+
+  it('one gateway reads the feed (lease); every subscriber everywhere sees it once, contiguous, in the feed order', async () => {
+    const reading = gws.map((g) => g.logs.find((l) => l['msg'] === 'ingest started')?.['reading']);
+    assert.deepEqual(reading.filter((r) => r === true).length, 1, `one reader: ${JSON.stringify(reading)}`);
+    const sym = 'F' + randomBytes(3).toString('hex');
+    const ch = `${sym}.trade`;
+    const subs = gws.map((g) => new SdkSubscriber(g.wsUrl, ch));
+    clients.push(...subs);
+    await Promise.all(subs.map((s) => s.waitFor(() => s.subscribed.length > 0, 10_000, 'subscribed')));
+    const { connect } = await import('@nats-io/transport-node');
+    const nc = await connect({ servers: nats.url });
+    const total = 3000;
+    const enc = new TextEncoder();
+    for (let i = 0; i < total; i++) nc.publish(`odin.token.${sym}.trade`, enc.encode(JSON.stringify({ type: 'trade', i })));
+    await nc.flush();
+    await nc.close();
+    await Promise.all(subs.map((s) => s.waitFor(() => s.pubs.length >= total, 60_000, `${total} deliveries`)));
+    for (const s of subs) {
+      assert.deepEqual(
+        s.pubs.map((p) => p.offset),
+        Array.from({ length: total }, (_, i) => i + 1),
+        'contiguous offsets',
+      );
+      assert.deepEqual(
+        s.pubs.map((p) => (p.data as { i: number }).i),
+        Array.from({ length: total }, (_, i) => i),
+        'the feed order, each message once',
+      );
+    }
+  });
+});
+
 describe('--workers', () => {
   let nats: NatsServerHandle;
   let gw: GatewayProcess | undefined;

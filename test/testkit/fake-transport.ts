@@ -3,12 +3,12 @@ import type {
   ConnectionHandler,
   ConnectionInfo,
   PreparedFrame,
-  Transport,
+  FrameEncoder,
   TransportConnection,
 } from '../../src/lib/core/transport.js';
 
 /** A transport without sockets: frames are kept as text, writes are counted. */
-export class FakeTransport implements Transport {
+export class FakeTransport implements FrameEncoder {
   prepare(payload: Uint8Array): PreparedFrame {
     return payload;
   }

@@ -2,6 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { ConfigError } from '../../lib/core/options.js';
 import { loadGatewayConfig } from '../../lib/server/config.js';
+import { toNumber } from '../../lib/runtime/flags.js';
 import { createLogger } from '../../lib/runtime/logger.js';
 import { onShutdownSignal, runGateway } from '../../lib/server/run.js';
 import { startPublisher } from '../../lib/publisher/server.js';
@@ -36,7 +37,13 @@ export async function devCommand(argv: readonly string[]): Promise<number> {
   }
   const log = createLogger(cfg.gateway.logLevel, 'dev');
   const gw = await runGateway(cfg, log);
-  const publisherPort = process.env.PUBLISHER_PORT ? Number(process.env.PUBLISHER_PORT) : 3003;
+  let publisherPort: number;
+  try {
+    publisherPort = toNumber('PUBLISHER_PORT', process.env.PUBLISHER_PORT, { integer: true, min: 0 }, 3003);
+  } catch (err) {
+    console.error(`odin-ws dev: ${(err as Error).message}`);
+    return 2;
+  }
   const feed = await startPublisher({
     port: publisherPort,
     sink: { kind: 'gateway', url: gw.url, apiKey: cfg.gateway.apiKey },

@@ -3,12 +3,12 @@
  * worker processes, optionally publishing itself (server API) or driving the publisher's
  * control API. Exit code 1 when an `--assert` threshold is missed, 2 on bad usage.
  */
-import { parseArgs } from 'node:util';
 import { LoadRun, defaultWorkers, type Totals } from '../../lib/loadtest/runner.js';
 import { HttpApiTarget, PROFILES, PublisherControl, RatePublisher, type ProfileName } from '../../lib/loadtest/publisher.js';
 import { progressLine, saturationWarning, summaryTable, sumOf, type LoadtestResult } from '../../lib/loadtest/report.js';
 import { checkThresholds, parseThresholds, ThresholdError, type Threshold } from '../../lib/loadtest/thresholds.js';
-import type { ProtocolName } from '../../lib/loadtest/protocols.js';
+import type { LoadProtocol } from '../../lib/loadtest/protocols.js';
+import { parseFlags, toList, toNumber, UsageError } from '../../lib/runtime/flags.js';
 
 export interface Preset {
   readonly connections: number;
@@ -85,14 +85,9 @@ const FLAGS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-export class UsageError extends Error {
-  override readonly name = 'UsageError';
-  readonly code = 'ERR_USAGE';
-}
-
 export interface LoadtestOptions {
   readonly url: URL;
-  readonly protocol: ProtocolName;
+  readonly protocol: LoadProtocol;
   readonly connections: number;
   readonly durationSeconds: number;
   readonly channels: readonly string[];
@@ -114,21 +109,11 @@ export interface LoadtestOptions {
   readonly help: boolean;
 }
 
-function num(name: string, v: string | undefined, dflt: number, min: number): number {
-  if (v === undefined) return dflt;
-  const x = Number(v);
-  if (!Number.isFinite(x) || x < min) throw new UsageError(`--${name}: expected a number ≥ ${min} (got ${JSON.stringify(v)})`);
-  return x;
-}
+const num = (name: string, v: string | undefined, dflt: number, min: number): number => toNumber(`--${name}`, v, { min }, dflt);
 
 /** Parses argv into options; throws UsageError naming the bad flag. */
 export function parseLoadtestArgs(argv: readonly string[]): LoadtestOptions {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: [...argv], options: FLAGS, strict: true, allowPositionals: true });
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
+  const parsed = parseFlags(argv, FLAGS, { positionals: true });
   const f = parsed.values;
   const presetName = parsed.positionals[0];
   if (parsed.positionals.length > 1) throw new UsageError(`unexpected arguments: ${parsed.positionals.slice(1).join(' ')}`);
@@ -145,19 +130,13 @@ export function parseLoadtestArgs(argv: readonly string[]): LoadtestOptions {
     throw new UsageError(`--url: not a URL (got ${JSON.stringify(f.url)})`);
   }
   if (url.protocol !== 'ws:') throw new UsageError('--url: only ws:// is supported (load stays on local or trusted networks)');
-  const protocol = (f.protocol ?? 'odin') as ProtocolName;
+  const protocol = (f.protocol ?? 'odin') as LoadProtocol;
   if (protocol !== 'odin' && protocol !== 'centrifuge' && protocol !== 'nats')
     throw new UsageError(`--protocol: odin, centrifuge or nats (got ${JSON.stringify(f.protocol)})`);
   const profile = (f.profile ?? 'sustained') as ProfileName;
   if (!PROFILES.includes(profile)) throw new UsageError(`--profile: ${PROFILES.join(', ')} (got ${JSON.stringify(f.profile)})`);
   const connections = Math.floor(num('connections', f.connections, preset.connections, 1));
-  const channels =
-    f.channels !== undefined
-      ? f.channels
-          .split(',')
-          .map((s) => s.trim())
-          .filter(Boolean)
-      : DEFAULT_CHANNELS;
+  const channels = f.channels !== undefined ? toList(f.channels) : DEFAULT_CHANNELS;
   if (channels.length === 0) throw new UsageError('--channels: give at least one channel');
   const apiKey = f['api-key'] ?? null;
   const publisherUrl = f['publisher-url'] ?? null;

@@ -3,8 +3,6 @@
  * The only publisher file that reads process.env or argv.
  */
 import { pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
-import { pino } from 'pino';
 import {
   DEFAULT_GATEWAY_URL,
   DEFAULT_NATS_URL,
@@ -14,6 +12,8 @@ import {
 } from '../../lib/publisher/options.js';
 import { PROFILES, type Profile } from '../../lib/publisher/profiles.js';
 import { startPublisher } from '../../lib/publisher/server.js';
+import { parseFlags, toList, toNumber, UsageError } from '../../lib/runtime/flags.js';
+import { createLogger } from '../../lib/runtime/logger.js';
 
 export const PUBLISHER_USAGE = `Usage: odin-ws publisher [options]
 
@@ -38,49 +38,32 @@ Options:
   -h, --help           show this help
 `;
 
-class UsageError extends Error {
-  override readonly name = 'UsageError';
-}
+const num = (name: string, v: string | undefined): number | undefined => toNumber(`--${name}`, v);
 
-function num(name: string, v: string | undefined): number | undefined {
-  if (v === undefined || v === '') return undefined;
-  const n = Number(v);
-  if (!Number.isFinite(n)) throw new UsageError(`--${name} must be a number, got "${v}"`);
-  return n;
-}
+const FLAGS = {
+  port: { type: 'string' },
+  host: { type: 'string' },
+  sink: { type: 'string' },
+  'gateway-url': { type: 'string' },
+  'api-key': { type: 'string' },
+  'nats-url': { type: 'string' },
+  jetstream: { type: 'boolean' },
+  rate: { type: 'string' },
+  profile: { type: 'string' },
+  duration: { type: 'string' },
+  'ramp-seconds': { type: 'string' },
+  tokens: { type: 'string' },
+  autostart: { type: 'boolean' },
+  'log-level': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
 
 /** Builds options from argv and env; throws UsageError on bad flags. `help` when asked for. */
 export function parsePublisherArgs(
   argv: readonly string[],
   env: NodeJS.ProcessEnv,
 ): { help: true } | { help: false; options: PublisherOptions; logLevel: string } {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: [...argv],
-      strict: true,
-      allowPositionals: false,
-      options: {
-        port: { type: 'string' },
-        host: { type: 'string' },
-        sink: { type: 'string' },
-        'gateway-url': { type: 'string' },
-        'api-key': { type: 'string' },
-        'nats-url': { type: 'string' },
-        jetstream: { type: 'boolean' },
-        rate: { type: 'string' },
-        profile: { type: 'string' },
-        duration: { type: 'string' },
-        'ramp-seconds': { type: 'string' },
-        tokens: { type: 'string' },
-        autostart: { type: 'boolean' },
-        'log-level': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (err) {
-    throw new UsageError(err instanceof Error ? err.message : String(err));
-  }
+  const { values } = parseFlags(argv, FLAGS);
   if (values.help) return { help: true };
   const sinkKind = values.sink ?? env['PUBLISHER_SINK'] ?? 'gateway';
   let sink: SinkOptions;
@@ -96,15 +79,7 @@ export function parsePublisherArgs(
   if (profile !== undefined && !(PROFILES as readonly string[]).includes(profile))
     throw new UsageError(`--profile must be one of ${PROFILES.join(', ')}, got "${profile}"`);
   const tokensFlag = values.tokens;
-  const tokens =
-    tokensFlag === undefined
-      ? undefined
-      : /^\d+$/.test(tokensFlag)
-        ? Number(tokensFlag)
-        : tokensFlag
-            .split(',')
-            .map((s) => s.trim())
-            .filter((s) => s !== '');
+  const tokens = tokensFlag === undefined ? undefined : /^\d+$/.test(tokensFlag) ? Number(tokensFlag) : toList(tokensFlag);
   const options: PublisherOptions = {
     port: num('port', values.port ?? env['PUBLISHER_PORT']) ?? DEFAULT_PORT,
     sink,
@@ -133,7 +108,7 @@ export async function publisherCommand(argv: readonly string[]): Promise<number>
     process.stdout.write(PUBLISHER_USAGE);
     return 0;
   }
-  const logger = pino({ name: 'odin-publisher', level: parsed.logLevel });
+  const logger = createLogger(parsed.logLevel, 'odin-publisher');
   let running;
   try {
     running = await startPublisher({ ...parsed.options, logger });

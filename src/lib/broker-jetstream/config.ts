@@ -34,8 +34,12 @@ export const jetStreamSectionSchema = z
         enabled: z.boolean().optional(),
         /** Subject → channel rules; default odin.token.*.* → $1.$2, odin.market.statistics → market.stats. */
         rules: z.array(ruleSchema).min(1).optional(),
-        /** Queue group: each message ingested by one gateway process only. */
+        /** Queue group: each message ingested by one gateway process only (a channel's order may change). */
         queue: z.string().min(1).optional(),
+        /** With the nats broker, one process at a time reads the feed (JetStream lease; default true unless `queue`). */
+        lease: z.boolean().optional(),
+        /** Lease time to live, ms: how long a crashed reader's feed goes unread at most (plus a third). */
+        leaseTtlMs: z.number().int().min(500).max(60_000).optional(),
         /** Removed: ingest dedups only by a real message id (Nats-Msg-Id or the event's id), never by content. */
         dedupByContent: z
           .literal(false, { error: 'removed: ingest dedups only by Nats-Msg-Id or the event id, never by content' })

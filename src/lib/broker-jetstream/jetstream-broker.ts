@@ -7,11 +7,25 @@
  * `max_age`, so one stream serves all channels; a stream per namespace would only add
  * streams to manage, and JetStream limits are per subject already.
  *
- * Offsets: every append carries `Odin-Offset` = previous offset + 1 and is made conditional
- * on the channel's previous stream sequence (`Nats-Expected-Last-Subject-Sequence`). JetStream
- * applies appends of one subject one at a time (the stream leader, in Raft order), so two
- * writers racing for the same offset cannot both win: the loser gets "wrong last sequence",
- * re-reads the head and retries. Offsets are therefore 1, 2, 3... on every node.
+ * Offsets and group commit (appender.ts): a channel has at most one append in flight per
+ * process; publications arriving meanwhile wait and are appended together, as ONE message
+ * holding the group (records.ts), so one channel's throughput is a group per round trip, not
+ * a publication per round trip. Guarantees:
+ *  - contiguous: each append carries `Odin-Offset` = its last publication's offset and is made
+ *    conditional on the channel's previous stream sequence (`Nats-Expected-Last-Subject-Sequence`).
+ *    JetStream applies appends of one subject one at a time (the stream leader, in Raft
+ *    order), so two writers racing for the same offsets cannot both win: the loser gets
+ *    "wrong last sequence" (nothing of its group stored), re-reads the head and retries.
+ *  - identical on every node: offsets live in the stored messages; every node reads them.
+ *  - all-or-nothing: a group is one message, stored whole or not at all; retries after an
+ *    unknown outcome reuse its `Nats-Msg-Id`, so it is never stored twice.
+ *  - order: one process's publications to a channel get offsets in call order.
+ *  - overload: at most `maxBacklog` publications wait per process; past it, or past the
+ *    publish timeout, publish rejects 'unavailable' (counted: telemetry.rejected).
+ *  - idempotency keys: honoured by JetStream's dedup on any node when the keyed publication is
+ *    appended alone (no contention), and by this process's window inside a group.
+ * History limits count messages (`max_msgs_per_subject`), so with groups the stream keeps at
+ * least `historySize` publications per channel (at most `maxGroup` times more).
  *
  * Epoch: carried in `Odin-Epoch`. A channel's epoch is chosen when its subject is empty (the
  * first append of a run, or an epoch marker written by `history()` of an empty channel) and
@@ -29,29 +43,27 @@
  * appender.ts (ordered appends), reader.ts (heads, ranges, history), live-channel.ts (live
  * delivery and its gap-fill state machine), errors.ts (JetStream failures → BrokerError).
  */
-import { createHash } from 'node:crypto';
-import { nuid, type Msg } from '@nats-io/transport-node';
+import type { Msg } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import {
   BrokerError,
   type Broker,
   type BrokerEventHandler,
+  type BrokerTelemetry,
   type HistoryOptions,
   type HistoryResult,
   type PublishOptions,
   type StreamPosition,
 } from '../core/broker.js';
 import { resolveJetStreamOptions, type JetStreamBrokerOptions, type ResolvedJetStreamOptions } from './options.js';
-import { readRecord, toPublication } from './records.js';
+import { readRecord, toPublications } from './records.js';
 import { encodeChannel } from './subject.js';
 import { ConnectionWatch } from './connection.js';
 import { StreamAdmin } from './stream-admin.js';
 import { StreamReader } from './reader.js';
-import { Appender } from './appender.js';
+import { Appender, type AppendStats } from './appender.js';
 import { LiveChannel } from './live-channel.js';
 import { sleep, toBrokerError, unreachable } from './errors.js';
-
-const encoder = new TextEncoder();
 
 export class JetStreamBroker implements Broker {
   private readonly o: ResolvedJetStreamOptions;
@@ -86,6 +98,11 @@ export class JetStreamBroker implements Broker {
     });
   }
 
+  /** Backlog, overload refusals and append latency (see appender.ts). */
+  get telemetry(): BrokerTelemetry & AppendStats {
+    return this.appender.stats;
+  }
+
   /** Subject a channel is stored under (exported for tools and tests). */
   storeSubject(channel: string): string {
     return `${this.o.pubPrefix}.${encodeChannel(channel)}`;
@@ -104,12 +121,7 @@ export class JetStreamBroker implements Broker {
     const subject = this.subjectOrThrow(channel);
     this.checkOpen();
     if (!this.conn.connected) throw unreachable();
-    const msgId =
-      opts?.idempotencyKey !== undefined
-        ? 'k' + createHash('sha256').update(channel).update('\u0000').update(opts.idempotencyKey).digest('base64url')
-        : 'r' + nuid.next();
-    const r = await this.appender.publish(channel, subject, encoder.encode(data), msgId, opts);
-    return { offset: r.offset, epoch: r.epoch };
+    return this.appender.publish(channel, subject, data, opts);
   }
 
   async subscribe(channel: string): Promise<void> {
@@ -121,7 +133,9 @@ export class JetStreamBroker implements Broker {
       channel,
       { head: () => this.reader.head(channel), range: (head, after) => this.reader.range(channel, head, after) },
       {
-        deliver: (r) => this.handler?.onPublication(toPublication(channel, r)),
+        deliver: (r, after) => {
+          for (const p of toPublications(channel, r, after)) this.handler?.onPublication(p);
+        },
         reset: () => this.handler?.onStreamReset?.(channel),
       },
       {
@@ -179,7 +193,7 @@ export class JetStreamBroker implements Broker {
     const subject = this.subjectOrThrow(channel);
     this.checkOpen();
     if (!this.conn.connected) throw unreachable();
-    await this.appender.serialized(channel, async () => {
+    await this.appender.serialized(channel, subject, async () => {
       try {
         await this.admin.purgeSubject(subject);
       } catch (err) {

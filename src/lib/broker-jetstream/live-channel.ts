@@ -3,6 +3,8 @@
  *
  * Live records arrive over core NATS (at most once, in stream order). The machine delivers
  * each publication exactly once, in offset order, or says plainly that some were lost:
+ *  - a record holds a group of publications (records.ts): the part after the delivered offset
+ *    is delivered when the group starts at or before the next offset;
  *  - next offset → deliver; an old offset (or a marker) → drop; a gap → buffer live records
  *    (`syncing`) and fill from the stream (`source.range`), then drain the buffer;
  *  - the stream no longer holds what is missing → `sink.reset()` (the hub tells clients) and
@@ -29,7 +31,8 @@ export interface LiveChannelSource {
 }
 
 export interface LiveChannelSink {
-  deliver(r: StoredRecord): void;
+  /** Delivers the record's publications with offset > `after`, in order. */
+  deliver(r: StoredRecord, after: number): void;
   /** Publications may have been skipped (guarantee: never silently). */
   reset(): void;
 }
@@ -93,19 +96,21 @@ export class LiveChannel {
 
   /** Applies one live record; starts a sync from the stream on a gap. */
   private accept(r: StoredRecord): void {
+    const first = r.offset - r.count + 1;
     if (r.epoch === this.epoch) {
       if (r.offset <= this.offset) return; // already delivered (or a marker)
-      if (r.offset === this.offset + 1) {
+      if (first <= this.offset + 1) {
+        const after = this.offset;
         this.offset = r.offset;
-        this.sink.deliver(r);
+        this.sink.deliver(r, after);
         return;
       }
-    } else if (r.offset <= 1) {
+    } else if (first <= 1) {
       // A new run of the channel (purge, expiry, recreation) starts here: nothing of it was
       // skipped. The hub sees the new epoch on the publication, as with the memory broker.
       this.epoch = r.epoch;
       this.offset = r.offset;
-      if (r.offset === 1) this.sink.deliver(r);
+      if (r.offset >= 1) this.sink.deliver(r, 0);
       return;
     }
     this.pending.push(r);
@@ -175,12 +180,15 @@ export class LiveChannel {
           const recs = await this.source.range(head, after);
           if (!this.env.active()) return false;
           const first = recs[0];
-          const contiguous = recs.length === head.offset - after && first !== undefined && first.offset === after + 1;
+          let n = 0;
+          for (const r of recs) n += Math.min(r.count, r.offset - after);
+          const contiguous = n === head.offset - after && first !== undefined && first.offset - first.count + 1 <= after + 1;
           if (contiguous) {
             this.epoch = head.epoch;
             for (const r of recs) {
+              const from = this.offset;
               this.offset = r.offset;
-              this.sink.deliver(r);
+              this.sink.deliver(r, from);
             }
           } else {
             this.sink.reset();

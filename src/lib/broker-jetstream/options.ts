@@ -25,6 +25,13 @@ export const DEFAULT_JS_RECONNECT_WAIT_MS = 250;
 /** Gaps of at most this many publications are filled by walking back from the head. */
 export const DEFAULT_JS_WALK_BACK_MAX = 32;
 
+/** Most publications in one appended message (group commit). */
+export const DEFAULT_JS_MAX_GROUP = 512;
+/** Most payload bytes in one appended message (NATS' default max_payload is 1 MiB). */
+export const DEFAULT_JS_MAX_GROUP_BYTES = 256 * 1024;
+/** Publications waiting to be appended per process before publish rejects 'unavailable'. */
+export const DEFAULT_JS_MAX_BACKLOG = 100_000;
+
 export interface JetStreamBrokerOptions {
   /** NATS URLs (`nats://host:port`); several for a cluster. Ignored when `connection` is given. */
   readonly servers?: string | readonly string[];
@@ -47,6 +54,11 @@ export interface JetStreamBrokerOptions {
   readonly requestTimeoutMs?: number;
   readonly reconnectWaitMs?: number;
   readonly walkBackMax?: number;
+  /** Group commit: most publications per appended message (1 turns grouping off). */
+  readonly maxGroup?: number;
+  readonly maxGroupBytes?: number;
+  /** Publications waiting per process before publish rejects (overload). */
+  readonly maxBacklog?: number;
   /**
    * Update an existing stream's limits to these options at start (default true). False: use
    * the stream as found (its limits win) and only check that its subjects match.
@@ -72,6 +84,9 @@ export interface ResolvedJetStreamOptions {
   readonly requestTimeoutMs: number;
   readonly reconnectWaitMs: number;
   readonly walkBackMax: number;
+  readonly maxGroup: number;
+  readonly maxGroupBytes: number;
+  readonly maxBacklog: number;
   readonly updateStream: boolean;
 }
 
@@ -118,6 +133,9 @@ export function resolveJetStreamOptions(o: JetStreamBrokerOptions): ResolvedJetS
     requestTimeoutMs: int('requestTimeoutMs', o.requestTimeoutMs, DEFAULT_JS_REQUEST_TIMEOUT_MS, 50),
     reconnectWaitMs: int('reconnectWaitMs', o.reconnectWaitMs, DEFAULT_JS_RECONNECT_WAIT_MS, 10),
     walkBackMax: int('walkBackMax', o.walkBackMax, DEFAULT_JS_WALK_BACK_MAX, 0),
+    maxGroup: int('maxGroup', o.maxGroup, DEFAULT_JS_MAX_GROUP, 1),
+    maxGroupBytes: int('maxGroupBytes', o.maxGroupBytes, DEFAULT_JS_MAX_GROUP_BYTES, 1024),
+    maxBacklog: int('maxBacklog', o.maxBacklog, DEFAULT_JS_MAX_BACKLOG, 1),
     updateStream: o.updateStream ?? true,
   });
 }

@@ -7,7 +7,7 @@ import { AckPolicy, DeliverPolicy, type JetStreamClient, type JetStreamManager }
 import { nuid } from '@nats-io/transport-node';
 import { BrokerError, type HistoryOptions, type HistoryResult, type Publication } from '../core/broker.js';
 import type { ResolvedJetStreamOptions } from './options.js';
-import { readRecord, toPublication, type Head, type StoredRecord } from './records.js';
+import { readRecord, toPublications, type Head, type StoredRecord } from './records.js';
 import { nanos } from './stream-admin.js';
 
 export class StreamReader {
@@ -39,9 +39,10 @@ export class StreamReader {
   }
 
   /**
-   * Publications of the head's epoch with offset > after, oldest first, up to the head.
-   * Short ranges walk back from the head along the per-message back pointers; long ones
-   * read the channel through a short-lived filtered consumer.
+   * Messages of the head's epoch holding publications with offset > after, oldest first, up
+   * to the head (the first may also hold older ones: a group straddling `after`). Short ranges
+   * walk back from the head along the per-message back pointers; long ones read the channel
+   * through a short-lived filtered consumer.
    */
   async range(channel: string, head: Head, after: number): Promise<StoredRecord[]> {
     const need = head.offset - after;
@@ -49,11 +50,13 @@ export class StreamReader {
     if (need <= this.o.walkBackMax) {
       const out: StoredRecord[] = [];
       let seq = head.seq;
-      while (seq > 0 && out.length < need) {
+      let covered = 0;
+      while (seq > 0 && covered < need) {
         const m = await this.jsm().streams.getMessage(this.o.stream, { seq });
         const r = m === null ? null : readRecord(m.seq, m.header, m.data);
         if (r === null || r.epoch !== head.epoch || r.offset <= after) break;
         out.push(r);
+        covered += Math.min(r.count, r.offset - after);
         seq = r.prevSeq;
       }
       out.reverse();
@@ -98,7 +101,7 @@ export class StreamReader {
     const after = opts.since ? opts.since.offset : 0;
     if (head.offset <= after) return { publications: [], position };
     const recs = await this.range(channel, head, after);
-    let pubs: Publication[] = recs.map((r) => toPublication(channel, r));
+    let pubs: Publication[] = recs.flatMap((r) => toPublications(channel, r, after));
     if (opts.reverse) pubs.reverse();
     if (pubs.length > opts.limit) pubs = pubs.slice(0, opts.limit);
     return { publications: pubs, position };

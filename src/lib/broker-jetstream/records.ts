@@ -1,7 +1,12 @@
 /**
- * How one publication is laid out in a JetStream message (headers + raw JSON payload), and
- * how it is read back. The same layout is read from live (republished) messages and from
- * stored ones, so delivery and history can never disagree (Broker guarantee 4).
+ * How publications are laid out in a JetStream message, and how they are read back. The same
+ * layout is read from live (republished) messages and from stored ones, so delivery and
+ * history can never disagree (Broker guarantee 4).
+ *
+ * One message holds a group of `Odin-Count` publications (group commit, default 1) with the
+ * consecutive offsets `Odin-Offset - count + 1 .. Odin-Offset`. A group of one is headers + the
+ * raw JSON payload (the layout before groups existed, still read as is); a larger group's
+ * payload is its publications framed as [u32 data length][data][u32 meta length][meta].
  */
 import { randomBytes } from 'node:crypto';
 import { headers, type MsgHdrs } from '@nats-io/transport-node';
@@ -15,6 +20,8 @@ export const H_EPOCH = 'Odin-Epoch';
 export const H_TIME = 'Odin-Time';
 /** JSON `{tags?, info?}`, present only when the publication has tags or client info. */
 export const H_META = 'Odin-Meta';
+/** Publications in the message (absent: 1). */
+export const H_COUNT = 'Odin-Count';
 /** Set by us on every append: the stream sequence of the channel's previous message. */
 export const H_EXPECTED_LAST_SUBJECT_SEQ = 'Nats-Expected-Last-Subject-Sequence';
 export const H_MSG_ID = 'Nats-Msg-Id';
@@ -25,7 +32,10 @@ export interface StoredRecord {
   readonly seq: number;
   /** Stream sequence of the previous message of the same channel (0: none). */
   readonly prevSeq: number;
+  /** The offset of the message's last publication (0: an epoch marker). */
   readonly offset: number;
+  /** Publications in the message: offsets `offset - count + 1 .. offset`. */
+  readonly count: number;
   readonly epoch: string;
   readonly time: number;
   readonly data: Uint8Array;
@@ -43,6 +53,40 @@ export function newEpoch(): string {
   return randomBytes(6).toString('hex');
 }
 
+/** One publication to append: its payload and its `{tags, info}` JSON, if any. */
+export interface Part {
+  readonly data: Uint8Array;
+  readonly meta: string | undefined;
+}
+
+const encoder = new TextEncoder();
+
+export function metaOf(opts: PublishOptions | undefined): string | undefined {
+  return opts && (opts.tags !== undefined || opts.info !== undefined) ? JSON.stringify({ tags: opts.tags, info: opts.info }) : undefined;
+}
+
+/** The message payload of a group (see the file comment). */
+export function encodeParts(parts: readonly Part[]): Uint8Array {
+  if (parts.length === 1) return parts[0]!.data;
+  const metas = parts.map((p) => (p.meta === undefined ? undefined : encoder.encode(p.meta)));
+  let size = 0;
+  for (let i = 0; i < parts.length; i++) size += 8 + parts[i]!.data.length + (metas[i]?.length ?? 0);
+  const out = new Uint8Array(size);
+  const view = new DataView(out.buffer);
+  let at = 0;
+  for (let i = 0; i < parts.length; i++) {
+    const d = parts[i]!.data;
+    view.setUint32(at, d.length);
+    out.set(d, at + 4);
+    at += 4 + d.length;
+    const m = metas[i];
+    view.setUint32(at, m?.length ?? 0);
+    if (m) out.set(m, at + 4);
+    at += 4 + (m?.length ?? 0);
+  }
+  return out;
+}
+
 export function buildHeaders(
   stream: string,
   msgId: string,
@@ -50,7 +94,7 @@ export function buildHeaders(
   offset: number,
   epoch: string,
   time: number,
-  opts: PublishOptions | undefined,
+  parts: readonly Part[],
 ): MsgHdrs {
   const h = headers();
   h.set(H_MSG_ID, msgId);
@@ -59,9 +103,8 @@ export function buildHeaders(
   h.set(H_OFFSET, String(offset));
   h.set(H_EPOCH, epoch);
   h.set(H_TIME, String(time));
-  if (opts && (opts.tags !== undefined || opts.info !== undefined)) {
-    h.set(H_META, JSON.stringify({ tags: opts.tags, info: opts.info }));
-  }
+  if (parts.length > 1) h.set(H_COUNT, String(parts.length));
+  else if (parts[0]?.meta !== undefined) h.set(H_META, parts[0].meta);
   return h;
 }
 
@@ -79,11 +122,14 @@ export function readRecord(seq: number, h: MsgHdrs | undefined, data: Uint8Array
   const time = num(h, H_TIME);
   const prevSeq = num(h, H_EXPECTED_LAST_SUBJECT_SEQ);
   if (Number.isNaN(offset) || epoch === '' || Number.isNaN(time)) return null;
+  const count = h.get(H_COUNT) === '' ? 1 : num(h, H_COUNT);
+  if (Number.isNaN(count) || count < 1 || count > offset + 1) return null;
   const meta = h.get(H_META);
   return {
     seq,
     prevSeq: Number.isNaN(prevSeq) ? 0 : prevSeq,
     offset,
+    count,
     epoch,
     time,
     data,
@@ -98,12 +144,12 @@ interface Meta {
   info?: ClientInfo;
 }
 
-export function toPublication(channel: string, r: StoredRecord): Publication {
-  const base = { channel, offset: r.offset, epoch: r.epoch, data: decoder.decode(r.data), time: r.time };
-  if (r.meta === undefined) return base;
+function publication(channel: string, r: StoredRecord, offset: number, data: Uint8Array, metaText: string | undefined): Publication {
+  const base = { channel, offset, epoch: r.epoch, data: decoder.decode(data), time: r.time };
+  if (metaText === undefined) return base;
   let meta: Meta;
   try {
-    meta = JSON.parse(r.meta) as Meta;
+    meta = JSON.parse(metaText) as Meta;
   } catch {
     return base;
   }
@@ -112,4 +158,25 @@ export function toPublication(channel: string, r: StoredRecord): Publication {
     ...(meta.tags ? { tags: meta.tags } : {}),
     ...(meta.info ? { info: meta.info } : {}),
   };
+}
+
+/** The message's publications with offset > `after`, oldest first (none for a marker). */
+export function toPublications(channel: string, r: StoredRecord, after = 0): Publication[] {
+  if (r.offset <= after || r.offset <= 0) return [];
+  if (r.count === 1) return [publication(channel, r, r.offset, r.data, r.meta)];
+  const out: Publication[] = [];
+  const view = new DataView(r.data.buffer, r.data.byteOffset, r.data.byteLength);
+  let at = 0;
+  for (let offset = r.offset - r.count + 1; offset <= r.offset; offset++) {
+    if (at + 4 > r.data.length) break; // truncated by a foreign writer: deliver what is whole
+    const dl = view.getUint32(at);
+    const data = r.data.subarray(at + 4, at + 4 + dl);
+    at += 4 + dl;
+    if (at + 4 > r.data.length) break;
+    const ml = view.getUint32(at);
+    const meta = ml === 0 ? undefined : decoder.decode(r.data.subarray(at + 4, at + 4 + ml));
+    at += 4 + ml;
+    if (offset > after) out.push(publication(channel, r, offset, data, meta));
+  }
+  return out;
 }

@@ -12,7 +12,8 @@
  *     recreation) and never otherwise. Offsets of different epochs are not comparable.
  *  3. Delivery: after `subscribe(channel)` has resolved, every publication of that channel
  *     accepted afterwards is handed to the handler exactly once, in offset order. Publications
- *     of different channels are not ordered relative to each other.
+ *     of different channels are not ordered relative to each other. Publications of one
+ *     channel published through one node get offsets in the order `publish()` was called.
  *  4. History: `history()` reads the same log that delivery comes from, so a publication seen
  *     live is in history until it expires (size or TTL) and vice versa.
  *  5. `publish()` resolves only once the publication is durably accepted (for a replicated
@@ -83,7 +84,19 @@ export interface BrokerEventHandler {
   onStreamReset?(channel: string): void;
 }
 
+/** What a broker reports about its own appends (exported on /metrics). Optional. */
+export interface BrokerTelemetry {
+  /** Publications accepted by `publish()` on this node and not yet stored. */
+  readonly backlog: number;
+  /** Publications refused for overload (backlog full, or waited past the publish timeout). */
+  readonly rejected: number;
+  /** Set by the metrics layer: called once per stored append with its latency and size. */
+  onAppend: ((seconds: number, publications: number) => void) | null;
+}
+
 export interface Broker {
+  /** Present when the broker reports backlog and append latency. */
+  readonly telemetry?: BrokerTelemetry;
   /** Starts delivery to `handler`. Called once, before any subscribe. */
   run(handler: BrokerEventHandler): Promise<void>;
   publish(channel: string, data: string, opts?: PublishOptions): Promise<StreamPosition>;

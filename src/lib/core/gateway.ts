@@ -16,15 +16,24 @@ import { OdinClient } from './client-odin.js';
 import { Hub } from './hub.js';
 import type { GatewayOptions } from './options.js';
 import { MemoryPresence, type PresenceInfo } from './presence.js';
-import { GatewayStats, silentLogger, type Logger } from './stats.js';
-import type { Admission, ConnectionAcceptor, ConnectionHandler, ConnectionInfo, Transport, TransportConnection } from './transport.js';
+import { silentLogger, type Logger } from './logger.js';
+import { GatewayStats } from './stats.js';
+import type {
+  Admission,
+  ConnectionAcceptor,
+  ConnectionHandler,
+  ConnectionInfo,
+  FrameEncoder,
+  ProtocolName,
+  TransportConnection,
+} from './transport.js';
 import { Disconnect, type DisconnectReason } from '../protocol/codes.js';
 
 export const VERSION = 'odin-ws 0.1.0';
 
 export interface GatewayDeps {
   readonly broker: Broker;
-  readonly transport: Transport;
+  readonly transport: FrameEncoder;
   readonly log?: Logger;
   /** Overrides the verifier built from the options' token keys. */
   readonly verifier?: TokenVerifier;
@@ -170,7 +179,7 @@ export class Gateway implements ConnectionAcceptor, BrokerEventHandler, ClientCo
     return client;
   }
 
-  private register(client: Client, ip: string, protocol: 'odin' | 'centrifuge'): void {
+  private register(client: Client, ip: string, protocol: ProtocolName): void {
     this.clients.add(client);
     this.perIp.set(ip, (this.perIp.get(ip) ?? 0) + 1);
     this.stats.connections[protocol]++;

@@ -1,7 +1,8 @@
 import type { Broker, Publication } from './broker.js';
 import type { Client } from './client.js';
-import type { GatewayStats, Logger } from './stats.js';
-import type { PreparedFrame, Transport } from './transport.js';
+import type { GatewayStats } from './stats.js';
+import type { Logger } from './logger.js';
+import type { FrameEncoder, PreparedFrame } from './transport.js';
 import { encodeOdinPublication } from '../protocol/odin.js';
 import { encodePublicationPush } from '../protocol/centrifuge.js';
 import { PROTOBUF_CODEC } from '../protocol/centrifuge-codec.js';
@@ -62,7 +63,7 @@ export class Hub {
 
   constructor(
     private readonly broker: Broker,
-    private readonly transport: Transport,
+    private readonly transport: FrameEncoder,
     private readonly stats: GatewayStats,
     private readonly log: Logger,
   ) {}

@@ -24,6 +24,9 @@
  *  5. Health: `health()` is cheap and synchronous: counters, whether the backbone is
  *     connected, the publications waiting on the sink and the age of the oldest of them
  *     (`lagMs`: how far the gateway is behind the feed; 0 when idle).
+ *  6. Several processes on one feed: an implementation says how it avoids multiplying the
+ *     work per message (a lease, a queue group, partitions) and `reading` tells whether this
+ *     process is the one reading now.
  */
 import type { PublishOptions, StreamPosition } from './broker.js';
 
@@ -50,6 +53,8 @@ export interface IngestHealth extends IngestCounters {
   readonly running: boolean;
   /** The backbone connection is up. */
   readonly connected: boolean;
+  /** This process reads the feed now (false: another process holds it, guarantee 6). */
+  readonly reading: boolean;
   /** Publications handed to the sink and not settled yet. */
   readonly inFlight: number;
   /** Age of the oldest of those, ms (0 when none): the ingest's lag behind the feed. */

@@ -3,7 +3,6 @@
  * Prometheus registry reads them at scrape time, so the hot path never touches prom-client.
  */
 export type RejectReason = 'max_connections' | 'max_connections_per_ip' | 'origin' | 'draining' | 'bad_path';
-export type ProtocolName = 'odin' | 'centrifuge';
 
 export class GatewayStats {
   connections = { odin: 0, centrifuge: 0 };
@@ -30,13 +29,3 @@ export class GatewayStats {
     this.commandErrors.set(code, (this.commandErrors.get(code) ?? 0) + 1);
   }
 }
-
-/** The logging surface core needs; pino's logger satisfies it. */
-export interface Logger {
-  debug(obj: object, msg?: string): void;
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
-}
-
-export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };

@@ -1,6 +1,8 @@
 /**
  * The transport seam: how bytes reach a client. Core never touches a socket; a transport
- * (ws, uWebSockets.js, a fake in tests) adapts its connections to these two interfaces.
+ * (ws on node:http, uWebSockets.js, a fake in tests) owns the listening socket, serves the
+ * app's plain HTTP requests and WebSocket upgrades through `TransportHooks`, and adapts its
+ * connections to `TransportConnection`. The server code above it never asks which one it has.
  *
  * Guarantees a transport gives:
  *  - `write(frames)` sends each frame as one WebSocket message (text, or binary on a connection
@@ -36,9 +38,12 @@ export interface ConnectionHandler {
   onClose(code: number, reason: string): void;
 }
 
+/** The client protocol a connection speaks, chosen by its WebSocket path (the one definition). */
+export type ProtocolName = 'odin' | 'centrifuge';
+
 /** Facts about an incoming connection, known at upgrade. */
 export interface ConnectionInfo {
-  readonly protocol: 'odin' | 'centrifuge';
+  readonly protocol: ProtocolName;
   readonly ip: string;
   readonly origin?: string;
   /** Token from the `token` query parameter or `Authorization: Bearer` (Odin protocol). */
@@ -61,10 +66,69 @@ export interface ConnectionAcceptor {
   accept(conn: TransportConnection, info: ConnectionInfo): ConnectionHandler;
 }
 
-export interface Transport {
+/**
+ * A plain HTTP request (or the request of an upgrade), as either transport sees it. Header
+ * values follow node:http: names lower case, a repeated header joined with ", " (so a
+ * duplicated `Origin` never matches an allowed origin).
+ */
+export interface HttpRequest {
+  /** Upper case, e.g. GET. */
+  readonly method: string;
+  /** Path and query string as sent. */
+  readonly url: string;
+  /** Peer address. */
+  readonly ip: string;
+  /** The header's value; undefined when absent, '' when sent empty. */
+  header(name: string): string | undefined;
+  /**
+   * Streams the body to `onChunk` (each chunk valid only during the call) and calls `onEnd`
+   * once at its end, or with `aborted` true when the peer went away. Called at most once;
+   * a request never read is discarded by the transport.
+   */
+  readBody(onChunk: (chunk: Uint8Array) => void, onEnd: (aborted: boolean) => void): void;
+  /** Stops reading and drops the connection (a body too large to read to its end). */
+  abort(): void;
+}
+
+/** The whole answer to a plain HTTP request. `close` asks the transport to end the connection after it. */
+export interface HttpReply {
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: string | Uint8Array;
+  readonly close?: boolean;
+}
+
+/** An upgrade refused with an HTTP status; `headers` are added to the JSON refusal. */
+export type UpgradeRefusal = Extract<Admission, { ok: false }> & { readonly headers?: Readonly<Record<string, string>> };
+/** What the app decides for an upgrade: the connection's facts, or an HTTP refusal. */
+export type UpgradeDecision = { readonly ok: true; readonly info: ConnectionInfo } | UpgradeRefusal;
+
+/** What the app gives a transport when it listens. */
+export interface TransportHooks {
+  /** Answers a plain HTTP request; never rejects (errors are answers). */
+  http(req: HttpRequest): Promise<HttpReply>;
+  /** Decides an upgrade; called once the handshake's headers are complete. */
+  upgrade(req: HttpRequest): UpgradeDecision;
+  /** Gets each connection once its upgrade completed. */
+  readonly acceptor: ConnectionAcceptor;
+}
+
+/** The part of a transport core uses: the fan-out frames a payload once for every member. */
+export interface FrameEncoder {
   /**
    * Frames a payload once so that writing it to many connections costs no re-encoding.
    * `binary` frames are for connections whose `ConnectionInfo.binary` is set, and only those.
    */
   prepare(payload: Uint8Array, binary?: boolean): PreparedFrame;
+}
+
+export interface Transport extends FrameEncoder {
+  /** Listens on host:port (0 = any free port) and serves `hooks`; resolves with the port. */
+  listen(host: string, port: number, hooks: TransportHooks): Promise<number>;
+  /**
+   * Closes the listener and drops every connection still open (HTTP and WebSocket). The
+   * gateway calls it last, after its drain, so that during the drain the port still answers
+   * (503 on /ready and on upgrades). Idempotent.
+   */
+  close(): Promise<void>;
 }

@@ -7,14 +7,18 @@
  * Dedup only by a real message id: the `Nats-Msg-Id` header, else the Odin event's `id`
  * field; a message with neither is published as is, even when its bytes repeat an earlier one.
  *
- * Several gateway processes on one feed: with a queue group (option `queue`, the default when
- * the gateway runs on a shared broker) each message is ingested by one member only, so the
- * work per message is not multiplied; without one, every process publishes every message and
- * the broker's idempotency window keeps one copy of each message that has an id.
+ * Several gateway processes on one feed (a shared broker): with a lease (option `lease`, the
+ * gateway's default on the JetStream broker, lease.ts) one process at a time reads the whole
+ * feed, so the work per message is not multiplied and a channel's order is the feed's; another
+ * takes over when it stops. A queue group (option `queue`) also ingests each message once but
+ * spreads consecutive messages of a channel over processes, so their order may change. With
+ * neither, every process publishes every message and the broker's idempotency window keeps one
+ * copy of each message that has an id.
  */
 import { connect, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import { DEFAULT_INGEST_MAX_IN_FLIGHT, IngestTracker, type Ingest, type IngestHealth, type IngestSink } from '../core/ingest.js';
 import type { PublishOptions } from '../core/broker.js';
+import { Lease } from './lease.js';
 
 export { DEFAULT_INGEST_MAX_IN_FLIGHT };
 
@@ -40,6 +44,8 @@ export interface NatsIngestOptions {
   readonly rules?: readonly IngestRule[];
   /** Queue group: each message ingested by one member only. */
   readonly queue?: string;
+  /** Lease (needs JetStream): one process at a time reads the feed. */
+  readonly lease?: { readonly subject?: string; readonly ttlMs?: number };
   /** History options for a channel's publications (namespaces' sizes and TTLs). */
   readonly publishOptions?: (channel: string) => PublishOptions | undefined;
   readonly maxInFlight?: number;
@@ -119,6 +125,7 @@ export class NatsIngest implements Ingest {
   private subs: Subscription[] = [];
   private connected = false;
   private running = false;
+  private lease: Lease | null = null;
 
   constructor(private readonly o: NatsIngestOptions) {
     const rules = o.rules ?? DEFAULT_INGEST_RULES;
@@ -128,7 +135,7 @@ export class NatsIngest implements Ingest {
     if (o.connection === undefined && o.servers === undefined) throw new RangeError('NatsIngest needs "servers" or "connection"');
   }
 
-  /** The counters (live object). */
+  /** A snapshot of health() (kept for callers that read counters). */
   get stats(): IngestHealth {
     return this.health();
   }
@@ -139,6 +146,7 @@ export class NatsIngest implements Ingest {
       kind: this.kind,
       running: this.running,
       connected: this.connected,
+      reading: this.subs.length > 0,
       inFlight: this.tracker.inFlight,
       lagMs: this.tracker.lagMs(),
     };
@@ -157,6 +165,22 @@ export class NatsIngest implements Ingest {
     this.nc = nc;
     this.connected = !nc.isClosed();
     void this.watch(nc);
+    this.running = true;
+    if (this.o.lease !== undefined) {
+      this.lease = new Lease(nc, {
+        subject: this.o.lease.subject ?? 'odin-ws.lease.ingest-nats',
+        ...(this.o.lease.ttlMs !== undefined ? { ttlMs: this.o.lease.ttlMs } : {}),
+        onChange: (held) => (held ? this.subscribeAll(nc) : this.unsubscribeAll()),
+      });
+      await this.lease.start();
+    } else {
+      this.subscribeAll(nc);
+    }
+    await nc.flush();
+  }
+
+  private subscribeAll(nc: NatsConnection): void {
+    if (!this.running || this.subs.length > 0) return;
     for (const subject of this.subjects) {
       this.subs.push(
         nc.subscribe(subject, {
@@ -167,14 +191,18 @@ export class NatsIngest implements Ingest {
         }),
       );
     }
-    await nc.flush();
-    this.running = true;
+  }
+
+  private unsubscribeAll(): void {
+    for (const s of this.subs) s.unsubscribe();
+    this.subs = [];
   }
 
   async stop(): Promise<void> {
     this.running = false;
-    for (const s of this.subs) s.unsubscribe();
-    this.subs = [];
+    await this.lease?.release();
+    this.lease = null;
+    this.unsubscribeAll();
     const nc = this.nc;
     this.nc = null;
     await this.tracker.whenIdle();

@@ -1,12 +1,12 @@
 /** Messages between the load coordinator and its worker processes (IPC, JSON). */
-import type { ProtocolName } from './protocols.js';
+import type { LoadProtocol } from './protocols.js';
 
 export interface WorkerConfig {
   readonly workerIndex: number;
   readonly workers: number;
   readonly host: string;
   readonly port: number;
-  readonly protocol: ProtocolName;
+  readonly protocol: LoadProtocol;
   /** Overrides the protocol's usual path. */
   readonly path?: string;
   /** Connections over all workers; this worker opens those with index % workers === workerIndex. */

@@ -18,12 +18,14 @@ import {
   startsWithAt,
   stringAt,
 } from './scan.js';
+import type { ProtocolName } from '../core/transport.js';
 import type { WsClient } from './ws-client.js';
 import type { LatencyHistogram } from './histogram.js';
 
-export type ProtocolName = 'odin' | 'centrifuge' | 'nats';
+/** What the load tester speaks: the gateway's client protocols, or NATS over WebSocket (a contender). */
+export type LoadProtocol = ProtocolName | 'nats';
 
-export const PROTOCOL_PATHS: Readonly<Record<ProtocolName, string>> = {
+export const PROTOCOL_PATHS: Readonly<Record<LoadProtocol, string>> = {
   odin: '/ws',
   centrifuge: '/connection/websocket',
   nats: '/',
@@ -64,7 +66,7 @@ export interface Sink {
 }
 
 export interface ProtocolAdapter {
-  readonly name: ProtocolName;
+  readonly name: LoadProtocol;
   readonly path: string;
   onOpen(c: WsClient, s: Session): void;
   onMessage(c: WsClient, s: Session, sink: Sink, buf: Buffer, start: number, end: number): void;
@@ -337,6 +339,6 @@ export const natsAdapter: ProtocolAdapter = {
   },
 };
 
-export function adapterFor(p: ProtocolName): ProtocolAdapter {
+export function adapterFor(p: LoadProtocol): ProtocolAdapter {
   return p === 'odin' ? odinAdapter : p === 'centrifuge' ? centrifugeAdapter : natsAdapter;
 }

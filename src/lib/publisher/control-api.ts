@@ -4,26 +4,23 @@
  *                  events?, profile?, rampSeconds?} → {success, message, stats?, configuration?}
  *   GET /stats, GET /health, GET /metrics.
  * Bad bodies get 400 with a message naming the field; unknown routes 404; a handler error is
- * a 500 answer, never a crash. Built apart from the server that listens (server.ts).
+ * a 500 answer, never a crash. Built apart from the server that listens (server.ts), on the
+ * shared HTTP layer (src/lib/http): the same router and body reader as the gateway's API.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
-import {
-  describeIssues,
-  durationSchema,
-  eventsSchema,
-  profileSchema,
-  rampSecondsSchema,
-  rateSchema,
-  tokensSchema,
-  type Logger,
-} from './options.js';
+import type { HttpReply, HttpRequest } from '../core/transport.js';
+import { readBody } from '../http/body.js';
+import { json, Router } from '../http/router.js';
+import { describeIssues, durationSchema, eventsSchema, profileSchema, rampSecondsSchema, rateSchema, tokensSchema } from './options.js';
+import type { Logger } from '../core/logger.js';
 import type { PublisherMetrics } from './metrics.js';
 import type { ConfigPatch, Publisher } from './publisher.js';
 import type { EventSink } from './sinks/sink.js';
 
 /** Largest accepted request body, bytes. */
 const MAX_BODY_BYTES = 64 * 1024;
+/** Time to receive a request body, ms. */
+const BODY_TIMEOUT_MS = 10_000;
 
 export const controlBodySchema = z.strictObject({
   action: z.enum(['start', 'stop', 'configure']),
@@ -46,8 +43,6 @@ export interface ControlApiDeps {
   readonly now: () => number;
 }
 
-type Handler = (req: IncomingMessage, res: ServerResponse) => void;
-
 const CORS_HEADERS = {
   'access-control-allow-origin': '*',
   'access-control-allow-methods': 'GET, POST, OPTIONS',
@@ -55,55 +50,49 @@ const CORS_HEADERS = {
   'access-control-max-age': '600',
 };
 
-export function createControlApi(deps: ControlApiDeps): Handler {
-  return (req, res) => {
-    route(deps, req, res).catch((err: unknown) => {
+/** A JSON answer in the control API's shape, with CORS. */
+function send(status: number, body: object, headers: Record<string, string> = {}): HttpReply {
+  return json(status, body, { ...CORS_HEADERS, ...headers });
+}
+
+/** The control API as an HTTP handler (served by `NodeHttpServer` in server.ts). */
+export function createControlApi(deps: ControlApiDeps): (req: HttpRequest) => Promise<HttpReply> {
+  const router = new Router({
+    notFound: (req, path) => send(404, { success: false, message: `no route ${req.method} ${path}` }),
+    methodNotAllowed: (_req, allow) => {
+      const a = allow.filter((m) => m !== 'HEAD').join(', ');
+      return send(405, { success: false, message: `method not allowed; use ${a}` }, { allow: a });
+    },
+    failed: (req, err) => {
       deps.logger.error({ err: err instanceof Error ? err.message : String(err), url: req.url }, 'control API handler failed');
-      if (!res.headersSent) sendJson(res, 500, { success: false, message: 'internal error' });
-      else res.destroy();
-    });
-  };
+      return send(500, { success: false, message: 'internal error' });
+    },
+  });
+  return router
+    .on('OPTIONS', '*', () => ({ status: 204, headers: CORS_HEADERS, body: '' }))
+    .on('POST', '/control', (req) => control(deps, req))
+    .on('GET', '/stats', () => send(200, statsBody(deps)))
+    .on('GET', '/health', () => health(deps))
+    .on('GET', '/metrics', async () => ({
+      status: 200,
+      headers: { ...CORS_HEADERS, 'content-type': deps.metrics.registry.contentType },
+      body: await deps.metrics.registry.metrics(),
+    })).handle;
 }
 
-async function route(deps: ControlApiDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const path = (req.url ?? '/').split('?', 1)[0];
-  const method = req.method ?? 'GET';
-  if (method === 'OPTIONS') {
-    res.writeHead(204, CORS_HEADERS).end();
-    return;
-  }
-  switch (path) {
-    case '/control':
-      if (method !== 'POST') return methodNotAllowed(res, 'POST');
-      return control(deps, req, res);
-    case '/stats':
-      if (method !== 'GET') return methodNotAllowed(res, 'GET');
-      return sendJson(res, 200, statsBody(deps));
-    case '/health':
-      if (method !== 'GET') return methodNotAllowed(res, 'GET');
-      return health(deps, res);
-    case '/metrics': {
-      if (method !== 'GET') return methodNotAllowed(res, 'GET');
-      const text = await deps.metrics.registry.metrics();
-      res.writeHead(200, { ...CORS_HEADERS, 'content-type': deps.metrics.registry.contentType }).end(text);
-      return;
-    }
-    default:
-      return sendJson(res, 404, { success: false, message: `no route ${method} ${path}` });
-  }
-}
-
-async function control(deps: ControlApiDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const raw = await readBody(req);
-  if (raw === null) return sendJson(res, 413, { success: false, message: `body larger than ${MAX_BODY_BYTES} bytes` });
-  let json: unknown;
+async function control(deps: ControlApiDeps, req: HttpRequest): Promise<HttpReply> {
+  const raw = await readBody(req, { maxBytes: MAX_BODY_BYTES, timeoutMs: BODY_TIMEOUT_MS });
+  if (raw === 'too_large') return { ...send(413, { success: false, message: `body larger than ${MAX_BODY_BYTES} bytes` }), close: true };
+  if (raw === 'timeout' || raw === 'aborted')
+    return { ...send(408, { success: false, message: 'request body not received in time' }), close: true };
+  let body: unknown;
   try {
-    json = JSON.parse(raw);
+    body = JSON.parse(raw.toString('utf8'));
   } catch {
-    return sendJson(res, 400, { success: false, message: 'body is not valid JSON' });
+    return send(400, { success: false, message: 'body is not valid JSON' });
   }
-  const parsed = controlBodySchema.safeParse(json);
-  if (!parsed.success) return sendJson(res, 400, { success: false, message: `invalid request: ${describeIssues(parsed.error)}` });
+  const parsed = controlBodySchema.safeParse(body);
+  if (!parsed.success) return send(400, { success: false, message: `invalid request: ${describeIssues(parsed.error)}` });
   const { action, ...rest } = parsed.data;
   const patch: ConfigPatch = rest;
   const p = deps.publisher;
@@ -111,18 +100,18 @@ async function control(deps: ControlApiDeps, req: IncomingMessage, res: ServerRe
     case 'start': {
       const outcome = p.start(patch);
       if (!outcome.ok)
-        return sendJson(res, 409, {
+        return send(409, {
           success: false,
           message: 'already publishing; stop first or use "configure"',
           stats: p.stats(),
           configuration: p.configuration,
         });
-      return sendJson(res, 200, { success: true, message: 'publishing started', configuration: p.configuration });
+      return send(200, { success: true, message: 'publishing started', configuration: p.configuration });
     }
     case 'stop': {
       if (Object.keys(patch).length > 0) p.configure(patch);
       const wasRunning = await p.stop();
-      return sendJson(res, 200, {
+      return send(200, {
         success: true,
         message: wasRunning ? 'publishing stopped' : 'publishing was not running',
         stats: p.stats(),
@@ -131,7 +120,7 @@ async function control(deps: ControlApiDeps, req: IncomingMessage, res: ServerRe
     }
     case 'configure':
       p.configure(patch);
-      return sendJson(res, 200, {
+      return send(200, {
         success: true,
         message: p.running ? 'configuration applied' : 'configuration saved',
         configuration: p.configuration,
@@ -152,41 +141,13 @@ function statsBody(deps: ControlApiDeps): object {
   };
 }
 
-function health(deps: ControlApiDeps, res: ServerResponse): void {
+function health(deps: ControlApiDeps): HttpReply {
   const sink = deps.sink.info();
-  sendJson(res, sink.connected ? 200 : 503, {
+  return send(sink.connected ? 200 : 503, {
     status: sink.connected ? 'healthy' : 'unhealthy',
     nats: sink.connected ? 'connected' : 'disconnected',
     sink,
     publishing: deps.publisher.running,
     uptime: Math.round((deps.now() - deps.startedAt) / 1000),
-  });
-}
-
-function methodNotAllowed(res: ServerResponse, allow: string): void {
-  res.setHeader('allow', allow);
-  sendJson(res, 405, { success: false, message: `method not allowed; use ${allow}` });
-}
-
-function sendJson(res: ServerResponse, status: number, body: object): void {
-  const text = JSON.stringify(body);
-  res
-    .writeHead(status, { ...CORS_HEADERS, 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) })
-    .end(text);
-}
-
-/** The body as text; null when it exceeds MAX_BODY_BYTES. */
-function readBody(req: IncomingMessage): Promise<string | null> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let tooLarge = false;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > MAX_BODY_BYTES) tooLarge = true;
-      else chunks.push(chunk);
-    });
-    req.on('end', () => resolve(tooLarge ? null : Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
   });
 }

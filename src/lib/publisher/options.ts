@@ -3,6 +3,7 @@
  * frozen. Only main.ts builds it from flags and the environment.
  */
 import { z } from 'zod';
+import { silentLogger, type Logger } from '../core/logger.js';
 import type { Clock } from './clock.js';
 import { systemClock } from './clock.js';
 import { PublisherError } from './errors.js';
@@ -31,15 +32,6 @@ export type SinkOptions =
   | { readonly kind: 'nats'; readonly url: string; readonly jetstream?: boolean; readonly stream?: string }
   /** A ready sink (tests, embedding); the publisher connects and closes it. */
   | { readonly kind: 'custom'; readonly sink: EventSink };
-
-/** pino-compatible subset. */
-export interface Logger {
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
-}
-
-export const silentLogger: Logger = Object.freeze({ info() {}, warn() {}, error() {} });
 
 /** Symbols (upper case) or a count (the defaults first, then generated tokens). */
 export type TokensSpec = readonly string[] | number;

@@ -5,7 +5,8 @@
  */
 import { EVENT_TYPES, type EventType, type OdinEvent } from '../protocol/events.js';
 import { EventGenerator, type EventWeights } from './generator.js';
-import type { EventsSpec, Logger, ResolvedOptions, TokensSpec } from './options.js';
+import type { Logger } from '../core/logger.js';
+import type { EventsSpec, ResolvedOptions, TokensSpec } from './options.js';
 import { weightsOf } from './options.js';
 import { PROFILE_DEFAULTS, profilePlan, type Profile } from './profiles.js';
 import { RateMeter } from './rate-meter.js';

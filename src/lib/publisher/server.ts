@@ -2,8 +2,7 @@
  * startPublisher(): the publisher as a library — sink + engine + control API on a port.
  * `odin-ws publisher` (main.ts) and `odin-ws dev` both use it.
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { NodeHttpServer } from '../http/node-server.js';
 import { createControlApi } from './control-api.js';
 import { PublisherError } from './errors.js';
 import { createMetrics } from './metrics.js';
@@ -49,12 +48,17 @@ export async function startPublisher(input: PublisherOptions = {}): Promise<Runn
   }
   const publisher = new Publisher(opts, sink, (s) => metrics.observeBatch(s));
   const metrics = createMetrics(publisher.metricsSource, opts.processMetrics);
-  const server = createServer(
-    createControlApi({ publisher, sink, metrics, logger: opts.logger, startedAt: opts.clock.now(), now: () => opts.clock.now() }),
-  );
-  server.keepAliveTimeout = 5000;
+  const http = createControlApi({
+    publisher,
+    sink,
+    metrics,
+    logger: opts.logger,
+    startedAt: opts.clock.now(),
+    now: () => opts.clock.now(),
+  });
+  let server: NodeHttpServer;
   try {
-    await listen(server, opts.port, opts.host);
+    server = await NodeHttpServer.listen({ host: opts.host, port: opts.port, http });
   } catch (err) {
     await sink.close().catch(() => {});
     throw new PublisherError(
@@ -63,7 +67,7 @@ export async function startPublisher(input: PublisherOptions = {}): Promise<Runn
       { cause: err },
     );
   }
-  const port = (server.address() as AddressInfo).port;
+  const port = server.port;
   const host = opts.host === '0.0.0.0' || opts.host === '::' ? '127.0.0.1' : opts.host;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
   opts.logger.info({ url, sink: sink.info() }, 'publisher control API listening');
@@ -73,23 +77,10 @@ export async function startPublisher(input: PublisherOptions = {}): Promise<Runn
   const close = (): Promise<void> => {
     closing ??= (async () => {
       await publisher.stop();
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
+      await server.close();
       await sink.close();
     })();
     return closing;
   };
   return { url, port, publisher, sink, close };
-}
-
-function listen(server: Server, port: number, host: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
 }

@@ -3,10 +3,10 @@
  * environment ← flags. The merged object is validated once by core's resolveGatewayOptions.
  */
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError, resolveGatewayOptions, type GatewayOptions } from '../core/options.js';
 import { loadJetStreamSection, type JetStreamSection } from '../broker-jetstream/config.js';
+import { parseFlags, toBool, toList, toNumber } from '../runtime/flags.js';
 
 export type BrokerKind = 'memory' | 'nats';
 
@@ -66,17 +66,8 @@ Options (flag | environment | default):
   -h, --help
 `;
 
-function int(name: string, v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n)) throw new ConfigError(`${name}: expected an integer (got ${JSON.stringify(v)})`);
-  return n;
-}
-
-function bool(name: string, v: string): boolean {
-  if (/^(1|true|yes|on)$/i.test(v)) return true;
-  if (/^(0|false|no|off)$/i.test(v)) return false;
-  throw new ConfigError(`${name}: expected true or false (got ${JSON.stringify(v)})`);
-}
+const int = (name: string, v: string): number => toNumber(name, v, { integer: true, error: ConfigError }, 0);
+const bool = (name: string, v: string): boolean => toBool(name, v, ConfigError);
 
 function readConfigFile(path: string): Record<string, unknown> {
   let text: string;
@@ -98,13 +89,7 @@ function readConfigFile(path: string): Record<string, unknown> {
 
 /** Merges file, env and flags; throws ConfigError with the bad key and value. */
 export function loadGatewayConfig(argv: readonly string[], env: NodeJS.ProcessEnv): GatewayAppConfig & { help: boolean } {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: [...argv], options: GATEWAY_FLAGS, strict: true, allowPositionals: false });
-  } catch (cause) {
-    throw new ConfigError((cause as Error).message);
-  }
-  const f = parsed.values;
+  const f = parseFlags(argv, GATEWAY_FLAGS, { error: ConfigError }).values;
   const configPath = f.config ?? env.GATEWAY_CONFIG;
   const file = configPath ? readConfigFile(configPath) : {};
   const {
@@ -126,13 +111,7 @@ export function loadGatewayConfig(argv: readonly string[], env: NodeJS.ProcessEn
   set('apiKey', env.GATEWAY_API_KEY || undefined);
   set('tokenHmacSecret', env.GATEWAY_TOKEN_SECRET || undefined);
   if (env.GATEWAY_ALLOW_ANONYMOUS) set('allowAnonymous', bool('GATEWAY_ALLOW_ANONYMOUS', env.GATEWAY_ALLOW_ANONYMOUS));
-  if (env.GATEWAY_ALLOWED_ORIGINS)
-    set(
-      'allowedOrigins',
-      env.GATEWAY_ALLOWED_ORIGINS.split(',')
-        .map((s) => s.trim())
-        .filter(Boolean),
-    );
+  if (env.GATEWAY_ALLOWED_ORIGINS) set('allowedOrigins', toList(env.GATEWAY_ALLOWED_ORIGINS));
   if (env.GATEWAY_MAX_CONNECTIONS) set('maxConnections', int('GATEWAY_MAX_CONNECTIONS', env.GATEWAY_MAX_CONNECTIONS));
   if (env.GATEWAY_MAX_CONNECTIONS_PER_IP)
     set('maxConnectionsPerIp', int('GATEWAY_MAX_CONNECTIONS_PER_IP', env.GATEWAY_MAX_CONNECTIONS_PER_IP));
@@ -143,14 +122,7 @@ export function loadGatewayConfig(argv: readonly string[], env: NodeJS.ProcessEn
   set('apiKey', f['api-key']);
   set('tokenHmacSecret', f['token-secret']);
   if (f['no-anonymous']) set('allowAnonymous', false);
-  if (f['allowed-origins'] !== undefined)
-    set(
-      'allowedOrigins',
-      f['allowed-origins']
-        .split(',')
-        .map((s) => s.trim())
-        .filter(Boolean),
-    );
+  if (f['allowed-origins'] !== undefined) set('allowedOrigins', toList(f['allowed-origins']));
   if (f['max-connections'] !== undefined) set('maxConnections', int('--max-connections', f['max-connections']));
   if (f['max-connections-per-ip'] !== undefined) set('maxConnectionsPerIp', int('--max-connections-per-ip', f['max-connections-per-ip']));
   set('logLevel', f['log-level']);

@@ -4,7 +4,7 @@
  * NATS is built in; other backbones (Kafka) register a factory.
  */
 import type { Ingest, IngestSink } from '../core/ingest.js';
-import type { Logger } from '../core/stats.js';
+import type { Logger } from '../core/logger.js';
 import { ConfigError } from '../core/options.js';
 import { NatsIngest } from '../ingest-nats/nats-ingest.js';
 import type { GatewayAppConfig } from './config.js';
@@ -19,6 +19,10 @@ const natsFactory: IngestFactory = (cfg, sink, onError) => {
     servers: cfg.natsUrl,
     ...(ing.rules !== undefined ? { rules: ing.rules } : {}),
     ...(ing.queue !== undefined ? { queue: ing.queue } : {}),
+    // Gateways sharing a broker share the feed: one reads it at a time (ingest-nats/lease.ts).
+    ...(cfg.broker !== 'memory' && ing.queue === undefined && ing.lease !== false
+      ? { lease: { ...(ing.leaseTtlMs !== undefined ? { ttlMs: ing.leaseTtlMs } : {}) } }
+      : {}),
     broker: sink,
     onError,
   });
@@ -57,7 +61,7 @@ export async function startIngests(cfg: GatewayAppConfig, gw: RunningGateway, lo
       throw err;
     }
     started.push(ingest);
-    log.info({ ingest: kind, broker: cfg.broker }, 'ingest started');
+    log.info({ ingest: kind, broker: cfg.broker, reading: ingest.health().reading }, 'ingest started');
   }
   if (started.length > 0) addIngestMetrics(gw.registry, () => started.map((i) => i.health()));
   return started;

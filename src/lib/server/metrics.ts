@@ -6,6 +6,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Gateway } from '../core/gateway.js';
 import type { IngestHealth } from '../core/ingest.js';
+import type { BrokerTelemetry } from '../core/broker.js';
 
 function counterFrom(registry: Registry, name: string, help: string, read: () => number): void {
   new Counter({
@@ -117,6 +118,8 @@ export function createMetrics(gw: Gateway): Registry {
     registers: [registry],
   });
   s.onBroadcastLatency = (sec) => latency.observe(sec);
+  const bt = gw.broker.telemetry;
+  if (bt) addBrokerMetrics(registry, bt);
   return registry;
 }
 
@@ -141,6 +144,15 @@ export function addIngestMetrics(registry: Registry, read: () => readonly Ingest
     },
   });
   new Gauge({
+    name: 'ws_ingest_reading',
+    help: '1 while this process reads the feed (with a lease, one process of several does), by feed.',
+    labelNames: ['ingest'],
+    registers: [registry],
+    collect() {
+      for (const h of read()) this.set({ ingest: h.kind }, h.reading ? 1 : 0);
+    },
+  });
+  new Gauge({
     name: 'ws_ingest_connected',
     help: '1 while the feed connection is up, by feed.',
     labelNames: ['ingest'],
@@ -161,4 +173,38 @@ export function addIngestMetrics(registry: Registry, read: () => readonly Ingest
       }
     },
   });
+}
+
+/** The broker's appends (core/broker.ts BrokerTelemetry): latency, group size, backlog, overload. */
+function addBrokerMetrics(registry: Registry, bt: BrokerTelemetry): void {
+  const latency = new Histogram({
+    name: 'ws_broker_append_latency_seconds',
+    help: 'Time from sending an append to the broker to its acknowledgement (retries included).',
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [registry],
+  });
+  const size = new Histogram({
+    name: 'ws_broker_append_publications',
+    help: 'Publications stored per append (group commit).',
+    buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512],
+    registers: [registry],
+  });
+  bt.onAppend = (sec, n) => {
+    latency.observe(sec);
+    size.observe(n);
+  };
+  new Gauge({
+    name: 'ws_broker_append_backlog',
+    help: 'Publications accepted on this node and waiting to be appended (bounded; past the bound publish answers 503).',
+    registers: [registry],
+    collect() {
+      this.set(bt.backlog);
+    },
+  });
+  counterFrom(
+    registry,
+    'ws_broker_overload_rejections_total',
+    'Publications refused because the append backlog was full or too old.',
+    () => bt.rejected,
+  );
 }

@@ -3,7 +3,7 @@ import type { Broker } from '../core/broker.js';
 import { ConfigError } from '../core/options.js';
 import type { GatewayAppConfig } from './config.js';
 import { startGateway, type RunningGateway } from './server.js';
-import type { Logger } from '../core/stats.js';
+import type { Logger } from '../core/logger.js';
 import { natsBrokerFactory } from './workers.js';
 
 /** Hook for brokers other than memory (set by the JetStream package when it is wired). */

@@ -7,7 +7,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import type { Broker } from '../core/broker.js';
-import type { Logger } from '../core/stats.js';
+import type { Logger } from '../core/logger.js';
 import { JetStreamBroker } from '../broker-jetstream/jetstream-broker.js';
 import type { GatewayAppConfig } from './config.js';
 

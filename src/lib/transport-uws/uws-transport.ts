@@ -1,24 +1,24 @@
 /**
- * uWebSockets.js as a transport. uWS owns its listening socket, so this transport owns the
- * gateway's public port: it serves the WebSocket upgrades itself (admission decided by the
- * gateway app through `decide`) and forwards every plain HTTP request (server API, health,
- * metrics, stats) to the app's node:http server, which then listens on an internal loopback
- * port. Loaded lazily: when the native module is missing or only its JS fallback loads,
- * `loadUwsTransport` says why and the app keeps the `ws` transport.
+ * uWebSockets.js as a transport. uWS owns its listening socket, so this transport serves the
+ * app's plain HTTP requests (through the same `TransportHooks.http` as the `ws` transport: no
+ * internal proxy) and the WebSocket upgrades the app admits. Loaded lazily: when the native
+ * module is missing or only its JS fallback loads, `loadUwsTransport` says why and the app
+ * keeps the `ws` transport.
  *
  * uWS frames messages itself, so `prepare` keeps the payload and `write` sends the frames
  * inside one cork (one syscall per flush, as with `ws`).
  */
-import { request } from 'node:http';
 import type {
-  Admission,
-  ConnectionAcceptor,
   ConnectionHandler,
   ConnectionInfo,
+  HttpReply,
+  HttpRequest,
   PreparedFrame,
   Transport,
   TransportConnection,
+  TransportHooks,
 } from '../core/transport.js';
+import { STATUS_TEXT } from '../http/router.js';
 
 // The parts of the uWebSockets.js API used here (declared locally: the package is optional,
 // so the build must not depend on its types).
@@ -36,6 +36,8 @@ interface UwsHttpResponse {
   writeStatus(status: RecognizedString): UwsHttpResponse;
   writeHeader(key: RecognizedString, value: RecognizedString): UwsHttpResponse;
   end(body?: RecognizedString, closeConnection?: boolean): UwsHttpResponse;
+  endWithoutBody(reportedContentLength?: number, closeConnection?: boolean): UwsHttpResponse;
+  close(): UwsHttpResponse;
   onAborted(handler: () => void): UwsHttpResponse;
   onData(handler: (chunk: ArrayBuffer, isLast: boolean) => void): UwsHttpResponse;
   getRemoteAddressAsText(): ArrayBuffer;
@@ -83,17 +85,6 @@ export interface UwsTransportOptions {
   readonly maxBackpressure: number;
 }
 
-/** What the app decides for an upgrade: the connection's facts, or an HTTP refusal. */
-export type UpgradeDecision = { readonly ok: true; readonly info: ConnectionInfo } | Extract<Admission, { ok: false }>;
-
-export interface UwsListenHooks {
-  readonly acceptor: ConnectionAcceptor;
-  /** `url` is path plus query string. */
-  decide(url: string, origin: string | undefined, authorization: string | undefined, ip: string, subprotocols?: string): UpgradeDecision;
-  /** Port of the app's node:http server on 127.0.0.1, which gets every non-upgrade request. */
-  readonly httpPort: number;
-}
-
 /**
  * uWS drops an oversized message's connection without a close frame; so its own limit is set
  * this many times higher and the transport closes with 1009 itself, as `ws` does. Beyond
@@ -103,17 +94,6 @@ const UWS_PAYLOAD_FACTOR = 16;
 const UWS_PAYLOAD_CAP = 16 * 1024 * 1024;
 /** A closing handshake the peer never completes is cut after this long, ms. */
 const CLOSE_TIMEOUT_MS = 5000;
-/** Request headers not forwarded to the internal HTTP server (hop-by-hop, or recomputed). */
-const HOP_HEADERS = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'content-length', 'host']);
-const STATUS_TEXT: Readonly<Record<number, string>> = {
-  400: 'Bad Request',
-  403: 'Forbidden',
-  404: 'Not Found',
-  429: 'Too Many Requests',
-  502: 'Bad Gateway',
-  503: 'Service Unavailable',
-};
-
 interface UserData {
   info: ConnectionInfo;
   conn: UwsConnection | null;
@@ -184,7 +164,7 @@ export class UwsTransport implements Transport {
   }
 
   /** Listens on host:port; resolves with the port (useful with port 0). */
-  listen(host: string, port: number, hooks: UwsListenHooks): Promise<number> {
+  listen(host: string, port: number, hooks: TransportHooks): Promise<number> {
     const app = this.uws.App();
     const maxPayload = this.opts.maxPayload;
     app.ws<UserData>('/*', {
@@ -196,30 +176,22 @@ export class UwsTransport implements Transport {
       sendPingsAutomatically: false,
       compression: 0,
       upgrade: (res, req, context) => {
-        const query = req.getQuery();
-        const d = hooks.decide(
-          req.getUrl() + (query ? '?' + query : ''),
-          req.getHeader('origin') || undefined,
-          req.getHeader('authorization') || undefined,
-          text(res.getRemoteAddressAsText()),
-          req.getHeader('sec-websocket-protocol') || undefined,
-        );
+        const request = snapshot(res, req);
+        const d = hooks.upgrade(request);
         if (!d.ok) {
-          const body = JSON.stringify({ error: d.reason });
-          res.cork(() =>
-            res
-              .writeStatus(`${d.status} ${STATUS_TEXT[d.status] ?? 'Error'}`)
-              .writeHeader('content-type', 'application/json')
-              .end(body, true),
-          );
+          res.cork(() => {
+            res.writeStatus(`${d.status} ${STATUS_TEXT[d.status] ?? 'Error'}`);
+            for (const [k, v] of Object.entries(d.headers ?? {})) res.writeHeader(k, v);
+            res.writeHeader('content-type', 'application/json').end(JSON.stringify({ error: d.reason }), true);
+          });
           return;
         }
         const ud: UserData = { info: d.info, conn: null, handler: null };
         res.upgrade(
           ud,
-          req.getHeader('sec-websocket-key'),
-          req.getHeader('sec-websocket-protocol'),
-          req.getHeader('sec-websocket-extensions'),
+          request.header('sec-websocket-key') ?? '',
+          request.header('sec-websocket-protocol') ?? '',
+          request.header('sec-websocket-extensions') ?? '',
           context,
         );
       },
@@ -245,7 +217,7 @@ export class UwsTransport implements Transport {
         ud.handler?.onClose(code, text(message));
       },
     });
-    app.any('/*', (res, req) => forward(res, req, hooks.httpPort));
+    app.any('/*', (res, req) => serveHttp(res, req, hooks));
     return new Promise((resolve, reject) => {
       app.listen(host, port, (token) => {
         if (!token) return reject(new Error(`uWebSockets.js could not listen on ${host}:${port}`));
@@ -255,54 +227,71 @@ export class UwsTransport implements Transport {
     });
   }
 
-  /** Stops accepting connections (open ones are closed by the gateway's shutdown). */
-  close(): void {
+  /** Stops listening (open WebSockets are closed by the gateway's shutdown before this). */
+  async close(): Promise<void> {
     if (this.token !== null) this.uws.us_listen_socket_close(this.token);
     this.token = null;
   }
 }
 
-/** Forwards a plain HTTP request to the internal node:http server and relays its answer. */
-function forward(res: UwsHttpResponse, req: UwsHttpRequest, httpPort: number): void {
-  let aborted = false;
-  res.onAborted(() => {
-    aborted = true;
-  });
-  const method = req.getMethod().toUpperCase();
-  const query = req.getQuery();
-  const path = req.getUrl() + (query ? '?' + query : '');
-  const headers: Record<string, string> = { 'x-forwarded-for': text(res.getRemoteAddressAsText()) };
+/**
+ * A request's facts, read at once: uWS's request object is valid only during the handler.
+ * Repeated headers are joined with ", " as node:http does.
+ */
+function snapshot(res: UwsHttpResponse, req: UwsHttpRequest): HttpRequest & { claimed: boolean; res: UwsHttpResponse } {
+  const headers = new Map<string, string>();
   req.forEach((k, v) => {
-    if (!HOP_HEADERS.has(k)) headers[k] = v;
+    const had = headers.get(k);
+    headers.set(k, had === undefined ? v : `${had}, ${v}`);
   });
-  const chunks: Buffer[] = [];
-  res.onData((chunk, isLast) => {
-    chunks.push(Buffer.from(Buffer.from(chunk)));
-    if (!isLast) return;
-    const body = Buffer.concat(chunks);
-    const up = request(
-      { host: '127.0.0.1', port: httpPort, method, path, headers: { ...headers, 'content-length': String(body.length) } },
-      (r) => {
-        const out: Buffer[] = [];
-        r.on('data', (c: Buffer) => out.push(c));
-        r.on('end', () => {
-          if (aborted) return;
-          res.cork(() => {
-            res.writeStatus(`${r.statusCode ?? 502} ${r.statusMessage ?? ''}`);
-            for (const [k, v] of Object.entries(r.headers)) {
-              if (v === undefined || HOP_HEADERS.has(k) || k === 'date') continue;
-              res.writeHeader(k, Array.isArray(v) ? v.join(', ') : v);
-            }
-            res.end(Buffer.concat(out));
-          });
-        });
-      },
-    );
-    up.on('error', () => {
-      if (!aborted) res.cork(() => res.writeStatus('502 Bad Gateway').end('{"error":"internal HTTP server unavailable"}'));
-    });
-    up.end(body);
+  const query = req.getQuery();
+  return {
+    method: req.getMethod().toUpperCase(),
+    url: req.getUrl() + (query ? '?' + query : ''),
+    ip: text(res.getRemoteAddressAsText()),
+    claimed: false,
+    res,
+    header: (name) => headers.get(name),
+    readBody(onChunk, onEnd) {
+      this.claimed = true;
+      res.onData((chunk, isLast) => {
+        onChunk(new Uint8Array(chunk));
+        if (isLast) onEnd(false);
+      });
+      abortWatchers.set(res, () => onEnd(true));
+    },
+    abort() {
+      res.close();
+    },
+  };
+}
+
+/** Who to tell when a response's peer goes away (uWS allows one onAborted per response). */
+const abortWatchers = new WeakMap<UwsHttpResponse, () => void>();
+
+/** Serves a plain HTTP request through the app; the body, if the app wants it, is claimed synchronously. */
+function serveHttp(res: UwsHttpResponse, req: UwsHttpRequest, hooks: TransportHooks): void {
+  let done = false;
+  res.onAborted(() => {
+    done = true;
+    abortWatchers.get(res)?.();
   });
+  const request = snapshot(res, req);
+  const replied = hooks.http(request);
+  // A body the app did not claim before its first await is read and dropped.
+  if (!request.claimed) res.onData(() => undefined);
+  void replied.then((reply) => {
+    if (done) return;
+    done = true;
+    res.cork(() => writeReply(res, request.method, reply));
+  });
+}
+
+function writeReply(res: UwsHttpResponse, method: string, reply: HttpReply): void {
+  res.writeStatus(`${reply.status} ${STATUS_TEXT[reply.status] ?? 'Error'}`);
+  for (const [k, v] of Object.entries(reply.headers)) res.writeHeader(k, v);
+  if (method === 'HEAD') res.endWithoutBody(Buffer.byteLength(reply.body), reply.close === true);
+  else res.end(reply.body, reply.close === true);
 }
 
 /** Loads the native module; a string says why it cannot be used (the app then keeps `ws`). */

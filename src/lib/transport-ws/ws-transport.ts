@@ -1,3 +1,9 @@
+/**
+ * The `ws` library on node:http as a transport: node:http owns the port and serves the app's
+ * HTTP requests (src/lib/http/node-server.ts); upgrades the app admits go to `ws`, which
+ * enforces RFC 6455 on every frame (masking, fragmentation, control frames, close payloads,
+ * UTF-8) and closes with 1002/1007/1009 itself.
+ */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
@@ -10,13 +16,17 @@ import type {
   PreparedFrame,
   Transport,
   TransportConnection,
+  TransportHooks,
 } from '../core/transport.js';
+import { NodeHttpServer, nodeRequest, rawResponse } from '../http/node-server.js';
 
 export interface WsTransportOptions {
   /** Largest incoming message, bytes; larger ones close the connection with 1009. */
   readonly maxPayload: number;
   /** permessage-deflate; off by default because it costs CPU per client on fan-out. */
   readonly permessageDeflate: boolean;
+  /** Time to receive a request's headers (a half-sent handshake is cut after it), ms. Default 10000. */
+  readonly headersTimeoutMs?: number;
 }
 
 const OPCODE_TEXT = 0x81; // FIN + text
@@ -114,12 +124,12 @@ function onError(this: WebSocket): void {
   // ws closes the connection itself (1002/1007/1009) and then emits 'close'.
 }
 
-/** The `ws` library as a transport. The HTTP server owns the upgrade and calls `handleUpgrade`. */
 export class WsTransport implements Transport {
   private readonly wss: WebSocketServer;
   private readonly preframed: boolean;
+  private http: NodeHttpServer | null = null;
 
-  constructor(opts: WsTransportOptions) {
+  constructor(private readonly opts: WsTransportOptions) {
     this.preframed = !opts.permessageDeflate;
     this.wss = new WebSocketServer({
       noServer: true,
@@ -137,7 +147,22 @@ export class WsTransport implements Transport {
     return this.preframed ? frameText(payload, binary) : payload;
   }
 
-  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, acceptor: ConnectionAcceptor, info: ConnectionInfo): void {
+  async listen(host: string, port: number, hooks: TransportHooks): Promise<number> {
+    this.http = await NodeHttpServer.listen({
+      host,
+      port,
+      http: hooks.http,
+      ...(this.opts.headersTimeoutMs !== undefined ? { headersTimeoutMs: this.opts.headersTimeoutMs } : {}),
+      upgrade: (req, socket, head) => {
+        const d = hooks.upgrade(nodeRequest(req));
+        if (!d.ok) socket.end(rawResponse(d.status, JSON.stringify({ error: d.reason }), d.headers));
+        else this.handleUpgrade(req, socket, head, hooks.acceptor, d.info);
+      },
+    });
+    return this.http.port;
+  }
+
+  private handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, acceptor: ConnectionAcceptor, info: ConnectionInfo): void {
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       const conn = new WsConnection(ws, this.preframed, info.binary === true);
       const w = ws as Handled;
@@ -150,7 +175,9 @@ export class WsTransport implements Transport {
     });
   }
 
-  close(): void {
+  async close(): Promise<void> {
     this.wss.close();
+    await this.http?.close();
+    this.http = null;
   }
 }

@@ -1,0 +1,117 @@
+/**
+ * Serving an HTTP app on node:http: the publisher's control API and the `ws` transport both
+ * listen through this. Adapts node's request to the transport-neutral `HttpRequest`, writes
+ * `HttpReply`s, answers garbage with 400 and CONNECT with 405, and closes every connection on
+ * `close()`.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { HttpReply, HttpRequest } from '../core/transport.js';
+import { STATUS_TEXT } from './router.js';
+
+/** A whole HTTP/1.1 response as bytes, for sockets no HTTP server writes to (refused upgrades, CONNECT). */
+export function rawResponse(status: number, body: string, headers: Readonly<Record<string, string>> = {}): string {
+  let head = `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}\r\nConnection: close\r\n`;
+  for (const [k, v] of Object.entries({ 'Content-Type': 'application/json', ...headers })) head += `${k}: ${v}\r\n`;
+  return `${head}Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+}
+
+/** Node's request as an `HttpRequest`. */
+export function nodeRequest(req: IncomingMessage): HttpRequest {
+  return {
+    method: req.method ?? 'GET',
+    url: req.url ?? '/',
+    ip: req.socket.remoteAddress ?? '',
+    header(name) {
+      const v = req.headers[name];
+      return Array.isArray(v) ? v.join(', ') : v;
+    },
+    readBody(onChunk, onEnd) {
+      let ended = false;
+      req.on('data', (c: Buffer) => onChunk(c));
+      req.once('end', () => {
+        ended = true;
+        onEnd(false);
+      });
+      req.once('close', () => {
+        if (!ended) onEnd(true);
+      });
+    },
+    abort() {
+      req.socket.destroy();
+    },
+  };
+}
+
+/** Writes a reply; HEAD gets the headers only (node drops the body). */
+export function writeReply(res: ServerResponse, reply: HttpReply): void {
+  if (res.writableEnded || res.destroyed) return;
+  const headers: Record<string, string | number> = { ...reply.headers, 'content-length': Buffer.byteLength(reply.body) };
+  if (reply.close) headers.connection = 'close';
+  res.writeHead(reply.status, headers);
+  res.end(reply.body);
+}
+
+export interface NodeServeOptions {
+  readonly host: string;
+  readonly port: number;
+  http(req: HttpRequest): Promise<HttpReply>;
+  /** Upgrade requests; without it they get 404. */
+  upgrade?(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+  /** Time to receive a request's headers, ms (also the deadline of a half-sent WebSocket handshake). */
+  readonly headersTimeoutMs?: number;
+  /** Called for each new TCP connection before any byte is read; false drops it. */
+  onConnection?(socket: Socket): void;
+}
+
+export class NodeHttpServer {
+  private constructor(
+    readonly server: Server,
+    readonly port: number,
+  ) {}
+
+  static async listen(opts: NodeServeOptions): Promise<NodeHttpServer> {
+    const headersTimeout = opts.headersTimeoutMs ?? 10_000;
+    const server = createServer(
+      // requestTimeout bounds a whole request; a body gets its own, shorter deadline (408).
+      { keepAliveTimeout: 5000, headersTimeout, requestTimeout: Math.max(30_000, headersTimeout + 1) },
+      (req, res) => {
+        void opts.http(nodeRequest(req)).then((reply) => writeReply(res, reply));
+      },
+    );
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      socket.on('error', () => socket.destroy());
+      if (opts.upgrade) opts.upgrade(req, socket, head);
+      else socket.end(rawResponse(404, '{"error":"no WebSocket here"}'));
+    });
+    server.on('connect', (_req: IncomingMessage, socket: Duplex) => {
+      // A proxy tunnel is never offered.
+      socket.on('error', () => socket.destroy());
+      socket.end(rawResponse(405, '{"error":"CONNECT is not supported"}', { Allow: 'GET, HEAD, POST' }));
+    });
+    server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+      if (!socket.writable) return void socket.destroy();
+      const status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+      socket.end(rawResponse(status, JSON.stringify({ error: status === 408 ? 'request not received in time' : 'bad request' })));
+    });
+    if (opts.onConnection) server.on('connection', opts.onConnection);
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(opts.port, opts.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    return new NodeHttpServer(server, (server.address() as AddressInfo).port);
+  }
+
+  /** Closes the listener and every connection. Idempotent. */
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      if (!this.server.listening) return resolve();
+      this.server.close(() => resolve());
+      this.server.closeAllConnections();
+    });
+  }
+}

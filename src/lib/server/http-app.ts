@@ -1,0 +1,149 @@
+/**
+ * The gateway's HTTP app, built apart from the transport that listens: the server API
+ * (`/api/<method>`, legacy `/api`), `/health`, `/ready`, `/metrics`, `/stats`, and the
+ * decision for each WebSocket upgrade. Either transport serves it unchanged.
+ */
+import type { Registry } from 'prom-client';
+import type { Gateway } from '../core/gateway.js';
+import type { Logger } from '../core/logger.js';
+import type { HttpReply, HttpRequest, ProtocolName, TransportHooks, UpgradeDecision } from '../core/transport.js';
+import { readBody } from '../http/body.js';
+import { json, Router } from '../http/router.js';
+import { checkApiKey, serveApi } from './api.js';
+
+/** Largest API request body, bytes; more gets 413. */
+export const MAX_API_BODY_BYTES = 1024 * 1024;
+/** Time to receive a whole API request body, ms; slower gets 408. */
+export const DEFAULT_BODY_TIMEOUT_MS = 10_000;
+
+export const WS_PATHS: Readonly<Record<string, ProtocolName>> = {
+  '/ws': 'odin',
+  '/connection/websocket': 'centrifuge',
+};
+
+export interface GatewayAppOptions {
+  readonly apiKey: string;
+  readonly bodyTimeoutMs?: number;
+  readonly log: Logger;
+}
+
+const apiError = (status: number, code: number, message: string): HttpReply => json(status, { error: { code, message } });
+
+/** The routes, answers and upgrade decision of one gateway. */
+export function createGatewayApp(gateway: Gateway, registry: Registry, opts: GatewayAppOptions): TransportHooks {
+  const limits = { maxBytes: MAX_API_BODY_BYTES, timeoutMs: opts.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS };
+  const router = new Router({
+    // Outside /api only GET and HEAD exist: any other method is 405 before the path is looked at.
+    notFound: (req) =>
+      req.method !== 'GET' && req.method !== 'HEAD' ? apiError(405, 107, 'method not allowed') : apiError(404, 104, 'not found'),
+    methodNotAllowed: (_req, allow) => (allow.includes('POST') ? apiError(405, 107, 'use POST') : apiError(405, 107, 'method not allowed')),
+    failed: (req, err) => {
+      opts.log.error({ err, url: req.url }, 'http handler failed');
+      return apiError(500, 100, 'internal error');
+    },
+  });
+
+  async function api(req: HttpRequest, path: string): Promise<HttpReply> {
+    // The key is checked before a byte of the body is read.
+    const apiKeyParam = new URL(req.url, 'http://localhost').searchParams.get('api_key');
+    if (!checkApiKey(opts.apiKey, req.header('x-api-key'), req.header('authorization'), apiKeyParam)) {
+      return apiError(
+        401,
+        101,
+        opts.apiKey === '' ? 'server API disabled: no API key configured' : 'unauthorized: bad or missing X-API-Key',
+      );
+    }
+    const body = await readBody(req, limits);
+    if (body === 'too_large') return { ...apiError(413, 107, `body larger than ${MAX_API_BODY_BYTES} bytes`), close: true };
+    if (body === 'timeout' || body === 'aborted') return { ...apiError(408, 107, 'request body not received in time'), close: true };
+    const r = await serveApi(gateway, path, body, req.header('x-centrifugo-error-mode'));
+    return { status: r.status, headers: { 'content-type': 'application/json' }, body: r.body };
+  }
+
+  router
+    .on('POST', '/api/*', api)
+    .on('GET', '/health', () =>
+      json(200, {
+        status: gateway.isReady() ? 'healthy' : 'degraded',
+        checks: { broker: gateway.broker.isReady() ? 'ok' : 'unavailable', draining: gateway.isDraining },
+        uptime: Math.floor((Date.now() - gateway.startedAt) / 1000),
+      }),
+    )
+    .on('GET', '/ready', () => {
+      const ready = gateway.isReady();
+      return json(ready ? 200 : 503, { ready, broker: gateway.broker.isReady(), draining: gateway.isDraining });
+    })
+    .on('GET', '/metrics', async () => ({ status: 200, headers: { 'content-type': registry.contentType }, body: await registry.metrics() }))
+    .on('GET', '/stats', () => json(200, statsOf(gateway)));
+
+  return { http: router.handle, upgrade: (req) => decideUpgrade(gateway, req), acceptor: gateway };
+}
+
+/** A Sec-WebSocket-Key is the base64 of 16 bytes. */
+const WS_KEY = /^[+/0-9A-Za-z]{22}==$/;
+
+/**
+ * Decides an upgrade, the same for either transport: the path picks the protocol; the
+ * handshake must be valid RFC 6455 (version 13, or 8 as `ws` accepts); then origin, limits
+ * and draining are the gateway's admission.
+ */
+export function decideUpgrade(gateway: Gateway, req: HttpRequest): UpgradeDecision {
+  const url = new URL(req.url, 'http://localhost');
+  const protocol = WS_PATHS[url.pathname];
+  if (!protocol) {
+    gateway.stats.rejected.bad_path++;
+    return { ok: false, status: 404, reason: 'unknown WebSocket path; use /ws (Odin) or /connection/websocket (Centrifugo)' };
+  }
+  if (req.method !== 'GET') return { ok: false, status: 405, reason: 'a WebSocket handshake is a GET', headers: { Allow: 'GET' } };
+  const version = req.header('sec-websocket-version');
+  if (version !== '13' && version !== '8')
+    return {
+      ok: false,
+      status: 400,
+      reason: 'missing or unsupported Sec-WebSocket-Version',
+      headers: { 'Sec-WebSocket-Version': '13, 8' },
+    };
+  if (!WS_KEY.test(req.header('sec-websocket-key') ?? ''))
+    return { ok: false, status: 400, reason: 'missing or invalid Sec-WebSocket-Key' };
+  const origin = req.header('origin');
+  const token = tokenFrom(req.header('authorization'), url);
+  // The Centrifugo protobuf protocol is chosen by subprotocol on the same path.
+  const binary =
+    protocol === 'centrifuge' && (req.header('sec-websocket-protocol') ?? '').split(',').some((p) => p.trim() === 'centrifuge-protobuf');
+  const info = {
+    protocol,
+    ip: req.ip,
+    ...(origin !== undefined ? { origin } : {}),
+    ...(token !== undefined ? { token } : {}),
+    ...(binary ? { binary: true } : {}),
+  };
+  const admission = gateway.admit(info);
+  return admission.ok ? { ok: true, info } : admission;
+}
+
+function tokenFrom(authorization: string | undefined, url: URL): string | undefined {
+  const q = url.searchParams.get('token');
+  if (q) return q;
+  if (authorization?.startsWith('Bearer ')) return authorization.slice(7);
+  return undefined;
+}
+
+export function statsOf(gw: Gateway): Record<string, unknown> {
+  const s = gw.stats;
+  const mem = process.memoryUsage();
+  return {
+    node: gw.nodeId,
+    version: gw.version,
+    ready: gw.isReady(),
+    uptime: Math.floor((Date.now() - gw.startedAt) / 1000),
+    connections: { ...s.connections, total: gw.connectionCount },
+    subscriptions: s.subscriptions,
+    channels: gw.hub.channelCount,
+    messages: { in: s.messagesIn, out: s.messagesOut, bytesIn: s.bytesIn, bytesOut: s.bytesOut },
+    publications: s.publications,
+    recoveries: s.recoveries,
+    slowDisconnects: s.slowDisconnects,
+    rejected: s.rejected,
+    memory: { rss: mem.rss, heapUsed: mem.heapUsed },
+  };
+}
