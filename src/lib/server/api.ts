@@ -130,6 +130,9 @@ interface ErrorBody {
   message: string;
 }
 
+/** An error's HTTP status in transport mode when the code's table does not say it (503: broker down). */
+const transportStatus = new WeakMap<ErrorBody, number>();
+
 /** One command's outcome, as Centrifugo puts it in a response or a batch reply. */
 type Outcome = { result: unknown } | { error: ErrorBody };
 
@@ -322,7 +325,9 @@ async function call(gw: Gateway, method: Method, raw: Record<string, unknown>): 
 
 function asOutcome(e: unknown): { error: ErrorBody } {
   const a = e instanceof ApiError ? e : new ApiError(100, 'internal server error');
-  return { error: { code: a.code, message: a.message } };
+  const error = { code: a.code, message: a.message };
+  if (a.httpStatus === 503) transportStatus.set(error, 503);
+  return { error };
 }
 
 async function run(gw: Gateway, method: string, params: unknown): Promise<Outcome> {
@@ -418,7 +423,8 @@ export async function serveApi(gw: Gateway, path: string, body: Buffer, errorMod
 }
 
 function respond(o: Outcome, transport: boolean): ApiHttpResponse {
-  if (transport && 'error' in o) return { status: httpStatusOf(o.error.code), body: JSON.stringify(o.error) };
+  if (transport && 'error' in o)
+    return { status: transportStatus.get(o.error) ?? httpStatusOf(o.error.code), body: JSON.stringify(o.error) };
   return { status: 200, body: JSON.stringify(o) };
 }
 
