@@ -87,5 +87,15 @@ export default tseslint.config(
   layer(['src/apps/*/*/*.ts'], 'an app imports src/lib only, never another app.', '^\\.\\./\\.\\./(?!\\.\\./lib/)'),
   layer(['bench/*.ts'], 'bench/ is an app: it imports src/lib only.', '^\\.\\./(?!src/lib/)'),
   layer(['bench/micro/*.ts'], 'a microbenchmark imports src/lib and test/testkit only.', '^\\.\\./\\.\\./(?!src/lib/|test/testkit/)'),
+  // The dashboard page (dashboard/static): plain browser JavaScript, served as files.
+  {
+    files: ['dashboard/static/**/*.js'],
+    languageOptions: {
+      sourceType: 'module',
+      globals: Object.fromEntries(
+        ['window', 'document', 'location', 'fetch', 'WebSocket', 'URLSearchParams', 'ResizeObserver', 'Node'].map((g) => [g, 'readonly']),
+      ),
+    },
+  },
   layer(['test/testkit/**/*.ts'], 'testkit imports src/lib only (it starts apps as processes).', '(^|/)src/apps/'),
 );

@@ -9,7 +9,7 @@ import { waitFor } from '../testkit/wait.js';
 async function setup(input: GatewayOptionsInput = {}) {
   const transport = new FakeTransport();
   const broker = new MemoryBroker();
-  const gw = new Gateway(resolveGatewayOptions({ apiKey: 'k', ...input }), { broker, transport });
+  const gw = new Gateway(resolveGatewayOptions({ ...input }), { broker, transport });
   await gw.start();
   const connect = (info: Parameters<FakeTransport['connect']>[1] = {}) => {
     const c = transport.connect(gw, info);

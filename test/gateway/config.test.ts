@@ -3,11 +3,11 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadGatewayConfig } from '../../src/lib/server/config.js';
-import { ConfigError, resolveGatewayOptions, DEFAULT_PORT } from '../../src/lib/core/options.js';
+import { loadGatewayConfig, resolveGatewayServerOptions, DEFAULT_PORT } from '../../src/lib/server/config.js';
+import { ConfigError } from '../../src/lib/core/options.js';
 
 test('defaults: port 3002, anonymous allowed, Odin namespaces with history 1000 / 5 min and recovery', () => {
-  const o = resolveGatewayOptions({});
+  const o = resolveGatewayServerOptions({});
   assert.equal(o.port, DEFAULT_PORT);
   assert.equal(o.allowAnonymous, true);
   const pub = o.namespaces.find((n) => n.name === 'public')!;
@@ -19,16 +19,16 @@ test('defaults: port 3002, anonymous allowed, Odin namespaces with history 1000 
 
 test('validation names the bad key and value', () => {
   assert.throws(
-    () => resolveGatewayOptions({ maxConnections: -5 }),
+    () => resolveGatewayServerOptions({ maxConnections: -5 }),
     (e: unknown) => e instanceof ConfigError && /maxConnections: .*got -5/.test(e.message),
   );
   assert.throws(
-    () => resolveGatewayOptions({ pingIntervalMs: 1000, pongTimeoutMs: 2000 }),
+    () => resolveGatewayServerOptions({ pingIntervalMs: 1000, pongTimeoutMs: 2000 }),
     /pongTimeoutMs: must be less than pingIntervalMs/,
   );
-  assert.throws(() => resolveGatewayOptions({ nope: 1 }), /nope/);
+  assert.throws(() => resolveGatewayServerOptions({ nope: 1 }), /nope/);
   assert.throws(
-    () => resolveGatewayOptions({ namespaces: [{ name: 'x', pattern: '(' }] }),
+    () => resolveGatewayServerOptions({ namespaces: [{ name: 'x', pattern: '(' }] }),
     /namespaces\.0\.pattern: invalid regular expression/,
   );
 });

@@ -25,6 +25,16 @@ export async function devCommand(argv: readonly string[]): Promise<number> {
   }
   const env = { ...process.env };
   env.GATEWAY_API_KEY ||= 'dev-' + randomBytes(8).toString('hex');
+  // The dashboard's console drives this process's publisher; its admin password is printed below.
+  env.GATEWAY_ADMIN_PASSWORD ||= 'dev-' + randomBytes(8).toString('hex');
+  let publisherPort: number;
+  try {
+    publisherPort = toNumber('PUBLISHER_PORT', process.env.PUBLISHER_PORT, { integer: true, min: 0 }, 3003);
+  } catch (err) {
+    console.error(`odin-ws dev: ${(err as Error).message}`);
+    return 2;
+  }
+  env.PUBLISHER_URL ||= `http://127.0.0.1:${publisherPort}`;
   let cfg;
   try {
     cfg = loadGatewayConfig(argv, env);
@@ -37,13 +47,6 @@ export async function devCommand(argv: readonly string[]): Promise<number> {
   }
   const log = createLogger(cfg.gateway.logLevel, 'dev');
   const gw = await runGateway(cfg, log);
-  let publisherPort: number;
-  try {
-    publisherPort = toNumber('PUBLISHER_PORT', process.env.PUBLISHER_PORT, { integer: true, min: 0 }, 3003);
-  } catch (err) {
-    console.error(`odin-ws dev: ${(err as Error).message}`);
-    return 2;
-  }
   const feed = await startPublisher({
     port: publisherPort,
     sink: { kind: 'gateway', url: gw.url, apiKey: cfg.gateway.apiKey },
@@ -58,6 +61,7 @@ export async function devCommand(argv: readonly string[]): Promise<number> {
       `  Centrifugo protocol  ${ws}/connection/websocket\n` +
       `  Server API           ${gw.url}/api/publish   (X-API-Key: ${cfg.gateway.apiKey})\n` +
       `  Health / metrics     ${gw.url}/health  ${gw.url}/metrics  ${gw.url}/stats\n` +
+      `  Dashboard            ${gw.url}/dashboard   (admin password: ${env.GATEWAY_ADMIN_PASSWORD})\n` +
       `  Publisher            ${feed.url}/stats  (POST ${feed.url}/control to change rate or mix; ${DEV_EVENTS_PER_SECOND} events/s now)\n` +
       `  Try: npx wscat -c ${ws}/ws  then  {"type":"subscribe","data":{"channels":["BTC.trade","ETH.trade"]}}\n\n`,
   );

@@ -3,6 +3,7 @@ import { ConfigError } from '../../lib/core/options.js';
 import { GATEWAY_HELP, loadGatewayConfig } from '../../lib/server/config.js';
 import { createLogger } from '../../lib/runtime/logger.js';
 import { onShutdownSignal, runGateway } from '../../lib/server/run.js';
+import { ingestHealth } from '../../lib/dashboard/stats-producer.js';
 import { isClusterPrimary, runPrimary, workerCount } from '../../lib/server/workers.js';
 import { startIngests } from '../../lib/server/ingest.js';
 
@@ -36,6 +37,7 @@ export async function gatewayCommand(argv: readonly string[]): Promise<number> {
     await gw.close();
     return 1;
   }
+  for (const i of ingests) gw.dashboard?.addHealth(`ingest-${i.kind}`, ingestHealth(i));
   log.info(
     {
       url: gw.url,
@@ -43,6 +45,7 @@ export async function gatewayCommand(argv: readonly string[]): Promise<number> {
       centrifuge: `${gw.url.replace('http', 'ws')}/connection/websocket`,
       broker: cfg.broker,
       ingest: cfg.ingest,
+      dashboard: gw.dashboard ? `${gw.url}/dashboard` : 'off',
     },
     'gateway listening',
   );

@@ -9,6 +9,7 @@ import { progressLine, saturationWarning, summaryTable, sumOf, type LoadtestResu
 import { checkThresholds, parseThresholds, ThresholdError, type Threshold } from '../../lib/loadtest/thresholds.js';
 import type { LoadProtocol } from '../../lib/loadtest/protocols.js';
 import { parseFlags, toList, toNumber, UsageError } from '../../lib/runtime/flags.js';
+import { ProgressReporter } from '../../lib/loadtest/report-to.js';
 
 export interface Preset {
   readonly connections: number;
@@ -55,6 +56,8 @@ Options:
   --per-address N        connections per 127.0.0.x source address  ${DEFAULT_PER_ADDRESS}
   --no-reconnect         do not reconnect after an unexpected close
   --connect-retries N    retry a failed open N times (failures are then counted once)  0
+  --report-to URL        publish progress to this gateway's dashboard (http://host:port; needs --report-key or --api-key)
+  --report-key KEY       server API key for --report-to             --api-key's
   --assert LIST          thresholds, e.g. "p99<50ms,loss=0,failed<=1%"; exit 1 if one is missed
   --json                 print the result as JSON (no progress line)
   --quiet                no progress line
@@ -80,6 +83,8 @@ const FLAGS = {
   'no-reconnect': { type: 'boolean' },
   'connect-retries': { type: 'string' },
   assert: { type: 'string' },
+  'report-to': { type: 'string' },
+  'report-key': { type: 'string' },
   json: { type: 'boolean' },
   quiet: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
@@ -104,6 +109,8 @@ export interface LoadtestOptions {
   readonly reconnect: boolean;
   readonly connectRetries: number;
   readonly thresholds: readonly Threshold[];
+  /** Gateway whose dashboard shows the run live, and the API key to publish there. */
+  readonly reportTo: { readonly url: string; readonly apiKey: string } | null;
   readonly json: boolean;
   readonly quiet: boolean;
   readonly help: boolean;
@@ -150,6 +157,19 @@ export function parseLoadtestArgs(argv: readonly string[]): LoadtestOptions {
     if (e instanceof ThresholdError) throw new UsageError(e.message);
     throw e;
   }
+  let reportTo: LoadtestOptions['reportTo'] = null;
+  if (f['report-to'] !== undefined) {
+    let u: URL;
+    try {
+      u = new URL(f['report-to']);
+    } catch {
+      throw new UsageError(`--report-to: not a URL (got ${JSON.stringify(f['report-to'])})`);
+    }
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new UsageError('--report-to: expected http://host:port of a gateway');
+    const key = f['report-key'] ?? apiKey;
+    if (key === null) throw new UsageError('--report-to: needs --report-key (or --api-key): progress is published through the server API');
+    reportTo = { url: u.origin, apiKey: key };
+  } else if (f['report-key'] !== undefined) throw new UsageError('--report-key: only with --report-to');
   return {
     url,
     protocol,
@@ -169,6 +189,7 @@ export function parseLoadtestArgs(argv: readonly string[]): LoadtestOptions {
     reconnect: f['no-reconnect'] !== true,
     connectRetries: Math.floor(num('connect-retries', f['connect-retries'], 0, 0)),
     thresholds,
+    reportTo,
     json: f.json === true,
     quiet: f.quiet === true || f.json === true,
     help: f.help === true,
@@ -198,13 +219,30 @@ export async function runLoadtest(
   const started = Date.now();
   let lastDelivered = 0;
   let lastAt = performance.now();
+  const reporter = o.reportTo ? new ProgressReporter(o.reportTo.url, o.reportTo.apiKey, (l) => log(l)) : null;
+  let state: 'connecting' | 'running' = 'connecting';
   const tick = (): void => {
     const t = run.totals();
     const now = performance.now();
     const rate = ((t.delivered - lastDelivered) * 1000) / Math.max(1, now - lastAt);
     lastDelivered = t.delivered;
     lastAt = now;
-    log(progressLine((Date.now() - started) / 1000, t, o.connections, rate, run.takeInterval().p99), true);
+    const interval = run.takeInterval();
+    const elapsed = (Date.now() - started) / 1000;
+    log(progressLine(elapsed, t, o.connections, rate, interval.p99), true);
+    reporter?.report({
+      state,
+      elapsed,
+      target: o.connections,
+      subscribed: t.subscribed,
+      rate: Math.round(rate),
+      p50: interval.p50,
+      p99: interval.p99,
+      missing: t.missing,
+      gaps: t.gaps,
+      duplicates: t.duplicates,
+      disconnects: sumOf(t.disconnects),
+    });
   };
   let publisher: RatePublisher | null = null;
   let control: PublisherControl | null = null;
@@ -213,6 +251,7 @@ export async function runLoadtest(
     const rampBudgetMs = (o.connections / o.connectRate) * 2000 + 15_000;
     await run.waitConnected(rampBudgetMs, tick);
     const window = await run.beginWindow();
+    state = 'running';
     if (o.rate > 0 && o.apiKey !== null) {
       publisher = new RatePublisher(new HttpApiTarget(o.apiUrl, o.apiKey), o.channels, o.profile, o.rate, o.durationSeconds * 1000);
       publisher.start();
@@ -256,6 +295,23 @@ export async function runLoadtest(
           : null,
       client: { ...t.client, saturated },
     };
+    if (reporter) {
+      reporter.report({
+        state: 'done',
+        elapsed: (Date.now() - started) / 1000,
+        target: o.connections,
+        subscribed: t.subscribed,
+        rate: Math.round(w.deliveredPerSecond),
+        p50: result.latencyMs.p50,
+        p99: result.latencyMs.p99,
+        missing: t.missing,
+        gaps: t.gaps,
+        duplicates: t.duplicates,
+        disconnects: sumOf(t.disconnects),
+        summary: summaryTable({ ...result, thresholds: [] }),
+      });
+      await reporter.flush();
+    }
     const checks = checkThresholds(o.thresholds, {
       latencyMs: result.latencyMs,
       connectP99Ms: result.connect.timeMs.p99,

@@ -22,11 +22,9 @@
  *     when it is unreachable: callers answer "try again", never hang).
  */
 
-/** A point in a channel's stream: the last offset seen, within an epoch. */
-export interface StreamPosition {
-  readonly offset: number;
-  readonly epoch: string;
-}
+import type { StreamPosition } from '../protocol/position.js';
+/** A point in a channel's stream: the last offset seen, within an epoch (a wire concept: protocol/position.ts). */
+export type { StreamPosition };
 
 /** Information about the publisher, when a client (not the server API) published. */
 export interface ClientInfo {

@@ -1,17 +1,8 @@
 import { TokenError } from './auth.js';
-import { BrokerError, type StreamPosition } from './broker.js';
-import {
-  Client,
-  STATE_CLOSED,
-  STATE_CONNECTED,
-  STATE_CONNECTING,
-  isProtocolError,
-  type ClientContext,
-  type PreparedSubscription,
-} from './client.js';
-import { PROTO_CENTRIFUGE, PROTO_CENTRIFUGE_PROTOBUF, type ProtocolId } from './hub.js';
+import { Client, STATE_CLOSED, STATE_CONNECTED, STATE_CONNECTING, type ClientContext, type PreparedSubscription } from './client.js';
+import { brokerFailure } from './errors.js';
 import type { TransportConnection } from './transport.js';
-import { Disconnect, ErrorCode, protocolError, type ProtocolError } from '../protocol/codes.js';
+import { Disconnect, ErrorCode, isProtocolError, protocolError, type ProtocolError } from '../protocol/codes.js';
 import type { CentrifugeCommand, CentrifugeFrameItem } from '../protocol/centrifuge.js';
 import {
   JSON_CODEC,
@@ -20,6 +11,16 @@ import {
   type ConnectFields,
   type SubscribeFields,
 } from '../protocol/centrifuge-codec.js';
+import {
+  parseCentrifugeParams,
+  type ChannelParams,
+  type HistoryParams,
+  type PublishParams,
+  type SubscribeParams,
+  type TokenParams,
+  type ConnectParams,
+} from '../protocol/centrifuge-params.js';
+import { PROTO_CENTRIFUGE, PROTO_CENTRIFUGE_PROTOBUF, type ProtocolId } from '../protocol/push.js';
 
 /** SubscribeRequest.flag bits (centrifugal/protocol); channel compaction (1) is not offered, so ignored. */
 const SUB_FLAG_REJECT_UNRECOVERED = 2;
@@ -44,19 +45,6 @@ function subscribeFields(p: PreparedSubscription, data: string | null): Subscrib
     publications: p.publications,
     data,
   };
-}
-
-function str(v: unknown): string | null {
-  return typeof v === 'string' ? v : null;
-}
-
-function positionParam(p: Record<string, unknown>): StreamPosition | null | ProtocolError {
-  if (p.recover !== true) return null;
-  const offset = p.offset === undefined ? 0 : p.offset;
-  const epoch = p.epoch === undefined ? '' : p.epoch;
-  if (!Number.isSafeInteger(offset) || (offset as number) < 0 || typeof epoch !== 'string')
-    return protocolError(ErrorCode.BadRequest, 'offset must be a non-negative integer and epoch a string');
-  return { offset: offset as number, epoch };
 }
 
 /**
@@ -161,33 +149,30 @@ export class CentrifugeClient extends Client {
     }
   }
 
-  private async dispatch(cmd: CentrifugeCommand): Promise<void> {
-    if (this.state === STATE_CONNECTING) {
-      if (cmd.method !== 'connect') return this.disconnect(Disconnect.BadRequest);
-      return this.connect(cmd);
-    }
-    if (!this.allowCommand()) return this.replyError(cmd.id, protocolError(ErrorCode.TooManyRequests));
+  private async dispatch(raw: CentrifugeCommand): Promise<void> {
+    if (this.state === STATE_CONNECTING && raw.method !== 'connect') return this.disconnect(Disconnect.BadRequest);
+    if (this.state !== STATE_CONNECTING && !this.allowCommand()) return this.replyError(raw.id, protocolError(ErrorCode.TooManyRequests));
+    const cmd = parseCentrifugeParams(raw);
+    if (isProtocolError(cmd)) return this.replyError(raw.id, cmd);
     switch (cmd.method) {
       case 'connect':
-        return this.disconnect(Disconnect.BadRequest);
+        if (this.state !== STATE_CONNECTING) return this.disconnect(Disconnect.BadRequest);
+        return this.connect(cmd.id, cmd.params);
       case 'subscribe':
-        return this.subscribe(cmd);
-      case 'unsubscribe': {
-        const channel = str(cmd.params.channel);
-        if (channel === null) return this.replyError(cmd.id, protocolError(ErrorCode.BadRequest, 'channel required'));
-        this.unsubscribeChannel(channel);
+        return this.subscribe(cmd.id, cmd.params);
+      case 'unsubscribe':
+        this.unsubscribeChannel(cmd.params.channel);
         this.send(this.codec.empty(cmd.id, 'unsubscribe'));
         return;
-      }
       case 'publish':
-        return this.publish(cmd);
+        return this.publish(cmd.id, cmd.params);
       case 'history':
-        return this.history(cmd);
+        return this.history(cmd.id, cmd.params);
       case 'presence':
       case 'presence_stats':
-        return this.presence(cmd);
+        return this.presence(cmd.id, cmd.method, cmd.params);
       case 'refresh':
-        return this.refresh(cmd);
+        return this.refresh(cmd.id, cmd.params);
       case 'send':
         return; // Async messages need an application handler; there is none, as in Centrifugo without one.
       case 'rpc':
@@ -226,13 +211,13 @@ export class CentrifugeClient extends Client {
     };
   }
 
-  private async connect(cmd: CentrifugeCommand): Promise<void> {
+  private async connect(id: number, p: ConnectParams): Promise<void> {
     this.clearHandshake();
-    const auth = await this.authenticate(str(cmd.params.token));
+    const auth = await this.authenticate(p.token);
     if (this.state === STATE_CLOSED) return;
     if (auth === 'invalid') return this.disconnect(Disconnect.InvalidToken);
     if (isProtocolError(auth)) {
-      this.replyError(cmd.id, auth);
+      this.replyError(id, auth);
       this.flush();
       // Centrifugo closes after a refused connect; 109 lets the SDK fetch a new token first.
       return this.disconnect(auth.code === ErrorCode.TokenExpired ? Disconnect.ConnectionClosed : Disconnect.InvalidToken);
@@ -240,26 +225,19 @@ export class CentrifugeClient extends Client {
     this.state = STATE_CONNECTED;
     this.setCredentials(auth.user, auth.exp);
     this.ctx.clientAuthenticated(this);
-    if (auth.subs.size === 0) {
-      this.send(this.codec.connect(cmd.id, this.connectFields(new Map())));
-      return;
-    }
-    // Server-side subscriptions from the token: prepared before the reply, which carries
-    // their results (with recovered publications when the client sent positions in `subs`).
-    const wanted = typeof cmd.params.subs === 'object' && cmd.params.subs !== null ? (cmd.params.subs as Record<string, unknown>) : {};
+    // Server-side subscriptions from the token: prepared before the reply, which carries their
+    // results (with recovered publications when the client sent positions in its `subs`).
     const ready: { p: PreparedSubscription; data: string | null }[] = [];
     for (const [channel, data] of auth.subs) {
       const ns = this.ctx.rules.resolve(channel);
       if (!ns || this.subs.has(channel)) continue;
-      const w = wanted[channel];
-      const since = typeof w === 'object' && w !== null ? positionParam(w as Record<string, unknown>) : null;
-      const p = await this.prepareSubscription(channel, ns, isProtocolError(since) ? null : since);
+      const prepared = await this.prepareSubscription(channel, ns, p.subs[channel] ?? null);
       if (this.state === STATE_CLOSED) return;
-      if (!isProtocolError(p)) ready.push({ p, data });
+      if (!isProtocolError(prepared)) ready.push({ p: prepared, data });
     }
-    const subs = new Map(ready.map(({ p, data }) => [p.channel, subscribeFields(p, data)]));
-    this.send(this.codec.connect(cmd.id, this.connectFields(subs)));
-    for (const { p } of ready) this.activate(p, false);
+    const subs = new Map(ready.map((r) => [r.p.channel, subscribeFields(r.p, r.data)]));
+    this.send(this.codec.connect(id, this.connectFields(subs)));
+    for (const r of ready) this.activate(r.p, false);
   }
 
   protected sendSubscribeNotice(p: PreparedSubscription, data: string | null): void {
@@ -270,96 +248,73 @@ export class CentrifugeClient extends Client {
     this.send(this.codec.unsubscribePush(channel, UNSUBSCRIBE_SERVER.code, UNSUBSCRIBE_SERVER.reason));
   }
 
-  private async refresh(cmd: CentrifugeCommand): Promise<void> {
-    const token = str(cmd.params.token);
-    const auth = await this.authenticate(token);
+  private async refresh(id: number, p: TokenParams): Promise<void> {
+    const auth = await this.authenticate(p.token);
     if (this.state === STATE_CLOSED) return;
     if (auth === 'invalid') return this.disconnect(Disconnect.InvalidToken);
-    if (isProtocolError(auth)) return this.replyError(cmd.id, auth);
+    if (isProtocolError(auth)) return this.replyError(id, auth);
     if (auth.user !== this.user) return this.disconnect(Disconnect.InvalidToken);
     this.setCredentials(auth.user, auth.exp);
     const r = this.connectFields(new Map());
-    this.send(this.codec.refresh(cmd.id, { client: this.id, version: this.ctx.version, expires: r.expires, ttl: r.ttl }));
+    this.send(this.codec.refresh(id, { client: this.id, version: this.ctx.version, expires: r.expires, ttl: r.ttl }));
   }
 
-  private async subscribe(cmd: CentrifugeCommand): Promise<void> {
-    const channel = str(cmd.params.channel);
-    if (channel === null || channel === '') return this.replyError(cmd.id, protocolError(ErrorCode.BadRequest, 'channel required'));
-    const since = positionParam(cmd.params);
-    if (isProtocolError(since)) return this.replyError(cmd.id, since);
+  private async subscribe(id: number, params: SubscribeParams): Promise<void> {
+    const { channel, since } = params;
+    if (params.tagsFilter) return this.replyError(id, protocolError(ErrorCode.BadRequest, 'tags filter (tf) is not supported'));
     const check = this.checkSubscribe(channel);
-    if (isProtocolError(check)) return this.replyError(cmd.id, check);
-    const flag = cmd.params.flag === undefined ? 0 : Number(cmd.params.flag);
-    if (!Number.isSafeInteger(flag) || flag < 0)
-      return this.replyError(cmd.id, protocolError(ErrorCode.BadRequest, 'flag must be a non-negative integer'));
-    if (cmd.params.tf !== undefined)
-      return this.replyError(cmd.id, protocolError(ErrorCode.BadRequest, 'tags filter (tf) is not supported'));
+    if (isProtocolError(check)) return this.replyError(id, check);
     const p = await this.prepareSubscription(channel, check.ns, since);
     if (this.state === STATE_CLOSED) return;
-    if (isProtocolError(p)) return this.replyError(cmd.id, p);
-    if ((flag & SUB_FLAG_REJECT_UNRECOVERED) !== 0 && p.wasRecovering && !p.recovered) {
+    if (isProtocolError(p)) return this.replyError(id, p);
+    if ((params.flag & SUB_FLAG_REJECT_UNRECOVERED) !== 0 && p.wasRecovering && !p.recovered) {
       // The get_state flow: the client reloads its state and subscribes again.
       this.unsubscribeChannel(channel);
-      return this.replyError(cmd.id, protocolError(ErrorCode.UnrecoverablePosition));
+      return this.replyError(id, protocolError(ErrorCode.UnrecoverablePosition));
     }
-    this.send(this.codec.subscribe(cmd.id, subscribeFields(p, null)));
+    this.send(this.codec.subscribe(id, subscribeFields(p, null)));
     this.activate(p, false);
   }
 
-  private async publish(cmd: CentrifugeCommand): Promise<void> {
-    const channel = str(cmd.params.channel);
-    if (channel === null || !('data' in cmd.params))
-      return this.replyError(cmd.id, protocolError(ErrorCode.BadRequest, 'channel and data required'));
-    const ns = this.ctx.rules.resolve(channel);
-    if (!ns) return this.replyError(cmd.id, protocolError(ErrorCode.UnknownChannel));
-    if (!ns.publish) return this.replyError(cmd.id, protocolError(ErrorCode.PermissionDenied));
+  private async publish(id: number, p: PublishParams): Promise<void> {
+    const ns = this.ctx.rules.resolve(p.channel);
+    if (!ns) return this.replyError(id, protocolError(ErrorCode.UnknownChannel));
+    if (!ns.publish) return this.replyError(id, protocolError(ErrorCode.PermissionDenied));
     try {
-      await this.ctx.broker.publish(channel, JSON.stringify(cmd.params.data), {
+      await this.ctx.broker.publish(p.channel, p.data, {
         historySize: ns.historySize,
         historyTtlMs: ns.historyTtlMs,
         info: { client: this.id, user: this.user },
       });
       this.ctx.stats.publications++;
-      this.send(this.codec.empty(cmd.id, 'publish'));
+      this.send(this.codec.empty(id, 'publish'));
     } catch (err) {
-      const temporary = err instanceof BrokerError && err.code === 'unavailable';
-      this.replyError(cmd.id, protocolError(temporary ? ErrorCode.NotAvailable : ErrorCode.Internal, undefined, true));
+      this.replyError(id, brokerFailure(err));
     }
   }
 
-  private async history(cmd: CentrifugeCommand): Promise<void> {
-    const channel = str(cmd.params.channel);
-    if (channel === null) return this.replyError(cmd.id, protocolError(ErrorCode.BadRequest, 'channel required'));
-    const sub = this.subs.get(channel);
-    if (!sub) return this.replyError(cmd.id, protocolError(ErrorCode.PermissionDenied));
-    if (sub.ns.historySize === 0) return this.replyError(cmd.id, protocolError(ErrorCode.NotAvailable));
-    const limit = cmd.params.limit === undefined ? 0 : cmd.params.limit;
-    if (!Number.isSafeInteger(limit) || (limit as number) < -1)
-      return this.replyError(cmd.id, protocolError(ErrorCode.BadRequest, 'bad limit'));
-    const since = cmd.params.since as { offset?: unknown; epoch?: unknown } | undefined;
+  private async history(id: number, p: HistoryParams): Promise<void> {
+    const sub = this.subs.get(p.channel);
+    if (!sub) return this.replyError(id, protocolError(ErrorCode.PermissionDenied));
+    if (sub.ns.historySize === 0) return this.replyError(id, protocolError(ErrorCode.NotAvailable));
     try {
-      const h = await this.ctx.broker.history(channel, {
-        limit: limit === -1 ? sub.ns.historySize : Math.min(limit as number, sub.ns.historySize),
-        since:
-          since && Number.isSafeInteger(since.offset) && typeof since.epoch === 'string'
-            ? { offset: since.offset as number, epoch: since.epoch }
-            : undefined,
-        reverse: cmd.params.reverse === true,
+      const h = await this.ctx.broker.history(p.channel, {
+        limit: p.limit === -1 ? sub.ns.historySize : Math.min(p.limit, sub.ns.historySize),
+        since: p.since,
+        reverse: p.reverse,
       });
       if (this.state === STATE_CLOSED) return;
-      this.send(this.codec.history(cmd.id, h.publications, h.position.epoch, h.position.offset));
+      this.send(this.codec.history(id, h.publications, h.position.epoch, h.position.offset));
     } catch {
-      this.replyError(cmd.id, protocolError(ErrorCode.NotAvailable, undefined, true));
+      this.replyError(id, protocolError(ErrorCode.NotAvailable, undefined, true));
     }
   }
 
-  private presence(cmd: CentrifugeCommand): void {
-    const channel = str(cmd.params.channel);
-    if (channel === null) return this.replyError(cmd.id, protocolError(ErrorCode.BadRequest, 'channel required'));
-    const sub = this.subs.get(channel);
-    if (!sub) return this.replyError(cmd.id, protocolError(ErrorCode.PermissionDenied));
-    if (!sub.ns.presence) return this.replyError(cmd.id, protocolError(ErrorCode.NotAvailable));
-    if (cmd.method === 'presence') this.send(this.codec.presence(cmd.id, this.ctx.presence.get(channel)));
-    else this.send(this.codec.presenceStats(cmd.id, this.ctx.presence.stats(channel)));
+  private presence(id: number, method: 'presence' | 'presence_stats', p: ChannelParams): void {
+    const sub = this.subs.get(p.channel);
+    if (!sub) return this.replyError(id, protocolError(ErrorCode.PermissionDenied));
+    if (!sub.ns.presence) return this.replyError(id, protocolError(ErrorCode.NotAvailable));
+    if (method === 'presence') this.send(this.codec.presence(id, this.ctx.presence.get(p.channel)));
+    else this.send(this.codec.presenceStats(id, this.ctx.presence.stats(p.channel)));
   }
 }

@@ -1,7 +1,8 @@
-import { Client, STATE_CONNECTED, STATE_CLOSED, isProtocolError, type ClientContext, type PreparedSubscription } from './client.js';
-import { PROTO_ODIN } from './hub.js';
+import { Client, STATE_CONNECTED, STATE_CLOSED, type ClientContext, type PreparedSubscription } from './client.js';
 import type { TransportConnection } from './transport.js';
-import { Disconnect, ErrorCode, shouldReconnect, type DisconnectReason, type ProtocolError } from '../protocol/codes.js';
+import { Disconnect, ErrorCode, isProtocolError, shouldReconnect, type DisconnectReason, type ProtocolError } from '../protocol/codes.js';
+import type { StreamPosition } from '../protocol/position.js';
+import { PROTO_ODIN } from '../protocol/push.js';
 import {
   encodeOdinDisconnect,
   encodeOdinError,
@@ -11,7 +12,6 @@ import {
   encodeUnsubscriptionAck,
   parseOdinCommand,
   type OdinSubscribeResult,
-  type StreamPositionWire,
 } from '../protocol/odin.js';
 
 /**
@@ -116,7 +116,7 @@ export class OdinClient extends Client {
     }
   }
 
-  private async subscribe(channels: string[], positions: Record<string, StreamPositionWire>): Promise<void> {
+  private async subscribe(channels: string[], positions: Record<string, StreamPosition>): Promise<void> {
     const errors: { channel: string; code: number; message: string }[] = [];
     const unique = [...new Set(channels)];
     const jobs: Promise<PreparedSubscription | ProtocolError>[] = [];

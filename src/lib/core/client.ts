@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { BrokerError, type Broker, type Publication, type StreamPosition } from './broker.js';
+import type { Broker, Publication, StreamPosition } from './broker.js';
 import type { ChannelRules, ResolvedNamespace } from './channels.js';
 import { channelUser } from './channels.js';
-import type { Hub, Membership, ProtocolId } from './hub.js';
+import type { Hub, Membership } from './hub.js';
 import type { GatewayOptions } from './options.js';
 import type { MemoryPresence } from './presence.js';
 import { decideRecovery } from './recovery.js';
@@ -10,12 +10,16 @@ import type { GatewayStats } from './stats.js';
 import type { Logger } from './logger.js';
 import type { PreparedFrame, TransportConnection, ConnectionHandler } from './transport.js';
 import type { TokenVerifier } from './auth.js';
-import { Disconnect, ErrorCode, protocolError, type DisconnectReason, type ProtocolError } from '../protocol/codes.js';
+import { brokerFailure } from './errors.js';
+import { Writer, type FlushScheduler, type WriterOwner } from './writer.js';
+import { Disconnect, ErrorCode, isProtocolError, protocolError, type DisconnectReason, type ProtocolError } from '../protocol/codes.js';
+import type { ProtocolId } from '../protocol/push.js';
 
 /** What a client needs from the gateway that owns it. */
 export interface ClientContext {
   readonly opts: GatewayOptions;
-  readonly hub: Hub;
+  readonly hub: Hub<Client>;
+  readonly flusher: FlushScheduler;
   readonly broker: Broker;
   readonly rules: ChannelRules;
   readonly stats: GatewayStats;
@@ -45,17 +49,11 @@ export interface PreparedSubscription {
   readonly publications: readonly Publication[];
 }
 
-export function isProtocolError(v: unknown): v is ProtocolError {
-  return (
-    typeof v === 'object' && v !== null && typeof (v as ProtocolError).code === 'number' && typeof (v as ProtocolError).message === 'string'
-  );
-}
-
 /**
- * One connection: its state, subscriptions, outbound queue and limits. Protocol subclasses
- * turn frames into calls of these methods and results into frames.
+ * One connection: its state, subscriptions and limits; its bytes go out through its `writer`.
+ * Protocol subclasses turn frames into calls of these methods and results into frames.
  */
-export abstract class Client implements ConnectionHandler {
+export abstract class Client implements ConnectionHandler, WriterOwner {
   readonly id = randomUUID();
   abstract readonly protocol: ProtocolId;
   state: number = STATE_CONNECTING;
@@ -66,8 +64,7 @@ export abstract class Client implements ConnectionHandler {
   readonly subs = new Map<string, PreparedSubscription | null>();
   /** True after a ping until the peer answers. */
   awaitingPong = false;
-  private pending: PreparedFrame[] = [];
-  private pendingBytes = 0;
+  readonly writer: Writer;
   private tokens: number;
   private lastRefill = Date.now();
   private expiryTimer: NodeJS.Timeout | null = null;
@@ -78,6 +75,7 @@ export abstract class Client implements ConnectionHandler {
     readonly ip: string,
   ) {
     this.tokens = ctx.opts.commandBurst;
+    this.writer = new Writer(conn, ctx.flusher, ctx.stats, ctx.opts.maxQueueBytes, this);
   }
 
   abstract onMessage(data: Buffer, binary: boolean): void;
@@ -103,39 +101,22 @@ export abstract class Client implements ConnectionHandler {
     return true;
   }
 
-  /** Queues a prepared frame; written at the end of this event-loop turn. */
+  /** Queues a prepared frame; written at the end of the flush window. */
   enqueue(frame: PreparedFrame): void {
-    if (this.state === STATE_CLOSED) return;
-    this.pending.push(frame);
-    this.pendingBytes += frame.byteLength;
-    if (this.pending.length === 1) this.ctx.hub.markDirty(this);
+    this.writer.enqueue(frame);
   }
 
   sendText(text: string): void {
-    this.enqueue(this.ctx.hub.prepareText(text));
+    this.writer.enqueue(this.ctx.hub.prepareText(text));
   }
 
-  /** Writes every queued frame in one socket write; a client too far behind is disconnected. */
+  /** Writes what is queued now (a reply that must precede a close). */
   flush(): void {
-    if (this.state === STATE_CLOSED || this.pending.length === 0) return;
-    if (this.conn.bufferedAmount + this.pendingBytes > this.ctx.opts.maxQueueBytes) {
-      this.ctx.stats.slowDisconnects++;
-      this.pending = [];
-      this.pendingBytes = 0;
-      this.disconnect(Disconnect.Slow);
-      return;
-    }
-    this.writePending();
+    this.writer.flush();
   }
 
-  private writePending(): void {
-    const frames = this.pending;
-    if (frames.length === 0) return;
-    this.ctx.stats.messagesOut += frames.length;
-    this.ctx.stats.bytesOut += this.pendingBytes;
-    this.pending = [];
-    this.pendingBytes = 0;
-    this.conn.write(frames);
+  onSlow(): void {
+    this.disconnect(Disconnect.Slow);
   }
 
   /** Marks the connection authenticated and arms its expiry. */
@@ -175,7 +156,7 @@ export abstract class Client implements ConnectionHandler {
     ns: ResolvedNamespace,
     since: StreamPosition | null,
   ): Promise<PreparedSubscription | ProtocolError> {
-    const membership: Membership = { buffer: [] };
+    const membership: Membership = { buffer: [], protocol: this.protocol, writer: this.writer, conflate: ns.conflation === 'latest' };
     this.subs.set(channel, null);
     try {
       await this.ctx.hub.add(channel, this, membership);
@@ -217,11 +198,8 @@ export abstract class Client implements ConnectionHandler {
     } catch (err) {
       this.subs.delete(channel);
       this.ctx.hub.remove(channel, this);
-      const unavailable = err instanceof BrokerError && (err.code === 'unavailable' || err.code === 'closed');
       this.ctx.log.warn({ err, channel, client: this.id }, 'subscribe failed');
-      return unavailable
-        ? protocolError(ErrorCode.NotAvailable, 'broker unavailable', true)
-        : protocolError(ErrorCode.Internal, 'internal error', true);
+      return brokerFailure(err);
     }
   }
 
@@ -289,7 +267,7 @@ export abstract class Client implements ConnectionHandler {
     if (notice !== null) {
       // Past the queue check on purpose: the notice is small and says why the close comes.
       this.sendText(notice);
-      this.writePending();
+      this.writer.writeNow();
     }
     this.ctx.stats.countDisconnect(reason.code);
     this.release();
@@ -308,8 +286,7 @@ export abstract class Client implements ConnectionHandler {
     for (const channel of [...this.subs.keys()]) this.unsubscribeChannel(channel);
     if (this.expiryTimer) clearTimeout(this.expiryTimer);
     this.expiryTimer = null;
-    this.pending = [];
-    this.pendingBytes = 0;
+    this.writer.close();
     this.ctx.clientClosed(this);
   }
 }

@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { JwtVerifier, TokenError, type TokenVerifier } from './auth.js';
 import {
-  BrokerError,
   isEphemeralPublisher,
   type Broker,
   type BrokerEventHandler,
@@ -13,6 +12,7 @@ import { ChannelRules } from './channels.js';
 import { Client, type ClientContext } from './client.js';
 import { CentrifugeClient } from './client-centrifuge.js';
 import { OdinClient } from './client-odin.js';
+import { brokerFailureError } from './errors.js';
 import { Hub } from './hub.js';
 import type { GatewayOptions } from './options.js';
 import { MemoryPresence, type PresenceInfo } from './presence.js';
@@ -27,7 +27,9 @@ import type {
   ProtocolName,
   TransportConnection,
 } from './transport.js';
-import { Disconnect, type DisconnectReason } from '../protocol/codes.js';
+import { FlushScheduler } from './writer.js';
+import { CodedError, Disconnect, ErrorCode, type DisconnectReason } from '../protocol/codes.js';
+import { PROTO_ODIN } from '../protocol/push.js';
 
 export const VERSION = 'odin-ws 0.1.0';
 
@@ -39,16 +41,13 @@ export interface GatewayDeps {
   readonly verifier?: TokenVerifier;
 }
 
-/** Server API errors; `code` follows Centrifugo's server API codes. */
-export class ApiError extends Error {
-  override readonly name = 'ApiError';
-  constructor(
-    readonly code: number,
-    message: string,
-    readonly httpStatus = 400,
-  ) {
-    super(message);
-  }
+/** One connection as the admin console shows it. */
+export interface ClientSummary {
+  readonly client: string;
+  readonly user: string;
+  readonly ip: string;
+  readonly protocol: 'odin' | 'centrifuge';
+  readonly channels: string[];
 }
 
 export interface PublishRequest {
@@ -73,10 +72,12 @@ export interface ServerSubscribeOptions {
 
 /**
  * One gateway node: accepts connections from a transport, keeps clients, fans out what the
- * broker delivers, and serves the server API. No sockets, no HTTP, no environment here.
+ * broker delivers, and serves the server API. No sockets, no HTTP, no environment here: the
+ * server API methods throw `CodedError` with a protocol code; the server layer maps it to HTTP.
  */
 export class Gateway implements ConnectionAcceptor, BrokerEventHandler, ClientContext {
-  readonly hub: Hub;
+  readonly hub: Hub<Client>;
+  readonly flusher: FlushScheduler;
   readonly rules: ChannelRules;
   readonly stats = new GatewayStats();
   readonly presence = new MemoryPresence();
@@ -101,7 +102,8 @@ export class Gateway implements ConnectionAcceptor, BrokerEventHandler, ClientCo
     this.broker = deps.broker;
     this.log = deps.log ?? silentLogger;
     this.rules = new ChannelRules(opts.namespaces);
-    this.hub = new Hub(this.broker, deps.transport, this.stats, this.log);
+    this.hub = new Hub<Client>(this.broker, deps.transport, this.stats, this.log);
+    this.flusher = new FlushScheduler(opts.client.writeDelayMs);
     if (deps.verifier) this.verifier = deps.verifier;
     else {
       const v = new JwtVerifier({ hmacSecret: opts.tokenHmacSecret, publicKeyPem: opts.tokenPublicKey });
@@ -195,7 +197,8 @@ export class Gateway implements ConnectionAcceptor, BrokerEventHandler, ClientCo
     this.verifier.verify(token).then(
       (c) => client.start(c.user, c.exp),
       (err: unknown) =>
-        client.disconnect(err instanceof TokenError && err.code === 'expired' ? Disconnect.Expired : Disconnect.InvalidToken),
+        // Terminal either way: retrying with the same token cannot succeed (no refresh in Odin).
+        client.disconnect(err instanceof TokenError && err.code === 'expired' ? Disconnect.TokenExpired : Disconnect.InvalidToken),
     );
   }
 
@@ -214,7 +217,7 @@ export class Gateway implements ConnectionAcceptor, BrokerEventHandler, ClientCo
     const n = (this.perIp.get(client.ip) ?? 1) - 1;
     if (n <= 0) this.perIp.delete(client.ip);
     else this.perIp.set(client.ip, n);
-    this.stats.connections[client.protocol === 0 ? 'odin' : 'centrifuge']--;
+    this.stats.connections[client.protocol === PROTO_ODIN ? 'odin' : 'centrifuge']--;
     const set = this.byUser.get(client.user);
     if (set) {
       set.delete(client);
@@ -237,10 +240,11 @@ export class Gateway implements ConnectionAcceptor, BrokerEventHandler, ClientCo
 
   async publish(req: PublishRequest): Promise<StreamPosition> {
     const ns = this.rules.resolve(req.channel);
-    if (!ns) throw new ApiError(102, `unknown channel "${req.channel.slice(0, 255)}"`);
+    if (!ns) throw new CodedError(ErrorCode.UnknownChannel, `unknown channel "${req.channel.slice(0, 255)}"`);
     if (req.skipHistory) {
-      if (!isEphemeralPublisher(this.broker)) throw new ApiError(108, 'skip_history is not supported by this broker');
-      if (req.idempotencyKey !== undefined) throw new ApiError(107, 'idempotency_key cannot be combined with skip_history');
+      if (!isEphemeralPublisher(this.broker)) throw new CodedError(ErrorCode.NotAvailable, 'skip_history is not supported by this broker');
+      if (req.idempotencyKey !== undefined)
+        throw new CodedError(ErrorCode.BadRequest, 'idempotency_key cannot be combined with skip_history');
     }
     try {
       const opts = {
@@ -256,18 +260,18 @@ export class Gateway implements ConnectionAcceptor, BrokerEventHandler, ClientCo
       this.stats.publications++;
       return pos;
     } catch (err) {
-      throw brokerToApi(err);
+      throw brokerFailureError(err);
     }
   }
 
   /** Drops a channel's history (the server API's `history_remove`). */
   async removeHistory(channel: string): Promise<void> {
     const ns = this.rules.resolve(channel);
-    if (!ns) throw new ApiError(102, 'unknown channel');
+    if (!ns) throw new CodedError(ErrorCode.UnknownChannel);
     try {
       await this.broker.removeHistory(channel);
     } catch (err) {
-      throw brokerToApi(err);
+      throw brokerFailureError(err);
     }
   }
 
@@ -279,7 +283,7 @@ export class Gateway implements ConnectionAcceptor, BrokerEventHandler, ClientCo
 
   /** Subscribes a user's connections (or one of them) to a channel, with a subscribe push. */
   subscribeUser(user: string, channel: string, o: ServerSubscribeOptions = {}): void {
-    if (!this.rules.resolve(channel)) throw new ApiError(102, 'unknown channel');
+    if (!this.rules.resolve(channel)) throw new CodedError(ErrorCode.UnknownChannel);
     for (const c of this.userClients(user, o.client)) void c.serverSubscribe(channel, o.data ?? null, o.since ?? null);
   }
 
@@ -298,19 +302,19 @@ export class Gateway implements ConnectionAcceptor, BrokerEventHandler, ClientCo
 
   async history(channel: string, opts: { limit: number; since?: StreamPosition; reverse?: boolean }): Promise<HistoryResult> {
     const ns = this.rules.resolve(channel);
-    if (!ns) throw new ApiError(102, 'unknown channel');
-    if (ns.historySize === 0) throw new ApiError(108, 'history not available for this channel');
+    if (!ns) throw new CodedError(ErrorCode.UnknownChannel);
+    if (ns.historySize === 0) throw new CodedError(ErrorCode.NotAvailable, 'history not available for this channel');
     try {
       return await this.broker.history(channel, { limit: Math.min(opts.limit, ns.historySize), since: opts.since, reverse: opts.reverse });
     } catch (err) {
-      throw brokerToApi(err);
+      throw brokerFailureError(err);
     }
   }
 
   presenceOf(channel: string): Record<string, PresenceInfo> {
     const ns = this.rules.resolve(channel);
-    if (!ns) throw new ApiError(102, 'unknown channel');
-    if (!ns.presence) throw new ApiError(108, 'presence not available for this channel');
+    if (!ns) throw new CodedError(ErrorCode.UnknownChannel);
+    if (!ns.presence) throw new CodedError(ErrorCode.NotAvailable, 'presence not available for this channel');
     return this.presence.get(channel);
   }
 
@@ -336,6 +340,29 @@ export class Gateway implements ConnectionAcceptor, BrokerEventHandler, ClientCo
       n++;
     }
     return n;
+  }
+
+  /** Connections of a user and/or with a client id, for the admin console (a scan: admin use only). */
+  findClients(q: { user?: string; client?: string }, limit = 100): ClientSummary[] {
+    const out: ClientSummary[] = [];
+    const pool = q.user !== undefined && q.user !== '' ? (this.byUser.get(q.user) ?? []) : this.clients;
+    for (const c of pool) {
+      if (q.client !== undefined && q.client !== '' && c.id !== q.client) continue;
+      if (q.user === '' && c.user !== '') continue;
+      out.push({ client: c.id, user: c.user, ip: c.ip, protocol: c.protocol === 0 ? 'odin' : 'centrifuge', channels: [...c.subs.keys()] });
+      if (out.length >= limit) break;
+    }
+    return out;
+  }
+
+  /** Disconnects one connection by client id (anonymous ones included); false when there is none. */
+  disconnectClient(id: string, reason: DisconnectReason = Disconnect.ForceNoReconnect): boolean {
+    for (const c of this.clients) {
+      if (c.id !== id) continue;
+      c.disconnect(reason);
+      return true;
+    }
+    return false;
   }
 
   info(): Record<string, unknown> {
@@ -384,6 +411,7 @@ export class Gateway implements ConnectionAcceptor, BrokerEventHandler, ClientCo
       await new Promise<void>((r) => setImmediate(r));
     }
     for (const c of [...this.clients]) c.disconnect(Disconnect.Shutdown);
+    this.flusher.close();
     await this.broker.close();
   }
 }
@@ -394,13 +422,4 @@ function sameOrigin(allowed: string, origin: string): boolean {
   } catch {
     return false;
   }
-}
-
-export function brokerToApi(err: unknown): ApiError {
-  if (err instanceof ApiError) return err;
-  if (err instanceof BrokerError) {
-    if (err.code === 'unavailable' || err.code === 'closed') return new ApiError(108, 'broker unavailable, try again', 503);
-    if (err.code === 'bad_request') return new ApiError(107, err.message);
-  }
-  return new ApiError(100, 'internal error', 500);
 }

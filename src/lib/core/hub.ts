@@ -1,65 +1,34 @@
 import type { Broker, Publication } from './broker.js';
-import type { Client } from './client.js';
 import type { GatewayStats } from './stats.js';
 import type { Logger } from './logger.js';
 import type { FrameEncoder, PreparedFrame } from './transport.js';
-import { encodeOdinPublication } from '../protocol/odin.js';
-import { encodePublicationPush } from '../protocol/centrifuge.js';
-import { PROTOBUF_CODEC } from '../protocol/centrifuge-codec.js';
-
-/** Protocol ids index the per-publication frame cache. */
-export const PROTO_ODIN = 0;
-export const PROTO_CENTRIFUGE = 1;
-export const PROTO_CENTRIFUGE_PROTOBUF = 2;
-export type ProtocolId = typeof PROTO_ODIN | typeof PROTO_CENTRIFUGE | typeof PROTO_CENTRIFUGE_PROTOBUF;
+import type { Writer } from './writer.js';
+import { encodePush, PROTO_CENTRIFUGE, PROTO_CENTRIFUGE_PROTOBUF, PROTO_ODIN, type ProtocolId } from '../protocol/push.js';
 
 /**
- * A client's membership in a channel. While `buffer` is non-null the subscription is being
- * set up (history is read); live publications wait there so none is lost or duplicated.
+ * A client's membership in a channel: everything the fan-out loop reads, in one object (so the
+ * loop touches neither the client nor its class). While `buffer` is non-null the subscription is
+ * being set up (history is read); live publications wait there so none is lost or duplicated.
  */
 export interface Membership {
   buffer: Publication[] | null;
+  readonly protocol: ProtocolId;
+  readonly writer: Writer;
+  /** Keep-latest conflation (the namespace's `conflation: latest`). */
+  readonly conflate: boolean;
 }
 
-class ChannelEntry {
-  readonly members = new Map<Client, Membership>();
+class ChannelEntry<M> {
+  readonly members = new Map<M, Membership>();
   ready: Promise<void> = Promise.resolve();
-}
-
-/** The Odin envelope type: the publication's `type` tag, else the event part of the channel. */
-export function odinEventType(pub: Publication): string {
-  const t = pub.tags?.type;
-  if (t) return t;
-  const ch = pub.channel;
-  const parts = ch.split('.');
-  return parts[1] ?? ch;
-}
-
-export function encodeForProtocol(proto: ProtocolId, pub: Publication): string | Uint8Array {
-  if (proto === PROTO_CENTRIFUGE_PROTOBUF) return PROTOBUF_CODEC.publicationPush(pub.channel, pub);
-  if (proto === PROTO_ODIN) {
-    return encodeOdinPublication({
-      type: odinEventType(pub),
-      channel: pub.channel,
-      offset: pub.offset,
-      epoch: pub.epoch,
-      ts: pub.time,
-      data: pub.data,
-    });
-  }
-  return encodePublicationPush(pub.channel, pub);
 }
 
 /**
  * Channel → members, and the fan-out: a publication is encoded once per protocol, framed once
- * by the transport, and the same bytes are queued for every member. Queues are flushed once
- * per event-loop turn, one socket write per connection.
+ * by the transport, and the same bytes are queued on every member's writer.
  */
-export class Hub {
-  private readonly channels = new Map<string, ChannelEntry>();
-  private dirty: Client[] = [];
-  private flushScheduled = false;
-  private readonly flushBound = (): void => this.flush();
+export class Hub<M extends object = object> {
+  private readonly channels = new Map<string, ChannelEntry<M>>();
 
   constructor(
     private readonly broker: Broker,
@@ -76,31 +45,31 @@ export class Hub {
     return [...this.channels.keys()];
   }
 
-  members(channel: string): ReadonlyMap<Client, Membership> | undefined {
+  members(channel: string): ReadonlyMap<M, Membership> | undefined {
     return this.channels.get(channel)?.members;
   }
 
   /** Adds a member; resolves once the broker delivers the channel to this node. */
-  async add(channel: string, client: Client, m: Membership): Promise<void> {
+  async add(channel: string, member: M, m: Membership): Promise<void> {
     let e = this.channels.get(channel);
     if (!e) {
-      e = new ChannelEntry();
+      e = new ChannelEntry<M>();
       this.channels.set(channel, e);
       e.ready = this.broker.subscribe(channel);
     }
-    e.members.set(client, m);
+    e.members.set(member, m);
     this.stats.subscriptions++;
     try {
       await e.ready;
     } catch (err) {
-      this.remove(channel, client);
+      this.remove(channel, member);
       throw err;
     }
   }
 
-  remove(channel: string, client: Client): void {
+  remove(channel: string, member: M): void {
     const e = this.channels.get(channel);
-    if (!e || !e.members.delete(client)) return;
+    if (!e || !e.members.delete(member)) return;
     this.stats.subscriptions--;
     if (e.members.size === 0) {
       this.channels.delete(channel);
@@ -115,29 +84,24 @@ export class Hub {
     let odin: PreparedFrame | undefined;
     let cent: PreparedFrame | undefined;
     let centPb: PreparedFrame | undefined;
-    for (const [client, m] of e.members) {
+    for (const m of e.members.values()) {
       if (m.buffer !== null) {
         m.buffer.push(pub);
         continue;
       }
-      const proto = client.protocol;
-      if (proto === PROTO_ODIN) {
-        odin ??= this.prepare(PROTO_ODIN, pub);
-        client.enqueue(odin);
-      } else if (proto === PROTO_CENTRIFUGE) {
-        cent ??= this.prepare(PROTO_CENTRIFUGE, pub);
-        client.enqueue(cent);
-      } else {
-        centPb ??= this.prepare(PROTO_CENTRIFUGE_PROTOBUF, pub);
-        client.enqueue(centPb);
-      }
+      let frame: PreparedFrame;
+      if (m.protocol === PROTO_ODIN) frame = odin ??= this.prepare(PROTO_ODIN, pub);
+      else if (m.protocol === PROTO_CENTRIFUGE) frame = cent ??= this.prepare(PROTO_CENTRIFUGE, pub);
+      else frame = centPb ??= this.prepare(PROTO_CENTRIFUGE_PROTOBUF, pub);
+      if (m.conflate) m.writer.enqueueLatest(frame, pub.channel);
+      else m.writer.enqueue(frame);
     }
     const cb = this.stats.onBroadcastLatency;
     if (cb !== null) cb(Math.max(0, Date.now() - pub.time) / 1000);
   }
 
   prepare(proto: ProtocolId, pub: Publication): PreparedFrame {
-    const e = encodeForProtocol(proto, pub);
+    const e = encodePush(proto, pub);
     return typeof e === 'string' ? this.transport.prepare(Buffer.from(e)) : this.transport.prepare(e, true);
   }
 
@@ -148,21 +112,5 @@ export class Hub {
 
   prepareText(text: string): PreparedFrame {
     return this.transport.prepare(Buffer.from(text));
-  }
-
-  /** A client has frames queued: flush it at the end of this event-loop turn. */
-  markDirty(client: Client): void {
-    this.dirty.push(client);
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      setImmediate(this.flushBound);
-    }
-  }
-
-  flush(): void {
-    this.flushScheduled = false;
-    const list = this.dirty;
-    this.dirty = [];
-    for (let i = 0; i < list.length; i++) list[i]!.flush();
   }
 }

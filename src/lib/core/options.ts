@@ -3,8 +3,8 @@
  * once here with a message naming the bad key and value, then frozen.
  */
 import { z } from 'zod';
+import { MARKET_STATS_CHANNEL, PUBLIC_CHANNEL_EVENTS, USER_CHANNEL_EVENT } from '../protocol/events.js';
 
-export const DEFAULT_PORT = 3002;
 /** Connections one process accepts; over it the upgrade gets HTTP 503. */
 export const DEFAULT_MAX_CONNECTIONS = 19_000;
 /** Connections from one IP address; over it the upgrade gets HTTP 429. 0 = no limit. */
@@ -29,7 +29,13 @@ export const DEFAULT_HISTORY_TTL_MS = 5 * 60_000;
 /** Most publications a recovery may return; more missed means "not recovered" (Centrifugo's 300 is too low for trade bursts). */
 export const DEFAULT_RECOVERY_MAX = 1000;
 
-const ODIN_EVENTS = 'trade|liquidity|metadata|social|favorites|creation|analytics|price|holders';
+/**
+ * A connection's writes (client.*). 0 ms: frames queued in one event-loop turn go out in one
+ * write at the end of the turn. More: frames of that many ms go out together (fewer syscalls
+ * and TCP segments at high rates, for up to that much added latency).
+ */
+export const DEFAULT_WRITE_DELAY_MS = 0;
+export const MAX_WRITE_DELAY_MS = 1000;
 
 const namespaceSchema = z
   .object({
@@ -47,6 +53,12 @@ const namespaceSchema = z
     recovery: z.boolean().default(true),
     recoveryMax: z.number().int().min(1).default(DEFAULT_RECOVERY_MAX),
     presence: z.boolean().default(false),
+    /**
+     * `latest`: a connection's unsent publications of one channel are conflated to the newest
+     * (price-like channels, where only the last value matters); offsets then skip. Only frames
+     * still queued in the connection's write window are conflated (see client.writeDelayMs).
+     */
+    conflation: z.enum(['none', 'latest']).default('none'),
   })
   .strict();
 
@@ -56,20 +68,20 @@ export type NamespaceOptions = z.infer<typeof namespaceSchema>;
 export const DEFAULT_NAMESPACES: readonly NamespaceOptions[] = [
   {
     name: 'balances',
-    pattern: '[A-Za-z0-9_-]{1,32}\\.balances\\.[A-Za-z0-9_:@-]{1,128}',
+    pattern: `[A-Za-z0-9_-]{1,32}\\.${USER_CHANNEL_EVENT}\\.[A-Za-z0-9_:@-]{1,128}`,
     subscribe: 'authenticated',
     userChannel: true,
     historySize: 100,
   },
-  { name: 'public', pattern: `[A-Za-z0-9_-]{1,32}\\.(${ODIN_EVENTS})|market\\.stats`, presence: true },
+  {
+    name: 'public',
+    pattern: `[A-Za-z0-9_-]{1,32}\\.(${PUBLIC_CHANNEL_EVENTS.join('|')})|${MARKET_STATS_CHANNEL.replace('.', '\\.')}`,
+    presence: true,
+  },
 ].map((n) => namespaceSchema.parse(n));
 
 export const gatewayOptionsSchema = z
   .object({
-    host: z.string().default('0.0.0.0'),
-    port: z.number().int().min(0).max(65535).default(DEFAULT_PORT),
-    /** Key for the server HTTP API (X-API-Key). Empty: the API refuses every call. */
-    apiKey: z.string().default(''),
     /** Accept connections without a token (they get user ""). */
     allowAnonymous: z.boolean().default(true),
     /** HMAC secret for HS256/384/512 connection tokens. */
@@ -102,7 +114,12 @@ export const gatewayOptionsSchema = z
       .array(namespaceSchema)
       .min(1)
       .default(() => DEFAULT_NAMESPACES.map((n) => ({ ...n }))),
-    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    client: z
+      .object({
+        writeDelayMs: z.number().int().min(0).max(MAX_WRITE_DELAY_MS).default(DEFAULT_WRITE_DELAY_MS),
+      })
+      .strict()
+      .default({ writeDelayMs: DEFAULT_WRITE_DELAY_MS }),
   })
   .strict()
   .superRefine((o, ctx) => {
@@ -158,6 +175,7 @@ export function resolveGatewayOptions(input: unknown = {}): GatewayOptions {
   }
   const o = r.data;
   Object.freeze(o.allowedOrigins);
+  Object.freeze(o.client);
   for (const ns of o.namespaces) Object.freeze(ns);
   Object.freeze(o.namespaces);
   return Object.freeze(o);

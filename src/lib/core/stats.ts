@@ -15,6 +15,8 @@ export class GatewayStats {
   publications = 0;
   recoveries = { recovered: 0, not_recovered: 0 };
   slowDisconnects = 0;
+  /** Publications replaced in a queue by a newer one of the same channel (keep-latest conflation). */
+  conflated = 0;
   rejected: Record<RejectReason, number> = { max_connections: 0, max_connections_per_ip: 0, origin: 0, draining: 0, bad_path: 0 };
   disconnects = new Map<number, number>();
   commandErrors = new Map<number, number>();

@@ -7,9 +7,10 @@
 import {
   CENTRIFUGE_PING,
   encodeErrorReply,
-  encodePublicationObject,
+  encodeHistoryReply,
   encodePublicationPush,
   encodeReply,
+  encodeSubscribeResult,
   parseCentrifugeFrame,
   type CentrifugeFrameItem,
   type CentrifugePublicationFields,
@@ -59,25 +60,14 @@ export interface CentrifugeCodec {
   readonly ping: Uint8Array;
 }
 
-/** A SubscribeResult object; publications go in as raw JSON so payloads are not re-parsed. */
-export function jsonSubscribeResult(s: SubscribeFields): string {
-  const result: Record<string, unknown> = {};
-  if (s.recoverable) {
-    result.recoverable = true;
-    result.positioned = true;
-    result.epoch = s.epoch;
-    result.offset = s.offset;
-  }
-  if (s.wasRecovering) {
-    result.was_recovering = true;
-    result.recovered = s.recovered;
-  }
-  let text = JSON.stringify(result);
-  const extra: string[] = [];
-  if (s.publications.length > 0) extra.push('"publications":[' + s.publications.map(encodePublicationObject).join(',') + ']');
-  if (s.data !== null) extra.push('"data":' + s.data);
-  if (extra.length > 0) text = text.slice(0, -1) + (text.length > 2 ? ',' : '') + extra.join(',') + '}';
-  return text;
+/** The JSON SubscribeResult of `s`; publications go in as raw JSON so payloads are not re-parsed. */
+function jsonSubscribeResult(s: SubscribeFields): string {
+  return encodeSubscribeResult({
+    ...(s.recoverable ? { position: { offset: s.offset, epoch: s.epoch } } : {}),
+    ...(s.wasRecovering ? { recovered: s.recovered } : {}),
+    publications: s.publications,
+    ...(s.data !== null ? { data: s.data } : {}),
+  });
 }
 
 const b = (s: string): Uint8Array => Buffer.from(s);
@@ -100,18 +90,7 @@ export const JSON_CODEC: CentrifugeCodec = {
   refresh: (id, r) => b(encodeReply(id, 'refresh', r)),
   subscribe: (id, s) => b('{"id":' + id + ',"subscribe":' + jsonSubscribeResult(s) + '}'),
   empty: (id, method) => b(encodeReply(id, method, {})),
-  history: (id, pubs, epoch, offset) =>
-    b(
-      '{"id":' +
-        id +
-        ',"history":{"publications":[' +
-        pubs.map(encodePublicationObject).join(',') +
-        '],"epoch":' +
-        JSON.stringify(epoch) +
-        ',"offset":' +
-        offset +
-        '}}',
-    ),
+  history: (id, pubs, epoch, offset) => b(encodeHistoryReply(id, pubs, { offset, epoch })),
   presence: (id, presence) => b(encodeReply(id, 'presence', { presence })),
   presenceStats: (id, s) => b(encodeReply(id, 'presence_stats', s)),
   publicationPush: (channel, p) => b(encodePublicationPush(channel, p)),

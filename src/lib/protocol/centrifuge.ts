@@ -43,7 +43,7 @@ export type CentrifugeFrameItem =
 
 /**
  * Splits a frame into commands. An empty object is the client's pong. A malformed line makes
- * a 'bad' item (the caller disconnects with 3501): the frame's order is kept.
+ * a 'bad' item (the caller disconnects with Disconnect.BadRequest, 3501): the frame's order is kept.
  */
 export function parseCentrifugeFrame(text: string): CentrifugeFrameItem[] {
   const items: CentrifugeFrameItem[] = [];
@@ -91,6 +91,59 @@ export function parseCentrifugeFrame(text: string): CentrifugeFrameItem[] {
 
 export function encodeReply(id: number, method: CentrifugeMethod, result: unknown): string {
   return '{"id":' + id + ',"' + method + '":' + JSON.stringify(result ?? {}) + '}';
+}
+
+/** The `publications` array, each payload spliced in as its JSON text (never re-parsed). */
+function publicationsArray(pubs: readonly CentrifugePublicationFields[]): string {
+  let s = '[';
+  for (let i = 0; i < pubs.length; i++) s += (i > 0 ? ',' : '') + encodePublicationObject(pubs[i]!);
+  return s + ']';
+}
+
+export interface CentrifugeSubscribeResult {
+  /** Present when the channel keeps history with recovery: the stream's current top. */
+  readonly position?: { readonly offset: number; readonly epoch: string };
+  /** Present when the client asked to recover. */
+  readonly recovered?: boolean;
+  /** Recovered publications, oldest first. */
+  readonly publications: readonly CentrifugePublicationFields[];
+  /** JSON text of the subscription's `data` (server-side subscriptions). */
+  readonly data?: string;
+}
+
+/** The subscribe reply (field order as Centrifugo's: recoverable, positioned, epoch, offset, ...). */
+/** A SubscribeResult object (also in a connect reply's `subs` and, without publications, a subscribe push). */
+export function encodeSubscribeResult(r: CentrifugeSubscribeResult): string {
+  const parts: string[] = [];
+  if (r.position) {
+    parts.push('"recoverable":true', '"positioned":true', '"epoch":' + JSON.stringify(r.position.epoch), '"offset":' + r.position.offset);
+  }
+  if (r.recovered !== undefined) parts.push('"was_recovering":true', '"recovered":' + r.recovered);
+  if (r.publications.length > 0) parts.push('"publications":' + publicationsArray(r.publications));
+  if (r.data !== undefined) parts.push('"data":' + r.data);
+  return '{' + parts.join(',') + '}';
+}
+
+export function encodeSubscribeReply(id: number, r: CentrifugeSubscribeResult): string {
+  return '{"id":' + id + ',"subscribe":' + encodeSubscribeResult(r) + '}';
+}
+
+export function encodeHistoryReply(
+  id: number,
+  publications: readonly CentrifugePublicationFields[],
+  position: { readonly offset: number; readonly epoch: string },
+): string {
+  return (
+    '{"id":' +
+    id +
+    ',"history":{"publications":' +
+    publicationsArray(publications) +
+    ',"epoch":' +
+    JSON.stringify(position.epoch) +
+    ',"offset":' +
+    position.offset +
+    '}}'
+  );
 }
 
 export function encodeErrorReply(id: number, err: ProtocolError): string {

@@ -1,5 +1,6 @@
 /**
- * Client-visible outcome codes, shared by both client protocols.
+ * The code catalogue: every client-visible outcome code, with its reconnect policy, in one file.
+ * docs/protocol.md ("Codes") lists the same table for client authors.
  *
  * Error codes (100-112) answer a single command; the connection stays open.
  * Disconnect codes close the connection: 3000-3499 tell the client to reconnect,
@@ -32,25 +33,48 @@ export interface ProtocolError {
 }
 
 const errorMessages: Record<ErrorCode, string> = {
-  100: 'internal server error',
-  101: 'unauthorized',
-  102: 'unknown channel',
-  103: 'permission denied',
-  104: 'method not found',
-  105: 'already subscribed',
-  106: 'limit exceeded',
-  107: 'bad request',
-  108: 'not available',
-  109: 'token expired',
-  110: 'expired',
-  111: 'too many requests',
-  112: 'unrecoverable position',
+  [ErrorCode.Internal]: 'internal server error',
+  [ErrorCode.Unauthorized]: 'unauthorized',
+  [ErrorCode.UnknownChannel]: 'unknown channel',
+  [ErrorCode.PermissionDenied]: 'permission denied',
+  [ErrorCode.MethodNotFound]: 'method not found',
+  [ErrorCode.AlreadySubscribed]: 'already subscribed',
+  [ErrorCode.LimitExceeded]: 'limit exceeded',
+  [ErrorCode.BadRequest]: 'bad request',
+  [ErrorCode.NotAvailable]: 'not available',
+  [ErrorCode.TokenExpired]: 'token expired',
+  [ErrorCode.Expired]: 'expired',
+  [ErrorCode.TooManyRequests]: 'too many requests',
+  [ErrorCode.UnrecoverablePosition]: 'unrecoverable position',
 };
 
 export function protocolError(code: ErrorCode, message?: string, temporary?: boolean): ProtocolError {
   const err: { code: ErrorCode; message: string; temporary?: boolean } = { code, message: message ?? errorMessages[code] };
   if (temporary) err.temporary = true;
   return err;
+}
+
+export function isProtocolError(v: unknown): v is ProtocolError {
+  return (
+    typeof v === 'object' && v !== null && typeof (v as ProtocolError).code === 'number' && typeof (v as ProtocolError).message === 'string'
+  );
+}
+
+/**
+ * A protocol error thrown rather than returned (the server API's methods in core). The server
+ * layer maps its code to an HTTP status; core never speaks HTTP.
+ */
+export class CodedError extends Error implements ProtocolError {
+  override readonly name: string = 'CodedError';
+  readonly temporary: boolean;
+  constructor(
+    readonly code: ErrorCode,
+    message?: string,
+    options?: { temporary?: boolean; cause?: unknown },
+  ) {
+    super(message ?? errorMessages[code], options?.cause !== undefined ? { cause: options.cause } : undefined);
+    this.temporary = options?.temporary === true;
+  }
 }
 
 export interface DisconnectReason {
@@ -73,6 +97,11 @@ export const Disconnect = {
   TooManyRequests: { code: 3013, reason: 'too many requests' },
   // Terminal range.
   InvalidToken: { code: 3500, reason: 'invalid token' },
+  /**
+   * The Odin protocol has no token refresh: an expired token can only be replaced by a new
+   * connection with a new token, so it is terminal (same code as an invalid token).
+   */
+  TokenExpired: { code: 3500, reason: 'token expired' },
   BadRequest: { code: 3501, reason: 'bad request' },
   Stale: { code: 3502, reason: 'stale' },
   ForceNoReconnect: { code: 3503, reason: 'force disconnect' },
@@ -83,7 +112,31 @@ export const Disconnect = {
   MessageSizeLimit: { code: 3508, reason: 'message size limit exceeded' },
 } as const satisfies Record<string, DisconnectReason>;
 
-/** Whether a client that receives this close code should reconnect. */
+/** Application close codes a server API `disconnect` call may give (RFC 6455 private use starts at 4000). */
+export const DISCONNECT_CODE_MIN = 3000;
+export const DISCONNECT_CODE_MAX = 4999;
+/** First terminal code of each range: below it, reconnect. */
+const TERMINAL_FROM = 3500;
+const CUSTOM_RECONNECT_FROM = 4000;
+const CUSTOM_TERMINAL_FROM = 4500;
+
+/** Whether a client that receives this close code should reconnect (Centrifugo's policy). */
 export function shouldReconnect(code: number): boolean {
-  return code < 3500 || (code >= 4000 && code < 4500);
+  return code < TERMINAL_FROM || (code >= CUSTOM_RECONNECT_FROM && code < CUSTOM_TERMINAL_FROM);
 }
+
+/** WebSocket (RFC 6455) close codes the transports use themselves. */
+export const WsClose = {
+  Normal: 1000,
+  GoingAway: 1001,
+  ProtocolError: 1002,
+  /** Reserved: never sent; reported when the connection dropped without a close frame. */
+  Abnormal: 1006,
+  InvalidPayload: 1007,
+  PolicyViolation: 1008,
+  MessageTooBig: 1009,
+  InternalError: 1011,
+} as const;
+
+/** A close frame's reason is at most 123 bytes (125-byte control payload minus the code). */
+export const MAX_CLOSE_REASON_BYTES = 123;

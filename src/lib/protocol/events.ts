@@ -21,6 +21,16 @@
 export const CHANNEL_EVENTS = ['trade', 'liquidity', 'metadata', 'social', 'favorites', 'creation', 'analytics', 'balances'] as const;
 export type ChannelEvent = (typeof CHANNEL_EVENTS)[number];
 
+/**
+ * Channel events the gateway accepts on public (anyone may subscribe) channels: every Odin
+ * channel event except the per-user `balances`, plus `price` and `holders`, per-type channels
+ * (`BTC.price`) that load tests and dashboards subscribe to. The gateway's default namespaces
+ * are built from these two lists, so a new channel event is added here only.
+ */
+export const PUBLIC_CHANNEL_EVENTS: readonly string[] = [...CHANNEL_EVENTS.filter((e) => e !== 'balances'), 'price', 'holders'];
+/** The per-user channel event: `{SYMBOL}.balances.{userId}`. */
+export const USER_CHANNEL_EVENT: ChannelEvent = 'balances';
+
 /** Gateway channel of the market statistics summary. */
 export const MARKET_STATS_CHANNEL = 'market.stats';
 /** NATS subject of the market statistics summary. */

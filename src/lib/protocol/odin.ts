@@ -2,27 +2,17 @@
  * The Odin client protocol (JSON text frames, one message per frame), compatible with the
  * existing Odin clients, plus recovery across reconnects. Shapes: docs/protocol.md.
  */
-import type { ErrorCode } from './codes.js';
-
-export interface StreamPositionWire {
-  offset: number;
-  epoch: string;
-}
+import { ErrorCode, isProtocolError } from './codes.js';
+import { parseStreamPosition, type StreamPosition } from './position.js';
 
 export type OdinCommand =
-  | { type: 'subscribe'; channels: string[]; positions: Record<string, StreamPositionWire> }
+  | { type: 'subscribe'; channels: string[]; positions: Record<string, StreamPosition> }
   | { type: 'unsubscribe'; channels: string[] }
   | { type: 'heartbeat' }
   /** Opt-in: the client asks for the `connected` message (its id, user, limits). */
   | { type: 'hello' };
 
 export type OdinParseResult = { ok: true; command: OdinCommand } | { ok: false; code: ErrorCode; message: string; type?: string };
-
-function isPosition(v: unknown): v is StreamPositionWire {
-  if (typeof v !== 'object' || v === null) return false;
-  const p = v as Record<string, unknown>;
-  return Number.isSafeInteger(p.offset) && (p.offset as number) >= 0 && typeof p.epoch === 'string';
-}
 
 function channelList(data: Record<string, unknown>): string[] | null {
   const ch = data.channels;
@@ -37,33 +27,35 @@ export function parseOdinCommand(text: string): OdinParseResult {
   try {
     msg = JSON.parse(text);
   } catch {
-    return { ok: false, code: 107, message: 'invalid JSON' };
+    return { ok: false, code: ErrorCode.BadRequest, message: 'invalid JSON' };
   }
   if (typeof msg !== 'object' || msg === null || Array.isArray(msg)) {
-    return { ok: false, code: 107, message: 'a command is a JSON object' };
+    return { ok: false, code: ErrorCode.BadRequest, message: 'a command is a JSON object' };
   }
   const m = msg as Record<string, unknown>;
   const type = m.type;
-  if (typeof type !== 'string') return { ok: false, code: 107, message: 'missing "type"' };
+  if (typeof type !== 'string') return { ok: false, code: ErrorCode.BadRequest, message: 'missing "type"' };
   if (type === 'heartbeat' || type === 'ping') return { ok: true, command: { type: 'heartbeat' } };
   if (type === 'hello') return { ok: true, command: { type: 'hello' } };
   if (type !== 'subscribe' && type !== 'unsubscribe') {
-    return { ok: false, code: 104, message: `unknown type "${type.slice(0, 64)}"`, type };
+    return { ok: false, code: ErrorCode.MethodNotFound, message: `unknown type "${type.slice(0, 64)}"`, type };
   }
   const data = m.data;
-  if (typeof data !== 'object' || data === null) return { ok: false, code: 107, message: 'missing "data"', type };
+  if (typeof data !== 'object' || data === null) return { ok: false, code: ErrorCode.BadRequest, message: 'missing "data"', type };
   const d = data as Record<string, unknown>;
   const channels = channelList(d);
-  if (!channels) return { ok: false, code: 107, message: '"data.channels" must be a non-empty array of strings', type };
+  if (!channels) return { ok: false, code: ErrorCode.BadRequest, message: '"data.channels" must be a non-empty array of strings', type };
   if (type === 'unsubscribe') return { ok: true, command: { type, channels } };
-  const positions: Record<string, StreamPositionWire> = {};
+  // No prototype: a channel named "__proto__" is a key like any other.
+  const positions: Record<string, StreamPosition> = Object.create(null) as Record<string, StreamPosition>;
   if (d.positions !== undefined) {
     if (typeof d.positions !== 'object' || d.positions === null || Array.isArray(d.positions)) {
-      return { ok: false, code: 107, message: '"data.positions" must be an object of {offset, epoch}', type };
+      return { ok: false, code: ErrorCode.BadRequest, message: '"data.positions" must be an object of {offset, epoch}', type };
     }
     for (const [ch, pos] of Object.entries(d.positions as Record<string, unknown>)) {
-      if (!isPosition(pos)) return { ok: false, code: 107, message: `"data.positions.${ch.slice(0, 64)}" must be {offset, epoch}`, type };
-      positions[ch] = { offset: pos.offset, epoch: pos.epoch };
+      const p = parseStreamPosition(pos, `data.positions.${ch.slice(0, 64)}`);
+      if (isProtocolError(p)) return { ok: false, code: p.code, message: p.message, type };
+      positions[ch] = p;
     }
   }
   return { ok: true, command: { type, channels, positions } };

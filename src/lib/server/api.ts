@@ -1,6 +1,6 @@
 /**
- * The server HTTP API with Centrifugo's semantics, so its server SDKs (`cent`, `gocent`) work
- * unchanged:
+ * The server API's methods with Centrifugo's semantics, so its server SDKs (`cent`, `gocent`)
+ * work unchanged (the HTTP envelope — status, error mode, legacy pipe — is api-http.ts):
  *  - `POST /api/<method>` with a JSON body, and the legacy `POST /api` taking
  *    `{"method": "...", "params": {...}}` commands, several separated by "\n" (gocent's pipe),
  *    answered one reply per line.
@@ -12,15 +12,19 @@
  *    unknown field is refused too, never silently ignored. Centrifugo PRO methods get 104 with
  *    a message saying so.
  */
-import { timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
-import { ApiError, type Gateway } from '../core/gateway.js';
+import type { Gateway } from '../core/gateway.js';
 import type { Publication } from '../core/broker.js';
+import { DISCONNECT_CODE_MAX, DISCONNECT_CODE_MIN, isProtocolError, MAX_CLOSE_REASON_BYTES } from '../protocol/codes.js';
+import { jsonTooDeep, MAX_JSON_DEPTH } from '../protocol/limits.js';
+import { parseStreamPosition, type StreamPosition } from '../protocol/position.js';
+import { ApiError, toApiError } from './api-errors.js';
 import { globToRegExp } from './glob.js';
 
 const channel = z.string().min(1).max(255);
-// Both optional with zero defaults, as Go decodes them (gocent omits a zero offset).
-const position = z.strictObject({ offset: z.number().int().min(0).default(0), epoch: z.string().default('') });
+// Checked by the one stream position parser (protocol/position.ts), with zero defaults as Go
+// decodes them (gocent omits a zero offset).
+const position = z.unknown();
 const tags = z.record(z.string(), z.string());
 const boolValue = z.strictObject({ value: z.boolean() });
 
@@ -67,8 +71,8 @@ const schemas = {
     whitelist: z.array(z.string()).optional(),
     disconnect: z
       .strictObject({
-        code: z.number().int().min(3000).max(4999),
-        reason: z.string().max(123),
+        code: z.number().int().min(DISCONNECT_CODE_MIN).max(DISCONNECT_CODE_MAX),
+        reason: z.string().max(MAX_CLOSE_REASON_BYTES),
         /** Centrifugo v2's field, still sent by gocent v3; the code's range decides (as in Centrifugo v3+). */
         reconnect: z.boolean().optional(),
       })
@@ -125,18 +129,23 @@ function isMethod(m: string): m is Method {
   return Object.hasOwn(schemas, m);
 }
 
-interface ErrorBody {
+export interface ErrorBody {
   code: number;
   message: string;
 }
 
-/** An error's HTTP status in transport mode when the code's table does not say it (503: broker down). */
-const transportStatus = new WeakMap<ErrorBody, number>();
+/** Errors that were temporary (the body has only code and message). */
+const temporaryErrors = new WeakSet<ErrorBody>();
+
+/** Whether an error came from a temporary condition (retry later). */
+export function isTemporary(e: ErrorBody): boolean {
+  return temporaryErrors.has(e);
+}
 
 /** One command's outcome, as Centrifugo puts it in a response or a batch reply. */
-type Outcome = { result: unknown } | { error: ErrorBody };
+export type Outcome = { result: unknown } | { error: ErrorBody };
 
-function failure(code: number, message: string): Outcome {
+export function failure(code: number, message: string): Outcome {
   return { error: { code, message } };
 }
 
@@ -145,22 +154,6 @@ function methodNotFound(method: string): Outcome {
   return PRO_METHODS.has(method)
     ? failure(104, `method not found: ${m} is a Centrifugo PRO method that odin-ws does not implement`)
     : failure(104, `method not found: ${m}`);
-}
-
-export function checkApiKey(
-  expected: string,
-  header: string | undefined,
-  authorization: string | undefined,
-  query?: string | null,
-): boolean {
-  if (expected === '') return false;
-  let given = header;
-  if (given === undefined && authorization?.toLowerCase().startsWith('apikey ')) given = authorization.slice(7).trim();
-  if (given === undefined && query) given = query;
-  if (given === undefined) return false;
-  const a = Buffer.from(given);
-  const b = Buffer.from(expected);
-  return a.length === b.length && timingSafeEqual(a, b);
 }
 
 function pubJson(p: Publication): unknown {
@@ -190,7 +183,15 @@ function publishPayload(p: PublishParams): string {
   if (p.version_epoch !== undefined && p.version_epoch !== '')
     throw new ApiError(107, 'version_epoch: versioned publications are not supported by odin-ws');
   if (p.data === undefined) throw new ApiError(107, 'data: required');
+  if (jsonTooDeep(p.data)) throw new ApiError(107, `data: nests deeper than ${MAX_JSON_DEPTH} levels`);
   return JSON.stringify(p.data);
+}
+
+function positionOf(value: unknown, field: string): StreamPosition | undefined {
+  if (value === undefined) return undefined;
+  const pos = parseStreamPosition(value, field, { zeroDefaults: true });
+  if (isProtocolError(pos)) throw new ApiError(pos.code, pos.message);
+  return pos;
 }
 
 function refuseSession(session: string | undefined): void {
@@ -270,7 +271,7 @@ async function call(gw: Gateway, method: Method, raw: Record<string, unknown>): 
       gw.subscribeUser(p.user, p.channel, {
         ...(p.client ? { client: p.client } : {}),
         ...(p.data !== undefined ? { data: JSON.stringify(p.data) } : {}),
-        ...(p.recover_since ? { since: p.recover_since } : {}),
+        ...(p.recover_since !== undefined ? { since: positionOf(p.recover_since, 'recover_since')! } : {}),
       });
       return {};
     }
@@ -295,7 +296,8 @@ async function call(gw: Gateway, method: Method, raw: Record<string, unknown>): 
     case 'history': {
       const p = parsed.data as z.infer<typeof schemas.history>;
       const limit = p.limit === undefined ? 0 : p.limit === -1 ? Number.MAX_SAFE_INTEGER : p.limit;
-      const h = await gw.history(p.channel, { limit, ...(p.since ? { since: p.since } : {}), ...(p.reverse ? { reverse: true } : {}) });
+      const since = positionOf(p.since, 'since');
+      const h = await gw.history(p.channel, { limit, ...(since ? { since } : {}), ...(p.reverse ? { reverse: true } : {}) });
       return { publications: h.publications.map(pubJson), offset: h.position.offset, epoch: h.position.epoch };
     }
     case 'history_remove':
@@ -324,13 +326,14 @@ async function call(gw: Gateway, method: Method, raw: Record<string, unknown>): 
 }
 
 function asOutcome(e: unknown): { error: ErrorBody } {
-  const a = e instanceof ApiError ? e : new ApiError(100, 'internal server error');
+  const a = toApiError(e);
   const error = { code: a.code, message: a.message };
-  if (a.httpStatus === 503) transportStatus.set(error, 503);
+  if (a.temporary) temporaryErrors.add(error);
   return { error };
 }
 
-async function run(gw: Gateway, method: string, params: unknown): Promise<Outcome> {
+/** Runs one API method (or a batch) with its params: the outcome, never a throw. */
+export async function run(gw: Gateway, method: string, params: unknown): Promise<Outcome> {
   if (method === 'batch') return batch(gw, params);
   if (!isMethod(method)) return methodNotFound(method);
   if (typeof params !== 'object' || params === null || Array.isArray(params)) return failure(107, 'params: expected a JSON object');
@@ -365,92 +368,4 @@ async function batch(gw: Gateway, body: unknown): Promise<Outcome> {
         Promise.resolve([]),
       );
   return { result: { replies } };
-}
-
-/** Centrifugo's mapping of error codes to HTTP statuses in transport error mode (101, 103, 111: ours). */
-export function httpStatusOf(code: number): number {
-  switch (code) {
-    case 101:
-      return 401;
-    case 102:
-    case 104:
-      return 404;
-    case 103:
-      return 403;
-    case 107:
-    case 108:
-      return 400;
-    case 111:
-      return 429;
-    case 112:
-      return 416;
-    case 113:
-      return 409;
-    default:
-      return 500;
-  }
-}
-
-export interface ApiHttpResponse {
-  status: number;
-  /** JSON text (one object, or one per line for a pipe of several commands). */
-  body: string;
-}
-
-/**
- * Serves one API request whose body has been read. `path` is `/api` or `/api/<method>`;
- * `errorMode` is the `X-Centrifugo-Error-Mode` header.
- */
-export async function serveApi(gw: Gateway, path: string, body: Buffer, errorMode: string | undefined): Promise<ApiHttpResponse> {
-  const transport = errorMode?.toLowerCase() === 'transport';
-  const text = body.toString('utf8');
-  if (path === '/api') return servePipe(gw, text, transport);
-  const method = path.slice(5);
-  let params: unknown = {};
-  let outcome: Outcome;
-  if (text.trim() !== '') {
-    try {
-      params = JSON.parse(text);
-    } catch {
-      outcome = failure(107, 'bad request: invalid JSON body');
-      return respond(outcome, transport && method !== 'batch' && method !== 'broadcast');
-    }
-  }
-  outcome = await run(gw, method, params);
-  // Batch answers `{"replies": [...]}` at the top level, as Centrifugo does.
-  if (method === 'batch' && 'result' in outcome) return { status: 200, body: JSON.stringify(outcome.result) };
-  return respond(outcome, transport && method !== 'batch' && method !== 'broadcast');
-}
-
-function respond(o: Outcome, transport: boolean): ApiHttpResponse {
-  if (transport && 'error' in o)
-    return { status: transportStatus.get(o.error) ?? httpStatusOf(o.error.code), body: JSON.stringify(o.error) };
-  return { status: 200, body: JSON.stringify(o) };
-}
-
-/** The legacy endpoint: `{"method","params"}` commands, one per line, one reply line each. */
-async function servePipe(gw: Gateway, text: string, transport: boolean): Promise<ApiHttpResponse> {
-  const lines = text.split('\n').filter((l) => l.trim() !== '');
-  if (lines.length === 0) return respond(failure(107, 'bad request: empty body; send {"method": ..., "params": ...}'), transport);
-  if (lines.length > 1000) return respond(failure(107, 'bad request: at most 1000 commands per request'), transport);
-  const replies: Outcome[] = [];
-  let method = '';
-  for (const line of lines) {
-    let cmd: unknown;
-    try {
-      cmd = JSON.parse(line);
-    } catch {
-      replies.push(failure(107, 'bad request: invalid JSON command'));
-      continue;
-    }
-    const c = cmd as { method?: unknown; params?: unknown } | null;
-    if (typeof c !== 'object' || c === null || typeof c.method !== 'string') {
-      replies.push(failure(107, 'method: required'));
-      continue;
-    }
-    method = c.method;
-    replies.push(await run(gw, c.method, c.params ?? {}));
-  }
-  if (replies.length === 1) return respond(replies[0]!, transport && method !== 'batch' && method !== 'broadcast');
-  return { status: 200, body: replies.map((r) => JSON.stringify(r)).join('\n') };
 }

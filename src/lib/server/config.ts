@@ -1,17 +1,65 @@
 /**
  * Gateway configuration from the outside world: defaults ← file (--config, YAML or JSON) ←
- * environment ← flags. The merged object is validated once by core's resolveGatewayOptions.
+ * environment ← flags. The merged object is validated once: the server's own settings (where
+ * to listen, the API key, the log level) here, the rest by core's resolveGatewayOptions.
  */
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
-import { ConfigError, resolveGatewayOptions, type GatewayOptions } from '../core/options.js';
+import { z } from 'zod';
+import { ConfigError, resolveGatewayOptions, type GatewayOptions, type GatewayOptionsInput } from '../core/options.js';
 import { loadJetStreamSection, type JetStreamSection } from '../broker-jetstream/config.js';
+import { loadDashboardSection, type DashboardOptions } from '../dashboard/options.js';
 import { parseFlags, toBool, toList, toNumber } from '../runtime/flags.js';
 
 export type BrokerKind = 'memory' | 'nats';
 
+export const DEFAULT_PORT = 3002;
+export const DEFAULT_HOST = '0.0.0.0';
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** The server's own settings: not core's business (core has no sockets, HTTP or logs of its own). */
+const serverSettingsSchema = z.object({
+  host: z.string().default(DEFAULT_HOST),
+  port: z.number().int().min(0).max(65535).default(DEFAULT_PORT),
+  /** Key for the server HTTP API (X-API-Key). Empty: the API refuses every call. */
+  apiKey: z.string().default(''),
+  logLevel: z.enum(LOG_LEVELS).default('info'),
+});
+const SERVER_KEYS = Object.keys(serverSettingsSchema.shape) as readonly string[];
+
+export type ServerSettings = Readonly<z.output<typeof serverSettingsSchema>>;
+/** Everything a running gateway server needs: its own settings and core's options, one frozen object. */
+export type GatewayServerOptions = ServerSettings & GatewayOptions;
+export type GatewayServerOptionsInput = Partial<z.input<typeof serverSettingsSchema>> & GatewayOptionsInput;
+
+/** Validates and freezes server settings and core options together; errors name every bad key. */
+export function resolveGatewayServerOptions(input: unknown = {}): GatewayServerOptions {
+  const all = typeof input === 'object' && input !== null && !Array.isArray(input) ? (input as Record<string, unknown>) : {};
+  const mine: Record<string, unknown> = {};
+  const rest: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(all)) (SERVER_KEYS.includes(k) ? mine : rest)[k] = v;
+  const r = serverSettingsSchema.safeParse(mine);
+  let coreError: ConfigError | null = null;
+  let core: GatewayOptions | null = null;
+  try {
+    core = resolveGatewayOptions(typeof input === 'object' && input !== null && !Array.isArray(input) ? rest : input);
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    coreError = e;
+  }
+  if (!r.success) {
+    const lines = r.error.issues.map(
+      (i) => `${i.path.map(String).join('.')}: ${i.message} (got ${JSON.stringify(mine[String(i.path[0])])})`,
+    );
+    const more = coreError ? '\n  ' + coreError.message.split('\n').slice(1).join('\n') : '';
+    throw new ConfigError('invalid gateway options:\n  ' + lines.join('\n  ') + more);
+  }
+  if (coreError || !core) throw coreError ?? new ConfigError('invalid gateway options');
+  return Object.freeze({ ...core, ...r.data });
+}
+
 export interface GatewayAppConfig {
-  readonly gateway: GatewayOptions;
+  readonly gateway: GatewayServerOptions;
   readonly broker: BrokerKind;
   readonly natsUrl: string;
   readonly workers: number | null;
@@ -20,6 +68,8 @@ export interface GatewayAppConfig {
   readonly ingest: readonly string[];
   /** Stream limits and NATS ingest (`jetstream:` in the config file, NATS_STREAM_* env). */
   readonly jetstream: JetStreamSection;
+  /** /dashboard and the admin console (`dashboard:` in the config file, GATEWAY_ADMIN_* env). */
+  readonly dashboard: DashboardOptions;
 }
 
 export const GATEWAY_FLAGS = {
@@ -44,7 +94,9 @@ export const GATEWAY_FLAGS = {
 export const GATEWAY_HELP = `Usage: odin-ws gateway [options]
 
 Runs the WebSocket gateway: /ws (Odin protocol), /connection/websocket (Centrifugo protocol),
-/api/* (server API), /health, /ready, /metrics, /stats — all on one port.
+/api/* (server API), /health, /ready, /metrics, /stats, /dashboard — all on one port.
+The admin console is off until GATEWAY_ADMIN_PASSWORD or GATEWAY_ADMIN_TOKEN is set
+(or dashboard.adminPassword in the config file; docs/dashboard.md).
 
 Options (flag | environment | default):
   -c, --config FILE             GATEWAY_CONFIG             YAML or JSON options file (docs/operations.md)
@@ -99,6 +151,7 @@ export function loadGatewayConfig(argv: readonly string[], env: NodeJS.ProcessEn
     transport: fileTransport,
     jetstream: fileJetstream,
     ingest: fileIngest,
+    dashboard: fileDashboard,
     ...gw
   } = file as Record<string, unknown>;
   const o: Record<string, unknown> = { ...gw };
@@ -159,13 +212,14 @@ export function loadGatewayConfig(argv: readonly string[], env: NodeJS.ProcessEn
         : [];
   for (const k of ingest) if (!/^[a-z][a-z0-9-]*$/.test(k)) throw new ConfigError(`ingest: unknown feed ${JSON.stringify(k)}`);
   return {
-    gateway: resolveGatewayOptions(o),
+    gateway: resolveGatewayServerOptions(o),
     broker,
     natsUrl: f['nats-url'] ?? env.NATS_URL ?? (typeof fileNats === 'string' ? fileNats : 'nats://127.0.0.1:4222'),
     workers,
     transport,
     jetstream,
     ingest: [...new Set(ingest)],
+    dashboard: loadDashboardSection(fileDashboard, env),
     help: f.help === true,
   };
 }

@@ -9,7 +9,9 @@ import type { Logger } from '../core/logger.js';
 import type { HttpReply, HttpRequest, ProtocolName, TransportHooks, UpgradeDecision } from '../core/transport.js';
 import { readBody } from '../http/body.js';
 import { json, Router } from '../http/router.js';
-import { checkApiKey, serveApi } from './api.js';
+import { ErrorCode } from '../protocol/codes.js';
+import { checkApiKey, serveApi } from './api-http.js';
+import { DASHBOARD_METHODS, DASHBOARD_PATH, type Dashboard } from '../dashboard/dashboard.js';
 
 /** Largest API request body, bytes; more gets 413. */
 export const MAX_API_BODY_BYTES = 1024 * 1024;
@@ -25,9 +27,11 @@ export interface GatewayAppOptions {
   readonly apiKey: string;
   readonly bodyTimeoutMs?: number;
   readonly log: Logger;
+  /** Mounted at /dashboard when given (docs/dashboard.md). */
+  readonly dashboard?: Dashboard;
 }
 
-const apiError = (status: number, code: number, message: string): HttpReply => json(status, { error: { code, message } });
+const apiError = (status: number, code: ErrorCode, message: string): HttpReply => json(status, { error: { code, message } });
 
 /** The routes, answers and upgrade decision of one gateway. */
 export function createGatewayApp(gateway: Gateway, registry: Registry, opts: GatewayAppOptions): TransportHooks {
@@ -35,11 +39,14 @@ export function createGatewayApp(gateway: Gateway, registry: Registry, opts: Gat
   const router = new Router({
     // Outside /api only GET and HEAD exist: any other method is 405 before the path is looked at.
     notFound: (req) =>
-      req.method !== 'GET' && req.method !== 'HEAD' ? apiError(405, 107, 'method not allowed') : apiError(404, 104, 'not found'),
-    methodNotAllowed: (_req, allow) => (allow.includes('POST') ? apiError(405, 107, 'use POST') : apiError(405, 107, 'method not allowed')),
+      req.method !== 'GET' && req.method !== 'HEAD'
+        ? apiError(405, ErrorCode.BadRequest, 'method not allowed')
+        : apiError(404, ErrorCode.MethodNotFound, 'not found'),
+    methodNotAllowed: (_req, allow) =>
+      allow.includes('POST') ? apiError(405, ErrorCode.BadRequest, 'use POST') : apiError(405, ErrorCode.BadRequest, 'method not allowed'),
     failed: (req, err) => {
       opts.log.error({ err, url: req.url }, 'http handler failed');
-      return apiError(500, 100, 'internal error');
+      return apiError(500, ErrorCode.Internal, 'internal error');
     },
   });
 
@@ -49,13 +56,15 @@ export function createGatewayApp(gateway: Gateway, registry: Registry, opts: Gat
     if (!checkApiKey(opts.apiKey, req.header('x-api-key'), req.header('authorization'), apiKeyParam)) {
       return apiError(
         401,
-        101,
+        ErrorCode.Unauthorized,
         opts.apiKey === '' ? 'server API disabled: no API key configured' : 'unauthorized: bad or missing X-API-Key',
       );
     }
     const body = await readBody(req, limits);
-    if (body === 'too_large') return { ...apiError(413, 107, `body larger than ${MAX_API_BODY_BYTES} bytes`), close: true };
-    if (body === 'timeout' || body === 'aborted') return { ...apiError(408, 107, 'request body not received in time'), close: true };
+    if (body === 'too_large')
+      return { ...apiError(413, ErrorCode.BadRequest, `body larger than ${MAX_API_BODY_BYTES} bytes`), close: true };
+    if (body === 'timeout' || body === 'aborted')
+      return { ...apiError(408, ErrorCode.BadRequest, 'request body not received in time'), close: true };
     const r = await serveApi(gateway, path, body, req.header('x-centrifugo-error-mode'));
     return { status: r.status, headers: { 'content-type': 'application/json' }, body: r.body };
   }
@@ -75,6 +84,7 @@ export function createGatewayApp(gateway: Gateway, registry: Registry, opts: Gat
     })
     .on('GET', '/metrics', async () => ({ status: 200, headers: { 'content-type': registry.contentType }, body: await registry.metrics() }))
     .on('GET', '/stats', () => json(200, statsOf(gateway)));
+  if (opts.dashboard) router.on(DASHBOARD_METHODS, DASHBOARD_PATH + '/*', opts.dashboard.handle);
 
   return { http: router.handle, upgrade: (req) => decideUpgrade(gateway, req), acceptor: gateway };
 }

@@ -7,13 +7,17 @@ import type { Registry } from 'prom-client';
 import type { Broker } from '../core/broker.js';
 import { MemoryBroker } from '../core/broker-memory.js';
 import { Gateway } from '../core/gateway.js';
-import { resolveGatewayOptions, type GatewayOptions, type GatewayOptionsInput } from '../core/options.js';
+import type { GatewayOptions } from '../core/options.js';
 import { silentLogger, type Logger } from '../core/logger.js';
 import type { Transport } from '../core/transport.js';
 import { WsTransport } from '../transport-ws/ws-transport.js';
 import { loadUwsTransport } from '../transport-uws/uws-transport.js';
+import { resolveGatewayServerOptions, type GatewayServerOptions, type GatewayServerOptionsInput } from './config.js';
 import { createGatewayApp } from './http-app.js';
 import { createMetrics } from './metrics.js';
+import { Dashboard } from '../dashboard/dashboard.js';
+import type { DashboardOptions } from '../dashboard/options.js';
+import { withStatsNamespace } from '../dashboard/stats-channel.js';
 
 export { MAX_API_BODY_BYTES, WS_PATHS, statsOf } from './http-app.js';
 
@@ -26,17 +30,20 @@ export interface StartGatewayDeps {
   readonly transport?: TransportName;
   /** Time to receive an API request body, ms (408 after). Default 10000. */
   readonly bodyTimeoutMs?: number;
+  /** Serve /dashboard and publish the stats channel (docs/dashboard.md). Default: off. */
+  readonly dashboard?: DashboardOptions;
 }
 
 export interface RunningGateway {
   readonly gateway: Gateway;
-  readonly options: GatewayOptions;
+  readonly options: GatewayServerOptions;
   /** The transport actually serving (uws falls back to ws when it does not load). */
   readonly transport: TransportName;
   readonly port: number;
   /** http://host:port */
   readonly url: string;
   readonly registry: Registry;
+  readonly dashboard: Dashboard | null;
   /** Graceful shutdown: not ready, clients told to reconnect, broker closed, listener closed. Idempotent. */
   close(): Promise<void>;
 }
@@ -53,16 +60,22 @@ export async function createTransport(name: TransportName, options: GatewayOptio
 }
 
 /** Builds the gateway, its HTTP app and transport, and listens. */
-export async function startGateway(input: GatewayOptionsInput | GatewayOptions = {}, deps: StartGatewayDeps = {}): Promise<RunningGateway> {
-  const options = resolveGatewayOptions(input);
+export async function startGateway(
+  input: GatewayServerOptionsInput | GatewayServerOptions = {},
+  deps: StartGatewayDeps = {},
+): Promise<RunningGateway> {
+  const options = deps.dashboard?.enabled ? withStatsNamespace(input) : resolveGatewayServerOptions(input);
   const log = deps.log ?? silentLogger;
   const [transportName, transport] = await createTransport(deps.transport ?? 'ws', options, log);
   const gateway = new Gateway(options, { broker: deps.broker ?? new MemoryBroker(), transport, log });
   const registry = createMetrics(gateway);
   await gateway.start();
+  const dashboard = deps.dashboard?.enabled ? new Dashboard(gateway, deps.dashboard, log) : null;
+  dashboard?.start();
   const app = createGatewayApp(gateway, registry, {
     apiKey: options.apiKey,
     log,
+    ...(dashboard ? { dashboard } : {}),
     ...(deps.bodyTimeoutMs !== undefined ? { bodyTimeoutMs: deps.bodyTimeoutMs } : {}),
   });
   const port = await transport.listen(options.host, options.port, app);
@@ -75,10 +88,12 @@ export async function startGateway(input: GatewayOptionsInput | GatewayOptions =
     port,
     url: `http://${host}:${port}`,
     registry,
+    dashboard,
     close() {
       // Ordered: not ready and refusing upgrades (503) while the port still answers, clients
       // told to reconnect, broker closed; only then the listener and what is left.
       closing ??= (async () => {
+        dashboard?.close();
         await gateway.shutdown();
         await transport.close();
         gateway.stats.onBroadcastLatency = null;

@@ -1,0 +1,72 @@
+// The page's one WebSocket to the gateway it came from, speaking the Odin protocol (/ws):
+// it subscribes to the stats channels and to any channel the inspector tails, and
+// re-subscribes after a reconnect.
+
+export const STATS_CHANNEL = '_odin.stats';
+export const LOADTEST_CHANNEL = '_odin.loadtest';
+
+export class Feed {
+  constructor(onStatus) {
+    this.onStatus = onStatus;
+    this.handlers = new Map(); // channel -> Set<fn(data, envelope)>
+    this.errors = new Map(); // channel -> fn(message)
+    this.ws = null;
+    this.backoff = 500;
+    this.connect();
+  }
+
+  connect() {
+    const url = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/ws';
+    const ws = new WebSocket(url);
+    this.ws = ws;
+    this.onStatus('connecting');
+    ws.onopen = () => {
+      this.backoff = 500;
+      this.onStatus('live');
+      const channels = [...this.handlers.keys()];
+      if (channels.length > 0) this.send({ type: 'subscribe', data: { channels } });
+    };
+    ws.onmessage = (ev) => {
+      for (const line of String(ev.data).split('\n')) if (line) this.dispatch(JSON.parse(line));
+    };
+    ws.onclose = (ev) => {
+      this.onStatus(ev.code === 1006 ? 'offline' : `closed ${ev.code}`);
+      setTimeout(() => this.connect(), this.backoff);
+      this.backoff = Math.min(this.backoff * 2, 5000);
+    };
+  }
+
+  dispatch(m) {
+    if (m.type === 'subscription_ack' && Array.isArray(m.errors)) {
+      for (const e of m.errors) this.errors.get(e.channel)?.(`${e.code}: ${e.message}`);
+      return;
+    }
+    if (typeof m.channel !== 'string' || m.data === undefined) return;
+    const set = this.handlers.get(m.channel);
+    if (set) for (const fn of set) fn(m.data, m);
+  }
+
+  send(msg) {
+    if (this.ws && this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(msg));
+  }
+
+  /** Calls `fn(data, envelope)` for each publication of `channel`; returns the unsubscribe function. */
+  subscribe(channel, fn, onError) {
+    let set = this.handlers.get(channel);
+    if (!set) {
+      set = new Set();
+      this.handlers.set(channel, set);
+      this.send({ type: 'subscribe', data: { channels: [channel] } });
+    }
+    set.add(fn);
+    if (onError) this.errors.set(channel, onError);
+    return () => {
+      set.delete(fn);
+      if (set.size === 0) {
+        this.handlers.delete(channel);
+        this.errors.delete(channel);
+        this.send({ type: 'unsubscribe', data: { channels: [channel] } });
+      }
+    };
+  }
+}

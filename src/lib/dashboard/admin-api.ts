@@ -1,0 +1,293 @@
+/**
+ * The admin console's JSON API under /dashboard/api/: login, channels, channel inspector,
+ * publish, client look-up and disconnect, and the publisher's control API (proxied). Reads
+ * need a session or the admin token; changes also need the same origin and the CSRF token.
+ * Every change is written to the log as an audit record. Outcomes and codes: docs/dashboard.md.
+ */
+import { z } from 'zod';
+import type { Gateway } from '../core/gateway.js';
+import { toApiError } from '../server/api-errors.js';
+import type { Logger } from '../core/logger.js';
+import type { HttpReply, HttpRequest } from '../core/transport.js';
+import { ErrorCode } from '../protocol/codes.js';
+import { viaHttps, type Actor, type AdminAuth } from './auth.js';
+import { badRequest, errorReply, HttpError, jsonReply, readJsonObject } from './http.js';
+import type { DashboardOptions } from './options.js';
+
+/** Rows in the channels table (busiest first). */
+export const MAX_CHANNEL_ROWS = 500;
+/** Publications the inspector shows at most. */
+export const MAX_INSPECT_LIMIT = 1000;
+const PUBLISHER_TIMEOUT_MS = 5000;
+
+export interface AdminContext {
+  readonly gw: Gateway;
+  readonly auth: AdminAuth;
+  readonly opts: DashboardOptions;
+  readonly log: Logger;
+}
+
+const channelName = z.string().min(1).max(255);
+const loginBody = z.object({ password: z.string().min(1).max(1024) }).strict();
+const publishBody = z.object({ channel: channelName, data: z.unknown() }).strict();
+const disconnectBody = z
+  .object({ user: z.string().max(256).optional(), client: z.string().max(64).optional() })
+  .strict()
+  .refine((b) => (b.user ?? '') !== '' || (b.client ?? '') !== '', { message: 'give user or client' });
+const publisherBody = z.object({ action: z.enum(['start', 'stop', 'configure']) }).passthrough();
+
+function parse<T>(schema: z.ZodType<T>, v: unknown): T {
+  const r = schema.safeParse(v);
+  if (r.success) return r.data;
+  const i = r.error.issues[0]!;
+  throw badRequest(`${i.path.join('.') || 'body'}: ${i.message}`);
+}
+
+function intParam(url: URL, name: string, dflt: number, min: number, max: number): number {
+  const raw = url.searchParams.get(name);
+  if (raw === null || raw === '') return dflt;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) throw badRequest(`${name}: expected an integer ${min}..${max}`);
+  return n;
+}
+
+/** Per-channel publications per second, from how far the stream offset moved between two looks. */
+class ChannelRates {
+  private readonly seen = new Map<string, { offset: number; epoch: string; at: number; rate: number }>();
+
+  rate(channel: string, offset: number, epoch: string, now: number): number {
+    const prev = this.seen.get(channel);
+    let rate = 0;
+    if (prev && prev.epoch === epoch) {
+      const dt = (now - prev.at) / 1000;
+      // Looks closer than half a second apart keep the previous figure (too noisy to divide).
+      if (dt < 0.5) return prev.rate;
+      rate = Math.max(0, offset - prev.offset) / dt;
+    }
+    this.seen.set(channel, { offset, epoch, at: now, rate });
+    return Math.round(rate * 100) / 100;
+  }
+
+  keepOnly(channels: ReadonlySet<string>): void {
+    for (const k of this.seen.keys()) if (!channels.has(k)) this.seen.delete(k);
+  }
+}
+
+export class AdminApi {
+  private readonly rates = new ChannelRates();
+
+  constructor(private readonly ctx: AdminContext) {}
+
+  private audit(req: HttpRequest, actor: Actor, action: string, details: Record<string, unknown>): void {
+    const who = actor.kind === 'token' ? 'token' : `session:${actor.id}`;
+    this.ctx.log.info({ audit: 'dashboard', action, actor: who, ip: req.ip, ...details }, `admin ${action}`);
+  }
+
+  /** Handles /dashboard/api/<route>; every outcome is JSON. */
+  async handle(req: HttpRequest, route: string, url: URL): Promise<HttpReply> {
+    try {
+      return await this.route(req, route, url);
+    } catch (e) {
+      if (e instanceof HttpError) return errorReply(e);
+      // Core's coded errors (unknown channel, broker away) get the server API's statuses.
+      const a = toApiError(e);
+      if (a.code === ErrorCode.Internal) {
+        this.ctx.log.error({ err: e, route }, 'dashboard: admin API failed');
+        return errorReply(new HttpError(500, ErrorCode.Internal, 'internal error'));
+      }
+      return errorReply(new HttpError(a.httpStatus, a.code, a.message));
+    }
+  }
+
+  // Bodies are read (readJsonObject) before any await: the transport streams them only then.
+  private async route(req: HttpRequest, route: string, url: URL): Promise<HttpReply> {
+    const method = req.method;
+    const post = method === 'POST';
+    if (route === 'session' && (method === 'GET' || method === 'HEAD')) return this.sessionInfo(req);
+    if (route === 'login' && post) return this.login(req);
+    if (route === 'logout' && post) return jsonReply(200, { ok: true }, { 'set-cookie': this.ctx.auth.logout(req) });
+    const known: Record<string, 'GET' | 'POST' | 'BOTH'> = {
+      channels: 'GET',
+      channel: 'GET',
+      clients: 'GET',
+      publish: 'POST',
+      disconnect: 'POST',
+      publisher: 'BOTH',
+    };
+    const allowed = known[route];
+    if (allowed === undefined && !['session', 'login', 'logout'].includes(route))
+      throw new HttpError(404, ErrorCode.MethodNotFound, `no admin route ${route.slice(0, 64)}`);
+    const m = method === 'HEAD' ? 'GET' : method;
+    if (allowed === undefined || (allowed !== 'BOTH' && allowed !== m) || (m !== 'GET' && m !== 'POST'))
+      throw new HttpError(405, ErrorCode.BadRequest, `method ${method} not allowed here`);
+    const who = this.ctx.auth.authorize(req, post);
+    if (!who.ok) throw new HttpError(who.status, who.code, who.message, who.retryAfter ?? 0);
+    switch (route) {
+      case 'channels':
+        return jsonReply(200, await this.channels());
+      case 'channel':
+        return jsonReply(200, await this.inspect(url));
+      case 'clients': {
+        const user = url.searchParams.get('user') ?? undefined;
+        const client = url.searchParams.get('client') ?? undefined;
+        if ((user ?? '') === '' && (client ?? '') === '') throw badRequest('give user or client');
+        return jsonReply(200, { clients: this.ctx.gw.findClients({ user, client }) });
+      }
+      case 'publish': {
+        const b = parse(publishBody, await readJsonObject(req));
+        if (b.data === undefined) throw badRequest('data: required');
+        const pos = await this.ctx.gw.publish({ channel: b.channel, data: JSON.stringify(b.data) });
+        this.audit(req, who.actor, 'publish', { channel: b.channel, offset: pos.offset });
+        return jsonReply(200, { offset: pos.offset, epoch: pos.epoch });
+      }
+      case 'disconnect':
+        return jsonReply(200, this.disconnect(req, who.actor, parse(disconnectBody, await readJsonObject(req))));
+      default:
+        return this.publisher(req, who.actor, post);
+    }
+  }
+
+  private sessionInfo(req: HttpRequest): HttpReply {
+    const s = this.ctx.auth.session(req);
+    return jsonReply(200, {
+      admin: this.ctx.auth.configured,
+      loggedIn: s !== null,
+      ...(s ? { csrf: s.csrf } : {}),
+      publisher: this.ctx.opts.publisherUrl !== '',
+    });
+  }
+
+  private async login(req: HttpRequest): Promise<HttpReply> {
+    const b = parse(loginBody, await readJsonObject(req));
+    const r = this.ctx.auth.login(b.password, req.ip, viaHttps(req));
+    if (!r.ok) {
+      this.ctx.log.warn({ audit: 'dashboard', action: 'login', ip: req.ip, outcome: r.code }, 'admin login refused');
+      return errorReply(new HttpError(r.status, r.code, r.message, r.retryAfter ?? 0));
+    }
+    this.audit(req, r.actor, 'login', {});
+    return jsonReply(200, { csrf: r.csrf }, { 'set-cookie': r.cookie });
+  }
+
+  private async channels(): Promise<unknown> {
+    const gw = this.ctx.gw;
+    const all = Object.entries(gw.channels())
+      .sort((a, b) => b[1].num_clients - a[1].num_clients)
+      .slice(0, MAX_CHANNEL_ROWS);
+    const now = Date.now();
+    const rows = await Promise.all(
+      all.map(async ([channel, { num_clients }]) => {
+        const ns = gw.rules.resolve(channel);
+        const pos = await gw.broker.history(channel, { limit: 0 }).then(
+          (h) => h.position,
+          () => null,
+        );
+        return {
+          channel,
+          namespace: ns?.name ?? null,
+          subscribers: num_clients,
+          offset: pos?.offset ?? null,
+          epoch: pos?.epoch ?? null,
+          historySize: ns?.historySize ?? 0,
+          publicationsPerSecond: pos ? this.rates.rate(channel, pos.offset, pos.epoch, now) : 0,
+        };
+      }),
+    );
+    this.rates.keepOnly(new Set(rows.map((r) => r.channel)));
+    return { node: gw.nodeId, total: gw.hub.channelCount, channels: rows };
+  }
+
+  private async inspect(url: URL): Promise<unknown> {
+    const gw = this.ctx.gw;
+    const channel = parse(channelName, url.searchParams.get('channel') ?? '');
+    const ns = gw.rules.resolve(channel);
+    if (!ns) throw new HttpError(400, ErrorCode.UnknownChannel, 'unknown channel');
+    const limit = intParam(url, 'limit', 20, 0, MAX_INSPECT_LIMIT);
+    const sinceOffset = url.searchParams.get('since_offset');
+    const sinceEpoch = url.searchParams.get('since_epoch');
+    let since: { offset: number; epoch: string } | undefined;
+    if ((sinceOffset ?? '') !== '' || (sinceEpoch ?? '') !== '') {
+      if ((sinceEpoch ?? '') === '') throw badRequest('since_epoch: required with since_offset');
+      since = { offset: intParam(url, 'since_offset', 0, 0, Number.MAX_SAFE_INTEGER), epoch: sinceEpoch! };
+    }
+    const reverse = url.searchParams.get('reverse') === 'true';
+    let history: unknown = null;
+    let historyError: string | null = null;
+    let position: { offset: number; epoch: string } | null = null;
+    if (ns.historySize === 0) historyError = 'history is off for this channel';
+    else {
+      const h = await gw.history(channel, { limit, ...(since ? { since } : {}), reverse });
+      position = h.position;
+      history = h.publications.map((p) => ({
+        offset: p.offset,
+        time: p.time,
+        data: safeJson(p.data),
+        ...(p.tags ? { tags: p.tags } : {}),
+      }));
+    }
+    if (!position) position = (await gw.broker.history(channel, { limit: 0 })).position;
+    let presence: unknown = null;
+    let presenceError: string | null = null;
+    try {
+      presence = gw.presenceOf(channel);
+    } catch (e) {
+      presenceError = e instanceof Error ? e.message : String(e);
+    }
+    return {
+      channel,
+      namespace: ns.name,
+      subscribers: gw.hub.members(channel)?.size ?? 0,
+      position,
+      historySize: ns.historySize,
+      history,
+      historyError,
+      presence,
+      presenceError,
+    };
+  }
+
+  private disconnect(req: HttpRequest, actor: Actor, b: { user?: string | undefined; client?: string | undefined }): unknown {
+    const gw = this.ctx.gw;
+    let n = 0;
+    if ((b.user ?? '') !== '') n = gw.disconnectUser(b.user!, b.client);
+    else if (gw.disconnectClient(b.client!)) n = 1;
+    this.audit(req, actor, 'disconnect', { user: b.user ?? null, client: b.client ?? null, disconnected: n });
+    return { disconnected: n };
+  }
+
+  private async publisher(req: HttpRequest, actor: Actor, post: boolean): Promise<HttpReply> {
+    const base = this.ctx.opts.publisherUrl;
+    if (base === '') throw new HttpError(404, ErrorCode.NotAvailable, 'no publisher configured (dashboard.publisherUrl or PUBLISHER_URL)');
+    let body: Record<string, unknown> | undefined;
+    if (post) body = parse(publisherBody, await readJsonObject(req));
+    const target = new URL(post ? '/control' : '/stats', base);
+    let upstream: Response;
+    try {
+      upstream = await fetch(target, {
+        method: post ? 'POST' : 'GET',
+        ...(body ? { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } } : {}),
+        signal: AbortSignal.timeout(PUBLISHER_TIMEOUT_MS),
+        redirect: 'error',
+      });
+    } catch (e) {
+      throw new HttpError(502, ErrorCode.NotAvailable, `publisher unreachable: ${(e as Error).message}`);
+    }
+    const text = await upstream.text();
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      throw new HttpError(502, ErrorCode.NotAvailable, `publisher answered ${upstream.status} without JSON`);
+    }
+    if (post) this.audit(req, actor, 'publisher', { request: body, status: upstream.status });
+    // The publisher's own 4xx (bad profile, already running) reaches the page as it is.
+    return jsonReply(upstream.status >= 500 ? 502 : upstream.status, json);
+  }
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}

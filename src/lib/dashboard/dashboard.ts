@@ -1,0 +1,57 @@
+/**
+ * The dashboard mounted on the gateway's HTTP app: `/dashboard` (the page), its static files,
+ * `/dashboard/api/*` (admin API) and the stats producer that feeds the page over the
+ * gateway's own WebSocket. `handle` is a route handler for the prefix `/dashboard`, served by
+ * either transport.
+ */
+import type { Gateway } from '../core/gateway.js';
+import type { Logger } from '../core/logger.js';
+import type { HttpReply, HttpRequest } from '../core/transport.js';
+import { ErrorCode } from '../protocol/codes.js';
+import { AdminApi } from './admin-api.js';
+import { AdminAuth } from './auth.js';
+import { errorReply, HttpError } from './http.js';
+import type { DashboardOptions } from './options.js';
+import { loadStaticFiles, staticReply } from './static-files.js';
+import { StatsProducer, type HealthSource } from './stats-producer.js';
+
+export const DASHBOARD_PATH = '/dashboard';
+/** The methods the dashboard's routes answer (others get the router's 405). */
+export const DASHBOARD_METHODS = ['GET', 'POST'] as const;
+
+export class Dashboard {
+  readonly producer: StatsProducer;
+  private readonly files = loadStaticFiles();
+  private readonly api: AdminApi;
+
+  constructor(
+    readonly gw: Gateway,
+    readonly opts: DashboardOptions,
+    log: Logger,
+  ) {
+    this.producer = new StatsProducer(gw, opts.statsIntervalMs, log);
+    this.api = new AdminApi({ gw, auth: new AdminAuth(opts), opts, log });
+  }
+
+  start(): void {
+    this.producer.start();
+  }
+
+  /** Adds a health source shown per node (e.g. NATS ingest, Kafka consumer lag). */
+  addHealth(name: string, read: HealthSource): void {
+    this.producer.health.set(name, read);
+  }
+
+  /** Answers a request under /dashboard (no await before the admin API reads the body). */
+  readonly handle = (req: HttpRequest, path: string): Promise<HttpReply> | HttpReply => {
+    const rest = path === DASHBOARD_PATH ? '' : path.slice(DASHBOARD_PATH.length + 1);
+    if (rest.startsWith('api/')) return this.api.handle(req, rest.slice(4), new URL(req.url, 'http://localhost'));
+    if (req.method !== 'GET' && req.method !== 'HEAD') return errorReply(new HttpError(405, ErrorCode.BadRequest, 'method not allowed'));
+    const file = this.files.get(rest === '' ? 'static/index.html' : rest);
+    return file ? staticReply(file) : errorReply(new HttpError(404, ErrorCode.MethodNotFound, 'not found'));
+  };
+
+  close(): void {
+    this.producer.stop();
+  }
+}

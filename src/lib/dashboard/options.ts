@@ -1,0 +1,76 @@
+/**
+ * The `dashboard:` section of the gateway's config file and its environment variables,
+ * validated once and frozen. The live view is on by default (it shows what /stats shows);
+ * the admin console is off until an admin password or token is configured.
+ */
+import { z } from 'zod';
+import { ConfigError } from '../core/options.js';
+
+/** How often each gateway process publishes its stats row, ms. */
+export const DEFAULT_STATS_INTERVAL_MS = 1000;
+/** An admin session lasts this long after login, ms (8 hours). */
+export const DEFAULT_SESSION_TTL_MS = 8 * 60 * 60_000;
+/** Wrong logins one address may make per minute before it gets 429. */
+export const DEFAULT_LOGIN_ATTEMPTS_PER_MINUTE = 5;
+/** Shortest admin password or token accepted, characters. */
+export const MIN_SECRET_LENGTH = 8;
+
+export const dashboardOptionsSchema = z
+  .object({
+    /** Serve /dashboard and publish the stats channel (default true). */
+    enabled: z.boolean().default(true),
+    /** Password for the admin console's login form. Empty: no password login. */
+    adminPassword: z.union([z.literal(''), z.string().min(MIN_SECRET_LENGTH)]).default(''),
+    /** Token for scripts (`Authorization: Bearer <token>`), also accepted by the login form. Empty: none. */
+    adminToken: z.union([z.literal(''), z.string().min(MIN_SECRET_LENGTH)]).default(''),
+    /** Base URL of the publisher's control API (http://host:port), proxied for the console. Empty: no publisher controls. */
+    publisherUrl: z.union([z.literal(''), z.string().url()]).default(''),
+    statsIntervalMs: z.number().int().min(100).max(60_000).default(DEFAULT_STATS_INTERVAL_MS),
+    sessionTtlMs: z.number().int().min(60_000).default(DEFAULT_SESSION_TTL_MS),
+    loginAttemptsPerMinute: z.number().int().min(1).max(1000).default(DEFAULT_LOGIN_ATTEMPTS_PER_MINUTE),
+  })
+  .strict();
+
+export type DashboardOptions = Readonly<z.output<typeof dashboardOptionsSchema>>;
+export type DashboardOptionsInput = z.input<typeof dashboardOptionsSchema>;
+
+/** True when the admin console can be logged into. */
+export function adminConfigured(o: DashboardOptions): boolean {
+  return o.adminPassword !== '' || o.adminToken !== '';
+}
+
+/** Validates and freezes; throws ConfigError naming the bad key (never echoing a secret). */
+export function resolveDashboardOptions(input: unknown = {}): DashboardOptions {
+  const r = dashboardOptionsSchema.safeParse(input);
+  if (!r.success) {
+    const lines = r.error.issues.map((i) => {
+      const key = i.path.map(String).join('.');
+      const secret = key === 'adminPassword' || key === 'adminToken';
+      const why = secret ? `must be empty or at least ${MIN_SECRET_LENGTH} characters` : i.message;
+      return `dashboard.${key || '(root)'}: ${why}`;
+    });
+    throw new ConfigError('invalid dashboard options:\n  ' + lines.join('\n  '));
+  }
+  return Object.freeze(r.data);
+}
+
+/**
+ * File section ← environment: GATEWAY_DASHBOARD (true|false), GATEWAY_ADMIN_PASSWORD,
+ * GATEWAY_ADMIN_TOKEN, PUBLISHER_URL. Secrets come from the file or the environment only
+ * (a flag would show in `ps`).
+ */
+export function loadDashboardSection(file: unknown, env: NodeJS.ProcessEnv): DashboardOptions {
+  if (file !== undefined && file !== null && (typeof file !== 'object' || Array.isArray(file))) {
+    throw new ConfigError('dashboard: must be an object');
+  }
+  const o: Record<string, unknown> = typeof file === 'object' && file !== null ? { ...(file as Record<string, unknown>) } : {};
+  if (env.GATEWAY_DASHBOARD) {
+    if (!/^(1|0|true|false|yes|no|on|off)$/i.test(env.GATEWAY_DASHBOARD))
+      throw new ConfigError(`GATEWAY_DASHBOARD: expected true or false (got ${JSON.stringify(env.GATEWAY_DASHBOARD)})`);
+    o.enabled = /^(1|true|yes|on)$/i.test(env.GATEWAY_DASHBOARD);
+  }
+  if (env.GATEWAY_ADMIN_PASSWORD) o.adminPassword = env.GATEWAY_ADMIN_PASSWORD;
+  if (env.GATEWAY_ADMIN_TOKEN) o.adminToken = env.GATEWAY_ADMIN_TOKEN;
+  if (env.PUBLISHER_URL) o.publisherUrl = env.PUBLISHER_URL;
+  return resolveDashboardOptions(o);
+}

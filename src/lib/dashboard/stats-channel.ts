@@ -1,0 +1,41 @@
+/**
+ * The reserved channels the dashboard reads over the gateway's own WebSocket: every gateway
+ * process publishes its stats row to `_odin.stats` about once a second, and `odin-ws loadtest
+ * --report-to` publishes its progress to `_odin.loadtest`. They go through the broker like any
+ * publication, so a page connected to one worker or node sees the rows of all of them.
+ */
+import type { GatewayOptionsInput } from '../core/options.js';
+import { resolveGatewayServerOptions, type GatewayServerOptions, type GatewayServerOptionsInput } from '../server/config.js';
+
+export const STATS_CHANNEL = '_odin.stats';
+export const LOADTEST_CHANNEL = '_odin.loadtest';
+/** Publications kept per reserved channel: a minute of rows for a page that just opened. */
+export const STATS_HISTORY_SIZE = 60;
+export const STATS_HISTORY_TTL_MS = 120_000;
+
+/**
+ * Anyone may read these channels (they hold what /stats shows); no client may publish to them.
+ * The loadtest channel is written through the server API, which needs the API key.
+ */
+/** As config input: options added later get their defaults. */
+type NamespaceInput = NonNullable<GatewayOptionsInput['namespaces']>[number];
+
+export const STATS_NAMESPACE: NamespaceInput = Object.freeze({
+  name: '_odin',
+  pattern: '_odin\\.(stats|loadtest)',
+  subscribe: 'anonymous',
+  userChannel: false,
+  publish: false,
+  historySize: STATS_HISTORY_SIZE,
+  historyTtlMs: STATS_HISTORY_TTL_MS,
+  recovery: true,
+  recoveryMax: STATS_HISTORY_SIZE,
+  presence: false,
+});
+
+/** The options with the reserved namespace first (so no user pattern can shadow it). */
+export function withStatsNamespace(input: GatewayServerOptionsInput | GatewayServerOptions): GatewayServerOptions {
+  const o = resolveGatewayServerOptions(input);
+  if (o.namespaces.some((n) => n.name === STATS_NAMESPACE.name)) return o;
+  return resolveGatewayServerOptions({ ...o, namespaces: [{ ...STATS_NAMESPACE }, ...o.namespaces.map((n) => ({ ...n }))] });
+}

@@ -1,0 +1,191 @@
+/**
+ * Publishes this gateway process's stats row to the stats channel every interval: gauges
+ * (connections, subscriptions, memory), rates over the interval (from core's counters),
+ * delivery latency percentiles and event-loop delay over the interval, totals of slow-client
+ * disconnects and refused connections by reason, and broker/ingest health.
+ */
+import { hostname } from 'node:os';
+import { monitorEventLoopDelay, performance, type EventLoopUtilization, type IntervalHistogram } from 'node:perf_hooks';
+import type { Gateway } from '../core/gateway.js';
+import type { Ingest } from '../core/ingest.js';
+import type { Logger } from '../core/logger.js';
+import { LatencyHistogram, type PercentileSummary } from '../loadtest/histogram.js';
+import { STATS_CHANNEL, STATS_HISTORY_SIZE, STATS_HISTORY_TTL_MS } from './stats-channel.js';
+
+/** One health source's state (NATS ingest, Kafka consumer lag, ...). */
+export interface HealthReport {
+  readonly ok: boolean;
+  readonly [detail: string]: unknown;
+}
+export type HealthSource = () => HealthReport;
+
+/** The row one process publishes; the page keys rows by `node`. Field names are the wire format (docs/dashboard.md). */
+export interface StatsRow {
+  readonly v: 1;
+  readonly node: string;
+  readonly pid: number;
+  readonly host: string;
+  readonly ts: number;
+  readonly uptime: number;
+  readonly ready: boolean;
+  readonly draining: boolean;
+  readonly connections: { odin: number; centrifuge: number; total: number };
+  readonly subscriptions: number;
+  readonly channels: number;
+  /** Per second over the last interval. */
+  readonly rates: { publications: number; deliveries: number; messagesIn: number; bytesOut: number; connects: number };
+  /** Publication accepted → fanned out on this node, ms, over the last interval. */
+  readonly latencyMs: PercentileSummary;
+  readonly slowDisconnects: number;
+  readonly rejected: Record<string, number>;
+  /** Event-loop delay over the last interval, ms, and utilisation 0..1. */
+  readonly loop: { p50: number; p99: number; max: number; utilization: number };
+  readonly memory: { rss: number; heapUsed: number; heapTotal: number };
+  readonly health: Record<string, HealthReport>;
+}
+
+interface Counters {
+  at: number;
+  publications: number;
+  deliveries: number;
+  messagesIn: number;
+  bytesOut: number;
+  connects: number;
+}
+
+const round = (v: number, digits = 2): number => Math.round(v * 10 ** digits) / 10 ** digits;
+
+export class StatsProducer {
+  private readonly latency = new LatencyHistogram();
+  private readonly loopDelay: IntervalHistogram = monitorEventLoopDelay({ resolution: 10 });
+  private elu: EventLoopUtilization = performance.eventLoopUtilization();
+  private last: Counters;
+  private timer: NodeJS.Timeout | null = null;
+  private failing = false;
+  private readonly host = hostname();
+  readonly health = new Map<string, HealthSource>();
+
+  constructor(
+    private readonly gw: Gateway,
+    private readonly intervalMs: number,
+    private readonly log: Logger,
+  ) {
+    this.last = this.counters();
+  }
+
+  start(): void {
+    if (this.timer) return;
+    // Core has one latency callback (the Prometheus histogram's); chain after it.
+    const prev = this.gw.stats.onBroadcastLatency;
+    this.gw.stats.onBroadcastLatency = (sec) => {
+      prev?.(sec);
+      this.latency.record(sec * 1e6);
+    };
+    this.loopDelay.enable();
+    this.timer = setInterval(() => void this.tick(), this.intervalMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    this.loopDelay.disable();
+  }
+
+  private counters(): Counters {
+    const s = this.gw.stats;
+    return {
+      at: performance.now(),
+      publications: s.publications,
+      deliveries: s.messagesOut,
+      messagesIn: s.messagesIn,
+      bytesOut: s.bytesOut,
+      connects: s.connectionsTotal.odin + s.connectionsTotal.centrifuge,
+    };
+  }
+
+  /** Builds the row for the interval since the previous call and starts a new interval. */
+  snapshot(): StatsRow {
+    const gw = this.gw;
+    const s = gw.stats;
+    const now = this.counters();
+    const dt = Math.max(1, now.at - this.last.at) / 1000;
+    const prev = this.last;
+    const rate = (k: keyof Omit<Counters, 'at'>): number => round((now[k] - prev[k]) / dt);
+    this.last = now;
+    const elu = performance.eventLoopUtilization(this.elu);
+    this.elu = performance.eventLoopUtilization();
+    const ld = this.loopDelay;
+    const loop = {
+      p50: round(ld.count > 0 ? ld.percentile(50) / 1e6 : 0),
+      p99: round(ld.count > 0 ? ld.percentile(99) / 1e6 : 0),
+      max: round(ld.count > 0 ? ld.max / 1e6 : 0),
+      utilization: round(elu.utilization, 3),
+    };
+    ld.reset();
+    const latencyMs = this.latency.summary();
+    this.latency.reset();
+    const mem = process.memoryUsage();
+    const health: Record<string, HealthReport> = { broker: { ok: gw.broker.isReady() } };
+    for (const [name, read] of this.health) {
+      try {
+        health[name] = read();
+      } catch (err) {
+        health[name] = { ok: false, error: err instanceof Error ? err.message : String(err) };
+      }
+    }
+    return {
+      v: 1,
+      node: gw.nodeId,
+      pid: process.pid,
+      host: this.host,
+      ts: Date.now(),
+      uptime: Math.floor((Date.now() - gw.startedAt) / 1000),
+      ready: gw.isReady(),
+      draining: gw.isDraining,
+      connections: { ...s.connections, total: gw.connectionCount },
+      subscriptions: s.subscriptions,
+      channels: gw.hub.channelCount,
+      rates: {
+        publications: rate('publications'),
+        deliveries: rate('deliveries'),
+        messagesIn: rate('messagesIn'),
+        bytesOut: rate('bytesOut'),
+        connects: rate('connects'),
+      },
+      latencyMs,
+      slowDisconnects: s.slowDisconnects,
+      rejected: { ...s.rejected },
+      loop,
+      memory: { rss: mem.rss, heapUsed: mem.heapUsed, heapTotal: mem.heapTotal },
+      health,
+    };
+  }
+
+  private async tick(): Promise<void> {
+    const row = this.snapshot();
+    if (this.gw.isDraining) return;
+    try {
+      // Straight to the broker: a stats row is not a client publication and is not counted as one.
+      await this.gw.broker.publish(STATS_CHANNEL, JSON.stringify(row), {
+        historySize: STATS_HISTORY_SIZE,
+        historyTtlMs: STATS_HISTORY_TTL_MS,
+        tags: { type: 'stats' },
+      });
+      if (this.failing) this.log.info({ channel: STATS_CHANNEL }, 'dashboard: stats publishing resumed');
+      this.failing = false;
+    } catch (err) {
+      // Logged once per outage: the broker being down is already visible on /health.
+      if (!this.failing) this.log.warn({ err, channel: STATS_CHANNEL }, 'dashboard: stats row not published');
+      this.failing = true;
+    }
+  }
+}
+
+/** A health source from an ingest (NATS, Kafka): ok while running and connected; counters and lag as they are. */
+export function ingestHealth(ingest: Ingest): HealthSource {
+  return () => {
+    const h = ingest.health();
+    return { ...h, ok: h.running && h.connected };
+  };
+}

@@ -1,0 +1,116 @@
+/**
+ * Typed parameters of Centrifugo client commands: each command's params are checked here once,
+ * and core gets a typed value or the protocol error to reply with (107 with the field's name).
+ */
+import { ErrorCode, protocolError, type ProtocolError } from './codes.js';
+import { jsonTooDeep, MAX_JSON_DEPTH } from './limits.js';
+import { parseStreamPosition, type StreamPosition } from './position.js';
+import type { CentrifugeCommand } from './centrifuge.js';
+
+export interface TokenParams {
+  /** null when absent or not a string. */
+  readonly token: string | null;
+}
+export interface ConnectParams extends TokenParams {
+  /** Positions to recover server-side subscriptions from (`subs` with `recover: true`). */
+  readonly subs: Readonly<Record<string, StreamPosition>>;
+}
+export interface ChannelParams {
+  readonly channel: string;
+}
+export interface SubscribeParams extends ChannelParams {
+  /** The position to recover from, when the client asked to recover (`recover: true`). */
+  readonly since: StreamPosition | null;
+  /** Subscription feature bits (client.proto's SubscribeRequest.flag); 0 when absent. */
+  readonly flag: number;
+  /** The client sent a tags filter (`tf`). */
+  readonly tagsFilter: boolean;
+}
+export interface PublishParams extends ChannelParams {
+  /** The payload as JSON text. */
+  readonly data: string;
+}
+export interface HistoryParams extends ChannelParams {
+  /** -1: all kept; 0: none (only the position). */
+  readonly limit: number;
+  readonly since: StreamPosition | undefined;
+  readonly reverse: boolean;
+}
+
+export type TypedCentrifugeCommand =
+  | { readonly id: number; readonly method: 'connect'; readonly params: ConnectParams }
+  | { readonly id: number; readonly method: 'refresh'; readonly params: TokenParams }
+  | { readonly id: number; readonly method: 'subscribe'; readonly params: SubscribeParams }
+  | { readonly id: number; readonly method: 'unsubscribe' | 'presence' | 'presence_stats'; readonly params: ChannelParams }
+  | { readonly id: number; readonly method: 'publish'; readonly params: PublishParams }
+  | { readonly id: number; readonly method: 'history'; readonly params: HistoryParams }
+  | { readonly id: number; readonly method: 'rpc' | 'sub_refresh' | 'send'; readonly params: Readonly<Record<string, unknown>> };
+
+const CHANNEL_REQUIRED = 'channel required';
+
+function channelOf(p: Record<string, unknown>): string | null {
+  return typeof p.channel === 'string' ? p.channel : null;
+}
+
+/** Checks a command's params; never throws. */
+export function parseCentrifugeParams(cmd: CentrifugeCommand): TypedCentrifugeCommand | ProtocolError {
+  const { id, params: p } = cmd;
+  switch (cmd.method) {
+    case 'connect': {
+      const subs: Record<string, StreamPosition> = {};
+      if (typeof p.subs === 'object' && p.subs !== null && !Array.isArray(p.subs)) {
+        for (const [ch, s] of Object.entries(p.subs as Record<string, unknown>)) {
+          if (typeof s !== 'object' || s === null || (s as { recover?: unknown }).recover !== true) continue;
+          const pos = parseStreamPosition(s, `subs.${ch.slice(0, 64)}`, { zeroDefaults: true });
+          if ('code' in pos) return pos;
+          subs[ch] = pos;
+        }
+      }
+      return { id, method: 'connect', params: { token: typeof p.token === 'string' ? p.token : null, subs } };
+    }
+    case 'refresh':
+      return { id, method: cmd.method, params: { token: typeof p.token === 'string' ? p.token : null } };
+    case 'subscribe': {
+      const channel = channelOf(p);
+      if (channel === null || channel === '') return protocolError(ErrorCode.BadRequest, CHANNEL_REQUIRED);
+      const flag = p.flag === undefined ? 0 : p.flag;
+      if (!Number.isSafeInteger(flag) || (flag as number) < 0)
+        return protocolError(ErrorCode.BadRequest, 'flag must be a non-negative integer');
+      const base = { channel, flag: flag as number, tagsFilter: p.tf !== undefined && p.tf !== null };
+      if (p.recover !== true) return { id, method: 'subscribe', params: { ...base, since: null } };
+      const since = parseStreamPosition(p, 'subscribe', { zeroDefaults: true });
+      if ('code' in since) return since;
+      return { id, method: 'subscribe', params: { ...base, since } };
+    }
+    case 'unsubscribe':
+    case 'presence':
+    case 'presence_stats': {
+      const channel = channelOf(p);
+      if (channel === null) return protocolError(ErrorCode.BadRequest, CHANNEL_REQUIRED);
+      return { id, method: cmd.method, params: { channel } };
+    }
+    case 'publish': {
+      const channel = channelOf(p);
+      if (channel === null || !('data' in p)) return protocolError(ErrorCode.BadRequest, 'channel and data required');
+      if (jsonTooDeep(p.data)) return protocolError(ErrorCode.BadRequest, `data nests deeper than ${MAX_JSON_DEPTH} levels`);
+      return { id, method: 'publish', params: { channel, data: JSON.stringify(p.data) } };
+    }
+    case 'history': {
+      const channel = channelOf(p);
+      if (channel === null) return protocolError(ErrorCode.BadRequest, CHANNEL_REQUIRED);
+      const limit = p.limit === undefined ? 0 : p.limit;
+      if (!Number.isSafeInteger(limit) || (limit as number) < -1) return protocolError(ErrorCode.BadRequest, 'bad limit');
+      let since: StreamPosition | undefined;
+      if (p.since !== undefined) {
+        const s = parseStreamPosition(p.since, 'since', { zeroDefaults: true });
+        if ('code' in s) return s;
+        since = s;
+      }
+      return { id, method: 'history', params: { channel, limit: limit as number, since, reverse: p.reverse === true } };
+    }
+    case 'rpc':
+    case 'sub_refresh':
+    case 'send':
+      return { id, method: cmd.method, params: p };
+  }
+}

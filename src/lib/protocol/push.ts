@@ -1,0 +1,54 @@
+/**
+ * Publication pushes of both protocols, from one shape. The hub encodes each publication once
+ * per protocol with `encodePush` and fans out the same bytes to every member.
+ */
+import { encodePublicationPush } from './centrifuge.js';
+import { pbPublicationPush } from './centrifuge-protobuf.js';
+import { encodeOdinPublication } from './odin.js';
+
+/** Protocol ids (numbers: they index the per-publication frame cache on the hot path). */
+export const PROTO_ODIN = 0;
+export const PROTO_CENTRIFUGE = 1;
+/** Centrifugo's protocol in protobuf (binary frames). */
+export const PROTO_CENTRIFUGE_PROTOBUF = 2;
+export type ProtocolId = typeof PROTO_ODIN | typeof PROTO_CENTRIFUGE | typeof PROTO_CENTRIFUGE_PROTOBUF;
+
+/** What the wire needs of a publication (core's `Publication` has this shape). */
+export interface WirePublication {
+  readonly channel: string;
+  readonly offset: number;
+  readonly epoch: string;
+  /** The payload as JSON text, never re-serialized. */
+  readonly data: string;
+  /** Server time of acceptance, ms since the Unix epoch. */
+  readonly time: number;
+  readonly tags?: Readonly<Record<string, string>>;
+  readonly info?: { readonly client: string; readonly user: string };
+}
+
+/** The Odin envelope type: the publication's `type` tag, else the event part of the channel. */
+export function odinEventType(pub: WirePublication): string {
+  const t = pub.tags?.type;
+  if (t) return t;
+  const ch = pub.channel;
+  const dot = ch.indexOf('.');
+  if (dot < 0) return ch;
+  const next = ch.indexOf('.', dot + 1);
+  return next < 0 ? ch.slice(dot + 1) : ch.slice(dot + 1, next);
+}
+
+/** The push of `pub` in protocol `proto`: text, or bytes for the binary (protobuf) protocol. */
+export function encodePush(proto: ProtocolId, pub: WirePublication): string | Uint8Array {
+  if (proto === PROTO_CENTRIFUGE_PROTOBUF) return pbPublicationPush(pub.channel, pub);
+  if (proto === PROTO_ODIN) {
+    return encodeOdinPublication({
+      type: odinEventType(pub),
+      channel: pub.channel,
+      offset: pub.offset,
+      epoch: pub.epoch,
+      ts: pub.time,
+      data: pub.data,
+    });
+  }
+  return encodePublicationPush(pub.channel, pub);
+}

@@ -1,0 +1,129 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  CENTRIFUGE_PING,
+  encodeErrorReply,
+  encodeHistoryReply,
+  encodePublicationObject,
+  encodePublicationPush,
+  encodeReply,
+  encodeSubscribeReply,
+  parseCentrifugeFrame,
+} from '../../src/lib/protocol/centrifuge.js';
+import { parseCentrifugeParams } from '../../src/lib/protocol/centrifuge-params.js';
+import { ErrorCode, protocolError } from '../../src/lib/protocol/codes.js';
+
+const pub = { offset: 7, data: '{"p":1.5}' };
+const pubFull = { offset: 8, data: '[1,2]', info: { client: 'c1', user: 'u1' }, tags: { type: 'trade:new' } };
+
+test('frame: several commands split on newlines, empty object is a pong, unknown method keeps its id', () => {
+  const items = parseCentrifugeFrame('{"id":1,"connect":{"token":"t"}}\n{}\n\n{"id":2,"bogus":{}}\n{"id":3,"subscribe":{"channel":"a"}}');
+  assert.deepEqual(items, [
+    { kind: 'command', command: { id: 1, method: 'connect', params: { token: 't' } } },
+    { kind: 'pong' },
+    { kind: 'unknown', id: 2 },
+    { kind: 'command', command: { id: 3, method: 'subscribe', params: { channel: 'a' } } },
+  ]);
+});
+
+test('frame: malformed lines make one bad item and stop the frame', () => {
+  assert.deepEqual(parseCentrifugeFrame('{"id":1,"send":{}}\n{oops\n{"id":2,"send":{}}'), [
+    { kind: 'command', command: { id: 1, method: 'send', params: {} } },
+    { kind: 'bad', message: 'invalid JSON' },
+  ]);
+  assert.deepEqual(parseCentrifugeFrame('[1]'), [{ kind: 'bad', message: 'a command is a JSON object' }]);
+  assert.deepEqual(parseCentrifugeFrame('{"id":-1,"send":{}}'), [{ kind: 'bad', message: '"id" must be a non-negative integer' }]);
+  assert.deepEqual(parseCentrifugeFrame('{"id":1,"publish":[1]}'), [{ kind: 'bad', message: '"publish" must be an object' }]);
+});
+
+test('replies and pushes, byte for byte', () => {
+  assert.equal(encodeReply(3, 'publish', {}), '{"id":3,"publish":{}}');
+  assert.equal(
+    encodeReply(4, 'presence_stats', { num_clients: 1, num_users: 0 }),
+    '{"id":4,"presence_stats":{"num_clients":1,"num_users":0}}',
+  );
+  assert.equal(
+    encodeErrorReply(5, protocolError(ErrorCode.NotAvailable, undefined, true)),
+    '{"id":5,"error":{"code":108,"message":"not available","temporary":true}}',
+  );
+  assert.equal(encodeErrorReply(6, protocolError(ErrorCode.BadRequest)), '{"id":6,"error":{"code":107,"message":"bad request"}}');
+  assert.equal(encodePublicationObject(pub), '{"data":{"p":1.5},"offset":7}');
+  assert.equal(
+    encodePublicationObject(pubFull),
+    '{"data":[1,2],"offset":8,"info":{"client":"c1","user":"u1"},"tags":{"type":"trade:new"}}',
+  );
+  assert.equal(encodePublicationPush('BTC.trade', pub), '{"push":{"channel":"BTC.trade","pub":{"data":{"p":1.5},"offset":7}}}');
+  assert.equal(encodePublicationPush('a"b', pub), '{"push":{"channel":"a\\"b","pub":{"data":{"p":1.5},"offset":7}}}');
+  assert.equal(CENTRIFUGE_PING, '{}');
+});
+
+test('subscribe reply: plain, positioned, recovering with publications, byte for byte', () => {
+  assert.equal(encodeSubscribeReply(2, { publications: [] }), '{"id":2,"subscribe":{}}');
+  assert.equal(
+    encodeSubscribeReply(2, { position: { offset: 9, epoch: 'e1' }, publications: [] }),
+    '{"id":2,"subscribe":{"recoverable":true,"positioned":true,"epoch":"e1","offset":9}}',
+  );
+  assert.equal(
+    encodeSubscribeReply(2, { position: { offset: 9, epoch: 'e1' }, recovered: true, publications: [pub, pubFull] }),
+    '{"id":2,"subscribe":{"recoverable":true,"positioned":true,"epoch":"e1","offset":9,"was_recovering":true,"recovered":true,' +
+      '"publications":[{"data":{"p":1.5},"offset":7},{"data":[1,2],"offset":8,"info":{"client":"c1","user":"u1"},"tags":{"type":"trade:new"}}]}}',
+  );
+  assert.equal(
+    encodeSubscribeReply(2, { recovered: false, publications: [] }),
+    '{"id":2,"subscribe":{"was_recovering":true,"recovered":false}}',
+  );
+  // The subscribe reply parses as JSON and holds the payloads untouched.
+  const text = encodeSubscribeReply(1, { position: { offset: 1, epoch: 'x' }, recovered: true, publications: [pub] });
+  assert.deepEqual((JSON.parse(text) as { subscribe: { publications: unknown[] } }).subscribe.publications, [
+    { data: { p: 1.5 }, offset: 7 },
+  ]);
+});
+
+test('history reply, byte for byte', () => {
+  assert.equal(encodeHistoryReply(9, [], { offset: 0, epoch: '' }), '{"id":9,"history":{"publications":[],"epoch":"","offset":0}}');
+  assert.equal(
+    encodeHistoryReply(9, [pub], { offset: 7, epoch: 'e' }),
+    '{"id":9,"history":{"publications":[{"data":{"p":1.5},"offset":7}],"epoch":"e","offset":7}}',
+  );
+});
+
+test('typed params: subscribe recovery position (zero defaults), history since and limit, publish data', () => {
+  const p = (method: string, params: Record<string, unknown>) => parseCentrifugeParams({ id: 1, method: method as 'subscribe', params });
+  assert.deepEqual(p('subscribe', { channel: 'a' }), {
+    id: 1,
+    method: 'subscribe',
+    params: { channel: 'a', since: null, flag: 0, tagsFilter: false },
+  });
+  assert.deepEqual(p('subscribe', { channel: 'a', recover: true }), {
+    id: 1,
+    method: 'subscribe',
+    params: { channel: 'a', since: { offset: 0, epoch: '' }, flag: 0, tagsFilter: false },
+  });
+  assert.deepEqual(p('subscribe', { channel: 'a', recover: true, offset: 5, epoch: 'e' }), {
+    id: 1,
+    method: 'subscribe',
+    params: { channel: 'a', since: { offset: 5, epoch: 'e' }, flag: 0, tagsFilter: false },
+  });
+  assert.equal((p('subscribe', { channel: 'a', recover: true, offset: -1 }) as { code: number }).code, 107);
+  assert.equal((p('subscribe', { channel: 'a', recover: true, epoch: 5 }) as { code: number }).code, 107);
+  assert.equal((p('subscribe', {}) as { message: string }).message, 'channel required');
+  // A bad `since` in history is refused, never ignored.
+  assert.equal((p('history', { channel: 'a', since: { offset: 'x' } }) as { code: number }).code, 107);
+  assert.equal((p('history', { channel: 'a', since: 5 }) as { code: number }).code, 107);
+  assert.deepEqual(p('history', { channel: 'a', since: { offset: 3 }, limit: -1, reverse: true }), {
+    id: 1,
+    method: 'history',
+    params: { channel: 'a', limit: -1, since: { offset: 3, epoch: '' }, reverse: true },
+  });
+  assert.equal((p('history', { channel: 'a', limit: -2 }) as { message: string }).message, 'bad limit');
+  assert.deepEqual(p('publish', { channel: 'c', data: { a: [1, 'x'] } }), {
+    id: 1,
+    method: 'publish',
+    params: { channel: 'c', data: '{"a":[1,"x"]}' },
+  });
+  assert.equal((p('publish', { channel: 'c' }) as { message: string }).message, 'channel and data required');
+  let deep: unknown = 1;
+  for (let i = 0; i < 5000; i++) deep = [deep];
+  assert.deepEqual(p('publish', { channel: 'c', data: deep }), { code: 107, message: 'data nests deeper than 64 levels' });
+  assert.deepEqual(p('connect', { token: 5 }), { id: 1, method: 'connect', params: { token: null, subs: {} } });
+});
