@@ -25,7 +25,11 @@ import { parseFlags, toList, toNumber, UsageError } from '../src/lib/runtime/fla
 
 export const SCENARIOS = ['fanout', 'quiet', 'latency', 'idle'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
-const OURS = 'odin-ws';
+const DEFAULT_OURS = 'odin-ws';
+/** The contender the ratios are taken against (`--ours`; odin-ws-feed for the NATS-feed runs). */
+const oursOf = (results: BenchResults): string => (results.config as { ours?: string }).ours ?? DEFAULT_OURS;
+/** Contenders fed by NATS subjects: run only when named (`--contenders`). */
+const FEED_CONTENDERS = ['odin-ws-feed', 'odin-ws-js-feed', 'go-gateway'];
 
 export const BENCH_HELP = `Usage: odin-ws bench [options]
 
@@ -41,6 +45,8 @@ Scenarios:
 
 Options:
   --contenders LIST      odin-ws,odin-ws-uws,nats-server,naive-ws,centrifugo  (default: those available)
+                         NATS feed (named only): odin-ws-feed,odin-ws-js-feed,go-gateway (ODIN_BENCH_GO_GATEWAY=binary)
+  --ours NAME            the contender ratios are taken against                  odin-ws
   --scenarios LIST       ${SCENARIOS.join(',')}   (default: all)
   --runs N               repetitions, contenders interleaved; medians reported   3
   --subscribers N        fanout subscribers                                       1000
@@ -62,6 +68,7 @@ Options:
 
 const FLAGS = {
   contenders: { type: 'string' },
+  ours: { type: 'string' },
   scenarios: { type: 'string' },
   runs: { type: 'string' },
   subscribers: { type: 'string' },
@@ -148,7 +155,7 @@ async function runBench(argv: readonly string[]): Promise<number> {
   const wanted = f.contenders !== undefined ? list(f.contenders, '') : null;
   const contenders: Contender[] = [];
   for (const c of allContenders()) {
-    if (wanted !== null && !wanted.includes(c.name)) continue;
+    if (wanted !== null ? !wanted.includes(c.name) : FEED_CONTENDERS.includes(c.name)) continue;
     let why = c.unavailable();
     if (why === null && c.name === 'odin-ws-uws' && !(await uwsLoads())) why = 'uWebSockets.js does not load here';
     if (why !== null) {
@@ -163,6 +170,7 @@ async function runBench(argv: readonly string[]): Promise<number> {
   const runs = toNumber('--runs', f.runs, { min: 0 }, 3);
   const workers = toNumber('--workers', f.workers, { min: 0 }, 2);
   const cfg = {
+    ours: f.ours ?? DEFAULT_OURS,
     runs,
     scenarios,
     contenders: contenders.map((c) => c.name),
@@ -203,6 +211,7 @@ async function runBench(argv: readonly string[]): Promise<number> {
   if (scenarios.includes('latency') && cfg.latencyRate === null) {
     // Scenario 2's own maximum (many clients, few messages each per flush, unlike scenario 1),
     // found once on our gateway; every contender then runs at 80% of it.
+    const OURS = cfg.ours;
     const ours = contenders.find((c) => c.name === OURS);
     if (ours) {
       log(`calibrating the latency scenario on ${OURS}: stepping the publish rate`);
@@ -425,6 +434,7 @@ const ratio = (ours: number | undefined, theirs: number | undefined, lowerIsBett
 
 /** Markdown tables: medians per contender and ratios of our gateway against each. */
 export function renderTables(results: BenchResults): string {
+  const OURS = oursOf(results);
   const s = summarize(results);
   const ours = s.find((x) => x.name === OURS);
   const idleNs = [...new Set(s.flatMap((x) => Object.keys(x.idle ?? {}).map(Number)))].sort((a, b) => a - b);
@@ -446,7 +456,7 @@ export function renderTables(results: BenchResults): string {
     );
   }
   if (ours) {
-    lines.push('\nRatios, odin-ws against each (deliveries per server CPU-second; >1× means odin-ws is better):\n');
+    lines.push(`\nRatios, ${OURS} against each (deliveries per server CPU-second; >1× means ${OURS} is better):\n`);
     lines.push(
       '| against | fan-out max rate | fan-out deliveries/CPU-s (at each max) | fan-out deliveries/CPU-s (common step) | quiet deliveries/CPU-s | latency p99 | ' +
         idleNs.map((n) => `idle ${n} bytes/conn`).join(' | ') +
@@ -471,6 +481,7 @@ export function renderTables(results: BenchResults): string {
 
 /** Scenario 1 at equal load: median server CPU-s per 1M deliveries at each publish rate (steps that kept up). */
 export function fanoutByRate(results: BenchResults): string {
+  const OURS = oursOf(results);
   const fan = results.records.filter((r) => r.fanout);
   if (fan.length === 0) return '';
   const names = [...new Set(fan.map((r) => r.contender))];
@@ -510,6 +521,20 @@ export function fanoutByRate(results: BenchResults): string {
         ' |',
     );
   }
+  const lat = (name: string, rate: number): string => {
+    const steps = fan.filter((r) => r.contender === name).flatMap((r) => r.fanout!.steps.filter((s) => s.publishRate === rate));
+    if (steps.length === 0) return '—';
+    const share = median(steps.map((s) => s.deliveredPerSecond / s.expectedPerSecond));
+    return `${fmtN(median(steps.map((s) => s.latencyMs.p50)), 1)} / ${fmtN(median(steps.map((s) => s.latencyMs.p99)), 1)} (${(share * 100).toFixed(0)}%)`;
+  };
+  lines.push(
+    '',
+    'Latency publish → client at each publish rate, median p50 / p99 ms of all runs (median share of expected deliveries):',
+    '',
+  );
+  lines.push('| publish rate | ' + names.join(' | ') + ' |');
+  lines.push('|---:|' + '---:|'.repeat(names.length));
+  for (const rate of rates) lines.push(`| ${rate} | ` + names.map((n) => lat(n, rate)).join(' | ') + ' |');
   return lines.join('\n') + '\n';
 }
 

@@ -3,12 +3,12 @@
  * random port, so its CPU and memory can be read from /proc and nothing else shares it.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { HttpApiTarget, NatsTarget, type PublishTarget } from '../src/lib/loadtest/publisher.js';
+import { HttpApiTarget, NatsTarget, type Outgoing, type PublishTarget } from '../src/lib/loadtest/publisher.js';
 import type { LoadProtocol } from '../src/lib/loadtest/protocols.js';
 
 export const BENCH_API_KEY = 'bench-key';
@@ -246,6 +246,153 @@ export const centrifugoContender: Contender = {
   },
 };
 
+/** A nats-server carrying an Odin NATS feed (JetStream on: the JetStream broker and the Go gateway need it). */
+async function startFeedNats(): Promise<{ child: ChildProcess; url: string; clientPort: number; dir: string }> {
+  const dir = mkdtempSync(join(tmpdir(), 'odin-bench-feed-'));
+  const conf = join(dir, 'nats.conf');
+  writeFileSync(conf, `listen: "127.0.0.1:-1"\nmax_pending: 67108864\njetstream { store_dir: "${dir}/js" }\n`);
+  const { child, matches } = await spawnUntil('nats-server', ['-c', conf], [/client connections on 127\.0\.0\.1:(\d+)/, /Server is ready/]);
+  drain(child);
+  const clientPort = Number(matches[0]![1]);
+  return { child, url: `nats://127.0.0.1:${clientPort}`, clientPort, dir };
+}
+
+/** Publishes the benchmark's channels as Odin feed subjects: `BENCH.trade` → `odin.token.BENCH.trade`. */
+class FeedTarget implements PublishTarget {
+  constructor(private readonly inner: NatsTarget) {}
+  send(batch: readonly Outgoing[]): Promise<void> {
+    return this.inner.send(batch.map((m) => ({ ...m, channel: `odin.token.${m.channel}` })));
+  }
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
+
+function feedServer(gateway: ChildProcess, port: number, feed: { child: ChildProcess; clientPort: number; dir: string }): RunningContender {
+  drain(gateway);
+  return {
+    pid: gateway.pid!,
+    host: '127.0.0.1',
+    port,
+    protocol: 'odin',
+    publisher: async () => new FeedTarget(await NatsTarget.connect('127.0.0.1', feed.clientPort)),
+    stop: async () => {
+      await stopChild(gateway);
+      await stopChild(feed.child);
+      rmSync(feed.dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Our gateway fed by NATS subjects (`--ingest nats`), on the memory or the JetStream broker. CPU: the gateway process. */
+export function natsFeedContender(broker: 'memory' | 'nats'): Contender {
+  return {
+    name: broker === 'memory' ? 'odin-ws-feed' : 'odin-ws-js-feed',
+    description: `odin-ws gateway fed by NATS subjects (ingest), ${broker === 'memory' ? 'memory broker' : 'JetStream broker (one process)'}`,
+    unavailable: () => (onPath('nats-server') ? null : 'nats-server not on PATH'),
+    async start() {
+      const feed = await startFeedNats();
+      try {
+        const { child, matches } = await spawnUntil(
+          process.execPath,
+          [
+            BIN,
+            'gateway',
+            '--host',
+            '127.0.0.1',
+            '--port',
+            '0',
+            '--api-key',
+            BENCH_API_KEY,
+            '--log-level',
+            'info',
+            '--max-connections',
+            String(MAX_CONNECTIONS),
+            '--broker',
+            broker,
+            ...(broker === 'nats' ? ['--workers', '1'] : []),
+            '--nats-url',
+            feed.url,
+            '--ingest',
+            'nats',
+          ],
+          [/"url":"http:\/\/127\.0\.0\.1:(\d+)"/],
+        );
+        return feedServer(child, Number(matches[0]![1]), feed);
+      } catch (err) {
+        await stopChild(feed.child);
+        throw err;
+      }
+    },
+  };
+}
+
+/**
+ * The Go gateway odin-ws replaces (adred-codev/ws_poc, its NATS-fed build), when
+ * ODIN_BENCH_GO_GATEWAY names its binary (built outside this repository; docs/performance.md
+ * says how). Its rate limits and CPU brakes are opened so it runs as fast as it can.
+ */
+export const goGatewayContender: Contender = {
+  name: 'go-gateway',
+  description: 'the Go gateway (ws_poc, NATS/JetStream-fed), same feed',
+  unavailable: () => {
+    const bin = process.env.ODIN_BENCH_GO_GATEWAY;
+    if (!bin) return 'set ODIN_BENCH_GO_GATEWAY to the ws_poc gateway binary';
+    return existsSync(bin) ? (onPath('nats-server') ? null : 'nats-server not on PATH') : `${bin} not found`;
+  },
+  async start() {
+    const feed = await startFeedNats();
+    const port = await freePort();
+    const child = spawn(process.env.ODIN_BENCH_GO_GATEWAY!, [], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      cwd: tmpdir(),
+      env: {
+        ...process.env,
+        WS_ADDR: `127.0.0.1:${port}`,
+        NATS_URL: feed.url,
+        WS_MAX_CONNECTIONS: String(MAX_CONNECTIONS),
+        WS_CPU_LIMIT: String(cpusOnMachine()),
+        WS_MEMORY_LIMIT: String(8 * 2 ** 30),
+        WS_MAX_NATS_RATE: '1000000',
+        WS_MAX_BROADCAST_RATE: '1000000',
+        WS_MAX_GOROUTINES: '1000000',
+        WS_CPU_REJECT_THRESHOLD: '100',
+        WS_CPU_PAUSE_THRESHOLD: '100',
+        LOG_LEVEL: 'warn',
+      },
+    });
+    drain(child);
+    const deadline = Date.now() + START_TIMEOUT_MS;
+    for (;;) {
+      const ok = await fetch(`http://127.0.0.1:${port}/health`).then(
+        (r) => r.status < 500,
+        () => false,
+      );
+      if (ok) break;
+      if (Date.now() > deadline || child.exitCode !== null) {
+        await stopChild(child);
+        await stopChild(feed.child);
+        throw new Error('the Go gateway did not start');
+      }
+      await new Promise<void>((r) => setTimeout(r, 100));
+    }
+    return feedServer(child, port, feed);
+  },
+};
+
+function cpusOnMachine(): number {
+  return Math.max(1, availableParallelism());
+}
+
 export function allContenders(): Contender[] {
-  return [gatewayContender('ws'), gatewayContender('uws'), natsContender, naiveContender, centrifugoContender];
+  return [
+    gatewayContender('ws'),
+    gatewayContender('uws'),
+    natsContender,
+    naiveContender,
+    centrifugoContender,
+    natsFeedContender('memory'),
+    natsFeedContender('nats'),
+    goGatewayContender,
+  ];
 }

@@ -20,9 +20,14 @@ const REPEATS = Number(process.argv[3] ?? 3);
 const MAX_GROUP = Number(process.argv[4] ?? 512);
 const WINDOW = 5_000; // publications in flight per process (a feed's backlog)
 
-async function publishAll(url: string, ch: string, n: number, tag: string): Promise<{ ms: number; appends: number }> {
+async function connected(url: string): Promise<JetStreamBroker> {
   const b = new JetStreamBroker({ servers: url, stream: 'BENCH_APPEND', maxGroup: MAX_GROUP, publishTimeoutMs: 60_000 });
   await b.run({ onPublication: () => undefined });
+  return b;
+}
+
+/** Publishes n publications on ch through b (connected beforehand: only appends are timed). */
+async function publishAll(b: JetStreamBroker, ch: string, n: number, tag: string): Promise<{ ms: number; appends: number }> {
   const t0 = performance.now();
   let next = 0;
   const lane = async (): Promise<void> => {
@@ -57,9 +62,10 @@ async function checkOrder(url: string, ch: string, total: number): Promise<strin
 async function main(): Promise<void> {
   if (process.env.BENCH_APPEND_CHILD) {
     const [url, ch, n, tag] = JSON.parse(process.env.BENCH_APPEND_CHILD) as [string, string, number, string];
+    const b = await connected(url);
     process.send?.({ ready: true });
     await new Promise<void>((r) => process.once('message', () => r()));
-    const res = await publishAll(url, ch, n, tag);
+    const res = await publishAll(b, ch, n, tag);
     process.send?.(res);
     return;
   }
@@ -70,7 +76,7 @@ async function main(): Promise<void> {
     for (let r = 0; r < REPEATS; r++) {
       const ch = `A${randomBytes(3).toString('hex')}.trade`;
       const load = loadavg()[0]!.toFixed(2);
-      const res = await publishAll(nats.url, ch, N, 'p0');
+      const res = await publishAll(await connected(nats.url), ch, N, 'p0');
       const rate = N / (res.ms / 1000);
       one.push(rate);
       console.log(

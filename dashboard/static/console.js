@@ -81,6 +81,7 @@ export class ConsoleView {
       const r = await api('login', { password });
       setCsrf(r.csrf);
       $('login-password').value = '';
+      this.feed.retry();
       await this.refreshSession();
     } catch (e) {
       setText('login-error', e instanceof ApiError ? e.message : String(e));

@@ -1,6 +1,8 @@
 // The page's one WebSocket to the gateway it came from, speaking the Odin protocol (/ws):
 // it subscribes to the stats channels and to any channel the inspector tails, and
-// re-subscribes after a reconnect.
+// re-subscribes after a reconnect. When the gateway refuses anonymous connections (close
+// 3500), it asks the admin API for a short connection token (needs a login) and retries.
+import { api } from './util.js';
 
 export const STATS_CHANNEL = '_odin.stats';
 export const LOADTEST_CHANNEL = '_odin.loadtest';
@@ -12,11 +14,24 @@ export class Feed {
     this.errors = new Map(); // channel -> fn(message)
     this.ws = null;
     this.backoff = 500;
+    this.needToken = false;
+    this.waiting = false;
     this.connect();
   }
 
-  connect() {
-    const url = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/ws';
+  async connect() {
+    let url = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/ws';
+    if (this.needToken) {
+      try {
+        const r = await api('ws-token');
+        if (r.token) url += '?token=' + encodeURIComponent(r.token);
+      } catch (e) {
+        // Not logged in (or no way to sign a token): wait for retry() after a login.
+        this.onStatus(e.status === 401 ? 'log in for the live feed' : `feed refused: ${e.message}`);
+        this.waiting = true;
+        return;
+      }
+    }
     const ws = new WebSocket(url);
     this.ws = ws;
     this.onStatus('connecting');
@@ -30,10 +45,19 @@ export class Feed {
       for (const line of String(ev.data).split('\n')) if (line) this.dispatch(JSON.parse(line));
     };
     ws.onclose = (ev) => {
+      // 3500: invalid token, which is also how anonymous connections are refused.
+      if (ev.code === 3500) this.needToken = true;
       this.onStatus(ev.code === 1006 ? 'offline' : `closed ${ev.code}`);
       setTimeout(() => this.connect(), this.backoff);
       this.backoff = Math.min(this.backoff * 2, 5000);
     };
+  }
+
+  /** Tries again at once if the feed was waiting for a login. */
+  retry() {
+    if (!this.waiting) return;
+    this.waiting = false;
+    this.connect();
   }
 
   dispatch(m) {

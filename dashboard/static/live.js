@@ -63,7 +63,11 @@ export class LiveView {
       .sort((a, b) => (a.row.host + a.row.pid).localeCompare(b.row.host + b.row.pid))
       .map(({ row: r, seen }) => {
         const health = Object.entries(r.health)
-          .map(([k, h]) => `${k} ${h.ok ? 'ok' : 'DOWN'}${typeof h.lagMs === 'number' ? ` (lag ${h.lagMs} ms)` : ''}`)
+          // An ingest that does not hold the feed's lease is a standby (another gateway reads).
+          .map(
+            ([k, h]) =>
+              `${k} ${!h.ok ? 'DOWN' : h.reading === false ? 'standby' : 'ok'}${typeof h.lagMs === 'number' && h.reading !== false ? ` (lag ${h.lagMs} ms)` : ''}`,
+          )
           .join(', ');
         const refused = Object.entries(r.rejected)
           .filter(([, n]) => n > 0)

@@ -239,6 +239,9 @@ describe('admin API', () => {
       ['/dashboard/api/channel?channel=nope!', { headers: auth }, 400, 102],
       ['/dashboard/api/clients', { headers: auth }, 400, 107],
       ['/dashboard/api/nothing', { headers: auth }, 404, 104],
+      ['/dashboard/api/constructor', { headers: auth }, 404, 104],
+      ['/dashboard/api/__proto__', { headers: auth }, 404, 104],
+      ['/dashboard/api/session', { body: {}, headers: auth }, 405, 107],
       ['/dashboard/api/channels', { method: 'DELETE', headers: auth }, 405, 107],
       ['/dashboard/api/publish', { method: 'GET', headers: auth }, 405, 107],
       ['/dashboard/api/login', { body: { password: '' } }, 400, 107],
@@ -312,6 +315,45 @@ describe('admin API', () => {
     const stop = await call(gw, '/dashboard/api/publisher', { body: { action: 'stop' }, headers: auth });
     assert.equal(stop.status, 200);
     assert.ok(lines.some((l) => l.obj.action === 'publisher'));
+  });
+});
+
+describe('connection token for the page', () => {
+  it('is null with anonymous connections, refused without a secret, valid with one', async () => {
+    const auth = { authorization: `Bearer ${TOKEN}` };
+    const open = await start({ adminToken: TOKEN });
+    try {
+      assert.deepEqual((await call(open, '/dashboard/api/ws-token', { headers: auth })).json, { token: null, expiresIn: 0 });
+      assert.equal((await call(open, '/dashboard/api/ws-token')).status, 401);
+    } finally {
+      await open.close();
+    }
+    const closedNoSecret = await startGateway(
+      { port: 0, host: '127.0.0.1', apiKey: API_KEY, logLevel: 'silent', allowAnonymous: false },
+      { dashboard: resolveDashboardOptions({ adminToken: TOKEN }) },
+    );
+    try {
+      const r = await call(closedNoSecret, '/dashboard/api/ws-token', { headers: auth });
+      assert.equal(r.status, 404);
+      assert.equal(errCode(r), 108);
+    } finally {
+      await closedNoSecret.close();
+    }
+    const g = await startGateway(
+      { port: 0, host: '127.0.0.1', apiKey: API_KEY, logLevel: 'silent', allowAnonymous: false, tokenHmacSecret: 'hmac-secret-for-tests' },
+      { dashboard: resolveDashboardOptions({ adminToken: TOKEN }) },
+    );
+    try {
+      const r = await call(g, '/dashboard/api/ws-token', { headers: auth });
+      assert.equal(r.status, 200);
+      assert.equal(r.json.expiresIn, 600);
+      const c = await TestClient.connect(`${g.url.replace('http', 'ws')}/ws?token=${r.json.token as string}`);
+      const hello = await c.next((m) => m.type === 'connected');
+      assert.equal(hello.user, 'odin-ws-dashboard');
+      c.ws.close();
+    } finally {
+      await g.close();
+    }
   });
 });
 

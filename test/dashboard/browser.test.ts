@@ -180,3 +180,43 @@ describe('dashboard in Chromium', () => {
     );
   });
 });
+
+describe('dashboard in Chromium, gateway refusing anonymous connections', () => {
+  let gw: RunningGateway;
+  let browser: Browser;
+
+  before(async () => {
+    gw = await startGateway(
+      { port: 0, host: '127.0.0.1', apiKey: API_KEY, logLevel: 'silent', allowAnonymous: false, tokenHmacSecret: 'hmac-secret-for-tests' },
+      { dashboard: resolveDashboardOptions({ adminPassword: PASSWORD, statsIntervalMs: 250 }) },
+    );
+    browser = await launchBrowser();
+  });
+  after(async () => {
+    await browser?.close();
+    await gw?.close();
+  });
+
+  it('asks for a login, then feeds the live view over a minted connection token', async () => {
+    const page = await browser.newPage();
+    const problems = collectProblems(page);
+    await page.goto(gw.url + '/dashboard#console', { waitUntil: 'load' });
+    await page.waitForFunction(() => document.getElementById('feed-status')?.textContent === 'log in for the live feed', {
+      timeout: 10_000,
+    });
+    await page.waitForSelector('#login:not([hidden])');
+    await page.type('#login-password', PASSWORD);
+    await page.click('#login button[type=submit]');
+    await page.waitForFunction(() => document.getElementById('feed-status')?.dataset.state === 'live', { timeout: 10_000 });
+    await page.goto(gw.url + '/dashboard#live', { waitUntil: 'load' });
+    // A fresh load: refused once as anonymous, then the session's token gets it in.
+    await page.waitForFunction(() => Number(document.getElementById('c-connections')?.dataset.points) > 0, { timeout: 10_000 });
+    assert.equal(gw.gateway.findClients({ user: 'odin-ws-dashboard' }).length, 1);
+    // The refused anonymous attempts and the 401 before the login are expected; nothing else.
+    assert.deepEqual(
+      problems.filter((p) => !/401|3500|WebSocket/.test(p)),
+      [],
+    );
+    await page.close();
+  });
+});

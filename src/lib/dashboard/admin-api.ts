@@ -4,6 +4,7 @@
  * need a session or the admin token; changes also need the same origin and the CSRF token.
  * Every change is written to the log as an audit record. Outcomes and codes: docs/dashboard.md.
  */
+import { SignJWT } from 'jose';
 import { z } from 'zod';
 import type { Gateway } from '../core/gateway.js';
 import { toApiError } from '../server/api-errors.js';
@@ -19,6 +20,27 @@ export const MAX_CHANNEL_ROWS = 500;
 /** Publications the inspector shows at most. */
 export const MAX_INSPECT_LIMIT = 1000;
 const PUBLISHER_TIMEOUT_MS = 5000;
+/** Lifetime of the connection token minted for the page's WebSocket, s (it reconnects with a new one). */
+export const WS_TOKEN_TTL_SECONDS = 600;
+/** The user the page's WebSocket connects as, when the gateway refuses anonymous connections. */
+export const DASHBOARD_USER = 'odin-ws-dashboard';
+
+/**
+ * The admin routes and the methods each answers. All but session/login/logout need an admin
+ * (session or token); POSTs are changes (same origin + CSRF token for a session).
+ */
+const ROUTES: Readonly<Record<string, { readonly methods: readonly ('GET' | 'POST')[] }>> = {
+  session: { methods: ['GET'] },
+  login: { methods: ['POST'] },
+  logout: { methods: ['POST'] },
+  channels: { methods: ['GET'] },
+  channel: { methods: ['GET'] },
+  clients: { methods: ['GET'] },
+  publish: { methods: ['POST'] },
+  disconnect: { methods: ['POST'] },
+  publisher: { methods: ['GET', 'POST'] },
+  'ws-token': { methods: ['GET'] },
+};
 
 export interface AdminContext {
   readonly gw: Gateway;
@@ -101,25 +123,15 @@ export class AdminApi {
 
   // Bodies are read (readJsonObject) before any await: the transport streams them only then.
   private async route(req: HttpRequest, route: string, url: URL): Promise<HttpReply> {
-    const method = req.method;
+    const spec = Object.hasOwn(ROUTES, route) ? ROUTES[route] : undefined;
+    if (!spec) throw new HttpError(404, ErrorCode.MethodNotFound, `no admin route ${route.slice(0, 64)}`);
+    const method = req.method === 'HEAD' ? 'GET' : req.method;
+    if (!(spec.methods as readonly string[]).includes(method))
+      throw new HttpError(405, ErrorCode.BadRequest, `method ${req.method} not allowed here; use ${spec.methods.join(' or ')}`);
     const post = method === 'POST';
-    if (route === 'session' && (method === 'GET' || method === 'HEAD')) return this.sessionInfo(req);
-    if (route === 'login' && post) return this.login(req);
-    if (route === 'logout' && post) return jsonReply(200, { ok: true }, { 'set-cookie': this.ctx.auth.logout(req) });
-    const known: Record<string, 'GET' | 'POST' | 'BOTH'> = {
-      channels: 'GET',
-      channel: 'GET',
-      clients: 'GET',
-      publish: 'POST',
-      disconnect: 'POST',
-      publisher: 'BOTH',
-    };
-    const allowed = known[route];
-    if (allowed === undefined && !['session', 'login', 'logout'].includes(route))
-      throw new HttpError(404, ErrorCode.MethodNotFound, `no admin route ${route.slice(0, 64)}`);
-    const m = method === 'HEAD' ? 'GET' : method;
-    if (allowed === undefined || (allowed !== 'BOTH' && allowed !== m) || (m !== 'GET' && m !== 'POST'))
-      throw new HttpError(405, ErrorCode.BadRequest, `method ${method} not allowed here`);
+    if (route === 'session') return this.sessionInfo(req);
+    if (route === 'login') return this.login(req);
+    if (route === 'logout') return jsonReply(200, { ok: true }, { 'set-cookie': this.ctx.auth.logout(req) });
     const who = this.ctx.auth.authorize(req, post);
     if (!who.ok) throw new HttpError(who.status, who.code, who.message, who.retryAfter ?? 0);
     switch (route) {
@@ -142,6 +154,8 @@ export class AdminApi {
       }
       case 'disconnect':
         return jsonReply(200, this.disconnect(req, who.actor, parse(disconnectBody, await readJsonObject(req))));
+      case 'ws-token':
+        return jsonReply(200, await this.wsToken());
       default:
         return this.publisher(req, who.actor, post);
     }
@@ -243,6 +257,25 @@ export class AdminApi {
       presence,
       presenceError,
     };
+  }
+
+  /**
+   * A short connection token for the page's own WebSocket, for gateways that refuse anonymous
+   * connections: signed with the gateway's HMAC secret, for the dashboard's user only. Null
+   * when anonymous connections are allowed (the page needs none).
+   */
+  private async wsToken(): Promise<{ token: string | null; expiresIn: number }> {
+    const o = this.ctx.gw.opts;
+    if (o.allowAnonymous) return { token: null, expiresIn: 0 };
+    if (o.tokenHmacSecret === '')
+      throw new HttpError(404, ErrorCode.NotAvailable, 'anonymous connections are off and no HMAC token secret is configured to sign one');
+    const token = await new SignJWT({})
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject(DASHBOARD_USER)
+      .setIssuedAt()
+      .setExpirationTime(`${WS_TOKEN_TTL_SECONDS}s`)
+      .sign(new TextEncoder().encode(o.tokenHmacSecret));
+    return { token, expiresIn: WS_TOKEN_TTL_SECONDS };
   }
 
   private disconnect(req: HttpRequest, actor: Actor, b: { user?: string | undefined; client?: string | undefined }): unknown {

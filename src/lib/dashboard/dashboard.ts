@@ -5,6 +5,7 @@
  * either transport.
  */
 import type { Gateway } from '../core/gateway.js';
+import { ConfigError } from '../core/options.js';
 import type { Logger } from '../core/logger.js';
 import type { HttpReply, HttpRequest } from '../core/transport.js';
 import { ErrorCode } from '../protocol/codes.js';
@@ -19,9 +20,20 @@ export const DASHBOARD_PATH = '/dashboard';
 /** The methods the dashboard's routes answer (others get the router's 405). */
 export const DASHBOARD_METHODS = ['GET', 'POST'] as const;
 
+/** The page's files; a package without them fails at start with what to do, not at first request. */
+function loadFilesOrExplain(): ReturnType<typeof loadStaticFiles> {
+  try {
+    return loadStaticFiles();
+  } catch (cause) {
+    throw new ConfigError(
+      `dashboard: cannot load the page's files (${(cause as Error).message}); reinstall the package, or run without it (GATEWAY_DASHBOARD=false)`,
+    );
+  }
+}
+
 export class Dashboard {
   readonly producer: StatsProducer;
-  private readonly files = loadStaticFiles();
+  private readonly files = loadFilesOrExplain();
   private readonly api: AdminApi;
 
   constructor(

@@ -102,11 +102,38 @@ const ODIN_CHANNEL_AFTER_TYPE = Buffer.from(',"channel":"');
 const ODIN_ACK = Buffer.from('{"type":"subscription_ack"');
 const ODIN_ERROR = Buffer.from('{"type":"error"');
 const ODIN_DISCONNECT = Buffer.from('{"type":"disconnect"');
+/** The Go gateway's envelope (`{"seq":n,"ts":ms,"type":…,"data":{…}}`): a publication without a channel field. */
+const GO_ENVELOPE = Buffer.from('{"seq":');
+const GO_ACK = Buffer.from('{"count":');
+const SUBSCRIPTION_ACK = Buffer.from('"type":"subscription_ack"');
 
 interface OdinAck {
   subscribed?: string[];
   positions?: Record<string, { offset?: number; epoch?: string; recovered?: boolean }>;
   errors?: { channel: string; code: number }[];
+}
+
+/** A subscription ack (Odin; the Go gateway's has its fields in another order). */
+function odinAck(s: Session, sink: Sink, buf: Buffer, start: number, end: number): void {
+  const ack = JSON.parse(buf.toString('utf8', start, end)) as OdinAck;
+  for (const e of ack.errors ?? []) countError(sink, e.code);
+  for (const [ch, pos] of Object.entries(ack.positions ?? {})) {
+    const p = s.positions.get(ch);
+    if (!p) continue;
+    if (pos.recovered === true) {
+      sink.recovered++;
+      p.epoch = pos.epoch ?? p.epoch;
+    } else {
+      if (pos.recovered === false) sink.notRecovered++;
+      // Publications follow the position the server reports (naive server: none, accept the first).
+      p.reset(pos.offset ?? -1, pos.epoch ?? '');
+      if (pos.offset === undefined) p.last = -1;
+    }
+  }
+  if (!s.subscribed) {
+    s.subscribed = true;
+    sink.onSubscribed(s);
+  }
 }
 
 export const odinAdapter: ProtocolAdapter = {
@@ -122,6 +149,16 @@ export const odinAdapter: ProtocolAdapter = {
     c.sendText(JSON.stringify({ type: 'subscribe', data }));
   },
   onMessage(c, s, sink, buf, start, end) {
+    if (startsWithAt(buf, start, GO_ENVELOPE)) {
+      sink.delivered++;
+      if (s.tracked) recordLatency(sink, buf, start, end);
+      return;
+    }
+    if (startsWithAt(buf, start, GO_ACK)) {
+      const at = buf.indexOf(SUBSCRIPTION_ACK, start);
+      if (at > 0 && at < end) odinAck(s, sink, buf, start, end);
+      return;
+    }
     if (!startsWithAt(buf, start, ODIN_TYPE)) return;
     const q = buf.indexOf(0x22, start + ODIN_TYPE.length);
     if (q > 0 && q < end && startsWithAt(buf, q + 1, ODIN_CHANNEL_AFTER_TYPE)) {
@@ -137,25 +174,7 @@ export const odinAdapter: ProtocolAdapter = {
       return;
     }
     if (startsWithAt(buf, start, ODIN_ACK)) {
-      const ack = JSON.parse(buf.toString('utf8', start, end)) as OdinAck;
-      for (const e of ack.errors ?? []) countError(sink, e.code);
-      for (const [ch, pos] of Object.entries(ack.positions ?? {})) {
-        const p = s.positions.get(ch);
-        if (!p) continue;
-        if (pos.recovered === true) {
-          sink.recovered++;
-          p.epoch = pos.epoch ?? p.epoch;
-        } else {
-          if (pos.recovered === false) sink.notRecovered++;
-          // Publications follow the position the server reports (naive server: none, accept the first).
-          p.reset(pos.offset ?? -1, pos.epoch ?? '');
-          if (pos.offset === undefined) p.last = -1;
-        }
-      }
-      if (!s.subscribed) {
-        s.subscribed = true;
-        sink.onSubscribed(s);
-      }
+      odinAck(s, sink, buf, start, end);
       return;
     }
     if (startsWithAt(buf, start, ODIN_ERROR) || startsWithAt(buf, start, ODIN_DISCONNECT)) {
