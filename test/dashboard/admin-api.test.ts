@@ -348,6 +348,7 @@ describe('connection token for the page', () => {
       assert.equal(r.status, 200);
       assert.equal(r.json.expiresIn, 600);
       const c = await TestClient.connect(`${g.url.replace('http', 'ws')}/ws?token=${r.json.token as string}`);
+      c.send({ type: 'hello' }); // the Odin greeting is opt-in (docs/protocol.md)
       const hello = await c.next((m) => m.type === 'connected');
       assert.equal(hello.user, 'odin-ws-dashboard');
       c.ws.close();
