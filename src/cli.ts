@@ -3,6 +3,7 @@ import { gatewayCommand } from './apps/gateway/main.js';
 import { devCommand } from './apps/dev/main.js';
 import { publisherCommand } from './apps/publisher/main.js';
 import { loadtestCommand } from './apps/loadtest/main.js';
+import { kafkaCommand } from './apps/kafka/main.js';
 import { benchCommand } from '../bench/command.js';
 
 type Command = (argv: readonly string[]) => Promise<number>;
@@ -12,6 +13,7 @@ const commands: Record<string, { run: Command; summary: string }> = {
   publisher: { run: publisherCommand, summary: 'run the market-event publisher (load generator) with its control API' },
   dev: { run: devCommand, summary: 'run gateway + simulated feed on the embedded broker (npm start)' },
   loadtest: { run: loadtestCommand, summary: 'open N subscribers against a server and measure delivery' },
+  kafka: { run: kafkaCommand, summary: 'Kafka topics: list, create the Odin ones, consume a few records; run a local broker' },
   bench: { run: benchCommand, summary: 'fan-out benchmark: our gateway vs nats-server, naive ws, Centrifugo' },
 };
 

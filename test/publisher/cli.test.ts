@@ -69,7 +69,9 @@ describe('odin-ws publisher flags', () => {
   });
 
   it('bad flags throw a usage error naming the flag', () => {
-    assert.throws(() => parsePublisherArgs(['--sink', 'kafka'], {}), /--sink/);
+    assert.throws(() => parsePublisherArgs(['--sink', 'redis'], {}), /--sink/);
+    assert.throws(() => parsePublisherArgs(['--sink', 'kafka', '--kafka-brokers', 'no-port'], {}), /kafka\.brokers/);
+    assert.throws(() => parsePublisherArgs(['--sink', 'kafka', '--kafka-partitions', '0'], {}), /--kafka-partitions/);
     assert.throws(() => parsePublisherArgs(['--rate', 'fast'], {}), /--rate/);
     assert.throws(() => parsePublisherArgs(['--profile', 'spiky'], {}), /--profile/);
     assert.throws(() => parsePublisherArgs(['--bogus'], {}), /bogus/);

@@ -6,6 +6,9 @@ import { toNumber } from '../../lib/runtime/flags.js';
 import { createLogger } from '../../lib/runtime/logger.js';
 import { onShutdownSignal, runGateway } from '../../lib/server/run.js';
 import { startPublisher } from '../../lib/publisher/server.js';
+import type { SinkOptions } from '../../lib/publisher/options.js';
+import { startIngests } from '../../lib/server/ingest.js';
+import { startLocalKafka, type LocalKafka } from '../../lib/kafka-local/local-broker.js';
 
 /** The simulated feed's rate in `odin-ws dev`: enough to see data flow, light on a laptop. */
 const DEV_EVENTS_PER_SECOND = 20;
@@ -16,6 +19,10 @@ Runs the local stack on the embedded default: the gateway (in-memory broker) on 
 the publisher (control API on port 3003, PUBLISHER_PORT) feeding simulated Odin events, so
 data flows at once. Prints the URLs and the API key.
 Ctrl-C stops it cleanly. Takes the gateway's options (odin-ws gateway --help).
+
+  --kafka   the same stack on a real local Kafka broker (no Docker: tools/kafka's jars, Java 17):
+            the publisher writes the Odin topics, the gateway ingests them (docs/kafka.md).
+            KAFKA_PORT (default 19092; 0 = any free port).
 `;
 
 export async function devCommand(argv: readonly string[]): Promise<number> {
@@ -35,28 +42,47 @@ export async function devCommand(argv: readonly string[]): Promise<number> {
     return 2;
   }
   env.PUBLISHER_URL ||= `http://127.0.0.1:${publisherPort}`;
+  const withKafka = argv.includes('--kafka');
+  let kafka: LocalKafka | null = null;
+  if (withKafka) {
+    let port: number;
+    try {
+      port = toNumber('KAFKA_PORT', env.KAFKA_PORT, { integer: true, min: 0 }, 19092);
+    } catch (err) {
+      console.error(`odin-ws dev: ${(err as Error).message}`);
+      return 2;
+    }
+    kafka = await startLocalKafka(port === 0 ? {} : { port });
+    env.KAFKA_BROKERS = kafka.bootstrap;
+  }
+  const gatewayArgv = withKafka ? [...argv.filter((a) => a !== '--kafka'), '--ingest', 'kafka'] : argv;
   let cfg;
   try {
-    cfg = loadGatewayConfig(argv, env);
+    cfg = loadGatewayConfig(gatewayArgv, env);
   } catch (err) {
     if (err instanceof ConfigError) {
       console.error(`odin-ws dev: ${err.message}`);
+      await kafka?.stop();
       return 2;
     }
     throw err;
   }
   const log = createLogger(cfg.gateway.logLevel, 'dev');
   const gw = await runGateway(cfg, log);
+  const ingests = await startIngests(cfg, gw, log);
+  const sink: SinkOptions = kafka
+    ? { kind: 'kafka', connection: { brokers: [kafka.bootstrap], clientId: 'odin-ws-dev' } }
+    : { kind: 'gateway', url: gw.url, apiKey: cfg.gateway.apiKey };
   const feed = await startPublisher({
     port: publisherPort,
-    sink: { kind: 'gateway', url: gw.url, apiKey: cfg.gateway.apiKey },
+    sink,
     autostart: true,
     messagesPerSecond: DEV_EVENTS_PER_SECOND,
     logger: log,
   });
   const ws = gw.url.replace('http', 'ws');
   process.stdout.write(
-    `\nodin-ws dev is running (in-memory broker)\n` +
+    `\nodin-ws dev is running (in-memory broker${kafka ? `; feed through Kafka at ${kafka.bootstrap}` : ''})\n` +
       `  Odin protocol        ${ws}/ws\n` +
       `  Centrifugo protocol  ${ws}/connection/websocket\n` +
       `  Server API           ${gw.url}/api/publish   (X-API-Key: ${cfg.gateway.apiKey})\n` +
@@ -67,7 +93,9 @@ export async function devCommand(argv: readonly string[]): Promise<number> {
   );
   onShutdownSignal(log, async () => {
     await feed.close();
+    for (const i of ingests) await i.stop();
     await gw.close();
+    await kafka?.stop();
   });
   return -1;
 }

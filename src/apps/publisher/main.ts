@@ -14,20 +14,23 @@ import { PROFILES, type Profile } from '../../lib/publisher/profiles.js';
 import { startPublisher } from '../../lib/publisher/server.js';
 import { parseFlags, toList, toNumber, UsageError } from '../../lib/runtime/flags.js';
 import { createLogger } from '../../lib/runtime/logger.js';
+import { KAFKA_CONNECTION_FLAGS, KAFKA_CONNECTION_HELP, kafkaConnection, loadKafkaSection } from '../../lib/kafka/config.js';
 
 export const PUBLISHER_USAGE = `Usage: odin-ws publisher [options]
 
-Generates Odin market events and publishes them to the gateway (HTTP API) or NATS.
+Generates Odin market events and publishes them to the gateway (HTTP API), NATS or Kafka.
 Control API: POST /control, GET /stats, GET /health, GET /metrics (see docs/publisher.md).
 
 Options:
   --port <n>           control API port (env PUBLISHER_PORT, default ${DEFAULT_PORT}; 0 = any free port)
   --host <addr>        control API address (env PUBLISHER_HOST, default 0.0.0.0)
-  --sink <kind>        gateway | nats (env PUBLISHER_SINK, default gateway)
+  --sink <kind>        gateway | nats | kafka (env PUBLISHER_SINK, default gateway)
   --gateway-url <url>  gateway base URL (env GATEWAY_URL, default ${DEFAULT_GATEWAY_URL})
   --api-key <key>      gateway server API key, sent as X-API-Key (env GATEWAY_API_KEY)
   --nats-url <url>     NATS server(s), comma-separated (env NATS_URL, default ${DEFAULT_NATS_URL})
   --jetstream          publish to JetStream with Nats-Msg-Id (nats sink)
+  --kafka-partitions <n> partitions of the Odin topics when created (kafka sink, default 12)
+  --kafka-replicas <n> replicas of the Odin topics when created (kafka sink, default 1)
   --rate <n>           target events/s (default: the profile's; sustained 1000)
   --profile <name>     ${PROFILES.join(' | ')} (default sustained)
   --duration <s>       stop after this many seconds (0 = until stopped)
@@ -36,7 +39,9 @@ Options:
   --autostart          start publishing at once
   --log-level <level>  pino level (env LOG_LEVEL, default info)
   -h, --help           show this help
-`;
+
+Kafka sink connection (flag | environment | default):
+${KAFKA_CONNECTION_HELP}`;
 
 const num = (name: string, v: string | undefined): number | undefined => toNumber(`--${name}`, v);
 
@@ -48,6 +53,9 @@ const FLAGS = {
   'api-key': { type: 'string' },
   'nats-url': { type: 'string' },
   jetstream: { type: 'boolean' },
+  ...KAFKA_CONNECTION_FLAGS,
+  'kafka-partitions': { type: 'string' },
+  'kafka-replicas': { type: 'string' },
   rate: { type: 'string' },
   profile: { type: 'string' },
   duration: { type: 'string' },
@@ -72,8 +80,23 @@ export function parsePublisherArgs(
     sink = { kind: 'gateway', url: values['gateway-url'] ?? env['GATEWAY_URL'] ?? DEFAULT_GATEWAY_URL, ...(apiKey ? { apiKey } : {}) };
   } else if (sinkKind === 'nats') {
     sink = { kind: 'nats', url: values['nats-url'] ?? env['NATS_URL'] ?? DEFAULT_NATS_URL, jetstream: values.jetstream ?? false };
+  } else if (sinkKind === 'kafka') {
+    let section;
+    try {
+      section = loadKafkaSection(undefined, env, values);
+    } catch (err) {
+      throw new UsageError(err instanceof Error ? err.message : String(err));
+    }
+    const partitions = toNumber('--kafka-partitions', values['kafka-partitions'], { integer: true, min: 1 });
+    const replicas = toNumber('--kafka-replicas', values['kafka-replicas'], { integer: true, min: 1 });
+    sink = {
+      kind: 'kafka',
+      connection: kafkaConnection(section, 'odin-ws-publisher'),
+      ...(partitions !== undefined ? { partitions } : {}),
+      ...(replicas !== undefined ? { replicas } : {}),
+    };
   } else {
-    throw new UsageError(`--sink must be gateway or nats, got "${sinkKind}" (kafka is not implemented yet)`);
+    throw new UsageError(`--sink must be gateway, nats or kafka, got "${sinkKind}"`);
   }
   const profile = values.profile;
   if (profile !== undefined && !(PROFILES as readonly string[]).includes(profile))

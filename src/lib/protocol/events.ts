@@ -27,7 +27,13 @@ export type ChannelEvent = (typeof CHANNEL_EVENTS)[number];
  * (`BTC.price`) that load tests and dashboards subscribe to. The gateway's default namespaces
  * are built from these two lists, so a new channel event is added here only.
  */
-export const PUBLIC_CHANNEL_EVENTS: readonly string[] = [...CHANNEL_EVENTS.filter((e) => e !== 'balances'), 'price', 'holders'];
+// `community`: the channel of the Odin Kafka topic odin.community (comments, pins, upvotes: public).
+export const PUBLIC_CHANNEL_EVENTS: readonly string[] = [
+  ...CHANNEL_EVENTS.filter((e) => e !== 'balances'),
+  'price',
+  'holders',
+  'community',
+];
 /** The per-user channel event: `{SYMBOL}.balances.{userId}`. */
 export const USER_CHANNEL_EVENT: ChannelEvent = 'balances';
 

@@ -11,6 +11,7 @@ import { DEFAULT_EVENT_WEIGHTS, EVENT_KINDS, type EventKind, type EventWeights }
 import { DEFAULT_TOKEN_SYMBOLS } from './market.js';
 import { DEFAULT_RAMP_SECONDS, PROFILES, type Profile } from './profiles.js';
 import type { EventSink } from './sinks/sink.js';
+import type { KafkaConnectionOptions } from '../kafka/client.js';
 
 export const DEFAULT_PORT = 3003;
 export const DEFAULT_HOST = '0.0.0.0';
@@ -30,6 +31,8 @@ export const MAX_TOKENS = 1000;
 export type SinkOptions =
   | { readonly kind: 'gateway'; readonly url: string; readonly apiKey?: string; readonly maxBatch?: number }
   | { readonly kind: 'nats'; readonly url: string; readonly jetstream?: boolean; readonly stream?: string }
+  /** Kafka: the Odin topics, created when missing with `partitions` (default 12) and `replicas` (default 1). */
+  | { readonly kind: 'kafka'; readonly connection: KafkaConnectionOptions; readonly partitions?: number; readonly replicas?: number }
   /** A ready sink (tests, embedding); the publisher connects and closes it. */
   | { readonly kind: 'custom'; readonly sink: EventSink };
 
@@ -142,6 +145,18 @@ const sinkSchema = z.discriminatedUnion('kind', [
     url: z.string().min(1),
     jetstream: z.boolean().optional(),
     stream: z.string().min(1).optional(),
+  }),
+  z.strictObject({
+    kind: z.literal('kafka'),
+    connection: z.custom<KafkaConnectionOptions>(
+      (v) =>
+        typeof v === 'object' &&
+        v !== null &&
+        Array.isArray((v as { brokers?: unknown }).brokers) &&
+        (v as { brokers: unknown[] }).brokers.length > 0,
+    ),
+    partitions: z.number().int().min(1).max(1000).optional(),
+    replicas: z.number().int().min(1).max(10).optional(),
   }),
   z.strictObject({ kind: z.literal('custom'), sink: z.custom<EventSink>((v) => typeof v === 'object' && v !== null && 'publish' in v) }),
 ]);

@@ -10,6 +10,7 @@ import { resolveOptions, type PublisherOptions, type SinkOptions } from './optio
 import { Publisher } from './publisher.js';
 import { GatewaySink } from './sinks/gateway-sink.js';
 import { NatsSink } from './sinks/nats-sink.js';
+import { KafkaSink } from './sinks/kafka-sink.js';
 import type { EventSink } from './sinks/sink.js';
 
 export interface RunningPublisher {
@@ -28,6 +29,8 @@ export function createSink(opts: SinkOptions): EventSink {
       return new GatewaySink({ url: opts.url, apiKey: opts.apiKey, maxBatch: opts.maxBatch });
     case 'nats':
       return new NatsSink({ url: opts.url, jetstream: opts.jetstream, stream: opts.stream });
+    case 'kafka':
+      return new KafkaSink({ connection: opts.connection, partitions: opts.partitions, replicas: opts.replicas });
     case 'custom':
       return opts.sink;
   }

@@ -10,6 +10,7 @@ import { ConfigError, resolveGatewayOptions, type GatewayOptions, type GatewayOp
 import { loadJetStreamSection, type JetStreamSection } from '../broker-jetstream/config.js';
 import { loadDashboardSection, type DashboardOptions } from '../dashboard/options.js';
 import { parseFlags, toBool, toList, toNumber } from '../runtime/flags.js';
+import { KAFKA_INGEST_FLAGS, KAFKA_INGEST_HELP, loadKafkaSection, resolveIngestMode, type KafkaSection } from '../kafka/config.js';
 
 export type BrokerKind = 'memory' | 'nats';
 
@@ -68,6 +69,8 @@ export interface GatewayAppConfig {
   readonly ingest: readonly string[];
   /** Stream limits and NATS ingest (`jetstream:` in the config file, NATS_STREAM_* env). */
   readonly jetstream: JetStreamSection;
+  /** `--ingest kafka`: the Kafka section (`kafka:` in the file, KAFKA_* env, --kafka-* flags); null otherwise. */
+  readonly kafka: KafkaSection | null;
   /** /dashboard and the admin console (`dashboard:` in the config file, GATEWAY_ADMIN_* env). */
   readonly dashboard: DashboardOptions;
 }
@@ -88,6 +91,7 @@ export const GATEWAY_FLAGS = {
   workers: { type: 'string' },
   transport: { type: 'string' },
   ingest: { type: 'string' },
+  ...KAFKA_INGEST_FLAGS,
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -113,9 +117,9 @@ Options (flag | environment | default):
       --nats-url URL            NATS_URL                   nats://127.0.0.1:4222
       --workers N               GATEWAY_WORKERS            processes sharing the port (nats broker only; default: cores)
       --transport ws|uws        GATEWAY_TRANSPORT          ws
-      --ingest LIST             GATEWAY_INGEST             feeds to ingest: nats, or none (default: nats with
+      --ingest LIST             GATEWAY_INGEST             feeds to ingest: nats, kafka, or none (default: nats with
                                                            --broker nats, none with memory; NATS_INGEST=true|false)
-  -h, --help
+${KAFKA_INGEST_HELP}  -h, --help
 `;
 
 const int = (name: string, v: string): number => toNumber(name, v, { integer: true, error: ConfigError }, 0);
@@ -151,6 +155,7 @@ export function loadGatewayConfig(argv: readonly string[], env: NodeJS.ProcessEn
     transport: fileTransport,
     jetstream: fileJetstream,
     ingest: fileIngest,
+    kafka: fileKafka,
     dashboard: fileDashboard,
     ...gw
   } = file as Record<string, unknown>;
@@ -211,8 +216,11 @@ export function loadGatewayConfig(argv: readonly string[], env: NodeJS.ProcessEn
         ? ['nats']
         : [];
   for (const k of ingest) if (!/^[a-z][a-z0-9-]*$/.test(k)) throw new ConfigError(`ingest: unknown feed ${JSON.stringify(k)}`);
+  const kafka = ingest.includes('kafka') ? loadKafkaSection(fileKafka, env, f) : null;
+  if (kafka) resolveIngestMode(kafka, broker);
   return {
     gateway: resolveGatewayServerOptions(o),
+    kafka,
     broker,
     natsUrl: f['nats-url'] ?? env.NATS_URL ?? (typeof fileNats === 'string' ? fileNats : 'nats://127.0.0.1:4222'),
     workers,

@@ -27,11 +27,26 @@ export interface GatewayAppOptions {
   readonly apiKey: string;
   readonly bodyTimeoutMs?: number;
   readonly log: Logger;
+  /**
+   * Readiness conditions beside the broker's (an ingest's backbone connection), read at each
+   * request: a check returns why the gateway is not ready, or null.
+   */
+  readonly readinessChecks?: ReadonlyMap<string, () => string | null>;
   /** Mounted at /dashboard when given (docs/dashboard.md). */
   readonly dashboard?: Dashboard;
 }
 
 const apiError = (status: number, code: ErrorCode, message: string): HttpReply => json(status, { error: { code, message } });
+
+/** Why each failing readiness check fails, by name. */
+function notReadyReasons(checks: ReadonlyMap<string, () => string | null> | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, check] of checks ?? []) {
+    const reason = check();
+    if (reason !== null) out[name] = reason;
+  }
+  return out;
+}
 
 /** The routes, answers and upgrade decision of one gateway. */
 export function createGatewayApp(gateway: Gateway, registry: Registry, opts: GatewayAppOptions): TransportHooks {
@@ -71,16 +86,27 @@ export function createGatewayApp(gateway: Gateway, registry: Registry, opts: Gat
 
   router
     .on('POST', '/api/*', api)
-    .on('GET', '/health', () =>
-      json(200, {
-        status: gateway.isReady() ? 'healthy' : 'degraded',
-        checks: { broker: gateway.broker.isReady() ? 'ok' : 'unavailable', draining: gateway.isDraining },
+    .on('GET', '/health', () => {
+      const reasons = notReadyReasons(opts.readinessChecks);
+      return json(200, {
+        status: gateway.isReady() && Object.keys(reasons).length === 0 ? 'healthy' : 'degraded',
+        checks: {
+          broker: gateway.broker.isReady() ? 'ok' : 'unavailable',
+          draining: gateway.isDraining,
+          ...Object.fromEntries([...(opts.readinessChecks?.keys() ?? [])].map((n) => [n, reasons[n] ?? 'ok'])),
+        },
         uptime: Math.floor((Date.now() - gateway.startedAt) / 1000),
-      }),
-    )
+      });
+    })
     .on('GET', '/ready', () => {
-      const ready = gateway.isReady();
-      return json(ready ? 200 : 503, { ready, broker: gateway.broker.isReady(), draining: gateway.isDraining });
+      const reasons = notReadyReasons(opts.readinessChecks);
+      const ready = gateway.isReady() && Object.keys(reasons).length === 0;
+      return json(ready ? 200 : 503, {
+        ready,
+        broker: gateway.broker.isReady(),
+        draining: gateway.isDraining,
+        ...(ready ? {} : { reasons }),
+      });
     })
     .on('GET', '/metrics', async () => ({ status: 200, headers: { 'content-type': registry.contentType }, body: await registry.metrics() }))
     .on('GET', '/stats', () => json(200, statsOf(gateway)));

@@ -7,11 +7,23 @@ import type { Ingest, IngestSink } from '../core/ingest.js';
 import type { Logger } from '../core/logger.js';
 import { ConfigError } from '../core/options.js';
 import { NatsIngest } from '../ingest-nats/nats-ingest.js';
+import { kafkaIngestFactory } from '../kafka/gateway-ingest.js';
 import type { GatewayAppConfig } from './config.js';
 import { addIngestMetrics } from './metrics.js';
 import type { RunningGateway } from './server.js';
 
-export type IngestFactory = (cfg: GatewayAppConfig, sink: IngestSink, onError: (err: unknown, channel: string) => void) => Ingest;
+/** What a factory may use besides the sink: the running gateway (readiness checks, metrics registry) and the log. */
+export interface IngestContext {
+  readonly gw: RunningGateway;
+  readonly log: Logger;
+}
+
+export type IngestFactory = (
+  cfg: GatewayAppConfig,
+  sink: IngestSink,
+  onError: (err: unknown, channel: string) => void,
+  ctx: IngestContext,
+) => Ingest;
 
 const natsFactory: IngestFactory = (cfg, sink, onError) => {
   const ing = cfg.jetstream.ingest;
@@ -28,7 +40,10 @@ const natsFactory: IngestFactory = (cfg, sink, onError) => {
   });
 };
 
-const ingestFactories = new Map<string, IngestFactory>([['nats', natsFactory]]);
+const ingestFactories = new Map<string, IngestFactory>([
+  ['nats', natsFactory],
+  ['kafka', kafkaIngestFactory],
+]);
 
 export function registerIngestFactory(kind: string, f: IngestFactory): void {
   ingestFactories.set(kind, f);
@@ -50,10 +65,15 @@ export async function startIngests(cfg: GatewayAppConfig, gw: RunningGateway, lo
     const factory = ingestFactories.get(kind);
     if (!factory) throw new ConfigError(`ingest: "${kind}" is not available in this build`);
     let failures = 0;
-    const ingest = factory(cfg, sink, (err, channel) => {
-      // Rate-limited: an outage fails every message.
-      if (failures++ % 1000 === 0) log.warn({ err, channel, failures, ingest: kind }, 'ingest: publication failed');
-    });
+    const ingest = factory(
+      cfg,
+      sink,
+      (err, channel) => {
+        // Rate-limited: an outage fails every message.
+        if (failures++ % 1000 === 0) log.warn({ err, channel, failures, ingest: kind }, 'ingest: publication failed');
+      },
+      { gw, log },
+    );
     try {
       await ingest.start();
     } catch (err) {

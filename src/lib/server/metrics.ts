@@ -8,7 +8,7 @@ import type { Gateway } from '../core/gateway.js';
 import type { IngestHealth } from '../core/ingest.js';
 import type { BrokerTelemetry } from '../core/broker.js';
 
-function counterFrom(registry: Registry, name: string, help: string, read: () => number): void {
+export function counterFrom(registry: Registry, name: string, help: string, read: () => number): void {
   new Counter({
     name,
     help,
@@ -21,7 +21,7 @@ function counterFrom(registry: Registry, name: string, help: string, read: () =>
 }
 
 /** A counter with one label, its values read from core's counters at scrape time. */
-function labelledCounterFrom(
+export function labelledCounterFrom(
   registry: Registry,
   name: string,
   help: string,

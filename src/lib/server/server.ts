@@ -43,6 +43,11 @@ export interface RunningGateway {
   /** http://host:port */
   readonly url: string;
   readonly registry: Registry;
+  /**
+   * Adds a readiness condition beside the broker's (an ingest's connection): `check` returns
+   * why the gateway is not ready, or null. /ready answers 503 with the reasons; /health lists them.
+   */
+  addReadinessCheck(name: string, check: () => string | null): void;
   readonly dashboard: Dashboard | null;
   /** Graceful shutdown: not ready, clients told to reconnect, broker closed, listener closed. Idempotent. */
   close(): Promise<void>;
@@ -70,11 +75,13 @@ export async function startGateway(
   const gateway = new Gateway(options, { broker: deps.broker ?? new MemoryBroker(), transport, log });
   const registry = createMetrics(gateway);
   await gateway.start();
+  const readinessChecks = new Map<string, () => string | null>();
   const dashboard = deps.dashboard?.enabled ? new Dashboard(gateway, deps.dashboard, log) : null;
   dashboard?.start();
   const app = createGatewayApp(gateway, registry, {
     apiKey: options.apiKey,
     log,
+    readinessChecks,
     ...(dashboard ? { dashboard } : {}),
     ...(deps.bodyTimeoutMs !== undefined ? { bodyTimeoutMs: deps.bodyTimeoutMs } : {}),
   });
@@ -88,6 +95,9 @@ export async function startGateway(
     port,
     url: `http://${host}:${port}`,
     registry,
+    addReadinessCheck(name, check) {
+      readinessChecks.set(name, check);
+    },
     dashboard,
     close() {
       // Ordered: not ready and refusing upgrades (503) while the port still answers, clients

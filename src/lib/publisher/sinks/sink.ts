@@ -1,8 +1,8 @@
 /**
  * The sink seam: where generated events go. A sink gets events in batches (one per scheduler
  * tick) and says how many it delivered. Implementations: `GatewaySink` (the gateway's HTTP
- * publish API), `NatsSink` (core NATS or JetStream), `MemorySink` (tests, embedding).
- * A Kafka sink would implement the same interface (topics: KAFKA_TOPIC_OF_CHANNEL_EVENT).
+ * publish API), `NatsSink` (core NATS or JetStream), `KafkaSink`, `MemorySink` (tests, embedding).
+ * `KafkaSink` writes the Odin Kafka topics (KAFKA_TOPIC_OF_CHANNEL_EVENT).
  *
  * Guarantees every sink gives:
  *  - Events of one batch are sent in order; batches may overlap in flight (the publisher
@@ -14,7 +14,7 @@
  */
 import type { OdinEvent } from '../../protocol/events.js';
 
-export type SinkKind = 'gateway' | 'nats' | 'memory';
+export type SinkKind = 'gateway' | 'nats' | 'kafka' | 'memory';
 
 export interface SinkResult {
   /** Events the target accepted. */

@@ -1,0 +1,172 @@
+/** Kafka record → channel mapping, partition progress and the Kafka options: no broker needed. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { RecordMapper, DEFAULT_KAFKA_RULES } from '../../src/lib/kafka/mapping.js';
+import { PartitionProgress } from '../../src/lib/kafka/progress.js';
+import { loadKafkaSection, resolveIngestMode } from '../../src/lib/kafka/config.js';
+import { loadGatewayConfig } from '../../src/lib/server/config.js';
+import { ConfigError } from '../../src/lib/core/options.js';
+import { ODIN_TOPICS } from '../../src/lib/kafka/topics.js';
+import { ChannelGuards, parseRecordTag, recordTag } from '../../src/lib/kafka/channel-guard.js';
+
+const b = (s: string): Buffer => Buffer.from(s);
+
+test('default mapping: the Go gateway channels, the value as it is, its type and id', () => {
+  const m = new RecordMapper();
+  const value =
+    '{"type":"TRADE_EXECUTED","timestamp":1700000000000,"data":{"price":1.5,"amount":2,"buyer":"a","seller":"b","txHash":"0x1"}}';
+  assert.deepEqual(m.map('odin.trades', b('BTC'), b(value), 5), {
+    channel: 'BTC.trade',
+    data: value,
+    type: 'TRADE_EXECUTED',
+    eventId: undefined,
+    timestamp: 1700000000000,
+  });
+  const suffix = Object.fromEntries(ODIN_TOPICS.map((t) => [t.topic, t.suffix]));
+  assert.equal(suffix['odin.community'], 'community');
+  const ok = (topic: string, type: string, data = '{}'): unknown => {
+    const r = m.map(topic, b('ETH'), b(`{"type":"${type}","timestamp":1,"data":${data},"id":"e1"}`), 0);
+    return typeof r === 'string' ? r : r.channel;
+  };
+  assert.equal(ok('odin.liquidity', 'LIQUIDITY_REBALANCED'), 'ETH.liquidity');
+  assert.equal(ok('odin.community', 'COMMENT_POSTED'), 'ETH.community');
+  assert.equal(ok('odin.trades', 'trade:new'), 'ETH.trade');
+  assert.equal(ok('odin.analytics', 'market:stats'), 'market.stats');
+  assert.equal(ok('odin.analytics', 'TRENDING_UPDATED'), 'ETH.analytics');
+  // Balances are personal: the user's channel, never a token-wide one.
+  assert.equal(ok('odin.balances', 'BALANCE_UPDATED', '{"user":"u1","balance":1,"change":1}'), 'ETH.balances.u1');
+  assert.equal(ok('odin.balances', 'balance:update', '{"userId":"u2"}'), 'ETH.balances.u2');
+  assert.equal(ok('odin.balances', 'TRANSFER_COMPLETED', '{"from":"a","to":"b"}'), 'no_key');
+  const withId = m.map('odin.trades', b('BTC'), b('{"type":"trade:new","timestamp":2,"id":"ev-9","data":{}}'), 0);
+  assert.equal(typeof withId === 'object' && withId.eventId, 'ev-9');
+  assert.equal(DEFAULT_KAFKA_RULES.length, ODIN_TOPICS.length + 1);
+});
+
+test('bad records have a reason, never an exception', () => {
+  const m = new RecordMapper(DEFAULT_KAFKA_RULES, 100);
+  const good = '{"type":"TRADE_EXECUTED","timestamp":1,"data":{}}';
+  assert.equal(m.map('odin.trades', b('BTC'), b('not json'), 0), 'not_json');
+  assert.equal(m.map('odin.trades', b('BTC'), b('[1,2]'), 0), 'not_json');
+  assert.equal(m.map('odin.trades', b('BTC'), undefined, 0), 'not_json');
+  assert.equal(m.map('odin.trades', undefined, b(good), 0), 'no_key');
+  assert.equal(m.map('odin.trades', b(''), b(good), 0), 'no_key');
+  assert.equal(m.map('odin.trades', b('BT C'), b(good), 0), 'bad_channel');
+  assert.equal(m.map('odin.trades', b('a.b'), b(good), 0), 'bad_channel');
+  assert.equal(m.map('odin.trades', b('BTC'), b('{"type":"LIQUIDITY_ADDED","data":{}}'), 0), 'unknown_type');
+  assert.equal(m.map('odin.trades', b('BTC'), b('{"data":{}}'), 0), 'unknown_type');
+  assert.equal(m.map('odin.trades', b('BTC'), b(`{"type":"TRADE_EXECUTED","pad":"${'x'.repeat(100)}"}`), 0), 'too_large');
+  // No timestamp in the value: the record's.
+  const r = m.map('odin.trades', b('BTC'), b('{"type":"TRADE_EXECUTED"}'), 42);
+  assert.equal(typeof r === 'object' && r.timestamp, 42);
+});
+
+test('custom rules: {key} and {type} placeholders, type filters, unknown placeholders refused', () => {
+  const m = new RecordMapper([
+    { topic: 'prices', channel: 'px.{key}', types: ['tick'] },
+    { topic: 'prices', channel: 'other.{type}' },
+  ]);
+  const r1 = m.map('prices', b('SOL'), b('{"type":"tick"}'), 0);
+  assert.equal(typeof r1 === 'object' && r1.channel, 'px.SOL');
+  const r2 = m.map('prices', undefined, b('{"type":"halt"}'), 0);
+  assert.equal(typeof r2 === 'object' && r2.channel, 'other.halt');
+  assert.deepEqual(m.topics, ['prices']);
+  assert.throws(() => new RecordMapper([{ topic: 't', channel: '{nope}.x' }]), /unknown placeholder \{nope\}/);
+  assert.throws(() => new RecordMapper([]), /at least one rule/);
+});
+
+test('partition progress: only fully settled prefixes are committed or resumed from', () => {
+  const p = new PartitionProgress();
+  p.seed('t', 0, 10n);
+  const e10 = p.received('t', 0, 10n);
+  const e11 = p.received('t', 0, 11n);
+  const e13 = p.received('t', 0, 13n); // 12 was a transaction marker
+  assert.equal(p.done('t', 0), 10n);
+  p.settle(e11);
+  assert.equal(p.done('t', 0), 10n, 'an earlier record is still in flight');
+  p.settle(e10);
+  assert.equal(p.done('t', 0), 12n);
+  assert.deepEqual(p.dueCommits(new Set(['t/0'])), [{ topic: 't', partition: 0, offset: 12n }]);
+  assert.deepEqual(p.dueCommits(new Set(['t/1'])), [], 'partitions owned by others are not committed');
+  p.committed([{ topic: 't', partition: 0, offset: 12n }]);
+  assert.deepEqual(p.dueCommits(new Set(['t/0'])), []);
+  assert.ok(p.oldestUnsettledAgeMs() >= 0);
+  p.rewind();
+  assert.deepEqual(p.positions(), [{ topic: 't', partition: 0, offset: 12n }], 'unsettled 13 is read again');
+  p.settle(e13); // a late settle after the rewind changes nothing
+  assert.equal(p.done('t', 0), 12n);
+});
+
+test('kafka options: flags over env over file; clear errors; invalid mode pairs fail at start', () => {
+  const s = loadKafkaSection(
+    { brokers: ['f:1'], group: 'file-group' },
+    { KAFKA_BROKERS: 'e:1,e:2', KAFKA_CONSUMER_GROUP: 'env-group' },
+    { 'kafka-group': 'flag-group' },
+  );
+  assert.deepEqual(s.brokers, ['e:1', 'e:2']);
+  assert.equal(s.group, 'flag-group');
+  const sasl = loadKafkaSection(
+    undefined,
+    { KAFKA_SASL_MECHANISM: 'SCRAM-SHA-512', KAFKA_USERNAME: 'u', KAFKA_PASSWORD: 'p', KAFKA_TLS: 'true' },
+    {},
+  );
+  assert.deepEqual(sasl.sasl, { mechanism: 'SCRAM-SHA-512', username: 'u', password: 'p' });
+  assert.deepEqual(sasl.tls, {});
+  assert.throws(
+    () => loadKafkaSection(undefined, { KAFKA_BROKERS: 'nohost' }, {}),
+    (e: Error) => e instanceof ConfigError && /kafka\.brokers\.0: expected host:port/.test(e.message),
+  );
+  assert.throws(
+    () => loadKafkaSection(undefined, { KAFKA_SASL_MECHANISM: 'MD5', KAFKA_USERNAME: 'u', KAFKA_PASSWORD: 'p' }, {}),
+    /kafka\.sasl\.mechanism/,
+  );
+  assert.throws(() => loadKafkaSection(undefined, { KAFKA_USERNAME: 'u' }, { 'kafka-sasl-mechanism': 'PLAIN' }), /password/);
+  assert.throws(() => loadKafkaSection(undefined, { KAFKA_TLS: 'maybe' }, {}), /KAFKA_TLS/);
+  const d = loadKafkaSection(undefined, {}, {});
+  assert.deepEqual(resolveIngestMode(d, 'memory'), { mode: 'each', start: 'latest' });
+  assert.deepEqual(resolveIngestMode(d, 'nats'), { mode: 'shared', start: 'committed' });
+  assert.throws(() => resolveIngestMode({ ...d, mode: 'shared' }, 'memory'), /memory broker/);
+  assert.throws(() => resolveIngestMode({ ...d, mode: 'shared', start: 'latest' }, 'nats'), /needs --kafka-mode each/);
+  // Through the gateway's own loader: the pair is refused before anything starts.
+  assert.throws(
+    () => loadGatewayConfig(['--ingest', 'kafka', '--kafka-mode', 'shared'], {}),
+    (e: Error) => e instanceof ConfigError,
+  );
+  const cfg = loadGatewayConfig(['--ingest', 'kafka', '--kafka-brokers', '127.0.0.1:9'], {});
+  assert.deepEqual(cfg.ingest, ['kafka']);
+  assert.deepEqual(cfg.kafka?.brokers, ['127.0.0.1:9']);
+  assert.equal(loadGatewayConfig([], {}).kafka, null);
+});
+
+test("channel guard: records at or below the channel's last published Kafka position are skipped, in order, once known", async () => {
+  assert.deepEqual(parseRecordTag(recordTag('odin.trades', 3, 41n)), { topic: 'odin.trades', partition: 3, offset: 41n });
+  assert.deepEqual(parseRecordTag('a.b/c/7/9'), { topic: 'a.b/c', partition: 7, offset: 9n });
+  for (const bad of [null, '', 'x', 'x/1', 'x/1/-2', 'x/a/1', '/1/2']) assert.equal(parseRecordTag(bad), null, String(bad));
+  let release!: (tag: string | null) => void;
+  const lookups: string[] = [];
+  const g = new ChannelGuards((ch) => {
+    lookups.push(ch);
+    return new Promise((r) => (release = r));
+  });
+  const seen: Array<[bigint, boolean]> = [];
+  for (const off of [40n, 41n, 42n]) g.run('BTC.trade', 'odin.trades', 3, off, (dup) => seen.push([off, dup]));
+  assert.deepEqual(seen.length, 0, "waits for the channel's last publication");
+  release(recordTag('odin.trades', 3, 41n));
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(
+    [...seen],
+    [
+      [40n, true],
+      [41n, true],
+      [42n, false],
+    ],
+  );
+  g.run('BTC.trade', 'odin.trades', 3, 43n, (dup) => seen.push([43n, dup]));
+  assert.deepEqual(seen.at(-1), [43n, false] as [bigint, boolean], 'known now: runs at once');
+  assert.deepEqual(lookups, ['BTC.trade'], 'one lookup per channel per session');
+  g.reset();
+  g.run('BTC.trade', 'odin.trades', 5, 1n, (dup) => seen.push([1n, dup]));
+  release(recordTag('odin.trades', 3, 99n));
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(seen.at(-1), [1n, false] as [bigint, boolean], "another partition's position says nothing");
+  assert.equal(lookups.length, 2);
+});
