@@ -6,7 +6,7 @@
 import type { Registry } from 'prom-client';
 import type { Gateway } from '../core/gateway.js';
 import type { Logger } from '../core/logger.js';
-import type { HttpReply, HttpRequest, ProtocolName, TransportHooks, UpgradeDecision } from '../core/transport.js';
+import type { HandshakeTracker, HttpReply, HttpRequest, ProtocolName, TransportHooks, UpgradeDecision } from '../core/transport.js';
 import { readBody } from '../http/body.js';
 import { json, Router } from '../http/router.js';
 import { ErrorCode } from '../protocol/codes.js';
@@ -15,8 +15,11 @@ import { DASHBOARD_METHODS, DASHBOARD_PATH, type Dashboard } from '../dashboard/
 
 /** Largest API request body, bytes; more gets 413. */
 export const MAX_API_BODY_BYTES = 1024 * 1024;
-/** Time to receive a whole API request body, ms; slower gets 408. */
-export const DEFAULT_BODY_TIMEOUT_MS = 10_000;
+/**
+ * Time to receive a whole API request body, ms; slower gets 408. Below uWebSockets.js's own
+ * idle cut (10 s without a byte), so that either transport answers 408 first.
+ */
+export const DEFAULT_BODY_TIMEOUT_MS = 8_000;
 
 export const WS_PATHS: Readonly<Record<string, ProtocolName>> = {
   '/ws': 'odin',
@@ -112,7 +115,46 @@ export function createGatewayApp(gateway: Gateway, registry: Registry, opts: Gat
     .on('GET', '/stats', () => json(200, statsOf(gateway)));
   if (opts.dashboard) router.on(DASHBOARD_METHODS, DASHBOARD_PATH + '/*', opts.dashboard.handle);
 
-  return { http: router.handle, upgrade: (req) => decideUpgrade(gateway, req), acceptor: gateway };
+  const handshakes = new PendingHandshakes(gateway);
+  return { http: router.handle, upgrade: (req) => decideUpgrade(gateway, req, handshakes), acceptor: gateway, handshakes };
+}
+
+/**
+ * Connections whose first request is still arriving. Each holds a slot of `maxConnections` and
+ * of its address's `maxConnectionsPerIp` (the upgrade admission counts them); past either
+ * limit a new one is dropped at accept. The transport cuts them at its header deadline.
+ */
+export class PendingHandshakes implements HandshakeTracker {
+  total = 0;
+  private readonly byIp = new Map<string, number>();
+
+  constructor(private readonly gateway: Gateway) {}
+
+  fromIp(ip: string): number {
+    return this.byIp.get(ip) ?? 0;
+  }
+
+  opened(ip: string): boolean {
+    const o = this.gateway.opts;
+    const fromIp = this.fromIp(ip);
+    if (this.total >= o.maxConnections) return this.refused('max_connections');
+    if (o.maxConnectionsPerIp > 0 && fromIp >= o.maxConnectionsPerIp) return this.refused('max_connections_per_ip');
+    this.total++;
+    this.byIp.set(ip, fromIp + 1);
+    return true;
+  }
+
+  settled(ip: string): void {
+    this.total--;
+    const n = this.fromIp(ip) - 1;
+    if (n > 0) this.byIp.set(ip, n);
+    else this.byIp.delete(ip);
+  }
+
+  private refused(reason: 'max_connections' | 'max_connections_per_ip'): false {
+    this.gateway.stats.rejected[reason]++;
+    return false;
+  }
 }
 
 /** A Sec-WebSocket-Key is the base64 of 16 bytes. */
@@ -123,7 +165,7 @@ const WS_KEY = /^[+/0-9A-Za-z]{22}==$/;
  * handshake must be valid RFC 6455 (version 13, or 8 as `ws` accepts); then origin, limits
  * and draining are the gateway's admission.
  */
-export function decideUpgrade(gateway: Gateway, req: HttpRequest): UpgradeDecision {
+export function decideUpgrade(gateway: Gateway, req: HttpRequest, pending?: PendingHandshakes): UpgradeDecision {
   const url = new URL(req.url, 'http://localhost');
   const protocol = WS_PATHS[url.pathname];
   if (!protocol) {
@@ -153,7 +195,7 @@ export function decideUpgrade(gateway: Gateway, req: HttpRequest): UpgradeDecisi
     ...(token !== undefined ? { token } : {}),
     ...(binary ? { binary: true } : {}),
   };
-  const admission = gateway.admit(info);
+  const admission = gateway.admit(info, pending ? { total: pending.total, fromIp: pending.fromIp(req.ip) } : undefined);
   return admission.ok ? { ok: true, info } : admission;
 }
 
