@@ -1,5 +1,13 @@
 import { TokenError } from './auth.js';
-import { Client, STATE_CLOSED, STATE_CONNECTED, STATE_CONNECTING, type ClientContext, type PreparedSubscription } from './client.js';
+import {
+  Client,
+  commandAllowance,
+  STATE_CLOSED,
+  STATE_CONNECTED,
+  STATE_CONNECTING,
+  type ClientContext,
+  type PreparedSubscription,
+} from './client.js';
 import { brokerFailure } from './errors.js';
 import type { TransportConnection } from './transport.js';
 import { Disconnect, ErrorCode, isProtocolError, protocolError, type ProtocolError } from '../protocol/codes.js';
@@ -228,15 +236,16 @@ export class CentrifugeClient extends Client {
     // Server-side subscriptions from the token: prepared before the reply, which carries their
     // results (with recovered publications when the client sent positions in its `subs`).
     const ready: { p: PreparedSubscription; data: string | null }[] = [];
+    const allowance = commandAllowance(this.ctx.opts.recovery.maxBytesPerCommand);
     for (const [channel, data] of auth.subs) {
       const ns = this.ctx.rules.resolve(channel);
       if (!ns || this.subs.has(channel)) continue;
-      const prepared = await this.prepareSubscription(channel, ns, p.subs[channel] ?? null);
+      const prepared = await this.prepareSubscription(channel, ns, p.subs[channel] ?? null, allowance);
       if (this.state === STATE_CLOSED) return;
       if (!isProtocolError(prepared)) ready.push({ p: prepared, data });
     }
     const subs = new Map(ready.map((r) => [r.p.channel, subscribeFields(r.p, r.data)]));
-    this.send(this.codec.connect(id, this.connectFields(subs)));
+    this.sendRecoveryReply(this.ctx.hub.prepareBytes(this.codec.connect(id, this.connectFields(subs)), this.codec.binary));
     for (const r of ready) this.activate(r.p, false);
   }
 
@@ -264,7 +273,7 @@ export class CentrifugeClient extends Client {
     if (params.tagsFilter) return this.replyError(id, protocolError(ErrorCode.BadRequest, 'tags filter (tf) is not supported'));
     const check = this.checkSubscribe(channel);
     if (isProtocolError(check)) return this.replyError(id, check);
-    const p = await this.prepareSubscription(channel, check.ns, since);
+    const p = await this.prepareSubscription(channel, check.ns, since, commandAllowance(this.ctx.opts.recovery.maxBytesPerCommand));
     if (this.state === STATE_CLOSED) return;
     if (isProtocolError(p)) return this.replyError(id, p);
     if ((params.flag & SUB_FLAG_REJECT_UNRECOVERED) !== 0 && p.wasRecovering && !p.recovered) {
@@ -272,7 +281,7 @@ export class CentrifugeClient extends Client {
       this.unsubscribeChannel(channel);
       return this.replyError(id, protocolError(ErrorCode.UnrecoverablePosition));
     }
-    this.send(this.codec.subscribe(id, subscribeFields(p, null)));
+    this.sendRecoveryReply(this.ctx.hub.prepareBytes(this.codec.subscribe(id, subscribeFields(p, null)), this.codec.binary));
     this.activate(p, false);
   }
 

@@ -100,6 +100,13 @@ export function createMetrics(gw: Gateway): Registry {
     'outcome',
     () => Object.entries(s.recoveries),
   );
+  labelledCounterFrom(
+    registry,
+    'ws_recovery_refusals_total',
+    'Recoveries refused by a bound (command_limit: 106; connection_limit, node_budget: 111), by bound.',
+    'reason',
+    () => Object.entries(s.recoveryRefusals),
+  );
   labelledCounterFrom(registry, 'ws_capacity_rejections_total', 'Connections refused at upgrade, by reason.', 'reason', () =>
     Object.entries(s.rejected),
   );
