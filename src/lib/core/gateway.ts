@@ -121,6 +121,11 @@ export class Gateway implements ConnectionAcceptor, BrokerEventHandler, ClientCo
     return this.clients.size;
   }
 
+  /** Open connections by client address (read-only view, for stats). */
+  get connectionsByIp(): ReadonlyMap<string, number> {
+    return this.perIp;
+  }
+
   get isDraining(): boolean {
     return this.draining;
   }

@@ -10,6 +10,7 @@ import type { FromWorker, ToWorker, WorkerConfig, WorkerReport } from './message
 import { adapterFor, Session, type ProtocolAdapter, type Sink } from './protocols.js';
 import { emptyCounts } from './sequence.js';
 import { WsClient, type WsClientEvents } from './ws-client.js';
+import { WsClose } from '../protocol/codes.js';
 
 /** Connect ticks, ms: new connections are opened in small batches this often. */
 const CONNECT_TICK_MS = 10;
@@ -29,6 +30,8 @@ function bump(r: Record<string, number>, k: string): void {
 }
 
 export class LoadWorker implements WsClientEvents {
+  /** Channels some connection subscribed to them has received on. */
+  private readonly heardChannels = new Set<string>();
   private readonly adapter: ProtocolAdapter;
   private readonly clients = new Set<WsClient>();
   private readonly latency = new LatencyHistogram();
@@ -138,6 +141,10 @@ export class LoadWorker implements WsClientEvents {
     const before = this.sink.delivered;
     this.adapter.onMessage(c, s, this.sink, buf, start, end);
     if (s.tracked) this.trackedDelivered += this.sink.delivered - before;
+    if (!s.heard && this.sink.delivered > before) {
+      s.heard = true;
+      for (const ch of s.channels) this.heardChannels.add(ch);
+    }
   }
 
   onClose(c: WsClient, code: number, reason: string, wasOpen: boolean): void {
@@ -206,6 +213,7 @@ export class LoadWorker implements WsClientEvents {
       notRecovered: this.sink.notRecovered,
       serverErrors: this.sink.serverErrors,
       delivered: this.sink.delivered,
+      heardChannels: [...this.heardChannels],
       trackedDelivered: this.trackedDelivered,
       inOrder: seq.inOrder,
       missing: seq.missing,
@@ -236,7 +244,7 @@ export class LoadWorker implements WsClientEvents {
           clearTimeout(timer);
           resolve();
         };
-        for (const c of [...this.clients]) c.close(1000);
+        for (const c of [...this.clients]) c.close(WsClose.Normal);
       });
     }
     for (const c of this.clients) c.destroy();
