@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { JetStreamBroker } from '../../src/lib/broker-jetstream/jetstream-broker.js';
 import { BrokerError } from '../../src/lib/core/broker.js';
 import { startNatsServer, type NatsServerHandle } from '../testkit/nats-cluster.js';
-import { callApi, startGatewayProcess, type GatewayProcess } from '../testkit/gateway-process.js';
+import { callApi, startGatewayProcess, type GatewayProcess, assertApiOk } from '../testkit/gateway-process.js';
 
 describe('JetStream overload and telemetry', () => {
   let nats: NatsServerHandle;
@@ -49,7 +49,7 @@ describe('JetStream overload and telemetry', () => {
   it('/metrics shows the broker append latency, group sizes, backlog and the ingest lag', async () => {
     gw = await startGatewayProcess({ natsUrl: nats.url, apiKey: 'k' });
     const r = await callApi(gw.url, 'k', 'publish', { channel: `M${randomBytes(3).toString('hex')}.trade`, data: { p: 1 } });
-    assert.equal(r.status, 200);
+    assertApiOk(r);
     const text = await (await fetch(`${gw.url}/metrics`)).text();
     for (const name of [
       'ws_broker_append_latency_seconds_count 1',
