@@ -8,7 +8,7 @@
  *  2. latency: 1,000 records/s for S seconds into a gateway (memory broker) with one Odin client
  *     subscribed to every channel; value timestamp (set when produced) → client receipt, p50/p99.
  *
- *   npm run build && node dist/bench/kafka-ingest.js [records=200000] [repeats=3] [latencySeconds=20]
+ *   npm run build && node dist/bench/kafka-ingest.js [records=300000] [repeats=3] [latencySeconds=20]
  *
  * Needs Kafka's jars (bash scripts/provision/30-kafka.sh) and nats-server. Prints medians.
  */
@@ -23,7 +23,7 @@ import { ODIN_TOPICS, TOPIC_CONFIGS } from '../src/lib/kafka/topics.js';
 import { freeLoopbackPort, startLocalKafka, type LocalKafka } from '../src/lib/kafka-local/local-broker.js';
 import { cpuSeconds } from './proc.js';
 
-const N = Number(process.argv[2] ?? 200_000);
+const N = Number(process.argv[2] ?? 300_000);
 const REPEATS = Number(process.argv[3] ?? 3);
 const LATENCY_SECONDS = Number(process.argv[4] ?? 20);
 const TOKENS = Array.from({ length: 100 }, (_, i) => `TK${i}`);
@@ -91,6 +91,7 @@ async function startGateway(args: string[]): Promise<Gw> {
   const port = Number(args[args.indexOf('--port') + 1]);
   const url = `http://127.0.0.1:${port}`;
   for (let i = 0; i < 300; i++) {
+    if (child.exitCode !== null) throw new Error(`gateway exited (${child.exitCode}) before it listened`);
     try {
       if ((await fetch(`${url}/health`)).ok) break;
     } catch {
@@ -141,7 +142,6 @@ async function subscribers(wsUrl: string, n: number, onPush?: (ts: number) => vo
         }),
     ),
   );
-  await sleep(500);
   return { count: () => count, close: () => sockets.forEach((s) => s.close()) };
 }
 
@@ -163,10 +163,11 @@ async function throughput(
     const n = await published(gw.url);
     samples.push({ t: performance.now(), n, cpu: cpuSeconds(gw.child.pid!) });
     if (n >= N || Date.now() > deadline) break;
-    await sleep(50);
+    await sleep(100);
   }
   const at = (frac: number) => samples.find((s) => s.n >= frac * N)!;
   const [a, b] = [at(0.1), at(0.9)];
+  if (a === b) throw new Error(`backlog of ${N} ingested between two samples: use more records`);
   const rate = (b.n - a.n) / ((b.t - a.t) / 1000);
   const cpuUsPerRecord = ((b.cpu - a.cpu) * 1e6) / (b.n - a.n);
   await sleep(300);
