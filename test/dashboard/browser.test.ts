@@ -12,6 +12,8 @@ import type { Browser, Page } from 'puppeteer-core';
 import { resolveDashboardOptions } from '../../src/lib/dashboard/options.js';
 import { startGateway, type RunningGateway } from '../../src/lib/server/server.js';
 import { parseLoadtestArgs, runLoadtest } from '../../src/apps/loadtest/main.js';
+import { startPublisher, type RunningPublisher } from '../../src/lib/publisher/server.js';
+import { MemorySink } from '../../src/lib/publisher/sinks/memory-sink.js';
 import { collectProblems, launchBrowser } from '../testkit/browser.js';
 import { TestClient, type Json } from '../testkit/ws-client.js';
 
@@ -54,11 +56,13 @@ describe('dashboard in Chromium', () => {
   let browser: Browser;
   let page: Page;
   let problems: string[];
+  let publisher: RunningPublisher;
 
   before(async () => {
+    publisher = await startPublisher({ port: 0, host: '127.0.0.1', sink: { kind: 'custom', sink: new MemorySink() } });
     gw = await startGateway(
       { port: 0, host: '127.0.0.1', apiKey: API_KEY, logLevel: 'silent' },
-      { dashboard: resolveDashboardOptions({ adminPassword: PASSWORD, statsIntervalMs: 250 }) },
+      { dashboard: resolveDashboardOptions({ adminPassword: PASSWORD, statsIntervalMs: 250, publisherUrl: publisher.url }) },
     );
     browser = await launchBrowser();
     page = await browser.newPage();
@@ -68,6 +72,7 @@ describe('dashboard in Chromium', () => {
   after(async () => {
     await browser?.close();
     await gw?.close();
+    await publisher?.close();
   });
 
   it('loads with no console errors and the charts move while the test publishes', async () => {
@@ -156,6 +161,18 @@ describe('dashboard in Chromium', () => {
       problems.filter((p) => !/401/.test(p)),
       [],
     );
+  });
+
+  it('starts and stops the publisher from the console with a profile', async () => {
+    await page.waitForFunction(() => /stopped · profile/.test(document.getElementById('publisher-status')?.textContent ?? ''));
+    await page.select('#publisher-profile', 'burst');
+    await page.$eval('#publisher-rate', (e) => ((e as HTMLInputElement).value = '30'));
+    await page.click('#publisher button[data-action=start]');
+    await page.waitForFunction(() => /publishing · profile burst/.test(document.getElementById('publisher-status')?.textContent ?? ''));
+    assert.equal(publisher.publisher.running, true);
+    await page.click('#publisher button[data-action=stop]');
+    await page.waitForFunction(() => /stopped · profile burst/.test(document.getElementById('publisher-status')?.textContent ?? ''));
+    assert.equal(publisher.publisher.running, false);
   });
 
   it('shows a running odin-ws loadtest live (--report-to)', async () => {

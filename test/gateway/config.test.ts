@@ -55,3 +55,13 @@ test('bad flags, env, files and combinations fail at start with a clear message'
   writeFileSync(bad, '{"port": ');
   assert.throws(() => loadGatewayConfig(['--config', bad], {}), /not valid JSON/);
 });
+
+test('shutdown drain window: default, env, flag; a bad value names the key', () => {
+  assert.equal(loadGatewayConfig([], {}).drainMs, 1000);
+  assert.equal(loadGatewayConfig([], { GATEWAY_DRAIN_MS: '5000' }).drainMs, 5000);
+  assert.equal(loadGatewayConfig(['--drain-ms', '0'], { GATEWAY_DRAIN_MS: '5000' }).drainMs, 0);
+  assert.throws(
+    () => loadGatewayConfig(['--drain-ms=-1'], {}),
+    (e: unknown) => e instanceof ConfigError && /drainMs/.test(e.message),
+  );
+});

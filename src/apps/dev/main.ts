@@ -32,7 +32,7 @@ export async function devCommand(argv: readonly string[]): Promise<number> {
   }
   const env = { ...process.env };
   env.GATEWAY_API_KEY ||= 'dev-' + randomBytes(8).toString('hex');
-  // The dashboard's console drives this process's publisher; its admin password is printed below.
+  // The dashboard's console drives this process's publisher (set once it listens); its admin password is printed below.
   env.GATEWAY_ADMIN_PASSWORD ||= 'dev-' + randomBytes(8).toString('hex');
   let publisherPort: number;
   try {
@@ -41,7 +41,6 @@ export async function devCommand(argv: readonly string[]): Promise<number> {
     console.error(`odin-ws dev: ${(err as Error).message}`);
     return 2;
   }
-  env.PUBLISHER_URL ||= `http://127.0.0.1:${publisherPort}`;
   const withKafka = argv.includes('--kafka');
   let kafka: LocalKafka | null = null;
   if (withKafka) {
@@ -80,6 +79,7 @@ export async function devCommand(argv: readonly string[]): Promise<number> {
     messagesPerSecond: DEV_EVENTS_PER_SECOND,
     logger: log,
   });
+  if (!env.PUBLISHER_URL) gw.dashboard?.setPublisherUrl(feed.url);
   const ws = gw.url.replace('http', 'ws');
   process.stdout.write(
     `\nodin-ws dev is running (in-memory broker${kafka ? `; feed through Kafka at ${kafka.bootstrap}` : ''})\n` +
@@ -89,7 +89,8 @@ export async function devCommand(argv: readonly string[]): Promise<number> {
       `  Health / metrics     ${gw.url}/health  ${gw.url}/metrics  ${gw.url}/stats\n` +
       `  Dashboard            ${gw.url}/dashboard   (admin password: ${env.GATEWAY_ADMIN_PASSWORD})\n` +
       `  Publisher            ${feed.url}/stats  (POST ${feed.url}/control to change rate or mix; ${DEV_EVENTS_PER_SECOND} events/s now)\n` +
-      `  Try: npx wscat -c ${ws}/ws  then  {"type":"subscribe","data":{"channels":["BTC.trade","ETH.trade"]}}\n\n`,
+      `  Watch a channel      node bin/odin-ws.js tail BTC.trade --url ${ws}/ws\n` +
+      `  Publish              curl -s -H "X-API-Key: ${cfg.gateway.apiKey}" -d '{"channel":"BTC.trade","data":{"price":43250}}' ${gw.url}/api/publish\n\n`,
   );
   onShutdownSignal(log, async () => {
     await feed.close();

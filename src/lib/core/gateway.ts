@@ -19,12 +19,16 @@ import type {
   FrameEncoder,
   ProtocolName,
   TransportConnection,
+  Waiting,
 } from './transport.js';
+import { RecoveryBudget } from './recovery-budget.js';
 import { FlushScheduler } from './writer.js';
 import { CodedError, Disconnect, ErrorCode, type DisconnectReason } from '../protocol/codes.js';
 import { PROTO_ODIN } from '../protocol/push.js';
 
 export const VERSION = 'odin-ws 0.1.0';
+
+const NOT_WAITING: Waiting = Object.freeze({ total: 0, fromIp: 0 });
 
 export interface GatewayDeps {
   readonly broker: Broker;
@@ -59,6 +63,7 @@ export interface PublishRequest {
 export class Gateway implements ConnectionAcceptor, BrokerEventHandler, ClientContext {
   readonly hub: Hub<Client>;
   readonly flusher: FlushScheduler;
+  readonly recoveryBudget: RecoveryBudget;
   readonly rules: ChannelRules;
   readonly stats = new GatewayStats();
   readonly presence = new MemoryPresence();
@@ -85,6 +90,7 @@ export class Gateway implements ConnectionAcceptor, BrokerEventHandler, ClientCo
     this.rules = new ChannelRules(opts.namespaces);
     this.hub = new Hub<Client>(this.broker, deps.transport, this.stats, this.log);
     this.flusher = new FlushScheduler(opts.client.writeDelayMs);
+    this.recoveryBudget = new RecoveryBudget(opts.recovery);
     if (deps.verifier) this.verifier = deps.verifier;
     else {
       const v = new JwtVerifier({ hmacSecret: opts.tokenHmacSecret, publicKeyPem: opts.tokenPublicKey });
@@ -94,6 +100,11 @@ export class Gateway implements ConnectionAcceptor, BrokerEventHandler, ClientCo
 
   get connectionCount(): number {
     return this.clients.size;
+  }
+
+  /** Open connections by client address (read-only view, for stats). */
+  get connectionsByIp(): ReadonlyMap<string, number> {
+    return this.perIp;
   }
 
   get isDraining(): boolean {
@@ -128,11 +139,12 @@ export class Gateway implements ConnectionAcceptor, BrokerEventHandler, ClientCo
 
   // ---- Transport side ----
 
-  admit(info: ConnectionInfo): Admission {
+  admit(info: ConnectionInfo, waiting: Waiting = NOT_WAITING): Admission {
     const o = this.opts;
     if (this.draining || this.closed !== null) return this.reject('draining', 503, 'server is shutting down');
-    if (this.clients.size >= o.maxConnections) return this.reject('max_connections', 503, 'connection limit reached');
-    if (o.maxConnectionsPerIp > 0 && (this.perIp.get(info.ip) ?? 0) >= o.maxConnectionsPerIp) {
+    // Half-sent handshakes hold a slot too, so they cannot exhaust sockets outside the limits.
+    if (this.clients.size + waiting.total >= o.maxConnections) return this.reject('max_connections', 503, 'connection limit reached');
+    if (o.maxConnectionsPerIp > 0 && (this.perIp.get(info.ip) ?? 0) + waiting.fromIp >= o.maxConnectionsPerIp) {
       return this.reject('max_connections_per_ip', 429, 'too many connections from this address');
     }
     if (info.origin === undefined) {

@@ -49,13 +49,34 @@ export interface ConnectionInfo {
   readonly token?: string;
 }
 
+/** Connections accepted whose request is not complete yet (half-sent handshakes). */
+export interface Waiting {
+  readonly total: number;
+  readonly fromIp: number;
+}
+
+/**
+ * Counts connections from TCP accept until their first request's headers are complete, so a
+ * half-sent handshake takes a slot of the connection limits. A transport that can see the
+ * accept (node:http can, uWebSockets.js cannot) calls it.
+ */
+export interface HandshakeTracker {
+  /** A connection was accepted; false: over the limits, drop it at once. */
+  opened(ip: string): boolean;
+  /** Its headers are complete, or it closed before: called once per `opened` that returned true. */
+  settled(ip: string): void;
+}
+
 /** What the gateway decides before accepting an upgrade. */
 export type Admission = { readonly ok: true } | { readonly ok: false; readonly status: number; readonly reason: string };
 
 /** The side of core a transport talks to. */
 export interface ConnectionAcceptor {
-  /** Called before the upgrade completes; a refusal becomes an HTTP error response. */
-  admit(info: ConnectionInfo): Admission;
+  /**
+   * Called before the upgrade completes; a refusal becomes an HTTP error response.
+   * `waiting`: other handshakes not yet complete, which count against the limits too.
+   */
+  admit(info: ConnectionInfo, waiting?: Waiting): Admission;
   /** Called once the upgrade completed; returns the handler for the connection's events. */
   accept(conn: TransportConnection, info: ConnectionInfo): ConnectionHandler;
 }
@@ -105,6 +126,8 @@ export interface TransportHooks {
   upgrade(req: HttpRequest): UpgradeDecision;
   /** Gets each connection once its upgrade completed. */
   readonly acceptor: ConnectionAcceptor;
+  /** Counts half-sent handshakes, where the transport sees the accept. */
+  readonly handshakes?: HandshakeTracker;
 }
 
 /** The part of a transport core uses: the fan-out frames a payload once for every member. */
@@ -114,6 +137,8 @@ export interface FrameEncoder {
 }
 
 export interface Transport extends FrameEncoder {
+  /** WebSocket connections not closed yet, those in their closing handshake included. */
+  readonly openConnections: number;
   /** Listens on host:port (0 = any free port) and serves `hooks`; resolves with the port. */
   listen(host: string, port: number, hooks: TransportHooks): Promise<number>;
   /**

@@ -97,8 +97,12 @@ class ChannelRates {
 
 export class AdminApi {
   private readonly rates = new ChannelRates();
+  /** The publisher's control API; from the options, or set once the publisher is listening (odin-ws dev). */
+  publisherUrl: string;
 
-  constructor(private readonly ctx: AdminContext) {}
+  constructor(private readonly ctx: AdminContext) {
+    this.publisherUrl = ctx.opts.publisherUrl;
+  }
 
   private audit(req: HttpRequest, actor: Actor, action: string, details: Record<string, unknown>): void {
     const who = actor.kind === 'token' ? 'token' : `session:${actor.id}`;
@@ -167,7 +171,7 @@ export class AdminApi {
       admin: this.ctx.auth.configured,
       loggedIn: s !== null,
       ...(s ? { csrf: s.csrf } : {}),
-      publisher: this.ctx.opts.publisherUrl !== '',
+      publisher: this.publisherUrl !== '',
     });
   }
 
@@ -288,7 +292,7 @@ export class AdminApi {
   }
 
   private async publisher(req: HttpRequest, actor: Actor, post: boolean): Promise<HttpReply> {
-    const base = this.ctx.opts.publisherUrl;
+    const base = this.publisherUrl;
     if (base === '') throw new HttpError(404, ErrorCode.NotAvailable, 'no publisher configured (dashboard.publisherUrl or PUBLISHER_URL)');
     let body: Record<string, unknown> | undefined;
     if (post) body = parse(publisherBody, await readJsonObject(req));

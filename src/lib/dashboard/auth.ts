@@ -24,13 +24,32 @@ interface Session {
 
 export type Actor = { readonly kind: 'session'; readonly id: string } | { readonly kind: 'token' };
 
-export type AuthOutcome =
-  | { readonly ok: true; readonly actor: Actor }
-  | { readonly ok: false; readonly status: number; readonly code: number; readonly message: string; readonly retryAfter?: number };
+/** Why a request or login is refused: HTTP status, documented code, and Retry-After for 429. */
+export interface Refusal {
+  readonly ok: false;
+  readonly status: number;
+  readonly code: number;
+  readonly message: string;
+  readonly retryAfter?: number;
+}
 
-export type LoginOutcome =
-  | { readonly ok: true; readonly cookie: string; readonly csrf: string; readonly actor: Actor }
-  | { readonly ok: false; readonly status: number; readonly code: number; readonly message: string; readonly retryAfter?: number };
+export type AuthOutcome = { readonly ok: true; readonly actor: Actor } | Refusal;
+export type LoginOutcome = { readonly ok: true; readonly cookie: string; readonly csrf: string; readonly actor: Actor } | Refusal;
+
+const DISABLED: Refusal = Object.freeze({
+  ok: false,
+  status: 404,
+  code: ErrorCode.NotAvailable,
+  message: 'admin console disabled: no admin password or token configured',
+});
+
+const tooMany = (what: string, retryAfter: number): Refusal => ({
+  ok: false,
+  status: 429,
+  code: ErrorCode.TooManyRequests,
+  message: `too many wrong ${what}; try later`,
+  retryAfter,
+});
 
 const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
 
@@ -108,16 +127,9 @@ export class AdminAuth {
   }
 
   login(secret: string, ip: string, secure: boolean): LoginOutcome {
-    if (!this.configured)
-      return {
-        ok: false,
-        status: 404,
-        code: ErrorCode.NotAvailable,
-        message: 'admin console disabled: no admin password or token configured',
-      };
+    if (!this.configured) return DISABLED;
     const wait = this.blockedFor(ip);
-    if (wait > 0)
-      return { ok: false, status: 429, code: ErrorCode.TooManyRequests, message: 'too many wrong logins; try later', retryAfter: wait };
+    if (wait > 0) return tooMany('logins', wait);
     const viaPassword = secretMatches(secret, this.opts.adminPassword);
     const viaToken = secretMatches(secret, this.opts.adminToken);
     if (!viaPassword && !viaToken) {
@@ -156,20 +168,13 @@ export class AdminAuth {
 
   /** Checks an admin request; `changes` requests also need the same origin and the CSRF token. */
   authorize(req: HttpRequest, changes: boolean): AuthOutcome {
-    if (!this.configured)
-      return {
-        ok: false,
-        status: 404,
-        code: ErrorCode.NotAvailable,
-        message: 'admin console disabled: no admin password or token configured',
-      };
+    if (!this.configured) return DISABLED;
     const auth = req.header('authorization');
     if (auth !== undefined && auth.startsWith('Bearer ')) {
       if (secretMatches(auth.slice(7).trim(), this.opts.adminToken)) return { ok: true, actor: { kind: 'token' } };
       const ip = req.ip;
       const wait = this.blockedFor(ip);
-      if (wait > 0)
-        return { ok: false, status: 429, code: ErrorCode.TooManyRequests, message: 'too many wrong tokens; try later', retryAfter: wait };
+      if (wait > 0) return tooMany('tokens', wait);
       this.countFailure(ip);
       return { ok: false, status: 401, code: ErrorCode.Unauthorized, message: 'wrong admin token' };
     }

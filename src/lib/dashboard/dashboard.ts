@@ -49,6 +49,11 @@ export class Dashboard {
     this.producer.start();
   }
 
+  /** Points the console's publisher controls at a publisher started after the gateway (http://host:port). */
+  setPublisherUrl(url: string): void {
+    this.api.publisherUrl = new URL(url).origin;
+  }
+
   /** Adds a health source shown per node (e.g. NATS ingest, Kafka consumer lag). */
   addHealth(name: string, read: HealthSource): void {
     this.producer.health.set(name, read);

@@ -29,7 +29,7 @@ export function readBody(req: HttpRequest, limits: BodyLimits): Promise<Buffer |
   const declared = Number(req.header('content-length') ?? Number.NaN);
   return new Promise((resolve) => {
     if (declared > discardLimit) {
-      req.abort();
+      // Not worth reading to its end: answered at once (the reply closes the connection).
       resolve('too_large');
       return;
     }

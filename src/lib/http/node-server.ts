@@ -7,7 +7,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { HttpReply, HttpRequest } from '../core/transport.js';
+import type { HandshakeTracker, HttpReply, HttpRequest } from '../core/transport.js';
 import { STATUS_TEXT } from './router.js';
 
 /** A whole HTTP/1.1 response as bytes, for sockets no HTTP server writes to (refused upgrades, CONNECT). */
@@ -59,11 +59,17 @@ export interface NodeServeOptions {
   http(req: HttpRequest): Promise<HttpReply>;
   /** Upgrade requests; without it they get 404. */
   upgrade?(req: IncomingMessage, socket: Duplex, head: Buffer): void;
-  /** Time to receive a request's headers, ms (also the deadline of a half-sent WebSocket handshake). */
+  /** Time to receive a request's headers, ms (also the deadline of a half-sent WebSocket handshake). Default 10000. */
   readonly headersTimeoutMs?: number;
-  /** Called for each new TCP connection before any byte is read; false drops it. */
-  onConnection?(socket: Socket): void;
+  /** Told of each connection from accept until its first request's headers are complete. */
+  readonly handshakes?: HandshakeTracker;
 }
+
+/** How often node checks the header and request deadlines, ms (its default, 30 s, would let a deadline slip that long). */
+const DEADLINE_CHECK_MS = 1000;
+/** Marks a socket whose first request is not complete yet (for the HandshakeTracker). */
+const waiting = Symbol('odin-ws.waiting');
+type TrackedSocket = Socket & { [waiting]?: boolean };
 
 export class NodeHttpServer {
   private constructor(
@@ -75,17 +81,39 @@ export class NodeHttpServer {
     const headersTimeout = opts.headersTimeoutMs ?? 10_000;
     const server = createServer(
       // requestTimeout bounds a whole request; a body gets its own, shorter deadline (408).
-      { keepAliveTimeout: 5000, headersTimeout, requestTimeout: Math.max(30_000, headersTimeout + 1) },
+      {
+        keepAliveTimeout: 5000,
+        headersTimeout,
+        requestTimeout: Math.max(30_000, headersTimeout + 1),
+        connectionsCheckingInterval: DEADLINE_CHECK_MS,
+      },
       (req, res) => {
+        settle(req.socket);
         void opts.http(nodeRequest(req)).then((reply) => writeReply(res, reply));
       },
     );
+    const tracker = opts.handshakes;
+    const settle = (socket: Duplex): void => {
+      const s = socket as TrackedSocket;
+      if (!tracker || !s[waiting]) return;
+      s[waiting] = false;
+      tracker.settled(s.remoteAddress ?? '');
+    };
+    if (tracker) {
+      server.on('connection', (socket: TrackedSocket) => {
+        if (!tracker.opened(socket.remoteAddress ?? '')) return void socket.destroy();
+        socket[waiting] = true;
+        socket.once('close', () => settle(socket));
+      });
+    }
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      settle(socket);
       socket.on('error', () => socket.destroy());
       if (opts.upgrade) opts.upgrade(req, socket, head);
       else socket.end(rawResponse(404, '{"error":"no WebSocket here"}'));
     });
     server.on('connect', (_req: IncomingMessage, socket: Duplex) => {
+      settle(socket);
       // A proxy tunnel is never offered.
       socket.on('error', () => socket.destroy());
       socket.end(rawResponse(405, '{"error":"CONNECT is not supported"}', { Allow: 'GET, HEAD, POST' }));
@@ -95,7 +123,6 @@ export class NodeHttpServer {
       const status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
       socket.end(rawResponse(status, JSON.stringify({ error: status === 408 ? 'request not received in time' : 'bad request' })));
     });
-    if (opts.onConnection) server.on('connection', opts.onConnection);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(opts.port, opts.host, () => {

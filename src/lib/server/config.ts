@@ -65,6 +65,8 @@ export interface GatewayAppConfig {
   readonly natsUrl: string;
   readonly workers: number | null;
   readonly transport: 'ws' | 'uws';
+  /** Shutdown: how long the port keeps answering 503 after clients are told to reconnect, ms. */
+  readonly drainMs: number;
   /** Backbone feeds turned into publications (core/ingest.ts): 'nats'; [] for none. */
   readonly ingest: readonly string[];
   /** Stream limits and NATS ingest (`jetstream:` in the config file, NATS_STREAM_* env). */
@@ -91,9 +93,13 @@ export const GATEWAY_FLAGS = {
   workers: { type: 'string' },
   transport: { type: 'string' },
   ingest: { type: 'string' },
+  'drain-ms': { type: 'string' },
   ...KAFKA_INGEST_FLAGS,
   help: { type: 'boolean', short: 'h' },
 } as const;
+
+/** Default shutdown drain window, ms: long enough for a load balancer's next readiness check to see 503 on most setups' fast probes. */
+export const DEFAULT_DRAIN_MS = 1000;
 
 export const GATEWAY_HELP = `Usage: odin-ws gateway [options]
 
@@ -117,6 +123,7 @@ Options (flag | environment | default):
       --nats-url URL            NATS_URL                   nats://127.0.0.1:4222
       --workers N               GATEWAY_WORKERS            processes sharing the port (nats broker only; default: cores)
       --transport ws|uws        GATEWAY_TRANSPORT          ws
+      --drain-ms N              GATEWAY_DRAIN_MS           ${DEFAULT_DRAIN_MS} (shutdown: 503 on /ready and upgrades this long at least)
       --ingest LIST             GATEWAY_INGEST             feeds to ingest: nats, kafka, or none (default: nats with
                                                            --broker nats, none with memory; NATS_INGEST=true|false)
 ${KAFKA_INGEST_HELP}  -h, --help
@@ -153,6 +160,7 @@ export function loadGatewayConfig(argv: readonly string[], env: NodeJS.ProcessEn
     natsUrl: fileNats,
     workers: fileWorkers,
     transport: fileTransport,
+    drainMs: fileDrainMs,
     jetstream: fileJetstream,
     ingest: fileIngest,
     kafka: fileKafka,
@@ -191,6 +199,8 @@ export function loadGatewayConfig(argv: readonly string[], env: NodeJS.ProcessEn
   const transport = (f.transport ?? env.GATEWAY_TRANSPORT ?? fileTransport ?? 'ws') as string;
   if (transport !== 'ws' && transport !== 'uws')
     throw new ConfigError(`transport: expected "ws" or "uws" (got ${JSON.stringify(transport)})`);
+  const drainRaw = f['drain-ms'] ?? env.GATEWAY_DRAIN_MS ?? (fileDrainMs === undefined ? undefined : String(fileDrainMs));
+  const drainMs = toNumber('drainMs', drainRaw, { integer: true, min: 0, error: ConfigError }, DEFAULT_DRAIN_MS);
   const workersRaw = f.workers ?? env.GATEWAY_WORKERS ?? (fileWorkers === undefined ? undefined : String(fileWorkers));
   const workers = workersRaw === undefined ? null : int('workers', workersRaw);
   if (workers !== null && workers < 1) throw new ConfigError(`workers: expected at least 1 (got ${workers})`);
@@ -225,6 +235,7 @@ export function loadGatewayConfig(argv: readonly string[], env: NodeJS.ProcessEn
     natsUrl: f['nats-url'] ?? env.NATS_URL ?? (typeof fileNats === 'string' ? fileNats : 'nats://127.0.0.1:4222'),
     workers,
     transport,
+    drainMs,
     jetstream,
     ingest: [...new Set(ingest)],
     dashboard: loadDashboardSection(fileDashboard, env),

@@ -6,17 +6,21 @@
 import type { Registry } from 'prom-client';
 import type { Gateway } from '../core/gateway.js';
 import type { Logger } from '../core/logger.js';
-import type { HttpReply, HttpRequest, ProtocolName, TransportHooks, UpgradeDecision } from '../core/transport.js';
+import type { HandshakeTracker, HttpReply, HttpRequest, ProtocolName, TransportHooks, UpgradeDecision } from '../core/transport.js';
 import { readBody } from '../http/body.js';
 import { json, Router } from '../http/router.js';
 import { ErrorCode } from '../protocol/codes.js';
 import { checkApiKey, handleApi } from './api.js';
+import type { GroupView } from './process-group.js';
 import { DASHBOARD_METHODS, DASHBOARD_PATH, type Dashboard } from '../dashboard/dashboard.js';
 
 /** Largest API request body, bytes; more gets 413. */
 export const MAX_API_BODY_BYTES = 1024 * 1024;
-/** Time to receive a whole API request body, ms; slower gets 408. */
-export const DEFAULT_BODY_TIMEOUT_MS = 10_000;
+/**
+ * Time to receive a whole API request body, ms; slower gets 408. Below uWebSockets.js's own
+ * idle cut (10 s without a byte), so that either transport answers 408 first.
+ */
+export const DEFAULT_BODY_TIMEOUT_MS = 8_000;
 
 export const WS_PATHS: Readonly<Record<string, ProtocolName>> = {
   '/ws': 'odin',
@@ -27,6 +31,8 @@ export interface GatewayAppOptions {
   readonly apiKey: string;
   readonly bodyTimeoutMs?: number;
   readonly log: Logger;
+  /** In a worker of `--workers N`: /metrics and /stats answer for the whole process group. */
+  readonly group?: GroupView | null;
   /**
    * Readiness conditions beside the broker's (an ingest's backbone connection), read at each
    * request: a check returns why the gateway is not ready, or null.
@@ -125,11 +131,64 @@ export function createGatewayApp(gateway: Gateway, registry: Registry, opts: Gat
         ...(ready ? {} : { reasons }),
       });
     })
-    .on('GET', '/metrics', async () => ({ status: 200, headers: { 'content-type': registry.contentType }, body: await registry.metrics() }))
-    .on('GET', '/stats', () => json(200, statsOf(gateway)));
+    .on('GET', '/metrics', async () => {
+      const group = opts.group;
+      if (!group) return { status: 200, headers: { 'content-type': registry.contentType }, body: await registry.metrics() };
+      // A partial scrape would make counters jump: a failed one is honest (Prometheus marks it down).
+      return group.metrics().then(
+        (body) => ({ status: 200, headers: { 'content-type': registry.contentType }, body }),
+        (err: unknown) => apiError(503, ErrorCode.Internal, (err as Error).message),
+      );
+    })
+    .on('GET', '/stats', async () => {
+      if (!opts.group) return json(200, statsOf(gateway));
+      return opts.group.stats().then(
+        (s) => json(200, s),
+        (err: unknown) => apiError(503, ErrorCode.Internal, (err as Error).message),
+      );
+    });
   if (opts.dashboard) router.on(DASHBOARD_METHODS, DASHBOARD_PATH + '/*', opts.dashboard.handle);
 
-  return { http: router.handle, upgrade: (req) => decideUpgrade(gateway, req), acceptor: gateway };
+  const handshakes = new PendingHandshakes(gateway);
+  return { http: router.handle, upgrade: (req) => decideUpgrade(gateway, req, handshakes), acceptor: gateway, handshakes };
+}
+
+/**
+ * Connections whose first request is still arriving. Each holds a slot of `maxConnections` and
+ * of its address's `maxConnectionsPerIp` (the upgrade admission counts them); past either
+ * limit a new one is dropped at accept. The transport cuts them at its header deadline.
+ */
+export class PendingHandshakes implements HandshakeTracker {
+  total = 0;
+  private readonly byIp = new Map<string, number>();
+
+  constructor(private readonly gateway: Gateway) {}
+
+  fromIp(ip: string): number {
+    return this.byIp.get(ip) ?? 0;
+  }
+
+  opened(ip: string): boolean {
+    const o = this.gateway.opts;
+    const fromIp = this.fromIp(ip);
+    if (this.total >= o.maxConnections) return this.refused('max_connections');
+    if (o.maxConnectionsPerIp > 0 && fromIp >= o.maxConnectionsPerIp) return this.refused('max_connections_per_ip');
+    this.total++;
+    this.byIp.set(ip, fromIp + 1);
+    return true;
+  }
+
+  settled(ip: string): void {
+    this.total--;
+    const n = this.fromIp(ip) - 1;
+    if (n > 0) this.byIp.set(ip, n);
+    else this.byIp.delete(ip);
+  }
+
+  private refused(reason: 'max_connections' | 'max_connections_per_ip'): false {
+    this.gateway.stats.rejected[reason]++;
+    return false;
+  }
 }
 
 /** A Sec-WebSocket-Key is the base64 of 16 bytes. */
@@ -140,7 +199,7 @@ const WS_KEY = /^[+/0-9A-Za-z]{22}==$/;
  * handshake must be valid RFC 6455 (version 13, or 8 as `ws` accepts); then origin, limits
  * and draining are the gateway's admission.
  */
-export function decideUpgrade(gateway: Gateway, req: HttpRequest): UpgradeDecision {
+export function decideUpgrade(gateway: Gateway, req: HttpRequest, pending?: PendingHandshakes): UpgradeDecision {
   const url = new URL(req.url, 'http://localhost');
   const protocol = WS_PATHS[url.pathname];
   if (!protocol) {
@@ -161,7 +220,7 @@ export function decideUpgrade(gateway: Gateway, req: HttpRequest): UpgradeDecisi
   const origin = req.header('origin');
   const token = tokenFrom(req.header('authorization'), url);
   const info = { protocol, ip: req.ip, ...(origin !== undefined ? { origin } : {}), ...(token !== undefined ? { token } : {}) };
-  const admission = gateway.admit(info);
+  const admission = gateway.admit(info, pending ? { total: pending.total, fromIp: pending.fromIp(req.ip) } : undefined);
   return admission.ok ? { ok: true, info } : admission;
 }
 
@@ -189,5 +248,16 @@ export function statsOf(gw: Gateway): Record<string, unknown> {
     slowDisconnects: s.slowDisconnects,
     rejected: s.rejected,
     memory: { rss: mem.rss, heapUsed: mem.heapUsed },
+    ips: topIps(gw.connectionsByIp, STATS_TOP_IPS),
   };
+}
+
+/** Client addresses listed in /stats, most connections first. */
+const STATS_TOP_IPS = 50;
+
+function topIps(byIp: ReadonlyMap<string, number>, n: number): { ip: string; connections: number }[] {
+  return [...byIp]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, n)
+    .map(([ip, connections]) => ({ ip, connections }));
 }

@@ -42,5 +42,11 @@ export async function runGateway(cfg: GatewayAppConfig, log: Logger): Promise<Ru
     if (!factory) throw new ConfigError(`broker: "${cfg.broker}" is not available in this build`);
     broker = await factory(cfg, log);
   }
-  return startGateway(cfg.gateway, { log, transport: cfg.transport, dashboard: cfg.dashboard, ...(broker ? { broker } : {}) });
+  return startGateway(cfg.gateway, {
+    log,
+    transport: cfg.transport,
+    drainMs: cfg.drainMs,
+    dashboard: cfg.dashboard,
+    ...(broker ? { broker } : {}),
+  });
 }

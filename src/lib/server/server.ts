@@ -15,6 +15,7 @@ import { loadUwsTransport } from '../transport-uws/uws-transport.js';
 import { resolveGatewayServerOptions, type GatewayServerOptions, type GatewayServerOptionsInput } from './config.js';
 import { createGatewayApp } from './http-app.js';
 import { createMetrics } from './metrics.js';
+import { joinProcessGroup } from './process-group.js';
 import { Dashboard } from '../dashboard/dashboard.js';
 import type { DashboardOptions } from '../dashboard/options.js';
 import { withStatsNamespace } from '../dashboard/stats-channel.js';
@@ -23,13 +24,27 @@ export { MAX_API_BODY_BYTES, WS_PATHS, statsOf } from './http-app.js';
 
 export type TransportName = 'ws' | 'uws';
 
+/** How often shutdown checks whether every client has gone, ms. */
+const DRAIN_POLL_MS = 20;
+
 export interface StartGatewayDeps {
   readonly broker?: Broker;
   readonly log?: Logger;
   /** 'uws': uWebSockets.js, when it loads (else a warning and `ws`). Default 'ws'. */
   readonly transport?: TransportName;
-  /** Time to receive an API request body, ms (408 after). Default 10000. */
+  /** Time to receive an API request body, ms (408 after). Default 8000. */
   readonly bodyTimeoutMs?: number;
+  /**
+   * Time to receive a request's headers (a half-sent handshake is cut after it), ms. Default
+   * 10000. The `ws` transport only: uWebSockets.js cuts a silent request after its own 10 s.
+   */
+  readonly headersTimeoutMs?: number;
+  /**
+   * At shutdown, after clients are told to reconnect, the port keeps answering (503 on /ready
+   * and on upgrades, so a load balancer takes the node out) until every connection has closed
+   * and at least this long, ms; always within shutdownTimeoutMs. Default 0.
+   */
+  readonly drainMs?: number;
   /** Serve /dashboard and publish the stats channel (docs/dashboard.md). Default: off. */
   readonly dashboard?: DashboardOptions;
 }
@@ -54,14 +69,26 @@ export interface RunningGateway {
 }
 
 /** The transport named, or `ws` with a warning when uWebSockets.js cannot serve these options. */
-export async function createTransport(name: TransportName, options: GatewayOptions, log: Logger): Promise<[TransportName, Transport]> {
+export async function createTransport(
+  name: TransportName,
+  options: GatewayOptions,
+  log: Logger,
+  headersTimeoutMs?: number,
+): Promise<[TransportName, Transport]> {
   if (name === 'uws') {
     const loaded = await loadUwsTransport({ maxPayload: options.maxMessageBytes, maxBackpressure: 16 * options.maxQueueBytes });
     if (typeof loaded === 'string') log.warn({ reason: loaded }, 'transport uws unavailable; using ws');
     else if (options.permessageDeflate) log.warn({ transport: 'uws' }, 'transport uws does not do permessage-deflate here; using ws');
     else return ['uws', loaded];
   }
-  return ['ws', new WsTransport({ maxPayload: options.maxMessageBytes, permessageDeflate: options.permessageDeflate })];
+  return [
+    'ws',
+    new WsTransport({
+      maxPayload: options.maxMessageBytes,
+      permessageDeflate: options.permessageDeflate,
+      ...(headersTimeoutMs !== undefined ? { headersTimeoutMs } : {}),
+    }),
+  ];
 }
 
 /** Builds the gateway, its HTTP app and transport, and listens. */
@@ -71,7 +98,7 @@ export async function startGateway(
 ): Promise<RunningGateway> {
   const options = deps.dashboard?.enabled ? withStatsNamespace(input) : resolveGatewayServerOptions(input);
   const log = deps.log ?? silentLogger;
-  const [transportName, transport] = await createTransport(deps.transport ?? 'ws', options, log);
+  const [transportName, transport] = await createTransport(deps.transport ?? 'ws', options, log, deps.headersTimeoutMs);
   const gateway = new Gateway(options, { broker: deps.broker ?? new MemoryBroker(), transport, log });
   const registry = createMetrics(gateway);
   await gateway.start();
@@ -80,6 +107,7 @@ export async function startGateway(
   dashboard?.start();
   const app = createGatewayApp(gateway, registry, {
     apiKey: options.apiKey,
+    group: joinProcessGroup(gateway, registry),
     log,
     readinessChecks,
     ...(dashboard ? { dashboard } : {}),
@@ -101,10 +129,16 @@ export async function startGateway(
     dashboard,
     close() {
       // Ordered: not ready and refusing upgrades (503) while the port still answers, clients
-      // told to reconnect, broker closed; only then the listener and what is left.
+      // told to reconnect, broker closed, the clients' closing handshakes awaited (within
+      // shutdownTimeoutMs); only then the listener and what is left.
       closing ??= (async () => {
         dashboard?.close();
+        const start = Date.now();
+        const deadline = start + options.shutdownTimeoutMs;
+        const drainedAt = start + Math.min(deps.drainMs ?? 0, options.shutdownTimeoutMs);
         await gateway.shutdown();
+        while ((transport.openConnections > 0 || Date.now() < drainedAt) && Date.now() < deadline)
+          await new Promise((r) => setTimeout(r, DRAIN_POLL_MS));
         await transport.close();
         gateway.stats.onBroadcastLatency = null;
       })();

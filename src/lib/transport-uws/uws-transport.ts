@@ -17,6 +17,7 @@ import type {
   Transport,
   TransportConnection,
   TransportHooks,
+  UpgradeRefusal,
 } from '../core/transport.js';
 import { STATUS_TEXT } from '../http/router.js';
 
@@ -147,6 +148,7 @@ function text(b: ArrayBuffer): string {
 
 export class UwsTransport implements Transport {
   private token: unknown = null;
+  openConnections = 0;
 
   constructor(
     private readonly uws: UwsModule,
@@ -173,14 +175,7 @@ export class UwsTransport implements Transport {
       upgrade: (res, req, context) => {
         const request = snapshot(res, req);
         const d = hooks.upgrade(request);
-        if (!d.ok) {
-          res.cork(() => {
-            res.writeStatus(`${d.status} ${STATUS_TEXT[d.status] ?? 'Error'}`);
-            for (const [k, v] of Object.entries(d.headers ?? {})) res.writeHeader(k, v);
-            res.writeHeader('content-type', 'application/json').end(JSON.stringify({ error: d.reason }), true);
-          });
-          return;
-        }
+        if (!d.ok) return refuse(res, d);
         const ud: UserData = { info: d.info, conn: null, handler: null };
         res.upgrade(
           ud,
@@ -191,6 +186,7 @@ export class UwsTransport implements Transport {
         );
       },
       open: (ws) => {
+        this.openConnections++;
         const ud = ws.getUserData();
         ud.conn = new UwsConnection(ws);
         ud.handler = hooks.acceptor.accept(ud.conn, ud.info);
@@ -207,6 +203,7 @@ export class UwsTransport implements Transport {
         ws.getUserData().handler?.onPong();
       },
       close: (ws, code, message) => {
+        this.openConnections--;
         const ud = ws.getUserData();
         if (ud.conn) ud.conn.closed = true;
         ud.handler?.onClose(code, text(message));
@@ -272,6 +269,13 @@ function serveHttp(res: UwsHttpResponse, req: UwsHttpRequest, hooks: TransportHo
     abortWatchers.get(res)?.();
   });
   const request = snapshot(res, req);
+  if (request.header('upgrade')?.toLowerCase() === 'websocket') {
+    // A handshake uWS itself would not upgrade (e.g. a malformed key): the app's decision
+    // gives the same refusal as on the `ws` transport.
+    const d = hooks.upgrade(request);
+    refuse(res, d.ok ? { ok: false, status: 400, reason: 'invalid WebSocket handshake' } : d);
+    return;
+  }
   const replied = hooks.http(request);
   // A body the app did not claim before its first await is read and dropped.
   if (!request.claimed) res.onData(() => undefined);
@@ -279,6 +283,15 @@ function serveHttp(res: UwsHttpResponse, req: UwsHttpRequest, hooks: TransportHo
     if (done) return;
     done = true;
     res.cork(() => writeReply(res, request.method, reply));
+  });
+}
+
+/** An upgrade refusal: the status, a JSON reason, and the connection closed. */
+function refuse(res: UwsHttpResponse, d: UpgradeRefusal): void {
+  res.cork(() => {
+    res.writeStatus(`${d.status} ${STATUS_TEXT[d.status] ?? 'Error'}`);
+    for (const [k, v] of Object.entries(d.headers ?? {})) res.writeHeader(k, v);
+    res.writeHeader('content-type', 'application/json').end(JSON.stringify({ error: d.reason }), true);
   });
 }
 

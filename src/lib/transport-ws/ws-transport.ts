@@ -30,6 +30,10 @@ export interface WsTransportOptions {
 }
 
 const OPCODE_TEXT = 0x81; // FIN + text
+/** Fragments one message may have; more closes with 1008. */
+export const WS_MAX_FRAGMENTS = 16 * 1024;
+/** Received chunks waiting to be parsed; more closes with 1008. */
+export const WS_MAX_BUFFERED_CHUNKS = 256 * 1024;
 
 /**
  * Frames a text message once, as a server (unmasked) frame, so that the same bytes can be
@@ -100,7 +104,7 @@ class WsConnection implements TransportConnection {
   }
 }
 
-type Handled = WebSocket & { handler: ConnectionHandler };
+type Handled = WebSocket & { handler: ConnectionHandler; transport: WsTransport };
 
 // Module-level listeners (no closure per connection); the handler rides on the socket object.
 function onMessage(this: WebSocket, data: Buffer, isBinary: boolean): void {
@@ -116,6 +120,7 @@ function onPong(this: WebSocket): void {
   (this as Handled).handler.onPong();
 }
 function onClose(this: WebSocket, code: number, reason: Buffer): void {
+  (this as Handled).transport.openConnections--;
   (this as Handled).handler.onClose(code, reason.toString());
 }
 function onError(this: WebSocket): void {
@@ -126,6 +131,7 @@ export class WsTransport implements Transport {
   private readonly wss: WebSocketServer;
   private readonly preframed: boolean;
   private http: NodeHttpServer | null = null;
+  openConnections = 0;
 
   constructor(private readonly opts: WsTransportOptions) {
     this.preframed = !opts.permessageDeflate;
@@ -135,7 +141,12 @@ export class WsTransport implements Transport {
       maxPayload: opts.maxPayload,
       perMessageDeflate: opts.permessageDeflate,
       skipUTF8Validation: false,
-    });
+      // ws's own cut-offs, set here so they stay what docs/protocol.md says across upgrades of
+      // ws: more fragments in one message, or more received chunks waiting to be parsed (what
+      // a ping flood against a peer that reads nothing piles up), close with 1008.
+      maxFragments: WS_MAX_FRAGMENTS,
+      maxBufferedChunks: WS_MAX_BUFFERED_CHUNKS,
+    } as ConstructorParameters<typeof WebSocketServer>[0]);
   }
 
   prepare(payload: Uint8Array): PreparedFrame {
@@ -147,6 +158,7 @@ export class WsTransport implements Transport {
       host,
       port,
       http: hooks.http,
+      ...(hooks.handshakes ? { handshakes: hooks.handshakes } : {}),
       ...(this.opts.headersTimeoutMs !== undefined ? { headersTimeoutMs: this.opts.headersTimeoutMs } : {}),
       upgrade: (req, socket, head) => {
         const d = hooks.upgrade(nodeRequest(req));
@@ -162,6 +174,8 @@ export class WsTransport implements Transport {
       const conn = new WsConnection(ws, this.preframed);
       const w = ws as Handled;
       w.on('error', onError);
+      w.transport = this;
+      this.openConnections++;
       w.handler = acceptor.accept(conn, info);
       w.on('message', onMessage);
       w.on('pong', onPong);
