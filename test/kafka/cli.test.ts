@@ -14,7 +14,7 @@ test('odin-ws kafka: usage errors exit 2, an unreachable broker exits 1, each wi
   assert.match(unknown.stderr, /unknown command "frobnicate"/);
   const bad = run(['kafka', 'create-topics', '--partitions', '0']);
   assert.equal(bad.status, 2);
-  assert.match(bad.stderr, /--partitions: expected a positive integer/);
+  assert.match(bad.stderr, /--partitions: expected a number ≥ 1/);
   const badBrokers = run(['kafka', 'topics', '--kafka-brokers', 'nohost']);
   assert.equal(badBrokers.status, 2);
   assert.match(badBrokers.stderr, /kafka\.brokers\.0: expected host:port/);

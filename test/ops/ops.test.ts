@@ -77,7 +77,7 @@ test('docker-compose: every mounted file exists and the gateway runs with the na
   assert.doesNotThrow(() => loadGatewayConfig(cmd.slice(1), {}));
   // The Kafka profile's gateway too (shared group into JetStream).
   const kafkaCmd = compose.services['gateway-kafka']?.command ?? [];
-  assert.deepEqual(loadGatewayConfig(kafkaCmd.slice(1), {}).kafka?.brokers, ['redpanda:9092']);
+  assert.deepEqual(loadGatewayConfig(kafkaCmd.slice(1), {}).kafka?.brokers, ['redpanda:29092']);
 });
 
 async function promQuery(base: string, q: string): Promise<{ metric: Record<string, string>; value: [number, string] }[]> {
