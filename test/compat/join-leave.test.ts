@@ -9,7 +9,7 @@ import { Centrifuge as CentrifugePb } from 'centrifuge/build/protobuf';
 import WebSocket from 'ws';
 import { SignJWT } from 'jose';
 import { startGateway, type RunningGateway } from '../../src/lib/server/server.js';
-import { DEFAULT_NAMESPACES } from '../../src/lib/core/options.js';
+import { DEFAULT_NAMESPACES, resolveGatewayOptions } from '../../src/lib/core/options.js';
 import { waitFor } from '../testkit/wait.js';
 
 const SECRET = 'jl-secret-jl-secret-jl-secret-jl-secret';
@@ -64,4 +64,11 @@ test('a JSON and a protobuf subscriber see each other join and leave; market cha
     a.disconnect();
     b.disconnect();
   }
+});
+
+test('joinLeave without presence is refused at start, naming the key', () => {
+  assert.throws(
+    () => resolveGatewayOptions({ namespaces: [{ name: 'x', pattern: 'x', joinLeave: true }] }),
+    (e: Error) => e.name === 'ConfigError' && /joinLeave needs presence/.test(e.message),
+  );
 });
