@@ -1,5 +1,6 @@
-# odin-ws: one image for every command (gateway, publisher, loadtest, bench).
-FROM node:20-bookworm-slim AS build
+# odin-ws: one image for every command (gateway, publisher, loadtest, bench, health, stats).
+# Node 24 LTS, the target runtime (the suite also runs on Node 20 and 22 while machines have them).
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
@@ -10,7 +11,7 @@ COPY test ./test
 COPY bench ./bench
 RUN npm run build && npm prune --omit=dev
 
-FROM node:20-bookworm-slim
+FROM node:24-bookworm-slim
 ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=build /app/package.json ./

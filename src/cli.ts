@@ -1,10 +1,15 @@
 /** `odin-ws <command>`: one CLI for every part of the system. */
+import { readFileSync } from 'node:fs';
 import { gatewayCommand } from './apps/gateway/main.js';
 import { devCommand } from './apps/dev/main.js';
 import { publisherCommand } from './apps/publisher/main.js';
 import { loadtestCommand } from './apps/loadtest/main.js';
+import { healthCommand } from './apps/health/main.js';
+import { statsCommand } from './apps/stats/main.js';
+import { tailCommand } from './apps/tail/main.js';
 import { kafkaCommand } from './apps/kafka/main.js';
 import { benchCommand } from '../bench/command.js';
+import { EXIT_FAILURE, EXIT_PORT_UNAVAILABLE, EXIT_USAGE, listenErrorMessage } from './lib/runtime/exit-codes.js';
 
 type Command = (argv: readonly string[]) => Promise<number>;
 
@@ -12,10 +17,18 @@ const commands: Record<string, { run: Command; summary: string }> = {
   gateway: { run: gatewayCommand, summary: 'run the WebSocket gateway' },
   publisher: { run: publisherCommand, summary: 'run the market-event publisher (load generator) with its control API' },
   dev: { run: devCommand, summary: 'run gateway + simulated feed on the embedded broker (npm start)' },
+  health: { run: healthCommand, summary: 'check every service (gateway, publisher, NATS, Kafka, Prometheus, Grafana, Loki)' },
+  stats: { run: statsCommand, summary: 'gateway, publisher, broker and Kafka figures; --watch for a live view' },
+  tail: { run: tailCommand, summary: 'subscribe to channels and print what arrives (Odin protocol)' },
   loadtest: { run: loadtestCommand, summary: 'open N subscribers against a server and measure delivery' },
   kafka: { run: kafkaCommand, summary: 'Kafka topics: list, create the Odin ones, consume a few records; run a local broker' },
   bench: { run: benchCommand, summary: 'fan-out benchmark: our gateway vs nats-server, naive ws, Centrifugo' },
 };
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
 
 const HELP = `Usage: odin-ws <command> [options]
 
@@ -24,8 +37,17 @@ ${Object.entries(commands)
   .map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`)
   .join('\n')}
 
-Run "odin-ws <command> --help" for a command's options.
+Run "odin-ws <command> --help" for a command's options; "odin-ws --version" prints the version.
+Exit codes: 0 ok, 1 failure (or a failed check), 2 bad usage, 3 port in use or not allowed.
 `;
+
+/** "message (cause: message (cause: ...))" of an error and its causes. */
+function causeChain(err: unknown): string {
+  const parts: string[] = [];
+  for (let e: unknown = err; e !== undefined && e !== null && parts.length < 5; e = (e as { cause?: unknown }).cause)
+    parts.push(e instanceof Error ? e.message : String(e));
+  return parts.join(': ');
+}
 
 async function main(argv: string[]): Promise<void> {
   const [name, ...rest] = argv;
@@ -33,10 +55,14 @@ async function main(argv: string[]): Promise<void> {
     process.stdout.write(HELP);
     return;
   }
+  if (name === '--version' || name === '-v' || name === 'version') {
+    process.stdout.write(`odin-ws ${version()} (node ${process.version})\n`);
+    return;
+  }
   const cmd = commands[name];
   if (!cmd) {
     process.stderr.write(`odin-ws: unknown command "${name}"\n\n${HELP}`);
-    process.exitCode = 2;
+    process.exitCode = EXIT_USAGE;
     return;
   }
   const code = await cmd.run(rest);
@@ -44,6 +70,14 @@ async function main(argv: string[]): Promise<void> {
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {
-  console.error(err);
-  process.exit(1);
+  const listen = listenErrorMessage(err);
+  if (listen !== null) {
+    // In a cluster worker too: the primary sees the exit code and stops the others (workers.ts).
+    process.stderr.write(`odin-ws ${process.argv[2]}: ${listen}\n`);
+    process.exit(EXIT_PORT_UNAVAILABLE);
+  }
+  // One line a cause, no stack trace (ODIN_WS_DEBUG=1 prints it).
+  if (process.env.ODIN_WS_DEBUG) console.error(err);
+  else process.stderr.write(`odin-ws ${process.argv[2] ?? ''}: ${causeChain(err)}\n`);
+  process.exit(EXIT_FAILURE);
 });

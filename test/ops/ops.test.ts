@@ -99,6 +99,12 @@ test('a real Prometheus scrapes the gateway and the publisher with our config an
   conf.global.evaluation_interval = '1s';
   conf.rule_files = [join(ops, 'prometheus/alerts.yml')];
   const local: Record<string, string> = { 'odin-ws-gateway': `127.0.0.1:${gw.port}`, 'odin-ws-publisher': `127.0.0.1:${pub.port}` };
+  // The NATS exporter job needs the exporter's container (compose only); it must be there.
+  assert.deepEqual(
+    conf.scrape_configs.find((sc) => sc.job_name === 'nats')?.static_configs[0]?.targets,
+    ['nats-exporter:7777'],
+  );
+  conf.scrape_configs = conf.scrape_configs.filter((sc) => local[sc.job_name] !== undefined);
   for (const sc of conf.scrape_configs) sc.static_configs = [{ targets: [local[sc.job_name]!] }];
   writeFileSync(join(dir, 'prometheus.yml'), JSON.stringify(conf));
   const port = await freePort();

@@ -89,7 +89,8 @@ export async function devCommand(argv: readonly string[]): Promise<number> {
       `  Health / metrics     ${gw.url}/health  ${gw.url}/metrics  ${gw.url}/stats\n` +
       `  Dashboard            ${gw.url}/dashboard   (admin password: ${env.GATEWAY_ADMIN_PASSWORD})\n` +
       `  Publisher            ${feed.url}/stats  (POST ${feed.url}/control to change rate or mix; ${DEV_EVENTS_PER_SECOND} events/s now)\n` +
-      `  Try: npx wscat -c ${ws}/ws  then  {"type":"subscribe","data":{"channels":["BTC.trade","ETH.trade"]}}\n\n`,
+      `  Watch a channel      node bin/odin-ws.js tail BTC.trade --url ${ws}/ws\n` +
+      `  Publish              curl -s -H "X-API-Key: ${cfg.gateway.apiKey}" -d '{"channel":"BTC.trade","data":{"price":43250}}' ${gw.url}/api/publish\n\n`,
   );
   onShutdownSignal(log, async () => {
     await feed.close();

@@ -3,9 +3,12 @@ import { ConfigError } from '../../lib/core/options.js';
 import { GATEWAY_HELP, loadGatewayConfig } from '../../lib/server/config.js';
 import { createLogger } from '../../lib/runtime/logger.js';
 import { onShutdownSignal, runGateway } from '../../lib/server/run.js';
+import cluster from 'node:cluster';
 import { ingestHealth } from '../../lib/dashboard/stats-producer.js';
 import { isClusterPrimary, runPrimary, workerCount } from '../../lib/server/workers.js';
 import { startIngests } from '../../lib/server/ingest.js';
+
+const isWorker = (): boolean => cluster.isWorker;
 
 export async function gatewayCommand(argv: readonly string[]): Promise<number> {
   let cfg;
@@ -28,6 +31,10 @@ export async function gatewayCommand(argv: readonly string[]): Promise<number> {
     runPrimary(workers, log);
     return -1;
   }
+  if (cfg.gateway.apiKey === '' && (!isWorker() || process.env.ODIN_WS_WORKER_SLOT === '0'))
+    log.warn(
+      'no API key: every POST /api/* (publish, broadcast, ...) answers 401; set --api-key or GATEWAY_API_KEY to publish through the server API',
+    );
   const gw = await runGateway(cfg, log);
   let ingests;
   try {

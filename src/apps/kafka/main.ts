@@ -2,12 +2,12 @@
  * `odin-ws kafka topics|create-topics|consume|broker`: what the plans did with `rpk`, with no
  * Docker: list the topics, create the Odin ones, print a few records, run a local broker.
  */
-import { parseArgs } from 'node:util';
 import { ConfigError } from '../../lib/core/options.js';
 import { describeError, KafkaAdmin, KafkaConsumerSession, type ConsumedRecord } from '../../lib/kafka/client.js';
 import { KAFKA_CONNECTION_FLAGS, KAFKA_CONNECTION_HELP, kafkaConnection, loadKafkaSection } from '../../lib/kafka/config.js';
 import { DEFAULT_TOPIC_PARTITIONS, DEFAULT_TOPIC_REPLICAS, ODIN_TOPICS, TOPIC_CONFIGS } from '../../lib/kafka/topics.js';
 import { startLocalKafka } from '../../lib/kafka-local/local-broker.js';
+import { parseFlags, toNumber } from '../../lib/runtime/flags.js';
 
 export const KAFKA_HELP = `Usage: odin-ws kafka <command> [options]
 
@@ -34,17 +34,13 @@ const FLAGS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-function positiveInt(name: string, v: string | undefined, dflt: number): number {
-  if (v === undefined) return dflt;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new ConfigError(`--${name}: expected a positive integer (got ${JSON.stringify(v)})`);
-  return n;
-}
+const positiveInt = (name: string, v: string | undefined, dflt: number): number =>
+  toNumber(`--${name}`, v, { integer: true, min: 1, error: ConfigError }, dflt);
 
 export async function kafkaCommand(argv: readonly string[]): Promise<number> {
   let parsed;
   try {
-    parsed = parseArgs({ args: [...argv], options: FLAGS, strict: true, allowPositionals: true });
+    parsed = parseFlags(argv, FLAGS, { positionals: true });
   } catch (err) {
     process.stderr.write(`odin-ws kafka: ${(err as Error).message}\n\n${KAFKA_HELP}`);
     return 2;

@@ -25,7 +25,27 @@ export const PRESETS: Readonly<Record<'light' | 'medium' | 'heavy', Preset>> = {
   heavy: { connections: 2000, durationSeconds: 120, rate: 100 },
 };
 
-export const DEFAULT_CHANNELS = ['BTC', 'ETH', 'ODIN', 'SOL', 'DOGE'].flatMap((s) => [`${s}.trade`, `${s}.price`]);
+/**
+ * Channels the simulated feed publishes on for its default tokens: trades on `{SYM}.trade`, price
+ * and holder updates on `{SYM}.analytics` (src/lib/protocol/events.ts maps event types to channels).
+ */
+export const DEFAULT_CHANNELS = ['BTC', 'ETH', 'ODIN', 'SOL', 'DOGE'].flatMap((s) => [`${s}.trade`, `${s}.analytics`]);
+
+/** The channels connections subscribe to (connection i takes k consecutive ones from i·k, as the workers do). */
+export function subscribedChannels(channels: readonly string[], connections: number, perConnection: number): string[] {
+  const out = new Set<string>();
+  for (let i = 0; i < connections && out.size < channels.length; i++)
+    for (let j = 0; j < Math.min(perConnection, channels.length); j++) out.add(channels[(i * perConnection + j) % channels.length]!);
+  return [...out];
+}
+
+export function silentChannelsWarning(silent: readonly string[], subscribed: number): string {
+  return (
+    `\nWARNING: ${silent.length} of ${subscribed} subscribed channels received nothing: ${silent.join(', ')}\n` +
+    '  Nothing was published there during the run (check --channels against what the publisher sends: the simulated\n' +
+    '  feed publishes {SYMBOL}.trade, {SYMBOL}.analytics, {SYMBOL}.liquidity, ...; see docs/publisher.md).\n'
+  );
+}
 export const DEFAULT_CONNECT_RATE = 500;
 /** Connections per 127.0.0.x source address (one address has about 28k ephemeral ports). */
 export const DEFAULT_PER_ADDRESS = 20_000;
@@ -43,7 +63,7 @@ Options:
   --protocol P           odin | centrifuge | nats                  odin
   --connections N        subscribers                               100 (or the preset's)
   --duration S           seconds measured after all are connected  30 (or the preset's)
-  --channels LIST        channel mix, comma-separated              BTC/ETH/ODIN/SOL/DOGE .trade,.price
+  --channels LIST        channel mix, comma-separated              BTC/ETH/ODIN/SOL/DOGE .trade,.analytics
   --channels-per-conn K  channels each connection subscribes to    1
   --connect-rate R       new connections per second                ${DEFAULT_CONNECT_RATE}
   --rate R               publications per second (needs --api-key or --publisher-url)
@@ -299,6 +319,7 @@ export async function runLoadtest(
           ? { mode: publisherMode, ...controlStats, behindTicks: 0 }
           : null,
       client: { ...t.client, saturated },
+      silentChannels: subscribedChannels(o.channels, o.connections, o.channelsPerConnection).filter((c) => !t.heardChannels.includes(c)),
     };
     if (reporter) {
       reporter.report({
@@ -359,6 +380,10 @@ export async function loadtestCommand(argv: readonly string[]): Promise<number> 
   const r = await runLoadtest(o, log);
   if (tty && !o.quiet) process.stderr.write('\n');
   if (r.client.saturated) process.stderr.write(saturationWarning(r.client));
+  if (r.silentChannels.length > 0)
+    process.stderr.write(
+      silentChannelsWarning(r.silentChannels, subscribedChannels(o.channels, o.connections, o.channelsPerConnection).length),
+    );
   if (o.json) process.stdout.write(JSON.stringify(r, null, 2) + '\n');
   else process.stdout.write('\nodin-ws loadtest summary\n' + summaryTable(r));
   return r.thresholds.every((t) => t.ok) ? 0 : 1;

@@ -12,6 +12,7 @@ import {
 } from '../../lib/publisher/options.js';
 import { PROFILES, type Profile } from '../../lib/publisher/profiles.js';
 import { startPublisher } from '../../lib/publisher/server.js';
+import { EXIT_PORT_UNAVAILABLE, listenErrorMessage } from '../../lib/runtime/exit-codes.js';
 import { parseFlags, toList, toNumber, UsageError } from '../../lib/runtime/flags.js';
 import { createLogger } from '../../lib/runtime/logger.js';
 import { KAFKA_CONNECTION_FLAGS, KAFKA_CONNECTION_HELP, kafkaConnection, loadKafkaSection } from '../../lib/kafka/config.js';
@@ -136,6 +137,11 @@ export async function publisherCommand(argv: readonly string[]): Promise<number>
   try {
     running = await startPublisher({ ...parsed.options, logger });
   } catch (err) {
+    const listen = listenErrorMessage(err);
+    if (listen !== null) {
+      process.stderr.write(`odin-ws publisher: ${listen}\n`);
+      return EXIT_PORT_UNAVAILABLE;
+    }
     logger.error({ err }, 'publisher failed to start');
     return 1;
   }

@@ -1,5 +1,5 @@
 import { TokenError } from './auth.js';
-import { Client, STATE_CLOSED, STATE_CONNECTED, STATE_CONNECTING, type ClientContext } from './client.js';
+import { Client, commandAllowance, STATE_CLOSED, STATE_CONNECTED, STATE_CONNECTING, type ClientContext } from './client.js';
 import { brokerFailure } from './errors.js';
 import type { TransportConnection } from './transport.js';
 import { Disconnect, ErrorCode, isProtocolError, protocolError, type ProtocolError } from '../protocol/codes.js';
@@ -210,10 +210,10 @@ export class CentrifugeClient extends Client {
     const { channel, since } = params;
     const check = this.checkSubscribe(channel);
     if (isProtocolError(check)) return this.replyError(id, check);
-    const p = await this.prepareSubscription(channel, check.ns, since);
+    const p = await this.prepareSubscription(channel, check.ns, since, commandAllowance(this.ctx.opts.recovery.maxBytesPerCommand));
     if (this.state === STATE_CLOSED) return;
     if (isProtocolError(p)) return this.replyError(id, p);
-    this.sendText(
+    this.sendRecoveryReply(
       encodeSubscribeReply(id, {
         ...(p.recoverable ? { position: p.position } : {}),
         ...(p.wasRecovering ? { recovered: p.recovered } : {}),

@@ -1,4 +1,4 @@
-import { Client, STATE_CONNECTED, STATE_CLOSED, type ClientContext, type PreparedSubscription } from './client.js';
+import { Client, commandAllowance, STATE_CONNECTED, STATE_CLOSED, type ClientContext, type PreparedSubscription } from './client.js';
 import type { TransportConnection } from './transport.js';
 import { Disconnect, ErrorCode, isProtocolError, shouldReconnect, type DisconnectReason, type ProtocolError } from '../protocol/codes.js';
 import type { StreamPosition } from '../protocol/position.js';
@@ -102,6 +102,8 @@ export class OdinClient extends Client {
     const unique = [...new Set(channels)];
     const jobs: Promise<PreparedSubscription | ProtocolError>[] = [];
     const names: string[] = [];
+    // One allowance for the whole command: its channels together recover at most this much.
+    const allowance = commandAllowance(this.ctx.opts.recovery.maxBytesPerCommand);
     for (const channel of unique) {
       const check = this.checkSubscribe(channel);
       if (isProtocolError(check)) {
@@ -109,7 +111,7 @@ export class OdinClient extends Client {
         continue;
       }
       names.push(channel);
-      jobs.push(this.prepareSubscription(channel, check.ns, positions[channel] ?? null));
+      jobs.push(this.prepareSubscription(channel, check.ns, positions[channel] ?? null, allowance));
     }
     const results = await Promise.all(jobs);
     if (this.state === STATE_CLOSED) return;

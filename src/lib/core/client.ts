@@ -6,12 +6,13 @@ import type { Hub, Membership } from './hub.js';
 import type { GatewayOptions } from './options.js';
 import type { MemoryPresence } from './presence.js';
 import { decideRecovery } from './recovery.js';
+import type { RecoveryBudget } from './recovery-budget.js';
 import type { GatewayStats } from './stats.js';
 import type { Logger } from './logger.js';
 import type { PreparedFrame, TransportConnection, ConnectionHandler } from './transport.js';
 import type { TokenVerifier } from './auth.js';
 import { brokerFailure } from './errors.js';
-import { Writer, type FlushScheduler, type WriterOwner } from './writer.js';
+import { BURST_SLICE_BYTES, Writer, type FlushScheduler, type WriterOwner } from './writer.js';
 import { Disconnect, ErrorCode, protocolError, type DisconnectReason, type ProtocolError } from '../protocol/codes.js';
 import type { ProtocolId } from '../protocol/push.js';
 
@@ -25,6 +26,7 @@ export interface ClientContext {
   readonly stats: GatewayStats;
   readonly log: Logger;
   readonly presence: MemoryPresence;
+  readonly recoveryBudget: RecoveryBudget;
   readonly verifier: TokenVerifier | null;
   readonly version: string;
   readonly nodeId: string;
@@ -47,7 +49,23 @@ export interface PreparedSubscription {
   readonly wasRecovering: boolean;
   readonly recovered: boolean;
   readonly publications: readonly Publication[];
+  /** Payload bytes of `publications`. */
+  readonly recoveredBytes: number;
 }
+
+/** What one command may still recover, payload bytes (recovery.maxBytesPerCommand). */
+export interface CommandAllowance {
+  remaining: number;
+  /** Settles when the command's previous recovery has decided. */
+  turn: Promise<void>;
+}
+
+/** A fresh allowance for one command. */
+export function commandAllowance(maxBytes: number): CommandAllowance {
+  return { remaining: maxBytes, turn: Promise.resolve() };
+}
+
+const payloadBytes = (p: Publication): number => p.data.length;
 
 /**
  * One connection: its state, subscriptions and limits; its bytes go out through its `writer`.
@@ -66,6 +84,8 @@ export abstract class Client implements ConnectionHandler, WriterOwner {
   awaitingPong = false;
   readonly writer: Writer;
   private tokens: number;
+  /** Recovered bytes decided and not yet handed to the writer. */
+  private recoveryReserved = 0;
   private lastRefill = Date.now();
   private expiryTimer: NodeJS.Timeout | null = null;
 
@@ -155,6 +175,7 @@ export abstract class Client implements ConnectionHandler, WriterOwner {
     channel: string,
     ns: ResolvedNamespace,
     since: StreamPosition | null,
+    allowance: CommandAllowance,
   ): Promise<PreparedSubscription | ProtocolError> {
     const membership: Membership = { buffer: [], protocol: this.protocol, writer: this.writer, conflate: ns.conflation === 'latest' };
     this.subs.set(channel, null);
@@ -164,22 +185,34 @@ export abstract class Client implements ConnectionHandler, WriterOwner {
       let position: StreamPosition = { offset: 0, epoch: '' };
       let recovered = false;
       let publications: readonly Publication[] = [];
-      if (useHistory) {
-        const wantRecovery = since !== null && ns.recovery;
-        const hist = await this.ctx.broker.history(channel, {
-          since: wantRecovery ? since : undefined,
-          limit: wantRecovery ? ns.recoveryMax : 0,
-        });
-        position = hist.position;
-        if (wantRecovery) {
+      let recoveredBytes = 0;
+      if (useHistory && since !== null && ns.recovery) {
+        // A command's recoveries run one after another: each sees what the ones before it took.
+        const prev = allowance.turn;
+        let done!: () => void;
+        allowance.turn = new Promise<void>((r) => (done = r));
+        try {
+          await prev;
+          if (allowance.remaining <= 0) return this.refuseRecovery(channel, 'command_limit');
+          if (!this.ctx.recoveryBudget.admits(this.user === '')) return this.refuseRecovery(channel, 'node_budget');
+          const hist = await this.ctx.broker.history(channel, { since, limit: ns.recoveryMax });
+          position = hist.position;
           const r = decideRecovery(since, hist, ns.recoveryMax);
+          for (const pub of r.publications) recoveredBytes += payloadBytes(pub);
+          const refusal = this.reserveRecovery(recoveredBytes, allowance);
+          if (refusal !== null) return this.refuseRecovery(channel, refusal);
           recovered = r.recovered;
           publications = r.publications;
           if (recovered) this.ctx.stats.recoveries.recovered++;
           else this.ctx.stats.recoveries.not_recovered++;
+        } finally {
+          done();
         }
+      } else if (useHistory) {
+        position = (await this.ctx.broker.history(channel, { limit: 0 })).position;
       }
       if (this.state === STATE_CLOSED || !this.subs.has(channel)) {
+        this.recoveryReserved -= recoveredBytes;
         this.ctx.hub.remove(channel, this);
         return protocolError(ErrorCode.Expired, 'connection closed');
       }
@@ -192,6 +225,7 @@ export abstract class Client implements ConnectionHandler, WriterOwner {
         wasRecovering: since !== null,
         recovered,
         publications,
+        recoveredBytes,
       };
       this.subs.set(channel, prepared);
       return prepared;
@@ -203,13 +237,56 @@ export abstract class Client implements ConnectionHandler, WriterOwner {
     }
   }
 
+  /**
+   * Within the per-command and per-connection bounds, reserves `bytes` of recovery (charged to
+   * the node's budget); else says which bound refused it.
+   */
+  private reserveRecovery(bytes: number, allowance: CommandAllowance): 'command_limit' | 'connection_limit' | null {
+    if (bytes === 0) return null;
+    if (bytes > allowance.remaining) return 'command_limit';
+    if (this.recoveryReserved + this.writer.burstBytes + bytes > this.ctx.opts.recovery.maxBytesPerConnection) return 'connection_limit';
+    allowance.remaining -= bytes;
+    this.recoveryReserved += bytes;
+    this.ctx.recoveryBudget.charge(bytes, this.user === '');
+    return null;
+  }
+
+  /** Leaves the channel joined for a recovery that a bound refused; counted, with its code. */
+  private refuseRecovery(channel: string, bound: 'command_limit' | 'connection_limit' | 'node_budget'): ProtocolError {
+    this.subs.delete(channel);
+    this.ctx.hub.remove(channel, this);
+    this.ctx.stats.recoveryRefusals[bound]++;
+    if (bound === 'command_limit') {
+      return protocolError(ErrorCode.LimitExceeded, 'recovery larger than one command may recover; subscribe it in another command');
+    }
+    return protocolError(
+      ErrorCode.TooManyRequests,
+      bound === 'node_budget' ? 'recovery budget exhausted, retry later' : 'too much recovery in flight on this connection, retry later',
+      true,
+    );
+  }
+
+  /** Sends a reply that carries recovered publications: a large one is exempt from the slow rule. */
+  protected sendRecoveryReply(text: string): void {
+    const frame = this.ctx.hub.prepareText(text);
+    if (frame.byteLength > BURST_SLICE_BYTES) this.writer.enqueueExempt(frame);
+    else this.writer.enqueue(frame);
+  }
+
   /** Goes live: queues the recovered publications, then the held-back live ones after them. */
   protected activate(p: PreparedSubscription, encodeRecovered: boolean): void {
     const buffered = p.membership.buffer ?? [];
     p.membership.buffer = null;
+    this.recoveryReserved -= p.recoveredBytes;
     if (this.state === STATE_CLOSED) return;
     const hub = this.ctx.hub;
-    if (encodeRecovered) for (const pub of p.publications) this.enqueue(hub.prepare(this.protocol, pub));
+    if (encodeRecovered && p.publications.length > 0) {
+      if (p.recoveredBytes > BURST_SLICE_BYTES) {
+        // Streamed in slices as the socket drains, encoded just before each slice.
+        const proto = this.protocol;
+        this.writer.enqueueBurst(p.publications, (pub) => hub.prepare(proto, pub), payloadBytes);
+      } else for (const pub of p.publications) this.enqueue(hub.prepare(this.protocol, pub));
+    }
     let last = p.position.offset;
     for (const pub of buffered) {
       // Already in history (delivered as recovered, or before the client's start position).
@@ -236,8 +313,7 @@ export abstract class Client implements ConnectionHandler, WriterOwner {
     const notice = this.disconnectNotice(reason);
     if (notice !== null) {
       // Past the queue check on purpose: the notice is small and says why the close comes.
-      this.sendText(notice);
-      this.writer.writeNow();
+      this.writer.writeLast(this.ctx.hub.prepareText(notice));
     }
     this.ctx.stats.countDisconnect(reason.code);
     this.release();

@@ -21,6 +21,7 @@ import type {
   TransportConnection,
   Waiting,
 } from './transport.js';
+import { RecoveryBudget } from './recovery-budget.js';
 import { FlushScheduler } from './writer.js';
 import { CodedError, Disconnect, ErrorCode, type DisconnectReason } from '../protocol/codes.js';
 import { PROTO_ODIN } from '../protocol/push.js';
@@ -62,6 +63,7 @@ export interface PublishRequest {
 export class Gateway implements ConnectionAcceptor, BrokerEventHandler, ClientContext {
   readonly hub: Hub<Client>;
   readonly flusher: FlushScheduler;
+  readonly recoveryBudget: RecoveryBudget;
   readonly rules: ChannelRules;
   readonly stats = new GatewayStats();
   readonly presence = new MemoryPresence();
@@ -88,6 +90,7 @@ export class Gateway implements ConnectionAcceptor, BrokerEventHandler, ClientCo
     this.rules = new ChannelRules(opts.namespaces);
     this.hub = new Hub<Client>(this.broker, deps.transport, this.stats, this.log);
     this.flusher = new FlushScheduler(opts.client.writeDelayMs);
+    this.recoveryBudget = new RecoveryBudget(opts.recovery);
     if (deps.verifier) this.verifier = deps.verifier;
     else {
       const v = new JwtVerifier({ hmacSecret: opts.tokenHmacSecret, publicKeyPem: opts.tokenPublicKey });
@@ -97,6 +100,11 @@ export class Gateway implements ConnectionAcceptor, BrokerEventHandler, ClientCo
 
   get connectionCount(): number {
     return this.clients.size;
+  }
+
+  /** Open connections by client address (read-only view, for stats). */
+  get connectionsByIp(): ReadonlyMap<string, number> {
+    return this.perIp;
   }
 
   get isDraining(): boolean {

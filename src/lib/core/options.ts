@@ -35,6 +35,20 @@ export const DEFAULT_RECOVERY_MAX = 1000;
  * and TCP segments at high rates, for up to that much added latency).
  */
 export const DEFAULT_WRITE_DELAY_MS = 0;
+/**
+ * Bounded recovery work (recovery.*), in payload bytes (the publications' JSON text):
+ *  - per command: what one subscribe command may recover in total; a channel past it is
+ *    refused with 106 (subscribe it again in another command);
+ *  - per connection: recovered bytes queued and not yet sent; past it a new recovery is
+ *    refused with 111 (temporary);
+ *  - per node: a token bucket of recovered bytes per second (burst: one second's worth) shared
+ *    by every connection; anonymous connections draw on their own share of it, so they cannot
+ *    exhaust it for authenticated ones. Empty: refused with 111 (temporary).
+ */
+export const DEFAULT_RECOVERY_MAX_BYTES_PER_COMMAND = 4 * 1024 * 1024;
+export const DEFAULT_RECOVERY_MAX_BYTES_PER_CONNECTION = 16 * 1024 * 1024;
+export const DEFAULT_RECOVERY_BYTES_PER_SECOND = 64 * 1024 * 1024;
+export const DEFAULT_RECOVERY_ANONYMOUS_SHARE = 0.25;
 export const MAX_WRITE_DELAY_MS = 1000;
 
 const namespaceSchema = z
@@ -114,6 +128,20 @@ export const gatewayOptionsSchema = z
       .array(namespaceSchema)
       .min(1)
       .default(() => DEFAULT_NAMESPACES.map((n) => ({ ...n }))),
+    recovery: z
+      .object({
+        maxBytesPerCommand: z.number().int().min(1024).default(DEFAULT_RECOVERY_MAX_BYTES_PER_COMMAND),
+        maxBytesPerConnection: z.number().int().min(1024).default(DEFAULT_RECOVERY_MAX_BYTES_PER_CONNECTION),
+        bytesPerSecond: z.number().int().min(1024).default(DEFAULT_RECOVERY_BYTES_PER_SECOND),
+        anonymousShare: z.number().min(0).max(1).default(DEFAULT_RECOVERY_ANONYMOUS_SHARE),
+      })
+      .strict()
+      .default({
+        maxBytesPerCommand: DEFAULT_RECOVERY_MAX_BYTES_PER_COMMAND,
+        maxBytesPerConnection: DEFAULT_RECOVERY_MAX_BYTES_PER_CONNECTION,
+        bytesPerSecond: DEFAULT_RECOVERY_BYTES_PER_SECOND,
+        anonymousShare: DEFAULT_RECOVERY_ANONYMOUS_SHARE,
+      }),
     client: z
       .object({
         writeDelayMs: z.number().int().min(0).max(MAX_WRITE_DELAY_MS).default(DEFAULT_WRITE_DELAY_MS),
@@ -176,6 +204,7 @@ export function resolveGatewayOptions(input: unknown = {}): GatewayOptions {
   const o = r.data;
   Object.freeze(o.allowedOrigins);
   Object.freeze(o.client);
+  Object.freeze(o.recovery);
   for (const ns of o.namespaces) Object.freeze(ns);
   Object.freeze(o.namespaces);
   return Object.freeze(o);

@@ -6,6 +6,11 @@
  * Slow clients: at each flush, if the socket's unsent bytes plus the queued ones pass
  * `maxQueueBytes`, the queue is dropped and the owner is told (it disconnects with 3008, slow).
  * Nobody else waits for a slow client.
+ *
+ * Bursts (recovered publications, a large recovery reply) are not the peer being slow: they
+ * are exempt from that rule and streamed in slices of at most `sliceBytes`, each written only
+ * once the socket has sent all but `sliceBytes` of what it holds (paced by the socket). Frames
+ * queued meanwhile wait behind the burst, in order, and those count against `maxQueueBytes`.
  */
 import type { GatewayStats } from './stats.js';
 import type { PreparedFrame, TransportConnection } from './transport.js';
@@ -51,12 +56,42 @@ export class FlushScheduler {
   }
 }
 
+/** Largest slice of a burst written at once, bytes (smaller when maxQueueBytes is small). */
+export const BURST_SLICE_BYTES = 64 * 1024;
+/** How often a paced writer looks whether its socket has drained, ms. */
+export const PACE_INTERVAL_MS = 2;
+
+/** Items encoded one slice at a time, when they are about to be written. */
+interface Burst {
+  readonly items: readonly unknown[];
+  readonly encode: (item: unknown) => PreparedFrame;
+  next: number;
+  /** Bytes of the items not yet written (their own measure, e.g. payload length). */
+  remaining: number;
+  readonly sizeOf: (item: unknown) => number;
+}
+
+/** A frame waiting behind a burst; `counted` ones count against maxQueueBytes. */
+interface Waiting {
+  readonly frame: PreparedFrame;
+  readonly counted: boolean;
+}
+
 export class Writer {
   private pending: PreparedFrame[] = [];
   private pendingBytes = 0;
   /** Conflation: index in `pending` of each key's queued frame (null until a keyed frame). */
   private latest: Map<string, number> | null = null;
   private closed = false;
+  /** Paced mode: what waits behind a burst, in order (null: not paced). */
+  private paced: (Burst | Waiting)[] | null = null;
+  private pacedHead = 0;
+  /** Counted bytes waiting in paced mode. */
+  private pacedBytes = 0;
+  /** Bytes of bursts not yet written (exempt from the slow rule). */
+  private burstBytesLeft = 0;
+  private paceTimer: NodeJS.Timeout | null = null;
+  private readonly sliceBytes: number;
 
   constructor(
     private readonly conn: TransportConnection,
@@ -64,7 +99,19 @@ export class Writer {
     private readonly stats: GatewayStats,
     private readonly maxQueueBytes: number,
     private readonly owner: WriterOwner,
-  ) {}
+  ) {
+    this.sliceBytes = Math.min(BURST_SLICE_BYTES, Math.floor(maxQueueBytes / 4));
+  }
+
+  /** Burst bytes queued and not yet handed to the socket. */
+  get burstBytes(): number {
+    return this.burstBytesLeft;
+  }
+
+  /** True while a burst is being streamed (or the socket has not yet drained after it). */
+  get isPaced(): boolean {
+    return this.paced !== null;
+  }
 
   /** Frames queued and not yet written. */
   get queuedFrames(): number {
@@ -74,6 +121,7 @@ export class Writer {
   /** Queues a prepared frame; written at the end of the flush window. */
   enqueue(frame: PreparedFrame): void {
     if (this.closed) return;
+    if (this.paced !== null) return this.wait(frame, true);
     this.pending.push(frame);
     this.pendingBytes += frame.byteLength;
     if (this.pending.length === 1) this.scheduler.markDirty(this);
@@ -85,6 +133,7 @@ export class Writer {
    */
   enqueueLatest(frame: PreparedFrame, key: string): void {
     if (this.closed) return;
+    if (this.paced !== null) return this.wait(frame, true);
     const i = this.latest?.get(key);
     if (i !== undefined) {
       this.pendingBytes += frame.byteLength - this.pending[i]!.byteLength;
@@ -94,6 +143,106 @@ export class Writer {
     }
     (this.latest ??= new Map()).set(key, this.pending.length);
     this.enqueue(frame);
+  }
+
+  /**
+   * Queues `items` as a burst: exempt from the slow rule, encoded and written a slice at a time
+   * as the socket drains. `sizeOf` measures an item for the slice and for `burstBytes`.
+   */
+  enqueueBurst<T>(items: readonly T[], encode: (item: T) => PreparedFrame, sizeOf: (item: T) => number): void {
+    if (this.closed || items.length === 0) return;
+    let remaining = 0;
+    for (const it of items) remaining += sizeOf(it);
+    this.enterPaced();
+    if (this.paced === null) return;
+    this.burstBytesLeft += remaining;
+    this.paced!.push({
+      items,
+      encode: encode as (item: unknown) => PreparedFrame,
+      sizeOf: sizeOf as (item: unknown) => number,
+      next: 0,
+      remaining,
+    });
+  }
+
+  /** Queues one frame exempt from the slow rule (a large reply that carries a burst). */
+  enqueueExempt(frame: PreparedFrame): void {
+    if (this.closed) return;
+    this.enterPaced();
+    if (this.paced !== null) this.wait(frame, false);
+  }
+
+  private enterPaced(): void {
+    if (this.paced !== null) return;
+    // Frames queued before the burst go before it, under the ordinary rule.
+    this.flush();
+    if (this.closed) return;
+    this.paced = [];
+    this.pacedHead = 0;
+    this.pacedBytes = 0;
+    this.schedulePace(0);
+  }
+
+  private wait(frame: PreparedFrame, counted: boolean): void {
+    this.paced!.push({ frame, counted });
+    if (!counted) return;
+    this.pacedBytes += frame.byteLength;
+    if (this.pacedBytes > this.maxQueueBytes) {
+      this.stats.slowDisconnects++;
+      this.clear();
+      this.owner.onSlow();
+    }
+  }
+
+  private schedulePace(ms: number): void {
+    if (this.paceTimer !== null) return;
+    this.paceTimer = setTimeout(() => {
+      this.paceTimer = null;
+      this.pace();
+    }, ms);
+  }
+
+  /** Writes the next slice once the socket has drained to one slice; leaves paced mode after the last. */
+  private pace(): void {
+    const q = this.paced;
+    if (this.closed || q === null) return;
+    if (this.conn.bufferedAmount > this.sliceBytes) return this.schedulePace(PACE_INTERVAL_MS);
+    if (this.pacedHead === q.length) {
+      // Drained after the burst: back to the ordinary rule.
+      this.paced = null;
+      return;
+    }
+    const out: PreparedFrame[] = [];
+    let bytes = 0;
+    while (this.pacedHead < q.length && (out.length === 0 || bytes < this.sliceBytes)) {
+      const head = q[this.pacedHead]!;
+      if ('items' in head) {
+        const item = head.items[head.next++];
+        const f = head.encode(item);
+        out.push(f);
+        bytes += f.byteLength;
+        const size = head.sizeOf(item);
+        head.remaining -= size;
+        this.burstBytesLeft -= size;
+        if (head.next === head.items.length) this.pacedHead++;
+      } else {
+        out.push(head.frame);
+        bytes += head.frame.byteLength;
+        if (head.counted) this.pacedBytes -= head.frame.byteLength;
+        this.pacedHead++;
+      }
+    }
+    if (this.pacedHead === q.length) {
+      q.length = 0;
+      this.pacedHead = 0;
+    } else if (this.pacedHead > 1024) {
+      q.splice(0, this.pacedHead);
+      this.pacedHead = 0;
+    }
+    this.stats.messagesOut += out.length;
+    this.stats.bytesOut += bytes;
+    this.conn.write(out);
+    this.schedulePace(PACE_INTERVAL_MS);
   }
 
   /** Writes every queued frame in one socket write, or tells the owner the peer is too slow. */
@@ -108,8 +257,19 @@ export class Writer {
     this.writeNow();
   }
 
-  /** Writes what is queued at once, past the queue check (a small last notice before a close). */
-  writeNow(): void {
+  /**
+   * Writes `frame` now, after what is queued, past the queue check: the small last notice before
+   * a close. In paced mode what waits behind the burst is dropped (the connection is closing).
+   */
+  writeLast(frame: PreparedFrame): void {
+    if (this.closed) return;
+    if (this.paced !== null) this.clear();
+    this.pending.push(frame);
+    this.pendingBytes += frame.byteLength;
+    this.writeNow();
+  }
+
+  private writeNow(): void {
     const frames = this.pending;
     if (this.closed || frames.length === 0) return;
     this.stats.messagesOut += frames.length;
@@ -130,5 +290,11 @@ export class Writer {
     this.pending = [];
     this.pendingBytes = 0;
     this.latest = null;
+    this.paced = null;
+    this.pacedHead = 0;
+    this.pacedBytes = 0;
+    this.burstBytesLeft = 0;
+    if (this.paceTimer !== null) clearTimeout(this.paceTimer);
+    this.paceTimer = null;
   }
 }

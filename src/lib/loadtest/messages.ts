@@ -50,6 +50,11 @@ export interface LoadCounts {
   readonly missing: number;
   readonly duplicates: number;
   readonly gaps: number;
+  /**
+   * Channels a connection subscribed to them received something on (with several channels per
+   * connection, all of that connection's channels count once it receives anything).
+   */
+  readonly heardChannels: readonly string[];
 }
 
 export interface WorkerReport extends LoadCounts {

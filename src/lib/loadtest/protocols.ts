@@ -39,6 +39,8 @@ export class Session {
   subscribed = false;
   /** Failed opens so far. */
   failedOpens = 0;
+  /** Received at least one delivery. */
+  heard = false;
   /** NATS: bytes of an incomplete protocol line carried to the next frame. */
   rest: Buffer | null = null;
   /** Centrifuge: subscribe command id → channel. */

@@ -22,6 +22,8 @@ export interface LoadtestResult {
   readonly serverErrors: Record<string, number>;
   readonly publisher: { readonly mode: string; readonly published: number; readonly failed: number; readonly behindTicks: number } | null;
   readonly client: Totals['client'] & { readonly saturated: boolean };
+  /** Subscribed channels on which no connection received anything during the run. */
+  readonly silentChannels: readonly string[];
   readonly thresholds: { readonly text: string; readonly actual: number; readonly ok: boolean }[];
 }
 
@@ -67,6 +69,12 @@ export function summaryTable(r: LoadtestResult): string {
       `p50 ${ms(r.connect.timeMs.p50)}  p90 ${ms(r.connect.timeMs.p90)}  p99 ${ms(r.connect.timeMs.p99)}  max ${ms(r.connect.timeMs.max)}`,
     ],
     ['messages', `${n(r.messages.delivered)} delivered, ${n(r.messages.perSecond)}/s (${n(r.messages.tracked)} checked)`],
+    [
+      'silent channels',
+      r.silentChannels.length === 0
+        ? 'none (every subscribed channel received data)'
+        : `${r.silentChannels.length}: ${r.silentChannels.join(', ')} received nothing`,
+    ],
     [
       'latency',
       `p50 ${ms(r.latencyMs.p50)}  p90 ${ms(r.latencyMs.p90)}  p99 ${ms(r.latencyMs.p99)}  p99.9 ${ms(r.latencyMs.p999)}  max ${ms(r.latencyMs.max)}`,

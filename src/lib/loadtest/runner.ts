@@ -230,8 +230,10 @@ export class LoadRun {
       gaps = 0,
       cpuUs = 0,
       rss = 0;
+    const heard = new Set<string>();
     for (const r of this.last) {
       if (!r) continue;
+      for (const ch of r.heardChannels) heard.add(ch);
       attempted += r.attempted;
       connectRetried += r.connectRetried;
       open += r.open;
@@ -270,6 +272,7 @@ export class LoadRun {
       missing,
       duplicates,
       gaps,
+      heardChannels: [...heard],
       client: {
         cpuSeconds: cpuUs / 1e6,
         maxElu: this.maxElu,

@@ -30,6 +30,8 @@ function bump(r: Record<string, number>, k: string): void {
 }
 
 export class LoadWorker implements WsClientEvents {
+  /** Channels some connection subscribed to them has received on. */
+  private readonly heardChannels = new Set<string>();
   private readonly adapter: ProtocolAdapter;
   private readonly clients = new Set<WsClient>();
   private readonly latency = new LatencyHistogram();
@@ -152,6 +154,10 @@ export class LoadWorker implements WsClientEvents {
     const before = this.sink.delivered;
     this.adapter.onMessage(c, s, this.sink, buf, start, end);
     if (s.tracked) this.trackedDelivered += this.sink.delivered - before;
+    if (!s.heard && this.sink.delivered > before) {
+      s.heard = true;
+      for (const ch of s.channels) this.heardChannels.add(ch);
+    }
   }
 
   onClose(c: WsClient, code: number, reason: string, wasOpen: boolean): void {
@@ -220,6 +226,7 @@ export class LoadWorker implements WsClientEvents {
       notRecovered: this.sink.notRecovered,
       serverErrors: this.sink.serverErrors,
       delivered: this.sink.delivered,
+      heardChannels: [...this.heardChannels],
       trackedDelivered: this.trackedDelivered,
       inOrder: seq.inOrder,
       missing: seq.missing,

@@ -11,6 +11,7 @@ import { readBody } from '../http/body.js';
 import { json, Router } from '../http/router.js';
 import { ErrorCode } from '../protocol/codes.js';
 import { checkApiKey, handleApi } from './api.js';
+import type { GroupView } from './process-group.js';
 import { DASHBOARD_METHODS, DASHBOARD_PATH, type Dashboard } from '../dashboard/dashboard.js';
 
 /** Largest API request body, bytes; more gets 413. */
@@ -30,6 +31,8 @@ export interface GatewayAppOptions {
   readonly apiKey: string;
   readonly bodyTimeoutMs?: number;
   readonly log: Logger;
+  /** In a worker of `--workers N`: /metrics and /stats answer for the whole process group. */
+  readonly group?: GroupView | null;
   /**
    * Readiness conditions beside the broker's (an ingest's backbone connection), read at each
    * request: a check returns why the gateway is not ready, or null.
@@ -128,8 +131,22 @@ export function createGatewayApp(gateway: Gateway, registry: Registry, opts: Gat
         ...(ready ? {} : { reasons }),
       });
     })
-    .on('GET', '/metrics', async () => ({ status: 200, headers: { 'content-type': registry.contentType }, body: await registry.metrics() }))
-    .on('GET', '/stats', () => json(200, statsOf(gateway)));
+    .on('GET', '/metrics', async () => {
+      const group = opts.group;
+      if (!group) return { status: 200, headers: { 'content-type': registry.contentType }, body: await registry.metrics() };
+      // A partial scrape would make counters jump: a failed one is honest (Prometheus marks it down).
+      return group.metrics().then(
+        (body) => ({ status: 200, headers: { 'content-type': registry.contentType }, body }),
+        (err: unknown) => apiError(503, ErrorCode.Internal, (err as Error).message),
+      );
+    })
+    .on('GET', '/stats', async () => {
+      if (!opts.group) return json(200, statsOf(gateway));
+      return opts.group.stats().then(
+        (s) => json(200, s),
+        (err: unknown) => apiError(503, ErrorCode.Internal, (err as Error).message),
+      );
+    });
   if (opts.dashboard) router.on(DASHBOARD_METHODS, DASHBOARD_PATH + '/*', opts.dashboard.handle);
 
   const handshakes = new PendingHandshakes(gateway);
@@ -231,5 +248,16 @@ export function statsOf(gw: Gateway): Record<string, unknown> {
     slowDisconnects: s.slowDisconnects,
     rejected: s.rejected,
     memory: { rss: mem.rss, heapUsed: mem.heapUsed },
+    ips: topIps(gw.connectionsByIp, STATS_TOP_IPS),
   };
+}
+
+/** Client addresses listed in /stats, most connections first. */
+const STATS_TOP_IPS = 50;
+
+function topIps(byIp: ReadonlyMap<string, number>, n: number): { ip: string; connections: number }[] {
+  return [...byIp]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, n)
+    .map(([ip, connections]) => ({ ip, connections }));
 }

@@ -68,16 +68,18 @@ export function createMetrics(gw: Gateway): Registry {
   });
   new Gauge({
     name: 'ws_channels_active',
-    help: 'Channels with at least one subscriber on this node.',
+    help: 'Channels with at least one subscriber on this node (across --workers: the largest worker count).',
     registers: [registry],
+    aggregator: 'max',
     collect() {
       this.set(gw.hub.channelCount);
     },
   });
   new Gauge({
     name: 'ws_ready',
-    help: '1 when the gateway is ready for traffic.',
+    help: '1 when the gateway is ready for traffic (across --workers: only when every worker is).',
     registers: [registry],
+    aggregator: 'min',
     collect() {
       this.set(gw.isReady() ? 1 : 0);
     },
@@ -99,6 +101,13 @@ export function createMetrics(gw: Gateway): Registry {
     'Subscriptions that asked to recover from a position, by outcome.',
     'outcome',
     () => Object.entries(s.recoveries),
+  );
+  labelledCounterFrom(
+    registry,
+    'ws_recovery_refusals_total',
+    'Recoveries refused by a bound (command_limit: 106; connection_limit, node_budget: 111), by bound.',
+    'reason',
+    () => Object.entries(s.recoveryRefusals),
   );
   labelledCounterFrom(registry, 'ws_capacity_rejections_total', 'Connections refused at upgrade, by reason.', 'reason', () =>
     Object.entries(s.rejected),

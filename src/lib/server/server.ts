@@ -15,6 +15,7 @@ import { loadUwsTransport } from '../transport-uws/uws-transport.js';
 import { resolveGatewayServerOptions, type GatewayServerOptions, type GatewayServerOptionsInput } from './config.js';
 import { createGatewayApp } from './http-app.js';
 import { createMetrics } from './metrics.js';
+import { joinProcessGroup } from './process-group.js';
 import { Dashboard } from '../dashboard/dashboard.js';
 import type { DashboardOptions } from '../dashboard/options.js';
 import { withStatsNamespace } from '../dashboard/stats-channel.js';
@@ -106,6 +107,7 @@ export async function startGateway(
   dashboard?.start();
   const app = createGatewayApp(gateway, registry, {
     apiKey: options.apiKey,
+    group: joinProcessGroup(gateway, registry),
     log,
     readinessChecks,
     ...(dashboard ? { dashboard } : {}),

@@ -10,6 +10,8 @@ import type { Broker } from '../core/broker.js';
 import type { Logger } from '../core/logger.js';
 import { JetStreamBroker } from '../broker-jetstream/jetstream-broker.js';
 import type { GatewayAppConfig } from './config.js';
+import { EXIT_PORT_UNAVAILABLE } from '../runtime/exit-codes.js';
+import { serveProcessGroup } from './process-group.js';
 
 /** Restart budget: a worker that keeps crashing is restarted at most this often, ms. */
 const WORKER_RESTART_MIN_INTERVAL_MS = 1_000;
@@ -55,11 +57,18 @@ export function runPrimary(n: number, log: Logger): void {
     const w: Worker = cluster.fork({ ODIN_WS_WORKER_SLOT: String(slot) });
     w.on('exit', (code, signal) => {
       if (stopping) return;
+      if (code === EXIT_PORT_UNAVAILABLE) {
+        // Restarting cannot help: the port is taken or not allowed (the worker said which).
+        stopping = true;
+        for (const o of Object.values(cluster.workers ?? {})) o?.process.kill('SIGTERM');
+        process.exit(EXIT_PORT_UNAVAILABLE);
+      }
       log.error({ slot, pid: w.process.pid, code, signal }, 'worker died; restarting');
       const wait = Math.max(0, (lastStart.get(slot) ?? 0) + WORKER_RESTART_MIN_INTERVAL_MS - Date.now());
       setTimeout(() => fork(slot), wait);
     });
   };
+  serveProcessGroup(log);
   for (let i = 0; i < n; i++) fork(i);
   log.info({ workers: n, pid: process.pid }, 'gateway primary started');
   const stop = (signal: string): void => {

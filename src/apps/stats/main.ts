@@ -1,0 +1,139 @@
+/**
+ * `odin-ws stats`: the figures of a running deployment in one place: the publisher's counts,
+ * the gateway's connections and traffic (all workers), connections by client address, the
+ * broker's streams and consumers (NATS JetStream) and Kafka. `--watch` redraws it live, with
+ * rates computed between refreshes.
+ */
+import { parseArgs } from 'node:util';
+import { ENDPOINT_ENV, resolveEndpoints, type Endpoints, type ServiceName } from '../../lib/ops-probe/services.js';
+import { collectStats, renderStats, STATS_VIEWS, type StatsSnapshot, type StatsView } from '../../lib/ops-probe/stats.js';
+import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from '../../lib/runtime/exit-codes.js';
+
+/** Refresh interval of --watch, seconds. */
+export const DEFAULT_WATCH_INTERVAL_S = 2;
+
+export const STATS_HELP = `Usage: odin-ws stats [VIEW] [options]
+
+Views: ${STATS_VIEWS.join(', ')} (default all)
+  publisher  events published, rate, errors (publisher /stats)
+  ws         gateway connections, subscriptions, messages in/out, publications (gateway /stats, every worker)
+  ips        gateway connections by client address
+  topics     broker streams: NATS JetStream streams and subjects; Kafka broker reachability
+  consume    broker consumers: JetStream consumers with pending and redelivered counts
+  broker     topics + consume
+
+Options:
+  --gateway URL     (${ENDPOINT_ENV.gateway})  --publisher URL (${ENDPOINT_ENV.publisher})
+  --nats URL        NATS monitoring base (${ENDPOINT_ENV.nats})  --kafka HOST:PORT (${ENDPOINT_ENV.kafka})
+  --watch           redraw every --interval seconds until Ctrl-C (rates per second between refreshes)
+  --interval S      refresh interval                           ${DEFAULT_WATCH_INTERVAL_S}
+  --count N         with --watch, stop after N refreshes
+  --json            one JSON snapshot (with --watch: one JSON line per refresh)
+  -h, --help
+
+Exit codes: 0 ok, 1 when no service of the view answered, 2 bad usage.
+`;
+
+const FLAGS = {
+  gateway: { type: 'string' },
+  publisher: { type: 'string' },
+  nats: { type: 'string' },
+  kafka: { type: 'string' },
+  watch: { type: 'boolean', short: 'w' },
+  interval: { type: 'string' },
+  count: { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+export interface StatsOptions {
+  readonly view: StatsView;
+  readonly endpoints: Endpoints;
+  readonly watch: boolean;
+  readonly intervalMs: number;
+  readonly count: number;
+  readonly json: boolean;
+  readonly help: boolean;
+}
+
+export function parseStatsArgs(argv: readonly string[], env: NodeJS.ProcessEnv): StatsOptions {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: [...argv], options: FLAGS, strict: true, allowPositionals: true });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const f = parsed.values;
+  if (parsed.positionals.length > 1) throw new UsageError(`one view at a time (got ${parsed.positionals.join(' ')})`);
+  const view = (parsed.positionals[0] ?? 'all') as StatsView;
+  if (!STATS_VIEWS.includes(view)) throw new UsageError(`unknown view "${view}" (${STATS_VIEWS.join(', ')})`);
+  const num = (name: string, v: string | undefined, dflt: number, min: number): number => {
+    if (v === undefined) return dflt;
+    const x = Number(v);
+    if (!Number.isFinite(x) || x < min) throw new UsageError(`--${name}: expected a number ≥ ${min} (got ${JSON.stringify(v)})`);
+    return x;
+  };
+  const overrides: Partial<Record<ServiceName, string>> = {};
+  for (const n of ['gateway', 'publisher', 'nats', 'kafka'] as const) if (f[n] !== undefined) overrides[n] = f[n];
+  return {
+    view,
+    endpoints: resolveEndpoints(env, overrides),
+    watch: f.watch === true,
+    intervalMs: num('interval', f.interval, DEFAULT_WATCH_INTERVAL_S, 0.1) * 1000,
+    count: Math.floor(num('count', f.count, 0, 0)),
+    json: f.json === true,
+    help: f.help === true,
+  };
+}
+
+export async function statsCommand(argv: readonly string[]): Promise<number> {
+  let o: StatsOptions;
+  try {
+    o = parseStatsArgs(argv, process.env);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      process.stderr.write(`odin-ws stats: ${e.message}\n(see odin-ws stats --help)\n`);
+      return EXIT_USAGE;
+    }
+    throw e;
+  }
+  if (o.help) {
+    process.stdout.write(STATS_HELP);
+    return EXIT_OK;
+  }
+  if (!o.watch) {
+    const snap = await collectStats(o.view, o.endpoints);
+    process.stdout.write(o.json ? JSON.stringify(snap, null, 2) + '\n' : renderStats(snap, null));
+    return snap.answered ? EXIT_OK : EXIT_FAILURE;
+  }
+  let stop = false;
+  const onSignal = (): void => {
+    stop = true;
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const tty = process.stdout.isTTY === true && !o.json;
+  let prev: StatsSnapshot | null = null;
+  let answered = false;
+  for (let i = 0; !stop && (o.count === 0 || i < o.count); i++) {
+    if (i > 0) await sleepUnless(o.intervalMs, () => stop);
+    if (stop) break;
+    const snap = await collectStats(o.view, o.endpoints);
+    answered ||= snap.answered;
+    if (o.json) process.stdout.write(JSON.stringify(snap) + '\n');
+    else process.stdout.write((tty ? '\x1b[2J\x1b[H' : '\n') + renderStats(snap, prev) + (tty ? '\n(Ctrl-C to stop)\n' : ''));
+    prev = snap;
+  }
+  process.off('SIGINT', onSignal);
+  process.off('SIGTERM', onSignal);
+  return answered ? EXIT_OK : EXIT_FAILURE;
+}
+
+async function sleepUnless(ms: number, stopped: () => boolean): Promise<void> {
+  const end = Date.now() + ms;
+  while (!stopped() && Date.now() < end) await new Promise((r) => setTimeout(r, Math.min(100, end - Date.now())));
+}

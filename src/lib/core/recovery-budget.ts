@@ -1,0 +1,63 @@
+/**
+ * The node's recovery budget: recovered payload bytes per second, a token bucket (burst: one
+ * second's worth) shared by all connections, with a smaller bucket (`anonymousShare` of the
+ * rate) that anonymous connections must also draw on, so they cannot exhaust the node's budget.
+ * A recovery is admitted while the buckets are not empty and charged its real size afterwards
+ * (possibly overdrawing: the next ones wait for the refill), so a refusal costs no history read.
+ */
+export interface RecoveryBudgetOptions {
+  readonly bytesPerSecond: number;
+  readonly anonymousShare: number;
+}
+
+class Bucket {
+  private tokens: number;
+  private last: number;
+  constructor(
+    private readonly rate: number,
+    now: number,
+  ) {
+    this.tokens = rate;
+    this.last = now;
+  }
+  refill(now: number): void {
+    this.tokens = Math.min(this.rate, this.tokens + ((now - this.last) * this.rate) / 1000);
+    this.last = now;
+  }
+  get available(): boolean {
+    return this.tokens > 0;
+  }
+  take(n: number): void {
+    this.tokens -= n;
+  }
+}
+
+export class RecoveryBudget {
+  private readonly all: Bucket;
+  private readonly anonymous: Bucket;
+
+  constructor(
+    opts: RecoveryBudgetOptions,
+    private readonly now: () => number = Date.now,
+  ) {
+    const t = now();
+    this.all = new Bucket(opts.bytesPerSecond, t);
+    this.anonymous = new Bucket(opts.bytesPerSecond * opts.anonymousShare, t);
+  }
+
+  /** Whether a recovery may start now. */
+  admits(anonymous: boolean): boolean {
+    const t = this.now();
+    this.all.refill(t);
+    if (!this.all.available) return false;
+    if (!anonymous) return true;
+    this.anonymous.refill(t);
+    return this.anonymous.available;
+  }
+
+  /** Charges a recovery's bytes once its size is known. */
+  charge(bytes: number, anonymous: boolean): void {
+    this.all.take(bytes);
+    if (anonymous) this.anonymous.take(bytes);
+  }
+}

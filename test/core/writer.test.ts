@@ -1,0 +1,121 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { MemoryBroker } from '../../src/lib/core/broker-memory.js';
+import { Gateway } from '../../src/lib/core/gateway.js';
+import { DEFAULT_NAMESPACES, resolveGatewayOptions, type GatewayOptionsInput } from '../../src/lib/core/options.js';
+import { FakeConnection, FakeTransport } from '../testkit/fake-transport.js';
+import { waitFor } from '../testkit/wait.js';
+
+const PRICES = { name: 'prices', pattern: 'px\\.[A-Z]+', conflation: 'latest' as const, historySize: 100 };
+
+async function setup(input: GatewayOptionsInput = {}) {
+  const transport = new FakeTransport();
+  const gw = new Gateway(resolveGatewayOptions({ namespaces: [PRICES, ...DEFAULT_NAMESPACES], ...input }), {
+    broker: new MemoryBroker(),
+    transport,
+  });
+  await gw.start();
+  const connect = (info: Parameters<FakeTransport['connect']>[1] = {}) => {
+    const c = transport.connect(gw, info);
+    if (!(c instanceof FakeConnection)) throw new Error(`rejected: ${c.reason}`);
+    return c;
+  };
+  return { gw, connect };
+}
+
+const turn = () => new Promise<void>((r) => setImmediate(r));
+const ofChannel = (ch: string) => (m: Record<string, unknown>) => m.channel === ch && m.type !== 'subscription_ack';
+
+async function subscribedOdin(connect: () => FakeConnection, channels: string[]): Promise<FakeConnection> {
+  const c = connect();
+  c.send({ type: 'subscribe', data: { channels } });
+  await waitFor(() => c.messages().some((m) => m.type === 'subscription_ack'));
+  return c;
+}
+
+test('writeDelayMs 0: publications of separate loop turns go out in separate writes (today’s behaviour)', async () => {
+  const { gw, connect } = await setup();
+  const c = await subscribedOdin(connect, ['BTC.trade']);
+  const before = c.writes;
+  for (let i = 0; i < 3; i++) {
+    await gw.publish({ channel: 'BTC.trade', data: String(i) });
+    await turn();
+    await turn();
+  }
+  await waitFor(() => c.messages().filter(ofChannel('BTC.trade')).length === 3);
+  assert.equal(c.writes - before, 3);
+  await gw.shutdown();
+});
+
+test('writeDelayMs > 0: frames of several loop turns within the window go out in one write, in order', async () => {
+  const { gw, connect } = await setup({ client: { writeDelayMs: 250 } });
+  const c = await subscribedOdin(connect, ['BTC.trade']);
+  const before = c.writes;
+  for (let i = 0; i < 3; i++) {
+    await gw.publish({ channel: 'BTC.trade', data: String(i) });
+    await turn();
+  }
+  assert.equal(c.writes, before, 'nothing written before the window ends');
+  await waitFor(() => c.messages().filter(ofChannel('BTC.trade')).length === 3);
+  assert.equal(c.writes - before, 1);
+  assert.deepEqual(
+    c
+      .messages()
+      .filter(ofChannel('BTC.trade'))
+      .map((m) => m.data),
+    [0, 1, 2],
+  );
+  await gw.shutdown();
+});
+
+test('writeDelayMs is validated with its bounds', () => {
+  assert.throws(() => resolveGatewayOptions({ client: { writeDelayMs: -1 } }), /client\.writeDelayMs/);
+  assert.throws(() => resolveGatewayOptions({ client: { writeDelayMs: 5000 } }), /client\.writeDelayMs/);
+  assert.equal(resolveGatewayOptions({}).client.writeDelayMs, 0);
+});
+
+test('conflation latest: per channel, only the newest queued publication goes out (both protocols); other channels keep all', async () => {
+  const { gw, connect } = await setup();
+  const odin = await subscribedOdin(connect, ['px.BTC', 'px.ETH', 'BTC.trade']);
+  const cent = connect({ protocol: 'centrifuge' });
+  cent.send('{"id":1,"connect":{}}\n{"id":2,"subscribe":{"channel":"px.BTC"}}');
+  await waitFor(() => cent.messages().some((m) => m.id === 2));
+  const before = gw.stats.conflated;
+  // One loop turn: five prices for BTC, two for ETH, three trades.
+  const jobs = [];
+  for (let i = 1; i <= 5; i++) jobs.push(gw.publish({ channel: 'px.BTC', data: String(i) }));
+  for (let i = 1; i <= 2; i++) jobs.push(gw.publish({ channel: 'px.ETH', data: String(i) }));
+  for (let i = 1; i <= 3; i++) jobs.push(gw.publish({ channel: 'BTC.trade', data: String(i) }));
+  await Promise.all(jobs);
+  await waitFor(() => odin.messages().filter(ofChannel('BTC.trade')).length === 3);
+  await waitFor(() => cent.messages().some((m) => m.push !== undefined));
+  const data = (ch: string) =>
+    odin
+      .messages()
+      .filter(ofChannel(ch))
+      .map((m) => [m.offset, m.data]);
+  assert.deepEqual(data('px.BTC'), [[5, 5]]);
+  assert.deepEqual(data('px.ETH'), [[2, 2]]);
+  assert.deepEqual(data('BTC.trade'), [
+    [1, 1],
+    [2, 2],
+    [3, 3],
+  ]);
+  const pushes = cent.messages().filter((m) => m.push !== undefined);
+  assert.equal(pushes.length, 1);
+  assert.deepEqual((pushes[0]!.push as { pub: unknown }).pub, { data: 5, offset: 5 });
+  // Replaced: 4 + 1 for the Odin client, 4 for the Centrifugo one.
+  assert.equal(gw.stats.conflated - before, 9);
+  // The next window starts afresh.
+  await gw.publish({ channel: 'px.BTC', data: '6' });
+  await waitFor(() => data('px.BTC').length === 2);
+  assert.deepEqual(data('px.BTC')[1], [6, 6]);
+  await gw.shutdown();
+});
+
+test('conflation is validated: none or latest', () => {
+  assert.throws(
+    () => resolveGatewayOptions({ namespaces: [{ ...PRICES, conflation: 'sometimes' as 'latest' }] }),
+    /namespaces\.0\.conflation/,
+  );
+});

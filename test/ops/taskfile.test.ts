@@ -1,0 +1,167 @@
+/**
+ * The Taskfile, run with the real go-task binary: it parses, it has the plans' task names,
+ * dry runs of every task list only commands that exist here (local tasks) or are the documented
+ * cluster tools (gcp tasks), and the no-Docker workflow a new user follows runs end to end on
+ * free ports: deploy:setup → health:all → test:light → test:sustained → stats → delete:all.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { freePort } from '../testkit/nats-cluster.js';
+import { findTool, onPath } from '../testkit/tools.js';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+const run = promisify(execFile);
+const task = findTool('task', 'bash scripts/provision/20-task.sh');
+
+/** The names the plans use (docs/development/taskfile.md lists them all). */
+const SERVICES = ['nats', 'kafka', 'gateway', 'publisher', 'monitoring'];
+const REQUIRED = [
+  ...['start', 'stop', 'delete', 'restart', 'rebuild'].flatMap((a) => [...SERVICES, 'all'].map((s) => `local:${a}:${s}`)),
+  ...SERVICES.map((s) => `local:logs:${s}`),
+  'local:health:all',
+  'local:health:detailed',
+  'local:health:gateway',
+  'local:health:publisher',
+  'local:health:nats',
+  'local:deploy:setup',
+  'local:deploy:reset',
+  'local:deploy:rebuild-code',
+  ...['light', 'medium', 'heavy', 'custom', 'sustained', 'burst', 'ramp', 'stop'].map((t) => `local:test:${t}`),
+  ...['publisher', 'ws', 'ips', 'topics', 'consume', 'monitor:live'].map((t) => `local:stats:${t}`),
+  ...['start', 'delete', 'restart', 'logs'].flatMap((a) => [...SERVICES, 'all'].filter((s) => a !== 'logs' || s !== 'all').map((s) => `gcp:${a}:${s}`)),
+  'gcp:health:all',
+  'gcp:deploy:setup',
+  'gcp:deploy:reset',
+  'gcp:deploy:rebuild-code',
+  ...['light', 'medium', 'heavy', 'custom', 'sustained', 'burst', 'ramp', 'stop'].map((t) => `gcp:test:${t}`),
+  ...['up', 'down', 'health', 'test', 'install', 'build', 'format', 'lint', 'clean'],
+];
+
+/** Variables some tasks require, so a dry run can render them. */
+const DRY_VARS = ['CONNECTIONS=10', 'DURATION=1', 'RATE=5', 'GCP_PROJECT=p', 'GKE_CLUSTER=c', 'GATEWAY_API_KEY=k'];
+
+async function taskNames(): Promise<string[]> {
+  const { stdout } = await run(task, ['--list-all', '--json'], { cwd: root, env: { ...process.env, LOCAL_MODE: 'process' } });
+  return (JSON.parse(stdout) as { tasks: { name: string }[] }).tasks.map((t) => t.name);
+}
+
+test('the Taskfile parses and has every task the plans name', async () => {
+  const names = await taskNames();
+  const missing = REQUIRED.filter((n) => !names.includes(n));
+  assert.deepEqual(missing, []);
+  assert.ok(names.length >= REQUIRED.length);
+});
+
+/** Commands a dry run would execute, as `[task, command]`. */
+function dryRun(names: readonly string[], mode: string): [string, string][] {
+  const r = spawnSync(task, ['--dry', ...names, ...DRY_VARS], {
+    cwd: root,
+    env: { ...process.env, LOCAL_MODE: mode, RUN_DIR: join(tmpdir(), 'odin-dry-run') },
+    encoding: 'utf8',
+  });
+  assert.equal(r.status, 0, `task --dry failed:\n${r.stderr}`);
+  return [...r.stderr.matchAll(/^task: \[([^\]]+)\] (.+)$/gm)].map((m) => [m[1]!, m[2]!]);
+}
+
+const ODIN_COMMANDS = new Set(['gateway', 'publisher', 'dev', 'health', 'stats', 'tail', 'loadtest', 'bench']);
+/** What gcp:* and Docker tasks run on a workstation with the cluster tools; not installed here. */
+const CLUSTER_TOOLS = new Set(['kubectl', 'helm', 'gcloud', 'docker']);
+
+function checkCommand(name: string, cmd: string, allowCluster: boolean): string | null {
+  const words = cmd.trim().split(/\s+/);
+  const first = words[0]!;
+  if (first === 'bash' && words[1]?.endsWith('.sh')) return existsSync(join(root, words[1])) ? null : `${name}: ${words[1]} is missing`;
+  if (first === 'node' && words[1] === 'bin/odin-ws.js')
+    return words[2] === '--version' || ODIN_COMMANDS.has(words[2]!) ? null : `${name}: odin-ws has no command "${words[2]}"`;
+  if (first === 'npm' && words[1] === 'run') {
+    const scripts = (JSON.parse(spawnSync('node', ['-p', 'JSON.stringify(require("./package.json").scripts)'], { cwd: root, encoding: 'utf8' }).stdout) as Record<string, string>);
+    return scripts[words[2]!] ? null : `${name}: no npm script "${words[2]}"`;
+  }
+  if (first === 'rm' || first === 'echo' || first === 'command') return null;
+  if (CLUSTER_TOOLS.has(first)) return allowCluster ? null : `${name}: runs ${first}, which a local no-Docker task must not need`;
+  return onPath(first) ? null : `${name}: "${first}" is not installed here`;
+}
+
+test('dry runs: every local task (no-Docker mode) lists only commands that exist here', async () => {
+  const names = (await taskNames()).filter((n) => !n.startsWith('gcp:') && n !== 'loadtest' && n !== 'bench' && n !== 'shared:build:image');
+  const cmds = dryRun(names, 'process');
+  assert.ok(cmds.length >= names.length / 2, `only ${cmds.length} commands for ${names.length} tasks`);
+  const problems = cmds.map(([n, c]) => checkCommand(n, c, false)).filter((p): p is string => p !== null);
+  assert.deepEqual(problems, []);
+  // The aggregate starts every service in dependency order.
+  const startAll = dryRun(['local:start:all'], 'process').map(([, c]) => c.replace(/^bash scripts\/local\/stack.sh /, ''));
+  const order = ['start nats', 'start gateway', 'start publisher', 'start monitoring'].map((c) => startAll.indexOf(c));
+  assert.ok(order.every((i, k) => i >= 0 && (k === 0 || i > order[k - 1]!)), `start:all order: ${startAll.join(' | ')}`);
+});
+
+test('dry runs: Docker mode uses docker compose and GKE tasks use kubectl, helm, gcloud', async () => {
+  const all = await taskNames();
+  const docker = dryRun(['local:start:all', 'local:delete:all', 'local:logs:gateway'], 'docker');
+  assert.ok(docker.every(([, c]) => c.startsWith('bash scripts/local/compose.sh ')), JSON.stringify(docker));
+  const gcp = dryRun(all.filter((n) => n.startsWith('gcp:')), 'process');
+  const problems = gcp.map(([n, c]) => checkCommand(n, c, true)).filter((p): p is string => p !== null);
+  assert.deepEqual(problems, []);
+  for (const f of ['gateway.yaml', 'publisher.yaml', 'kafka.yaml', 'nats-values.yaml', 'prometheus-values.yaml'])
+    assert.ok(existsSync(join(root, 'ops/k8s', f)), `ops/k8s/${f} (used by the gcp tasks) is missing`);
+});
+
+test('no-Docker workflow end to end on free ports: setup → health → load tests → stats → delete', { timeout: 600_000 }, async () => {
+  const runDir = mkdtempSync(join(tmpdir(), 'odin-task-e2e-'));
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    LOCAL_MODE: 'process',
+    RUN_DIR: runDir,
+    GATEWAY_PORT: String(await freePort()),
+    PUBLISHER_PORT: String(await freePort()),
+    NATS_PORT: String(await freePort()),
+    NATS_MONITOR_PORT: String(await freePort()),
+    PROMETHEUS_PORT: String(await freePort()),
+    // Nothing of the user's machine may answer in their place.
+    KAFKA_PORT: String(await freePort()),
+    GRAFANA_PORT: String(await freePort()),
+    LOKI_PORT: String(await freePort()),
+  };
+  const t = async (...args: string[]): Promise<string> => {
+    try {
+      const r = await run(task, args, { cwd: root, env, maxBuffer: 16 * 1024 * 1024 });
+      return r.stdout + r.stderr;
+    } catch (err) {
+      const e = err as { stdout?: string; stderr?: string; message: string };
+      throw new Error(`task ${args.join(' ')} failed: ${e.message}\n${e.stdout ?? ''}\n${e.stderr ?? ''}`, { cause: err });
+    }
+  };
+  try {
+    const setup = await t('local:deploy:setup');
+    assert.match(setup, /all required services are up/);
+    const health = await t('local:health:all');
+    for (const s of ['gateway', 'publisher', 'nats', 'prometheus']) assert.match(health, new RegExp(`^${s}\\s+UP`, 'm'));
+    const light = await t('local:test:light', 'DURATION=3', 'CONNECTIONS=20', 'ASSERT=loss=0');
+    assert.match(light, /odin-ws loadtest summary/);
+    const sustained = await t('local:test:sustained', 'DURATION=3', 'CONNECTIONS=20', 'RATE=40', 'ASSERT=loss=0');
+    const delivered = Number(/messages\s+([\d,]+) delivered/.exec(sustained)?.[1]?.replace(/,/g, ''));
+    assert.ok(delivered > 0, `nothing delivered:\n${sustained}`);
+    assert.doesNotMatch(sustained, /received nothing/);
+    const stats = await t('local:stats:publisher');
+    const published = Number(/messages published\s+([\d,]+)/.exec(stats)?.[1]?.replace(/,/g, ''));
+    assert.ok(published > 0, `publisher published nothing:\n${stats}`);
+    const ws = await t('local:stats:ws');
+    assert.match(ws, /^ready\s+true/m);
+    const topics = await t('local:stats:topics');
+    assert.match(topics, /NATS JETSTREAM STREAMS/);
+  } finally {
+    const out = await t('local:delete:all').catch((e: Error) => e.message);
+    assert.match(out, /gateway stopped/);
+    assert.deepEqual(readdirSync(runDir).filter((f) => f.endsWith('.pid')), [], 'a pid file is left: a process still runs');
+    rmSync(runDir, { recursive: true, force: true });
+  }
+  // Every port is closed again.
+  const h = spawnSync('node', ['bin/odin-ws.js', 'health', '--require', 'none', '--json'], { cwd: root, env, encoding: 'utf8' });
+  const services = (JSON.parse(h.stdout) as { services: { name: string; status: string }[] }).services;
+  assert.deepEqual(services.filter((s) => s.status !== 'down').map((s) => s.name), []);
+});
