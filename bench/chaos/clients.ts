@@ -40,6 +40,15 @@ async function gauges(gw: GatewayProcess): Promise<Record<string, number>> {
   return out;
 }
 
+async function topOffset(url: string, channel: string): Promise<number> {
+  const r = await fetch(`${url}/api/history`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-api-key': API_KEY },
+    body: JSON.stringify({ channel, limit: 0 }),
+  });
+  return ((await r.json()) as { result?: { offset?: number } }).result?.offset ?? 0;
+}
+
 async function snapshot(gw: GatewayProcess): Promise<Record<string, number>> {
   return { ...(await gauges(gw)), fds: readdirSync(`/proc/${gw.pid}/fd`).length, rssMiB: Math.round(rssBytes(gw.pid) / 2 ** 20) };
 }
@@ -83,7 +92,8 @@ async function churn(): Promise<boolean> {
     });
     await run.waitConnected((connections / 500) * 2000 + 15_000);
     const before = await snapshot(gw);
-    const pub = new RatePublisher(new HttpApiTarget(gw.url, API_KEY), CHANNELS, 'sustained', rate, seconds * 1000);
+    const target = new HttpApiTarget(gw.url, API_KEY);
+    const pub = new RatePublisher(target, CHANNELS, 'sustained', rate, seconds * 1000);
     pub.start();
     const end = Date.now() + seconds * 1000;
     while (Date.now() < end) {
@@ -97,6 +107,7 @@ async function churn(): Promise<boolean> {
     await sleep(2_000);
     const during = await snapshot(gw);
     const t = await run.stop();
+    await target.close(); // its keep-alive sockets would count as the gateway's fds
     await pollUntil(async () => (await gauges(gw))['ws_connections_active'] === 0, 30_000, 'every connection gone', 200);
     await sleep(1_000);
     const after = await snapshot(gw);
@@ -162,6 +173,10 @@ async function storm(): Promise<boolean> {
     await pub.drain();
     await sleep(2_000);
     const g = await snapshot(gw);
+    // What the stream holds: each subscriber (2 channels of 5 per connection) must have got all of it.
+    let inStream = 0;
+    for (const ch of CHANNELS) inStream += await topOffset(`http://127.0.0.1:${port}`, ch);
+    const expectedDeliveries = (inStream * connections * 2) / CHANNELS.length;
     const t = await run.stop();
     const v = verdict(t);
     console.log(
@@ -173,6 +188,8 @@ async function storm(): Promise<boolean> {
         allSubscribedAgainMs: allBackMs,
         published: pub.stats.published,
         publishFailedDuringRestart: pub.stats.failed,
+        inStream,
+        expectedDeliveries,
         ...v,
         ...summary(t),
         gateway: g,
