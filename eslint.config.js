@@ -29,7 +29,7 @@ const layer = (files, message, regex, extra = {}) => ({
 const noIo = (why) => ({ paths: [...IO_MODULES.map((name) => ({ name, message: why }))], patterns: undefined });
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'ops/**', '**/vendor/**'] },
+  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'ops/**', '**/vendor/**', '.tmp/**', 'src/lib/protocol/gen/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -29,7 +29,7 @@ const DEFAULT_OURS = 'odin-ws';
 /** The contender the ratios are taken against (`--ours`; odin-ws-feed for the NATS-feed runs). */
 const oursOf = (results: BenchResults): string => (results.config as { ours?: string }).ours ?? DEFAULT_OURS;
 /** Contenders fed by NATS subjects: run only when named (`--contenders`). */
-const FEED_CONTENDERS = ['odin-ws-feed', 'odin-ws-js-feed', 'go-gateway'];
+const FEED_CONTENDERS = ['odin-ws-feed', 'odin-ws-js-feed', 'go-gateway', ...[0, 1, 2, 5].map((ms) => `odin-ws-feed-wd${ms}`)];
 
 export const BENCH_HELP = `Usage: odin-ws bench [options]
 
@@ -45,7 +45,8 @@ Scenarios:
 
 Options:
   --contenders LIST      odin-ws,odin-ws-uws,nats-server,naive-ws,centrifugo  (default: those available)
-                         NATS feed (named only): odin-ws-feed,odin-ws-js-feed,go-gateway (ODIN_BENCH_GO_GATEWAY=binary)
+                         NATS feed (named only): odin-ws-feed,odin-ws-js-feed,go-gateway (ODIN_BENCH_GO_GATEWAY=binary),
+                         odin-ws-feed-wd0|1|2|5 (client.writeDelayMs 0/1/2/5 ms)
   --ours NAME            the contender ratios are taken against                  odin-ws
   --scenarios LIST       ${SCENARIOS.join(',')}   (default: all)
   --runs N               repetitions, contenders interleaved; medians reported   3

@@ -284,14 +284,26 @@ function feedServer(gateway: ChildProcess, port: number, feed: { child: ChildPro
   };
 }
 
-/** Our gateway fed by NATS subjects (`--ingest nats`), on the memory or the JetStream broker. CPU: the gateway process. */
-export function natsFeedContender(broker: 'memory' | 'nats'): Contender {
+/**
+ * Our gateway fed by NATS subjects (`--ingest nats`), on the memory or the JetStream broker,
+ * optionally with `client.writeDelayMs` (name suffix `-wdN`). CPU: the gateway process.
+ */
+export function natsFeedContender(broker: 'memory' | 'nats', writeDelayMs?: number): Contender {
+  const base = broker === 'memory' ? 'odin-ws-feed' : 'odin-ws-js-feed';
   return {
-    name: broker === 'memory' ? 'odin-ws-feed' : 'odin-ws-js-feed',
-    description: `odin-ws gateway fed by NATS subjects (ingest), ${broker === 'memory' ? 'memory broker' : 'JetStream broker (one process)'}`,
+    name: writeDelayMs === undefined ? base : `${base}-wd${writeDelayMs}`,
+    description:
+      `odin-ws gateway fed by NATS subjects (ingest), ${broker === 'memory' ? 'memory broker' : 'JetStream broker (one process)'}` +
+      (writeDelayMs === undefined ? '' : `, client.writeDelayMs ${writeDelayMs}`),
     unavailable: () => (onPath('nats-server') ? null : 'nats-server not on PATH'),
     async start() {
       const feed = await startFeedNats();
+      const configArgs: string[] = [];
+      if (writeDelayMs !== undefined) {
+        const conf = join(feed.dir, 'gateway.json');
+        writeFileSync(conf, JSON.stringify({ client: { writeDelayMs } }));
+        configArgs.push('--config', conf);
+      }
       try {
         const { child, matches } = await spawnUntil(
           process.execPath,
@@ -315,6 +327,7 @@ export function natsFeedContender(broker: 'memory' | 'nats'): Contender {
             feed.url,
             '--ingest',
             'nats',
+            ...configArgs,
           ],
           [/"url":"http:\/\/127\.0\.0\.1:(\d+)"/],
         );
@@ -393,6 +406,7 @@ export function allContenders(): Contender[] {
     centrifugoContender,
     natsFeedContender('memory'),
     natsFeedContender('nats'),
+    ...[0, 1, 2, 5].map((ms) => natsFeedContender('memory', ms)),
     goGatewayContender,
   ];
 }

@@ -10,7 +10,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { JetStreamBroker } from '../../src/lib/broker-jetstream/jetstream-broker.js';
 import type { StreamPosition } from '../../src/lib/core/broker.js';
 import { startNatsCluster, startNatsServer, type NatsClusterHandle, type NatsServerHandle } from '../testkit/nats-cluster.js';
-import { callApi, pollUntil, startGatewayProcess, type GatewayProcess } from '../testkit/gateway-process.js';
+import { callApi, pollUntil, startGatewayProcess, type GatewayProcess, apiOk, assertApiOk } from '../testkit/gateway-process.js';
 import { Recorder } from '../broker-conformance.js';
 import { SdkSubscriber } from '../testkit/sdk-subscriber.js';
 
@@ -115,13 +115,13 @@ describe('the only nats-server goes down and comes back', () => {
     await nats?.stop();
   });
 
-  it('API 503 within 5 s, /ready 503, gateway stays up; delivery resumes within 5 s of the restart; missed messages recovered', async () => {
+  it('API 503 (transport error mode; 108 in a 200 by default) within 5 s, /ready 503, gateway stays up; delivery resumes within 5 s of the restart; missed messages recovered', async () => {
     const [g1, g2] = [gws[0]!, gws[1]!];
     const ch = `DN${randomBytes(3).toString('hex')}.trade`;
     const s = new SdkSubscriber(g1.wsUrl, ch);
     clients.push(s);
     await s.waitFor(() => s.subscribed.length > 0, 10_000, 'subscribed');
-    for (let i = 1; i <= 3; i++) assert.equal((await callApi(g2.url, API_KEY, 'publish', { channel: ch, data: { i } })).status, 200);
+    for (let i = 1; i <= 3; i++) assertApiOk(await callApi(g2.url, API_KEY, 'publish', { channel: ch, data: { i } }));
     await s.waitFor(() => s.pubs.length >= 3, 10_000, '3 before the outage');
 
     const killedAt = Date.now();
@@ -130,7 +130,9 @@ describe('the only nats-server goes down and comes back', () => {
     await pollUntil(
       async () => {
         const t = Date.now();
-        const r = await callApi(g1.url, API_KEY, 'publish', { channel: ch, data: { i: -1 } }, 6_000);
+        const r = await callApi(g1.url, API_KEY, 'publish', { channel: ch, data: { i: -1 } }, 6_000, {
+          'x-centrifugo-error-mode': 'transport',
+        });
         assert.ok(Date.now() - t < 5_000, 'the API answers fast, never hangs');
         if (r.status === 503) first503 = Date.now();
         return r.status === 503;
@@ -139,6 +141,10 @@ describe('the only nats-server goes down and comes back', () => {
       'API 503',
     );
     assert.ok(first503 - killedAt <= 5_000, `503 after ${first503 - killedAt} ms`);
+    // Centrifugo's default mode: HTTP 200 with the error (108, retry) in the body.
+    const plain = await callApi(g1.url, API_KEY, 'publish', { channel: ch, data: { i: -1 } }, 6_000);
+    assert.equal(plain.status, 200);
+    assert.equal(plain.body.error?.code, 108);
     for (const g of gws) {
       const ready = await fetch(`${g.url}/ready`);
       assert.equal(ready.status, 503);
@@ -151,12 +157,12 @@ describe('the only nats-server goes down and comes back', () => {
     // catch up from the stream (or tell the client plainly).
     let n = 4;
     await pollUntil(
-      async () => (await callApi(g2.url, API_KEY, 'publish', { channel: ch, data: { i: n } })).status === 200,
+      async () => apiOk(await callApi(g2.url, API_KEY, 'publish', { channel: ch, data: { i: n } })),
       5_000,
       'g2 accepts publications again',
     );
     n++;
-    for (; n <= 10; n++) assert.equal((await callApi(g2.url, API_KEY, 'publish', { channel: ch, data: { i: n } })).status, 200);
+    for (; n <= 10; n++) assertApiOk(await callApi(g2.url, API_KEY, 'publish', { channel: ch, data: { i: n } }));
     await s.waitFor(() => s.pubs.length >= 10 || s.subscribed.length > 1, 5_000, 'delivery after the restart');
     const resumedMs = Date.now() - restartedAt;
     await pollUntil(async () => (await fetch(`${g1.url}/ready`)).status === 200, 5_000, '/ready 200 again');

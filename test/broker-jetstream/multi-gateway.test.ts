@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { spawnSync } from 'node:child_process';
 import { startNatsServer, type NatsServerHandle } from '../testkit/nats-cluster.js';
-import { callApi, startGatewayProcess, type GatewayProcess } from '../testkit/gateway-process.js';
+import { callApi, startGatewayProcess, type GatewayProcess, assertApiOk } from '../testkit/gateway-process.js';
 import { SdkSubscriber } from '../testkit/sdk-subscriber.js';
 
 const API_KEY = 'test-' + randomBytes(6).toString('hex');
@@ -46,12 +46,12 @@ describe('multi-process gateways on one NATS', () => {
     const s1 = new SdkSubscriber(a.wsUrl, ch);
     clients.push(s1);
     await s1.waitFor(() => s1.subscribed.length > 0, 10_000, 'subscribed on A');
-    for (let i = 1; i <= 5; i++) assert.equal((await callApi(c.url, API_KEY, 'publish', { channel: ch, data: { i } })).status, 200);
+    for (let i = 1; i <= 5; i++) assertApiOk(await callApi(c.url, API_KEY, 'publish', { channel: ch, data: { i } }));
     await s1.waitFor(() => s1.pubs.length >= 5, 10_000, '5 live on A');
     const pos = s1.position;
     assert.ok(pos && pos.offset === 5 && pos.epoch !== '', `position after 5: ${JSON.stringify(pos)}`);
     s1.close();
-    for (let i = 6; i <= 15; i++) assert.equal((await callApi(a.url, API_KEY, 'publish', { channel: ch, data: { i } })).status, 200);
+    for (let i = 6; i <= 15; i++) assertApiOk(await callApi(a.url, API_KEY, 'publish', { channel: ch, data: { i } }));
     const s2 = new SdkSubscriber(b.wsUrl, ch, pos);
     clients.push(s2);
     await s2.waitFor(() => s2.pubs.length >= 10, 10_000, '10 recovered on B');
@@ -67,7 +67,7 @@ describe('multi-process gateways on one NATS', () => {
       [6, 7, 8, 9, 10, 11, 12, 13, 14, 15],
     );
     // and it is live again on B
-    assert.equal((await callApi(c.url, API_KEY, 'publish', { channel: ch, data: { i: 16 } })).status, 200);
+    assertApiOk(await callApi(c.url, API_KEY, 'publish', { channel: ch, data: { i: 16 } }));
     await s2.waitFor(() => s2.pubs.length >= 11, 10_000, 'live after recovery');
     assert.equal(s2.pubs[10]!.offset, 16);
   });
@@ -182,7 +182,7 @@ describe('--workers', () => {
     const ch = channel('WK');
     for (let i = 0; i < 4; i++) clients.push(new SdkSubscriber(gw.wsUrl, ch));
     await Promise.all(clients.map((c) => c.waitFor(() => c.subscribed.length > 0, 10_000, 'subscribed')));
-    for (let i = 0; i < 10; i++) assert.equal((await callApi(gw.url, API_KEY, 'publish', { channel: ch, data: { i } })).status, 200);
+    for (let i = 0; i < 10; i++) assertApiOk(await callApi(gw.url, API_KEY, 'publish', { channel: ch, data: { i } }));
     await Promise.all(clients.map((c) => c.waitFor(() => c.pubs.length >= 10, 10_000, '10 publications')));
     for (const c of clients) {
       assert.deepEqual(

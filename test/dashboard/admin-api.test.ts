@@ -257,6 +257,7 @@ describe('admin API', () => {
   it('lists channels, inspects one, looks up and disconnects a client, and audits changes', async () => {
     const auth = { authorization: `Bearer ${TOKEN}` };
     const c = await TestClient.connect(gw.url.replace('http', 'ws') + '/ws');
+    c.send({ type: 'hello' }); // the Odin greeting is opt-in (docs/protocol.md)
     const hello = await c.next((m) => m.type === 'connected');
     c.send({ type: 'subscribe', data: { channels: ['ETH.trade'] } });
     await c.next((m) => m.type === 'subscription_ack');
@@ -347,6 +348,7 @@ describe('connection token for the page', () => {
       assert.equal(r.status, 200);
       assert.equal(r.json.expiresIn, 600);
       const c = await TestClient.connect(`${g.url.replace('http', 'ws')}/ws?token=${r.json.token as string}`);
+      c.send({ type: 'hello' }); // the Odin greeting is opt-in (docs/protocol.md)
       const hello = await c.next((m) => m.type === 'connected');
       assert.equal(hello.user, 'odin-ws-dashboard');
       c.ws.close();

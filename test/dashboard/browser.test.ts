@@ -149,6 +149,7 @@ describe('dashboard in Chromium', () => {
 
   it('disconnects a client found by its id', async () => {
     const c = await TestClient.connect(gw.url.replace('http', 'ws') + '/ws');
+    c.send({ type: 'hello' }); // the Odin greeting is opt-in (docs/protocol.md)
     const hello = (await c.next((m) => m.type === 'connected')) as Json & { client: string };
     await page.type('#lookup-client', hello.client);
     await page.click('#lookup button[type=submit]');

@@ -5,7 +5,7 @@ import { SignJWT } from 'jose';
 import { startGateway, type RunningGateway } from '../../src/lib/server/server.js';
 import { loadUwsTransport } from '../../src/lib/transport-uws/uws-transport.js';
 import { clientFrame, closePayload, handshake, OP, RawClient } from '../testkit/raw-socket.js';
-import { TestClient, api } from '../testkit/ws-client.js';
+import { TestClient, api, type Json } from '../testkit/ws-client.js';
 
 const KEY = 'test-key';
 const SECRET = 'test-secret-that-is-long-enough-for-hs256';
@@ -61,25 +61,47 @@ for (const transport of ['ws', 'uws'] as const) {
       c.close();
     });
 
-    test('API: wrong key 401, bad JSON 400, unknown method 404, bad field names the field, unknown channel 102, huge body 413', async () => {
+    test('API: wrong key 401; errors are HTTP 200 with code and message (Centrifugo default), huge body 413', async () => {
       assert.equal((await api(gw.url, 'nope', 'publish', { channel: 'BTC.trade', data: {} })).status, 401);
+      const code = (r: { body: Json }): number => (r.body.error as { code: number }).code;
       const bad = await api(gw.url, KEY, 'publish', '{oops');
-      assert.equal(bad.status, 400);
-      assert.equal((bad.body.error as { code: number }).code, 107);
+      assert.equal(bad.status, 200);
+      assert.equal(code(bad), 107);
       const unknown = await api(gw.url, KEY, 'frobnicate', {});
-      assert.equal(unknown.status, 404);
-      assert.equal((unknown.body.error as { code: number }).code, 104);
+      assert.equal(unknown.status, 200);
+      assert.equal(code(unknown), 104);
       const field = await api(gw.url, KEY, 'publish', { channel: 42, data: {} });
-      assert.equal(field.status, 400);
+      assert.equal(field.status, 200);
       assert.match((field.body.error as { message: string }).message, /^channel:/);
       const noData = await api(gw.url, KEY, 'publish', { channel: 'BTC.trade' });
-      assert.equal(noData.status, 400);
+      assert.equal(noData.status, 200);
+      assert.equal(code(noData), 107);
       const ch = await api(gw.url, KEY, 'publish', { channel: 'no such channel', data: {} });
-      assert.equal((ch.body.error as { code: number }).code, 102);
+      assert.equal(ch.status, 200);
+      assert.equal(code(ch), 102);
       const huge = await api(gw.url, KEY, 'publish', { channel: 'BTC.trade', data: 'x'.repeat(2 * 1024 * 1024) });
       assert.equal(huge.status, 413);
       // Still serving.
       assert.equal((await api(gw.url, KEY, 'info', {})).status, 200);
+    });
+
+    test('API transport error mode: bad JSON 400, unknown method 404, unknown channel 404, bad field 400; body is the error', async () => {
+      const mode = { 'x-centrifugo-error-mode': 'transport' };
+      const bad = await api(gw.url, KEY, 'publish', '{oops', mode);
+      assert.equal(bad.status, 400);
+      assert.equal(bad.body.code, 107);
+      const unknown = await api(gw.url, KEY, 'frobnicate', {}, mode);
+      assert.equal(unknown.status, 404);
+      assert.equal(unknown.body.code, 104);
+      const ch = await api(gw.url, KEY, 'publish', { channel: 'no such channel', data: {} }, mode);
+      assert.equal(ch.status, 404);
+      assert.equal(ch.body.code, 102);
+      const field = await api(gw.url, KEY, 'publish', { channel: 42, data: {} }, mode);
+      assert.equal(field.status, 400);
+      assert.match(field.body.message as string, /^channel:/);
+      const ok = await api(gw.url, KEY, 'publish', { channel: 'BTC.trade', data: {} }, mode);
+      assert.equal(ok.status, 200);
+      assert.ok(ok.body.result);
     });
 
     test('API: history, broadcast, batch, presence, channels, disconnect', async () => {
@@ -125,7 +147,8 @@ for (const transport of ['ws', 'uws'] as const) {
         .setExpirationTime('1h')
         .sign(new TextEncoder().encode(SECRET));
       const c = await TestClient.connect(`${ws}/ws?token=${token}`);
-      // Sent at once: commands wait for the token check, so this is served as alice.
+      // Sent at once: commands wait for the token check, so these are served as alice.
+      c.send({ type: 'hello' });
       c.send({ type: 'subscribe', data: { channels: ['ODIN.balances.alice'] } });
       assert.equal((await c.next(isType('connected'))).user, 'alice');
       assert.deepEqual((await c.next(isType('subscription_ack'))).subscribed, ['ODIN.balances.alice']);

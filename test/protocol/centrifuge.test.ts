@@ -89,16 +89,20 @@ test('history reply, byte for byte', () => {
 
 test('typed params: subscribe recovery position (zero defaults), history since and limit, publish data', () => {
   const p = (method: string, params: Record<string, unknown>) => parseCentrifugeParams({ id: 1, method: method as 'subscribe', params });
-  assert.deepEqual(p('subscribe', { channel: 'a' }), { id: 1, method: 'subscribe', params: { channel: 'a', since: null } });
+  assert.deepEqual(p('subscribe', { channel: 'a' }), {
+    id: 1,
+    method: 'subscribe',
+    params: { channel: 'a', since: null, flag: 0, tagsFilter: false },
+  });
   assert.deepEqual(p('subscribe', { channel: 'a', recover: true }), {
     id: 1,
     method: 'subscribe',
-    params: { channel: 'a', since: { offset: 0, epoch: '' } },
+    params: { channel: 'a', since: { offset: 0, epoch: '' }, flag: 0, tagsFilter: false },
   });
   assert.deepEqual(p('subscribe', { channel: 'a', recover: true, offset: 5, epoch: 'e' }), {
     id: 1,
     method: 'subscribe',
-    params: { channel: 'a', since: { offset: 5, epoch: 'e' } },
+    params: { channel: 'a', since: { offset: 5, epoch: 'e' }, flag: 0, tagsFilter: false },
   });
   assert.equal((p('subscribe', { channel: 'a', recover: true, offset: -1 }) as { code: number }).code, 107);
   assert.equal((p('subscribe', { channel: 'a', recover: true, epoch: 5 }) as { code: number }).code, 107);
@@ -121,5 +125,5 @@ test('typed params: subscribe recovery position (zero defaults), history since a
   let deep: unknown = 1;
   for (let i = 0; i < 5000; i++) deep = [deep];
   assert.deepEqual(p('publish', { channel: 'c', data: deep }), { code: 107, message: 'data nests deeper than 64 levels' });
-  assert.deepEqual(p('connect', { token: 5 }), { id: 1, method: 'connect', params: { token: null } });
+  assert.deepEqual(p('connect', { token: 5 }), { id: 1, method: 'connect', params: { token: null, subs: {} } });
 });

@@ -118,14 +118,31 @@ export interface ApiReply {
 }
 
 /** POST /api/<method> with the API key; never throws for HTTP errors (status is returned). */
-export async function callApi(baseUrl: string, apiKey: string, method: string, params: unknown, timeoutMs = 10_000): Promise<ApiReply> {
+export async function callApi(
+  baseUrl: string,
+  apiKey: string,
+  method: string,
+  params: unknown,
+  timeoutMs = 10_000,
+  headers: Record<string, string> = {},
+): Promise<ApiReply> {
   const res = await fetch(`${baseUrl}/api/${method}`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-api-key': apiKey },
+    headers: { 'content-type': 'application/json', 'x-api-key': apiKey, ...headers },
     body: JSON.stringify(params),
     signal: AbortSignal.timeout(timeoutMs),
   });
   return { status: res.status, body: (await res.json()) as ApiReply['body'] };
+}
+
+/** A success in Centrifugo's semantics: HTTP 200 and no `error` in the body. */
+export function apiOk(r: ApiReply): boolean {
+  return r.status === 200 && r.body.error === undefined;
+}
+
+/** Throws unless the call succeeded (HTTP 200 alone is not success: errors come in a 200). */
+export function assertApiOk(r: ApiReply): void {
+  if (!apiOk(r)) throw new Error(`server API call failed: HTTP ${r.status} ${JSON.stringify(r.body)}`);
 }
 
 /** Polls `cond` until true or the deadline; for conditions that have no event to wait on. */

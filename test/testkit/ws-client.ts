@@ -95,11 +95,17 @@ export class TestClient {
   }
 }
 
-/** POSTs a server API method. */
-export async function api(baseUrl: string, key: string, method: string, body: unknown): Promise<{ status: number; body: Json }> {
+/** POSTs a server API method; `headers` adds request headers (e.g. X-Centrifugo-Error-Mode). */
+export async function api(
+  baseUrl: string,
+  key: string,
+  method: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: Json }> {
   const res = await fetch(`${baseUrl}/api/${method}`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-api-key': key },
+    headers: { 'content-type': 'application/json', 'x-api-key': key, ...headers },
     body: typeof body === 'string' ? body : JSON.stringify(body),
   });
   return { status: res.status, body: (await res.json()) as Json };

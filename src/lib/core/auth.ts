@@ -9,6 +9,8 @@ export interface Credentials {
   readonly exp: number;
   /** Channels the connection is subscribed to at connect (server-side subscriptions). */
   readonly channels: readonly string[];
+  /** The `subs` claim: more server-side subscriptions, channel → optional JSON text of `data`. */
+  readonly subs: Readonly<Record<string, string | null>>;
   readonly info?: unknown;
 }
 
@@ -64,10 +66,18 @@ export class JwtVerifier implements TokenVerifier {
     try {
       const { payload } = await jwtVerify(token, key, { algorithms: isHmac ? HMAC_ALGS : PUBLIC_ALGS });
       const channels = Array.isArray(payload.channels) ? payload.channels.filter((c): c is string => typeof c === 'string') : [];
+      const subs: Record<string, string | null> = {};
+      if (typeof payload.subs === 'object' && payload.subs !== null && !Array.isArray(payload.subs)) {
+        for (const [ch, o] of Object.entries(payload.subs as Record<string, unknown>)) {
+          const data = typeof o === 'object' && o !== null ? (o as { data?: unknown }).data : undefined;
+          subs[ch] = data === undefined ? null : JSON.stringify(data);
+        }
+      }
       return {
         user: typeof payload.sub === 'string' ? payload.sub : '',
         exp: typeof payload.exp === 'number' ? payload.exp : 0,
         channels,
+        subs,
         info: payload.info,
       };
     } catch (cause) {

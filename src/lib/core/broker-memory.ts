@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import {
   BrokerError,
   type Broker,
+  type EphemeralPublisher,
   type BrokerEventHandler,
   type HistoryOptions,
   type HistoryResult,
@@ -82,7 +83,7 @@ class Stream {
  * starts every channel in a new epoch (clients are then told "not recovered", never given
  * a partial history). Delivery is synchronous, in publish order.
  */
-export class MemoryBroker implements Broker {
+export class MemoryBroker implements Broker, EphemeralPublisher {
   private handler: BrokerEventHandler | null = null;
   private readonly streams = new Map<string, Stream>();
   private readonly ttls = new Map<string, number>();
@@ -135,6 +136,22 @@ export class MemoryBroker implements Broker {
     }
     if (this.handler && this.subscribed.has(channel)) this.handler.onPublication(pub);
     return pos;
+  }
+
+  async publishEphemeral(channel: string, data: string, opts: PublishOptions = {}): Promise<StreamPosition> {
+    if (this.closed) throw new BrokerError('closed', 'broker is closed');
+    const epoch = this.streams.get(channel)?.epoch ?? '';
+    const pub: Publication = {
+      channel,
+      offset: 0,
+      epoch,
+      data,
+      time: this.now(),
+      ...(opts.tags ? { tags: opts.tags } : {}),
+      ...(opts.info ? { info: opts.info } : {}),
+    };
+    if (this.handler && this.subscribed.has(channel)) this.handler.onPublication(pub);
+    return { offset: 0, epoch };
   }
 
   async subscribe(channel: string): Promise<void> {

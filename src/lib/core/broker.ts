@@ -111,6 +111,20 @@ export interface Broker {
   close(): Promise<void>;
 }
 
+/**
+ * Optional capability: publications delivered live to the subscribed nodes but kept out of
+ * history and out of the channel's numbering (Centrifugo's `skip_history`). The returned
+ * position has offset 0; delivered publications carry offset 0 and the channel's epoch, and
+ * do not move any subscriber's stream position.
+ */
+export interface EphemeralPublisher {
+  publishEphemeral(channel: string, data: string, opts?: PublishOptions): Promise<StreamPosition>;
+}
+
+export function isEphemeralPublisher(b: Broker): b is Broker & EphemeralPublisher {
+  return typeof (b as Partial<EphemeralPublisher>).publishEphemeral === 'function';
+}
+
 export type BrokerErrorCode = 'unavailable' | 'closed' | 'bad_request' | 'internal';
 
 export class BrokerError extends Error {

@@ -1,18 +1,24 @@
 import { TokenError } from './auth.js';
-import { Client, commandAllowance, STATE_CLOSED, STATE_CONNECTED, STATE_CONNECTING, type ClientContext } from './client.js';
+import {
+  Client,
+  commandAllowance,
+  STATE_CLOSED,
+  STATE_CONNECTED,
+  STATE_CONNECTING,
+  type ClientContext,
+  type PreparedSubscription,
+} from './client.js';
 import { brokerFailure } from './errors.js';
 import type { TransportConnection } from './transport.js';
 import { Disconnect, ErrorCode, isProtocolError, protocolError, type ProtocolError } from '../protocol/codes.js';
+import type { CentrifugeCommand, CentrifugeFrameItem } from '../protocol/centrifuge.js';
 import {
-  CENTRIFUGE_PING,
-  encodeErrorReply,
-  encodeHistoryReply,
-  encodeReply,
-  encodeSubscribeReply,
-  parseCentrifugeFrame,
-  type CentrifugeCommand,
-  type CentrifugeFrameItem,
-} from '../protocol/centrifuge.js';
+  JSON_CODEC,
+  PROTOBUF_CODEC,
+  type CentrifugeCodec,
+  type ConnectFields,
+  type SubscribeFields,
+} from '../protocol/centrifuge-codec.js';
 import {
   parseCentrifugeParams,
   type ChannelParams,
@@ -20,22 +26,52 @@ import {
   type PublishParams,
   type SubscribeParams,
   type TokenParams,
+  type ConnectParams,
 } from '../protocol/centrifuge-params.js';
-import { PROTO_CENTRIFUGE } from '../protocol/push.js';
+import { PROTO_CENTRIFUGE, PROTO_CENTRIFUGE_PROTOBUF, type ProtocolId } from '../protocol/push.js';
+
+/** SubscribeRequest.flag bits (centrifugal/protocol); channel compaction (1) is not offered, so ignored. */
+const SUB_FLAG_REJECT_UNRECOVERED = 2;
+/** Centrifugo's unsubscribe code for a server-side unsubscribe (the client does not resubscribe). */
+const UNSUBSCRIBE_SERVER = { code: 2000, reason: 'server unsubscribe' } as const;
+
+interface Authenticated {
+  user: string;
+  exp: number;
+  /** Server-side subscriptions from the token: channel → JSON text of data, or null. */
+  subs: Map<string, string | null>;
+}
+
+/** What a subscribe result says about a prepared subscription. */
+function subscribeFields(p: PreparedSubscription, data: string | null): SubscribeFields {
+  return {
+    recoverable: p.recoverable,
+    epoch: p.position.epoch,
+    offset: p.position.offset,
+    wasRecovering: p.wasRecovering,
+    recovered: p.recovered,
+    publications: p.publications,
+    data,
+  };
+}
 
 /**
- * The Centrifugo client protocol (JSON): `connect` first (within the handshake deadline),
- * commands with ids, replies with the same id, `{}` pings answered by `{}` pongs.
+ * The Centrifugo client protocol, JSON or protobuf (chosen at upgrade by subprotocol):
+ * `connect` first (within the handshake deadline), commands with ids, replies with the same id,
+ * empty pings answered by empty pongs.
  */
 export class CentrifugeClient extends Client {
-  readonly protocol = PROTO_CENTRIFUGE;
+  readonly protocol: ProtocolId;
+  private readonly codec: CentrifugeCodec;
   private handshakeTimer: NodeJS.Timeout | null;
   /** Commands waiting for the one before them to finish. */
   private readonly queue: CentrifugeFrameItem[] = [];
   private running = false;
 
-  constructor(ctx: ClientContext, conn: TransportConnection, ip: string) {
+  constructor(ctx: ClientContext, conn: TransportConnection, ip: string, protobuf = false) {
     super(ctx, conn, ip);
+    this.protocol = protobuf ? PROTO_CENTRIFUGE_PROTOBUF : PROTO_CENTRIFUGE;
+    this.codec = protobuf ? PROTOBUF_CODEC : JSON_CODEC;
     this.handshakeTimer = setTimeout(() => {
       this.handshakeTimer = null;
       if (this.state === STATE_CONNECTING) this.disconnect(Disconnect.Stale);
@@ -46,7 +82,12 @@ export class CentrifugeClient extends Client {
   ping(): void {
     if (this.state !== STATE_CONNECTED) return;
     this.awaitingPong = true;
-    this.sendText(CENTRIFUGE_PING);
+    this.send(this.codec.ping);
+  }
+
+  /** Queues an encoded reply or push. */
+  private send(bytes: Uint8Array): void {
+    this.enqueue(this.ctx.hub.prepareBytes(bytes, this.codec.binary));
   }
 
   override onClose(code: number, reason: string): void {
@@ -61,19 +102,19 @@ export class CentrifugeClient extends Client {
 
   private replyError(id: number, err: ProtocolError): void {
     this.ctx.stats.countCommandError(err.code);
-    if (id > 0) this.sendText(encodeErrorReply(id, err));
+    if (id > 0) this.send(this.codec.error(id, err));
   }
 
   onMessage(data: Buffer, binary: boolean): void {
     if (this.state === STATE_CLOSED) return;
     this.ctx.stats.messagesIn++;
     this.ctx.stats.bytesIn += data.length;
-    if (binary) {
-      // The JSON protocol is text; binary frames mean a protobuf client or garbage.
+    const items = this.codec.parse(data, binary);
+    if (items === 'wrong_frame_type') {
+      // JSON is text and protobuf binary, as negotiated at upgrade: anything else is garbage.
       this.disconnect(Disconnect.BadRequest);
       return;
     }
-    const items = parseCentrifugeFrame(data.toString('utf8'));
     for (const item of items) {
       // A pong never waits behind commands.
       if (item.kind === 'pong') this.awaitingPong = false;
@@ -129,7 +170,7 @@ export class CentrifugeClient extends Client {
         return this.subscribe(cmd.id, cmd.params);
       case 'unsubscribe':
         this.unsubscribeChannel(cmd.params.channel);
-        this.sendText(encodeReply(cmd.id, 'unsubscribe', {}));
+        this.send(this.codec.empty(cmd.id, 'unsubscribe'));
         return;
       case 'publish':
         return this.publish(cmd.id, cmd.params);
@@ -148,37 +189,37 @@ export class CentrifugeClient extends Client {
     }
   }
 
-  private async authenticate(token: string | null): Promise<{ user: string; exp: number } | ProtocolError | 'invalid'> {
+  private async authenticate(token: string | null): Promise<Authenticated | ProtocolError | 'invalid'> {
     if (token === null || token === '') {
-      if (this.ctx.opts.allowAnonymous) return { user: '', exp: 0 };
+      if (this.ctx.opts.allowAnonymous) return { user: '', exp: 0, subs: new Map() };
       return protocolError(ErrorCode.Unauthorized);
     }
     if (!this.ctx.verifier) return 'invalid';
     try {
       const c = await this.ctx.verifier.verify(token);
-      return { user: c.user, exp: c.exp };
+      const subs = new Map<string, string | null>(c.channels.map((ch) => [ch, null]));
+      for (const [ch, data] of Object.entries(c.subs)) subs.set(ch, data);
+      return { user: c.user, exp: c.exp, subs };
     } catch (err) {
       if (err instanceof TokenError && err.code === 'expired') return protocolError(ErrorCode.TokenExpired);
       return 'invalid';
     }
   }
 
-  private connectResult(): Record<string, unknown> {
-    const r: Record<string, unknown> = {
+  private connectFields(subs: ReadonlyMap<string, SubscribeFields>): ConnectFields {
+    return {
       client: this.id,
       version: this.ctx.version,
       ping: Math.round(this.ctx.opts.pingIntervalMs / 1000),
       pong: true,
       node: this.ctx.nodeId,
+      expires: this.exp > 0,
+      ttl: this.exp > 0 ? Math.max(1, Math.floor(this.exp - Date.now() / 1000)) : 0,
+      subs,
     };
-    if (this.exp > 0) {
-      r.expires = true;
-      r.ttl = Math.max(1, Math.floor(this.exp - Date.now() / 1000));
-    }
-    return r;
   }
 
-  private async connect(id: number, p: TokenParams): Promise<void> {
+  private async connect(id: number, p: ConnectParams): Promise<void> {
     this.clearHandshake();
     const auth = await this.authenticate(p.token);
     if (this.state === STATE_CLOSED) return;
@@ -192,7 +233,28 @@ export class CentrifugeClient extends Client {
     this.state = STATE_CONNECTED;
     this.setCredentials(auth.user, auth.exp);
     this.ctx.clientAuthenticated(this);
-    this.sendText(encodeReply(id, 'connect', this.connectResult()));
+    // Server-side subscriptions from the token: prepared before the reply, which carries their
+    // results (with recovered publications when the client sent positions in its `subs`).
+    const ready: { p: PreparedSubscription; data: string | null }[] = [];
+    const allowance = commandAllowance(this.ctx.opts.recovery.maxBytesPerCommand);
+    for (const [channel, data] of auth.subs) {
+      const ns = this.ctx.rules.resolve(channel);
+      if (!ns || this.subs.has(channel)) continue;
+      const prepared = await this.prepareSubscription(channel, ns, p.subs[channel] ?? null, allowance);
+      if (this.state === STATE_CLOSED) return;
+      if (!isProtocolError(prepared)) ready.push({ p: prepared, data });
+    }
+    const subs = new Map(ready.map((r) => [r.p.channel, subscribeFields(r.p, r.data)]));
+    this.sendRecoveryReply(this.ctx.hub.prepareBytes(this.codec.connect(id, this.connectFields(subs)), this.codec.binary));
+    for (const r of ready) this.activate(r.p, false);
+  }
+
+  protected sendSubscribeNotice(p: PreparedSubscription, data: string | null): void {
+    this.send(this.codec.subscribePush(p.channel, subscribeFields(p, data)));
+  }
+
+  protected sendUnsubscribeNotice(channel: string): void {
+    this.send(this.codec.unsubscribePush(channel, UNSUBSCRIBE_SERVER.code, UNSUBSCRIBE_SERVER.reason));
   }
 
   private async refresh(id: number, p: TokenParams): Promise<void> {
@@ -202,24 +264,24 @@ export class CentrifugeClient extends Client {
     if (isProtocolError(auth)) return this.replyError(id, auth);
     if (auth.user !== this.user) return this.disconnect(Disconnect.InvalidToken);
     this.setCredentials(auth.user, auth.exp);
-    const r = this.connectResult();
-    this.sendText(encodeReply(id, 'refresh', { client: this.id, version: this.ctx.version, expires: r.expires === true, ttl: r.ttl }));
+    const r = this.connectFields(new Map());
+    this.send(this.codec.refresh(id, { client: this.id, version: this.ctx.version, expires: r.expires, ttl: r.ttl }));
   }
 
   private async subscribe(id: number, params: SubscribeParams): Promise<void> {
     const { channel, since } = params;
+    if (params.tagsFilter) return this.replyError(id, protocolError(ErrorCode.BadRequest, 'tags filter (tf) is not supported'));
     const check = this.checkSubscribe(channel);
     if (isProtocolError(check)) return this.replyError(id, check);
     const p = await this.prepareSubscription(channel, check.ns, since, commandAllowance(this.ctx.opts.recovery.maxBytesPerCommand));
     if (this.state === STATE_CLOSED) return;
     if (isProtocolError(p)) return this.replyError(id, p);
-    this.sendRecoveryReply(
-      encodeSubscribeReply(id, {
-        ...(p.recoverable ? { position: p.position } : {}),
-        ...(p.wasRecovering ? { recovered: p.recovered } : {}),
-        publications: p.publications,
-      }),
-    );
+    if ((params.flag & SUB_FLAG_REJECT_UNRECOVERED) !== 0 && p.wasRecovering && !p.recovered) {
+      // The get_state flow: the client reloads its state and subscribes again.
+      this.unsubscribeChannel(channel);
+      return this.replyError(id, protocolError(ErrorCode.UnrecoverablePosition));
+    }
+    this.sendRecoveryReply(this.ctx.hub.prepareBytes(this.codec.subscribe(id, subscribeFields(p, null)), this.codec.binary));
     this.activate(p, false);
   }
 
@@ -234,7 +296,7 @@ export class CentrifugeClient extends Client {
         info: { client: this.id, user: this.user },
       });
       this.ctx.stats.publications++;
-      this.sendText(encodeReply(id, 'publish', {}));
+      this.send(this.codec.empty(id, 'publish'));
     } catch (err) {
       this.replyError(id, brokerFailure(err));
     }
@@ -251,7 +313,7 @@ export class CentrifugeClient extends Client {
         reverse: p.reverse,
       });
       if (this.state === STATE_CLOSED) return;
-      this.sendText(encodeHistoryReply(id, h.publications, h.position));
+      this.send(this.codec.history(id, h.publications, h.position.epoch, h.position.offset));
     } catch {
       this.replyError(id, protocolError(ErrorCode.NotAvailable, undefined, true));
     }
@@ -261,7 +323,7 @@ export class CentrifugeClient extends Client {
     const sub = this.subs.get(p.channel);
     if (!sub) return this.replyError(id, protocolError(ErrorCode.PermissionDenied));
     if (!sub.ns.presence) return this.replyError(id, protocolError(ErrorCode.NotAvailable));
-    if (method === 'presence') this.sendText(encodeReply(id, 'presence', { presence: this.ctx.presence.get(p.channel) }));
-    else this.sendText(encodeReply(id, 'presence_stats', this.ctx.presence.stats(p.channel)));
+    if (method === 'presence') this.send(this.codec.presence(id, this.ctx.presence.get(p.channel)));
+    else this.send(this.codec.presenceStats(id, this.ctx.presence.stats(p.channel)));
   }
 }

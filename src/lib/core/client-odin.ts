@@ -29,13 +29,12 @@ export class OdinClient extends Client {
     super(ctx, conn, ip);
   }
 
-  /** Authenticated (or anonymous): says hello and serves what arrived meanwhile. */
+  /** Authenticated (or anonymous): serves what arrived meanwhile. Sends nothing unasked. */
   start(user: string, exp: number): void {
     if (this.state === STATE_CLOSED) return;
     this.state = STATE_CONNECTED;
     this.setCredentials(user, exp);
     this.ctx.clientAuthenticated(this);
-    this.sendText(encodeOdinWelcome(this.id, this.ctx.version, this.ctx.opts.pingIntervalMs, user));
     const held = this.held ?? [];
     this.held = null;
     for (const m of held) this.onMessage(m, false);
@@ -48,6 +47,23 @@ export class OdinClient extends Client {
 
   protected override disconnectNotice(reason: DisconnectReason): string {
     return encodeOdinDisconnect(reason.code, reason.reason, shouldReconnect(reason.code));
+  }
+
+  protected sendSubscribeNotice(p: PreparedSubscription): void {
+    this.sendText(encodeSubscriptionAck([this.ackOf(p)], this.subs.size, []));
+  }
+
+  protected sendUnsubscribeNotice(channel: string): void {
+    this.sendText(encodeUnsubscriptionAck([channel], this.subs.size));
+  }
+
+  private ackOf(p: PreparedSubscription): OdinSubscribeResult {
+    const a: OdinSubscribeResult = { channel: p.channel, offset: p.position.offset, epoch: p.position.epoch, recoverable: p.recoverable };
+    if (p.wasRecovering) {
+      a.recovered = p.recovered;
+      a.publications = p.publications.length;
+    }
+    return a;
   }
 
   private error(code: number, message: string, extra?: { command?: string; channel?: string }): void {
@@ -86,6 +102,9 @@ export class OdinClient extends Client {
       case 'heartbeat':
         this.sendText(encodeOdinPong(Date.now()));
         return;
+      case 'hello':
+        this.sendText(encodeOdinWelcome(this.id, this.ctx.version, this.ctx.opts.pingIntervalMs, this.user));
+        return;
       case 'unsubscribe': {
         const done = cmd.channels.filter((c) => this.unsubscribeChannel(c));
         this.sendText(encodeUnsubscriptionAck(done, this.subs.size));
@@ -121,14 +140,7 @@ export class OdinClient extends Client {
       else ok.push(r);
     });
     for (const e of errors) this.ctx.stats.countCommandError(e.code);
-    const acks: OdinSubscribeResult[] = ok.map((p) => {
-      const a: OdinSubscribeResult = { channel: p.channel, offset: p.position.offset, epoch: p.position.epoch, recoverable: p.recoverable };
-      if (p.wasRecovering) {
-        a.recovered = p.recovered;
-        a.publications = p.publications.length;
-      }
-      return a;
-    });
+    const acks = ok.map((p) => this.ackOf(p));
     this.sendText(encodeSubscriptionAck(acks, this.subs.size, errors));
     for (const p of ok) this.activate(p, true);
   }

@@ -13,7 +13,7 @@ import type { PreparedFrame, TransportConnection, ConnectionHandler } from './tr
 import type { TokenVerifier } from './auth.js';
 import { brokerFailure } from './errors.js';
 import { BURST_SLICE_BYTES, Writer, type FlushScheduler, type WriterOwner } from './writer.js';
-import { Disconnect, ErrorCode, protocolError, type DisconnectReason, type ProtocolError } from '../protocol/codes.js';
+import { Disconnect, ErrorCode, isProtocolError, protocolError, type DisconnectReason, type ProtocolError } from '../protocol/codes.js';
 import type { ProtocolId } from '../protocol/push.js';
 
 /** What a client needs from the gateway that owns it. */
@@ -267,8 +267,7 @@ export abstract class Client implements ConnectionHandler, WriterOwner {
   }
 
   /** Sends a reply that carries recovered publications: a large one is exempt from the slow rule. */
-  protected sendRecoveryReply(text: string): void {
-    const frame = this.ctx.hub.prepareText(text);
+  protected sendRecoveryReply(frame: PreparedFrame): void {
     if (frame.byteLength > BURST_SLICE_BYTES) this.writer.enqueueExempt(frame);
     else this.writer.enqueue(frame);
   }
@@ -296,6 +295,36 @@ export abstract class Client implements ConnectionHandler, WriterOwner {
     }
     if (p.ns.presence) this.ctx.presence.add(p.channel, { client: this.id, user: this.user });
   }
+
+  /**
+   * A subscription the server makes (server API `subscribe`, a token's `channels`/`subs`):
+   * the client is told with the protocol's notice, then gets the channel's publications.
+   */
+  async serverSubscribe(channel: string, data: string | null, since: StreamPosition | null): Promise<void> {
+    if (this.state !== STATE_CONNECTED || this.subs.has(channel)) return;
+    const ns = this.ctx.rules.resolve(channel);
+    if (!ns) return;
+    const p = await this.prepareSubscription(channel, ns, since, commandAllowance(this.ctx.opts.recovery.maxBytesPerCommand));
+    if (isProtocolError(p) || (this.state as number) === STATE_CLOSED) return;
+    this.sendSubscribeNotice(p, data);
+    this.activate(p, true);
+  }
+
+  /** The server ends a subscription (server API `unsubscribe`); the client is told. */
+  serverUnsubscribe(channel: string): void {
+    if (this.state === STATE_CLOSED || !this.unsubscribeChannel(channel)) return;
+    this.sendUnsubscribeNotice(channel);
+  }
+
+  /** The server API's `refresh` with `expire_at`: the connection now expires then (seconds). */
+  extendExpiry(exp: number): void {
+    if (this.state === STATE_CONNECTED) this.setCredentials(this.user, exp);
+  }
+
+  /** Sends the protocol's message telling the client of a server-side subscription. */
+  protected abstract sendSubscribeNotice(p: PreparedSubscription, data: string | null): void;
+  /** Sends the protocol's message telling the client the server unsubscribed it. */
+  protected abstract sendUnsubscribeNotice(channel: string): void;
 
   /** Leaves a channel; false when not subscribed. */
   protected unsubscribeChannel(channel: string): boolean {

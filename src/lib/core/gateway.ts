@@ -1,6 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { JwtVerifier, TokenError, type TokenVerifier } from './auth.js';
-import type { Broker, BrokerEventHandler, HistoryResult, Publication, StreamPosition } from './broker.js';
+import {
+  isEphemeralPublisher,
+  type Broker,
+  type BrokerEventHandler,
+  type HistoryResult,
+  type Publication,
+  type StreamPosition,
+} from './broker.js';
 import { ChannelRules } from './channels.js';
 import { Client, type ClientContext } from './client.js';
 import { CentrifugeClient } from './client-centrifuge.js';
@@ -53,6 +60,18 @@ export interface PublishRequest {
   readonly data: string;
   readonly idempotencyKey?: string;
   readonly tags?: Record<string, string>;
+  /** Deliver live only: not kept in history, no offset (Centrifugo's `skip_history`). */
+  readonly skipHistory?: boolean;
+}
+
+/** Options of a server-side subscription made through the server API. */
+export interface ServerSubscribeOptions {
+  /** Only this connection of the user. */
+  readonly client?: string;
+  /** JSON text sent to the client in the subscribe push. */
+  readonly data?: string;
+  /** Recover from this position. */
+  readonly since?: StreamPosition;
 }
 
 /**
@@ -162,7 +181,7 @@ export class Gateway implements ConnectionAcceptor, BrokerEventHandler, ClientCo
 
   accept(conn: TransportConnection, info: ConnectionInfo): ConnectionHandler {
     if (info.protocol === 'centrifuge') {
-      const client = new CentrifugeClient(this, conn, info.ip);
+      const client = new CentrifugeClient(this, conn, info.ip, info.binary === true);
       this.register(client, info.ip, 'centrifuge');
       return client;
     }
@@ -234,17 +253,62 @@ export class Gateway implements ConnectionAcceptor, BrokerEventHandler, ClientCo
   async publish(req: PublishRequest): Promise<StreamPosition> {
     const ns = this.rules.resolve(req.channel);
     if (!ns) throw new CodedError(ErrorCode.UnknownChannel, `unknown channel "${req.channel.slice(0, 255)}"`);
+    if (req.skipHistory) {
+      if (!isEphemeralPublisher(this.broker)) throw new CodedError(ErrorCode.NotAvailable, 'skip_history is not supported by this broker');
+      if (req.idempotencyKey !== undefined)
+        throw new CodedError(ErrorCode.BadRequest, 'idempotency_key cannot be combined with skip_history');
+    }
     try {
-      const pos = await this.broker.publish(req.channel, req.data, {
+      const opts = {
         historySize: ns.historySize,
         historyTtlMs: ns.historyTtlMs,
         ...(req.idempotencyKey !== undefined ? { idempotencyKey: req.idempotencyKey } : {}),
         ...(req.tags !== undefined ? { tags: req.tags } : {}),
-      });
+      };
+      const pos =
+        req.skipHistory && isEphemeralPublisher(this.broker)
+          ? await this.broker.publishEphemeral(req.channel, req.data, opts)
+          : await this.broker.publish(req.channel, req.data, opts);
       this.stats.publications++;
       return pos;
     } catch (err) {
       throw brokerFailureError(err);
+    }
+  }
+
+  /** Drops a channel's history (the server API's `history_remove`). */
+  async removeHistory(channel: string): Promise<void> {
+    const ns = this.rules.resolve(channel);
+    if (!ns) throw new CodedError(ErrorCode.UnknownChannel);
+    try {
+      await this.broker.removeHistory(channel);
+    } catch (err) {
+      throw brokerFailureError(err);
+    }
+  }
+
+  private userClients(user: string, client?: string): Client[] {
+    const set = this.byUser.get(user);
+    if (!set) return [];
+    return [...set].filter((c) => client === undefined || c.id === client);
+  }
+
+  /** Subscribes a user's connections (or one of them) to a channel, with a subscribe push. */
+  subscribeUser(user: string, channel: string, o: ServerSubscribeOptions = {}): void {
+    if (!this.rules.resolve(channel)) throw new CodedError(ErrorCode.UnknownChannel);
+    for (const c of this.userClients(user, o.client)) void c.serverSubscribe(channel, o.data ?? null, o.since ?? null);
+  }
+
+  /** Unsubscribes a user's connections (or one of them) from a channel, with an unsubscribe push. */
+  unsubscribeUser(user: string, channel: string, client?: string): void {
+    for (const c of this.userClients(user, client)) c.serverUnsubscribe(channel);
+  }
+
+  /** The server API's `refresh`: expire a user's connections now, or move their expiry. */
+  refreshUser(user: string, client: string | undefined, o: { expired: boolean; expireAt?: number }): void {
+    for (const c of this.userClients(user, client)) {
+      if (o.expired) c.disconnect(Disconnect.Expired);
+      else if (o.expireAt !== undefined) c.extendExpiry(o.expireAt);
     }
   }
 
@@ -272,12 +336,18 @@ export class Gateway implements ConnectionAcceptor, BrokerEventHandler, ClientCo
   }
 
   /** Disconnects a user's connections (or one of them); returns how many. */
-  disconnectUser(user: string, client?: string, reason: DisconnectReason = Disconnect.ForceNoReconnect): number {
+  disconnectUser(
+    user: string,
+    client?: string,
+    reason: DisconnectReason = Disconnect.ForceNoReconnect,
+    whitelist: readonly string[] = [],
+  ): number {
     const set = this.byUser.get(user);
     if (!set) return 0;
     let n = 0;
     for (const c of [...set]) {
       if (client !== undefined && client !== '' && c.id !== client) continue;
+      if (whitelist.includes(c.id)) continue;
       c.disconnect(reason);
       n++;
     }

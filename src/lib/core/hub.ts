@@ -3,7 +3,7 @@ import type { GatewayStats } from './stats.js';
 import type { Logger } from './logger.js';
 import type { FrameEncoder, PreparedFrame } from './transport.js';
 import type { Writer } from './writer.js';
-import { encodePush, PROTO_CENTRIFUGE, PROTO_ODIN, type ProtocolId } from '../protocol/push.js';
+import { encodePush, PROTO_CENTRIFUGE, PROTO_CENTRIFUGE_PROTOBUF, PROTO_ODIN, type ProtocolId } from '../protocol/push.js';
 
 /**
  * A client's membership in a channel: everything the fan-out loop reads, in one object (so the
@@ -83,6 +83,7 @@ export class Hub<M extends object = object> {
     if (!e) return;
     let odin: PreparedFrame | undefined;
     let cent: PreparedFrame | undefined;
+    let centPb: PreparedFrame | undefined;
     for (const m of e.members.values()) {
       if (m.buffer !== null) {
         m.buffer.push(pub);
@@ -90,7 +91,8 @@ export class Hub<M extends object = object> {
       }
       let frame: PreparedFrame;
       if (m.protocol === PROTO_ODIN) frame = odin ??= this.prepare(PROTO_ODIN, pub);
-      else frame = cent ??= this.prepare(PROTO_CENTRIFUGE, pub);
+      else if (m.protocol === PROTO_CENTRIFUGE) frame = cent ??= this.prepare(PROTO_CENTRIFUGE, pub);
+      else frame = centPb ??= this.prepare(PROTO_CENTRIFUGE_PROTOBUF, pub);
       if (m.conflate) m.writer.enqueueLatest(frame, pub.channel);
       else m.writer.enqueue(frame);
     }
@@ -99,7 +101,13 @@ export class Hub<M extends object = object> {
   }
 
   prepare(proto: ProtocolId, pub: Publication): PreparedFrame {
-    return this.transport.prepare(Buffer.from(encodePush(proto, pub)));
+    const e = encodePush(proto, pub);
+    return typeof e === 'string' ? this.transport.prepare(Buffer.from(e)) : this.transport.prepare(e, true);
+  }
+
+  /** Frames an encoded message: binary for protobuf connections, text otherwise. */
+  prepareBytes(bytes: Uint8Array, binary: boolean): PreparedFrame {
+    return this.transport.prepare(bytes, binary);
   }
 
   prepareText(text: string): PreparedFrame {

@@ -5,7 +5,8 @@
  * connections to `TransportConnection`. The server code above it never asks which one it has.
  *
  * Guarantees a transport gives:
- *  - `write(frames)` sends each frame as one WebSocket text message, in order, and hands them
+ *  - `write(frames)` sends each frame as one WebSocket message (text, or binary on a connection
+ *    whose `ConnectionInfo.binary` is set), in order, and hands them
  *    to the socket as one write (one syscall), because a syscall per frame dominates fan-out cost.
  *  - A frame is made once by `prepare()` and may be written to any number of connections;
  *    the transport never mutates it.
@@ -47,6 +48,11 @@ export interface ConnectionInfo {
   readonly origin?: string;
   /** Token from the `token` query parameter or `Authorization: Bearer` (Odin protocol). */
   readonly token?: string;
+  /**
+   * Every message to this connection is a binary WebSocket message (the Centrifugo protobuf
+   * protocol, subprotocol `centrifuge-protobuf`); its frames come from `prepare(payload, true)`.
+   */
+  readonly binary?: boolean;
 }
 
 /** Connections accepted whose request is not complete yet (half-sent handshakes). */
@@ -132,8 +138,11 @@ export interface TransportHooks {
 
 /** The part of a transport core uses: the fan-out frames a payload once for every member. */
 export interface FrameEncoder {
-  /** Frames a payload once so that writing it to many connections costs no re-encoding. */
-  prepare(payload: Uint8Array): PreparedFrame;
+  /**
+   * Frames a payload once so that writing it to many connections costs no re-encoding.
+   * `binary` frames are for connections whose `ConnectionInfo.binary` is set, and only those.
+   */
+  prepare(payload: Uint8Array, binary?: boolean): PreparedFrame;
 }
 
 export interface Transport extends FrameEncoder {

@@ -21,6 +21,7 @@ import {
 import type { ProtocolName } from '../core/transport.js';
 import type { WsClient } from './ws-client.js';
 import type { LatencyHistogram } from './histogram.js';
+import { WsClose } from '../protocol/codes.js';
 
 /** What the load tester speaks: the gateway's client protocols, or NATS over WebSocket (a contender). */
 export type LoadProtocol = ProtocolName | 'nats';
@@ -232,7 +233,7 @@ function centrifugeLine(c: WsClient, s: Session, sink: Sink, buf: Buffer, start:
   const r = JSON.parse(buf.toString('utf8', start, end)) as CfReply;
   if (r.error) {
     countError(sink, r.error.code);
-    if (r.id === CONNECT_ID) c.close(1000);
+    if (r.id === CONNECT_ID) c.close(WsClose.Normal);
     return;
   }
   if (r.id === CONNECT_ID) {

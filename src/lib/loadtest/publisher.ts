@@ -88,7 +88,10 @@ export class HttpApiTarget implements PublishTarget {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
           res.on('end', () => {
-            if (res.statusCode !== 200) reject(new Error(`HTTP ${res.statusCode}: ${Buffer.concat(chunks).toString().slice(0, 200)}`));
+            const text = Buffer.concat(chunks).toString();
+            if (res.statusCode !== 200) reject(new Error(`HTTP ${res.statusCode}: ${text.slice(0, 200)}`));
+            // The server API (ours and Centrifugo's) answers errors with HTTP 200 and an `error` object.
+            else if (text.startsWith('{"error"')) reject(new Error(`API error: ${text.slice(0, 200)}`));
             else resolve();
           });
         },

@@ -10,6 +10,7 @@ import type { FromWorker, ToWorker, WorkerConfig, WorkerReport } from './message
 import { adapterFor, Session, type ProtocolAdapter, type Sink } from './protocols.js';
 import { emptyCounts } from './sequence.js';
 import { WsClient, type WsClientEvents } from './ws-client.js';
+import { WsClose } from '../protocol/codes.js';
 
 /** Connect ticks, ms: new connections are opened in small batches this often. */
 const CONNECT_TICK_MS = 10;
@@ -258,7 +259,7 @@ export class LoadWorker implements WsClientEvents {
           clearTimeout(timer);
           resolve();
         };
-        for (const c of [...this.clients]) c.close(1000);
+        for (const c of [...this.clients]) c.close(WsClose.Normal);
       });
     }
     for (const c of this.clients) c.destroy();

@@ -5,6 +5,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
+import { WsClose } from '../protocol/codes.js';
 
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 
@@ -106,7 +107,7 @@ export class WsClient {
   private fragments: Buffer[] | null = null;
   private fragmentOpcode = 0;
   private readonly key = randomBytes(16).toString('base64');
-  private closeCode = 1006;
+  private closeCode: number = WsClose.Abnormal;
   /** We sent a close frame: the server answers and closes TCP first (so TIME_WAIT lands on its side). */
   private closeSent = false;
   private closeReason = '';

@@ -11,12 +11,20 @@ export interface TokenParams {
   /** null when absent or not a string. */
   readonly token: string | null;
 }
+export interface ConnectParams extends TokenParams {
+  /** Positions to recover server-side subscriptions from (`subs` with `recover: true`). */
+  readonly subs: Readonly<Record<string, StreamPosition>>;
+}
 export interface ChannelParams {
   readonly channel: string;
 }
 export interface SubscribeParams extends ChannelParams {
   /** The position to recover from, when the client asked to recover (`recover: true`). */
   readonly since: StreamPosition | null;
+  /** Subscription feature bits (client.proto's SubscribeRequest.flag); 0 when absent. */
+  readonly flag: number;
+  /** The client sent a tags filter (`tf`). */
+  readonly tagsFilter: boolean;
 }
 export interface PublishParams extends ChannelParams {
   /** The payload as JSON text. */
@@ -30,7 +38,8 @@ export interface HistoryParams extends ChannelParams {
 }
 
 export type TypedCentrifugeCommand =
-  | { readonly id: number; readonly method: 'connect' | 'refresh'; readonly params: TokenParams }
+  | { readonly id: number; readonly method: 'connect'; readonly params: ConnectParams }
+  | { readonly id: number; readonly method: 'refresh'; readonly params: TokenParams }
   | { readonly id: number; readonly method: 'subscribe'; readonly params: SubscribeParams }
   | { readonly id: number; readonly method: 'unsubscribe' | 'presence' | 'presence_stats'; readonly params: ChannelParams }
   | { readonly id: number; readonly method: 'publish'; readonly params: PublishParams }
@@ -47,16 +56,31 @@ function channelOf(p: Record<string, unknown>): string | null {
 export function parseCentrifugeParams(cmd: CentrifugeCommand): TypedCentrifugeCommand | ProtocolError {
   const { id, params: p } = cmd;
   switch (cmd.method) {
-    case 'connect':
+    case 'connect': {
+      const subs: Record<string, StreamPosition> = {};
+      if (typeof p.subs === 'object' && p.subs !== null && !Array.isArray(p.subs)) {
+        for (const [ch, s] of Object.entries(p.subs as Record<string, unknown>)) {
+          if (typeof s !== 'object' || s === null || (s as { recover?: unknown }).recover !== true) continue;
+          const pos = parseStreamPosition(s, `subs.${ch.slice(0, 64)}`, { zeroDefaults: true });
+          if ('code' in pos) return pos;
+          subs[ch] = pos;
+        }
+      }
+      return { id, method: 'connect', params: { token: typeof p.token === 'string' ? p.token : null, subs } };
+    }
     case 'refresh':
       return { id, method: cmd.method, params: { token: typeof p.token === 'string' ? p.token : null } };
     case 'subscribe': {
       const channel = channelOf(p);
       if (channel === null || channel === '') return protocolError(ErrorCode.BadRequest, CHANNEL_REQUIRED);
-      if (p.recover !== true) return { id, method: 'subscribe', params: { channel, since: null } };
+      const flag = p.flag === undefined ? 0 : p.flag;
+      if (!Number.isSafeInteger(flag) || (flag as number) < 0)
+        return protocolError(ErrorCode.BadRequest, 'flag must be a non-negative integer');
+      const base = { channel, flag: flag as number, tagsFilter: p.tf !== undefined && p.tf !== null };
+      if (p.recover !== true) return { id, method: 'subscribe', params: { ...base, since: null } };
       const since = parseStreamPosition(p, 'subscribe', { zeroDefaults: true });
       if ('code' in since) return since;
-      return { id, method: 'subscribe', params: { channel, since } };
+      return { id, method: 'subscribe', params: { ...base, since } };
     }
     case 'unsubscribe':
     case 'presence':

@@ -107,17 +107,25 @@ export interface CentrifugeSubscribeResult {
   readonly recovered?: boolean;
   /** Recovered publications, oldest first. */
   readonly publications: readonly CentrifugePublicationFields[];
+  /** JSON text of the subscription's `data` (server-side subscriptions). */
+  readonly data?: string;
 }
 
 /** The subscribe reply (field order as Centrifugo's: recoverable, positioned, epoch, offset, ...). */
-export function encodeSubscribeReply(id: number, r: CentrifugeSubscribeResult): string {
+/** A SubscribeResult object (also in a connect reply's `subs` and, without publications, a subscribe push). */
+export function encodeSubscribeResult(r: CentrifugeSubscribeResult): string {
   const parts: string[] = [];
   if (r.position) {
     parts.push('"recoverable":true', '"positioned":true', '"epoch":' + JSON.stringify(r.position.epoch), '"offset":' + r.position.offset);
   }
   if (r.recovered !== undefined) parts.push('"was_recovering":true', '"recovered":' + r.recovered);
   if (r.publications.length > 0) parts.push('"publications":' + publicationsArray(r.publications));
-  return '{"id":' + id + ',"subscribe":{' + parts.join(',') + '}}';
+  if (r.data !== undefined) parts.push('"data":' + r.data);
+  return '{' + parts.join(',') + '}';
+}
+
+export function encodeSubscribeReply(id: number, r: CentrifugeSubscribeResult): string {
+  return '{"id":' + id + ',"subscribe":' + encodeSubscribeResult(r) + '}';
 }
 
 export function encodeHistoryReply(

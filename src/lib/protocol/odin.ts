@@ -8,7 +8,9 @@ import { parseStreamPosition, type StreamPosition } from './position.js';
 export type OdinCommand =
   | { type: 'subscribe'; channels: string[]; positions: Record<string, StreamPosition> }
   | { type: 'unsubscribe'; channels: string[] }
-  | { type: 'heartbeat' };
+  | { type: 'heartbeat' }
+  /** Opt-in: the client asks for the `connected` message (its id, user, limits). */
+  | { type: 'hello' };
 
 export type OdinParseResult = { ok: true; command: OdinCommand } | { ok: false; code: ErrorCode; message: string; type?: string };
 
@@ -34,6 +36,7 @@ export function parseOdinCommand(text: string): OdinParseResult {
   const type = m.type;
   if (typeof type !== 'string') return { ok: false, code: ErrorCode.BadRequest, message: 'missing "type"' };
   if (type === 'heartbeat' || type === 'ping') return { ok: true, command: { type: 'heartbeat' } };
+  if (type === 'hello') return { ok: true, command: { type: 'hello' } };
   if (type !== 'subscribe' && type !== 'unsubscribe') {
     return { ok: false, code: ErrorCode.MethodNotFound, message: `unknown type "${type.slice(0, 64)}"`, type };
   }
@@ -129,7 +132,11 @@ export function encodeOdinError(code: number, message: string, extra?: { command
   return JSON.stringify({ ...extra, type: 'error', code, message });
 }
 
-/** Sent once after a connection opens, so a client learns its id and the server's limits. */
+/**
+ * The answer to `{"type":"hello"}`: the connection's id, user and the server's limits. Never sent
+ * unasked: the original Odin server sent nothing before a client's first command, and its
+ * clients count every frame but acks and pongs.
+ */
 export function encodeOdinWelcome(client: string, version: string, pingIntervalMs: number, user: string): string {
   return JSON.stringify({ type: 'connected', client, user, version, ping: Math.round(pingIntervalMs / 1000) });
 }

@@ -3,12 +3,15 @@
  * per protocol with `encodePush` and fans out the same bytes to every member.
  */
 import { encodePublicationPush } from './centrifuge.js';
+import { pbPublicationPush } from './centrifuge-protobuf.js';
 import { encodeOdinPublication } from './odin.js';
 
 /** Protocol ids (numbers: they index the per-publication frame cache on the hot path). */
 export const PROTO_ODIN = 0;
 export const PROTO_CENTRIFUGE = 1;
-export type ProtocolId = typeof PROTO_ODIN | typeof PROTO_CENTRIFUGE;
+/** Centrifugo's protocol in protobuf (binary frames). */
+export const PROTO_CENTRIFUGE_PROTOBUF = 2;
+export type ProtocolId = typeof PROTO_ODIN | typeof PROTO_CENTRIFUGE | typeof PROTO_CENTRIFUGE_PROTOBUF;
 
 /** What the wire needs of a publication (core's `Publication` has this shape). */
 export interface WirePublication {
@@ -34,8 +37,9 @@ export function odinEventType(pub: WirePublication): string {
   return next < 0 ? ch.slice(dot + 1) : ch.slice(dot + 1, next);
 }
 
-/** The push frame text of `pub` in protocol `proto`. */
-export function encodePush(proto: ProtocolId, pub: WirePublication): string {
+/** The push of `pub` in protocol `proto`: text, or bytes for the binary (protobuf) protocol. */
+export function encodePush(proto: ProtocolId, pub: WirePublication): string | Uint8Array {
+  if (proto === PROTO_CENTRIFUGE_PROTOBUF) return pbPublicationPush(pub.channel, pub);
   if (proto === PROTO_ODIN) {
     return encodeOdinPublication({
       type: odinEventType(pub),

@@ -1,83 +1,159 @@
 /**
- * The server HTTP API, with Centrifugo's request and response shapes (`POST /api/<method>`,
- * `X-API-Key`), so its server SDKs work. Every outcome is JSON; bad input is a 4xx with a code.
+ * The server API's methods with Centrifugo's semantics, so its server SDKs (`cent`, `gocent`)
+ * work unchanged (the HTTP envelope — status, error mode, legacy pipe — is api-http.ts):
+ *  - `POST /api/<method>` with a JSON body, and the legacy `POST /api` taking
+ *    `{"method": "...", "params": {...}}` commands, several separated by "\n" (gocent's pipe),
+ *    answered one reply per line.
+ *  - Outcomes are HTTP 200 with `{"result": ...}` or `{"error": {code, message}}`. Only when a
+ *    request carries `X-Centrifugo-Error-Mode: transport` is an error answered with an HTTP
+ *    status mapped from its code and `{code, message}` as the body (batch, broadcast and a
+ *    pipe of several commands keep per-item errors, as in Centrifugo).
+ *  - Every documented request field is implemented or refused with code 107 naming it; an
+ *    unknown field is refused too, never silently ignored. Centrifugo PRO methods get 104 with
+ *    a message saying so.
  */
-import { timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import type { Gateway } from '../core/gateway.js';
 import type { Publication } from '../core/broker.js';
-import { DISCONNECT_CODE_MAX, DISCONNECT_CODE_MIN, ErrorCode, isProtocolError, MAX_CLOSE_REASON_BYTES } from '../protocol/codes.js';
+import { DISCONNECT_CODE_MAX, DISCONNECT_CODE_MIN, isProtocolError, MAX_CLOSE_REASON_BYTES } from '../protocol/codes.js';
 import { jsonTooDeep, MAX_JSON_DEPTH } from '../protocol/limits.js';
-import { parseStreamPosition } from '../protocol/position.js';
-import { ApiError, httpStatusOf, toApiError } from './api-errors.js';
+import { parseStreamPosition, type StreamPosition } from '../protocol/position.js';
+import { ApiError, toApiError } from './api-errors.js';
+import { globToRegExp } from './glob.js';
 
 const channel = z.string().min(1).max(255);
+// Checked by the one stream position parser (protocol/position.ts), with zero defaults as Go
+// decodes them (gocent omits a zero offset).
+const position = z.unknown();
 const tags = z.record(z.string(), z.string());
+const boolValue = z.strictObject({ value: z.boolean() });
+
+/** Fields Centrifugo documents that odin-ws refuses when set (accepted only at their no-op value). */
+const publishShape = {
+  data: z.unknown().optional(),
+  b64data: z.string().optional(),
+  idempotency_key: z.string().max(256).optional(),
+  tags: tags.optional(),
+  skip_history: z.boolean().optional(),
+  delta: z.boolean().optional(),
+  version: z.number().int().min(0).optional(),
+  version_epoch: z.string().optional(),
+};
 
 const schemas = {
-  publish: z.object({
+  publish: z.strictObject({ channel, ...publishShape }),
+  broadcast: z.strictObject({ channels: z.array(channel).min(1).max(10_000), ...publishShape }),
+  subscribe: z.strictObject({
+    user: z.string(),
     channel,
-    data: z.unknown(),
-    idempotency_key: z.string().max(256).optional(),
-    tags: tags.optional(),
-    skip_history: z.boolean().optional(),
-  }),
-  broadcast: z.object({
-    channels: z.array(channel).min(1).max(10_000),
-    data: z.unknown(),
-    idempotency_key: z.string().max(256).optional(),
-    tags: tags.optional(),
-  }),
-  // `since` is checked by the one stream position parser (protocol/position.ts).
-  history: z.object({
-    channel,
-    limit: z.number().int().min(-1).optional(),
-    since: z.unknown().optional(),
-    reverse: z.boolean().optional(),
-  }),
-  presence: z.object({ channel }),
-  presence_stats: z.object({ channel }),
-  disconnect: z.object({
-    user: z.string().min(1),
+    info: z.unknown().optional(),
+    b64info: z.string().optional(),
     client: z.string().optional(),
-    disconnect: z
-      .object({
-        code: z.number().int().min(DISCONNECT_CODE_MIN).max(DISCONNECT_CODE_MAX),
-        reason: z.string().max(MAX_CLOSE_REASON_BYTES),
+    session: z.string().optional(),
+    data: z.unknown().optional(),
+    b64data: z.string().optional(),
+    recover_since: position.optional(),
+    override: z
+      .strictObject({
+        presence: boolValue.optional(),
+        join_leave: boolValue.optional(),
+        force_push_join_leave: boolValue.optional(),
+        force_positioning: boolValue.optional(),
+        force_recovery: boolValue.optional(),
       })
       .optional(),
   }),
-  info: z.object({}).passthrough(),
-  channels: z.object({ pattern: z.string().optional() }).passthrough(),
+  unsubscribe: z.strictObject({ user: z.string(), channel, client: z.string().optional(), session: z.string().optional() }),
+  disconnect: z.strictObject({
+    user: z.string(),
+    client: z.string().optional(),
+    session: z.string().optional(),
+    whitelist: z.array(z.string()).optional(),
+    disconnect: z
+      .strictObject({
+        code: z.number().int().min(DISCONNECT_CODE_MIN).max(DISCONNECT_CODE_MAX),
+        reason: z.string().max(MAX_CLOSE_REASON_BYTES),
+        /** Centrifugo v2's field, still sent by gocent v3; the code's range decides (as in Centrifugo v3+). */
+        reconnect: z.boolean().optional(),
+      })
+      .optional(),
+  }),
+  refresh: z.strictObject({
+    user: z.string(),
+    client: z.string().optional(),
+    session: z.string().optional(),
+    expired: z.boolean().optional(),
+    expire_at: z.number().int().min(0).optional(),
+  }),
+  presence: z.strictObject({ channel }),
+  presence_stats: z.strictObject({ channel }),
+  history: z.strictObject({
+    channel,
+    limit: z.number().int().min(-1).optional(),
+    since: position.optional(),
+    reverse: z.boolean().optional(),
+  }),
+  history_remove: z.strictObject({ channel }),
+  channels: z.strictObject({ pattern: z.string().max(1024).optional() }),
+  info: z.strictObject({}),
 } as const;
 
 type Method = keyof typeof schemas;
 export const API_METHODS = [...Object.keys(schemas), 'batch'] as const;
 
+/** Centrifugo PRO methods (cent offers them): refused by name rather than "not found" alone. */
+const PRO_METHODS = new Set([
+  'connections',
+  'update_user_status',
+  'get_user_status',
+  'delete_user_status',
+  'block_user',
+  'unblock_user',
+  'revoke_token',
+  'invalidate_user_tokens',
+  'device_register',
+  'device_update',
+  'device_remove',
+  'device_list',
+  'device_topic_list',
+  'device_topic_update',
+  'user_topic_list',
+  'user_topic_update',
+  'send_push_notification',
+  'update_push_status',
+  'cancel_push',
+  'rate_limit',
+]);
+
 function isMethod(m: string): m is Method {
   return Object.hasOwn(schemas, m);
 }
 
-export interface ApiResponse {
-  status: number;
-  body: unknown;
+export interface ErrorBody {
+  code: number;
+  message: string;
 }
 
-/** Most commands in one `batch` call. */
-export const MAX_BATCH_COMMANDS = 1000;
+/** Errors that were temporary (the body has only code and message). */
+const temporaryErrors = new WeakSet<ErrorBody>();
 
-function err(code: ErrorCode, message: string, temporary = false): ApiResponse {
-  return { status: httpStatusOf({ code, message, temporary }), body: { error: { code, message } } };
+/** Whether an error came from a temporary condition (retry later). */
+export function isTemporary(e: ErrorBody): boolean {
+  return temporaryErrors.has(e);
 }
 
-export function checkApiKey(expected: string, header: string | undefined, authorization: string | undefined): boolean {
-  if (expected === '') return false;
-  let given = header;
-  if (given === undefined && authorization?.toLowerCase().startsWith('apikey ')) given = authorization.slice(7).trim();
-  if (given === undefined) return false;
-  const a = Buffer.from(given);
-  const b = Buffer.from(expected);
-  return a.length === b.length && timingSafeEqual(a, b);
+/** One command's outcome, as Centrifugo puts it in a response or a batch reply. */
+export type Outcome = { result: unknown } | { error: ErrorBody };
+
+export function failure(code: number, message: string): Outcome {
+  return { error: { code, message } };
+}
+
+function methodNotFound(method: string): Outcome {
+  const m = method.slice(0, 64);
+  return PRO_METHODS.has(method)
+    ? failure(104, `method not found: ${m} is a Centrifugo PRO method that odin-ws does not implement`)
+    : failure(104, `method not found: ${m}`);
 }
 
 function pubJson(p: Publication): unknown {
@@ -96,35 +172,77 @@ function typeTag(data: unknown, t: Record<string, string> | undefined): Record<s
   return t;
 }
 
-/** The payload as JSON text; refused (107) when absent or nested deeper than MAX_JSON_DEPTH. */
-function jsonText(data: unknown): string {
-  if (data === undefined) throw new ApiError(ErrorCode.BadRequest, 'data: required');
-  if (jsonTooDeep(data)) throw new ApiError(ErrorCode.BadRequest, `data: nests deeper than ${MAX_JSON_DEPTH} levels`);
-  return JSON.stringify(data);
+type PublishParams = z.infer<typeof schemas.publish> | z.infer<typeof schemas.broadcast>;
+
+/** Validates the publish-only fields shared by publish and broadcast; returns the JSON text. */
+function publishPayload(p: PublishParams): string {
+  if (p.b64data !== undefined)
+    throw new ApiError(107, 'b64data: binary payloads are not supported; odin-ws channels carry JSON (send it in "data")');
+  if (p.delta === true) throw new ApiError(107, 'delta: delta compression is not supported by odin-ws');
+  if (p.version !== undefined && p.version > 0) throw new ApiError(107, 'version: versioned publications are not supported by odin-ws');
+  if (p.version_epoch !== undefined && p.version_epoch !== '')
+    throw new ApiError(107, 'version_epoch: versioned publications are not supported by odin-ws');
+  if (p.data === undefined) throw new ApiError(107, 'data: required');
+  if (jsonTooDeep(p.data)) throw new ApiError(107, `data: nests deeper than ${MAX_JSON_DEPTH} levels`);
+  return JSON.stringify(p.data);
 }
 
-async function call(gw: Gateway, method: Method, params: unknown): Promise<unknown> {
-  const parsed = schemas[method].safeParse(params);
+function positionOf(value: unknown, field: string): StreamPosition | undefined {
+  if (value === undefined) return undefined;
+  const pos = parseStreamPosition(value, field, { zeroDefaults: true });
+  if (isProtocolError(pos)) throw new ApiError(pos.code, pos.message);
+  return pos;
+}
+
+function refuseSession(session: string | undefined): void {
+  // Centrifugo sessions belong to its unidirectional/PRO features; odin-ws connections have none.
+  if (session !== undefined && session !== '') throw new ApiError(107, 'session: connection sessions are not supported; use "client"');
+}
+
+/**
+ * Reads a JSON object as Centrifugo (Go's encoding/json) does: a key matches a field whatever
+ * its case, and null is the same as absent. gocent relies on both (it sends "Disconnect" and
+ * "ClientWhitelist": null). Other unknown keys stay, for the schema to refuse.
+ */
+function goStyle(params: Record<string, unknown>, fields: readonly string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(params)) {
+    if (v === null) continue;
+    const field = fields.includes(k) ? k : fields.find((f) => f.toLowerCase() === k.toLowerCase());
+    out[field ?? k] =
+      field === 'disconnect' && typeof v === 'object' && !Array.isArray(v)
+        ? goStyle(v as Record<string, unknown>, ['code', 'reason', 'reconnect'])
+        : v;
+  }
+  return out;
+}
+
+async function call(gw: Gateway, method: Method, raw: Record<string, unknown>): Promise<unknown> {
+  const schema = schemas[method];
+  const params = goStyle(raw, Object.keys(schema.shape));
+  const parsed = schema.safeParse(params);
   if (!parsed.success) {
     const i = parsed.error.issues[0]!;
-    throw new ApiError(ErrorCode.BadRequest, `${i.path.join('.') || 'params'}: ${i.message}`);
+    if (i.code === 'unrecognized_keys') throw new ApiError(107, `unknown field${i.keys.length > 1 ? 's' : ''}: ${i.keys.join(', ')}`);
+    throw new ApiError(107, `${i.path.join('.') || 'params'}: ${i.message}`);
   }
   switch (method) {
     case 'publish': {
       const p = parsed.data as z.infer<typeof schemas.publish>;
-      const data = jsonText(p.data);
+      const data = publishPayload(p);
       const t = typeTag(p.data, p.tags);
       const pos = await gw.publish({
         channel: p.channel,
         data,
         ...(p.idempotency_key ? { idempotencyKey: p.idempotency_key } : {}),
         ...(t ? { tags: t } : {}),
+        ...(p.skip_history ? { skipHistory: true } : {}),
       });
-      return { offset: pos.offset, epoch: pos.epoch };
+      return pos.offset > 0 ? { offset: pos.offset, epoch: pos.epoch } : {};
     }
     case 'broadcast': {
       const p = parsed.data as z.infer<typeof schemas.broadcast>;
-      const data = jsonText(p.data);
+      const data = publishPayload(p);
       const t = typeTag(p.data, p.tags);
       const responses = await Promise.all(
         p.channels.map(async (ch) => {
@@ -134,67 +252,120 @@ async function call(gw: Gateway, method: Method, params: unknown): Promise<unkno
               data,
               ...(p.idempotency_key ? { idempotencyKey: p.idempotency_key } : {}),
               ...(t ? { tags: t } : {}),
+              ...(p.skip_history ? { skipHistory: true } : {}),
             });
-            return { result: { offset: pos.offset, epoch: pos.epoch } };
+            return { result: pos.offset > 0 ? { offset: pos.offset, epoch: pos.epoch } : {} };
           } catch (e) {
-            const a = toApiError(e);
-            return { error: { code: a.code, message: a.message } };
+            return asOutcome(e);
           }
         }),
       );
       return { responses };
     }
+    case 'subscribe': {
+      const p = parsed.data as z.infer<typeof schemas.subscribe>;
+      refuseSession(p.session);
+      if (p.b64info !== undefined || p.b64data !== undefined) throw new ApiError(107, 'b64info/b64data: binary payloads are not supported');
+      if (p.override !== undefined) throw new ApiError(107, 'override: per-subscription channel option overrides are not supported');
+      if (p.info !== undefined) throw new ApiError(107, 'info: channel info for server-side subscriptions is not supported');
+      gw.subscribeUser(p.user, p.channel, {
+        ...(p.client ? { client: p.client } : {}),
+        ...(p.data !== undefined ? { data: JSON.stringify(p.data) } : {}),
+        ...(p.recover_since !== undefined ? { since: positionOf(p.recover_since, 'recover_since')! } : {}),
+      });
+      return {};
+    }
+    case 'unsubscribe': {
+      const p = parsed.data as z.infer<typeof schemas.unsubscribe>;
+      refuseSession(p.session);
+      gw.unsubscribeUser(p.user, p.channel, p.client || undefined);
+      return {};
+    }
+    case 'disconnect': {
+      const p = parsed.data as z.infer<typeof schemas.disconnect>;
+      refuseSession(p.session);
+      gw.disconnectUser(p.user, p.client || undefined, p.disconnect ?? undefined, p.whitelist);
+      return {};
+    }
+    case 'refresh': {
+      const p = parsed.data as z.infer<typeof schemas.refresh>;
+      refuseSession(p.session);
+      gw.refreshUser(p.user, p.client || undefined, { expired: p.expired === true, ...(p.expire_at ? { expireAt: p.expire_at } : {}) });
+      return {};
+    }
     case 'history': {
       const p = parsed.data as z.infer<typeof schemas.history>;
       const limit = p.limit === undefined ? 0 : p.limit === -1 ? Number.MAX_SAFE_INTEGER : p.limit;
-      const since = p.since === undefined ? undefined : parseStreamPosition(p.since, 'since');
-      if (isProtocolError(since)) throw new ApiError(since.code, since.message);
+      const since = positionOf(p.since, 'since');
       const h = await gw.history(p.channel, { limit, ...(since ? { since } : {}), ...(p.reverse ? { reverse: true } : {}) });
       return { publications: h.publications.map(pubJson), offset: h.position.offset, epoch: h.position.epoch };
     }
+    case 'history_remove':
+      await gw.removeHistory((parsed.data as { channel: string }).channel);
+      return {};
     case 'presence':
-      return { presence: gw.presenceOf((parsed.data as { channel: string }).channel) };
+      return { presence: await gw.presenceOf((parsed.data as { channel: string }).channel) };
     case 'presence_stats':
       return gw.presenceStatsOf((parsed.data as { channel: string }).channel);
-    case 'disconnect': {
-      const p = parsed.data as z.infer<typeof schemas.disconnect>;
-      gw.disconnectUser(p.user, p.client, p.disconnect ?? undefined);
-      return {};
-    }
     case 'info':
       return gw.info();
-    case 'channels':
-      return { channels: gw.channels() };
+    case 'channels': {
+      const pattern = (parsed.data as { pattern?: string }).pattern;
+      let re: RegExp | null = null;
+      if (pattern !== undefined && pattern !== '') {
+        re = globToRegExp(pattern);
+        if (re === null) throw new ApiError(107, 'pattern: invalid glob pattern');
+      }
+      const all = gw.channels();
+      if (re === null) return { channels: all };
+      const out: typeof all = {};
+      for (const [ch, info] of Object.entries(all)) if (re.test(ch)) out[ch] = info;
+      return { channels: out };
+    }
   }
 }
 
-/** Runs one API method (or a batch) and maps the outcome to a status and a JSON body. */
-export async function handleApi(gw: Gateway, method: string, body: unknown): Promise<ApiResponse> {
-  if (method === 'batch') {
-    const commands = (body as { commands?: unknown } | null)?.commands;
-    if (!Array.isArray(commands) || commands.length > MAX_BATCH_COMMANDS)
-      return err(ErrorCode.BadRequest, `commands: expected an array of at most ${MAX_BATCH_COMMANDS} commands`);
-    const replies = [];
-    for (const c of commands) {
-      const m = typeof c === 'object' && c !== null ? Object.keys(c)[0] : undefined;
-      if (m === undefined || !isMethod(m)) {
-        replies.push({ error: { code: ErrorCode.MethodNotFound, message: 'method not found' } });
-        continue;
-      }
-      try {
-        replies.push({ [m]: await call(gw, m, (c as Record<string, unknown>)[m]) });
-      } catch (e) {
-        const a = toApiError(e);
-        replies.push({ error: { code: a.code, message: a.message } });
-      }
-    }
-    return { status: 200, body: { replies } };
-  }
-  if (!isMethod(method)) return err(ErrorCode.MethodNotFound, `method not found: ${method.slice(0, 64)}`);
+function asOutcome(e: unknown): { error: ErrorBody } {
+  const a = toApiError(e);
+  const error = { code: a.code, message: a.message };
+  if (a.temporary) temporaryErrors.add(error);
+  return { error };
+}
+
+/** Runs one API method (or a batch) with its params: the outcome, never a throw. */
+export async function run(gw: Gateway, method: string, params: unknown): Promise<Outcome> {
+  if (method === 'batch') return batch(gw, params);
+  if (!isMethod(method)) return methodNotFound(method);
+  if (typeof params !== 'object' || params === null || Array.isArray(params)) return failure(107, 'params: expected a JSON object');
   try {
-    return { status: 200, body: { result: await call(gw, method, body) } };
+    return { result: await call(gw, method, params as Record<string, unknown>) };
   } catch (e) {
-    const a = toApiError(e);
-    return err(a.code, a.message, a.temporary);
+    return asOutcome(e);
   }
+}
+
+async function batch(gw: Gateway, body: unknown): Promise<Outcome> {
+  const parsed = z
+    .strictObject({ commands: z.array(z.record(z.string(), z.unknown())).max(1000), parallel: z.boolean().optional() })
+    .safeParse(body);
+  if (!parsed.success) {
+    const i = parsed.error.issues[0]!;
+    if (i.code === 'unrecognized_keys') return failure(107, `unknown field: ${i.keys.join(', ')}`);
+    return failure(107, `${i.path.join('.') || 'params'}: ${i.message}`);
+  }
+  const one = async (c: Record<string, unknown>): Promise<Record<string, unknown>> => {
+    const keys = Object.keys(c);
+    const m = keys[0];
+    if (keys.length !== 1 || m === undefined || m === 'batch') return methodNotFound(m ?? '');
+    const r = await run(gw, m, c[m]);
+    return 'error' in r ? r : { [m]: r.result };
+  };
+  // Sequential by default, as Centrifugo: a command sees the effect of the ones before it.
+  const replies = parsed.data.parallel
+    ? await Promise.all(parsed.data.commands.map(one))
+    : await parsed.data.commands.reduce<Promise<Record<string, unknown>[]>>(
+        async (acc, c) => [...(await acc), await one(c)],
+        Promise.resolve([]),
+      );
+  return { result: { replies } };
 }

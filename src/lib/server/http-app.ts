@@ -10,7 +10,7 @@ import type { HandshakeTracker, HttpReply, HttpRequest, ProtocolName, TransportH
 import { readBody } from '../http/body.js';
 import { json, Router } from '../http/router.js';
 import { ErrorCode } from '../protocol/codes.js';
-import { checkApiKey, handleApi } from './api.js';
+import { checkApiKey, serveApi } from './api-http.js';
 import type { GroupView } from './process-group.js';
 import { DASHBOARD_METHODS, DASHBOARD_PATH, type Dashboard } from '../dashboard/dashboard.js';
 
@@ -73,7 +73,8 @@ export function createGatewayApp(gateway: Gateway, registry: Registry, opts: Gat
 
   async function api(req: HttpRequest, path: string): Promise<HttpReply> {
     // The key is checked before a byte of the body is read.
-    if (!checkApiKey(opts.apiKey, req.header('x-api-key'), req.header('authorization'))) {
+    const apiKeyParam = new URL(req.url, 'http://localhost').searchParams.get('api_key');
+    if (!checkApiKey(opts.apiKey, req.header('x-api-key'), req.header('authorization'), apiKeyParam)) {
       return apiError(
         401,
         ErrorCode.Unauthorized,
@@ -85,26 +86,8 @@ export function createGatewayApp(gateway: Gateway, registry: Registry, opts: Gat
       return { ...apiError(413, ErrorCode.BadRequest, `body larger than ${MAX_API_BODY_BYTES} bytes`), close: true };
     if (body === 'timeout' || body === 'aborted')
       return { ...apiError(408, ErrorCode.BadRequest, 'request body not received in time'), close: true };
-    let params: unknown = {};
-    let method = path.slice(5);
-    if (body.length > 0) {
-      try {
-        params = JSON.parse(body.toString('utf8'));
-      } catch {
-        return apiError(400, ErrorCode.BadRequest, 'invalid JSON body');
-      }
-    }
-    if (path === '/api') {
-      // Centrifugo's older form: {"method": "...", "params": {...}}.
-      const p = params as { method?: unknown; params?: unknown } | null;
-      if (typeof p?.method !== 'string') return apiError(400, ErrorCode.BadRequest, 'method: required');
-      method = p.method;
-      params = p.params ?? {};
-    }
-    if (typeof params !== 'object' || params === null || Array.isArray(params))
-      return apiError(400, ErrorCode.BadRequest, 'body must be a JSON object');
-    const r = await handleApi(gateway, method, params);
-    return json(r.status, r.body);
+    const r = await serveApi(gateway, path, body, req.header('x-centrifugo-error-mode'));
+    return { status: r.status, headers: { 'content-type': 'application/json' }, body: r.body };
   }
 
   router
@@ -219,7 +202,16 @@ export function decideUpgrade(gateway: Gateway, req: HttpRequest, pending?: Pend
     return { ok: false, status: 400, reason: 'missing or invalid Sec-WebSocket-Key' };
   const origin = req.header('origin');
   const token = tokenFrom(req.header('authorization'), url);
-  const info = { protocol, ip: req.ip, ...(origin !== undefined ? { origin } : {}), ...(token !== undefined ? { token } : {}) };
+  // The Centrifugo protobuf protocol is chosen by subprotocol on the same path.
+  const binary =
+    protocol === 'centrifuge' && (req.header('sec-websocket-protocol') ?? '').split(',').some((p) => p.trim() === 'centrifuge-protobuf');
+  const info = {
+    protocol,
+    ip: req.ip,
+    ...(origin !== undefined ? { origin } : {}),
+    ...(token !== undefined ? { token } : {}),
+    ...(binary ? { binary: true } : {}),
+  };
   const admission = gateway.admit(info, pending ? { total: pending.total, fromIp: pending.fromIp(req.ip) } : undefined);
   return admission.ok ? { ok: true, info } : admission;
 }

@@ -104,20 +104,25 @@ interface UserData {
 // One cork callback for all writes (no closure per flush): the frames ride in these.
 let corkSocket: UwsWebSocket<UserData> | null = null;
 let corkFrames: readonly PreparedFrame[] = [];
+let corkBinary = false;
 function corkedWrite(): void {
   const ws = corkSocket!;
   const frames = corkFrames;
-  for (let i = 0; i < frames.length; i++) ws.send(frames[i]!, false, false);
+  for (let i = 0; i < frames.length; i++) ws.send(frames[i]!, corkBinary, false);
 }
 
 class UwsConnection implements TransportConnection {
   closed = false;
-  constructor(private readonly ws: UwsWebSocket<UserData>) {}
+  constructor(
+    private readonly ws: UwsWebSocket<UserData>,
+    private readonly binary: boolean,
+  ) {}
 
   write(frames: readonly PreparedFrame[]): void {
     if (this.closed) return;
     corkSocket = this.ws;
     corkFrames = frames;
+    corkBinary = this.binary;
     this.ws.cork(corkedWrite);
     corkSocket = null;
     corkFrames = [];
@@ -188,7 +193,7 @@ export class UwsTransport implements Transport {
       open: (ws) => {
         this.openConnections++;
         const ud = ws.getUserData();
-        ud.conn = new UwsConnection(ws);
+        ud.conn = new UwsConnection(ws, ud.info.binary === true);
         ud.handler = hooks.acceptor.accept(ud.conn, ud.info);
       },
       message: (ws, message, isBinary) => {

@@ -30,16 +30,17 @@ export interface WsTransportOptions {
 }
 
 const OPCODE_TEXT = 0x81; // FIN + text
+const OPCODE_BINARY = 0x82; // FIN + binary
 /** Fragments one message may have; more closes with 1008. */
 export const WS_MAX_FRAGMENTS = 16 * 1024;
 /** Received chunks waiting to be parsed; more closes with 1008. */
 export const WS_MAX_BUFFERED_CHUNKS = 256 * 1024;
 
 /**
- * Frames a text message once, as a server (unmasked) frame, so that the same bytes can be
- * written to every socket. Valid only without permessage-deflate.
+ * Frames a text (or binary) message once, as a server (unmasked) frame, so that the same bytes
+ * can be written to every socket. Valid only without permessage-deflate.
  */
-export function frameText(payload: Uint8Array): Buffer {
+export function frameText(payload: Uint8Array, binary = false): Buffer {
   const len = payload.byteLength;
   let header: Buffer;
   if (len < 126) {
@@ -55,7 +56,7 @@ export function frameText(payload: Uint8Array): Buffer {
     header.writeUInt32BE(0, 2);
     header.writeUInt32BE(len, 6);
   }
-  header[0] = OPCODE_TEXT;
+  header[0] = binary ? OPCODE_BINARY : OPCODE_TEXT;
   return Buffer.concat([header, payload], header.length + len);
 }
 
@@ -70,6 +71,7 @@ class WsConnection implements TransportConnection {
   constructor(
     private readonly ws: WebSocket,
     private readonly preframed: boolean,
+    private readonly binary: boolean,
   ) {
     this.socket = socketOf(ws);
   }
@@ -77,7 +79,7 @@ class WsConnection implements TransportConnection {
   write(frames: readonly PreparedFrame[]): void {
     if (this.ws.readyState !== WebSocket.OPEN) return;
     if (!this.preframed) {
-      for (const f of frames) this.ws.send(f, { binary: false });
+      for (const f of frames) this.ws.send(f, { binary: this.binary });
       return;
     }
     // One write call: copying a few KiB into one buffer is cheaper than a stream write per
@@ -141,6 +143,9 @@ export class WsTransport implements Transport {
       maxPayload: opts.maxPayload,
       perMessageDeflate: opts.permessageDeflate,
       skipUTF8Validation: false,
+      // A Centrifugo protobuf client asks for its subprotocol; others get the first they offer.
+      handleProtocols: (offered: Set<string>) =>
+        offered.has('centrifuge-protobuf') ? 'centrifuge-protobuf' : (offered.values().next().value ?? false),
       // ws's own cut-offs, set here so they stay what docs/protocol.md says across upgrades of
       // ws: more fragments in one message, or more received chunks waiting to be parsed (what
       // a ping flood against a peer that reads nothing piles up), close with 1008.
@@ -149,8 +154,8 @@ export class WsTransport implements Transport {
     } as ConstructorParameters<typeof WebSocketServer>[0]);
   }
 
-  prepare(payload: Uint8Array): PreparedFrame {
-    return this.preframed ? frameText(payload) : payload;
+  prepare(payload: Uint8Array, binary = false): PreparedFrame {
+    return this.preframed ? frameText(payload, binary) : payload;
   }
 
   async listen(host: string, port: number, hooks: TransportHooks): Promise<number> {
@@ -171,7 +176,7 @@ export class WsTransport implements Transport {
 
   private handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, acceptor: ConnectionAcceptor, info: ConnectionInfo): void {
     this.wss.handleUpgrade(req, socket, head, (ws) => {
-      const conn = new WsConnection(ws, this.preframed);
+      const conn = new WsConnection(ws, this.preframed, info.binary === true);
       const w = ws as Handled;
       w.on('error', onError);
       w.transport = this;

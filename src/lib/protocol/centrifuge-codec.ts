@@ -1,0 +1,121 @@
+/**
+ * The two encodings of the Centrifugo client protocol behind one interface, so the core serves
+ * JSON (text frames, "\n"-separated objects) and protobuf (binary frames, varint-delimited
+ * messages) clients with the same code. Replies and pushes other than publications are built
+ * here; publication pushes are encoded once per publication by the hub (`publicationPush`).
+ */
+import {
+  CENTRIFUGE_PING,
+  encodeErrorReply,
+  encodeHistoryReply,
+  encodePublicationPush,
+  encodeReply,
+  encodeSubscribeResult,
+  parseCentrifugeFrame,
+  type CentrifugeFrameItem,
+  type CentrifugePublicationFields,
+} from './centrifuge.js';
+import {
+  PB_PING,
+  parseProtobufFrame,
+  pbConnectReply,
+  pbEmptyReply,
+  pbErrorReply,
+  pbHistoryReply,
+  pbPresenceReply,
+  pbPresenceStatsReply,
+  pbPublicationPush,
+  pbRefreshReply,
+  pbSubscribePush,
+  pbSubscribeReply,
+  pbUnsubscribePush,
+  type ConnectFields,
+  type SubscribeFields,
+} from './centrifuge-protobuf.js';
+import type { ProtocolError } from './codes.js';
+
+export type { ConnectFields, SubscribeFields } from './centrifuge-protobuf.js';
+
+export interface ClientInfoFields {
+  readonly client: string;
+  readonly user: string;
+}
+
+export interface CentrifugeCodec {
+  /** Frames are binary WebSocket messages. */
+  readonly binary: boolean;
+  /** Splits a client frame into commands; `binary` is the frame's WebSocket type. */
+  parse(data: Buffer, binary: boolean): CentrifugeFrameItem[] | 'wrong_frame_type';
+  error(id: number, err: ProtocolError): Uint8Array;
+  connect(id: number, c: ConnectFields): Uint8Array;
+  refresh(id: number, r: { client: string; version: string; expires: boolean; ttl: number }): Uint8Array;
+  subscribe(id: number, s: SubscribeFields): Uint8Array;
+  empty(id: number, method: 'unsubscribe' | 'publish'): Uint8Array;
+  history(id: number, pubs: readonly CentrifugePublicationFields[], epoch: string, offset: number): Uint8Array;
+  presence(id: number, presence: Readonly<Record<string, ClientInfoFields>>): Uint8Array;
+  presenceStats(id: number, s: { num_clients: number; num_users: number }): Uint8Array;
+  publicationPush(channel: string, p: CentrifugePublicationFields): Uint8Array;
+  subscribePush(channel: string, s: SubscribeFields): Uint8Array;
+  unsubscribePush(channel: string, code: number, reason: string): Uint8Array;
+  readonly ping: Uint8Array;
+}
+
+/** The JSON SubscribeResult of `s`; publications go in as raw JSON so payloads are not re-parsed. */
+function jsonSubscribeResult(s: SubscribeFields): string {
+  return encodeSubscribeResult({
+    ...(s.recoverable ? { position: { offset: s.offset, epoch: s.epoch } } : {}),
+    ...(s.wasRecovering ? { recovered: s.recovered } : {}),
+    publications: s.publications,
+    ...(s.data !== null ? { data: s.data } : {}),
+  });
+}
+
+const b = (s: string): Uint8Array => Buffer.from(s);
+
+export const JSON_CODEC: CentrifugeCodec = {
+  binary: false,
+  parse: (data, binary) => (binary ? 'wrong_frame_type' : parseCentrifugeFrame(data.toString('utf8'))),
+  error: (id, err) => b(encodeErrorReply(id, err)),
+  connect(id, c) {
+    const r: Record<string, unknown> = { client: c.client, version: c.version, ping: c.ping, pong: c.pong, node: c.node };
+    if (c.expires) {
+      r.expires = true;
+      r.ttl = c.ttl;
+    }
+    const text = encodeReply(id, 'connect', r);
+    if (c.subs.size === 0) return b(text);
+    const subs = [...c.subs].map(([ch, s]) => JSON.stringify(ch) + ':' + jsonSubscribeResult(s)).join(',');
+    return b(text.slice(0, -2) + ',"subs":{' + subs + '}}}');
+  },
+  refresh: (id, r) => b(encodeReply(id, 'refresh', r)),
+  subscribe: (id, s) => b('{"id":' + id + ',"subscribe":' + jsonSubscribeResult(s) + '}'),
+  empty: (id, method) => b(encodeReply(id, method, {})),
+  history: (id, pubs, epoch, offset) => b(encodeHistoryReply(id, pubs, { offset, epoch })),
+  presence: (id, presence) => b(encodeReply(id, 'presence', { presence })),
+  presenceStats: (id, s) => b(encodeReply(id, 'presence_stats', s)),
+  publicationPush: (channel, p) => b(encodePublicationPush(channel, p)),
+  subscribePush(channel, s) {
+    const r = jsonSubscribeResult({ ...s, wasRecovering: false, publications: [] });
+    return b('{"push":{"channel":' + JSON.stringify(channel) + ',"subscribe":' + r + '}}');
+  },
+  unsubscribePush: (channel, code, reason) =>
+    b('{"push":{"channel":' + JSON.stringify(channel) + ',"unsubscribe":' + JSON.stringify({ code, reason }) + '}}'),
+  ping: b(CENTRIFUGE_PING),
+};
+
+export const PROTOBUF_CODEC: CentrifugeCodec = {
+  binary: true,
+  parse: (data, binary) => (binary ? parseProtobufFrame(data) : 'wrong_frame_type'),
+  error: pbErrorReply,
+  connect: pbConnectReply,
+  refresh: pbRefreshReply,
+  subscribe: pbSubscribeReply,
+  empty: pbEmptyReply,
+  history: pbHistoryReply,
+  presence: pbPresenceReply,
+  presenceStats: pbPresenceStatsReply,
+  publicationPush: pbPublicationPush,
+  subscribePush: pbSubscribePush,
+  unsubscribePush: pbUnsubscribePush,
+  ping: PB_PING,
+};

@@ -1,0 +1,71 @@
+/**
+ * The Centrifugo client SDKs for Go (centrifuge-go) and Python (centrifuge-python), unmodified,
+ * over JSON and protobuf: connect, subscribe, receive, history, presence, recovery after a
+ * server-forced reconnect, server-side subscriptions, and the get_state flow (error 112).
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { SignJWT } from 'jose';
+import { startGateway, type RunningGateway } from '../../src/lib/server/server.js';
+import { DEFAULT_NAMESPACES } from '../../src/lib/core/options.js';
+import { runGo, runPython } from '../testkit/compat-clients.js';
+
+const KEY = 'compat-sdk-key';
+const SECRET = 'compat-secret-compat-secret-compat-secret';
+let gw: RunningGateway;
+let ws: string;
+
+function token(sub: string): Promise<string> {
+  return new SignJWT({})
+    .setProtectedHeader({ alg: 'HS256' })
+    .setSubject(sub)
+    .setExpirationTime('1h')
+    .sign(new TextEncoder().encode(SECRET));
+}
+
+before(async () => {
+  gw = await startGateway({
+    port: 0,
+    host: '127.0.0.1',
+    apiKey: KEY,
+    tokenHmacSecret: SECRET,
+    namespaces: [...DEFAULT_NAMESPACES, { name: 'chat', pattern: 'chat\\.[a-z]+', publish: true, presence: true, historySize: 50 }],
+  });
+  ws = `${gw.url.replace('http', 'ws')}/connection/websocket`;
+});
+after(async () => {
+  await gw.close();
+});
+
+const SEVEN = [1, 2, 3, 4, 5, 6, 7];
+
+for (const mode of ['json', 'protobuf'] as const) {
+  test(`centrifuge-go (${mode}): receive, history, presence, recovery after a forced reconnect, server-side subscription`, async () => {
+    const user = `go-${mode}`;
+    const ch = `chat.go${mode}`;
+    const r = await runGo(['client', mode, ws, gw.url, KEY, await token(user), user, ch, `GO${mode.toUpperCase()}.trade`]);
+    assert.deepEqual(r.offsets, SEVEN);
+    assert.equal(r.history, 3);
+    assert.deepEqual(r.presence_stats, { clients: 1, users: 1 });
+    assert.equal(r.presence, 1);
+    const subscribed = r.subscribed as { was_recovering: boolean; recovered: boolean }[];
+    assert.equal(subscribed.length, 2);
+    assert.deepEqual([subscribed[1]!.was_recovering, subscribed[1]!.recovered], [true, true]);
+    assert.deepEqual(r.server_subscribed, [`GO${mode.toUpperCase()}.trade`]);
+    assert.equal(r.server_publications, 1);
+  });
+
+  test(`centrifuge-python (${mode}): receive, history, presence, recovery after a forced reconnect, get_state with 112`, async () => {
+    const user = `py-${mode}`;
+    const r = await runPython('sdk_client.py', [mode, ws, `${gw.url}/api`, KEY, await token(user), user, `chat.py${mode}`]);
+    assert.deepEqual(r.offsets, SEVEN);
+    assert.equal(r.history, 3);
+    assert.deepEqual(r.presence_stats, { clients: 1, users: 1 });
+    assert.equal(r.presence, 1);
+    const subscribed = r.subscribed as { was_recovering: boolean; recovered: boolean }[];
+    assert.deepEqual([subscribed[1]!.was_recovering, subscribed[1]!.recovered], [true, true]);
+    // The first position (wrong epoch) is refused with 112; the SDK asks for state again.
+    assert.equal(r.get_state_calls, 2);
+    assert.deepEqual(r.get_state_offsets, [2]);
+  });
+}

@@ -1,0 +1,107 @@
+/**
+ * The official Centrifugo server API SDKs, unmodified, against our gateway: `cent` (Python) and
+ * `gocent` (Go, which speaks only the legacy /api endpoint with newline-separated commands).
+ * Every method each SDK offers is called; API errors must reach them as API errors (HTTP 200
+ * with the error in the body), never as transport failures.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startGateway, type RunningGateway } from '../../src/lib/server/server.js';
+import { DEFAULT_NAMESPACES } from '../../src/lib/core/options.js';
+import { runGo, runPython } from '../testkit/compat-clients.js';
+
+const KEY = 'compat-api-key';
+let gw: RunningGateway;
+
+before(async () => {
+  gw = await startGateway({
+    port: 0,
+    host: '127.0.0.1',
+    apiKey: KEY,
+    namespaces: [...DEFAULT_NAMESPACES, { name: 'chat', pattern: 'chat\\.[a-z]+', publish: true, presence: true, historySize: 50 }],
+  });
+});
+after(async () => {
+  await gw.close();
+});
+
+type Outcome = { ok: boolean; result?: Record<string, unknown>; code?: number; error?: string; message?: string; transport?: string };
+
+test('cent (Python): every method; API errors are CentApiResponseError with the code; PRO methods refused by name', async () => {
+  const r = (await runPython('cent_api.py', [`${gw.url}/api`, KEY, 'chat.cent', 'nope:chat'])) as Record<string, Outcome>;
+  for (const m of [
+    'publish',
+    'broadcast',
+    'history',
+    'history_reverse',
+    'presence',
+    'presence_stats',
+    'channels',
+    'channels_pattern',
+    'info',
+    'subscribe',
+    'unsubscribe',
+    'disconnect',
+    'refresh',
+    'batch',
+    'history_remove',
+    'history_after_remove',
+    'publish_skip_history',
+  ]) {
+    assert.equal(r[m]?.ok, true, `${m}: ${JSON.stringify(r[m])}`);
+  }
+  assert.deepEqual([r.publish_unknown_channel?.error, r.publish_unknown_channel?.code], ['CentApiResponseError', 102]);
+  assert.deepEqual([r.publish_b64data?.error, r.publish_b64data?.code], ['CentApiResponseError', 107]);
+  assert.match(r.publish_b64data!.message!, /b64data/);
+  // skip_history: delivered live only, so history holds the first publication alone.
+  const hist = r.history!.result as { publications: { data: unknown }[] };
+  assert.deepEqual(
+    hist.publications.map((p) => p.data),
+    [{ price: 1 }, { price: 1 }],
+  );
+  const responses = (r.broadcast!.result as { responses: { error?: { code: number } }[] }).responses;
+  assert.equal(responses[1]?.error?.code, 102);
+  const replies = (r.batch!.result as { replies: unknown[] }).replies;
+  assert.equal(replies.length, 2);
+  assert.deepEqual(Object.keys((r.channels_pattern!.result as { channels: object }).channels), []);
+  assert.equal((r.history_after_remove!.result as { publications: unknown[] }).publications.length, 0);
+  for (const m of ['connections', 'block_user', 'get_user_status', 'device_list']) {
+    assert.deepEqual([r[m]?.error, r[m]?.code], ['CentApiResponseError', 104], m);
+    assert.match(r[m]!.message!, /PRO/);
+  }
+});
+
+test('gocent (Go): every method and a pipe of several commands on the legacy /api endpoint', async () => {
+  const r = (await runGo(['api', gw.url, KEY, 'chat.gocent', 'nope:chat'])) as Record<string, Outcome>;
+  for (const m of [
+    'publish',
+    'publish_skip_history',
+    'broadcast',
+    'history',
+    'history_since_reverse',
+    'presence',
+    'presence_stats',
+    'channels',
+    'channels_pattern',
+    'info',
+    'subscribe',
+    'unsubscribe',
+    'disconnect',
+    'history_remove',
+    'history_after_remove',
+  ]) {
+    assert.equal(r[m]?.ok, true, `${m}: ${JSON.stringify(r[m])}`);
+  }
+  assert.equal(r.publish_unknown_channel?.ok, false);
+  assert.equal(r.publish_unknown_channel?.code, 102);
+  assert.equal(r.publish_unknown_channel?.transport, undefined);
+  const hist = r.history!.result as { publications: unknown[] };
+  assert.equal(hist.publications.length, 2); // publish + broadcast; the skip_history one is not kept
+  assert.equal((r.history_after_remove!.result as { publications: unknown[] | null }).publications?.length ?? 0, 0);
+  const pipe = r.pipe as unknown as { code?: number; result?: unknown }[];
+  assert.equal(pipe.length, 4);
+  assert.ok(pipe[0]!.result);
+  assert.equal(pipe[1]!.code, 102);
+  assert.ok(pipe[2]!.result);
+  assert.ok(pipe[3]!.result);
+});
