@@ -75,6 +75,9 @@ test('docker-compose: every mounted file exists and the gateway runs with the na
   const cmd = compose.services.gateway?.command ?? [];
   assert.equal(cmd[0], 'gateway');
   assert.doesNotThrow(() => loadGatewayConfig(cmd.slice(1), {}));
+  // The Kafka profile's gateway too (shared group into JetStream).
+  const kafkaCmd = compose.services['gateway-kafka']?.command ?? [];
+  assert.deepEqual(loadGatewayConfig(kafkaCmd.slice(1), {}).kafka?.brokers, ['redpanda:29092']);
 });
 
 async function promQuery(base: string, q: string): Promise<{ metric: Record<string, string>; value: [number, string] }[]> {

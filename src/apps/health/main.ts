@@ -2,7 +2,6 @@
  * `odin-ws health`: checks every service of a deployment at once and prints a table (or JSON).
  * Exit 0 when every required service is up, 1 when one is not, 2 on bad usage.
  */
-import { parseArgs } from 'node:util';
 import {
   checkService,
   DEFAULT_ENDPOINTS,
@@ -15,6 +14,7 @@ import {
 import { DEFAULT_PROBE_TIMEOUT_MS } from '../../lib/ops-probe/fetch-json.js';
 import { renderTable } from '../../lib/ops-probe/table.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from '../../lib/runtime/exit-codes.js';
+import { parseFlags, toList, toNumber, UsageError } from '../../lib/runtime/flags.js';
 
 /** Required unless --require says otherwise: what the local stack cannot work without. */
 export const DEFAULT_REQUIRED: readonly ServiceName[] = ['gateway', 'publisher', 'nats'];
@@ -61,10 +61,6 @@ const FLAGS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-class UsageError extends Error {
-  override readonly name = 'UsageError';
-}
-
 export interface HealthOptions {
   readonly services: readonly ServiceName[];
   readonly required: ReadonlySet<ServiceName>;
@@ -77,10 +73,7 @@ export interface HealthOptions {
 }
 
 function serviceList(raw: string, what: string): ServiceName[] {
-  const names = raw
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
+  const names = toList(raw);
   if (names.length === 1 && names[0] === 'all') return [...SERVICE_NAMES];
   if (names.length === 1 && names[0] === 'none') return [];
   for (const n of names)
@@ -90,23 +83,13 @@ function serviceList(raw: string, what: string): ServiceName[] {
 }
 
 export function parseHealthArgs(argv: readonly string[], env: NodeJS.ProcessEnv): HealthOptions {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: [...argv], options: FLAGS, strict: true, allowPositionals: true });
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
+  const parsed = parseFlags(argv, FLAGS, { positionals: true });
   const f = parsed.values;
   const only = parsed.positionals.length > 0 ? serviceList(parsed.positionals.join(','), 'service') : null;
   const services = only ?? [...SERVICE_NAMES];
   const requireRaw = f.require ?? env.HEALTH_REQUIRE;
   const required = new Set(requireRaw !== undefined ? serviceList(requireRaw, '--require') : (only ?? DEFAULT_REQUIRED));
-  const num = (name: string, v: string | undefined, dflt: number): number => {
-    if (v === undefined) return dflt;
-    const x = Number(v);
-    if (!Number.isFinite(x) || x < 0) throw new UsageError(`--${name}: expected a number ≥ 0 (got ${JSON.stringify(v)})`);
-    return x;
-  };
+  const num = (name: string, v: string | undefined, dflt: number): number => toNumber(`--${name}`, v, { min: 0 }, dflt);
   const overrides: Partial<Record<ServiceName, string>> = {};
   for (const n of SERVICE_NAMES) if (f[n] !== undefined) overrides[n] = f[n];
   return {

@@ -4,10 +4,10 @@
  * broker's streams and consumers (NATS JetStream) and Kafka. `--watch` redraws it live, with
  * rates computed between refreshes.
  */
-import { parseArgs } from 'node:util';
 import { ENDPOINT_ENV, resolveEndpoints, type Endpoints, type ServiceName } from '../../lib/ops-probe/services.js';
 import { collectStats, renderStats, STATS_VIEWS, type StatsSnapshot, type StatsView } from '../../lib/ops-probe/stats.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from '../../lib/runtime/exit-codes.js';
+import { parseFlags, toNumber, UsageError } from '../../lib/runtime/flags.js';
 
 /** Refresh interval of --watch, seconds. */
 export const DEFAULT_WATCH_INTERVAL_S = 2;
@@ -46,10 +46,6 @@ const FLAGS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-class UsageError extends Error {
-  override readonly name = 'UsageError';
-}
-
 export interface StatsOptions {
   readonly view: StatsView;
   readonly endpoints: Endpoints;
@@ -61,22 +57,12 @@ export interface StatsOptions {
 }
 
 export function parseStatsArgs(argv: readonly string[], env: NodeJS.ProcessEnv): StatsOptions {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: [...argv], options: FLAGS, strict: true, allowPositionals: true });
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
+  const parsed = parseFlags(argv, FLAGS, { positionals: true });
   const f = parsed.values;
   if (parsed.positionals.length > 1) throw new UsageError(`one view at a time (got ${parsed.positionals.join(' ')})`);
   const view = (parsed.positionals[0] ?? 'all') as StatsView;
   if (!STATS_VIEWS.includes(view)) throw new UsageError(`unknown view "${view}" (${STATS_VIEWS.join(', ')})`);
-  const num = (name: string, v: string | undefined, dflt: number, min: number): number => {
-    if (v === undefined) return dflt;
-    const x = Number(v);
-    if (!Number.isFinite(x) || x < min) throw new UsageError(`--${name}: expected a number ≥ ${min} (got ${JSON.stringify(v)})`);
-    return x;
-  };
+  const num = (name: string, v: string | undefined, dflt: number, min: number): number => toNumber(`--${name}`, v, { min }, dflt);
   const overrides: Partial<Record<ServiceName, string>> = {};
   for (const n of ['gateway', 'publisher', 'nats', 'kafka'] as const) if (f[n] !== undefined) overrides[n] = f[n];
   return {

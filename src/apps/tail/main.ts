@@ -2,9 +2,9 @@
  * `odin-ws tail CHANNEL...`: subscribes to channels over the Odin protocol and prints every frame
  * the gateway sends, one JSON line each (what `wscat` was used for, without another dependency).
  */
-import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from '../../lib/runtime/exit-codes.js';
+import { parseFlags, toNumber } from '../../lib/runtime/flags.js';
 
 export const TAIL_HELP = `Usage: odin-ws tail CHANNEL... [options]
 
@@ -26,8 +26,12 @@ const FLAGS = {
 
 export async function tailCommand(argv: readonly string[]): Promise<number> {
   let parsed;
+  let count: number;
+  let timeoutS: number;
   try {
-    parsed = parseArgs({ args: [...argv], options: FLAGS, strict: true, allowPositionals: true });
+    parsed = parseFlags(argv, FLAGS, { positionals: true });
+    count = toNumber('--count', parsed.values.count, { min: 1 }, Infinity);
+    timeoutS = toNumber('--timeout', parsed.values.timeout, { min: 0 }, 0);
   } catch (e) {
     process.stderr.write(`odin-ws tail: ${(e as Error).message}\n(see odin-ws tail --help)\n`);
     return EXIT_USAGE;
@@ -38,9 +42,7 @@ export async function tailCommand(argv: readonly string[]): Promise<number> {
     return EXIT_OK;
   }
   const channels = parsed.positionals;
-  const count = f.count === undefined ? Infinity : Number(f.count);
-  const timeoutS = f.timeout === undefined ? 0 : Number(f.timeout);
-  if (channels.length === 0 || !(count > 0) || !(timeoutS >= 0)) {
+  if (channels.length === 0) {
     process.stderr.write('odin-ws tail: give at least one channel; --count > 0, --timeout ≥ 0\n(see odin-ws tail --help)\n');
     return EXIT_USAGE;
   }

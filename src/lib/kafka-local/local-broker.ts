@@ -173,6 +173,10 @@ export async function startLocalKafka(o: LocalKafkaOptions = {}): Promise<LocalK
       const args = [`-Xmx${o.heapMb ?? DEFAULT_KAFKA_HEAP_MB}m`, '-XX:+UseSerialGC', `-Dlog4j2.configurationFile=${log4jFile}`];
       const c = spawn(java(), [...args, '-cp', cp, 'kafka.Kafka', propsFile], { stdio: ['ignore', 'pipe', 'pipe'] });
       child = c;
+      // A broker never outlives the process that started it (a test run cut short, an uncaught error).
+      const reap = (): void => void c.kill('SIGKILL');
+      process.once('exit', reap);
+      c.once('exit', () => process.off('exit', reap));
       let tail = '';
       let ready = false;
       const timer = setTimeout(() => {
