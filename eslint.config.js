@@ -87,6 +87,11 @@ export default tseslint.config(
   layer(['src/apps/*/*/*.ts'], 'an app imports src/lib only, never another app.', '^\\.\\./\\.\\./(?!\\.\\./lib/)'),
   layer(['bench/*.ts'], 'bench/ is an app: it imports src/lib only.', '^\\.\\./(?!src/lib/)'),
   layer(['bench/micro/*.ts'], 'a microbenchmark imports src/lib and test/testkit only.', '^\\.\\./\\.\\./(?!src/lib/|test/testkit/)'),
+  layer(
+    ['bench/chaos/*.ts'],
+    "a chaos run imports src/lib and test/testkit only (it shares the tests' harness).",
+    '^\\.\\./\\.\\./(?!src/lib/|test/testkit/)',
+  ),
   // The dashboard page (dashboard/static): plain browser JavaScript, served as files.
   {
     files: ['dashboard/static/**/*.js'],

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The local stack as plain processes (no Docker): what `task local:*` runs when LOCAL_MODE=process,
 # and usable on its own:  scripts/local/stack.sh start|stop|delete|restart|logs|status SERVICE|all
-# Services: nats (Debian's nats-server, JetStream on), kafka (Apache Kafka from the jars that
-# scripts/provision/30-kafka.sh resolves; KRaft, one node), gateway and publisher (the odin-ws CLI),
+# Services: nats (Debian's nats-server, JetStream on), kafka (`odin-ws kafka broker`: Apache Kafka
+# from the jars scripts/provision/30-kafka.sh resolves; KRaft, one node), gateway and publisher (the odin-ws CLI),
 # monitoring (Debian's prometheus scraping both). Each writes RUN_DIR/<service>.pid and
 # RUN_DIR/logs/<service>.log; data lives in RUN_DIR/data/<service> (delete removes it).
 # Every port is a variable, so tests run the whole stack on free ports. A service waits for what it
@@ -18,7 +18,6 @@ ROOT=$PWD
 : "${NATS_PORT:=4222}"
 : "${NATS_MONITOR_PORT:=8222}"
 : "${KAFKA_PORT:=9092}"
-: "${KAFKA_CONTROLLER_PORT:=9093}"
 : "${PROMETHEUS_PORT:=9091}"
 : "${GATEWAY_API_KEY:=local-dev-key}"
 : "${GATEWAY_WORKERS:=1}"
@@ -69,29 +68,12 @@ start_kafka() {
     log "Kafka's jars are not in $KAFKA_LIBS: run bash scripts/provision.sh (its Kafka step resolves them with Maven)"
     exit 1
   fi
-  local dir="$RUN_DIR/data/kafka" cp="$KAFKA_LIBS/*"
-  mkdir -p "$dir"
-  cat > "$dir/server.properties" <<PROPS
-process.roles=broker,controller
-node.id=1
-controller.quorum.voters=1@$HOST:$KAFKA_CONTROLLER_PORT
-listeners=PLAINTEXT://$HOST:$KAFKA_PORT,CONTROLLER://$HOST:$KAFKA_CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://$HOST:$KAFKA_PORT
-controller.listener.names=CONTROLLER
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
-log.dirs=$dir/logs
-num.partitions=12
-offsets.topic.replication.factor=1
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
-group.initial.rebalance.delay.ms=0
-PROPS
-  if [ ! -f "$dir/logs/meta.properties" ]; then
-    java -cp "$cp" kafka.tools.StorageTool format -t "$(java -cp "$cp" kafka.tools.StorageTool random-uuid)" \
-      -c "$dir/server.properties" --ignore-formatted >>"$RUN_DIR/logs/kafka.log" 2>&1
-  fi
-  spawn kafka java "-Xmx${KAFKA_HEAP_MB:-512}m" -cp "$cp" kafka.Kafka "$dir/server.properties"
+  mkdir -p "$RUN_DIR/data/kafka"
+  # odin-ws kafka broker: one KRaft node (broker and controller in one JVM) from those jars.
+  KAFKA_LIBS="$KAFKA_LIBS" spawn kafka "${CLI[@]}" kafka broker --port "$KAFKA_PORT" --data "$RUN_DIR/data/kafka"
   wait_healthy kafka kafka --kafka "$HOST:$KAFKA_PORT"
+  # The Odin topics (12 partitions, their retention), so producers and the ingest find them.
+  "${CLI[@]}" kafka create-topics --kafka-brokers "$HOST:$KAFKA_PORT" >>"$RUN_DIR/logs/kafka.log" 2>&1 || log "kafka: creating the Odin topics failed (see $RUN_DIR/logs/kafka.log)"
 }
 
 start_gateway() {

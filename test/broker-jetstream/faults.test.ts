@@ -12,7 +12,7 @@ import type { StreamPosition } from '../../src/lib/core/broker.js';
 import { startNatsCluster, startNatsServer, type NatsClusterHandle, type NatsServerHandle } from '../testkit/nats-cluster.js';
 import { callApi, pollUntil, startGatewayProcess, type GatewayProcess, apiOk, assertApiOk } from '../testkit/gateway-process.js';
 import { Recorder } from '../broker-conformance.js';
-import { SdkSubscriber } from './sdk-client.js';
+import { SdkSubscriber } from '../testkit/sdk-subscriber.js';
 
 const API_KEY = 'test-' + randomBytes(6).toString('hex');
 

@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { spawnSync } from 'node:child_process';
 import { startNatsServer, type NatsServerHandle } from '../testkit/nats-cluster.js';
 import { callApi, startGatewayProcess, type GatewayProcess, assertApiOk } from '../testkit/gateway-process.js';
-import { SdkSubscriber } from './sdk-client.js';
+import { SdkSubscriber } from '../testkit/sdk-subscriber.js';
 
 const API_KEY = 'test-' + randomBytes(6).toString('hex');
 const channel = (p: string): string => `${p}${randomBytes(3).toString('hex')}.trade`;

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { startGateway, type RunningGateway } from '../../src/lib/server/server.js';
 import { DEFAULT_NAMESPACES } from '../../src/lib/core/options.js';
 import { runGo, runPython } from '../testkit/compat-clients.js';
+import { TestClient, api } from '../testkit/ws-client.js';
 
 const KEY = 'compat-api-key';
 let gw: RunningGateway;
@@ -104,4 +105,24 @@ test('gocent (Go): every method and a pipe of several commands on the legacy /ap
   assert.equal(pipe[1]!.code, 102);
   assert.ok(pipe[2]!.result);
   assert.ok(pipe[3]!.result);
+});
+
+test('skip_history: delivered live without an offset (Odin and Centrifugo), kept out of history', async () => {
+  const ws = gw.url.replace('http', 'ws');
+  const odin = await TestClient.connect(`${ws}/ws`);
+  odin.send({ type: 'subscribe', data: { channels: ['chat.skip'] } });
+  await odin.next((m) => m.type === 'subscription_ack');
+  const cent = await TestClient.connect(`${ws}/connection/websocket`);
+  cent.send('{"id":1,"connect":{}}\n{"id":2,"subscribe":{"channel":"chat.skip"}}');
+  await cent.next((m) => m.id === 2);
+  const r = await api(gw.url, KEY, 'publish', { channel: 'chat.skip', data: { live: true }, skip_history: true });
+  assert.deepEqual(r.body, { result: {} });
+  const o = await odin.next((m) => m.channel === 'chat.skip');
+  assert.deepEqual([o.data, 'offset' in o, 'epoch' in o], [{ live: true }, false, false]);
+  const c = await cent.next((m) => m.push !== undefined);
+  assert.deepEqual((c.push as { pub: Record<string, unknown> }).pub, { data: { live: true } });
+  const h = await api(gw.url, KEY, 'history', { channel: 'chat.skip', limit: 10 });
+  assert.deepEqual((h.body.result as { publications: unknown[] }).publications, []);
+  odin.close();
+  cent.close();
 });

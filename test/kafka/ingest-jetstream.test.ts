@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { createOdinTopics, startKafka, type LocalKafka } from '../testkit/kafka.js';
 import { startNatsServer, freePort, type NatsServerHandle } from '../testkit/nats-cluster.js';
 import { pollUntil, startGatewayProcess, type GatewayProcess } from '../testkit/gateway-process.js';
-import { SdkSubscriber } from '../broker-jetstream/sdk-client.js';
+import { SdkSubscriber } from '../testkit/sdk-subscriber.js';
 import { KafkaProducer } from '../../src/lib/kafka/client.js';
 
 const API_KEY = 'test-' + randomBytes(6).toString('hex');

@@ -14,7 +14,7 @@ import { after, before, describe, it } from 'node:test';
 import { startKafka, type LocalKafka } from '../testkit/kafka.js';
 import { pollUntil, startGatewayProcess, type GatewayProcess } from '../testkit/gateway-process.js';
 import { TestClient, type Json } from '../testkit/ws-client.js';
-import { SdkSubscriber } from '../broker-jetstream/sdk-client.js';
+import { SdkSubscriber } from '../testkit/sdk-subscriber.js';
 import { KafkaProducer } from '../../src/lib/kafka/client.js';
 
 const BIN = fileURLToPath(new URL('../../../bin/odin-ws.js', import.meta.url));

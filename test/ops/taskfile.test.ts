@@ -165,3 +165,23 @@ test('no-Docker workflow end to end on free ports: setup → health → load tes
   const services = (JSON.parse(h.stdout) as { services: { name: string; status: string }[] }).services;
   assert.deepEqual(services.filter((s) => s.status !== 'down').map((s) => s.name), []);
 });
+
+test('no-Docker Kafka: local:start:kafka runs a broker from its jars, health and stats see its topics and the group lag', { timeout: 300_000 }, async () => {
+  const runDir = mkdtempSync(join(tmpdir(), 'odin-task-kafka-'));
+  const env: NodeJS.ProcessEnv = { ...process.env, LOCAL_MODE: 'process', RUN_DIR: runDir, KAFKA_PORT: String(await freePort()) };
+  const t = (...args: string[]): Promise<{ stdout: string; stderr: string }> => run(task, args, { cwd: root, env, maxBuffer: 16 * 1024 * 1024 });
+  try {
+    await t('local:start:kafka');
+    const health = await t('local:health:kafka');
+    assert.match(health.stdout, /^kafka\s+UP\s+.*answers ApiVersions/m);
+    const topics = (await t('local:stats:topics')).stdout;
+    assert.match(topics, /^odin\.trades\s+12\s+0/m, topics);
+    const consume = (await t('local:stats:consume')).stdout;
+    assert.match(consume, /KAFKA CONSUMER GROUP odin-ws-gateway/);
+    assert.match(consume, /^odin\.trades\s+0\s+0\s+no commits/m, consume);
+  } finally {
+    await t('local:delete:kafka');
+    assert.deepEqual(readdirSync(runDir).filter((f) => f.endsWith('.pid')), []);
+    rmSync(runDir, { recursive: true, force: true });
+  }
+});

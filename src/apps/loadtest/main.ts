@@ -76,6 +76,7 @@ Options:
   --per-address N        connections per 127.0.0.x source address  ${DEFAULT_PER_ADDRESS}
   --no-reconnect         do not reconnect after an unexpected close
   --connect-retries N    retry a failed open N times (failures are then counted once)  0
+  --drop-rate R          chaos: drop R random connections per second (TCP cut); each reconnects and recovers  0
   --report-to URL        publish progress to this gateway's dashboard (http://host:port; needs --report-key or --api-key)
   --report-key KEY       server API key for --report-to             --api-key's
   --assert LIST          thresholds, e.g. "p99<50ms,loss=0,failed<=1%"; exit 1 if one is missed
@@ -102,6 +103,7 @@ const FLAGS = {
   'per-address': { type: 'string' },
   'no-reconnect': { type: 'boolean' },
   'connect-retries': { type: 'string' },
+  'drop-rate': { type: 'string' },
   assert: { type: 'string' },
   'report-to': { type: 'string' },
   'report-key': { type: 'string' },
@@ -128,6 +130,7 @@ export interface LoadtestOptions {
   readonly perAddress: number;
   readonly reconnect: boolean;
   readonly connectRetries: number;
+  readonly dropPerSecond: number;
   readonly thresholds: readonly Threshold[];
   /** Gateway whose dashboard shows the run live, and the API key to publish there. */
   readonly reportTo: { readonly url: string; readonly apiKey: string } | null;
@@ -208,6 +211,7 @@ export function parseLoadtestArgs(argv: readonly string[]): LoadtestOptions {
     perAddress: Math.floor(num('per-address', f['per-address'], DEFAULT_PER_ADDRESS, 1)),
     reconnect: f['no-reconnect'] !== true,
     connectRetries: Math.floor(num('connect-retries', f['connect-retries'], 0, 0)),
+    dropPerSecond: num('drop-rate', f['drop-rate'], 0, 0),
     thresholds,
     reportTo,
     json: f.json === true,
@@ -234,6 +238,7 @@ export async function runLoadtest(
     perAddress: o.perAddress,
     reconnect: o.reconnect,
     connectRetries: o.connectRetries,
+    dropPerSecond: o.dropPerSecond,
     workers: o.workers,
   });
   const started = Date.now();

@@ -5,7 +5,14 @@
  * rates computed between refreshes.
  */
 import { ENDPOINT_ENV, resolveEndpoints, type Endpoints, type ServiceName } from '../../lib/ops-probe/services.js';
-import { collectStats, renderStats, STATS_VIEWS, type StatsSnapshot, type StatsView } from '../../lib/ops-probe/stats.js';
+import {
+  collectStats,
+  DEFAULT_STATS_KAFKA_GROUP,
+  renderStats,
+  STATS_VIEWS,
+  type StatsSnapshot,
+  type StatsView,
+} from '../../lib/ops-probe/stats.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from '../../lib/runtime/exit-codes.js';
 import { parseFlags, toNumber, UsageError } from '../../lib/runtime/flags.js';
 
@@ -18,13 +25,14 @@ Views: ${STATS_VIEWS.join(', ')} (default all)
   publisher  events published, rate, errors (publisher /stats)
   ws         gateway connections, subscriptions, messages in/out, publications (gateway /stats, every worker)
   ips        gateway connections by client address
-  topics     broker streams: NATS JetStream streams and subjects; Kafka broker reachability
-  consume    broker consumers: JetStream consumers with pending and redelivered counts
+  topics     broker streams: NATS JetStream streams and subjects; Kafka topics and end offsets
+  consume    consumers: the Kafka consumer group's committed offsets and lag; JetStream consumers
   broker     topics + consume
 
 Options:
   --gateway URL     (${ENDPOINT_ENV.gateway})  --publisher URL (${ENDPOINT_ENV.publisher})
   --nats URL        NATS monitoring base (${ENDPOINT_ENV.nats})  --kafka HOST:PORT (${ENDPOINT_ENV.kafka})
+  --kafka-group ID  Kafka consumer group for lag (KAFKA_CONSUMER_GROUP)  ${DEFAULT_STATS_KAFKA_GROUP}
   --watch           redraw every --interval seconds until Ctrl-C (rates per second between refreshes)
   --interval S      refresh interval                           ${DEFAULT_WATCH_INTERVAL_S}
   --count N         with --watch, stop after N refreshes
@@ -39,6 +47,7 @@ const FLAGS = {
   publisher: { type: 'string' },
   nats: { type: 'string' },
   kafka: { type: 'string' },
+  'kafka-group': { type: 'string' },
   watch: { type: 'boolean', short: 'w' },
   interval: { type: 'string' },
   count: { type: 'string' },
@@ -49,6 +58,7 @@ const FLAGS = {
 export interface StatsOptions {
   readonly view: StatsView;
   readonly endpoints: Endpoints;
+  readonly kafkaGroup: string;
   readonly watch: boolean;
   readonly intervalMs: number;
   readonly count: number;
@@ -68,6 +78,7 @@ export function parseStatsArgs(argv: readonly string[], env: NodeJS.ProcessEnv):
   return {
     view,
     endpoints: resolveEndpoints(env, overrides),
+    kafkaGroup: f['kafka-group'] ?? env.KAFKA_CONSUMER_GROUP ?? DEFAULT_STATS_KAFKA_GROUP,
     watch: f.watch === true,
     intervalMs: num('interval', f.interval, DEFAULT_WATCH_INTERVAL_S, 0.1) * 1000,
     count: Math.floor(num('count', f.count, 0, 0)),
@@ -92,7 +103,7 @@ export async function statsCommand(argv: readonly string[]): Promise<number> {
     return EXIT_OK;
   }
   if (!o.watch) {
-    const snap = await collectStats(o.view, o.endpoints);
+    const snap = await collectStats(o.view, o.endpoints, o.kafkaGroup);
     process.stdout.write(o.json ? JSON.stringify(snap, null, 2) + '\n' : renderStats(snap, null));
     return snap.answered ? EXIT_OK : EXIT_FAILURE;
   }
@@ -108,7 +119,7 @@ export async function statsCommand(argv: readonly string[]): Promise<number> {
   for (let i = 0; !stop && (o.count === 0 || i < o.count); i++) {
     if (i > 0) await sleepUnless(o.intervalMs, () => stop);
     if (stop) break;
-    const snap = await collectStats(o.view, o.endpoints);
+    const snap = await collectStats(o.view, o.endpoints, o.kafkaGroup);
     answered ||= snap.answered;
     if (o.json) process.stdout.write(JSON.stringify(snap) + '\n');
     else process.stdout.write((tty ? '\x1b[2J\x1b[H' : '\n') + renderStats(snap, prev) + (tty ? '\n(Ctrl-C to stop)\n' : ''));

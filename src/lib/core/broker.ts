@@ -26,24 +26,10 @@ import type { StreamPosition } from '../protocol/position.js';
 /** A point in a channel's stream: the last offset seen, within an epoch (a wire concept: protocol/position.ts). */
 export type { StreamPosition };
 
-/** Information about the publisher, when a client (not the server API) published. */
-export interface ClientInfo {
-  readonly client: string;
-  readonly user: string;
-}
-
-export interface Publication {
-  readonly channel: string;
-  readonly offset: number;
-  readonly epoch: string;
-  /** The payload as JSON text, exactly as published. Never re-serialized on the way out. */
-  readonly data: string;
-  /** Server time of acceptance, ms since the Unix epoch. */
-  readonly time: number;
-  /** Short string metadata; `type` is used as the Odin envelope type when present. */
-  readonly tags?: Readonly<Record<string, string>>;
-  readonly info?: ClientInfo;
-}
+import type { ClientInfo, WirePublication } from '../protocol/push.js';
+/** A channel's publication as the broker numbered it (its shape is the wire's: protocol/push.ts). */
+export type Publication = WirePublication;
+export type { ClientInfo };
 
 export interface PublishOptions {
   /** Publications with the same key within the broker's dedup window are accepted once. */

@@ -14,7 +14,8 @@ import type { TokenVerifier } from './auth.js';
 import { brokerFailure } from './errors.js';
 import { BURST_SLICE_BYTES, Writer, type FlushScheduler, type WriterOwner } from './writer.js';
 import { Disconnect, ErrorCode, isProtocolError, protocolError, type DisconnectReason, type ProtocolError } from '../protocol/codes.js';
-import type { ProtocolId } from '../protocol/push.js';
+import { PROTO_CENTRIFUGE_PROTOBUF, type ProtocolId } from '../protocol/push.js';
+import { JSON_CODEC, PROTOBUF_CODEC } from '../protocol/centrifuge-codec.js';
 
 /** What a client needs from the gateway that owns it. */
 export interface ClientContext {
@@ -294,6 +295,7 @@ export abstract class Client implements ConnectionHandler, WriterOwner {
       this.enqueue(hub.prepare(this.protocol, pub));
     }
     if (p.ns.presence) this.ctx.presence.add(p.channel, { client: this.id, user: this.user });
+    if (p.ns.joinLeave) this.pushJoinLeave(p.channel, true);
   }
 
   /**
@@ -333,7 +335,17 @@ export abstract class Client implements ConnectionHandler, WriterOwner {
     this.subs.delete(channel);
     this.ctx.hub.remove(channel, this);
     if (p?.ns.presence) this.ctx.presence.remove(channel, this.id);
+    if (p?.ns.joinLeave) this.pushJoinLeave(channel, false);
     return true;
+  }
+
+  /** Join (after subscribing, to everyone including this client) or leave (to those who stay). */
+  private pushJoinLeave(channel: string, join: boolean): void {
+    const info = { client: this.id, user: this.user };
+    this.ctx.hub.pushToCentrifugeMembers(channel, (proto) => {
+      const codec = proto === PROTO_CENTRIFUGE_PROTOBUF ? PROTOBUF_CODEC : JSON_CODEC;
+      return join ? codec.joinPush(channel, info) : codec.leavePush(channel, info);
+    });
   }
 
   /** Closes with a protocol disconnect code (sent after queued frames). Idempotent. */

@@ -110,6 +110,22 @@ export class Hub<M extends object = object> {
     return this.transport.prepare(bytes, binary);
   }
 
+  /**
+   * Queues a push built per protocol (join, leave) for the channel's active members of the
+   * Centrifugo protocol; `encode` is called once per protocol. Odin has no such pushes.
+   */
+  pushToCentrifugeMembers(channel: string, encode: (proto: ProtocolId) => Uint8Array): void {
+    const e = this.channels.get(channel);
+    if (!e) return;
+    let json: PreparedFrame | undefined;
+    let pb: PreparedFrame | undefined;
+    for (const m of e.members.values()) {
+      if (m.buffer !== null || m.protocol === PROTO_ODIN) continue;
+      if (m.protocol === PROTO_CENTRIFUGE) m.writer.enqueue((json ??= this.transport.prepare(encode(PROTO_CENTRIFUGE))));
+      else m.writer.enqueue((pb ??= this.transport.prepare(encode(PROTO_CENTRIFUGE_PROTOBUF), true)));
+    }
+  }
+
   prepareText(text: string): PreparedFrame {
     return this.transport.prepare(Buffer.from(text));
   }

@@ -70,13 +70,19 @@ const namespaceSchema = z
     recoveryMax: z.number().int().min(1).default(DEFAULT_RECOVERY_MAX),
     presence: z.boolean().default(false),
     /**
+     * Join and leave pushes (Centrifugo protocol) to the channel's subscribers when a client
+     * subscribes or leaves; needs `presence`. Subscribers on the same node only (docs/protocol.md).
+     */
+    joinLeave: z.boolean().default(false),
+    /**
      * `latest`: a connection's unsent publications of one channel are conflated to the newest
      * (price-like channels, where only the last value matters); offsets then skip. Only frames
      * still queued in the connection's write window are conflated (see client.writeDelayMs).
      */
     conflation: z.enum(['none', 'latest']).default('none'),
   })
-  .strict();
+  .strict()
+  .refine((n) => !n.joinLeave || n.presence, { message: 'joinLeave needs presence: true', path: ['joinLeave'] });
 
 export type NamespaceOptions = z.infer<typeof namespaceSchema>;
 

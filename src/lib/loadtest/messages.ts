@@ -24,6 +24,8 @@ export interface WorkerConfig {
   readonly connectRetries: number;
   /** Reconnect (with recovery) after an unexpected close. */
   readonly reconnect: boolean;
+  /** Chaos: open connections dropped (TCP destroyed, no close frame) per second over all workers; each reconnects with recovery. */
+  readonly dropPerSecond?: number;
   readonly reportIntervalMs: number;
 }
 

@@ -146,6 +146,7 @@ export class LoadRun {
       perAddress: this.opts.perAddress,
       reconnect: this.opts.reconnect,
       connectRetries: this.opts.connectRetries,
+      ...(this.opts.dropPerSecond ? { dropPerSecond: this.opts.dropPerSecond } : {}),
       reportIntervalMs: this.opts.reportIntervalMs ?? 1000,
     });
     this.children.forEach((c, w) => c.send({ type: 'start', config: config(w) }));

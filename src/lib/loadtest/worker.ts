@@ -17,6 +17,7 @@ const CONNECT_TICK_MS = 10;
 /** Reconnect delay after an unexpected close: base + random jitter, ms. */
 const RECONNECT_BASE_MS = 250;
 const RECONNECT_JITTER_MS = 750;
+const DROP_TICK_MS = 100;
 /** Time allowed for closing handshakes at stop, ms. */
 const STOP_GRACE_MS = 2000;
 
@@ -50,6 +51,7 @@ export class LoadWorker implements WsClientEvents {
   private nextIndex: number;
   private rampTimer: NodeJS.Timeout | null = null;
   private reportTimer: NodeJS.Timeout | null = null;
+  private dropTimer: NodeJS.Timeout | null = null;
   private lastElu: EventLoopUtilization = performance.eventLoopUtilization();
   private readonly loopDelay = monitorEventLoopDelay({ resolution: 10 });
   private lastEluValue = 0;
@@ -99,6 +101,18 @@ export class LoadWorker implements WsClientEvents {
     this.rampTimer = setInterval(tick, CONNECT_TICK_MS);
     tick();
     this.reportTimer = setInterval(() => this.report(0, false), this.cfg.reportIntervalMs);
+    if (this.cfg.dropPerSecond) this.startDropping(this.cfg.dropPerSecond / this.cfg.workers);
+  }
+
+  /** Chaos: destroys random open connections (the client side of a network fault); onClose reconnects them. */
+  private startDropping(perSecond: number): void {
+    let credit = 0;
+    this.dropTimer = setInterval(() => {
+      credit += perSecond * (DROP_TICK_MS / 1000);
+      if (this.stopping || this.clients.size === 0) return;
+      const open = [...this.clients];
+      for (; credit >= 1; credit--) open[Math.floor(Math.random() * open.length)]?.destroy();
+    }, DROP_TICK_MS);
   }
 
   private newSession(i: number): Session {
@@ -237,6 +251,7 @@ export class LoadWorker implements WsClientEvents {
     this.stopping = true;
     if (this.rampTimer) clearInterval(this.rampTimer);
     if (this.reportTimer) clearInterval(this.reportTimer);
+    if (this.dropTimer) clearInterval(this.dropTimer);
     if (this.clients.size > 0) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, STOP_GRACE_MS);

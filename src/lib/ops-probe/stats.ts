@@ -1,6 +1,7 @@
 /** Collecting and rendering the figures behind `odin-ws stats` (one snapshot; rates from two). */
 import { getJson } from './fetch-json.js';
 import { kafkaPing, type KafkaPing } from './kafka-ping.js';
+import { kafkaFigures, type KafkaFigures } from './kafka-stats.js';
 import type { Endpoints } from './services.js';
 import { bytes, fmt, renderTable } from './table.js';
 
@@ -17,6 +18,8 @@ export interface StatsSnapshot {
   /** NATS JetStream (/jsz with streams and consumers). */
   readonly jetstream?: Json;
   readonly kafka?: KafkaPing & { readonly broker: string };
+  /** Kafka topics and the consumer group's lag (when the broker answered). */
+  readonly kafkaTopics?: KafkaFigures;
   /** Sources that did not answer, with the reason. */
   readonly errors: Readonly<Record<string, string>>;
   /** At least one source answered. */
@@ -36,11 +39,14 @@ const wants = (view: StatsView, part: 'gateway' | 'publisher' | 'jetstream' | 'k
     case 'broker':
       return part === 'jetstream' || part === 'kafka';
     case 'consume':
-      return part === 'jetstream';
+      return part === 'jetstream' || part === 'kafka';
   }
 };
 
-export async function collectStats(view: StatsView, ep: Endpoints): Promise<StatsSnapshot> {
+/** The gateway's Kafka consumer group unless told otherwise (src/lib/kafka/config.ts). */
+export const DEFAULT_STATS_KAFKA_GROUP = 'odin-ws-gateway';
+
+export async function collectStats(view: StatsView, ep: Endpoints, kafkaGroup = DEFAULT_STATS_KAFKA_GROUP): Promise<StatsSnapshot> {
   const errors: Record<string, string> = {};
   const base = (u: string): string => u.replace(/\/+$/, '');
   const [gw, pub, js, kafka] = await Promise.all([
@@ -63,8 +69,12 @@ export async function collectStats(view: StatsView, ep: Endpoints): Promise<Stat
     else errors.nats = `${ep.nats}: ${js.error}`;
   }
   if (kafka) {
-    if (kafka.ok) snap.kafka = { ...kafka, broker: ep.kafka };
-    else errors.kafka = `${ep.kafka}: ${kafka.error ?? 'down'}`;
+    if (kafka.ok) {
+      snap.kafka = { ...kafka, broker: ep.kafka };
+      const figures = await kafkaFigures(ep.kafka, kafkaGroup);
+      if ('error' in figures) errors.kafkaTopics = `${ep.kafka}: ${figures.error}`;
+      else snap.kafkaTopics = figures;
+    } else errors.kafka = `${ep.kafka}: ${kafka.error ?? 'down'}`;
   }
   snap.answered = !!(snap.gateway ?? snap.publisher ?? snap.jetstream ?? snap.kafka);
   return snap;
@@ -175,12 +185,34 @@ function topicsSection(s: StatsSnapshot, prev: StatsSnapshot | null): string {
     out += `NATS JETSTREAM STREAMS (${fmt(s.jetstream.streams)} streams, ${fmt(s.jetstream.messages)} messages)\n`;
     out += rows.length > 0 ? renderTable(['STREAM', 'SUBJECTS', 'MESSAGES', 'BYTES', 'SEQUENCES', 'APPEND RATE'], rows) : '(no streams)\n';
   }
-  if (s.kafka) out += `\nKAFKA\nbroker ${s.kafka.broker} answers (${s.kafka.apis} APIs, ${s.kafka.ms} ms)\n`;
+  if (s.kafka) {
+    out += `\nKAFKA TOPICS (broker ${s.kafka.broker}, ${s.kafka.ms} ms)\n`;
+    const topics = s.kafkaTopics?.topics ?? [];
+    out +=
+      topics.length > 0
+        ? renderTable(
+            ['TOPIC', 'PARTITIONS', 'END OFFSETS', 'APPEND RATE'],
+            topics.map((t) => [
+              t.topic,
+              fmt(t.partitions),
+              fmt(t.endOffsets),
+              rate(s, prev, (x) => x.kafkaTopics?.topics.find((y) => y.topic === t.topic)?.endOffsets),
+            ]),
+          )
+        : '(no topics)\n';
+  }
   return out;
 }
 
+function kafkaConsumeSection(s: StatsSnapshot): string {
+  const k = s.kafkaTopics;
+  if (!k) return '';
+  const rows = k.topics.map((t) => [t.topic, fmt(t.endOffsets), fmt(t.committed), t.lag === null ? 'no commits' : fmt(t.lag)]);
+  return `KAFKA CONSUMER GROUP ${k.group}\n${rows.length > 0 ? renderTable(['TOPIC', 'END OFFSETS', 'COMMITTED', 'LAG'], rows) : '(no topics)\n'}`;
+}
+
 function consumeSection(s: StatsSnapshot): string {
-  if (!s.jetstream) return '';
+  if (!s.jetstream) return kafkaConsumeSection(s);
   const rows = streamsOf(s).flatMap((st) =>
     (st.consumer_detail ?? []).map((c) => [
       st.name ?? '?',
@@ -191,7 +223,7 @@ function consumeSection(s: StatsSnapshot): string {
       fmt(c.num_redelivered),
     ]),
   );
-  return `BROKER CONSUMERS (JetStream)\n${rows.length > 0 ? renderTable(['STREAM', 'CONSUMER', 'DELIVERED SEQ', 'PENDING', 'ACK PENDING', 'REDELIVERED'], rows) : '(no durable consumers: the gateway reads history with direct gets and live data with core subscriptions)\n'}`;
+  return `${kafkaConsumeSection(s)}BROKER CONSUMERS (JetStream)\n${rows.length > 0 ? renderTable(['STREAM', 'CONSUMER', 'DELIVERED SEQ', 'PENDING', 'ACK PENDING', 'REDELIVERED'], rows) : '(no durable consumers: the gateway reads history with direct gets and live data with core subscriptions)\n'}`;
 }
 
 export function renderStats(s: StatsSnapshot, prev: StatsSnapshot | null): string {

@@ -22,6 +22,8 @@ import {
   pbEmptyReply,
   pbErrorReply,
   pbHistoryReply,
+  pbJoinPush,
+  pbLeavePush,
   pbPresenceReply,
   pbPresenceStatsReply,
   pbPublicationPush,
@@ -57,6 +59,8 @@ export interface CentrifugeCodec {
   publicationPush(channel: string, p: CentrifugePublicationFields): Uint8Array;
   subscribePush(channel: string, s: SubscribeFields): Uint8Array;
   unsubscribePush(channel: string, code: number, reason: string): Uint8Array;
+  joinPush(channel: string, info: ClientInfoFields): Uint8Array;
+  leavePush(channel: string, info: ClientInfoFields): Uint8Array;
   readonly ping: Uint8Array;
 }
 
@@ -100,6 +104,8 @@ export const JSON_CODEC: CentrifugeCodec = {
   },
   unsubscribePush: (channel, code, reason) =>
     b('{"push":{"channel":' + JSON.stringify(channel) + ',"unsubscribe":' + JSON.stringify({ code, reason }) + '}}'),
+  joinPush: (channel, info) => b('{"push":{"channel":' + JSON.stringify(channel) + ',"join":{"info":' + JSON.stringify(info) + '}}}'),
+  leavePush: (channel, info) => b('{"push":{"channel":' + JSON.stringify(channel) + ',"leave":{"info":' + JSON.stringify(info) + '}}}'),
   ping: b(CENTRIFUGE_PING),
 };
 
@@ -117,5 +123,7 @@ export const PROTOBUF_CODEC: CentrifugeCodec = {
   publicationPush: pbPublicationPush,
   subscribePush: pbSubscribePush,
   unsubscribePush: pbUnsubscribePush,
+  joinPush: pbJoinPush,
+  leavePush: pbLeavePush,
   ping: PB_PING,
 };

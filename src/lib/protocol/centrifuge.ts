@@ -160,7 +160,9 @@ export interface CentrifugePublicationFields {
 
 /** A publication object as it appears in pushes, subscribe and history results. */
 export function encodePublicationObject(p: CentrifugePublicationFields): string {
-  let s = '{"data":' + p.data + ',"offset":' + p.offset;
+  // Offset 0 (a `skip_history` publication, outside the stream) is left out, as Centrifugo does:
+  // the SDKs then keep their stream position.
+  let s = '{"data":' + p.data + (p.offset > 0 ? ',"offset":' + p.offset : '');
   if (p.info) s += ',"info":' + JSON.stringify(p.info);
   if (p.tags) s += ',"tags":' + JSON.stringify(p.tags);
   return s + '}';

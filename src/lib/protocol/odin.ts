@@ -78,10 +78,8 @@ export function encodeOdinPublication(p: OdinPublicationFields): string {
     JSON.stringify(p.type) +
     ',"channel":' +
     JSON.stringify(p.channel) +
-    ',"offset":' +
-    p.offset +
-    ',"epoch":' +
-    JSON.stringify(p.epoch) +
+    // A publication outside the stream (server API `skip_history`) has no position to keep.
+    (p.offset > 0 ? ',"offset":' + p.offset + ',"epoch":' + JSON.stringify(p.epoch) : '') +
     ',"ts":' +
     p.ts +
     ',"data":' +

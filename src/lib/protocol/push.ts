@@ -13,17 +13,24 @@ export const PROTO_CENTRIFUGE = 1;
 export const PROTO_CENTRIFUGE_PROTOBUF = 2;
 export type ProtocolId = typeof PROTO_ODIN | typeof PROTO_CENTRIFUGE | typeof PROTO_CENTRIFUGE_PROTOBUF;
 
-/** What the wire needs of a publication (core's `Publication` has this shape). */
+/** Information about the publisher, when a client (not the server API) published. */
+export interface ClientInfo {
+  readonly client: string;
+  readonly user: string;
+}
+
+/** A publication as the wire carries it; core's `Publication` is this type (one home). */
 export interface WirePublication {
   readonly channel: string;
   readonly offset: number;
   readonly epoch: string;
-  /** The payload as JSON text, never re-serialized. */
+  /** The payload as JSON text, exactly as published. Never re-serialized on the way out. */
   readonly data: string;
   /** Server time of acceptance, ms since the Unix epoch. */
   readonly time: number;
+  /** Short string metadata; `type` is used as the Odin envelope type when present. */
   readonly tags?: Readonly<Record<string, string>>;
-  readonly info?: { readonly client: string; readonly user: string };
+  readonly info?: ClientInfo;
 }
 
 /** The Odin envelope type: the publication's `type` tag, else the event part of the channel. */

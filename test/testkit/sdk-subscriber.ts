@@ -1,4 +1,4 @@
-/** Test helper: the real `centrifuge` SDK in Node, recording what a subscription sees. */
+/** Test helper (also used by bench/chaos): the real `centrifuge` SDK in Node, recording what a subscription sees. */
 import { Centrifuge, type Subscription, type SubscribedContext } from 'centrifuge';
 import WebSocket from 'ws';
 import type { StreamPosition } from '../../src/lib/core/broker.js';
