@@ -107,6 +107,24 @@ function freePort(): Promise<number> {
   });
 }
 
+/** The arguments every odin-ws gateway contender starts with (loopback, port 0, the bench key, room for the load). */
+function gatewayArgs(): string[] {
+  return [
+    BIN,
+    'gateway',
+    '--host',
+    '127.0.0.1',
+    '--port',
+    '0',
+    '--api-key',
+    BENCH_API_KEY,
+    '--log-level',
+    'info',
+    '--max-connections',
+    String(MAX_CONNECTIONS),
+  ];
+}
+
 /** Our gateway, memory broker, with the given transport. */
 export function gatewayContender(transport: 'ws' | 'uws'): Contender {
   return {
@@ -116,22 +134,7 @@ export function gatewayContender(transport: 'ws' | 'uws'): Contender {
     async start() {
       const { child, matches } = await spawnUntil(
         process.execPath,
-        [
-          BIN,
-          'gateway',
-          '--host',
-          '127.0.0.1',
-          '--port',
-          '0',
-          '--api-key',
-          BENCH_API_KEY,
-          '--log-level',
-          'info',
-          '--max-connections',
-          String(MAX_CONNECTIONS),
-          '--transport',
-          transport,
-        ],
+        [...gatewayArgs(), '--transport', transport],
         [/"url":"http:\/\/127\.0\.0\.1:(\d+)"/],
       );
       return odinHttpServer(child, Number(matches[0]![1]));
@@ -308,18 +311,7 @@ export function natsFeedContender(broker: 'memory' | 'nats', writeDelayMs?: numb
         const { child, matches } = await spawnUntil(
           process.execPath,
           [
-            BIN,
-            'gateway',
-            '--host',
-            '127.0.0.1',
-            '--port',
-            '0',
-            '--api-key',
-            BENCH_API_KEY,
-            '--log-level',
-            'info',
-            '--max-connections',
-            String(MAX_CONNECTIONS),
+            ...gatewayArgs(),
             '--broker',
             broker,
             ...(broker === 'nats' ? ['--workers', '1'] : []),
