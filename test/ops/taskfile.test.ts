@@ -62,7 +62,7 @@ test('the Taskfile parses and has every task the plans name', async () => {
 function dryRun(names: readonly string[], mode: string): [string, string][] {
   const r = spawnSync(task, ['--dry', ...names, ...DRY_VARS], {
     cwd: root,
-    env: { ...process.env, LOCAL_MODE: mode, RUN_DIR: join(tmpdir(), 'odin-dry-run') },
+    env: { ...process.env, NO_COLOR: '1', LOCAL_MODE: mode, RUN_DIR: join(tmpdir(), 'odin-dry-run') },
     encoding: 'utf8',
   });
   assert.equal(r.status, 0, `task --dry failed:\n${r.stderr}`);
@@ -115,6 +115,7 @@ test('no-Docker workflow end to end on free ports: setup → health → load tes
   const runDir = mkdtempSync(join(tmpdir(), 'odin-task-e2e-'));
   const env: NodeJS.ProcessEnv = {
     ...process.env,
+    NO_COLOR: '1', // CI=true makes task colour its output, which the parsing here does not expect
     LOCAL_MODE: 'process',
     RUN_DIR: runDir,
     GATEWAY_PORT: String(await freePort()),
@@ -168,7 +169,7 @@ test('no-Docker workflow end to end on free ports: setup → health → load tes
 
 test('no-Docker Kafka: local:start:kafka runs a broker from its jars, health and stats see its topics and the group lag', { timeout: 300_000 }, async () => {
   const runDir = mkdtempSync(join(tmpdir(), 'odin-task-kafka-'));
-  const env: NodeJS.ProcessEnv = { ...process.env, LOCAL_MODE: 'process', RUN_DIR: runDir, KAFKA_PORT: String(await freePort()) };
+  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', LOCAL_MODE: 'process', RUN_DIR: runDir, KAFKA_PORT: String(await freePort()) };
   const t = (...args: string[]): Promise<{ stdout: string; stderr: string }> => run(task, args, { cwd: root, env, maxBuffer: 16 * 1024 * 1024 });
   try {
     await t('local:start:kafka');
