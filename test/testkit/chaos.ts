@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { callApi, pollUntil, startGatewayProcess, type GatewayProcess } from './gateway-process.js';
+import { apiOk, callApi, pollUntil, startGatewayProcess, type GatewayProcess } from './gateway-process.js';
 import { startNatsCluster, startNatsServer, type NatsServerHandle } from './nats-cluster.js';
 import { SdkSubscriber } from './sdk-subscriber.js';
 
@@ -114,7 +114,8 @@ export async function runBrokerChaos(o: BrokerChaosOptions): Promise<BrokerChaos
         const callAt = Date.now();
         try {
           const r = await callApi(gw.url, apiKey, 'publish', { channel: ch, data: { i } }, 5_000);
-          if (r.status === 200) {
+          // A 200 may carry the error in its body (Centrifugo's API semantics): only a result is an ack.
+          if (apiOk(r)) {
             acked.get(ch)!.push(i);
             ackedTotal++;
             lastAckAt = Date.now();
