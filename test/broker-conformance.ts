@@ -12,6 +12,7 @@ import {
   type BrokerEventHandler,
   type Publication,
   type PublishOptions,
+  type PublishResult,
   type StreamPosition,
 } from '../src/lib/core/broker.js';
 
@@ -316,7 +317,74 @@ export function runBrokerConformance(name: string, makeBroker: () => Broker | Pr
       await assert.rejects(broker.publish(ch, '1'), (err: unknown) => err instanceof BrokerError && err.code === 'closed');
     });
 
+    it("6. source fencing: a position the channel holds is not stored again; one after a missing predecessor is refused 'conflict'", async () => {
+      const { broker } = await node();
+      const ch = uniqueChannel('fence');
+      const at = (seq: bigint, after?: bigint): PublishOptions => ({
+        ...HISTORY,
+        source: after === undefined ? { id: 'odin.trades/3', seq } : { id: 'odin.trades/3', seq, after },
+      });
+      const first = await broker.publish(ch, '1', at(1n));
+      const second = await broker.publish(ch, '2', at(2n, 1n));
+      assert.equal(second.offset, first.offset + 1);
+      assert.equal(first.duplicate, undefined);
+      const again = await broker.publish(ch, '1', at(1n));
+      assert.deepEqual(again, { offset: second.offset, epoch: second.epoch, duplicate: true }, "already held: the channel's position");
+      assert.equal((await broker.publish(ch, '2', at(2n))).duplicate, true);
+      await assert.rejects(broker.publish(ch, '4', at(4n, 3n)), (err: unknown) => err instanceof BrokerError && err.code === 'conflict');
+      assert.equal((await broker.publish(ch, '3', at(3n, 2n))).offset, second.offset + 1, 'the missing one, then the next');
+      assert.equal((await broker.publish(ch, '4', at(4n, 3n))).offset, second.offset + 2);
+      assert.equal((await broker.publish(ch, '10', at(10n))).duplicate, undefined, 'offsets may jump');
+      assert.equal(
+        (await broker.publish(ch, 'x', { ...HISTORY, source: { id: 'odin.trades/5', seq: 1n } })).duplicate,
+        undefined,
+        'sources are unrelated',
+      );
+      await broker.publish(ch, '"plain"', HISTORY);
+      assert.equal((await broker.publish(ch, '9', at(9n))).duplicate, true, 'publications without a source keep the positions');
+      const h = await broker.history(ch, { limit: 100 });
+      assert.deepEqual(
+        h.publications.map((p) => p.data),
+        ['1', '2', '3', '4', '10', 'x', '"plain"'],
+      );
+      await broker.removeHistory(ch);
+      assert.equal((await broker.publish(ch, '1', at(1n))).duplicate, undefined, 'forgotten with the history');
+    });
+
     if (opts.shared) {
+      it('shared, 6. source fencing: two nodes replaying one source at once store each position once, in order', async () => {
+        const a = await node();
+        const b = await node();
+        const ch = uniqueChannel('replay');
+        await a.broker.subscribe(ch);
+        const n = 200;
+        // Each node hands every position over at once (in order, each chained to the one before), like two
+        // ingest processes that both read a partition from its last commit (the old owner's publications
+        // still in flight when the new owner starts).
+        const replay = (broker: Broker): Promise<PublishResult[]> =>
+          Promise.all(
+            Array.from({ length: n }, (_, k) => {
+              const seq = BigInt(k + 1);
+              const source = k === 0 ? { id: 'p/0', seq } : { id: 'p/0', seq, after: seq - 1n };
+              return broker.publish(ch, String(seq), { ...HISTORY, source });
+            }),
+          );
+        const [ra, rb] = await Promise.all([replay(a.broker), replay(b.broker)]);
+        const stored = [...ra, ...rb].filter((r) => r.duplicate !== true);
+        assert.equal(stored.length, n, 'each position stored once');
+        await a.rec.waitFor(() => a.rec.of(ch).length >= n, timeoutMs, `${n} on A`);
+        assert.deepEqual(
+          a.rec.of(ch).map((p) => p.data),
+          Array.from({ length: n }, (_, i) => String(i + 1)),
+        );
+        assert.deepEqual(
+          a.rec.of(ch).map((p) => p.offset),
+          Array.from({ length: n }, (_, i) => i + 1),
+        );
+        const h = await b.broker.history(ch, { limit: 1000 });
+        assert.equal(h.publications.length, n);
+      });
+
       it('shared: a publication through node A is delivered on node B with the same offset and epoch', async () => {
         const a = await node();
         const b = await node();

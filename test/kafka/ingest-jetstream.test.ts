@@ -59,45 +59,50 @@ describe('Kafka ingest into JetStream (real Kafka, real nats-server)', () => {
   it('two gateways in one group: every client on both gets every record exactly once, at the same offsets', async () => {
     const a = await gateway('odin-ws-two');
     const b = await gateway('odin-ws-two');
-    // Keys spread over the partitions, so both members own some of them.
-    const keys = Array.from({ length: 6 }, (_, i) => `T${i}${randomBytes(2).toString('hex').toUpperCase()}`);
-    const perKey = 40;
-    const byGw = [a, b].map((g) => keys.map((k) => new SdkSubscriber(g.wsUrl, `${k}.trade`)));
-    subs.push(...byGw.flat());
-    for (const s of byGw.flat()) await s.waitFor(() => s.subscribed.length > 0, 10_000, 'subscribed');
-    const p = new KafkaProducer({ brokers: [kafka.bootstrap] });
+    // Stopped even when an assertion fails: left running, this group would also ingest the next
+    // test's records into the same stream (and that test would find them published by someone else).
     try {
-      for (let round = 0; round < 4; round++) {
-        const from = round * (perKey / 4) + 1;
-        await p.send(
-          keys.flatMap((key) =>
-            range(from, from + perKey / 4 - 1).map((seq) => ({ topic: 'odin.trades', key, value: trade(seq), timestamp: Date.now() })),
-          ),
+      // Keys spread over the partitions, so both members own some of them.
+      const keys = Array.from({ length: 6 }, (_, i) => `T${i}${randomBytes(2).toString('hex').toUpperCase()}`);
+      const perKey = 40;
+      const byGw = [a, b].map((g) => keys.map((k) => new SdkSubscriber(g.wsUrl, `${k}.trade`)));
+      subs.push(...byGw.flat());
+      for (const s of byGw.flat()) await s.waitFor(() => s.subscribed.length > 0, 10_000, 'subscribed');
+      const p = new KafkaProducer({ brokers: [kafka.bootstrap] });
+      try {
+        for (let round = 0; round < 4; round++) {
+          const from = round * (perKey / 4) + 1;
+          await p.send(
+            keys.flatMap((key) =>
+              range(from, from + perKey / 4 - 1).map((seq) => ({ topic: 'odin.trades', key, value: trade(seq), timestamp: Date.now() })),
+            ),
+          );
+        }
+      } finally {
+        await p.close();
+      }
+      for (const s of byGw.flat()) await s.waitFor(() => s.pubs.length >= perKey, 30_000, `${perKey} publications`);
+      // Let anything doubled arrive before judging.
+      await pollUntil(
+        async () => (await publishedByKafka(a.url)) + (await publishedByKafka(b.url)) >= keys.length * perKey,
+        10_000,
+        'ingest counted',
+      );
+      for (let k = 0; k < keys.length; k++) {
+        const [onA, onB] = [byGw[0]![k]!, byGw[1]![k]!];
+        assert.deepEqual(seqs(onA), range(1, perKey), `${keys[k]} on A: every record once, in order`);
+        assert.deepEqual(seqs(onB), range(1, perKey), `${keys[k]} on B`);
+        assert.deepEqual(
+          onA.pubs.map((x) => x.offset),
+          onB.pubs.map((x) => x.offset),
+          'same offsets on both gateways',
         );
       }
+      const [na, nb] = [await publishedByKafka(a.url), await publishedByKafka(b.url)];
+      assert.ok(na > 0 && nb > 0, `both members ingest part of the partitions (A ${na}, B ${nb})`);
     } finally {
-      await p.close();
+      await Promise.all([a.stop(), b.stop()]);
     }
-    for (const s of byGw.flat()) await s.waitFor(() => s.pubs.length >= perKey, 30_000, `${perKey} publications`);
-    // Let anything doubled arrive before judging.
-    await pollUntil(
-      async () => (await publishedByKafka(a.url)) + (await publishedByKafka(b.url)) >= keys.length * perKey,
-      10_000,
-      'ingest counted',
-    );
-    for (let k = 0; k < keys.length; k++) {
-      const [onA, onB] = [byGw[0]![k]!, byGw[1]![k]!];
-      assert.deepEqual(seqs(onA), range(1, perKey), `${keys[k]} on A: every record once, in order`);
-      assert.deepEqual(seqs(onB), range(1, perKey), `${keys[k]} on B`);
-      assert.deepEqual(
-        onA.pubs.map((x) => x.offset),
-        onB.pubs.map((x) => x.offset),
-        'same offsets on both gateways',
-      );
-    }
-    const [na, nb] = [await publishedByKafka(a.url), await publishedByKafka(b.url)];
-    assert.ok(na > 0 && nb > 0, `both members ingest part of the partitions (A ${na}, B ${nb})`);
-    await Promise.all([a.stop(), b.stop()]);
   });
 
   it('a gateway killed mid-stream and restarted: a recovering client gets every record once, in order', async () => {

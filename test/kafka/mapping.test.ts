@@ -7,7 +7,16 @@ import { loadKafkaSection, resolveIngestMode } from '../../src/lib/kafka/config.
 import { loadGatewayConfig } from '../../src/lib/server/config.js';
 import { ConfigError } from '../../src/lib/core/options.js';
 import { ODIN_TOPICS } from '../../src/lib/kafka/topics.js';
-import { ChannelGuards, parseRecordTag, recordTag } from '../../src/lib/kafka/channel-guard.js';
+import { recordTag, SourceChain, sourceId } from '../../src/lib/kafka/source-chain.js';
+import {
+  decodeSourcePositions,
+  encodeSourcePositions,
+  FATE_APPEND,
+  FATE_DUPLICATE,
+  FATE_GAP,
+  fenceSources,
+  MAX_FENCED_SOURCES,
+} from '../../src/lib/core/source-fence.js';
 
 const b = (s: string): Buffer => Buffer.from(s);
 
@@ -137,36 +146,56 @@ test('kafka options: flags over env over file; clear errors; invalid mode pairs 
   assert.equal(loadGatewayConfig([], {}).kafka, null);
 });
 
-test("channel guard: records at or below the channel's last published Kafka position are skipped, in order, once known", async () => {
-  assert.deepEqual(parseRecordTag(recordTag('odin.trades', 3, 41n)), { topic: 'odin.trades', partition: 3, offset: 41n });
-  assert.deepEqual(parseRecordTag('a.b/c/7/9'), { topic: 'a.b/c', partition: 7, offset: 9n });
-  for (const bad of [null, '', 'x', 'x/1', 'x/1/-2', 'x/a/1', '/1/2']) assert.equal(parseRecordTag(bad), null, String(bad));
-  let release!: (tag: string | null) => void;
-  const lookups: string[] = [];
-  const g = new ChannelGuards((ch) => {
-    lookups.push(ch);
-    return new Promise((r) => (release = r));
-  });
-  const seen: Array<[bigint, boolean]> = [];
-  for (const off of [40n, 41n, 42n]) g.run('BTC.trade', 'odin.trades', 3, off, (dup) => seen.push([off, dup]));
-  assert.deepEqual(seen.length, 0, "waits for the channel's last publication");
-  release(recordTag('odin.trades', 3, 41n));
-  await new Promise((r) => setImmediate(r));
+test('source fencing: a position the channel holds is a duplicate, a missing predecessor a gap, other partitions unrelated', () => {
+  assert.equal(recordTag('odin.trades', 3, 41n), 'odin.trades/3/41');
+  const p3 = sourceId('odin.trades', 3);
+  const p5 = sourceId('odin.trades', 5);
+  // A channel holding partition 3 up to offset 41.
+  let stored = fenceSources(undefined, [{ id: p3, seq: 41n }]).next;
+  const f = fenceSources(stored, [
+    { id: p3, seq: 40n },
+    { id: p3, seq: 41n },
+    { id: p3, seq: 42n, after: 41n },
+    { id: p3, seq: 42n },
+    undefined,
+    { id: p5, seq: 1n },
+    { id: p3, seq: 44n, after: 43n },
+    { id: p3, seq: 45n, after: 44n },
+  ]);
+  assert.deepEqual(f.fates, [FATE_DUPLICATE, FATE_DUPLICATE, FATE_APPEND, FATE_DUPLICATE, FATE_APPEND, FATE_APPEND, FATE_GAP, FATE_GAP]);
+  assert.equal(f.appended, 3);
   assert.deepEqual(
-    [...seen],
+    [...f.next!],
     [
-      [40n, true],
-      [41n, true],
-      [42n, false],
+      [p3, 42n],
+      [p5, 1n],
     ],
   );
-  g.run('BTC.trade', 'odin.trades', 3, 43n, (dup) => seen.push([43n, dup]));
-  assert.deepEqual(seen.at(-1), [43n, false] as [bigint, boolean], 'known now: runs at once');
-  assert.deepEqual(lookups, ['BTC.trade'], 'one lookup per channel per session');
-  g.reset();
-  g.run('BTC.trade', 'odin.trades', 5, 1n, (dup) => seen.push([1n, dup]));
-  release(recordTag('odin.trades', 3, 99n));
-  await new Promise((r) => setImmediate(r));
-  assert.deepEqual(seen.at(-1), [1n, false] as [bigint, boolean], "another partition's position says nothing");
-  assert.equal(lookups.length, 2);
+  assert.deepEqual([...stored!], [[p3, 41n]], 'the stored positions are not modified');
+  // An unknown source with an `after` is a gap (its predecessor never landed)...
+  assert.deepEqual(fenceSources(undefined, [{ id: p3, seq: 2n, after: 1n }]).fates, [FATE_GAP]);
+  // ...unless the channel is full (it may have been forgotten): then it passes.
+  for (let i = 0; i < MAX_FENCED_SOURCES + 3; i++) stored = fenceSources(stored, [{ id: `t/${i}`, seq: 7n }]).next;
+  assert.equal(stored!.size, MAX_FENCED_SOURCES);
+  assert.equal(stored!.has('t/0'), false, 'the least recently published source is forgotten');
+  assert.deepEqual(fenceSources(stored, [{ id: 't/0', seq: 2n, after: 1n }]).fates, [FATE_APPEND]);
+  // Header form round-trips; anything malformed means "nothing known".
+  assert.deepEqual(decodeSourcePositions(encodeSourcePositions(f.next)), f.next);
+  for (const bad of ['', 'x', '[]', '{"a":1}', '{"a":"-1"}', 'null']) assert.equal(decodeSourcePositions(bad), undefined, bad);
+});
+
+test('source chain: after = the unsettled previous record of the channel and partition; settled ones need none', () => {
+  const c = new SourceChain();
+  const s = sourceId('odin.trades', 3);
+  assert.equal(c.handOff('BTC.trade', s, 10n), undefined, 'first of the channel: nothing to chain to');
+  assert.equal(c.handOff('BTC.trade', s, 12n), 10n);
+  assert.equal(c.handOff('ETH.trade', s, 13n), undefined, 'another channel of the same partition is unrelated');
+  assert.equal(c.handOff('BTC.trade', s, 11n), undefined, 'read again (at or below one in flight): no after');
+  assert.equal(c.handOff('BTC.trade', s, 14n), 12n, 'the re-read did not move the chain');
+  c.settled('BTC.trade', s, 12n);
+  assert.equal(c.size, 2, 'only the last handed record ends the chain');
+  c.settled('BTC.trade', s, 14n);
+  assert.equal(c.handOff('BTC.trade', s, 20n), undefined, 'everything before is in the channel');
+  c.reset();
+  assert.equal(c.size, 0);
 });

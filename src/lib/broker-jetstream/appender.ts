@@ -20,13 +20,21 @@
  * process's window (same length as JetStream's). So a key is honoured across nodes when its
  * publication is appended alone, and always within one process.
  *
+ * Source fencing (Broker guarantee 6): every message carries the channel's source positions
+ * (`Odin-Sources`, carried forward by every append). Which publications of a group are
+ * appended is decided against the head the append is conditional on, so the decision and the
+ * append are one atomic step: a writer that lost the race re-reads the head and decides again.
+ * Fenced-out publications resolve as duplicates or reject with 'conflict'; the rest go out as
+ * one message (its `Nats-Msg-Id` names the subset, so a retry of the same subset is deduped).
+ *
  * Overload: at most `maxBacklog` publications wait per process; past it `publish` rejects at
  * once with 'unavailable' (counted in `rejected`), and a publication that waited past its
  * deadline is rejected rather than appended late.
  */
 import { createHash } from 'node:crypto';
 import { nuid, type NatsConnection } from '@nats-io/transport-node';
-import { BrokerError, type PublishOptions, type StreamPosition } from '../core/broker.js';
+import { BrokerError, type PublishOptions, type PublishResult, type SourcePosition } from '../core/broker.js';
+import { encodeSourcePositions, FATE_APPEND, FATE_DUPLICATE, fenceSources, type SourceFate } from '../core/source-fence.js';
 import type { ResolvedJetStreamOptions } from './options.js';
 import { buildHeaders, encodeParts, metaOf, newEpoch, type Head, type Part } from './records.js';
 import type { StreamReader } from './reader.js';
@@ -58,8 +66,9 @@ interface PendingPub {
   readonly kind: 'pub';
   readonly part: Part;
   readonly key: string | undefined;
+  readonly source: SourcePosition | undefined;
   readonly deadline: number;
-  resolve(pos: StreamPosition): void;
+  resolve(pos: PublishResult): void;
   reject(err: unknown): void;
 }
 
@@ -91,7 +100,7 @@ export class Appender {
   readonly stats: AppendStats = { backlog: 0, rejected: 0, appends: 0, appended: 0, onAppend: null };
   private readonly heads = new Map<string, Head>();
   private readonly queues = new Map<string, ChannelQueue>();
-  private readonly keys = new Map<string, { pos: Promise<StreamPosition>; expires: number }>();
+  private readonly keys = new Map<string, { pos: Promise<PublishResult>; expires: number }>();
 
   constructor(
     private readonly o: ResolvedJetStreamOptions,
@@ -108,8 +117,8 @@ export class Appender {
     this.heads.delete(channel);
   }
 
-  /** Queues one publication; resolves with its position once its group is stored. */
-  publish(channel: string, subject: string, data: string, opts: PublishOptions | undefined): Promise<StreamPosition> {
+  /** Queues one publication; resolves with its position once its group is stored (or it is fenced out). */
+  publish(channel: string, subject: string, data: string, opts: PublishOptions | undefined): Promise<PublishResult> {
     const key = opts?.idempotencyKey;
     const now = Date.now();
     const keyId = key === undefined ? undefined : channel + '\u0000' + key;
@@ -121,12 +130,13 @@ export class Appender {
       this.stats.rejected++;
       return Promise.reject(new BrokerError('unavailable', `overloaded: ${this.stats.backlog} publications waiting to be appended`));
     }
-    const pos = new Promise<StreamPosition>((resolve, reject) => {
+    const pos = new Promise<PublishResult>((resolve, reject) => {
       this.stats.backlog++;
       this.enqueue(channel, subject, {
         kind: 'pub',
         part: { data: encoder.encode(data), meta: metaOf(opts) },
         key,
+        source: opts?.source,
         deadline: now + this.o.publishTimeoutMs,
         resolve,
         reject,
@@ -147,10 +157,14 @@ export class Appender {
   writeMarker(channel: string, subject: string): Promise<Head> {
     const deadline = Date.now() + this.o.publishTimeoutMs;
     const marker: Part = { data: new Uint8Array(0), meta: undefined };
-    return this.serialized(channel, subject, () => this.append(channel, subject, [marker], 'm' + nuid.next(), true, deadline));
+    return this.serialized(
+      channel,
+      subject,
+      async () => (await this.append(channel, subject, [marker], 'm' + nuid.next(), true, deadline)).head,
+    );
   }
 
-  private remember(keyId: string, pos: Promise<StreamPosition>, now: number): void {
+  private remember(keyId: string, pos: Promise<PublishResult>, now: number): void {
     if (this.keys.size >= MAX_LOCAL_KEYS) {
       for (const [k, v] of this.keys) {
         if (v.expires > now && this.keys.size < MAX_LOCAL_KEYS) break;
@@ -198,19 +212,22 @@ export class Appender {
             : (group.length === 1 ? 'r' : 'g') + nuid.next();
         const deadline = Math.min(...group.map((p) => p.deadline));
         const t0 = performance.now();
-        const head = await this.append(
+        const sources = group.some((p) => p.source !== undefined) ? group.map((p) => p.source) : undefined;
+        const { head, fates, appended } = await this.append(
           channel,
           q.subject,
           group.map((p) => p.part),
           msgId,
           false,
           deadline,
+          sources,
         );
-        this.stats.appends++;
-        this.stats.appended += group.length;
-        this.stats.onAppend?.((performance.now() - t0) / 1000, group.length);
-        const base = head.offset - group.length;
-        for (let i = 0; i < group.length; i++) group[i]!.resolve({ offset: base + i + 1, epoch: head.epoch });
+        if (appended > 0) {
+          this.stats.appends++;
+          this.stats.appended += appended;
+          this.stats.onAppend?.((performance.now() - t0) / 1000, appended);
+        }
+        settleGroup(channel, group, fates, head, appended);
       } catch (err) {
         for (const p of group) p.reject(err);
       }
@@ -245,7 +262,9 @@ export class Appender {
   /**
    * Appends one message holding `parts` after the channel's last one (compare-and-set on the
    * channel's last stream sequence), retrying on conflicts and on transient unavailability
-   * until `deadline`. Returns the stored head (its offset is the group's last).
+   * until `deadline`. With `sources`, only the parts the fence lets through against that same
+   * head are in the message (all fenced out: nothing is sent). Returns the head after it (the
+   * message's offset is its last part's) and each part's fate.
    */
   private async append(
     channel: string,
@@ -254,9 +273,11 @@ export class Appender {
     msgId: string,
     marker: boolean,
     deadline: number,
-  ): Promise<Head> {
+    sources?: readonly (SourcePosition | undefined)[],
+  ): Promise<{ head: Head; fates: readonly SourceFate[]; appended: number }> {
     let backoff = 25;
-    const payload = encodeParts(parts);
+    const all: readonly SourceFate[] = parts.map(() => FATE_APPEND);
+    const payloads = new Map<string, Uint8Array>();
     for (let attempt = 0; ; attempt++) {
       this.env.checkOpen();
       if (!this.env.connected()) throw unreachable();
@@ -265,21 +286,31 @@ export class Appender {
       let transient: unknown;
       try {
         const head = this.heads.get(channel) ?? (await this.reader.head(channel));
-        if (marker && head.seq !== 0) return head; // someone wrote first: use their epoch
-        const offset = marker ? 0 : head.offset + parts.length;
+        if (marker && head.seq !== 0) return { head, fates: all, appended: 0 }; // someone wrote first: use their epoch
+        // A new epoch starts with no source positions (the history they described is gone).
+        const fence = sources ? fenceSources(head.seq === 0 ? undefined : head.sources, sources) : null;
+        const fates = fence?.fates ?? all;
+        const kept = fence === null || fence.appended === parts.length ? parts : parts.filter((_, i) => fates[i] === FATE_APPEND);
+        if (kept.length === 0) return { head, fates, appended: 0 };
+        // The message id names the subset sent, so a retry of this very message is deduped.
+        const id = kept === parts ? msgId : `${msgId}.${createHash('sha256').update(fates.join('')).digest('base64url').slice(0, 16)}`;
+        let payload = payloads.get(id);
+        if (payload === undefined) payloads.set(id, (payload = encodeParts(kept)));
+        const offset = marker ? 0 : head.offset + kept.length;
         const epoch = head.seq === 0 ? newEpoch() : head.epoch;
-        const h = buildHeaders(this.o.stream, msgId, head.seq, offset, epoch, Date.now(), parts);
+        const nextSources = fence ? fence.next : head.seq === 0 ? undefined : head.sources;
+        const h = buildHeaders(this.o.stream, id, head.seq, offset, epoch, Date.now(), kept, encodeSourcePositions(nextSources));
         const timeout = Math.max(10, Math.min(this.o.requestTimeoutMs, remaining));
         const reply = await this.env.conn().request(subject, payload, { headers: h, timeout });
         const ack = reply.json<PubAck>();
         if (ack.error === undefined && typeof ack.seq === 'number') {
           if (ack.duplicate === true) {
             this.heads.delete(channel);
-            return await this.reader.at(ack.seq);
+            return { head: await this.reader.at(ack.seq), fates, appended: kept.length };
           }
-          const next = { seq: ack.seq, offset, epoch };
+          const next = { seq: ack.seq, offset, epoch, sources: nextSources };
           this.cacheHead(channel, next);
-          return next;
+          return { head: next, fates, appended: kept.length };
         }
         this.heads.delete(channel);
         const code = ack.error?.err_code;
@@ -309,5 +340,20 @@ export class Appender {
   private cacheHead(channel: string, head: Head): void {
     if (this.heads.size >= MAX_CACHED_HEADS) this.heads.clear();
     this.heads.set(channel, head);
+  }
+}
+
+/** Resolves a group's publications by their fates: appended ones get the offsets ending at the head's. */
+function settleGroup(channel: string, group: readonly PendingPub[], fates: readonly SourceFate[], head: Head, appended: number): void {
+  let offset = head.offset - appended;
+  for (let i = 0; i < group.length; i++) {
+    const p = group[i]!;
+    const fate = fates[i];
+    if (fate === FATE_APPEND) p.resolve({ offset: ++offset, epoch: head.epoch });
+    else if (fate === FATE_DUPLICATE) p.resolve({ offset: head.offset, epoch: head.epoch, duplicate: true });
+    else {
+      const s = p.source!;
+      p.reject(new BrokerError('conflict', `${s.id} at ${s.after ?? '?'} is not in ${channel}: publish it before ${s.seq}`));
+    }
   }
 }

@@ -7,7 +7,7 @@ import { AckPolicy, DeliverPolicy, type JetStreamClient, type JetStreamManager }
 import { nuid } from '@nats-io/transport-node';
 import { BrokerError, type HistoryOptions, type HistoryResult, type Publication } from '../core/broker.js';
 import type { ResolvedJetStreamOptions } from './options.js';
-import { readRecord, toPublications, type Head, type StoredRecord } from './records.js';
+import { headOf, readRecord, toPublications, type Head, type StoredRecord } from './records.js';
 import { nanos } from './stream-admin.js';
 
 export class StreamReader {
@@ -27,7 +27,7 @@ export class StreamReader {
     if (m === null) return { seq: 0, offset: 0, epoch: '' };
     const r = readRecord(m.seq, m.header, m.data);
     if (r === null) throw new BrokerError('internal', `foreign message at seq ${m.seq} on ${m.subject}`);
-    return { seq: r.seq, offset: r.offset, epoch: r.epoch };
+    return headOf(r);
   }
 
   /** The head of the record stored at `seq` (a duplicate's original). */
@@ -35,7 +35,7 @@ export class StreamReader {
     const m = await this.jsm().streams.getMessage(this.o.stream, { seq });
     const r = m === null ? null : readRecord(m.seq, m.header, m.data);
     if (r === null) throw new BrokerError('internal', `duplicate publication at seq ${seq} is no longer readable`);
-    return { seq: r.seq, offset: r.offset, epoch: r.epoch };
+    return headOf(r);
   }
 
   /**

@@ -11,6 +11,7 @@
 import { randomBytes } from 'node:crypto';
 import { headers, type MsgHdrs } from '@nats-io/transport-node';
 import type { ClientInfo, Publication, PublishOptions } from '../core/broker.js';
+import { decodeSourcePositions, type SourcePositions } from '../core/source-fence.js';
 
 /** The channel offset of this message, decimal; 0 marks an epoch marker (no publication). */
 export const H_OFFSET = 'Odin-Offset';
@@ -22,6 +23,11 @@ export const H_TIME = 'Odin-Time';
 export const H_META = 'Odin-Meta';
 /** Publications in the message (absent: 1). */
 export const H_COUNT = 'Odin-Count';
+/**
+ * The channel's source positions after this message (Broker guarantee 6), carried forward by
+ * every append so the channel's last message always holds them; absent: none.
+ */
+export const H_SOURCES = 'Odin-Sources';
 /** Set by us on every append: the stream sequence of the channel's previous message. */
 export const H_EXPECTED_LAST_SUBJECT_SEQ = 'Nats-Expected-Last-Subject-Sequence';
 export const H_MSG_ID = 'Nats-Msg-Id';
@@ -40,6 +46,8 @@ export interface StoredRecord {
   readonly time: number;
   readonly data: Uint8Array;
   readonly meta: string | undefined;
+  /** The {@link H_SOURCES} header as stored (decoded only where a head is needed). */
+  readonly sources?: string | undefined;
 }
 
 /** The top of a channel: its last message. `seq` 0 means the channel holds no message. */
@@ -47,6 +55,8 @@ export interface Head {
   readonly seq: number;
   readonly offset: number;
   readonly epoch: string;
+  /** Its source positions (guarantee 6). */
+  readonly sources?: SourcePositions | undefined;
 }
 
 export function newEpoch(): string {
@@ -95,6 +105,7 @@ export function buildHeaders(
   epoch: string,
   time: number,
   parts: readonly Part[],
+  sources?: string,
 ): MsgHdrs {
   const h = headers();
   h.set(H_MSG_ID, msgId);
@@ -105,7 +116,13 @@ export function buildHeaders(
   h.set(H_TIME, String(time));
   if (parts.length > 1) h.set(H_COUNT, String(parts.length));
   else if (parts[0]?.meta !== undefined) h.set(H_META, parts[0].meta);
+  if (sources !== undefined) h.set(H_SOURCES, sources);
   return h;
+}
+
+/** The head a stored message makes. */
+export function headOf(r: StoredRecord): Head {
+  return { seq: r.seq, offset: r.offset, epoch: r.epoch, sources: decodeSourcePositions(r.sources) };
 }
 
 function num(h: MsgHdrs, key: string): number {
@@ -134,6 +151,7 @@ export function readRecord(seq: number, h: MsgHdrs | undefined, data: Uint8Array
     time,
     data,
     meta: meta === '' ? undefined : meta,
+    sources: h.get(H_SOURCES) || undefined,
   };
 }
 

@@ -8,8 +8,10 @@ import {
   type HistoryResult,
   type Publication,
   type PublishOptions,
+  type PublishResult,
   type StreamPosition,
 } from './broker.js';
+import { FATE_DUPLICATE, FATE_GAP, fenceSources, type SourcePositions } from './source-fence.js';
 
 /** Default history kept when a publish names no size: none, as in Centrifugo. */
 export const DEFAULT_MEMORY_HISTORY_SIZE = 0;
@@ -29,6 +31,8 @@ export interface MemoryBrokerOptions {
 class Stream {
   offset = 0;
   readonly epoch: string;
+  /** Guarantee 6: the highest position stored per source. */
+  sources: SourcePositions | undefined;
   private buf: (Publication | undefined)[] = [];
   private head = 0; // index of the oldest kept publication in buf
   private count = 0;
@@ -102,7 +106,7 @@ export class MemoryBroker implements Broker, EphemeralPublisher {
     this.handler = handler;
   }
 
-  async publish(channel: string, data: string, opts: PublishOptions = {}): Promise<StreamPosition> {
+  async publish(channel: string, data: string, opts: PublishOptions = {}): Promise<PublishResult> {
     if (this.closed) throw new BrokerError('closed', 'broker is closed');
     const now = this.now();
     if (opts.idempotencyKey !== undefined) {
@@ -114,6 +118,13 @@ export class MemoryBroker implements Broker, EphemeralPublisher {
     if (!stream) {
       stream = new Stream();
       this.streams.set(channel, stream);
+    }
+    if (opts.source) {
+      const f = fenceSources(stream.sources, [opts.source]);
+      if (f.fates[0] === FATE_DUPLICATE) return { offset: stream.offset, epoch: stream.epoch, duplicate: true };
+      if (f.fates[0] === FATE_GAP)
+        throw new BrokerError('conflict', `${opts.source.id} ${opts.source.after ?? ''} is not in ${channel}: publish it first`);
+      stream.sources = f.next;
     }
     stream.offset++;
     const pub: Publication = {

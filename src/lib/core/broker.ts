@@ -20,6 +20,21 @@
  *     broker: acknowledged by its quorum); the returned position is that publication's.
  *     It rejects with a `BrokerError` when the broker cannot accept it (code 'unavailable'
  *     when it is unreachable: callers answer "try again", never hang).
+ *  6. Source fencing (`PublishOptions.source`, for writers that replay an ordered source, such
+ *     as the Kafka ingest after a rebalance): per channel, the broker holds the highest `seq`
+ *     stored for each source (the last MAX_FENCED_SOURCES sources to publish there, forgotten
+ *     with the channel's history) and checks a publication against it atomically with its
+ *     append, whichever node or process appends:
+ *      - `seq` at or below the stored one: it is in the channel already (stored by another
+ *        writer, or by an earlier attempt whose acknowledgement was lost); not appended again,
+ *        `publish()` resolves with the channel's position and `duplicate: true`;
+ *      - `after` given and not stored (the stored `seq` is below it, or none is stored while
+ *        the channel holds fewer than MAX_FENCED_SOURCES sources): the writer's previous publication of the
+ *        source on this channel is missing (it failed); rejected with code 'conflict', so
+ *        nothing lands after a failed publication and the writer resumes from that one;
+ *      - otherwise appended, and the stored `seq` becomes this one.
+ *     So however many writers replay a source, each position is stored at most once and in
+ *     increasing order, independent of dedup windows and of how appends are grouped.
  */
 
 import type { StreamPosition } from '../protocol/position.js';
@@ -40,6 +55,30 @@ export interface PublishOptions {
   readonly historySize?: number;
   /** History time to live, ms. */
   readonly historyTtlMs?: number;
+  /** The publication's place in a replayed source (guarantee 6). */
+  readonly source?: SourcePosition;
+}
+
+/**
+ * A position in an ordered source that writers may replay: for the Kafka ingest, `id` is
+ * `topic/partition` and `seq` the record's offset.
+ */
+export interface SourcePosition {
+  /** Names one ordered source; positions of different sources are unrelated. */
+  readonly id: string;
+  /** Increases along the source. */
+  readonly seq: bigint;
+  /**
+   * The `seq` of this writer's previous publication of the same source on the same channel,
+   * while that one may still fail (guarantee 6: refused unless that one is stored).
+   */
+  readonly after?: bigint;
+}
+
+/** What `publish()` resolves with (guarantee 5; `duplicate`: guarantee 6). */
+export interface PublishResult extends StreamPosition {
+  /** Not appended: the channel held this source position already; the position is the channel's. */
+  readonly duplicate?: true;
 }
 
 export interface HistoryOptions {
@@ -83,7 +122,7 @@ export interface Broker {
   readonly telemetry?: BrokerTelemetry;
   /** Starts delivery to `handler`. Called once, before any subscribe. */
   run(handler: BrokerEventHandler): Promise<void>;
-  publish(channel: string, data: string, opts?: PublishOptions): Promise<StreamPosition>;
+  publish(channel: string, data: string, opts?: PublishOptions): Promise<PublishResult>;
   /** This node wants the channel's publications (guarantee 3). Idempotent. */
   subscribe(channel: string): Promise<void>;
   /** This node no longer wants the channel. Idempotent. */
@@ -111,7 +150,8 @@ export function isEphemeralPublisher(b: Broker): b is Broker & EphemeralPublishe
   return typeof (b as Partial<EphemeralPublisher>).publishEphemeral === 'function';
 }
 
-export type BrokerErrorCode = 'unavailable' | 'closed' | 'bad_request' | 'internal';
+/** 'conflict': a fenced publication whose predecessor is missing (guarantee 6); retry from that one. */
+export type BrokerErrorCode = 'unavailable' | 'closed' | 'bad_request' | 'internal' | 'conflict';
 
 export class BrokerError extends Error {
   override readonly name = 'BrokerError';

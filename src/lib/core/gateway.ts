@@ -6,6 +6,8 @@ import {
   type BrokerEventHandler,
   type HistoryResult,
   type Publication,
+  type PublishResult,
+  type SourcePosition,
   type StreamPosition,
 } from './broker.js';
 import { ChannelRules } from './channels.js';
@@ -62,6 +64,8 @@ export interface PublishRequest {
   readonly tags?: Record<string, string>;
   /** Deliver live only: not kept in history, no offset (Centrifugo's `skip_history`). */
   readonly skipHistory?: boolean;
+  /** Fencing for a replayed source (Broker guarantee 6; the Kafka ingest). */
+  readonly source?: SourcePosition;
 }
 
 /** Options of a server-side subscription made through the server API. */
@@ -250,7 +254,7 @@ export class Gateway implements ConnectionAcceptor, BrokerEventHandler, ClientCo
 
   // ---- Server API (the HTTP layer maps these to Centrifugo's shapes) ----
 
-  async publish(req: PublishRequest): Promise<StreamPosition> {
+  async publish(req: PublishRequest): Promise<PublishResult> {
     const ns = this.rules.resolve(req.channel);
     if (!ns) throw new CodedError(ErrorCode.UnknownChannel, `unknown channel "${req.channel.slice(0, 255)}"`);
     if (req.skipHistory) {
@@ -264,6 +268,7 @@ export class Gateway implements ConnectionAcceptor, BrokerEventHandler, ClientCo
         historyTtlMs: ns.historyTtlMs,
         ...(req.idempotencyKey !== undefined ? { idempotencyKey: req.idempotencyKey } : {}),
         ...(req.tags !== undefined ? { tags: req.tags } : {}),
+        ...(req.source !== undefined ? { source: req.source } : {}),
       };
       const pos =
         req.skipHistory && isEphemeralPublisher(this.broker)

@@ -28,11 +28,11 @@
  *     work per message (a lease, a queue group, partitions) and `reading` tells whether this
  *     process is the one reading now.
  */
-import type { PublishOptions, StreamPosition } from './broker.js';
+import type { PublishOptions, PublishResult } from './broker.js';
 
 /** Where an ingest delivers: the gateway's publish (or a broker's, in tests and tools). */
 export interface IngestSink {
-  publish(channel: string, data: string, opts?: PublishOptions): Promise<StreamPosition>;
+  publish(channel: string, data: string, opts?: PublishOptions): Promise<PublishResult>;
 }
 
 export interface IngestCounters {

@@ -183,8 +183,8 @@ export interface ConsumerSessionOptions {
   readonly start: 'committed' | 'earliest' | 'latest' | readonly PartitionOffset[];
   /** Records of one fetch handed over before backpressure applies. */
   readonly highWaterMark?: number;
-  /** Called when the group (re)assigns partitions to this member. */
-  readonly onAssigned?: () => void;
+  /** Called when the group (re)assigns partitions to this member, with what it owns now. */
+  readonly onAssigned?: (owned: Array<{ topic: string; partitions: number[] }>) => void;
 }
 
 /**
@@ -223,7 +223,8 @@ export class KafkaConsumerSession {
       maxWaitTime: 100,
       highWaterMark: o.highWaterMark ?? 1024,
     });
-    if (o.onAssigned) consumer.on('consumer:group:join', o.onAssigned);
+    const onAssigned = o.onAssigned;
+    if (onAssigned) consumer.on('consumer:group:join', () => onAssigned(ownedBy(consumer)));
     try {
       const stream = await consumer.consume({
         topics: [...o.topics],
@@ -251,7 +252,7 @@ export class KafkaConsumerSession {
 
   /** The partitions this member owns now. */
   assignments(): Array<{ topic: string; partitions: number[] }> {
-    return (this.consumer.assignments ?? []).map((a) => ({ topic: a.topic, partitions: [...a.partitions] }));
+    return ownedBy(this.consumer);
   }
 
   async commit(offsets: readonly PartitionOffset[]): Promise<void> {
@@ -295,6 +296,10 @@ export async function probeOffsets(
   } finally {
     await forceClose(c);
   }
+}
+
+function ownedBy(c: Consumer): Array<{ topic: string; partitions: number[] }> {
+  return (c.assignments ?? []).map((a) => ({ topic: a.topic, partitions: [...a.partitions] }));
 }
 
 /** Closes without waiting for in-flight commits; never rejects. */

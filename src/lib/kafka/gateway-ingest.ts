@@ -9,7 +9,6 @@ import { ConfigError } from '../core/options.js';
 import { kafkaConnection, resolveIngestMode } from './config.js';
 import { KafkaIngest } from './ingest.js';
 import { registerKafkaMetrics } from './metrics.js';
-import { KAFKA_RECORD_TAG } from './channel-guard.js';
 
 export function kafkaIngestFactory(cfg: GatewayAppConfig, sink: IngestSink, _onError: unknown, ctx: IngestContext): KafkaIngest {
   const section = cfg.kafka;
@@ -26,15 +25,7 @@ export function kafkaIngestFactory(cfg: GatewayAppConfig, sink: IngestSink, _onE
       start,
       ...(section.rules ? { rules: section.rules } : {}),
       maxRecordBytes: section.maxRecordBytes,
-      publish: (channel, data, idempotencyKey, tags) => sink.publish(channel, data, { idempotencyKey, tags }),
-      lastRecordTag: async (channel) => {
-        try {
-          const h = await gw.gateway.history(channel, { limit: 1, reverse: true });
-          return h.publications[0]?.tags?.[KAFKA_RECORD_TAG] ?? null;
-        } catch {
-          return null; // no history for this channel (namespace without history), or unreachable
-        }
-      },
+      publish: (channel, data, opts) => sink.publish(channel, data, opts),
       // Unknown channel or bad request: retrying cannot help. Unavailable (503) or internal: retry.
       isPermanent: (err) => err instanceof CodedError && httpStatusOf(err) < 500,
       log,

@@ -11,9 +11,14 @@
  *    order of its partition: one key, one partition).
  *  - An offset is committed only once its record and every earlier one of the partition were
  *    accepted by the broker (or skipped as bad). After a crash, restart or rebalance, reading
- *    resumes at the committed offset; records published but not yet committed are published
- *    again with the same idempotency key (the event id, else `kafka:topic/partition/offset`), so
- *    the broker keeps one copy. Nothing is ever deduplicated by content.
+ *    resumes at the committed offset, so records published but not yet committed are read again.
+ *  - Exactly once, in order, per channel: every publication carries its record's position
+ *    (source `topic/partition`, offset) and the broker fences on it atomically with the append
+ *    (Broker guarantee 6, source-chain.ts): a record the channel already holds is not stored
+ *    again, whichever process (the old owner of a partition that moved, a restarted one)
+ *    publishes it and however late; a record never lands after an earlier one of its channel
+ *    that failed. The event id (else `kafka:topic/partition/offset`) is also the idempotency
+ *    key. Nothing is ever deduplicated by content.
  *  - A bad record (not JSON, no key, unknown type, over the size limit, a channel the gateway
  *    refuses) is counted by reason, logged with topic/partition/offset, and skipped.
  *  - Kafka unreachable or the broker refusing publications: not ready (with the reason), the
@@ -29,9 +34,10 @@ import {
   type KafkaConnectionOptions,
   type PartitionOffset,
 } from './client.js';
+import type { PublishOptions, PublishResult } from '../core/broker.js';
 import { BAD_RECORD_REASONS, RecordMapper, type BadRecordReason, type KafkaChannelRule } from './mapping.js';
 import { PartitionProgress } from './progress.js';
-import { ChannelGuards, KAFKA_RECORD_TAG, recordTag } from './channel-guard.js';
+import { KAFKA_RECORD_TAG, recordTag, SourceChain, sourceId } from './source-chain.js';
 
 export type KafkaIngestMode = 'each' | 'shared';
 export type KafkaStart = 'latest' | 'committed';
@@ -58,10 +64,11 @@ export interface KafkaIngestOptions {
   readonly start: KafkaStart;
   readonly rules?: readonly KafkaChannelRule[];
   readonly maxRecordBytes?: number;
-  /** Publishes one record (tags: its `type` and `kafka` position); resolves once the broker accepted it. */
-  readonly publish: (channel: string, data: string, idempotencyKey: string, tags: Readonly<Record<string, string>>) => Promise<unknown>;
-  /** The `kafka` tag of the channel's last publication (null: none or unknown); see channel-guard.ts. */
-  readonly lastRecordTag: (channel: string) => Promise<string | null>;
+  /**
+   * Publishes one record (idempotency key, tags: its `type` and `kafka` position, `source`:
+   * its fencing position); resolves once the broker accepted it or found it stored already.
+   */
+  readonly publish: (channel: string, data: string, opts: PublishOptions) => Promise<PublishResult>;
   /** True for a refusal that a retry cannot fix (a channel the gateway refuses): the record is skipped. */
   readonly isPermanent: (err: unknown) => boolean;
   readonly maxInFlight?: number;
@@ -78,7 +85,7 @@ export interface KafkaIngestStats {
   failed: Record<BadRecordReason, number>;
   /** Publications the broker refused for a while (each one retried after a reconnect). */
   publishErrors: number;
-  /** Records found already published (by an earlier session or another process) and not published again. */
+  /** Records the channel held already (published by an earlier session or another process): not stored again. */
   duplicates: number;
   reconnects: number;
 }
@@ -97,7 +104,7 @@ export class KafkaIngest implements Ingest {
   readonly lag = new Map<string, { topic: string; partition: number; lag: number }>();
   private readonly mapper: RecordMapper;
   private readonly progress = new PartitionProgress();
-  private readonly guards: ChannelGuards;
+  private readonly chain = new SourceChain();
   private readonly groupId: string;
   private session: KafkaConsumerSession | null = null;
   private inFlight = 0;
@@ -117,7 +124,6 @@ export class KafkaIngest implements Ingest {
     nodeName = `${process.pid}`,
   ) {
     this.mapper = new RecordMapper(o.rules, o.maxRecordBytes);
-    this.guards = new ChannelGuards(o.lastRecordTag);
     this.groupId = o.mode === 'each' ? `${o.groupId}-${nodeName}` : o.groupId;
     if (o.mode === 'shared' && o.start === 'latest') {
       throw new RangeError('kafka: start "latest" needs mode "each" (a shared group resumes from its committed offsets)');
@@ -186,11 +192,11 @@ export class KafkaIngest implements Ingest {
       try {
         const start = await this.startPositions();
         const failed = new Promise<string>((r) => (this.failure = r));
-        this.guards.reset();
+        // Nothing of the last session in flight (closeSession waited): no record to chain to.
+        if (this.inFlight === 0) this.chain.reset();
         this.session = await KafkaConsumerSession.open(
           this.o.connection,
-          // Partitions moved: what others published since is unknown here.
-          { groupId: this.groupId, topics: this.mapper.topics, start, onAssigned: () => this.guards.reset() },
+          { groupId: this.groupId, topics: this.mapper.topics, start, onAssigned: (owned) => this.onAssigned(owned) },
           (r) => this.onRecord(r),
         );
         if (this.o.mode === 'shared') await this.seedCommits();
@@ -260,6 +266,15 @@ export class KafkaIngest implements Ingest {
     await s.commit(seed);
   }
 
+  /**
+   * The group (re)assigned partitions. Nothing to undo: publications in flight for partitions
+   * that moved, and records of fetches made before the move, are fenced by the broker.
+   */
+  private onAssigned(owned: ReadonlyArray<{ topic: string; partitions: number[] }>): void {
+    const partitions = owned.reduce((n, a) => n + a.partitions.length, 0);
+    this.o.log.info({ group: this.groupId, partitions }, 'kafka ingest: partitions assigned');
+  }
+
   private onRecord(r: ConsumedRecord): void {
     this.stats.consumed++;
     const entry = this.progress.received(r.topic, r.partition, r.offset);
@@ -274,35 +289,39 @@ export class KafkaIngest implements Ingest {
       this.paused = true;
       this.session?.pause();
     }
-    const key = m.eventId ?? `kafka:${r.topic}/${r.partition}/${r.offset}`;
-    this.guards.run(m.channel, r.topic, r.partition, r.offset, (alreadyPublished) => {
-      if (alreadyPublished) {
-        this.stats.duplicates++;
-        this.progress.settle(entry);
-        this.settled();
-        return;
-      }
-      const tags = { type: m.type, [KAFKA_RECORD_TAG]: recordTag(r.topic, r.partition, r.offset) };
-      this.o.publish(m.channel, m.data, key, tags).then(
-        () => {
+    const source = sourceId(r.topic, r.partition);
+    const after = this.chain.handOff(m.channel, source, r.offset);
+    const opts: PublishOptions = {
+      idempotencyKey: m.eventId ?? `kafka:${r.topic}/${r.partition}/${r.offset}`,
+      tags: { type: m.type, [KAFKA_RECORD_TAG]: recordTag(r.topic, r.partition, r.offset) },
+      source: after === undefined ? { id: source, seq: r.offset } : { id: source, seq: r.offset, after },
+    };
+    this.o.publish(m.channel, m.data, opts).then(
+      (res) => {
+        this.chain.settled(m.channel, source, r.offset);
+        if (res.duplicate === true) this.stats.duplicates++;
+        else {
           this.stats.published++;
           this.o.onLatency?.(Date.now() - m.timestamp);
+        }
+        this.progress.settle(entry);
+        this.settled();
+      },
+      (err: unknown) => {
+        if (this.o.isPermanent(err)) {
+          // Refused for the channel itself (not by the broker): every record of it is, so the chain goes on.
+          this.chain.settled(m.channel, source, r.offset);
+          this.bad('bad_channel', r, err);
           this.progress.settle(entry);
-          this.settled();
-        },
-        (err: unknown) => {
-          if (this.o.isPermanent(err)) {
-            this.bad('bad_channel', r, err);
-            this.progress.settle(entry);
-          } else {
-            // Not settled: the position stays before this record, which is read again after the reconnect.
-            this.stats.publishErrors++;
-            this.failure?.(`broker refused a publication: ${describeError(err)}`);
-          }
-          this.settled();
-        },
-      );
-    });
+        } else {
+          // Not settled: the position stays before this record, which is read again after the
+          // reconnect; later records of its channel are refused until then (source-chain.ts).
+          this.stats.publishErrors++;
+          this.failure?.(`broker refused a publication: ${describeError(err)}`);
+        }
+        this.settled();
+      },
+    );
   }
 
   private settled(): void {

@@ -58,6 +58,7 @@ export async function startIngests(cfg: GatewayAppConfig, gw: RunningGateway, lo
         data,
         ...(opts?.idempotencyKey !== undefined ? { idempotencyKey: opts.idempotencyKey } : {}),
         ...(opts?.tags !== undefined ? { tags: opts.tags } : {}),
+        ...(opts?.source !== undefined ? { source: opts.source } : {}),
       }),
   };
   const started: Ingest[] = [];
