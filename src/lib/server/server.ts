@@ -76,7 +76,11 @@ export async function createTransport(
   headersTimeoutMs?: number,
 ): Promise<[TransportName, Transport]> {
   if (name === 'uws') {
-    const loaded = await loadUwsTransport({ maxPayload: options.maxMessageBytes, maxBackpressure: 16 * options.maxQueueBytes });
+    const loaded = await loadUwsTransport({
+      maxPayload: options.maxMessageBytes,
+      maxBackpressure: 16 * options.maxQueueBytes,
+      maxUnreadOnPing: options.maxQueueBytes,
+    });
     if (typeof loaded === 'string') log.warn({ reason: loaded }, 'transport uws unavailable; using ws');
     else if (options.permessageDeflate) log.warn({ transport: 'uws' }, 'transport uws does not do permessage-deflate here; using ws');
     else return ['uws', loaded];
