@@ -6,7 +6,9 @@
  * keeps the `ws` transport.
  *
  * uWS frames messages itself, so `prepare` keeps the payload and `write` sends the frames
- * inside one cork (one syscall per flush, as with `ws`).
+ * inside one cork (one syscall per flush, as with `ws`). It also parses frames natively and
+ * answers bad ones before this code is called (TCP drop or an empty close, never 1002/1007):
+ * docs/protocol.md, "Transports", lists each difference from `ws`.
  */
 import type {
   ConnectionHandler,
