@@ -68,7 +68,17 @@ export class CentrifugeClient extends Client {
   private readonly queue: CentrifugeFrameItem[] = [];
   private running = false;
 
-  constructor(ctx: ClientContext, conn: TransportConnection, ip: string, protobuf = false) {
+  /**
+   * @param session an emulated connection's session id (ConnectionInfo.session), sent in the
+   *   connect reply; undefined on a WebSocket.
+   */
+  constructor(
+    ctx: ClientContext,
+    conn: TransportConnection,
+    ip: string,
+    protobuf = false,
+    private readonly session?: string,
+  ) {
     super(ctx, conn, ip);
     this.protocol = protobuf ? PROTO_CENTRIFUGE_PROTOBUF : PROTO_CENTRIFUGE;
     this.codec = protobuf ? PROTOBUF_CODEC : JSON_CODEC;
@@ -213,6 +223,7 @@ export class CentrifugeClient extends Client {
       ping: Math.round(this.ctx.opts.pingIntervalMs / 1000),
       pong: true,
       node: this.ctx.nodeId,
+      ...(this.session !== undefined ? { session: this.session } : {}),
       expires: this.exp > 0,
       ttl: this.exp > 0 ? Math.max(1, Math.floor(this.exp - Date.now() / 1000)) : 0,
       subs,
@@ -319,11 +330,19 @@ export class CentrifugeClient extends Client {
     }
   }
 
-  private presence(id: number, method: 'presence' | 'presence_stats', p: ChannelParams): void {
+  private async presence(id: number, method: 'presence' | 'presence_stats', p: ChannelParams): Promise<void> {
     const sub = this.subs.get(p.channel);
     if (!sub) return this.replyError(id, protocolError(ErrorCode.PermissionDenied));
     if (!sub.ns.presence) return this.replyError(id, protocolError(ErrorCode.NotAvailable));
-    if (method === 'presence') this.send(this.codec.presence(id, this.ctx.presence.get(p.channel)));
-    else this.send(this.codec.presenceStats(id, this.ctx.presence.stats(p.channel)));
+    try {
+      const reply =
+        method === 'presence'
+          ? this.codec.presence(id, await this.ctx.presence.get(p.channel))
+          : this.codec.presenceStats(id, await this.ctx.presence.stats(p.channel));
+      if (this.state === STATE_CLOSED) return;
+      this.send(reply);
+    } catch (err) {
+      if (this.state !== STATE_CLOSED) this.replyError(id, brokerFailure(err));
+    }
   }
 }

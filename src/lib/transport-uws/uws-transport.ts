@@ -6,13 +6,16 @@
  * keeps the `ws` transport.
  *
  * uWS frames messages itself, so `prepare` keeps the payload and `write` sends the frames
- * inside one cork (one syscall per flush, as with `ws`).
+ * inside one cork (one syscall per flush, as with `ws`). It also parses frames natively and
+ * answers bad ones before this code is called (TCP drop or an empty close, never 1002/1007):
+ * docs/protocol.md, "Transports", lists each difference from `ws`.
  */
 import type {
   ConnectionHandler,
   ConnectionInfo,
   HttpReply,
   HttpRequest,
+  HttpStreamSink,
   PreparedFrame,
   Transport,
   TransportConnection,
@@ -37,6 +40,9 @@ interface UwsHttpResponse {
   writeStatus(status: RecognizedString): UwsHttpResponse;
   writeHeader(key: RecognizedString, value: RecognizedString): UwsHttpResponse;
   end(body?: RecognizedString, closeConnection?: boolean): UwsHttpResponse;
+  /** Chunked body part; false when it was buffered (backpressure). An empty write ends the response. */
+  write(chunk: RecognizedString): boolean;
+  onWritable(handler: (offset: number) => boolean): UwsHttpResponse;
   endWithoutBody(reportedContentLength?: number, closeConnection?: boolean): UwsHttpResponse;
   close(): UwsHttpResponse;
   onAborted(handler: () => void): UwsHttpResponse;
@@ -63,6 +69,7 @@ interface UwsBehavior<U> {
   open?: (ws: UwsWebSocket<U>) => void;
   message?: (ws: UwsWebSocket<U>, message: ArrayBuffer, isBinary: boolean) => void;
   close?: (ws: UwsWebSocket<U>, code: number, message: ArrayBuffer) => void;
+  ping?: (ws: UwsWebSocket<U>, message: ArrayBuffer) => void;
   pong?: (ws: UwsWebSocket<U>, message: ArrayBuffer) => void;
 }
 interface UwsApp {
@@ -84,6 +91,14 @@ export interface UwsTransportOptions {
    * (maxQueueBytes), because past it uWS silently drops messages instead of disconnecting.
    */
   readonly maxBackpressure: number;
+  /**
+   * Bytes a peer may leave unread when it sends a ping. uWS answers pings itself and would
+   * keep buffering pongs for a peer that reads none (up to maxBackpressure, then drop them);
+   * past this the connection is dropped instead, as `ws` drops a peer with more than
+   * WS_MAX_PENDING_PONGS pongs it has not taken (src/lib/transport-ws). Default 1 MiB (the
+   * gateway passes its maxQueueBytes).
+   */
+  readonly maxUnreadOnPing?: number;
 }
 
 /**
@@ -165,10 +180,15 @@ export class UwsTransport implements Transport {
     return payload;
   }
 
+  payloadOf(frame: PreparedFrame): Uint8Array {
+    return frame;
+  }
+
   /** Listens on host:port; resolves with the port (useful with port 0). */
   listen(host: string, port: number, hooks: TransportHooks): Promise<number> {
     const app = this.uws.App();
     const maxPayload = this.opts.maxPayload;
+    const maxUnreadOnPing = this.opts.maxUnreadOnPing ?? 1024 * 1024;
     app.ws<UserData>('/*', {
       maxPayloadLength: Math.min(UWS_PAYLOAD_CAP, Math.max(this.opts.maxPayload, this.opts.maxPayload * UWS_PAYLOAD_FACTOR)),
       maxBackpressure: this.opts.maxBackpressure,
@@ -203,6 +223,10 @@ export class UwsTransport implements Transport {
         }
         // The ArrayBuffer is valid only during this call: copy it.
         ws.getUserData().handler?.onMessage(Buffer.from(Buffer.from(message)), isBinary);
+      },
+      ping: (ws) => {
+        // The pong is already queued (natively); a peer this far behind reads nothing.
+        if (ws.getBufferedAmount() > maxUnreadOnPing) ws.close();
       },
       pong: (ws) => {
         ws.getUserData().handler?.onPong();
@@ -286,8 +310,64 @@ function serveHttp(res: UwsHttpResponse, req: UwsHttpRequest, hooks: TransportHo
   if (!request.claimed) res.onData(() => undefined);
   void replied.then((reply) => {
     if (done) return;
+    if (reply.stream) return startStream(res, reply, reply.stream);
     done = true;
     res.cork(() => writeReply(res, request.method, reply));
+  });
+}
+
+/**
+ * A streaming reply. uWS keeps what the socket does not take and reports it only through
+ * write()'s result and onWritable, so `bufferedAmount` counts the bytes written since a write
+ * last met backpressure, until uWS says the socket is writable again: a peer that reads
+ * nothing makes it grow, which is what the gateway's slow-client rule needs.
+ */
+function startStream(res: UwsHttpResponse, reply: HttpReply, stream: (sink: HttpStreamSink) => void): void {
+  let closed = false;
+  let backlog = 0;
+  let listener: (() => void) | null = null;
+  const close = (): void => {
+    if (closed) return;
+    closed = true;
+    listener?.();
+  };
+  // The abort watcher (set in serveHttp's onAborted) now ends the stream.
+  abortWatchers.set(res, close);
+  const write = (chunk: RecognizedString, size: number): void => {
+    if (!res.write(chunk)) backlog += size;
+  };
+  res.onWritable(() => {
+    backlog = 0;
+    return true;
+  });
+  res.cork(() => {
+    res.writeStatus(`${reply.status} ${STATUS_TEXT[reply.status] ?? 'Error'}`);
+    for (const [k, v] of Object.entries(reply.headers)) res.writeHeader(k, v);
+    // An empty write would end a chunked response: the head then goes with the first chunk.
+    const size = Buffer.byteLength(reply.body);
+    if (size > 0) write(reply.body, size);
+  });
+  stream({
+    write(chunk) {
+      if (closed || chunk.byteLength === 0) return;
+      res.cork(() => write(chunk, chunk.byteLength));
+    },
+    get bufferedAmount() {
+      return closed ? 0 : backlog;
+    },
+    end() {
+      if (closed) return;
+      res.cork(() => res.end());
+      close();
+    },
+    destroy() {
+      if (closed) return;
+      // close() runs onAborted, which calls `close` above.
+      res.close();
+    },
+    onClose(l) {
+      listener = l;
+    },
   });
 }
 

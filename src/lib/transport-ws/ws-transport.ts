@@ -35,6 +35,11 @@ const OPCODE_BINARY = 0x82; // FIN + binary
 export const WS_MAX_FRAGMENTS = 16 * 1024;
 /** Received chunks waiting to be parsed; more closes with 1008. */
 export const WS_MAX_BUFFERED_CHUNKS = 256 * 1024;
+/**
+ * Pongs answered but not yet taken by the socket (the peer pings and reads nothing); one more
+ * ping drops the connection (no close frame: the peer is not reading).
+ */
+export const WS_MAX_PENDING_PONGS = 60;
 
 /**
  * Frames a text (or binary) message once, as a server (unmasked) frame, so that the same bytes
@@ -58,6 +63,12 @@ export function frameText(payload: Uint8Array, binary = false): Buffer {
   }
   header[0] = binary ? OPCODE_BINARY : OPCODE_TEXT;
   return Buffer.concat([header, payload], header.length + len);
+}
+
+/** The payload of a frame made by `frameText`, as a view (its header is 2, 4 or 10 bytes). */
+export function framePayload(frame: Uint8Array): Uint8Array {
+  const len7 = frame[1]! & 0x7f;
+  return frame.subarray(len7 < 126 ? 2 : len7 === 126 ? 4 : 10);
 }
 
 /** The underlying socket of a ws WebSocket (a stable private field of ws 8). */
@@ -147,15 +158,21 @@ export class WsTransport implements Transport {
       handleProtocols: (offered: Set<string>) =>
         offered.has('centrifuge-protobuf') ? 'centrifuge-protobuf' : (offered.values().next().value ?? false),
       // ws's own cut-offs, set here so they stay what docs/protocol.md says across upgrades of
-      // ws: more fragments in one message, or more received chunks waiting to be parsed (what
-      // a ping flood against a peer that reads nothing piles up), close with 1008.
+      // ws: more fragments in one message, or more received chunks waiting to be parsed, close
+      // with 1008; a ping flood from a peer that reads none of the pongs is dropped once
+      // WS_MAX_PENDING_PONGS pile up (measured: this, not the chunk limit, is what cuts it).
       maxFragments: WS_MAX_FRAGMENTS,
       maxBufferedChunks: WS_MAX_BUFFERED_CHUNKS,
+      maxPendingAutoPongs: WS_MAX_PENDING_PONGS,
     } as ConstructorParameters<typeof WebSocketServer>[0]);
   }
 
   prepare(payload: Uint8Array, binary = false): PreparedFrame {
     return this.preframed ? frameText(payload, binary) : payload;
+  }
+
+  payloadOf(frame: PreparedFrame): Uint8Array {
+    return this.preframed ? framePayload(frame) : frame;
   }
 
   async listen(host: string, port: number, hooks: TransportHooks): Promise<number> {
