@@ -17,7 +17,7 @@ import { after, before, describe, it } from 'node:test';
 import { createOdinTopics, startKafka, type LocalKafka } from '../testkit/kafka.js';
 import { startNatsServer, type NatsServerHandle } from '../testkit/nats-cluster.js';
 import { pollUntil } from '../testkit/gateway-process.js';
-import { KafkaProducer } from '../../src/lib/kafka/client.js';
+import { KafkaProducer, partitionForKey } from '../../src/lib/kafka/client.js';
 import { KafkaIngest, type KafkaIngestOptions } from '../../src/lib/kafka/ingest.js';
 import { KAFKA_RECORD_TAG } from '../../src/lib/kafka/source-chain.js';
 import { JetStreamBroker } from '../../src/lib/broker-jetstream/jetstream-broker.js';
@@ -129,6 +129,7 @@ describe('Kafka ingest: a rebalance while publications are in flight (real Kafka
     for (const key of keys) {
       const h = await nodeA.history(`${key}.trade`, { limit: 1000 });
       const partition = Number(h.publications[0]?.tags?.[KAFKA_RECORD_TAG]?.split('/')[1]);
+      assert.equal(partition, partitionForKey(key, 4), 'the producer put the key where the Java client would');
       if (bOwns.includes(partition)) moved++;
       assert.deepEqual(
         h.publications.map((x) => seqOf(x.data)),

@@ -11,9 +11,10 @@ import { createOdinTopics, startKafka, type LocalKafka } from '../testkit/kafka.
 import { startNatsServer, freePort, type NatsServerHandle } from '../testkit/nats-cluster.js';
 import { pollUntil, startGatewayProcess, type GatewayProcess } from '../testkit/gateway-process.js';
 import { SdkSubscriber } from '../testkit/sdk-subscriber.js';
-import { KafkaProducer } from '../../src/lib/kafka/client.js';
+import { KafkaProducer, partitionForKey } from '../../src/lib/kafka/client.js';
 
 const API_KEY = 'test-' + randomBytes(6).toString('hex');
+const PARTITIONS = 4;
 const trade = (seq: number): string => JSON.stringify({ type: 'TRADE_EXECUTED', timestamp: Date.now(), data: { seq } });
 const seqs = (s: SdkSubscriber): number[] => s.pubs.map((p) => (p.data as { data: { seq: number } }).data.seq);
 const range = (from: number, to: number): number[] => Array.from({ length: to - from + 1 }, (_, i) => from + i);
@@ -47,7 +48,7 @@ describe('Kafka ingest into JetStream (real Kafka, real nats-server)', () => {
 
   before(async () => {
     [kafka, nats] = await Promise.all([startKafka(), startNatsServer()]);
-    await createOdinTopics(kafka.bootstrap, 4);
+    await createOdinTopics(kafka.bootstrap, PARTITIONS);
   });
 
   after(async () => {
@@ -62,8 +63,14 @@ describe('Kafka ingest into JetStream (real Kafka, real nats-server)', () => {
     // Stopped even when an assertion fails: left running, this group would also ingest the next
     // test's records into the same stream (and that test would find them published by someone else).
     try {
-      // Keys spread over the partitions, so both members own some of them.
-      const keys = Array.from({ length: 6 }, (_, i) => `T${i}${randomBytes(2).toString('hex').toUpperCase()}`);
+      // Keys in every partition (random keys could all fall in one member's half), so both members own some of them.
+      const keys: string[] = [];
+      while (keys.length < 6) {
+        const key = `T${keys.length}${randomBytes(2).toString('hex').toUpperCase()}`;
+        const covered = new Set(keys.map((k) => partitionForKey(k, PARTITIONS)));
+        if (covered.size < PARTITIONS && covered.has(partitionForKey(key, PARTITIONS))) continue;
+        keys.push(key);
+      }
       const perKey = 40;
       const byGw = [a, b].map((g) => keys.map((k) => new SdkSubscriber(g.wsUrl, `${k}.trade`)));
       subs.push(...byGw.flat());

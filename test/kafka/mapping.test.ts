@@ -8,6 +8,7 @@ import { loadGatewayConfig } from '../../src/lib/server/config.js';
 import { ConfigError } from '../../src/lib/core/options.js';
 import { ODIN_TOPICS } from '../../src/lib/kafka/topics.js';
 import { recordTag, SourceChain, sourceId } from '../../src/lib/kafka/source-chain.js';
+import { partitionForKey } from '../../src/lib/kafka/client.js';
 import {
   decodeSourcePositions,
   encodeSourcePositions,
@@ -198,4 +199,11 @@ test('source chain: after = the unsettled previous record of the channel and par
   assert.equal(c.handOff('BTC.trade', s, 20n), undefined, 'everything before is in the channel');
   c.reset();
   assert.equal(c.size, 0);
+});
+
+test("a key's partition is the Java client's (murmur2, made positive), not the library's unsigned default", () => {
+  // Computed with Kafka 4.3.1's Utils.toPositive(Utils.murmur2(key)) % 12 (the jars in tools/kafka);
+  // the library's default would put ETH in 9 and T0AB12 in 3.
+  const java12: Record<string, number> = { BTC: 10, ETH: 1, SOL: 3, market: 1, T0AB12: 7, RS99FF: 3, x: 10, ü: 2 };
+  for (const [key, partition] of Object.entries(java12)) assert.equal(partitionForKey(key, 12), partition, key);
 });

@@ -11,6 +11,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { apiOk, callApi, pollUntil, startGatewayProcess, type GatewayProcess } from './gateway-process.js';
 import { startNatsCluster, startNatsServer, type NatsServerHandle } from './nats-cluster.js';
 import { SdkSubscriber } from './sdk-subscriber.js';
+import { judgeDeliveries, type DeliveryVerdict } from './delivery-verdict.js';
 
 export interface BrokerChaosOptions {
   /** `r3`: 3-node cluster, R3 stream, the stream leader is killed; `single`: the only nats-server is killed. */
@@ -29,22 +30,12 @@ export interface BrokerChaosOptions {
   readonly log?: (line: string) => void;
 }
 
-export interface BrokerChaosResult {
+export interface BrokerChaosResult extends DeliveryVerdict {
   readonly kills: number;
   readonly acked: number;
   /** Publish calls answered with an error or not at all (not acknowledged: may or may not exist). */
   readonly unacknowledged: number;
   readonly clients: number;
-  /** Summed over every client and channel. */
-  readonly delivered: number;
-  readonly lost: number;
-  readonly duplicated: number;
-  readonly reordered: number;
-  /** Offsets not consecutive, or a second epoch, in what a client received. */
-  readonly offsetBreaks: number;
-  /** Subscriptions that reported `recovered: false` after a reconnect. */
-  readonly notRecovered: number;
-  readonly resubscribes: number;
   /** Per kill: from SIGKILL to the acknowledgement of the first publish call started after it, ms. */
   readonly publishOutagesMs: readonly number[];
   /** After the last publication: until every client held everything, ms. */
@@ -165,41 +156,17 @@ export async function runBrokerChaos(o: BrokerChaosOptions): Promise<BrokerChaos
     await pollUntil(() => subs.every(({ ch, s }) => holdsAll(ch, s)), 120_000, 'every client holds the last acknowledged publication');
     const catchUpMs = Date.now() - doneAt;
 
-    let delivered = 0;
-    let lost = 0;
-    let duplicated = 0;
-    let reordered = 0;
-    let offsetBreaks = 0;
-    let notRecovered = 0;
-    let resubscribes = 0;
-    for (const { ch, s } of subs) {
-      const got = s.pubs.map((p) => (p.data as { i: number }).i);
-      delivered += got.length;
-      const seen = new Set<number>();
-      for (let j = 0; j < got.length; j++) {
-        if (seen.has(got[j]!)) duplicated++;
-        seen.add(got[j]!);
-        if (j > 0 && got[j]! < got[j - 1]!) reordered++;
-        if (j > 0 && s.pubs[j]!.offset !== s.pubs[j - 1]!.offset + 1) offsetBreaks++;
-      }
-      for (const i of acked.get(ch)!) if (!seen.has(i)) lost++;
-      const epochs = new Set(s.subscribed.map((c) => c.streamPosition?.epoch).filter((e) => e !== undefined && e !== ''));
-      if (epochs.size > 1) offsetBreaks++;
-      notRecovered += s.subscribed.filter((c) => c.wasRecovering && !c.recovered).length;
-      resubscribes += s.subscribed.length - 1;
-    }
+    const verdict = judgeDeliveries(
+      subs.map(({ ch, s }) => ({ channel: ch, s, acked: acked.get(ch)! })),
+      (d) => (d as { i: number }).i,
+      'all',
+    );
     return {
       kills: o.kills,
       acked: ackedTotal,
       unacknowledged,
       clients: subs.length,
-      delivered,
-      lost,
-      duplicated,
-      reordered,
-      offsetBreaks,
-      notRecovered,
-      resubscribes,
+      ...verdict,
       publishOutagesMs: outages,
       catchUpMs,
       durationMs: Date.now() - started,

@@ -14,10 +14,11 @@
  *  2. Delivery: every message that maps to a channel and parses is handed to the sink once,
  *     in the order the backbone delivered it to this ingest (per channel: the sink receives a
  *     channel's publications in that order and calls are not reordered).
- *  3. Dedup only by a real message id: the message's own id (`Nats-Msg-Id`; Kafka
- *     topic+partition+offset; the Odin event's `id`) becomes the publication's
- *     `idempotencyKey`. Never by payload content: two byte-identical messages without an id
- *     are two publications (a repeated trade or price is a legitimate event).
+ *  3. Dedup only by a real message id: the message's own id (`Nats-Msg-Id`; the Odin
+ *     event's `id`) becomes the publication's `idempotencyKey`; a replayable feed's position
+ *     (Kafka topic+partition+offset) becomes its `source` (Broker guarantee 6). Never by
+ *     payload content: two byte-identical messages without an id are two publications (a
+ *     repeated trade or price is a legitimate event).
  *  4. Bounded: at most `maxInFlight` publications wait on the sink; past that a message is
  *     dropped and counted (`dropped`), never queued without bound. A sink error is counted
  *     (`failed`) and reported through `onError`; it never stops the ingest.

@@ -6,10 +6,21 @@
  *    the producer is not idempotent (retried requests may duplicate; the ingest deduplicates by
  *    event id);
  *  - broker-recompressed snappy batches crash it: topics are created with compression.type=producer
- *    and we produce uncompressed.
+ *    and we produce uncompressed;
+ *  - its default partitioner takes murmur2 unsigned, so half of the keys would land in another
+ *    partition than the Java client (and librdkafka's murmur2_random) puts them: we produce with
+ *    its Java-compatible one, so a key's records share a partition with other producers'.
  */
 import { readFileSync } from 'node:fs';
-import { Admin, Consumer, Producer, stringSerializers, type MessagesStream } from '@platformatic/kafka';
+import {
+  Admin,
+  compatibilityPartitioner,
+  Consumer,
+  murmur2,
+  Producer,
+  stringSerializers,
+  type MessagesStream,
+} from '@platformatic/kafka';
 
 export type SaslMechanism = 'PLAIN' | 'SCRAM-SHA-256' | 'SCRAM-SHA-512';
 
@@ -136,12 +147,23 @@ export interface RecordToProduce {
   readonly timestamp: number;
 }
 
-/** acks=all, not idempotent (see the file comment). */
+/** The partition of `key` among `partitions`, as the Java client computes it (murmur2, made positive). */
+export function partitionForKey(key: string, partitions: number): number {
+  return (murmur2(Buffer.from(key)) & 0x7fffffff) % partitions;
+}
+
+/** acks=all, not idempotent, Java-compatible partitions by key (see the file comment). */
 export class KafkaProducer {
   private readonly producer: Producer<string, string, string, string>;
 
   constructor(conn: KafkaConnectionOptions) {
-    this.producer = new Producer({ ...baseOptions(conn, 'producer'), serializers: stringSerializers, idempotent: false, acks: -1 });
+    this.producer = new Producer({
+      ...baseOptions(conn, 'producer'),
+      serializers: stringSerializers,
+      idempotent: false,
+      acks: -1,
+      partitioner: compatibilityPartitioner,
+    });
   }
 
   async send(records: readonly RecordToProduce[]): Promise<void> {

@@ -17,8 +17,8 @@
  *    (Broker guarantee 6, source-chain.ts): a record the channel already holds is not stored
  *    again, whichever process (the old owner of a partition that moved, a restarted one)
  *    publishes it and however late; a record never lands after an earlier one of its channel
- *    that failed. The event id (else `kafka:topic/partition/offset`) is also the idempotency
- *    key. Nothing is ever deduplicated by content.
+ *    that failed. The event id, when the value has one, is also the idempotency key (a record
+ *    the producer wrote twice). Nothing is ever deduplicated by content.
  *  - A bad record (not JSON, no key, unknown type, over the size limit, a channel the gateway
  *    refuses) is counted by reason, logged with topic/partition/offset, and skipped.
  *  - Kafka unreachable or the broker refusing publications: not ready (with the reason), the
@@ -291,8 +291,10 @@ export class KafkaIngest implements Ingest {
     }
     const source = sourceId(r.topic, r.partition);
     const after = this.chain.handOff(m.channel, source, r.offset);
+    // The position is the fence (a record read again reaches the broker and is found stored);
+    // the event id, when the value has one, also folds a record the producer wrote twice.
     const opts: PublishOptions = {
-      idempotencyKey: m.eventId ?? `kafka:${r.topic}/${r.partition}/${r.offset}`,
+      ...(m.eventId !== undefined ? { idempotencyKey: m.eventId } : {}),
       tags: { type: m.type, [KAFKA_RECORD_TAG]: recordTag(r.topic, r.partition, r.offset) },
       source: after === undefined ? { id: source, seq: r.offset } : { id: source, seq: r.offset, after },
     };
