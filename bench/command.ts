@@ -46,6 +46,7 @@ Scenarios:
 Options:
   --contenders LIST      odin-ws,odin-ws-uws,nats-server,naive-ws,centrifugo  (default: those available)
                          NATS feed (named only): odin-ws-feed,odin-ws-js-feed,go-gateway (ODIN_BENCH_GO_GATEWAY=binary),
+                         odin-ws-feed-uws,odin-ws-js-feed-uws (uWebSockets.js transport),
                          odin-ws-feed-wd0|1|2|5 (client.writeDelayMs 0/1/2/5 ms)
   --ours NAME            the contender ratios are taken against                  odin-ws
   --scenarios LIST       ${SCENARIOS.join(',')}   (default: all)

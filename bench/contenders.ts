@@ -110,6 +110,9 @@ function freePort(): Promise<number> {
 /** The arguments every odin-ws gateway contender starts with (loopback, port 0, the bench key, room for the load). */
 function gatewayArgs(): string[] {
   return [
+    // Node flags for our gateway only (e.g. `--cpu-prof --cpu-prof-dir=DIR` to profile a run;
+    // NODE_OPTIONS refuses --cpu-prof and would reach the load client too).
+    ...(process.env.ODIN_BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean),
     BIN,
     'gateway',
     '--host',
@@ -289,14 +292,16 @@ function feedServer(gateway: ChildProcess, port: number, feed: { child: ChildPro
 
 /**
  * Our gateway fed by NATS subjects (`--ingest nats`), on the memory or the JetStream broker,
- * optionally with `client.writeDelayMs` (name suffix `-wdN`). CPU: the gateway process.
+ * on the `ws` transport or uWebSockets.js (name suffix `-uws`), optionally with
+ * `client.writeDelayMs` (name suffix `-wdN`). CPU: the gateway process.
  */
-export function natsFeedContender(broker: 'memory' | 'nats', writeDelayMs?: number): Contender {
-  const base = broker === 'memory' ? 'odin-ws-feed' : 'odin-ws-js-feed';
+export function natsFeedContender(broker: 'memory' | 'nats', writeDelayMs?: number, transport: 'ws' | 'uws' = 'ws'): Contender {
+  const base = (broker === 'memory' ? 'odin-ws-feed' : 'odin-ws-js-feed') + (transport === 'uws' ? '-uws' : '');
   return {
     name: writeDelayMs === undefined ? base : `${base}-wd${writeDelayMs}`,
     description:
       `odin-ws gateway fed by NATS subjects (ingest), ${broker === 'memory' ? 'memory broker' : 'JetStream broker (one process)'}` +
+      (transport === 'uws' ? ', uWebSockets.js transport' : '') +
       (writeDelayMs === undefined ? '' : `, client.writeDelayMs ${writeDelayMs}`),
     unavailable: () => (onPath('nats-server') ? null : 'nats-server not on PATH'),
     async start() {
@@ -319,6 +324,8 @@ export function natsFeedContender(broker: 'memory' | 'nats', writeDelayMs?: numb
             feed.url,
             '--ingest',
             'nats',
+            '--transport',
+            transport,
             ...configArgs,
           ],
           [/"url":"http:\/\/127\.0\.0\.1:(\d+)"/],
@@ -398,6 +405,8 @@ export function allContenders(): Contender[] {
     centrifugoContender,
     natsFeedContender('memory'),
     natsFeedContender('nats'),
+    natsFeedContender('memory', undefined, 'uws'),
+    natsFeedContender('nats', undefined, 'uws'),
     ...[0, 1, 2, 5].map((ms) => natsFeedContender('memory', ms)),
     goGatewayContender,
   ];

@@ -19,7 +19,7 @@ class NullConnection implements TransportConnection {
   terminate(): void {}
 }
 
-const transport: FrameEncoder = { prepare: (p) => p };
+const transport: FrameEncoder = { prepare: (p) => p, payloadOf: (f) => f };
 const [subs = 1000, pubs = 2000, burst = 10] = process.argv.slice(2).map(Number);
 
 async function main(): Promise<void> {

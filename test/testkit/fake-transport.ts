@@ -9,6 +9,10 @@ import type {
 
 /** A transport without sockets: frames are kept as text, writes are counted. */
 export class FakeTransport implements FrameEncoder {
+  payloadOf(frame: PreparedFrame): Uint8Array {
+    return frame;
+  }
+
   prepare(payload: Uint8Array): PreparedFrame {
     return payload;
   }

@@ -69,7 +69,17 @@ export class CentrifugeClient extends Client {
   private readonly queue: CentrifugeFrameItem[] = [];
   private running = false;
 
-  constructor(ctx: ClientContext, conn: TransportConnection, ip: string, protobuf = false) {
+  /**
+   * @param session an emulated connection's session id (ConnectionInfo.session), sent in the
+   *   connect reply; undefined on a WebSocket.
+   */
+  constructor(
+    ctx: ClientContext,
+    conn: TransportConnection,
+    ip: string,
+    protobuf = false,
+    private readonly session?: string,
+  ) {
     super(ctx, conn, ip);
     this.protocol = protobuf ? PROTO_CENTRIFUGE_PROTOBUF : PROTO_CENTRIFUGE;
     this.codec = protobuf ? PROTOBUF_CODEC : JSON_CODEC;
@@ -214,6 +224,7 @@ export class CentrifugeClient extends Client {
       ping: Math.round(this.ctx.opts.pingIntervalMs / 1000),
       pong: true,
       node: this.ctx.nodeId,
+      ...(this.session !== undefined ? { session: this.session } : {}),
       expires: this.exp > 0,
       ttl: this.exp > 0 ? Math.max(1, Math.floor(this.exp - Date.now() / 1000)) : 0,
       subs,

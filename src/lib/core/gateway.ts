@@ -83,6 +83,8 @@ export interface ServerSubscribeOptions {
  */
 export class Gateway implements ConnectionAcceptor, BrokerEventHandler, ClientContext {
   readonly hub: Hub<Client>;
+  /** The transport's framing, for connections that write payloads another way (HTTP streams). */
+  readonly frames: FrameEncoder;
   readonly flusher: FlushScheduler;
   readonly recoveryBudget: RecoveryBudget;
   readonly recoverySlots: RecoverySlots;
@@ -110,6 +112,7 @@ export class Gateway implements ConnectionAcceptor, BrokerEventHandler, ClientCo
     this.broker = deps.broker;
     this.log = deps.log ?? silentLogger;
     this.rules = new ChannelRules(opts.namespaces);
+    this.frames = deps.transport;
     this.hub = new Hub<Client>(this.broker, deps.transport, this.stats, this.log);
     this.flusher = new FlushScheduler(opts.client.writeDelayMs);
     this.recoveryBudget = new RecoveryBudget(opts.recovery);
@@ -172,10 +175,16 @@ export class Gateway implements ConnectionAcceptor, BrokerEventHandler, ClientCo
     }
     if (info.origin === undefined) {
       if (!o.allowMissingOrigin) return this.reject('origin', 403, 'Origin header required');
-    } else if (o.allowedOrigins.length > 0 && !o.allowedOrigins.some((a) => sameOrigin(a, info.origin!))) {
+    } else if (!this.originAllowed(info.origin)) {
       return this.reject('origin', 403, 'origin not allowed');
     }
     return { ok: true };
+  }
+
+  /** An Origin the options allow (any when `allowedOrigins` is empty). */
+  originAllowed(origin: string): boolean {
+    const allowed = this.opts.allowedOrigins;
+    return allowed.length === 0 || allowed.some((a) => sameOrigin(a, origin));
   }
 
   private reject(reason: keyof GatewayStats['rejected'], status: number, message: string): Admission {
@@ -188,7 +197,7 @@ export class Gateway implements ConnectionAcceptor, BrokerEventHandler, ClientCo
 
   accept(conn: TransportConnection, info: ConnectionInfo): ConnectionHandler {
     if (info.protocol === 'centrifuge') {
-      const client = new CentrifugeClient(this, conn, info.ip, info.binary === true);
+      const client = new CentrifugeClient(this, conn, info.ip, info.binary === true, info.session);
       this.register(client, info.ip, 'centrifuge');
       return client;
     }

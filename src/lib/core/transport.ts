@@ -53,6 +53,11 @@ export interface ConnectionInfo {
    * protocol, subprotocol `centrifuge-protobuf`); its frames come from `prepare(payload, true)`.
    */
   readonly binary?: boolean;
+  /**
+   * An emulated connection (HTTP-streaming or SSE, src/lib/transport-emulation): the secret id
+   * its later commands quote at the emulation endpoint; the connect reply carries it.
+   */
+  readonly session?: string;
 }
 
 /** Connections accepted whose request is not complete yet (half-sent handshakes). */
@@ -119,12 +124,34 @@ export interface HttpRequest {
   abort(): void;
 }
 
-/** The whole answer to a plain HTTP request. `close` asks the transport to end the connection after it. */
+/**
+ * The whole answer to a plain HTTP request. `close` asks the transport to end the connection after it.
+ * With `stream` the response stays open: the transport writes the status, the headers (no
+ * Content-Length: chunked) and `body`, then calls `stream` once with the response's sink.
+ */
 export interface HttpReply {
   readonly status: number;
   readonly headers: Readonly<Record<string, string>>;
   readonly body: string | Uint8Array;
   readonly close?: boolean;
+  readonly stream?: (sink: HttpStreamSink) => void;
+}
+
+/**
+ * An open streaming response (HTTP-streaming and SSE clients). Writes are in order and each
+ * goes to the socket at once (no buffering beyond the socket's). After `end()`, or when the
+ * peer goes away, `onClose` is called exactly once and writes are no-ops.
+ */
+export interface HttpStreamSink {
+  write(chunk: Uint8Array): void;
+  /** Bytes handed to the socket and not yet sent. */
+  readonly bufferedAmount: number;
+  /** Ends the response (the last chunk). */
+  end(): void;
+  /** Drops the connection without ending the response. */
+  destroy(): void;
+  /** Registers the one close listener (set before the first write). */
+  onClose(listener: () => void): void;
 }
 
 /** An upgrade refused with an HTTP status; `headers` are added to the JSON refusal. */
@@ -151,6 +178,11 @@ export interface FrameEncoder {
    * `binary` frames are for connections whose `ConnectionInfo.binary` is set, and only those.
    */
   prepare(payload: Uint8Array, binary?: boolean): PreparedFrame;
+  /**
+   * The payload a frame from `prepare` carries, as a view (no copy): what a connection that is
+   * not a WebSocket (HTTP-streaming, SSE) writes, so that a publication is still encoded once.
+   */
+  payloadOf(frame: PreparedFrame): Uint8Array;
 }
 
 export interface Transport extends FrameEncoder {

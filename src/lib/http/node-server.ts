@@ -7,7 +7,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { HandshakeTracker, HttpReply, HttpRequest } from '../core/transport.js';
+import type { HandshakeTracker, HttpReply, HttpRequest, HttpStreamSink } from '../core/transport.js';
 import { STATUS_TEXT } from './router.js';
 
 /** A whole HTTP/1.1 response as bytes, for sockets no HTTP server writes to (refused upgrades, CONNECT). */
@@ -47,10 +47,43 @@ export function nodeRequest(req: IncomingMessage): HttpRequest {
 /** Writes a reply; HEAD gets the headers only (node drops the body). */
 export function writeReply(res: ServerResponse, reply: HttpReply): void {
   if (res.writableEnded || res.destroyed) return;
+  if (reply.stream) return startStream(res, reply, reply.stream);
   const headers: Record<string, string | number> = { ...reply.headers, 'content-length': Buffer.byteLength(reply.body) };
   if (reply.close) headers.connection = 'close';
   res.writeHead(reply.status, headers);
   res.end(reply.body);
+}
+
+/** A streaming reply: the head (chunked) and first bytes now, the rest through the sink. */
+function startStream(res: ServerResponse, reply: HttpReply, stream: (sink: HttpStreamSink) => void): void {
+  res.writeHead(reply.status, reply.headers);
+  // Each write is a chunk sent at once: no Nagle delay on a stream of small messages.
+  res.socket?.setNoDelay(true);
+  if (Buffer.byteLength(reply.body) > 0) res.write(reply.body);
+  else res.flushHeaders();
+  let listener: (() => void) | null = null;
+  let closed = false;
+  res.once('close', () => {
+    closed = true;
+    listener?.();
+  });
+  stream({
+    write(chunk) {
+      if (!closed && !res.writableEnded) res.write(chunk);
+    },
+    get bufferedAmount() {
+      return res.writableLength + (res.socket?.writableLength ?? 0);
+    },
+    end() {
+      if (!closed && !res.writableEnded) res.end();
+    },
+    destroy() {
+      res.destroy();
+    },
+    onClose(l) {
+      listener = l;
+    },
+  });
 }
 
 export interface NodeServeOptions {

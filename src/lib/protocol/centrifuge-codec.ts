@@ -24,6 +24,7 @@ import {
   pbHistoryReply,
   pbJoinPush,
   pbLeavePush,
+  pbDisconnectPush,
   pbPresenceReply,
   pbPresenceStatsReply,
   pbPublicationPush,
@@ -61,6 +62,8 @@ export interface CentrifugeCodec {
   unsubscribePush(channel: string, code: number, reason: string): Uint8Array;
   joinPush(channel: string, info: ClientInfoFields): Uint8Array;
   leavePush(channel: string, info: ClientInfoFields): Uint8Array;
+  /** `{"push":{"disconnect":…}}`: how an emulated (HTTP-streaming, SSE) connection learns its close code. */
+  disconnectPush(code: number, reason: string, reconnect: boolean): Uint8Array;
   readonly ping: Uint8Array;
 }
 
@@ -82,6 +85,7 @@ export const JSON_CODEC: CentrifugeCodec = {
   error: (id, err) => b(encodeErrorReply(id, err)),
   connect(id, c) {
     const r: Record<string, unknown> = { client: c.client, version: c.version, ping: c.ping, pong: c.pong, node: c.node };
+    if (c.session !== undefined) r.session = c.session;
     if (c.expires) {
       r.expires = true;
       r.ttl = c.ttl;
@@ -106,6 +110,7 @@ export const JSON_CODEC: CentrifugeCodec = {
     b('{"push":{"channel":' + JSON.stringify(channel) + ',"unsubscribe":' + JSON.stringify({ code, reason }) + '}}'),
   joinPush: (channel, info) => b('{"push":{"channel":' + JSON.stringify(channel) + ',"join":{"info":' + JSON.stringify(info) + '}}}'),
   leavePush: (channel, info) => b('{"push":{"channel":' + JSON.stringify(channel) + ',"leave":{"info":' + JSON.stringify(info) + '}}}'),
+  disconnectPush: (code, reason, reconnect) => b('{"push":{"disconnect":' + JSON.stringify({ code, reason, reconnect }) + '}}'),
   ping: b(CENTRIFUGE_PING),
 };
 
@@ -125,5 +130,6 @@ export const PROTOBUF_CODEC: CentrifugeCodec = {
   unsubscribePush: pbUnsubscribePush,
   joinPush: pbJoinPush,
   leavePush: pbLeavePush,
+  disconnectPush: pbDisconnectPush,
   ping: PB_PING,
 };

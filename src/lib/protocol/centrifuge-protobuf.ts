@@ -174,6 +174,8 @@ export interface ConnectFields {
   readonly ping: number;
   readonly pong: boolean;
   readonly node: string;
+  /** The emulation session id (HTTP-streaming and SSE connections only; never on a WebSocket). */
+  readonly session?: string;
   readonly expires: boolean;
   readonly ttl: number;
   readonly subs: ReadonlyMap<string, SubscribeFields>;
@@ -188,7 +190,17 @@ export function pbConnectReply(id: number, c: ConnectFields): Uint8Array {
   for (const [ch, s] of c.subs) subs[ch] = subscribeResultInit(s);
   return reply({
     id,
-    connect: { client: c.client, version: c.version, ping: c.ping, pong: c.pong, node: c.node, expires: c.expires, ttl: c.ttl, subs },
+    connect: {
+      client: c.client,
+      version: c.version,
+      ping: c.ping,
+      pong: c.pong,
+      node: c.node,
+      ...(c.session !== undefined ? { session: c.session } : {}),
+      expires: c.expires,
+      ttl: c.ttl,
+      subs,
+    },
   });
 }
 
@@ -250,6 +262,11 @@ export function pbJoinPush(channel: string, info: { client: string; user: string
 
 export function pbLeavePush(channel: string, info: { client: string; user: string }): Uint8Array {
   return reply({ push: { channel, leave: { info } } });
+}
+
+/** The disconnect push an emulated connection ends with (its stream has no close code). */
+export function pbDisconnectPush(code: number, reason: string, reconnect: boolean): Uint8Array {
+  return reply({ push: { disconnect: { code, reason, reconnect } } });
 }
 
 /** The server's ping: an empty Reply. */

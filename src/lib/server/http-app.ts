@@ -12,6 +12,13 @@ import { json, Router } from '../http/router.js';
 import { ErrorCode } from '../protocol/codes.js';
 import { checkApiKey, serveApi } from './api-http.js';
 import type { GroupView } from './process-group.js';
+import {
+  DEFAULT_EMULATION_MAX_BODY_BYTES,
+  EMULATION_PATH,
+  EmulationEndpoints,
+  HTTP_STREAM_PATH,
+  SSE_PATH,
+} from '../transport-emulation/emulation.js';
 import { DASHBOARD_METHODS, DASHBOARD_PATH, type Dashboard } from '../dashboard/dashboard.js';
 
 /** Largest API request body, bytes; more gets 413. */
@@ -130,6 +137,19 @@ export function createGatewayApp(gateway: Gateway, registry: Registry, opts: Gat
         (err: unknown) => apiError(503, ErrorCode.Internal, (err as Error).message),
       );
     });
+  const emu = new EmulationEndpoints(gateway, gateway.frames, {
+    maxBodyBytes: DEFAULT_EMULATION_MAX_BODY_BYTES,
+    bodyTimeoutMs: limits.timeoutMs,
+    nodeId: gateway.nodeId,
+    originAllowed: (o) => gateway.originAllowed(o),
+  });
+  router
+    .on('POST', HTTP_STREAM_PATH, emu.withCors(emu.httpStream))
+    .on(['GET', 'POST'], SSE_PATH, emu.withCors(emu.sse))
+    .on('POST', EMULATION_PATH, emu.withCors(emu.emulation))
+    .on('OPTIONS', HTTP_STREAM_PATH, emu.preflight)
+    .on('OPTIONS', SSE_PATH, emu.preflight)
+    .on('OPTIONS', EMULATION_PATH, emu.preflight);
   if (opts.dashboard) router.on(DASHBOARD_METHODS, DASHBOARD_PATH + '/*', opts.dashboard.handle);
 
   const handshakes = new PendingHandshakes(gateway);

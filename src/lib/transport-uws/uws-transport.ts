@@ -13,6 +13,7 @@ import type {
   ConnectionInfo,
   HttpReply,
   HttpRequest,
+  HttpStreamSink,
   PreparedFrame,
   Transport,
   TransportConnection,
@@ -37,6 +38,9 @@ interface UwsHttpResponse {
   writeStatus(status: RecognizedString): UwsHttpResponse;
   writeHeader(key: RecognizedString, value: RecognizedString): UwsHttpResponse;
   end(body?: RecognizedString, closeConnection?: boolean): UwsHttpResponse;
+  /** Chunked body part; false when it was buffered (backpressure). An empty write ends the response. */
+  write(chunk: RecognizedString): boolean;
+  onWritable(handler: (offset: number) => boolean): UwsHttpResponse;
   endWithoutBody(reportedContentLength?: number, closeConnection?: boolean): UwsHttpResponse;
   close(): UwsHttpResponse;
   onAborted(handler: () => void): UwsHttpResponse;
@@ -165,6 +169,10 @@ export class UwsTransport implements Transport {
     return payload;
   }
 
+  payloadOf(frame: PreparedFrame): Uint8Array {
+    return frame;
+  }
+
   /** Listens on host:port; resolves with the port (useful with port 0). */
   listen(host: string, port: number, hooks: TransportHooks): Promise<number> {
     const app = this.uws.App();
@@ -286,8 +294,64 @@ function serveHttp(res: UwsHttpResponse, req: UwsHttpRequest, hooks: TransportHo
   if (!request.claimed) res.onData(() => undefined);
   void replied.then((reply) => {
     if (done) return;
+    if (reply.stream) return startStream(res, reply, reply.stream);
     done = true;
     res.cork(() => writeReply(res, request.method, reply));
+  });
+}
+
+/**
+ * A streaming reply. uWS keeps what the socket does not take and reports it only through
+ * write()'s result and onWritable, so `bufferedAmount` counts the bytes written since a write
+ * last met backpressure, until uWS says the socket is writable again: a peer that reads
+ * nothing makes it grow, which is what the gateway's slow-client rule needs.
+ */
+function startStream(res: UwsHttpResponse, reply: HttpReply, stream: (sink: HttpStreamSink) => void): void {
+  let closed = false;
+  let backlog = 0;
+  let listener: (() => void) | null = null;
+  const close = (): void => {
+    if (closed) return;
+    closed = true;
+    listener?.();
+  };
+  // The abort watcher (set in serveHttp's onAborted) now ends the stream.
+  abortWatchers.set(res, close);
+  const write = (chunk: RecognizedString, size: number): void => {
+    if (!res.write(chunk)) backlog += size;
+  };
+  res.onWritable(() => {
+    backlog = 0;
+    return true;
+  });
+  res.cork(() => {
+    res.writeStatus(`${reply.status} ${STATUS_TEXT[reply.status] ?? 'Error'}`);
+    for (const [k, v] of Object.entries(reply.headers)) res.writeHeader(k, v);
+    // An empty write would end a chunked response: the head then goes with the first chunk.
+    const size = Buffer.byteLength(reply.body);
+    if (size > 0) write(reply.body, size);
+  });
+  stream({
+    write(chunk) {
+      if (closed || chunk.byteLength === 0) return;
+      res.cork(() => write(chunk, chunk.byteLength));
+    },
+    get bufferedAmount() {
+      return closed ? 0 : backlog;
+    },
+    end() {
+      if (closed) return;
+      res.cork(() => res.end());
+      close();
+    },
+    destroy() {
+      if (closed) return;
+      // close() runs onAborted, which calls `close` above.
+      res.close();
+    },
+    onClose(l) {
+      listener = l;
+    },
   });
 }
 

@@ -60,6 +60,12 @@ export function frameText(payload: Uint8Array, binary = false): Buffer {
   return Buffer.concat([header, payload], header.length + len);
 }
 
+/** The payload of a frame made by `frameText`, as a view (its header is 2, 4 or 10 bytes). */
+export function framePayload(frame: Uint8Array): Uint8Array {
+  const len7 = frame[1]! & 0x7f;
+  return frame.subarray(len7 < 126 ? 2 : len7 === 126 ? 4 : 10);
+}
+
 /** The underlying socket of a ws WebSocket (a stable private field of ws 8). */
 function socketOf(ws: WebSocket): Socket {
   return (ws as unknown as { _socket: Socket })._socket;
@@ -156,6 +162,10 @@ export class WsTransport implements Transport {
 
   prepare(payload: Uint8Array, binary = false): PreparedFrame {
     return this.preframed ? frameText(payload, binary) : payload;
+  }
+
+  payloadOf(frame: PreparedFrame): Uint8Array {
+    return this.preframed ? framePayload(frame) : frame;
   }
 
   async listen(host: string, port: number, hooks: TransportHooks): Promise<number> {

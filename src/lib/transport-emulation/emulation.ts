@@ -1,0 +1,211 @@
+/**
+ * Centrifugo's HTTP transports, what its JavaScript SDK falls back to when WebSocket is
+ * blocked (docs/protocol.md, "HTTP-streaming and SSE"):
+ *
+ *  - `POST /connection/http_stream`: the body holds the first command(s) (connect); the
+ *    response streams replies and pushes, JSON one a line, or varint-delimited protobuf when the
+ *    request's Content-Type is application/octet-stream.
+ *  - `GET /connection/sse?cf_connect=<JSON commands>` (or POST with them as the body): the
+ *    response is `text/event-stream`, one `data:` event per JSON reply or push.
+ *  - `POST /emulation` `{"session","node","data"}` (or protobuf EmulationRequest): the later
+ *    commands of a session, delivered to it as if read from its socket; answered 204.
+ *
+ * A stream is a connection like a WebSocket: admitted by the gateway (origin, connection
+ * limits per address and in total, draining), served by the same core client, pinged in-band,
+ * disconnected with 3008 when it falls behind. Sessions live only on the node that holds the
+ * stream; another node answers 404 for them, as Centrifugo does for an unknown node.
+ */
+import { randomUUID } from 'node:crypto';
+import type { ConnectionAcceptor, ConnectionInfo, FrameEncoder, HttpReply, HttpRequest } from '../core/transport.js';
+import { readBody, type BodyLimits } from '../http/body.js';
+import { json } from '../http/router.js';
+import { ErrorCode } from '../protocol/codes.js';
+import { parseEmulationRequest } from '../protocol/centrifuge-emulation.js';
+import { FRAMING_NDJSON, FRAMING_PROTOBUF, FRAMING_SSE, StreamConnection, type Framing } from './stream-connection.js';
+
+export const HTTP_STREAM_PATH = '/connection/http_stream';
+export const SSE_PATH = '/connection/sse';
+export const EMULATION_PATH = '/emulation';
+/** The SSE connect command's query parameter (centrifuge-js, Centrifugo). */
+export const SSE_CONNECT_PARAM = 'cf_connect';
+/** Largest first-command body or emulation request, bytes (Centrifugo's default). */
+export const DEFAULT_EMULATION_MAX_BODY_BYTES = 64 * 1024;
+
+export interface EmulationOptions {
+  /** Largest connect body, `cf_connect` value or emulation request body, bytes; more gets 413. */
+  readonly maxBodyBytes: number;
+  /** Time to receive a body, ms; slower gets 408. */
+  readonly bodyTimeoutMs: number;
+  /** This node's id, as the connect reply's `node` says. */
+  readonly nodeId: string;
+  /** Whether a browser page of this Origin may use the endpoints cross-origin (CORS). */
+  readonly originAllowed: (origin: string) => boolean;
+}
+
+const OCTET_STREAM = 'application/octet-stream';
+/** Centrifugo's headers on a stream: no caching, no proxy buffering (nginx). */
+const STREAM_HEADERS = {
+  'cache-control': 'private, no-cache, no-store, must-revalidate, max-age=0',
+  pragma: 'no-cache',
+  expires: '0',
+  'x-accel-buffering': 'no',
+} as const;
+
+/** The error code beside each admission refusal's status (503: draining or full). */
+const ADMISSION_CODES: Readonly<Record<number, ErrorCode>> = {
+  403: ErrorCode.PermissionDenied,
+  429: ErrorCode.TooManyRequests,
+  503: ErrorCode.NotAvailable,
+};
+
+const fail = (status: number, code: number, message: string, close = false): HttpReply => ({
+  ...json(status, { error: { code, message } }),
+  ...(close ? { close: true } : {}),
+});
+
+function isProtobuf(req: HttpRequest): boolean {
+  return (req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase() === OCTET_STREAM;
+}
+
+export class EmulationEndpoints {
+  /** Open emulated connections by session id (each is also a client of the gateway). */
+  private readonly sessions = new Map<string, StreamConnection>();
+  private readonly limits: BodyLimits;
+
+  constructor(
+    private readonly acceptor: ConnectionAcceptor,
+    private readonly frames: FrameEncoder,
+    private readonly opts: EmulationOptions,
+  ) {
+    this.limits = { maxBytes: opts.maxBodyBytes, timeoutMs: opts.bodyTimeoutMs };
+  }
+
+  get sessionCount(): number {
+    return this.sessions.size;
+  }
+
+  /**
+   * CORS for a page on another origin (centrifuge-js fetches with mode "cors"): an allowed
+   * Origin is echoed, with credentials (cookies) allowed; others get no CORS headers, so the
+   * browser withholds the answer. The stream itself is refused by admission (403) as well.
+   */
+  cors(req: HttpRequest): Record<string, string> {
+    const origin = req.header('origin');
+    if (origin === undefined || !this.opts.originAllowed(origin)) return {};
+    return { 'access-control-allow-origin': origin, 'access-control-allow-credentials': 'true', vary: 'Origin' };
+  }
+
+  /** `OPTIONS` on the three paths: the browser's preflight (a JSON or protobuf POST needs one). */
+  readonly preflight = (req: HttpRequest): HttpReply => ({
+    status: 204,
+    headers: {
+      ...this.cors(req),
+      'access-control-allow-methods': 'GET, POST, OPTIONS',
+      'access-control-allow-headers': 'content-type',
+      'access-control-max-age': '300',
+    },
+    body: '',
+  });
+
+  /** Adds the CORS headers to a handler's answers. */
+  withCors(handler: (req: HttpRequest) => Promise<HttpReply>): (req: HttpRequest) => Promise<HttpReply> {
+    return async (req) => {
+      const r = await handler(req);
+      const cors = this.cors(req);
+      return Object.keys(cors).length === 0 ? r : { ...r, headers: { ...r.headers, ...cors } };
+    };
+  }
+
+  /** `POST /connection/http_stream`. */
+  readonly httpStream = async (req: HttpRequest): Promise<HttpReply> => {
+    const protobuf = isProtobuf(req);
+    const body = await this.body(req);
+    if (!Buffer.isBuffer(body)) return body;
+    return this.open(req, body, protobuf ? FRAMING_PROTOBUF : FRAMING_NDJSON, protobuf ? OCTET_STREAM : 'application/json');
+  };
+
+  /** `GET /connection/sse?cf_connect=…`, or `POST /connection/sse` with the commands as the body. */
+  readonly sse = async (req: HttpRequest): Promise<HttpReply> => {
+    let first: Buffer;
+    if (req.method === 'POST') {
+      const body = await this.body(req);
+      if (!Buffer.isBuffer(body)) return body;
+      first = body;
+    } else {
+      if (req.method !== 'GET') return fail(405, ErrorCode.BadRequest, 'use GET (or POST) to open an SSE stream');
+      const q = req.url.indexOf('?');
+      if (q >= 0 && req.url.length - q > this.opts.maxBodyBytes * 3)
+        return fail(413, ErrorCode.BadRequest, `${SSE_CONNECT_PARAM} larger than ${this.opts.maxBodyBytes} bytes`);
+      let param: string | null;
+      try {
+        param = new URL(req.url, 'http://localhost').searchParams.get(SSE_CONNECT_PARAM);
+      } catch {
+        param = null;
+      }
+      if (!param) return fail(400, ErrorCode.BadRequest, `missing ${SSE_CONNECT_PARAM} query parameter (the JSON connect command)`);
+      first = Buffer.from(param);
+      if (first.length > this.opts.maxBodyBytes)
+        return fail(413, ErrorCode.BadRequest, `${SSE_CONNECT_PARAM} larger than ${this.opts.maxBodyBytes} bytes`);
+    }
+    return this.open(req, first, FRAMING_SSE, 'text/event-stream; charset=utf-8');
+  };
+
+  /** `POST /emulation`: a later command of a session on this node. */
+  readonly emulation = async (req: HttpRequest): Promise<HttpReply> => {
+    const protobuf = isProtobuf(req);
+    const body = await this.body(req);
+    if (!Buffer.isBuffer(body)) return body;
+    const r = parseEmulationRequest(body, protobuf);
+    if (typeof r === 'string') return fail(400, ErrorCode.BadRequest, r);
+    const conn = this.sessions.get(r.session);
+    if (!conn) {
+      // The SDK closes its stream on 404 and reconnects (to a node that has its session).
+      const where = r.node !== '' && r.node !== this.opts.nodeId ? ` (it names node ${r.node}, this is node ${this.opts.nodeId})` : '';
+      return fail(404, ErrorCode.NotAvailable, `unknown session${where}`);
+    }
+    if (conn.protobuf !== protobuf)
+      return fail(400, ErrorCode.BadRequest, `the session speaks ${conn.protobuf ? 'protobuf' : 'JSON'}; send its Content-Type`);
+    conn.deliver(r.data);
+    return { status: 204, headers: {}, body: '' };
+  };
+
+  private async body(req: HttpRequest): Promise<Buffer | HttpReply> {
+    const body = await readBody(req, this.limits);
+    if (body === 'too_large') return fail(413, ErrorCode.BadRequest, `body larger than ${this.opts.maxBodyBytes} bytes`, true);
+    if (body === 'timeout' || body === 'aborted') return fail(408, ErrorCode.BadRequest, 'request body not received in time', true);
+    if (body.length === 0) return fail(400, ErrorCode.BadRequest, 'empty body: send the connect command');
+    return body;
+  }
+
+  /** Admits the stream as a connection and answers with it; `first` is its first frame. */
+  private open(req: HttpRequest, first: Buffer, framing: Framing, contentType: string): HttpReply {
+    const origin = req.header('origin');
+    const session = randomUUID();
+    const info: ConnectionInfo = {
+      protocol: 'centrifuge',
+      ip: req.ip,
+      ...(origin !== undefined ? { origin } : {}),
+      ...(framing === FRAMING_PROTOBUF ? { binary: true } : {}),
+      session,
+    };
+    const admission = this.acceptor.admit(info);
+    if (!admission.ok) return fail(admission.status, ADMISSION_CODES[admission.status] ?? ErrorCode.NotAvailable, admission.reason);
+    return {
+      status: 200,
+      headers: { ...STREAM_HEADERS, 'content-type': contentType },
+      // An SSE stream starts with an empty line so that the browser's EventSource opens at once.
+      body: framing === FRAMING_SSE ? '\r\n' : '',
+      stream: (sink) => {
+        const conn = new StreamConnection(
+          sink,
+          framing,
+          (f) => this.frames.payloadOf(f),
+          () => this.sessions.delete(session),
+        );
+        this.sessions.set(session, conn);
+        conn.handler = this.acceptor.accept(conn, info);
+        conn.deliver(first);
+      },
+    };
+  }
+}
