@@ -12,6 +12,7 @@ import { json, Router } from '../http/router.js';
 import { ErrorCode } from '../protocol/codes.js';
 import { checkApiKey, serveApi } from './api-http.js';
 import type { GroupView } from './process-group.js';
+import { joinEmulationGroup } from './emulation-group.js';
 import {
   DEFAULT_EMULATION_MAX_BODY_BYTES,
   EMULATION_PATH,
@@ -143,6 +144,8 @@ export function createGatewayApp(gateway: Gateway, registry: Registry, opts: Gat
     nodeId: gateway.nodeId,
     originAllowed: (o) => gateway.originAllowed(o),
   });
+  // In a worker of `--workers N`, a session held by another worker is reached through the primary.
+  emu.router = joinEmulationGroup(gateway.nodeId, emu.deliverLocal);
   router
     .on('POST', HTTP_STREAM_PATH, emu.withCors(emu.httpStream))
     .on(['GET', 'POST'], SSE_PATH, emu.withCors(emu.sse))
