@@ -12,13 +12,13 @@ import { json, Router } from '../http/router.js';
 import { ErrorCode } from '../protocol/codes.js';
 import { checkApiKey, serveApi } from './api-http.js';
 import type { GroupView } from './process-group.js';
-import { joinEmulationGroup } from './emulation-group.js';
 import {
   DEFAULT_EMULATION_MAX_BODY_BYTES,
   EMULATION_PATH,
   EmulationEndpoints,
   HTTP_STREAM_PATH,
   SSE_PATH,
+  type SessionRouterFactory,
 } from '../transport-emulation/emulation.js';
 import { DASHBOARD_METHODS, DASHBOARD_PATH, type Dashboard } from '../dashboard/dashboard.js';
 
@@ -48,6 +48,12 @@ export interface GatewayAppOptions {
   readonly readinessChecks?: ReadonlyMap<string, () => string | null>;
   /** Mounted at /dashboard when given (docs/dashboard.md). */
   readonly dashboard?: Dashboard;
+  /**
+   * Reaches the node of a session this node does not hold, for `/emulation` (over NATS with the
+   * JetStream broker: other workers and other hosts); given this node's id and its local
+   * delivery. Default: none (404 for other nodes' sessions).
+   */
+  readonly sessionRouter?: SessionRouterFactory;
 }
 
 const apiError = (status: number, code: ErrorCode, message: string): HttpReply => json(status, { error: { code, message } });
@@ -144,8 +150,8 @@ export function createGatewayApp(gateway: Gateway, registry: Registry, opts: Gat
     nodeId: gateway.nodeId,
     originAllowed: (o) => gateway.originAllowed(o),
   });
-  // In a worker of `--workers N`, a session held by another worker is reached through the primary.
-  emu.router = joinEmulationGroup(gateway.nodeId, emu.deliverLocal);
+  // Sessions of other nodes (other workers of `--workers N`, other hosts) are reached through it.
+  emu.router = opts.sessionRouter?.(gateway.nodeId, emu.deliverLocal) ?? null;
   router
     .on('POST', HTTP_STREAM_PATH, emu.withCors(emu.httpStream))
     .on(['GET', 'POST'], SSE_PATH, emu.withCors(emu.sse))

@@ -12,7 +12,6 @@ import { JetStreamBroker } from '../broker-jetstream/jetstream-broker.js';
 import type { GatewayAppConfig } from './config.js';
 import { EXIT_PORT_UNAVAILABLE } from '../runtime/exit-codes.js';
 import { serveProcessGroup } from './process-group.js';
-import { serveEmulationGroup } from './emulation-group.js';
 
 /** Restart budget: a worker that keeps crashing is restarted at most this often, ms. */
 const WORKER_RESTART_MIN_INTERVAL_MS = 1_000;
@@ -70,7 +69,6 @@ export function runPrimary(n: number, log: Logger): void {
     });
   };
   serveProcessGroup(log);
-  serveEmulationGroup();
   for (let i = 0; i < n; i++) fork(i);
   log.info({ workers: n, pid: process.pid }, 'gateway primary started');
   const stop = (signal: string): void => {

@@ -86,6 +86,9 @@ export interface SessionRouter {
   forward(d: EmulationDelivery): Promise<DeliveryResult>;
 }
 
+/** Makes a node's router: given its id and how to deliver to its own sessions (for requests routed to it). */
+export type SessionRouterFactory = (nodeId: string, deliverLocal: (d: EmulationDelivery) => DeliveryResult) => SessionRouter;
+
 export class EmulationEndpoints {
   /** Open emulated connections by session id (each is also a client of the gateway). */
   private readonly sessions = new Map<string, StreamConnection>();

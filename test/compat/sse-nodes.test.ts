@@ -1,9 +1,11 @@
 /**
- * `--workers 2`: Node's cluster hands every TCP connection to a worker round-robin, so a
- * client's `/emulation` requests land on either worker while its stream is held by one. The
- * worker without the session routes the request through the primary to the session's worker.
- * Checked with emulation requests on fresh connections (each may land on the other worker), and
- * with the real SDK (http_stream and sse) through a forced reconnect with recovery.
+ * `/emulation` reaching the node that holds the session, over NATS:
+ * - `--workers 2` (the gateway CLI, JetStream broker): Node's cluster hands every TCP connection
+ *   to a worker round-robin, so a client's emulation requests land on either worker while its
+ *   stream is held by one. Checked with requests on fresh connections (each may land on the
+ *   other worker), and with the real SDK (http_stream and sse) through a forced reconnect.
+ * - two gateway nodes (two hosts behind a balancer without affinity): the SDK's stream on one,
+ *   its emulation endpoint on the other.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,6 +15,8 @@ import { EventSource } from 'eventsource';
 import { SignJWT } from 'jose';
 import { startNatsServer, type NatsServerHandle } from '../testkit/nats-cluster.js';
 import { startGatewayProcess, type GatewayProcess } from '../testkit/gateway-process.js';
+import { startGateway, type RunningGateway } from '../../src/lib/server/server.js';
+import { NatsSessionRouter } from '../../src/lib/emulation-nats/nats-session-router.js';
 import { api } from '../testkit/ws-client.js';
 import { waitFor } from '../testkit/wait.js';
 
@@ -148,3 +152,43 @@ for (const kind of ['http_stream', 'sse'] as const) {
     }
   });
 }
+
+test('two nodes: the stream on one, /emulation on the other (no affinity), SDK over http_stream and sse', async () => {
+  const routers = [await NatsSessionRouter.connect(nats.url, 'emu-a'), await NatsSessionRouter.connect(nats.url, 'emu-b')];
+  const nodes: RunningGateway[] = [];
+  try {
+    for (const r of routers)
+      nodes.push(await startGateway({ port: 0, host: '127.0.0.1', apiKey: KEY }, { sessionRouter: (id, deliver) => r.bind(id, deliver) }));
+    const [a, b] = nodes as [RunningGateway, RunningGateway];
+    for (const kind of ['http_stream', 'sse'] as const) {
+      const c = new Centrifuge([{ transport: kind, endpoint: `${a.url}/connection/${kind}` }], {
+        emulationEndpoint: `${b.url}/emulation`,
+        eventsource: EventSource,
+      });
+      try {
+        const channel = 'DOGE.trade';
+        const got: unknown[] = [];
+        const sub = c.newSubscription(channel);
+        sub.on('publication', (p: PublicationContext) => got.push(p.data));
+        sub.subscribe(); // a command through b, served on a
+        c.connect();
+        await sub.ready(10_000);
+        await api(a.url, KEY, 'publish', { channel, data: { kind } });
+        await waitFor(() => got.length === 1, 5000, 'the publication');
+        const h = await sub.history({ limit: 10 });
+        assert.ok(h.publications.length >= 1);
+        assert.equal(a.gateway.connectionCount, 1);
+        assert.equal(b.gateway.connectionCount, 0);
+      } finally {
+        c.disconnect();
+      }
+      await waitFor(() => a.gateway.connectionCount === 0, 5000, 'stream closed');
+    }
+    // A node id that is no node (or no subject at all): 404 from the node asked.
+    for (const node of ['ffffffff', 'a.>', ''])
+      assert.equal((await freshPost(`${b.url}/emulation`, JSON.stringify({ session: 's', node, data: '{"id":1}' }))).status, 404);
+  } finally {
+    for (const n of nodes) await n.close();
+    for (const r of routers) await r.close();
+  }
+});
