@@ -28,6 +28,8 @@ export const jetStreamSectionSchema = z
     /** Idempotency window, ms (default 120000, at most maxAgeMs). */
     duplicateWindowMs: z.number().int().min(1000).optional(),
     storage: z.enum(['file', 'memory']).optional(),
+    /** Presence entry TTL, ms: a crashed node's clients leave presence after this (default 60000). */
+    presenceTtlMs: z.number().int().min(1000).max(3_600_000).optional(),
     ingest: z
       .object({
         /** Ingest the NATS subjects of existing publishers (default: on with the nats broker, off with memory). */
@@ -60,7 +62,7 @@ function envInt(env: NodeJS.ProcessEnv, name: string): number | undefined {
   return n;
 }
 
-/** File section ← environment (NATS_STREAM, NATS_STREAM_REPLICAS, NATS_STREAM_MAX_AGE_MS, NATS_STREAM_MAX_MSGS, NATS_STREAM_MAX_BYTES, NATS_INGEST). */
+/** File section ← environment (NATS_STREAM, NATS_STREAM_REPLICAS, NATS_STREAM_MAX_AGE_MS, NATS_STREAM_MAX_MSGS, NATS_STREAM_MAX_BYTES, NATS_PRESENCE_TTL_MS, NATS_INGEST). */
 export function loadJetStreamSection(file: unknown, env: NodeJS.ProcessEnv): JetStreamSection {
   const o: Record<string, unknown> =
     typeof file === 'object' && file !== null && !Array.isArray(file) ? { ...(file as Record<string, unknown>) } : {};
@@ -75,6 +77,7 @@ export function loadJetStreamSection(file: unknown, env: NodeJS.ProcessEnv): Jet
   set('maxAgeMs', envInt(env, 'NATS_STREAM_MAX_AGE_MS'));
   set('maxMessages', envInt(env, 'NATS_STREAM_MAX_MSGS'));
   set('maxBytes', envInt(env, 'NATS_STREAM_MAX_BYTES'));
+  set('presenceTtlMs', envInt(env, 'NATS_PRESENCE_TTL_MS'));
   if (env.NATS_INGEST) {
     if (!/^(1|0|true|false|yes|no|on|off)$/i.test(env.NATS_INGEST))
       throw new ConfigError(`NATS_INGEST: expected true or false (got ${JSON.stringify(env.NATS_INGEST)})`);

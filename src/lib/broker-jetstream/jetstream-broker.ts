@@ -39,9 +39,14 @@
  * missing messages the hub is told (onStreamReset). After each reconnect every channel's head
  * is re-read, so a missed tail is not hidden until the next publication.
  *
+ * Between nodes, outside the stream (core NATS, at most once): live-only publications
+ * (`skip_history`) and join/leave events on the channel's live subject (side.ts), server API
+ * commands on `<prefix>.control` (core/control.ts); presence in a KV bucket (presence-kv.ts).
+ *
  * Files, one job each: connection.ts (connection watching), stream-admin.ts (the stream),
  * appender.ts (ordered appends), reader.ts (heads, ranges, history), live-channel.ts (live
- * delivery and its gap-fill state machine), errors.ts (JetStream failures → BrokerError).
+ * delivery and its gap-fill state machine), side.ts (side messages), presence-kv.ts
+ * (presence), errors.ts (JetStream failures → BrokerError).
  */
 import type { Msg } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
@@ -50,8 +55,13 @@ import {
   type Broker,
   type BrokerEventHandler,
   type BrokerTelemetry,
+  type ClientInfo,
+  type ControlPublisher,
+  type EphemeralPublisher,
   type HistoryOptions,
   type HistoryResult,
+  type JoinLeavePublisher,
+  type PresenceProvider,
   type PublishOptions,
   type StreamPosition,
 } from '../core/broker.js';
@@ -64,8 +74,14 @@ import { StreamReader } from './reader.js';
 import { Appender, type AppendStats } from './appender.js';
 import { LiveChannel } from './live-channel.js';
 import { sleep, toBrokerError, unreachable } from './errors.js';
+import { KvPresence } from './presence-kv.js';
+import { H_SIDE, joinLeaveHeaders, pubSideHeaders, sideClientInfo, sidePublication } from './side.js';
 
-export class JetStreamBroker implements Broker {
+const encoder = new TextEncoder();
+
+export class JetStreamBroker implements Broker, EphemeralPublisher, JoinLeavePublisher, ControlPublisher, PresenceProvider {
+  /** Presence shared by every node on this NATS (KV bucket with TTL). */
+  readonly presence: KvPresence;
   private readonly o: ResolvedJetStreamOptions;
   private readonly conn: ConnectionWatch;
   private readonly admin: StreamAdmin;
@@ -78,6 +94,7 @@ export class JetStreamBroker implements Broker {
   private readonly channels = new Map<string, LiveChannel>();
   /** The live subscription of each subscribed channel. */
   private readonly subs = new Map<LiveChannel, { unsubscribe(): void }>();
+  private control: { unsubscribe(): void } | null = null;
 
   constructor(opts: JetStreamBrokerOptions) {
     this.o = resolveJetStreamOptions(opts);
@@ -95,6 +112,12 @@ export class JetStreamBroker implements Broker {
       connected: () => this.conn.connected,
       checkOpen: () => this.checkOpen(),
       ensureStreamSoon: () => void this.admin.ensureSoon(),
+    });
+    this.presence = new KvPresence(this.o, {
+      js: () => this.jsOrThrow(),
+      jsm: () => this.jsmOrThrow(),
+      connected: () => this.conn.connected,
+      isClosed,
     });
   }
 
@@ -115,6 +138,61 @@ export class JetStreamBroker implements Broker {
     this.js = jetstream(nc, { timeout: this.o.requestTimeoutMs });
     this.jsm = await jetstreamManager(nc, { timeout: this.o.requestTimeoutMs, checkAPI: false });
     await this.admin.ensureWithin(Math.max(this.o.publishTimeoutMs, 30_000));
+    this.control = nc.subscribe(this.o.controlSubject, {
+      callback: (err, m) => {
+        if (err === null) this.handler?.onControl?.(m.string());
+      },
+    });
+    await this.presence.start();
+  }
+
+  /** Live only: to the nodes holding the channel, outside the stream (side.ts). */
+  async publishEphemeral(channel: string, data: string, opts?: PublishOptions): Promise<StreamPosition> {
+    await this.sendSide(channel, encoder.encode(data), pubSideHeaders(opts, Date.now()), true);
+    return { offset: 0, epoch: '' };
+  }
+
+  publishJoin(channel: string, info: ClientInfo): Promise<void> {
+    return this.sendSide(channel, encoder.encode(JSON.stringify(info)), joinLeaveHeaders('join'), false);
+  }
+
+  publishLeave(channel: string, info: ClientInfo): Promise<void> {
+    return this.sendSide(channel, encoder.encode(JSON.stringify(info)), joinLeaveHeaders('leave'), false);
+  }
+
+  async publishControl(data: string): Promise<void> {
+    this.checkOpen();
+    if (!this.conn.connected) throw unreachable();
+    const nc = this.natsOrThrow();
+    const bytes = encoder.encode(data);
+    this.checkPayload(bytes.length);
+    try {
+      nc.publish(this.o.controlSubject, bytes);
+      await nc.flush();
+    } catch (err) {
+      throw toBrokerError(err, 'control', this.closed);
+    }
+  }
+
+  /** One side message on the channel's live subject; `confirm`: resolves once NATS has it. */
+  private async sendSide(channel: string, bytes: Uint8Array, h: ReturnType<typeof joinLeaveHeaders>, confirm: boolean): Promise<void> {
+    const subject = `${this.o.livePrefix}.${this.tokens(channel)}`;
+    this.checkOpen();
+    if (!this.conn.connected) throw unreachable();
+    const nc = this.natsOrThrow();
+    this.checkPayload(bytes.length);
+    try {
+      nc.publish(subject, bytes, { headers: h });
+      if (confirm) await nc.flush();
+    } catch (err) {
+      throw toBrokerError(err, 'publish', this.closed);
+    }
+  }
+
+  /** NATS refuses messages over the server's max_payload (1 MiB by default): say so plainly. */
+  private checkPayload(bytes: number): void {
+    const max = this.conn.nc?.info?.max_payload ?? 0;
+    if (max > 0 && bytes + 1024 > max) throw new BrokerError('bad_request', `message too large for NATS (max_payload ${max} bytes)`);
   }
 
   async publish(channel: string, data: string, opts?: PublishOptions): Promise<StreamPosition> {
@@ -209,8 +287,12 @@ export class JetStreamBroker implements Broker {
 
   async close(): Promise<void> {
     if (this.closed) return;
+    // Queued presence removes (clients told to go) first, while the connection is up.
+    await this.presence.close();
     this.closed = true;
     this.handler = null;
+    this.control?.unsubscribe();
+    this.control = null;
     for (const sub of this.subs.values()) sub.unsubscribe();
     this.subs.clear();
     this.channels.clear();
@@ -221,12 +303,31 @@ export class JetStreamBroker implements Broker {
 
   private onLive(st: LiveChannel, err: Error | null, m: Msg): void {
     if (err !== null || this.channels.get(st.channel) !== st) return;
+    const side = m.headers?.get(H_SIDE) ?? '';
+    if (side !== '') {
+      this.onSide(st, side, m);
+      return;
+    }
     const seq = Number(m.headers?.get('Nats-Sequence') ?? '0');
     const r = readRecord(seq, m.headers, m.data);
     if (r !== null) st.onLive(r);
   }
 
+  private onSide(st: LiveChannel, kind: string, m: Msg): void {
+    const h = this.handler;
+    if (h === null || !st.ready) return;
+    if (kind === 'pub') {
+      h.onPublication(sidePublication(st.channel, st.epoch, m.headers!, m.data));
+      return;
+    }
+    const info = sideClientInfo(m.data);
+    if (info === null) return;
+    if (kind === 'join') h.onJoin?.(st.channel, info);
+    else if (kind === 'leave') h.onLeave?.(st.channel, info);
+  }
+
   private onReconnect(): void {
+    this.presence.onReconnect();
     this.appender.clearHeads();
     void this.admin.ensureSoon();
     // Anything published while we were away is in the stream: re-read every head.

@@ -25,6 +25,12 @@ export const DEFAULT_JS_RECONNECT_WAIT_MS = 250;
 /** Gaps of at most this many publications are filled by walking back from the head. */
 export const DEFAULT_JS_WALK_BACK_MAX = 32;
 
+/**
+ * Presence entry time to live, ms: a node that stops without removing its clients' entries
+ * (crash, network loss) has them expire after this (Centrifugo's presence_ttl: 60 s).
+ */
+export const DEFAULT_JS_PRESENCE_TTL_MS = 60_000;
+
 /** Most publications in one appended message (group commit). */
 export const DEFAULT_JS_MAX_GROUP = 512;
 /** Most payload bytes in one appended message (NATS' default max_payload is 1 MiB). */
@@ -64,6 +70,12 @@ export interface JetStreamBrokerOptions {
    * the stream as found (its limits win) and only check that its subjects match.
    */
   readonly updateStream?: boolean;
+  /** Presence entry TTL, ms (KV bucket max_age; default {@link DEFAULT_JS_PRESENCE_TTL_MS}). */
+  readonly presenceTtlMs?: number;
+  /** How often a node rewrites its live entries, ms (default: a third of the TTL). */
+  readonly presenceRefreshMs?: number;
+  /** KV bucket holding presence (default `<stream>_presence`). */
+  readonly presenceBucket?: string;
 }
 
 export interface ResolvedJetStreamOptions {
@@ -88,6 +100,11 @@ export interface ResolvedJetStreamOptions {
   readonly maxGroupBytes: number;
   readonly maxBacklog: number;
   readonly updateStream: boolean;
+  /** Core NATS subject of the control channel between nodes. */
+  readonly controlSubject: string;
+  readonly presenceTtlMs: number;
+  readonly presenceRefreshMs: number;
+  readonly presenceBucket: string;
 }
 
 function int(key: string, v: number | undefined, dflt: number, min: number): number {
@@ -110,6 +127,16 @@ export function resolveJetStreamOptions(o: JetStreamBrokerOptions): ResolvedJetS
   if (!/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(prefix)) {
     throw new RangeError(`JetStreamBroker option "subjectPrefix" must be literal subject tokens: ${prefix}`);
   }
+  const presenceTtlMs = int('presenceTtlMs', o.presenceTtlMs, DEFAULT_JS_PRESENCE_TTL_MS, 1_000);
+  const presenceRefreshMs = int('presenceRefreshMs', o.presenceRefreshMs, Math.floor(presenceTtlMs / 3), 100);
+  if (presenceRefreshMs >= presenceTtlMs) {
+    throw new RangeError(
+      `JetStreamBroker option "presenceRefreshMs" must be below presenceTtlMs (${presenceRefreshMs} >= ${presenceTtlMs})`,
+    );
+  }
+  const presenceBucket = o.presenceBucket ?? `${stream}_presence`;
+  if (!/^[-\w]+$/.test(presenceBucket))
+    throw new RangeError(`JetStreamBroker option "presenceBucket" is not a valid bucket name: ${presenceBucket}`);
   const historyTtlMs = int('historyTtlMs', o.historyTtlMs, DEFAULT_JS_HISTORY_TTL_MS, 1_000);
   const dup = int('duplicateWindowMs', o.duplicateWindowMs, DEFAULT_JS_DUPLICATE_WINDOW_MS, 1_000);
   const storage = o.storage ?? 'file';
@@ -137,5 +164,9 @@ export function resolveJetStreamOptions(o: JetStreamBrokerOptions): ResolvedJetS
     maxGroupBytes: int('maxGroupBytes', o.maxGroupBytes, DEFAULT_JS_MAX_GROUP_BYTES, 1024),
     maxBacklog: int('maxBacklog', o.maxBacklog, DEFAULT_JS_MAX_BACKLOG, 1),
     updateStream: o.updateStream ?? true,
+    controlSubject: `${prefix}.control`,
+    presenceTtlMs,
+    presenceRefreshMs,
+    presenceBucket,
   });
 }

@@ -33,3 +33,22 @@ export function decodeChannel(tokens: string): string {
   }
   return parts.join('.');
 }
+
+const KV_SAFE_TOKEN = /^[A-Za-z0-9_-]+$/;
+
+/**
+ * A channel as NATS KV key tokens (KV keys allow only [-/_=.A-Za-z0-9]): a token of
+ * [A-Za-z0-9_-] is kept, any other is `=` + base64url(UTF-8). A kept token never starts with
+ * `=`, so two channels never share a key, and a key never holds a wildcard.
+ */
+export function kvKeyOfChannel(channel: string): string {
+  if (channel.length === 0 || channel.length > MAX_CHANNEL_LENGTH) {
+    throw new RangeError(`channel length must be 1..${MAX_CHANNEL_LENGTH}`);
+  }
+  return channel.split('.').map(kvToken).join('.');
+}
+
+/** One KV key token for any string (a client id): kept when safe, else `=` + base64url. */
+export function kvToken(s: string): string {
+  return KV_SAFE_TOKEN.test(s) ? s : '=' + Buffer.from(s, 'utf8').toString('base64url');
+}

@@ -30,6 +30,7 @@ import type { ClientInfo, WirePublication } from '../protocol/push.js';
 /** A channel's publication as the broker numbered it (its shape is the wire's: protocol/push.ts). */
 export type Publication = WirePublication;
 export type { ClientInfo };
+import type { PresenceStore } from './presence.js';
 
 export interface PublishOptions {
   /** Publications with the same key within the broker's dedup window are accepted once. */
@@ -66,6 +67,12 @@ export interface BrokerEventHandler {
    * (they must re-subscribe and recover), instead of hiding the gap.
    */
   onStreamReset?(channel: string): void;
+  /** A client joined a channel this node subscribed to, on any node (JoinLeavePublisher). */
+  onJoin?(channel: string, info: ClientInfo): void;
+  /** A client left a channel this node subscribed to, on any node (JoinLeavePublisher). */
+  onLeave?(channel: string, info: ClientInfo): void;
+  /** A control message published by any node, this one included (ControlPublisher). */
+  onControl?(data: string): void;
 }
 
 /** What a broker reports about its own appends (exported on /metrics). Optional. */
@@ -100,8 +107,9 @@ export interface Broker {
 /**
  * Optional capability: publications delivered live to the subscribed nodes but kept out of
  * history and out of the channel's numbering (Centrifugo's `skip_history`). The returned
- * position has offset 0; delivered publications carry offset 0 and the channel's epoch, and
- * do not move any subscriber's stream position.
+ * position has offset 0 (its epoch may be ''); delivered publications carry offset 0, and do
+ * not move any subscriber's stream position. Delivery is at most once and not ordered with the
+ * channel's numbered publications. Resolves once the broker has taken the publication.
  */
 export interface EphemeralPublisher {
   publishEphemeral(channel: string, data: string, opts?: PublishOptions): Promise<StreamPosition>;
@@ -109,6 +117,51 @@ export interface EphemeralPublisher {
 
 export function isEphemeralPublisher(b: Broker): b is Broker & EphemeralPublisher {
   return typeof (b as Partial<EphemeralPublisher>).publishEphemeral === 'function';
+}
+
+/**
+ * Optional capability: join/leave events delivered to every node subscribed to the channel
+ * (this one included) through `onJoin`/`onLeave`. At most once, best effort (as Centrifugo's):
+ * a node that dies sends no leave for its clients; presence (its TTL) is the source of truth.
+ * One node's events of one channel arrive in the order published.
+ */
+export interface JoinLeavePublisher {
+  publishJoin(channel: string, info: ClientInfo): Promise<void>;
+  publishLeave(channel: string, info: ClientInfo): Promise<void>;
+}
+
+export function isJoinLeavePublisher(b: Broker): b is Broker & JoinLeavePublisher {
+  const c = b as Partial<JoinLeavePublisher>;
+  return typeof c.publishJoin === 'function' && typeof c.publishLeave === 'function';
+}
+
+/**
+ * Optional capability: a control channel between the nodes sharing the broker (Centrifugo's
+ * control channel), for server API commands aimed at connections on any node. `data` is opaque
+ * to the broker (core/control.ts encodes it); every node's `onControl` gets it, the sender's
+ * included, at most once. Resolves once the broker has taken the message; rejects
+ * ('unavailable') when it cannot reach the other nodes now.
+ */
+export interface ControlPublisher {
+  publishControl(data: string): Promise<void>;
+}
+
+export function isControlPublisher(b: Broker): b is Broker & ControlPublisher {
+  return typeof (b as Partial<ControlPublisher>).publishControl === 'function';
+}
+
+/**
+ * Optional capability: a presence store shared by every node on this broker (core/presence.ts).
+ * Without it, the gateway keeps presence in memory (one process: right for the memory broker).
+ * The broker starts it in `run()` and stops it in `close()`.
+ */
+export interface PresenceProvider {
+  readonly presence: PresenceStore;
+}
+
+export function isPresenceProvider(b: Broker): b is Broker & PresenceProvider {
+  const p = (b as Partial<PresenceProvider>).presence;
+  return typeof p === 'object' && p !== null;
 }
 
 export type BrokerErrorCode = 'unavailable' | 'closed' | 'bad_request' | 'internal';

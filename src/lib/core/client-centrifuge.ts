@@ -330,11 +330,19 @@ export class CentrifugeClient extends Client {
     }
   }
 
-  private presence(id: number, method: 'presence' | 'presence_stats', p: ChannelParams): void {
+  private async presence(id: number, method: 'presence' | 'presence_stats', p: ChannelParams): Promise<void> {
     const sub = this.subs.get(p.channel);
     if (!sub) return this.replyError(id, protocolError(ErrorCode.PermissionDenied));
     if (!sub.ns.presence) return this.replyError(id, protocolError(ErrorCode.NotAvailable));
-    if (method === 'presence') this.send(this.codec.presence(id, this.ctx.presence.get(p.channel)));
-    else this.send(this.codec.presenceStats(id, this.ctx.presence.stats(p.channel)));
+    try {
+      const reply =
+        method === 'presence'
+          ? this.codec.presence(id, await this.ctx.presence.get(p.channel))
+          : this.codec.presenceStats(id, await this.ctx.presence.stats(p.channel));
+      if (this.state === STATE_CLOSED) return;
+      this.send(reply);
+    } catch (err) {
+      if (this.state !== STATE_CLOSED) this.replyError(id, brokerFailure(err));
+    }
   }
 }

@@ -4,7 +4,8 @@ import type { ChannelRules, ResolvedNamespace } from './channels.js';
 import { channelUser } from './channels.js';
 import type { Hub, Membership } from './hub.js';
 import type { GatewayOptions } from './options.js';
-import type { MemoryPresence } from './presence.js';
+import type { PresenceStore } from './presence.js';
+import type { ClientInfo } from './broker.js';
 import { decideRecovery } from './recovery.js';
 import type { RecoveryBudget } from './recovery-budget.js';
 import type { GatewayStats } from './stats.js';
@@ -14,8 +15,7 @@ import type { TokenVerifier } from './auth.js';
 import { brokerFailure } from './errors.js';
 import { BURST_SLICE_BYTES, Writer, type FlushScheduler, type WriterOwner } from './writer.js';
 import { Disconnect, ErrorCode, isProtocolError, protocolError, type DisconnectReason, type ProtocolError } from '../protocol/codes.js';
-import { PROTO_CENTRIFUGE_PROTOBUF, type ProtocolId } from '../protocol/push.js';
-import { JSON_CODEC, PROTOBUF_CODEC } from '../protocol/centrifuge-codec.js';
+import type { ProtocolId } from '../protocol/push.js';
 
 /** What a client needs from the gateway that owns it. */
 export interface ClientContext {
@@ -26,13 +26,15 @@ export interface ClientContext {
   readonly rules: ChannelRules;
   readonly stats: GatewayStats;
   readonly log: Logger;
-  readonly presence: MemoryPresence;
+  readonly presence: PresenceStore;
   readonly recoveryBudget: RecoveryBudget;
   readonly verifier: TokenVerifier | null;
   readonly version: string;
   readonly nodeId: string;
   clientClosed(client: Client): void;
   clientAuthenticated(client: Client): void;
+  /** Tells the channel's subscribers (on every node the broker reaches) of a join or leave. */
+  announceJoinLeave(channel: string, info: ClientInfo, join: boolean): void;
 }
 
 // Connection states.
@@ -212,9 +214,11 @@ export abstract class Client implements ConnectionHandler, WriterOwner {
       } else if (useHistory) {
         position = (await this.ctx.broker.history(channel, { limit: 0 })).position;
       }
+      if (ns.presence) await this.addPresence(channel);
       if (this.state === STATE_CLOSED || !this.subs.has(channel)) {
         this.recoveryReserved -= recoveredBytes;
         this.ctx.hub.remove(channel, this);
+        if (ns.presence) this.removePresence(channel);
         return protocolError(ErrorCode.Expired, 'connection closed');
       }
       const prepared: PreparedSubscription = {
@@ -289,13 +293,34 @@ export abstract class Client implements ConnectionHandler, WriterOwner {
     }
     let last = p.position.offset;
     for (const pub of buffered) {
+      // Offset 0: live only (skip_history), never in history: delivered as it came.
+      if (pub.offset === 0) {
+        this.enqueue(hub.prepare(this.protocol, pub));
+        continue;
+      }
       // Already in history (delivered as recovered, or before the client's start position).
       if (pub.epoch === p.position.epoch && pub.offset <= last) continue;
       last = pub.offset;
       this.enqueue(hub.prepare(this.protocol, pub));
     }
-    if (p.ns.presence) this.ctx.presence.add(p.channel, { client: this.id, user: this.user });
-    if (p.ns.joinLeave) this.pushJoinLeave(p.channel, true);
+    if (p.ns.joinLeave) this.ctx.announceJoinLeave(p.channel, { client: this.id, user: this.user }, true);
+  }
+
+  /**
+   * Enters the channel's presence before the subscribe reply, so the client sees itself in it.
+   * A store that cannot write now keeps the entry and retries (core/presence.ts, guarantee 4):
+   * the subscription goes on.
+   */
+  private async addPresence(channel: string): Promise<void> {
+    try {
+      await this.ctx.presence.add(channel, { client: this.id, user: this.user });
+    } catch (err) {
+      this.ctx.log.warn({ err, channel, client: this.id }, 'presence not stored yet; the store retries');
+    }
+  }
+
+  private removePresence(channel: string): void {
+    this.ctx.presence.remove(channel, this.id).catch((err: unknown) => this.ctx.log.warn({ err, channel }, 'presence remove failed'));
   }
 
   /**
@@ -334,18 +359,10 @@ export abstract class Client implements ConnectionHandler, WriterOwner {
     if (p === undefined) return false;
     this.subs.delete(channel);
     this.ctx.hub.remove(channel, this);
-    if (p?.ns.presence) this.ctx.presence.remove(channel, this.id);
-    if (p?.ns.joinLeave) this.pushJoinLeave(channel, false);
+    if (p?.ns.presence) this.removePresence(channel);
+    // Join went to everyone, this client included, once active; leave goes to those who stay.
+    if (p?.ns.joinLeave) this.ctx.announceJoinLeave(channel, { client: this.id, user: this.user }, false);
     return true;
-  }
-
-  /** Join (after subscribing, to everyone including this client) or leave (to those who stay). */
-  private pushJoinLeave(channel: string, join: boolean): void {
-    const info = { client: this.id, user: this.user };
-    this.ctx.hub.pushToCentrifugeMembers(channel, (proto) => {
-      const codec = proto === PROTO_CENTRIFUGE_PROTOBUF ? PROTOBUF_CODEC : JSON_CODEC;
-      return join ? codec.joinPush(channel, info) : codec.leavePush(channel, info);
-    });
   }
 
   /** Closes with a protocol disconnect code (sent after queued frames). Idempotent. */

@@ -1,9 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { JwtVerifier, TokenError, type TokenVerifier } from './auth.js';
 import {
+  isControlPublisher,
   isEphemeralPublisher,
+  isJoinLeavePublisher,
+  isPresenceProvider,
   type Broker,
   type BrokerEventHandler,
+  type ClientInfo,
   type HistoryResult,
   type Publication,
   type StreamPosition,
@@ -13,9 +17,11 @@ import { Client, type ClientContext } from './client.js';
 import { CentrifugeClient } from './client-centrifuge.js';
 import { OdinClient } from './client-odin.js';
 import { brokerFailureError } from './errors.js';
-import { Hub } from './hub.js';
+import { Hub, pushJoinLeave } from './hub.js';
 import type { GatewayOptions } from './options.js';
-import { MemoryPresence, type PresenceInfo } from './presence.js';
+import { MemoryPresence, type PresenceInfo, type PresenceStats, type PresenceStore } from './presence.js';
+import { decodeControl, encodeControl, type UserCommand } from './control.js';
+import { UserIndex } from './users.js';
 import { silentLogger, type Logger } from './logger.js';
 import { GatewayStats } from './stats.js';
 import type {
@@ -43,6 +49,8 @@ export interface GatewayDeps {
   readonly log?: Logger;
   /** Overrides the verifier built from the options' token keys. */
   readonly verifier?: TokenVerifier;
+  /** Overrides the presence store: default the broker's (PresenceProvider), else in memory. */
+  readonly presence?: PresenceStore;
 }
 
 /** One connection as the admin console shows it. */
@@ -64,16 +72,6 @@ export interface PublishRequest {
   readonly skipHistory?: boolean;
 }
 
-/** Options of a server-side subscription made through the server API. */
-export interface ServerSubscribeOptions {
-  /** Only this connection of the user. */
-  readonly client?: string;
-  /** JSON text sent to the client in the subscribe push. */
-  readonly data?: string;
-  /** Recover from this position. */
-  readonly since?: StreamPosition;
-}
-
 /**
  * One gateway node: accepts connections from a transport, keeps clients, fans out what the
  * broker delivers, and serves the server API. No sockets, no HTTP, no environment here: the
@@ -87,7 +85,7 @@ export class Gateway implements ConnectionAcceptor, BrokerEventHandler, ClientCo
   readonly recoveryBudget: RecoveryBudget;
   readonly rules: ChannelRules;
   readonly stats = new GatewayStats();
-  readonly presence = new MemoryPresence();
+  readonly presence: PresenceStore;
   readonly verifier: TokenVerifier | null;
   readonly version = VERSION;
   readonly nodeId = randomBytes(4).toString('hex');
@@ -96,7 +94,7 @@ export class Gateway implements ConnectionAcceptor, BrokerEventHandler, ClientCo
   readonly startedAt = Date.now();
   private readonly clients = new Set<Client>();
   private readonly perIp = new Map<string, number>();
-  private readonly byUser = new Map<string, Set<Client>>();
+  private readonly users = new UserIndex();
   private pingTimer: NodeJS.Timeout | null = null;
   private pongTimer: NodeJS.Timeout | null = null;
   private draining = false;
@@ -108,6 +106,7 @@ export class Gateway implements ConnectionAcceptor, BrokerEventHandler, ClientCo
   ) {
     this.broker = deps.broker;
     this.log = deps.log ?? silentLogger;
+    this.presence = deps.presence ?? (isPresenceProvider(deps.broker) ? deps.broker.presence : new MemoryPresence());
     this.rules = new ChannelRules(opts.namespaces);
     this.frames = deps.transport;
     this.hub = new Hub<Client>(this.broker, deps.transport, this.stats, this.log);
@@ -157,6 +156,40 @@ export class Gateway implements ConnectionAcceptor, BrokerEventHandler, ClientCo
     if (!members) return;
     this.log.warn({ channel, clients: members.size }, 'stream reset: reconnecting subscribers');
     for (const c of [...members.keys()]) c.disconnect(Disconnect.InsufficientState);
+  }
+
+  onJoin(channel: string, info: ClientInfo): void {
+    pushJoinLeave(this.hub, channel, info, true);
+  }
+
+  onLeave(channel: string, info: ClientInfo): void {
+    pushJoinLeave(this.hub, channel, info, false);
+  }
+
+  /** A server API command published by another node: applied to this node's connections. */
+  onControl(data: string): void {
+    const m = decodeControl(data);
+    if (m === null) {
+      this.log.warn({ bytes: data.length }, 'control message not understood; dropped');
+      return;
+    }
+    if (m.from === this.nodeId) return; // applied before it was published
+    this.users.apply(m.cmd);
+  }
+
+  /**
+   * Tells the channel's subscribers on every node that a client joined or left: through the
+   * broker when it delivers join/leave between nodes, else to this node's subscribers.
+   */
+  announceJoinLeave(channel: string, info: ClientInfo, join: boolean): void {
+    const b = this.broker;
+    if (!isJoinLeavePublisher(b)) {
+      pushJoinLeave(this.hub, channel, info, join);
+      return;
+    }
+    (join ? b.publishJoin(channel, info) : b.publishLeave(channel, info)).catch((err: unknown) =>
+      this.log.warn({ err, channel, join }, 'join/leave not published'),
+    );
   }
 
   // ---- Transport side ----
@@ -224,13 +257,7 @@ export class Gateway implements ConnectionAcceptor, BrokerEventHandler, ClientCo
   }
 
   clientAuthenticated(client: Client): void {
-    if (client.user === '') return;
-    let set = this.byUser.get(client.user);
-    if (!set) {
-      set = new Set();
-      this.byUser.set(client.user, set);
-    }
-    set.add(client);
+    this.users.add(client);
   }
 
   clientClosed(client: Client): void {
@@ -239,11 +266,7 @@ export class Gateway implements ConnectionAcceptor, BrokerEventHandler, ClientCo
     if (n <= 0) this.perIp.delete(client.ip);
     else this.perIp.set(client.ip, n);
     this.stats.connections[client.protocol === PROTO_ODIN ? 'odin' : 'centrifuge']--;
-    const set = this.byUser.get(client.user);
-    if (set) {
-      set.delete(client);
-      if (set.size === 0) this.byUser.delete(client.user);
-    }
+    this.users.remove(client);
   }
 
   /** Pings everyone; whoever has not answered the previous ping by the pong timeout goes. */
@@ -296,29 +319,23 @@ export class Gateway implements ConnectionAcceptor, BrokerEventHandler, ClientCo
     }
   }
 
-  private userClients(user: string, client?: string): Client[] {
-    const set = this.byUser.get(user);
-    if (!set) return [];
-    return [...set].filter((c) => client === undefined || c.id === client);
-  }
-
-  /** Subscribes a user's connections (or one of them) to a channel, with a subscribe push. */
-  subscribeUser(user: string, channel: string, o: ServerSubscribeOptions = {}): void {
-    if (!this.rules.resolve(channel)) throw new CodedError(ErrorCode.UnknownChannel);
-    for (const c of this.userClients(user, o.client)) void c.serverSubscribe(channel, o.data ?? null, o.since ?? null);
-  }
-
-  /** Unsubscribes a user's connections (or one of them) from a channel, with an unsubscribe push. */
-  unsubscribeUser(user: string, channel: string, client?: string): void {
-    for (const c of this.userClients(user, client)) c.serverUnsubscribe(channel);
-  }
-
-  /** The server API's `refresh`: expire a user's connections now, or move their expiry. */
-  refreshUser(user: string, client: string | undefined, o: { expired: boolean; expireAt?: number }): void {
-    for (const c of this.userClients(user, client)) {
-      if (o.expired) c.disconnect(Disconnect.Expired);
-      else if (o.expireAt !== undefined) c.extendExpiry(o.expireAt);
+  /**
+   * A server API command for a user's connections (`subscribe`, `unsubscribe`, `disconnect`,
+   * `refresh`): applied here, and sent to the other nodes when the broker connects them
+   * (ControlPublisher), as Centrifugo does through its control channel. Resolves once sent;
+   * the other nodes apply it when it arrives. Nothing is applied when it cannot be sent (108).
+   */
+  async userCommand(cmd: UserCommand): Promise<void> {
+    if (cmd.op === 'subscribe' && !this.rules.resolve(cmd.channel)) throw new CodedError(ErrorCode.UnknownChannel);
+    const b = this.broker;
+    if (isControlPublisher(b)) {
+      try {
+        await b.publishControl(encodeControl(this.nodeId, cmd));
+      } catch (err) {
+        throw brokerFailureError(err);
+      }
     }
+    this.users.apply(cmd);
   }
 
   async history(channel: string, opts: { limit: number; since?: StreamPosition; reverse?: boolean }): Promise<HistoryResult> {
@@ -332,41 +349,40 @@ export class Gateway implements ConnectionAcceptor, BrokerEventHandler, ClientCo
     }
   }
 
-  presenceOf(channel: string): Record<string, PresenceInfo> {
+  /** Who is subscribed to the channel on every node sharing the presence store. */
+  async presenceOf(channel: string): Promise<Record<string, PresenceInfo>> {
+    this.checkPresence(channel);
+    try {
+      return await this.presence.get(channel);
+    } catch (err) {
+      throw brokerFailureError(err);
+    }
+  }
+
+  async presenceStatsOf(channel: string): Promise<PresenceStats> {
+    this.checkPresence(channel);
+    try {
+      return await this.presence.stats(channel);
+    } catch (err) {
+      throw brokerFailureError(err);
+    }
+  }
+
+  private checkPresence(channel: string): void {
     const ns = this.rules.resolve(channel);
     if (!ns) throw new CodedError(ErrorCode.UnknownChannel);
     if (!ns.presence) throw new CodedError(ErrorCode.NotAvailable, 'presence not available for this channel');
-    return this.presence.get(channel);
   }
 
-  presenceStatsOf(channel: string): { num_clients: number; num_users: number } {
-    this.presenceOf(channel);
-    return this.presence.stats(channel);
-  }
-
-  /** Disconnects a user's connections (or one of them); returns how many. */
-  disconnectUser(
-    user: string,
-    client?: string,
-    reason: DisconnectReason = Disconnect.ForceNoReconnect,
-    whitelist: readonly string[] = [],
-  ): number {
-    const set = this.byUser.get(user);
-    if (!set) return 0;
-    let n = 0;
-    for (const c of [...set]) {
-      if (client !== undefined && client !== '' && c.id !== client) continue;
-      if (whitelist.includes(c.id)) continue;
-      c.disconnect(reason);
-      n++;
-    }
-    return n;
+  /** Disconnects a user's connections on this node (or one of them); returns how many (admin console). */
+  disconnectUser(user: string, client?: string, reason: DisconnectReason = Disconnect.ForceNoReconnect): number {
+    return this.users.apply({ op: 'disconnect', user, ...(client !== undefined ? { client } : {}), reason, whitelist: [] });
   }
 
   /** Connections of a user and/or with a client id, for the admin console (a scan: admin use only). */
   findClients(q: { user?: string; client?: string }, limit = 100): ClientSummary[] {
     const out: ClientSummary[] = [];
-    const pool = q.user !== undefined && q.user !== '' ? (this.byUser.get(q.user) ?? []) : this.clients;
+    const pool = q.user !== undefined && q.user !== '' ? this.users.of(q.user) : this.clients;
     for (const c of pool) {
       if (q.client !== undefined && q.client !== '' && c.id !== q.client) continue;
       if (q.user === '' && c.user !== '') continue;
@@ -394,7 +410,7 @@ export class Gateway implements ConnectionAcceptor, BrokerEventHandler, ClientCo
           name: this.nodeId,
           version: this.version,
           num_clients: this.clients.size,
-          num_users: this.byUser.size,
+          num_users: this.users.size,
           num_channels: this.hub.channelCount,
           num_subs: this.stats.subscriptions,
           uptime: Math.floor((Date.now() - this.startedAt) / 1000),

@@ -3,7 +3,8 @@ import type { GatewayStats } from './stats.js';
 import type { Logger } from './logger.js';
 import type { FrameEncoder, PreparedFrame } from './transport.js';
 import type { Writer } from './writer.js';
-import { encodePush, PROTO_CENTRIFUGE, PROTO_CENTRIFUGE_PROTOBUF, PROTO_ODIN, type ProtocolId } from '../protocol/push.js';
+import { encodePush, PROTO_CENTRIFUGE, PROTO_CENTRIFUGE_PROTOBUF, PROTO_ODIN, type ClientInfo, type ProtocolId } from '../protocol/push.js';
+import { JSON_CODEC, PROTOBUF_CODEC } from '../protocol/centrifuge-codec.js';
 
 /**
  * A client's membership in a channel: everything the fan-out loop reads, in one object (so the
@@ -129,4 +130,12 @@ export class Hub<M extends object = object> {
   prepareText(text: string): PreparedFrame {
     return this.transport.prepare(Buffer.from(text));
   }
+}
+
+/** Queues a join (or leave) push for the channel's Centrifugo-protocol members on this node. */
+export function pushJoinLeave(hub: Hub, channel: string, info: ClientInfo, join: boolean): void {
+  hub.pushToCentrifugeMembers(channel, (proto) => {
+    const codec = proto === PROTO_CENTRIFUGE_PROTOBUF ? PROTOBUF_CODEC : JSON_CODEC;
+    return join ? codec.joinPush(channel, info) : codec.leavePush(channel, info);
+  });
 }

@@ -71,7 +71,7 @@ const namespaceSchema = z
     presence: z.boolean().default(false),
     /**
      * Join and leave pushes (Centrifugo protocol) to the channel's subscribers when a client
-     * subscribes or leaves; needs `presence`. Subscribers on the same node only (docs/protocol.md).
+     * subscribes or leaves; needs `presence`. Reaches every node with the JetStream broker (docs/protocol.md).
      */
     joinLeave: z.boolean().default(false),
     /**

@@ -1,13 +1,59 @@
-/** Who is subscribed to a channel on this node (for channels with presence on). */
+/**
+ * The presence seam: who is subscribed to a channel (for namespaces with `presence: true`).
+ *
+ * Core calls `add` when a subscription becomes ready and `remove` when it ends; it never
+ * refreshes entries itself. Guarantees every implementation gives:
+ *  1. Scope: `get`/`stats` answer for every node that shares the store (the memory store: one
+ *     process; a shared store such as NATS KV: every gateway process and node on it).
+ *  2. Read-your-writes: once `add` has resolved, `get` on any node sharing the store lists the
+ *     entry; once `remove` has resolved, no longer lists it.
+ *  3. Liveness: an entry whose node stops (crash, network loss) without removing it disappears
+ *     within the store's TTL; the node keeps its own live entries alive meanwhile (a shared
+ *     store refreshes them, and writes them again after a reconnect, by itself).
+ *  4. Failures: `add` rejects when the entry could not be stored now; the store still keeps it
+ *     and retries until `remove` (so a subscription is never refused over presence). `remove`
+ *     never rejects: an entry it could not delete expires (3). `get`/`stats` reject with a
+ *     `BrokerError` ('unavailable' when the store is unreachable: callers answer "try again").
+ *  5. Order: for one (channel, client), operations apply in call order (a quick
+ *     remove-then-add leaves the entry present).
+ * Entries are keyed by client id: the same user on two connections is two entries, one user.
+ */
+
+/** Who is subscribed (Centrifugo's `ClientInfo` without conn/chan info). */
 export interface PresenceInfo {
   readonly client: string;
   readonly user: string;
 }
 
-export class MemoryPresence {
+export interface PresenceStats {
+  readonly num_clients: number;
+  readonly num_users: number;
+}
+
+export interface PresenceStore {
+  add(channel: string, info: PresenceInfo): Promise<void>;
+  remove(channel: string, client: string): Promise<void>;
+  /** Client id → info, for every node sharing the store. */
+  get(channel: string): Promise<Record<string, PresenceInfo>>;
+  stats(channel: string): Promise<PresenceStats>;
+}
+
+/** Counts clients and distinct users of a presence listing. */
+export function presenceStatsOf(entries: Iterable<PresenceInfo>): PresenceStats {
+  let clients = 0;
+  const users = new Set<string>();
+  for (const e of entries) {
+    clients++;
+    users.add(e.user);
+  }
+  return { num_clients: clients, num_users: users.size };
+}
+
+/** The store of one process: used with the memory broker (which is one process too). */
+export class MemoryPresence implements PresenceStore {
   private readonly channels = new Map<string, Map<string, PresenceInfo>>();
 
-  add(channel: string, info: PresenceInfo): void {
+  async add(channel: string, info: PresenceInfo): Promise<void> {
     let m = this.channels.get(channel);
     if (!m) {
       m = new Map();
@@ -16,20 +62,18 @@ export class MemoryPresence {
     m.set(info.client, info);
   }
 
-  remove(channel: string, client: string): void {
+  async remove(channel: string, client: string): Promise<void> {
     const m = this.channels.get(channel);
     if (!m) return;
     m.delete(client);
     if (m.size === 0) this.channels.delete(channel);
   }
 
-  get(channel: string): Record<string, PresenceInfo> {
+  async get(channel: string): Promise<Record<string, PresenceInfo>> {
     return Object.fromEntries(this.channels.get(channel) ?? []);
   }
 
-  stats(channel: string): { num_clients: number; num_users: number } {
-    const m = this.channels.get(channel);
-    if (!m) return { num_clients: 0, num_users: 0 };
-    return { num_clients: m.size, num_users: new Set([...m.values()].map((i) => i.user)).size };
+  async stats(channel: string): Promise<PresenceStats> {
+    return presenceStatsOf(this.channels.get(channel)?.values() ?? []);
   }
 }

@@ -246,7 +246,7 @@ export class AdminApi {
     let presence: unknown = null;
     let presenceError: string | null = null;
     try {
-      presence = gw.presenceOf(channel);
+      presence = await gw.presenceOf(channel);
     } catch (e) {
       presenceError = e instanceof Error ? e.message : String(e);
     }

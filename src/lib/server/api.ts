@@ -15,7 +15,7 @@
 import { z } from 'zod';
 import type { Gateway } from '../core/gateway.js';
 import type { Publication } from '../core/broker.js';
-import { DISCONNECT_CODE_MAX, DISCONNECT_CODE_MIN, isProtocolError, MAX_CLOSE_REASON_BYTES } from '../protocol/codes.js';
+import { Disconnect, DISCONNECT_CODE_MAX, DISCONNECT_CODE_MIN, isProtocolError, MAX_CLOSE_REASON_BYTES } from '../protocol/codes.js';
 import { jsonTooDeep, MAX_JSON_DEPTH } from '../protocol/limits.js';
 import { parseStreamPosition, type StreamPosition } from '../protocol/position.js';
 import { ApiError, toApiError } from './api-errors.js';
@@ -268,7 +268,10 @@ async function call(gw: Gateway, method: Method, raw: Record<string, unknown>): 
       if (p.b64info !== undefined || p.b64data !== undefined) throw new ApiError(107, 'b64info/b64data: binary payloads are not supported');
       if (p.override !== undefined) throw new ApiError(107, 'override: per-subscription channel option overrides are not supported');
       if (p.info !== undefined) throw new ApiError(107, 'info: channel info for server-side subscriptions is not supported');
-      gw.subscribeUser(p.user, p.channel, {
+      await gw.userCommand({
+        op: 'subscribe',
+        user: p.user,
+        channel: p.channel,
         ...(p.client ? { client: p.client } : {}),
         ...(p.data !== undefined ? { data: JSON.stringify(p.data) } : {}),
         ...(p.recover_since !== undefined ? { since: positionOf(p.recover_since, 'recover_since')! } : {}),
@@ -278,19 +281,31 @@ async function call(gw: Gateway, method: Method, raw: Record<string, unknown>): 
     case 'unsubscribe': {
       const p = parsed.data as z.infer<typeof schemas.unsubscribe>;
       refuseSession(p.session);
-      gw.unsubscribeUser(p.user, p.channel, p.client || undefined);
+      await gw.userCommand({ op: 'unsubscribe', user: p.user, channel: p.channel, ...(p.client ? { client: p.client } : {}) });
       return {};
     }
     case 'disconnect': {
       const p = parsed.data as z.infer<typeof schemas.disconnect>;
       refuseSession(p.session);
-      gw.disconnectUser(p.user, p.client || undefined, p.disconnect ?? undefined, p.whitelist);
+      await gw.userCommand({
+        op: 'disconnect',
+        user: p.user,
+        ...(p.client ? { client: p.client } : {}),
+        reason: p.disconnect ? { code: p.disconnect.code, reason: p.disconnect.reason } : Disconnect.ForceNoReconnect,
+        whitelist: p.whitelist ?? [],
+      });
       return {};
     }
     case 'refresh': {
       const p = parsed.data as z.infer<typeof schemas.refresh>;
       refuseSession(p.session);
-      gw.refreshUser(p.user, p.client || undefined, { expired: p.expired === true, ...(p.expire_at ? { expireAt: p.expire_at } : {}) });
+      await gw.userCommand({
+        op: 'refresh',
+        user: p.user,
+        ...(p.client ? { client: p.client } : {}),
+        expired: p.expired === true,
+        ...(p.expire_at ? { expireAt: p.expire_at } : {}),
+      });
       return {};
     }
     case 'history': {
@@ -306,7 +321,7 @@ async function call(gw: Gateway, method: Method, raw: Record<string, unknown>): 
     case 'presence':
       return { presence: await gw.presenceOf((parsed.data as { channel: string }).channel) };
     case 'presence_stats':
-      return gw.presenceStatsOf((parsed.data as { channel: string }).channel);
+      return await gw.presenceStatsOf((parsed.data as { channel: string }).channel);
     case 'info':
       return gw.info();
     case 'channels': {

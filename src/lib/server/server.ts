@@ -79,10 +79,21 @@ export async function createTransport(
   headersTimeoutMs?: number,
 ): Promise<[TransportName, Transport]> {
   if (name === 'uws') {
-    const loaded = await loadUwsTransport({ maxPayload: options.maxMessageBytes, maxBackpressure: 16 * options.maxQueueBytes });
+    const loaded = await loadUwsTransport({
+      maxPayload: options.maxMessageBytes,
+      maxBackpressure: 16 * options.maxQueueBytes,
+      maxUnreadOnPing: options.maxQueueBytes,
+    });
     if (typeof loaded === 'string') log.warn({ reason: loaded }, 'transport uws unavailable; using ws');
     else if (options.permessageDeflate) log.warn({ transport: 'uws' }, 'transport uws does not do permessage-deflate here; using ws');
-    else return ['uws', loaded];
+    else {
+      // Said once at start, where an operator choosing the transport looks.
+      log.info(
+        { transport: 'uws' },
+        'uws answers bad frames in native code (TCP drop, no 1002/1007); use ws at an untrusted edge (docs/protocol.md, "Transports")',
+      );
+      return ['uws', loaded];
+    }
   }
   return [
     'ws',

@@ -39,6 +39,7 @@ export async function natsBrokerFactory(cfg: GatewayAppConfig, log: Logger): Pro
     ...(js.maxBytes !== undefined ? { maxBytes: js.maxBytes } : {}),
     ...(js.duplicateWindowMs !== undefined ? { duplicateWindowMs: js.duplicateWindowMs } : {}),
     ...(js.storage !== undefined ? { storage: js.storage } : {}),
+    ...(js.presenceTtlMs !== undefined ? { presenceTtlMs: js.presenceTtlMs } : {}),
   });
   log.info({ natsUrl: cfg.natsUrl, historySize, historyTtlMs }, 'using the JetStream broker');
   return broker;

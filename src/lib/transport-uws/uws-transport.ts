@@ -6,7 +6,9 @@
  * keeps the `ws` transport.
  *
  * uWS frames messages itself, so `prepare` keeps the payload and `write` sends the frames
- * inside one cork (one syscall per flush, as with `ws`).
+ * inside one cork (one syscall per flush, as with `ws`). It also parses frames natively and
+ * answers bad ones before this code is called (TCP drop or an empty close, never 1002/1007):
+ * docs/protocol.md, "Transports", lists each difference from `ws`.
  */
 import type {
   ConnectionHandler,
@@ -67,6 +69,7 @@ interface UwsBehavior<U> {
   open?: (ws: UwsWebSocket<U>) => void;
   message?: (ws: UwsWebSocket<U>, message: ArrayBuffer, isBinary: boolean) => void;
   close?: (ws: UwsWebSocket<U>, code: number, message: ArrayBuffer) => void;
+  ping?: (ws: UwsWebSocket<U>, message: ArrayBuffer) => void;
   pong?: (ws: UwsWebSocket<U>, message: ArrayBuffer) => void;
 }
 interface UwsApp {
@@ -88,6 +91,14 @@ export interface UwsTransportOptions {
    * (maxQueueBytes), because past it uWS silently drops messages instead of disconnecting.
    */
   readonly maxBackpressure: number;
+  /**
+   * Bytes a peer may leave unread when it sends a ping. uWS answers pings itself and would
+   * keep buffering pongs for a peer that reads none (up to maxBackpressure, then drop them);
+   * past this the connection is dropped instead, as `ws` drops a peer with more than
+   * WS_MAX_PENDING_PONGS pongs it has not taken (src/lib/transport-ws). Default 1 MiB (the
+   * gateway passes its maxQueueBytes).
+   */
+  readonly maxUnreadOnPing?: number;
 }
 
 /**
@@ -177,6 +188,7 @@ export class UwsTransport implements Transport {
   listen(host: string, port: number, hooks: TransportHooks): Promise<number> {
     const app = this.uws.App();
     const maxPayload = this.opts.maxPayload;
+    const maxUnreadOnPing = this.opts.maxUnreadOnPing ?? 1024 * 1024;
     app.ws<UserData>('/*', {
       maxPayloadLength: Math.min(UWS_PAYLOAD_CAP, Math.max(this.opts.maxPayload, this.opts.maxPayload * UWS_PAYLOAD_FACTOR)),
       maxBackpressure: this.opts.maxBackpressure,
@@ -211,6 +223,10 @@ export class UwsTransport implements Transport {
         }
         // The ArrayBuffer is valid only during this call: copy it.
         ws.getUserData().handler?.onMessage(Buffer.from(Buffer.from(message)), isBinary);
+      },
+      ping: (ws) => {
+        // The pong is already queued (natively); a peer this far behind reads nothing.
+        if (ws.getBufferedAmount() > maxUnreadOnPing) ws.close();
       },
       pong: (ws) => {
         ws.getUserData().handler?.onPong();

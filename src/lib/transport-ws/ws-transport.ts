@@ -35,6 +35,11 @@ const OPCODE_BINARY = 0x82; // FIN + binary
 export const WS_MAX_FRAGMENTS = 16 * 1024;
 /** Received chunks waiting to be parsed; more closes with 1008. */
 export const WS_MAX_BUFFERED_CHUNKS = 256 * 1024;
+/**
+ * Pongs answered but not yet taken by the socket (the peer pings and reads nothing); one more
+ * ping drops the connection (no close frame: the peer is not reading).
+ */
+export const WS_MAX_PENDING_PONGS = 60;
 
 /**
  * Frames a text (or binary) message once, as a server (unmasked) frame, so that the same bytes
@@ -153,10 +158,12 @@ export class WsTransport implements Transport {
       handleProtocols: (offered: Set<string>) =>
         offered.has('centrifuge-protobuf') ? 'centrifuge-protobuf' : (offered.values().next().value ?? false),
       // ws's own cut-offs, set here so they stay what docs/protocol.md says across upgrades of
-      // ws: more fragments in one message, or more received chunks waiting to be parsed (what
-      // a ping flood against a peer that reads nothing piles up), close with 1008.
+      // ws: more fragments in one message, or more received chunks waiting to be parsed, close
+      // with 1008; a ping flood from a peer that reads none of the pongs is dropped once
+      // WS_MAX_PENDING_PONGS pile up (measured: this, not the chunk limit, is what cuts it).
       maxFragments: WS_MAX_FRAGMENTS,
       maxBufferedChunks: WS_MAX_BUFFERED_CHUNKS,
+      maxPendingAutoPongs: WS_MAX_PENDING_PONGS,
     } as ConstructorParameters<typeof WebSocketServer>[0]);
   }
 

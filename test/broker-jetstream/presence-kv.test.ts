@@ -1,0 +1,115 @@
+/**
+ * The NATS KV presence store (presence-kv.ts) on a real nats-server, through two brokers as
+ * two nodes: the guarantees of core/presence.ts, channel names that are not KV-safe, and the
+ * nats-server restarting (its memory bucket is gone: re-created, entries written again).
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { JetStreamBroker } from '../../src/lib/broker-jetstream/jetstream-broker.js';
+import { BrokerError } from '../../src/lib/core/broker.js';
+import { kvKeyOfChannel } from '../../src/lib/broker-jetstream/subject.js';
+import { startNatsServer, type NatsServerHandle } from '../testkit/nats-cluster.js';
+import { pollUntil } from '../testkit/gateway-process.js';
+import { Recorder } from '../broker-conformance.js';
+
+const users = (r: Record<string, { user: string }>): string[] =>
+  Object.values(r)
+    .map((i) => i.user)
+    .sort();
+
+describe('KvPresence on a real nats-server', () => {
+  let nats: NatsServerHandle;
+  let x: JetStreamBroker;
+  let y: JetStreamBroker;
+  const stream = `PRES${randomBytes(3).toString('hex')}`;
+
+  before(async () => {
+    nats = await startNatsServer();
+    const mk = (): JetStreamBroker =>
+      new JetStreamBroker({ servers: nats.url, stream, presenceTtlMs: 2000, reconnectWaitMs: 50, requestTimeoutMs: 1000 });
+    x = mk();
+    y = mk();
+    await x.run(new Recorder());
+    await y.run(new Recorder());
+  });
+  after(async () => {
+    await x?.close();
+    await y?.close();
+    await nats?.stop();
+  });
+
+  it('an entry added on one node is listed on the other at once; removed, it is gone at once', async () => {
+    await x.presence.add('room.a', { client: 'c1', user: 'u1' });
+    await y.presence.add('room.a', { client: 'c2', user: 'u1' });
+    await y.presence.add('room.a', { client: 'c3', user: 'u2' });
+    assert.deepEqual(users(await y.presence.get('room.a')), ['u1', 'u1', 'u2']);
+    assert.deepEqual(await x.presence.stats('room.a'), { num_clients: 3, num_users: 2 });
+    assert.deepEqual(await x.presence.get('room.a'), {
+      c1: { client: 'c1', user: 'u1' },
+      c2: { client: 'c2', user: 'u1' },
+      c3: { client: 'c3', user: 'u2' },
+    });
+    await x.presence.remove('room.a', 'c1');
+    assert.deepEqual(Object.keys(await y.presence.get('room.a')).sort(), ['c2', 'c3']);
+    assert.deepEqual(await y.presence.get('room.empty'), {});
+    assert.deepEqual(await y.presence.stats('room.empty'), { num_clients: 0, num_users: 0 });
+  });
+
+  it('operations on one key apply in call order (remove then add: present; add then remove: absent)', async () => {
+    void x.presence.remove('room.o', 'k1');
+    const a1 = x.presence.add('room.o', { client: 'k1', user: 'first' });
+    const r1 = x.presence.remove('room.o', 'k1');
+    const a2 = x.presence.add('room.o', { client: 'k1', user: 'again' });
+    const a3 = x.presence.add('room.o', { client: 'k2', user: 'other' });
+    const r3 = x.presence.remove('room.o', 'k2');
+    await Promise.all([a1, r1, a2, a3, r3]);
+    assert.deepEqual(await y.presence.get('room.o'), { k1: { client: 'k1', user: 'again' } });
+  });
+
+  it('channels that are not KV-safe get their own keys; wildcard characters match nothing else', async () => {
+    const odd = ['a.*', 'a.>', 'a.b', 'a. b', 'ü.x', 'a:b.c', 'a..b', '=x.y', 'x.=y'];
+    for (const [i, ch] of odd.entries()) await x.presence.add(ch, { client: `c${i}`, user: ch });
+    for (const [i, ch] of odd.entries()) assert.deepEqual(await y.presence.get(ch), { [`c${i}`]: { client: `c${i}`, user: ch } }, ch);
+    assert.equal(new Set(odd.map(kvKeyOfChannel)).size, odd.length);
+    for (const k of odd.map(kvKeyOfChannel)) assert.match(k, /^[-/=.\w]+$/);
+    assert.throws(() => kvKeyOfChannel(''), RangeError);
+    assert.deepEqual(await y.presence.get('a'), {}, 'a prefix channel lists nothing of a.*');
+  });
+
+  it('entries are refreshed past the TTL while their node lives; a node closed without removing them has them expire', async () => {
+    const z = new JetStreamBroker({ servers: nats.url, stream, presenceTtlMs: 2000 });
+    await z.run(new Recorder());
+    try {
+      await z.presence.add('room.t', { client: 'live', user: 'u' });
+      const until = Date.now() + 4500; // more than two TTLs
+      while (Date.now() < until) {
+        assert.deepEqual(Object.keys(await y.presence.get('room.t')), ['live']);
+        await new Promise<void>((r) => setTimeout(r, 200));
+      }
+    } finally {
+      await z.close();
+    }
+    const closedAt = Date.now();
+    await pollUntil(async () => Object.keys(await y.presence.get('room.t')).length === 0, 10_000, 'expiry');
+    assert.ok(Date.now() - closedAt <= 2000 + 1500, `expired ${Date.now() - closedAt} ms after close (TTL 2000)`);
+  });
+
+  it('nats-server restarts: the memory bucket is re-created and every live entry written again', async () => {
+    await x.presence.add('room.r', { client: 'r1', user: 'ur' });
+    await nats.kill();
+    await assert.rejects(y.presence.get('room.r'), (e: unknown) => e instanceof BrokerError && e.code === 'unavailable');
+    await nats.restart();
+    await pollUntil(
+      async () => {
+        try {
+          return Object.keys(await y.presence.get('room.r')).join() === 'r1';
+        } catch {
+          return false;
+        }
+      },
+      15_000,
+      'r1 written again after the restart',
+    );
+  });
+});
