@@ -18,6 +18,7 @@ import {
   EmulationEndpoints,
   HTTP_STREAM_PATH,
   SSE_PATH,
+  type SessionRouterFactory,
 } from '../transport-emulation/emulation.js';
 import { DASHBOARD_METHODS, DASHBOARD_PATH, type Dashboard } from '../dashboard/dashboard.js';
 
@@ -47,6 +48,12 @@ export interface GatewayAppOptions {
   readonly readinessChecks?: ReadonlyMap<string, () => string | null>;
   /** Mounted at /dashboard when given (docs/dashboard.md). */
   readonly dashboard?: Dashboard;
+  /**
+   * Reaches the node of a session this node does not hold, for `/emulation` (over NATS with the
+   * JetStream broker: other workers and other hosts); given this node's id and its local
+   * delivery. Default: none (404 for other nodes' sessions).
+   */
+  readonly sessionRouter?: SessionRouterFactory;
 }
 
 const apiError = (status: number, code: ErrorCode, message: string): HttpReply => json(status, { error: { code, message } });
@@ -143,6 +150,8 @@ export function createGatewayApp(gateway: Gateway, registry: Registry, opts: Gat
     nodeId: gateway.nodeId,
     originAllowed: (o) => gateway.originAllowed(o),
   });
+  // Sessions of other nodes (other workers of `--workers N`, other hosts) are reached through it.
+  emu.router = opts.sessionRouter?.(gateway.nodeId, emu.deliverLocal) ?? null;
   router
     .on('POST', HTTP_STREAM_PATH, emu.withCors(emu.httpStream))
     .on(['GET', 'POST'], SSE_PATH, emu.withCors(emu.sse))
@@ -233,7 +242,10 @@ export function decideUpgrade(gateway: Gateway, req: HttpRequest, pending?: Pend
     ...(binary ? { binary: true } : {}),
   };
   const admission = gateway.admit(info, pending ? { total: pending.total, fromIp: pending.fromIp(req.ip) } : undefined);
-  return admission.ok ? { ok: true, info } : admission;
+  if (admission.ok) return { ok: true, info };
+  return admission.retryAfterSeconds === undefined
+    ? admission
+    : { ...admission, headers: { 'Retry-After': String(admission.retryAfterSeconds) } };
 }
 
 function tokenFrom(authorization: string | undefined, url: URL): string | undefined {

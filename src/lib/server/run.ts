@@ -5,6 +5,7 @@ import type { GatewayAppConfig } from './config.js';
 import { startGateway, type RunningGateway } from './server.js';
 import type { Logger } from '../core/logger.js';
 import { natsBrokerFactory } from './workers.js';
+import { NatsSessionRouter } from '../emulation-nats/nats-session-router.js';
 
 /** Hook for brokers other than memory (set by the JetStream package when it is wired). */
 export type BrokerFactory = (cfg: GatewayAppConfig, log: Logger) => Promise<Broker>;
@@ -42,11 +43,32 @@ export async function runGateway(cfg: GatewayAppConfig, log: Logger): Promise<Ru
     if (!factory) throw new ConfigError(`broker: "${cfg.broker}" is not available in this build`);
     broker = await factory(cfg, log);
   }
-  return startGateway(cfg.gateway, {
+  // With NATS, /emulation requests reach the node of their session on any host.
+  const router = cfg.broker === 'nats' ? await emulationRouter(cfg, log) : null;
+  const running = await startGateway(cfg.gateway, {
     log,
     transport: cfg.transport,
     drainMs: cfg.drainMs,
     dashboard: cfg.dashboard,
     ...(broker ? { broker } : {}),
+    ...(router ? { sessionRouter: (nodeId, deliver) => router.bind(nodeId, deliver) } : {}),
   });
+  if (!router) return running;
+  return {
+    ...running,
+    close: async () => {
+      await running.close();
+      await router.close();
+    },
+  };
+}
+
+/** The NATS router for /emulation, or null (a warning: only this node's sessions are served). */
+async function emulationRouter(cfg: GatewayAppConfig, log: Logger): Promise<NatsSessionRouter | null> {
+  try {
+    return await NatsSessionRouter.connect(cfg.natsUrl, `odin-ws-emulation-${process.pid}`);
+  } catch (err) {
+    log.warn({ err, natsUrl: cfg.natsUrl }, 'emulation routing over NATS unavailable: /emulation serves this node only');
+    return null;
+  }
 }

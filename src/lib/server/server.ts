@@ -16,6 +16,7 @@ import { resolveGatewayServerOptions, type GatewayServerOptions, type GatewaySer
 import { createGatewayApp } from './http-app.js';
 import { createMetrics } from './metrics.js';
 import { joinProcessGroup } from './process-group.js';
+import type { SessionRouterFactory } from '../transport-emulation/emulation.js';
 import { Dashboard } from '../dashboard/dashboard.js';
 import type { DashboardOptions } from '../dashboard/options.js';
 import { withStatsNamespace } from '../dashboard/stats-channel.js';
@@ -47,6 +48,8 @@ export interface StartGatewayDeps {
   readonly drainMs?: number;
   /** Serve /dashboard and publish the stats channel (docs/dashboard.md). Default: off. */
   readonly dashboard?: DashboardOptions;
+  /** Routes `/emulation` requests to other nodes' sessions (see GatewayAppOptions.sessionRouter). */
+  readonly sessionRouter?: SessionRouterFactory;
 }
 
 export interface RunningGateway {
@@ -123,6 +126,7 @@ export async function startGateway(
     readinessChecks,
     ...(dashboard ? { dashboard } : {}),
     ...(deps.bodyTimeoutMs !== undefined ? { bodyTimeoutMs: deps.bodyTimeoutMs } : {}),
+    ...(deps.sessionRouter ? { sessionRouter: deps.sessionRouter } : {}),
   });
   const port = await transport.listen(options.host, options.port, app);
   const host = options.host === '0.0.0.0' || options.host === '::' ? '127.0.0.1' : options.host;

@@ -67,9 +67,33 @@ function isProtobuf(req: HttpRequest): boolean {
   return (req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase() === OCTET_STREAM;
 }
 
+/** Commands for a session, as `/emulation` received them. */
+export interface EmulationDelivery {
+  readonly session: string;
+  /** The node the client says holds its session (the connect reply's `node`). */
+  readonly node: string;
+  readonly data: Buffer;
+  readonly protobuf: boolean;
+}
+
+export type DeliveryResult = 'delivered' | 'unknown_session' | 'wrong_protocol';
+
+/**
+ * Reaches the other nodes: `forward` hands a delivery to the node it names and resolves with
+ * what that node answered ('unknown_session' when no such node answers in time).
+ */
+export interface SessionRouter {
+  forward(d: EmulationDelivery): Promise<DeliveryResult>;
+}
+
+/** Makes a node's router: given its id and how to deliver to its own sessions (for requests routed to it). */
+export type SessionRouterFactory = (nodeId: string, deliverLocal: (d: EmulationDelivery) => DeliveryResult) => SessionRouter;
+
 export class EmulationEndpoints {
   /** Open emulated connections by session id (each is also a client of the gateway). */
   private readonly sessions = new Map<string, StreamConnection>();
+  /** Where a request for another node's session goes; null: answered 404 here. */
+  router: SessionRouter | null = null;
   private readonly limits: BodyLimits;
 
   constructor(
@@ -150,23 +174,32 @@ export class EmulationEndpoints {
     return this.open(req, first, FRAMING_SSE, 'text/event-stream; charset=utf-8');
   };
 
-  /** `POST /emulation`: a later command of a session on this node. */
+  /** `POST /emulation`: a later command of a session (on this node, or routed to its node). */
   readonly emulation = async (req: HttpRequest): Promise<HttpReply> => {
     const protobuf = isProtobuf(req);
     const body = await this.body(req);
     if (!Buffer.isBuffer(body)) return body;
     const r = parseEmulationRequest(body, protobuf);
     if (typeof r === 'string') return fail(400, ErrorCode.BadRequest, r);
-    const conn = this.sessions.get(r.session);
-    if (!conn) {
-      // The SDK closes its stream on 404 and reconnects (to a node that has its session).
-      const where = r.node !== '' && r.node !== this.opts.nodeId ? ` (it names node ${r.node}, this is node ${this.opts.nodeId})` : '';
-      return fail(404, ErrorCode.NotAvailable, `unknown session${where}`);
-    }
-    if (conn.protobuf !== protobuf)
-      return fail(400, ErrorCode.BadRequest, `the session speaks ${conn.protobuf ? 'protobuf' : 'JSON'}; send its Content-Type`);
-    conn.deliver(r.data);
-    return { status: 204, headers: {}, body: '' };
+    const d: EmulationDelivery = { ...r, protobuf };
+    let result = this.deliverLocal(d);
+    if (result === 'unknown_session' && r.node !== '' && r.node !== this.opts.nodeId && this.router !== null)
+      result = await this.router.forward(d);
+    if (result === 'delivered') return { status: 204, headers: {}, body: '' };
+    if (result === 'wrong_protocol')
+      return fail(400, ErrorCode.BadRequest, `the session speaks ${protobuf ? 'JSON' : 'protobuf'}; send its Content-Type`);
+    // The SDK closes its stream on 404 and reconnects (to a node that will hold its new session).
+    const where = r.node !== '' && r.node !== this.opts.nodeId ? ` (it names node ${r.node}, this is node ${this.opts.nodeId})` : '';
+    return fail(404, ErrorCode.NotAvailable, `unknown session${where}`);
+  };
+
+  /** Hands commands to a session of this node (also what a router calls on the session's node). */
+  readonly deliverLocal = (d: EmulationDelivery): DeliveryResult => {
+    const conn = this.sessions.get(d.session);
+    if (!conn) return 'unknown_session';
+    if (conn.protobuf !== d.protobuf) return 'wrong_protocol';
+    conn.deliver(d.data);
+    return 'delivered';
   };
 
   private async body(req: HttpRequest): Promise<Buffer | HttpReply> {
