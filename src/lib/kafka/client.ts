@@ -12,15 +12,7 @@
  *    its Java-compatible one, so a key's records share a partition with other producers'.
  */
 import { readFileSync } from 'node:fs';
-import {
-  Admin,
-  compatibilityPartitioner,
-  Consumer,
-  murmur2,
-  Producer,
-  stringSerializers,
-  type MessagesStream,
-} from '@platformatic/kafka';
+import { Admin, compatibilityPartitioner, Consumer, murmur2, Producer, stringSerializers, type MessagesStream } from '@platformatic/kafka';
 
 export type SaslMechanism = 'PLAIN' | 'SCRAM-SHA-256' | 'SCRAM-SHA-512';
 
