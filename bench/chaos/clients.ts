@@ -6,21 +6,24 @@
  *      Random TCP cuts while publishing through the API (memory broker); each cut client
  *      reconnects with its positions. Gateway gauges, open fds and RSS recorded after the ramp and
  *      again after every client left. The soak is the same run at 30 minutes:
- *      `node dist/bench/chaos/clients.js churn 1000 1800 20 200`.
- *  storm [connections=1000] [rate=200]
- *      JetStream broker (nats-server); the gateway is stopped (3001 to everyone) and a new one
- *      started on the same port: all clients reconnect at once and recover; time until every one
- *      is subscribed again, refusals counted, nothing lost.
+ *      `node dist/bench/chaos/clients.js churn 1000 1800 20 50`.
+ *  storm [connections=1000] [rate=200] [sdkClients=20] [maxConcurrent] [maxWaiting]
+ *      JetStream broker (nats-server); the gateway is stopped (3001 and a jittered
+ *      reconnect_delay_ms to everyone) and a new one started on the same port: all clients
+ *      reconnect at once and recover (test/testkit/storm.ts); time until every one is subscribed
+ *      again, the recovery slots' peak and refusals, nothing lost (Odin load-tester clients and
+ *      real centrifuge SDK clients). maxConcurrent/maxWaiting override recovery.* for the run.
  *
  *   npm run build && node dist/bench/chaos/clients.js churn|storm [...]
  * Prints one JSON line; exits 1 if anything was lost, duplicated or not recovered.
  */
-import { readdirSync } from 'node:fs';
-import { loadavg } from 'node:os';
+import { mkdtempSync, readdirSync, statSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { LoadRun, type Totals } from '../../src/lib/loadtest/runner.js';
 import { HttpApiTarget, RatePublisher } from '../../src/lib/loadtest/publisher.js';
 import { startGatewayProcess, pollUntil, type GatewayProcess } from '../../test/testkit/gateway-process.js';
-import { freePort, startNatsServer } from '../../test/testkit/nats-cluster.js';
+import { runReconnectStorm } from '../../test/testkit/storm.js';
 import { rssBytes } from '../proc.js';
 
 const API_KEY = 'chaos-bench-key';
@@ -40,17 +43,47 @@ async function gauges(gw: GatewayProcess): Promise<Record<string, number>> {
   return out;
 }
 
-async function topOffset(url: string, channel: string): Promise<number> {
-  const r = await fetch(`${url}/api/history`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-api-key': API_KEY },
-    body: JSON.stringify({ channel, limit: 0 }),
-  });
-  return ((await r.json()) as { result?: { offset?: number } }).result?.offset ?? 0;
-}
-
 async function snapshot(gw: GatewayProcess): Promise<Record<string, number>> {
   return { ...(await gauges(gw)), fds: readdirSync(`/proc/${gw.pid}/fd`).length, rssMiB: Math.round(rssBytes(gw.pid) / 2 ** 20) };
+}
+
+/** RSS and V8 heap (used, total) and external memory of the gateway, MiB, from /proc and /metrics. */
+async function memory(gw: GatewayProcess): Promise<Record<string, number>> {
+  const text = await (await fetch(`${gw.url}/metrics`)).text();
+  const mib = (name: string): number => {
+    const line = text.split('\n').find((l) => l.startsWith(name + ' '));
+    return line === undefined ? NaN : Math.round((Number(line.slice(line.lastIndexOf(' ') + 1)) / 2 ** 20) * 10) / 10;
+  };
+  return {
+    rssMiB: Math.round(rssBytes(gw.pid) / 2 ** 20),
+    heapUsedMiB: mib('nodejs_heap_size_used_bytes'),
+    heapTotalMiB: mib('nodejs_heap_size_total_bytes'),
+    externalMiB: mib('nodejs_external_memory_bytes'),
+  };
+}
+
+/**
+ * A heap snapshot of the gateway (started with `--heapsnapshot-signal=SIGUSR2`): V8 runs a full
+ * garbage collection before writing it, so the memory read afterwards is what is really retained.
+ * Waits until the file stops growing and the gateway answers /metrics again.
+ */
+async function gcAndSnapshot(gw: GatewayProcess, dir: string): Promise<Record<string, number | string>> {
+  const before = new Set(readdirSync(dir));
+  process.kill(gw.pid, 'SIGUSR2');
+  let file = '';
+  await pollUntil(
+    async () => {
+      file = readdirSync(dir).find((f) => !before.has(f) && f.endsWith('.heapsnapshot')) ?? '';
+      if (file === '') return false;
+      const size = statSync(join(dir, file)).size;
+      await sleep(500);
+      return size > 0 && statSync(join(dir, file)).size === size;
+    },
+    120_000,
+    'heap snapshot written',
+    200,
+  );
+  return { ...(await memory(gw)), snapshot: join(dir, file) };
 }
 
 function verdict(t: Totals): { lost: number; duplicatedOrReordered: number; notRecovered: number } {
@@ -73,9 +106,17 @@ async function churn(): Promise<boolean> {
   const seconds = arg(4, 120);
   const drops = arg(5, 20);
   const rate = arg(6, 200);
-  const gw = await startGatewayProcess({ natsUrl: '', broker: 'memory', apiKey: API_KEY, env: { LOG_LEVEL: 'info' } });
+  const heapDir = mkdtempSync(join(tmpdir(), 'churn-heap-'));
+  const gw = await startGatewayProcess({
+    natsUrl: '',
+    broker: 'memory',
+    apiKey: API_KEY,
+    env: { LOG_LEVEL: 'info', NODE_OPTIONS: `--heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${heapDir}` },
+  });
+  const curve: Record<string, number>[] = [];
   try {
-    const idle = await snapshot(gw);
+    // No snapshot here: writing one grows the RSS by tens of MiB, which would hide the run's own growth.
+    const idle = { ...(await snapshot(gw)), ...(await memory(gw)) };
     const run = await LoadRun.start({
       host: '127.0.0.1',
       port: gw.port,
@@ -99,6 +140,8 @@ async function churn(): Promise<boolean> {
     while (Date.now() < end) {
       await sleep(Math.min(30_000, end - Date.now()));
       const t = run.totals();
+      curve.push({ s: Math.round((seconds * 1000 - (end - Date.now())) / 1000), ...(await memory(gw)) });
+      console.error(JSON.stringify(curve[curve.length - 1]));
       console.error(
         `# ${Math.round((seconds * 1000 - (end - Date.now())) / 1000)} s: ${t.delivered} delivered, ${t.reconnects} reconnects, missing ${t.missing}, dup ${t.duplicates}`,
       );
@@ -110,7 +153,8 @@ async function churn(): Promise<boolean> {
     await target.close(); // its keep-alive sockets would count as the gateway's fds
     await pollUntil(async () => (await gauges(gw))['ws_connections_active'] === 0, 30_000, 'every connection gone', 200);
     await sleep(1_000);
-    const after = await snapshot(gw);
+    const after = { ...(await snapshot(gw)), ...(await memory(gw)) };
+    const afterGc = await gcAndSnapshot(gw, heapDir);
     const v = verdict(t);
     console.log(
       JSON.stringify({
@@ -124,6 +168,7 @@ async function churn(): Promise<boolean> {
         ...v,
         ...summary(t),
         gateway: { idle, before, during, after },
+        memory: { afterGc, curve },
         loadavg: loadavg().map((x) => Math.round(x * 10) / 10),
       }),
     );
@@ -136,71 +181,45 @@ async function churn(): Promise<boolean> {
 async function storm(): Promise<boolean> {
   const connections = arg(3, 1000);
   const rate = arg(4, 200);
-  const nats = await startNatsServer();
-  const port = await freePort();
-  const start = (): Promise<GatewayProcess> =>
-    startGatewayProcess({ natsUrl: nats.url, apiKey: API_KEY, extraArgs: ['--port', String(port)], env: { GATEWAY_DRAIN_MS: '0' } });
-  let gw = await start();
-  try {
-    const run = await LoadRun.start({
-      host: '127.0.0.1',
-      port,
-      protocol: 'odin',
+  const sdkClients = arg(5, 20);
+  // Optional: recovery.maxConcurrent and maxWaiting (defaults: the gateway's own).
+  const maxConcurrent = process.argv[6];
+  const maxWaiting = process.argv[7];
+  const recovery: Record<string, number> = {};
+  if (maxConcurrent !== undefined) recovery.maxConcurrent = Number(maxConcurrent);
+  if (maxWaiting !== undefined) recovery.maxWaiting = Number(maxWaiting);
+  const r = await runReconnectStorm({
+    connections,
+    sdkClients,
+    rate,
+    beforeMs: 10_000,
+    allBackTimeoutMs: 180_000,
+    gateway: Object.keys(recovery).length > 0 ? { recovery } : {},
+    log: (l) => console.error(l),
+  });
+  const v = verdict(r.odin);
+  console.log(
+    JSON.stringify({
+      scenario: 'storm',
       connections,
-      connectRate: 500,
-      channels: CHANNELS,
-      channelsPerConnection: 2,
-      trackEvery: 1,
-      perAddress: 20_000,
-      reconnect: true,
-      connectRetries: 1_000,
-    });
-    await run.waitConnected((connections / 500) * 2000 + 15_000);
-    const pub = new RatePublisher(new HttpApiTarget(`http://127.0.0.1:${port}`, API_KEY), CHANNELS, 'sustained', rate, 40_000);
-    pub.start();
-    await sleep(10_000);
-    const stoppedAt = Date.now();
-    await gw.stop();
-    gw = await start();
-    const upAt = Date.now();
-    await pollUntil(
-      async () => (await gauges(gw))['ws_subscriptions_active'] === connections * 2,
-      120_000,
-      'every client subscribed again',
-      100,
-    );
-    const allBackMs = Date.now() - upAt;
-    await pub.drain();
-    await sleep(2_000);
-    const g = await snapshot(gw);
-    // What the stream holds: each subscriber (2 channels of 5 per connection) must have got all of it.
-    let inStream = 0;
-    for (const ch of CHANNELS) inStream += await topOffset(`http://127.0.0.1:${port}`, ch);
-    const expectedDeliveries = (inStream * connections * 2) / CHANNELS.length;
-    const t = await run.stop();
-    const v = verdict(t);
-    console.log(
-      JSON.stringify({
-        scenario: 'storm',
-        connections,
-        rate,
-        restartMs: upAt - stoppedAt,
-        allSubscribedAgainMs: allBackMs,
-        published: pub.stats.published,
-        publishFailedDuringRestart: pub.stats.failed,
-        inStream,
-        expectedDeliveries,
-        ...v,
-        ...summary(t),
-        gateway: g,
-        loadavg: loadavg().map((x) => Math.round(x * 10) / 10),
-      }),
-    );
-    return v.lost + v.duplicatedOrReordered + v.notRecovered === 0;
-  } finally {
-    await gw.stop();
-    await nats.stop();
-  }
+      sdkClients,
+      rate,
+      recovery,
+      restartMs: r.restartMs,
+      allSubscribedAgainMs: r.allSubscribedAgainMs,
+      published: r.published,
+      publishFailedDuringRestart: r.publishFailed,
+      inStream: r.inStream,
+      expectedDeliveries: r.expectedDeliveries,
+      ...v,
+      ...summary(r.odin),
+      sdk: r.sdk,
+      slots: r.slots,
+      loadavg: loadavg().map((x) => Math.round(x * 10) / 10),
+    }),
+  );
+  const sdkBad = r.sdk.lost + r.sdk.duplicated + r.sdk.reordered + r.sdk.notRecovered;
+  return v.lost + v.duplicatedOrReordered + v.notRecovered + sdkBad === 0 && r.odin.delivered === r.expectedDeliveries;
 }
 
 const scenario = process.argv[2] ?? 'churn';

@@ -10,6 +10,7 @@ import {
 } from './client.js';
 import { brokerFailure } from './errors.js';
 import type { TransportConnection } from './transport.js';
+import type { SlotRelease } from './recovery-slots.js';
 import { Disconnect, ErrorCode, isProtocolError, protocolError, type ProtocolError } from '../protocol/codes.js';
 import type { CentrifugeCommand, CentrifugeFrameItem } from '../protocol/centrifuge.js';
 import {
@@ -317,6 +318,17 @@ export class CentrifugeClient extends Client {
     const sub = this.subs.get(p.channel);
     if (!sub) return this.replyError(id, protocolError(ErrorCode.PermissionDenied));
     if (sub.ns.historySize === 0) return this.replyError(id, protocolError(ErrorCode.NotAvailable));
+    // A read that returns publications takes a slot of the node's concurrent recoveries, like one.
+    let release: SlotRelease | null = null;
+    if (p.limit !== 0) {
+      const slot = this.ctx.recoverySlots.acquire();
+      if (slot === null) {
+        this.ctx.stats.recoveryRefusals.queue_full++;
+        return this.replyError(id, protocolError(ErrorCode.TooManyRequests, 'too many history reads in progress, retry later', true));
+      }
+      release = typeof slot === 'function' ? slot : await slot;
+      if (this.state === STATE_CLOSED) return release();
+    }
     try {
       const h = await this.ctx.broker.history(p.channel, {
         limit: p.limit === -1 ? sub.ns.historySize : Math.min(p.limit, sub.ns.historySize),
@@ -327,6 +339,8 @@ export class CentrifugeClient extends Client {
       this.send(this.codec.history(id, h.publications, h.position.epoch, h.position.offset));
     } catch {
       this.replyError(id, protocolError(ErrorCode.NotAvailable, undefined, true));
+    } finally {
+      release?.();
     }
   }
 

@@ -10,9 +10,12 @@ import {
   encodeOdinWelcome,
   encodeSubscriptionAck,
   encodeUnsubscriptionAck,
+  odinChannelError,
   parseOdinCommand,
+  type OdinChannelError,
   type OdinSubscribeResult,
 } from '../protocol/odin.js';
+import { suggestDelayMs } from './reconnect-hint.js';
 
 /**
  * The Odin JSON protocol: connected at upgrade (anonymous, or a token given at upgrade),
@@ -46,7 +49,8 @@ export class OdinClient extends Client {
   }
 
   protected override disconnectNotice(reason: DisconnectReason): string {
-    return encodeOdinDisconnect(reason.code, reason.reason, shouldReconnect(reason.code));
+    const reconnect = shouldReconnect(reason.code);
+    return encodeOdinDisconnect(reason.code, reason.reason, reconnect, reconnect ? suggestDelayMs(this.ctx.opts.reconnect) : undefined);
   }
 
   protected sendSubscribeNotice(p: PreparedSubscription): void {
@@ -117,7 +121,7 @@ export class OdinClient extends Client {
   }
 
   private async subscribe(channels: string[], positions: Record<string, StreamPosition>): Promise<void> {
-    const errors: { channel: string; code: number; message: string }[] = [];
+    const errors: OdinChannelError[] = [];
     const unique = [...new Set(channels)];
     const jobs: Promise<PreparedSubscription | ProtocolError>[] = [];
     const names: string[] = [];
@@ -126,7 +130,7 @@ export class OdinClient extends Client {
     for (const channel of unique) {
       const check = this.checkSubscribe(channel);
       if (isProtocolError(check)) {
-        errors.push({ channel: channel.slice(0, 255), code: check.code, message: check.message });
+        errors.push(odinChannelError(channel.slice(0, 255), check));
         continue;
       }
       names.push(channel);
@@ -136,7 +140,7 @@ export class OdinClient extends Client {
     if (this.state === STATE_CLOSED) return;
     const ok: PreparedSubscription[] = [];
     results.forEach((r, i) => {
-      if (isProtocolError(r)) errors.push({ channel: names[i]!, code: r.code, message: r.message });
+      if (isProtocolError(r)) errors.push(odinChannelError(names[i]!, r));
       else ok.push(r);
     });
     for (const e of errors) this.ctx.stats.countCommandError(e.code);

@@ -8,6 +8,8 @@ import type { PresenceStore } from './presence.js';
 import type { ClientInfo } from './broker.js';
 import { decideRecovery } from './recovery.js';
 import type { RecoveryBudget } from './recovery-budget.js';
+import type { RecoverySlots, SlotRelease } from './recovery-slots.js';
+import { suggestDelayMs } from './reconnect-hint.js';
 import type { GatewayStats } from './stats.js';
 import type { Logger } from './logger.js';
 import type { PreparedFrame, TransportConnection, ConnectionHandler } from './transport.js';
@@ -28,6 +30,7 @@ export interface ClientContext {
   readonly log: Logger;
   readonly presence: PresenceStore;
   readonly recoveryBudget: RecoveryBudget;
+  readonly recoverySlots: RecoverySlots;
   readonly verifier: TokenVerifier | null;
   readonly version: string;
   readonly nodeId: string;
@@ -69,6 +72,15 @@ export function commandAllowance(maxBytes: number): CommandAllowance {
 }
 
 const payloadBytes = (p: Publication): number => p.data.length;
+
+/** Which bound refused a recovery (`ws_recovery_refusals_total{reason}`). */
+export type RecoveryRefusal = 'command_limit' | 'connection_limit' | 'node_budget' | 'queue_full';
+
+const REFUSAL_MESSAGES: Record<Exclude<RecoveryRefusal, 'command_limit'>, string> = {
+  connection_limit: 'too much recovery in flight on this connection, retry later',
+  node_budget: 'recovery budget exhausted, retry later',
+  queue_full: 'too many recoveries in progress, retry later',
+};
 
 /**
  * One connection: its state, subscriptions and limits; its bytes go out through its `writer`.
@@ -194,11 +206,18 @@ export abstract class Client implements ConnectionHandler, WriterOwner {
         const prev = allowance.turn;
         let done!: () => void;
         allowance.turn = new Promise<void>((r) => (done = r));
+        let release: SlotRelease | null = null;
         try {
           await prev;
           if (allowance.remaining <= 0) return this.refuseRecovery(channel, 'command_limit');
+          // One slot of the node's concurrent recoveries for the read (a command holds at most one).
+          const slot = this.ctx.recoverySlots.acquire();
+          if (slot === null) return this.refuseRecovery(channel, 'queue_full');
+          release = typeof slot === 'function' ? slot : await slot;
+          if (this.state === STATE_CLOSED) return protocolError(ErrorCode.Expired, 'connection closed');
           if (!this.ctx.recoveryBudget.admits(this.user === '')) return this.refuseRecovery(channel, 'node_budget');
           const hist = await this.ctx.broker.history(channel, { since, limit: ns.recoveryMax });
+          release();
           position = hist.position;
           const r = decideRecovery(since, hist, ns.recoveryMax);
           for (const pub of r.publications) recoveredBytes += payloadBytes(pub);
@@ -209,6 +228,7 @@ export abstract class Client implements ConnectionHandler, WriterOwner {
           if (recovered) this.ctx.stats.recoveries.recovered++;
           else this.ctx.stats.recoveries.not_recovered++;
         } finally {
+          release?.();
           done();
         }
       } else if (useHistory) {
@@ -246,7 +266,10 @@ export abstract class Client implements ConnectionHandler, WriterOwner {
    * Within the per-command and per-connection bounds, reserves `bytes` of recovery (charged to
    * the node's budget); else says which bound refused it.
    */
-  private reserveRecovery(bytes: number, allowance: CommandAllowance): 'command_limit' | 'connection_limit' | null {
+  private reserveRecovery(
+    bytes: number,
+    allowance: CommandAllowance,
+  ): Extract<RecoveryRefusal, 'command_limit' | 'connection_limit'> | null {
     if (bytes === 0) return null;
     if (bytes > allowance.remaining) return 'command_limit';
     if (this.recoveryReserved + this.writer.burstBytes + bytes > this.ctx.opts.recovery.maxBytesPerConnection) return 'connection_limit';
@@ -257,18 +280,17 @@ export abstract class Client implements ConnectionHandler, WriterOwner {
   }
 
   /** Leaves the channel joined for a recovery that a bound refused; counted, with its code. */
-  private refuseRecovery(channel: string, bound: 'command_limit' | 'connection_limit' | 'node_budget'): ProtocolError {
+  private refuseRecovery(channel: string, bound: RecoveryRefusal): ProtocolError {
     this.subs.delete(channel);
     this.ctx.hub.remove(channel, this);
     this.ctx.stats.recoveryRefusals[bound]++;
     if (bound === 'command_limit') {
       return protocolError(ErrorCode.LimitExceeded, 'recovery larger than one command may recover; subscribe it in another command');
     }
-    return protocolError(
-      ErrorCode.TooManyRequests,
-      bound === 'node_budget' ? 'recovery budget exhausted, retry later' : 'too much recovery in flight on this connection, retry later',
-      true,
-    );
+    return {
+      ...protocolError(ErrorCode.TooManyRequests, REFUSAL_MESSAGES[bound], true),
+      retryAfterMs: suggestDelayMs(this.ctx.opts.reconnect),
+    };
   }
 
   /** Sends a reply that carries recovered publications: a large one is exempt from the slow rule. */

@@ -35,6 +35,8 @@ import type {
   Waiting,
 } from './transport.js';
 import { RecoveryBudget } from './recovery-budget.js';
+import { RecoverySlots } from './recovery-slots.js';
+import { suggestRetryAfterSeconds } from './reconnect-hint.js';
 import { FlushScheduler } from './writer.js';
 import { CodedError, Disconnect, ErrorCode, type DisconnectReason } from '../protocol/codes.js';
 import { PROTO_ODIN } from '../protocol/push.js';
@@ -83,6 +85,7 @@ export class Gateway implements ConnectionAcceptor, BrokerEventHandler, ClientCo
   readonly frames: FrameEncoder;
   readonly flusher: FlushScheduler;
   readonly recoveryBudget: RecoveryBudget;
+  readonly recoverySlots: RecoverySlots;
   readonly rules: ChannelRules;
   readonly stats = new GatewayStats();
   readonly presence: PresenceStore;
@@ -112,6 +115,7 @@ export class Gateway implements ConnectionAcceptor, BrokerEventHandler, ClientCo
     this.hub = new Hub<Client>(this.broker, deps.transport, this.stats, this.log);
     this.flusher = new FlushScheduler(opts.client.writeDelayMs);
     this.recoveryBudget = new RecoveryBudget(opts.recovery);
+    this.recoverySlots = new RecoverySlots(opts.recovery);
     if (deps.verifier) this.verifier = deps.verifier;
     else {
       const v = new JwtVerifier({ hmacSecret: opts.tokenHmacSecret, publicKeyPem: opts.tokenPublicKey });
@@ -218,6 +222,9 @@ export class Gateway implements ConnectionAcceptor, BrokerEventHandler, ClientCo
 
   private reject(reason: keyof GatewayStats['rejected'], status: number, message: string): Admission {
     this.stats.rejected[reason]++;
+    // Over capacity or draining: when to try again, jittered so refused clients spread out.
+    if (status === 503 || status === 429)
+      return { ok: false, status, reason: message, retryAfterSeconds: suggestRetryAfterSeconds(this.opts.reconnect) };
     return { ok: false, status, reason: message };
   }
 

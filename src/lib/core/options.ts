@@ -51,6 +51,22 @@ export const DEFAULT_RECOVERY_MAX_BYTES_PER_COMMAND = 4 * 1024 * 1024;
 export const DEFAULT_RECOVERY_MAX_BYTES_PER_CONNECTION = 16 * 1024 * 1024;
 export const DEFAULT_RECOVERY_BYTES_PER_SECOND = 64 * 1024 * 1024;
 export const DEFAULT_RECOVERY_ANONYMOUS_SHARE = 0.25;
+/**
+ * Recoveries (history reads that return publications) one process runs at once, and how many
+ * may wait for a turn; past that a recovery is refused with 111 (temporary) and a retry hint.
+ * Bounds what a reconnect storm sends to the broker together (core/recovery-slots.ts).
+ */
+export const DEFAULT_RECOVERY_MAX_CONCURRENT = 64;
+export const DEFAULT_RECOVERY_MAX_WAITING = 4096;
+/**
+ * Server-suggested delay before a client comes back (reconnect.*), ms: each hint is drawn
+ * uniformly from [minDelayMs, maxDelayMs], so clients told at once (a shutdown, a full queue)
+ * return spread over the window instead of together. Sent where the protocol has a field for
+ * it: the Odin `disconnect` notice (`reconnect_delay_ms`) and temporary errors
+ * (`retry_after_ms`), and `Retry-After` (whole seconds) on HTTP 503/429 at upgrade.
+ */
+export const DEFAULT_RECONNECT_MIN_DELAY_MS = 500;
+export const DEFAULT_RECONNECT_MAX_DELAY_MS = 5_000;
 export const MAX_WRITE_DELAY_MS = 1000;
 
 const namespaceSchema = z
@@ -142,6 +158,8 @@ export const gatewayOptionsSchema = z
         maxBytesPerConnection: z.number().int().min(1024).default(DEFAULT_RECOVERY_MAX_BYTES_PER_CONNECTION),
         bytesPerSecond: z.number().int().min(1024).default(DEFAULT_RECOVERY_BYTES_PER_SECOND),
         anonymousShare: z.number().min(0).max(1).default(DEFAULT_RECOVERY_ANONYMOUS_SHARE),
+        maxConcurrent: z.number().int().min(1).default(DEFAULT_RECOVERY_MAX_CONCURRENT),
+        maxWaiting: z.number().int().min(0).default(DEFAULT_RECOVERY_MAX_WAITING),
       })
       .strict()
       .default({
@@ -149,7 +167,16 @@ export const gatewayOptionsSchema = z
         maxBytesPerConnection: DEFAULT_RECOVERY_MAX_BYTES_PER_CONNECTION,
         bytesPerSecond: DEFAULT_RECOVERY_BYTES_PER_SECOND,
         anonymousShare: DEFAULT_RECOVERY_ANONYMOUS_SHARE,
+        maxConcurrent: DEFAULT_RECOVERY_MAX_CONCURRENT,
+        maxWaiting: DEFAULT_RECOVERY_MAX_WAITING,
       }),
+    reconnect: z
+      .object({
+        minDelayMs: z.number().int().min(0).default(DEFAULT_RECONNECT_MIN_DELAY_MS),
+        maxDelayMs: z.number().int().min(0).max(3_600_000).default(DEFAULT_RECONNECT_MAX_DELAY_MS),
+      })
+      .strict()
+      .default({ minDelayMs: DEFAULT_RECONNECT_MIN_DELAY_MS, maxDelayMs: DEFAULT_RECONNECT_MAX_DELAY_MS }),
     client: z
       .object({
         writeDelayMs: z.number().int().min(0).max(MAX_WRITE_DELAY_MS).default(DEFAULT_WRITE_DELAY_MS),
@@ -159,6 +186,13 @@ export const gatewayOptionsSchema = z
   })
   .strict()
   .superRefine((o, ctx) => {
+    if (o.reconnect.minDelayMs > o.reconnect.maxDelayMs) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['reconnect', 'minDelayMs'],
+        message: `must be at most reconnect.maxDelayMs (${o.reconnect.maxDelayMs})`,
+      });
+    }
     if (o.pongTimeoutMs >= o.pingIntervalMs) {
       ctx.addIssue({ code: 'custom', path: ['pongTimeoutMs'], message: `must be less than pingIntervalMs (${o.pingIntervalMs})` });
     }
@@ -213,6 +247,7 @@ export function resolveGatewayOptions(input: unknown = {}): GatewayOptions {
   Object.freeze(o.allowedOrigins);
   Object.freeze(o.client);
   Object.freeze(o.recovery);
+  Object.freeze(o.reconnect);
   for (const ns of o.namespaces) Object.freeze(ns);
   Object.freeze(o.namespaces);
   return Object.freeze(o);

@@ -15,7 +15,7 @@ export class GatewayStats {
   publications = 0;
   recoveries = { recovered: 0, not_recovered: 0 };
   /** Recoveries refused by the bounds of recovery.* (docs/protocol.md, Limits), by bound. */
-  recoveryRefusals = { command_limit: 0, connection_limit: 0, node_budget: 0 };
+  recoveryRefusals = { command_limit: 0, connection_limit: 0, node_budget: 0, queue_full: 0 };
   slowDisconnects = 0;
   /** Publications replaced in a queue by a newer one of the same channel (keep-latest conflation). */
   conflated = 0;

@@ -79,7 +79,15 @@ export interface HandshakeTracker {
 }
 
 /** What the gateway decides before accepting an upgrade. */
-export type Admission = { readonly ok: true } | { readonly ok: false; readonly status: number; readonly reason: string };
+export type Admission =
+  | { readonly ok: true }
+  | {
+      readonly ok: false;
+      readonly status: number;
+      readonly reason: string;
+      /** Sent as `Retry-After` (503 over capacity or draining, 429 per address). */
+      readonly retryAfterSeconds?: number;
+    };
 
 /** The side of core a transport talks to. */
 export interface ConnectionAcceptor {

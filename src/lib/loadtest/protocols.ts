@@ -44,6 +44,8 @@ export class Session {
   heard = false;
   /** NATS: bytes of an incomplete protocol line carried to the next frame. */
   rest: Buffer | null = null;
+  /** The server's suggested wait before reconnecting (Odin `disconnect` notice), ms; used once. */
+  reconnectDelayMs: number | null = null;
   /** Centrifuge: subscribe command id → channel. */
   readonly pendingIds = new Map<number, string>();
 
@@ -113,13 +115,42 @@ const SUBSCRIPTION_ACK = Buffer.from('"type":"subscription_ack"');
 interface OdinAck {
   subscribed?: string[];
   positions?: Record<string, { offset?: number; epoch?: string; recovered?: boolean }>;
-  errors?: { channel: string; code: number }[];
+  errors?: { channel: string; code: number; temporary?: boolean; retry_after_ms?: number }[];
+}
+
+/** Without a server hint, a temporary refusal is retried after this much, plus up to as much again (jitter), ms. */
+const RESUBSCRIBE_DEFAULT_MS = 1000;
+
+/** The Odin subscribe command for `channels`, with their positions once the session had one. */
+function odinSubscribe(s: Session, channels: readonly string[]): string {
+  const data: Record<string, unknown> = { channels };
+  if (s.hadSession) {
+    const positions: Record<string, { offset: number; epoch: string }> = {};
+    for (const ch of channels) {
+      const p = s.positions.get(ch);
+      if (p && p.epoch !== '' && p.last >= 0) positions[ch] = { offset: p.last, epoch: p.epoch };
+    }
+    data.positions = positions;
+  }
+  return JSON.stringify({ type: 'subscribe', data });
+}
+
+/**
+ * A channel refused with a temporary error (a recovery queue or budget full) is asked for again
+ * after the server's `retry_after_ms` (what an SDK does), on the same connection if still open.
+ */
+function retryLater(c: WsClient, s: Session, channel: string, afterMs: number | undefined): void {
+  const delay = afterMs ?? RESUBSCRIBE_DEFAULT_MS * (1 + Math.random());
+  setTimeout(() => c.sendText(odinSubscribe(s, [channel])), delay).unref();
 }
 
 /** A subscription ack (Odin; the Go gateway's has its fields in another order). */
-function odinAck(s: Session, sink: Sink, buf: Buffer, start: number, end: number): void {
+function odinAck(c: WsClient, s: Session, sink: Sink, buf: Buffer, start: number, end: number): void {
   const ack = JSON.parse(buf.toString('utf8', start, end)) as OdinAck;
-  for (const e of ack.errors ?? []) countError(sink, e.code);
+  for (const e of ack.errors ?? []) {
+    countError(sink, e.code);
+    if (e.temporary === true && s.channels.includes(e.channel)) retryLater(c, s, e.channel, e.retry_after_ms);
+  }
   for (const [ch, pos] of Object.entries(ack.positions ?? {})) {
     const p = s.positions.get(ch);
     if (!p) continue;
@@ -143,13 +174,7 @@ export const odinAdapter: ProtocolAdapter = {
   name: 'odin',
   path: PROTOCOL_PATHS.odin,
   onOpen(c, s) {
-    const data: Record<string, unknown> = { channels: s.channels };
-    if (s.hadSession) {
-      const positions: Record<string, { offset: number; epoch: string }> = {};
-      for (const [ch, p] of s.positions) if (p.epoch !== '' && p.last >= 0) positions[ch] = { offset: p.last, epoch: p.epoch };
-      data.positions = positions;
-    }
-    c.sendText(JSON.stringify({ type: 'subscribe', data }));
+    c.sendText(odinSubscribe(s, s.channels));
   },
   onMessage(c, s, sink, buf, start, end) {
     if (startsWithAt(buf, start, GO_ENVELOPE)) {
@@ -159,7 +184,7 @@ export const odinAdapter: ProtocolAdapter = {
     }
     if (startsWithAt(buf, start, GO_ACK)) {
       const at = buf.indexOf(SUBSCRIPTION_ACK, start);
-      if (at > 0 && at < end) odinAck(s, sink, buf, start, end);
+      if (at > 0 && at < end) odinAck(c, s, sink, buf, start, end);
       return;
     }
     if (!startsWithAt(buf, start, ODIN_TYPE)) return;
@@ -177,14 +202,14 @@ export const odinAdapter: ProtocolAdapter = {
       return;
     }
     if (startsWithAt(buf, start, ODIN_ACK)) {
-      odinAck(s, sink, buf, start, end);
+      odinAck(c, s, sink, buf, start, end);
       return;
     }
     if (startsWithAt(buf, start, ODIN_ERROR) || startsWithAt(buf, start, ODIN_DISCONNECT)) {
-      const m = JSON.parse(buf.toString('utf8', start, end)) as { code?: number };
+      const m = JSON.parse(buf.toString('utf8', start, end)) as { code?: number; reconnect_delay_ms?: number };
       countError(sink, m.code ?? 'unknown');
+      if (typeof m.reconnect_delay_ms === 'number') s.reconnectDelayMs = m.reconnect_delay_ms;
     }
-    void c;
   },
 };
 
@@ -197,7 +222,7 @@ const CONNECT_ID = 1;
 
 interface CfReply {
   id: number;
-  error?: { code: number; message: string };
+  error?: { code: number; message: string; temporary?: boolean };
   connect?: unknown;
   subscribe?: {
     offset?: number;
@@ -206,6 +231,15 @@ interface CfReply {
     was_recovering?: boolean;
     publications?: { offset?: number; data?: { s?: number } }[];
   };
+}
+
+/** A Centrifugo subscribe command (with recovery once the session had one); its id is remembered. */
+function centrifugeSubscribe(s: Session, id: number, ch: string): string {
+  const sub: Record<string, unknown> = { channel: ch };
+  const p = s.positions.get(ch)!;
+  if (s.hadSession && p.epoch !== '' && p.last >= 0) Object.assign(sub, { recover: true, offset: p.last, epoch: p.epoch });
+  s.pendingIds.set(id, ch);
+  return JSON.stringify({ id, subscribe: sub });
 }
 
 function centrifugeLine(c: WsClient, s: Session, sink: Sink, buf: Buffer, start: number, end: number): void {
@@ -234,19 +268,17 @@ function centrifugeLine(c: WsClient, s: Session, sink: Sink, buf: Buffer, start:
   if (r.error) {
     countError(sink, r.error.code);
     if (r.id === CONNECT_ID) c.close(WsClose.Normal);
+    const ch = s.pendingIds.get(r.id);
+    // A temporary refusal (a recovery queue or budget full): subscribe again later, as the SDKs do (full jitter).
+    if (ch !== undefined && r.error.temporary === true) {
+      setTimeout(() => c.sendText(centrifugeSubscribe(s, r.id, ch)), RESUBSCRIBE_DEFAULT_MS * (1 + Math.random())).unref();
+    }
     return;
   }
   if (r.id === CONNECT_ID) {
     const lines: string[] = [];
     let id = CONNECT_ID + 1;
-    for (const ch of s.channels) {
-      const sub: Record<string, unknown> = { channel: ch };
-      const p = s.positions.get(ch)!;
-      if (s.hadSession && p.epoch !== '' && p.last >= 0) Object.assign(sub, { recover: true, offset: p.last, epoch: p.epoch });
-      s.pendingIds.set(id, ch);
-      lines.push(JSON.stringify({ id, subscribe: sub }));
-      id++;
-    }
+    for (const ch of s.channels) lines.push(centrifugeSubscribe(s, id++, ch));
     c.sendText(lines.join('\n'));
     return;
   }

@@ -176,7 +176,8 @@ export class LoadWorker implements WsClientEvents {
           () => {
             if (!this.stopping) this.open(s);
           },
-          RECONNECT_BASE_MS * s.failedOpens + Math.random() * RECONNECT_JITTER_MS,
+          // A refusal's Retry-After (503 over capacity or draining) is the server's own jittered hint.
+          c.retryAfterMs ?? RECONNECT_BASE_MS * s.failedOpens + Math.random() * RECONNECT_JITTER_MS,
         ).unref();
         return;
       }
@@ -186,6 +187,9 @@ export class LoadWorker implements WsClientEvents {
       if (s.subscribed) this.subscribed--;
     }
     if (this.cfg.reconnect && wasOpen) {
+      // The server's `reconnect_delay_ms` (Odin disconnect notice) when it sent one.
+      const hint = s.reconnectDelayMs;
+      s.reconnectDelayMs = null;
       s.hadSession = true;
       s.subscribed = false;
       setTimeout(
@@ -194,7 +198,7 @@ export class LoadWorker implements WsClientEvents {
           this.reconnects++;
           this.open(s);
         },
-        RECONNECT_BASE_MS + Math.random() * RECONNECT_JITTER_MS,
+        hint ?? RECONNECT_BASE_MS + Math.random() * RECONNECT_JITTER_MS,
       ).unref();
     }
   }

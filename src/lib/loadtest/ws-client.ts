@@ -111,6 +111,8 @@ export class WsClient {
   /** We sent a close frame: the server answers and closes TCP first (so TIME_WAIT lands on its side). */
   private closeSent = false;
   private closeReason = '';
+  /** A refused upgrade's `Retry-After`, ms; null when it had none. */
+  retryAfterMs: number | null = null;
   /** Owner's per-connection state. */
   tag: unknown = null;
 
@@ -190,6 +192,8 @@ export class WsClient {
       const head = buf.toString('latin1', 0, end);
       const status = /^HTTP\/1\.1 (\d{3})/.exec(head);
       if (!status || status[1] !== '101') {
+        const retryAfter = /\r\nretry-after:\s*(\d+)/i.exec(head);
+        if (retryAfter) this.retryAfterMs = Number(retryAfter[1]) * 1000;
         this.fail(1006, `http_${status ? status[1] : 'garbage'}`);
         return;
       }

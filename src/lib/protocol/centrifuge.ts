@@ -146,8 +146,11 @@ export function encodeHistoryReply(
   );
 }
 
+/** Centrifugo's Error has code, message and temporary only (no retry hint: its SDKs back off by themselves). */
 export function encodeErrorReply(id: number, err: ProtocolError): string {
-  return JSON.stringify({ id, error: err });
+  const error =
+    err.temporary === true ? { code: err.code, message: err.message, temporary: true } : { code: err.code, message: err.message };
+  return JSON.stringify({ id, error });
 }
 
 export interface CentrifugePublicationFields {

@@ -30,6 +30,8 @@ export interface ProtocolError {
   readonly message: string;
   /** True when retrying the same command later may succeed. */
   readonly temporary?: boolean;
+  /** With `temporary`: the server's suggested wait before retrying, ms (jittered per refusal). */
+  readonly retryAfterMs?: number;
 }
 
 const errorMessages: Record<ErrorCode, string> = {

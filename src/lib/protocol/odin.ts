@@ -2,7 +2,7 @@
  * The Odin client protocol (JSON text frames, one message per frame), compatible with the
  * existing Odin clients, plus recovery across reconnects. Shapes: docs/protocol.md.
  */
-import { ErrorCode, isProtocolError } from './codes.js';
+import { ErrorCode, isProtocolError, type ProtocolError } from './codes.js';
 import { parseStreamPosition, type StreamPosition } from './position.js';
 
 export type OdinCommand =
@@ -99,11 +99,26 @@ export interface OdinSubscribeResult {
   publications?: number;
 }
 
-export function encodeSubscriptionAck(
-  subscribed: OdinSubscribeResult[],
-  count: number,
-  errors: { channel: string; code: number; message: string }[],
-): string {
+/** A channel refused in a subscription ack; `temporary` and `retry_after_ms` only when set. */
+export interface OdinChannelError {
+  channel: string;
+  code: number;
+  message: string;
+  temporary?: true;
+  retry_after_ms?: number;
+}
+
+/** A channel's refusal as the ack lists it. */
+export function odinChannelError(channel: string, e: ProtocolError): OdinChannelError {
+  const out: OdinChannelError = { channel, code: e.code, message: e.message };
+  if (e.temporary === true) {
+    out.temporary = true;
+    if (e.retryAfterMs !== undefined) out.retry_after_ms = e.retryAfterMs;
+  }
+  return out;
+}
+
+export function encodeSubscriptionAck(subscribed: OdinSubscribeResult[], count: number, errors: OdinChannelError[]): string {
   const positions: Record<string, unknown> = {};
   for (const s of subscribed) {
     const p: Record<string, unknown> = { offset: s.offset, epoch: s.epoch, recoverable: s.recoverable };
@@ -139,7 +154,13 @@ export function encodeOdinWelcome(client: string, version: string, pingIntervalM
   return JSON.stringify({ type: 'connected', client, user, version, ping: Math.round(pingIntervalMs / 1000) });
 }
 
-/** Sent before the server closes the connection, with the same code as the close frame. */
-export function encodeOdinDisconnect(code: number, reason: string, reconnect: boolean): string {
-  return JSON.stringify({ type: 'disconnect', code, reason, reconnect });
+/**
+ * Sent before the server closes the connection, with the same code as the close frame. With
+ * `reconnect`, `reconnect_delay_ms` is how long the server asks the client to wait before it
+ * reconnects (a jittered hint: clients closed together come back spread out).
+ */
+export function encodeOdinDisconnect(code: number, reason: string, reconnect: boolean, delayMs?: number): string {
+  return reconnect && delayMs !== undefined
+    ? JSON.stringify({ type: 'disconnect', code, reason, reconnect, reconnect_delay_ms: delayMs })
+    : JSON.stringify({ type: 'disconnect', code, reason, reconnect });
 }

@@ -242,7 +242,10 @@ export function decideUpgrade(gateway: Gateway, req: HttpRequest, pending?: Pend
     ...(binary ? { binary: true } : {}),
   };
   const admission = gateway.admit(info, pending ? { total: pending.total, fromIp: pending.fromIp(req.ip) } : undefined);
-  return admission.ok ? { ok: true, info } : admission;
+  if (admission.ok) return { ok: true, info };
+  return admission.retryAfterSeconds === undefined
+    ? admission
+    : { ...admission, headers: { 'Retry-After': String(admission.retryAfterSeconds) } };
 }
 
 function tokenFrom(authorization: string | undefined, url: URL): string | undefined {

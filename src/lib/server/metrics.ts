@@ -105,10 +105,36 @@ export function createMetrics(gw: Gateway): Registry {
   labelledCounterFrom(
     registry,
     'ws_recovery_refusals_total',
-    'Recoveries refused by a bound (command_limit: 106; connection_limit, node_budget: 111), by bound.',
+    'Recoveries refused by a bound (command_limit: 106; connection_limit, node_budget, queue_full: 111), by bound.',
     'reason',
     () => Object.entries(s.recoveryRefusals),
   );
+  const slots = gw.recoverySlots;
+  new Gauge({
+    name: 'ws_recoveries_in_progress',
+    help: 'Recoveries (history reads returning publications) running now; at most recovery.maxConcurrent per process.',
+    registers: [registry],
+    collect() {
+      this.set(slots.active);
+    },
+  });
+  new Gauge({
+    name: 'ws_recoveries_waiting',
+    help: 'Recoveries queued for a slot (at most recovery.maxWaiting per process; past it refused, reason queue_full).',
+    registers: [registry],
+    collect() {
+      this.set(slots.waiting);
+    },
+  });
+  new Gauge({
+    name: 'ws_recoveries_in_progress_peak',
+    help: 'The most recoveries that ran at once since the process started (across --workers: the largest).',
+    registers: [registry],
+    aggregator: 'max',
+    collect() {
+      this.set(slots.peak);
+    },
+  });
   labelledCounterFrom(registry, 'ws_capacity_rejections_total', 'Connections refused at upgrade, by reason.', 'reason', () =>
     Object.entries(s.rejected),
   );
