@@ -1,12 +1,12 @@
 /**
  * Bench (not a test): what presence costs with the JetStream broker (NATS KV, presence-kv.ts).
- *  1. the store alone: one add (sequential latency), adds in bulk (what a refresh round does,
- *     256 in flight), and a presence query of a channel holding 1, 100 and 1000 entries;
+ *  1. the store alone: one add (sequential latency), adds in bulk (256 in flight), a refresh
+ *     round of every live entry, and a presence query of a channel holding 1, 100 and 1000 entries;
  *  2. a gateway process: connect + subscribe latency of Centrifugo-protocol clients in a
  *     namespace with presence and in one without.
  * Short runs: the machine is shared.
  *
- *   npm run build && node dist/bench/micro/presence-kv.js [entries=2000] [clients=300]
+ *   npm run build && node dist/bench/micro/presence-kv.js [entries=20000] [clients=300]
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -17,7 +17,7 @@ import { JetStreamBroker } from '../../src/lib/broker-jetstream/jetstream-broker
 import { startNatsServer } from '../../test/testkit/nats-cluster.js';
 import { startGatewayProcess } from '../../test/testkit/gateway-process.js';
 
-const ENTRIES = Number(process.argv[2] ?? 2000);
+const ENTRIES = Number(process.argv[2] ?? 20000);
 const CLIENTS = Number(process.argv[3] ?? 300);
 
 function pct(sorted: number[], p: number): string {
@@ -27,7 +27,8 @@ function pct(sorted: number[], p: number): string {
 const ms = (t0: bigint): number => Number(process.hrtime.bigint() - t0) / 1e6;
 
 async function store(url: string): Promise<void> {
-  const b = new JetStreamBroker({ servers: url, stream: `BENCHP${randomBytes(3).toString('hex')}` });
+  // Its own stream subjects: the gateway below creates the default stream on the same server.
+  const b = new JetStreamBroker({ servers: url, stream: `BENCHP${randomBytes(3).toString('hex')}`, subjectPrefix: 'bench-presence' });
   await b.run({ onPublication() {} });
   const p = b.presence;
   const lat: number[] = [];
@@ -45,6 +46,15 @@ async function store(url: string): Promise<void> {
   }
   const bulkMs = ms(t0);
   console.log(`store add, 256 in flight: ${ENTRIES} entries in ${bulkMs.toFixed(0)} ms (${Math.round(ENTRIES / (bulkMs / 1000))}/s)`);
+  // A refresh round of every live entry (the timer does it every presenceTtlMs / 3).
+  const live = ENTRIES + 500;
+  const cpu0 = process.cpuUsage();
+  const t1 = process.hrtime.bigint();
+  await p.refresh();
+  const cpu = process.cpuUsage(cpu0);
+  console.log(
+    `refresh round, ${live} entries: ${ms(t1).toFixed(0)} ms wall, ${((cpu.user + cpu.system) / 1000).toFixed(0)} ms CPU of this process`,
+  );
   for (const size of [1, 100, 1000]) {
     const ch = `room.q${size}`;
     await Promise.all(Array.from({ length: size }, (_, k) => p.add(ch, { client: `q${k}`, user: `u${k}` })));

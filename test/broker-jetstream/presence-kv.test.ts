@@ -11,6 +11,9 @@ import { BrokerError } from '../../src/lib/core/broker.js';
 import { kvKeyOfChannel } from '../../src/lib/broker-jetstream/subject.js';
 import { startNatsServer, type NatsServerHandle } from '../testkit/nats-cluster.js';
 import { pollUntil } from '../testkit/gateway-process.js';
+import { startGateway } from '../../src/lib/server/server.js';
+import { Centrifuge } from 'centrifuge';
+import WebSocket from 'ws';
 import { Recorder } from '../broker-conformance.js';
 
 const users = (r: Record<string, { user: string }>): string[] =>
@@ -67,6 +70,30 @@ describe('KvPresence on a real nats-server', () => {
     assert.deepEqual(await y.presence.get('room.o'), { k1: { client: 'k1', user: 'again' } });
   });
 
+  it('queries racing with refreshes and with each other list exactly the live entries', async () => {
+    await x.presence.add('room.race', { client: 'r1', user: 'a' });
+    await y.presence.add('room.race', { client: 'r2', user: 'b' });
+    await y.presence.add('room.race', { client: 'r3', user: 'c' });
+    let stop = false;
+    // Every entry rewritten every 100 ms on both nodes (the timer does it every TTL/3, at
+    // least 333 ms apart): queries keep landing between a key's versions.
+    const hammer = (async () => {
+      while (!stop) {
+        await Promise.all([x.presence.refresh(), y.presence.refresh()]);
+        await new Promise<void>((r) => setTimeout(r, 100));
+      }
+    })();
+    try {
+      for (let i = 0; i < 100; i++) {
+        const got = await Promise.all([x.presence.get('room.race'), y.presence.get('room.race')]);
+        for (const r of got) assert.deepEqual(Object.keys(r).sort(), ['r1', 'r2', 'r3'], `query ${i}`);
+      }
+    } finally {
+      stop = true;
+      await hammer;
+    }
+  });
+
   it('channels that are not KV-safe get their own keys; wildcard characters match nothing else', async () => {
     const odd = ['a.*', 'a.>', 'a.b', 'a. b', 'ü.x', 'a:b.c', 'a..b', '=x.y', 'x.=y'];
     for (const [i, ch] of odd.entries()) await x.presence.add(ch, { client: `c${i}`, user: ch });
@@ -93,6 +120,31 @@ describe('KvPresence on a real nats-server', () => {
     const closedAt = Date.now();
     await pollUntil(async () => Object.keys(await y.presence.get('room.t')).length === 0, 10_000, 'expiry');
     assert.ok(Date.now() - closedAt <= 2000 + 1500, `expired ${Date.now() - closedAt} ms after close (TTL 2000)`);
+  });
+
+  it('a gateway shutting down removes its clients from presence at once (not by the 60 s TTL)', async () => {
+    // Its own stream and subjects (and so its own bucket, with the default TTL).
+    const own = { servers: nats.url, stream: `PRESG${randomBytes(3).toString('hex')}`, subjectPrefix: 'presg' };
+    const reader = new JetStreamBroker(own);
+    await reader.run(new Recorder());
+    const gw = await startGateway(
+      { port: 0, host: '127.0.0.1', namespaces: [{ name: 'room', pattern: 'room\\..+', presence: true }] },
+      { broker: new JetStreamBroker(own) },
+    );
+    const client = new Centrifuge(`${gw.url.replace('http', 'ws')}/connection/websocket`, { websocket: WebSocket });
+    try {
+      const sub = client.newSubscription('room.g');
+      sub.subscribe();
+      client.connect();
+      await sub.ready(10_000);
+      assert.equal(Object.keys(await reader.presence.get('room.g')).length, 1);
+      await gw.close();
+      assert.deepEqual(await reader.presence.get('room.g'), {});
+    } finally {
+      client.disconnect();
+      await gw.close();
+      await reader.close();
+    }
   });
 
   it('nats-server restarts: the memory bucket is re-created and every live entry written again', async () => {

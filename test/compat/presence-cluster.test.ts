@@ -272,6 +272,10 @@ describe('presence and server-side commands across gateway processes (JetStream 
       (h.body.result!['publications'] as { data: unknown }[]).map((p) => p.data),
       [{ n: 1 }, { n: 2 }],
     );
+    // larger than NATS carries (max_payload 1 MiB) but within the API's body limit: 107, said plainly
+    const big = await callApi(b.url, API_KEY, 'publish', { channel: ch, data: 'x'.repeat(1_048_000), skip_history: true });
+    assert.equal(big.body.error?.code, 107, JSON.stringify(big.body).slice(0, 200));
+    assert.match(big.body.error!.message, /too large/);
     // with an idempotency key: refused, as before
     const bad = await callApi(b.url, API_KEY, 'publish', { channel: ch, data: {}, skip_history: true, idempotency_key: 'k' });
     assert.equal(bad.body.error?.code, 107);

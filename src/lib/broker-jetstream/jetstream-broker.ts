@@ -114,6 +114,7 @@ export class JetStreamBroker implements Broker, EphemeralPublisher, JoinLeavePub
       ensureStreamSoon: () => void this.admin.ensureSoon(),
     });
     this.presence = new KvPresence(this.o, {
+      nc: () => this.natsOrThrow(),
       js: () => this.jsOrThrow(),
       jsm: () => this.jsmOrThrow(),
       connected: () => this.conn.connected,

@@ -10,27 +10,43 @@
  *    loss) has its entries expire after `presenceTtlMs` (max_age).
  *  - writes of one key are serialized (a remove never overtakes an earlier put).
  *  - `get` reads the channel's last value per key through a short-lived filtered consumer
- *    (LastPerSubject on `$KV.<bucket>.<channel tokens>.*`): one channel's entries only,
- *    tombstones skipped. A few round trips per query; nothing is cached.
- * Costs: one put per entry per refresh interval per node (60 s TTL: an entry every 20 s).
+ *    (LastPerSubject on `$KV.<bucket>.<channel tokens>.*`; it delivers in stream order: the
+ *    last message of each key at its creation, then every later one), then writes a fence entry
+ *    of the channel (key `<channel tokens>.=`: no client id is empty) and reads up to it. So it
+ *    sees every entry written before the query, and never waits on the consumer's pending count
+ *    (which still counts entries that expired before delivery). The bucket keeps 2 messages per
+ *    key, so a refresh landing mid-read does not remove the message the consumer is about to
+ *    deliver (a key written twice within one query's read, a few ms, may be missed by that
+ *    query). One channel's entries only, tombstones skipped; 4 round trips; nothing cached.
+ *  - refreshes are plain publishes to the entry's subject (no acknowledgement: one message each,
+ *    sent in batches with a flush between); they travel the same connection as the acknowledged
+ *    puts and deletes, in order, and skip entries removed meanwhile, so they never bring a removed
+ *    entry back.
+ * Costs: one stored message per entry per refresh interval per node (60 s TTL: every 20 s).
  */
 import { AckPolicy, DeliverPolicy, StorageType, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
-import { nuid } from '@nats-io/transport-node';
+import { nuid, type NatsConnection } from '@nats-io/transport-node';
 import { presenceStatsOf, type PresenceInfo, type PresenceStats, type PresenceStore } from '../core/presence.js';
 import type { ResolvedJetStreamOptions } from './options.js';
 import { kvKeyOfChannel, kvToken } from './subject.js';
 import { nanos } from './stream-admin.js';
 import { errCode, sleep, toBrokerError, unreachable } from './errors.js';
 
-/** Entries put concurrently by one refresh round. */
-const REFRESH_BATCH = 256;
+/** Entries a refresh round publishes between two flushes. */
+const REFRESH_BATCH = 1_000;
+/** The fence key's last token (kvToken('')): never a client's (client ids are not empty). */
+const FENCE = '=';
+const EMPTY = new Uint8Array(0);
+/** Messages kept per key (see the file comment on `get`). */
+const KEY_HISTORY = 2;
 /** Entries read per fetch of a presence query. */
 const READ_BATCH = 1_000;
 /** JetStream: the stream name is in use with another configuration (a racing creator). */
 const ERR_STREAM_NAME_IN_USE = 10058;
 
 export interface KvPresenceEnv {
+  nc(): NatsConnection;
   js(): JetStreamClient;
   jsm(): JetStreamManager;
   connected(): boolean;
@@ -61,7 +77,7 @@ export class KvPresence implements PresenceStore {
   /** Creates (or adopts) the bucket and starts refreshing. Called by the broker's run(). */
   async start(): Promise<void> {
     await this.ensureBucket();
-    this.timer = setInterval(() => void this.refreshAll(), this.o.presenceRefreshMs);
+    this.timer = setInterval(() => void this.refresh(), this.o.presenceRefreshMs);
     this.timer.unref();
   }
 
@@ -70,7 +86,7 @@ export class KvPresence implements PresenceStore {
     if (this.closed) return;
     void this.ensureBucket()
       .catch(() => undefined)
-      .then(() => this.refreshAll());
+      .then(() => this.refresh());
   }
 
   /** Stops refreshing; waits (at most one request timeout) for queued writes (removes at shutdown). */
@@ -105,16 +121,16 @@ export class KvPresence implements PresenceStore {
   }
 
   async get(channel: string): Promise<Record<string, PresenceInfo>> {
-    let prefix: string;
+    let chanKey: string;
     try {
-      prefix = `$KV.${this.o.presenceBucket}.${kvKeyOfChannel(channel)}`;
+      chanKey = kvKeyOfChannel(channel);
     } catch {
       return {};
     }
     if (this.closed) throw toBrokerError(new Error('closed'), 'presence', true);
     if (!this.env.connected()) throw unreachable();
     try {
-      return await this.read(prefix);
+      return await this.read(chanKey);
     } catch (err) {
       throw toBrokerError(err, 'presence', this.env.isClosed());
     }
@@ -155,23 +171,35 @@ export class KvPresence implements PresenceStore {
     }
   }
 
-  /** Puts every live entry again (bounded concurrency); a round that is running runs once more. */
-  private async refreshAll(): Promise<void> {
+  /**
+   * Writes every live entry again (the timer's job; public for tools and benchmarks); a round
+   * that is running runs once more. An entry is read from `local` when it is sent, so one
+   * removed meanwhile is skipped (see the file comment).
+   */
+  async refresh(): Promise<void> {
     if (this.closed || this.kv === null) return;
     if (this.refreshing) {
       this.refreshAgain = true;
       return;
     }
     this.refreshing = true;
+    const prefix = `$KV.${this.o.presenceBucket}.`;
     try {
       do {
         this.refreshAgain = false;
         const keys = [...this.local.keys()];
         for (let i = 0; i < keys.length; i += REFRESH_BATCH) {
           if (this.closed || !this.env.connected()) return; // the reconnect refreshes again
-          await Promise.all(keys.slice(i, i + REFRESH_BATCH).map((k) => this.serial(k, () => this.putIfLive(k)).catch(() => undefined)));
+          const nc = this.env.nc();
+          for (const k of keys.slice(i, i + REFRESH_BATCH)) {
+            const v = this.local.get(k);
+            if (v !== undefined) nc.publish(prefix + k, v);
+          }
+          await nc.flush();
         }
       } while (this.refreshAgain && !this.closed);
+    } catch {
+      // Disconnected or closed mid-round: the reconnect (or the next tick) refreshes again.
     } finally {
       this.refreshing = false;
     }
@@ -182,7 +210,7 @@ export class KvPresence implements PresenceStore {
     const create = (): Promise<KV> =>
       new Kvm(this.env.js()).create(this.o.presenceBucket, {
         ttl,
-        history: 1,
+        history: KEY_HISTORY,
         storage: StorageType.Memory,
         replicas: this.o.replicas,
         description: 'odin-ws presence: one entry per (channel, client), refreshed by its node',
@@ -195,23 +223,27 @@ export class KvPresence implements PresenceStore {
       kv = await create(); // another node created it a moment ago
     }
     const status = await kv.status();
-    if (status.ttl !== ttl) {
+    if (status.ttl !== ttl || status.history !== KEY_HISTORY) {
       // Another deployment option: this node's TTL wins, as the stream's limits do (stream-admin.ts).
       const cfg = status.streamInfo.config;
       await this.env.jsm().streams.update(this.streamName, {
         ...cfg,
         max_age: nanos(ttl),
+        max_msgs_per_subject: KEY_HISTORY,
         duplicate_window: Math.min(cfg.duplicate_window, nanos(ttl)),
       });
     }
     this.kv = kv;
   }
 
-  /** The last value of every key under `prefix` (one channel), tombstones skipped. */
-  private async read(prefix: string): Promise<Record<string, PresenceInfo>> {
+  /** The last value of every key of one channel written before this call, tombstones skipped. */
+  private async read(chanKey: string): Promise<Record<string, PresenceInfo>> {
+    const kv = this.kv;
+    if (kv === null) throw unreachable();
+    const prefix = `$KV.${this.o.presenceBucket}.${chanKey}`;
     const jsm = this.env.jsm();
     const name = `odinws_p_${nuid.next()}`;
-    const ci = await jsm.consumers.add(this.streamName, {
+    await jsm.consumers.add(this.streamName, {
       name,
       ack_policy: AckPolicy.None,
       deliver_policy: DeliverPolicy.LastPerSubject,
@@ -220,9 +252,12 @@ export class KvPresence implements PresenceStore {
       num_replicas: 1,
       inactive_threshold: nanos(30_000),
     });
-    const out: Record<string, PresenceInfo> = {};
+    // By key: a key may come twice (its last message at the consumer's creation, then a newer
+    // one), and a delete after a value removes it.
+    const byKey = new Map<string, PresenceInfo>();
     try {
-      if (ci.num_pending === 0) return out;
+      // Written after the consumer exists: it is delivered after everything older.
+      const fence = await kv.put(`${chanKey}.${FENCE}`, EMPTY);
       const c = await this.env.js().consumers.get(this.streamName, name);
       for (let done = false; !done;) {
         const it = await c.fetch({ max_messages: READ_BATCH, expires: this.o.requestTimeoutMs });
@@ -230,11 +265,10 @@ export class KvPresence implements PresenceStore {
         for await (const m of it) {
           n++;
           const op = m.headers?.get('KV-Operation') ?? '';
-          if (op === '') {
-            const e = parseEntry(m.data);
-            if (e !== null) out[e.client] = e;
-          }
-          if (m.info.pending === 0) {
+          const e = op === '' ? parseEntry(m.data) : null;
+          if (e !== null) byKey.set(m.subject, e);
+          else byKey.delete(m.subject);
+          if (m.seq >= fence) {
             done = true;
             break;
           }
@@ -244,6 +278,8 @@ export class KvPresence implements PresenceStore {
     } finally {
       jsm.consumers.delete(this.streamName, name).catch(() => undefined);
     }
+    const out: Record<string, PresenceInfo> = {};
+    for (const e of byKey.values()) out[e.client] = e;
     return out;
   }
 }
