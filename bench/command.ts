@@ -29,7 +29,14 @@ const DEFAULT_OURS = 'odin-ws';
 /** The contender the ratios are taken against (`--ours`; odin-ws-feed for the NATS-feed runs). */
 const oursOf = (results: BenchResults): string => (results.config as { ours?: string }).ours ?? DEFAULT_OURS;
 /** Contenders fed by NATS subjects: run only when named (`--contenders`). */
-const FEED_CONTENDERS = ['odin-ws-feed', 'odin-ws-js-feed', 'go-gateway', ...[0, 1, 2, 5].map((ms) => `odin-ws-feed-wd${ms}`)];
+const FEED_CONTENDERS = [
+  'odin-ws-feed',
+  'odin-ws-js-feed',
+  'odin-ws-feed-uws',
+  'odin-ws-js-feed-uws',
+  'go-gateway',
+  ...[0, 1, 2, 5].map((ms) => `odin-ws-feed-wd${ms}`),
+];
 
 export const BENCH_HELP = `Usage: odin-ws bench [options]
 
