@@ -4,38 +4,27 @@
  * stream is open, a disconnect push that ends it), never a 5xx or a hang. Also the limits a
  * stream counts against (connections per address) and the slow-client rule.
  */
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
-import { startGateway, type RunningGateway, type TransportName } from '../../src/lib/server/server.js';
+import type { RunningGateway } from '../../src/lib/server/server.js';
+import { gatewaysOnBothTransports } from '../testkit/both-transports.js';
 import { api } from '../testkit/ws-client.js';
 import { waitFor } from '../testkit/wait.js';
 
 const KEY = 'bad-key';
-const gateways = new Map<TransportName, RunningGateway>();
-
-before(async () => {
-  for (const t of ['ws', 'uws'] as const) {
-    gateways.set(
-      t,
-      await startGateway(
-        {
-          port: 0,
-          host: '127.0.0.1',
-          apiKey: KEY,
-          allowAnonymous: true,
-          maxConnectionsPerIp: 3,
-          maxQueueBytes: 64 * 1024,
-          allowedOrigins: ['https://app.example'],
-        },
-        { transport: t, bodyTimeoutMs: 300 },
-      ),
-    );
-  }
-});
-after(async () => {
-  for (const gw of gateways.values()) await gw.close();
-});
+const gateways = gatewaysOnBothTransports(
+  {
+    port: 0,
+    host: '127.0.0.1',
+    apiKey: KEY,
+    allowAnonymous: true,
+    maxConnectionsPerIp: 3,
+    maxQueueBytes: 64 * 1024,
+    allowedOrigins: ['https://app.example'],
+  },
+  { bodyTimeoutMs: 300 },
+);
 
 interface Answer {
   status: number;

@@ -4,39 +4,25 @@
  * transports' HTTP servers. Connect, subscribe, publish (client side), history, and recovery of
  * every missed publication after a server-forced reconnect; and the protobuf http_stream.
  */
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Centrifuge, type PublicationContext, type SubscribedContext, type TransportEndpoint } from 'centrifuge';
 import { Centrifuge as CentrifugePb } from 'centrifuge/build/protobuf';
 import { EventSource } from 'eventsource';
 import { SignJWT } from 'jose';
-import { startGateway, type RunningGateway, type TransportName } from '../../src/lib/server/server.js';
+import type { RunningGateway } from '../../src/lib/server/server.js';
+import { gatewaysOnBothTransports } from '../testkit/both-transports.js';
 import { api } from '../testkit/ws-client.js';
 import { waitFor } from '../testkit/wait.js';
 
 const KEY = 'sse-key';
 const SECRET = 'sse-secret-sse-secret-sse-secret-sse-secret';
-const gateways = new Map<TransportName, RunningGateway>();
-
-before(async () => {
-  for (const t of ['ws', 'uws'] as const) {
-    gateways.set(
-      t,
-      await startGateway(
-        {
-          port: 0,
-          host: '127.0.0.1',
-          apiKey: KEY,
-          tokenHmacSecret: SECRET,
-          namespaces: [{ name: 'chat', pattern: 'chat\\.[a-z0-9_-]+', publish: true, presence: true, historySize: 100 }],
-        },
-        { transport: t },
-      ),
-    );
-  }
-});
-after(async () => {
-  for (const gw of gateways.values()) await gw.close();
+const gateways = gatewaysOnBothTransports({
+  port: 0,
+  host: '127.0.0.1',
+  apiKey: KEY,
+  tokenHmacSecret: SECRET,
+  namespaces: [{ name: 'chat', pattern: 'chat\\.[a-z0-9_-]+', publish: true, presence: true, historySize: 100 }],
 });
 
 function token(user: string): Promise<string> {
