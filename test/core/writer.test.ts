@@ -47,23 +47,67 @@ test('writeDelayMs 0: publications of separate loop turns go out in separate wri
   await gw.shutdown();
 });
 
-test('writeDelayMs > 0: frames of several loop turns within the window go out in one write, in order', async () => {
+test('writeDelayMs > 0: a connection not written in the window gets its frame at the end of the turn; what follows within the window goes out in one write, in order', async () => {
   const { gw, connect } = await setup({ client: { writeDelayMs: 250 } });
   const c = await subscribedOdin(connect, ['BTC.trade']);
+  // The ack was written in the current window: wait for the window to end, so the connection is quiet.
+  await new Promise((r) => setTimeout(r, 300));
   const before = c.writes;
-  for (let i = 0; i < 3; i++) {
+  await gw.publish({ channel: 'BTC.trade', data: '0' });
+  await turn();
+  await turn();
+  assert.equal(c.writes - before, 1, 'the first frame of a quiet connection is not delayed');
+  for (let i = 1; i < 4; i++) {
     await gw.publish({ channel: 'BTC.trade', data: String(i) });
     await turn();
   }
-  assert.equal(c.writes, before, 'nothing written before the window ends');
-  await waitFor(() => c.messages().filter(ofChannel('BTC.trade')).length === 3);
-  assert.equal(c.writes - before, 1);
+  assert.equal(c.writes - before, 1, 'frames after a write wait for the window to end');
+  await waitFor(() => c.messages().filter(ofChannel('BTC.trade')).length === 4);
+  assert.equal(c.writes - before, 2);
   assert.deepEqual(
     c
       .messages()
       .filter(ofChannel('BTC.trade'))
       .map((m) => m.data),
-    [0, 1, 2],
+    [0, 1, 2, 3],
+  );
+  await gw.shutdown();
+});
+
+test('writeDelayMs > 0: a hot connection is written at most once per window; a quiet one beside it is not held back', async () => {
+  const { gw, connect } = await setup({ client: { writeDelayMs: 100 } });
+  const hot = await subscribedOdin(connect, ['BTC.trade']);
+  const quiet = await subscribedOdin(connect, ['ETH.trade']);
+  await new Promise((r) => setTimeout(r, 150));
+  const hotBefore = hot.writes;
+  const quietBefore = quiet.writes;
+  const started = Date.now();
+  // 40 publications over ~400 ms on the hot channel: at most one write per 100 ms window (+1 for the first).
+  let sent = 0;
+  await new Promise<void>((resolve) => {
+    const t = setInterval(() => {
+      void gw.publish({ channel: 'BTC.trade', data: String(sent++) });
+      if (sent === 40) {
+        clearInterval(t);
+        resolve();
+      }
+    }, 10);
+  });
+  // The quiet connection's one publication, sent while the hot one is mid-window, goes out in this turn.
+  await gw.publish({ channel: 'ETH.trade', data: '1' });
+  await turn();
+  await turn();
+  assert.equal(quiet.writes - quietBefore, 1, 'the quiet connection was written at once');
+  await waitFor(() => hot.messages().filter(ofChannel('BTC.trade')).length === 40);
+  const windows = Math.ceil((Date.now() - started) / 100) + 1;
+  assert.ok(hot.writes - hotBefore <= windows, `hot connection: ${hot.writes - hotBefore} writes in ${windows} windows`);
+  assert.ok(hot.writes - hotBefore < 40, 'frames were coalesced');
+  assert.deepEqual(
+    hot
+      .messages()
+      .filter(ofChannel('BTC.trade'))
+      .map((m) => m.data),
+    Array.from({ length: 40 }, (_, i) => i),
   );
   await gw.shutdown();
 });

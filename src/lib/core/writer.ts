@@ -21,38 +21,73 @@ export interface WriterOwner {
 }
 
 /**
- * Flushes every writer with queued frames once per window: at the end of the event-loop turn
- * (`delayMs` 0), or `delayMs` after the first frame of the window (frames of those ms go out in
- * one write per connection).
+ * Flushes every writer with queued frames. `delayMs` 0: at the end of the event-loop turn.
+ * More: a connection is written at most once per window of `delayMs`. A writer not written in
+ * the current window goes out at the end of the turn, as with 0 (no added latency for a quiet
+ * connection); one written in it waits for the window's end, so the frames a hot connection
+ * gets meanwhile share one write. A frame waits at most `delayMs` (plus the flush itself).
+ *
+ * Windows are counted, not timed per writer: one timer runs while writers are being written,
+ * each writer keeps the number of the window it was last written in (`Writer.writtenIn`).
  */
 export class FlushScheduler {
-  private dirty: Writer[] = [];
-  private scheduled = false;
-  private timer: NodeJS.Timeout | null = null;
-  private readonly flushBound = (): void => this.flush();
+  /** Written at the end of this turn. */
+  private soon: Writer[] = [];
+  /** Written when the window ends (they were written in it already). */
+  private later: Writer[] = [];
+  private soonScheduled = false;
+  private windowTimer: NodeJS.Timeout | null = null;
+  /** Number of the current window (a writer never written has -1). */
+  private window = 0;
+  private readonly flushSoonBound = (): void => this.flushSoon();
+  private readonly endWindowBound = (): void => this.endWindow();
 
   constructor(private readonly delayMs: number) {}
 
   markDirty(w: Writer): void {
-    this.dirty.push(w);
-    if (this.scheduled) return;
-    this.scheduled = true;
-    if (this.delayMs === 0) setImmediate(this.flushBound);
-    else this.timer = setTimeout(this.flushBound, this.delayMs);
+    if (this.windowTimer !== null && w.writtenIn === this.window) {
+      this.later.push(w);
+      return;
+    }
+    this.soon.push(w);
+    if (this.soonScheduled) return;
+    this.soonScheduled = true;
+    setImmediate(this.flushSoonBound);
   }
 
-  flush(): void {
-    this.scheduled = false;
-    this.timer = null;
-    const list = this.dirty;
-    this.dirty = [];
-    for (let i = 0; i < list.length; i++) list[i]!.flush();
+  private flushSoon(): void {
+    this.soonScheduled = false;
+    const list = this.soon;
+    this.soon = [];
+    this.write(list);
+  }
+
+  private endWindow(): void {
+    this.windowTimer = null;
+    this.window++;
+    const list = this.later;
+    this.later = [];
+    this.write(list);
+  }
+
+  private write(list: Writer[]): void {
+    for (let i = 0; i < list.length; i++) {
+      const w = list[i]!;
+      w.flush();
+      w.writtenIn = this.window;
+    }
+    if (list.length > 0 && this.delayMs > 0 && this.windowTimer === null)
+      this.windowTimer = setTimeout(this.endWindowBound, this.delayMs);
   }
 
   /** Writes what is queued now and stops the timer (shutdown). */
   close(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.flush();
+    if (this.windowTimer !== null) clearTimeout(this.windowTimer);
+    this.windowTimer = null;
+    const list = this.soon.concat(this.later);
+    this.soon = [];
+    this.later = [];
+    for (const w of list) w.flush();
   }
 }
 
@@ -78,6 +113,8 @@ interface Waiting {
 }
 
 export class Writer {
+  /** The scheduler's window this writer was last written in (FlushScheduler's bookkeeping). */
+  writtenIn = -1;
   private pending: PreparedFrame[] = [];
   private pendingBytes = 0;
   /** Conflation: index in `pending` of each key's queued frame (null until a keyed frame). */
