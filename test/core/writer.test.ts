@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MemoryBroker } from '../../src/lib/core/broker-memory.js';
 import { Gateway } from '../../src/lib/core/gateway.js';
-import { DEFAULT_NAMESPACES, resolveGatewayOptions, type GatewayOptionsInput } from '../../src/lib/core/options.js';
+import { DEFAULT_NAMESPACES, DEFAULT_WRITE_DELAY_MS, resolveGatewayOptions, type GatewayOptionsInput } from '../../src/lib/core/options.js';
 import { FakeConnection, FakeTransport } from '../testkit/fake-transport.js';
 import { waitFor } from '../testkit/wait.js';
 
@@ -33,8 +33,8 @@ async function subscribedOdin(connect: () => FakeConnection, channels: string[])
   return c;
 }
 
-test('writeDelayMs 0: publications of separate loop turns go out in separate writes (today’s behaviour)', async () => {
-  const { gw, connect } = await setup();
+test('writeDelayMs 0: publications of separate loop turns go out in separate writes', async () => {
+  const { gw, connect } = await setup({ client: { writeDelayMs: 0 } });
   const c = await subscribedOdin(connect, ['BTC.trade']);
   const before = c.writes;
   for (let i = 0; i < 3; i++) {
@@ -112,10 +112,52 @@ test('writeDelayMs > 0: a hot connection is written at most once per window; a q
   await gw.shutdown();
 });
 
+test('writeDelayMs > 0: a reply is never held for the window; it takes the queued publications along, in order', async () => {
+  const { gw, connect } = await setup({ client: { writeDelayMs: 1000 } });
+  const c = await subscribedOdin(connect, ['BTC.trade']);
+  await gw.publish({ channel: 'BTC.trade', data: '0' });
+  await gw.publish({ channel: 'BTC.trade', data: '1' });
+  await turn();
+  await turn();
+  // Written in this window: the next publication waits for the window's end (1 s)...
+  const before = c.writes;
+  await gw.publish({ channel: 'BTC.trade', data: '2' });
+  await turn();
+  assert.equal(c.writes, before);
+  // ...but a command's reply goes out in this turn, with the publication queued before it.
+  c.send({ type: 'ping' });
+  for (let i = 0; i < 3; i++) await turn();
+  assert.ok(
+    c.messages().some((m) => m.type === 'pong'),
+    'the reply went out within a few turns, not at the window end',
+  );
+  assert.equal(c.writes - before, 1);
+  const order = c.messages().map((m) => (m.type === 'pong' ? 'pong' : m.channel === 'BTC.trade' && m.type !== 'subscription_ack' ? m.data : null));
+  assert.deepEqual(
+    order.filter((x) => x !== null),
+    [0, 1, 2, 'pong'],
+  );
+  await gw.shutdown();
+});
+
+test('writeDelayMs > 0: a window that fills a slice is written at once, not counted against maxQueueBytes as a slow peer', async () => {
+  const { gw, connect } = await setup({ client: { writeDelayMs: 1000 }, maxQueueBytes: 64 * 1024 });
+  const c = await subscribedOdin(connect, ['BTC.trade']);
+  for (let i = 0; i < 80; i++) {
+    await gw.publish({ channel: 'BTC.trade', data: JSON.stringify({ i, pad: 'y'.repeat(1000) }) });
+    await turn();
+  }
+  await waitFor(() => c.messages().filter(ofChannel('BTC.trade')).length === 80);
+  assert.equal(c.closed, null, 'not cut as slow');
+  assert.ok(c.writes > 2 && c.writes < 80, `coalesced into a few writes (${c.writes})`);
+  await gw.shutdown();
+});
+
 test('writeDelayMs is validated with its bounds', () => {
   assert.throws(() => resolveGatewayOptions({ client: { writeDelayMs: -1 } }), /client\.writeDelayMs/);
   assert.throws(() => resolveGatewayOptions({ client: { writeDelayMs: 5000 } }), /client\.writeDelayMs/);
-  assert.equal(resolveGatewayOptions({}).client.writeDelayMs, 0);
+  assert.equal(resolveGatewayOptions({}).client.writeDelayMs, DEFAULT_WRITE_DELAY_MS);
+  assert.equal(resolveGatewayOptions({ client: { writeDelayMs: 0 } }).client.writeDelayMs, 0);
 });
 
 test('conflation latest: per channel, only the newest queued publication goes out (both protocols); other channels keep all', async () => {

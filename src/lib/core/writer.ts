@@ -44,11 +44,18 @@ export class FlushScheduler {
 
   constructor(private readonly delayMs: number) {}
 
-  markDirty(w: Writer): void {
-    if (this.windowTimer !== null && w.writtenIn === this.window) {
+  /**
+   * Schedules `w`'s flush. `urgent` (a reply the peer waits for): at the end of the turn even
+   * when the writer was written in the current window, so commands never wait for a window.
+   */
+  markDirty(w: Writer, urgent = false): void {
+    if (w.dirty === DIRTY_SOON || (w.dirty === DIRTY_LATER && !urgent)) return;
+    if (!urgent && this.windowTimer !== null && w.writtenIn === this.window) {
+      w.dirty = DIRTY_LATER;
       this.later.push(w);
       return;
     }
+    w.dirty = DIRTY_SOON;
     this.soon.push(w);
     if (this.soonScheduled) return;
     this.soonScheduled = true;
@@ -73,6 +80,7 @@ export class FlushScheduler {
   private write(list: Writer[]): void {
     for (let i = 0; i < list.length; i++) {
       const w = list[i]!;
+      w.dirty = 0;
       w.flush();
       w.writtenIn = this.window;
     }
@@ -87,9 +95,16 @@ export class FlushScheduler {
     const list = this.soon.concat(this.later);
     this.soon = [];
     this.later = [];
-    for (const w of list) w.flush();
+    for (const w of list) {
+      w.dirty = 0;
+      w.flush();
+    }
   }
 }
+
+/** `Writer.dirty`: in the scheduler's list for the end of the turn, or for the window's end. */
+const DIRTY_SOON = 1;
+const DIRTY_LATER = 2;
 
 /** Largest slice of a burst written at once, bytes (smaller when maxQueueBytes is small). */
 export const BURST_SLICE_BYTES = 64 * 1024;
@@ -113,8 +128,9 @@ interface Waiting {
 }
 
 export class Writer {
-  /** The scheduler's window this writer was last written in (FlushScheduler's bookkeeping). */
+  /** FlushScheduler's bookkeeping: the window this writer was last written in, and which list holds it. */
   writtenIn = -1;
+  dirty = 0;
   private pending: PreparedFrame[] = [];
   private pendingBytes = 0;
   /** Conflation: index in `pending` of each key's queued frame (null until a keyed frame). */
@@ -155,13 +171,20 @@ export class Writer {
     return this.pending.length;
   }
 
-  /** Queues a prepared frame; written at the end of the flush window. */
-  enqueue(frame: PreparedFrame): void {
+  /**
+   * Queues a prepared frame; written at the end of the flush window, or of the turn when
+   * `urgent` (a reply: it takes what is queued before it along, in order) or when a slice's
+   * worth is queued.
+   */
+  enqueue(frame: PreparedFrame, urgent = false): void {
     if (this.closed) return;
     if (this.paced !== null) return this.wait(frame, true);
     this.pending.push(frame);
     this.pendingBytes += frame.byteLength;
-    if (this.pending.length === 1) this.scheduler.markDirty(this);
+    if (this.pending.length === 1) this.scheduler.markDirty(this, urgent);
+    // A window's worth that already fills a slice goes at the end of the turn: a larger write
+    // saves nothing more, and waiting would only count against maxQueueBytes.
+    else if (urgent || (this.dirty === DIRTY_LATER && this.pendingBytes >= this.sliceBytes)) this.scheduler.markDirty(this, true);
   }
 
   /**
