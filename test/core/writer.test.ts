@@ -132,7 +132,9 @@ test('writeDelayMs > 0: a reply is never held for the window; it takes the queue
     'the reply went out within a few turns, not at the window end',
   );
   assert.equal(c.writes - before, 1);
-  const order = c.messages().map((m) => (m.type === 'pong' ? 'pong' : m.channel === 'BTC.trade' && m.type !== 'subscription_ack' ? m.data : null));
+  const order = c
+    .messages()
+    .map((m) => (m.type === 'pong' ? 'pong' : m.channel === 'BTC.trade' && m.type !== 'subscription_ack' ? m.data : null));
   assert.deepEqual(
     order.filter((x) => x !== null),
     [0, 1, 2, 'pong'],

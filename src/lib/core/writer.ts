@@ -84,8 +84,7 @@ export class FlushScheduler {
       w.flush();
       w.writtenIn = this.window;
     }
-    if (list.length > 0 && this.delayMs > 0 && this.windowTimer === null)
-      this.windowTimer = setTimeout(this.endWindowBound, this.delayMs);
+    if (list.length > 0 && this.delayMs > 0 && this.windowTimer === null) this.windowTimer = setTimeout(this.endWindowBound, this.delayMs);
   }
 
   /** Writes what is queued now and stops the timer (shutdown). */
