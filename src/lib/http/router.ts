@@ -4,10 +4,10 @@
  * handlers that return a whole `HttpReply`.
  *
  * Why our own ~70 lines and not fastify or find-my-way: fastify owns node's server, which the
- * transport owns here (it takes the WebSocket upgrades on the same port); and the two APIs have a handful
- * of exact paths plus one prefix, where find-my-way would replace a Map lookup. What we do
- * need in one place is what each API answers for 404/405/handler failure (their JSON shapes
- * differ), which the `Answers` below carry.
+ * transport owns here (it takes the WebSocket upgrades on the same port); and the two APIs
+ * have a handful of exact paths plus one prefix, where find-my-way would replace a Map lookup.
+ * What we do need in one place is what each API answers for 404/405/handler failure (their
+ * JSON shapes differ), which the `Answers` below carry.
  */
 import type { HttpReply, HttpRequest } from '../core/transport.js';
 
