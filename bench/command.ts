@@ -1,33 +1,18 @@
 /**
  * `odin-ws bench`: the fan-out benchmark. Runs every contender on this machine with the same
  * load client, scenarios interleaved across contenders and repeated, and prints medians and
- * ratios against our gateway; writes the raw JSON and an SVG chart made from it.
+ * ratios against our gateway; writes the raw JSON and an SVG chart made from it (report.ts).
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { allContenders, WRITE_DELAYS_MS, type Contender } from './contenders.js';
-import {
-  fanoutScenario,
-  idleScenario,
-  latencyScenario,
-  quietScenario,
-  steppedScenario,
-  type FanoutResult,
-  type IdleResult,
-  type Log,
-  type Measured,
-} from './scenarios.js';
-import { barChartSvg, type BarGroup } from './chart.js';
+import { fanoutScenario, idleScenario, latencyScenario, quietScenario, steppedScenario, type IdleResult, type Log } from './scenarios.js';
 import { fdLimit } from './proc.js';
+import { DEFAULT_OURS, renderTables, SCENARIOS, writeChart, type BenchRecord, type BenchResults, type ScenarioName } from './report.js';
 import { parseFlags, toList, toNumber, UsageError } from '../src/lib/runtime/flags.js';
 
-export const SCENARIOS = ['fanout', 'quiet', 'latency', 'idle'] as const;
-export type ScenarioName = (typeof SCENARIOS)[number];
-const DEFAULT_OURS = 'odin-ws';
-/** The contender the ratios are taken against (`--ours`; odin-ws-feed for the NATS-feed runs). */
-const oursOf = (results: BenchResults): string => (results.config as { ours?: string }).ours ?? DEFAULT_OURS;
 /** Contenders fed by NATS subjects: run only when named (`--contenders`). */
 const FEED_CONTENDERS = ['odin-ws-feed', 'odin-ws-js-feed', 'go-gateway', ...WRITE_DELAYS_MS.map((ms) => `odin-ws-feed-wd${ms}`)];
 
@@ -89,34 +74,9 @@ const FLAGS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-interface BenchRecord {
-  readonly run: number;
-  readonly contender: string;
-  readonly scenario: ScenarioName;
-  readonly fanout?: FanoutResult;
-  readonly measured?: Measured;
-  readonly idle?: IdleResult[];
-  readonly error?: string;
-}
-
-export interface BenchResults {
-  readonly startedAt: string;
-  readonly machine: { cpus: number; model: string; node: string; natsServer: string; fdLimit: number };
-  readonly config: Record<string, unknown>;
-  readonly skipped: Record<string, string>;
-  readonly records: BenchRecord[];
-}
-
 const list = (v: string | undefined, dflt: string): string[] => toList(v ?? dflt);
 const nums = (name: string, v: string | undefined, dflt: string): number[] =>
   list(v, dflt).map((s) => toNumber(`--${name}`, s, { min: 1 }, 0));
-
-export function median(xs: readonly number[]): number {
-  const v = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
-  if (v.length === 0) return Number.NaN;
-  const m = v.length >> 1;
-  return v.length % 2 === 1 ? v[m]! : (v[m - 1]! + v[m]!) / 2;
-}
 
 /** `odin-ws bench`; bad usage prints the reason and returns 2. */
 export async function benchCommand(argv: readonly string[]): Promise<number> {
@@ -341,222 +301,4 @@ async function runOne(c: Contender, scenario: ScenarioName, run: number, cfg: Cf
 
 function latencyChannels(n: number): string[] {
   return Array.from({ length: n }, (_, i) => `L${i}.trade`);
-}
-
-// ------------------------------------------------------------------------------- reporting
-
-export interface ContenderSummary {
-  readonly name: string;
-  readonly fanoutMax?: number;
-  readonly fanoutCpuPerMillion?: number;
-  readonly fanoutClientCpuShare?: number;
-  readonly fanoutCommonCpuPerMillion?: number;
-  readonly quietCpuPerMillion?: number;
-  readonly quietRate?: number;
-  readonly latencyP50?: number;
-  readonly latencyP99?: number;
-  readonly latencyP999?: number;
-  readonly latencyRate?: number;
-  readonly latencyClientSaturated?: boolean;
-  readonly idle?: Record<number, number>;
-  readonly runs: Record<string, number>;
-}
-
-/** Medians per contender over the runs. */
-export function summarize(results: BenchResults): ContenderSummary[] {
-  const names = [...new Set(results.records.map((r) => r.contender))];
-  const recs = (name: string, s: ScenarioName): BenchRecord[] =>
-    results.records.filter((r) => r.contender === name && r.scenario === s && r.error === undefined);
-  // Common fan-out step per run: the highest publish rate every contender kept up with.
-  const commonRate = new Map<number, number>();
-  for (const run of new Set(results.records.map((r) => r.run))) {
-    const fan = results.records.filter((r) => r.run === run && r.fanout);
-    if (fan.length === 0) continue;
-    const perContender = fan.map((r) => Math.max(0, ...r.fanout!.steps.filter((s) => s.keptUp).map((s) => s.publishRate)));
-    commonRate.set(run, Math.min(...perContender));
-  }
-  return names.map((name) => {
-    const fan = recs(name, 'fanout');
-    const quiet = recs(name, 'quiet');
-    const lat = recs(name, 'latency');
-    const idle = recs(name, 'idle');
-    const idleBy: Record<number, number> = {};
-    for (const n of new Set(idle.flatMap((r) => r.idle!.map((i) => i.connections))))
-      idleBy[n] = median(idle.flatMap((r) => r.idle!.filter((i) => i.connections === n).map((i) => i.bytesPerConnection)));
-    const common = fan.map((r) => r.fanout!.steps.find((s) => s.publishRate === commonRate.get(r.run))?.cpuPerMillion ?? Number.NaN);
-    return {
-      name,
-      ...(fan.length
-        ? {
-            fanoutMax: median(fan.map((r) => r.fanout!.maxDeliveredPerSecond)),
-            fanoutCpuPerMillion: median(fan.map((r) => r.fanout!.best?.cpuPerMillion ?? Number.NaN)),
-            fanoutClientCpuShare: median(
-              fan.map((r) => (r.fanout!.best ? r.fanout!.best.clientCpuSeconds / r.fanout!.best.seconds : Number.NaN)),
-            ),
-            fanoutCommonCpuPerMillion: median(common),
-          }
-        : {}),
-      ...(quiet.length
-        ? {
-            quietCpuPerMillion: median(quiet.map((r) => r.measured!.cpuPerMillion)),
-            quietRate: median(quiet.map((r) => r.measured!.deliveredPerSecond)),
-          }
-        : {}),
-      ...(lat.length
-        ? {
-            latencyP50: median(lat.map((r) => r.measured!.latencyMs.p50)),
-            latencyP99: median(lat.map((r) => r.measured!.latencyMs.p99)),
-            latencyP999: median(lat.map((r) => r.measured!.latencyMs.p999)),
-            latencyRate: median(lat.map((r) => r.measured!.deliveredPerSecond)),
-            latencyClientSaturated: lat.some((r) => r.measured!.clientSaturated),
-          }
-        : {}),
-      ...(idle.length ? { idle: idleBy } : {}),
-      runs: { fanout: fan.length, quiet: quiet.length, latency: lat.length, idle: idle.length },
-    };
-  });
-}
-
-const fmtN = (v: number | undefined, digits = 0): string =>
-  v === undefined || !Number.isFinite(v)
-    ? '—'
-    : v.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
-const ratio = (ours: number | undefined, theirs: number | undefined, lowerIsBetter: boolean): string => {
-  if (ours === undefined || theirs === undefined || !Number.isFinite(ours) || !Number.isFinite(theirs) || ours === 0 || theirs === 0)
-    return '—';
-  return (lowerIsBetter ? theirs / ours : ours / theirs).toFixed(2) + '×';
-};
-
-/** Markdown tables: medians per contender and ratios of our gateway against each. */
-export function renderTables(results: BenchResults): string {
-  const OURS = oursOf(results);
-  const s = summarize(results);
-  const ours = s.find((x) => x.name === OURS);
-  const idleNs = [...new Set(s.flatMap((x) => Object.keys(x.idle ?? {}).map(Number)))].sort((a, b) => a - b);
-  const lines: string[] = [];
-  lines.push(
-    `\nMedians of ${(results.config as { runs: number }).runs} interleaved runs; ${results.machine.cpus} × ${results.machine.model}, Node ${results.machine.node}, ${results.machine.natsServer}.\n`,
-  );
-  lines.push(
-    '| contender | fan-out max deliveries/s | CPU-s per 1M (at max) | CPU-s per 1M (common step) | load client CPU (cores, at max) | quiet: CPU-s per 1M | latency: deliveries/s | p50 ms | p99 ms | p99.9 ms | ' +
-      idleNs.map((n) => `idle ${n}: KiB/conn`).join(' | ') +
-      ' |',
-  );
-  lines.push('|---|' + '---:|'.repeat(9 + idleNs.length));
-  for (const x of s) {
-    lines.push(
-      `| ${x.name} | ${fmtN(x.fanoutMax)} | ${fmtN(x.fanoutCpuPerMillion, 3)} | ${fmtN(x.fanoutCommonCpuPerMillion, 3)} | ${fmtN(x.fanoutClientCpuShare, 2)} | ${fmtN(x.quietCpuPerMillion, 3)} | ${fmtN(x.latencyRate)} | ${fmtN(x.latencyP50, 2)} | ${fmtN(x.latencyP99, 2)}${x.latencyClientSaturated ? ' (client saturated)' : ''} | ${fmtN(x.latencyP999, 2)} | ` +
-        idleNs.map((n) => fmtN((x.idle?.[n] ?? Number.NaN) / 1024, 2)).join(' | ') +
-        ' |',
-    );
-  }
-  if (ours) {
-    lines.push(`\nRatios, ${OURS} against each (deliveries per server CPU-second; >1× means ${OURS} is better):\n`);
-    lines.push(
-      '| against | fan-out max rate | fan-out deliveries/CPU-s (at each max) | fan-out deliveries/CPU-s (common step) | quiet deliveries/CPU-s | latency p99 | ' +
-        idleNs.map((n) => `idle ${n} bytes/conn`).join(' | ') +
-        ' |',
-    );
-    lines.push('|---|' + '---:|'.repeat(5 + idleNs.length));
-    for (const x of s) {
-      if (x.name === OURS) continue;
-      lines.push(
-        `| ${x.name} | ${ratio(ours.fanoutMax, x.fanoutMax, false)} | ${ratio(ours.fanoutCpuPerMillion, x.fanoutCpuPerMillion, true)} | ${ratio(ours.fanoutCommonCpuPerMillion, x.fanoutCommonCpuPerMillion, true)} | ${ratio(ours.quietCpuPerMillion, x.quietCpuPerMillion, true)} | ${ratio(ours.latencyP99, x.latencyP99, true)} | ` +
-          idleNs.map((n) => ratio(ours.idle?.[n], x.idle?.[n], true)).join(' | ') +
-          ' |',
-      );
-    }
-  }
-  lines.push(fanoutByRate(results));
-  for (const [name, why] of Object.entries(results.skipped)) lines.push(`\nNot run: ${name} — ${why}`);
-  const errors = results.records.filter((r) => r.error !== undefined);
-  for (const e of errors) lines.push(`\nError: run ${e.run} ${e.scenario} ${e.contender}: ${e.error}`);
-  return lines.join('\n') + '\n';
-}
-
-/** Scenario 1 at equal load: median server CPU-s per 1M deliveries at each publish rate (steps that kept up). */
-export function fanoutByRate(results: BenchResults): string {
-  const OURS = oursOf(results);
-  const fan = results.records.filter((r) => r.fanout);
-  if (fan.length === 0) return '';
-  const names = [...new Set(fan.map((r) => r.contender))];
-  const rates = [...new Set(fan.flatMap((r) => r.fanout!.steps.map((s) => s.publishRate)))].sort((a, b) => a - b);
-  const cell = (name: string, rate: number): { cpu: number; kept: number; ran: number } => {
-    const steps = fan.filter((r) => r.contender === name).flatMap((r) => r.fanout!.steps.filter((s) => s.publishRate === rate));
-    const kept = steps.filter((s) => s.keptUp);
-    return { cpu: median(kept.map((s) => s.cpuPerMillion)), kept: kept.length, ran: steps.length };
-  };
-  const subs = fan[0]!.fanout!.subscribers;
-  const lines = [
-    '',
-    `Scenario 1 at equal load — server CPU-s per 1M deliveries at each publish rate (× ${subs} subscribers = deliveries/s); median of the runs in which the step kept up (kept/ran):`,
-    '',
-  ];
-  lines.push(
-    '| publish rate | deliveries/s | ' +
-      names.join(' | ') +
-      (names.includes(OURS)
-        ? ' | ' +
-          names
-            .filter((n) => n !== OURS)
-            .map((n) => `${OURS} vs ${n}`)
-            .join(' | ')
-        : '') +
-      ' |',
-  );
-  lines.push('|---:|---:|' + '---:|'.repeat(names.length + (names.includes(OURS) ? names.length - 1 : 0)));
-  for (const rate of rates) {
-    const cells = names.map((n) => cell(n, rate));
-    const ours = names.includes(OURS) ? cell(OURS, rate).cpu : Number.NaN;
-    const ratios = names.includes(OURS) ? names.filter((n) => n !== OURS).map((n) => ratio(ours, cell(n, rate).cpu, true)) : [];
-    lines.push(
-      `| ${rate} | ${fmtN(rate * subs)} | ` +
-        cells.map((c) => (c.ran === 0 ? '—' : `${fmtN(c.cpu, 3)} (${c.kept}/${c.ran})`)).join(' | ') +
-        (ratios.length ? ' | ' + ratios.join(' | ') : '') +
-        ' |',
-    );
-  }
-  const lat = (name: string, rate: number): string => {
-    const steps = fan.filter((r) => r.contender === name).flatMap((r) => r.fanout!.steps.filter((s) => s.publishRate === rate));
-    if (steps.length === 0) return '—';
-    const share = median(steps.map((s) => s.deliveredPerSecond / s.expectedPerSecond));
-    return `${fmtN(median(steps.map((s) => s.latencyMs.p50)), 1)} / ${fmtN(median(steps.map((s) => s.latencyMs.p99)), 1)} (${(share * 100).toFixed(0)}%)`;
-  };
-  lines.push(
-    '',
-    'Latency publish → client at each publish rate, median p50 / p99 ms of all runs (median share of expected deliveries):',
-    '',
-  );
-  lines.push('| publish rate | ' + names.join(' | ') + ' |');
-  lines.push('|---:|' + '---:|'.repeat(names.length));
-  for (const rate of rates) lines.push(`| ${rate} | ` + names.map((n) => lat(n, rate)).join(' | ') + ' |');
-  return lines.join('\n') + '\n';
-}
-
-export function writeChart(results: BenchResults, path: string): void {
-  const s = summarize(results);
-  const names = s.map((x) => x.name);
-  const group = (title: string, unit: string, higher: boolean, pick: (x: ContenderSummary) => number | undefined): BarGroup => ({
-    title,
-    unit,
-    higherIsBetter: higher,
-    values: s.filter((x) => pick(x) !== undefined).map((x) => ({ name: x.name, value: pick(x)! })),
-  });
-  const groups: BarGroup[] = [
-    group('Scenario 1: max fan-out deliveries/s, 1 process', 'deliveries/s', true, (x) => x.fanoutMax),
-    group('Scenario 1: deliveries per server CPU-second (at max)', 'deliveries/CPU-s', true, (x) =>
-      x.fanoutCpuPerMillion ? 1e6 / x.fanoutCpuPerMillion : undefined,
-    ),
-    group('One message per client per flush: deliveries per CPU-second', 'deliveries/CPU-s', true, (x) =>
-      x.quietCpuPerMillion ? 1e6 / x.quietCpuPerMillion : undefined,
-    ),
-    group('Scenario 2: p99 publish-to-receive', 'ms', false, (x) => x.latencyP99),
-    ...Object.keys(s.find((x) => x.idle)?.idle ?? {}).map((n) =>
-      group(`Scenario 3: RSS per idle connection at ${n}`, 'KiB', false, (x) =>
-        x.idle?.[Number(n)] !== undefined ? x.idle[Number(n)]! / 1024 : undefined,
-      ),
-    ),
-  ].filter((g) => g.values.length > 0);
-  mkdirSync(dirname(path), { recursive: true });
-  writeFileSync(path, barChartSvg(`odin-ws fan-out benchmark (medians, ${results.startedAt.slice(0, 10)})`, groups, names));
 }
