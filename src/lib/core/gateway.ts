@@ -1,8 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { JwtVerifier, TokenError, type TokenVerifier } from './auth.js';
 import {
-  isControlPublisher,
-  isEphemeralPublisher,
   isJoinLeavePublisher,
   isPresenceProvider,
   type Broker,
@@ -11,18 +9,16 @@ import {
   type HistoryResult,
   type Publication,
   type PublishResult,
-  type SourcePosition,
   type StreamPosition,
 } from './broker.js';
 import { ChannelRules } from './channels.js';
 import { Client, type ClientContext } from './client.js';
 import { CentrifugeClient } from './client-centrifuge.js';
 import { OdinClient } from './client-odin.js';
-import { brokerFailureError } from './errors.js';
 import { Hub, pushJoinLeave } from './hub.js';
 import type { GatewayOptions } from './options.js';
 import { MemoryPresence, type PresenceInfo, type PresenceStats, type PresenceStore } from './presence.js';
-import { decodeControl, encodeControl, type UserCommand } from './control.js';
+import { decodeControl, type UserCommand } from './control.js';
 import { UserIndex } from './users.js';
 import { silentLogger, type Logger } from './logger.js';
 import { GatewayStats } from './stats.js';
@@ -37,10 +33,11 @@ import type {
   Waiting,
 } from './transport.js';
 import { RecoveryBudget } from './recovery-budget.js';
+import { ServerApi, type ClientSummary, type PublishRequest } from './server-api.js';
 import { RecoverySlots } from './recovery-slots.js';
 import { suggestRetryAfterSeconds } from './reconnect-hint.js';
 import { FlushScheduler } from './writer.js';
-import { CodedError, Disconnect, ErrorCode, type DisconnectReason } from '../protocol/codes.js';
+import { Disconnect, type DisconnectReason } from '../protocol/codes.js';
 import { PROTO_ODIN } from '../protocol/push.js';
 
 export const VERSION = 'odin-ws 0.1.0';
@@ -57,31 +54,10 @@ export interface GatewayDeps {
   readonly presence?: PresenceStore;
 }
 
-/** One connection as the admin console shows it. */
-export interface ClientSummary {
-  readonly client: string;
-  readonly user: string;
-  readonly ip: string;
-  readonly protocol: 'odin' | 'centrifuge';
-  readonly channels: string[];
-}
-
-export interface PublishRequest {
-  readonly channel: string;
-  /** JSON text of the payload. */
-  readonly data: string;
-  readonly idempotencyKey?: string;
-  readonly tags?: Record<string, string>;
-  /** Deliver live only: not kept in history, no offset (Centrifugo's `skip_history`). */
-  readonly skipHistory?: boolean;
-  /** Fencing for a replayed source (Broker guarantee 6; the Kafka ingest). */
-  readonly source?: SourcePosition;
-}
-
 /**
  * One gateway node: accepts connections from a transport, keeps clients, fans out what the
- * broker delivers, and serves the server API. No sockets, no HTTP, no environment here: the
- * server API methods throw `CodedError` with a protocol code; the server layer maps it to HTTP.
+ * broker delivers, and serves the server API (server-api.ts). No sockets, no HTTP, no environment
+ * here: the server API methods throw `CodedError` with a protocol code; the server layer maps it to HTTP.
  */
 export class Gateway implements ConnectionAcceptor, BrokerEventHandler, ClientContext {
   readonly hub: Hub<Client>;
@@ -102,6 +78,7 @@ export class Gateway implements ConnectionAcceptor, BrokerEventHandler, ClientCo
   private readonly clients = new Set<Client>();
   private readonly perIp = new Map<string, number>();
   private readonly users = new UserIndex();
+  private readonly api: ServerApi;
   private pingTimer: NodeJS.Timeout | null = null;
   private pongTimer: NodeJS.Timeout | null = null;
   private draining = false;
@@ -125,6 +102,18 @@ export class Gateway implements ConnectionAcceptor, BrokerEventHandler, ClientCo
       const v = new JwtVerifier({ hmacSecret: opts.tokenHmacSecret, publicKeyPem: opts.tokenPublicKey });
       this.verifier = v.configured ? v : null;
     }
+    this.api = new ServerApi({
+      broker: this.broker,
+      rules: this.rules,
+      presence: this.presence,
+      stats: this.stats,
+      hub: this.hub,
+      nodeId: this.nodeId,
+      version: this.version,
+      startedAt: this.startedAt,
+      clients: this.clients,
+      users: this.users,
+    });
   }
 
   get connectionCount(): number {
@@ -291,150 +280,50 @@ export class Gateway implements ConnectionAcceptor, BrokerEventHandler, ClientCo
     this.pongTimer.unref();
   }
 
-  // ---- Server API (the HTTP layer maps these to Centrifugo's shapes) ----
+  // ---- Server API: the operations and their guarantees live in server-api.ts ----
 
-  async publish(req: PublishRequest): Promise<PublishResult> {
-    const ns = this.rules.resolve(req.channel);
-    if (!ns) throw new CodedError(ErrorCode.UnknownChannel, `unknown channel "${req.channel.slice(0, 255)}"`);
-    if (req.skipHistory) {
-      if (!isEphemeralPublisher(this.broker)) throw new CodedError(ErrorCode.NotAvailable, 'skip_history is not supported by this broker');
-      if (req.idempotencyKey !== undefined)
-        throw new CodedError(ErrorCode.BadRequest, 'idempotency_key cannot be combined with skip_history');
-    }
-    try {
-      const opts = {
-        historySize: ns.historySize,
-        historyTtlMs: ns.historyTtlMs,
-        ...(req.idempotencyKey !== undefined ? { idempotencyKey: req.idempotencyKey } : {}),
-        ...(req.tags !== undefined ? { tags: req.tags } : {}),
-        ...(req.source !== undefined ? { source: req.source } : {}),
-      };
-      const pos =
-        req.skipHistory && isEphemeralPublisher(this.broker)
-          ? await this.broker.publishEphemeral(req.channel, req.data, opts)
-          : await this.broker.publish(req.channel, req.data, opts);
-      this.stats.publications++;
-      return pos;
-    } catch (err) {
-      throw brokerFailureError(err);
-    }
+  publish(req: PublishRequest): Promise<PublishResult> {
+    return this.api.publish(req);
   }
 
-  /** Drops a channel's history (the server API's `history_remove`). */
-  async removeHistory(channel: string): Promise<void> {
-    const ns = this.rules.resolve(channel);
-    if (!ns) throw new CodedError(ErrorCode.UnknownChannel);
-    try {
-      await this.broker.removeHistory(channel);
-    } catch (err) {
-      throw brokerFailureError(err);
-    }
+  removeHistory(channel: string): Promise<void> {
+    return this.api.removeHistory(channel);
   }
 
-  /**
-   * A server API command for a user's connections (`subscribe`, `unsubscribe`, `disconnect`,
-   * `refresh`): applied here, and sent to the other nodes when the broker connects them
-   * (ControlPublisher), as Centrifugo does through its control channel. Resolves once sent;
-   * the other nodes apply it when it arrives. Nothing is applied when it cannot be sent (108).
-   */
-  async userCommand(cmd: UserCommand): Promise<void> {
-    if (cmd.op === 'subscribe' && !this.rules.resolve(cmd.channel)) throw new CodedError(ErrorCode.UnknownChannel);
-    const b = this.broker;
-    if (isControlPublisher(b)) {
-      try {
-        await b.publishControl(encodeControl(this.nodeId, cmd));
-      } catch (err) {
-        throw brokerFailureError(err);
-      }
-    }
-    this.users.apply(cmd);
+  userCommand(cmd: UserCommand): Promise<void> {
+    return this.api.userCommand(cmd);
   }
 
-  async history(channel: string, opts: { limit: number; since?: StreamPosition; reverse?: boolean }): Promise<HistoryResult> {
-    const ns = this.rules.resolve(channel);
-    if (!ns) throw new CodedError(ErrorCode.UnknownChannel);
-    if (ns.historySize === 0) throw new CodedError(ErrorCode.NotAvailable, 'history not available for this channel');
-    try {
-      return await this.broker.history(channel, { limit: Math.min(opts.limit, ns.historySize), since: opts.since, reverse: opts.reverse });
-    } catch (err) {
-      throw brokerFailureError(err);
-    }
+  history(channel: string, opts: { limit: number; since?: StreamPosition; reverse?: boolean }): Promise<HistoryResult> {
+    return this.api.history(channel, opts);
   }
 
-  /** Who is subscribed to the channel on every node sharing the presence store. */
-  async presenceOf(channel: string): Promise<Record<string, PresenceInfo>> {
-    this.checkPresence(channel);
-    try {
-      return await this.presence.get(channel);
-    } catch (err) {
-      throw brokerFailureError(err);
-    }
+  presenceOf(channel: string): Promise<Record<string, PresenceInfo>> {
+    return this.api.presenceOf(channel);
   }
 
-  async presenceStatsOf(channel: string): Promise<PresenceStats> {
-    this.checkPresence(channel);
-    try {
-      return await this.presence.stats(channel);
-    } catch (err) {
-      throw brokerFailureError(err);
-    }
+  presenceStatsOf(channel: string): Promise<PresenceStats> {
+    return this.api.presenceStatsOf(channel);
   }
 
-  private checkPresence(channel: string): void {
-    const ns = this.rules.resolve(channel);
-    if (!ns) throw new CodedError(ErrorCode.UnknownChannel);
-    if (!ns.presence) throw new CodedError(ErrorCode.NotAvailable, 'presence not available for this channel');
+  disconnectUser(user: string, client?: string, reason?: DisconnectReason): number {
+    return this.api.disconnectUser(user, client, reason);
   }
 
-  /** Disconnects a user's connections on this node (or one of them); returns how many (admin console). */
-  disconnectUser(user: string, client?: string, reason: DisconnectReason = Disconnect.ForceNoReconnect): number {
-    return this.users.apply({ op: 'disconnect', user, ...(client !== undefined ? { client } : {}), reason, whitelist: [] });
+  findClients(q: { user?: string; client?: string }, limit?: number): ClientSummary[] {
+    return this.api.findClients(q, limit);
   }
 
-  /** Connections of a user and/or with a client id, for the admin console (a scan: admin use only). */
-  findClients(q: { user?: string; client?: string }, limit = 100): ClientSummary[] {
-    const out: ClientSummary[] = [];
-    const pool = q.user !== undefined && q.user !== '' ? this.users.of(q.user) : this.clients;
-    for (const c of pool) {
-      if (q.client !== undefined && q.client !== '' && c.id !== q.client) continue;
-      if (q.user === '' && c.user !== '') continue;
-      out.push({ client: c.id, user: c.user, ip: c.ip, protocol: c.protocol === 0 ? 'odin' : 'centrifuge', channels: [...c.subs.keys()] });
-      if (out.length >= limit) break;
-    }
-    return out;
-  }
-
-  /** Disconnects one connection by client id (anonymous ones included); false when there is none. */
-  disconnectClient(id: string, reason: DisconnectReason = Disconnect.ForceNoReconnect): boolean {
-    for (const c of this.clients) {
-      if (c.id !== id) continue;
-      c.disconnect(reason);
-      return true;
-    }
-    return false;
+  disconnectClient(id: string, reason?: DisconnectReason): boolean {
+    return this.api.disconnectClient(id, reason);
   }
 
   info(): Record<string, unknown> {
-    return {
-      nodes: [
-        {
-          uid: this.nodeId,
-          name: this.nodeId,
-          version: this.version,
-          num_clients: this.clients.size,
-          num_users: this.users.size,
-          num_channels: this.hub.channelCount,
-          num_subs: this.stats.subscriptions,
-          uptime: Math.floor((Date.now() - this.startedAt) / 1000),
-        },
-      ],
-    };
+    return this.api.info();
   }
 
   channels(): Record<string, { num_clients: number }> {
-    const out: Record<string, { num_clients: number }> = {};
-    for (const ch of this.hub.channelNames()) out[ch] = { num_clients: this.hub.members(ch)?.size ?? 0 };
-    return out;
+    return this.api.channels();
   }
 
   // ---- Shutdown ----
