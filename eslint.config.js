@@ -8,7 +8,6 @@ import tseslint from 'typescript-eslint';
  */
 const IO_MODULES = [
   'ws',
-  'uWebSockets.js',
   'pino',
   'prom-client',
   'node:http',

@@ -29,14 +29,7 @@ const DEFAULT_OURS = 'odin-ws';
 /** The contender the ratios are taken against (`--ours`; odin-ws-feed for the NATS-feed runs). */
 const oursOf = (results: BenchResults): string => (results.config as { ours?: string }).ours ?? DEFAULT_OURS;
 /** Contenders fed by NATS subjects: run only when named (`--contenders`). */
-const FEED_CONTENDERS = [
-  'odin-ws-feed',
-  'odin-ws-js-feed',
-  'odin-ws-feed-uws',
-  'odin-ws-js-feed-uws',
-  'go-gateway',
-  ...[0, 1, 2, 5].map((ms) => `odin-ws-feed-wd${ms}`),
-];
+const FEED_CONTENDERS = ['odin-ws-feed', 'odin-ws-js-feed', 'go-gateway', ...[0, 1, 2, 5].map((ms) => `odin-ws-feed-wd${ms}`)];
 
 export const BENCH_HELP = `Usage: odin-ws bench [options]
 
@@ -51,9 +44,8 @@ Scenarios:
   idle     idle subscribed connections; server RSS per connection
 
 Options:
-  --contenders LIST      odin-ws,odin-ws-uws,nats-server,naive-ws,centrifugo  (default: those available)
+  --contenders LIST      odin-ws,nats-server,naive-ws,centrifugo  (default: those available)
                          NATS feed (named only): odin-ws-feed,odin-ws-js-feed,go-gateway (ODIN_BENCH_GO_GATEWAY=binary),
-                         odin-ws-feed-uws,odin-ws-js-feed-uws (uWebSockets.js transport),
                          odin-ws-feed-wd0|1|2|5 (client.writeDelayMs 0/1/2/5 ms)
   --ours NAME            the contender ratios are taken against                  odin-ws
   --scenarios LIST       ${SCENARIOS.join(',')}   (default: all)
@@ -126,15 +118,6 @@ export function median(xs: readonly number[]): number {
   return v.length % 2 === 1 ? v[m]! : (v[m - 1]! + v[m]!) / 2;
 }
 
-async function uwsLoads(): Promise<boolean> {
-  try {
-    await import('uWebSockets.js' as string);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** `odin-ws bench`; bad usage prints the reason and returns 2. */
 export async function benchCommand(argv: readonly string[]): Promise<number> {
   try {
@@ -163,10 +146,13 @@ async function runBench(argv: readonly string[]): Promise<number> {
   const skipped: Record<string, string> = {};
   const wanted = f.contenders !== undefined ? list(f.contenders, '') : null;
   const contenders: Contender[] = [];
+  // A name no contender has (odin-ws-uws, removed with the uws transport) is an error, not an empty run.
+  const known = allContenders().map((c) => c.name);
+  for (const n of wanted ?? [])
+    if (!known.includes(n)) throw new UsageError(`--contenders: unknown contender ${n} (known: ${known.join(',')})`);
   for (const c of allContenders()) {
     if (wanted !== null ? !wanted.includes(c.name) : FEED_CONTENDERS.includes(c.name)) continue;
-    let why = c.unavailable();
-    if (why === null && c.name === 'odin-ws-uws' && !(await uwsLoads())) why = 'uWebSockets.js does not load here';
+    const why = c.unavailable();
     if (why !== null) {
       skipped[c.name] = why;
       log(`skipping ${c.name}: ${why}`);

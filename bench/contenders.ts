@@ -128,22 +128,16 @@ function gatewayArgs(): string[] {
   ];
 }
 
-/** Our gateway, memory broker, with the given transport. */
-export function gatewayContender(transport: 'ws' | 'uws'): Contender {
-  return {
-    name: transport === 'ws' ? 'odin-ws' : 'odin-ws-uws',
-    description: `odin-ws gateway, memory broker, ${transport === 'ws' ? '`ws`' : 'uWebSockets.js'} transport`,
-    unavailable: () => null,
-    async start() {
-      const { child, matches } = await spawnUntil(
-        process.execPath,
-        [...gatewayArgs(), '--transport', transport],
-        [/"url":"http:\/\/127\.0\.0\.1:(\d+)"/],
-      );
-      return odinHttpServer(child, Number(matches[0]![1]));
-    },
-  };
-}
+/** Our gateway, memory broker. */
+const gatewayContender: Contender = {
+  name: 'odin-ws',
+  description: 'odin-ws gateway, memory broker',
+  unavailable: () => null,
+  async start() {
+    const { child, matches } = await spawnUntil(process.execPath, gatewayArgs(), [/"url":"http:\/\/127\.0\.0\.1:(\d+)"/]);
+    return odinHttpServer(child, Number(matches[0]![1]));
+  },
+};
 
 /** A server child that speaks the Odin protocol and takes publications on our HTTP API. */
 function odinHttpServer(child: ChildProcess, port: number): RunningContender {
@@ -292,16 +286,14 @@ function feedServer(gateway: ChildProcess, port: number, feed: { child: ChildPro
 
 /**
  * Our gateway fed by NATS subjects (`--ingest nats`), on the memory or the JetStream broker,
- * on the `ws` transport or uWebSockets.js (name suffix `-uws`), optionally with
- * `client.writeDelayMs` (name suffix `-wdN`). CPU: the gateway process.
+ * optionally with `client.writeDelayMs` (name suffix `-wdN`). CPU: the gateway process.
  */
-export function natsFeedContender(broker: 'memory' | 'nats', writeDelayMs?: number, transport: 'ws' | 'uws' = 'ws'): Contender {
-  const base = (broker === 'memory' ? 'odin-ws-feed' : 'odin-ws-js-feed') + (transport === 'uws' ? '-uws' : '');
+export function natsFeedContender(broker: 'memory' | 'nats', writeDelayMs?: number): Contender {
+  const base = broker === 'memory' ? 'odin-ws-feed' : 'odin-ws-js-feed';
   return {
     name: writeDelayMs === undefined ? base : `${base}-wd${writeDelayMs}`,
     description:
       `odin-ws gateway fed by NATS subjects (ingest), ${broker === 'memory' ? 'memory broker' : 'JetStream broker (one process)'}` +
-      (transport === 'uws' ? ', uWebSockets.js transport' : '') +
       (writeDelayMs === undefined ? '' : `, client.writeDelayMs ${writeDelayMs}`),
     unavailable: () => (onPath('nats-server') ? null : 'nats-server not on PATH'),
     async start() {
@@ -324,8 +316,6 @@ export function natsFeedContender(broker: 'memory' | 'nats', writeDelayMs?: numb
             feed.url,
             '--ingest',
             'nats',
-            '--transport',
-            transport,
             ...configArgs,
           ],
           [/"url":"http:\/\/127\.0\.0\.1:(\d+)"/],
@@ -398,15 +388,12 @@ function cpusOnMachine(): number {
 
 export function allContenders(): Contender[] {
   return [
-    gatewayContender('ws'),
-    gatewayContender('uws'),
+    gatewayContender,
     natsContender,
     naiveContender,
     centrifugoContender,
     natsFeedContender('memory'),
     natsFeedContender('nats'),
-    natsFeedContender('memory', undefined, 'uws'),
-    natsFeedContender('nats', undefined, 'uws'),
     ...[0, 1, 2, 5].map((ms) => natsFeedContender('memory', ms)),
     goGatewayContender,
   ];

@@ -358,37 +358,6 @@ describe('connection token for the page', () => {
   });
 });
 
-describe('dashboard behind uWebSockets.js', () => {
-  it('serves the page, the admin API and the stats channel like ws does', async (t) => {
-    const g = await startGateway(
-      { port: 0, host: '127.0.0.1', apiKey: API_KEY, logLevel: 'silent' },
-      { transport: 'uws', dashboard: resolveDashboardOptions({ statsIntervalMs: 200, adminToken: TOKEN }) },
-    );
-    try {
-      if (g.transport !== 'uws') return t.skip('uWebSockets.js does not load here');
-      const page = await fetch(g.url + '/dashboard');
-      assert.equal(page.status, 200);
-      assert.match(page.headers.get('content-security-policy') ?? '', /script-src 'self'/);
-      const pub = await call(g, '/dashboard/api/publish', {
-        body: { channel: 'BTC.trade', data: { p: 1 } },
-        headers: { authorization: `Bearer ${TOKEN}` },
-      });
-      assert.equal(pub.status, 200);
-      const big = await call(g, '/dashboard/api/publish', {
-        body: { channel: 'BTC.trade', data: 'x'.repeat(70_000) },
-        headers: { authorization: `Bearer ${TOKEN}` },
-      });
-      assert.equal(big.status, 413);
-      const c = await TestClient.connect(g.url.replace('http', 'ws') + '/ws');
-      c.send({ type: 'subscribe', data: { channels: [STATS_CHANNEL] } });
-      await c.next((x) => x.channel === STATS_CHANNEL);
-      c.ws.close();
-    } finally {
-      await g.close();
-    }
-  });
-});
-
 describe('dashboard options', () => {
   it('validates without echoing secrets', () => {
     assert.throws(

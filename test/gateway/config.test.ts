@@ -1,8 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { loadGatewayConfig, resolveGatewayServerOptions, DEFAULT_PORT } from '../../src/lib/server/config.js';
 import { ConfigError } from '../../src/lib/core/options.js';
 
@@ -64,4 +66,44 @@ test('shutdown drain window: default, env, flag; a bad value names the key', () 
     () => loadGatewayConfig(['--drain-ms=-1'], {}),
     (e: unknown) => e instanceof ConfigError && /drainMs/.test(e.message),
   );
+});
+
+test('transport: "ws" is accepted from the flag, the environment and the file; "uws" is refused with the reason', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'odin-ws-cfg-'));
+  const file = (transport: string): string => {
+    const f = join(dir, `${transport}.yaml`);
+    writeFileSync(f, `transport: ${transport}\n`);
+    return f;
+  };
+  loadGatewayConfig(['--transport', 'ws'], {});
+  loadGatewayConfig([], { GATEWAY_TRANSPORT: 'ws' });
+  loadGatewayConfig(['--config', file('ws')], {});
+  const removed = (e: unknown): boolean =>
+    e instanceof ConfigError &&
+    /^transport: "uws" \(uWebSockets\.js\) was removed: .*1002\/1007.*Node 24.*docs\/protocol\.md/.test(e.message);
+  assert.throws(() => loadGatewayConfig(['--transport', 'uws'], {}), removed);
+  assert.throws(() => loadGatewayConfig([], { GATEWAY_TRANSPORT: 'uws' }), removed);
+  assert.throws(() => loadGatewayConfig(['--config', file('uws')], {}), removed);
+  assert.throws(
+    () => loadGatewayConfig(['--transport', 'tcp'], {}),
+    (e: unknown) => e instanceof ConfigError && e.message === 'transport: expected "ws" (got "tcp")',
+  );
+});
+
+test('odin-ws gateway --transport uws exits 2 (bad usage) with the one-line reason, no stack trace', () => {
+  const cli = join(resolve(dirname(fileURLToPath(import.meta.url)), '../../..'), 'bin/odin-ws.js');
+  for (const [args, env] of [
+    [['--transport', 'uws'], {}],
+    [[], { GATEWAY_TRANSPORT: 'uws' }],
+  ] as const) {
+    const r = spawnSync(process.execPath, [cli, 'gateway', '--port', '0', ...args], {
+      env: { ...process.env, ...env },
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, /^odin-ws gateway: transport: "uws" \(uWebSockets\.js\) was removed: [^\n]*docs\/protocol\.md[^\n]*\n/);
+    assert.doesNotMatch(r.stderr, /^\s+at /m);
+    assert.equal(r.stdout, '');
+  }
 });

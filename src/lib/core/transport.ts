@@ -1,6 +1,6 @@
 /**
  * The transport seam: how bytes reach a client. Core never touches a socket; a transport
- * (ws on node:http, uWebSockets.js, a fake in tests) owns the listening socket, serves the
+ * (ws on node:http, a fake in tests) owns the listening socket, serves the
  * app's plain HTTP requests and WebSocket upgrades through `TransportHooks`, and adapts its
  * connections to `TransportConnection`. The server code above it never asks which one it has.
  *
@@ -68,8 +68,8 @@ export interface Waiting {
 
 /**
  * Counts connections from TCP accept until their first request's headers are complete, so a
- * half-sent handshake takes a slot of the connection limits. A transport that can see the
- * accept (node:http can, uWebSockets.js cannot) calls it.
+ * half-sent handshake takes a slot of the connection limits. A transport that sees the TCP
+ * accept (node:http does) calls it.
  */
 export interface HandshakeTracker {
   /** A connection was accepted; false: over the limits, drop it at once. */
@@ -101,7 +101,7 @@ export interface ConnectionAcceptor {
 }
 
 /**
- * A plain HTTP request (or the request of an upgrade), as either transport sees it. Header
+ * A plain HTTP request (or the request of an upgrade), as the transport hands it over. Header
  * values follow node:http: names lower case, a repeated header joined with ", " (so a
  * duplicated `Origin` never matches an allowed origin).
  */

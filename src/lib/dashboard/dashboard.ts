@@ -1,8 +1,7 @@
 /**
  * The dashboard mounted on the gateway's HTTP app: `/dashboard` (the page), its static files,
  * `/dashboard/api/*` (admin API) and the stats producer that feeds the page over the
- * gateway's own WebSocket. `handle` is a route handler for the prefix `/dashboard`, served by
- * either transport.
+ * gateway's own WebSocket. `handle` is a route handler for the prefix `/dashboard`.
  */
 import type { Gateway } from '../core/gateway.js';
 import { ConfigError } from '../core/options.js';

@@ -1,13 +1,13 @@
 /**
  * The one HTTP router for the gateway's and the publisher's APIs. It routes the transport's
- * `HttpRequest` (so the same app runs behind node:http and uWebSockets.js) to handlers that
- * return a whole `HttpReply`.
+ * `HttpRequest` (the app's own view of a request, which `NodeHttpServer` adapts node:http to) to
+ * handlers that return a whole `HttpReply`.
  *
- * Why our own ~70 lines and not fastify or find-my-way: fastify owns node's server, so it
- * cannot be served through uWebSockets.js without an adapter; and the two APIs have a handful
- * of exact paths plus one prefix, where find-my-way would replace a Map lookup. What we do
- * need in one place is what each API answers for 404/405/handler failure (their JSON shapes
- * differ), which the `Answers` below carry.
+ * Why our own ~70 lines and not fastify or find-my-way: fastify owns node's server, which the
+ * transport owns here (it takes the WebSocket upgrades on the same port); and the two APIs
+ * have a handful of exact paths plus one prefix, where find-my-way would replace a Map lookup.
+ * What we do need in one place is what each API answers for 404/405/handler failure (their
+ * JSON shapes differ), which the `Answers` below carry.
  */
 import type { HttpReply, HttpRequest } from '../core/transport.js';
 

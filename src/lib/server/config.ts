@@ -64,7 +64,6 @@ export interface GatewayAppConfig {
   readonly broker: BrokerKind;
   readonly natsUrl: string;
   readonly workers: number | null;
-  readonly transport: 'ws' | 'uws';
   /** Shutdown: how long the port keeps answering 503 after clients are told to reconnect, ms. */
   readonly drainMs: number;
   /** Backbone feeds turned into publications (core/ingest.ts): 'nats'; [] for none. */
@@ -122,7 +121,7 @@ Options (flag | environment | default):
       --broker memory|nats      GATEWAY_BROKER             memory
       --nats-url URL            NATS_URL                   nats://127.0.0.1:4222
       --workers N               GATEWAY_WORKERS            processes sharing the port (nats broker only; default: cores)
-      --transport ws|uws        GATEWAY_TRANSPORT          ws
+      --transport ws            GATEWAY_TRANSPORT          ws (the one WebSocket transport; "uws" was removed)
       --drain-ms N              GATEWAY_DRAIN_MS           ${DEFAULT_DRAIN_MS} (shutdown: 503 on /ready and upgrades this long at least)
       --ingest LIST             GATEWAY_INGEST             feeds to ingest: nats, kafka, or none (default: nats with
                                                            --broker nats, none with memory; NATS_INGEST=true|false)
@@ -148,6 +147,19 @@ function readConfigFile(path: string): Record<string, unknown> {
   if (v === null || v === undefined) return {};
   if (typeof v !== 'object' || Array.isArray(v)) throw new ConfigError(`config: ${path} must hold an object of options`);
   return v as Record<string, unknown>;
+}
+
+/**
+ * `ws` is the one WebSocket transport; the option stays so that configurations naming it keep
+ * working. `uws` gets the reason it is gone instead of a bare "unknown value".
+ */
+function checkTransport(name: unknown): void {
+  if (name === 'ws') return;
+  if (name === 'uws')
+    throw new ConfigError(
+      'transport: "uws" (uWebSockets.js) was removed: its native frame parser drops bad frames without the RFC 6455 close codes (1002/1007) and its npm build does not load on Node 24; use "ws", the default (docs/protocol.md, "Transports")',
+    );
+  throw new ConfigError(`transport: expected "ws" (got ${JSON.stringify(name)})`);
 }
 
 /** Merges file, env and flags; throws ConfigError with the bad key and value. */
@@ -196,9 +208,7 @@ export function loadGatewayConfig(argv: readonly string[], env: NodeJS.ProcessEn
   const broker = (f.broker ?? env.GATEWAY_BROKER ?? fileBroker ?? 'memory') as string;
   if (broker !== 'memory' && broker !== 'nats')
     throw new ConfigError(`broker: expected "memory" or "nats" (got ${JSON.stringify(broker)})`);
-  const transport = (f.transport ?? env.GATEWAY_TRANSPORT ?? fileTransport ?? 'ws') as string;
-  if (transport !== 'ws' && transport !== 'uws')
-    throw new ConfigError(`transport: expected "ws" or "uws" (got ${JSON.stringify(transport)})`);
+  checkTransport(f.transport ?? env.GATEWAY_TRANSPORT ?? fileTransport ?? 'ws');
   const drainRaw = f['drain-ms'] ?? env.GATEWAY_DRAIN_MS ?? (fileDrainMs === undefined ? undefined : String(fileDrainMs));
   const drainMs = toNumber('drainMs', drainRaw, { integer: true, min: 0, error: ConfigError }, DEFAULT_DRAIN_MS);
   const workersRaw = f.workers ?? env.GATEWAY_WORKERS ?? (fileWorkers === undefined ? undefined : String(fileWorkers));
@@ -234,7 +244,6 @@ export function loadGatewayConfig(argv: readonly string[], env: NodeJS.ProcessEn
     broker,
     natsUrl: f['nats-url'] ?? env.NATS_URL ?? (typeof fileNats === 'string' ? fileNats : 'nats://127.0.0.1:4222'),
     workers,
-    transport,
     drainMs,
     jetstream,
     ingest: [...new Set(ingest)],

@@ -1,7 +1,7 @@
 /**
  * The gateway's HTTP app, built apart from the transport that listens: the server API
  * (`/api/<method>`, legacy `/api`), `/health`, `/ready`, `/metrics`, `/stats`, and the
- * decision for each WebSocket upgrade. Either transport serves it unchanged.
+ * decision for each WebSocket upgrade.
  */
 import type { Registry } from 'prom-client';
 import type { Gateway } from '../core/gateway.js';
@@ -24,10 +24,7 @@ import { DASHBOARD_METHODS, DASHBOARD_PATH, type Dashboard } from '../dashboard/
 
 /** Largest API request body, bytes; more gets 413. */
 export const MAX_API_BODY_BYTES = 1024 * 1024;
-/**
- * Time to receive a whole API request body, ms; slower gets 408. Below uWebSockets.js's own
- * idle cut (10 s without a byte), so that either transport answers 408 first.
- */
+/** Time to receive a whole API request body, ms; slower gets 408. */
 export const DEFAULT_BODY_TIMEOUT_MS = 8_000;
 
 export const WS_PATHS: Readonly<Record<string, ProtocolName>> = {
@@ -207,7 +204,7 @@ export class PendingHandshakes implements HandshakeTracker {
 const WS_KEY = /^[+/0-9A-Za-z]{22}==$/;
 
 /**
- * Decides an upgrade, the same for either transport: the path picks the protocol; the
+ * Decides an upgrade: the path picks the protocol; the
  * handshake must be valid RFC 6455 (version 13, or 8 as `ws` accepts); then origin, limits
  * and draining are the gateway's admission.
  */

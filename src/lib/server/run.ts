@@ -47,7 +47,6 @@ export async function runGateway(cfg: GatewayAppConfig, log: Logger): Promise<Ru
   const router = cfg.broker === 'nats' ? await emulationRouter(cfg, log) : null;
   const running = await startGateway(cfg.gateway, {
     log,
-    transport: cfg.transport,
     drainMs: cfg.drainMs,
     dashboard: cfg.dashboard,
     ...(broker ? { broker } : {}),

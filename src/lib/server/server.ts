@@ -1,17 +1,15 @@
 /**
- * `startGateway`: the gateway node, its HTTP app and a transport, composed and listening on
- * one port. Each piece is built on its own (core's `Gateway`, `createGatewayApp`, the
- * transport), so tests and other apps can compose them differently.
+ * `startGateway`: the gateway node, its HTTP app and the `ws` transport (the one WebSocket
+ * transport, RFC 6455-strict: docs/protocol.md, "Transports"), composed and listening on one
+ * port. Each piece is built on its own (core's `Gateway`, `createGatewayApp`, the transport),
+ * so tests and other apps can compose them differently.
  */
 import type { Registry } from 'prom-client';
 import type { Broker } from '../core/broker.js';
 import { MemoryBroker } from '../core/broker-memory.js';
 import { Gateway } from '../core/gateway.js';
-import type { GatewayOptions } from '../core/options.js';
 import { silentLogger, type Logger } from '../core/logger.js';
-import type { Transport } from '../core/transport.js';
 import { WsTransport } from '../transport-ws/ws-transport.js';
-import { loadUwsTransport } from '../transport-uws/uws-transport.js';
 import { resolveGatewayServerOptions, type GatewayServerOptions, type GatewayServerOptionsInput } from './config.js';
 import { createGatewayApp } from './http-app.js';
 import { createMetrics } from './metrics.js';
@@ -23,22 +21,15 @@ import { withStatsNamespace } from '../dashboard/stats-channel.js';
 
 export { MAX_API_BODY_BYTES, WS_PATHS, statsOf } from './http-app.js';
 
-export type TransportName = 'ws' | 'uws';
-
 /** How often shutdown checks whether every client has gone, ms. */
 const DRAIN_POLL_MS = 20;
 
 export interface StartGatewayDeps {
   readonly broker?: Broker;
   readonly log?: Logger;
-  /** 'uws': uWebSockets.js, when it loads (else a warning and `ws`). Default 'ws'. */
-  readonly transport?: TransportName;
   /** Time to receive an API request body, ms (408 after). Default 8000. */
   readonly bodyTimeoutMs?: number;
-  /**
-   * Time to receive a request's headers (a half-sent handshake is cut after it), ms. Default
-   * 10000. The `ws` transport only: uWebSockets.js cuts a silent request after its own 10 s.
-   */
+  /** Time to receive a request's headers (a half-sent handshake is cut after it), ms. Default 10000. */
   readonly headersTimeoutMs?: number;
   /**
    * At shutdown, after clients are told to reconnect, the port keeps answering (503 on /ready
@@ -55,8 +46,6 @@ export interface StartGatewayDeps {
 export interface RunningGateway {
   readonly gateway: Gateway;
   readonly options: GatewayServerOptions;
-  /** The transport actually serving (uws falls back to ws when it does not load). */
-  readonly transport: TransportName;
   readonly port: number;
   /** http://host:port */
   readonly url: string;
@@ -71,40 +60,6 @@ export interface RunningGateway {
   close(): Promise<void>;
 }
 
-/** The transport named, or `ws` with a warning when uWebSockets.js cannot serve these options. */
-export async function createTransport(
-  name: TransportName,
-  options: GatewayOptions,
-  log: Logger,
-  headersTimeoutMs?: number,
-): Promise<[TransportName, Transport]> {
-  if (name === 'uws') {
-    const loaded = await loadUwsTransport({
-      maxPayload: options.maxMessageBytes,
-      maxBackpressure: 16 * options.maxQueueBytes,
-      maxUnreadOnPing: options.maxQueueBytes,
-    });
-    if (typeof loaded === 'string') log.warn({ reason: loaded }, 'transport uws unavailable; using ws');
-    else if (options.permessageDeflate) log.warn({ transport: 'uws' }, 'transport uws does not do permessage-deflate here; using ws');
-    else {
-      // Said once at start, where an operator choosing the transport looks.
-      log.info(
-        { transport: 'uws' },
-        'uws answers bad frames in native code (TCP drop, no 1002/1007); use ws at an untrusted edge (docs/protocol.md, "Transports")',
-      );
-      return ['uws', loaded];
-    }
-  }
-  return [
-    'ws',
-    new WsTransport({
-      maxPayload: options.maxMessageBytes,
-      permessageDeflate: options.permessageDeflate,
-      ...(headersTimeoutMs !== undefined ? { headersTimeoutMs } : {}),
-    }),
-  ];
-}
-
 /** Builds the gateway, its HTTP app and transport, and listens. */
 export async function startGateway(
   input: GatewayServerOptionsInput | GatewayServerOptions = {},
@@ -112,7 +67,11 @@ export async function startGateway(
 ): Promise<RunningGateway> {
   const options = deps.dashboard?.enabled ? withStatsNamespace(input) : resolveGatewayServerOptions(input);
   const log = deps.log ?? silentLogger;
-  const [transportName, transport] = await createTransport(deps.transport ?? 'ws', options, log, deps.headersTimeoutMs);
+  const transport = new WsTransport({
+    maxPayload: options.maxMessageBytes,
+    permessageDeflate: options.permessageDeflate,
+    ...(deps.headersTimeoutMs !== undefined ? { headersTimeoutMs: deps.headersTimeoutMs } : {}),
+  });
   const gateway = new Gateway(options, { broker: deps.broker ?? new MemoryBroker(), transport, log });
   const registry = createMetrics(gateway);
   await gateway.start();
@@ -134,7 +93,6 @@ export async function startGateway(
   return {
     gateway,
     options,
-    transport: transportName,
     port,
     url: `http://${host}:${port}`,
     registry,
