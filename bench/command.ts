@@ -7,7 +7,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { allContenders, type Contender } from './contenders.js';
+import { allContenders, WRITE_DELAYS_MS, type Contender } from './contenders.js';
 import {
   fanoutScenario,
   idleScenario,
@@ -29,7 +29,7 @@ const DEFAULT_OURS = 'odin-ws';
 /** The contender the ratios are taken against (`--ours`; odin-ws-feed for the NATS-feed runs). */
 const oursOf = (results: BenchResults): string => (results.config as { ours?: string }).ours ?? DEFAULT_OURS;
 /** Contenders fed by NATS subjects: run only when named (`--contenders`). */
-const FEED_CONTENDERS = ['odin-ws-feed', 'odin-ws-js-feed', 'go-gateway', ...[0, 1, 2, 5].map((ms) => `odin-ws-feed-wd${ms}`)];
+const FEED_CONTENDERS = ['odin-ws-feed', 'odin-ws-js-feed', 'go-gateway', ...WRITE_DELAYS_MS.map((ms) => `odin-ws-feed-wd${ms}`)];
 
 export const BENCH_HELP = `Usage: odin-ws bench [options]
 
@@ -46,7 +46,7 @@ Scenarios:
 Options:
   --contenders LIST      odin-ws,nats-server,naive-ws,centrifugo  (default: those available)
                          NATS feed (named only): odin-ws-feed,odin-ws-js-feed,go-gateway (ODIN_BENCH_GO_GATEWAY=binary),
-                         odin-ws-feed-wd0|1|2|5 (client.writeDelayMs 0/1/2/5 ms)
+                         odin-ws-feed-wdN (client.writeDelayMs N ms; N: ${WRITE_DELAYS_MS.join('|')})
   --ours NAME            the contender ratios are taken against                  odin-ws
   --scenarios LIST       ${SCENARIOS.join(',')}   (default: all)
   --runs N               repetitions, contenders interleaved; medians reported   3

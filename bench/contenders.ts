@@ -386,6 +386,9 @@ function cpusOnMachine(): number {
   return Math.max(1, availableParallelism());
 }
 
+/** `client.writeDelayMs` values with a NATS-fed contender of their own (`odin-ws-feed-wdN`). */
+export const WRITE_DELAYS_MS = [0, 1, 2, 5, 10, 15, 20] as const;
+
 export function allContenders(): Contender[] {
   return [
     gatewayContender,
@@ -394,7 +397,7 @@ export function allContenders(): Contender[] {
     centrifugoContender,
     natsFeedContender('memory'),
     natsFeedContender('nats'),
-    ...[0, 1, 2, 5].map((ms) => natsFeedContender('memory', ms)),
+    ...WRITE_DELAYS_MS.map((ms) => natsFeedContender('memory', ms)),
     goGatewayContender,
   ];
 }

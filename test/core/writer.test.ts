@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MemoryBroker } from '../../src/lib/core/broker-memory.js';
 import { Gateway } from '../../src/lib/core/gateway.js';
-import { DEFAULT_NAMESPACES, resolveGatewayOptions, type GatewayOptionsInput } from '../../src/lib/core/options.js';
+import { DEFAULT_NAMESPACES, DEFAULT_WRITE_DELAY_MS, resolveGatewayOptions, type GatewayOptionsInput } from '../../src/lib/core/options.js';
 import { FakeConnection, FakeTransport } from '../testkit/fake-transport.js';
 import { waitFor } from '../testkit/wait.js';
 
@@ -33,8 +33,8 @@ async function subscribedOdin(connect: () => FakeConnection, channels: string[])
   return c;
 }
 
-test('writeDelayMs 0: publications of separate loop turns go out in separate writes (today’s behaviour)', async () => {
-  const { gw, connect } = await setup();
+test('writeDelayMs 0: publications of separate loop turns go out in separate writes', async () => {
+  const { gw, connect } = await setup({ client: { writeDelayMs: 0 } });
   const c = await subscribedOdin(connect, ['BTC.trade']);
   const before = c.writes;
   for (let i = 0; i < 3; i++) {
@@ -47,31 +47,119 @@ test('writeDelayMs 0: publications of separate loop turns go out in separate wri
   await gw.shutdown();
 });
 
-test('writeDelayMs > 0: frames of several loop turns within the window go out in one write, in order', async () => {
+test('writeDelayMs > 0: a connection not written in the window gets its frame at the end of the turn; what follows within the window goes out in one write, in order', async () => {
   const { gw, connect } = await setup({ client: { writeDelayMs: 250 } });
   const c = await subscribedOdin(connect, ['BTC.trade']);
+  // The ack was written in the current window: wait for the window to end, so the connection is quiet.
+  await new Promise((r) => setTimeout(r, 300));
   const before = c.writes;
-  for (let i = 0; i < 3; i++) {
+  await gw.publish({ channel: 'BTC.trade', data: '0' });
+  await turn();
+  await turn();
+  assert.equal(c.writes - before, 1, 'the first frame of a quiet connection is not delayed');
+  for (let i = 1; i < 4; i++) {
     await gw.publish({ channel: 'BTC.trade', data: String(i) });
     await turn();
   }
-  assert.equal(c.writes, before, 'nothing written before the window ends');
-  await waitFor(() => c.messages().filter(ofChannel('BTC.trade')).length === 3);
-  assert.equal(c.writes - before, 1);
+  assert.equal(c.writes - before, 1, 'frames after a write wait for the window to end');
+  await waitFor(() => c.messages().filter(ofChannel('BTC.trade')).length === 4);
+  assert.equal(c.writes - before, 2);
   assert.deepEqual(
     c
       .messages()
       .filter(ofChannel('BTC.trade'))
       .map((m) => m.data),
-    [0, 1, 2],
+    [0, 1, 2, 3],
   );
+  await gw.shutdown();
+});
+
+test('writeDelayMs > 0: a hot connection is written at most once per window; a quiet one beside it is not held back', async () => {
+  const { gw, connect } = await setup({ client: { writeDelayMs: 100 } });
+  const hot = await subscribedOdin(connect, ['BTC.trade']);
+  const quiet = await subscribedOdin(connect, ['ETH.trade']);
+  await new Promise((r) => setTimeout(r, 150));
+  const hotBefore = hot.writes;
+  const quietBefore = quiet.writes;
+  const started = Date.now();
+  // 40 publications over ~400 ms on the hot channel: at most one write per 100 ms window (+1 for the first).
+  let sent = 0;
+  await new Promise<void>((resolve) => {
+    const t = setInterval(() => {
+      void gw.publish({ channel: 'BTC.trade', data: String(sent++) });
+      if (sent === 40) {
+        clearInterval(t);
+        resolve();
+      }
+    }, 10);
+  });
+  // The quiet connection's one publication, sent while the hot one is mid-window, goes out in this turn.
+  await gw.publish({ channel: 'ETH.trade', data: '1' });
+  await turn();
+  await turn();
+  assert.equal(quiet.writes - quietBefore, 1, 'the quiet connection was written at once');
+  await waitFor(() => hot.messages().filter(ofChannel('BTC.trade')).length === 40);
+  const windows = Math.ceil((Date.now() - started) / 100) + 1;
+  assert.ok(hot.writes - hotBefore <= windows, `hot connection: ${hot.writes - hotBefore} writes in ${windows} windows`);
+  assert.ok(hot.writes - hotBefore < 40, 'frames were coalesced');
+  assert.deepEqual(
+    hot
+      .messages()
+      .filter(ofChannel('BTC.trade'))
+      .map((m) => m.data),
+    Array.from({ length: 40 }, (_, i) => i),
+  );
+  await gw.shutdown();
+});
+
+test('writeDelayMs > 0: a reply is never held for the window; it takes the queued publications along, in order', async () => {
+  const { gw, connect } = await setup({ client: { writeDelayMs: 1000 } });
+  const c = await subscribedOdin(connect, ['BTC.trade']);
+  await gw.publish({ channel: 'BTC.trade', data: '0' });
+  await gw.publish({ channel: 'BTC.trade', data: '1' });
+  await turn();
+  await turn();
+  // Written in this window: the next publication waits for the window's end (1 s)...
+  const before = c.writes;
+  await gw.publish({ channel: 'BTC.trade', data: '2' });
+  await turn();
+  assert.equal(c.writes, before);
+  // ...but a command's reply goes out in this turn, with the publication queued before it.
+  c.send({ type: 'ping' });
+  for (let i = 0; i < 3; i++) await turn();
+  assert.ok(
+    c.messages().some((m) => m.type === 'pong'),
+    'the reply went out within a few turns, not at the window end',
+  );
+  assert.equal(c.writes - before, 1);
+  const order = c
+    .messages()
+    .map((m) => (m.type === 'pong' ? 'pong' : m.channel === 'BTC.trade' && m.type !== 'subscription_ack' ? m.data : null));
+  assert.deepEqual(
+    order.filter((x) => x !== null),
+    [0, 1, 2, 'pong'],
+  );
+  await gw.shutdown();
+});
+
+test('writeDelayMs > 0: a window that fills a slice is written at once, not counted against maxQueueBytes as a slow peer', async () => {
+  const { gw, connect } = await setup({ client: { writeDelayMs: 1000 }, maxQueueBytes: 64 * 1024 });
+  const c = await subscribedOdin(connect, ['BTC.trade']);
+  for (let i = 0; i < 80; i++) {
+    await gw.publish({ channel: 'BTC.trade', data: JSON.stringify({ i, pad: 'y'.repeat(1000) }) });
+    await turn();
+  }
+  await waitFor(() => c.messages().filter(ofChannel('BTC.trade')).length === 80);
+  assert.equal(c.closed, null, 'not cut as slow');
+  assert.ok(c.writes > 2 && c.writes < 80, `coalesced into a few writes (${c.writes})`);
   await gw.shutdown();
 });
 
 test('writeDelayMs is validated with its bounds', () => {
   assert.throws(() => resolveGatewayOptions({ client: { writeDelayMs: -1 } }), /client\.writeDelayMs/);
   assert.throws(() => resolveGatewayOptions({ client: { writeDelayMs: 5000 } }), /client\.writeDelayMs/);
-  assert.equal(resolveGatewayOptions({}).client.writeDelayMs, 0);
+  assert.equal(resolveGatewayOptions({}).client.writeDelayMs, DEFAULT_WRITE_DELAY_MS);
+  assert.equal(resolveGatewayOptions({ client: { writeDelayMs: 0 } }).client.writeDelayMs, 0);
 });
 
 test('conflation latest: per channel, only the newest queued publication goes out (both protocols); other channels keep all', async () => {

@@ -98,7 +98,7 @@ export class CentrifugeClient extends Client {
 
   /** Queues an encoded reply or push. */
   private send(bytes: Uint8Array): void {
-    this.enqueue(this.ctx.hub.prepareBytes(bytes, this.codec.binary));
+    this.sendBytes(bytes, this.codec.binary);
   }
 
   override onClose(code: number, reason: string): void {

@@ -141,8 +141,14 @@ export abstract class Client implements ConnectionHandler, WriterOwner {
     this.writer.enqueue(frame);
   }
 
+  /** Queues a reply or push of the client's own: written at the end of the turn (never held for a window). */
   sendText(text: string): void {
-    this.writer.enqueue(this.ctx.hub.prepareText(text));
+    this.writer.enqueue(this.ctx.hub.prepareText(text), true);
+  }
+
+  /** `sendText` for an encoded frame (binary when the codec is). */
+  sendBytes(bytes: Uint8Array, binary: boolean): void {
+    this.writer.enqueue(this.ctx.hub.prepareBytes(bytes, binary), true);
   }
 
   /** Writes what is queued now (a reply that must precede a close). */

@@ -21,40 +21,89 @@ export interface WriterOwner {
 }
 
 /**
- * Flushes every writer with queued frames once per window: at the end of the event-loop turn
- * (`delayMs` 0), or `delayMs` after the first frame of the window (frames of those ms go out in
- * one write per connection).
+ * Flushes every writer with queued frames. `delayMs` 0: at the end of the event-loop turn.
+ * More: a connection is written at most once per window of `delayMs`. A writer not written in
+ * the current window goes out at the end of the turn, as with 0 (no added latency for a quiet
+ * connection); one written in it waits for the window's end, so the frames a hot connection
+ * gets meanwhile share one write. A frame waits at most `delayMs` (plus the flush itself).
+ *
+ * Windows are counted, not timed per writer: one timer runs while writers are being written,
+ * each writer keeps the number of the window it was last written in (`Writer.writtenIn`).
  */
 export class FlushScheduler {
-  private dirty: Writer[] = [];
-  private scheduled = false;
-  private timer: NodeJS.Timeout | null = null;
-  private readonly flushBound = (): void => this.flush();
+  /** Written at the end of this turn. */
+  private soon: Writer[] = [];
+  /** Written when the window ends (they were written in it already). */
+  private later: Writer[] = [];
+  private soonScheduled = false;
+  private windowTimer: NodeJS.Timeout | null = null;
+  /** Number of the current window (a writer never written has -1). */
+  private window = 0;
+  private readonly flushSoonBound = (): void => this.flushSoon();
+  private readonly endWindowBound = (): void => this.endWindow();
 
   constructor(private readonly delayMs: number) {}
 
-  markDirty(w: Writer): void {
-    this.dirty.push(w);
-    if (this.scheduled) return;
-    this.scheduled = true;
-    if (this.delayMs === 0) setImmediate(this.flushBound);
-    else this.timer = setTimeout(this.flushBound, this.delayMs);
+  /**
+   * Schedules `w`'s flush. `urgent` (a reply the peer waits for): at the end of the turn even
+   * when the writer was written in the current window, so commands never wait for a window.
+   */
+  markDirty(w: Writer, urgent = false): void {
+    if (w.dirty === DIRTY_SOON || (w.dirty === DIRTY_LATER && !urgent)) return;
+    if (!urgent && this.windowTimer !== null && w.writtenIn === this.window) {
+      w.dirty = DIRTY_LATER;
+      this.later.push(w);
+      return;
+    }
+    w.dirty = DIRTY_SOON;
+    this.soon.push(w);
+    if (this.soonScheduled) return;
+    this.soonScheduled = true;
+    setImmediate(this.flushSoonBound);
   }
 
-  flush(): void {
-    this.scheduled = false;
-    this.timer = null;
-    const list = this.dirty;
-    this.dirty = [];
-    for (let i = 0; i < list.length; i++) list[i]!.flush();
+  private flushSoon(): void {
+    this.soonScheduled = false;
+    const list = this.soon;
+    this.soon = [];
+    this.write(list);
+  }
+
+  private endWindow(): void {
+    this.windowTimer = null;
+    this.window++;
+    const list = this.later;
+    this.later = [];
+    this.write(list);
+  }
+
+  private write(list: Writer[]): void {
+    for (let i = 0; i < list.length; i++) {
+      const w = list[i]!;
+      w.dirty = 0;
+      w.flush();
+      w.writtenIn = this.window;
+    }
+    if (list.length > 0 && this.delayMs > 0 && this.windowTimer === null) this.windowTimer = setTimeout(this.endWindowBound, this.delayMs);
   }
 
   /** Writes what is queued now and stops the timer (shutdown). */
   close(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.flush();
+    if (this.windowTimer !== null) clearTimeout(this.windowTimer);
+    this.windowTimer = null;
+    const list = this.soon.concat(this.later);
+    this.soon = [];
+    this.later = [];
+    for (const w of list) {
+      w.dirty = 0;
+      w.flush();
+    }
   }
 }
+
+/** `Writer.dirty`: in the scheduler's list for the end of the turn, or for the window's end. */
+const DIRTY_SOON = 1;
+const DIRTY_LATER = 2;
 
 /** Largest slice of a burst written at once, bytes (smaller when maxQueueBytes is small). */
 export const BURST_SLICE_BYTES = 64 * 1024;
@@ -78,6 +127,9 @@ interface Waiting {
 }
 
 export class Writer {
+  /** FlushScheduler's bookkeeping: the window this writer was last written in, and which list holds it. */
+  writtenIn = -1;
+  dirty = 0;
   private pending: PreparedFrame[] = [];
   private pendingBytes = 0;
   /** Conflation: index in `pending` of each key's queued frame (null until a keyed frame). */
@@ -118,13 +170,20 @@ export class Writer {
     return this.pending.length;
   }
 
-  /** Queues a prepared frame; written at the end of the flush window. */
-  enqueue(frame: PreparedFrame): void {
+  /**
+   * Queues a prepared frame; written at the end of the flush window, or of the turn when
+   * `urgent` (a reply: it takes what is queued before it along, in order) or when a slice's
+   * worth is queued.
+   */
+  enqueue(frame: PreparedFrame, urgent = false): void {
     if (this.closed) return;
     if (this.paced !== null) return this.wait(frame, true);
     this.pending.push(frame);
     this.pendingBytes += frame.byteLength;
-    if (this.pending.length === 1) this.scheduler.markDirty(this);
+    if (this.pending.length === 1) this.scheduler.markDirty(this, urgent);
+    // A window's worth that already fills a slice goes at the end of the turn: a larger write
+    // saves nothing more, and waiting would only count against maxQueueBytes.
+    else if (urgent || (this.dirty === DIRTY_LATER && this.pendingBytes >= this.sliceBytes)) this.scheduler.markDirty(this, true);
   }
 
   /**
