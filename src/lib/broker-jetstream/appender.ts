@@ -1,11 +1,12 @@
 /**
  * Ordered appends with group commit.
  *
- * Each channel has one queue per process and at most one append in flight. The first
- * publication of an idle channel goes out alone at once; publications that arrive while an
- * append is in flight wait and go out together in the next one: one JetStream message holding
- * the group (records.ts), so a hot channel's throughput is the group size per round trip
- * instead of one publication per round trip.
+ * Each channel has one queue per process and at most one append in flight. An idle channel's
+ * publications of one event-loop turn go out together at the end of that turn (a keyed one at
+ * once); publications that arrive while an append is in flight wait and go out together in the
+ * next one: one JetStream message holding the group (records.ts), so a hot channel's throughput
+ * is the group size per round trip instead of one publication per round trip, and a burst read
+ * in one turn is delivered on every node as one message (one write per client).
  *
  * Every append carries `Odin-Offset` = its last publication's offset, is made conditional on
  * the channel's previous stream sequence (`Nats-Expected-Last-Subject-Sequence`), and so
@@ -186,10 +187,16 @@ export class Appender {
       this.queues.set(channel, q);
     }
     q.items.push(item);
-    if (!q.running) {
-      q.running = true;
-      void this.drain(channel, q);
-    }
+    if (q.running) return;
+    q.running = true;
+    // An idle channel's first publication waits for the end of this event-loop turn, so the
+    // publications of one turn (a feed's socket read, a publisher's tick) go out as one group,
+    // are republished as one message and reach every client in one write. Sent at once, the
+    // first would go alone and the rest in a second append: two live messages, two writes per
+    // client per turn. A keyed publication still starts at once (appended alone, its key is
+    // deduplicated by JetStream on any node). Tasks (marker, purge) start at once too.
+    if (item.kind === 'pub' && item.key === undefined) setImmediate(() => void this.drain(channel, q));
+    else void this.drain(channel, q);
   }
 
   /** Appends the channel's queue, a group at a time, until it is empty. */

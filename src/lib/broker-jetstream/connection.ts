@@ -28,6 +28,9 @@ export class ConnectionWatch {
         reconnectJitter: this.o.reconnectWaitMs,
         pingInterval: 5_000,
         maxPingOut: 2,
+        // Every append is a request; with async traces nats.js builds two Errors (stack
+        // captured) per request in case it fails. Failures become BrokerErrors anyway.
+        noAsyncTraces: true,
       }).catch((err: unknown) => {
         throw new BrokerError('unavailable', `cannot connect to NATS at ${this.o.servers.join(',')}`, { cause: err });
       }));
