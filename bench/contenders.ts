@@ -387,7 +387,7 @@ function cpusOnMachine(): number {
 }
 
 /** `client.writeDelayMs` values with a NATS-fed contender of their own (`odin-ws-feed-wdN`). */
-export const WRITE_DELAYS_MS = [0, 1, 2, 5, 10, 15, 20] as const;
+export const WRITE_DELAYS_MS = [0, 1, 2, 5, 10, 15, 16, 20] as const;
 
 export function allContenders(): Contender[] {
   return [

@@ -35,11 +35,12 @@ export const DEFAULT_RECOVERY_MAX = 1000;
  * many ms. A connection not written in the current window gets its frames at the end of the turn
  * (no added latency while it is quiet); one that was gets the frames of the rest of the window in
  * one write at its end (fewer syscalls and TCP segments on hot channels, for at most that much
- * added latency). Default 10 ms, from measurements (docs/performance.md, "Write coalescing"):
- * at 1,000 publications/s per connection it halves the CPU per delivery, and 10 ms is below one
- * frame of a 60 Hz display; set 0 where every millisecond counts more than CPU.
+ * added latency). Default 16 ms, one frame of a 60 Hz display: a screen cannot show two
+ * updates of one connection closer together. Measured (docs/performance.md, "Write window"): at
+ * 1,000 publications/s to 1,000 subscribers it roughly halves the CPU per delivery against 0.
+ * Set 0 where every millisecond counts more than CPU.
  */
-export const DEFAULT_WRITE_DELAY_MS = 10;
+export const DEFAULT_WRITE_DELAY_MS = 16;
 /**
  * Bounded recovery work (recovery.*), in payload bytes (the publications' JSON text):
  *  - per command: what one subscribe command may recover in total; a channel past it is
