@@ -47,7 +47,7 @@ test('writeDelayMs 0: publications of separate loop turns go out in separate wri
   await gw.shutdown();
 });
 
-test('writeDelayMs > 0: a connection not written in the window gets its frame at the end of the turn; what follows within the window goes out in one write, in order', async () => {
+test('writeDelayMs > 0: a quiet connection gets its frame at the end of the turn; what follows within the delay goes out in one write, in order', async () => {
   const { gw, connect } = await setup({ client: { writeDelayMs: 250 } });
   const c = await subscribedOdin(connect, ['BTC.trade']);
   // The ack was written in the current window: wait for the window to end, so the connection is quiet.
@@ -74,7 +74,7 @@ test('writeDelayMs > 0: a connection not written in the window gets its frame at
   await gw.shutdown();
 });
 
-test('writeDelayMs > 0: a hot connection is written at most once per window; a quiet one beside it is not held back', async () => {
+test('writeDelayMs > 0: a hot connection is written at most once per delay; a quiet one beside it is not held back', async () => {
   const { gw, connect } = await setup({ client: { writeDelayMs: 100 } });
   const hot = await subscribedOdin(connect, ['BTC.trade']);
   const quiet = await subscribedOdin(connect, ['ETH.trade']);
@@ -112,7 +112,7 @@ test('writeDelayMs > 0: a hot connection is written at most once per window; a q
   await gw.shutdown();
 });
 
-test('writeDelayMs > 0: a reply is never held for the window; it takes the queued publications along, in order', async () => {
+test('writeDelayMs > 0: a reply is never held back; it takes the queued publications along, in order', async () => {
   const { gw, connect } = await setup({ client: { writeDelayMs: 1000 } });
   const c = await subscribedOdin(connect, ['BTC.trade']);
   await gw.publish({ channel: 'BTC.trade', data: '0' });
@@ -142,7 +142,7 @@ test('writeDelayMs > 0: a reply is never held for the window; it takes the queue
   await gw.shutdown();
 });
 
-test('writeDelayMs > 0: a window that fills a slice is written at once, not counted against maxQueueBytes as a slow peer', async () => {
+test('writeDelayMs > 0: a hot connection whose queue fills a slice is written at once, not counted against maxQueueBytes as a slow peer', async () => {
   const { gw, connect } = await setup({ client: { writeDelayMs: 1000 }, maxQueueBytes: 64 * 1024 });
   const c = await subscribedOdin(connect, ['BTC.trade']);
   for (let i = 0; i < 80; i++) {

@@ -22,44 +22,56 @@ export interface WriterOwner {
 
 /**
  * Flushes every writer with queued frames. `delayMs` 0: at the end of the event-loop turn.
- * More: a connection is written at most once per window of `delayMs`. A writer not written in
- * the current window goes out at the end of the turn, as with 0 (no added latency for a quiet
- * connection); one written in it waits for the window's end, so the frames a hot connection
- * gets meanwhile share one write. A frame waits at most `delayMs` (plus the flush itself).
+ * More: a connection written less than `delayMs` ago is hot; its frames wait `delayMs` from
+ * the first of them and then go out in one write, so it is written at most once per `delayMs`.
+ * A connection not written that recently gets its frames at the end of the turn, as with 0: no
+ * added latency while it is quiet. A frame waits at most `delayMs` (plus the flush itself).
  *
- * Windows are counted, not timed per writer: one timer runs while writers are being written,
- * each writer keeps the number of the window it was last written in (`Writer.writtenIn`).
+ * Counting from the first waiting frame (not from the last write) keeps bursts together: a feed
+ * that sends a burst every 10 ms gets two bursts per write with a 16 ms delay, every time.
+ * Hot writers due within the same millisecond share a batch and one timer (a fan-out makes one
+ * batch per publication burst, whatever the number of connections).
  */
 export class FlushScheduler {
   /** Written at the end of this turn. */
   private soon: Writer[] = [];
-  /** Written when the window ends (they were written in it already). */
-  private later: Writer[] = [];
   private soonScheduled = false;
-  private windowTimer: NodeJS.Timeout | null = null;
-  /** Number of the current window (a writer never written has -1). */
-  private window = 0;
+  /** Hot writers, in batches due in increasing time. */
+  private batches: Batch[] = [];
+  private timer: NodeJS.Timeout | null = null;
   private readonly flushSoonBound = (): void => this.flushSoon();
-  private readonly endWindowBound = (): void => this.endWindow();
+  private readonly dueBound = (): void => this.due();
 
   constructor(private readonly delayMs: number) {}
 
   /**
    * Schedules `w`'s flush. `urgent` (a reply the peer waits for): at the end of the turn even
-   * when the writer was written in the current window, so commands never wait for a window.
+   * when the writer is hot, so commands never wait for the delay.
    */
   markDirty(w: Writer, urgent = false): void {
     if (w.dirty === DIRTY_SOON || (w.dirty === DIRTY_LATER && !urgent)) return;
-    if (!urgent && this.windowTimer !== null && w.writtenIn === this.window) {
-      w.dirty = DIRTY_LATER;
-      this.later.push(w);
-      return;
+    if (!urgent && this.delayMs > 0) {
+      const now = performance.now();
+      if (now - w.writtenAt < this.delayMs) {
+        w.dirty = DIRTY_LATER;
+        this.batchDueAt(now + this.delayMs).push(w);
+        return;
+      }
     }
     w.dirty = DIRTY_SOON;
     this.soon.push(w);
     if (this.soonScheduled) return;
     this.soonScheduled = true;
     setImmediate(this.flushSoonBound);
+  }
+
+  private batchDueAt(at: number): Writer[] {
+    const last = this.batches[this.batches.length - 1];
+    if (last !== undefined && at - last.at < 1) return last.writers;
+    const batch: Batch = { at, writers: [] };
+    this.batches.push(batch);
+    if (this.timer === null) this.timer = setTimeout(this.dueBound, this.delayMs);
+    return batch.writers;
   }
 
   private flushSoon(): void {
@@ -69,31 +81,36 @@ export class FlushScheduler {
     this.write(list);
   }
 
-  private endWindow(): void {
-    this.windowTimer = null;
-    this.window++;
-    const list = this.later;
-    this.later = [];
-    this.write(list);
+  /** Writes the batches that are due (timers fire on whole milliseconds: 1 ms of slack). */
+  private due(): void {
+    this.timer = null;
+    const now = performance.now();
+    let n = 1;
+    while (n < this.batches.length && this.batches[n]!.at <= now + 1) n++;
+    const due = this.batches.splice(0, n);
+    for (const b of due) this.write(b.writers);
+    const next = this.batches[0];
+    if (next !== undefined) this.timer = setTimeout(this.dueBound, Math.max(1, next.at - now));
   }
 
   private write(list: Writer[]): void {
+    const now = performance.now();
     for (let i = 0; i < list.length; i++) {
       const w = list[i]!;
       w.dirty = 0;
       w.flush();
-      w.writtenIn = this.window;
+      w.writtenAt = now;
     }
-    if (list.length > 0 && this.delayMs > 0 && this.windowTimer === null) this.windowTimer = setTimeout(this.endWindowBound, this.delayMs);
   }
 
   /** Writes what is queued now and stops the timer (shutdown). */
   close(): void {
-    if (this.windowTimer !== null) clearTimeout(this.windowTimer);
-    this.windowTimer = null;
-    const list = this.soon.concat(this.later);
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    const list = this.soon;
+    for (const b of this.batches) list.push(...b.writers);
     this.soon = [];
-    this.later = [];
+    this.batches = [];
     for (const w of list) {
       w.dirty = 0;
       w.flush();
@@ -101,7 +118,13 @@ export class FlushScheduler {
   }
 }
 
-/** `Writer.dirty`: in the scheduler's list for the end of the turn, or for the window's end. */
+/** Hot writers due at one time (`performance.now()` ms). */
+interface Batch {
+  readonly at: number;
+  readonly writers: Writer[];
+}
+
+/** `Writer.dirty`: in the scheduler's list for the end of the turn, or in a hot batch. */
 const DIRTY_SOON = 1;
 const DIRTY_LATER = 2;
 
@@ -127,8 +150,8 @@ interface Waiting {
 }
 
 export class Writer {
-  /** FlushScheduler's bookkeeping: the window this writer was last written in, and which list holds it. */
-  writtenIn = -1;
+  /** FlushScheduler's bookkeeping: when this writer was last written (`performance.now()`), and which list holds it. */
+  writtenAt = -Infinity;
   dirty = 0;
   private pending: PreparedFrame[] = [];
   private pendingBytes = 0;
@@ -181,7 +204,7 @@ export class Writer {
     this.pending.push(frame);
     this.pendingBytes += frame.byteLength;
     if (this.pending.length === 1) this.scheduler.markDirty(this, urgent);
-    // A window's worth that already fills a slice goes at the end of the turn: a larger write
+    // A hot writer's wait that already fills a slice ends with the turn: a larger write
     // saves nothing more, and waiting would only count against maxQueueBytes.
     else if (urgent || (this.dirty === DIRTY_LATER && this.pendingBytes >= this.sliceBytes)) this.scheduler.markDirty(this, true);
   }
