@@ -386,8 +386,11 @@ function cpusOnMachine(): number {
   return Math.max(1, availableParallelism());
 }
 
-/** `client.writeDelayMs` values with a NATS-fed contender of their own (`odin-ws-feed-wdN`). */
-export const WRITE_DELAYS_MS = [0, 1, 2, 5, 10, 15, 16, 20] as const;
+/**
+ * `client.writeDelayMs` values with a NATS-fed contender of their own (`odin-ws-feed-wdN`); the
+ * default (16 ms) is `odin-ws-feed` itself.
+ */
+export const WRITE_DELAYS_MS = [0, 1, 2, 5, 10, 15, 20] as const;
 
 export function allContenders(): Contender[] {
   return [
