@@ -54,6 +54,8 @@ export interface PreparedSubscription {
   readonly recoverable: boolean;
   readonly wasRecovering: boolean;
   readonly recovered: boolean;
+  /** The position the client asked to recover from (null: it did not ask). */
+  readonly since: StreamPosition | null;
   readonly publications: readonly Publication[];
   /** Payload bytes of `publications`. */
   readonly recoveredBytes: number;
@@ -255,6 +257,7 @@ export abstract class Client implements ConnectionHandler, WriterOwner {
         recoverable: useHistory && ns.recovery,
         wasRecovering: since !== null,
         recovered,
+        since,
         publications,
         recoveredBytes,
       };

@@ -99,6 +99,12 @@ const namespaceSchema = z
      * still queued in the connection's write window are conflated (see client.writeDelayMs).
      */
     conflation: z.enum(['none', 'latest']).default('none'),
+    /**
+     * Publications published without a `type` tag get one from their data's top-level `type`
+     * string, so Centrifugo-protocol subscribers see `tags.type`. Off by default, as Centrifugo:
+     * tags are sent only when published (Odin pushes read `type` from the data either way).
+     */
+    typeTag: z.boolean().default(false),
   })
   .strict()
   .refine((n) => !n.joinLeave || n.presence, { message: 'joinLeave needs presence: true', path: ['joinLeave'] });

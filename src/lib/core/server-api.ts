@@ -13,7 +13,7 @@ import {
   type SourcePosition,
   type StreamPosition,
 } from './broker.js';
-import type { ChannelRules } from './channels.js';
+import { publicationTags, type ChannelRules } from './channels.js';
 import type { Client } from './client.js';
 import { encodeControl, type UserCommand } from './control.js';
 import { brokerFailureError } from './errors.js';
@@ -59,6 +59,10 @@ export interface PublishRequest {
   readonly source?: SourcePosition;
 }
 
+function tagsOf(tags: Readonly<Record<string, string>> | undefined): { tags?: Readonly<Record<string, string>> } {
+  return tags !== undefined ? { tags } : {};
+}
+
 /** The server API's operations for one node; each Gateway method of the same name delegates here. */
 export class ServerApi {
   constructor(private readonly node: ServerApiNode) {}
@@ -77,7 +81,7 @@ export class ServerApi {
         historySize: ns.historySize,
         historyTtlMs: ns.historyTtlMs,
         ...(req.idempotencyKey !== undefined ? { idempotencyKey: req.idempotencyKey } : {}),
-        ...(req.tags !== undefined ? { tags: req.tags } : {}),
+        ...tagsOf(publicationTags(ns, req.data, req.tags)),
         ...(req.source !== undefined ? { source: req.source } : {}),
       };
       const pos =

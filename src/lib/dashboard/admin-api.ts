@@ -11,6 +11,8 @@ import { toApiError } from '../server/api-errors.js';
 import type { Logger } from '../core/logger.js';
 import type { HttpReply, HttpRequest } from '../core/transport.js';
 import { ErrorCode } from '../protocol/codes.js';
+import { payloadText, RawJson } from '../protocol/json-text.js';
+import { MAX_JSON_DEPTH } from '../protocol/limits.js';
 import { viaHttps, type Actor, type AdminAuth } from './auth.js';
 import { badRequest, errorReply, HttpError, jsonReply, readJsonObject } from './http.js';
 import type { DashboardOptions } from './options.js';
@@ -150,9 +152,11 @@ export class AdminApi {
         return jsonReply(200, { clients: this.ctx.gw.findClients({ user, client }) });
       }
       case 'publish': {
-        const b = parse(publishBody, await readJsonObject(req));
-        if (b.data === undefined) throw badRequest('data: required');
-        const pos = await this.ctx.gw.publish({ channel: b.channel, data: JSON.stringify(b.data) });
+        const b = parse(publishBody, await readJsonObject(req, true));
+        if (b.data === undefined || (b.data instanceof RawJson && b.data.text === 'null')) throw badRequest('data: required');
+        const data = payloadText(b.data);
+        if (data === null) throw badRequest(`data: nests deeper than ${MAX_JSON_DEPTH} levels`);
+        const pos = await this.ctx.gw.publish({ channel: b.channel, data });
         this.audit(req, who.actor, 'publish', { channel: b.channel, offset: pos.offset });
         return jsonReply(200, { offset: pos.offset, epoch: pos.epoch });
       }
@@ -239,6 +243,8 @@ export class AdminApi {
         offset: p.offset,
         time: p.time,
         data: safeJson(p.data),
+        // The payload as published (`data` is it parsed: big integers and number formatting may differ).
+        dataText: p.data,
         ...(p.tags ? { tags: p.tags } : {}),
       }));
     }

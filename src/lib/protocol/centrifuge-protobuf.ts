@@ -20,19 +20,24 @@ import {
   type SubscribeResultSchema,
 } from './gen/client_pb.js';
 import type { ProtocolError } from './codes.js';
+import { checkJsonText, RawJson, utf8Text } from './json-text.js';
 import type { CentrifugeCommand, CentrifugeFrameItem, CentrifugeMethod, CentrifugePublicationFields } from './centrifuge.js';
 
 /** The WebSocket subprotocol a protobuf client asks for. */
 export const CENTRIFUGE_PROTOBUF_SUBPROTOCOL = 'centrifuge-protobuf';
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
 const encoder = new TextEncoder();
 
-/** Bytes of JSON text, parsed; undefined when they are not JSON (the caller refuses the command). */
-function jsonOf(b: Uint8Array): unknown {
+/**
+ * Bytes of JSON text, validated and kept as that text (so as those bytes); undefined when they
+ * are not UTF-8 JSON (the caller refuses the command). Depth is measured, the caller limits it.
+ */
+function jsonOf(b: Uint8Array): RawJson | undefined {
   if (b.length === 0) return undefined;
+  const text = utf8Text(b);
+  if (text === null) return undefined;
   try {
-    return JSON.parse(utf8.decode(b));
+    return new RawJson(text, checkJsonText(text, Number.MAX_SAFE_INTEGER));
   } catch {
     return undefined;
   }

@@ -4,6 +4,10 @@
  * Source of truth: Centrifugo's client_protocol docs and centrifugal/protocol client.proto.
  */
 import type { ProtocolError } from './codes.js';
+import { oneLine, parseJsonKeeping } from './json-text.js';
+
+/** Payload members (`data` of publish, connect, subscribe, rpc, send) stay as their text (RawJson). */
+const isPayloadKey = (key: string): boolean => key === 'data';
 
 export type CentrifugeMethod =
   | 'connect'
@@ -51,7 +55,7 @@ export function parseCentrifugeFrame(text: string): CentrifugeFrameItem[] {
     if (line.trim() === '') continue;
     let msg: unknown;
     try {
-      msg = JSON.parse(line);
+      msg = parseJsonKeeping(line, isPayloadKey);
     } catch {
       items.push({ kind: 'bad', message: 'invalid JSON' });
       return items;
@@ -120,7 +124,7 @@ export function encodeSubscribeResult(r: CentrifugeSubscribeResult): string {
   }
   if (r.recovered !== undefined) parts.push('"was_recovering":true', '"recovered":' + r.recovered);
   if (r.publications.length > 0) parts.push('"publications":' + publicationsArray(r.publications));
-  if (r.data !== undefined) parts.push('"data":' + r.data);
+  if (r.data !== undefined) parts.push('"data":' + oneLine(r.data));
   return '{' + parts.join(',') + '}';
 }
 
@@ -164,8 +168,10 @@ export interface CentrifugePublicationFields {
 /** A publication object as it appears in pushes, subscribe and history results. */
 export function encodePublicationObject(p: CentrifugePublicationFields): string {
   // Offset 0 (a `skip_history` publication, outside the stream) is left out, as Centrifugo does:
-  // the SDKs then keep their stream position.
-  let s = '{"data":' + p.data + (p.offset > 0 ? ',"offset":' + p.offset : '');
+  // the SDKs then keep their stream position. The payload goes in as published, on one line
+  // (a frame's replies are "\n"-separated: raw line breaks, only possible as whitespace between
+  // tokens, become spaces; docs/protocol.md "Deviations").
+  let s = '{"data":' + oneLine(p.data) + (p.offset > 0 ? ',"offset":' + p.offset : '');
   if (p.info) s += ',"info":' + JSON.stringify(p.info);
   if (p.tags) s += ',"tags":' + JSON.stringify(p.tags);
   return s + '}';
