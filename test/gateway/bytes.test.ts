@@ -346,9 +346,14 @@ describe('issue 20: data byte for byte on every path', () => {
 
   test('property: any JSON text arrives byte-identical on each subscriber kind, in history and in recovery', async () => {
     await fc.assert(
-      fc.asyncProperty(jsonText, async (t) => {
-        await roundTrip(t);
-      }),
+      // A top-level `null` is "no data" to the server API (fields are read as Go reads them:
+      // null = absent; docs/protocol.md), so it is refused there with 107 rather than published.
+      fc.asyncProperty(
+        jsonText.filter((t) => t !== 'null'),
+        async (t) => {
+          await roundTrip(t);
+        },
+      ),
       { numRuns: 40 },
     );
   });
