@@ -14,6 +14,7 @@ import { startGatewayProcess, type GatewayProcess } from '../testkit/gateway-pro
 import { TestClient, type Json } from '../testkit/ws-client.js';
 import { Recorder } from '../broker-conformance.js';
 import { waitFor } from '../testkit/wait.js';
+import { ISSUE_20_ROWS } from '../testkit/json-text-arb.js';
 
 const enc = new TextEncoder();
 
@@ -124,6 +125,37 @@ describe('NatsIngest on the memory broker', () => {
       await broker.close();
     }
     assert.equal(ing.health().running, false);
+  });
+
+  it('publishes the bytes that arrived (issue 20); drops what is not strict UTF-8 JSON within 64 levels', async () => {
+    const broker = new MemoryBroker();
+    const rec = new Recorder();
+    await broker.run(rec);
+    const sym = 'B' + randomBytes(3).toString('hex');
+    const ch = `${sym}.trade`;
+    await broker.subscribe(ch);
+    const ing = new NatsIngest({ servers: nats.url, broker });
+    await ing.start();
+    try {
+      const good = [...ISSUE_20_ROWS, ' {"type" : "trade:new",\n "q":2.500E+3}\r\n'].map((t) => Buffer.from(t));
+      const bad = [Buffer.from([0x7b, 0x22, 0xff, 0x22, 0x7d]), Buffer.from('['.repeat(65) + ']'.repeat(65)), Buffer.from('{"a":01}')];
+      for (const b of [...good, ...bad]) nc.publish(`odin.token.${sym}.trade`, b);
+      await nc.flush();
+      const n = good.length + bad.length;
+      await waitFor(() => ing.health().received === n && ing.health().inFlight === 0, 5000, 'every message settled');
+      assert.deepEqual(
+        rec.of(ch).map((p) => Buffer.from(p.data).toString('hex')),
+        good.map((b) => b.toString('hex')),
+      );
+      assert.ok(
+        rec.of(ch).every((p) => p.tags === undefined),
+        'no tag added',
+      );
+      assert.equal(ing.health().dropped, bad.length);
+    } finally {
+      await ing.stop();
+      await broker.close();
+    }
   });
 });
 
