@@ -235,8 +235,8 @@ export class CentrifugeClient extends Client {
       version: this.ctx.version,
       ping: Math.round(this.ctx.opts.pingIntervalMs / 1000),
       pong: true,
-      node: this.ctx.nodeId,
-      ...(this.session !== undefined ? { session: this.session } : {}),
+      // The node (for routing /emulation) and the session go to emulated connections only, as Centrifugo's.
+      ...(this.session !== undefined ? { session: this.session, node: this.ctx.nodeId } : {}),
       expires: this.exp > 0,
       ttl: this.exp > 0 ? Math.max(1, Math.floor(this.exp - Date.now() / 1000)) : 0,
       subs,
@@ -289,7 +289,7 @@ export class CentrifugeClient extends Client {
     if (auth.user !== this.user) return this.disconnect(Disconnect.InvalidToken);
     this.setCredentials(auth.user, auth.exp);
     const r = this.connectFields(new Map());
-    this.send(this.codec.refresh(id, { client: this.id, version: this.ctx.version, expires: r.expires, ttl: r.ttl }));
+    this.send(this.codec.refresh(id, { expires: r.expires, ttl: r.ttl }));
   }
 
   private async subscribe(id: number, params: SubscribeParams): Promise<void> {

@@ -69,7 +69,7 @@ export class ServerApi {
 
   async publish(req: PublishRequest): Promise<PublishResult> {
     const ns = this.node.rules.resolve(req.channel);
-    if (!ns) throw new CodedError(ErrorCode.UnknownChannel, `unknown channel "${req.channel.slice(0, 255)}"`);
+    if (!ns) throw new CodedError(ErrorCode.UnknownChannel); // "unknown channel", Centrifugo's words
     if (req.skipHistory) {
       if (!isEphemeralPublisher(this.node.broker))
         throw new CodedError(ErrorCode.NotAvailable, 'skip_history is not supported by this broker');

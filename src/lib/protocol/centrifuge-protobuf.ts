@@ -139,6 +139,7 @@ function reply(init: ReplyInit): Uint8Array {
 /** A publication's payload travels as the bytes of its JSON text. */
 export function publicationInit(p: CentrifugePublicationFields): PublicationInit {
   const init: PublicationInit = { data: encoder.encode(p.data), offset: BigInt(p.offset) };
+  if (p.offset === 1 && p.epoch) init.epoch = p.epoch;
   if (p.info) init.info = { client: p.info.client, user: p.info.user };
   if (p.tags) init.tags = { ...p.tags };
   return init;
@@ -178,7 +179,8 @@ export interface ConnectFields {
   readonly version: string;
   readonly ping: number;
   readonly pong: boolean;
-  readonly node: string;
+  /** This node's id: emulated (HTTP-streaming, SSE) connections only, with `session`. */
+  readonly node?: string;
   /** The emulation session id (HTTP-streaming and SSE connections only; never on a WebSocket). */
   readonly session?: string;
   readonly expires: boolean;
@@ -200,7 +202,7 @@ export function pbConnectReply(id: number, c: ConnectFields): Uint8Array {
       version: c.version,
       ping: c.ping,
       pong: c.pong,
-      node: c.node,
+      ...(c.node !== undefined ? { node: c.node } : {}),
       ...(c.session !== undefined ? { session: c.session } : {}),
       expires: c.expires,
       ttl: c.ttl,
@@ -209,7 +211,7 @@ export function pbConnectReply(id: number, c: ConnectFields): Uint8Array {
   });
 }
 
-export function pbRefreshReply(id: number, r: { client: string; version: string; expires: boolean; ttl: number }): Uint8Array {
+export function pbRefreshReply(id: number, r: { expires: boolean; ttl: number }): Uint8Array {
   return reply({ id, refresh: r });
 }
 

@@ -119,10 +119,13 @@ export interface CentrifugeSubscribeResult {
 /** A SubscribeResult object (also in a connect reply's `subs` and, without publications, a subscribe push). */
 export function encodeSubscribeResult(r: CentrifugeSubscribeResult): string {
   const parts: string[] = [];
+  // Zero values are left out, as Centrifugo's encoder does (offset 0, recovered false).
   if (r.position) {
-    parts.push('"recoverable":true', '"positioned":true', '"epoch":' + JSON.stringify(r.position.epoch), '"offset":' + r.position.offset);
+    parts.push('"recoverable":true', '"positioned":true');
+    if (r.position.epoch !== '') parts.push('"epoch":' + JSON.stringify(r.position.epoch));
+    if (r.position.offset > 0) parts.push('"offset":' + r.position.offset);
   }
-  if (r.recovered !== undefined) parts.push('"was_recovering":true', '"recovered":' + r.recovered);
+  if (r.recovered !== undefined) parts.push('"was_recovering":true', ...(r.recovered ? ['"recovered":true'] : []));
   if (r.publications.length > 0) parts.push('"publications":' + publicationsArray(r.publications));
   if (r.data !== undefined) parts.push('"data":' + oneLine(r.data));
   return '{' + parts.join(',') + '}';
@@ -159,6 +162,8 @@ export function encodeErrorReply(id: number, err: ProtocolError): string {
 
 export interface CentrifugePublicationFields {
   offset: number;
+  /** The stream's epoch: sent with the stream's first publication (offset 1) only, as Centrifugo does. */
+  epoch?: string;
   /** JSON text of the payload. */
   data: string;
   info?: { client: string; user: string };
@@ -172,6 +177,7 @@ export function encodePublicationObject(p: CentrifugePublicationFields): string 
   // (a frame's replies are "\n"-separated: raw line breaks, only possible as whitespace between
   // tokens, become spaces; docs/protocol.md "Deviations").
   let s = '{"data":' + oneLine(p.data) + (p.offset > 0 ? ',"offset":' + p.offset : '');
+  if (p.offset === 1 && p.epoch) s += ',"epoch":' + JSON.stringify(p.epoch);
   if (p.info) s += ',"info":' + JSON.stringify(p.info);
   if (p.tags) s += ',"tags":' + JSON.stringify(p.tags);
   return s + '}';
