@@ -8,7 +8,7 @@ import { strict as assert } from 'node:assert';
 import { after, before, describe, it } from 'node:test';
 import { startGateway, type RunningGateway } from '../../src/lib/server/server.js';
 import { resolveDashboardOptions, loadDashboardSection, type DashboardOptionsInput } from '../../src/lib/dashboard/options.js';
-import { STATS_CHANNEL } from '../../src/lib/dashboard/stats-channel.js';
+import { STATS_CHANNEL } from '../../src/lib/protocol/addresses.js';
 import { ConfigError } from '../../src/lib/core/options.js';
 import { startPublisher, type RunningPublisher } from '../../src/lib/publisher/server.js';
 import type { Logger } from '../../src/lib/core/logger.js';

@@ -5,10 +5,9 @@
  * publication, so a page connected to one worker or node sees the rows of all of them.
  */
 import type { GatewayOptionsInput } from '../core/options.js';
+import { RESERVED_NAMESPACE } from '../protocol/addresses.js';
 import { resolveGatewayServerOptions, type GatewayServerOptions, type GatewayServerOptionsInput } from '../server/config.js';
 
-export const STATS_CHANNEL = '_odin.stats';
-export const LOADTEST_CHANNEL = '_odin.loadtest';
 /** Publications kept per reserved channel: a minute of rows for a page that just opened. */
 export const STATS_HISTORY_SIZE = 60;
 export const STATS_HISTORY_TTL_MS = 120_000;
@@ -21,8 +20,8 @@ export const STATS_HISTORY_TTL_MS = 120_000;
 type NamespaceInput = NonNullable<GatewayOptionsInput['namespaces']>[number];
 
 export const STATS_NAMESPACE: NamespaceInput = Object.freeze({
-  name: '_odin',
-  pattern: '_odin\\.(stats|loadtest)',
+  name: RESERVED_NAMESPACE,
+  pattern: `${RESERVED_NAMESPACE}\\.(stats|loadtest)`,
   subscribe: 'anonymous',
   userChannel: false,
   publish: false,
