@@ -42,6 +42,9 @@ export const ALLOWED_ADAPTER_ARROWS = [
   ['ops-probe', 'kafka', 'the Kafka probe reads through the Kafka seam (kafka/client.ts)'],
 ];
 
+/** A folder the folder rules treat as one, with its subfolders (one capture group). */
+const UNIT = '(src/lib/[^/]+|src/apps/[^/]+|bench|test/[^/]+)';
+
 /** Layers every adapter may import (ESLint checks the rest of the layering). */
 const LOWER_LAYERS = ['protocol', 'core'];
 
@@ -107,20 +110,21 @@ export default {
     ...adapterArrowRules(),
     {
       // Keeps the folder-cycle rule exact: dependency-cruiser counts a folder's imports with its
-      // subfolders', but an import *into* a subfolder lands on the subfolder. So only the folder
-      // itself (and tests, which nothing imports) may reach into its subfolders.
+      // subfolders', but an import *into* a subfolder lands on the subfolder, so a cycle through
+      // it would not be seen. Only the folder itself (and tests, which nothing imports) may reach
+      // into its subfolders.
       name: 'no-reach-into-subfolder',
       severity: 'error',
       comment: 'Import a folder through its top-level files; its subfolders are its own.',
-      from: { path: '^src/lib/([^/]+)/' },
-      to: { path: '^src/lib/[^/]+/[^/]+/', pathNot: '^src/lib/$1/' },
+      from: { path: `^${UNIT}/`, pathNot: '^test/' },
+      to: { path: `^${UNIT}/[^/]+/`, pathNot: '^$1/' },
     },
     {
       name: 'no-reach-into-subfolder',
       severity: 'error',
       comment: 'Import a folder through its top-level files; its subfolders are its own.',
-      from: { pathNot: '^(src/lib/|test/)' },
-      to: { path: '^src/lib/[^/]+/[^/]+/' },
+      from: { pathNot: `^(${UNIT}|test)/` },
+      to: { path: `^${UNIT}/[^/]+/` },
     },
   ],
   options: {
