@@ -2,7 +2,8 @@
  * The reserved channels the dashboard reads over the gateway's own WebSocket: every gateway
  * process publishes its stats row to `_odin.stats` about once a second, and `odin-ws loadtest
  * --report-to` publishes its progress to `_odin.loadtest`. They go through the broker like any
- * publication, so a page connected to one worker or node sees the rows of all of them.
+ * publication, so a page connected to one worker or node sees the rows of all of them. Their
+ * names are wire names (protocol/addresses.ts), so the load tester needs nothing from here.
  */
 import type { GatewayOptionsInput } from '../core/options.js';
 import { RESERVED_NAMESPACE } from '../protocol/addresses.js';
