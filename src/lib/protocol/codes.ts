@@ -63,6 +63,15 @@ export function isProtocolError(v: unknown): v is ProtocolError {
 }
 
 /**
+ * Whether the same command may succeed later: a temporary refusal (the broker is away, a
+ * budget is empty) or an internal failure. Everything else (unknown channel, bad request,
+ * permission) will be refused again.
+ */
+export function isRetryable(err: ProtocolError): boolean {
+  return err.temporary === true || err.code === ErrorCode.Internal;
+}
+
+/**
  * A protocol error thrown rather than returned (the server API's methods in core). The server
  * layer maps its code to an HTTP status; core never speaks HTTP.
  */
