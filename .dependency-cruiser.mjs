@@ -40,6 +40,11 @@ export const ALLOWED_ADAPTER_ARROWS = [
   ['publisher', 'kafka', 'the Kafka sink produces through the Kafka seam (kafka/client.ts) to the Odin topics'],
   ['loadtest', 'histogram', "the load tester's latency and connect-time percentiles"],
   ['ops-probe', 'kafka', 'the Kafka probe reads through the Kafka seam (kafka/client.ts)'],
+  [
+    'kafka',
+    'runtime',
+    'the `kafka:` options (gateway, publisher and kafka apps) are rows of the one option table (runtime/option-table.ts)',
+  ],
 ];
 
 /** A folder the folder rules treat as one, with its subfolders (one capture group). */

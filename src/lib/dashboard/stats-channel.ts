@@ -5,9 +5,8 @@
  * publication, so a page connected to one worker or node sees the rows of all of them. Their
  * names are wire names (protocol/addresses.ts), so the load tester needs nothing from here.
  */
-import type { GatewayOptionsInput } from '../core/options.js';
+import { DEFAULT_NAMESPACES, type GatewayOptionsInput } from '../core/options.js';
 import { RESERVED_NAMESPACE } from '../protocol/addresses.js';
-import { resolveGatewayServerOptions, type GatewayServerOptions, type GatewayServerOptionsInput } from '../server/config.js';
 
 /** Publications kept per reserved channel: a minute of rows for a page that just opened. */
 export const STATS_HISTORY_SIZE = 60;
@@ -33,9 +32,12 @@ export const STATS_NAMESPACE: NamespaceInput = Object.freeze({
   presence: false,
 });
 
-/** The options with the reserved namespace first (so no user pattern can shadow it). */
-export function withStatsNamespace(input: GatewayServerOptionsInput | GatewayServerOptions): GatewayServerOptions {
-  const o = resolveGatewayServerOptions(input);
-  if (o.namespaces.some((n) => n.name === STATS_NAMESPACE.name)) return o;
-  return resolveGatewayServerOptions({ ...o, namespaces: [{ ...STATS_NAMESPACE }, ...o.namespaces.map((n) => ({ ...n }))] });
+/**
+ * Options input with the reserved namespace first (so no user pattern can shadow it); without
+ * `namespaces` the defaults get it. Input that is not a list is left for validation to report.
+ */
+export function withStatsNamespace<T extends { readonly namespaces?: unknown }>(input: T): T {
+  const nss = input.namespaces ?? DEFAULT_NAMESPACES;
+  if (!Array.isArray(nss) || nss.some((n: { name?: unknown }) => n?.name === STATS_NAMESPACE.name)) return input;
+  return { ...input, namespaces: [{ ...STATS_NAMESPACE }, ...nss.map((n: object) => ({ ...n }))] };
 }
