@@ -7,10 +7,10 @@
 import { SignJWT } from 'jose';
 import { z } from 'zod';
 import type { Gateway } from '../core/gateway.js';
-import { toApiError } from '../server/api-errors.js';
+import { brokerFailureError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { HttpReply, HttpRequest } from '../core/transport.js';
-import { ErrorCode } from '../protocol/codes.js';
+import { ErrorCode, httpStatusOf } from '../protocol/codes.js';
 import { payloadText, RawJson } from '../protocol/json-text.js';
 import { MAX_JSON_DEPTH } from '../protocol/limits.js';
 import { viaHttps, type Actor, type AdminAuth } from './auth.js';
@@ -118,12 +118,12 @@ export class AdminApi {
     } catch (e) {
       if (e instanceof HttpError) return errorReply(e);
       // Core's coded errors (unknown channel, broker away) get the server API's statuses.
-      const a = toApiError(e);
+      const a = brokerFailureError(e);
       if (a.code === ErrorCode.Internal) {
         this.ctx.log.error({ err: e, route }, 'dashboard: admin API failed');
         return errorReply(new HttpError(500, ErrorCode.Internal, 'internal error'));
       }
-      return errorReply(new HttpError(a.httpStatus, a.code, a.message));
+      return errorReply(new HttpError(httpStatusOf(a.code, a.temporary), a.code, a.message));
     }
   }
 
@@ -154,6 +154,8 @@ export class AdminApi {
       case 'publish': {
         const b = parse(publishBody, await readJsonObject(req, true));
         if (b.data === undefined || (b.data instanceof RawJson && b.data.text === 'null')) throw badRequest('data: required');
+        // A name no namespace matches is a bad request here, as in the channel inspector.
+        if (!this.ctx.gw.rules.resolve(b.channel)) throw new HttpError(400, ErrorCode.UnknownChannel, 'unknown channel');
         const data = payloadText(b.data);
         if (data === null) throw badRequest(`data: nests deeper than ${MAX_JSON_DEPTH} levels`);
         const pos = await this.ctx.gw.publish({ channel: b.channel, data });
