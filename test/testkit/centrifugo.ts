@@ -5,7 +5,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
+import { freePort } from './nats-cluster.js';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -21,21 +22,6 @@ export interface CentrifugoHandle {
   /** `http://127.0.0.1:<port>` */
   readonly url: string;
   stop(): Promise<void>;
-}
-
-/**
- * A port free now. Centrifugo reads `port: 0` as "unset" and listens on 8000, so it cannot pick
- * its own; a port taken in between makes it exit, and start() tries another.
- */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 /** Resolves true once the port accepts connections, false if the process exits first. */
@@ -63,6 +49,8 @@ export async function startCentrifugo(config: Record<string, unknown>): Promise<
   if (!existsSync(bin)) throw new Error(`${bin} is missing: run \`bash scripts/provision.sh\` (npm test does it first)`);
   const dir = mkdtempSync(join(tmpdir(), 'centrifugo-'));
   for (let attempt = 0; attempt < 5; attempt++) {
+    // Centrifugo reads `port: 0` as unset (8000), so it cannot pick its own: a port free a moment
+    // ago, and another try if it was taken in between (Centrifugo then exits).
     const port = await freePort();
     const file = join(dir, 'config.json');
     writeFileSync(file, JSON.stringify({ ...config, http_server: { address: '127.0.0.1', port } }));

@@ -4,7 +4,7 @@
  * Source of truth: Centrifugo's client_protocol docs and centrifugal/protocol client.proto.
  */
 import type { ProtocolError } from './codes.js';
-import { oneLine, parseJsonKeeping } from './json-text.js';
+import { withoutLineFeeds, parseJsonKeeping } from './json-text.js';
 
 /** Payload members (`data` of publish, connect, subscribe, rpc, send) stay as their text (RawJson). */
 const isPayloadKey = (key: string): boolean => key === 'data';
@@ -127,7 +127,7 @@ export function encodeSubscribeResult(r: CentrifugeSubscribeResult): string {
   }
   if (r.recovered !== undefined) parts.push('"was_recovering":true', ...(r.recovered ? ['"recovered":true'] : []));
   if (r.publications.length > 0) parts.push('"publications":' + publicationsArray(r.publications));
-  if (r.data !== undefined) parts.push('"data":' + oneLine(r.data));
+  if (r.data !== undefined) parts.push('"data":' + withoutLineFeeds(r.data));
   return '{' + parts.join(',') + '}';
 }
 
@@ -173,10 +173,9 @@ export interface CentrifugePublicationFields {
 /** A publication object as it appears in pushes, subscribe and history results. */
 export function encodePublicationObject(p: CentrifugePublicationFields): string {
   // Offset 0 (a `skip_history` publication, outside the stream) is left out, as Centrifugo does:
-  // the SDKs then keep their stream position. The payload goes in as published, on one line
-  // (a frame's replies are "\n"-separated: raw line breaks, only possible as whitespace between
-  // tokens, become spaces; docs/protocol.md "Deviations").
-  let s = '{"data":' + oneLine(p.data) + (p.offset > 0 ? ',"offset":' + p.offset : '');
+  // the SDKs then keep their stream position. The payload goes in as published, without raw
+  // line feeds (a frame's replies are "\n"-separated; Centrifugo drops them the same way).
+  let s = '{"data":' + withoutLineFeeds(p.data) + (p.offset > 0 ? ',"offset":' + p.offset : '');
   if (p.offset === 1 && p.epoch) s += ',"epoch":' + JSON.stringify(p.epoch);
   if (p.info) s += ',"info":' + JSON.stringify(p.info);
   if (p.tags) s += ',"tags":' + JSON.stringify(p.tags);

@@ -267,15 +267,7 @@ class Scanner {
         // As JSON.parse: an own property even for "__proto__"; the last of repeated keys wins.
         if (k === '__proto__') Object.defineProperty(o, k, { value: v, writable: true, enumerable: true, configurable: true });
         else o[k] = v;
-        this.ws();
-        const n = s.charCodeAt(this.pos);
-        this.pos++;
-        if (n === CLOSE_BRACE) return o;
-        if (n !== COMMA) {
-          this.pos--;
-          this.fail("expected ',' or '}'");
-        }
-        this.ws();
+        if (this.next(CLOSE_BRACE)) return o;
       }
     }
     if (c === OPEN_BRACKET) {
@@ -289,21 +281,30 @@ class Scanner {
       }
       for (;;) {
         a.push(this.build(keep, depth + 1));
-        this.ws();
-        const n = s.charCodeAt(this.pos);
-        this.pos++;
-        if (n === CLOSE_BRACKET) return a;
-        if (n !== COMMA) {
-          this.pos--;
-          this.fail("expected ',' or ']'");
-        }
-        this.ws();
+        if (this.next(CLOSE_BRACKET)) return a;
       }
     }
     if (c === QUOTE) return this.stringValue();
     const start = this.pos;
     this.scalar();
     return JSON.parse(s.slice(start, this.pos)) as unknown;
+  }
+
+  /**
+   * After a member or an element: true at the container's end `close`, false after a comma
+   * (each consumed, whitespace around skipped); anything else is an error.
+   */
+  next(close: number): boolean {
+    this.ws();
+    const n = this.s.charCodeAt(this.pos);
+    if (n === close) {
+      this.pos++;
+      return true;
+    }
+    if (n !== COMMA) this.fail(close === CLOSE_BRACE ? "expected ',' or '}'" : "expected ',' or ']'");
+    this.pos++;
+    this.ws();
+    return false;
   }
 
   stringValue(): string {
@@ -372,12 +373,7 @@ export function topLevelString(text: string, key: string): string | undefined {
           sc.skip(Number.MAX_SAFE_INTEGER);
         }
       } else sc.skip(Number.MAX_SAFE_INTEGER);
-      sc.ws();
-      const n = text.charCodeAt(sc.pos);
-      sc.pos++;
-      if (n === CLOSE_BRACE) return found;
-      if (n !== COMMA) return undefined;
-      sc.ws();
+      if (sc.next(CLOSE_BRACE)) return found;
     }
   } catch {
     return undefined;
@@ -425,14 +421,14 @@ export function utf8Text(bytes: Uint8Array): string | null {
 }
 
 /**
- * The same JSON text on one line: a raw CR or LF in valid JSON can only be whitespace between
- * tokens (strings escape them), so each becomes a space and the value means the same. For the
- * line-delimited JSON framings (Centrifugo's JSON protocol, HTTP-streaming, SSE), whose readers
- * split on "\n". Returns `text` itself when it has none.
+ * The JSON text without raw line feeds, as Centrifugo's JSON client protocol sends a payload
+ * (its `Raw` type drops every "\n"; a raw CR stays): in valid JSON a raw LF can only be
+ * whitespace between tokens (strings escape it), so the value is the same, and the reply stays
+ * on one line for readers that split frames on "\n" (the SDKs, HTTP-streaming). Returns `text`
+ * itself when it has none.
  */
-export function oneLine(text: string): string {
-  if (text.indexOf('\n') < 0 && text.indexOf('\r') < 0) return text;
-  return text.replace(/[\r\n]/g, ' ');
+export function withoutLineFeeds(text: string): string {
+  return text.indexOf('\n') < 0 ? text : text.replaceAll('\n', '');
 }
 
 /**

@@ -8,7 +8,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { Gateway } from '../core/gateway.js';
 import { httpStatusOf } from '../protocol/codes.js';
-import { oneLine, parseJsonKeeping, stringifyKeeping, utf8Text } from '../protocol/json-text.js';
+import { withoutLineFeeds, parseJsonKeeping, stringifyKeeping, utf8Text } from '../protocol/json-text.js';
 import { failure, hasApiRoute, methodNotFound, isTemporary, run, type Outcome } from './api.js';
 
 /**
@@ -107,6 +107,6 @@ async function servePipe(gw: Gateway, text: string, transport: boolean): Promise
     replies.push(await run(gw, c.method, c.params ?? {}));
   }
   if (replies.length === 1) return respond(replies[0]!, transport && method !== 'batch' && method !== 'broadcast');
-  // One reply a line: a payload's raw line breaks (whitespace) become spaces there.
-  return { status: 200, body: replies.map((r) => oneLine(stringifyKeeping(r))).join('\n') };
+  // One reply a line: a payload's raw line feeds (whitespace) are left out there.
+  return { status: 200, body: replies.map((r) => withoutLineFeeds(stringifyKeeping(r))).join('\n') };
 }
