@@ -1,6 +1,6 @@
 /**
  * Side by side with Centrifugo v6.9.1 (issue 20): the same script, with the official
- * `centrifuge` JavaScript SDK and the server API, runs against a real Centrifugo and against
+ * `centrifuge` JavaScript SDK (its JSON and its protobuf build) and the server API, runs against a real Centrifugo and against
  * odin-ws configured alike. Every frame the SDK receives and every server API reply is recorded,
  * normalized (random ids, epochs, node names, versions, token lifetimes) and compared. The
  * differences that remain are exactly those docs/protocol.md lists under "Deviations"
@@ -9,6 +9,10 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Centrifuge, type PublicationContext, type SubscribedContext } from 'centrifuge';
+import { Centrifuge as CentrifugeProtobuf } from 'centrifuge/build/protobuf';
+import { fromBinary, toJson } from '@bufbuild/protobuf';
+import { BinaryReader } from '@bufbuild/protobuf/wire';
+import { ReplySchema } from '../../src/lib/protocol/gen/client_pb.js';
 import WebSocket from 'ws';
 import { SignJWT } from 'jose';
 import { startGateway, type RunningGateway } from '../../src/apps/gateway/compose.js';
@@ -19,7 +23,6 @@ import { waitFor } from '../testkit/wait.js';
 
 const KEY = 'parity-key';
 const SECRET = 'parity-secret-parity-secret-parity-secret';
-const CH = 'chat:parity';
 /** A payload Centrifugo carries byte for byte: the issue's first row. */
 const DATA = '{"amountWei":1000000000000000001,"n":-9007199254740993,"p":1.10,"e":1E-7,"s":"\\u00e9"}';
 
@@ -80,7 +83,36 @@ function token(user: string, expSeconds: number): Promise<string> {
 }
 
 /** The script: the same calls against either server; returns what was observed, step by step. */
-async function script(t: Target): Promise<Step[]> {
+/** Protobuf replies as proto3 JSON (bytes in base64): payloads decoded to their text. */
+function pbPayloads(v: Json): Json {
+  if (Array.isArray(v)) return v.map(pbPayloads);
+  if (typeof v === 'object' && v !== null) {
+    const o: Record<string, Json> = {};
+    for (const [k, x] of Object.entries(v)) {
+      o[k] = k === 'data' && typeof x === 'string' ? new RawJson(Buffer.from(x, 'base64').toString('utf8'), 0) : pbPayloads(x);
+    }
+    return o;
+  }
+  return v;
+}
+
+function parsePbFrames(d: Buffer): Json[] {
+  const out: Json[] = [];
+  const reader = new BinaryReader(d);
+  while (reader.pos < reader.len) {
+    const j = toJson(ReplySchema, fromBinary(ReplySchema, reader.bytes()));
+    if (typeof j === 'object' && j !== null && Object.keys(j).length > 0) out.push(normalize(pbPayloads(j)));
+  }
+  return out;
+}
+
+type Encoding = 'json' | 'protobuf';
+
+async function script(t: Target, enc: Encoding): Promise<Step[]> {
+  const CH = `chat:parity-${enc}`;
+  const Sdk = enc === 'json' ? Centrifuge : (CentrifugeProtobuf as unknown as typeof Centrifuge);
+  // The protobuf SDK carries payloads as bytes: the JSON text, encoded.
+  const payload = (v: unknown): unknown => (enc === 'json' ? v : new TextEncoder().encode(JSON.stringify(v)));
   const steps: Step[] = [];
   let frames: Json[] = [];
   let open = 0;
@@ -89,8 +121,11 @@ async function script(t: Target): Promise<Step[]> {
       super(url, protocols);
       open++;
       this.on('close', () => open--);
-      this.on('message', (d: Buffer) => {
-        for (const line of d.toString('utf8').split('\n')) if (line !== '' && line !== '{}') frames.push(parseFrame(line));
+      this.on('message', (raw: Buffer | ArrayBuffer, binary: boolean) => {
+        // The protobuf SDK asks for ArrayBuffers.
+        const d = Buffer.isBuffer(raw) ? raw : Buffer.from(raw);
+        if (binary) frames.push(...parsePbFrames(d));
+        else for (const line of d.toString('utf8').split('\n')) if (line !== '' && line !== '{}') frames.push(parseFrame(line));
       });
     }
   }
@@ -101,7 +136,7 @@ async function script(t: Target): Promise<Step[]> {
   };
   const settle = async (n: number): Promise<void> => waitFor(() => frames.length >= n, 5000, `${n} frames`);
 
-  const c = new Centrifuge(`${t.ws}/connection/websocket`, { websocket: RecordingSocket, minReconnectDelay: 50, maxReconnectDelay: 100 });
+  const c = new Sdk(`${t.ws}/connection/websocket`, { websocket: RecordingSocket, minReconnectDelay: 50, maxReconnectDelay: 100 });
   const clients = [c];
   try {
     const connected = new Promise<Json>((r) => c.once('connected', (ctx) => r({ transport: ctx.transport })));
@@ -132,7 +167,7 @@ async function script(t: Target): Promise<Step[]> {
     await waitFor(() => pubs.length === 2, 5000, 'publication');
     record('server API publish with raw line breaks → push', { api: lines, offset: pubs[1]!.offset });
 
-    await sub.publish({ from: 'client', x: 1.5 });
+    await sub.publish(payload({ from: 'client', x: 1.5 }));
     await waitFor(() => pubs.length === 3, 5000, 'client publication');
     await settle(1);
     record('client publish → reply and push', { offset: pubs[2]!.offset, hasInfo: pubs[2]!.info !== undefined });
@@ -144,7 +179,7 @@ async function script(t: Target): Promise<Step[]> {
     const ps = await sub.presenceStats();
     record('presence, presence stats', { clients: Object.keys(pr.clients).length, ...ps });
 
-    const rpc = await c.rpc('anything', {}).then(
+    const rpc = await c.rpc('anything', payload({})).then(
       () => 'ok',
       (e: { code: number; message: string }) => ({ code: e.code, message: e.message }),
     );
@@ -162,7 +197,7 @@ async function script(t: Target): Promise<Step[]> {
         s.subscribe();
         await s.ready(5000);
         errors.push(
-          await s.publish({ no: 1 }).then(
+          await s.publish(payload({ no: 1 })).then(
             () => 'ok',
             (e: { code: number; message: string }) => ({ code: e.code, message: e.message }),
           ),
@@ -202,7 +237,7 @@ async function script(t: Target): Promise<Step[]> {
 
     // Token refresh: a connection whose token expires in 2 s asks for a new one and refreshes.
     let refreshed = 0;
-    const r = new Centrifuge(`${t.ws}/connection/websocket`, {
+    const r = new Sdk(`${t.ws}/connection/websocket`, {
       websocket: RecordingSocket,
       token: await token('u1', 2),
       getToken: async () => {
@@ -312,19 +347,21 @@ after(async () => {
   await centrifugo?.stop();
 });
 
-test('the same centrifuge-js script against Centrifugo v6.9.1 and odin-ws: no undocumented difference', async () => {
-  const theirs = await script({ name: 'centrifugo', http: centrifugo.url, ws: centrifugo.url.replace('http', 'ws') });
-  const ours = await script({ name: 'odin-ws', http: gw.url, ws: gw.url.replace('http', 'ws') });
-  assert.deepEqual(
-    ours.map((s) => s.step),
-    theirs.map((s) => s.step),
-  );
-  const found: { step: string; path: string; centrifugo: Json; odin: Json }[] = [];
-  for (let i = 0; i < theirs.length; i++) {
-    const out: { path: string; centrifugo: Json; odin: Json }[] = [];
-    diff({ frames: theirs[i]!.frames, seen: theirs[i]!.seen }, { frames: ours[i]!.frames, seen: ours[i]!.seen }, '', out);
-    for (const d of out) found.push({ step: theirs[i]!.step, ...d });
-  }
-  const undocumented = found.filter((d) => !DOCUMENTED.some((x) => x.step === d.step && x.path === d.path));
-  assert.deepEqual(undocumented, [], JSON.stringify(undocumented, null, 1));
-});
+for (const enc of ['json', 'protobuf'] as const) {
+  test(`the same centrifuge-js script (${enc}) against Centrifugo v6.9.1 and odin-ws: no undocumented difference`, async () => {
+    const theirs = await script({ name: 'centrifugo', http: centrifugo.url, ws: centrifugo.url.replace('http', 'ws') }, enc);
+    const ours = await script({ name: 'odin-ws', http: gw.url, ws: gw.url.replace('http', 'ws') }, enc);
+    assert.deepEqual(
+      ours.map((s) => s.step),
+      theirs.map((s) => s.step),
+    );
+    const found: { step: string; path: string; centrifugo: Json; odin: Json }[] = [];
+    for (let i = 0; i < theirs.length; i++) {
+      const out: { path: string; centrifugo: Json; odin: Json }[] = [];
+      diff({ frames: theirs[i]!.frames, seen: theirs[i]!.seen }, { frames: ours[i]!.frames, seen: ours[i]!.seen }, '', out);
+      for (const d of out) found.push({ step: theirs[i]!.step, ...d });
+    }
+    const undocumented = found.filter((d) => !DOCUMENTED.some((x) => x.step === d.step && x.path === d.path));
+    assert.deepEqual(undocumented, [], JSON.stringify(undocumented, null, 1));
+  });
+}
