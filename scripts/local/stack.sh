@@ -140,8 +140,8 @@ start_kafka() {
   log "kafka: the Odin topics exist (odin-ws kafka topics --kafka-brokers $HOST:$KAFKA_PORT)"
 }
 
-# The feed's path: Kafka when WITH_KAFKA=true (the plans' backbone), else NATS subjects.
-kafka_path() { [ "$WITH_KAFKA" = true ]; }
+# The feed's path: Kafka when WITH_KAFKA=true or Kafka runs (local:start:kafka; the plans' backbone), else NATS subjects.
+kafka_path() { [ "$WITH_KAFKA" = true ] || running kafka; }
 
 start_gateway() {
   running nats || start_nats
@@ -222,6 +222,9 @@ each() {
         "$action" "$s"
       done
     fi
+  elif [ "$target" = loadtest ] && [ "$action" = stop ]; then
+    # A load test (task local:test:*) writes RUN_DIR/loadtest.pid; SIGTERM ends it with its summary.
+    stop loadtest
   else
     case " ${ALL[*]} " in *" $target "*) ;; *) log "unknown service \"$target\" (${ALL[*]}, all)"; exit 2 ;; esac
     "$action" "$target"
