@@ -115,7 +115,9 @@ export function parsePublisherArgs(
     autostart: values.autostart ?? false,
     processMetrics: true,
     ...((values.host ?? env['PUBLISHER_HOST']) ? { host: values.host ?? env['PUBLISHER_HOST'] } : {}),
-    ...((values['control-key'] ?? env['PUBLISHER_CONTROL_KEY']) ? { controlKey: values['control-key'] ?? env['PUBLISHER_CONTROL_KEY'] } : {}),
+    ...((values['control-key'] ?? env['PUBLISHER_CONTROL_KEY'])
+      ? { controlKey: values['control-key'] ?? env['PUBLISHER_CONTROL_KEY'] }
+      : {}),
     ...(profile !== undefined ? { profile: profile as Profile } : {}),
     ...(values.rate !== undefined ? { messagesPerSecond: num('rate', values.rate) } : {}),
     ...(values.duration !== undefined ? { duration: num('duration', values.duration) } : {}),
