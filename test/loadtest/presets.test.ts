@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { createServer } from 'node:net';
 import { DEFAULT_MAX_FAILED, parseLoadtestArgs, PRESETS } from '../../src/apps/loadtest/main.js';
 import { thresholdActual } from '../../src/lib/loadtest/report.js';
-import { startGateway } from '../../src/lib/server/server.js';
+import { startGateway } from '../../src/apps/gateway/compose.js';
 import { waitFor } from '../testkit/wait.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');

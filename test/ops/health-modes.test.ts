@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { checkAll, detailLines, healthTable, parseHealthArgs } from '../../src/apps/health/main.js';
 import { DEFAULT_ENDPOINTS } from '../../src/lib/ops-probe/services.js';
 import { DEFAULT_KAFKA_BROKERS } from '../../src/lib/kafka/config.js';
-import { startGateway } from '../../src/lib/server/server.js';
+import { startGateway } from '../../src/apps/gateway/compose.js';
 import { startPublisher } from '../../src/lib/publisher/server.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');

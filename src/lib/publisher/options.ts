@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { silentLogger, type Logger } from '../core/logger.js';
+import { isLoopback } from '../http/loopback.js';
 import type { Clock } from './clock.js';
 import { systemClock } from './clock.js';
 import { PublisherError } from './errors.js';
@@ -232,11 +233,6 @@ export function resolveOptions(input: PublisherOptions = {}): ResolvedOptions {
     clock: o.clock ?? systemClock,
     logger: o.logger ?? silentLogger,
   });
-}
-
-/** 127.0.0.0/8, ::1 and localhost: reachable from this machine only. */
-export function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
 
 /** Weights from an `events` spec. */
