@@ -123,7 +123,8 @@ export async function statsCommand(argv: readonly string[]): Promise<number> {
     const snap = await collectStats(o.view, o.endpoints, o.kafkaGroup);
     answered ||= snap.answered;
     if (o.json) process.stdout.write(JSON.stringify(snap) + '\n');
-    else if (tty) process.stdout.write('\x1b[2J\x1b[H' + renderWatchFrame(snap, prev, (process.stdout.rows || 24) - 1) + '(Ctrl-C to stop)\n');
+    else if (tty)
+      process.stdout.write('\x1b[2J\x1b[H' + renderWatchFrame(snap, prev, (process.stdout.rows || 24) - 1) + '(Ctrl-C to stop)\n');
     else process.stdout.write('\n' + renderStats(snap, prev));
     prev = snap;
   }

@@ -251,7 +251,10 @@ export function headline(s: StatsSnapshot, prev: StatsSnapshot | null): string {
   }
   if (s.gateway) {
     const g = s.gateway;
-    rows.push(['connections', `${fmt(num(g, 'connections', 'total'))}, ${fmt(g.subscriptions)} subscriptions, ${fmt(g.channels)} channels`]);
+    rows.push([
+      'connections',
+      `${fmt(num(g, 'connections', 'total'))}, ${fmt(g.subscriptions)} subscriptions, ${fmt(g.channels)} channels`,
+    ]);
     rows.push([
       'gateway traffic',
       `${rate(s, prev, (x) => num(x.gateway, 'publications'))} publications, ${rate(s, prev, (x) => num(x.gateway, 'messages', 'out'))} messages out, ${fmt(g.slowDisconnects)} slow disconnects`,
@@ -276,5 +279,7 @@ export function renderWatchFrame(s: StatsSnapshot, prev: StatsSnapshot | null, r
   const lines = `${headline(s, prev)}\n${renderStats(s, prev)}`.split('\n');
   const room = Math.max(8, rows - 2);
   if (lines.length <= room) return lines.join('\n');
-  return [...lines.slice(0, room - 1), `… ${lines.length - room + 1} more lines (odin-ws stats ${s.view} prints them all)`].join('\n') + '\n';
+  return (
+    [...lines.slice(0, room - 1), `… ${lines.length - room + 1} more lines (odin-ws stats ${s.view} prints them all)`].join('\n') + '\n'
+  );
 }
