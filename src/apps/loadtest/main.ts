@@ -246,7 +246,7 @@ export function parseLoadtestArgs(argv: readonly string[], env: NodeJS.ProcessEn
     apiKey,
     apiUrl: f['api-url'] ?? `http://${url.host}`,
     publisherUrl,
-    publisherKey: f['publisher-key'] ?? env.PUBLISHER_CONTROL_KEY ?? null,
+    publisherKey: f['publisher-key'] || env.PUBLISHER_CONTROL_KEY || null,
     pidFile: f['pid-file'] ?? null,
     workers: Math.floor(num('workers', f.workers, defaultWorkers(connections), 1)),
     trackEvery: Math.floor(num('track-every', f['track-every'], 1, 1)),
