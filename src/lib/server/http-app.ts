@@ -20,7 +20,6 @@ import {
   SSE_PATH,
   type SessionRouterFactory,
 } from '../transport-emulation/emulation.js';
-import { DASHBOARD_METHODS, DASHBOARD_PATH, type Dashboard } from '../dashboard/dashboard.js';
 
 /** Largest API request body, bytes; more gets 413. */
 export const MAX_API_BODY_BYTES = 1024 * 1024;
@@ -42,6 +41,13 @@ export interface GroupView {
   stats(): Promise<Record<string, unknown>>;
 }
 
+/** An app served under `path` (and everything below it) by the gateway's HTTP app. */
+export interface MountedApp {
+  readonly path: string;
+  readonly methods: readonly string[];
+  handle(req: HttpRequest, path: string): Promise<HttpReply> | HttpReply;
+}
+
 export interface GatewayAppOptions {
   readonly apiKey: string;
   readonly bodyTimeoutMs?: number;
@@ -53,8 +59,8 @@ export interface GatewayAppOptions {
    * request: a check returns why the gateway is not ready, or null.
    */
   readonly readinessChecks?: ReadonlyMap<string, () => string | null>;
-  /** Mounted at /dashboard when given (docs/dashboard.md). */
-  readonly dashboard?: Dashboard;
+  /** Apps served under a path of their own (the dashboard at /dashboard: docs/dashboard.md). */
+  readonly mounts?: readonly MountedApp[];
   /**
    * Reaches the node of a session this node does not hold, for `/emulation` (over NATS with the
    * JetStream broker: other workers and other hosts); given this node's id and its local
@@ -166,7 +172,7 @@ export function createGatewayApp(gateway: Gateway, registry: Registry, opts: Gat
     .on('OPTIONS', HTTP_STREAM_PATH, emu.preflight)
     .on('OPTIONS', SSE_PATH, emu.preflight)
     .on('OPTIONS', EMULATION_PATH, emu.preflight);
-  if (opts.dashboard) router.on(DASHBOARD_METHODS, DASHBOARD_PATH + '/*', opts.dashboard.handle);
+  for (const m of opts.mounts ?? []) router.on(m.methods, m.path + '/*', m.handle);
 
   const handshakes = new PendingHandshakes(gateway);
   return { http: router.handle, upgrade: (req) => decideUpgrade(gateway, req, handshakes), acceptor: gateway, handshakes };
