@@ -99,6 +99,10 @@ test('no Docker, WITH_KAFKA=true: publisher → Kafka topics → gateway → cli
       assert.match(r.key, /^[A-Z0-9]+$/); // the token: the gateway's channel is <key>.trade
       assert.match(r.value.type, /trade/i);
     }
+    // Asking for more than there is ends after WAIT seconds, saying so, instead of waiting silently.
+    const short = await taskRun(env, 'local:stats:consume', 'TOPIC=odin.trades', 'NUM=1000000', 'WAIT=2');
+    assert.notEqual(short.code, 0);
+    assert.match(short.out, /odin-ws kafka consume: \d+ of 1000000 records in 2 s: is anything producing to odin\.trades\?/);
     const topics = await t('local:stats:topics');
     const end = /^odin\.trades\s+12\s+([\d,]+)/m.exec(topics);
     assert.ok(end && Number(end[1]!.replace(/,/g, '')) >= 3, topics);
