@@ -98,10 +98,22 @@ test('the plans: 45 + 86 names, every one a task or an alias, aliases shown by t
 });
 
 /** `task --dry NAME VARS`: exit status and output. */
-function dry(name: string): { name: string; status: number | null; out: string } {
-  const r = spawnSync(task, ['--dry', name, ...VARS], { cwd: root, env: ENV, encoding: 'utf8', timeout: 60_000 });
+function dry(name: string, mode = 'process'): { name: string; status: number | null; out: string } {
+  const r = spawnSync(task, ['--dry', name, ...VARS], { cwd: root, env: { ...ENV, LOCAL_MODE: mode }, encoding: 'utf8', timeout: 60_000 });
   return { name, status: r.status, out: r.stdout + r.stderr };
 }
+
+test('task --dry in Docker mode: every local name of the second plan renders, services through compose', { timeout: 300_000 }, () => {
+  const failures: string[] = [];
+  for (const name of SECOND_PLAN.filter((n) => n.startsWith('local:'))) {
+    const r = dry(name, 'docker');
+    if (r.status !== 0) failures.push(`${name}: exit ${r.status}\n${r.out}`);
+    if (/stack\.sh (start|stop|delete|restart|rebuild|logs) (?!loadtest)/.test(r.out)) failures.push(`${name}: runs the process stack in Docker mode`);
+  }
+  assert.deepEqual(failures, []);
+  assert.match(dry('local:start:redpanda', 'docker').out, /compose\.sh start kafka/);
+  assert.match(dry('local:health:grafana', 'docker').out, /odin-ws\.js health grafana/);
+});
 
 test('task --dry: every plan name renders its commands, or says in one line what it needs here', { timeout: 600_000 }, () => {
   const failures: string[] = [];
