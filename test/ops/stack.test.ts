@@ -7,7 +7,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -16,6 +16,7 @@ import { promisify } from 'node:util';
 import { startGateway } from '../../src/apps/gateway/compose.js';
 import { freePort } from '../testkit/nats-cluster.js';
 import { findTool } from '../testkit/tools.js';
+import { waitFor } from '../testkit/wait.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const run = promisify(execFile);
@@ -85,6 +86,19 @@ test('no Docker, WITH_KAFKA=true: publisher → Kafka topics → gateway → cli
     const delivered = Number(/messages\s+([\d,]+) delivered/.exec(lt)?.[1]?.replace(/,/g, ''));
     assert.ok(delivered > 0, `nothing delivered through Kafka:\n${lt}`);
     assert.match(lt, /publisher control http:\/\/127\.0\.0\.1:\d+, sustained 50\/s/);
+    // The plan's open-ended run: test:sustained runs until test:stop, which ends it (with its summary) and the publisher's run.
+    const sustained = spawn(task, ['local:test:sustained', 'CONNECTIONS=5', 'RATE=20'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let sustainedOut = '';
+    sustained.stdout.on('data', (d: Buffer) => (sustainedOut += d.toString()));
+    sustained.stderr.on('data', (d: Buffer) => (sustainedOut += d.toString()));
+    const sustainedExit = new Promise<number | null>((r) => sustained.on('exit', (code) => r(code)));
+    await waitFor(() => sustainedOut.includes('running until stopped'), 60_000, 'the sustained run to start');
+    const stop = await t('local:test:stop');
+    assert.match(stop, /loadtest stopped/);
+    assert.match(stop, /"success":true/);
+    assert.equal(await sustainedExit, 0, sustainedOut);
+    assert.match(sustainedOut, /odin-ws loadtest summary[\s\S]*5 established of 5/);
+    assert.match(sustainedOut, /publisher control http:\/\/127\.0\.0\.1:\d+, sustained 20\/s/);
     const publisher = await t('local:stats:publisher');
     assert.match(publisher, /kafka/);
     // The records are on the topic, readable as the plan's stats:consume TOPIC NUM.
