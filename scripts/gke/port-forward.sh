@@ -18,10 +18,11 @@ for spec in "$@"; do
   pids+=("$!")
   names+=("$target ($ports)")
 done
-wait -n "${pids[@]}"
+ended=""
+wait -n -p ended "${pids[@]}"
 rc=$?
-failed=""
-for i in "${!pids[@]}"; do kill -0 "${pids[$i]}" 2>/dev/null || failed="$failed ${names[$i]}"; done
-echo "gcp: port-forward ended for${failed:- a service} (exit $rc); stopping the other forwards" >&2
+failed="a service"
+for i in "${!pids[@]}"; do [ "${pids[$i]}" = "$ended" ] && failed=${names[$i]}; done
+echo "gcp: port-forward ended for $failed (exit $rc); stopping the other forwards" >&2
 stop_all
 exit 1

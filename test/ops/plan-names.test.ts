@@ -184,7 +184,7 @@ test('run for real here: Docker tasks say what Docker lacks, GKE tasks refuse un
   // A port-forward that fails (here: the fake cluster at 127.0.0.1:1 refuses) fails the task, naming it.
   const pf = real(['gcp:port-forward', 'GCP_PROJECT=p', 'GKE_CLUSTER=c']);
   assert.notEqual(pf.status, 0);
-  assert.match(pf.out, /gcp: port-forward ended for svc\/odin-ws-\w+ \(\d+:\d+\)/);
+  assert.match(pf.out, /gcp: port-forward ended for svc\/[\w-]+ \(\d+:\d+\) \(exit 1\)/);
   // An image the cluster cannot pull is refused before anything is applied.
   const img = real(['--dry', 'gcp:start:publisher', ...VARS.filter((v) => !v.startsWith('IMAGE=')), 'IMAGE=odin-ws:latest']);
   assert.notEqual(img.status, 0);
