@@ -10,7 +10,7 @@
 import { z } from 'zod';
 import type { HttpReply, HttpRequest } from '../core/transport.js';
 import { readBody } from '../http/body.js';
-import { checkApiKey } from '../server/api-http.js';
+import { checkApiKey } from '../http/api-key.js';
 import { json, Router } from '../http/router.js';
 import { describeIssues, durationSchema, eventsSchema, profileSchema, rampSecondsSchema, rateSchema, tokensSchema } from './options.js';
 import type { Logger } from '../core/logger.js';
