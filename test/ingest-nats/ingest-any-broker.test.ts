@@ -14,7 +14,8 @@ import { startGatewayProcess, type GatewayProcess } from '../testkit/gateway-pro
 import { TestClient, type Json } from '../testkit/ws-client.js';
 import { Recorder } from '../broker-conformance.js';
 import { waitFor } from '../testkit/wait.js';
-import { ISSUE_20_ROWS } from '../testkit/json-text-arb.js';
+import { ISSUE_20_ROWS, jsonText } from '../testkit/json-text-arb.js';
+import fc from 'fast-check';
 
 const enc = new TextEncoder();
 
@@ -152,6 +153,45 @@ describe('NatsIngest on the memory broker', () => {
         'no tag added',
       );
       assert.equal(ing.health().dropped, bad.length);
+    } finally {
+      await ing.stop();
+      await broker.close();
+    }
+  });
+});
+
+describe('NatsIngest: property (issue 20)', () => {
+  let nats: NatsServerHandle;
+  let nc: NatsConnection;
+  before(async () => {
+    nats = await startNatsServer();
+    nc = await connect({ servers: nats.url });
+  });
+  after(async () => {
+    await nc?.close();
+    await nats?.stop();
+  });
+
+  it('any JSON text published on an Odin subject is stored and delivered byte-identical', async () => {
+    const broker = new MemoryBroker();
+    const rec = new Recorder();
+    await broker.run(rec);
+    const sym = 'P' + randomBytes(3).toString('hex');
+    const ch = `${sym}.trade`;
+    await broker.subscribe(ch);
+    const ing = new NatsIngest({ servers: nats.url, broker });
+    await ing.start();
+    try {
+      let n = 0;
+      await fc.assert(
+        fc.asyncProperty(jsonText, async (t) => {
+          nc.publish(`odin.token.${sym}.trade`, enc.encode(t));
+          n++;
+          await waitFor(() => rec.of(ch).length === n, 5000, `publication ${n}`);
+          assert.ok(Buffer.from(rec.of(ch)[n - 1]!.data).equals(Buffer.from(t)), JSON.stringify(t));
+        }),
+        { numRuns: 50 },
+      );
     } finally {
       await ing.stop();
       await broker.close();
