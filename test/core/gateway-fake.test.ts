@@ -5,11 +5,12 @@ import { Gateway } from '../../src/lib/core/gateway.js';
 import { resolveGatewayOptions, type GatewayOptionsInput } from '../../src/lib/core/options.js';
 import { FakeConnection, FakeTransport } from '../testkit/fake-transport.js';
 import { waitFor } from '../testkit/wait.js';
+import { systemClock } from '../../src/lib/runtime/clock.js';
 
 async function setup(input: GatewayOptionsInput = {}) {
   const transport = new FakeTransport();
-  const broker = new MemoryBroker();
-  const gw = new Gateway(resolveGatewayOptions({ ...input }), { broker, transport });
+  const broker = new MemoryBroker({ clock: systemClock });
+  const gw = new Gateway(resolveGatewayOptions({ ...input }), { broker, transport, clock: systemClock });
   await gw.start();
   const connect = (info: Parameters<FakeTransport['connect']>[1] = {}) => {
     const c = transport.connect(gw, info);

@@ -14,6 +14,8 @@ import { startGatewayProcess, type GatewayProcess } from '../testkit/gateway-pro
 import { TestClient, type Json } from '../testkit/ws-client.js';
 import { Recorder } from '../broker-conformance.js';
 import { waitFor } from '../testkit/wait.js';
+import { systemClock } from '../../src/lib/runtime/clock.js';
+import { FakeClock } from '../testkit/fake-clock.js';
 
 const enc = new TextEncoder();
 
@@ -30,7 +32,8 @@ describe('ingest dedup key', () => {
 
 describe('IngestTracker', () => {
   it('bounds the publications in flight, counts drops and failures, reports lag, resolves whenIdle', async () => {
-    const t = new IngestTracker(2);
+    const clock = new FakeClock();
+    const t = new IngestTracker(clock, 2);
     const resolvers: (() => void)[] = [];
     const errors: unknown[] = [];
     const hold = (): Promise<void> => new Promise<void>((r) => resolvers.push(r));
@@ -59,7 +62,7 @@ describe('IngestTracker', () => {
     );
     assert.equal(t.counters.dropped, 1);
     assert.equal(t.inFlight, 2);
-    assert.ok(t.lagMs(Date.now() + 100) >= 100);
+    assert.ok(t.lagMs(clock.now() + 100) >= 100);
     const idle = t.whenIdle();
     for (const r of resolvers) r();
     await idle;
@@ -69,7 +72,7 @@ describe('IngestTracker', () => {
   });
 
   it('rejects a bound that is not a positive integer', () => {
-    assert.throws(() => new IngestTracker(0), /positive integer/);
+    assert.throws(() => new IngestTracker(new FakeClock(), 0), /positive integer/);
   });
 });
 
@@ -86,7 +89,7 @@ describe('NatsIngest on the memory broker', () => {
   });
 
   it('delivers two byte-identical payloads as two publications; an id repeated is kept once', async () => {
-    const broker = new MemoryBroker();
+    const broker = new MemoryBroker({ clock: systemClock });
     const rec = new Recorder();
     await broker.run(rec);
     const sym = 'S' + randomBytes(3).toString('hex');

@@ -24,6 +24,7 @@ import { JetStreamBroker } from '../../src/lib/broker-jetstream/jetstream-broker
 import { MemoryBroker } from '../../src/lib/core/broker-memory.js';
 import { silentLogger } from '../../src/lib/core/logger.js';
 import { BrokerError, type Broker } from '../../src/lib/core/broker.js';
+import { systemClock } from '../../src/lib/runtime/clock.js';
 
 const seqOf = (data: string): number => (JSON.parse(data) as { data: { seq: number } }).data.seq;
 const range = (from: number, to: number): number[] => Array.from({ length: to - from + 1 }, (_, i) => from + i);
@@ -147,7 +148,7 @@ describe('Kafka ingest: a rebalance while publications are in flight (real Kafka
   });
 
   it('a refused publication is retried before any later record of its channel lands (no reordering, no loss)', async () => {
-    const broker = new MemoryBroker();
+    const broker = new MemoryBroker({ clock: systemClock });
     await broker.run({ onPublication() {} });
     const key = 'R' + randomBytes(3).toString('hex').toUpperCase();
     let refused = 0;

@@ -1,8 +1,36 @@
-/** Polls `cond` on every turn of the event loop (and at least every 5 ms) until it holds. */
-export async function waitFor(cond: () => boolean, timeoutMs = 5000, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
+/**
+ * The one wait helper of the tests: for a condition that has no event to wait on.
+ *
+ * Real time: `cond` is checked every `everyMs` (default 5 ms) until it holds or `timeoutMs` has
+ * passed. With `clock` (a FakeClock): between checks the event loop turns once and the fake
+ * clock moves 1 ms, so the timers of the code under test fire without any real waiting;
+ * `timeoutMs` is then fake time.
+ */
+import type { FakeClock } from './fake-clock.js';
+
+export interface WaitOptions {
+  /** Real-time polling period, ms (default 5). */
+  readonly everyMs?: number;
+  /** Drive this fake clock instead of waiting. */
+  readonly clock?: FakeClock;
+}
+
+export async function waitFor(
+  cond: () => boolean | Promise<boolean>,
+  timeoutMs = 5000,
+  what = 'condition',
+  opts: WaitOptions = {},
+): Promise<void> {
+  const { clock, everyMs = 5 } = opts;
+  const deadline = (clock ? clock.now() : Date.now()) + timeoutMs;
+  for (;;) {
+    if (await cond()) return;
+    if ((clock ? clock.now() : Date.now()) > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    if (clock) {
+      await new Promise<void>((r) => setImmediate(r));
+      clock.advance(1);
+    } else {
+      await new Promise<void>((r) => setTimeout(r, everyMs));
+    }
   }
 }

@@ -18,6 +18,7 @@ import type { SessionRouterFactory } from '../transport-emulation/emulation.js';
 import { Dashboard } from '../dashboard/dashboard.js';
 import type { DashboardOptions } from '../dashboard/options.js';
 import { withStatsNamespace } from '../dashboard/stats-channel.js';
+import { systemClock } from '../runtime/clock.js';
 
 export { MAX_API_BODY_BYTES, WS_PATHS, statsOf } from './http-app.js';
 
@@ -72,7 +73,12 @@ export async function startGateway(
     permessageDeflate: options.permessageDeflate,
     ...(deps.headersTimeoutMs !== undefined ? { headersTimeoutMs: deps.headersTimeoutMs } : {}),
   });
-  const gateway = new Gateway(options, { broker: deps.broker ?? new MemoryBroker(), transport, log });
+  const gateway = new Gateway(options, {
+    broker: deps.broker ?? new MemoryBroker({ clock: systemClock }),
+    transport,
+    log,
+    clock: systemClock,
+  });
   const registry = createMetrics(gateway);
   await gateway.start();
   const readinessChecks = new Map<string, () => string | null>();
