@@ -22,7 +22,8 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LoadRun, type Totals } from '../../src/lib/loadtest/runner.js';
 import { HttpApiTarget, RatePublisher } from '../../src/lib/loadtest/publisher.js';
-import { startGatewayProcess, pollUntil, type GatewayProcess } from '../../test/testkit/gateway-process.js';
+import { startGatewayProcess, type GatewayProcess } from '../../test/testkit/gateway-process.js';
+import { waitFor } from '../../test/testkit/wait.js';
 import { runReconnectStorm } from '../../test/testkit/storm.js';
 import { rssBytes } from '../proc.js';
 
@@ -71,7 +72,7 @@ async function gcAndSnapshot(gw: GatewayProcess, dir: string): Promise<Record<st
   const before = new Set(readdirSync(dir));
   process.kill(gw.pid, 'SIGUSR2');
   let file = '';
-  await pollUntil(
+  await waitFor(
     async () => {
       file = readdirSync(dir).find((f) => !before.has(f) && f.endsWith('.heapsnapshot')) ?? '';
       if (file === '') return false;
@@ -81,7 +82,7 @@ async function gcAndSnapshot(gw: GatewayProcess, dir: string): Promise<Record<st
     },
     120_000,
     'heap snapshot written',
-    200,
+    { everyMs: 200 },
   );
   return { ...(await memory(gw)), snapshot: join(dir, file) };
 }
@@ -151,7 +152,7 @@ async function churn(): Promise<boolean> {
     const during = await snapshot(gw);
     const t = await run.stop();
     await target.close(); // its keep-alive sockets would count as the gateway's fds
-    await pollUntil(async () => (await gauges(gw))['ws_connections_active'] === 0, 30_000, 'every connection gone', 200);
+    await waitFor(async () => (await gauges(gw))['ws_connections_active'] === 0, 30_000, 'every connection gone', { everyMs: 200 });
     await sleep(1_000);
     const after = { ...(await snapshot(gw)), ...(await memory(gw)) };
     const afterGc = await gcAndSnapshot(gw, heapDir);

@@ -11,6 +11,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from '@nats-io/transport-node';
+import { waitFor } from './wait.js';
 
 /** How long a server may take to print "Server is ready", ms. */
 export const DEFAULT_NATS_START_TIMEOUT_MS = 10_000;
@@ -258,19 +259,16 @@ export async function startNatsCluster(n: number, name = 'odin-test'): Promise<N
  */
 export async function waitJetStreamReady(urls: readonly string[], timeoutMs = 30_000): Promise<void> {
   const nc = await connect({ servers: [...urls], reconnect: false });
-  const deadline = Date.now() + timeoutMs;
-  try {
-    for (;;) {
-      try {
-        const r = await nc.request('$JS.API.INFO', undefined, { timeout: 1_000 });
-        const body = r.json<{ error?: unknown }>();
-        if (body.error === undefined) return;
-      } catch {
-        // not ready yet: no responders or timeout while the meta leader is elected
-      }
-      if (Date.now() > deadline) throw new Error(`JetStream not ready within ${timeoutMs} ms`);
-      await new Promise<void>((r) => setTimeout(r, 100));
+  const answers = async (): Promise<boolean> => {
+    try {
+      const r = await nc.request('$JS.API.INFO', undefined, { timeout: 1_000 });
+      return r.json<{ error?: unknown }>().error === undefined;
+    } catch {
+      return false; // not ready yet: no responders or timeout while the meta leader is elected
     }
+  };
+  try {
+    await waitFor(answers, timeoutMs, 'JetStream to answer', { everyMs: 100 });
   } finally {
     await nc.close();
   }

@@ -12,7 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LoadRun, type Totals } from '../../src/lib/loadtest/runner.js';
 import { HttpApiTarget, RatePublisher } from '../../src/lib/loadtest/publisher.js';
-import { startGatewayProcess, pollUntil, type GatewayProcess } from './gateway-process.js';
+import { startGatewayProcess, type GatewayProcess } from './gateway-process.js';
+import { waitFor } from './wait.js';
 import { freePort, startNatsServer } from './nats-cluster.js';
 import { SdkSubscriber } from './sdk-subscriber.js';
 
@@ -116,11 +117,11 @@ export async function runReconnectStorm(o: StormOptions): Promise<StormResult> {
     await Promise.all(sdk.map((s) => s.waitFor(() => s.subscribed.length > 0, 15_000, 'SDK subscribed')));
     const subscriptions = o.connections * 2 + o.sdkClients;
     const first = gw;
-    await pollUntil(
+    await waitFor(
       async () => (await metric(first, 'ws_subscriptions_active'))['ws_subscriptions_active'] === subscriptions,
       15_000,
       'all subscribed',
-      100,
+      { everyMs: 100 },
     );
     const target = new HttpApiTarget(url, API_KEY);
     const pub = new RatePublisher(target, STORM_CHANNELS, 'sustained', o.rate, Number.MAX_SAFE_INTEGER);
@@ -134,7 +135,7 @@ export async function runReconnectStorm(o: StormOptions): Promise<StormResult> {
     const upAt = Date.now();
     log(`# storm: new gateway listening ${upAt - stoppedAt} ms after the stop`);
     let maxWaitingSeen = 0;
-    await pollUntil(
+    await waitFor(
       async () => {
         const m = await metric(next, 'ws_');
         maxWaitingSeen = Math.max(maxWaitingSeen, m['ws_recoveries_waiting'] ?? 0);
@@ -142,7 +143,7 @@ export async function runReconnectStorm(o: StormOptions): Promise<StormResult> {
       },
       o.allBackTimeoutMs,
       'every client subscribed again',
-      100,
+      { everyMs: 100 },
     );
     const allBackMs = Date.now() - upAt;
     log(`# storm: every client subscribed again ${allBackMs} ms after the new gateway listened`);
@@ -158,14 +159,14 @@ export async function runReconnectStorm(o: StormOptions): Promise<StormResult> {
       inStream += top;
     }
     const expectedDeliveries = (inStream * o.connections * 2) / STORM_CHANNELS.length;
-    await pollUntil(
+    await waitFor(
       async () => {
         await run!.flush();
         return run!.totals().delivered >= expectedDeliveries;
       },
       30_000,
       'every publication delivered to the load-tester clients',
-      200,
+      { everyMs: 200 },
     ).catch(() => undefined); // the totals below show what is missing
     let sdkLost = 0;
     let sdkDup = 0;
