@@ -9,7 +9,7 @@ import WebSocket from 'ws';
 import { JetStreamBroker } from '../../src/lib/broker-jetstream/jetstream-broker.js';
 import { MemoryBroker } from '../../src/lib/core/broker-memory.js';
 import type { Broker, Publication } from '../../src/lib/core/broker.js';
-import { startNatsServer } from '../../test/testkit/nats-cluster.js';
+import { startNatsServer } from '../../test/testkit/nats-server.js';
 import { callApi, startGatewayProcess } from '../../test/testkit/gateway-process.js';
 import { systemClock } from '../../src/lib/runtime/clock.js';
 

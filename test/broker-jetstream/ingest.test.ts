@@ -5,7 +5,7 @@ import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
 import { JetStreamBroker } from '../../src/lib/broker-jetstream/jetstream-broker.js';
 import { NatsIngest, compileRules, mapSubject, DEFAULT_INGEST_RULES } from '../../src/lib/ingest-nats/nats-ingest.js';
 import { decodeChannel, encodeChannel } from '../../src/lib/broker-jetstream/subject.js';
-import { startNatsServer, type NatsServerHandle } from '../testkit/nats-cluster.js';
+import { startNatsServer, type NatsServerHandle } from '../testkit/nats-server.js';
 import { Recorder } from '../broker-conformance.js';
 
 describe('subject mapping', () => {

@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { JetStreamBroker } from '../../src/lib/broker-jetstream/jetstream-broker.js';
 import { BrokerError } from '../../src/lib/core/broker.js';
 import { kvKeyOfChannel } from '../../src/lib/broker-jetstream/subject.js';
-import { startNatsServer, type NatsServerHandle } from '../testkit/nats-cluster.js';
+import { startNatsServer, type NatsServerHandle } from '../testkit/nats-server.js';
 import { waitFor } from '../testkit/wait.js';
 import { startGateway } from '../../src/lib/server/server.js';
 import { Centrifuge } from 'centrifuge';

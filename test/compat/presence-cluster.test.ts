@@ -14,7 +14,7 @@ import { Centrifuge, type Subscription } from 'centrifuge';
 import WebSocket from 'ws';
 import { SignJWT } from 'jose';
 import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
-import { startNatsServer, type NatsServerHandle } from '../testkit/nats-cluster.js';
+import { startNatsServer, type NatsServerHandle } from '../testkit/nats-server.js';
 import { assertApiOk, callApi, startGatewayProcess, type GatewayProcess } from '../testkit/gateway-process.js';
 import { runPython } from '../testkit/compat-clients.js';
 import { waitFor } from '../testkit/wait.js';

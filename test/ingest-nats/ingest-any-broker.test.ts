@@ -9,7 +9,7 @@ import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
 import { MemoryBroker } from '../../src/lib/core/broker-memory.js';
 import { IngestTracker } from '../../src/lib/core/ingest.js';
 import { NatsIngest, messageId } from '../../src/lib/ingest-nats/nats-ingest.js';
-import { startNatsServer, type NatsServerHandle } from '../testkit/nats-cluster.js';
+import { startNatsServer, type NatsServerHandle } from '../testkit/nats-server.js';
 import { startGatewayProcess, type GatewayProcess } from '../testkit/gateway-process.js';
 import { TestClient, type Json } from '../testkit/ws-client.js';
 import { Recorder } from '../broker-conformance.js';

@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { PublishOptions, StreamPosition } from '../../src/lib/core/broker.js';
 import { NatsIngest } from '../../src/lib/ingest-nats/nats-ingest.js';
-import { startNatsServer, type NatsServerHandle } from '../testkit/nats-cluster.js';
+import { startNatsServer, type NatsServerHandle } from '../testkit/nats-server.js';
 import { waitFor } from '../testkit/wait.js';
 
 const enc = new TextEncoder();

@@ -15,7 +15,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { createOdinTopics, startKafka, type LocalKafka } from '../testkit/kafka.js';
-import { startNatsServer, type NatsServerHandle } from '../testkit/nats-cluster.js';
+import { startNatsServer, type NatsServerHandle } from '../testkit/nats-server.js';
 import { waitFor } from '../testkit/wait.js';
 import { KafkaProducer, partitionForKey } from '../../src/lib/kafka/client.js';
 import { KafkaIngest, type KafkaIngestOptions } from '../../src/lib/kafka/ingest.js';

@@ -8,7 +8,7 @@ import { DEFAULT_INGEST_RULES, NatsIngest, type IngestRule } from '../../src/lib
 import type { PublishOptions, StreamPosition } from '../../src/lib/core/broker.js';
 import { eventChannel, type OdinEvent } from '../../src/lib/protocol/events.js';
 import { startPublisher } from '../../src/lib/publisher/server.js';
-import { startNatsServer, type NatsServerHandle } from '../testkit/nats-cluster.js';
+import { startNatsServer, type NatsServerHandle } from '../testkit/nats-server.js';
 import { waitFor } from '../testkit/wait.js';
 
 interface Published {

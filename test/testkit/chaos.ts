@@ -10,7 +10,8 @@ import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { apiOk, callApi, startGatewayProcess, type GatewayProcess } from './gateway-process.js';
 import { waitFor } from './wait.js';
-import { startNatsCluster, startNatsServer, type NatsServerHandle } from './nats-cluster.js';
+import { startNatsCluster } from './nats-cluster.js';
+import { startNatsServer, type NatsServerHandle } from './nats-server.js';
 import { SdkSubscriber } from './sdk-subscriber.js';
 import { judgeDeliveries, type DeliveryVerdict } from './delivery-verdict.js';
 

@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { startGatewayProcess, type GatewayProcess } from './gateway-process.js';
 import { waitFor } from './wait.js';
 import { createOdinTopics, startKafka, type LocalKafka } from './kafka.js';
-import { startNatsServer, type NatsServerHandle } from './nats-cluster.js';
+import { startNatsServer, type NatsServerHandle } from './nats-server.js';
 import { SdkSubscriber } from './sdk-subscriber.js';
 import { judgeDeliveries, type DeliveryVerdict } from './delivery-verdict.js';
 import { KafkaProducer } from '../../src/lib/kafka/client.js';

@@ -14,7 +14,8 @@ import { LoadRun, type Totals } from '../../src/lib/loadtest/runner.js';
 import { HttpApiTarget, RatePublisher } from '../../src/lib/loadtest/publisher.js';
 import { startGatewayProcess, type GatewayProcess } from './gateway-process.js';
 import { waitFor } from './wait.js';
-import { freePort, startNatsServer } from './nats-cluster.js';
+import { freePort } from './free-port.js';
+import { startNatsServer } from './nats-server.js';
 import { SdkSubscriber } from './sdk-subscriber.js';
 
 export const STORM_CHANNELS = ['BTC', 'ETH', 'SOL', 'ODIN', 'DOGE'].map((s) => `${s}.trade`);
