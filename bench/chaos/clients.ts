@@ -15,7 +15,8 @@
  *      real centrifuge SDK clients). maxConcurrent/maxWaiting override recovery.* for the run.
  *
  *   npm run build && node dist/bench/chaos/clients.js churn|storm [...]
- * Prints one JSON line; exits 1 if anything was lost, duplicated or not recovered.
+ * Prints one JSON line (with the run's CHAOS_SEED); exits 1 if anything was lost, duplicated or not
+ * recovered. `CHAOS_SEED=<seed>` replays a run's random draws (docs/reliability.md).
  */
 import { mkdtempSync, readdirSync, statSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -25,12 +26,16 @@ import { HttpApiTarget, RatePublisher } from '../../src/lib/loadtest/publisher.j
 import { startGatewayProcess, type GatewayProcess } from '../../test/testkit/gateway-process.js';
 import { waitFor } from '../../test/testkit/wait.js';
 import { runReconnectStorm } from '../../test/testkit/storm.js';
+import { chaosSeed } from '../../test/testkit/chaos-seed.js';
 import { rssBytes } from '../proc.js';
 
 const API_KEY = 'chaos-bench-key';
 const CHANNELS = ['BTC', 'ETH', 'SOL', 'ODIN', 'DOGE'].map((s) => `${s}.trade`);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const arg = (i: number, d: number): number => Number(process.argv[i] ?? d);
+/** Seed of every random draw of the run (which connections are cut, reconnect jitter). */
+const seed = chaosSeed();
+console.error(`# CHAOS_SEED=${seed}`);
 
 async function gauges(gw: GatewayProcess): Promise<Record<string, number>> {
   const text = await (await fetch(`${gw.url}/metrics`)).text();
@@ -131,6 +136,7 @@ async function churn(): Promise<boolean> {
       reconnect: true,
       connectRetries: 5,
       dropPerSecond: drops,
+      seed,
     });
     await run.waitConnected((connections / 500) * 2000 + 15_000);
     const before = await snapshot(gw);
@@ -160,6 +166,7 @@ async function churn(): Promise<boolean> {
     console.log(
       JSON.stringify({
         scenario: 'churn',
+        seed,
         connections,
         seconds,
         dropsPerSecond: drops,
@@ -196,12 +203,14 @@ async function storm(): Promise<boolean> {
     beforeMs: 10_000,
     allBackTimeoutMs: 180_000,
     gateway: Object.keys(recovery).length > 0 ? { recovery } : {},
+    seed,
     log: (l) => console.error(l),
   });
   const v = verdict(r.odin);
   console.log(
     JSON.stringify({
       scenario: 'storm',
+      seed,
       connections,
       sdkClients,
       rate,

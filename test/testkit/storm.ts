@@ -35,6 +35,8 @@ export interface StormOptions {
   readonly gateway?: Record<string, unknown>;
   /** Until every client is subscribed again after the new gateway listens, ms. */
   readonly allBackTimeoutMs: number;
+  /** Seed of the load tester's random draws (reconnect jitter): test/testkit/chaos-seed.ts. */
+  readonly seed: number;
   readonly log?: (line: string) => void;
 }
 
@@ -111,6 +113,7 @@ export async function runReconnectStorm(o: StormOptions): Promise<StormResult> {
       perAddress: 20_000,
       reconnect: true,
       connectRetries: 1_000,
+      seed: o.seed,
     });
     await run.waitConnected((o.connections / 500) * 2000 + 15_000);
     for (let i = 0; i < o.sdkClients; i++)

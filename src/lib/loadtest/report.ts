@@ -25,6 +25,8 @@ export interface LoadtestResult {
   /** Subscribed channels on which no connection received anything during the run. */
   readonly silentChannels: readonly string[];
   readonly thresholds: { readonly text: string; readonly actual: number; readonly ok: boolean }[];
+  /** Seed of the run's random draws (drops, jitter): `--seed` replays them. */
+  readonly seed: number;
 }
 
 const n = (v: number): string => Math.round(v).toLocaleString('en-US');
