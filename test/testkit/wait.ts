@@ -1,10 +1,10 @@
 /**
  * The one wait helper of the tests: for a condition that has no event to wait on.
  *
- * Real time: `cond` is checked every `everyMs` (default 5 ms) until it holds or `timeoutMs` has
- * passed. With `clock` (a FakeClock): between checks the event loop turns once and the fake
- * clock moves 1 ms, so the timers of the code under test fire without any real waiting;
- * `timeoutMs` is then fake time.
+ * Real time: `cond` is checked at once, at the end of the event-loop turn, then every `everyMs`
+ * (default 5 ms) until it holds or `timeoutMs` has passed. With `clock` (a FakeClock): between
+ * checks the event loop turns once and the fake clock moves 1 ms, so the timers of the code under
+ * test fire without any real waiting; `timeoutMs` is then fake time.
  */
 import type { FakeClock } from './fake-clock.js';
 
@@ -23,14 +23,19 @@ export async function waitFor(
 ): Promise<void> {
   const { clock, everyMs = 5 } = opts;
   const deadline = (clock ? clock.now() : Date.now()) + timeoutMs;
-  for (;;) {
+  for (let polls = 0; ; polls++) {
     if (await cond()) return;
     if ((clock ? clock.now() : Date.now()) > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     if (clock) {
-      await new Promise<void>((r) => setImmediate(r));
+      await turn();
       clock.advance(1);
+    } else if (polls === 0) {
+      // What is written at the end of this turn (a reply, a flush) is seen without a timer.
+      await turn();
     } else {
       await new Promise<void>((r) => setTimeout(r, everyMs));
     }
   }
 }
+
+const turn = (): Promise<void> => new Promise<void>((r) => setImmediate(r));
