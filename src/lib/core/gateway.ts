@@ -1,8 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { JwtVerifier, TokenError, type TokenVerifier } from './auth.js';
+import { TokenError, type TokenVerifier } from './auth.js';
 import {
   isJoinLeavePublisher,
-  isPresenceProvider,
   type Broker,
   type BrokerEventHandler,
   type ClientInfo,
@@ -51,9 +50,9 @@ export interface GatewayDeps {
   /** Time and timers (src/lib/runtime/clock.ts in a process, a fake clock in unit tests). */
   readonly clock: Clock;
   readonly log?: Logger;
-  /** Overrides the verifier built from the options' token keys. */
-  readonly verifier?: TokenVerifier;
-  /** Overrides the presence store: default the broker's (PresenceProvider), else in memory. */
+  /** Verifies connection tokens; none: tokens are refused (anonymous connections only, if allowed). */
+  readonly verifier?: TokenVerifier | null;
+  /** Where presence is kept (the composition root picks it); default: this process's memory. */
   readonly presence?: PresenceStore;
 }
 
@@ -96,18 +95,14 @@ export class Gateway implements ConnectionAcceptor, BrokerEventHandler, ClientCo
     this.clock = deps.clock;
     this.startedAt = deps.clock.now();
     this.log = deps.log ?? silentLogger;
-    this.presence = deps.presence ?? (isPresenceProvider(deps.broker) ? deps.broker.presence : new MemoryPresence());
+    this.presence = deps.presence ?? new MemoryPresence();
     this.rules = new ChannelRules(opts.namespaces);
     this.frames = deps.transport;
     this.hub = new Hub<Client>(this.broker, deps.transport, this.stats, this.log, this.clock);
     this.flusher = new FlushScheduler(opts.client.writeDelayMs, this.clock);
     this.recoveryBudget = new RecoveryBudget(opts.recovery, this.clock);
     this.recoverySlots = new RecoverySlots(opts.recovery);
-    if (deps.verifier) this.verifier = deps.verifier;
-    else {
-      const v = new JwtVerifier({ hmacSecret: opts.tokenHmacSecret, publicKeyPem: opts.tokenPublicKey });
-      this.verifier = v.configured ? v : null;
-    }
+    this.verifier = deps.verifier ?? null;
     this.api = new ServerApi({
       broker: this.broker,
       rules: this.rules,
