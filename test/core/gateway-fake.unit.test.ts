@@ -283,13 +283,12 @@ test('pings: a peer that does not answer is removed within ping interval + pong 
   const odinAlive = connect();
   await waitFor(() => alive.messages().some((m) => m.id === 1), 5000, 'connected', { clock });
   // Answer pings for the live ones, every 5 ms.
-  let t: unknown = null;
   const answer = (): void => {
     alive.send({});
     odinAlive.handler.onPong();
     t = clock.setTimeout(answer, 5);
   };
-  t = clock.setTimeout(answer, 5);
+  let t = clock.setTimeout(answer, 5);
   await waitFor(() => dead.closed !== null, 2000, 'dead peer removal', { clock });
   clock.clearTimeout(t);
   assert.equal(dead.closed!.code, 3012);
