@@ -142,6 +142,7 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
   const timeoutMs = opts.startTimeoutMs ?? DEFAULT_NATS_START_TIMEOUT_MS;
   let child: ChildProcess | null = null;
   let stopped = false;
+  const running = (): ChildProcess | null => (child !== null && child.exitCode === null && child.signalCode === null ? child : null);
 
   const seed = opts.cluster !== undefined && opts.cluster.routes.length === 0;
   let routes = seed ? [SEED_PLACEHOLDER_ROUTE] : (opts.cluster?.routes ?? []);
@@ -173,7 +174,7 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
       // The ports stay -1 in the file: a reload cannot change a listen port.
       routes = [ports.cluster];
       await writeFile(confPath, configText({ client: -1, cluster: -1 }, routes, name, storeDir, opts));
-      child!.kill('SIGHUP');
+      running()?.kill('SIGHUP');
     }
   } catch (err) {
     await killWith('SIGKILL');
@@ -186,7 +187,7 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
     clusterPort: opts.cluster ? ports.cluster : null,
     name,
     storeDir,
-    running: () => child !== null && child.exitCode === null && child.signalCode === null,
+    running: () => running() !== null,
     async stop() {
       if (stopped) return;
       stopped = true;
