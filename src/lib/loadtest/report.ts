@@ -88,6 +88,7 @@ export function summaryTable(r: LoadtestResult): string {
     ['disconnects', kv(r.disconnects)],
     ['reconnects', `${n(r.reconnects)}; recovery: ${n(r.recovery.recovered)} recovered, ${n(r.recovery.notRecovered)} not recovered`],
     ['server errors', kv(r.serverErrors)],
+    ['seed', `${r.seed} (--seed ${r.seed} draws the same drops and reconnect jitter again)`],
   ];
   if (r.publisher)
     rows.push([
