@@ -95,7 +95,7 @@ describe('NatsIngest on the memory broker', () => {
     const sym = 'S' + randomBytes(3).toString('hex');
     const ch = `${sym}.trade`;
     await broker.subscribe(ch);
-    const ing = new NatsIngest({ servers: nats.url, broker });
+    const ing = new NatsIngest({ servers: nats.url, broker, clock: systemClock });
     await ing.start();
     try {
       const body = enc.encode(JSON.stringify({ type: 'trade', price: 42, qty: 1 }));

@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { LatencyHistogram } from '../../src/lib/loadtest/histogram.js';
+import { LatencyHistogram } from '../../src/lib/histogram/histogram.js';
 import { centrifugeAdapter, natsAdapter, odinAdapter, Session, type Sink } from '../../src/lib/loadtest/protocols.js';
 import { emptyCounts } from '../../src/lib/loadtest/sequence.js';
-import { Rng } from '../../src/lib/runtime/rng.js';
+import { Rng } from '../../src/lib/core/rng.js';
 import { benchPayload } from '../../src/lib/loadtest/publisher.js';
 import { monoNowUs } from '../../src/lib/loadtest/scan.js';
 import { readFrameHeader, encodeClientFrame, type FrameHeader, type WsClient } from '../../src/lib/loadtest/ws-client.js';

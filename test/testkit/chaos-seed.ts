@@ -1,10 +1,10 @@
 /**
- * Seeded fault injection: a chaos run draws its faults from a PRNG (src/lib/runtime/rng.ts) whose
+ * Seeded fault injection: a chaos run draws its faults from a PRNG (src/lib/core/rng.ts) whose
  * seed comes from CHAOS_SEED, else is random. The seed is printed before the run (the test's
  * diagnostic output) and put in front of the error of a failing run, so `CHAOS_SEED=<seed>`
  * replays the same draws (docs/reliability.md, "Replaying a chaos run").
  */
-import { randomSeed } from '../../src/lib/runtime/rng.js';
+import { randomSeed } from '../../src/lib/core/rng.js';
 
 /** CHAOS_SEED (a non-negative integer), else a random seed. */
 export function chaosSeed(): number {

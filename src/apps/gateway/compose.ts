@@ -141,7 +141,7 @@ export async function composeGateway(cfg: GatewayConfig, parts: GatewayParts = {
       group: joinProcessGroup(gateway, registry),
       log,
       readinessChecks,
-      ...(dashboard ? { dashboard } : {}),
+      ...(dashboard ? { mounts: [dashboard.mount] } : {}),
       ...(parts.bodyTimeoutMs !== undefined ? { bodyTimeoutMs: parts.bodyTimeoutMs } : {}),
       ...(sessionRouter ? { sessionRouter } : {}),
     });
@@ -226,6 +226,7 @@ function buildIngest(kind: string, cfg: GatewayConfig, gw: RunningGateway, nats:
     const ing = cfg.jetstream.ingest;
     return new NatsIngest({
       connection: nats!,
+      clock: systemClock,
       ...(ing.rules !== undefined ? { rules: ing.rules } : {}),
       ...(ing.queue !== undefined ? { queue: ing.queue } : {}),
       // Gateways sharing a broker share the feed: one reads it at a time (ingest-nats/lease.ts).

@@ -6,9 +6,9 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { LatencyHistogram, type PercentileSummary } from './histogram.js';
+import { LatencyHistogram, type PercentileSummary } from '../histogram/histogram.js';
 import type { FromWorker, LoadCounts, WorkerConfig, WorkerReport } from './messages.js';
-import { randomSeed, seedFor } from '../runtime/rng.js';
+import { randomSeed, seedFor } from '../core/rng.js';
 
 export type LoadRunOptions = Omit<WorkerConfig, 'workerIndex' | 'workers' | 'reportIntervalMs' | 'seed'> & {
   /** Seed of the run's random draws (each worker's derived from it); default: a random one, kept in `seed`. */

@@ -5,13 +5,13 @@
  * descriptor limit, and its CPU is its own.
  */
 import { monitorEventLoopDelay, performance, type EventLoopUtilization } from 'node:perf_hooks';
-import { LatencyHistogram } from './histogram.js';
+import { LatencyHistogram } from '../histogram/histogram.js';
 import type { FromWorker, ToWorker, WorkerConfig, WorkerReport } from './messages.js';
 import { adapterFor, Session, type ProtocolAdapter, type Sink } from './protocols.js';
 import { emptyCounts } from './sequence.js';
 import { WsClient, type WsClientEvents } from './ws-client.js';
 import { WsClose } from '../protocol/codes.js';
-import { Rng } from '../runtime/rng.js';
+import { Rng } from '../core/rng.js';
 
 /** Connect ticks, ms: new connections are opened in small batches this often. */
 const CONNECT_TICK_MS = 10;

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomSeed, Rng, seedFor } from '../../src/lib/runtime/rng.js';
+import { randomSeed, Rng, seedFor } from '../../src/lib/core/rng.js';
 
 const draws = (seed: number, n = 20): number[] => {
   const r = new Rng(seed);
