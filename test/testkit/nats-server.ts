@@ -10,7 +10,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -127,6 +127,26 @@ function waitReady(child: ChildProcess, timeoutMs: number, bin: string, routes: 
   });
 }
 
+/**
+ * Servers of this process not stopped yet, with their temp dirs. A test whose setup fails after
+ * starting one (so its `after()` has no handle to stop) must neither hang on the server nor leave
+ * it running: the server does not hold the event loop open while it runs, and whatever is still
+ * running when the process exits is killed here, by PID.
+ */
+const live = new Map<ChildProcess, string>();
+process.once('exit', () => {
+  for (const [child, dir] of live) {
+    child.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/** The server no longer keeps this process alive (its stderr is still drained). */
+function background(child: ChildProcess): void {
+  child.unref();
+  (child.stderr as unknown as { unref?: () => void } | null)?.unref?.();
+}
+
 function waitExit(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => child.once('exit', () => resolve()));
@@ -150,12 +170,17 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
     await writeFile(confPath, configText(ports, routes, name, storeDir, opts));
     const c = spawn(bin, ['-c', confPath], { stdio: ['ignore', 'ignore', 'pipe'] });
     child = c;
-    return waitReady(c, timeoutMs, bin, opts.cluster !== undefined);
+    live.set(c, base);
+    c.once('exit', () => live.delete(c));
+    const bound = await waitReady(c, timeoutMs, bin, opts.cluster !== undefined);
+    background(c);
+    return bound;
   };
 
   const killWith = async (signal: NodeJS.Signals): Promise<void> => {
     const c = child;
     if (!c || c.exitCode !== null || c.signalCode !== null) return;
+    c.ref(); // held open until the exit is seen
     const exited = waitExit(c);
     c.kill(signal);
     if (signal === 'SIGTERM') {
