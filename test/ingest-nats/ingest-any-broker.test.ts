@@ -9,13 +9,15 @@ import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
 import { MemoryBroker } from '../../src/lib/core/broker-memory.js';
 import { IngestTracker } from '../../src/lib/core/ingest.js';
 import { NatsIngest, messageId } from '../../src/lib/ingest-nats/nats-ingest.js';
-import { startNatsServer, type NatsServerHandle } from '../testkit/nats-cluster.js';
+import { startNatsServer, type NatsServerHandle } from '../testkit/nats-server.js';
 import { startGatewayProcess, type GatewayProcess } from '../testkit/gateway-process.js';
 import { TestClient, type Json } from '../testkit/ws-client.js';
 import { Recorder } from '../broker-conformance.js';
 import { waitFor } from '../testkit/wait.js';
 import { ISSUE_20_ROWS, jsonText } from '../testkit/json-text-arb.js';
 import fc from 'fast-check';
+import { systemClock } from '../../src/lib/runtime/clock.js';
+import { FakeClock } from '../testkit/fake-clock.js';
 
 const enc = new TextEncoder();
 
@@ -32,7 +34,8 @@ describe('ingest dedup key', () => {
 
 describe('IngestTracker', () => {
   it('bounds the publications in flight, counts drops and failures, reports lag, resolves whenIdle', async () => {
-    const t = new IngestTracker(2);
+    const clock = new FakeClock();
+    const t = new IngestTracker(clock, 2);
     const resolvers: (() => void)[] = [];
     const errors: unknown[] = [];
     const hold = (): Promise<void> => new Promise<void>((r) => resolvers.push(r));
@@ -61,7 +64,7 @@ describe('IngestTracker', () => {
     );
     assert.equal(t.counters.dropped, 1);
     assert.equal(t.inFlight, 2);
-    assert.ok(t.lagMs(Date.now() + 100) >= 100);
+    assert.ok(t.lagMs(clock.now() + 100) >= 100);
     const idle = t.whenIdle();
     for (const r of resolvers) r();
     await idle;
@@ -71,7 +74,7 @@ describe('IngestTracker', () => {
   });
 
   it('rejects a bound that is not a positive integer', () => {
-    assert.throws(() => new IngestTracker(0), /positive integer/);
+    assert.throws(() => new IngestTracker(new FakeClock(), 0), /positive integer/);
   });
 });
 
@@ -88,13 +91,13 @@ describe('NatsIngest on the memory broker', () => {
   });
 
   it('delivers two byte-identical payloads as two publications; an id repeated is kept once', async () => {
-    const broker = new MemoryBroker();
+    const broker = new MemoryBroker({ clock: systemClock });
     const rec = new Recorder();
     await broker.run(rec);
     const sym = 'S' + randomBytes(3).toString('hex');
     const ch = `${sym}.trade`;
     await broker.subscribe(ch);
-    const ing = new NatsIngest({ servers: nats.url, broker });
+    const ing = new NatsIngest({ servers: nats.url, broker, clock: systemClock });
     await ing.start();
     try {
       const body = enc.encode(JSON.stringify({ type: 'trade', price: 42, qty: 1 }));
@@ -129,13 +132,13 @@ describe('NatsIngest on the memory broker', () => {
   });
 
   it('publishes the bytes that arrived (issue 20); drops what is not strict UTF-8 JSON within 64 levels', async () => {
-    const broker = new MemoryBroker();
+    const broker = new MemoryBroker({ clock: systemClock });
     const rec = new Recorder();
     await broker.run(rec);
     const sym = 'B' + randomBytes(3).toString('hex');
     const ch = `${sym}.trade`;
     await broker.subscribe(ch);
-    const ing = new NatsIngest({ servers: nats.url, broker });
+    const ing = new NatsIngest({ servers: nats.url, broker, clock: systemClock });
     await ing.start();
     try {
       const good = [...ISSUE_20_ROWS, ' {"type" : "trade:new",\n "q":2.500E+3}\r\n'].map((t) => Buffer.from(t));
@@ -173,13 +176,13 @@ describe('NatsIngest: property (issue 20)', () => {
   });
 
   it('any JSON text published on an Odin subject is stored and delivered byte-identical', async () => {
-    const broker = new MemoryBroker();
+    const broker = new MemoryBroker({ clock: systemClock });
     const rec = new Recorder();
     await broker.run(rec);
     const sym = 'P' + randomBytes(3).toString('hex');
     const ch = `${sym}.trade`;
     await broker.subscribe(ch);
-    const ing = new NatsIngest({ servers: nats.url, broker });
+    const ing = new NatsIngest({ servers: nats.url, broker, clock: systemClock });
     await ing.start();
     try {
       let n = 0;

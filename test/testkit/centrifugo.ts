@@ -6,7 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
-import { freePort } from './nats-cluster.js';
+import { freePort } from './free-port.js';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 

@@ -9,6 +9,7 @@ import {
   type ClientContext,
   type PreparedSubscription,
 } from './client.js';
+import type { TimerHandle } from './clock.js';
 import { brokerFailure } from './errors.js';
 import type { TransportConnection } from './transport.js';
 import type { SlotRelease } from './recovery-slots.js';
@@ -67,7 +68,7 @@ function subscribeFields(p: PreparedSubscription, data: string | null): Subscrib
 export class CentrifugeClient extends Client {
   readonly protocol: ProtocolId;
   private readonly codec: CentrifugeCodec;
-  private handshakeTimer: NodeJS.Timeout | null;
+  private handshakeTimer: TimerHandle | null;
   /** Commands waiting for the one before them to finish. */
   private readonly queue: CentrifugeFrameItem[] = [];
   private running = false;
@@ -86,11 +87,14 @@ export class CentrifugeClient extends Client {
     super(ctx, conn, ip);
     this.protocol = protobuf ? PROTO_CENTRIFUGE_PROTOBUF : PROTO_CENTRIFUGE;
     this.codec = protobuf ? PROTOBUF_CODEC : JSON_CODEC;
-    this.handshakeTimer = setTimeout(() => {
-      this.handshakeTimer = null;
-      if (this.state === STATE_CONNECTING) this.disconnect(Disconnect.Stale);
-    }, ctx.opts.handshakeTimeoutMs);
-    this.handshakeTimer.unref();
+    this.handshakeTimer = ctx.clock.setTimeout(
+      () => {
+        this.handshakeTimer = null;
+        if (this.state === STATE_CONNECTING) this.disconnect(Disconnect.Stale);
+      },
+      ctx.opts.handshakeTimeoutMs,
+      { background: true },
+    );
   }
 
   ping(): void {
@@ -110,7 +114,7 @@ export class CentrifugeClient extends Client {
   }
 
   private clearHandshake(): void {
-    if (this.handshakeTimer) clearTimeout(this.handshakeTimer);
+    if (this.handshakeTimer) this.ctx.clock.clearTimeout(this.handshakeTimer);
     this.handshakeTimer = null;
   }
 
@@ -238,7 +242,7 @@ export class CentrifugeClient extends Client {
       // The node (for routing /emulation) and the session go to emulated connections only, as Centrifugo's.
       ...(this.session !== undefined ? { session: this.session, node: this.ctx.nodeId } : {}),
       expires: this.exp > 0,
-      ttl: this.exp > 0 ? Math.max(1, Math.floor(this.exp - Date.now() / 1000)) : 0,
+      ttl: this.exp > 0 ? Math.max(1, Math.floor(this.exp - this.ctx.clock.now() / 1000)) : 0,
       subs,
     };
   }

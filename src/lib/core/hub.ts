@@ -1,4 +1,5 @@
 import type { Broker, Publication } from './broker.js';
+import type { Clock } from './clock.js';
 import type { GatewayStats } from './stats.js';
 import type { Logger } from './logger.js';
 import type { FrameEncoder, PreparedFrame } from './transport.js';
@@ -36,6 +37,7 @@ export class Hub<M extends object = object> {
     private readonly transport: FrameEncoder,
     private readonly stats: GatewayStats,
     private readonly log: Logger,
+    private readonly clock: Clock,
   ) {}
 
   get channelCount(): number {
@@ -98,7 +100,7 @@ export class Hub<M extends object = object> {
       else m.writer.enqueue(frame);
     }
     const cb = this.stats.onBroadcastLatency;
-    if (cb !== null) cb(Math.max(0, Date.now() - pub.time) / 1000);
+    if (cb !== null) cb(Math.max(0, this.clock.now() - pub.time) / 1000);
   }
 
   prepare(proto: ProtocolId, pub: Publication): PreparedFrame {
