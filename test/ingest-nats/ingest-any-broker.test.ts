@@ -161,19 +161,6 @@ describe('NatsIngest on the memory broker', () => {
       await broker.close();
     }
   });
-});
-
-describe('NatsIngest: property (issue 20)', () => {
-  let nats: NatsServerHandle;
-  let nc: NatsConnection;
-  before(async () => {
-    nats = await startNatsServer();
-    nc = await connect({ servers: nats.url });
-  });
-  after(async () => {
-    await nc?.close();
-    await nats?.stop();
-  });
 
   it('any JSON text published on an Odin subject is stored and delivered byte-identical', async () => {
     const broker = new MemoryBroker({ clock: systemClock });
