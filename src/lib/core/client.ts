@@ -198,6 +198,16 @@ export abstract class Client implements ConnectionHandler, WriterOwner {
     since: StreamPosition | null,
     allowance: CommandAllowance,
   ): Promise<PreparedSubscription | ProtocolError> {
+    const limits = this.ctx.opts.limits;
+    // Checked and joined in one synchronous step, so concurrent subscribes cannot pass the bound together.
+    const full = this.ctx.hub.newChannelRefusal(channel, this.user === '', limits.maxChannels, limits.anonymousChannelShare);
+    if (full !== null) {
+      this.ctx.stats.limitRefusals[full]++;
+      return protocolError(
+        ErrorCode.LimitExceeded,
+        full === 'channels' ? 'node channel limit reached' : 'node channel limit for anonymous connections reached',
+      );
+    }
     const membership: Membership = { buffer: [], protocol: this.protocol, writer: this.writer, conflate: ns.conflation === 'latest' };
     this.subs.set(channel, null);
     try {

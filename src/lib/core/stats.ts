@@ -16,6 +16,18 @@ export class GatewayStats {
   recoveries = { recovered: 0, not_recovered: 0 };
   /** Recoveries refused by the bounds of recovery.* (docs/protocol.md, Limits), by bound. */
   recoveryRefusals = { command_limit: 0, connection_limit: 0, node_budget: 0, queue_full: 0 };
+  /**
+   * Refusals by a node-wide bound (limits.*, api.*; docs/reliability.md, "Resource bounds"),
+   * by bound; the memory broker counts its own (channels and history bytes it holds).
+   */
+  limitRefusals = {
+    channels: 0,
+    anonymous_channels: 0,
+    api_response_bytes: 0,
+    api_broadcast_channels: 0,
+    api_publications: 0,
+    api_batch_commands: 0,
+  };
   slowDisconnects = 0;
   /** Publications replaced in a queue by a newer one of the same channel (keep-latest conflation). */
   conflated = 0;

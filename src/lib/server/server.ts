@@ -72,7 +72,9 @@ export async function startGateway(
     permessageDeflate: options.permessageDeflate,
     ...(deps.headersTimeoutMs !== undefined ? { headersTimeoutMs: deps.headersTimeoutMs } : {}),
   });
-  const gateway = new Gateway(options, { broker: deps.broker ?? new MemoryBroker(), transport, log });
+  const broker =
+    deps.broker ?? new MemoryBroker({ maxChannels: options.limits.maxChannels, maxHistoryBytes: options.limits.maxHistoryBytes });
+  const gateway = new Gateway(options, { broker, transport, log });
   const registry = createMetrics(gateway);
   await gateway.start();
   const readinessChecks = new Map<string, () => string | null>();

@@ -1,0 +1,189 @@
+/**
+ * Issue 21: bounded state and work for anonymous clients, streams, the admin and server APIs.
+ * One regression test per item, each with a bystander client that stays connected and keeps
+ * receiving; where memory is the point, the heap is measured after a forced GC.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { startGateway, type RunningGateway } from '../../src/lib/server/server.js';
+import type { GatewayServerOptionsInput } from '../../src/lib/server/config.js';
+import { MemoryBroker } from '../../src/lib/core/broker-memory.js';
+import { TestClient, api, type Json } from '../testkit/ws-client.js';
+
+const KEY = 'resource-bounds-key-0123456789abcdef';
+const isType = (t: string) => (m: Json) => m.type === t;
+
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+
+/** Heap in use after a full, forced collection, bytes. */
+function heapAfterGc(): number {
+  gc();
+  gc();
+  return process.memoryUsage().heapUsed;
+}
+
+const MiB = 1024 * 1024;
+
+/** A client subscribed to BYSTANDER.trade; `served()` proves it is still connected and receiving. */
+class Bystander {
+  private n = 0;
+  private constructor(
+    private readonly gw: RunningGateway,
+    readonly client: TestClient,
+  ) {}
+
+  static async join(gw: RunningGateway): Promise<Bystander> {
+    const c = await TestClient.connect(`${gw.url.replace('http', 'ws')}/ws`);
+    c.send({ type: 'subscribe', data: { channels: ['BYSTANDER.trade'] } });
+    await c.next(isType('subscription_ack'));
+    return new Bystander(gw, c);
+  }
+
+  async served(): Promise<void> {
+    const n = ++this.n;
+    await this.gw.gateway.publish({ channel: 'BYSTANDER.trade', data: JSON.stringify({ n }) });
+    await this.client.next((m) => m.channel === 'BYSTANDER.trade' && (m.data as Json | undefined)?.n === n, 10_000);
+    assert.equal(this.client.closed, null, 'the bystander stays connected');
+  }
+}
+
+async function withGateway(
+  opts: GatewayServerOptionsInput,
+  fn: (gw: RunningGateway, by: Bystander) => Promise<void>,
+  deps: Parameters<typeof startGateway>[1] = {},
+): Promise<void> {
+  const gw = await startGateway({ port: 0, host: '127.0.0.1', apiKey: KEY, logLevel: 'silent', ...opts }, deps);
+  try {
+    const by = await Bystander.join(gw);
+    await fn(gw, by);
+    await by.served();
+    by.client.close();
+  } finally {
+    await gw.close();
+  }
+}
+
+const broker = (gw: RunningGateway): MemoryBroker => gw.gateway.broker as MemoryBroker;
+
+test('item 1: channels subscribed and left by anonymous clients are freed (heap back after GC); a channel that comes back gets a new epoch', () =>
+  withGateway({ commandBurst: 1000 }, async (gw, by) => {
+    const ws = gw.url.replace('http', 'ws');
+    const clients = await Promise.all(Array.from({ length: 10 }, () => TestClient.connect(`${ws}/ws`)));
+    const round = async (r: number): Promise<void> => {
+      await Promise.all(
+        clients.map(async (c, i) => {
+          const channels = Array.from({ length: 128 }, (_, k) => `F${r}x${i}x${k}.trade`);
+          c.send({ type: 'subscribe', data: { channels } });
+          await c.next((m) => m.type === 'subscription_ack' && (m.subscribed as string[]).includes(channels[0]!), 10_000);
+          c.send({ type: 'unsubscribe', data: { channels } });
+          await c.next((m) => m.type === 'unsubscription_ack' && JSON.stringify(m).includes(channels[0]!), 10_000);
+        }),
+      );
+    };
+    await round(0);
+    for (const c of clients) c.messages.length = 0;
+    const before = heapAfterGc();
+    for (let r = 1; r <= 80; r++) await round(r);
+    for (const c of clients) c.messages.length = 0;
+    const grown = heapAfterGc() - before;
+    // 80 × 10 × 128 = 102,400 channels: at the old ~216 B each they kept +21 MiB. What is left
+    // is the heap's own noise (code, map capacity): measured 2.6–4.5 MiB, whatever the count.
+    assert.ok(grown < 8 * MiB, `heap grew ${(grown / MiB).toFixed(2)} MiB after 102,400 channels came and went`);
+    assert.equal(broker(gw).usage.channels, 1, 'only the bystander channel is held');
+    assert.equal(gw.gateway.hub.channelCount, 1);
+    await by.served();
+
+    // Left by everyone with an empty history: freed, so it comes back in a new epoch.
+    const c = clients[0]!;
+    c.send({ type: 'subscribe', data: { channels: ['BACK.trade'] } });
+    const a1 = await c.next((m) => m.type === 'subscription_ack' && (m.subscribed as string[]).includes('BACK.trade'));
+    const e1 = (a1.positions as Record<string, { epoch: string }> | undefined)?.['BACK.trade']?.epoch;
+    c.send({ type: 'unsubscribe', data: { channels: ['BACK.trade'] } });
+    await c.next(isType('unsubscription_ack'));
+    c.messages.length = 0;
+    c.send({ type: 'subscribe', data: { channels: ['BACK.trade'] } });
+    const a2 = await c.next((m) => m.type === 'subscription_ack' && (m.subscribed as string[]).includes('BACK.trade'));
+    const e2 = (a2.positions as Record<string, { epoch: string }> | undefined)?.['BACK.trade']?.epoch;
+    assert.ok(e1 !== undefined && e2 !== undefined);
+    assert.notEqual(e2, e1);
+    for (const x of clients) x.close();
+  }));
+
+test('item 9: expired history is freed by the timer, not on read (heap back after GC); the node history cap refuses with 106, counted', () =>
+  withGateway(
+    {
+      namespaces: [
+        { name: 'short', pattern: 'short\\.[0-9]+', historySize: 100, historyTtlMs: 300 },
+        { name: 'public', pattern: '[A-Za-z0-9_-]{1,32}\\.trade', historySize: 0 },
+      ],
+      limits: { maxHistoryBytes: 24 * MiB },
+    },
+    async (gw, by) => {
+      const before = heapAfterGc();
+      const pad = 'x'.repeat(100 * 1024);
+      const fillRound = async (): Promise<void> => {
+        for (let i = 0; i < 200; i++) await gw.gateway.publish({ channel: `short.${i % 20}`, data: JSON.stringify({ i, pad }) });
+      };
+      for (let round = 0; round < 4; round++) {
+        await fillRound(); // 20 MiB into channels with a 300 ms TTL
+        await by.served();
+        const deadline = Date.now() + 10_000;
+        while (broker(gw).usage.historyBytes > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+        assert.equal(broker(gw).usage.historyBytes, 0, 'expired history dropped without anyone reading it');
+      }
+      const grown = heapAfterGc() - before;
+      assert.ok(grown < 8 * MiB, `heap grew ${(grown / MiB).toFixed(2)} MiB after 80 MiB of expired history`);
+      assert.equal(broker(gw).usage.channels, 1, 'channels whose history expired are freed');
+
+      // Past limits.maxHistoryBytes a publication is refused, not stored: 106, counted.
+      await fillRound();
+      const big = pad.repeat(9);
+      let refused: Json | undefined;
+      for (let i = 0; i < 10 && refused === undefined; i++) {
+        const r = await api(gw.url, KEY, 'publish', { channel: `short.${100 + i}`, data: { big } });
+        assert.equal(r.status, 200);
+        refused = r.body.error as Json | undefined;
+      }
+      assert.equal(refused?.code, 106);
+      assert.ok(broker(gw).usage.historyBytes <= 24 * MiB);
+      const metrics = await (await fetch(`${gw.url}/metrics`)).text();
+      assert.match(metrics, /ws_limit_refusals_total\{limit="history_bytes"\} [1-9]/);
+      assert.match(metrics, /ws_broker_history_bytes [1-9]/);
+    },
+  ));
+
+test('item 1: a node-wide cap on channels, with a smaller share for anonymous connections (106, counted); an authenticated client still subscribes', () =>
+  withGateway(
+    { limits: { maxChannels: 20, anonymousChannelShare: 0.5 }, tokenHmacSecret: 'resource-bounds-secret-long-enough-hs256' },
+    async (gw) => {
+      const ws = gw.url.replace('http', 'ws');
+      const anon = await TestClient.connect(`${ws}/ws`);
+      const channels = Array.from({ length: 30 }, (_, i) => `A${i}.trade`);
+      anon.send({ type: 'subscribe', data: { channels } });
+      const ack = await anon.next(isType('subscription_ack'));
+      // The bystander holds one channel: anonymous connections may open up to 10 in all.
+      assert.equal((ack.subscribed as string[]).length, 9);
+      const errors = ack.errors as { code: number }[];
+      assert.equal(errors.length, 21);
+      assert.ok(errors.every((e) => e.code === 106));
+      assert.equal(gw.gateway.stats.limitRefusals.anonymous_channels, 21);
+      const { SignJWT } = await import('jose');
+      const jwt = await new SignJWT({ sub: 'alice' })
+        .setProtectedHeader({ alg: 'HS256' })
+        .setExpirationTime(Math.floor(Date.now() / 1000) + 600)
+        .sign(new TextEncoder().encode('resource-bounds-secret-long-enough-hs256'));
+      const user = await TestClient.connect(`${ws}/ws?token=${jwt}`);
+      user.send({ type: 'subscribe', data: { channels: Array.from({ length: 12 }, (_, i) => `U${i}.trade`) } });
+      const u = await user.next(isType('subscription_ack'));
+      assert.equal((u.subscribed as string[]).length, 10, 'authenticated connections use the rest');
+      assert.equal(gw.gateway.stats.limitRefusals.channels, 2);
+      const metrics = await (await fetch(`${gw.url}/metrics`)).text();
+      assert.match(metrics, /ws_limit_refusals_total\{limit="anonymous_channels"\} 21/);
+      assert.equal(anon.closed, null);
+      anon.close();
+      user.close();
+    },
+  ));
