@@ -5,11 +5,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { startGateway, type RunningGateway } from '../../src/lib/server/server.js';
 import type { GatewayServerOptionsInput } from '../../src/lib/server/config.js';
 import { MemoryBroker } from '../../src/lib/core/broker-memory.js';
+import { STREAM_END_GRACE_MS } from '../../src/lib/http/node-server.js';
 import { TestClient, api, type Json } from '../testkit/ws-client.js';
 
 const KEY = 'resource-bounds-key-0123456789abcdef';
@@ -26,6 +29,15 @@ function heapAfterGc(): number {
 }
 
 const MiB = 1024 * 1024;
+
+/** Polls `cond` every 20 ms until it holds (a condition with no event to wait on: fds). */
+async function waitFor(cond: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
 
 /** A client subscribed to BYSTANDER.trade; `served()` proves it is still connected and receiving. */
 class Bystander {
@@ -187,3 +199,74 @@ test('item 1: a node-wide cap on channels, with a smaller share for anonymous co
       user.close();
     },
   ));
+
+/** Open file descriptors of this process (the gateway runs in it). */
+const openFds = (): number => readdirSync('/proc/self/fd').length;
+
+/** A raw `POST /connection/http_stream` that subscribes and then never reads. */
+function stalledStream(port: number, channel: string): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const body = '{"id":1,"connect":{}}\n' + JSON.stringify({ id: 2, subscribe: { channel } });
+    const s = connect(port, '127.0.0.1', () => {
+      s.write(
+        `POST /connection/http_stream HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+      );
+      s.once('data', () => {
+        s.pause(); // reads the head, then nothing more
+        resolve(s);
+      });
+    });
+    s.on('error', reject);
+  });
+}
+
+test('item 2: cut HTTP streams that never read release their sockets within the grace; open sockets and arriving bodies count against the limits', () =>
+  withGateway({ maxQueueBytes: 64 * 1024, maxConnectionsPerIp: 20 }, async (gw, by) => {
+    const before = openFds();
+    const streams = await Promise.all(Array.from({ length: 10 }, () => stalledStream(gw.port, 'BUSY.trade')));
+    await waitFor(() => gw.gateway.connectionCount === 11, 'the streams are connections');
+    assert.ok(openFds() >= before + 20, 'both ends of each stream are open');
+    const pad = 'x'.repeat(100 * 1024);
+    for (let i = 0; i < 100 && gw.gateway.connectionCount > 1; i++) {
+      await gw.gateway.publish({ channel: 'BUSY.trade', data: JSON.stringify({ i, pad }) });
+      await new Promise((r) => setImmediate(r));
+    }
+    await waitFor(() => gw.gateway.connectionCount === 1, 'every stream cut as slow (3008)');
+    assert.ok((gw.gateway.stats.disconnects.get(3008) ?? 0) >= 10);
+    await by.served();
+    // The gateway's ends close within STREAM_END_GRACE_MS although the peers never read.
+    await waitFor(
+      () => openFds() <= before + 10 + 2,
+      `the gateway closed its ends (fds ${openFds()}, before ${before})`,
+      STREAM_END_GRACE_MS + 3000,
+    );
+    for (const s of streams) s.destroy();
+
+    // Requests whose body is still arriving hold a slot: 19 of them and the bystander fill 20.
+    const partial = await Promise.all(
+      Array.from(
+        { length: 19 },
+        () =>
+          new Promise<Socket>((resolve) => {
+            const s = connect(gw.port, '127.0.0.1', () => {
+              s.write(`POST /api/publish HTTP/1.1\r\nHost: x\r\nX-API-Key: ${KEY}\r\nContent-Length: 100\r\n\r\n{"chan`);
+              resolve(s);
+            });
+            s.on('error', () => {});
+          }),
+      ),
+    );
+    await new Promise((r) => setTimeout(r, 100));
+    const refused = await TestClient.connect(`${gw.url.replace('http', 'ws')}/ws`).then(
+      (c) => {
+        c.close();
+        return false;
+      },
+      () => true,
+    );
+    assert.ok(refused, 'a 21st socket from the address is refused');
+    for (const s of partial) s.destroy();
+    await waitFor(() => openFds() <= before + 4, 'partial requests closed');
+    const again = await TestClient.connect(`${gw.url.replace('http', 'ws')}/ws`);
+    again.close();
+  }));

@@ -141,11 +141,14 @@ export function createGatewayApp(gateway: Gateway, registry: Registry, opts: Gat
         (err: unknown) => apiError(503, ErrorCode.Internal, (err as Error).message),
       );
     });
+  const handshakes = new PendingHandshakes(gateway);
   const emu = new EmulationEndpoints(gateway, gateway.frames, {
     maxBodyBytes: DEFAULT_EMULATION_MAX_BODY_BYTES,
     bodyTimeoutMs: limits.timeoutMs,
     nodeId: gateway.nodeId,
     originAllowed: (o) => gateway.originAllowed(o),
+    // The stream's own socket is counted there until the stream takes it.
+    waiting: (ip) => ({ total: Math.max(0, handshakes.total - 1), fromIp: Math.max(0, handshakes.fromIp(ip) - 1) }),
   });
   // Sessions of other nodes (other workers of `--workers N`, other hosts) are reached through it.
   emu.router = opts.sessionRouter?.(gateway.nodeId, emu.deliverLocal) ?? null;
@@ -158,14 +161,15 @@ export function createGatewayApp(gateway: Gateway, registry: Registry, opts: Gat
     .on('OPTIONS', EMULATION_PATH, emu.preflight);
   if (opts.dashboard) router.on(DASHBOARD_METHODS, DASHBOARD_PATH + '/*', opts.dashboard.handle);
 
-  const handshakes = new PendingHandshakes(gateway);
   return { http: router.handle, upgrade: (req) => decideUpgrade(gateway, req, handshakes), acceptor: gateway, handshakes };
 }
 
 /**
- * Connections whose first request is still arriving. Each holds a slot of `maxConnections` and
- * of its address's `maxConnectionsPerIp` (the upgrade admission counts them); past either
- * limit a new one is dropped at accept. The transport cuts them at its header deadline.
+ * Open sockets no client holds: half-sent handshakes, HTTP requests (their body still arriving
+ * included) and keep-alive sockets, ended streams whose socket is still open. Each holds a slot
+ * of `maxConnections` and of its address's `maxConnectionsPerIp` (upgrade and stream admission
+ * count them); past either limit a new one is dropped at accept. The transport cuts them at its
+ * header, body, keep-alive and stream-end deadlines.
  */
 export class PendingHandshakes implements HandshakeTracker {
   total = 0;
@@ -185,6 +189,11 @@ export class PendingHandshakes implements HandshakeTracker {
     this.total++;
     this.byIp.set(ip, fromIp + 1);
     return true;
+  }
+
+  held(ip: string): void {
+    this.total++;
+    this.byIp.set(ip, this.fromIp(ip) + 1);
   }
 
   settled(ip: string): void {
