@@ -54,6 +54,11 @@ class Bystander {
     return new Bystander(gw, c);
   }
 
+  /** Publications made by `served()` so far. */
+  get count(): number {
+    return this.n;
+  }
+
   async served(): Promise<void> {
     const n = ++this.n;
     await this.gw.gateway.publish({ channel: 'BYSTANDER.trade', data: JSON.stringify({ n }) });
@@ -269,4 +274,71 @@ test('item 2: cut HTTP streams that never read release their sockets within the 
     await waitFor(() => openFds() <= before + 4, 'partial requests closed');
     const again = await TestClient.connect(`${gw.url.replace('http', 'ws')}/ws`);
     again.close();
+  }));
+
+test('item 6: a pathological channels pattern is matched in linear time; /health answers meanwhile', () =>
+  withGateway({}, async (gw, by) => {
+    const ch = 'abcdefghijklmnopqrstuvwxyz0123.trade'; // 36 characters
+    const sub = await TestClient.connect(`${gw.url.replace('http', 'ws')}/ws`);
+    sub.send({ type: 'subscribe', data: { channels: [ch] } });
+    await sub.next(isType('subscription_ack'));
+    for (const pattern of ['*********#', '*'.repeat(1000) + '#', '*a'.repeat(500)]) {
+      const t0 = performance.now();
+      const r = await api(gw.url, KEY, 'channels', { pattern });
+      const ms = performance.now() - t0;
+      assert.equal(r.status, 200);
+      assert.deepEqual((r.body.result as Json).channels, {});
+      assert.ok(ms < 500, `${pattern.slice(0, 12)}…: ${ms.toFixed(0)} ms`);
+    }
+    const hit = await api(gw.url, KEY, 'channels', { pattern: 'abc*.{trade,book}' });
+    assert.deepEqual(Object.keys((hit.body.result as Json).channels as Json), [ch]);
+    const health = await fetch(`${gw.url}/health`);
+    assert.equal(health.status, 200);
+    await by.served();
+    sub.close();
+  }));
+
+test('item 7: history over a batch is bounded by api.maxResponseBytes (106 past it, counted); the response stays small', () =>
+  withGateway({ api: { maxResponseBytes: 2 * MiB } }, async (gw, by) => {
+    const pad = 'x'.repeat(1000);
+    for (let i = 0; i < 1000; i++) await gw.gateway.publish({ channel: 'H.trade', data: JSON.stringify({ i, pad }) }); // ~1 MB
+    const commands = Array.from({ length: 100 }, () => ({ history: { channel: 'H.trade', limit: -1 } }));
+    const res = await fetch(`${gw.url}/api/batch`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': KEY },
+      body: JSON.stringify({ commands }),
+    });
+    const text = await res.text();
+    assert.equal(res.status, 200);
+    assert.ok(text.length < 3 * MiB, `response ${text.length} bytes (was ~100 MiB)`);
+    const replies = (JSON.parse(text) as { replies: Json[] }).replies;
+    const ok = replies.filter((r) => 'history' in r).length;
+    const refused = replies.filter((r) => (r.error as Json | undefined)?.code === 106).length;
+    assert.equal(ok, 2);
+    assert.equal(refused, 98);
+    assert.equal(gw.gateway.stats.limitRefusals.api_response_bytes, 98);
+    // A single history larger than the budget is refused alone, with a hint to page.
+    const one = await api(gw.url, KEY, 'history', { channel: 'H.trade', limit: 100 });
+    assert.equal(((one.body.result as Json).publications as unknown[]).length, 100);
+    await by.served();
+  }));
+
+test('item 8: broadcast is bounded by api.maxBroadcastChannels and a request by api.maxPublications (106, counted)', () =>
+  withGateway({ api: { maxBroadcastChannels: 1000, maxPublications: 1500 } }, async (gw, by) => {
+    const channels = (n: number, p: string): string[] => Array.from({ length: n }, (_, i) => `${p}${i}.trade`);
+    const tooMany = await api(gw.url, KEY, 'broadcast', { channels: channels(1001, 'W'), data: { x: 1 } });
+    assert.equal((tooMany.body.error as Json).code, 106);
+    assert.match((tooMany.body.error as Json).message as string, /maxBroadcastChannels/);
+    const batch = await api(gw.url, KEY, 'batch', {
+      commands: Array.from({ length: 6 }, (_, k) => ({ broadcast: { channels: channels(1000, `B${k}x`), data: { k } } })),
+    });
+    const replies = (batch.body as unknown as { replies: Json[] }).replies;
+    assert.equal(replies.filter((r) => 'broadcast' in r).length, 1, 'one broadcast of 1,000 fits the 1,500 budget');
+    assert.equal(replies.filter((r) => (r.error as Json | undefined)?.code === 106).length, 5);
+    assert.equal(gw.gateway.stats.publications, 1000 + by.count);
+    const s = gw.gateway.stats.limitRefusals;
+    assert.deepEqual([s.api_broadcast_channels, s.api_publications], [1, 5]);
+    const big = await api(gw.url, KEY, 'batch', { commands: Array.from({ length: 1001 }, () => ({ info: {} })) });
+    assert.equal((big.body.error as Json).code, 106);
+    await by.served();
   }));

@@ -27,6 +27,7 @@ export class GatewayStats {
     api_broadcast_channels: 0,
     api_publications: 0,
     api_batch_commands: 0,
+    api_pattern_steps: 0,
   };
   slowDisconnects = 0;
   /** Publications replaced in a queue by a newer one of the same channel (keep-latest conflation). */
