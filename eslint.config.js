@@ -83,9 +83,15 @@ export default tseslint.config(
     },
   },
   layer(['src/apps/*/*.ts'], 'an app imports src/lib only, never another app.', '^\\.\\./(?!\\.\\./lib/)'),
+  // `odin-ws dev` is the gateway app plus a feed: it runs the gateway's composition root, so the two cannot drift.
+  layer(['src/apps/dev/*.ts'], 'dev imports src/lib and the gateway app only.', '^\\.\\./(?!\\.\\./lib/|gateway/)'),
   layer(['src/apps/*/*/*.ts'], 'an app imports src/lib only, never another app.', '^\\.\\./\\.\\./(?!\\.\\./lib/)'),
   layer(['bench/*.ts'], 'bench/ is an app: it imports src/lib only.', '^\\.\\./(?!src/lib/)'),
-  layer(['bench/micro/*.ts'], 'a microbenchmark imports src/lib and test/testkit only.', '^\\.\\./\\.\\./(?!src/lib/|test/testkit/)'),
+  layer(
+    ['bench/micro/*.ts'],
+    "a microbenchmark imports src/lib, test/testkit and the gateway's composition root only.",
+    '^\\.\\./\\.\\./(?!src/lib/|test/testkit/|src/apps/gateway/(compose|options)\\.js$)',
+  ),
   layer(
     ['bench/chaos/*.ts'],
     "a chaos run imports src/lib and test/testkit only (it shares the tests' harness).",
@@ -101,5 +107,9 @@ export default tseslint.config(
       ),
     },
   },
-  layer(['test/testkit/**/*.ts'], 'testkit imports src/lib only (it starts apps as processes).', '(^|/)src/apps/'),
+  layer(
+    ['test/testkit/**/*.ts'],
+    "testkit imports src/lib and the gateway's composition root only (it starts other apps as processes).",
+    '(^|/)src/apps/(?!gateway/(compose|options)\\.js$)',
+  ),
 );

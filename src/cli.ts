@@ -69,7 +69,18 @@ async function main(argv: string[]): Promise<void> {
   if (code >= 0) process.exitCode = code;
 }
 
+/** Bad usage, from any command: a flag, variable or option it cannot take (exit 2, with a pointer to its help). */
+function isUsageError(err: unknown): err is Error {
+  const code = (err as { code?: unknown } | null)?.code;
+  return err instanceof Error && (code === 'ERR_USAGE' || code === 'ERR_CONFIG');
+}
+
 main(process.argv.slice(2)).catch((err: unknown) => {
+  if (isUsageError(err)) {
+    const name = process.argv[2] ?? '';
+    process.stderr.write(`odin-ws ${name}: ${err.message}\n(see odin-ws ${name} --help)\n`);
+    process.exit(EXIT_USAGE);
+  }
   const listen = listenErrorMessage(err);
   if (listen !== null) {
     // In a cluster worker too: the primary sees the exit code and stops the others (workers.ts).

@@ -10,7 +10,7 @@
  */
 import { fork } from 'node:child_process';
 import WebSocket from 'ws';
-import { startGateway } from '../../src/lib/server/server.js';
+import { startGateway } from '../../src/apps/gateway/compose.js';
 
 const [channelsArg = '64', secondsArg = '5', mode = 'bounded'] =
   process.argv[2] === 'bystander' || process.argv[2] === 'attacker' ? [] : process.argv.slice(2);

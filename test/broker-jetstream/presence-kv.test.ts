@@ -11,7 +11,7 @@ import { BrokerError } from '../../src/lib/core/broker.js';
 import { kvKeyOfChannel } from '../../src/lib/broker-jetstream/subject.js';
 import { startNatsServer, type NatsServerHandle } from '../testkit/nats-cluster.js';
 import { pollUntil } from '../testkit/gateway-process.js';
-import { startGateway } from '../../src/lib/server/server.js';
+import { startGateway } from '../../src/apps/gateway/compose.js';
 import { Centrifuge } from 'centrifuge';
 import WebSocket from 'ws';
 import { Recorder } from '../broker-conformance.js';

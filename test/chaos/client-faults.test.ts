@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { startGateway } from '../../src/lib/server/server.js';
+import { startGateway } from '../../src/apps/gateway/compose.js';
 import { parseLoadtestArgs, runLoadtest } from '../../src/apps/loadtest/main.js';
 
 const KEY = 'chaos-key';

@@ -8,7 +8,7 @@ import { Centrifuge, type JoinContext, type LeaveContext } from 'centrifuge';
 import { Centrifuge as CentrifugePb } from 'centrifuge/build/protobuf';
 import WebSocket from 'ws';
 import { SignJWT } from 'jose';
-import { startGateway, type RunningGateway } from '../../src/lib/server/server.js';
+import { startGateway, type RunningGateway } from '../../src/apps/gateway/compose.js';
 import { DEFAULT_NAMESPACES, resolveGatewayOptions } from '../../src/lib/core/options.js';
 import { waitFor } from '../testkit/wait.js';
 

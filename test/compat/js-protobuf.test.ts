@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { Centrifuge, type PublicationContext, type SubscribedContext } from 'centrifuge/build/protobuf';
 import WebSocket from 'ws';
 import { SignJWT } from 'jose';
-import { startGateway, type RunningGateway } from '../../src/lib/server/server.js';
+import { startGateway, type RunningGateway } from '../../src/apps/gateway/compose.js';
 import { api } from '../testkit/ws-client.js';
 import { waitFor } from '../testkit/wait.js';
 

@@ -6,7 +6,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startGateway, type RunningGateway } from '../../src/lib/server/server.js';
+import { startGateway, type RunningGateway } from '../../src/apps/gateway/compose.js';
 import { DEFAULT_NAMESPACES } from '../../src/lib/core/options.js';
 import { runGo, runPython } from '../testkit/compat-clients.js';
 import { TestClient, api } from '../testkit/ws-client.js';

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { dirname, join } from 'node:path';
 import { createRequire } from 'node:module';
 import type { Browser } from 'puppeteer-core';
-import { startGateway, type RunningGateway } from '../../src/lib/server/server.js';
+import { startGateway, type RunningGateway } from '../../src/apps/gateway/compose.js';
 import { launchBrowser } from '../testkit/browser.js';
 import { api } from '../testkit/ws-client.js';
 

@@ -15,7 +15,7 @@ import { EventSource } from 'eventsource';
 import { SignJWT } from 'jose';
 import { startNatsServer, type NatsServerHandle } from '../testkit/nats-cluster.js';
 import { startGatewayProcess, type GatewayProcess } from '../testkit/gateway-process.js';
-import { startGateway, type RunningGateway } from '../../src/lib/server/server.js';
+import { startGateway, type RunningGateway } from '../../src/apps/gateway/compose.js';
 import { NatsSessionRouter } from '../../src/lib/emulation-nats/nats-session-router.js';
 import { api } from '../testkit/ws-client.js';
 import { waitFor } from '../testkit/wait.js';

@@ -9,7 +9,7 @@ import { Centrifuge, type PublicationContext, type SubscribedContext, type Trans
 import { Centrifuge as CentrifugePb } from 'centrifuge/build/protobuf';
 import { EventSource } from 'eventsource';
 import { SignJWT } from 'jose';
-import type { RunningGateway } from '../../src/lib/server/server.js';
+import type { RunningGateway } from '../../src/apps/gateway/compose.js';
 import { gatewayForFile } from '../testkit/file-gateway.js';
 import { api } from '../testkit/ws-client.js';
 import { waitFor } from '../testkit/wait.js';

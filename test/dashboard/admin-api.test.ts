@@ -6,8 +6,12 @@
  */
 import { strict as assert } from 'node:assert';
 import { after, before, describe, it } from 'node:test';
-import { startGateway, type RunningGateway } from '../../src/lib/server/server.js';
-import { resolveDashboardOptions, loadDashboardSection, type DashboardOptionsInput } from '../../src/lib/dashboard/options.js';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startGateway, type RunningGateway } from '../../src/apps/gateway/compose.js';
+import { resolveDashboardOptions, type DashboardOptionsInput } from '../../src/lib/dashboard/options.js';
+import { loadGatewayConfig } from '../../src/apps/gateway/options.js';
 import { STATS_CHANNEL } from '../../src/lib/dashboard/stats-channel.js';
 import { ConfigError } from '../../src/lib/core/options.js';
 import { startPublisher, type RunningPublisher } from '../../src/lib/publisher/server.js';
@@ -357,6 +361,13 @@ describe('connection token for the page', () => {
     }
   });
 });
+
+/** The `dashboard:` section of a config file and the environment, through the gateway's one option loader. */
+function loadDashboardSection(section: unknown, env: NodeJS.ProcessEnv) {
+  const file = join(mkdtempSync(join(tmpdir(), 'odin-dash-')), 'c.json');
+  writeFileSync(file, JSON.stringify({ dashboard: section }));
+  return loadGatewayConfig(['--config', file], env).dashboard;
+}
 
 describe('dashboard options', () => {
   it('validates without echoing secrets', () => {

@@ -10,7 +10,7 @@ import { strict as assert } from 'node:assert';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'puppeteer-core';
 import { resolveDashboardOptions } from '../../src/lib/dashboard/options.js';
-import { startGateway, type RunningGateway } from '../../src/lib/server/server.js';
+import { startGateway, type RunningGateway } from '../../src/apps/gateway/compose.js';
 import { parseLoadtestArgs, runLoadtest } from '../../src/apps/loadtest/main.js';
 import { startPublisher, type RunningPublisher } from '../../src/lib/publisher/server.js';
 import { MemorySink } from '../../src/lib/publisher/sinks/memory-sink.js';

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { resolveDashboardOptions } from '../../src/lib/dashboard/options.js';
 import { startPublisher } from '../../src/lib/publisher/server.js';
-import { startGateway } from '../../src/lib/server/server.js';
+import { startGateway } from '../../src/apps/gateway/compose.js';
 import { parseLoadtestArgs, runLoadtest } from '../../src/apps/loadtest/main.js';
 import { launchBrowser } from '../testkit/browser.js';
 

@@ -1,11 +1,18 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadGatewayConfig, resolveGatewayServerOptions, DEFAULT_PORT } from '../../src/lib/server/config.js';
+import {
+  loadGatewayConfig,
+  resolveGatewayServerOptions,
+  DEFAULT_PORT,
+  GATEWAY_OPTIONS,
+  gatewayHelp,
+  gatewayOptionsMarkdown,
+} from '../../src/apps/gateway/options.js';
 import { ConfigError } from '../../src/lib/core/options.js';
 
 test('defaults: port 3002, anonymous allowed, Odin namespaces with history 1000 / 5 min and recovery', () => {
@@ -105,5 +112,18 @@ test('odin-ws gateway --transport uws exits 2 (bad usage) with the one-line reas
     assert.match(r.stderr, /^odin-ws gateway: transport: "uws" \(uWebSockets\.js\) was removed: [^\n]*docs\/protocol\.md[^\n]*\n/);
     assert.doesNotMatch(r.stderr, /^\s+at /m);
     assert.equal(r.stdout, '');
+  }
+});
+
+test('docs/operations.md holds the option table as rendered from the gateway options (npm run docs:options)', () => {
+  const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+  const doc = readFileSync(join(root, 'docs/operations.md'), 'utf8');
+  const table = gatewayOptionsMarkdown();
+  assert.ok(doc.includes(table), 'docs/operations.md is stale: run npm run build && npm run docs:options');
+  // Every row with a flag or variable is in --help, and every flag parses.
+  const help = gatewayHelp();
+  for (const row of GATEWAY_OPTIONS) {
+    if (row.flag && !row.refusedFlag) assert.ok(help.includes(`--${row.flag}`), `--help lacks --${row.flag}`);
+    if (row.env) assert.ok(help.includes(row.env), `--help lacks ${row.env}`);
   }
 });

@@ -7,8 +7,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SignJWT } from 'jose';
-import { startGateway, type RunningGateway } from '../../src/lib/server/server.js';
-import type { GatewayServerOptionsInput } from '../../src/lib/server/config.js';
+import { startGateway, type RunningGateway } from '../../src/apps/gateway/compose.js';
+import type { GatewayServerOptionsInput } from '../../src/apps/gateway/options.js';
 import { DEFAULT_NAMESPACES } from '../../src/lib/core/options.js';
 import { TestClient, api, type Json } from '../testkit/ws-client.js';
 

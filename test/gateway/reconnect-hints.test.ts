@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startGateway } from '../../src/lib/server/server.js';
+import { startGateway } from '../../src/apps/gateway/compose.js';
 import { handshake, RawClient } from '../testkit/raw-socket.js';
 import { TestClient } from '../testkit/ws-client.js';
 

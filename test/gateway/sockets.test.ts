@@ -2,7 +2,7 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect as netConnect } from 'node:net';
 import { SignJWT } from 'jose';
-import { startGateway, type RunningGateway } from '../../src/lib/server/server.js';
+import { startGateway, type RunningGateway } from '../../src/apps/gateway/compose.js';
 import { clientFrame, closePayload, handshake, OP, RawClient } from '../testkit/raw-socket.js';
 import { TestClient, api, type Json } from '../testkit/ws-client.js';
 

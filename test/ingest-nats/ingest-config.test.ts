@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadGatewayConfig } from '../../src/lib/server/config.js';
+import { loadGatewayConfig } from '../../src/apps/gateway/options.js';
 import { ConfigError } from '../../src/lib/core/options.js';
 
 test('ingest defaults: nats with the nats broker, none with memory; --ingest, GATEWAY_INGEST, NATS_INGEST and the file choose', () => {

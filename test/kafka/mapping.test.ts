@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { RecordMapper, DEFAULT_KAFKA_RULES } from '../../src/lib/kafka/mapping.js';
 import { PartitionProgress } from '../../src/lib/kafka/progress.js';
 import { loadKafkaSection, resolveIngestMode } from '../../src/lib/kafka/config.js';
-import { loadGatewayConfig } from '../../src/lib/server/config.js';
+import { loadGatewayConfig } from '../../src/apps/gateway/options.js';
 import { ConfigError } from '../../src/lib/core/options.js';
 import { ODIN_TOPICS } from '../../src/lib/kafka/topics.js';
 import { recordTag, SourceChain, sourceId } from '../../src/lib/kafka/source-chain.js';

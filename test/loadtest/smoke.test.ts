@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startGateway } from '../../src/lib/server/server.js';
+import { startGateway } from '../../src/apps/gateway/compose.js';
 import { parseLoadtestArgs, runLoadtest } from '../../src/apps/loadtest/main.js';
 
 const KEY = 'smoke-key';

@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
-import { startGateway } from '../../src/lib/server/server.js';
+import { startGateway } from '../../src/apps/gateway/compose.js';
 import { parsePublisherArgs } from '../../src/apps/publisher/main.js';
 
 const BIN = fileURLToPath(new URL('../../../bin/odin-ws.js', import.meta.url));

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { startGateway, type RunningGateway } from '../../src/lib/server/server.js';
+import { startGateway, type RunningGateway } from '../../src/apps/gateway/compose.js';
 import { CHANNEL_EVENTS, type OdinEvent } from '../../src/lib/protocol/events.js';
 import { startPublisher } from '../../src/lib/publisher/server.js';
 import { TestClient, api, type Json } from '../testkit/ws-client.js';

@@ -3,8 +3,8 @@
  * `before` (start) and `after` (close) hooks; call the returned function inside tests.
  */
 import { before, after } from 'node:test';
-import { startGateway, type RunningGateway, type StartGatewayDeps } from '../../src/lib/server/server.js';
-import type { GatewayServerOptionsInput } from '../../src/lib/server/config.js';
+import { startGateway, type RunningGateway, type GatewayParts as StartGatewayDeps } from '../../src/apps/gateway/compose.js';
+import type { GatewayServerOptionsInput } from '../../src/apps/gateway/options.js';
 
 export function gatewayForFile(input: GatewayServerOptionsInput, deps: StartGatewayDeps = {}): () => RunningGateway {
   let gw: RunningGateway | null = null;

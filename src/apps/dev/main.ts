@@ -1,14 +1,17 @@
-/** `odin-ws dev` (what `npm start` runs): the gateway on the embedded broker and the simulated feed, in one process. */
+/**
+ * `odin-ws dev` (what `npm start` runs): the gateway's own composition root (apps/gateway) on the
+ * embedded broker, plus the simulated feed, in one process — so the two cannot drift.
+ */
 import { randomBytes } from 'node:crypto';
-import { ConfigError } from '../../lib/core/options.js';
-import { loadGatewayConfig } from '../../lib/server/config.js';
 import { toNumber } from '../../lib/runtime/flags.js';
+import { ConfigError } from '../../lib/core/options.js';
 import { createLogger } from '../../lib/runtime/logger.js';
-import { onShutdownSignal, runGateway } from '../../lib/server/run.js';
 import { startPublisher } from '../../lib/publisher/server.js';
 import type { SinkOptions } from '../../lib/publisher/options.js';
-import { startIngests } from '../../lib/server/ingest.js';
 import { startLocalKafka, type LocalKafka } from '../../lib/kafka-local/local-broker.js';
+import { loadGatewayConfig } from '../gateway/options.js';
+import { composeGateway } from '../gateway/compose.js';
+import { onShutdownSignal } from '../gateway/main.js';
 
 /** The simulated feed's rate in `odin-ws dev`: enough to see data flow, light on a laptop. */
 const DEV_EVENTS_PER_SECOND = 20;
@@ -34,41 +37,26 @@ export async function devCommand(argv: readonly string[]): Promise<number> {
   env.GATEWAY_API_KEY ||= 'dev-' + randomBytes(8).toString('hex');
   // The dashboard's console drives this process's publisher (set once it listens); its admin password is printed below.
   env.GATEWAY_ADMIN_PASSWORD ||= 'dev-' + randomBytes(8).toString('hex');
-  let publisherPort: number;
-  try {
-    publisherPort = toNumber('PUBLISHER_PORT', process.env.PUBLISHER_PORT, { integer: true, min: 0 }, 3003);
-  } catch (err) {
-    console.error(`odin-ws dev: ${(err as Error).message}`);
-    return 2;
-  }
+  const publisherPort = toNumber('PUBLISHER_PORT', process.env.PUBLISHER_PORT, { integer: true, min: 0, error: ConfigError }, 3003);
   const withKafka = argv.includes('--kafka');
+  const kafkaPort = withKafka ? toNumber('KAFKA_PORT', env.KAFKA_PORT, { integer: true, min: 0, error: ConfigError }, 19092) : 0;
+  const gatewayArgv = withKafka ? [...argv.filter((a) => a !== '--kafka'), '--ingest', 'kafka'] : argv;
+  // Options are checked before anything starts (a bad one exits 2 with nothing to clean up).
+  loadGatewayConfig(gatewayArgv, withKafka ? { ...env, KAFKA_BROKERS: '127.0.0.1:1' } : env);
   let kafka: LocalKafka | null = null;
   if (withKafka) {
-    let port: number;
-    try {
-      port = toNumber('KAFKA_PORT', env.KAFKA_PORT, { integer: true, min: 0 }, 19092);
-    } catch (err) {
-      console.error(`odin-ws dev: ${(err as Error).message}`);
-      return 2;
-    }
-    kafka = await startLocalKafka(port === 0 ? {} : { port });
+    kafka = await startLocalKafka(kafkaPort === 0 ? {} : { port: kafkaPort });
     env.KAFKA_BROKERS = kafka.bootstrap;
   }
-  const gatewayArgv = withKafka ? [...argv.filter((a) => a !== '--kafka'), '--ingest', 'kafka'] : argv;
-  let cfg;
+  const cfg = loadGatewayConfig(gatewayArgv, env);
+  const log = createLogger(cfg.gateway.logLevel, 'dev');
+  let gw;
   try {
-    cfg = loadGatewayConfig(gatewayArgv, env);
+    gw = await composeGateway(cfg, { log });
   } catch (err) {
-    if (err instanceof ConfigError) {
-      console.error(`odin-ws dev: ${err.message}`);
-      await kafka?.stop();
-      return 2;
-    }
+    await kafka?.stop();
     throw err;
   }
-  const log = createLogger(cfg.gateway.logLevel, 'dev');
-  const gw = await runGateway(cfg, log);
-  const ingests = await startIngests(cfg, gw, log);
   const sink: SinkOptions = kafka
     ? { kind: 'kafka', connection: { brokers: [kafka.bootstrap], clientId: 'odin-ws-dev' } }
     : { kind: 'gateway', url: gw.url, apiKey: cfg.gateway.apiKey };
@@ -92,9 +80,9 @@ export async function devCommand(argv: readonly string[]): Promise<number> {
       `  Watch a channel      node bin/odin-ws.js tail BTC.trade --url ${ws}/ws\n` +
       `  Publish              curl -s -H "X-API-Key: ${cfg.gateway.apiKey}" -d '{"channel":"BTC.trade","data":{"price":43250}}' ${gw.url}/api/publish\n\n`,
   );
+  // The reverse of the start: the feed, then the gateway (its ingests first), then Kafka.
   onShutdownSignal(log, async () => {
     await feed.close();
-    for (const i of ingests) await i.stop();
     await gw.close();
     await kafka?.stop();
   });

@@ -1,50 +1,54 @@
-/** `odin-ws gateway`: the only place that reads env and argv for the gateway. */
-import { ConfigError } from '../../lib/core/options.js';
-import { GATEWAY_HELP, loadGatewayConfig } from '../../lib/server/config.js';
-import { createLogger } from '../../lib/runtime/logger.js';
-import { onShutdownSignal, runGateway } from '../../lib/server/run.js';
+/**
+ * `odin-ws gateway`: reads argv and the environment once (options.ts), then either runs the
+ * primary of `--workers N` (primary.ts) or this process's gateway (compose.ts), and stops it on
+ * SIGINT/SIGTERM. Bad options throw a ConfigError: the CLI prints it and exits 2.
+ */
 import cluster from 'node:cluster';
-import { ingestHealth } from '../../lib/dashboard/stats-producer.js';
-import { isClusterPrimary, runPrimary, workerCount } from '../../lib/server/workers.js';
-import { startIngests } from '../../lib/server/ingest.js';
+import { createLogger } from '../../lib/runtime/logger.js';
+import type { Logger } from '../../lib/core/logger.js';
+import { gatewayHelp, loadGatewayConfig } from './options.js';
+import { composeGateway } from './compose.js';
+import { isClusterPrimary, runPrimary } from './primary.js';
 
-const isWorker = (): boolean => cluster.isWorker;
+/** Runs `stop` on SIGINT/SIGTERM, then exits; a second signal forces exit. */
+export function onShutdownSignal(log: Logger, stop: () => Promise<void>): void {
+  let stopping = false;
+  const handler = (signal: string): void => {
+    if (stopping) {
+      log.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
+}
 
 export async function gatewayCommand(argv: readonly string[]): Promise<number> {
-  let cfg;
-  try {
-    cfg = loadGatewayConfig(argv, process.env);
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      console.error(`odin-ws gateway: ${err.message}\n(see odin-ws gateway --help)`);
-      return 2;
-    }
-    throw err;
-  }
+  const cfg = loadGatewayConfig(argv, process.env);
   if (cfg.help) {
-    process.stdout.write(GATEWAY_HELP);
+    process.stdout.write(gatewayHelp());
     return 0;
   }
   const log = createLogger(cfg.gateway.logLevel, 'gateway');
-  const workers = workerCount(cfg);
-  if (workers > 1 && isClusterPrimary()) {
-    runPrimary(workers, log);
+  if (cfg.workers > 1 && isClusterPrimary()) {
+    runPrimary(cfg.workers, log);
     return -1;
   }
-  if (cfg.gateway.apiKey === '' && (!isWorker() || process.env.ODIN_WS_WORKER_SLOT === '0'))
+  if (cfg.gateway.apiKey === '' && (!cluster.isWorker || process.env.ODIN_WS_WORKER_SLOT === '0'))
     log.warn(
       'no API key: every POST /api/* (publish, broadcast, ...) answers 401; set --api-key or GATEWAY_API_KEY to publish through the server API',
     );
-  const gw = await runGateway(cfg, log);
-  let ingests;
-  try {
-    ingests = await startIngests(cfg, gw, log);
-  } catch (err) {
-    log.error({ err, ingest: cfg.ingest, natsUrl: cfg.natsUrl }, 'cannot start ingest');
-    await gw.close();
-    return 1;
-  }
-  for (const i of ingests) gw.dashboard?.addHealth(`ingest-${i.kind}`, ingestHealth(i));
+  // A failure to start (port taken, NATS or an ingest unreachable) reaches the CLI: one line, exit 3 or 1.
+  const gw = await composeGateway(cfg, { log });
   log.info(
     {
       url: gw.url,
@@ -56,9 +60,6 @@ export async function gatewayCommand(argv: readonly string[]): Promise<number> {
     },
     'gateway listening',
   );
-  onShutdownSignal(log, async () => {
-    for (const i of ingests) await i.stop();
-    await gw.close();
-  });
+  onShutdownSignal(log, () => gw.close());
   return -1; // keep running
 }

@@ -1,10 +1,9 @@
 /**
- * The `jetstream:` section of the gateway's config file and its environment variables,
- * validated once. Limits left out follow the gateway's namespaces (largest history size and
+ * The `jetstream:` section of the gateway's options (its rows, flags and environment variables are
+ * in the gateway's option table), validated by this schema. Limits left out follow the gateway's namespaces (largest history size and
  * TTL), so the stream always holds what the gateway promises to recover.
  */
 import { z } from 'zod';
-import { ConfigError } from '../core/options.js';
 
 const ruleSchema = z.object({ subject: z.string().min(1), channel: z.string().min(1) }).strict();
 
@@ -53,42 +52,3 @@ export const jetStreamSectionSchema = z
   .strict();
 
 export type JetStreamSection = z.output<typeof jetStreamSectionSchema>;
-
-function envInt(env: NodeJS.ProcessEnv, name: string): number | undefined {
-  const v = env[name];
-  if (v === undefined || v === '') return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n)) throw new ConfigError(`${name}: expected an integer (got ${JSON.stringify(v)})`);
-  return n;
-}
-
-/** File section ← environment (NATS_STREAM, NATS_STREAM_REPLICAS, NATS_STREAM_MAX_AGE_MS, NATS_STREAM_MAX_MSGS, NATS_STREAM_MAX_BYTES, NATS_PRESENCE_TTL_MS, NATS_INGEST). */
-export function loadJetStreamSection(file: unknown, env: NodeJS.ProcessEnv): JetStreamSection {
-  const o: Record<string, unknown> =
-    typeof file === 'object' && file !== null && !Array.isArray(file) ? { ...(file as Record<string, unknown>) } : {};
-  if (file !== undefined && file !== null && (typeof file !== 'object' || Array.isArray(file))) {
-    throw new ConfigError('jetstream: must be an object');
-  }
-  const set = (k: string, v: unknown): void => {
-    if (v !== undefined) o[k] = v;
-  };
-  set('stream', env.NATS_STREAM || undefined);
-  set('replicas', envInt(env, 'NATS_STREAM_REPLICAS'));
-  set('maxAgeMs', envInt(env, 'NATS_STREAM_MAX_AGE_MS'));
-  set('maxMessages', envInt(env, 'NATS_STREAM_MAX_MSGS'));
-  set('maxBytes', envInt(env, 'NATS_STREAM_MAX_BYTES'));
-  set('presenceTtlMs', envInt(env, 'NATS_PRESENCE_TTL_MS'));
-  if (env.NATS_INGEST) {
-    if (!/^(1|0|true|false|yes|no|on|off)$/i.test(env.NATS_INGEST))
-      throw new ConfigError(`NATS_INGEST: expected true or false (got ${JSON.stringify(env.NATS_INGEST)})`);
-    const ingest = typeof o['ingest'] === 'object' && o['ingest'] !== null ? { ...(o['ingest'] as Record<string, unknown>) } : {};
-    ingest['enabled'] = /^(1|true|yes|on)$/i.test(env.NATS_INGEST);
-    o['ingest'] = ingest;
-  }
-  const r = jetStreamSectionSchema.safeParse(o);
-  if (!r.success) {
-    const lines = r.error.issues.map((i) => `jetstream.${i.path.map(String).join('.')}: ${i.message}`);
-    throw new ConfigError('invalid jetstream options:\n  ' + lines.join('\n  '));
-  }
-  return r.data;
-}

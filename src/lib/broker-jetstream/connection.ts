@@ -7,6 +7,29 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { BrokerError } from '../core/broker.js';
 import type { ResolvedJetStreamOptions } from './options.js';
 
+/**
+ * A gateway process's NATS connection, shared by the broker, presence, session routing and
+ * ingest (the composition root opens one): reconnects forever with jitter, pings every 5 s.
+ * Refused: a BrokerError `unavailable` naming the servers.
+ */
+export async function connectNats(servers: string | readonly string[], name: string, reconnectWaitMs = 250): Promise<NatsConnection> {
+  const list = typeof servers === 'string' ? servers.split(',').map((s) => s.trim()) : [...servers];
+  return connect({
+    servers: list,
+    name,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: reconnectWaitMs,
+    reconnectJitter: reconnectWaitMs,
+    pingInterval: 5_000,
+    maxPingOut: 2,
+    // Every append is a request; with async traces nats.js builds two Errors (stack
+    // captured) per request in case it fails. Failures become BrokerErrors anyway.
+    noAsyncTraces: true,
+  }).catch((err: unknown) => {
+    throw new BrokerError('unavailable', `cannot connect to NATS at ${list.join(',')}`, { cause: err });
+  });
+}
+
 export class ConnectionWatch {
   nc: NatsConnection | null = null;
   connected = false;
@@ -18,22 +41,7 @@ export class ConnectionWatch {
   ) {}
 
   async open(): Promise<NatsConnection> {
-    const nc =
-      this.o.connection ??
-      (await connect({
-        servers: [...this.o.servers],
-        name: this.o.name,
-        maxReconnectAttempts: -1,
-        reconnectTimeWait: this.o.reconnectWaitMs,
-        reconnectJitter: this.o.reconnectWaitMs,
-        pingInterval: 5_000,
-        maxPingOut: 2,
-        // Every append is a request; with async traces nats.js builds two Errors (stack
-        // captured) per request in case it fails. Failures become BrokerErrors anyway.
-        noAsyncTraces: true,
-      }).catch((err: unknown) => {
-        throw new BrokerError('unavailable', `cannot connect to NATS at ${this.o.servers.join(',')}`, { cause: err });
-      }));
+    const nc = this.o.connection ?? (await connectNats(this.o.servers, this.o.name, this.o.reconnectWaitMs));
     this.nc = nc;
     this.connected = !nc.isClosed();
     void this.watch(nc);

@@ -1,8 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { JwtVerifier, TokenError, type TokenVerifier } from './auth.js';
+import { TokenError, type TokenVerifier } from './auth.js';
 import {
   isJoinLeavePublisher,
-  isPresenceProvider,
   type Broker,
   type BrokerEventHandler,
   type ClientInfo,
@@ -48,9 +47,9 @@ export interface GatewayDeps {
   readonly broker: Broker;
   readonly transport: FrameEncoder;
   readonly log?: Logger;
-  /** Overrides the verifier built from the options' token keys. */
-  readonly verifier?: TokenVerifier;
-  /** Overrides the presence store: default the broker's (PresenceProvider), else in memory. */
+  /** Verifies connection tokens; none: tokens are refused (anonymous connections only, if allowed). */
+  readonly verifier?: TokenVerifier | null;
+  /** Where presence is kept (the composition root picks it); default: this process's memory. */
   readonly presence?: PresenceStore;
 }
 
@@ -90,18 +89,14 @@ export class Gateway implements ConnectionAcceptor, BrokerEventHandler, ClientCo
   ) {
     this.broker = deps.broker;
     this.log = deps.log ?? silentLogger;
-    this.presence = deps.presence ?? (isPresenceProvider(deps.broker) ? deps.broker.presence : new MemoryPresence());
+    this.presence = deps.presence ?? new MemoryPresence();
     this.rules = new ChannelRules(opts.namespaces);
     this.frames = deps.transport;
     this.hub = new Hub<Client>(this.broker, deps.transport, this.stats, this.log);
     this.flusher = new FlushScheduler(opts.client.writeDelayMs);
     this.recoveryBudget = new RecoveryBudget(opts.recovery);
     this.recoverySlots = new RecoverySlots(opts.recovery);
-    if (deps.verifier) this.verifier = deps.verifier;
-    else {
-      const v = new JwtVerifier({ hmacSecret: opts.tokenHmacSecret, publicKeyPem: opts.tokenPublicKey });
-      this.verifier = v.configured ? v : null;
-    }
+    this.verifier = deps.verifier ?? null;
     this.api = new ServerApi({
       broker: this.broker,
       rules: this.rules,

@@ -288,17 +288,37 @@ function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
   return v;
 }
 
+/** What a schema check reports about one key (zod's issue, narrowed to what the message needs). */
+export interface OptionIssue {
+  readonly path: readonly PropertyKey[];
+  readonly message: string;
+  readonly code?: string;
+  readonly keys?: readonly string[];
+}
+
+/**
+ * The one format of an invalid option, for every part's options: `<title>:` then a line per bad key,
+ * `prefix.key: why (got value)`. Keys listed in `secrets` never show their value.
+ */
+export function optionsError(
+  title: string,
+  issues: readonly OptionIssue[],
+  input: unknown,
+  { prefix = '', secrets = [] as readonly string[] } = {},
+): ConfigError {
+  const lines = issues.map((i) => {
+    const key = i.path.map(String).join('.') || '(root)';
+    const extra = i.code === 'unrecognized_keys' && i.keys ? ` ${i.keys.join(', ')}` : '';
+    const got = secrets.includes(key) ? '' : ` (got ${describe(valueAt(input, i.path))})`;
+    return `${prefix}${key}${extra}: ${i.message}${got}`;
+  });
+  return new ConfigError(`${title}:\n  ` + lines.join('\n  '));
+}
+
 /** Validates and freezes options; throws ConfigError naming every bad key and its value. */
 export function resolveGatewayOptions(input: unknown = {}): GatewayOptions {
   const r = gatewayOptionsSchema.safeParse(input);
-  if (!r.success) {
-    const lines = r.error.issues.map((i) => {
-      const key = i.path.map(String).join('.') || '(root)';
-      const extra = i.code === 'unrecognized_keys' ? ` ${i.keys.join(', ')}` : '';
-      return `${key}${extra}: ${i.message} (got ${describe(valueAt(input, i.path))})`;
-    });
-    throw new ConfigError('invalid gateway options:\n  ' + lines.join('\n  '));
-  }
+  if (!r.success) throw optionsError('invalid gateway options', r.error.issues, input, { secrets: ['tokenHmacSecret'] });
   const o = r.data;
   Object.freeze(o.allowedOrigins);
   Object.freeze(o.client);

@@ -152,6 +152,8 @@ export class AdminApi {
       case 'publish': {
         const b = parse(publishBody, await readJsonObject(req));
         if (b.data === undefined) throw badRequest('data: required');
+        // A name no namespace matches is a bad request here, as in the channel inspector.
+        if (!this.ctx.gw.rules.resolve(b.channel)) throw new HttpError(400, ErrorCode.UnknownChannel, 'unknown channel');
         const pos = await this.ctx.gw.publish({ channel: b.channel, data: JSON.stringify(b.data) });
         this.audit(req, who.actor, 'publish', { channel: b.channel, offset: pos.offset });
         return jsonReply(200, { offset: pos.offset, epoch: pos.epoch });

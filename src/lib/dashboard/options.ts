@@ -1,10 +1,11 @@
 /**
- * The `dashboard:` section of the gateway's config file and its environment variables,
- * validated once and frozen. The live view is on by default (it shows what /stats shows);
+ * The `dashboard:` section of the gateway's options (rows and environment variables in the
+ * gateway's option table; secrets come from the file or the environment only, a flag would show
+ * in `ps`), validated once and frozen. The live view is on by default (it shows what /stats shows);
  * the admin console is off until an admin password or token is configured.
  */
 import { z } from 'zod';
-import { ConfigError } from '../core/options.js';
+import { optionsError } from '../core/options.js';
 
 /** How often each gateway process publishes its stats row, ms. */
 export const DEFAULT_STATS_INTERVAL_MS = 1000;
@@ -43,34 +44,13 @@ export function adminConfigured(o: DashboardOptions): boolean {
 export function resolveDashboardOptions(input: unknown = {}): DashboardOptions {
   const r = dashboardOptionsSchema.safeParse(input);
   if (!r.success) {
-    const lines = r.error.issues.map((i) => {
+    const issues = r.error.issues.map((i) => {
       const key = i.path.map(String).join('.');
-      const secret = key === 'adminPassword' || key === 'adminToken';
-      const why = secret ? `must be empty or at least ${MIN_SECRET_LENGTH} characters` : i.message;
-      return `dashboard.${key || '(root)'}: ${why}`;
+      return key === 'adminPassword' || key === 'adminToken'
+        ? { ...i, message: `must be empty or at least ${MIN_SECRET_LENGTH} characters` }
+        : i;
     });
-    throw new ConfigError('invalid dashboard options:\n  ' + lines.join('\n  '));
+    throw optionsError('invalid dashboard options', issues, input, { prefix: 'dashboard.', secrets: ['adminPassword', 'adminToken'] });
   }
   return Object.freeze(r.data);
-}
-
-/**
- * File section ← environment: GATEWAY_DASHBOARD (true|false), GATEWAY_ADMIN_PASSWORD,
- * GATEWAY_ADMIN_TOKEN, PUBLISHER_URL. Secrets come from the file or the environment only
- * (a flag would show in `ps`).
- */
-export function loadDashboardSection(file: unknown, env: NodeJS.ProcessEnv): DashboardOptions {
-  if (file !== undefined && file !== null && (typeof file !== 'object' || Array.isArray(file))) {
-    throw new ConfigError('dashboard: must be an object');
-  }
-  const o: Record<string, unknown> = typeof file === 'object' && file !== null ? { ...(file as Record<string, unknown>) } : {};
-  if (env.GATEWAY_DASHBOARD) {
-    if (!/^(1|0|true|false|yes|no|on|off)$/i.test(env.GATEWAY_DASHBOARD))
-      throw new ConfigError(`GATEWAY_DASHBOARD: expected true or false (got ${JSON.stringify(env.GATEWAY_DASHBOARD)})`);
-    o.enabled = /^(1|true|yes|on)$/i.test(env.GATEWAY_DASHBOARD);
-  }
-  if (env.GATEWAY_ADMIN_PASSWORD) o.adminPassword = env.GATEWAY_ADMIN_PASSWORD;
-  if (env.GATEWAY_ADMIN_TOKEN) o.adminToken = env.GATEWAY_ADMIN_TOKEN;
-  if (env.PUBLISHER_URL) o.publisherUrl = env.PUBLISHER_URL;
-  return resolveDashboardOptions(o);
 }

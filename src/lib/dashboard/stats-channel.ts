@@ -4,8 +4,7 @@
  * --report-to` publishes its progress to `_odin.loadtest`. They go through the broker like any
  * publication, so a page connected to one worker or node sees the rows of all of them.
  */
-import type { GatewayOptionsInput } from '../core/options.js';
-import { resolveGatewayServerOptions, type GatewayServerOptions, type GatewayServerOptionsInput } from '../server/config.js';
+import { DEFAULT_NAMESPACES, type GatewayOptionsInput } from '../core/options.js';
 
 export const STATS_CHANNEL = '_odin.stats';
 export const LOADTEST_CHANNEL = '_odin.loadtest';
@@ -33,9 +32,12 @@ export const STATS_NAMESPACE: NamespaceInput = Object.freeze({
   presence: false,
 });
 
-/** The options with the reserved namespace first (so no user pattern can shadow it). */
-export function withStatsNamespace(input: GatewayServerOptionsInput | GatewayServerOptions): GatewayServerOptions {
-  const o = resolveGatewayServerOptions(input);
-  if (o.namespaces.some((n) => n.name === STATS_NAMESPACE.name)) return o;
-  return resolveGatewayServerOptions({ ...o, namespaces: [{ ...STATS_NAMESPACE }, ...o.namespaces.map((n) => ({ ...n }))] });
+/**
+ * Options input with the reserved namespace first (so no user pattern can shadow it); without
+ * `namespaces` the defaults get it. Input that is not a list is left for validation to report.
+ */
+export function withStatsNamespace<T extends { readonly namespaces?: unknown }>(input: T): T {
+  const nss = input.namespaces ?? DEFAULT_NAMESPACES;
+  if (!Array.isArray(nss) || nss.some((n: { name?: unknown }) => n?.name === STATS_NAMESPACE.name)) return input;
+  return { ...input, namespaces: [{ ...STATS_NAMESPACE }, ...nss.map((n: object) => ({ ...n }))] };
 }

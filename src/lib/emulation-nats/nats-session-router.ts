@@ -39,9 +39,11 @@ function decode(m: Msg): EmulationDelivery | null {
 export class NatsSessionRouter implements SessionRouter {
   private sub: Subscription | null = null;
 
-  private constructor(
+  /** Routes over `nc`; `ownsConnection`: close() drains it (else only this router's subscription ends). */
+  constructor(
     private readonly nc: NatsConnection,
-    private readonly timeoutMs: number,
+    private readonly timeoutMs = DEFAULT_ROUTE_TIMEOUT_MS,
+    private readonly ownsConnection = false,
   ) {}
 
   /** Connects; the router serves nothing until `bind`. */
@@ -51,7 +53,7 @@ export class NatsSessionRouter implements SessionRouter {
     timeoutMs = DEFAULT_ROUTE_TIMEOUT_MS,
   ): Promise<NatsSessionRouter> {
     const nc = await connect({ servers: typeof servers === 'string' ? servers : [...servers], name, maxReconnectAttempts: -1 });
-    return new NatsSessionRouter(nc, timeoutMs);
+    return new NatsSessionRouter(nc, timeoutMs, true);
   }
 
   /** Serves this node's subject with `deliverLocal`; returns the router (itself). Once. */
@@ -83,7 +85,9 @@ export class NatsSessionRouter implements SessionRouter {
 
   /** Stops serving and closes the connection. Idempotent. */
   async close(): Promise<void> {
-    if (this.nc.isClosed()) return;
+    if (!this.nc.isClosed()) this.sub?.unsubscribe();
+    this.sub = null;
+    if (this.nc.isClosed() || !this.ownsConnection) return;
     await this.nc.drain().catch(() => this.nc.close());
   }
 }

@@ -1,65 +1,120 @@
 /**
- * Kafka settings from the outside world, shared by `gateway --ingest kafka`, `publisher --sink
- * kafka` and `odin-ws kafka`: the `kafka:` section of a config file ← environment ← flags,
- * validated once (a bad value names its key).
+ * The `kafka:` section of the gateway's options (its flags and environment variables are rows of
+ * the gateway's option table), validated by this schema; the connection options and the ingest
+ * mode derived from it.
  */
 import { z } from 'zod';
-import { ConfigError } from '../core/options.js';
+import { ConfigError, optionsError } from '../core/options.js';
 import type { KafkaConnectionOptions } from './client.js';
+import { flagSpecOf, mergeSources, renderRows, type OptionRow } from '../runtime/option-table.js';
 import { DEFAULT_MAX_RECORD_BYTES } from './mapping.js';
 
 /** Where the plans' Redpanda listens for clients outside compose. */
 export const DEFAULT_KAFKA_BROKERS = '127.0.0.1:19092';
 export const DEFAULT_KAFKA_GROUP = 'odin-ws-gateway';
 
-/** Flags every Kafka-speaking command takes (node:util parseArgs options). */
-export const KAFKA_CONNECTION_FLAGS = {
-  'kafka-brokers': { type: 'string' },
-  'kafka-sasl-mechanism': { type: 'string' },
-  'kafka-username': { type: 'string' },
-  'kafka-password': { type: 'string' },
-  'kafka-tls': { type: 'boolean' },
-  'kafka-tls-ca': { type: 'string' },
-} as const;
+/**
+ * The connection's options for every Kafka-speaking command (`gateway --ingest kafka` under
+ * `kafka.`, `publisher --sink kafka`, `odin-ws kafka`): rows of an option table
+ * (runtime/option-table.ts), keys relative to the `kafka:` section.
+ */
+export const KAFKA_CONNECTION_OPTIONS = [
+  { key: 'brokers', kind: 'list', flag: 'kafka-brokers', env: 'KAFKA_BROKERS', section: 'Kafka', help: 'host:port,...' },
+  {
+    key: 'sasl.mechanism',
+    kind: 'string',
+    flag: 'kafka-sasl-mechanism',
+    env: 'KAFKA_SASL_MECHANISM',
+    section: 'Kafka',
+    help: 'SCRAM-SHA-256 | SCRAM-SHA-512 | PLAIN (default: no SASL)',
+  },
+  { key: 'sasl.username', kind: 'string', flag: 'kafka-username', env: 'KAFKA_USERNAME', section: 'Kafka', help: 'SASL user' },
+  { key: 'sasl.password', kind: 'secret', flag: 'kafka-password', env: 'KAFKA_PASSWORD', section: 'Kafka', help: 'SASL password' },
+  {
+    key: 'tls.enabled',
+    kind: 'bool',
+    flag: 'kafka-tls',
+    env: 'KAFKA_TLS',
+    defaultText: 'false',
+    section: 'Kafka',
+    help: 'TLS to the brokers',
+  },
+  {
+    key: 'tls.caFile',
+    kind: 'string',
+    flag: 'kafka-tls-ca',
+    env: 'KAFKA_TLS_CA',
+    section: 'Kafka',
+    help: 'CA certificate (PEM) for a private CA',
+  },
+] as const satisfies readonly OptionRow[];
 
-/** The gateway's ingest flags besides the connection. */
-export const KAFKA_INGEST_FLAGS = {
-  ...KAFKA_CONNECTION_FLAGS,
-  'kafka-group': { type: 'string' },
-  'kafka-mode': { type: 'string' },
-  'kafka-start': { type: 'string' },
-} as const;
+/** The gateway's ingest options besides the connection. */
+export const KAFKA_INGEST_OPTIONS = [
+  {
+    key: 'group',
+    kind: 'string',
+    flag: 'kafka-group',
+    env: 'KAFKA_CONSUMER_GROUP',
+    section: 'Kafka',
+    help: "consumer group (each mode: prefix of this node's own)",
+  },
+  {
+    key: 'mode',
+    kind: 'string',
+    flag: 'kafka-mode',
+    env: 'KAFKA_MODE',
+    defaultText: 'each with memory, shared with nats',
+    section: 'Kafka',
+    help: 'each: every node reads every partition; shared: one group, each record once into JetStream',
+  },
+  {
+    key: 'start',
+    kind: 'string',
+    flag: 'kafka-start',
+    env: 'KAFKA_START',
+    defaultText: 'each: latest; shared: committed',
+    section: 'Kafka',
+    help: 'where a new group starts: latest|committed',
+  },
+  { key: 'rules', kind: 'string', defaultText: 'the Odin topics (docs/kafka.md)', section: 'Kafka', help: 'topic → channel rules' },
+  { key: 'maxRecordBytes', kind: 'int', unit: 'bytes', section: 'Kafka', help: 'larger records are skipped and counted' },
+  { key: 'clientId', kind: 'string', section: 'Kafka', help: 'client id (the gateway uses its node id)' },
+] as const satisfies readonly OptionRow[];
 
-export const KAFKA_CONNECTION_HELP = `      --kafka-brokers LIST      KAFKA_BROKERS              host:port,... (default ${DEFAULT_KAFKA_BROKERS})
-      --kafka-sasl-mechanism M  KAFKA_SASL_MECHANISM       SCRAM-SHA-256 | SCRAM-SHA-512 | PLAIN (default: no SASL)
-      --kafka-username U        KAFKA_USERNAME
-      --kafka-password P        KAFKA_PASSWORD
-      --kafka-tls               KAFKA_TLS=true             TLS to the brokers
-      --kafka-tls-ca FILE       KAFKA_TLS_CA               CA certificate (PEM) for a private CA
-`;
-
-export const KAFKA_INGEST_HELP = `${KAFKA_CONNECTION_HELP}      --kafka-group ID          KAFKA_CONSUMER_GROUP       consumer group (each mode: prefix of this node's own) (${DEFAULT_KAFKA_GROUP})
-      --kafka-mode each|shared  KAFKA_MODE                 each: this node reads every partition (default with the memory broker);
-                                                           shared: one group for all gateways, each record once into JetStream (default with nats)
-      --kafka-start latest|committed KAFKA_START           where a new group starts (each: latest; shared: committed)
-`;
+/** parseArgs options of the connection flags. */
+export const KAFKA_CONNECTION_FLAGS = flagSpecOf(KAFKA_CONNECTION_OPTIONS);
 
 const ruleSchema = z
   .object({ topic: z.string().min(1), channel: z.string().min(1), types: z.array(z.string().min(1)).min(1).optional() })
   .strict();
 
-const sectionSchema = z
+export const kafkaSectionSchema = z
   .object({
-    brokers: z.array(z.string().regex(/^[^\s:]+:\d+$/, 'expected host:port')).min(1),
+    brokers: z
+      .array(z.string().regex(/^[^\s:]+:\d+$/, 'expected host:port'))
+      .min(1)
+      .default([DEFAULT_KAFKA_BROKERS]),
     clientId: z.string().min(1).default('odin-ws'),
     sasl: z
       .object({ mechanism: z.enum(['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512']), username: z.string().min(1), password: z.string() })
       .strict()
       .optional(),
     tls: z
-      .object({ caFile: z.string().min(1).optional(), rejectUnauthorized: z.boolean().optional(), serverName: z.string().optional() })
+      .object({
+        /** false: no TLS even with the other keys set; a `tls` section alone turns it on. */
+        enabled: z.boolean().optional(),
+        caFile: z.string().min(1).optional(),
+        rejectUnauthorized: z.boolean().optional(),
+        serverName: z.string().optional(),
+      })
       .strict()
-      .optional(),
+      .optional()
+      .transform((t) => {
+        if (t === undefined || t.enabled === false) return undefined;
+        const { enabled: _enabled, ...rest } = t;
+        return rest;
+      }),
     group: z.string().min(1).default(DEFAULT_KAFKA_GROUP),
     mode: z.enum(['each', 'shared']).optional(),
     start: z.enum(['latest', 'committed']).optional(),
@@ -70,57 +125,25 @@ const sectionSchema = z
   })
   .strict();
 
-export type KafkaSection = z.output<typeof sectionSchema>;
+export type KafkaSection = z.output<typeof kafkaSectionSchema>;
 
-type FlagValues = Partial<Record<keyof typeof KAFKA_INGEST_FLAGS, string | boolean | undefined>>;
+/** The connection flags' help lines (flag | environment | what [default]). */
+export const KAFKA_CONNECTION_HELP = renderRows(KAFKA_CONNECTION_OPTIONS, kafkaSectionSchema.parse({}));
 
-function str(v: unknown): string | undefined {
-  return typeof v === 'string' && v !== '' ? v : undefined;
+/** Validates a `kafka:` section (a bad value names its key, never a password). */
+export function resolveKafkaSection(input: unknown): KafkaSection {
+  const r = kafkaSectionSchema.safeParse(input);
+  if (!r.success) throw optionsError('invalid kafka options', r.error.issues, input, { prefix: 'kafka.', secrets: ['sasl.password'] });
+  return r.data;
 }
 
-/** File section ← env ← flags → a validated section. */
-export function loadKafkaSection(file: unknown, env: NodeJS.ProcessEnv, flags: FlagValues): KafkaSection {
+/** A command's Kafka section: file section ← environment ← its parsed flags (connection, and the ingest's when given). */
+export function loadKafkaSection(file: unknown, env: NodeJS.ProcessEnv, flags: Readonly<Record<string, unknown>>): KafkaSection {
   if (file !== undefined && file !== null && (typeof file !== 'object' || Array.isArray(file)))
     throw new ConfigError('kafka: must be an object');
-  const o: Record<string, unknown> = { ...((file as Record<string, unknown> | null | undefined) ?? {}) };
-  const brokers = str(flags['kafka-brokers']) ?? str(env['KAFKA_BROKERS']);
-  if (brokers !== undefined)
-    o['brokers'] = brokers
-      .split(',')
-      .map((s) => s.trim())
-      .filter(Boolean);
-  o['brokers'] ??= [DEFAULT_KAFKA_BROKERS];
-  const mechanism = str(flags['kafka-sasl-mechanism']) ?? str(env['KAFKA_SASL_MECHANISM']);
-  const username = str(flags['kafka-username']) ?? str(env['KAFKA_USERNAME']);
-  const password = str(flags['kafka-password']) ?? env['KAFKA_PASSWORD'];
-  if (mechanism !== undefined || username !== undefined) {
-    o['sasl'] = {
-      ...((o['sasl'] as object | undefined) ?? {}),
-      ...(mechanism ? { mechanism } : {}),
-      ...(username ? { username } : {}),
-      ...(password !== undefined ? { password } : {}),
-    };
-  }
-  const tlsEnv = str(env['KAFKA_TLS']);
-  if (tlsEnv !== undefined && !/^(1|0|true|false|yes|no|on|off)$/i.test(tlsEnv))
-    throw new ConfigError(`KAFKA_TLS: expected true or false (got ${JSON.stringify(tlsEnv)})`);
-  const ca = str(flags['kafka-tls-ca']) ?? str(env['KAFKA_TLS_CA']);
-  if (flags['kafka-tls'] === true || (tlsEnv !== undefined && /^(1|true|yes|on)$/i.test(tlsEnv)) || ca !== undefined) {
-    o['tls'] = { ...((o['tls'] as object | undefined) ?? {}), ...(ca ? { caFile: ca } : {}) };
-  }
-  const set = (k: string, v: string | undefined): void => {
-    if (v !== undefined) o[k] = v;
-  };
-  set('group', str(flags['kafka-group']) ?? str(env['KAFKA_CONSUMER_GROUP']));
-  set('mode', str(flags['kafka-mode']) ?? str(env['KAFKA_MODE']));
-  set('start', str(flags['kafka-start']) ?? str(env['KAFKA_START']));
-  const r = sectionSchema.safeParse(o);
-  if (!r.success) {
-    const lines = r.error.issues.map((i) => `kafka.${i.path.map(String).join('.')}: ${i.message}`);
-    throw new ConfigError('invalid kafka options:\n  ' + lines.join('\n  '));
-  }
-  if (r.data.sasl && r.data.sasl.password === undefined) throw new ConfigError('kafka.sasl.password: required with a SASL username');
-  return r.data;
+  return resolveKafkaSection(
+    mergeSources([...KAFKA_CONNECTION_OPTIONS, ...KAFKA_INGEST_OPTIONS], (file as Record<string, unknown> | null) ?? {}, env, flags),
+  );
 }
 
 /** The client's connection options from a section. */

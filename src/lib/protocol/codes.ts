@@ -63,6 +63,46 @@ export function isProtocolError(v: unknown): v is ProtocolError {
 }
 
 /**
+ * The one code → HTTP status table, for every HTTP surface that answers with a protocol code
+ * (the server API in Centrifugo's transport error mode, the dashboard's admin API). Centrifugo's
+ * table (100 → 500, 102/104 → 404, 107/108 → 400, 112 → 416, 113 → 409) plus ours for codes it
+ * leaves at 500: 101 → 401, 103 → 403, 111 → 429, and a temporary 108 (the broker is away:
+ * retry later) → 503.
+ */
+export function httpStatusOf(code: number, temporary = false): number {
+  switch (code) {
+    case ErrorCode.Unauthorized:
+      return 401;
+    case ErrorCode.UnknownChannel:
+    case ErrorCode.MethodNotFound:
+      return 404;
+    case ErrorCode.PermissionDenied:
+      return 403;
+    case ErrorCode.BadRequest:
+      return 400;
+    case ErrorCode.NotAvailable:
+      return temporary ? 503 : 400;
+    case ErrorCode.TooManyRequests:
+      return 429;
+    case ErrorCode.UnrecoverablePosition:
+      return 416;
+    case 113: // conflict
+      return 409;
+    default:
+      return 500;
+  }
+}
+
+/**
+ * Whether the same command may succeed later: a temporary refusal (the broker is away, a
+ * budget is empty) or an internal failure. Everything else (unknown channel, bad request,
+ * permission) will be refused again.
+ */
+export function isRetryable(err: ProtocolError): boolean {
+  return err.temporary === true || err.code === ErrorCode.Internal;
+}
+
+/**
  * A protocol error thrown rather than returned (the server API's methods in core). The server
  * layer maps its code to an HTTP status; core never speaks HTTP.
  */

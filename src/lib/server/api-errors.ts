@@ -1,26 +1,9 @@
 /**
- * The server API's errors in HTTP terms. Core answers with protocol codes (`CodedError`); this is
- * the one place that turns a code into an HTTP status.
+ * The server API's errors: a protocol code (core answers with protocol codes only, `CodedError`)
+ * and its HTTP status from the code catalogue's one table (protocol/codes.ts `httpStatusOf`).
  */
 import { brokerFailureError } from '../core/errors.js';
-import { CodedError, ErrorCode, type ProtocolError } from '../protocol/codes.js';
-
-/** HTTP status of a protocol error in a server API reply. */
-export function httpStatusOf(err: ProtocolError): number {
-  switch (err.code) {
-    case ErrorCode.Internal:
-      return 500;
-    case ErrorCode.Unauthorized:
-      return 401;
-    case ErrorCode.MethodNotFound:
-      return 404;
-    case ErrorCode.NotAvailable:
-      // The broker is away (retry later) vs. a feature this channel does not have.
-      return err.temporary ? 503 : 400;
-    default:
-      return 400;
-  }
-}
+import { CodedError, httpStatusOf, type ErrorCode } from '../protocol/codes.js';
 
 /** A server API error: a protocol code and message, with its HTTP status. */
 export class ApiError extends CodedError {
@@ -28,7 +11,7 @@ export class ApiError extends CodedError {
   readonly httpStatus: number;
   constructor(code: ErrorCode, message: string, options?: { temporary?: boolean; cause?: unknown }) {
     super(code, message, options);
-    this.httpStatus = httpStatusOf(this);
+    this.httpStatus = httpStatusOf(code, this.temporary);
   }
 }
 

@@ -7,37 +7,8 @@
  */
 import { timingSafeEqual } from 'node:crypto';
 import type { Gateway } from '../core/gateway.js';
-import { ErrorCode } from '../protocol/codes.js';
+import { httpStatusOf } from '../protocol/codes.js';
 import { failure, isTemporary, requestBudget, run, type Outcome } from './api.js';
-
-/**
- * Centrifugo's table of HTTP statuses for its transport error mode (100 → 500, 102/104 → 404,
- * 107/108 → 400, 112 → 416, 113 → 409), plus ours for codes it leaves at 500: 101 → 401,
- * 103 → 403, 111 → 429, and a temporary 108 (the broker is away: retry later) → 503.
- */
-export function transportStatusOf(code: number, temporary: boolean): number {
-  switch (code) {
-    case ErrorCode.Unauthorized:
-      return 401;
-    case ErrorCode.UnknownChannel:
-    case ErrorCode.MethodNotFound:
-      return 404;
-    case ErrorCode.PermissionDenied:
-      return 403;
-    case ErrorCode.BadRequest:
-      return 400;
-    case ErrorCode.NotAvailable:
-      return temporary ? 503 : 400;
-    case ErrorCode.TooManyRequests:
-      return 429;
-    case ErrorCode.UnrecoverablePosition:
-      return 416;
-    case 113: // conflict
-      return 409;
-    default:
-      return 500;
-  }
-}
 
 export function checkApiKey(
   expected: string,
@@ -89,7 +60,7 @@ export async function serveApi(gw: Gateway, path: string, body: Buffer, errorMod
 function respond(o: Outcome, transport: boolean): ApiHttpResponse {
   if (transport && 'error' in o)
     return {
-      status: transportStatusOf(o.error.code, isTemporary(o.error)),
+      status: httpStatusOf(o.error.code, isTemporary(o.error)),
       body: JSON.stringify(o.error),
     };
   return { status: 200, body: JSON.stringify(o) };
