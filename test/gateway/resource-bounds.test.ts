@@ -13,6 +13,7 @@ import { startGateway, type RunningGateway } from '../../src/apps/gateway/compos
 import type { GatewayServerOptionsInput } from '../../src/apps/gateway/options.js';
 import { MemoryBroker } from '../../src/lib/core/broker-memory.js';
 import { STREAM_END_GRACE_MS } from '../../src/lib/http/node-server.js';
+import { resolveDashboardOptions } from '../../src/lib/dashboard/options.js';
 import { TestClient, api, type Json } from '../testkit/ws-client.js';
 
 const KEY = 'resource-bounds-key-0123456789abcdef';
@@ -342,3 +343,85 @@ test('item 8: broadcast is bounded by api.maxBroadcastChannels and a request by 
     assert.equal((big.body.error as Json).code, 106);
     await by.served();
   }));
+
+const ADMIN_TOKEN = 'resource-bounds-admin-token';
+const dashboard = (): Parameters<typeof startGateway>[1] => ({
+  dashboard: resolveDashboardOptions({
+    enabled: true,
+    adminToken: ADMIN_TOKEN,
+    adminPassword: 'resource-bounds-password',
+    loginAttemptsPerMinute: 5,
+  }),
+});
+
+test('item 3: /stats shows counts only without the admin credential; the admin token gets addresses', () =>
+  withGateway(
+    {},
+    async (gw, by) => {
+      const anon = (await (await fetch(`${gw.url}/stats`)).json()) as Json;
+      assert.equal(anon.ips, undefined, 'no client addresses');
+      assert.equal(anon.pid, undefined);
+      assert.equal(anon.addresses, 1);
+      assert.doesNotMatch(JSON.stringify(anon), /127\.0\.0\.1|hostname/);
+      const admin = (await (await fetch(`${gw.url}/stats`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).json()) as Json;
+      assert.deepEqual(admin.ips, [{ ip: '127.0.0.1', connections: 1 }]);
+      await by.served();
+    },
+    dashboard(),
+  ));
+
+test('item 4: past the admin token limit an address is refused (429), the right token too; counted on /metrics', () =>
+  withGateway(
+    {},
+    async (gw, by) => {
+      const get = (token: string): Promise<Response> =>
+        fetch(`${gw.url}/dashboard/api/channels`, { headers: { authorization: `Bearer ${token}` } });
+      assert.equal((await get(ADMIN_TOKEN)).status, 200);
+      for (let i = 0; i < 5; i++) assert.equal((await get(`wrong-${i}`)).status, 401);
+      const blocked = await get(ADMIN_TOKEN);
+      assert.equal(blocked.status, 429, 'the right token is refused while the address is blocked');
+      assert.ok(Number(blocked.headers.get('retry-after')) >= 1);
+      const s = gw.gateway.stats.authRefusals;
+      assert.deepEqual([s.admin_token_wrong, s.admin_token_blocked], [5, 1]);
+      const metrics = await (await fetch(`${gw.url}/metrics`)).text();
+      assert.match(metrics, /ws_auth_refusals_total\{reason="admin_token_blocked"\} 1/);
+      await by.served();
+    },
+    dashboard(),
+  ));
+
+test('item 5: past 10 wrong API keys a minute an address is refused (429), the right key too; counted', () =>
+  withGateway({}, async (gw, by) => {
+    for (let i = 0; i < 10; i++) assert.equal((await api(gw.url, `wrong-key-${i}`, 'info', {})).status, 401);
+    const r = await api(gw.url, KEY, 'info', {});
+    assert.equal(r.status, 429);
+    assert.equal((r.body.error as Json).code, 111);
+    const s = gw.gateway.stats.authRefusals;
+    assert.deepEqual([s.api_key_wrong, s.api_key_blocked], [10, 1]);
+    await by.served();
+  }));
+
+test('item 11: logout of a live session needs its CSRF token', () =>
+  withGateway(
+    {},
+    async (gw, by) => {
+      const login = await fetch(`${gw.url}/dashboard/api/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', origin: gw.url },
+        body: JSON.stringify({ password: 'resource-bounds-password' }),
+      });
+      assert.equal(login.status, 200);
+      const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0]!;
+      const { csrf } = (await login.json()) as { csrf: string };
+      const out = (headers: Record<string, string>): Promise<Response> =>
+        fetch(`${gw.url}/dashboard/api/logout`, { method: 'POST', headers: { cookie, origin: gw.url, ...headers } });
+      assert.equal((await out({})).status, 403, 'no CSRF token: refused');
+      assert.equal(
+        ((await fetch(`${gw.url}/dashboard/api/session`, { headers: { cookie } }).then((r) => r.json())) as Json).loggedIn,
+        true,
+      );
+      assert.equal((await out({ 'x-csrf-token': csrf })).status, 200);
+      await by.served();
+    },
+    dashboard(),
+  ));

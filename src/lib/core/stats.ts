@@ -4,7 +4,30 @@
  */
 export type RejectReason = 'max_connections' | 'max_connections_per_ip' | 'origin' | 'draining' | 'bad_path';
 
+/** Secrets refused, by surface and why: wrong, or any (the right one too) while the address was blocked. */
+export interface AuthRefusals {
+  api_key_wrong: number;
+  api_key_blocked: number;
+  admin_login_wrong: number;
+  admin_login_blocked: number;
+  admin_token_wrong: number;
+  admin_token_blocked: number;
+}
+
+export function newAuthRefusals(): AuthRefusals {
+  return {
+    api_key_wrong: 0,
+    api_key_blocked: 0,
+    admin_login_wrong: 0,
+    admin_login_blocked: 0,
+    admin_token_wrong: 0,
+    admin_token_blocked: 0,
+  };
+}
+
 export class GatewayStats {
+  /** Per-address backoff on the server API key and the admin secrets (`ws_auth_refusals_total{reason}`). */
+  readonly authRefusals = newAuthRefusals();
   connections = { odin: 0, centrifuge: 0 };
   connectionsTotal = { odin: 0, centrifuge: 0 };
   subscriptions = 0;

@@ -8,6 +8,7 @@ import type { Gateway } from '../core/gateway.js';
 import type { Logger } from '../core/logger.js';
 import type { HandshakeTracker, HttpReply, HttpRequest, ProtocolName, TransportHooks, UpgradeDecision } from '../core/transport.js';
 import { readBody } from '../http/body.js';
+import { AddressBackoff } from '../http/address-backoff.js';
 import { json, Router } from '../http/router.js';
 import { ErrorCode } from '../protocol/codes.js';
 import { checkApiKey, serveApi } from './api-http.js';
@@ -22,6 +23,8 @@ import {
 } from '../transport-emulation/emulation.js';
 import { DASHBOARD_METHODS, DASHBOARD_PATH, type Dashboard } from '../dashboard/dashboard.js';
 
+/** Wrong API keys one address may send in a minute; then it is refused (429), the right key too, until a minute after the first. */
+export const API_KEY_FAILURES_PER_MINUTE = 10;
 /** Largest API request body, bytes; more gets 413. */
 export const MAX_API_BODY_BYTES = 1024 * 1024;
 /** Time to receive a whole API request body, ms; slower gets 408. */
@@ -82,10 +85,26 @@ export function createGatewayApp(gateway: Gateway, registry: Registry, opts: Gat
     },
   });
 
+  const keyBackoff = new AddressBackoff(API_KEY_FAILURES_PER_MINUTE, 60_000);
+  const refusals = gateway.stats.authRefusals;
   async function api(req: HttpRequest, path: string): Promise<HttpReply> {
-    // The key is checked before a byte of the body is read.
+    // The key is checked before a byte of the body is read; a blocked address is refused first,
+    // the right key included, so guessing through the 429s learns nothing.
+    const wait = opts.apiKey === '' ? 0 : keyBackoff.blockedFor(req.ip);
+    if (wait > 0) {
+      refusals.api_key_blocked++;
+      return {
+        ...apiError(429, ErrorCode.TooManyRequests, 'too many wrong API keys from this address; try later'),
+        headers: { 'content-type': 'application/json', 'retry-after': String(wait) },
+        close: true,
+      };
+    }
     const apiKeyParam = new URL(req.url, 'http://localhost').searchParams.get('api_key');
     if (!checkApiKey(opts.apiKey, req.header('x-api-key'), req.header('authorization'), apiKeyParam)) {
+      if (opts.apiKey !== '') {
+        keyBackoff.failed(req.ip);
+        refusals.api_key_wrong++;
+      }
       return apiError(
         401,
         ErrorCode.Unauthorized,
@@ -134,12 +153,12 @@ export function createGatewayApp(gateway: Gateway, registry: Registry, opts: Gat
         (err: unknown) => apiError(503, ErrorCode.Internal, (err as Error).message),
       );
     })
-    .on('GET', '/stats', async () => {
-      if (!opts.group) return json(200, statsOf(gateway));
-      return opts.group.stats().then(
-        (s) => json(200, s),
-        (err: unknown) => apiError(503, ErrorCode.Internal, (err as Error).message),
-      );
+    .on('GET', '/stats', async (req) => {
+      // Client addresses and process ids only with the admin credential (docs/operations.md).
+      const full = opts.dashboard?.admits(req) === true;
+      const view = (st: Record<string, unknown>): HttpReply => json(200, full ? st : publicStats(st));
+      if (!opts.group) return view(statsOf(gateway));
+      return opts.group.stats().then(view, (err: unknown) => apiError(503, ErrorCode.Internal, (err as Error).message));
     });
   const handshakes = new PendingHandshakes(gateway);
   const emu = new EmulationEndpoints(gateway, gateway.frames, {
@@ -280,6 +299,21 @@ export function statsOf(gw: Gateway): Record<string, unknown> {
     memory: { rss: mem.rss, heapUsed: mem.heapUsed },
     ips: topIps(gw.connectionsByIp, STATS_TOP_IPS),
   };
+}
+
+/**
+ * /stats for anyone: counts only — the number of client addresses instead of the list, no
+ * process ids. The admin credential (dashboard token or session) gets the full view.
+ */
+export function publicStats(st: Record<string, unknown>): Record<string, unknown> {
+  const { ips, pid: _pid, perWorker, ...rest } = st;
+  const out: Record<string, unknown> = { ...rest, addresses: Array.isArray(ips) ? ips.length : 0 };
+  if (Array.isArray(perWorker))
+    out.perWorker = perWorker.map((w: Record<string, unknown>) => {
+      const { pid: _p, ...r } = w;
+      return r;
+    });
+  return out;
 }
 
 /** Client addresses listed in /stats, most connections first. */

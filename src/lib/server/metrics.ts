@@ -154,6 +154,13 @@ export function createMetrics(gw: Gateway): Registry {
     registers: [registry],
   });
   s.onBroadcastLatency = (sec) => latency.observe(sec);
+  labelledCounterFrom(
+    registry,
+    'ws_auth_refusals_total',
+    'Secrets refused (server API key, admin login, admin token): wrong, or any while the address is blocked (429), by reason.',
+    'reason',
+    () => Object.entries(s.authRefusals),
+  );
   const memory = gw.broker instanceof MemoryBroker ? gw.broker : null;
   labelledCounterFrom(
     registry,
