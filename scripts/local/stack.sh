@@ -19,7 +19,7 @@ ROOT=$PWD
 : "${NATS_MONITOR_PORT:=8222}"
 : "${KAFKA_PORT:=9092}"
 : "${PROMETHEUS_PORT:=9091}"
-: "${GATEWAY_API_KEY:=local-dev-key}"
+: "${GATEWAY_API_KEY:=local-dev-api-key}"
 : "${GATEWAY_WORKERS:=1}"
 : "${PUBLISHER_RATE:=100}"
 : "${WAIT_SECONDS:=60}"
@@ -79,7 +79,7 @@ start_kafka() {
 start_gateway() {
   running nats || start_nats
   spawn gateway "${CLI[@]}" gateway --host "$HOST" --port "$GATEWAY_PORT" --broker nats \
-    --nats-url "nats://$HOST:$NATS_PORT" --workers "$GATEWAY_WORKERS" --api-key "$GATEWAY_API_KEY"
+    --nats-url "nats://$HOST:$NATS_PORT" --workers "$GATEWAY_WORKERS"
   wait_healthy gateway gateway --gateway "http://$HOST:$GATEWAY_PORT"
 }
 

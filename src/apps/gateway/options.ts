@@ -37,6 +37,10 @@ export const DEFAULT_HOST = '0.0.0.0';
 export const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222';
 /** Default shutdown drain window, ms: long enough for a load balancer's next readiness check to see 503 on most setups' fast probes. */
 export const DEFAULT_DRAIN_MS = 1000;
+/** Shortest server API key a gateway process starts with, characters. */
+export const DEFAULT_API_KEY_MIN_LENGTH = 16;
+/** Why a secret is never a flag: the command line shows in `ps` and in shell history. */
+const SECRET_FLAG = 'secrets are never flags, the command line shows in ps: set';
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 /** The file every option may also come from. */
 const CONFIG_ENV = 'GATEWAY_CONFIG';
@@ -47,6 +51,8 @@ const serverSettingsSchema = z.object({
   port: z.number().int().min(0).max(65535).default(DEFAULT_PORT),
   /** Key for the server HTTP API (X-API-Key). Empty: the API refuses every call. */
   apiKey: z.string().default(''),
+  /** A process refuses to start with a shorter (non-empty) apiKey: a short key is guessed. */
+  apiKeyMinLength: z.number().int().min(1).default(DEFAULT_API_KEY_MIN_LENGTH),
   logLevel: z.enum(LOG_LEVELS).default('info'),
 });
 const SERVER_KEYS: readonly string[] = Object.keys(serverSettingsSchema.shape);
@@ -95,9 +101,18 @@ export const GATEWAY_OPTIONS: readonly OptionRow[] = [
     key: 'apiKey',
     kind: 'secret',
     flag: 'api-key',
+    refusedFlag: `${SECRET_FLAG} GATEWAY_API_KEY or apiKey in the --config file`,
     env: 'GATEWAY_API_KEY',
     section: S.server,
-    help: 'server API key (X-API-Key); none: the API refuses every call',
+    help: 'server API key (X-API-Key), at least apiKeyMinLength characters; none: the API refuses every call',
+  },
+  {
+    key: 'apiKeyMinLength',
+    kind: 'int',
+    env: 'GATEWAY_API_KEY_MIN_LENGTH',
+    unit: 'characters',
+    section: S.server,
+    help: 'a process refuses to start with a shorter apiKey',
   },
   {
     key: 'logLevel',
@@ -155,6 +170,7 @@ export const GATEWAY_OPTIONS: readonly OptionRow[] = [
     key: 'tokenHmacSecret',
     kind: 'secret',
     flag: 'token-secret',
+    refusedFlag: `${SECRET_FLAG} GATEWAY_TOKEN_SECRET or tokenHmacSecret in the --config file`,
     env: 'GATEWAY_TOKEN_SECRET',
     section: S.clients,
     help: 'HMAC secret for connection JWTs',
@@ -514,6 +530,10 @@ export function loadGatewayConfig(argv: readonly string[], env: NodeJS.ProcessEn
   const dashboard = resolveDashboardOptions(sectionOf(values, 'dashboard'));
   // The dashboard's reserved channels come first, so no user pattern can shadow them.
   const gateway = resolveGatewayServerOptions(dashboard.enabled ? withStatsNamespace(coreAndServer) : coreAndServer);
+  if (gateway.apiKey !== '' && gateway.apiKey.length < gateway.apiKeyMinLength)
+    throw new ConfigError(
+      `apiKey: at least ${gateway.apiKeyMinLength} characters (got ${gateway.apiKey.length}); set a longer GATEWAY_API_KEY (apiKeyMinLength)`,
+    );
   const nss = gateway.namespaces;
   return Object.freeze({
     gateway,
