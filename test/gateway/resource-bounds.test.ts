@@ -6,6 +6,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { connect, type Socket } from 'node:net';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -421,6 +423,43 @@ test('item 11: logout of a live session needs its CSRF token', () =>
         true,
       );
       assert.equal((await out({ 'x-csrf-token': csrf })).status, 200);
+      await by.served();
+    },
+    dashboard(),
+  ));
+
+test('item 10: the page drops malformed stats rows (the poison row of the issue) and keeps real ones', () =>
+  withGateway(
+    {},
+    async (gw, by) => {
+      const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+      const { validStatsRow } = (await import(pathToFileURL(join(root, 'dashboard/static/stats-row.js')).href)) as {
+        validStatsRow: (r: unknown) => boolean;
+      };
+      const page = await TestClient.connect(`${gw.url.replace('http', 'ws')}/ws`);
+      page.send({ type: 'subscribe', data: { channels: ['_odin.stats'] } });
+      const real = await page.next((m) => m.channel === '_odin.stats' && (m.data as Json).node === gw.gateway.nodeId, 10_000);
+      assert.ok(validStatsRow(real.data), 'a row the gateway publishes is valid');
+      const poison: unknown[] = [
+        { v: 1, node: 'poison', connections: null },
+        { ...(real.data as Json), connections: { odin: 1, centrifuge: 1, total: '2' } },
+        { ...(real.data as Json), health: { broker: null } },
+        { ...(real.data as Json), latencyMs: { p50: 1, p90: 1 } },
+        { ...(real.data as Json), node: 'x'.repeat(1000) },
+        null,
+        [],
+        'row',
+      ];
+      for (const p of poison) assert.equal(validStatsRow(p), false, JSON.stringify(p)?.slice(0, 80));
+      // Whoever holds the API key can put one on the channel: the page still sees the next real row.
+      await api(gw.url, KEY, 'publish', { channel: '_odin.stats', data: poison[0] });
+      await page.next((m) => m.channel === '_odin.stats' && (m.data as Json).node === 'poison');
+      const next = await page.next(
+        (m) => m.channel === '_odin.stats' && (m.data as Json).node === gw.gateway.nodeId && (m.data as Json).ts !== (real.data as Json).ts,
+        10_000,
+      );
+      assert.ok(validStatsRow(next.data));
+      page.close();
       await by.served();
     },
     dashboard(),
