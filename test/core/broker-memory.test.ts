@@ -148,3 +148,18 @@ test('memory broker: maxChannels and maxHistoryBytes refuse with BrokerError lim
   await b.removeHistory('b.trade');
   assert.equal(b.usage.historyBytes, 1000);
 });
+
+test('memory broker: a sweep visits at most 50,000 channels and the next goes on from there', async () => {
+  let now = 1_000_000;
+  const b = new MemoryBroker({ sweepIntervalMs: 0, now: () => now, maxChannels: 200_000 });
+  for (let i = 0; i < 120_000; i++) await b.publish(`c${i}.trade`, '1', { historySize: 1, historyTtlMs: 10 });
+  await b.subscribe('c5.trade');
+  now += 100;
+  b.sweep();
+  assert.equal(b.usage.channels, 70_001); // c5.trade, subscribed, is among the first 50,000 and stays
+  b.sweep();
+  assert.equal(b.usage.channels, 20_001);
+  b.sweep();
+  assert.equal(b.usage.channels, 1, 'only the subscribed one stays');
+  assert.equal(b.usage.historyBytes, 0);
+});

@@ -103,15 +103,19 @@ test('item 1: channels subscribed and left by anonymous clients are freed (heap 
         }),
       );
     };
-    await round(0);
-    for (const c of clients) c.messages.length = 0;
-    const before = heapAfterGc();
-    for (let r = 1; r <= 80; r++) await round(r);
-    for (const c of clients) c.messages.length = 0;
-    const grown = heapAfterGc() - before;
-    // 80 × 10 × 128 = 102,400 channels: at the old ~216 B each they kept +21 MiB. What is left
-    // is the heap's own noise (code, map capacity): measured 2.6–4.5 MiB, whatever the count.
-    assert.ok(grown < 8 * MiB, `heap grew ${(grown / MiB).toFixed(2)} MiB after 102,400 channels came and went`);
+    // Warm-up: code, hidden classes and map capacities settle in the first rounds.
+    for (let r = 0; r < 20; r++) await round(r);
+    const heapNow = (): number => {
+      for (const c of clients) c.messages.length = 0;
+      return heapAfterGc();
+    };
+    const mid = heapNow();
+    for (let r = 20; r < 100; r++) await round(r);
+    const grown = heapNow() - mid;
+    // 80 × 10 × 128 = 102,400 channels came and went: at the ~216 B each they used to keep,
+    // +21 MiB. Measured now: -1.5 to +3.5 MiB, all of it in V8's large-object space and not
+    // growing with the count (old space +0.2 MiB).
+    assert.ok(grown < 6 * MiB, `heap grew ${(grown / MiB).toFixed(2)} MiB after 102,400 channels came and went`);
     assert.equal(broker(gw).usage.channels, 1, 'only the bystander channel is held');
     assert.equal(gw.gateway.hub.channelCount, 1);
     await by.served();

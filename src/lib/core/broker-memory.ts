@@ -166,8 +166,8 @@ export class MemoryBroker implements Broker, EphemeralPublisher {
   private readonly maxHistoryBytes: number;
   private readonly sweepIntervalMs: number;
   private sweepTimer: NodeJS.Timeout | null = null;
-  /** Where the incremental sweep resumes (live: survives inserts and deletes). */
-  private sweepAt: IterableIterator<[string, Stream]> | null = null;
+  /** Channels the next sweep skips (where the last one stopped). */
+  private sweepFrom = 0;
   private heldBytes = 0;
   private readonly refused = { channels: 0, history_bytes: 0 };
   private closed = false;
@@ -317,22 +317,23 @@ export class MemoryBroker implements Broker, EphemeralPublisher {
   /**
    * Drops expired history and frees channels nobody holds, visiting at most SWEEP_BATCH
    * channels (the next call goes on from there). Called by the timer every sweepIntervalMs.
+   * The place is kept as a count of channels to skip, not as a live Map iterator: a live
+   * iterator keeps every table the Map outgrows or shrinks from alive until it moves on.
    */
   sweep(): void {
     const now = this.now();
-    const visit = Math.min(this.streams.size, SWEEP_BATCH);
-    this.sweepAt ??= this.streams.entries();
-    for (let i = 0; i < visit; i++) {
-      let next = this.sweepAt.next();
-      if (next.done === true) {
-        this.sweepAt = this.streams.entries();
-        next = this.sweepAt.next();
-        if (next.done === true) return;
-      }
-      const [channel, stream] = next.value;
+    let seen = 0;
+    let visited = 0;
+    let kept = 0;
+    for (const [channel, stream] of this.streams) {
+      if (seen++ < this.sweepFrom) continue;
+      if (visited++ >= SWEEP_BATCH) break;
       if (stream.ttlMs > 0) this.heldBytes -= stream.expire(now - stream.ttlMs);
       if (this.releasable(stream, now) && !this.subscribed.has(channel)) this.streams.delete(channel);
+      else kept++;
     }
+    // Past the end: the next sweep starts over.
+    this.sweepFrom = visited > SWEEP_BATCH ? this.sweepFrom + kept : 0;
   }
 
   /**
