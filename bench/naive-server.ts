@@ -10,6 +10,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { WS_PATH } from '../src/lib/protocol/addresses.js';
 
 interface Publish {
   channel: string;
@@ -55,7 +56,8 @@ export async function startNaiveServer(port = 0, host = '127.0.0.1'): Promise<Na
     res.writeHead(404);
     res.end();
   });
-  const wss = new WebSocketServer({ server, path: '/ws', perMessageDeflate: false });
+  // The Odin path, where the load client dials (loadtest/protocols.ts).
+  const wss = new WebSocketServer({ server, path: WS_PATH.odin, perMessageDeflate: false });
   wss.on('connection', (ws) => {
     const mine = new Set<string>();
     ws.on('message', (raw) => {

@@ -5,7 +5,7 @@
  */
 import { LoadRun, type WindowResult } from '../src/lib/loadtest/runner.js';
 import { RatePublisher } from '../src/lib/loadtest/publisher.js';
-import type { PercentileSummary } from '../src/lib/loadtest/histogram.js';
+import type { PercentileSummary } from '../src/lib/histogram/histogram.js';
 import type { RunningContender } from './contenders.js';
 import { cpuSeconds, rssBytes } from './proc.js';
 

@@ -1,28 +1,49 @@
 /** `odin-ws <command>`: one CLI for every part of the system. */
 import { readFileSync } from 'node:fs';
-import { gatewayCommand } from './apps/gateway/main.js';
-import { devCommand } from './apps/dev/main.js';
-import { publisherCommand } from './apps/publisher/main.js';
-import { loadtestCommand } from './apps/loadtest/main.js';
-import { healthCommand } from './apps/health/main.js';
-import { statsCommand } from './apps/stats/main.js';
-import { tailCommand } from './apps/tail/main.js';
-import { kafkaCommand } from './apps/kafka/main.js';
-import { benchCommand } from '../bench/command.js';
 import { EXIT_FAILURE, EXIT_PORT_UNAVAILABLE, EXIT_USAGE, listenErrorMessage } from './lib/runtime/exit-codes.js';
 
 type Command = (argv: readonly string[]) => Promise<number>;
 
-const commands: Record<string, { run: Command; summary: string }> = {
-  gateway: { run: gatewayCommand, summary: 'run the WebSocket gateway' },
-  publisher: { run: publisherCommand, summary: 'run the market-event publisher (load generator) with its control API' },
-  dev: { run: devCommand, summary: 'run gateway + simulated feed on the embedded broker (npm start)' },
-  health: { run: healthCommand, summary: 'check every service (gateway, publisher, NATS, Kafka, Prometheus, Grafana, Loki)' },
-  stats: { run: statsCommand, summary: 'gateway, publisher, broker and Kafka figures; --watch for a live view' },
-  tail: { run: tailCommand, summary: 'subscribe to channels and print what arrives (Odin protocol)' },
-  loadtest: { run: loadtestCommand, summary: 'open N subscribers against a server and measure delivery' },
-  kafka: { run: kafkaCommand, summary: 'Kafka topics: list, create the Odin ones, consume a few records; run a local broker' },
-  bench: { run: benchCommand, summary: 'fan-out benchmark: our gateway vs nats-server, naive ws, Centrifugo' },
+/**
+ * Each command is loaded when it runs (a dynamic import), so a command loads its own app and
+ * nothing of the others: `odin-ws loadtest` or `odin-ws tail` never load the gateway, and the
+ * benchmark harness (bench/) is loaded by `odin-ws bench` only. test/architecture/closure.test.ts
+ * checks what each loads.
+ */
+const commands: Record<string, { load: () => Promise<Command>; summary: string }> = {
+  gateway: { load: async () => (await import('./apps/gateway/main.js')).gatewayCommand, summary: 'run the WebSocket gateway' },
+  publisher: {
+    load: async () => (await import('./apps/publisher/main.js')).publisherCommand,
+    summary: 'run the market-event publisher (load generator) with its control API',
+  },
+  dev: {
+    load: async () => (await import('./apps/dev/main.js')).devCommand,
+    summary: 'run gateway + simulated feed on the embedded broker (npm start)',
+  },
+  health: {
+    load: async () => (await import('./apps/health/main.js')).healthCommand,
+    summary: 'check every service (gateway, publisher, NATS, Kafka, Prometheus, Grafana, Loki)',
+  },
+  stats: {
+    load: async () => (await import('./apps/stats/main.js')).statsCommand,
+    summary: 'gateway, publisher, broker and Kafka figures; --watch for a live view',
+  },
+  tail: {
+    load: async () => (await import('./apps/tail/main.js')).tailCommand,
+    summary: 'subscribe to channels and print what arrives (Odin protocol)',
+  },
+  loadtest: {
+    load: async () => (await import('./apps/loadtest/main.js')).loadtestCommand,
+    summary: 'open N subscribers against a server and measure delivery',
+  },
+  kafka: {
+    load: async () => (await import('./apps/kafka/main.js')).kafkaCommand,
+    summary: 'Kafka topics: list, create the Odin ones, consume a few records; run a local broker',
+  },
+  bench: {
+    load: async () => (await import('../bench/command.js')).benchCommand,
+    summary: 'fan-out benchmark: our gateway vs nats-server, naive ws, Centrifugo',
+  },
 };
 
 function version(): string {
@@ -65,7 +86,8 @@ async function main(argv: string[]): Promise<void> {
     process.exitCode = EXIT_USAGE;
     return;
   }
-  const code = await cmd.run(rest);
+  const run = await cmd.load();
+  const code = await run(rest);
   if (code >= 0) process.exitCode = code;
 }
 

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { startGateway, type RunningGateway } from '../../src/apps/gateway/compose.js';
 import { resolveDashboardOptions, type DashboardOptionsInput } from '../../src/lib/dashboard/options.js';
 import { loadGatewayConfig } from '../../src/apps/gateway/options.js';
-import { STATS_CHANNEL } from '../../src/lib/dashboard/stats-channel.js';
+import { STATS_CHANNEL } from '../../src/lib/protocol/addresses.js';
 import { ConfigError } from '../../src/lib/core/options.js';
 import { startPublisher, type RunningPublisher } from '../../src/lib/publisher/server.js';
 import type { Logger } from '../../src/lib/core/logger.js';

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { LatencyHistogram, HISTOGRAM_MAX_US } from '../../src/lib/loadtest/histogram.js';
+import { LatencyHistogram, HISTOGRAM_MAX_US } from '../../src/lib/histogram/histogram.js';
 import { ChannelPosition, emptyCounts } from '../../src/lib/loadtest/sequence.js';
 import { checkThresholds, parseThresholds, ThresholdError, type ThresholdInputs } from '../../src/lib/loadtest/thresholds.js';
 import { publicationsDue, BURST_FACTOR, BURST_MS, BURST_PERIOD_MS } from '../../src/lib/loadtest/publisher.js';

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { LatencyHistogram } from '../../src/lib/loadtest/histogram.js';
+import { LatencyHistogram } from '../../src/lib/histogram/histogram.js';
 import { centrifugeAdapter, natsAdapter, odinAdapter, Session, type Sink } from '../../src/lib/loadtest/protocols.js';
 import { emptyCounts } from '../../src/lib/loadtest/sequence.js';
 import { benchPayload } from '../../src/lib/loadtest/publisher.js';

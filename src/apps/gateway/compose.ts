@@ -133,7 +133,7 @@ export async function composeGateway(cfg: GatewayConfig, parts: GatewayParts = {
       group: joinProcessGroup(gateway, registry),
       log,
       readinessChecks,
-      ...(dashboard ? { dashboard } : {}),
+      ...(dashboard ? { mounts: [dashboard.mount] } : {}),
       ...(parts.bodyTimeoutMs !== undefined ? { bodyTimeoutMs: parts.bodyTimeoutMs } : {}),
       ...(sessionRouter ? { sessionRouter } : {}),
     });

@@ -5,13 +5,16 @@
 import WebSocket from 'ws';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from '../../lib/runtime/exit-codes.js';
 import { parseFlags, toNumber } from '../../lib/runtime/flags.js';
+import { WS_PATH } from '../../lib/protocol/addresses.js';
+
+const DEFAULT_URL = `ws://127.0.0.1:3002${WS_PATH.odin}`;
 
 export const TAIL_HELP = `Usage: odin-ws tail CHANNEL... [options]
 
 Subscribes to the channels (e.g. BTC.trade ETH.analytics) and prints each frame received.
 
 Options:
-  --url URL       Odin WebSocket endpoint          ws://127.0.0.1:3002/ws
+  --url URL       Odin WebSocket endpoint          ${DEFAULT_URL}
   --count N       exit after N publications        (until Ctrl-C)
   --timeout S     exit 1 when nothing arrives for S seconds   (no limit)
   -h, --help
@@ -46,7 +49,7 @@ export async function tailCommand(argv: readonly string[]): Promise<number> {
     process.stderr.write('odin-ws tail: give at least one channel; --count > 0, --timeout ≥ 0\n(see odin-ws tail --help)\n');
     return EXIT_USAGE;
   }
-  const url = f.url ?? 'ws://127.0.0.1:3002/ws';
+  const url = f.url ?? DEFAULT_URL;
   return new Promise<number>((resolve) => {
     let seen = 0;
     let idle: NodeJS.Timeout | null = null;

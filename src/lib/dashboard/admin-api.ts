@@ -7,10 +7,10 @@
 import { SignJWT } from 'jose';
 import { z } from 'zod';
 import type { Gateway } from '../core/gateway.js';
-import { toApiError } from '../server/api-errors.js';
+import { brokerFailureError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { HttpReply, HttpRequest } from '../core/transport.js';
-import { ErrorCode } from '../protocol/codes.js';
+import { ErrorCode, httpStatusOf } from '../protocol/codes.js';
 import { viaHttps, type Actor, type AdminAuth } from './auth.js';
 import { badRequest, errorReply, HttpError, jsonReply, readJsonObject } from './http.js';
 import type { DashboardOptions } from './options.js';
@@ -116,12 +116,12 @@ export class AdminApi {
     } catch (e) {
       if (e instanceof HttpError) return errorReply(e);
       // Core's coded errors (unknown channel, broker away) get the server API's statuses.
-      const a = toApiError(e);
+      const a = brokerFailureError(e);
       if (a.code === ErrorCode.Internal) {
         this.ctx.log.error({ err: e, route }, 'dashboard: admin API failed');
         return errorReply(new HttpError(500, ErrorCode.Internal, 'internal error'));
       }
-      return errorReply(new HttpError(a.httpStatus, a.code, a.message));
+      return errorReply(new HttpError(httpStatusOf(a.code, a.temporary), a.code, a.message));
     }
   }
 

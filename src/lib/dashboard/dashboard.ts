@@ -77,4 +77,9 @@ export class Dashboard {
   close(): void {
     this.producer.stop();
   }
+
+  /** Where the gateway's HTTP app serves it. */
+  get mount(): { readonly path: string; readonly methods: readonly string[]; readonly handle: Dashboard['handle'] } {
+    return { path: DASHBOARD_PATH, methods: DASHBOARD_METHODS, handle: this.handle };
+  }
 }

@@ -2,12 +2,12 @@
  * The reserved channels the dashboard reads over the gateway's own WebSocket: every gateway
  * process publishes its stats row to `_odin.stats` about once a second, and `odin-ws loadtest
  * --report-to` publishes its progress to `_odin.loadtest`. They go through the broker like any
- * publication, so a page connected to one worker or node sees the rows of all of them.
+ * publication, so a page connected to one worker or node sees the rows of all of them. Their
+ * names are wire names (protocol/addresses.ts), so the load tester needs nothing from here.
  */
 import { DEFAULT_NAMESPACES, type GatewayOptionsInput } from '../core/options.js';
+import { RESERVED_NAMESPACE } from '../protocol/addresses.js';
 
-export const STATS_CHANNEL = '_odin.stats';
-export const LOADTEST_CHANNEL = '_odin.loadtest';
 /** Publications kept per reserved channel: a minute of rows for a page that just opened. */
 export const STATS_HISTORY_SIZE = 60;
 export const STATS_HISTORY_TTL_MS = 120_000;
@@ -20,8 +20,8 @@ export const STATS_HISTORY_TTL_MS = 120_000;
 type NamespaceInput = NonNullable<GatewayOptionsInput['namespaces']>[number];
 
 export const STATS_NAMESPACE: NamespaceInput = Object.freeze({
-  name: '_odin',
-  pattern: '_odin\\.(stats|loadtest)',
+  name: RESERVED_NAMESPACE,
+  pattern: `${RESERVED_NAMESPACE}\\.(stats|loadtest)`,
   subscribe: 'anonymous',
   userChannel: false,
   publish: false,

@@ -9,8 +9,9 @@ import { monitorEventLoopDelay, performance, type EventLoopUtilization, type Int
 import type { Gateway } from '../core/gateway.js';
 import type { Ingest } from '../core/ingest.js';
 import type { Logger } from '../core/logger.js';
-import { LatencyHistogram, type PercentileSummary } from '../loadtest/histogram.js';
-import { STATS_CHANNEL, STATS_HISTORY_SIZE, STATS_HISTORY_TTL_MS } from './stats-channel.js';
+import { LatencyHistogram, type PercentileSummary } from '../histogram/histogram.js';
+import { STATS_CHANNEL } from '../protocol/addresses.js';
+import { STATS_HISTORY_SIZE, STATS_HISTORY_TTL_MS } from './stats-channel.js';
 
 /** One health source's state (NATS ingest, Kafka consumer lag, ...). */
 export interface HealthReport {

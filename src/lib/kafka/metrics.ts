@@ -3,7 +3,7 @@
  * path never calls prom-client), except the latency histogram, observed per publication.
  */
 import { Gauge, Histogram, type Registry } from 'prom-client';
-import { counterFrom, labelledCounterFrom } from '../server/metrics.js';
+import { counterFrom, labelledCounterFrom } from '../runtime/prom-counters.js';
 import type { KafkaIngest } from './ingest.js';
 
 /** Registers the metrics; returns the latency observer to pass as the ingest's `onLatency`. */

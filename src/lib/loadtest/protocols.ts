@@ -20,15 +20,15 @@ import {
 } from './scan.js';
 import type { ProtocolName } from '../core/transport.js';
 import type { WsClient } from './ws-client.js';
-import type { LatencyHistogram } from './histogram.js';
+import type { LatencyHistogram } from '../histogram/histogram.js';
 import { WsClose } from '../protocol/codes.js';
+import { WS_PATH } from '../protocol/addresses.js';
 
 /** What the load tester speaks: the gateway's client protocols, or NATS over WebSocket (a contender). */
 export type LoadProtocol = ProtocolName | 'nats';
 
 export const PROTOCOL_PATHS: Readonly<Record<LoadProtocol, string>> = {
-  odin: '/ws',
-  centrifuge: '/connection/websocket',
+  ...WS_PATH,
   nats: '/',
 };
 

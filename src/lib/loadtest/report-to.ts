@@ -5,7 +5,7 @@
  * first failure is logged once.
  */
 import { randomBytes } from 'node:crypto';
-import { LOADTEST_CHANNEL } from '../dashboard/stats-channel.js';
+import { LOADTEST_CHANNEL } from '../protocol/addresses.js';
 
 /** What the dashboard's load-test view reads (docs/dashboard.md). */
 export interface LoadtestProgress {

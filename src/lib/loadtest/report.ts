@@ -1,5 +1,5 @@
 /** The loadtest's outputs: the live progress line, the summary table, and the JSON result. */
-import type { PercentileSummary } from './histogram.js';
+import type { PercentileSummary } from '../histogram/histogram.js';
 import type { Totals } from './runner.js';
 
 export interface LoadtestResult {

@@ -6,7 +6,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { LatencyHistogram, type PercentileSummary } from './histogram.js';
+import { LatencyHistogram, type PercentileSummary } from '../histogram/histogram.js';
 import type { FromWorker, LoadCounts, WorkerConfig, WorkerReport } from './messages.js';
 
 export type LoadRunOptions = Omit<WorkerConfig, 'workerIndex' | 'workers' | 'reportIntervalMs'> & {

@@ -5,7 +5,7 @@
  * descriptor limit, and its CPU is its own.
  */
 import { monitorEventLoopDelay, performance, type EventLoopUtilization } from 'node:perf_hooks';
-import { LatencyHistogram } from './histogram.js';
+import { LatencyHistogram } from '../histogram/histogram.js';
 import type { FromWorker, ToWorker, WorkerConfig, WorkerReport } from './messages.js';
 import { adapterFor, Session, type ProtocolAdapter, type Sink } from './protocols.js';
 import { emptyCounts } from './sequence.js';

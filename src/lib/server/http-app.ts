@@ -10,9 +10,9 @@ import type { HandshakeTracker, HttpReply, HttpRequest, ProtocolName, TransportH
 import { readBody } from '../http/body.js';
 import { AddressBackoff } from '../http/address-backoff.js';
 import { json, Router } from '../http/router.js';
+import { WS_PATH } from '../protocol/addresses.js';
 import { ErrorCode } from '../protocol/codes.js';
 import { checkApiKey, serveApi } from './api-http.js';
-import type { GroupView } from './process-group.js';
 import {
   DEFAULT_EMULATION_MAX_BODY_BYTES,
   EMULATION_PATH,
@@ -21,7 +21,6 @@ import {
   SSE_PATH,
   type SessionRouterFactory,
 } from '../transport-emulation/emulation.js';
-import { DASHBOARD_METHODS, DASHBOARD_PATH, type Dashboard } from '../dashboard/dashboard.js';
 
 /** Wrong API keys one address may send in a minute; then it is refused (429), the right key too, until a minute after the first. */
 export const API_KEY_FAILURES_PER_MINUTE = 10;
@@ -30,10 +29,27 @@ export const MAX_API_BODY_BYTES = 1024 * 1024;
 /** Time to receive a whole API request body, ms; slower gets 408. */
 export const DEFAULT_BODY_TIMEOUT_MS = 8_000;
 
-export const WS_PATHS: Readonly<Record<string, ProtocolName>> = {
-  '/ws': 'odin',
-  '/connection/websocket': 'centrifuge',
-};
+/** The client protocol of each WebSocket path (protocol/addresses.ts names them). */
+export const WS_PATHS: Readonly<Record<string, ProtocolName>> = Object.freeze({
+  [WS_PATH.odin]: 'odin',
+  [WS_PATH.centrifuge]: 'centrifuge',
+});
+
+/**
+ * What /metrics and /stats answer with in a worker of a process group (`--workers N`). Declared
+ * here, by the app that reads it; `process-group.ts` implements it, so the arrow points one way.
+ */
+export interface GroupView {
+  metrics(): Promise<string>;
+  stats(): Promise<Record<string, unknown>>;
+}
+
+/** An app served under `path` (and everything below it) by the gateway's HTTP app. */
+export interface MountedApp {
+  readonly path: string;
+  readonly methods: readonly string[];
+  handle(req: HttpRequest, path: string): Promise<HttpReply> | HttpReply;
+}
 
 export interface GatewayAppOptions {
   readonly apiKey: string;
@@ -46,8 +62,8 @@ export interface GatewayAppOptions {
    * request: a check returns why the gateway is not ready, or null.
    */
   readonly readinessChecks?: ReadonlyMap<string, () => string | null>;
-  /** Mounted at /dashboard when given (docs/dashboard.md). */
-  readonly dashboard?: Dashboard;
+  /** Apps served under a path of their own (the dashboard at /dashboard: docs/dashboard.md). */
+  readonly mounts?: readonly MountedApp[];
   /**
    * Reaches the node of a session this node does not hold, for `/emulation` (over NATS with the
    * JetStream broker: other workers and other hosts); given this node's id and its local
@@ -178,7 +194,7 @@ export function createGatewayApp(gateway: Gateway, registry: Registry, opts: Gat
     .on('OPTIONS', HTTP_STREAM_PATH, emu.preflight)
     .on('OPTIONS', SSE_PATH, emu.preflight)
     .on('OPTIONS', EMULATION_PATH, emu.preflight);
-  if (opts.dashboard) router.on(DASHBOARD_METHODS, DASHBOARD_PATH + '/*', opts.dashboard.handle);
+  for (const m of opts.mounts ?? []) router.on(m.methods, m.path + '/*', m.handle);
 
   return { http: router.handle, upgrade: (req) => decideUpgrade(gateway, req, handshakes), acceptor: gateway, handshakes };
 }
@@ -241,7 +257,7 @@ export function decideUpgrade(gateway: Gateway, req: HttpRequest, pending?: Pend
   const protocol = WS_PATHS[url.pathname];
   if (!protocol) {
     gateway.stats.rejected.bad_path++;
-    return { ok: false, status: 404, reason: 'unknown WebSocket path; use /ws (Odin) or /connection/websocket (Centrifugo)' };
+    return { ok: false, status: 404, reason: `unknown WebSocket path; use ${WS_PATH.odin} (Odin) or ${WS_PATH.centrifuge} (Centrifugo)` };
   }
   if (req.method !== 'GET') return { ok: false, status: 405, reason: 'a WebSocket handshake is a GET', headers: { Allow: 'GET' } };
   const version = req.header('sec-websocket-version');

@@ -4,42 +4,11 @@
  * never calls prom-client.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { counterFrom, labelledCounterFrom } from '../runtime/prom-counters.js';
 import type { Gateway } from '../core/gateway.js';
 import type { IngestHealth } from '../core/ingest.js';
 import type { BrokerTelemetry } from '../core/broker.js';
 import { MemoryBroker } from '../core/broker-memory.js';
-
-export function counterFrom(registry: Registry, name: string, help: string, read: () => number): void {
-  new Counter({
-    name,
-    help,
-    registers: [registry],
-    collect() {
-      this.reset();
-      this.inc(read());
-    },
-  });
-}
-
-/** A counter with one label, its values read from core's counters at scrape time. */
-export function labelledCounterFrom(
-  registry: Registry,
-  name: string,
-  help: string,
-  label: string,
-  read: () => Iterable<readonly [string | number, number]>,
-): void {
-  new Counter({
-    name,
-    help,
-    labelNames: [label],
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const [value, n] of read()) this.inc({ [label]: String(value) }, n);
-    },
-  });
-}
 
 export function createMetrics(gw: Gateway): Registry {
   const registry = new Registry();

@@ -14,7 +14,7 @@ import cluster, { type Worker } from 'node:cluster';
 import { AggregatorRegistry, type Registry } from 'prom-client';
 import type { Gateway } from '../core/gateway.js';
 import type { Logger } from '../core/logger.js';
-import { statsOf } from './http-app.js';
+import { statsOf, type GroupView } from './http-app.js';
 
 /** How long the primary waits for every worker, and a worker for the primary, ms. */
 export const GROUP_TIMEOUT_MS = 5_000;
@@ -36,12 +36,6 @@ const isGroupMessage = (m: unknown): m is GroupMessage =>
   m !== null &&
   typeof (m as { type?: unknown }).type === 'string' &&
   (m as { type: string }).type.startsWith('odin-ws:');
-
-/** What /metrics and /stats answer with in a worker of a process group. */
-export interface GroupView {
-  metrics(): Promise<string>;
-  stats(): Promise<Record<string, unknown>>;
-}
 
 // ---- worker side ----
 
