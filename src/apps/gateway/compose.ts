@@ -17,6 +17,7 @@ import { JwtVerifier } from '../../lib/core/auth.js';
 import { MemoryPresence } from '../../lib/core/presence.js';
 import type { Ingest, IngestSink } from '../../lib/core/ingest.js';
 import { silentLogger, type Logger } from '../../lib/core/logger.js';
+import type { HttpRequest } from '../../lib/core/transport.js';
 import { CodedError, isRetryable } from '../../lib/protocol/codes.js';
 import { WsTransport } from '../../lib/transport-ws/ws-transport.js';
 import { createGatewayApp } from '../../lib/server/http-app.js';
@@ -133,7 +134,7 @@ export async function composeGateway(cfg: GatewayConfig, parts: GatewayParts = {
       group: joinProcessGroup(gateway, registry),
       log,
       readinessChecks,
-      ...(dashboard ? { mounts: [dashboard.mount] } : {}),
+      ...(dashboard ? { mounts: [dashboard.mount], isAdmin: (req: HttpRequest) => dashboard.admits(req) } : {}),
       ...(parts.bodyTimeoutMs !== undefined ? { bodyTimeoutMs: parts.bodyTimeoutMs } : {}),
       ...(sessionRouter ? { sessionRouter } : {}),
     });

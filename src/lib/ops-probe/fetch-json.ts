@@ -17,11 +17,16 @@ export function reasonOf(err: unknown): string {
 }
 
 /** GET `url`; the body as JSON (or text when `text`). A non-2xx status is a failure carrying the body's text. */
-export async function getJson<T = unknown>(url: string, timeoutMs = DEFAULT_PROBE_TIMEOUT_MS, text = false): Promise<Probe<T>> {
+export async function getJson<T = unknown>(
+  url: string,
+  timeoutMs = DEFAULT_PROBE_TIMEOUT_MS,
+  text = false,
+  headers: Readonly<Record<string, string>> = {},
+): Promise<Probe<T>> {
   const t0 = performance.now();
   const ms = (): number => Math.round((performance.now() - t0) * 10) / 10;
   try {
-    const r = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+    const r = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), headers });
     const raw = await r.text();
     if (!r.ok) return { ok: false, status: r.status, error: `HTTP ${r.status}${raw ? ': ' + raw.slice(0, 120) : ''}`, ms: ms() };
     if (text) return { ok: true, status: r.status, body: raw as T, ms: ms() };

@@ -65,6 +65,11 @@ export interface GatewayAppOptions {
   /** Apps served under a path of their own (the dashboard at /dashboard: docs/dashboard.md). */
   readonly mounts?: readonly MountedApp[];
   /**
+   * Whether a request carries the admin credential (the dashboard's token or session): /stats
+   * then adds client addresses and process ids. Default: nobody (counts only).
+   */
+  readonly isAdmin?: (req: HttpRequest) => boolean;
+  /**
    * Reaches the node of a session this node does not hold, for `/emulation` (over NATS with the
    * JetStream broker: other workers and other hosts); given this node's id and its local
    * delivery. Default: none (404 for other nodes' sessions).
@@ -171,7 +176,7 @@ export function createGatewayApp(gateway: Gateway, registry: Registry, opts: Gat
     })
     .on('GET', '/stats', async (req) => {
       // Client addresses and process ids only with the admin credential (docs/operations.md).
-      const full = opts.dashboard?.admits(req) === true;
+      const full = opts.isAdmin?.(req) === true;
       const view = (st: Record<string, unknown>): HttpReply => json(200, full ? st : publicStats(st));
       if (!opts.group) return view(statsOf(gateway));
       return opts.group.stats().then(view, (err: unknown) => apiError(503, ErrorCode.Internal, (err as Error).message));
@@ -313,6 +318,8 @@ export function statsOf(gw: Gateway): Record<string, unknown> {
     slowDisconnects: s.slowDisconnects,
     rejected: s.rejected,
     memory: { rss: mem.rss, heapUsed: mem.heapUsed },
+    // Distinct client addresses (with --workers: summed over the workers); the list is admin-only.
+    addresses: gw.connectionsByIp.size,
     ips: topIps(gw.connectionsByIp, STATS_TOP_IPS),
   };
 }
@@ -322,8 +329,8 @@ export function statsOf(gw: Gateway): Record<string, unknown> {
  * process ids. The admin credential (dashboard token or session) gets the full view.
  */
 export function publicStats(st: Record<string, unknown>): Record<string, unknown> {
-  const { ips, pid: _pid, perWorker, ...rest } = st;
-  const out: Record<string, unknown> = { ...rest, addresses: Array.isArray(ips) ? ips.length : 0 };
+  const { ips: _ips, pid: _pid, perWorker, ...rest } = st;
+  const out: Record<string, unknown> = { ...rest };
   if (Array.isArray(perWorker))
     out.perWorker = perWorker.map((w: Record<string, unknown>) => {
       const { pid: _p, ...r } = w;
