@@ -14,8 +14,11 @@ import { runInNewContext } from 'node:vm';
 import { startGateway, type RunningGateway } from '../../src/apps/gateway/compose.js';
 import type { GatewayServerOptionsInput } from '../../src/apps/gateway/options.js';
 import { MemoryBroker } from '../../src/lib/core/broker-memory.js';
+import { RECOVERY_COST_PER_PUBLICATION, RecoveryBudget } from '../../src/lib/core/recovery-budget.js';
 import { STREAM_END_GRACE_MS } from '../../src/lib/http/node-server.js';
 import { resolveDashboardOptions } from '../../src/lib/dashboard/options.js';
+import { collectStats, renderStats } from '../../src/lib/ops-probe/stats.js';
+import { DEFAULT_ENDPOINTS } from '../../src/lib/ops-probe/services.js';
 import { TestClient, api, type Json } from '../testkit/ws-client.js';
 
 const KEY = 'resource-bounds-key-0123456789abcdef';
@@ -371,6 +374,10 @@ test('item 3: /stats shows counts only without the admin credential; the admin t
       assert.doesNotMatch(JSON.stringify(anon), /127\.0\.0\.1|hostname/);
       const admin = (await (await fetch(`${gw.url}/stats`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).json()) as Json;
       assert.deepEqual(admin.ips, [{ ip: '127.0.0.1', connections: 1 }]);
+      // `odin-ws stats ips` lists them only with GATEWAY_ADMIN_TOKEN.
+      const ep = { ...DEFAULT_ENDPOINTS, gateway: gw.url };
+      assert.match(renderStats(await collectStats('ips', ep), null), /1 addresses; the list needs the gateway's admin token/);
+      assert.match(renderStats(await collectStats('ips', ep, undefined, ADMIN_TOKEN), null), /127\.0\.0\.1\s+1/);
       await by.served();
     },
     dashboard(),
@@ -468,3 +475,49 @@ test('item 10: the page drops malformed stats rows (the poison row of the issue)
     },
     dashboard(),
   ));
+
+test('item 12: a recovered publication is encoded once per protocol and reused by the next recoveries; the node budget counts publications too', () =>
+  withGateway({ commandBurst: 1000 }, async (gw, by) => {
+    const pad = 'x'.repeat(380);
+    let epoch = '';
+    for (let i = 1; i <= 1000; i++) epoch = (await gw.gateway.publish({ channel: 'REC.trade', data: JSON.stringify({ i, pad }) })).epoch;
+    const frames = gw.gateway.recoveryFrames;
+    const ws = gw.url.replace('http', 'ws');
+    const odin = await TestClient.connect(`${ws}/ws`);
+    for (let round = 1; round <= 3; round++) {
+      odin.messages.length = 0;
+      odin.send({ type: 'subscribe', data: { channels: ['REC.trade'], positions: { 'REC.trade': { offset: 0, epoch } } } });
+      const ack = await odin.next(isType('subscription_ack'), 10_000);
+      assert.equal((ack.positions as Record<string, { publications: number }>)['REC.trade']!.publications, 1000);
+      await odin.waitCount((m) => m.channel === 'REC.trade' && m.type !== 'subscription_ack', 1000, 10_000);
+      odin.send({ type: 'unsubscribe', data: { channels: ['REC.trade'] } });
+      await odin.next(isType('unsubscription_ack'));
+      assert.equal(frames.misses, 1000, `round ${round}: encoded once, in the first round only`);
+      assert.equal(frames.hits, 1000 * (round - 1));
+    }
+    const cent = await TestClient.connect(`${ws}/connection/websocket`);
+    cent.send('{"id":1,"connect":{}}');
+    await cent.next((m) => m.id === 1);
+    for (let id = 2; id <= 3; id++) {
+      cent.send(JSON.stringify({ id, subscribe: { channel: 'REC.trade', recover: true, offset: 0, epoch } }));
+      const reply = await cent.next((m) => m.id === id, 10_000);
+      assert.equal(((reply.subscribe as Json).publications as unknown[]).length, 1000);
+      cent.send(JSON.stringify({ id: id + 10, unsubscribe: { channel: 'REC.trade' } }));
+      await cent.next((m) => m.id === id + 10);
+    }
+    assert.equal(frames.misses, 2000, 'the Centrifugo JSON objects encoded once too');
+    assert.equal(frames.hits, 3000);
+    odin.close();
+    cent.close();
+    await by.served();
+  }));
+
+test('item 12: the node recovery budget charges RECOVERY_COST_PER_PUBLICATION per publication beside the bytes', () => {
+  const t = 1_000_000;
+  const b = new RecoveryBudget({ bytesPerSecond: 100 * RECOVERY_COST_PER_PUBLICATION, anonymousShare: 1 }, () => t);
+  assert.equal(b.admits(true), true);
+  b.charge(0, 99, true); // 99 empty publications
+  assert.equal(b.admits(true), true);
+  b.charge(0, 1, true);
+  assert.equal(b.admits(true), false, 'a hundred empty publications use the whole budget');
+});

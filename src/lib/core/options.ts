@@ -47,7 +47,8 @@ export const DEFAULT_WRITE_DELAY_MS = 16;
  *  - per connection: recovered bytes queued and not yet sent; past it a new recovery is
  *    refused with 111 (temporary);
  *  - per node: a token bucket of recovered bytes per second (burst: one second's worth) shared
- *    by every connection; anonymous connections draw on their own share of it, so they cannot
+ *    by every connection, each publication charged RECOVERY_COST_PER_PUBLICATION (1,024) beside
+ *    its payload (its fixed encoding cost: recovery-budget.ts); anonymous connections draw on their own share of it, so they cannot
  *    exhaust it for authenticated ones. Empty: refused with 111 (temporary).
  */
 export const DEFAULT_RECOVERY_MAX_BYTES_PER_COMMAND = 4 * 1024 * 1024;
