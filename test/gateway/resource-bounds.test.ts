@@ -20,6 +20,7 @@ import { resolveDashboardOptions } from '../../src/lib/dashboard/options.js';
 import { collectStats, renderStats } from '../../src/lib/ops-probe/stats.js';
 import { DEFAULT_ENDPOINTS } from '../../src/lib/ops-probe/services.js';
 import { TestClient, api, type Json } from '../testkit/ws-client.js';
+import { OP, RawClient } from '../testkit/raw-socket.js';
 
 const KEY = 'resource-bounds-key-0123456789abcdef';
 const isType = (t: string) => (m: Json) => m.type === t;
@@ -521,3 +522,23 @@ test('item 12: the node recovery budget charges RECOVERY_COST_PER_PUBLICATION pe
   b.charge(0, 1, true);
   assert.equal(b.admits(true), false, 'a hundred empty publications use the whole budget');
 });
+
+test('item 2: a WebSocket the gateway closed counts against the limits until its peer completes the close (or is dropped 5 s later)', () =>
+  withGateway({ maxConnectionsPerIp: 3 }, async (gw, by) => {
+    const ws = gw.url.replace('http', 'ws');
+    const raw = await RawClient.upgrade(gw.port, '/ws');
+    await waitFor(() => gw.gateway.connectionCount === 2, 'the raw client connected');
+    // Connections are listed in the order they came: the raw one is the last.
+    const id = gw.gateway.findClients({ user: '' }).at(-1)!.client;
+    assert.equal(gw.gateway.disconnectClient(id), true);
+    await raw.until(() => raw.frames.some((f) => f.opcode === OP.close), 'the close frame');
+    // The raw peer never answers the close: its socket stays open, and counted.
+    await waitFor(() => gw.gateway.connectionCount === 1, 'the client left the gateway');
+    const second = await TestClient.connect(`${ws}/ws`);
+    await assert.rejects(TestClient.connect(`${ws}/ws`), /HTTP 429/, 'bystander + closing socket + second = 3');
+    await raw.until(() => raw.closed, 'dropped after the closing-handshake deadline', 8000);
+    const third = await TestClient.connect(`${ws}/ws`);
+    second.close();
+    third.close();
+    await by.served();
+  }));
