@@ -10,6 +10,7 @@ import type { ClientInfo } from './broker.js';
 import { decideRecovery } from './recovery.js';
 import type { RecoveryBudget } from './recovery-budget.js';
 import type { RecoverySlots, SlotRelease } from './recovery-slots.js';
+import type { RecoveryFrames } from './recovery-frames.js';
 import { suggestDelayMs } from './reconnect-hint.js';
 import type { GatewayStats } from './stats.js';
 import type { Logger } from './logger.js';
@@ -32,6 +33,8 @@ export interface ClientContext {
   readonly presence: PresenceStore;
   readonly recoveryBudget: RecoveryBudget;
   readonly recoverySlots: RecoverySlots;
+  /** Recovered publications' encodings, shared by every reader (recovery-frames.ts). */
+  readonly recoveryFrames: RecoveryFrames;
   readonly verifier: TokenVerifier | null;
   readonly clock: Clock;
   readonly version: string;
@@ -202,6 +205,16 @@ export abstract class Client implements ConnectionHandler, WriterOwner {
     since: StreamPosition | null,
     allowance: CommandAllowance,
   ): Promise<PreparedSubscription | ProtocolError> {
+    const limits = this.ctx.opts.limits;
+    // Checked and joined in one synchronous step, so concurrent subscribes cannot pass the bound together.
+    const full = this.ctx.hub.newChannelRefusal(channel, this.user === '', limits.maxChannels, limits.anonymousChannelShare);
+    if (full !== null) {
+      this.ctx.stats.limitRefusals[full]++;
+      return protocolError(
+        ErrorCode.LimitExceeded,
+        full === 'channels' ? 'node channel limit reached' : 'node channel limit for anonymous connections reached',
+      );
+    }
     const membership: Membership = { buffer: [], protocol: this.protocol, writer: this.writer, conflate: ns.conflation === 'latest' };
     this.subs.set(channel, null);
     try {
@@ -231,7 +244,7 @@ export abstract class Client implements ConnectionHandler, WriterOwner {
           position = hist.position;
           const r = decideRecovery(since, hist, ns.recoveryMax);
           for (const pub of r.publications) recoveredBytes += payloadBytes(pub);
-          const refusal = this.reserveRecovery(recoveredBytes, allowance);
+          const refusal = this.reserveRecovery(recoveredBytes, r.publications.length, allowance);
           if (refusal !== null) return this.refuseRecovery(channel, refusal);
           recovered = r.recovered;
           publications = r.publications;
@@ -279,6 +292,7 @@ export abstract class Client implements ConnectionHandler, WriterOwner {
    */
   private reserveRecovery(
     bytes: number,
+    publications: number,
     allowance: CommandAllowance,
   ): Extract<RecoveryRefusal, 'command_limit' | 'connection_limit'> | null {
     if (bytes === 0) return null;
@@ -286,7 +300,7 @@ export abstract class Client implements ConnectionHandler, WriterOwner {
     if (this.recoveryReserved + this.writer.burstBytes + bytes > this.ctx.opts.recovery.maxBytesPerConnection) return 'connection_limit';
     allowance.remaining -= bytes;
     this.recoveryReserved += bytes;
-    this.ctx.recoveryBudget.charge(bytes, this.user === '');
+    this.ctx.recoveryBudget.charge(bytes, publications, this.user === '');
     return null;
   }
 
@@ -318,11 +332,13 @@ export abstract class Client implements ConnectionHandler, WriterOwner {
     if (this.state === STATE_CLOSED) return;
     const hub = this.ctx.hub;
     if (encodeRecovered && p.publications.length > 0) {
-      if (p.recoveredBytes > BURST_SLICE_BYTES) {
-        // Streamed in slices as the socket drains, encoded just before each slice.
-        const proto = this.protocol;
-        this.writer.enqueueBurst(p.publications, (pub) => hub.prepare(proto, pub), payloadBytes);
-      } else for (const pub of p.publications) this.enqueue(hub.prepare(this.protocol, pub));
+      // Each recovered publication encoded once per protocol for every reader (recovery-frames.ts).
+      const proto = this.protocol;
+      const frames = this.ctx.recoveryFrames;
+      const encode = (pub: Publication): PreparedFrame => frames.get(proto, pub, (x) => hub.prepare(proto, x));
+      // A large recovery is streamed in slices as the socket drains, encoded just before each slice.
+      if (p.recoveredBytes > BURST_SLICE_BYTES) this.writer.enqueueBurst(p.publications, encode, payloadBytes);
+      else for (const pub of p.publications) this.enqueue(encode(pub));
     }
     let last = p.position.offset;
     for (const pub of buffered) {

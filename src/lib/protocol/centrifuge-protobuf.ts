@@ -155,6 +155,11 @@ export interface SubscribeFields {
   readonly publications: readonly CentrifugePublicationFields[];
   /** JSON text for the `data` field, or null. */
   readonly data: string | null;
+  /**
+   * The JSON object of a publication (JSON codec only): lets the caller hand in encodings it
+   * keeps (core's RecoveryFrames) instead of encoding each again. Default: encoded here.
+   */
+  readonly publicationJson?: (p: CentrifugePublicationFields) => string;
 }
 
 function subscribeResultInit(s: SubscribeFields): SubscribeResultInit {

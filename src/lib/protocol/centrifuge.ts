@@ -98,9 +98,12 @@ export function encodeReply(id: number, method: CentrifugeMethod, result: unknow
 }
 
 /** The `publications` array, each payload spliced in as its JSON text (never re-parsed). */
-function publicationsArray(pubs: readonly CentrifugePublicationFields[]): string {
+function publicationsArray(
+  pubs: readonly CentrifugePublicationFields[],
+  one: (p: CentrifugePublicationFields) => string = encodePublicationObject,
+): string {
   let s = '[';
-  for (let i = 0; i < pubs.length; i++) s += (i > 0 ? ',' : '') + encodePublicationObject(pubs[i]!);
+  for (let i = 0; i < pubs.length; i++) s += (i > 0 ? ',' : '') + one(pubs[i]!);
   return s + ']';
 }
 
@@ -113,6 +116,8 @@ export interface CentrifugeSubscribeResult {
   readonly publications: readonly CentrifugePublicationFields[];
   /** JSON text of the subscription's `data` (server-side subscriptions). */
   readonly data?: string;
+  /** Each publication's JSON object, when the caller keeps them encoded (default: encoded here). */
+  readonly publicationJson?: (p: CentrifugePublicationFields) => string;
 }
 
 /** The subscribe reply (field order as Centrifugo's: recoverable, positioned, epoch, offset, ...). */
@@ -126,7 +131,7 @@ export function encodeSubscribeResult(r: CentrifugeSubscribeResult): string {
     if (r.position.offset > 0) parts.push('"offset":' + r.position.offset);
   }
   if (r.recovered !== undefined) parts.push('"was_recovering":true', ...(r.recovered ? ['"recovered":true'] : []));
-  if (r.publications.length > 0) parts.push('"publications":' + publicationsArray(r.publications));
+  if (r.publications.length > 0) parts.push('"publications":' + publicationsArray(r.publications, r.publicationJson));
   if (r.data !== undefined) parts.push('"data":' + withoutLineFeeds(r.data));
   return '{' + parts.join(',') + '}';
 }
