@@ -4,12 +4,12 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { after, before, describe, it } from 'node:test';
-import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
+import { after, describe, it } from 'node:test';
+import { headers } from '@nats-io/transport-node';
 import { MemoryBroker } from '../../src/lib/core/broker-memory.js';
 import { IngestTracker } from '../../src/lib/core/ingest.js';
 import { NatsIngest, messageId } from '../../src/lib/ingest-nats/nats-ingest.js';
-import { startNatsServer, type NatsServerHandle } from '../testkit/nats-server.js';
+import { natsSuite } from '../testkit/nats-suite.js';
 import { startGatewayProcess, type GatewayProcess } from '../testkit/gateway-process.js';
 import { TestClient, type Json } from '../testkit/ws-client.js';
 import { Recorder } from '../broker-conformance.js';
@@ -79,16 +79,7 @@ describe('IngestTracker', () => {
 });
 
 describe('NatsIngest on the memory broker', () => {
-  let nats: NatsServerHandle;
-  let nc: NatsConnection;
-  before(async () => {
-    nats = await startNatsServer();
-    nc = await connect({ servers: nats.url });
-  });
-  after(async () => {
-    await nc?.close();
-    await nats?.stop();
-  });
+  const nats = natsSuite();
 
   it('delivers two byte-identical payloads as two publications; an id repeated is kept once', async () => {
     const broker = new MemoryBroker({ clock: systemClock });
@@ -101,13 +92,13 @@ describe('NatsIngest on the memory broker', () => {
     await ing.start();
     try {
       const body = enc.encode(JSON.stringify({ type: 'trade', price: 42, qty: 1 }));
-      nc.publish(`odin.token.${sym}.trade`, body);
-      nc.publish(`odin.token.${sym}.trade`, body);
+      nats.nc.publish(`odin.token.${sym}.trade`, body);
+      nats.nc.publish(`odin.token.${sym}.trade`, body);
       const h = headers();
       h.set('Nats-Msg-Id', `${sym}-x`);
-      nc.publish(`odin.token.${sym}.trade`, enc.encode(JSON.stringify({ type: 'trade', price: 43 })), { headers: h });
-      nc.publish(`odin.token.${sym}.trade`, enc.encode(JSON.stringify({ type: 'trade', price: 43 })), { headers: h });
-      await nc.flush();
+      nats.nc.publish(`odin.token.${sym}.trade`, enc.encode(JSON.stringify({ type: 'trade', price: 43 })), { headers: h });
+      nats.nc.publish(`odin.token.${sym}.trade`, enc.encode(JSON.stringify({ type: 'trade', price: 43 })), { headers: h });
+      await nats.nc.flush();
       await waitFor(() => ing.health().received === 4 && ing.health().inFlight === 0, 5000, 'four messages settled');
       const got = rec.of(ch);
       assert.deepEqual(
@@ -143,8 +134,8 @@ describe('NatsIngest on the memory broker', () => {
     try {
       const good = [...ISSUE_20_ROWS, ' {"type" : "trade:new",\n "q":2.500E+3}\r\n'].map((t) => Buffer.from(t));
       const bad = [Buffer.from([0x7b, 0x22, 0xff, 0x22, 0x7d]), Buffer.from('['.repeat(65) + ']'.repeat(65)), Buffer.from('{"a":01}')];
-      for (const b of [...good, ...bad]) nc.publish(`odin.token.${sym}.trade`, b);
-      await nc.flush();
+      for (const b of [...good, ...bad]) nats.nc.publish(`odin.token.${sym}.trade`, b);
+      await nats.nc.flush();
       const n = good.length + bad.length;
       await waitFor(() => ing.health().received === n && ing.health().inFlight === 0, 5000, 'every message settled');
       assert.deepEqual(
@@ -175,7 +166,7 @@ describe('NatsIngest on the memory broker', () => {
       let n = 0;
       await fc.assert(
         fc.asyncProperty(jsonText, async (t) => {
-          nc.publish(`odin.token.${sym}.trade`, enc.encode(t));
+          nats.nc.publish(`odin.token.${sym}.trade`, enc.encode(t));
           n++;
           await waitFor(() => rec.of(ch).length === n, 5000, `publication ${n}`);
           assert.ok(Buffer.from(rec.of(ch)[n - 1]!.data).equals(Buffer.from(t)), JSON.stringify(t));
@@ -190,18 +181,11 @@ describe('NatsIngest on the memory broker', () => {
 });
 
 describe('gateway --broker memory --ingest nats', () => {
-  let nats: NatsServerHandle;
-  let nc: NatsConnection;
   let gw: GatewayProcess | undefined;
-  before(async () => {
-    nats = await startNatsServer();
-    nc = await connect({ servers: nats.url });
-  });
   after(async () => {
     await gw?.stop();
-    await nc?.close();
-    await nats?.stop();
   });
+  const nats = natsSuite();
 
   it('delivers the NATS feed to WebSocket clients without JetStream', async () => {
     gw = await startGatewayProcess({
@@ -216,9 +200,9 @@ describe('gateway --broker memory --ingest nats', () => {
       c.send({ type: 'subscribe', data: { channels: [`${sym}.trade`] } });
       await c.next((m: Json) => m['type'] === 'subscription_ack', 5000);
       const body = enc.encode(JSON.stringify({ type: 'trade', price: 7 }));
-      nc.publish(`odin.token.${sym}.trade`, body);
-      nc.publish(`odin.token.${sym}.trade`, body);
-      await nc.flush();
+      nats.nc.publish(`odin.token.${sym}.trade`, body);
+      nats.nc.publish(`odin.token.${sym}.trade`, body);
+      await nats.nc.flush();
       const got = await c.waitCount((m: Json) => JSON.stringify(m).includes('"price":7'), 2, 5000);
       assert.equal(got.length, 2, 'byte-identical payloads are two deliveries');
     } finally {

@@ -4,27 +4,17 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { after, before, describe, it } from 'node:test';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { describe, it } from 'node:test';
 import type { PublishOptions, StreamPosition } from '../../src/lib/core/broker.js';
 import { NatsIngest } from '../../src/lib/ingest-nats/nats-ingest.js';
-import { startNatsServer, type NatsServerHandle } from '../testkit/nats-server.js';
+import { natsSuite } from '../testkit/nats-suite.js';
 import { systemClock } from '../../src/lib/runtime/clock.js';
 import { waitFor } from '../testkit/wait.js';
 
 const enc = new TextEncoder();
 
 describe('NatsIngest with a lease', () => {
-  let nats: NatsServerHandle;
-  let nc: NatsConnection;
-  before(async () => {
-    nats = await startNatsServer();
-    nc = await connect({ servers: nats.url });
-  });
-  after(async () => {
-    await nc?.close();
-    await nats?.stop();
-  });
+  const nats = natsSuite();
 
   it('one of three reads the feed, in order; when it stops another takes over', async () => {
     const got: { by: number; i: number }[] = [];
@@ -46,8 +36,8 @@ describe('NatsIngest with a lease', () => {
         'the first to start holds the lease; the others wait',
       );
       const sym = 'L' + randomBytes(3).toString('hex');
-      for (let i = 0; i < 300; i++) nc.publish(`odin.token.${sym}.trade`, enc.encode(JSON.stringify({ i })));
-      await nc.flush();
+      for (let i = 0; i < 300; i++) nats.nc.publish(`odin.token.${sym}.trade`, enc.encode(JSON.stringify({ i })));
+      await nats.nc.flush();
       await waitFor(() => got.length >= 300, 5000, '300 ingested');
       assert.deepEqual(
         got.map((g) => g.i),
@@ -59,8 +49,8 @@ describe('NatsIngest with a lease', () => {
       await ings[0]!.stop();
       await waitFor(() => ings[1]!.health().reading || ings[2]!.health().reading, 5000, 'a successor reads');
       assert.equal(ings.filter((i) => i.health().reading).length, 1, 'exactly one reader');
-      for (let i = 300; i < 400; i++) nc.publish(`odin.token.${sym}.trade`, enc.encode(JSON.stringify({ i })));
-      await nc.flush();
+      for (let i = 300; i < 400; i++) nats.nc.publish(`odin.token.${sym}.trade`, enc.encode(JSON.stringify({ i })));
+      await nats.nc.flush();
       await waitFor(() => got.length >= 400, 5000, '100 more ingested');
       assert.deepEqual(
         got.slice(300).map((g) => g.i),

@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { eventChannel, type OdinEvent } from '../../src/lib/protocol/events.js';
 import { EventGenerator } from '../../src/lib/publisher/generator.js';
-import { startPublisher } from '../../src/lib/publisher/server.js';
+import { afterPublisherRun } from '../testkit/publisher-run.js';
 import { GatewaySink } from '../../src/lib/publisher/sinks/gateway-sink.js';
 
 interface Recorded {
@@ -192,29 +192,23 @@ describe('GatewaySink (fake gateway)', () => {
 
   it('publisher → fake gateway: every event published exactly once', async () => {
     gw.requests.length = 0;
-    const pub = await startPublisher({
-      port: 0,
-      host: '127.0.0.1',
-      sink: { kind: 'gateway', url: gw.url, apiKey: 'k' },
-      messagesPerSecond: 1000,
-      duration: 1,
-      statsIntervalMs: 300,
-      autostart: true,
-    });
-    try {
-      await pub.publisher.finished();
-      const stats = pub.publisher.stats();
-      assert.equal(stats.errors, 0);
-      const cmds = gw.commands();
-      assert.equal(cmds.length, stats.messagesPublished);
-      assert.ok(cmds.length >= 1000);
-      assert.equal(new Set(cmds.map((c) => c.idempotency_key)).size, cmds.length);
-      assert.ok(gw.requests.every((r) => r.apiKey === 'k'));
-      assert.ok(cmds.some((c) => c.channel === 'market.stats'));
-      const health = (await (await fetch(`${pub.url}/health`)).json()) as Record<string, unknown>;
-      assert.deepEqual(health['sink'], { kind: 'gateway', connected: true, target: gw.url });
-    } finally {
-      await pub.close();
-    }
+    await afterPublisherRun(
+      {
+        sink: { kind: 'gateway', url: gw.url, apiKey: 'k' },
+        messagesPerSecond: 1000,
+        statsIntervalMs: 300,
+      },
+      async (pub, stats) => {
+        assert.equal(stats.errors, 0);
+        const cmds = gw.commands();
+        assert.equal(cmds.length, stats.messagesPublished);
+        assert.ok(cmds.length >= 1000);
+        assert.equal(new Set(cmds.map((c) => c.idempotency_key)).size, cmds.length);
+        assert.ok(gw.requests.every((r) => r.apiKey === 'k'));
+        assert.ok(cmds.some((c) => c.channel === 'market.stats'));
+        const health = (await (await fetch(`${pub.url}/health`)).json()) as Record<string, unknown>;
+        assert.deepEqual(health['sink'], { kind: 'gateway', connected: true, target: gw.url });
+      },
+    );
   });
 });

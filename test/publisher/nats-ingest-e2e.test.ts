@@ -8,7 +8,7 @@ import { DEFAULT_INGEST_RULES, NatsIngest, type IngestRule } from '../../src/lib
 import type { PublishOptions, StreamPosition } from '../../src/lib/core/broker.js';
 import { eventChannel, type OdinEvent } from '../../src/lib/protocol/events.js';
 import { odinEventType } from '../../src/lib/protocol/push.js';
-import { startPublisher } from '../../src/lib/publisher/server.js';
+import { afterPublisherRun } from '../testkit/publisher-run.js';
 import { startNatsServer, type NatsServerHandle } from '../testkit/nats-server.js';
 import { systemClock } from '../../src/lib/runtime/clock.js';
 import { waitFor } from '../testkit/wait.js';
@@ -34,23 +34,17 @@ async function run(
   };
   const ingest = new NatsIngest({ broker, servers: nats.url, rules, clock: systemClock });
   await ingest.start();
-  const pub = await startPublisher({
-    port: 0,
-    host: '127.0.0.1',
-    sink: { kind: 'nats', url: nats.url },
-    messagesPerSecond: 500,
-    duration: 1,
-    statsIntervalMs: 300,
-    autostart: true,
-  });
   try {
-    await pub.publisher.finished();
-    const published = pub.publisher.stats().messagesPublished;
-    await waitFor(() => ingest.stats.received >= published, 5000, 'the ingest to receive every event');
-    await waitFor(() => ingest.stats.published + ingest.stats.dropped + ingest.stats.failed >= published, 5000, 'the ingest to finish');
-    return { got, published, ingest };
+    return await afterPublisherRun(
+      { sink: { kind: 'nats', url: nats.url }, messagesPerSecond: 500, statsIntervalMs: 300 },
+      async (_pub, stats) => {
+        const published = stats.messagesPublished;
+        await waitFor(() => ingest.stats.received >= published, 5000, 'the ingest to receive every event');
+        await waitFor(() => ingest.stats.published + ingest.stats.dropped + ingest.stats.failed >= published, 5000, 'the ingest to finish');
+        return { got, published, ingest };
+      },
+    );
   } finally {
-    await pub.close();
     await ingest.stop();
   }
 }

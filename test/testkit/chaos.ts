@@ -12,8 +12,7 @@ import { apiOk, callApi, startGatewayProcess, type GatewayProcess } from './gate
 import { waitFor } from './wait.js';
 import { startNatsCluster } from './nats-cluster.js';
 import { startNatsServer, type NatsServerHandle } from './nats-server.js';
-import { SdkSubscriber } from './sdk-subscriber.js';
-import { judgeDeliveries, type DeliveryVerdict } from './delivery-verdict.js';
+import { judgeDeliveries, subscribeClients, waitHoldLastAcked, type ChaosClient, type DeliveryVerdict } from './delivery-verdict.js';
 
 export interface BrokerChaosOptions {
   /** `r3`: 3-node cluster, R3 stream, the stream leader is killed; `single`: the only nats-server is killed. */
@@ -75,7 +74,7 @@ export async function runBrokerChaos(o: BrokerChaosOptions): Promise<BrokerChaos
   }
   const urls = servers.map((s) => s.url);
   const gws: GatewayProcess[] = [];
-  const subs: { ch: string; s: SdkSubscriber }[] = [];
+  const subs: ChaosClient[] = [];
   let stop = false;
   let publisher: Promise<void> = Promise.resolve();
   try {
@@ -90,10 +89,12 @@ export async function runBrokerChaos(o: BrokerChaosOptions): Promise<BrokerChaos
     }
     const tag = randomBytes(3).toString('hex').toUpperCase();
     const channels = Array.from({ length: o.channels }, (_, i) => `CX${tag}${i}.trade`);
-    for (const ch of channels) {
-      for (let c = 0; c < o.clientsPerChannel; c++) subs.push({ ch, s: new SdkSubscriber(gws[c % gws.length]!.wsUrl, ch) });
-    }
-    for (const { s } of subs) await s.waitFor(() => s.subscribed.length > 0, 20_000, 'subscribed');
+    await subscribeClients(
+      subs,
+      gws.map((g) => g.wsUrl),
+      channels,
+      o.clientsPerChannel,
+    );
 
     const acked = new Map<string, number[]>(channels.map((ch) => [ch, []]));
     let ackedTotal = 0;
@@ -152,19 +153,13 @@ export async function runBrokerChaos(o: BrokerChaosOptions): Promise<BrokerChaos
     stop = true;
     await publisher;
     const doneAt = Date.now();
-    const holdsAll = (ch: string, s: SdkSubscriber): boolean => {
-      const want = acked.get(ch)!;
-      const last = want[want.length - 1];
-      return last === undefined || s.pubs.some((p) => (p.data as { i: number }).i === last);
-    };
-    await waitFor(() => subs.every(({ ch, s }) => holdsAll(ch, s)), 120_000, 'every client holds the last acknowledged publication', {
-      everyMs: 50,
-    });
+    const idOf = (d: unknown): number => (d as { i: number }).i;
+    await waitHoldLastAcked(subs, acked, idOf, 120_000, 'every client holds the last acknowledged publication');
     const catchUpMs = Date.now() - doneAt;
 
     const verdict = judgeDeliveries(
-      subs.map(({ ch, s }) => ({ channel: ch, s, acked: acked.get(ch)! })),
-      (d) => (d as { i: number }).i,
+      subs.map(({ channel, s }) => ({ channel, s, acked: acked.get(channel)! })),
+      idOf,
       'all',
     );
     return {

@@ -2,7 +2,8 @@
  * Test-only: what SDK clients received, judged against what the writer had acknowledged. Shared
  * by the chaos harnesses (chaos.ts: nats-server faults; kafka-chaos.ts: Kafka broker faults).
  */
-import type { SdkSubscriber } from './sdk-subscriber.js';
+import { SdkSubscriber } from './sdk-subscriber.js';
+import { waitFor } from './wait.js';
 
 export interface DeliveryVerdict {
   /** Summed over every client. */
@@ -19,9 +20,13 @@ export interface DeliveryVerdict {
   readonly resubscribes: number;
 }
 
-export interface JudgedClient {
+/** One SDK client of a chaos run; `channel` keys the acknowledged ids (see `subscribeClients`). */
+export interface ChaosClient {
   readonly channel: string;
   readonly s: SdkSubscriber;
+}
+
+export interface JudgedClient extends ChaosClient {
   /** Ids acknowledged on the channel, in the order written. */
   readonly acked: readonly number[];
 }
@@ -68,4 +73,42 @@ export function judgeDeliveries(
     resubscribes += s.subscribed.length - 1;
   }
   return { delivered, lost, duplicated, reordered, offsetBreaks, notRecovered, resubscribes };
+}
+
+/**
+ * Subscribes `perChannel` SDK clients to each channel, spread over the gateways round-robin, and
+ * waits until each is subscribed (20 s each). Clients are pushed into `into` as they are made, so
+ * the caller's `finally` closes them even when a wait fails. `wsChannelOf` names the channel on the
+ * wire when it differs from the key the acknowledged ids are kept under.
+ */
+export async function subscribeClients(
+  into: ChaosClient[],
+  wsUrls: readonly string[],
+  channels: readonly string[],
+  perChannel: number,
+  wsChannelOf: (channel: string) => string = (channel) => channel,
+): Promise<void> {
+  for (const channel of channels) {
+    for (let c = 0; c < perChannel; c++) into.push({ channel, s: new SdkSubscriber(wsUrls[c % wsUrls.length]!, wsChannelOf(channel)) });
+  }
+  for (const { s } of into) await s.waitFor(() => s.subscribed.length > 0, 20_000, 'subscribed');
+}
+
+/**
+ * Waits (polling every 50 ms, at most `timeoutMs`) until every client holds the last id
+ * acknowledged on its channel (`idOf` as for `judgeDeliveries`). `what` names the wait in the
+ * timeout error.
+ */
+export async function waitHoldLastAcked(
+  clients: readonly ChaosClient[],
+  acked: ReadonlyMap<string, readonly number[]>,
+  idOf: (data: unknown) => number,
+  timeoutMs: number,
+  what: string,
+): Promise<void> {
+  const holdsLast = ({ channel, s }: ChaosClient): boolean => {
+    const last = acked.get(channel)?.at(-1);
+    return last === undefined || s.pubs.some((p) => idOf(p.data) === last);
+  };
+  await waitFor(() => clients.every(holdsLast), timeoutMs, what, { everyMs: 50 });
 }

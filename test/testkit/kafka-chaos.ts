@@ -13,8 +13,7 @@ import { startGatewayProcess, type GatewayProcess } from './gateway-process.js';
 import { waitFor } from './wait.js';
 import { createOdinTopics, startKafka, type LocalKafka } from './kafka.js';
 import { startNatsServer, type NatsServerHandle } from './nats-server.js';
-import { SdkSubscriber } from './sdk-subscriber.js';
-import { judgeDeliveries, type DeliveryVerdict } from './delivery-verdict.js';
+import { judgeDeliveries, subscribeClients, waitHoldLastAcked, type ChaosClient, type DeliveryVerdict } from './delivery-verdict.js';
 import { KafkaProducer } from '../../src/lib/kafka/client.js';
 
 export interface KafkaChaosOptions {
@@ -71,7 +70,7 @@ export async function runKafkaChaos(o: KafkaChaosOptions): Promise<KafkaChaosRes
   let kafka: LocalKafka | undefined;
   let nats: NatsServerHandle | undefined;
   const gws: GatewayProcess[] = [];
-  const subs: { key: string; s: SdkSubscriber }[] = [];
+  const subs: ChaosClient[] = [];
   let stop = false;
   let producing: Promise<void> = Promise.resolve();
   try {
@@ -94,9 +93,13 @@ export async function runKafkaChaos(o: KafkaChaosOptions): Promise<KafkaChaosRes
     }
     const tag = randomBytes(2).toString('hex').toUpperCase();
     const keys = Array.from({ length: o.keys }, (_, i) => `KX${tag}${i}`);
-    for (const key of keys)
-      for (let c = 0; c < o.clientsPerKey; c++) subs.push({ key, s: new SdkSubscriber(gws[c % gws.length]!.wsUrl, `${key}.trade`) });
-    for (const { s } of subs) await s.waitFor(() => s.subscribed.length > 0, 20_000, 'subscribed');
+    await subscribeClients(
+      subs,
+      gws.map((g) => g.wsUrl),
+      keys,
+      o.clientsPerKey,
+      (key) => `${key}.trade`,
+    );
 
     const acked = new Map<string, number[]>(keys.map((key) => [key, []]));
     let ackedTotal = 0;
@@ -164,18 +167,11 @@ export async function runKafkaChaos(o: KafkaChaosOptions): Promise<KafkaChaosRes
     stop = true;
     await producing;
     const doneAt = Date.now();
-    const holdsLast = (key: string, s: SdkSubscriber): boolean => {
-      const want = acked.get(key)!;
-      const last = want[want.length - 1];
-      return last === undefined || s.pubs.some((p) => seqOf(p.data) === last);
-    };
-    await waitFor(() => subs.every(({ key, s }) => holdsLast(key, s)), 180_000, 'every client holds the last acknowledged record', {
-      everyMs: 50,
-    });
+    await waitHoldLastAcked(subs, acked, seqOf, 180_000, 'every client holds the last acknowledged record');
     const catchUpMs = Date.now() - doneAt;
 
     const verdict = judgeDeliveries(
-      subs.map(({ key, s }) => ({ channel: key, s, acked: acked.get(key)! })),
+      subs.map(({ channel, s }) => ({ channel, s, acked: acked.get(channel)! })),
       seqOf,
       'acked',
     );
