@@ -14,12 +14,12 @@ import { fromBinary, toJson } from '@bufbuild/protobuf';
 import { BinaryReader } from '@bufbuild/protobuf/wire';
 import { ReplySchema } from '../../src/lib/protocol/gen/client_pb.js';
 import WebSocket from 'ws';
-import { SignJWT } from 'jose';
 import { startGateway, type RunningGateway } from '../../src/apps/gateway/compose.js';
 import { DEFAULT_NAMESPACES } from '../../src/lib/core/options.js';
 import { parseJsonKeeping, RawJson } from '../../src/lib/protocol/json-text.js';
 import { startCentrifugo, type CentrifugoHandle } from '../testkit/centrifugo.js';
 import { waitFor } from '../testkit/wait.js';
+import { signToken } from '../testkit/sdk-gateway.js';
 
 const KEY = 'parity-key';
 const SECRET = 'parity-secret-parity-secret-parity-secret';
@@ -74,13 +74,7 @@ async function apiCall(t: Target, method: string, body: string): Promise<Json> {
   return { status: res.status, body: parsed };
 }
 
-function token(user: string, expSeconds: number): Promise<string> {
-  return new SignJWT({})
-    .setProtectedHeader({ alg: 'HS256' })
-    .setSubject(user)
-    .setExpirationTime(Math.floor(Date.now() / 1000) + expSeconds)
-    .sign(new TextEncoder().encode(SECRET));
-}
+const token = (user: string, expSeconds: number): Promise<string> => signToken(SECRET, user, Math.floor(Date.now() / 1000) + expSeconds);
 
 /** The script: the same calls against either server; returns what was observed, step by step. */
 /** Protobuf replies as proto3 JSON (bytes in base64): payloads decoded to their text. */

@@ -5,33 +5,20 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { SignJWT } from 'jose';
-import { startGateway, type RunningGateway } from '../../src/apps/gateway/compose.js';
-import { DEFAULT_NAMESPACES } from '../../src/lib/core/options.js';
+import type { RunningGateway } from '../../src/apps/gateway/compose.js';
 import { runGo, runPython } from '../testkit/compat-clients.js';
+import { sdkEndpoint, signToken, startSdkGateway } from '../testkit/sdk-gateway.js';
 
 const KEY = 'compat-sdk-key';
 const SECRET = 'compat-secret-compat-secret-compat-secret';
 let gw: RunningGateway;
 let ws: string;
 
-function token(sub: string): Promise<string> {
-  return new SignJWT({})
-    .setProtectedHeader({ alg: 'HS256' })
-    .setSubject(sub)
-    .setExpirationTime('1h')
-    .sign(new TextEncoder().encode(SECRET));
-}
+const token = (sub: string): Promise<string> => signToken(SECRET, sub);
 
 before(async () => {
-  gw = await startGateway({
-    port: 0,
-    host: '127.0.0.1',
-    apiKey: KEY,
-    tokenHmacSecret: SECRET,
-    namespaces: [...DEFAULT_NAMESPACES, { name: 'chat', pattern: 'chat\\.[a-z]+', publish: true, presence: true, historySize: 50 }],
-  });
-  ws = `${gw.url.replace('http', 'ws')}/connection/websocket`;
+  gw = await startSdkGateway(KEY, SECRET);
+  ws = sdkEndpoint(gw);
 });
 after(async () => {
   await gw.close();

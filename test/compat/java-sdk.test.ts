@@ -5,21 +5,16 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startGateway, type RunningGateway } from '../../src/apps/gateway/compose.js';
-import { DEFAULT_NAMESPACES } from '../../src/lib/core/options.js';
+import type { RunningGateway } from '../../src/apps/gateway/compose.js';
 import { runJava } from '../testkit/compat-clients.js';
 import { ISSUE_20_ROWS } from '../testkit/json-text-arb.js';
+import { startSdkGateway } from '../testkit/sdk-gateway.js';
 
 const KEY = 'compat-java-key';
 let gw: RunningGateway;
 
 before(async () => {
-  gw = await startGateway({
-    port: 0,
-    host: '127.0.0.1',
-    apiKey: KEY,
-    namespaces: [...DEFAULT_NAMESPACES, { name: 'chat', pattern: 'chat\\.[a-z]+', publish: true, presence: true, historySize: 50 }],
-  });
+  gw = await startSdkGateway(KEY);
 });
 after(async () => {
   await gw.close();

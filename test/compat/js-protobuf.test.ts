@@ -7,10 +7,10 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Centrifuge, type PublicationContext, type SubscribedContext } from 'centrifuge/build/protobuf';
 import WebSocket from 'ws';
-import { SignJWT } from 'jose';
 import { startGateway, type RunningGateway } from '../../src/apps/gateway/compose.js';
 import { api } from '../testkit/ws-client.js';
 import { waitFor } from '../testkit/wait.js';
+import { sdkEndpoint, signToken } from '../testkit/sdk-gateway.js';
 
 const KEY = 'pb-key';
 const SECRET = 'pb-secret-pb-secret-pb-secret-pb-secret';
@@ -19,18 +19,14 @@ let endpoint: string;
 
 before(async () => {
   gw = await startGateway({ port: 0, host: '127.0.0.1', apiKey: KEY, tokenHmacSecret: SECRET });
-  endpoint = `${gw.url.replace('http', 'ws')}/connection/websocket`;
+  endpoint = sdkEndpoint(gw);
 });
 after(async () => {
   await gw.close();
 });
 
 test('protobuf SDK: receive what the API publishes, then recover every missed publication after a forced reconnect', async () => {
-  const token = await new SignJWT({})
-    .setProtectedHeader({ alg: 'HS256' })
-    .setSubject('pia')
-    .setExpirationTime('1h')
-    .sign(new TextEncoder().encode(SECRET));
+  const token = await signToken(SECRET, 'pia');
   const c = new Centrifuge(endpoint, { websocket: WebSocket, token, minReconnectDelay: 50, maxReconnectDelay: 200 });
   try {
     const got: { offset: number; data: unknown }[] = [];

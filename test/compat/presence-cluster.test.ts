@@ -12,12 +12,12 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Centrifuge, type Subscription } from 'centrifuge';
 import WebSocket from 'ws';
-import { SignJWT } from 'jose';
 import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
 import { startNatsServer, type NatsServerHandle } from '../testkit/nats-server.js';
 import { assertApiOk, callApi, startGatewayProcess, type GatewayProcess } from '../testkit/gateway-process.js';
 import { runPython } from '../testkit/compat-clients.js';
 import { waitFor } from '../testkit/wait.js';
+import { signToken } from '../testkit/sdk-gateway.js';
 
 const SECRET = 'pc-secret-pc-secret-pc-secret-pc-secret';
 const API_KEY = 'pc-' + randomBytes(6).toString('hex');
@@ -25,8 +25,7 @@ const API_KEY = 'pc-' + randomBytes(6).toString('hex');
 const PRESENCE_TTL_MS = 3000;
 const room = (): string => `room.r${randomBytes(4).toString('hex')}`;
 
-const token = (sub: string): Promise<string> =>
-  new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject(sub).setExpirationTime('1h').sign(new TextEncoder().encode(SECRET));
+const token = (sub: string): Promise<string> => signToken(SECRET, sub);
 
 /** A JS SDK client recording what it sees. */
 class Peer {

@@ -6,21 +6,16 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startGateway, type RunningGateway } from '../../src/apps/gateway/compose.js';
-import { DEFAULT_NAMESPACES } from '../../src/lib/core/options.js';
+import type { RunningGateway } from '../../src/apps/gateway/compose.js';
 import { runGo, runPython } from '../testkit/compat-clients.js';
 import { TestClient, api } from '../testkit/ws-client.js';
+import { startSdkGateway } from '../testkit/sdk-gateway.js';
 
 const KEY = 'compat-api-key';
 let gw: RunningGateway;
 
 before(async () => {
-  gw = await startGateway({
-    port: 0,
-    host: '127.0.0.1',
-    apiKey: KEY,
-    namespaces: [...DEFAULT_NAMESPACES, { name: 'chat', pattern: 'chat\\.[a-z]+', publish: true, presence: true, historySize: 50 }],
-  });
+  gw = await startSdkGateway(KEY);
 });
 after(async () => {
   await gw.close();

@@ -12,13 +12,13 @@ import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { Centrifuge, type PublicationContext, type SubscribedContext } from 'centrifuge';
 import { EventSource } from 'eventsource';
-import { SignJWT } from 'jose';
 import { startNatsServer, type NatsServerHandle } from '../testkit/nats-server.js';
 import { startGatewayProcess, type GatewayProcess } from '../testkit/gateway-process.js';
 import { startGateway, type RunningGateway } from '../../src/apps/gateway/compose.js';
 import { NatsSessionRouter } from '../../src/lib/emulation-nats/nats-session-router.js';
 import { api } from '../testkit/ws-client.js';
 import { waitFor } from '../testkit/wait.js';
+import { signToken } from '../testkit/sdk-gateway.js';
 
 const KEY = 'emu-workers-key';
 const SECRET = 'emu-workers-secret-emu-workers-secret';
@@ -104,11 +104,7 @@ test('emulation requests reach the session whichever worker takes them', async (
 for (const kind of ['http_stream', 'sse'] as const) {
   test(`SDK over ${kind} with 2 workers: subscribe, publish, recovery after a forced reconnect`, async () => {
     const user = `w-${kind}`;
-    const token = await new SignJWT({})
-      .setProtectedHeader({ alg: 'HS256' })
-      .setSubject(user)
-      .setExpirationTime('1h')
-      .sign(new TextEncoder().encode(SECRET));
+    const token = await signToken(SECRET, user);
     const c = new Centrifuge([{ transport: kind, endpoint: `${gw.url}/connection/${kind}` }], {
       token,
       emulationEndpoint: `${gw.url}/emulation`,

@@ -8,11 +8,11 @@ import assert from 'node:assert/strict';
 import { Centrifuge, type PublicationContext, type SubscribedContext, type TransportEndpoint } from 'centrifuge';
 import { Centrifuge as CentrifugePb } from 'centrifuge/build/protobuf';
 import { EventSource } from 'eventsource';
-import { SignJWT } from 'jose';
 import type { RunningGateway } from '../../src/apps/gateway/compose.js';
 import { gatewayForFile } from '../testkit/file-gateway.js';
 import { api } from '../testkit/ws-client.js';
 import { waitFor } from '../testkit/wait.js';
+import { signToken } from '../testkit/sdk-gateway.js';
 
 const KEY = 'sse-key';
 const SECRET = 'sse-secret-sse-secret-sse-secret-sse-secret';
@@ -24,13 +24,7 @@ const gateway = gatewayForFile({
   namespaces: [{ name: 'chat', pattern: 'chat\\.[a-z0-9_-]+', publish: true, presence: true, historySize: 100 }],
 });
 
-function token(user: string): Promise<string> {
-  return new SignJWT({})
-    .setProtectedHeader({ alg: 'HS256' })
-    .setSubject(user)
-    .setExpirationTime('1h')
-    .sign(new TextEncoder().encode(SECRET));
-}
+const token = (user: string): Promise<string> => signToken(SECRET, user);
 
 function endpoints(gw: RunningGateway, transport: 'http_stream' | 'sse'): TransportEndpoint[] {
   return [{ transport, endpoint: `${gw.url}/connection/${transport}` }];

@@ -6,24 +6,17 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Centrifuge, type PublicationContext, type SubscribedContext } from 'centrifuge';
 import WebSocket from 'ws';
-import { SignJWT } from 'jose';
-import { startGateway, type RunningGateway } from '../../src/apps/gateway/compose.js';
-import { DEFAULT_NAMESPACES } from '../../src/lib/core/options.js';
+import type { RunningGateway } from '../../src/apps/gateway/compose.js';
 import { api } from '../testkit/ws-client.js';
 import { waitFor } from '../testkit/wait.js';
+import { sdkEndpoint, signToken, startSdkGateway } from '../testkit/sdk-gateway.js';
 
 const KEY = 'sdk-key';
 const SECRET = 'sdk-secret-sdk-secret-sdk-secret-sdk-secret';
 let gw: RunningGateway;
 let endpoint: string;
 
-function token(sub: string, expSeconds = 3600): Promise<string> {
-  return new SignJWT({})
-    .setProtectedHeader({ alg: 'HS256' })
-    .setSubject(sub)
-    .setExpirationTime(Math.floor(Date.now() / 1000) + expSeconds)
-    .sign(new TextEncoder().encode(SECRET));
-}
+const token = (sub: string, expSeconds = 3600): Promise<string> => signToken(SECRET, sub, Math.floor(Date.now() / 1000) + expSeconds);
 
 const clients: Centrifuge[] = [];
 function client(opts: Record<string, unknown> = {}): Centrifuge {
@@ -33,14 +26,8 @@ function client(opts: Record<string, unknown> = {}): Centrifuge {
 }
 
 before(async () => {
-  gw = await startGateway({
-    port: 0,
-    host: '127.0.0.1',
-    apiKey: KEY,
-    tokenHmacSecret: SECRET,
-    namespaces: [...DEFAULT_NAMESPACES, { name: 'chat', pattern: 'chat\\.[a-z]+', publish: true, presence: true, historySize: 50 }],
-  });
-  endpoint = `${gw.url.replace('http', 'ws')}/connection/websocket`;
+  gw = await startSdkGateway(KEY, SECRET);
+  endpoint = sdkEndpoint(gw);
 });
 after(async () => {
   for (const c of clients) c.disconnect(); // also when a test failed half-way
