@@ -62,6 +62,25 @@ export class MeasureWindow {
   ) {}
 }
 
+/** The numeric counters of `LoadCounts`: a run's total is the sum of its workers' last reports. */
+const SUMMED_COUNTS = [
+  'attempted',
+  'open',
+  'established',
+  'subscribed',
+  'connectRetried',
+  'reconnects',
+  'recovered',
+  'notRecovered',
+  'delivered',
+  'trackedDelivered',
+  'inOrder',
+  'missing',
+  'duplicates',
+  'gaps',
+] as const satisfies readonly (keyof LoadCounts)[];
+type SummedCount = (typeof SUMMED_COUNTS)[number];
+
 function sumRecords(into: Record<string, number>, from: Record<string, number>): void {
   for (const [k, v] of Object.entries(from)) into[k] = (into[k] ?? 0) + v;
 }
@@ -219,43 +238,17 @@ export class LoadRun {
   }
 
   totals(): Totals {
+    const counts = Object.fromEntries(SUMMED_COUNTS.map((k) => [k, 0])) as Record<SummedCount, number>;
     const failed: Record<string, number> = {};
     const disconnects: Record<string, number> = {};
     const serverErrors: Record<string, number> = {};
-    let connectRetried = 0;
-    let attempted = 0,
-      open = 0,
-      established = 0,
-      subscribed = 0,
-      reconnects = 0,
-      recovered = 0,
-      notRecovered = 0;
-    let delivered = 0,
-      trackedDelivered = 0,
-      inOrder = 0,
-      missing = 0,
-      duplicates = 0,
-      gaps = 0,
-      cpuUs = 0,
+    let cpuUs = 0,
       rss = 0;
     const heard = new Set<string>();
     for (const r of this.last) {
       if (!r) continue;
       for (const ch of r.heardChannels) heard.add(ch);
-      attempted += r.attempted;
-      connectRetried += r.connectRetried;
-      open += r.open;
-      established += r.established;
-      subscribed += r.subscribed;
-      reconnects += r.reconnects;
-      recovered += r.recovered;
-      notRecovered += r.notRecovered;
-      delivered += r.delivered;
-      trackedDelivered += r.trackedDelivered;
-      inOrder += r.inOrder;
-      missing += r.missing;
-      duplicates += r.duplicates;
-      gaps += r.gaps;
+      for (const k of SUMMED_COUNTS) counts[k] += r[k];
       cpuUs += r.cpuUserUs + r.cpuSystemUs;
       rss += r.rssBytes;
       sumRecords(failed, r.failed);
@@ -263,23 +256,10 @@ export class LoadRun {
       sumRecords(serverErrors, r.serverErrors);
     }
     return {
-      attempted,
-      open,
-      established,
-      subscribed,
+      ...counts,
       failed,
-      connectRetried,
       disconnects,
-      reconnects,
-      recovered,
-      notRecovered,
       serverErrors,
-      delivered,
-      trackedDelivered,
-      inOrder,
-      missing,
-      duplicates,
-      gaps,
       heardChannels: [...heard],
       client: {
         cpuSeconds: cpuUs / 1e6,

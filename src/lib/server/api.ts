@@ -231,9 +231,14 @@ function positionOf(value: unknown, field: string): StreamPosition | undefined {
   return pos;
 }
 
-function refuseSession(session: string | undefined): void {
-  // Centrifugo sessions belong to its unidirectional/PRO features; odin-ws connections have none.
-  if (session !== undefined && session !== '') throw new ApiError(107, 'session: connection sessions are not supported; use "client"');
+/**
+ * Whom a user command addresses: the user, or one of their connections by `client`. A `session`
+ * is refused: Centrifugo sessions belong to its unidirectional/PRO features; odin-ws connections
+ * have none.
+ */
+function targetOf(p: { user: string; client?: string | undefined; session?: string | undefined }): { user: string; client?: string } {
+  if (p.session !== undefined && p.session !== '') throw new ApiError(107, 'session: connection sessions are not supported; use "client"');
+  return { user: p.user, ...(p.client ? { client: p.client } : {}) };
 }
 
 /**
@@ -306,15 +311,14 @@ async function call(gw: Gateway, method: Method, raw: Record<string, unknown>, b
     }
     case 'subscribe': {
       const p = parsed.data as z.infer<typeof schemas.subscribe>;
-      refuseSession(p.session);
+      const target = targetOf(p);
       if (p.b64info !== undefined || p.b64data !== undefined) throw new ApiError(107, 'b64info/b64data: binary payloads are not supported');
       if (p.override !== undefined) throw new ApiError(107, 'override: per-subscription channel option overrides are not supported');
       if (p.info !== undefined) throw new ApiError(107, 'info: channel info for server-side subscriptions is not supported');
       await gw.api.userCommand({
         op: 'subscribe',
-        user: p.user,
+        ...target,
         channel: p.channel,
-        ...(p.client ? { client: p.client } : {}),
         ...(p.data !== undefined ? { data: dataText(p.data, 'data') } : {}),
         ...(p.recover_since !== undefined ? { since: positionOf(p.recover_since, 'recover_since')! } : {}),
       });
@@ -322,17 +326,16 @@ async function call(gw: Gateway, method: Method, raw: Record<string, unknown>, b
     }
     case 'unsubscribe': {
       const p = parsed.data as z.infer<typeof schemas.unsubscribe>;
-      refuseSession(p.session);
-      await gw.api.userCommand({ op: 'unsubscribe', user: p.user, channel: p.channel, ...(p.client ? { client: p.client } : {}) });
+      const target = targetOf(p);
+      await gw.api.userCommand({ op: 'unsubscribe', ...target, channel: p.channel });
       return {};
     }
     case 'disconnect': {
       const p = parsed.data as z.infer<typeof schemas.disconnect>;
-      refuseSession(p.session);
+      const target = targetOf(p);
       await gw.api.userCommand({
         op: 'disconnect',
-        user: p.user,
-        ...(p.client ? { client: p.client } : {}),
+        ...target,
         reason: p.disconnect ? { code: p.disconnect.code, reason: p.disconnect.reason } : Disconnect.ForceNoReconnect,
         whitelist: p.whitelist ?? [],
       });
@@ -340,11 +343,10 @@ async function call(gw: Gateway, method: Method, raw: Record<string, unknown>, b
     }
     case 'refresh': {
       const p = parsed.data as z.infer<typeof schemas.refresh>;
-      refuseSession(p.session);
+      const target = targetOf(p);
       await gw.api.userCommand({
         op: 'refresh',
-        user: p.user,
-        ...(p.client ? { client: p.client } : {}),
+        ...target,
         expired: p.expired === true,
         ...(p.expire_at ? { expireAt: p.expire_at } : {}),
       });
