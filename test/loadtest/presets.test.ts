@@ -10,11 +10,11 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createServer } from 'node:net';
 import { DEFAULT_MAX_FAILED, parseLoadtestArgs, PRESETS } from '../../src/apps/loadtest/main.js';
 import { thresholdActual } from '../../src/lib/loadtest/report.js';
 import { startGateway } from '../../src/apps/gateway/compose.js';
 import { waitFor } from '../testkit/wait.js';
+import { freePort as closedPort } from '../testkit/free-port.js'; // a port nothing listens on
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const PUB = ['--publisher-url', 'http://127.0.0.1:3003'];
@@ -49,15 +49,6 @@ test('a % threshold reads as a percentage', () => {
   assert.equal(thresholdActual('loss=0', 0), '0');
   assert.equal(thresholdActual('p99<50ms', 12.3456), '12.346');
 });
-
-/** A port nothing listens on (bound, then closed). */
-async function closedPort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
 
 interface CliRun {
   readonly child: ChildProcess;

@@ -7,7 +7,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { checkAll, detailLines, healthTable, parseHealthArgs } from '../../src/apps/health/main.js';
@@ -15,16 +14,9 @@ import { DEFAULT_ENDPOINTS } from '../../src/lib/ops-probe/services.js';
 import { DEFAULT_KAFKA_BROKERS } from '../../src/lib/kafka/config.js';
 import { startGateway } from '../../src/apps/gateway/compose.js';
 import { startPublisher } from '../../src/lib/publisher/server.js';
+import { freePort as closedPort } from '../testkit/free-port.js'; // a port nothing listens on
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
-
-async function closedPort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
 
 test('dev mode (gateway + publisher, no NATS): healthy; NATS and Kafka are optional', async () => {
   const gw = await startGateway({ port: 0, host: '127.0.0.1', apiKey: 'health-key-123' });
