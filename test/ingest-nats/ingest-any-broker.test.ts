@@ -21,6 +21,26 @@ import { FakeClock } from '../testkit/fake-clock.js';
 
 const enc = new TextEncoder();
 
+/**
+ * A memory broker with a recorder, subscribed to a fresh `<prefix><hex>.trade` channel, fed by a
+ * started NatsIngest from `url`; `close()` stops the ingest, then the broker.
+ */
+async function ingestIntoMemory(url: string, prefix: string) {
+  const broker = new MemoryBroker({ clock: systemClock });
+  const rec = new Recorder();
+  await broker.run(rec);
+  const sym = prefix + randomBytes(3).toString('hex');
+  const ch = `${sym}.trade`;
+  await broker.subscribe(ch);
+  const ing = new NatsIngest({ servers: url, broker, clock: systemClock });
+  await ing.start();
+  const close = async (): Promise<void> => {
+    await ing.stop();
+    await broker.close();
+  };
+  return { rec, sym, ch, ing, close };
+}
+
 describe('ingest dedup key', () => {
   it('is the Nats-Msg-Id, else the event id, else none (never the content)', () => {
     assert.equal(messageId('m-1', { id: 'e-1' }), 'm-1');
@@ -82,14 +102,7 @@ describe('NatsIngest on the memory broker', () => {
   const nats = natsSuite();
 
   it('delivers two byte-identical payloads as two publications; an id repeated is kept once', async () => {
-    const broker = new MemoryBroker({ clock: systemClock });
-    const rec = new Recorder();
-    await broker.run(rec);
-    const sym = 'S' + randomBytes(3).toString('hex');
-    const ch = `${sym}.trade`;
-    await broker.subscribe(ch);
-    const ing = new NatsIngest({ servers: nats.url, broker, clock: systemClock });
-    await ing.start();
+    const { rec, sym, ch, ing, close } = await ingestIntoMemory(nats.url, 'S');
     try {
       const body = enc.encode(JSON.stringify({ type: 'trade', price: 42, qty: 1 }));
       nats.nc.publish(`odin.token.${sym}.trade`, body);
@@ -116,21 +129,13 @@ describe('NatsIngest on the memory broker', () => {
       assert.equal(hl.published, 4, 'the repeated id is accepted by the broker, which answers with the first position');
       assert.equal(hl.lagMs, 0);
     } finally {
-      await ing.stop();
-      await broker.close();
+      await close();
     }
     assert.equal(ing.health().running, false);
   });
 
   it('publishes the bytes that arrived (issue 20); drops what is not strict UTF-8 JSON within 64 levels', async () => {
-    const broker = new MemoryBroker({ clock: systemClock });
-    const rec = new Recorder();
-    await broker.run(rec);
-    const sym = 'B' + randomBytes(3).toString('hex');
-    const ch = `${sym}.trade`;
-    await broker.subscribe(ch);
-    const ing = new NatsIngest({ servers: nats.url, broker, clock: systemClock });
-    await ing.start();
+    const { rec, sym, ch, ing, close } = await ingestIntoMemory(nats.url, 'B');
     try {
       const good = [...ISSUE_20_ROWS, ' {"type" : "trade:new",\n "q":2.500E+3}\r\n'].map((t) => Buffer.from(t));
       const bad = [Buffer.from([0x7b, 0x22, 0xff, 0x22, 0x7d]), Buffer.from('['.repeat(65) + ']'.repeat(65)), Buffer.from('{"a":01}')];
@@ -148,20 +153,12 @@ describe('NatsIngest on the memory broker', () => {
       );
       assert.equal(ing.health().dropped, bad.length);
     } finally {
-      await ing.stop();
-      await broker.close();
+      await close();
     }
   });
 
   it('any JSON text published on an Odin subject is stored and delivered byte-identical', async () => {
-    const broker = new MemoryBroker({ clock: systemClock });
-    const rec = new Recorder();
-    await broker.run(rec);
-    const sym = 'P' + randomBytes(3).toString('hex');
-    const ch = `${sym}.trade`;
-    await broker.subscribe(ch);
-    const ing = new NatsIngest({ servers: nats.url, broker, clock: systemClock });
-    await ing.start();
+    const { rec, sym, ch, close } = await ingestIntoMemory(nats.url, 'P');
     try {
       let n = 0;
       await fc.assert(
@@ -174,8 +171,7 @@ describe('NatsIngest on the memory broker', () => {
         { numRuns: 50 },
       );
     } finally {
-      await ing.stop();
-      await broker.close();
+      await close();
     }
   });
 });
