@@ -10,7 +10,6 @@ import {
 } from './client.js';
 import { brokerFailure } from './errors.js';
 import type { TransportConnection } from './transport.js';
-import type { SlotRelease } from './recovery-slots.js';
 import { Disconnect, ErrorCode, isProtocolError, protocolError, type ProtocolError } from '../protocol/codes.js';
 import type { CentrifugeCommand, CentrifugeFrameItem } from '../protocol/centrifuge.js';
 import {
@@ -288,7 +287,7 @@ export class CentrifugeClient extends Client {
     const p = await this.prepareSubscription(channel, check.ns, since, commandAllowance(this.ctx.opts.recovery.maxBytesPerCommand));
     if (this.state === STATE_CLOSED) return;
     if (isProtocolError(p)) return this.replyError(id, p);
-    if ((params.flag & SUB_FLAG_REJECT_UNRECOVERED) !== 0 && p.wasRecovering && !p.recovered) {
+    if ((params.flag & SUB_FLAG_REJECT_UNRECOVERED) !== 0 && p.wasRecovering && !p.recovered && !p.latest) {
       // The get_state flow: the client reloads its state and subscribes again.
       this.unsubscribeChannel(channel);
       return this.replyError(id, protocolError(ErrorCode.UnrecoverablePosition));
@@ -315,33 +314,10 @@ export class CentrifugeClient extends Client {
   }
 
   private async history(id: number, p: HistoryParams): Promise<void> {
-    const sub = this.subs.get(p.channel);
-    if (!sub) return this.replyError(id, protocolError(ErrorCode.PermissionDenied));
-    if (sub.ns.historySize === 0) return this.replyError(id, protocolError(ErrorCode.NotAvailable));
-    // A read that returns publications takes a slot of the node's concurrent recoveries, like one.
-    let release: SlotRelease | null = null;
-    if (p.limit !== 0) {
-      const slot = this.ctx.recoverySlots.acquire();
-      if (slot === null) {
-        this.ctx.stats.recoveryRefusals.queue_full++;
-        return this.replyError(id, protocolError(ErrorCode.TooManyRequests, 'too many history reads in progress, retry later', true));
-      }
-      release = typeof slot === 'function' ? slot : await slot;
-      if (this.state === STATE_CLOSED) return release();
-    }
-    try {
-      const h = await this.ctx.broker.history(p.channel, {
-        limit: p.limit === -1 ? sub.ns.historySize : Math.min(p.limit, sub.ns.historySize),
-        since: p.since,
-        reverse: p.reverse,
-      });
-      if (this.state === STATE_CLOSED) return;
-      this.send(this.codec.history(id, h.publications, h.position.epoch, h.position.offset));
-    } catch {
-      this.replyError(id, protocolError(ErrorCode.NotAvailable, undefined, true));
-    } finally {
-      release?.();
-    }
+    const h = await this.readHistory(p.channel, p.limit, p.since, p.reverse);
+    if (h === null) return;
+    if (isProtocolError(h)) return this.replyError(id, h);
+    this.send(this.codec.history(id, h.publications, h.position.epoch, h.position.offset));
   }
 
   private async presence(id: number, method: 'presence' | 'presence_stats', p: ChannelParams): Promise<void> {

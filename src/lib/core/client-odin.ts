@@ -2,10 +2,11 @@ import { Client, commandAllowance, STATE_CONNECTED, STATE_CLOSED, type ClientCon
 import type { TransportConnection } from './transport.js';
 import { Disconnect, ErrorCode, isProtocolError, shouldReconnect, type DisconnectReason, type ProtocolError } from '../protocol/codes.js';
 import type { StreamPosition } from '../protocol/position.js';
-import { PROTO_ODIN } from '../protocol/push.js';
+import { odinPublicationFields, PROTO_ODIN } from '../protocol/push.js';
 import {
   encodeOdinDisconnect,
   encodeOdinError,
+  encodeOdinHistory,
   encodeOdinPong,
   encodeOdinWelcome,
   encodeSubscriptionAck,
@@ -13,6 +14,7 @@ import {
   odinChannelError,
   parseOdinCommand,
   type OdinChannelError,
+  type OdinHistoryParams,
   type OdinSubscribeResult,
 } from '../protocol/odin.js';
 import { suggestDelayMs } from './reconnect-hint.js';
@@ -115,12 +117,23 @@ export class OdinClient extends Client {
         return;
       }
       case 'subscribe':
-        void this.subscribe(cmd.channels, cmd.positions);
+        void this.subscribe(cmd.channels, cmd.positions, cmd.snapshot);
+        return;
+      case 'history':
+        void this.history(cmd.params);
         return;
     }
   }
 
-  private async subscribe(channels: string[], positions: Record<string, StreamPosition>): Promise<void> {
+  private async history(p: OdinHistoryParams): Promise<void> {
+    const h = await this.readHistory(p.channel, p.limit, p.since, p.reverse);
+    if (h === null) return;
+    const channel = p.channel.slice(0, 255);
+    if (isProtocolError(h)) return this.error(h.code, h.message, { command: 'history', channel });
+    this.sendText(encodeOdinHistory(p.channel, h.position, h.publications.map(odinPublicationFields)));
+  }
+
+  private async subscribe(channels: string[], positions: Record<string, StreamPosition>, snapshot: boolean): Promise<void> {
     const errors: OdinChannelError[] = [];
     const unique = [...new Set(channels)];
     const jobs: Promise<PreparedSubscription | ProtocolError>[] = [];
@@ -134,7 +147,7 @@ export class OdinClient extends Client {
         continue;
       }
       names.push(channel);
-      jobs.push(this.prepareSubscription(channel, check.ns, positions[channel] ?? null, allowance));
+      jobs.push(this.prepareSubscription(channel, check.ns, positions[channel] ?? null, allowance, snapshot));
     }
     const results = await Promise.all(jobs);
     if (this.state === STATE_CLOSED) return;

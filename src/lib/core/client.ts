@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import type { Broker, Publication, StreamPosition } from './broker.js';
+import type { Broker, HistoryResult, Publication, StreamPosition } from './broker.js';
 import type { ChannelRules, ResolvedNamespace } from './channels.js';
 import { channelUser } from './channels.js';
 import type { Hub, Membership } from './hub.js';
 import type { GatewayOptions } from './options.js';
 import type { PresenceStore } from './presence.js';
 import type { ClientInfo } from './broker.js';
-import { decideRecovery } from './recovery.js';
+import { decideLatest, decideRecovery, NOT_RECOVERED, type RecoveryOutcome } from './recovery.js';
 import type { RecoveryBudget } from './recovery-budget.js';
 import type { RecoverySlots, SlotRelease } from './recovery-slots.js';
 import { suggestDelayMs } from './reconnect-hint.js';
@@ -53,6 +53,11 @@ export interface PreparedSubscription {
   readonly position: StreamPosition;
   readonly recoverable: boolean;
   readonly wasRecovering: boolean;
+  /**
+   * The newest publication stood in for a position that was missing or not recoverable (the
+   * namespace's `recoveryMode: cache`, or the client asked for a snapshot).
+   */
+  readonly latest: boolean;
   readonly recovered: boolean;
   readonly publications: readonly Publication[];
   /** Payload bytes of `publications`. */
@@ -197,6 +202,7 @@ export abstract class Client implements ConnectionHandler, WriterOwner {
     ns: ResolvedNamespace,
     since: StreamPosition | null,
     allowance: CommandAllowance,
+    snapshot = false,
   ): Promise<PreparedSubscription | ProtocolError> {
     const membership: Membership = { buffer: [], protocol: this.protocol, writer: this.writer, conflate: ns.conflation === 'latest' };
     this.subs.set(channel, null);
@@ -207,7 +213,10 @@ export abstract class Client implements ConnectionHandler, WriterOwner {
       let recovered = false;
       let publications: readonly Publication[] = [];
       let recoveredBytes = 0;
-      if (useHistory && since !== null && ns.recovery) {
+      const recover = useHistory && since !== null && ns.recovery;
+      // Cache mode, or a snapshot asked for: the newest publication when the position cannot be recovered.
+      const latest = useHistory && (ns.recoveryMode === 'cache' || snapshot);
+      if (recover || latest) {
         // A command's recoveries run one after another: each sees what the ones before it took.
         const prev = allowance.turn;
         let done!: () => void;
@@ -222,10 +231,18 @@ export abstract class Client implements ConnectionHandler, WriterOwner {
           release = typeof slot === 'function' ? slot : await slot;
           if (this.state === STATE_CLOSED) return protocolError(ErrorCode.Expired, 'connection closed');
           if (!this.ctx.recoveryBudget.admits(this.user === '')) return this.refuseRecovery(channel, 'node_budget');
-          const hist = await this.ctx.broker.history(channel, { since, limit: ns.recoveryMax });
+          let r: RecoveryOutcome = NOT_RECOVERED;
+          if (recover) {
+            const hist = await this.ctx.broker.history(channel, { since: since!, limit: ns.recoveryMax });
+            position = hist.position;
+            r = decideRecovery(since!, hist, ns.recoveryMax);
+          }
+          if (latest && !r.recovered) {
+            const newest = await this.ctx.broker.history(channel, { limit: 1, reverse: true });
+            position = newest.position;
+            r = decideLatest(since, newest);
+          }
           release();
-          position = hist.position;
-          const r = decideRecovery(since, hist, ns.recoveryMax);
           for (const pub of r.publications) recoveredBytes += payloadBytes(pub);
           const refusal = this.reserveRecovery(recoveredBytes, allowance);
           if (refusal !== null) return this.refuseRecovery(channel, refusal);
@@ -253,7 +270,8 @@ export abstract class Client implements ConnectionHandler, WriterOwner {
         membership,
         position,
         recoverable: useHistory && ns.recovery,
-        wasRecovering: since !== null,
+        wasRecovering: since !== null || latest,
+        latest,
         recovered,
         publications,
         recoveredBytes,
@@ -297,6 +315,49 @@ export abstract class Client implements ConnectionHandler, WriterOwner {
       ...protocolError(ErrorCode.TooManyRequests, REFUSAL_MESSAGES[bound], true),
       retryAfterMs: suggestDelayMs(this.ctx.opts.reconnect),
     };
+  }
+
+  /**
+   * The `history` command of both protocols (Centrifugo's rules): only a channel this connection
+   * is subscribed to (103), of a namespace that keeps history (108); `limit` -1 is all kept, 0
+   * only the position, and never more than the namespace keeps. A read that returns
+   * publications takes a slot of the node's concurrent recoveries, like one. Null: the
+   * connection closed meanwhile (nothing to answer).
+   */
+  protected async readHistory(
+    channel: string,
+    limit: number,
+    since: StreamPosition | undefined,
+    reverse: boolean,
+  ): Promise<HistoryResult | ProtocolError | null> {
+    const sub = this.subs.get(channel);
+    if (!sub) return protocolError(ErrorCode.PermissionDenied);
+    if (sub.ns.historySize === 0) return protocolError(ErrorCode.NotAvailable);
+    let release: SlotRelease | null = null;
+    if (limit !== 0) {
+      const slot = this.ctx.recoverySlots.acquire();
+      if (slot === null) {
+        this.ctx.stats.recoveryRefusals.queue_full++;
+        return protocolError(ErrorCode.TooManyRequests, 'too many history reads in progress, retry later', true);
+      }
+      release = typeof slot === 'function' ? slot : await slot;
+      if (this.state === STATE_CLOSED) {
+        release();
+        return null;
+      }
+    }
+    try {
+      const h = await this.ctx.broker.history(channel, {
+        limit: limit === -1 ? sub.ns.historySize : Math.min(limit, sub.ns.historySize),
+        ...(since !== undefined ? { since } : {}),
+        reverse,
+      });
+      return this.state === STATE_CLOSED ? null : h;
+    } catch {
+      return protocolError(ErrorCode.NotAvailable, undefined, true);
+    } finally {
+      release?.();
+    }
   }
 
   /** Sends a reply that carries recovered publications: a large one is exempt from the slow rule. */

@@ -99,9 +99,21 @@ const namespaceSchema = z
      * still queued in the connection's write window are conflated (see client.writeDelayMs).
      */
     conflation: z.enum(['none', 'latest']).default('none'),
+    /**
+     * `stream` (default): a subscriber recovers from the position it sends, else starts live.
+     * `cache` (Centrifugo's cache recovery mode with `auto_cache_recover`): a subscriber with no
+     * position, or with one that cannot be recovered, gets the channel's newest publication in
+     * the subscribe reply (Odin: right after the ack), so a quiet state-like channel shows its
+     * value at once. Needs history (`historySize` ≥ 1) and `recovery`.
+     */
+    recoveryMode: z.enum(['stream', 'cache']).default('stream'),
   })
   .strict()
-  .refine((n) => !n.joinLeave || n.presence, { message: 'joinLeave needs presence: true', path: ['joinLeave'] });
+  .refine((n) => !n.joinLeave || n.presence, { message: 'joinLeave needs presence: true', path: ['joinLeave'] })
+  .refine((n) => n.recoveryMode !== 'cache' || (n.historySize > 0 && n.recovery), {
+    message: 'recoveryMode cache needs historySize >= 1 and recovery: true',
+    path: ['recoveryMode'],
+  });
 
 export type NamespaceOptions = z.infer<typeof namespaceSchema>;
 

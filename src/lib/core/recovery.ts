@@ -6,7 +6,7 @@ export interface RecoveryOutcome {
   readonly publications: readonly Publication[];
 }
 
-const NOT_RECOVERED: RecoveryOutcome = Object.freeze({ recovered: false, publications: Object.freeze([]) as readonly Publication[] });
+export const NOT_RECOVERED: RecoveryOutcome = Object.freeze({ recovered: false, publications: Object.freeze([]) as readonly Publication[] });
 
 /**
  * All or nothing: given the client's last position and history read after it, either every
@@ -29,4 +29,18 @@ export function decideRecovery(since: StreamPosition, history: HistoryResult, ma
   }
   if (pubs.length !== missed) return NOT_RECOVERED;
   return { recovered: true, publications: pubs };
+}
+
+/**
+ * Cache recovery (Centrifugo's cache mode): the newest publication stands for the channel's
+ * state. `newest` is history read newest first with limit 1. Recovered when the channel has a
+ * newest publication at its top — sent unless the client's position is that one already — or
+ * when the client is at the top already; not recovered when nothing is kept (empty, expired).
+ */
+export function decideLatest(since: StreamPosition | null, newest: HistoryResult): RecoveryOutcome {
+  const top = newest.position;
+  const current = since !== null && since.offset > 0 && since.offset === top.offset && since.epoch === top.epoch;
+  const pub = newest.publications[0];
+  if (pub === undefined || pub.offset !== top.offset) return current ? { recovered: true, publications: [] } : NOT_RECOVERED;
+  return { recovered: true, publications: current ? [] : [pub] };
 }

@@ -5,8 +5,26 @@
 import { ErrorCode, isProtocolError, type ProtocolError } from './codes.js';
 import { parseStreamPosition, type StreamPosition } from './position.js';
 
+/** The Odin `history` command's parameters (Centrifugo's history semantics). */
+export interface OdinHistoryParams {
+  readonly channel: string;
+  /** -1: all kept; 0 (default): none, only the stream position. */
+  readonly limit: number;
+  /** Publications after this position; absent: from the oldest kept. */
+  readonly since: StreamPosition | undefined;
+  /** Newest first. */
+  readonly reverse: boolean;
+}
+
 export type OdinCommand =
-  | { type: 'subscribe'; channels: string[]; positions: Record<string, StreamPosition> }
+  | {
+      type: 'subscribe';
+      channels: string[];
+      positions: Record<string, StreamPosition>;
+      /** Each channel's newest publication after the ack where no position recovers (`"snapshot": true`). */
+      snapshot: boolean;
+    }
+  | { type: 'history'; params: OdinHistoryParams }
   | { type: 'unsubscribe'; channels: string[] }
   | { type: 'heartbeat' }
   /** Opt-in: the client asks for the `connected` message (its id, user, limits). */
@@ -37,6 +55,7 @@ export function parseOdinCommand(text: string): OdinParseResult {
   if (typeof type !== 'string') return { ok: false, code: ErrorCode.BadRequest, message: 'missing "type"' };
   if (type === 'heartbeat' || type === 'ping') return { ok: true, command: { type: 'heartbeat' } };
   if (type === 'hello') return { ok: true, command: { type: 'hello' } };
+  if (type === 'history') return parseHistory(m.data);
   if (type !== 'subscribe' && type !== 'unsubscribe') {
     return { ok: false, code: ErrorCode.MethodNotFound, message: `unknown type "${type.slice(0, 64)}"`, type };
   }
@@ -58,7 +77,36 @@ export function parseOdinCommand(text: string): OdinParseResult {
       positions[ch] = p;
     }
   }
-  return { ok: true, command: { type, channels, positions } };
+  if (d.snapshot !== undefined && typeof d.snapshot !== 'boolean') {
+    return { ok: false, code: ErrorCode.BadRequest, message: '"data.snapshot" must be true or false', type };
+  }
+  return { ok: true, command: { type, channels, positions, snapshot: d.snapshot === true } };
+}
+
+/** `{"type":"history","data":{"channel","limit"?,"since"?,"reverse"?}}`. */
+function parseHistory(data: unknown): OdinParseResult {
+  const type = 'history';
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) {
+    return { ok: false, code: ErrorCode.BadRequest, message: 'missing "data"', type };
+  }
+  const d = data as Record<string, unknown>;
+  if (typeof d.channel !== 'string' || d.channel === '') {
+    return { ok: false, code: ErrorCode.BadRequest, message: '"data.channel" must be a non-empty string', type };
+  }
+  const limit = d.limit === undefined ? 0 : d.limit;
+  if (!Number.isSafeInteger(limit) || (limit as number) < -1) {
+    return { ok: false, code: ErrorCode.BadRequest, message: '"data.limit" must be an integer ≥ -1 (-1: all kept)', type };
+  }
+  if (d.reverse !== undefined && typeof d.reverse !== 'boolean') {
+    return { ok: false, code: ErrorCode.BadRequest, message: '"data.reverse" must be true or false', type };
+  }
+  let since: StreamPosition | undefined;
+  if (d.since !== undefined) {
+    const p = parseStreamPosition(d.since, 'data.since');
+    if (isProtocolError(p)) return { ok: false, code: p.code, message: p.message, type };
+    since = p;
+  }
+  return { ok: true, command: { type, params: { channel: d.channel, limit: limit as number, since, reverse: d.reverse === true } } };
 }
 
 export interface OdinPublicationFields {
@@ -85,6 +133,26 @@ export function encodeOdinPublication(p: OdinPublicationFields): string {
     ',"data":' +
     p.data +
     '}'
+  );
+}
+
+/**
+ * The answer to `history`: the channel's stream position and its publications, each in the
+ * push envelope (`encodeOdinPublication`), so one parser reads both.
+ */
+export function encodeOdinHistory(channel: string, position: StreamPosition, publications: readonly OdinPublicationFields[]): string {
+  let pubs = '';
+  for (let i = 0; i < publications.length; i++) pubs += (i > 0 ? ',' : '') + encodeOdinPublication(publications[i]!);
+  return (
+    '{"type":"history","channel":' +
+    JSON.stringify(channel) +
+    ',"offset":' +
+    position.offset +
+    ',"epoch":' +
+    JSON.stringify(position.epoch) +
+    ',"publications":[' +
+    pubs +
+    ']}'
   );
 }
 

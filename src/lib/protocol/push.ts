@@ -4,7 +4,7 @@
  */
 import { encodePublicationPush } from './centrifuge.js';
 import { pbPublicationPush } from './centrifuge-protobuf.js';
-import { encodeOdinPublication } from './odin.js';
+import { encodeOdinPublication, type OdinPublicationFields } from './odin.js';
 
 /** Protocol ids (numbers: they index the per-publication frame cache on the hot path). */
 export const PROTO_ODIN = 0;
@@ -47,15 +47,11 @@ export function odinEventType(pub: WirePublication): string {
 /** The push of `pub` in protocol `proto`: text, or bytes for the binary (protobuf) protocol. */
 export function encodePush(proto: ProtocolId, pub: WirePublication): string | Uint8Array {
   if (proto === PROTO_CENTRIFUGE_PROTOBUF) return pbPublicationPush(pub.channel, pub);
-  if (proto === PROTO_ODIN) {
-    return encodeOdinPublication({
-      type: odinEventType(pub),
-      channel: pub.channel,
-      offset: pub.offset,
-      epoch: pub.epoch,
-      ts: pub.time,
-      data: pub.data,
-    });
-  }
+  if (proto === PROTO_ODIN) return encodeOdinPublication(odinPublicationFields(pub));
   return encodePublicationPush(pub.channel, pub);
+}
+
+/** The Odin push envelope's fields of `pub` (pushes and `history` replies). */
+export function odinPublicationFields(pub: WirePublication): OdinPublicationFields {
+  return { type: odinEventType(pub), channel: pub.channel, offset: pub.offset, epoch: pub.epoch, ts: pub.time, data: pub.data };
 }
