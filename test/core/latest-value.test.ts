@@ -70,8 +70,14 @@ test('options: recoveryMode cache needs history and recovery', () => {
     () => resolveGatewayOptions({ namespaces: [{ name: 'x', pattern: 'x', recoveryMode: 'cache', historySize: 0 }] }),
     /namespaces\.0\.recoveryMode: recoveryMode cache needs historySize >= 1 and recovery: true/,
   );
-  assert.throws(() => resolveGatewayOptions({ namespaces: [{ name: 'x', pattern: 'x', recoveryMode: 'cache', recovery: false }] }), /recoveryMode/);
-  assert.throws(() => resolveGatewayOptions({ namespaces: [{ name: 'x', pattern: 'x', recoveryMode: 'latest' as 'cache' }] }), /recoveryMode/);
+  assert.throws(
+    () => resolveGatewayOptions({ namespaces: [{ name: 'x', pattern: 'x', recoveryMode: 'cache', recovery: false }] }),
+    /recoveryMode/,
+  );
+  assert.throws(
+    () => resolveGatewayOptions({ namespaces: [{ name: 'x', pattern: 'x', recoveryMode: 'latest' as 'cache' }] }),
+    /recoveryMode/,
+  );
 });
 
 test('odin, cache mode: a plain subscribe gets the newest publication right after the ack, then live ones', async () => {
@@ -206,7 +212,14 @@ test('odin: history command — limit, since, reverse; subscribed channels only;
     [5, 4],
   );
   assert.equal((await history({ channel: 'X.social', limit: 1 })).code, 108);
-  for (const bad of [undefined, { limit: 1 }, { channel: 'BTC.trade', limit: -2 }, { channel: 'BTC.trade', limit: 1.5 }, { channel: 'BTC.trade', reverse: 1 }, { channel: 'BTC.trade', since: { offset: -1, epoch: '' } }]) {
+  for (const bad of [
+    undefined,
+    { limit: 1 },
+    { channel: 'BTC.trade', limit: -2 },
+    { channel: 'BTC.trade', limit: 1.5 },
+    { channel: 'BTC.trade', reverse: 1 },
+    { channel: 'BTC.trade', since: { offset: -1, epoch: '' } },
+  ]) {
     const r = await history(bad);
     assert.deepEqual([r.type, r.code, r.command], ['error', 107, 'history'], JSON.stringify(bad));
   }

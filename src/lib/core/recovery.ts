@@ -6,7 +6,10 @@ export interface RecoveryOutcome {
   readonly publications: readonly Publication[];
 }
 
-export const NOT_RECOVERED: RecoveryOutcome = Object.freeze({ recovered: false, publications: Object.freeze([]) as readonly Publication[] });
+export const NOT_RECOVERED: RecoveryOutcome = Object.freeze({
+  recovered: false,
+  publications: Object.freeze([]) as readonly Publication[],
+});
 
 /**
  * All or nothing: given the client's last position and history read after it, either every
