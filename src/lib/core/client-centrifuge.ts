@@ -11,6 +11,7 @@ import {
 import { brokerFailure } from './errors.js';
 import type { TransportConnection } from './transport.js';
 import { Disconnect, ErrorCode, isProtocolError, protocolError, type ProtocolError } from '../protocol/codes.js';
+import { TAGS_FILTER_NOT_ALLOWED } from '../protocol/tags-filter.js';
 import type { CentrifugeCommand, CentrifugeFrameItem } from '../protocol/centrifuge.js';
 import {
   JSON_CODEC,
@@ -281,10 +282,14 @@ export class CentrifugeClient extends Client {
 
   private async subscribe(id: number, params: SubscribeParams): Promise<void> {
     const { channel, since } = params;
-    if (params.tagsFilter) return this.replyError(id, protocolError(ErrorCode.BadRequest, 'tags filter (tf) is not supported'));
     const check = this.checkSubscribe(channel);
     if (isProtocolError(check)) return this.replyError(id, check);
-    const p = await this.prepareSubscription(channel, check.ns, since, commandAllowance(this.ctx.opts.recovery.maxBytesPerCommand));
+    // Centrifugo answers a filter the namespace does not allow with 107.
+    if (params.tagsFilter && !check.ns.allowTagsFilter)
+      return this.replyError(id, protocolError(ErrorCode.BadRequest, TAGS_FILTER_NOT_ALLOWED));
+    const p = await this.prepareSubscription(channel, check.ns, since, commandAllowance(this.ctx.opts.recovery.maxBytesPerCommand), {
+      filter: params.tagsFilter,
+    });
     if (this.state === STATE_CLOSED) return;
     if (isProtocolError(p)) return this.replyError(id, p);
     if ((params.flag & SUB_FLAG_REJECT_UNRECOVERED) !== 0 && p.wasRecovering && !p.recovered && !p.latest) {

@@ -1,6 +1,23 @@
-import { Client, commandAllowance, STATE_CONNECTED, STATE_CLOSED, type ClientContext, type PreparedSubscription } from './client.js';
+import {
+  Client,
+  commandAllowance,
+  STATE_CONNECTED,
+  STATE_CLOSED,
+  type ClientContext,
+  type PreparedSubscription,
+  type SubscribeOptions,
+} from './client.js';
+import { TAGS_FILTER_NOT_ALLOWED } from '../protocol/tags-filter.js';
 import type { TransportConnection } from './transport.js';
-import { Disconnect, ErrorCode, isProtocolError, shouldReconnect, type DisconnectReason, type ProtocolError } from '../protocol/codes.js';
+import {
+  Disconnect,
+  ErrorCode,
+  isProtocolError,
+  protocolError,
+  shouldReconnect,
+  type DisconnectReason,
+  type ProtocolError,
+} from '../protocol/codes.js';
 import type { StreamPosition } from '../protocol/position.js';
 import { odinPublicationFields, PROTO_ODIN } from '../protocol/push.js';
 import {
@@ -117,7 +134,7 @@ export class OdinClient extends Client {
         return;
       }
       case 'subscribe':
-        void this.subscribe(cmd.channels, cmd.positions, cmd.snapshot);
+        void this.subscribe(cmd.channels, cmd.positions, { snapshot: cmd.snapshot, filter: cmd.filter });
         return;
       case 'history':
         void this.history(cmd.params);
@@ -133,7 +150,7 @@ export class OdinClient extends Client {
     this.sendText(encodeOdinHistory(p.channel, h.position, h.publications.map(odinPublicationFields)));
   }
 
-  private async subscribe(channels: string[], positions: Record<string, StreamPosition>, snapshot: boolean): Promise<void> {
+  private async subscribe(channels: string[], positions: Record<string, StreamPosition>, opts: SubscribeOptions): Promise<void> {
     const errors: OdinChannelError[] = [];
     const unique = [...new Set(channels)];
     const jobs: Promise<PreparedSubscription | ProtocolError>[] = [];
@@ -146,8 +163,12 @@ export class OdinClient extends Client {
         errors.push(odinChannelError(channel.slice(0, 255), check));
         continue;
       }
+      if (opts.filter && !check.ns.allowTagsFilter) {
+        errors.push(odinChannelError(channel, protocolError(ErrorCode.BadRequest, TAGS_FILTER_NOT_ALLOWED)));
+        continue;
+      }
       names.push(channel);
-      jobs.push(this.prepareSubscription(channel, check.ns, positions[channel] ?? null, allowance, snapshot));
+      jobs.push(this.prepareSubscription(channel, check.ns, positions[channel] ?? null, allowance, opts));
     }
     const results = await Promise.all(jobs);
     if (this.state === STATE_CLOSED) return;

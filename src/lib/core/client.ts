@@ -18,6 +18,7 @@ import { brokerFailure } from './errors.js';
 import { BURST_SLICE_BYTES, Writer, type FlushScheduler, type WriterOwner } from './writer.js';
 import { Disconnect, ErrorCode, isProtocolError, protocolError, type DisconnectReason, type ProtocolError } from '../protocol/codes.js';
 import type { ProtocolId } from '../protocol/push.js';
+import type { FilterNode } from '../protocol/tags-filter.js';
 
 /** What a client needs from the gateway that owns it. */
 export interface ClientContext {
@@ -63,6 +64,16 @@ export interface PreparedSubscription {
   /** Payload bytes of `publications`. */
   readonly recoveredBytes: number;
 }
+
+/** What a client asks of a subscription beyond its position. */
+export interface SubscribeOptions {
+  /** The newest publication where no position recovers (Odin `"snapshot": true`). */
+  readonly snapshot?: boolean;
+  /** Only publications whose tags pass this filter (the namespace must allow it). */
+  readonly filter?: FilterNode | null;
+}
+
+const NO_OPTIONS: SubscribeOptions = Object.freeze({});
 
 /** What one command may still recover, payload bytes (recovery.maxBytesPerCommand). */
 export interface CommandAllowance {
@@ -202,9 +213,17 @@ export abstract class Client implements ConnectionHandler, WriterOwner {
     ns: ResolvedNamespace,
     since: StreamPosition | null,
     allowance: CommandAllowance,
-    snapshot = false,
+    opts: SubscribeOptions = NO_OPTIONS,
   ): Promise<PreparedSubscription | ProtocolError> {
-    const membership: Membership = { buffer: [], protocol: this.protocol, writer: this.writer, conflate: ns.conflation === 'latest' };
+    const snapshot = opts.snapshot === true;
+    const filter = opts.filter ? this.ctx.hub.shareFilter(opts.filter) : null;
+    const membership: Membership = {
+      buffer: [],
+      protocol: this.protocol,
+      writer: this.writer,
+      conflate: ns.conflation === 'latest',
+      filter,
+    };
     this.subs.set(channel, null);
     try {
       await this.ctx.hub.add(channel, this, membership);
@@ -238,9 +257,13 @@ export abstract class Client implements ConnectionHandler, WriterOwner {
             r = decideRecovery(since!, hist, ns.recoveryMax);
           }
           if (latest && !r.recovered) {
-            const newest = await this.ctx.broker.history(channel, { limit: 1, reverse: true });
+            // With a filter, the newest publication that passes it (within recoveryMax).
+            const newest = await this.ctx.broker.history(channel, { limit: filter ? ns.recoveryMax : 1, reverse: true });
             position = newest.position;
-            r = decideLatest(since, newest);
+            r = decideLatest(since, newest, filter ? (p) => filter.passes(p) : undefined);
+          } else if (filter && r.publications.length > 0) {
+            // Recovery decides on every publication; the client gets those its filter passes.
+            r = { recovered: r.recovered, publications: r.publications.filter((p) => filter.passes(p)) };
           }
           release();
           for (const pub of r.publications) recoveredBytes += payloadBytes(pub);
@@ -381,7 +404,9 @@ export abstract class Client implements ConnectionHandler, WriterOwner {
       } else for (const pub of p.publications) this.enqueue(hub.prepare(this.protocol, pub));
     }
     let last = p.position.offset;
+    const filter = p.membership.filter;
     for (const pub of buffered) {
+      if (filter !== null && !filter.passes(pub)) continue;
       // Offset 0: live only (skip_history), never in history: delivered as it came.
       if (pub.offset === 0) {
         this.enqueue(hub.prepare(this.protocol, pub));

@@ -5,6 +5,7 @@ import type { FrameEncoder, PreparedFrame } from './transport.js';
 import type { Writer } from './writer.js';
 import { encodePush, PROTO_CENTRIFUGE, PROTO_CENTRIFUGE_PROTOBUF, PROTO_ODIN, type ClientInfo, type ProtocolId } from '../protocol/push.js';
 import { JSON_CODEC, PROTOBUF_CODEC } from '../protocol/centrifuge-codec.js';
+import { filterKey, matchTags, type FilterNode } from '../protocol/tags-filter.js';
 
 /**
  * A client's membership in a channel: everything the fan-out loop reads, in one object (so the
@@ -17,6 +18,33 @@ export interface Membership {
   readonly writer: Writer;
   /** Keep-latest conflation (the namespace's `conflation: latest`). */
   readonly conflate: boolean;
+  /** The subscription's tags filter (shared with every subscriber of the same one), or null. */
+  readonly filter: SharedFilter | null;
+}
+
+/**
+ * A tags filter as subscribers share it: the hub keeps one per distinct filter (`filterKey`),
+ * so a publication is evaluated once per filter, not once per subscriber: the verdict for the
+ * last publication seen is kept here.
+ */
+export class SharedFilter {
+  refs = 0;
+  private last: Publication | null = null;
+  private verdict = false;
+
+  constructor(
+    readonly key: string,
+    readonly node: FilterNode,
+  ) {}
+
+  /** True when `pub` passes; evaluated once per publication. */
+  passes(pub: Publication): boolean {
+    if (this.last !== pub) {
+      this.last = pub;
+      this.verdict = matchTags(this.node, pub.tags);
+    }
+    return this.verdict;
+  }
 }
 
 class ChannelEntry<M> {
@@ -30,6 +58,8 @@ class ChannelEntry<M> {
  */
 export class Hub<M extends object = object> {
   private readonly channels = new Map<string, ChannelEntry<M>>();
+  /** Distinct tags filters in use, by key; each is released with its last membership. */
+  private readonly filters = new Map<string, SharedFilter>();
 
   constructor(
     private readonly broker: Broker,
@@ -68,9 +98,33 @@ export class Hub<M extends object = object> {
     }
   }
 
+  /** The shared instance of a tags filter, for a membership about to be added. */
+  shareFilter(node: FilterNode): SharedFilter {
+    const key = filterKey(node);
+    let f = this.filters.get(key);
+    if (f === undefined) {
+      f = new SharedFilter(key, node);
+      this.filters.set(key, f);
+    }
+    f.refs++;
+    return f;
+  }
+
+  /** Distinct tags filters held by subscriptions on this node. */
+  get filterCount(): number {
+    return this.filters.size;
+  }
+
+  private releaseFilter(f: SharedFilter): void {
+    if (--f.refs === 0) this.filters.delete(f.key);
+  }
+
   remove(channel: string, member: M): void {
     const e = this.channels.get(channel);
-    if (!e || !e.members.delete(member)) return;
+    const m = e?.members.get(member);
+    if (!e || m === undefined) return;
+    e.members.delete(member);
+    if (m.filter !== null) this.releaseFilter(m.filter);
     this.stats.subscriptions--;
     if (e.members.size === 0) {
       this.channels.delete(channel);
@@ -90,6 +144,7 @@ export class Hub<M extends object = object> {
         m.buffer.push(pub);
         continue;
       }
+      if (m.filter !== null && !m.filter.passes(pub)) continue;
       let frame: PreparedFrame;
       if (m.protocol === PROTO_ODIN) frame = odin ??= this.prepare(PROTO_ODIN, pub);
       else if (m.protocol === PROTO_CENTRIFUGE) frame = cent ??= this.prepare(PROTO_CENTRIFUGE, pub);

@@ -107,6 +107,12 @@ const namespaceSchema = z
      * value at once. Needs history (`historySize` ≥ 1) and `recovery`.
      */
     recoveryMode: z.enum(['stream', 'cache']).default('stream'),
+    /**
+     * Subscribers may give a tags filter (Centrifugo's `tf`, centrifuge-js `tagsFilter`; Odin
+     * `"filter"`): they get only the publications whose tags pass it, live and recovered.
+     * Without it a filter is refused with 107, as Centrifugo does.
+     */
+    allowTagsFilter: z.boolean().default(false),
   })
   .strict()
   .refine((n) => !n.joinLeave || n.presence, { message: 'joinLeave needs presence: true', path: ['joinLeave'] })

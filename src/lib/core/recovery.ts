@@ -36,14 +36,17 @@ export function decideRecovery(since: StreamPosition, history: HistoryResult, ma
 
 /**
  * Cache recovery (Centrifugo's cache mode): the newest publication stands for the channel's
- * state. `newest` is history read newest first with limit 1. Recovered when the channel has a
+ * state. `newest` is history read newest first (limit 1, or more to find one `accept` passes). Recovered when the channel has a
  * newest publication at its top — sent unless the client's position is that one already — or
  * when the client is at the top already; not recovered when nothing is kept (empty, expired).
  */
-export function decideLatest(since: StreamPosition | null, newest: HistoryResult): RecoveryOutcome {
+export function decideLatest(since: StreamPosition | null, newest: HistoryResult, accept?: (p: Publication) => boolean): RecoveryOutcome {
   const top = newest.position;
   const current = since !== null && since.offset > 0 && since.offset === top.offset && since.epoch === top.epoch;
-  const pub = newest.publications[0];
-  if (pub === undefined || pub.offset !== top.offset) return current ? { recovered: true, publications: [] } : NOT_RECOVERED;
-  return { recovered: true, publications: current ? [] : [pub] };
+  const head = newest.publications[0];
+  if (head === undefined || head.offset !== top.offset) return current ? { recovered: true, publications: [] } : NOT_RECOVERED;
+  if (current) return { recovered: true, publications: [] };
+  // With a filter: the newest publication it passes; none among those read is "not recovered" (Centrifugo's answer).
+  const pub = accept === undefined ? head : newest.publications.find(accept);
+  return pub === undefined ? NOT_RECOVERED : { recovered: true, publications: [pub] };
 }

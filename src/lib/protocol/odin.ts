@@ -4,6 +4,7 @@
  */
 import { ErrorCode, isProtocolError, type ProtocolError } from './codes.js';
 import { parseStreamPosition, type StreamPosition } from './position.js';
+import { parseTagsFilter, type FilterNode } from './tags-filter.js';
 
 /** The Odin `history` command's parameters (Centrifugo's history semantics). */
 export interface OdinHistoryParams {
@@ -23,6 +24,8 @@ export type OdinCommand =
       positions: Record<string, StreamPosition>;
       /** Each channel's newest publication after the ack where no position recovers (`"snapshot": true`). */
       snapshot: boolean;
+      /** Only publications whose tags pass this filter (`"filter"`, Centrifugo's tags filter tree). */
+      filter: FilterNode | null;
     }
   | { type: 'history'; params: OdinHistoryParams }
   | { type: 'unsubscribe'; channels: string[] }
@@ -80,7 +83,13 @@ export function parseOdinCommand(text: string): OdinParseResult {
   if (d.snapshot !== undefined && typeof d.snapshot !== 'boolean') {
     return { ok: false, code: ErrorCode.BadRequest, message: '"data.snapshot" must be true or false', type };
   }
-  return { ok: true, command: { type, channels, positions, snapshot: d.snapshot === true } };
+  let filter: FilterNode | null = null;
+  if (d.filter !== undefined && d.filter !== null) {
+    const f = parseTagsFilter(d.filter, 'data.filter');
+    if (isProtocolError(f)) return { ok: false, code: f.code, message: f.message, type };
+    filter = f;
+  }
+  return { ok: true, command: { type, channels, positions, snapshot: d.snapshot === true, filter } };
 }
 
 /** `{"type":"history","data":{"channel","limit"?,"since"?,"reverse"?}}`. */
