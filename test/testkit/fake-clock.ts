@@ -2,7 +2,7 @@
  * A manual clock for tests: time moves only on advance(), which runs the timers that fall
  * due, in time order, each seeing its own due time as now().
  */
-import type { Clock } from '../../src/lib/publisher/clock.js';
+import type { Clock } from '../../src/lib/core/clock.js';
 
 interface Timer {
   readonly id: number;

@@ -9,6 +9,7 @@ import {
   type PreparedSubscription,
 } from './client.js';
 import { brokerFailure } from './errors.js';
+import { resolveSubscription } from './channels.js';
 import type { TransportConnection } from './transport.js';
 import { Disconnect, ErrorCode, isProtocolError, protocolError, type ProtocolError } from '../protocol/codes.js';
 import { TAGS_FILTER_NOT_ALLOWED } from '../protocol/tags-filter.js';
@@ -250,9 +251,9 @@ export class CentrifugeClient extends Client {
     const ready: { p: PreparedSubscription; data: string | null }[] = [];
     const allowance = commandAllowance(this.ctx.opts.recovery.maxBytesPerCommand);
     for (const [channel, data] of auth.subs) {
-      const ns = this.ctx.rules.resolve(channel);
-      if (!ns || this.subs.has(channel)) continue;
-      const prepared = await this.prepareSubscription(channel, ns, p.subs[channel] ?? null, allowance);
+      const target = resolveSubscription(this.ctx.rules, channel);
+      if (!target || this.subs.has(channel)) continue;
+      const prepared = await this.prepareSubscription(channel, target, p.subs[channel] ?? null, allowance);
       if (this.state === STATE_CLOSED) return;
       if (!isProtocolError(prepared)) ready.push({ p: prepared, data });
     }
@@ -287,7 +288,7 @@ export class CentrifugeClient extends Client {
     // Centrifugo answers a filter the namespace does not allow with 107.
     if (params.tagsFilter && !check.ns.allowTagsFilter)
       return this.replyError(id, protocolError(ErrorCode.BadRequest, TAGS_FILTER_NOT_ALLOWED));
-    const p = await this.prepareSubscription(channel, check.ns, since, commandAllowance(this.ctx.opts.recovery.maxBytesPerCommand), {
+    const p = await this.prepareSubscription(channel, check, since, commandAllowance(this.ctx.opts.recovery.maxBytesPerCommand), {
       filter: params.tagsFilter,
     });
     if (this.state === STATE_CLOSED) return;

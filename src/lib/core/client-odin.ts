@@ -168,7 +168,7 @@ export class OdinClient extends Client {
         continue;
       }
       names.push(channel);
-      jobs.push(this.prepareSubscription(channel, check.ns, positions[channel] ?? null, allowance, opts));
+      jobs.push(this.prepareSubscription(channel, check, positions[channel] ?? null, allowance, opts));
     }
     const results = await Promise.all(jobs);
     if (this.state === STATE_CLOSED) return;

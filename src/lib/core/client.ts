@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Broker, HistoryResult, Publication, StreamPosition } from './broker.js';
-import type { ChannelRules, ResolvedNamespace } from './channels.js';
-import { channelUser } from './channels.js';
+import type { ChannelRules, ResolvedNamespace, ResolvedSubscription } from './channels.js';
+import { channelUser, resolveSubscription } from './channels.js';
 import type { Hub, Membership } from './hub.js';
 import type { GatewayOptions } from './options.js';
 import type { PresenceStore } from './presence.js';
@@ -48,7 +48,10 @@ export const STATE_CLOSED = 2;
 
 /** A subscription made ready (history read, live publications buffered), not yet active. */
 export interface PreparedSubscription {
+  /** The subscription's name: a channel, or a channel with a cadence suffix. */
   readonly channel: string;
+  /** The broker channel its publications come from. */
+  readonly source: string;
   readonly ns: ResolvedNamespace;
   readonly membership: Membership;
   readonly position: StreamPosition;
@@ -192,15 +195,19 @@ export abstract class Client implements ConnectionHandler, WriterOwner {
     }
   }
 
-  /** Checks whether this connection may subscribe to `channel`: its namespace, or the refusal. */
-  protected checkSubscribe(channel: string): { ns: ResolvedNamespace } | ProtocolError {
-    const ns = this.ctx.rules.resolve(channel);
-    if (!ns) return protocolError(ErrorCode.UnknownChannel);
+  /**
+   * Checks whether this connection may subscribe to `channel` (a channel, or one with a cadence
+   * suffix): what it resolves to, or the refusal.
+   */
+  protected checkSubscribe(channel: string): ResolvedSubscription | ProtocolError {
+    const target = resolveSubscription(this.ctx.rules, channel);
+    if (!target) return protocolError(ErrorCode.UnknownChannel);
+    const ns = target.ns;
     if (ns.subscribe === 'authenticated' && this.user === '') return protocolError(ErrorCode.PermissionDenied);
-    if (ns.userChannel && channelUser(channel) !== this.user) return protocolError(ErrorCode.PermissionDenied);
+    if (ns.userChannel && channelUser(target.source) !== this.user) return protocolError(ErrorCode.PermissionDenied);
     if (this.subs.has(channel)) return protocolError(ErrorCode.AlreadySubscribed);
     if (this.subs.size >= this.ctx.opts.maxChannelsPerConnection) return protocolError(ErrorCode.LimitExceeded, 'channel limit exceeded');
-    return { ns };
+    return target;
   }
 
   /**
@@ -210,11 +217,12 @@ export abstract class Client implements ConnectionHandler, WriterOwner {
    */
   protected async prepareSubscription(
     channel: string,
-    ns: ResolvedNamespace,
+    target: ResolvedSubscription,
     since: StreamPosition | null,
     allowance: CommandAllowance,
     opts: SubscribeOptions = NO_OPTIONS,
   ): Promise<PreparedSubscription | ProtocolError> {
+    const { ns, source } = target;
     const snapshot = opts.snapshot === true;
     const filter = opts.filter ? this.ctx.hub.shareFilter(opts.filter) : null;
     const membership: Membership = {
@@ -223,10 +231,13 @@ export abstract class Client implements ConnectionHandler, WriterOwner {
       writer: this.writer,
       conflate: ns.conflation === 'latest',
       filter,
+      cadence: null,
+      lastOffset: 0,
+      lastEpoch: '',
     };
     this.subs.set(channel, null);
     try {
-      await this.ctx.hub.add(channel, this, membership);
+      await this.ctx.hub.add(channel, this, membership, source, target.intervalMs);
       const useHistory = ns.historySize > 0;
       let position: StreamPosition = { offset: 0, epoch: '' };
       let recovered = false;
@@ -252,13 +263,13 @@ export abstract class Client implements ConnectionHandler, WriterOwner {
           if (!this.ctx.recoveryBudget.admits(this.user === '')) return this.refuseRecovery(channel, 'node_budget');
           let r: RecoveryOutcome = NOT_RECOVERED;
           if (recover) {
-            const hist = await this.ctx.broker.history(channel, { since: since!, limit: ns.recoveryMax });
+            const hist = await this.ctx.broker.history(source, { since: since!, limit: ns.recoveryMax });
             position = hist.position;
             r = decideRecovery(since!, hist, ns.recoveryMax);
           }
           if (latest && !r.recovered) {
             // With a filter, the newest publication that passes it (within recoveryMax).
-            const newest = await this.ctx.broker.history(channel, { limit: filter ? ns.recoveryMax : 1, reverse: true });
+            const newest = await this.ctx.broker.history(source, { limit: filter ? ns.recoveryMax : 1, reverse: true });
             position = newest.position;
             r = decideLatest(since, newest, filter ? (p) => filter.passes(p) : undefined);
           } else if (filter && r.publications.length > 0) {
@@ -270,7 +281,8 @@ export abstract class Client implements ConnectionHandler, WriterOwner {
           const refusal = this.reserveRecovery(recoveredBytes, allowance);
           if (refusal !== null) return this.refuseRecovery(channel, refusal);
           recovered = r.recovered;
-          publications = r.publications;
+          // Under a cadence name, pushes carry that name.
+          publications = source === channel ? r.publications : r.publications.map((p) => ({ ...p, channel }));
           if (recovered) this.ctx.stats.recoveries.recovered++;
           else this.ctx.stats.recoveries.not_recovered++;
         } finally {
@@ -278,7 +290,7 @@ export abstract class Client implements ConnectionHandler, WriterOwner {
           done();
         }
       } else if (useHistory) {
-        position = (await this.ctx.broker.history(channel, { limit: 0 })).position;
+        position = (await this.ctx.broker.history(source, { limit: 0 })).position;
       }
       if (ns.presence) await this.addPresence(channel);
       if (this.state === STATE_CLOSED || !this.subs.has(channel)) {
@@ -289,6 +301,7 @@ export abstract class Client implements ConnectionHandler, WriterOwner {
       }
       const prepared: PreparedSubscription = {
         channel,
+        source,
         ns,
         membership,
         position,
@@ -370,12 +383,14 @@ export abstract class Client implements ConnectionHandler, WriterOwner {
       }
     }
     try {
-      const h = await this.ctx.broker.history(channel, {
+      const h = await this.ctx.broker.history(sub.source, {
         limit: limit === -1 ? sub.ns.historySize : Math.min(limit, sub.ns.historySize),
         ...(since !== undefined ? { since } : {}),
         reverse,
       });
-      return this.state === STATE_CLOSED ? null : h;
+      if (this.state === STATE_CLOSED) return null;
+      // Under a cadence name, publications carry that name.
+      return sub.source === channel ? h : { ...h, publications: h.publications.map((p) => ({ ...p, channel })) };
     } catch {
       return protocolError(ErrorCode.NotAvailable, undefined, true);
     } finally {
@@ -403,20 +418,29 @@ export abstract class Client implements ConnectionHandler, WriterOwner {
         this.writer.enqueueBurst(p.publications, (pub) => hub.prepare(proto, pub), payloadBytes);
       } else for (const pub of p.publications) this.enqueue(hub.prepare(this.protocol, pub));
     }
+    const m = p.membership;
     let last = p.position.offset;
-    const filter = p.membership.filter;
-    for (const pub of buffered) {
-      if (filter !== null && !filter.passes(pub)) continue;
-      // Offset 0: live only (skip_history), never in history: delivered as it came.
-      if (pub.offset === 0) {
-        this.enqueue(hub.prepare(this.protocol, pub));
-        continue;
-      }
-      // Already in history (delivered as recovered, or before the client's start position).
-      if (pub.epoch === p.position.epoch && pub.offset <= last) continue;
-      last = pub.offset;
-      this.enqueue(hub.prepare(this.protocol, pub));
+    const lastRecovered = p.publications[p.publications.length - 1];
+    if (lastRecovered !== undefined) {
+      m.lastOffset = lastRecovered.offset;
+      m.lastEpoch = lastRecovered.epoch;
     }
+    const rename = p.channel !== p.source;
+    let newest: Publication | null = null;
+    for (const pub of buffered) {
+      if (m.filter !== null && !m.filter.passes(pub)) continue;
+      // Offset 0: live only (skip_history), never in history: delivered as it came.
+      if (pub.offset !== 0) {
+        // Already in history (delivered as recovered, or before the client's start position).
+        if (pub.epoch === p.position.epoch && pub.offset <= last) continue;
+        last = pub.offset;
+      }
+      const named = rename ? { ...pub, channel: p.channel } : pub;
+      // With a cadence, only the newest of those held back goes (through the group: at most one per interval).
+      if (m.cadence !== null) newest = named;
+      else this.enqueue(hub.prepare(this.protocol, named));
+    }
+    if (newest !== null) m.cadence!.offer(newest);
     if (p.ns.joinLeave) this.ctx.announceJoinLeave(p.channel, { client: this.id, user: this.user }, true);
   }
 
@@ -443,9 +467,9 @@ export abstract class Client implements ConnectionHandler, WriterOwner {
    */
   async serverSubscribe(channel: string, data: string | null, since: StreamPosition | null): Promise<void> {
     if (this.state !== STATE_CONNECTED || this.subs.has(channel)) return;
-    const ns = this.ctx.rules.resolve(channel);
-    if (!ns) return;
-    const p = await this.prepareSubscription(channel, ns, since, commandAllowance(this.ctx.opts.recovery.maxBytesPerCommand));
+    const target = resolveSubscription(this.ctx.rules, channel);
+    if (!target) return;
+    const p = await this.prepareSubscription(channel, target, since, commandAllowance(this.ctx.opts.recovery.maxBytesPerCommand));
     if (isProtocolError(p) || (this.state as number) === STATE_CLOSED) return;
     this.sendSubscribeNotice(p, data);
     this.activate(p, true);

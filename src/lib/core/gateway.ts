@@ -11,6 +11,7 @@ import {
   type StreamPosition,
 } from './broker.js';
 import { ChannelRules } from './channels.js';
+import type { Clock } from './clock.js';
 import { Client, type ClientContext } from './client.js';
 import { CentrifugeClient } from './client-centrifuge.js';
 import { OdinClient } from './client-odin.js';
@@ -51,6 +52,8 @@ export interface GatewayDeps {
   readonly verifier?: TokenVerifier | null;
   /** Where presence is kept (the composition root picks it); default: this process's memory. */
   readonly presence?: PresenceStore;
+  /** Time for cadences (conflationIntervalMs, `@1s` names); default: the system clock. */
+  readonly clock?: Clock;
 }
 
 /**
@@ -92,7 +95,7 @@ export class Gateway implements ConnectionAcceptor, BrokerEventHandler, ClientCo
     this.presence = deps.presence ?? new MemoryPresence();
     this.rules = new ChannelRules(opts.namespaces);
     this.frames = deps.transport;
-    this.hub = new Hub<Client>(this.broker, deps.transport, this.stats, this.log);
+    this.hub = new Hub<Client>(this.broker, deps.transport, this.stats, this.log, deps.clock);
     this.flusher = new FlushScheduler(opts.client.writeDelayMs);
     this.recoveryBudget = new RecoveryBudget(opts.recovery);
     this.recoverySlots = new RecoverySlots(opts.recovery);
@@ -144,10 +147,10 @@ export class Gateway implements ConnectionAcceptor, BrokerEventHandler, ClientCo
   onStreamReset(channel: string): void {
     // Publications may have been skipped: every member must re-subscribe and recover (or be
     // told it cannot), so nothing is lost silently.
-    const members = this.hub.members(channel);
-    if (!members) return;
-    this.log.warn({ channel, clients: members.size }, 'stream reset: reconnecting subscribers');
-    for (const c of [...members.keys()]) c.disconnect(Disconnect.InsufficientState);
+    const members = this.hub.membersOfSource(channel);
+    if (members.length === 0) return;
+    this.log.warn({ channel, clients: members.length }, 'stream reset: reconnecting subscribers');
+    for (const c of members) c.disconnect(Disconnect.InsufficientState);
   }
 
   onJoin(channel: string, info: ClientInfo): void {

@@ -6,6 +6,8 @@ import type { Writer } from './writer.js';
 import { encodePush, PROTO_CENTRIFUGE, PROTO_CENTRIFUGE_PROTOBUF, PROTO_ODIN, type ClientInfo, type ProtocolId } from '../protocol/push.js';
 import { JSON_CODEC, PROTOBUF_CODEC } from '../protocol/centrifuge-codec.js';
 import { filterKey, matchTags, type FilterNode } from '../protocol/tags-filter.js';
+import { CadenceGroup } from './cadence.js';
+import { systemClock, type Clock } from './clock.js';
 
 /**
  * A client's membership in a channel: everything the fan-out loop reads, in one object (so the
@@ -20,6 +22,11 @@ export interface Membership {
   readonly conflate: boolean;
   /** The subscription's tags filter (shared with every subscriber of the same one), or null. */
   readonly filter: SharedFilter | null;
+  /** The cadence group (set by the hub when the subscription has an interval), or null. */
+  cadence: CadenceGroup<Membership> | null;
+  /** The last publication given to this subscriber in the channel (cadence subscribers only). */
+  lastOffset: number;
+  lastEpoch: string;
 }
 
 /**
@@ -47,9 +54,22 @@ export class SharedFilter {
   }
 }
 
+/** The subscribers of one subscription name. */
 class ChannelEntry<M> {
   readonly members = new Map<M, Membership>();
-  ready: Promise<void> = Promise.resolve();
+  /** Cadence groups of this name, by interval and filter (CadenceGroup.key). */
+  readonly cadences = new Map<string, CadenceGroup<Membership>>();
+  constructor(
+    readonly name: string,
+    /** The broker channel its publications come from (`name` without a cadence suffix). */
+    readonly source: string,
+  ) {}
+}
+
+/** A broker channel this node receives, and the subscription names it feeds. */
+interface SourceEntry {
+  readonly names: Set<string>;
+  readonly ready: Promise<void>;
 }
 
 /**
@@ -57,7 +77,11 @@ class ChannelEntry<M> {
  * by the transport, and the same bytes are queued on every member's writer.
  */
 export class Hub<M extends object = object> {
+  /** By subscription name (a channel, or a channel with a cadence suffix). */
   private readonly channels = new Map<string, ChannelEntry<M>>();
+  /** By broker channel. */
+  private readonly sources = new Map<string, SourceEntry>();
+  private readonly sendCadenceBound = (g: CadenceGroup<Membership>, pub: Publication): void => this.sendCadence(g, pub);
   /** Distinct tags filters in use, by key; each is released with its last membership. */
   private readonly filters = new Map<string, SharedFilter>();
 
@@ -66,6 +90,7 @@ export class Hub<M extends object = object> {
     private readonly transport: FrameEncoder,
     private readonly stats: GatewayStats,
     private readonly log: Logger,
+    private readonly clock: Clock = systemClock,
   ) {}
 
   get channelCount(): number {
@@ -80,20 +105,45 @@ export class Hub<M extends object = object> {
     return this.channels.get(channel)?.members;
   }
 
-  /** Adds a member; resolves once the broker delivers the channel to this node. */
-  async add(channel: string, member: M, m: Membership): Promise<void> {
-    let e = this.channels.get(channel);
+  /** Every member fed by a broker channel, under any subscription name. */
+  membersOfSource(source: string): M[] {
+    const out: M[] = [];
+    for (const name of this.sources.get(source)?.names ?? []) out.push(...this.channels.get(name)!.members.keys());
+    return out;
+  }
+
+  /**
+   * Adds a member under a subscription name fed by the broker channel `source`, with at most
+   * one publication per `intervalMs` (0: all); resolves once the broker delivers `source` here.
+   */
+  async add(name: string, member: M, m: Membership, source: string = name, intervalMs = 0): Promise<void> {
+    let e = this.channels.get(name);
     if (!e) {
-      e = new ChannelEntry<M>();
-      this.channels.set(channel, e);
-      e.ready = this.broker.subscribe(channel);
+      e = new ChannelEntry<M>(name, source);
+      this.channels.set(name, e);
+      let s = this.sources.get(source);
+      if (!s) {
+        s = { names: new Set(), ready: this.broker.subscribe(source) };
+        this.sources.set(source, s);
+      }
+      s.names.add(name);
     }
     e.members.set(member, m);
+    if (intervalMs > 0) {
+      const key = intervalMs + '|' + (m.filter?.key ?? '');
+      let g = e.cadences.get(key);
+      if (!g) {
+        g = new CadenceGroup<Membership>(name, intervalMs, key, this.clock, this.sendCadenceBound);
+        e.cadences.set(key, g);
+      }
+      g.members.add(m);
+      m.cadence = g;
+    }
     this.stats.subscriptions++;
     try {
-      await e.ready;
+      await this.sources.get(source)!.ready;
     } catch (err) {
-      this.remove(channel, member);
+      this.remove(name, member);
       throw err;
     }
   }
@@ -119,23 +169,43 @@ export class Hub<M extends object = object> {
     if (--f.refs === 0) this.filters.delete(f.key);
   }
 
-  remove(channel: string, member: M): void {
-    const e = this.channels.get(channel);
+  remove(name: string, member: M): void {
+    const e = this.channels.get(name);
     const m = e?.members.get(member);
     if (!e || m === undefined) return;
     e.members.delete(member);
     if (m.filter !== null) this.releaseFilter(m.filter);
-    this.stats.subscriptions--;
-    if (e.members.size === 0) {
-      this.channels.delete(channel);
-      this.broker.unsubscribe(channel).catch((err: unknown) => this.log.warn({ err, channel }, 'broker unsubscribe failed'));
+    const g = m.cadence;
+    if (g !== null) {
+      g.members.delete(m);
+      if (g.members.size === 0) {
+        g.close();
+        e.cadences.delete(g.key);
+      }
     }
+    this.stats.subscriptions--;
+    if (e.members.size > 0) return;
+    this.channels.delete(name);
+    const s = this.sources.get(e.source);
+    s?.names.delete(name);
+    if (s === undefined || s.names.size > 0) return;
+    const channel = e.source;
+    this.sources.delete(channel);
+    this.broker.unsubscribe(channel).catch((err: unknown) => this.log.warn({ err, channel }, 'broker unsubscribe failed'));
   }
 
-  /** Broker delivery: fan out to every member of the channel on this node. */
+  /** Broker delivery: fan out to every member of every subscription name the channel feeds on this node. */
   onPublication(pub: Publication): void {
-    const e = this.channels.get(pub.channel);
-    if (!e) return;
+    const s = this.sources.get(pub.channel);
+    if (!s) return;
+    for (const name of s.names) this.fanOut(this.channels.get(name)!, pub);
+    const cb = this.stats.onBroadcastLatency;
+    if (cb !== null) cb(Math.max(0, Date.now() - pub.time) / 1000);
+  }
+
+  private fanOut(e: ChannelEntry<M>, pub: Publication): void {
+    // Under a cadence name (`BTC.price@1s`) pushes carry that name, so the client's subscription gets them.
+    const named = e.name === pub.channel ? pub : { ...pub, channel: e.name };
     let odin: PreparedFrame | undefined;
     let cent: PreparedFrame | undefined;
     let centPb: PreparedFrame | undefined;
@@ -145,15 +215,38 @@ export class Hub<M extends object = object> {
         continue;
       }
       if (m.filter !== null && !m.filter.passes(pub)) continue;
+      if (m.cadence !== null) {
+        m.cadence.offer(named);
+        continue;
+      }
+      let frame: PreparedFrame;
+      if (m.protocol === PROTO_ODIN) frame = odin ??= this.prepare(PROTO_ODIN, named);
+      else if (m.protocol === PROTO_CENTRIFUGE) frame = cent ??= this.prepare(PROTO_CENTRIFUGE, named);
+      else frame = centPb ??= this.prepare(PROTO_CENTRIFUGE_PROTOBUF, named);
+      if (m.conflate) m.writer.enqueueLatest(frame, e.name);
+      else m.writer.enqueue(frame);
+    }
+  }
+
+  /** A cadence group's publication: encoded once per protocol, to members not given it already. */
+  private sendCadence(g: CadenceGroup<Membership>, pub: Publication): void {
+    let odin: PreparedFrame | undefined;
+    let cent: PreparedFrame | undefined;
+    let centPb: PreparedFrame | undefined;
+    for (const m of g.members) {
+      if (m.buffer !== null) continue;
+      if (pub.offset > 0) {
+        // Given already (recovered, or released at activation).
+        if (m.lastEpoch === pub.epoch && m.lastOffset >= pub.offset) continue;
+        m.lastOffset = pub.offset;
+        m.lastEpoch = pub.epoch;
+      }
       let frame: PreparedFrame;
       if (m.protocol === PROTO_ODIN) frame = odin ??= this.prepare(PROTO_ODIN, pub);
       else if (m.protocol === PROTO_CENTRIFUGE) frame = cent ??= this.prepare(PROTO_CENTRIFUGE, pub);
       else frame = centPb ??= this.prepare(PROTO_CENTRIFUGE_PROTOBUF, pub);
-      if (m.conflate) m.writer.enqueueLatest(frame, pub.channel);
-      else m.writer.enqueue(frame);
+      m.writer.enqueue(frame);
     }
-    const cb = this.stats.onBroadcastLatency;
-    if (cb !== null) cb(Math.max(0, Date.now() - pub.time) / 1000);
   }
 
   prepare(proto: ProtocolId, pub: Publication): PreparedFrame {

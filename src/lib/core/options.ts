@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { MARKET_STATS_CHANNEL, PUBLIC_CHANNEL_EVENTS, USER_CHANNEL_EVENT } from '../protocol/events.js';
+import { MAX_CADENCE_MS, parseCadenceSuffix } from './cadence.js';
 
 /** Connections one process accepts; over it the upgrade gets HTTP 503. */
 export const DEFAULT_MAX_CONNECTIONS = 19_000;
@@ -113,6 +114,24 @@ const namespaceSchema = z
      * Without it a filter is refused with 107, as Centrifugo does.
      */
     allowTagsFilter: z.boolean().default(false),
+    /**
+     * At most one publication per this many ms to each subscriber (the newest; the first after a
+     * quiet interval at once), whatever the publisher's rate; 0 (default): every publication.
+     * Independent of client.writeDelayMs. History and recovery keep every publication.
+     */
+    conflationIntervalMs: z.number().int().min(0).max(MAX_CADENCE_MS).default(0),
+    /**
+     * Cadences a client may choose with a channel name suffix (`BTC.price@1s` serves BTC.price at
+     * most once a second): suffixes of a number and `ms` or `s`, e.g. ["100ms", "1s"]. Empty (default): none.
+     */
+    cadences: z
+      .array(
+        z
+          .string()
+          .refine((c) => parseCadenceSuffix('x@' + c) !== null, { message: `a cadence is <n>ms or <n>s, at most ${MAX_CADENCE_MS} ms` }),
+      )
+      .max(16)
+      .default([]),
   })
   .strict()
   .refine((n) => !n.joinLeave || n.presence, { message: 'joinLeave needs presence: true', path: ['joinLeave'] })

@@ -1,4 +1,4 @@
-/** Time and timers, injected so that rate control can be tested with a fake clock. */
+/** Time and timers, injected so that timing logic (the publisher's rate control, core's cadence) is tested with a fake clock. */
 export interface Clock {
   /** Milliseconds since the Unix epoch; monotonic (never goes back), may be fractional. */
   now(): number;
