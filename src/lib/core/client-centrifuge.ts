@@ -29,6 +29,8 @@ import {
   type SubscribeParams,
   type TokenParams,
   type ConnectParams,
+  type DeltaType,
+  isDeltaType,
 } from '../protocol/centrifuge-params.js';
 import { PROTO_CENTRIFUGE, PROTO_CENTRIFUGE_PROTOBUF, type ProtocolId } from '../protocol/push.js';
 
@@ -54,6 +56,7 @@ function subscribeFields(p: PreparedSubscription, data: string | null): Subscrib
     recovered: p.recovered,
     publications: p.publications,
     data,
+    delta: p.membership.delta,
   };
 }
 
@@ -283,6 +286,8 @@ export class CentrifugeClient extends Client {
 
   private async subscribe(id: number, params: SubscribeParams): Promise<void> {
     const { channel, since } = params;
+    // An unknown delta type closes the connection (Centrifugo's answer: a client bug).
+    if (params.delta !== '' && !isDeltaType(params.delta)) return this.disconnect(Disconnect.BadRequest);
     const check = this.checkSubscribe(channel);
     if (isProtocolError(check)) return this.replyError(id, check);
     // Centrifugo answers a filter the namespace does not allow with 107.
@@ -290,6 +295,8 @@ export class CentrifugeClient extends Client {
       return this.replyError(id, protocolError(ErrorCode.BadRequest, TAGS_FILTER_NOT_ALLOWED));
     const p = await this.prepareSubscription(channel, check, since, commandAllowance(this.ctx.opts.recovery.maxBytesPerCommand), {
       filter: params.tagsFilter,
+      // Asked for and allowed: negotiated (`delta: true` in the reply); asked for and not allowed: plain publications.
+      delta: params.delta !== '' && check.ns.allowedDeltaTypes.includes(params.delta as DeltaType),
     });
     if (this.state === STATE_CLOSED) return;
     if (isProtocolError(p)) return this.replyError(id, p);

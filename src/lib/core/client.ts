@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Broker, HistoryResult, Publication, StreamPosition } from './broker.js';
 import type { ChannelRules, ResolvedNamespace, ResolvedSubscription } from './channels.js';
 import { channelUser, resolveSubscription } from './channels.js';
-import type { Hub, Membership } from './hub.js';
+import { PubFrames, type Hub, type Membership } from './hub.js';
 import type { GatewayOptions } from './options.js';
 import type { PresenceStore } from './presence.js';
 import type { ClientInfo } from './broker.js';
@@ -74,6 +74,8 @@ export interface SubscribeOptions {
   readonly snapshot?: boolean;
   /** Only publications whose tags pass this filter (the namespace must allow it). */
   readonly filter?: FilterNode | null;
+  /** Fossil delta negotiated (Centrifugo protocol; the namespace allows it). */
+  readonly delta?: boolean;
 }
 
 const NO_OPTIONS: SubscribeOptions = Object.freeze({});
@@ -229,11 +231,14 @@ export abstract class Client implements ConnectionHandler, WriterOwner {
       buffer: [],
       protocol: this.protocol,
       writer: this.writer,
-      conflate: ns.conflation === 'latest',
+      // A patch replaced in the queue would leave the client without its base: delta is never conflated.
+      conflate: ns.conflation === 'latest' && opts.delta !== true,
       filter,
       cadence: null,
       lastOffset: 0,
       lastEpoch: '',
+      delta: opts.delta === true,
+      base: null,
     };
     this.subs.set(channel, null);
     try {
@@ -424,6 +429,8 @@ export abstract class Client implements ConnectionHandler, WriterOwner {
     if (lastRecovered !== undefined) {
       m.lastOffset = lastRecovered.offset;
       m.lastEpoch = lastRecovered.epoch;
+      // The reply (or the recovered pushes) carried it whole: the base of the next patch.
+      m.base = lastRecovered;
     }
     const rename = p.channel !== p.source;
     let newest: Publication | null = null;
@@ -438,7 +445,7 @@ export abstract class Client implements ConnectionHandler, WriterOwner {
       const named = rename ? { ...pub, channel: p.channel } : pub;
       // With a cadence, only the newest of those held back goes (through the group: at most one per interval).
       if (m.cadence !== null) newest = named;
-      else this.enqueue(hub.prepare(this.protocol, named));
+      else this.enqueue(hub.frameFor(m, new PubFrames(named)));
     }
     if (newest !== null) m.cadence!.offer(newest);
     if (p.ns.joinLeave) this.ctx.announceJoinLeave(p.channel, { client: this.id, user: this.user }, true);

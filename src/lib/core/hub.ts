@@ -3,7 +3,16 @@ import type { GatewayStats } from './stats.js';
 import type { Logger } from './logger.js';
 import type { FrameEncoder, PreparedFrame } from './transport.js';
 import type { Writer } from './writer.js';
-import { encodePush, PROTO_CENTRIFUGE, PROTO_CENTRIFUGE_PROTOBUF, PROTO_ODIN, type ClientInfo, type ProtocolId } from '../protocol/push.js';
+import {
+  encodeDeltaPush,
+  encodePush,
+  PROTO_CENTRIFUGE,
+  PROTO_CENTRIFUGE_PROTOBUF,
+  PROTO_ODIN,
+  type ClientInfo,
+  type ProtocolId,
+} from '../protocol/push.js';
+import { DeltaPatches, type Patch } from './delta.js';
 import { JSON_CODEC, PROTOBUF_CODEC } from '../protocol/centrifuge-codec.js';
 import { filterKey, matchTags, type FilterNode } from '../protocol/tags-filter.js';
 import { CadenceGroup } from './cadence.js';
@@ -27,6 +36,44 @@ export interface Membership {
   /** The last publication given to this subscriber in the channel (cadence subscribers only). */
   lastOffset: number;
   lastEpoch: string;
+  /** Fossil delta negotiated (Centrifugo protocol): publications go as patches against `base`. */
+  readonly delta: boolean;
+  /** The last publication this subscriber received in the channel (delta subscriptions), or null. */
+  base: Publication | null;
+}
+
+/**
+ * One publication's frames, made on first use and shared by every member that needs the same
+ * bytes: one per protocol, and for delta subscriptions the whole payload and one patch per base.
+ */
+export class PubFrames {
+  odin: PreparedFrame | undefined;
+  cent: PreparedFrame | undefined;
+  centPb: PreparedFrame | undefined;
+  /** JSON delta subscriptions' whole payload (as a string). */
+  centFull: PreparedFrame | undefined;
+  private patches: DeltaPatches | undefined;
+  /** A patch's frame per protocol: JSON, protobuf. */
+  private readonly patchFrames: [Map<Patch, PreparedFrame> | undefined, Map<Patch, PreparedFrame> | undefined] = [undefined, undefined];
+
+  constructor(readonly pub: Publication) {}
+
+  /** The patch from `base` to this publication (one per base), or null when not smaller. */
+  patchFrom(base: Publication): Patch | null {
+    return (this.patches ??= new DeltaPatches(this.pub)).from(base);
+  }
+
+  /** The frame of `patch` for JSON (`pb` false) or protobuf, made once by `make`. */
+  patchFrame(patch: Patch, pb: boolean, make: () => PreparedFrame): PreparedFrame {
+    const i = pb ? 1 : 0;
+    const map = (this.patchFrames[i] ??= new Map());
+    let f = map.get(patch);
+    if (f === undefined) {
+      f = make();
+      map.set(patch, f);
+    }
+    return f;
+  }
 }
 
 /**
@@ -206,9 +253,7 @@ export class Hub<M extends object = object> {
   private fanOut(e: ChannelEntry<M>, pub: Publication): void {
     // Under a cadence name (`BTC.price@1s`) pushes carry that name, so the client's subscription gets them.
     const named = e.name === pub.channel ? pub : { ...pub, channel: e.name };
-    let odin: PreparedFrame | undefined;
-    let cent: PreparedFrame | undefined;
-    let centPb: PreparedFrame | undefined;
+    const frames = new PubFrames(named);
     for (const m of e.members.values()) {
       if (m.buffer !== null) {
         m.buffer.push(pub);
@@ -219,20 +264,44 @@ export class Hub<M extends object = object> {
         m.cadence.offer(named);
         continue;
       }
-      let frame: PreparedFrame;
-      if (m.protocol === PROTO_ODIN) frame = odin ??= this.prepare(PROTO_ODIN, named);
-      else if (m.protocol === PROTO_CENTRIFUGE) frame = cent ??= this.prepare(PROTO_CENTRIFUGE, named);
-      else frame = centPb ??= this.prepare(PROTO_CENTRIFUGE_PROTOBUF, named);
+      const frame = this.frameFor(m, frames);
       if (m.conflate) m.writer.enqueueLatest(frame, e.name);
       else m.writer.enqueue(frame);
     }
   }
 
+  /**
+   * The frame of a publication for a member, from the publication's shared frames. A delta
+   * subscription gets a patch against the last publication it received when that is smaller
+   * (and, for JSON, text), else the whole payload; either way the publication becomes its base.
+   */
+  frameFor(m: Membership, f: PubFrames): PreparedFrame {
+    const pub = f.pub;
+    if (m.protocol === PROTO_ODIN) return (f.odin ??= this.prepare(PROTO_ODIN, pub));
+    const pb = m.protocol === PROTO_CENTRIFUGE_PROTOBUF;
+    if (m.delta) {
+      const base = m.base;
+      m.base = pub;
+      const patch = base === null ? null : f.patchFrom(base);
+      if (patch !== null && (pb || patch.text)) {
+        this.stats.deltaPatches++;
+        return f.patchFrame(patch, pb, () => this.prepareDelta(pb, pub, patch.bytes));
+      }
+      this.stats.deltaFull++;
+      if (!pb) return (f.centFull ??= this.prepareDelta(false, pub, null));
+    }
+    if (pb) return (f.centPb ??= this.prepare(PROTO_CENTRIFUGE_PROTOBUF, pub));
+    return (f.cent ??= this.prepare(PROTO_CENTRIFUGE, pub));
+  }
+
+  private prepareDelta(pb: boolean, pub: Publication, patch: Uint8Array | null): PreparedFrame {
+    const e = encodeDeltaPush(pb ? PROTO_CENTRIFUGE_PROTOBUF : PROTO_CENTRIFUGE, pub, patch);
+    return typeof e === 'string' ? this.transport.prepare(Buffer.from(e)) : this.transport.prepare(e, true);
+  }
+
   /** A cadence group's publication: encoded once per protocol, to members not given it already. */
   private sendCadence(g: CadenceGroup<Membership>, pub: Publication): void {
-    let odin: PreparedFrame | undefined;
-    let cent: PreparedFrame | undefined;
-    let centPb: PreparedFrame | undefined;
+    const frames = new PubFrames(pub);
     for (const m of g.members) {
       if (m.buffer !== null) continue;
       if (pub.offset > 0) {
@@ -241,11 +310,7 @@ export class Hub<M extends object = object> {
         m.lastOffset = pub.offset;
         m.lastEpoch = pub.epoch;
       }
-      let frame: PreparedFrame;
-      if (m.protocol === PROTO_ODIN) frame = odin ??= this.prepare(PROTO_ODIN, pub);
-      else if (m.protocol === PROTO_CENTRIFUGE) frame = cent ??= this.prepare(PROTO_CENTRIFUGE, pub);
-      else frame = centPb ??= this.prepare(PROTO_CENTRIFUGE_PROTOBUF, pub);
-      m.writer.enqueue(frame);
+      m.writer.enqueue(this.frameFor(m, frames));
     }
   }
 

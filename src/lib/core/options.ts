@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { MARKET_STATS_CHANNEL, PUBLIC_CHANNEL_EVENTS, USER_CHANNEL_EVENT } from '../protocol/events.js';
 import { MAX_CADENCE_MS, parseCadenceSuffix } from './cadence.js';
+import { DELTA_TYPES } from '../protocol/centrifuge-params.js';
 
 /** Connections one process accepts; over it the upgrade gets HTTP 503. */
 export const DEFAULT_MAX_CONNECTIONS = 19_000;
@@ -119,6 +120,13 @@ const namespaceSchema = z
      * quiet interval at once), whatever the publisher's rate; 0 (default): every publication.
      * Independent of client.writeDelayMs. History and recovery keep every publication.
      */
+    /**
+     * Delta compression subscribers may negotiate (Centrifugo's `allowed_delta_types`): with
+     * ["fossil"] a subscriber asking for `delta: "fossil"` gets each publication as a Fossil
+     * patch against the last one it received, when smaller. Every publication is eligible
+     * (Centrifugo's `delta_publish: true`). Empty (default): none.
+     */
+    allowedDeltaTypes: z.array(z.enum(DELTA_TYPES)).max(DELTA_TYPES.length).default([]),
     conflationIntervalMs: z.number().int().min(0).max(MAX_CADENCE_MS).default(0),
     /**
      * Cadences a client may choose with a channel name suffix (`BTC.price@1s` serves BTC.price at

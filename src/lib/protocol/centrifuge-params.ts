@@ -8,6 +8,14 @@ import { parseStreamPosition, type StreamPosition } from './position.js';
 import type { CentrifugeCommand } from './centrifuge.js';
 import { parseTagsFilter, type FilterNode } from './tags-filter.js';
 
+/** Delta types a subscriber may ask for (`delta` in subscribe) and a namespace may allow. */
+export const DELTA_TYPES = ['fossil'] as const;
+export type DeltaType = (typeof DELTA_TYPES)[number];
+
+export function isDeltaType(s: string): s is DeltaType {
+  return (DELTA_TYPES as readonly string[]).includes(s);
+}
+
 export interface TokenParams {
   /** null when absent or not a string. */
   readonly token: string | null;

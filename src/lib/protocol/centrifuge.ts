@@ -93,10 +93,16 @@ export function encodeReply(id: number, method: CentrifugeMethod, result: unknow
   return '{"id":' + id + ',"' + method + '":' + JSON.stringify(result ?? {}) + '}';
 }
 
-/** The `publications` array, each payload spliced in as its JSON text (never re-parsed). */
-function publicationsArray(pubs: readonly CentrifugePublicationFields[]): string {
+/**
+ * The `publications` array, each payload spliced in as its JSON text (never re-parsed); for a
+ * delta subscription (`asString`) each payload is that text as a JSON string.
+ */
+function publicationsArray(pubs: readonly CentrifugePublicationFields[], asString = false): string {
   let s = '[';
-  for (let i = 0; i < pubs.length; i++) s += (i > 0 ? ',' : '') + encodePublicationObject(pubs[i]!);
+  for (let i = 0; i < pubs.length; i++) {
+    const p = pubs[i]!;
+    s += (i > 0 ? ',' : '') + encodePublicationObject(asString ? { ...p, data: JSON.stringify(p.data) } : p);
+  }
   return s + ']';
 }
 
@@ -109,6 +115,8 @@ export interface CentrifugeSubscribeResult {
   readonly publications: readonly CentrifugePublicationFields[];
   /** JSON text of the subscription's `data` (server-side subscriptions). */
   readonly data?: string;
+  /** Fossil delta negotiated: `delta: true`, and every payload travels as a JSON string. */
+  readonly delta?: boolean;
 }
 
 /** The subscribe reply (field order as Centrifugo's: recoverable, positioned, epoch, offset, ...). */
@@ -119,8 +127,9 @@ export function encodeSubscribeResult(r: CentrifugeSubscribeResult): string {
     parts.push('"recoverable":true', '"positioned":true', '"epoch":' + JSON.stringify(r.position.epoch), '"offset":' + r.position.offset);
   }
   if (r.recovered !== undefined) parts.push('"was_recovering":true', '"recovered":' + r.recovered);
-  if (r.publications.length > 0) parts.push('"publications":' + publicationsArray(r.publications));
+  if (r.publications.length > 0) parts.push('"publications":' + publicationsArray(r.publications, r.delta === true));
   if (r.data !== undefined) parts.push('"data":' + r.data);
+  if (r.delta === true) parts.push('"delta":true');
   return '{' + parts.join(',') + '}';
 }
 
@@ -155,8 +164,10 @@ export function encodeErrorReply(id: number, err: ProtocolError): string {
 
 export interface CentrifugePublicationFields {
   offset: number;
-  /** JSON text of the payload. */
+  /** JSON text of the payload (or, with `delta`, a Fossil patch turning the previous payload into it). */
   data: string;
+  /** `data` is a Fossil patch against the previous publication the connection received (delta subscriptions). */
+  delta?: boolean;
   info?: { client: string; user: string };
   tags?: Readonly<Record<string, string>>;
 }
@@ -168,7 +179,16 @@ export function encodePublicationObject(p: CentrifugePublicationFields): string 
   let s = '{"data":' + p.data + (p.offset > 0 ? ',"offset":' + p.offset : '');
   if (p.info) s += ',"info":' + JSON.stringify(p.info);
   if (p.tags) s += ',"tags":' + JSON.stringify(p.tags);
+  if (p.delta === true) s += ',"delta":true';
   return s + '}';
+}
+
+/**
+ * The push of a delta subscription's publication: the payload as a JSON string — the JSON text
+ * itself (`delta` false), or a Fossil patch (`delta` true) whose bytes must be UTF-8 text.
+ */
+export function encodeDeltaPublicationPush(channel: string, p: CentrifugePublicationFields, payload: string, delta: boolean): string {
+  return encodePublicationPush(channel, { ...p, data: JSON.stringify(payload), delta });
 }
 
 export function encodePublicationPush(channel: string, p: CentrifugePublicationFields): string {
