@@ -123,7 +123,7 @@ export class OdinClient extends Client {
     const cmd = r.command;
     switch (cmd.type) {
       case 'heartbeat':
-        this.sendText(encodeOdinPong(Date.now()));
+        this.sendText(encodeOdinPong(Date.now(), this.heads()));
         return;
       case 'hello':
         this.sendText(encodeOdinWelcome(this.id, this.ctx.version, this.ctx.opts.pingIntervalMs, this.user));
@@ -140,6 +140,17 @@ export class OdinClient extends Client {
         void this.history(cmd.params);
         return;
     }
+  }
+
+  /** The head of each subscribed channel that keeps history, for the pong; undefined when none. */
+  private heads(): Record<string, StreamPosition> | undefined {
+    let heads: Record<string, StreamPosition> | undefined;
+    for (const [name, p] of this.subs) {
+      if (p === null || p.ns.historySize === 0) continue;
+      const h = this.ctx.hub.head(p.source);
+      if (h !== undefined) (heads ??= Object.create(null) as Record<string, StreamPosition>)[name] = h;
+    }
+    return heads;
   }
 
   private async history(p: OdinHistoryParams): Promise<void> {

@@ -17,7 +17,7 @@ import type { TokenVerifier } from './auth.js';
 import { brokerFailure } from './errors.js';
 import { BURST_SLICE_BYTES, Writer, type FlushScheduler, type WriterOwner } from './writer.js';
 import { Disconnect, ErrorCode, isProtocolError, protocolError, type DisconnectReason, type ProtocolError } from '../protocol/codes.js';
-import type { ProtocolId } from '../protocol/push.js';
+import { PROTO_ODIN, type ProtocolId } from '../protocol/push.js';
 import type { FilterNode } from '../protocol/tags-filter.js';
 
 /** What a client needs from the gateway that owns it. */
@@ -52,6 +52,8 @@ export interface PreparedSubscription {
   readonly channel: string;
   /** The broker channel its publications come from. */
   readonly source: string;
+  /** The position the client sent, or null. */
+  readonly since: StreamPosition | null;
   readonly ns: ResolvedNamespace;
   readonly membership: Membership;
   readonly position: StreamPosition;
@@ -297,6 +299,7 @@ export abstract class Client implements ConnectionHandler, WriterOwner {
       } else if (useHistory) {
         position = (await this.ctx.broker.history(source, { limit: 0 })).position;
       }
+      if (useHistory) this.ctx.hub.noteHead(source, position);
       if (ns.presence) await this.addPresence(channel);
       if (this.state === STATE_CLOSED || !this.subs.has(channel)) {
         this.recoveryReserved -= recoveredBytes;
@@ -307,6 +310,7 @@ export abstract class Client implements ConnectionHandler, WriterOwner {
       const prepared: PreparedSubscription = {
         channel,
         source,
+        since,
         ns,
         membership,
         position,
@@ -417,21 +421,27 @@ export abstract class Client implements ConnectionHandler, WriterOwner {
     if (this.state === STATE_CLOSED) return;
     const hub = this.ctx.hub;
     if (encodeRecovered && p.publications.length > 0) {
-      if (p.recoveredBytes > BURST_SLICE_BYTES) {
-        // Streamed in slices as the socket drains, encoded just before each slice.
-        const proto = this.protocol;
-        this.writer.enqueueBurst(p.publications, (pub) => hub.prepare(proto, pub), payloadBytes);
-      } else for (const pub of p.publications) this.enqueue(hub.prepare(this.protocol, pub));
+      // Odin pushes carry `prev`, from the position the client sent (same epoch) on.
+      let prev = p.since !== null && p.since.epoch === p.publications[0]!.epoch ? p.since.offset : 0;
+      const proto = this.protocol;
+      const encode = (pub: Publication): PreparedFrame => {
+        if (proto !== PROTO_ODIN) return hub.prepare(proto, pub);
+        const f = hub.prepareOdin(pub, prev);
+        prev = pub.offset;
+        return f;
+      };
+      // A large recovery is streamed in slices as the socket drains, encoded just before each slice (in order).
+      if (p.recoveredBytes > BURST_SLICE_BYTES) this.writer.enqueueBurst(p.publications, encode, payloadBytes);
+      else for (const pub of p.publications) this.enqueue(encode(pub));
     }
     const m = p.membership;
     let last = p.position.offset;
     const lastRecovered = p.publications[p.publications.length - 1];
-    if (lastRecovered !== undefined) {
-      m.lastOffset = lastRecovered.offset;
-      m.lastEpoch = lastRecovered.epoch;
-      // The reply (or the recovered pushes) carried it whole: the base of the next patch.
-      m.base = lastRecovered;
-    }
+    // Where the client stands: its last recovered publication, else the position it was told.
+    m.lastOffset = lastRecovered?.offset ?? p.position.offset;
+    m.lastEpoch = lastRecovered?.epoch ?? p.position.epoch;
+    // The reply (or the recovered pushes) carried it whole: the base of the next patch.
+    if (lastRecovered !== undefined) m.base = lastRecovered;
     const rename = p.channel !== p.source;
     let newest: Publication | null = null;
     for (const pub of buffered) {

@@ -1,10 +1,11 @@
-import type { Broker, Publication } from './broker.js';
+import type { Broker, Publication, StreamPosition } from './broker.js';
 import type { GatewayStats } from './stats.js';
 import type { Logger } from './logger.js';
 import type { FrameEncoder, PreparedFrame } from './transport.js';
 import type { Writer } from './writer.js';
 import {
   encodeDeltaPush,
+  encodeOdinPush,
   encodePush,
   PROTO_CENTRIFUGE,
   PROTO_CENTRIFUGE_PROTOBUF,
@@ -33,7 +34,10 @@ export interface Membership {
   readonly filter: SharedFilter | null;
   /** The cadence group (set by the hub when the subscription has an interval), or null. */
   cadence: CadenceGroup<Membership> | null;
-  /** The last publication given to this subscriber in the channel (cadence subscribers only). */
+  /**
+   * The last publication given to this subscriber in the channel (from its subscription's
+   * position on): the `prev` of Odin pushes, and what a cadence group does not send again.
+   */
   lastOffset: number;
   lastEpoch: string;
   /** Fossil delta negotiated (Centrifugo protocol): publications go as patches against `base`. */
@@ -47,7 +51,11 @@ export interface Membership {
  * bytes: one per protocol, and for delta subscriptions the whole payload and one patch per base.
  */
 export class PubFrames {
+  /** The Odin frame for subscribers whose `prev` is `odinPrev` (nearly all share one). */
   odin: PreparedFrame | undefined;
+  odinPrev = -1;
+  /** Odin frames for other `prev` values. */
+  odinByPrev: Map<number, PreparedFrame> | undefined;
   cent: PreparedFrame | undefined;
   centPb: PreparedFrame | undefined;
   /** JSON delta subscriptions' whole payload (as a string). */
@@ -117,6 +125,8 @@ class ChannelEntry<M> {
 interface SourceEntry {
   readonly names: Set<string>;
   readonly ready: Promise<void>;
+  /** The newest position this node knows of the channel (its publications, subscriptions' reads). */
+  head: StreamPosition;
 }
 
 /**
@@ -152,6 +162,18 @@ export class Hub<M extends object = object> {
     return this.channels.get(channel)?.members;
   }
 
+  /** The newest position this node knows of a channel it receives (Odin pongs carry it), if any. */
+  head(source: string): StreamPosition | undefined {
+    const h = this.sources.get(source)?.head;
+    return h === undefined || h.epoch === '' ? undefined : h;
+  }
+
+  /** A position read from the broker (a subscription's): the channel's head moves to it if newer. */
+  noteHead(source: string, position: StreamPosition): void {
+    const s = this.sources.get(source);
+    if (s !== undefined && position.epoch !== '') advanceHead(s, position);
+  }
+
   /** Every member fed by a broker channel, under any subscription name. */
   membersOfSource(source: string): M[] {
     const out: M[] = [];
@@ -170,7 +192,7 @@ export class Hub<M extends object = object> {
       this.channels.set(name, e);
       let s = this.sources.get(source);
       if (!s) {
-        s = { names: new Set(), ready: this.broker.subscribe(source) };
+        s = { names: new Set(), ready: this.broker.subscribe(source), head: { offset: 0, epoch: '' } };
         this.sources.set(source, s);
       }
       s.names.add(name);
@@ -245,6 +267,7 @@ export class Hub<M extends object = object> {
   onPublication(pub: Publication): void {
     const s = this.sources.get(pub.channel);
     if (!s) return;
+    if (pub.offset > 0) advanceHead(s, pub);
     for (const name of s.names) this.fanOut(this.channels.get(name)!, pub);
     const cb = this.stats.onBroadcastLatency;
     if (cb !== null) cb(Math.max(0, Date.now() - pub.time) / 1000);
@@ -277,7 +300,13 @@ export class Hub<M extends object = object> {
    */
   frameFor(m: Membership, f: PubFrames): PreparedFrame {
     const pub = f.pub;
-    if (m.protocol === PROTO_ODIN) return (f.odin ??= this.prepare(PROTO_ODIN, pub));
+    let prev = 0;
+    if (pub.offset > 0) {
+      prev = m.lastEpoch === pub.epoch ? m.lastOffset : 0;
+      m.lastOffset = pub.offset;
+      m.lastEpoch = pub.epoch;
+    }
+    if (m.protocol === PROTO_ODIN) return this.odinFrame(f, prev);
     const pb = m.protocol === PROTO_CENTRIFUGE_PROTOBUF;
     if (m.delta) {
       const base = m.base;
@@ -294,6 +323,24 @@ export class Hub<M extends object = object> {
     return (f.cent ??= this.prepare(PROTO_CENTRIFUGE, pub));
   }
 
+  /** The Odin push carrying `prev`: one frame per distinct `prev` (usually one per publication). */
+  private odinFrame(f: PubFrames, prev: number): PreparedFrame {
+    if (f.odin === undefined) {
+      f.odinPrev = prev;
+      return (f.odin = this.prepareOdin(f.pub, prev));
+    }
+    if (f.odinPrev === prev) return f.odin;
+    const map = (f.odinByPrev ??= new Map());
+    let frame = map.get(prev);
+    if (frame === undefined) map.set(prev, (frame = this.prepareOdin(f.pub, prev)));
+    return frame;
+  }
+
+  /** An Odin push with `prev` (a connection's recovered publications, pushes from the fan-out). */
+  prepareOdin(pub: Publication, prev: number): PreparedFrame {
+    return this.transport.prepare(Buffer.from(encodeOdinPush(pub, prev)));
+  }
+
   private prepareDelta(pb: boolean, pub: Publication, patch: Uint8Array | null): PreparedFrame {
     const e = encodeDeltaPush(pb ? PROTO_CENTRIFUGE_PROTOBUF : PROTO_CENTRIFUGE, pub, patch);
     return typeof e === 'string' ? this.transport.prepare(Buffer.from(e)) : this.transport.prepare(e, true);
@@ -304,12 +351,8 @@ export class Hub<M extends object = object> {
     const frames = new PubFrames(pub);
     for (const m of g.members) {
       if (m.buffer !== null) continue;
-      if (pub.offset > 0) {
-        // Given already (recovered, or released at activation).
-        if (m.lastEpoch === pub.epoch && m.lastOffset >= pub.offset) continue;
-        m.lastOffset = pub.offset;
-        m.lastEpoch = pub.epoch;
-      }
+      // Given already (recovered, or released at activation).
+      if (pub.offset > 0 && m.lastEpoch === pub.epoch && m.lastOffset >= pub.offset) continue;
       m.writer.enqueue(this.frameFor(m, frames));
     }
   }
@@ -343,6 +386,11 @@ export class Hub<M extends object = object> {
   prepareText(text: string): PreparedFrame {
     return this.transport.prepare(Buffer.from(text));
   }
+}
+
+/** Moves a channel's head to `p` when it is newer (or of another epoch: the stream started over). */
+function advanceHead(s: SourceEntry, p: StreamPosition): void {
+  if (p.epoch !== s.head.epoch || p.offset > s.head.offset) s.head = { offset: p.offset, epoch: p.epoch };
 }
 
 /** Queues a join (or leave) push for the channel's Centrifugo-protocol members on this node. */

@@ -126,6 +126,11 @@ export interface OdinPublicationFields {
   ts: number;
   /** JSON text of the payload. */
   data: string;
+  /**
+   * The offset of the publication this connection was last sent in the channel (or the ack's
+   * offset): equal to the client's last one, a gap is conflation or filtering; unequal, a loss.
+   */
+  prev?: number;
 }
 
 /** The push envelope, built by concatenation so the payload is never re-serialized. */
@@ -137,6 +142,7 @@ export function encodeOdinPublication(p: OdinPublicationFields): string {
     JSON.stringify(p.channel) +
     // A publication outside the stream (server API `skip_history`) has no position to keep.
     (p.offset > 0 ? ',"offset":' + p.offset + ',"epoch":' + JSON.stringify(p.epoch) : '') +
+    (p.prev !== undefined && p.offset > 0 ? ',"prev":' + p.prev : '') +
     ',"ts":' +
     p.ts +
     ',"data":' +
@@ -214,8 +220,14 @@ export function encodeUnsubscriptionAck(unsubscribed: string[], count: number): 
   return JSON.stringify({ type: 'unsubscription_ack', unsubscribed, count });
 }
 
-export function encodeOdinPong(ts: number): string {
-  return '{"type":"pong","ts":' + ts + '}';
+/**
+ * The answer to a heartbeat; `heads` (when the connection holds channels with history) is the
+ * newest position the server knows of each, so a client on a quiet channel can tell it missed
+ * the last publication (its own last offset is behind) without waiting for the next one.
+ */
+export function encodeOdinPong(ts: number, heads?: Readonly<Record<string, StreamPosition>>): string {
+  if (heads === undefined) return '{"type":"pong","ts":' + ts + '}';
+  return '{"type":"pong","ts":' + ts + ',"heads":' + JSON.stringify(heads) + '}';
 }
 
 export function encodeOdinError(code: number, message: string, extra?: { command?: string; channel?: string }): string {

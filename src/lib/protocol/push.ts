@@ -51,6 +51,11 @@ export function encodePush(proto: ProtocolId, pub: WirePublication): string | Ui
   return encodePublicationPush(pub.channel, pub);
 }
 
+/** The Odin push of `pub` to a connection that was last sent offset `prev` in the channel. */
+export function encodeOdinPush(pub: WirePublication, prev: number): string {
+  return encodeOdinPublication({ ...odinPublicationFields(pub), prev });
+}
+
 /** The Odin push envelope's fields of `pub` (pushes and `history` replies). */
 export function odinPublicationFields(pub: WirePublication): OdinPublicationFields {
   return { type: odinEventType(pub), channel: pub.channel, offset: pub.offset, epoch: pub.epoch, ts: pub.time, data: pub.data };
