@@ -20,13 +20,17 @@ async function setup() {
   const gw = new Gateway(
     resolveGatewayOptions({
       client: { writeDelayMs: 0 },
-      namespaces: [{ name: 'prices', pattern: '[A-Z]+\\.price', cadences: ['1s'], allowTagsFilter: true }, ...DEFAULT_NAMESPACES],
+      namespaces: [
+        { name: 'prices', pattern: '[A-Z]+\\.price', cadences: ['1s'], allowTagsFilter: true },
+        { name: 'stats', pattern: '[A-Z]+\\.stats', staleAfterMs: 1000 },
+        ...DEFAULT_NAMESPACES,
+      ],
     }),
     { broker: new MemoryBroker(), transport, clock },
   );
   await gw.start();
-  const connect = () => {
-    const c = transport.connect(gw, {});
+  const connect = (protocol: 'odin' | 'centrifuge' = 'odin') => {
+    const c = transport.connect(gw, { protocol });
     if (!(c instanceof FakeConnection)) throw new Error('rejected');
     return c;
   };
@@ -135,5 +139,48 @@ test('watchlist: one subscribe with "snapshot": true — the ack and every lates
       .map((m) => (m.data as { s: string }).s),
     symbols,
   );
+  await gw.shutdown();
+});
+
+test('staleness: no publication for staleAfterMs → stale; fresh before the next publication; late subscribers told at once', async () => {
+  const { gw, clock, connect } = await setup();
+  const c = connect();
+  const cent = connect('centrifuge');
+  cent.send({ id: 1, connect: {} });
+  await waitFor(() => cent.messages().some((m) => m.id === 1));
+  cent.send({ id: 2, subscribe: { channel: 'BTC.stats' } });
+  await waitFor(() => cent.messages().some((m) => m.id === 2));
+  await ack(c, { channels: ['BTC.stats'] });
+  const notices = (x: FakeConnection) =>
+    x.messages().filter((m) => m.type === 'stale' || m.type === 'fresh' || typeof m.offset === 'number');
+  clock.advance(999);
+  await settle();
+  assert.deepEqual(notices(c), []);
+  const since = clock.now() - 999;
+  clock.advance(1);
+  await settle();
+  assert.deepEqual(notices(c), [{ type: 'stale', channel: 'BTC.stats', since }]);
+  // A subscriber that comes while it is stale is told right after its ack.
+  const late = connect();
+  await ack(late, { channels: ['BTC.stats'] });
+  await waitFor(() => notices(late).length === 1);
+  assert.equal(notices(late)[0]!.type, 'stale');
+  await gw.publish({ channel: 'BTC.stats', data: '1' });
+  await settle();
+  assert.deepEqual(
+    notices(c).map((m) => m.type),
+    ['stale', 'fresh', 'stats'],
+  );
+  // Publications keep it fresh; a quiet period again makes it stale again.
+  clock.advance(600);
+  await gw.publish({ channel: 'BTC.stats', data: '2' });
+  clock.advance(600);
+  await settle();
+  assert.equal(notices(c).filter((m) => m.type === 'stale').length, 1);
+  clock.advance(400);
+  await settle();
+  assert.equal(notices(c).filter((m) => m.type === 'stale').length, 2);
+  // The Centrifugo protocol has no such push: its subscriber got the publications only.
+  assert.equal(cent.messages().filter((m) => m.push !== undefined).length, 2);
   await gw.shutdown();
 });

@@ -191,6 +191,11 @@ export class OdinClient extends Client {
     for (const e of errors) this.ctx.stats.countCommandError(e.code);
     const acks = ok.map((p) => this.ackOf(p));
     this.sendText(encodeSubscriptionAck(acks, this.subs.size, errors));
-    for (const p of ok) this.activate(p, true);
+    for (const p of ok) {
+      this.activate(p, true);
+      // Subscribed while its source is quiet: told at once, as the others were.
+      const stale = this.ctx.hub.staleNotice(p.source, p.channel);
+      if (stale !== null) this.sendText(stale);
+    }
   }
 }

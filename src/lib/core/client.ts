@@ -244,7 +244,7 @@ export abstract class Client implements ConnectionHandler, WriterOwner {
     };
     this.subs.set(channel, null);
     try {
-      await this.ctx.hub.add(channel, this, membership, source, target.intervalMs);
+      await this.ctx.hub.add(channel, this, membership, source, target.intervalMs, ns.staleAfterMs);
       const useHistory = ns.historySize > 0;
       let position: StreamPosition = { offset: 0, epoch: '' };
       let recovered = false;

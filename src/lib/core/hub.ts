@@ -14,6 +14,7 @@ import {
   type ProtocolId,
 } from '../protocol/push.js';
 import { DeltaPatches, type Patch } from './delta.js';
+import { encodeOdinFresh, encodeOdinStale } from '../protocol/odin.js';
 import { JSON_CODEC, PROTOBUF_CODEC } from '../protocol/centrifuge-codec.js';
 import { filterKey, matchTags, type FilterNode } from '../protocol/tags-filter.js';
 import { CadenceGroup } from './cadence.js';
@@ -127,6 +128,11 @@ interface SourceEntry {
   readonly ready: Promise<void>;
   /** The newest position this node knows of the channel (its publications, subscriptions' reads). */
   head: StreamPosition;
+  /** Staleness (the namespace's `staleAfterMs`; 0: not watched): when the last publication came, ms. */
+  staleAfterMs: number;
+  lastPubAt: number;
+  stale: boolean;
+  staleTimer: unknown;
 }
 
 /**
@@ -162,6 +168,39 @@ export class Hub<M extends object = object> {
     return this.channels.get(channel)?.members;
   }
 
+  /**
+   * Watches a channel for staleness: the timer fires once per `staleAfterMs` at most and only
+   * re-arms while publications come (a publication costs no timer work); past the limit
+   * without one, its Odin subscribers are told `stale`, and `fresh` with the next publication.
+   */
+  private armStale(source: string, s: SourceEntry, after: number): void {
+    s.staleTimer = this.clock.setTimeout(() => {
+      s.staleTimer = null;
+      if (this.sources.get(source) !== s) return;
+      const idle = this.clock.now() - s.lastPubAt;
+      if (idle < s.staleAfterMs) return this.armStale(source, s, s.staleAfterMs - idle);
+      s.stale = true;
+      this.noticeToOdin(s, (name) => encodeOdinStale(name, s.lastPubAt));
+    }, after);
+  }
+
+  /** The channel's `stale` notice, for a subscriber that joins while it is stale; null when fresh. */
+  staleNotice(source: string, name: string): string | null {
+    const s = this.sources.get(source);
+    return s !== undefined && s.stale ? encodeOdinStale(name, s.lastPubAt) : null;
+  }
+
+  /** Queues a notice (encoded once per subscription name) on the active Odin members fed by `s`. */
+  private noticeToOdin(s: SourceEntry, encode: (name: string) => string): void {
+    for (const name of s.names) {
+      let frame: PreparedFrame | undefined;
+      for (const m of this.channels.get(name)!.members.values()) {
+        if (m.buffer !== null || m.protocol !== PROTO_ODIN) continue;
+        m.writer.enqueue((frame ??= this.prepareText(encode(name))));
+      }
+    }
+  }
+
   /** The newest position this node knows of a channel it receives (Odin pongs carry it), if any. */
   head(source: string): StreamPosition | undefined {
     const h = this.sources.get(source)?.head;
@@ -185,15 +224,24 @@ export class Hub<M extends object = object> {
    * Adds a member under a subscription name fed by the broker channel `source`, with at most
    * one publication per `intervalMs` (0: all); resolves once the broker delivers `source` here.
    */
-  async add(name: string, member: M, m: Membership, source: string = name, intervalMs = 0): Promise<void> {
+  async add(name: string, member: M, m: Membership, source: string = name, intervalMs = 0, staleAfterMs = 0): Promise<void> {
     let e = this.channels.get(name);
     if (!e) {
       e = new ChannelEntry<M>(name, source);
       this.channels.set(name, e);
       let s = this.sources.get(source);
       if (!s) {
-        s = { names: new Set(), ready: this.broker.subscribe(source), head: { offset: 0, epoch: '' } };
+        s = {
+          names: new Set(),
+          ready: this.broker.subscribe(source),
+          head: { offset: 0, epoch: '' },
+          staleAfterMs,
+          lastPubAt: this.clock.now(),
+          stale: false,
+          staleTimer: null,
+        };
         this.sources.set(source, s);
+        if (staleAfterMs > 0) this.armStale(source, s, staleAfterMs);
       }
       s.names.add(name);
     }
@@ -260,6 +308,7 @@ export class Hub<M extends object = object> {
     if (s === undefined || s.names.size > 0) return;
     const channel = e.source;
     this.sources.delete(channel);
+    if (s.staleTimer !== null) this.clock.clearTimeout(s.staleTimer);
     this.broker.unsubscribe(channel).catch((err: unknown) => this.log.warn({ err, channel }, 'broker unsubscribe failed'));
   }
 
@@ -268,6 +317,15 @@ export class Hub<M extends object = object> {
     const s = this.sources.get(pub.channel);
     if (!s) return;
     if (pub.offset > 0) advanceHead(s, pub);
+    if (s.staleAfterMs > 0) {
+      s.lastPubAt = this.clock.now();
+      if (s.stale) {
+        // Fresh again: told before the publication that proves it.
+        s.stale = false;
+        this.noticeToOdin(s, (name) => encodeOdinFresh(name));
+        this.armStale(pub.channel, s, s.staleAfterMs);
+      }
+    }
     for (const name of s.names) this.fanOut(this.channels.get(name)!, pub);
     const cb = this.stats.onBroadcastLatency;
     if (cb !== null) cb(Math.max(0, Date.now() - pub.time) / 1000);

@@ -127,6 +127,12 @@ const namespaceSchema = z
      * (Centrifugo's `delta_publish: true`). Empty (default): none.
      */
     allowedDeltaTypes: z.array(z.enum(DELTA_TYPES)).max(DELTA_TYPES.length).default([]),
+    /**
+     * Feed staleness, ms: a channel without a publication for this long gets its Odin subscribers
+     * a `stale` notice, and `fresh` before the next publication (UIs grey out prices). 0
+     * (default): not watched. One timer per watched channel on a node, at most one firing per period.
+     */
+    staleAfterMs: z.number().int().min(0).max(86_400_000).default(0),
     conflationIntervalMs: z.number().int().min(0).max(MAX_CADENCE_MS).default(0),
     /**
      * Cadences a client may choose with a channel name suffix (`BTC.price@1s` serves BTC.price at

@@ -225,6 +225,19 @@ export function encodeUnsubscriptionAck(unsubscribed: string[], count: number): 
  * newest position the server knows of each, so a client on a quiet channel can tell it missed
  * the last publication (its own last offset is behind) without waiting for the next one.
  */
+/**
+ * A channel's source went quiet: no publication for the namespace's `staleAfterMs` since `since`
+ * (ms since the Unix epoch). UIs grey its values out until `fresh`.
+ */
+export function encodeOdinStale(channel: string, since: number): string {
+  return '{"type":"stale","channel":' + JSON.stringify(channel) + ',"since":' + Math.round(since) + '}';
+}
+
+/** The channel publishes again (sent just before the publication that ends the staleness). */
+export function encodeOdinFresh(channel: string): string {
+  return '{"type":"fresh","channel":' + JSON.stringify(channel) + '}';
+}
+
 export function encodeOdinPong(ts: number, heads?: Readonly<Record<string, StreamPosition>>): string {
   if (heads === undefined) return '{"type":"pong","ts":' + ts + '}';
   return '{"type":"pong","ts":' + ts + ',"heads":' + JSON.stringify(heads) + '}';
