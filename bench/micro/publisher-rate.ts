@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { connect } from '@nats-io/transport-node';
 import { startPublisher } from '../../src/lib/publisher/server.js';
 import type { SinkOptions } from '../../src/lib/publisher/options.js';
-import { startNatsServer } from '../../test/testkit/nats-cluster.js';
+import { startNatsServer } from '../../test/testkit/nats-server.js';
 import { parseFlags, toList, toNumber } from '../../src/lib/runtime/flags.js';
 
 const BIN = fileURLToPath(new URL('../../../bin/odin-ws.js', import.meta.url));

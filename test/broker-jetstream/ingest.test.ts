@@ -5,7 +5,8 @@ import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
 import { JetStreamBroker } from '../../src/lib/broker-jetstream/jetstream-broker.js';
 import { NatsIngest, compileRules, mapSubject, DEFAULT_INGEST_RULES } from '../../src/lib/ingest-nats/nats-ingest.js';
 import { decodeChannel, encodeChannel } from '../../src/lib/broker-jetstream/subject.js';
-import { startNatsServer, type NatsServerHandle } from '../testkit/nats-cluster.js';
+import { startNatsServer, type NatsServerHandle } from '../testkit/nats-server.js';
+import { systemClock } from '../../src/lib/runtime/clock.js';
 import { Recorder } from '../broker-conformance.js';
 
 describe('subject mapping', () => {
@@ -60,7 +61,7 @@ describe('NatsIngest into JetStreamBroker', () => {
     await broker.subscribe('market.stats');
     // Two gateway processes would each run an ingest on the same subjects.
     for (let i = 0; i < 2; i++) {
-      const ing = new NatsIngest({ servers: nats.url, broker });
+      const ing = new NatsIngest({ servers: nats.url, broker, clock: systemClock });
       await ing.start();
       stops.push(() => ing.stop());
     }

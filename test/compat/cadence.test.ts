@@ -12,7 +12,7 @@ import { Centrifuge, type PublicationContext } from 'centrifuge';
 import WebSocket from 'ws';
 import { startGateway, type RunningGateway } from '../../src/apps/gateway/compose.js';
 import { DEFAULT_NAMESPACES, type GatewayOptionsInput } from '../../src/lib/core/options.js';
-import { startNatsServer, type NatsServerHandle } from '../testkit/nats-cluster.js';
+import { startNatsServer, type NatsServerHandle } from '../testkit/nats-server.js';
 import { startGatewayProcess, type GatewayProcess } from '../testkit/gateway-process.js';
 import { api, TestClient } from '../testkit/ws-client.js';
 import { waitFor } from '../testkit/wait.js';

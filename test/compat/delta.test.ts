@@ -15,7 +15,7 @@ import { Centrifuge as PbCentrifuge } from 'centrifuge/build/protobuf';
 import WebSocket from 'ws';
 import { startGateway, type RunningGateway } from '../../src/apps/gateway/compose.js';
 import { DEFAULT_NAMESPACES, type GatewayOptionsInput } from '../../src/lib/core/options.js';
-import { startNatsServer, type NatsServerHandle } from '../testkit/nats-cluster.js';
+import { startNatsServer, type NatsServerHandle } from '../testkit/nats-server.js';
 import { startGatewayProcess, type GatewayProcess } from '../testkit/gateway-process.js';
 import { runGo, runPython } from '../testkit/compat-clients.js';
 import { api } from '../testkit/ws-client.js';

@@ -9,11 +9,13 @@ import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
 import { MemoryBroker } from '../../src/lib/core/broker-memory.js';
 import { IngestTracker } from '../../src/lib/core/ingest.js';
 import { NatsIngest, messageId } from '../../src/lib/ingest-nats/nats-ingest.js';
-import { startNatsServer, type NatsServerHandle } from '../testkit/nats-cluster.js';
+import { startNatsServer, type NatsServerHandle } from '../testkit/nats-server.js';
 import { startGatewayProcess, type GatewayProcess } from '../testkit/gateway-process.js';
 import { TestClient, type Json } from '../testkit/ws-client.js';
 import { Recorder } from '../broker-conformance.js';
 import { waitFor } from '../testkit/wait.js';
+import { systemClock } from '../../src/lib/runtime/clock.js';
+import { FakeClock } from '../testkit/fake-clock.js';
 
 const enc = new TextEncoder();
 
@@ -30,7 +32,8 @@ describe('ingest dedup key', () => {
 
 describe('IngestTracker', () => {
   it('bounds the publications in flight, counts drops and failures, reports lag, resolves whenIdle', async () => {
-    const t = new IngestTracker(2);
+    const clock = new FakeClock();
+    const t = new IngestTracker(clock, 2);
     const resolvers: (() => void)[] = [];
     const errors: unknown[] = [];
     const hold = (): Promise<void> => new Promise<void>((r) => resolvers.push(r));
@@ -59,7 +62,7 @@ describe('IngestTracker', () => {
     );
     assert.equal(t.counters.dropped, 1);
     assert.equal(t.inFlight, 2);
-    assert.ok(t.lagMs(Date.now() + 100) >= 100);
+    assert.ok(t.lagMs(clock.now() + 100) >= 100);
     const idle = t.whenIdle();
     for (const r of resolvers) r();
     await idle;
@@ -69,7 +72,7 @@ describe('IngestTracker', () => {
   });
 
   it('rejects a bound that is not a positive integer', () => {
-    assert.throws(() => new IngestTracker(0), /positive integer/);
+    assert.throws(() => new IngestTracker(new FakeClock(), 0), /positive integer/);
   });
 });
 
@@ -86,13 +89,13 @@ describe('NatsIngest on the memory broker', () => {
   });
 
   it('delivers two byte-identical payloads as two publications; an id repeated is kept once', async () => {
-    const broker = new MemoryBroker();
+    const broker = new MemoryBroker({ clock: systemClock });
     const rec = new Recorder();
     await broker.run(rec);
     const sym = 'S' + randomBytes(3).toString('hex');
     const ch = `${sym}.trade`;
     await broker.subscribe(ch);
-    const ing = new NatsIngest({ servers: nats.url, broker });
+    const ing = new NatsIngest({ servers: nats.url, broker, clock: systemClock });
     await ing.start();
     try {
       const body = enc.encode(JSON.stringify({ type: 'trade', price: 42, qty: 1 }));

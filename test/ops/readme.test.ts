@@ -14,7 +14,8 @@ import { fileURLToPath } from 'node:url';
 import { DEFAULT_CHANNELS } from '../../src/apps/loadtest/main.js';
 import { EventGenerator, DEFAULT_EVENT_WEIGHTS } from '../../src/lib/publisher/generator.js';
 import { eventChannel } from '../../src/lib/protocol/events.js';
-import { freePort, startNatsServer } from '../testkit/nats-cluster.js';
+import { freePort } from '../testkit/free-port.js';
+import { startNatsServer } from '../testkit/nats-server.js';
 import { findTool } from '../testkit/tools.js';
 import { waitFor } from '../testkit/wait.js';
 

@@ -8,7 +8,8 @@ import { DEFAULT_INGEST_RULES, NatsIngest, type IngestRule } from '../../src/lib
 import type { PublishOptions, StreamPosition } from '../../src/lib/core/broker.js';
 import { eventChannel, type OdinEvent } from '../../src/lib/protocol/events.js';
 import { startPublisher } from '../../src/lib/publisher/server.js';
-import { startNatsServer, type NatsServerHandle } from '../testkit/nats-cluster.js';
+import { startNatsServer, type NatsServerHandle } from '../testkit/nats-server.js';
+import { systemClock } from '../../src/lib/runtime/clock.js';
 import { waitFor } from '../testkit/wait.js';
 
 interface Published {
@@ -29,7 +30,7 @@ async function run(
       return { offset: ++offset, epoch: 'test' };
     },
   };
-  const ingest = new NatsIngest({ broker, servers: nats.url, rules });
+  const ingest = new NatsIngest({ broker, servers: nats.url, rules, clock: systemClock });
   await ingest.start();
   const pub = await startPublisher({
     port: 0,

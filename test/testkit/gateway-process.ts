@@ -144,13 +144,3 @@ export function apiOk(r: ApiReply): boolean {
 export function assertApiOk(r: ApiReply): void {
   if (!apiOk(r)) throw new Error(`server API call failed: HTTP ${r.status} ${JSON.stringify(r.body)}`);
 }
-
-/** Polls `cond` until true or the deadline; for conditions that have no event to wait on. */
-export async function pollUntil(cond: () => boolean | Promise<boolean>, timeoutMs: number, what: string, everyMs = 50): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await cond()) return;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise<void>((r) => setTimeout(r, everyMs));
-  }
-}

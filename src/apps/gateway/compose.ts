@@ -17,6 +17,7 @@ import { JwtVerifier } from '../../lib/core/auth.js';
 import { MemoryPresence } from '../../lib/core/presence.js';
 import type { Ingest, IngestSink } from '../../lib/core/ingest.js';
 import { silentLogger, type Logger } from '../../lib/core/logger.js';
+import { systemClock } from '../../lib/runtime/clock.js';
 import { CodedError, isRetryable } from '../../lib/protocol/codes.js';
 import { WsTransport } from '../../lib/transport-ws/ws-transport.js';
 import { createGatewayApp } from '../../lib/server/http-app.js';
@@ -109,7 +110,7 @@ export async function composeGateway(cfg: GatewayConfig, parts: GatewayParts = {
         ...(js.presenceTtlMs !== undefined ? { presenceTtlMs: js.presenceTtlMs } : {}),
       });
       log.info({ natsUrl: cfg.natsUrl, historySize: js.historySize, historyTtlMs: js.maxAgeMs }, 'using the JetStream broker');
-    } else broker = new MemoryBroker();
+    } else broker = new MemoryBroker({ clock: systemClock });
     const presence = isPresenceProvider(broker) ? broker.presence : new MemoryPresence();
     // 3. Session routing for /emulation across nodes (NATS), the transport, core.
     const router = cfg.broker === 'nats' && nats ? new NatsSessionRouter(nats) : null;
@@ -121,7 +122,14 @@ export async function composeGateway(cfg: GatewayConfig, parts: GatewayParts = {
       ...(parts.headersTimeoutMs !== undefined ? { headersTimeoutMs: parts.headersTimeoutMs } : {}),
     });
     const verifier = new JwtVerifier({ hmacSecret: options.tokenHmacSecret, publicKeyPem: options.tokenPublicKey });
-    const gateway = new Gateway(options, { broker, transport, log, presence, verifier: verifier.configured ? verifier : null });
+    const gateway = new Gateway(options, {
+      broker,
+      transport,
+      log,
+      clock: systemClock,
+      presence,
+      verifier: verifier.configured ? verifier : null,
+    });
     // 4. Metrics, then the broker (gateway.start), readiness, dashboard, the HTTP app, the listener.
     const registry = createMetrics(gateway);
     await gateway.start();
@@ -218,6 +226,7 @@ function buildIngest(kind: string, cfg: GatewayConfig, gw: RunningGateway, nats:
     const ing = cfg.jetstream.ingest;
     return new NatsIngest({
       connection: nats!,
+      clock: systemClock,
       ...(ing.rules !== undefined ? { rules: ing.rules } : {}),
       ...(ing.queue !== undefined ? { queue: ing.queue } : {}),
       // Gateways sharing a broker share the feed: one reads it at a time (ingest-nats/lease.ts).

@@ -11,6 +11,7 @@ import {
   type PublishResult,
   type StreamPosition,
 } from './broker.js';
+import type { Clock } from './clock.js';
 import { FATE_DUPLICATE, FATE_GAP, fenceSources, type SourcePositions } from './source-fence.js';
 
 /** Default history kept when a publish names no size: none, as in Centrifugo. */
@@ -23,8 +24,8 @@ export const MAX_IDEMPOTENCY_KEYS = 1_000_000;
 export interface MemoryBrokerOptions {
   /** Idempotency window, ms (default {@link DEFAULT_IDEMPOTENCY_WINDOW_MS}). */
   readonly idempotencyWindowMs?: number;
-  /** Clock, ms; injectable so TTL logic is tested without waiting. */
-  readonly now?: () => number;
+  /** Publication times, TTLs and the idempotency window (a fake clock in tests: no waiting). */
+  readonly clock: Clock;
 }
 
 /** One channel's stream: a ring of the last `size` publications. */
@@ -94,12 +95,12 @@ export class MemoryBroker implements Broker, EphemeralPublisher {
   private readonly subscribed = new Set<string>();
   private readonly idempotency = new Map<string, { pos: StreamPosition; expires: number }>();
   private readonly windowMs: number;
-  private readonly now: () => number;
+  private readonly clock: Clock;
   private closed = false;
 
-  constructor(opts: MemoryBrokerOptions = {}) {
+  constructor(opts: MemoryBrokerOptions) {
     this.windowMs = opts.idempotencyWindowMs ?? DEFAULT_IDEMPOTENCY_WINDOW_MS;
-    this.now = opts.now ?? Date.now;
+    this.clock = opts.clock;
   }
 
   async run(handler: BrokerEventHandler): Promise<void> {
@@ -108,7 +109,7 @@ export class MemoryBroker implements Broker, EphemeralPublisher {
 
   async publish(channel: string, data: string, opts: PublishOptions = {}): Promise<PublishResult> {
     if (this.closed) throw new BrokerError('closed', 'broker is closed');
-    const now = this.now();
+    const now = this.clock.now();
     if (opts.idempotencyKey !== undefined) {
       const seen = this.idempotency.get(channel + '\u0000' + opts.idempotencyKey);
       if (seen && seen.expires > now) return seen.pos;
@@ -157,7 +158,7 @@ export class MemoryBroker implements Broker, EphemeralPublisher {
       offset: 0,
       epoch,
       data,
-      time: this.now(),
+      time: this.clock.now(),
       ...(opts.tags ? { tags: opts.tags } : {}),
       ...(opts.info ? { info: opts.info } : {}),
     };
@@ -183,7 +184,7 @@ export class MemoryBroker implements Broker, EphemeralPublisher {
       this.streams.set(channel, stream);
     }
     const ttl = this.ttls.get(channel);
-    if (ttl !== undefined) stream.expire(this.now() - ttl);
+    if (ttl !== undefined) stream.expire(this.clock.now() - ttl);
     const position = { offset: stream.offset, epoch: stream.epoch };
     if (opts.limit <= 0) return { publications: [], position };
     let pubs = stream.all();

@@ -8,6 +8,7 @@ import {
   type ClientContext,
   type PreparedSubscription,
 } from './client.js';
+import type { TimerHandle } from './clock.js';
 import { brokerFailure } from './errors.js';
 import { resolveSubscription } from './channels.js';
 import type { TransportConnection } from './transport.js';
@@ -68,7 +69,7 @@ function subscribeFields(p: PreparedSubscription, data: string | null): Subscrib
 export class CentrifugeClient extends Client {
   readonly protocol: ProtocolId;
   private readonly codec: CentrifugeCodec;
-  private handshakeTimer: NodeJS.Timeout | null;
+  private handshakeTimer: TimerHandle | null;
   /** Commands waiting for the one before them to finish. */
   private readonly queue: CentrifugeFrameItem[] = [];
   private running = false;
@@ -87,11 +88,14 @@ export class CentrifugeClient extends Client {
     super(ctx, conn, ip);
     this.protocol = protobuf ? PROTO_CENTRIFUGE_PROTOBUF : PROTO_CENTRIFUGE;
     this.codec = protobuf ? PROTOBUF_CODEC : JSON_CODEC;
-    this.handshakeTimer = setTimeout(() => {
-      this.handshakeTimer = null;
-      if (this.state === STATE_CONNECTING) this.disconnect(Disconnect.Stale);
-    }, ctx.opts.handshakeTimeoutMs);
-    this.handshakeTimer.unref();
+    this.handshakeTimer = ctx.clock.setTimeout(
+      () => {
+        this.handshakeTimer = null;
+        if (this.state === STATE_CONNECTING) this.disconnect(Disconnect.Stale);
+      },
+      ctx.opts.handshakeTimeoutMs,
+      { background: true },
+    );
   }
 
   ping(): void {
@@ -111,7 +115,7 @@ export class CentrifugeClient extends Client {
   }
 
   private clearHandshake(): void {
-    if (this.handshakeTimer) clearTimeout(this.handshakeTimer);
+    if (this.handshakeTimer) this.ctx.clock.clearTimeout(this.handshakeTimer);
     this.handshakeTimer = null;
   }
 
@@ -230,7 +234,7 @@ export class CentrifugeClient extends Client {
       node: this.ctx.nodeId,
       ...(this.session !== undefined ? { session: this.session } : {}),
       expires: this.exp > 0,
-      ttl: this.exp > 0 ? Math.max(1, Math.floor(this.exp - Date.now() / 1000)) : 0,
+      ttl: this.exp > 0 ? Math.max(1, Math.floor(this.exp - this.ctx.clock.now() / 1000)) : 0,
       subs,
     };
   }

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { Clock, TimerHandle } from './clock.js';
 import type { Broker, HistoryResult, Publication, StreamPosition } from './broker.js';
 import type { ChannelRules, ResolvedNamespace, ResolvedSubscription } from './channels.js';
 import { channelUser, resolveSubscription } from './channels.js';
@@ -33,6 +34,7 @@ export interface ClientContext {
   readonly recoveryBudget: RecoveryBudget;
   readonly recoverySlots: RecoverySlots;
   readonly verifier: TokenVerifier | null;
+  readonly clock: Clock;
   readonly version: string;
   readonly nodeId: string;
   clientClosed(client: Client): void;
@@ -124,8 +126,8 @@ export abstract class Client implements ConnectionHandler, WriterOwner {
   private tokens: number;
   /** Recovered bytes decided and not yet handed to the writer. */
   private recoveryReserved = 0;
-  private lastRefill = Date.now();
-  private expiryTimer: NodeJS.Timeout | null = null;
+  private lastRefill: number;
+  private expiryTimer: TimerHandle | null = null;
 
   constructor(
     protected readonly ctx: ClientContext,
@@ -133,6 +135,7 @@ export abstract class Client implements ConnectionHandler, WriterOwner {
     readonly ip: string,
   ) {
     this.tokens = ctx.opts.commandBurst;
+    this.lastRefill = ctx.clock.monotonic();
     this.writer = new Writer(conn, ctx.flusher, ctx.stats, ctx.opts.maxQueueBytes, this);
   }
 
@@ -150,7 +153,7 @@ export abstract class Client implements ConnectionHandler, WriterOwner {
 
   /** Token bucket; false means the command must be refused (error 111). */
   protected allowCommand(): boolean {
-    const now = Date.now();
+    const now = this.ctx.clock.monotonic();
     const { commandRatePerSecond, commandBurst } = this.ctx.opts;
     this.tokens = Math.min(commandBurst, this.tokens + ((now - this.lastRefill) * commandRatePerSecond) / 1000);
     this.lastRefill = now;
@@ -187,14 +190,13 @@ export abstract class Client implements ConnectionHandler, WriterOwner {
   protected setCredentials(user: string, exp: number): void {
     this.user = user;
     this.exp = exp;
-    if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    if (this.expiryTimer) this.ctx.clock.clearTimeout(this.expiryTimer);
     this.expiryTimer = null;
     if (exp > 0) {
-      const ms = Math.max(0, exp * 1000 - Date.now());
+      const ms = Math.max(0, exp * 1000 - this.ctx.clock.now());
       // Beyond setTimeout's range the token outlives any process; no timer needed.
       if (ms < 2 ** 31 - 1) {
-        this.expiryTimer = setTimeout(() => this.disconnect(Disconnect.Expired), ms);
-        this.expiryTimer.unref();
+        this.expiryTimer = this.ctx.clock.setTimeout(() => this.disconnect(Disconnect.Expired), ms, { background: true });
       }
     }
   }
@@ -543,7 +545,7 @@ export abstract class Client implements ConnectionHandler, WriterOwner {
     if (this.state === STATE_CLOSED) return;
     this.state = STATE_CLOSED;
     for (const channel of [...this.subs.keys()]) this.unsubscribeChannel(channel);
-    if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    if (this.expiryTimer) this.ctx.clock.clearTimeout(this.expiryTimer);
     this.expiryTimer = null;
     this.writer.close();
     this.ctx.clientClosed(this);

@@ -1,15 +1,27 @@
-/** Time and timers, injected so that timing logic (the publisher's rate control, core's cadence) is tested with a fake clock. */
+/**
+ * Time as a dependency. Core never reads the system clock or starts a timer itself: whoever builds
+ * a Gateway, MemoryBroker or IngestTracker passes a `Clock` (`systemClock` in
+ * src/lib/runtime/clock.ts for a process, test/testkit/fake-clock.ts in unit tests, where time
+ * moves only when the test advances it). Ends of an event-loop turn (`setImmediate`) are not time
+ * and stay as they are.
+ */
 export interface Clock {
-  /** Milliseconds since the Unix epoch; monotonic (never goes back), may be fractional. */
+  /** Wall time, ms since the Unix epoch; never goes back, may be fractional. */
   now(): number;
-  /** Calls `fn` once after about `ms` milliseconds. */
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
+  /** ms from an arbitrary origin, for durations only (`performance.now()`-like). */
+  monotonic(): number;
+  /**
+   * Calls `fn` once after about `ms` ms. A `background` timer does not by itself keep the process
+   * alive (Node's `unref`): a deadline that serves a connection, which the transport keeps alive.
+   */
+  setTimeout(fn: () => void, ms: number, opts?: TimerOptions): TimerHandle;
+  /** Cancels a timer; a handle that already fired or was cancelled is ignored. */
+  clearTimeout(handle: TimerHandle): void;
 }
 
-/** Wall time anchored once, then advanced by the monotonic clock, so NTP steps do not jump it. */
-export const systemClock: Clock = Object.freeze({
-  now: () => performance.timeOrigin + performance.now(),
-  setTimeout: (fn: () => void, ms: number): unknown => setTimeout(fn, ms),
-  clearTimeout: (handle: unknown): void => clearTimeout(handle as ReturnType<typeof setTimeout>),
-});
+export interface TimerOptions {
+  readonly background?: boolean;
+}
+
+/** Opaque: only the clock that made it knows what it is. */
+export type TimerHandle = unknown;

@@ -1,4 +1,5 @@
 import type { Broker, Publication, StreamPosition } from './broker.js';
+import type { Clock } from './clock.js';
 import type { GatewayStats } from './stats.js';
 import type { Logger } from './logger.js';
 import type { FrameEncoder, PreparedFrame } from './transport.js';
@@ -18,7 +19,6 @@ import { encodeOdinFresh, encodeOdinStale } from '../protocol/odin.js';
 import { JSON_CODEC, PROTOBUF_CODEC } from '../protocol/centrifuge-codec.js';
 import { filterKey, matchTags, type FilterNode } from '../protocol/tags-filter.js';
 import { CadenceGroup } from './cadence.js';
-import { systemClock, type Clock } from './clock.js';
 
 /**
  * A client's membership in a channel: everything the fan-out loop reads, in one object (so the
@@ -153,7 +153,7 @@ export class Hub<M extends object = object> {
     private readonly transport: FrameEncoder,
     private readonly stats: GatewayStats,
     private readonly log: Logger,
-    private readonly clock: Clock = systemClock,
+    private readonly clock: Clock,
   ) {}
 
   get channelCount(): number {
@@ -174,14 +174,18 @@ export class Hub<M extends object = object> {
    * without one, its Odin subscribers are told `stale`, and `fresh` with the next publication.
    */
   private armStale(source: string, s: SourceEntry, after: number): void {
-    s.staleTimer = this.clock.setTimeout(() => {
-      s.staleTimer = null;
-      if (this.sources.get(source) !== s) return;
-      const idle = this.clock.now() - s.lastPubAt;
-      if (idle < s.staleAfterMs) return this.armStale(source, s, s.staleAfterMs - idle);
-      s.stale = true;
-      this.noticeToOdin(s, (name) => encodeOdinStale(name, s.lastPubAt));
-    }, after);
+    s.staleTimer = this.clock.setTimeout(
+      () => {
+        s.staleTimer = null;
+        if (this.sources.get(source) !== s) return;
+        const idle = this.clock.now() - s.lastPubAt;
+        if (idle < s.staleAfterMs) return this.armStale(source, s, s.staleAfterMs - idle);
+        s.stale = true;
+        this.noticeToOdin(s, (name) => encodeOdinStale(name, s.lastPubAt));
+      },
+      after,
+      { background: true },
+    );
   }
 
   /** The channel's `stale` notice, for a subscriber that joins while it is stale; null when fresh. */
@@ -328,7 +332,7 @@ export class Hub<M extends object = object> {
     }
     for (const name of s.names) this.fanOut(this.channels.get(name)!, pub);
     const cb = this.stats.onBroadcastLatency;
-    if (cb !== null) cb(Math.max(0, Date.now() - pub.time) / 1000);
+    if (cb !== null) cb(Math.max(0, this.clock.now() - pub.time) / 1000);
   }
 
   private fanOut(e: ChannelEntry<M>, pub: Publication): void {

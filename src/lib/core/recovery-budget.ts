@@ -5,6 +5,8 @@
  * A recovery is admitted while the buckets are not empty and charged its real size afterwards
  * (possibly overdrawing: the next ones wait for the refill), so a refusal costs no history read.
  */
+import type { Clock } from './clock.js';
+
 export interface RecoveryBudgetOptions {
   readonly bytesPerSecond: number;
   readonly anonymousShare: number;
@@ -38,16 +40,16 @@ export class RecoveryBudget {
 
   constructor(
     opts: RecoveryBudgetOptions,
-    private readonly now: () => number = Date.now,
+    private readonly clock: Clock,
   ) {
-    const t = now();
+    const t = clock.monotonic();
     this.all = new Bucket(opts.bytesPerSecond, t);
     this.anonymous = new Bucket(opts.bytesPerSecond * opts.anonymousShare, t);
   }
 
   /** Whether a recovery may start now. */
   admits(anonymous: boolean): boolean {
-    const t = this.now();
+    const t = this.clock.monotonic();
     this.all.refill(t);
     if (!this.all.available) return false;
     if (!anonymous) return true;

@@ -14,6 +14,7 @@ import {
   type StreamPosition,
 } from './broker.js';
 import type { ChannelRules } from './channels.js';
+import type { Clock } from './clock.js';
 import type { Client } from './client.js';
 import { encodeControl, type UserCommand } from './control.js';
 import { brokerFailureError } from './errors.js';
@@ -32,7 +33,9 @@ export interface ServerApiNode {
   readonly hub: Hub<Client>;
   readonly nodeId: string;
   readonly version: string;
+  /** When the node started, ms since the epoch (`clock.now()`). */
   readonly startedAt: number;
+  readonly clock: Clock;
   /** Every connection on this node. */
   readonly clients: ReadonlySet<Client>;
   readonly users: UserIndex;
@@ -200,7 +203,7 @@ export class ServerApi {
           num_users: this.node.users.size,
           num_channels: this.node.hub.channelCount,
           num_subs: this.node.stats.subscriptions,
-          uptime: Math.floor((Date.now() - this.node.startedAt) / 1000),
+          uptime: Math.floor((this.node.clock.now() - this.node.startedAt) / 1000),
         },
       ],
     };

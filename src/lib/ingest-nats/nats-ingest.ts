@@ -18,6 +18,7 @@
 import { connect, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import { DEFAULT_INGEST_MAX_IN_FLIGHT, IngestTracker, type Ingest, type IngestHealth, type IngestSink } from '../core/ingest.js';
 import type { PublishOptions } from '../core/broker.js';
+import type { Clock } from '../core/clock.js';
 import { Lease } from './lease.js';
 
 export { DEFAULT_INGEST_MAX_IN_FLIGHT };
@@ -49,6 +50,8 @@ export interface NatsIngestOptions {
   /** History options for a channel's publications (namespaces' sizes and TTLs). */
   readonly publishOptions?: (channel: string) => PublishOptions | undefined;
   readonly maxInFlight?: number;
+  /** Lag is measured on it (the process's clock, or a test's). */
+  readonly clock: Clock;
   readonly onError?: (err: unknown, channel: string) => void;
 }
 
@@ -131,7 +134,7 @@ export class NatsIngest implements Ingest {
     const rules = o.rules ?? DEFAULT_INGEST_RULES;
     this.rules = compileRules(rules);
     this.subjects = rules.map((r) => r.subject);
-    this.tracker = new IngestTracker(o.maxInFlight ?? DEFAULT_INGEST_MAX_IN_FLIGHT);
+    this.tracker = new IngestTracker(o.clock, o.maxInFlight ?? DEFAULT_INGEST_MAX_IN_FLIGHT);
     if (o.connection === undefined && o.servers === undefined) throw new RangeError('NatsIngest needs "servers" or "connection"');
   }
 

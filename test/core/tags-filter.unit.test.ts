@@ -6,6 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MemoryBroker } from '../../src/lib/core/broker-memory.js';
+import { systemClock } from '../../src/lib/runtime/clock.js';
 import { Gateway } from '../../src/lib/core/gateway.js';
 import { DEFAULT_NAMESPACES, resolveGatewayOptions } from '../../src/lib/core/options.js';
 import { FakeConnection, FakeTransport } from '../testkit/fake-transport.js';
@@ -13,7 +14,8 @@ import { waitFor } from '../testkit/wait.js';
 
 async function setup() {
   const transport = new FakeTransport();
-  const broker = new MemoryBroker();
+  const clock = systemClock;
+  const broker = new MemoryBroker({ clock });
   const gw = new Gateway(
     resolveGatewayOptions({
       namespaces: [
@@ -22,7 +24,7 @@ async function setup() {
         ...DEFAULT_NAMESPACES,
       ],
     }),
-    { broker, transport },
+    { broker, transport, clock },
   );
   await gw.start();
   const connect = (protocol: 'odin' | 'centrifuge') => {

@@ -5,11 +5,15 @@ import { Gateway } from '../../src/lib/core/gateway.js';
 import { resolveGatewayOptions, type GatewayOptionsInput } from '../../src/lib/core/options.js';
 import { FakeConnection, FakeTransport } from '../testkit/fake-transport.js';
 import { waitFor } from '../testkit/wait.js';
+import { systemClock } from '../../src/lib/runtime/clock.js';
+import type { Clock } from '../../src/lib/core/clock.js';
+import { FakeClock } from '../testkit/fake-clock.js';
 
-async function setup(input: GatewayOptionsInput = {}) {
+/** `clock`: a FakeClock where a test is about deadlines (then it steps time instead of waiting). */
+async function setup(input: GatewayOptionsInput = {}, clock: Clock = systemClock) {
   const transport = new FakeTransport();
-  const broker = new MemoryBroker();
-  const gw = new Gateway(resolveGatewayOptions({ ...input }), { broker, transport });
+  const broker = new MemoryBroker({ clock });
+  const gw = new Gateway(resolveGatewayOptions({ ...input }), { broker, transport, clock });
   await gw.start();
   const connect = (info: Parameters<FakeTransport['connect']>[1] = {}) => {
     const c = transport.connect(gw, info);
@@ -255,7 +259,8 @@ test('centrifuge: connect, subscribe with recovery, publish push, presence, unkn
 });
 
 test('centrifuge: command before connect and malformed JSON close with 3501; no connect in time closes with 3502', async () => {
-  const { gw, connect } = await setup({ handshakeTimeoutMs: 50 });
+  const clock = new FakeClock();
+  const { gw, connect } = await setup({ handshakeTimeoutMs: 50 }, clock);
   const a = connect({ protocol: 'centrifuge' });
   a.send({ id: 1, subscribe: { channel: 'BTC.trade' } });
   assert.equal(a.closed?.code, 3501);
@@ -263,26 +268,29 @@ test('centrifuge: command before connect and malformed JSON close with 3501; no 
   b.send('{"id":1,');
   assert.equal(b.closed?.code, 3501);
   const c = connect({ protocol: 'centrifuge' });
-  await waitFor(() => c.closed !== null, 2000, 'handshake timeout');
+  await waitFor(() => c.closed !== null, 2000, 'handshake timeout', { clock });
   assert.equal(c.closed!.code, 3502);
   assert.equal(gw.connectionCount, 0);
   await gw.shutdown();
 });
 
 test('pings: a peer that does not answer is removed within ping interval + pong timeout', async () => {
-  const { gw, connect } = await setup({ pingIntervalMs: 40, pongTimeoutMs: 20 });
+  const clock = new FakeClock();
+  const { gw, connect } = await setup({ pingIntervalMs: 40, pongTimeoutMs: 20 }, clock);
   const alive = connect({ protocol: 'centrifuge' });
   alive.send({ id: 1, connect: {} });
   const dead = connect();
   const odinAlive = connect();
-  await waitFor(() => alive.messages().some((m) => m.id === 1));
-  // Answer pings for the live ones.
-  const t = setInterval(() => {
+  await waitFor(() => alive.messages().some((m) => m.id === 1), 5000, 'connected', { clock });
+  // Answer pings for the live ones, every 5 ms.
+  const answer = (): void => {
     alive.send({});
     odinAlive.handler.onPong();
-  }, 5);
-  await waitFor(() => dead.closed !== null, 2000, 'dead peer removal');
-  clearInterval(t);
+    t = clock.setTimeout(answer, 5);
+  };
+  let t = clock.setTimeout(answer, 5);
+  await waitFor(() => dead.closed !== null, 2000, 'dead peer removal', { clock });
+  clock.clearTimeout(t);
   assert.equal(dead.closed!.code, 3012);
   assert.ok(dead.pings >= 1);
   assert.equal(alive.closed, null);

@@ -26,7 +26,7 @@ interface Pub {
 async function setup() {
   const clock = new FakeClock();
   const transport = new FakeTransport();
-  const broker = new MemoryBroker();
+  const broker = new MemoryBroker({ clock });
   const gw = new Gateway(
     resolveGatewayOptions({
       client: { writeDelayMs: 0 },

@@ -5,6 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MemoryBroker } from '../../src/lib/core/broker-memory.js';
+import { systemClock } from '../../src/lib/runtime/clock.js';
 import { Gateway } from '../../src/lib/core/gateway.js';
 import { DEFAULT_NAMESPACES, resolveGatewayOptions, type GatewayOptionsInput } from '../../src/lib/core/options.js';
 import { decideLatest } from '../../src/lib/core/recovery.js';
@@ -19,8 +20,9 @@ const NAMESPACES: GatewayOptionsInput['namespaces'] = [
 
 async function setup(input: GatewayOptionsInput = {}) {
   const transport = new FakeTransport();
-  const broker = new MemoryBroker();
-  const gw = new Gateway(resolveGatewayOptions({ namespaces: NAMESPACES, ...input }), { broker, transport });
+  const clock = systemClock;
+  const broker = new MemoryBroker({ clock });
+  const gw = new Gateway(resolveGatewayOptions({ namespaces: NAMESPACES, ...input }), { broker, transport, clock });
   await gw.start();
   const connect = (info: Parameters<FakeTransport['connect']>[1] = {}) => {
     const c = transport.connect(gw, info);

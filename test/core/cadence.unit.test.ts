@@ -25,7 +25,7 @@ const NAMESPACES: GatewayOptionsInput['namespaces'] = [
 async function setup() {
   const clock = new FakeClock();
   const transport = new FakeTransport();
-  const broker = new MemoryBroker();
+  const broker = new MemoryBroker({ clock });
   const gw = new Gateway(resolveGatewayOptions({ namespaces: NAMESPACES, client: { writeDelayMs: 0 } }), { broker, transport, clock });
   await gw.start();
   const connect = (protocol: 'odin' | 'centrifuge' = 'odin') => {

@@ -2,9 +2,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MemoryBroker } from '../../src/lib/core/broker-memory.js';
 import { BrokerError, type Publication } from '../../src/lib/core/broker.js';
+import { FakeClock } from '../testkit/fake-clock.js';
 
 test('memory broker: offsets 1,2,3 per channel, one epoch per channel, delivery in order to a subscribed node', async () => {
-  const b = new MemoryBroker();
+  const b = new MemoryBroker({ clock: new FakeClock() });
   const got: Publication[] = [];
   await b.run({ onPublication: (p) => got.push(p) });
   await b.subscribe('BTC.trade');
@@ -28,7 +29,7 @@ test('memory broker: offsets 1,2,3 per channel, one epoch per channel, delivery 
 });
 
 test('memory broker: idempotency key returns the first position and publishes once', async () => {
-  const b = new MemoryBroker();
+  const b = new MemoryBroker({ clock: new FakeClock() });
   const got: Publication[] = [];
   await b.run({ onPublication: (p) => got.push(p) });
   await b.subscribe('c.trade');
@@ -39,7 +40,7 @@ test('memory broker: idempotency key returns the first position and publishes on
 });
 
 test('memory broker: history limit, reverse, since; removeHistory starts a new epoch', async () => {
-  const b = new MemoryBroker();
+  const b = new MemoryBroker({ clock: new FakeClock() });
   let last = { offset: 0, epoch: '' };
   for (let i = 0; i < 10; i++) last = await b.publish('c.trade', String(i), { historySize: 5 });
   const h = await b.history('c.trade', { limit: 3 });
@@ -65,7 +66,7 @@ test('memory broker: history limit, reverse, since; removeHistory starts a new e
 });
 
 test('memory broker: a closed broker refuses publications with a BrokerError', async () => {
-  const b = new MemoryBroker();
+  const b = new MemoryBroker({ clock: new FakeClock() });
   await b.close();
   await assert.rejects(b.publish('c.trade', '{}'), (e: unknown) => e instanceof BrokerError && e.code === 'closed');
   assert.equal(b.isReady(), false);
@@ -73,12 +74,12 @@ test('memory broker: a closed broker refuses publications with a BrokerError', a
 });
 
 test('memory broker: an idempotency key is forgotten after its window, and pruning keeps later keys', async () => {
-  let now = 0;
-  const b = new MemoryBroker({ idempotencyWindowMs: 1000, now: () => now });
+  const clock = new FakeClock(0);
+  const b = new MemoryBroker({ idempotencyWindowMs: 1000, clock });
   const first = await b.publish('c.trade', '1', { idempotencyKey: 'a', historySize: 10 });
-  now = 500;
+  clock.advance(500);
   const second = await b.publish('c.trade', '2', { idempotencyKey: 'b', historySize: 10 });
-  now = 1200; // 'a' expired, 'b' not
+  clock.advance(700); // now 1200: 'a' expired, 'b' not
   const againA = await b.publish('c.trade', '1', { idempotencyKey: 'a', historySize: 10 });
   assert.equal(againA.offset, first.offset + 2);
   const againB = await b.publish('c.trade', '2', { idempotencyKey: 'b', historySize: 10 });

@@ -26,7 +26,7 @@ async function setup() {
         ...DEFAULT_NAMESPACES,
       ],
     }),
-    { broker: new MemoryBroker(), transport, clock },
+    { broker: new MemoryBroker({ clock }), transport, clock },
   );
   await gw.start();
   const connect = (protocol: 'odin' | 'centrifuge' = 'odin') => {
