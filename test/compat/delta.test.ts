@@ -127,6 +127,10 @@ for (const protobuf of [false, true]) {
       `${mode}: ${(plain.bytes / N).toFixed(0)} B per delivery without delta, ${(delta.bytes / N).toFixed(0)} B with (${ratio.toFixed(1)}× fewer)`,
     );
     assert.ok(ratio >= 5, `delta must send at least 5× fewer bytes (got ${ratio.toFixed(2)}×)`);
+    // Counted for operators: every patch and whole delivery of delta subscriptions.
+    const metrics = await (await fetch(`${memory.url}/metrics`)).text();
+    const patches = Number(/^ws_delta_deliveries_total\{kind="patch"\} (\d+)/m.exec(metrics)?.[1]);
+    assert.ok(patches >= N - 1, `ws_delta_deliveries_total{kind="patch"} ${patches}`);
   });
 }
 
