@@ -17,6 +17,8 @@ import { startNatsServer, type NatsServerHandle } from '../testkit/nats-server.j
 import { startGatewayProcess, type GatewayProcess } from '../testkit/gateway-process.js';
 import { api, TestClient, type Json } from '../testkit/ws-client.js';
 import { waitFor } from '../testkit/wait.js';
+import { startCentrifugo, type CentrifugoHandle } from '../testkit/centrifugo.js';
+import { centrifugoConfig } from '../testkit/centrifugo-config.js';
 
 const KEY = 'latest-key';
 /** Centrifugo's namespace syntax (`state:BTC`), so the same client code runs against Centrifugo. */
@@ -144,6 +146,7 @@ async function odinScript(t: Target, p: string): Promise<void> {
   }
 }
 
+let centrifugo: CentrifugoHandle;
 let memory: RunningGateway;
 let nats: NatsServerHandle;
 let dir: string;
@@ -151,6 +154,10 @@ const nodes: GatewayProcess[] = [];
 
 before(async () => {
   memory = await startGateway({ port: 0, host: '127.0.0.1', apiKey: KEY, namespaces: NAMESPACES });
+  // The same namespace in Centrifugo v6.9.1: cache recovery, forced for a plain subscribe too.
+  centrifugo = await startCentrifugo(
+    centrifugoConfig(KEY, { name: 'state', history_size: 1, force_recovery_mode: 'cache', auto_cache_recover: true }),
+  );
   nats = await startNatsServer();
   dir = await mkdtemp(join(tmpdir(), 'odin-latest-'));
   const config = join(dir, 'gateway.json');
@@ -161,12 +168,17 @@ before(async () => {
 });
 after(async () => {
   await memory?.close();
+  await centrifugo?.stop();
   await Promise.all(nodes.map((n) => n.stop()));
   await nats?.stop();
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
 const ws = (http: string) => http.replace('http', 'ws');
+
+test('centrifuge-js, side by side: Centrifugo v6.9.1 (force_recovery_mode cache, auto_cache_recover) gives the same events', async () => {
+  assert.deepEqual(await sdkScript({ publishUrl: centrifugo.url, wsUrl: ws(centrifugo.url) }, 'c', 2), EXPECTED);
+});
 
 test('centrifuge-js, memory broker: cache mode gives the newest publication on subscribe and after a reconnect past history', async () => {
   assert.deepEqual(await sdkScript({ publishUrl: memory.url, wsUrl: ws(memory.url) }, 'm', 2), EXPECTED);

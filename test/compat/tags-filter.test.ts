@@ -17,6 +17,8 @@ import { startNatsServer, type NatsServerHandle } from '../testkit/nats-server.j
 import { startGatewayProcess, type GatewayProcess } from '../testkit/gateway-process.js';
 import { api } from '../testkit/ws-client.js';
 import { waitFor } from '../testkit/wait.js';
+import { startCentrifugo, type CentrifugoHandle } from '../testkit/centrifugo.js';
+import { centrifugoConfig } from '../testkit/centrifugo-config.js';
 
 const KEY = 'filter-key';
 const NAMESPACES: GatewayOptionsInput['namespaces'] = [
@@ -98,6 +100,7 @@ const EXPECTED: Observed = {
   unfiltered: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12],
 };
 
+let centrifugo: CentrifugoHandle;
 let memory: RunningGateway;
 let nats: NatsServerHandle;
 let dir: string;
@@ -105,6 +108,7 @@ const nodes: GatewayProcess[] = [];
 
 before(async () => {
   memory = await startGateway({ port: 0, host: '127.0.0.1', apiKey: KEY, namespaces: NAMESPACES });
+  centrifugo = await startCentrifugo(centrifugoConfig(KEY, { name: 'trades', allow_tags_filter: true }));
   nats = await startNatsServer();
   dir = await mkdtemp(join(tmpdir(), 'odin-filter-'));
   const config = join(dir, 'gateway.json');
@@ -115,6 +119,7 @@ before(async () => {
 });
 after(async () => {
   await memory?.close();
+  await centrifugo?.stop();
   await Promise.all(nodes.map((n) => n.stop()));
   await nats?.stop();
   if (dir) await rm(dir, { recursive: true, force: true });
@@ -124,6 +129,9 @@ const ws = (http: string) => http.replace('http', 'ws');
 
 for (const protobuf of [false, true]) {
   const mode = protobuf ? 'protobuf' : 'json';
+  test(`centrifuge-js (${mode}), side by side: Centrifugo v6.9.1 (allow_tags_filter) gives the same publications`, async () => {
+    assert.deepEqual(await filterScript({ publishUrl: centrifugo.url, wsUrl: ws(centrifugo.url) }, `trades:c${mode}`, protobuf), EXPECTED);
+  });
   test(`centrifuge-js (${mode}), memory broker: tagsFilter live and through a reconnect's recovery`, async () => {
     assert.deepEqual(await filterScript({ publishUrl: memory.url, wsUrl: ws(memory.url) }, `trades:m${mode}`, protobuf), EXPECTED);
   });
