@@ -27,7 +27,7 @@ let gw: GatewayProcess;
 
 before(async () => {
   nats = await startNatsServer();
-  gw = await startGatewayProcess({ natsUrl: nats.url, apiKey: KEY, workers: 2, extraArgs: ['--token-secret', SECRET] });
+  gw = await startGatewayProcess({ natsUrl: nats.url, apiKey: KEY, workers: 2, env: { GATEWAY_TOKEN_SECRET: SECRET } });
 });
 after(async () => {
   await gw?.stop();

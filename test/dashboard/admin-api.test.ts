@@ -175,7 +175,11 @@ describe('admin API', () => {
       const s = await call(g2, '/dashboard/api/session', { headers: { cookie: cookie.split(';')[0]! } });
       assert.equal(s.json.loggedIn, true);
       assert.equal(s.json.csrf, r.json.csrf);
-      const out = await call(g2, '/dashboard/api/logout', { body: {}, headers: { cookie: cookie.split(';')[0]! } });
+      // Logging out is a change: it needs the session's CSRF token, as every other (issue 21).
+      const out = await call(g2, '/dashboard/api/logout', {
+        body: {},
+        headers: { cookie: cookie.split(';')[0]!, 'x-csrf-token': r.json.csrf as string, origin: g2.url },
+      });
       assert.equal(out.status, 200);
       const after = await call(g2, '/dashboard/api/channels', { headers: { cookie: cookie.split(';')[0]! } });
       assert.equal(after.status, 401);

@@ -37,10 +37,12 @@ export async function startGatewayProcess(o: GatewayProcessOptions): Promise<Gat
   const workers = o.workers ?? 1;
   const brokerArgs =
     o.broker === 'memory' ? ['--broker', 'memory'] : ['--broker', 'nats', '--nats-url', o.natsUrl, '--workers', String(workers)];
-  const args = [BIN, 'gateway', ...brokerArgs, '--port', '0', '--host', '127.0.0.1', '--api-key', o.apiKey, ...(o.extraArgs ?? [])];
+  const args = [BIN, 'gateway', ...brokerArgs, '--port', '0', '--host', '127.0.0.1', ...(o.extraArgs ?? [])];
   const child: ChildProcess = spawn(process.execPath, args, {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, LOG_LEVEL: 'info', ...o.env },
+    // Secrets come from the environment (a secret flag is refused). Test keys are short fixture
+    // names: the minimum a real process enforces is tested in test/gateway/config.test.ts.
+    env: { ...process.env, LOG_LEVEL: 'info', GATEWAY_API_KEY: o.apiKey, GATEWAY_API_KEY_MIN_LENGTH: '1', ...o.env },
   });
   const logs: Record<string, unknown>[] = [];
   let stderr = '';

@@ -18,6 +18,7 @@ import { MemoryPresence } from '../../lib/core/presence.js';
 import type { Ingest, IngestSink } from '../../lib/core/ingest.js';
 import { silentLogger, type Logger } from '../../lib/core/logger.js';
 import { systemClock } from '../../lib/runtime/clock.js';
+import type { HttpRequest } from '../../lib/core/transport.js';
 import { CodedError, isRetryable } from '../../lib/protocol/codes.js';
 import { WsTransport } from '../../lib/transport-ws/ws-transport.js';
 import { createGatewayApp } from '../../lib/server/http-app.js';
@@ -110,7 +111,12 @@ export async function composeGateway(cfg: GatewayConfig, parts: GatewayParts = {
         ...(js.presenceTtlMs !== undefined ? { presenceTtlMs: js.presenceTtlMs } : {}),
       });
       log.info({ natsUrl: cfg.natsUrl, historySize: js.historySize, historyTtlMs: js.maxAgeMs }, 'using the JetStream broker');
-    } else broker = new MemoryBroker({ clock: systemClock });
+    } else
+      broker = new MemoryBroker({
+        clock: systemClock,
+        maxChannels: options.limits.maxChannels,
+        maxHistoryBytes: options.limits.maxHistoryBytes,
+      });
     const presence = isPresenceProvider(broker) ? broker.presence : new MemoryPresence();
     // 3. Session routing for /emulation across nodes (NATS), the transport, core.
     const router = cfg.broker === 'nats' && nats ? new NatsSessionRouter(nats) : null;
@@ -141,7 +147,7 @@ export async function composeGateway(cfg: GatewayConfig, parts: GatewayParts = {
       group: joinProcessGroup(gateway, registry),
       log,
       readinessChecks,
-      ...(dashboard ? { mounts: [dashboard.mount] } : {}),
+      ...(dashboard ? { mounts: [dashboard.mount], isAdmin: (req: HttpRequest) => dashboard.admits(req) } : {}),
       ...(parts.bodyTimeoutMs !== undefined ? { bodyTimeoutMs: parts.bodyTimeoutMs } : {}),
       ...(sessionRouter ? { sessionRouter } : {}),
     });

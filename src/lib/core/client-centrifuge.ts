@@ -14,7 +14,9 @@ import { resolveSubscription } from './channels.js';
 import type { TransportConnection } from './transport.js';
 import { Disconnect, ErrorCode, isProtocolError, protocolError, type ProtocolError } from '../protocol/codes.js';
 import { TAGS_FILTER_NOT_ALLOWED } from '../protocol/tags-filter.js';
-import type { CentrifugeCommand, CentrifugeFrameItem } from '../protocol/centrifuge.js';
+import { encodePublicationObject, type CentrifugeCommand, type CentrifugeFrameItem } from '../protocol/centrifuge.js';
+import type { Publication } from './broker.js';
+import { KIND_CENTRIFUGE_JSON_OBJECT, type RecoveryFrames } from './recovery-frames.js';
 import {
   JSON_CODEC,
   PROTOBUF_CODEC,
@@ -48,8 +50,13 @@ interface Authenticated {
 }
 
 /** What a subscribe result says about a prepared subscription. */
-function subscribeFields(p: PreparedSubscription, data: string | null): SubscribeFields {
+function subscribeFields(p: PreparedSubscription, data: string | null, frames?: RecoveryFrames): SubscribeFields {
   return {
+    // Recovered publications' JSON objects, encoded once for every reader of the same history
+    // (not under a cadence name: those are copies, which the cache would only fill up with).
+    ...(frames !== undefined && p.publications.length > 0 && p.channel === p.source && !p.membership.delta
+      ? { publicationJson: (x) => frames.get(KIND_CENTRIFUGE_JSON_OBJECT, x as Publication, encodePublicationObject) }
+      : {}),
     recoverable: p.recoverable,
     epoch: p.position.epoch,
     offset: p.position.offset,
@@ -264,7 +271,7 @@ export class CentrifugeClient extends Client {
       if (this.state === STATE_CLOSED) return;
       if (!isProtocolError(prepared)) ready.push({ p: prepared, data });
     }
-    const subs = new Map(ready.map((r) => [r.p.channel, subscribeFields(r.p, r.data)]));
+    const subs = new Map(ready.map((r) => [r.p.channel, subscribeFields(r.p, r.data, this.ctx.recoveryFrames)]));
     this.sendRecoveryReply(this.ctx.hub.prepareBytes(this.codec.connect(id, this.connectFields(subs)), this.codec.binary));
     for (const r of ready) this.activate(r.p, false);
   }
@@ -309,7 +316,9 @@ export class CentrifugeClient extends Client {
       this.unsubscribeChannel(channel);
       return this.replyError(id, protocolError(ErrorCode.UnrecoverablePosition));
     }
-    this.sendRecoveryReply(this.ctx.hub.prepareBytes(this.codec.subscribe(id, subscribeFields(p, null)), this.codec.binary));
+    this.sendRecoveryReply(
+      this.ctx.hub.prepareBytes(this.codec.subscribe(id, subscribeFields(p, null, this.ctx.recoveryFrames)), this.codec.binary),
+    );
     this.activate(p, false);
   }
 

@@ -10,6 +10,7 @@ import type { ClientInfo } from './broker.js';
 import { decideLatest, decideRecovery, NOT_RECOVERED, type RecoveryOutcome } from './recovery.js';
 import type { RecoveryBudget } from './recovery-budget.js';
 import type { RecoverySlots, SlotRelease } from './recovery-slots.js';
+import type { RecoveryFrames } from './recovery-frames.js';
 import { suggestDelayMs } from './reconnect-hint.js';
 import type { GatewayStats } from './stats.js';
 import type { Logger } from './logger.js';
@@ -33,6 +34,8 @@ export interface ClientContext {
   readonly presence: PresenceStore;
   readonly recoveryBudget: RecoveryBudget;
   readonly recoverySlots: RecoverySlots;
+  /** Recovered publications' encodings, shared by every reader (recovery-frames.ts). */
+  readonly recoveryFrames: RecoveryFrames;
   readonly verifier: TokenVerifier | null;
   readonly clock: Clock;
   readonly version: string;
@@ -229,6 +232,16 @@ export abstract class Client implements ConnectionHandler, WriterOwner {
     opts: SubscribeOptions = NO_OPTIONS,
   ): Promise<PreparedSubscription | ProtocolError> {
     const { ns, source } = target;
+    const limits = this.ctx.opts.limits;
+    // Checked and joined in one synchronous step, so concurrent subscribes cannot pass the bound together.
+    const full = this.ctx.hub.newChannelRefusal(channel, this.user === '', limits.maxChannels, limits.anonymousChannelShare);
+    if (full !== null) {
+      this.ctx.stats.limitRefusals[full]++;
+      return protocolError(
+        ErrorCode.LimitExceeded,
+        full === 'channels' ? 'node channel limit reached' : 'node channel limit for anonymous connections reached',
+      );
+    }
     const snapshot = opts.snapshot === true;
     const filter = opts.filter ? this.ctx.hub.shareFilter(opts.filter) : null;
     const membership: Membership = {
@@ -287,7 +300,7 @@ export abstract class Client implements ConnectionHandler, WriterOwner {
           }
           release();
           for (const pub of r.publications) recoveredBytes += payloadBytes(pub);
-          const refusal = this.reserveRecovery(recoveredBytes, allowance);
+          const refusal = this.reserveRecovery(recoveredBytes, r.publications.length, allowance);
           if (refusal !== null) return this.refuseRecovery(channel, refusal);
           recovered = r.recovered;
           // Under a cadence name, pushes carry that name.
@@ -339,6 +352,7 @@ export abstract class Client implements ConnectionHandler, WriterOwner {
    */
   private reserveRecovery(
     bytes: number,
+    publications: number,
     allowance: CommandAllowance,
   ): Extract<RecoveryRefusal, 'command_limit' | 'connection_limit'> | null {
     if (bytes === 0) return null;
@@ -346,7 +360,7 @@ export abstract class Client implements ConnectionHandler, WriterOwner {
     if (this.recoveryReserved + this.writer.burstBytes + bytes > this.ctx.opts.recovery.maxBytesPerConnection) return 'connection_limit';
     allowance.remaining -= bytes;
     this.recoveryReserved += bytes;
-    this.ctx.recoveryBudget.charge(bytes, this.user === '');
+    this.ctx.recoveryBudget.charge(bytes, publications, this.user === '');
     return null;
   }
 
@@ -423,14 +437,20 @@ export abstract class Client implements ConnectionHandler, WriterOwner {
     if (this.state === STATE_CLOSED) return;
     const hub = this.ctx.hub;
     if (encodeRecovered && p.publications.length > 0) {
-      // Odin pushes carry `prev`, from the position the client sent (same epoch) on.
+      // Odin pushes carry `prev`, from the position the client sent (same epoch) on. Where it is
+      // the offset before (a stream recovery, the usual case), the encoding is the one every
+      // reader of the same history shares (recovery-frames.ts); otherwise (a filter's gaps, the
+      // cache-mode newest, a cadence name) it is this client's own.
       let prev = p.since !== null && p.since.epoch === p.publications[0]!.epoch ? p.since.offset : 0;
       const proto = this.protocol;
+      const frames = this.ctx.recoveryFrames;
+      const shared = p.channel === p.source;
       const encode = (pub: Publication): PreparedFrame => {
-        if (proto !== PROTO_ODIN) return hub.prepare(proto, pub);
-        const f = hub.prepareOdin(pub, prev);
+        if (proto !== PROTO_ODIN) return shared ? frames.get(proto, pub, (x) => hub.prepare(proto, x)) : hub.prepare(proto, pub);
+        const own = prev;
         prev = pub.offset;
-        return f;
+        if (shared && own === pub.offset - 1) return frames.get(proto, pub, (x) => hub.prepareOdin(x, x.offset - 1));
+        return hub.prepareOdin(pub, own);
       };
       // A large recovery is streamed in slices as the socket drains, encoded just before each slice (in order).
       if (p.recoveredBytes > BURST_SLICE_BYTES) this.writer.enqueueBurst(p.publications, encode, payloadBytes);

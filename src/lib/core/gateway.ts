@@ -35,6 +35,7 @@ import type {
 import { RecoveryBudget } from './recovery-budget.js';
 import { ServerApi, type ClientSummary, type PublishRequest } from './server-api.js';
 import { RecoverySlots } from './recovery-slots.js';
+import { RecoveryFrames } from './recovery-frames.js';
 import { suggestRetryAfterSeconds } from './reconnect-hint.js';
 import { FlushScheduler } from './writer.js';
 import { Disconnect, type DisconnectReason } from '../protocol/codes.js';
@@ -68,6 +69,7 @@ export class Gateway implements ConnectionAcceptor, BrokerEventHandler, ClientCo
   readonly flusher: FlushScheduler;
   readonly recoveryBudget: RecoveryBudget;
   readonly recoverySlots: RecoverySlots;
+  readonly recoveryFrames = new RecoveryFrames();
   readonly rules: ChannelRules;
   readonly stats = new GatewayStats();
   readonly presence: PresenceStore;

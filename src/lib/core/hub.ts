@@ -110,6 +110,9 @@ export class SharedFilter {
   }
 }
 
+/** The node bound that refused a new channel (`ws_limit_refusals_total{limit}`). */
+export type ChannelRefusal = 'channels' | 'anonymous_channels';
+
 /** The subscribers of one subscription name. */
 class ChannelEntry<M> {
   readonly members = new Map<M, Membership>();
@@ -162,6 +165,17 @@ export class Hub<M extends object = object> {
 
   channelNames(): string[] {
     return [...this.channels.keys()];
+  }
+
+  /**
+   * Which node bound refuses opening `channel` on this node (limits.maxChannels, and the share
+   * of it anonymous connections may open); null when it is open already or there is room.
+   */
+  newChannelRefusal(channel: string, anonymous: boolean, maxChannels: number, anonymousShare: number): ChannelRefusal | null {
+    if (this.channels.has(channel)) return null;
+    if (this.channels.size >= maxChannels) return 'channels';
+    if (anonymous && this.channels.size >= Math.floor(maxChannels * anonymousShare)) return 'anonymous_channels';
+    return null;
   }
 
   members(channel: string): ReadonlyMap<M, Membership> | undefined {

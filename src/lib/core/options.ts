@@ -49,7 +49,8 @@ export const DEFAULT_WRITE_DELAY_MS = 16;
  *  - per connection: recovered bytes queued and not yet sent; past it a new recovery is
  *    refused with 111 (temporary);
  *  - per node: a token bucket of recovered bytes per second (burst: one second's worth) shared
- *    by every connection; anonymous connections draw on their own share of it, so they cannot
+ *    by every connection, each publication charged RECOVERY_COST_PER_PUBLICATION (1,024) beside
+ *    its payload (its fixed encoding cost: recovery-budget.ts); anonymous connections draw on their own share of it, so they cannot
  *    exhaust it for authenticated ones. Empty: refused with 111 (temporary).
  */
 export const DEFAULT_RECOVERY_MAX_BYTES_PER_COMMAND = 4 * 1024 * 1024;
@@ -73,6 +74,33 @@ export const DEFAULT_RECOVERY_MAX_WAITING = 4096;
 export const DEFAULT_RECONNECT_MIN_DELAY_MS = 500;
 export const DEFAULT_RECONNECT_MAX_DELAY_MS = 5_000;
 export const MAX_WRITE_DELAY_MS = 1000;
+/**
+ * Node-wide bounds (limits.*), each refused with a counted code (docs/reliability.md,
+ * "Resource bounds"):
+ *  - maxChannels: channels this node holds — with subscribers here (both brokers), or with
+ *    history (memory broker); a subscribe or publication that would add one more gets 106.
+ *    Anonymous connections may open new channels only while fewer than
+ *    `anonymousChannelShare` × maxChannels are held, so they cannot take them all.
+ *  - maxHistoryBytes: payload bytes the memory broker keeps in history over all channels; a
+ *    publication that would pass it is refused with 106 (the JetStream broker's bound is its
+ *    stream's max_bytes, jetstream.maxBytes).
+ */
+export const DEFAULT_MAX_CHANNELS = 100_000;
+export const DEFAULT_ANONYMOUS_CHANNEL_SHARE = 0.5;
+export const DEFAULT_MAX_HISTORY_BYTES = 512 * 1024 * 1024;
+/**
+ * Work per server API request (api.*), refused with 106 naming the bound:
+ *  - maxResponseBytes: payload bytes of publications one request (a batch or pipe included)
+ *    may return from history;
+ *  - maxBroadcastChannels: channels of one broadcast;
+ *  - maxPublications: publications one request may create (broadcasts and publishes of a
+ *    batch or pipe added up);
+ *  - maxBatchCommands: commands of one batch or pipe.
+ */
+export const DEFAULT_API_MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
+export const DEFAULT_API_MAX_BROADCAST_CHANNELS = 10_000;
+export const DEFAULT_API_MAX_PUBLICATIONS = 10_000;
+export const DEFAULT_API_MAX_BATCH_COMMANDS = 1000;
 
 const namespaceSchema = z
   .object({
@@ -237,6 +265,32 @@ export const gatewayOptionsSchema = z
       })
       .strict()
       .default({ writeDelayMs: DEFAULT_WRITE_DELAY_MS }),
+    limits: z
+      .object({
+        maxChannels: z.number().int().min(1).default(DEFAULT_MAX_CHANNELS),
+        anonymousChannelShare: z.number().min(0).max(1).default(DEFAULT_ANONYMOUS_CHANNEL_SHARE),
+        maxHistoryBytes: z.number().int().min(1024).default(DEFAULT_MAX_HISTORY_BYTES),
+      })
+      .strict()
+      .default({
+        maxChannels: DEFAULT_MAX_CHANNELS,
+        anonymousChannelShare: DEFAULT_ANONYMOUS_CHANNEL_SHARE,
+        maxHistoryBytes: DEFAULT_MAX_HISTORY_BYTES,
+      }),
+    api: z
+      .object({
+        maxResponseBytes: z.number().int().min(1024).default(DEFAULT_API_MAX_RESPONSE_BYTES),
+        maxBroadcastChannels: z.number().int().min(1).default(DEFAULT_API_MAX_BROADCAST_CHANNELS),
+        maxPublications: z.number().int().min(1).default(DEFAULT_API_MAX_PUBLICATIONS),
+        maxBatchCommands: z.number().int().min(1).default(DEFAULT_API_MAX_BATCH_COMMANDS),
+      })
+      .strict()
+      .default({
+        maxResponseBytes: DEFAULT_API_MAX_RESPONSE_BYTES,
+        maxBroadcastChannels: DEFAULT_API_MAX_BROADCAST_CHANNELS,
+        maxPublications: DEFAULT_API_MAX_PUBLICATIONS,
+        maxBatchCommands: DEFAULT_API_MAX_BATCH_COMMANDS,
+      }),
   })
   .strict()
   .superRefine((o, ctx) => {
@@ -322,6 +376,8 @@ export function resolveGatewayOptions(input: unknown = {}): GatewayOptions {
   Object.freeze(o.client);
   Object.freeze(o.recovery);
   Object.freeze(o.reconnect);
+  Object.freeze(o.limits);
+  Object.freeze(o.api);
   for (const ns of o.namespaces) Object.freeze(ns);
   Object.freeze(o.namespaces);
   return Object.freeze(o);

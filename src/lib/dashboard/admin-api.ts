@@ -135,7 +135,14 @@ export class AdminApi {
     const post = method === 'POST';
     if (route === 'session') return this.sessionInfo(req);
     if (route === 'login') return this.login(req);
-    if (route === 'logout') return jsonReply(200, { ok: true }, { 'set-cookie': this.ctx.auth.logout(req) });
+    if (route === 'logout') {
+      // A change like any other: a live session ends only with its CSRF token, from its origin.
+      if (this.ctx.auth.session(req) !== null) {
+        const ok = this.ctx.auth.authorize(req, true);
+        if (!ok.ok) throw new HttpError(ok.status, ok.code, ok.message, ok.retryAfter ?? 0);
+      }
+      return jsonReply(200, { ok: true }, { 'set-cookie': this.ctx.auth.logout(req) });
+    }
     const who = this.ctx.auth.authorize(req, post);
     if (!who.ok) throw new HttpError(who.status, who.code, who.message, who.retryAfter ?? 0);
     switch (route) {

@@ -154,8 +154,13 @@ export interface SubscribeFields {
   readonly publications: readonly CentrifugePublicationFields[];
   /** JSON text for the `data` field, or null. */
   readonly data: string | null;
-  /** Fossil delta negotiated (publications are whole; later pushes may be patches). */
-  readonly delta: boolean;
+  /** Fossil delta negotiated (publications are whole; later pushes may be patches). Default false. */
+  readonly delta?: boolean;
+  /**
+   * The JSON object of a publication (JSON codec only): lets the caller hand in encodings it
+   * keeps (core's RecoveryFrames) instead of encoding each again. Default: encoded here.
+   */
+  readonly publicationJson?: (p: CentrifugePublicationFields) => string;
 }
 
 function subscribeResultInit(s: SubscribeFields): SubscribeResultInit {

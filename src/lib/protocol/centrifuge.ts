@@ -93,16 +93,13 @@ export function encodeReply(id: number, method: CentrifugeMethod, result: unknow
   return '{"id":' + id + ',"' + method + '":' + JSON.stringify(result ?? {}) + '}';
 }
 
-/**
- * The `publications` array, each payload spliced in as its JSON text (never re-parsed); for a
- * delta subscription (`asString`) each payload is that text as a JSON string.
- */
-function publicationsArray(pubs: readonly CentrifugePublicationFields[], asString = false): string {
+/** The `publications` array, each payload spliced in as its JSON text (never re-parsed). */
+function publicationsArray(
+  pubs: readonly CentrifugePublicationFields[],
+  one: (p: CentrifugePublicationFields) => string = encodePublicationObject,
+): string {
   let s = '[';
-  for (let i = 0; i < pubs.length; i++) {
-    const p = pubs[i]!;
-    s += (i > 0 ? ',' : '') + encodePublicationObject(asString ? { ...p, data: JSON.stringify(p.data) } : p);
-  }
+  for (let i = 0; i < pubs.length; i++) s += (i > 0 ? ',' : '') + one(pubs[i]!);
   return s + ']';
 }
 
@@ -117,6 +114,8 @@ export interface CentrifugeSubscribeResult {
   readonly data?: string;
   /** Fossil delta negotiated: `delta: true`, and every payload travels as a JSON string. */
   readonly delta?: boolean;
+  /** Each publication's JSON object, when the caller keeps them encoded (default: encoded here). */
+  readonly publicationJson?: (p: CentrifugePublicationFields) => string;
 }
 
 /** The subscribe reply (field order as Centrifugo's: recoverable, positioned, epoch, offset, ...). */
@@ -127,7 +126,14 @@ export function encodeSubscribeResult(r: CentrifugeSubscribeResult): string {
     parts.push('"recoverable":true', '"positioned":true', '"epoch":' + JSON.stringify(r.position.epoch), '"offset":' + r.position.offset);
   }
   if (r.recovered !== undefined) parts.push('"was_recovering":true', '"recovered":' + r.recovered);
-  if (r.publications.length > 0) parts.push('"publications":' + publicationsArray(r.publications, r.delta === true));
+  if (r.publications.length > 0) {
+    // A delta subscription gets each payload as a JSON string (never from the cache of plain encodings).
+    const one =
+      r.delta === true
+        ? (p: CentrifugePublicationFields) => encodePublicationObject({ ...p, data: JSON.stringify(p.data) })
+        : r.publicationJson;
+    parts.push('"publications":' + publicationsArray(r.publications, one));
+  }
   if (r.data !== undefined) parts.push('"data":' + r.data);
   if (r.delta === true) parts.push('"delta":true');
   return '{' + parts.join(',') + '}';

@@ -7,7 +7,7 @@
  */
 import type { Gateway } from '../core/gateway.js';
 import { httpStatusOf } from '../protocol/codes.js';
-import { failure, isTemporary, run, type Outcome } from './api.js';
+import { failure, isTemporary, requestBudget, run, type Outcome } from './api.js';
 
 export interface ApiHttpResponse {
   status: number;
@@ -34,7 +34,7 @@ export async function serveApi(gw: Gateway, path: string, body: Buffer, errorMod
       return respond(outcome, transport && method !== 'batch' && method !== 'broadcast');
     }
   }
-  outcome = await run(gw, method, params);
+  outcome = await run(gw, method, params, requestBudget(gw));
   // Batch answers `{"replies": [...]}` at the top level, as Centrifugo does.
   if (method === 'batch' && 'result' in outcome) return { status: 200, body: JSON.stringify(outcome.result) };
   return respond(outcome, transport && method !== 'batch' && method !== 'broadcast');
@@ -53,7 +53,14 @@ function respond(o: Outcome, transport: boolean): ApiHttpResponse {
 async function servePipe(gw: Gateway, text: string, transport: boolean): Promise<ApiHttpResponse> {
   const lines = text.split('\n').filter((l) => l.trim() !== '');
   if (lines.length === 0) return respond(failure(107, 'bad request: empty body; send {"method": ..., "params": ...}'), transport);
-  if (lines.length > 1000) return respond(failure(107, 'bad request: at most 1000 commands per request'), transport);
+  if (lines.length > gw.opts.api.maxBatchCommands) {
+    gw.stats.limitRefusals.api_batch_commands++;
+    return respond(
+      failure(106, `bad request: at most ${gw.opts.api.maxBatchCommands} commands per request (api.maxBatchCommands)`),
+      transport,
+    );
+  }
+  const budget = requestBudget(gw);
   const replies: Outcome[] = [];
   let method = '';
   for (const line of lines) {
@@ -70,7 +77,7 @@ async function servePipe(gw: Gateway, text: string, transport: boolean): Promise
       continue;
     }
     method = c.method;
-    replies.push(await run(gw, c.method, c.params ?? {}));
+    replies.push(await run(gw, c.method, c.params ?? {}, budget));
   }
   if (replies.length === 1) return respond(replies[0]!, transport && method !== 'batch' && method !== 'broadcast');
   return { status: 200, body: replies.map((r) => JSON.stringify(r)).join('\n') };

@@ -19,9 +19,15 @@ import { Disconnect, DISCONNECT_CODE_MAX, DISCONNECT_CODE_MIN, isProtocolError, 
 import { jsonTooDeep, MAX_JSON_DEPTH } from '../protocol/limits.js';
 import { parseStreamPosition, type StreamPosition } from '../protocol/position.js';
 import { ApiError, toApiError } from './api-errors.js';
-import { globToRegExp } from './glob.js';
+import { compileGlob, type GlobMatcher } from './glob.js';
 
 const channel = z.string().min(1).max(255);
+/**
+ * Work one `channels` pattern may do, NFA steps (glob.ts: at most channel length × pattern
+ * states per channel): about 0.1 s here; past it 106. A plain prefix like `BTC.*` over 100,000
+ * channels takes ~5 M.
+ */
+export const MAX_GLOB_STEPS = 20_000_000;
 // Checked by the one stream position parser (protocol/position.ts), with zero defaults as Go
 // decodes them (gocent omits a zero offset).
 const position = z.unknown();
@@ -42,7 +48,8 @@ const publishShape = {
 
 const schemas = {
   publish: z.strictObject({ channel, ...publishShape }),
-  broadcast: z.strictObject({ channels: z.array(channel).min(1).max(10_000), ...publishShape }),
+  // The count is bounded by api.maxBroadcastChannels (106); the body's size bounds the array.
+  broadcast: z.strictObject({ channels: z.array(channel).min(1), ...publishShape }),
   subscribe: z.strictObject({
     user: z.string(),
     channel,
@@ -127,6 +134,29 @@ const PRO_METHODS = new Set([
 
 function isMethod(m: string): m is Method {
   return Object.hasOwn(schemas, m);
+}
+
+/**
+ * What one HTTP request (a batch or pipe of commands included) may still cost: publication
+ * payload bytes returned from history (api.maxResponseBytes) and publications created
+ * (api.maxPublications). A command past either is refused with 106 and counted.
+ */
+export interface RequestBudget {
+  responseBytes: number;
+  publications: number;
+}
+
+export function requestBudget(gw: Gateway): RequestBudget {
+  return { responseBytes: gw.opts.api.maxResponseBytes, publications: gw.opts.api.maxPublications };
+}
+
+/** Takes `n` publications from the request's budget, or refuses the command. */
+function spendPublications(gw: Gateway, budget: RequestBudget, n: number): void {
+  if (n > budget.publications) {
+    gw.stats.limitRefusals.api_publications++;
+    throw new ApiError(106, `this request may create at most ${gw.opts.api.maxPublications} publications (api.maxPublications)`);
+  }
+  budget.publications -= n;
 }
 
 export interface ErrorBody {
@@ -218,7 +248,7 @@ function goStyle(params: Record<string, unknown>, fields: readonly string[]): Re
   return out;
 }
 
-async function call(gw: Gateway, method: Method, raw: Record<string, unknown>): Promise<unknown> {
+async function call(gw: Gateway, method: Method, raw: Record<string, unknown>, budget: RequestBudget): Promise<unknown> {
   const schema = schemas[method];
   const params = goStyle(raw, Object.keys(schema.shape));
   const parsed = schema.safeParse(params);
@@ -231,6 +261,7 @@ async function call(gw: Gateway, method: Method, raw: Record<string, unknown>): 
     case 'publish': {
       const p = parsed.data as z.infer<typeof schemas.publish>;
       const data = publishPayload(p);
+      spendPublications(gw, budget, 1);
       const t = typeTag(p.data, p.tags);
       const pos = await gw.publish({
         channel: p.channel,
@@ -243,7 +274,12 @@ async function call(gw: Gateway, method: Method, raw: Record<string, unknown>): 
     }
     case 'broadcast': {
       const p = parsed.data as z.infer<typeof schemas.broadcast>;
+      if (p.channels.length > gw.opts.api.maxBroadcastChannels) {
+        gw.stats.limitRefusals.api_broadcast_channels++;
+        throw new ApiError(106, `channels: at most ${gw.opts.api.maxBroadcastChannels} per broadcast (api.maxBroadcastChannels)`);
+      }
       const data = publishPayload(p);
+      spendPublications(gw, budget, p.channels.length);
       const t = typeTag(p.data, p.tags);
       const responses = await Promise.all(
         p.channels.map(async (ch) => {
@@ -314,6 +350,16 @@ async function call(gw: Gateway, method: Method, raw: Record<string, unknown>): 
       const limit = p.limit === undefined ? 0 : p.limit === -1 ? Number.MAX_SAFE_INTEGER : p.limit;
       const since = positionOf(p.since, 'since');
       const h = await gw.history(p.channel, { limit, ...(since ? { since } : {}), ...(p.reverse ? { reverse: true } : {}) });
+      let bytes = 0;
+      for (const pub of h.publications) bytes += pub.data.length;
+      if (bytes > budget.responseBytes) {
+        gw.stats.limitRefusals.api_response_bytes++;
+        throw new ApiError(
+          106,
+          `history: ${bytes} bytes of publications is more than this request may still return (api.maxResponseBytes ${gw.opts.api.maxResponseBytes}); page with limit and since`,
+        );
+      }
+      budget.responseBytes -= bytes;
       return { publications: h.publications.map(pubJson), offset: h.position.offset, epoch: h.position.epoch };
     }
     case 'history_remove':
@@ -327,15 +373,21 @@ async function call(gw: Gateway, method: Method, raw: Record<string, unknown>): 
       return gw.info();
     case 'channels': {
       const pattern = (parsed.data as { pattern?: string }).pattern;
-      let re: RegExp | null = null;
+      let glob: GlobMatcher | null = null;
       if (pattern !== undefined && pattern !== '') {
-        re = globToRegExp(pattern);
-        if (re === null) throw new ApiError(107, 'pattern: invalid glob pattern');
+        glob = compileGlob(pattern);
+        if (glob === null) throw new ApiError(107, 'pattern: invalid glob pattern');
       }
       const all = gw.channels();
-      if (re === null) return { channels: all };
+      if (glob === null) return { channels: all };
       const out: typeof all = {};
-      for (const [ch, info] of Object.entries(all)) if (re.test(ch)) out[ch] = info;
+      for (const [ch, info] of Object.entries(all)) {
+        if (glob.match(ch)) out[ch] = info;
+        if (glob.steps > MAX_GLOB_STEPS) {
+          gw.stats.limitRefusals.api_pattern_steps++;
+          throw new ApiError(106, `pattern: matching it against this node's channels takes more than ${MAX_GLOB_STEPS} steps; narrow it`);
+        }
+      }
       return { channels: out };
     }
   }
@@ -348,22 +400,27 @@ function asOutcome(e: unknown): { error: ErrorBody } {
   return { error };
 }
 
-/** Runs one API method (or a batch) with its params: the outcome, never a throw. */
-export async function run(gw: Gateway, method: string, params: unknown): Promise<Outcome> {
-  if (method === 'batch') return batch(gw, params);
+/**
+ * Runs one API method (or a batch) with its params: the outcome, never a throw. `budget` is the
+ * HTTP request's (shared by the commands of a batch or pipe).
+ */
+export async function run(gw: Gateway, method: string, params: unknown, budget: RequestBudget = requestBudget(gw)): Promise<Outcome> {
+  if (method === 'batch') return batch(gw, params, budget);
   if (!isMethod(method)) return methodNotFound(method);
   if (typeof params !== 'object' || params === null || Array.isArray(params)) return failure(107, 'params: expected a JSON object');
   try {
-    return { result: await call(gw, method, params as Record<string, unknown>) };
+    return { result: await call(gw, method, params as Record<string, unknown>, budget) };
   } catch (e) {
     return asOutcome(e);
   }
 }
 
-async function batch(gw: Gateway, body: unknown): Promise<Outcome> {
-  const parsed = z
-    .strictObject({ commands: z.array(z.record(z.string(), z.unknown())).max(1000), parallel: z.boolean().optional() })
-    .safeParse(body);
+async function batch(gw: Gateway, body: unknown, budget: RequestBudget): Promise<Outcome> {
+  const parsed = z.strictObject({ commands: z.array(z.record(z.string(), z.unknown())), parallel: z.boolean().optional() }).safeParse(body);
+  if (parsed.success && parsed.data.commands.length > gw.opts.api.maxBatchCommands) {
+    gw.stats.limitRefusals.api_batch_commands++;
+    return failure(106, `commands: at most ${gw.opts.api.maxBatchCommands} per batch (api.maxBatchCommands)`);
+  }
   if (!parsed.success) {
     const i = parsed.error.issues[0]!;
     if (i.code === 'unrecognized_keys') return failure(107, `unknown field: ${i.keys.join(', ')}`);
@@ -373,7 +430,7 @@ async function batch(gw: Gateway, body: unknown): Promise<Outcome> {
     const keys = Object.keys(c);
     const m = keys[0];
     if (keys.length !== 1 || m === undefined || m === 'batch') return methodNotFound(m ?? '');
-    const r = await run(gw, m, c[m]);
+    const r = await run(gw, m, c[m], budget);
     return 'error' in r ? r : { [m]: r.result };
   };
   // Sequential by default, as Centrifugo: a command sees the effect of the ones before it.

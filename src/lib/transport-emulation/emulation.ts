@@ -16,7 +16,7 @@
  * stream; another node answers 404 for them, as Centrifugo does for an unknown node.
  */
 import { randomUUID } from 'node:crypto';
-import type { ConnectionAcceptor, ConnectionInfo, FrameEncoder, HttpReply, HttpRequest } from '../core/transport.js';
+import type { ConnectionAcceptor, ConnectionInfo, FrameEncoder, HttpReply, HttpRequest, Waiting } from '../core/transport.js';
 import { readBody, type BodyLimits } from '../http/body.js';
 import { json } from '../http/router.js';
 import { ErrorCode } from '../protocol/codes.js';
@@ -40,6 +40,8 @@ export interface EmulationOptions {
   readonly nodeId: string;
   /** Whether a browser page of this Origin may use the endpoints cross-origin (CORS). */
   readonly originAllowed: (origin: string) => boolean;
+  /** Open sockets no client holds, beside the stream's own (counted by the admission). */
+  readonly waiting?: (ip: string) => Waiting;
 }
 
 const OCTET_STREAM = 'application/octet-stream';
@@ -221,7 +223,7 @@ export class EmulationEndpoints {
       ...(framing === FRAMING_PROTOBUF ? { binary: true } : {}),
       session,
     };
-    const admission = this.acceptor.admit(info);
+    const admission = this.acceptor.admit(info, this.opts.waiting?.(req.ip));
     if (!admission.ok) return fail(admission.status, ADMISSION_CODES[admission.status] ?? ErrorCode.NotAvailable, admission.reason);
     return {
       status: 200,
