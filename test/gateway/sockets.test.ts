@@ -51,15 +51,16 @@ describe('gateway over real sockets', () => {
     c.close();
   });
 
-  test('API: wrong key 401; errors are HTTP 200 with code and message (Centrifugo default), huge body 413', async () => {
+  test('API: wrong key 401; errors are HTTP 200 with code and message (Centrifugo default), unknown method 404, huge body 413', async () => {
     assert.equal((await api(gw.url, 'nope', 'publish', { channel: 'BTC.trade', data: {} })).status, 401);
     const code = (r: { body: Json }): number => (r.body.error as { code: number }).code;
     const bad = await api(gw.url, KEY, 'publish', '{oops');
     assert.equal(bad.status, 200);
     assert.equal(code(bad), 107);
+    // An unknown method has no route: HTTP 404 in both modes, as Centrifugo (issue 20).
     const unknown = await api(gw.url, KEY, 'frobnicate', {});
-    assert.equal(unknown.status, 200);
-    assert.equal(code(unknown), 104);
+    assert.equal(unknown.status, 404);
+    assert.equal(unknown.body.code, 104);
     const field = await api(gw.url, KEY, 'publish', { channel: 42, data: {} });
     assert.equal(field.status, 200);
     assert.match((field.body.error as { message: string }).message, /^channel:/);

@@ -1,3 +1,4 @@
+import { publicationTags } from './channels.js';
 import { TokenError } from './auth.js';
 import {
   Client,
@@ -59,7 +60,9 @@ function subscribeFields(p: PreparedSubscription, data: string | null, frames?: 
       : {}),
     recoverable: p.recoverable,
     epoch: p.position.epoch,
-    offset: p.position.offset,
+    // Recovered: the offset the client sent, as Centrifugo answers (its recovered publications
+    // then carry it to the top); otherwise the stream's top.
+    offset: p.recovered && p.since !== null ? p.since.offset : p.position.offset,
     wasRecovering: p.wasRecovering,
     recovered: p.recovered,
     publications: p.publications,
@@ -210,8 +213,17 @@ export class CentrifugeClient extends Client {
       case 'send':
         return; // Async messages need an application handler; there is none, as in Centrifugo without one.
       case 'rpc':
-      case 'sub_refresh':
-        return this.replyError(cmd.id, protocolError(ErrorCode.MethodNotFound));
+        // No RPC handler: 108, as Centrifugo answers without an RPC proxy.
+        return this.replyError(cmd.id, protocolError(ErrorCode.NotAvailable));
+      case 'sub_refresh': {
+        // As Centrifugo: refreshing needs a subscription, and one made without a subscription
+        // token (the only kind here) is refreshed by the server, so a client refresh of it is a
+        // bad request.
+        const ch = cmd.params.channel;
+        if (typeof ch === 'string' && ch !== '' && !this.subs.has(ch))
+          return this.replyError(cmd.id, protocolError(ErrorCode.PermissionDenied));
+        return this.disconnect(Disconnect.BadRequest);
+      }
     }
   }
 
@@ -238,8 +250,8 @@ export class CentrifugeClient extends Client {
       version: this.ctx.version,
       ping: Math.round(this.ctx.opts.pingIntervalMs / 1000),
       pong: true,
-      node: this.ctx.nodeId,
-      ...(this.session !== undefined ? { session: this.session } : {}),
+      // The node (for routing /emulation) and the session go to emulated connections only, as Centrifugo's.
+      ...(this.session !== undefined ? { session: this.session, node: this.ctx.nodeId } : {}),
       expires: this.exp > 0,
       ttl: this.exp > 0 ? Math.max(1, Math.floor(this.exp - this.ctx.clock.now() / 1000)) : 0,
       subs,
@@ -292,7 +304,7 @@ export class CentrifugeClient extends Client {
     if (auth.user !== this.user) return this.disconnect(Disconnect.InvalidToken);
     this.setCredentials(auth.user, auth.exp);
     const r = this.connectFields(new Map());
-    this.send(this.codec.refresh(id, { client: this.id, version: this.ctx.version, expires: r.expires, ttl: r.ttl }));
+    this.send(this.codec.refresh(id, { expires: r.expires, ttl: r.ttl }));
   }
 
   private async subscribe(id: number, params: SubscribeParams): Promise<void> {
@@ -327,10 +339,12 @@ export class CentrifugeClient extends Client {
     if (!ns) return this.replyError(id, protocolError(ErrorCode.UnknownChannel));
     if (!ns.publish) return this.replyError(id, protocolError(ErrorCode.PermissionDenied));
     try {
+      const tags = publicationTags(ns, p.data, undefined);
       await this.ctx.broker.publish(p.channel, p.data, {
         historySize: ns.historySize,
         historyTtlMs: ns.historyTtlMs,
         info: { client: this.id, user: this.user },
+        ...(tags !== undefined ? { tags } : {}),
       });
       this.ctx.stats.publications++;
       this.send(this.codec.empty(id, 'publish'));

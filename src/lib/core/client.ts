@@ -57,8 +57,6 @@ export interface PreparedSubscription {
   readonly channel: string;
   /** The broker channel its publications come from. */
   readonly source: string;
-  /** The position the client sent, or null. */
-  readonly since: StreamPosition | null;
   readonly ns: ResolvedNamespace;
   readonly membership: Membership;
   readonly position: StreamPosition;
@@ -70,6 +68,8 @@ export interface PreparedSubscription {
    */
   readonly latest: boolean;
   readonly recovered: boolean;
+  /** The position the client asked to recover from (null: it did not ask). */
+  readonly since: StreamPosition | null;
   readonly publications: readonly Publication[];
   /** Payload bytes of `publications`. */
   readonly recoveredBytes: number;
@@ -325,7 +325,6 @@ export abstract class Client implements ConnectionHandler, WriterOwner {
       const prepared: PreparedSubscription = {
         channel,
         source,
-        since,
         ns,
         membership,
         position,
@@ -333,6 +332,7 @@ export abstract class Client implements ConnectionHandler, WriterOwner {
         wasRecovering: since !== null || latest,
         latest,
         recovered,
+        since,
         publications,
         recoveredBytes,
       };

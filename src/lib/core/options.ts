@@ -144,11 +144,6 @@ const namespaceSchema = z
      */
     allowTagsFilter: z.boolean().default(false),
     /**
-     * At most one publication per this many ms to each subscriber (the newest; the first after a
-     * quiet interval at once), whatever the publisher's rate; 0 (default): every publication.
-     * Independent of client.writeDelayMs. History and recovery keep every publication.
-     */
-    /**
      * Delta compression subscribers may negotiate (Centrifugo's `allowed_delta_types`): with
      * ["fossil"] a subscriber asking for `delta: "fossil"` gets each publication as a Fossil
      * patch against the last one it received, when smaller. Every publication is eligible
@@ -161,6 +156,11 @@ const namespaceSchema = z
      * (default): not watched. One timer per watched channel on a node, at most one firing per period.
      */
     staleAfterMs: z.number().int().min(0).max(86_400_000).default(0),
+    /**
+     * At most one publication per this many ms to each subscriber (the newest; the first after a
+     * quiet interval at once), whatever the publisher's rate; 0 (default): every publication.
+     * Independent of client.writeDelayMs. History and recovery keep every publication.
+     */
     conflationIntervalMs: z.number().int().min(0).max(MAX_CADENCE_MS).default(0),
     /**
      * Cadences a client may choose with a channel name suffix (`BTC.price@1s` serves BTC.price at
@@ -174,6 +174,12 @@ const namespaceSchema = z
       )
       .max(16)
       .default([]),
+    /**
+     * Publications published without a `type` tag get one from their data's top-level `type`
+     * string, so Centrifugo-protocol subscribers see `tags.type`. Off by default, as Centrifugo:
+     * tags are sent only when published (Odin pushes read `type` from the data either way).
+     */
+    typeTag: z.boolean().default(false),
   })
   .strict()
   .refine((n) => !n.joinLeave || n.presence, { message: 'joinLeave needs presence: true', path: ['joinLeave'] })

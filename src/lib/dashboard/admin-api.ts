@@ -11,6 +11,8 @@ import { brokerFailureError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { HttpReply, HttpRequest } from '../core/transport.js';
 import { ErrorCode, httpStatusOf } from '../protocol/codes.js';
+import { payloadText, RawJson } from '../protocol/json-text.js';
+import { MAX_JSON_DEPTH } from '../protocol/limits.js';
 import { viaHttps, type Actor, type AdminAuth } from './auth.js';
 import { badRequest, errorReply, HttpError, jsonReply, readJsonObject } from './http.js';
 import type { DashboardOptions } from './options.js';
@@ -157,11 +159,13 @@ export class AdminApi {
         return jsonReply(200, { clients: this.ctx.gw.findClients({ user, client }) });
       }
       case 'publish': {
-        const b = parse(publishBody, await readJsonObject(req));
-        if (b.data === undefined) throw badRequest('data: required');
+        const b = parse(publishBody, await readJsonObject(req, true));
+        if (b.data === undefined || (b.data instanceof RawJson && b.data.text === 'null')) throw badRequest('data: required');
         // A name no namespace matches is a bad request here, as in the channel inspector.
         if (!this.ctx.gw.rules.resolve(b.channel)) throw new HttpError(400, ErrorCode.UnknownChannel, 'unknown channel');
-        const pos = await this.ctx.gw.publish({ channel: b.channel, data: JSON.stringify(b.data) });
+        const data = payloadText(b.data);
+        if (data === null) throw badRequest(`data: nests deeper than ${MAX_JSON_DEPTH} levels`);
+        const pos = await this.ctx.gw.publish({ channel: b.channel, data });
         this.audit(req, who.actor, 'publish', { channel: b.channel, offset: pos.offset });
         return jsonReply(200, { offset: pos.offset, epoch: pos.epoch });
       }
@@ -248,6 +252,8 @@ export class AdminApi {
         offset: p.offset,
         time: p.time,
         data: safeJson(p.data),
+        // The payload as published (`data` is it parsed: big integers and number formatting may differ).
+        dataText: p.data,
         ...(p.tags ? { tags: p.tags } : {}),
       }));
     }

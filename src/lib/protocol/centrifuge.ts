@@ -4,6 +4,10 @@
  * Source of truth: Centrifugo's client_protocol docs and centrifugal/protocol client.proto.
  */
 import type { ProtocolError } from './codes.js';
+import { withoutLineFeeds, parseJsonKeeping } from './json-text.js';
+
+/** Payload members (`data` of publish, connect, subscribe, rpc, send) stay as their text (RawJson). */
+const isPayloadKey = (key: string): boolean => key === 'data';
 
 export type CentrifugeMethod =
   | 'connect'
@@ -51,7 +55,7 @@ export function parseCentrifugeFrame(text: string): CentrifugeFrameItem[] {
     if (line.trim() === '') continue;
     let msg: unknown;
     try {
-      msg = JSON.parse(line);
+      msg = parseJsonKeeping(line, isPayloadKey);
     } catch {
       items.push({ kind: 'bad', message: 'invalid JSON' });
       return items;
@@ -122,10 +126,13 @@ export interface CentrifugeSubscribeResult {
 /** A SubscribeResult object (also in a connect reply's `subs` and, without publications, a subscribe push). */
 export function encodeSubscribeResult(r: CentrifugeSubscribeResult): string {
   const parts: string[] = [];
+  // Zero values are left out, as Centrifugo's encoder does (offset 0, recovered false).
   if (r.position) {
-    parts.push('"recoverable":true', '"positioned":true', '"epoch":' + JSON.stringify(r.position.epoch), '"offset":' + r.position.offset);
+    parts.push('"recoverable":true', '"positioned":true');
+    if (r.position.epoch !== '') parts.push('"epoch":' + JSON.stringify(r.position.epoch));
+    if (r.position.offset > 0) parts.push('"offset":' + r.position.offset);
   }
-  if (r.recovered !== undefined) parts.push('"was_recovering":true', '"recovered":' + r.recovered);
+  if (r.recovered !== undefined) parts.push('"was_recovering":true', ...(r.recovered ? ['"recovered":true'] : []));
   if (r.publications.length > 0) {
     // A delta subscription gets each payload as a JSON string (never from the cache of plain encodings).
     const one =
@@ -134,7 +141,7 @@ export function encodeSubscribeResult(r: CentrifugeSubscribeResult): string {
         : r.publicationJson;
     parts.push('"publications":' + publicationsArray(r.publications, one));
   }
-  if (r.data !== undefined) parts.push('"data":' + r.data);
+  if (r.data !== undefined) parts.push('"data":' + withoutLineFeeds(r.data));
   if (r.delta === true) parts.push('"delta":true');
   return '{' + parts.join(',') + '}';
 }
@@ -170,6 +177,8 @@ export function encodeErrorReply(id: number, err: ProtocolError): string {
 
 export interface CentrifugePublicationFields {
   offset: number;
+  /** The stream's epoch: sent with the stream's first publication (offset 1) only, as Centrifugo does. */
+  epoch?: string;
   /** JSON text of the payload (or, with `delta`, a Fossil patch turning the previous payload into it). */
   data: string;
   /** `data` is a Fossil patch against the previous publication the connection received (delta subscriptions). */
@@ -181,8 +190,10 @@ export interface CentrifugePublicationFields {
 /** A publication object as it appears in pushes, subscribe and history results. */
 export function encodePublicationObject(p: CentrifugePublicationFields): string {
   // Offset 0 (a `skip_history` publication, outside the stream) is left out, as Centrifugo does:
-  // the SDKs then keep their stream position.
-  let s = '{"data":' + p.data + (p.offset > 0 ? ',"offset":' + p.offset : '');
+  // the SDKs then keep their stream position. The payload goes in as published, without raw
+  // line feeds (a frame's replies are "\n"-separated; Centrifugo drops them the same way).
+  let s = '{"data":' + withoutLineFeeds(p.data) + (p.offset > 0 ? ',"offset":' + p.offset : '');
+  if (p.offset === 1 && p.epoch) s += ',"epoch":' + JSON.stringify(p.epoch);
   if (p.info) s += ',"info":' + JSON.stringify(p.info);
   if (p.tags) s += ',"tags":' + JSON.stringify(p.tags);
   if (p.delta === true) s += ',"delta":true';

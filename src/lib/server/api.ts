@@ -16,7 +16,8 @@ import { z } from 'zod';
 import type { Gateway } from '../core/gateway.js';
 import type { Publication } from '../core/broker.js';
 import { Disconnect, DISCONNECT_CODE_MAX, DISCONNECT_CODE_MIN, isProtocolError, MAX_CLOSE_REASON_BYTES } from '../protocol/codes.js';
-import { jsonTooDeep, MAX_JSON_DEPTH } from '../protocol/limits.js';
+import { MAX_JSON_DEPTH } from '../protocol/limits.js';
+import { payloadText, RawJson } from '../protocol/json-text.js';
 import { parseStreamPosition, type StreamPosition } from '../protocol/position.js';
 import { ApiError, toApiError } from './api-errors.js';
 import { compileGlob, type GlobMatcher } from './glob.js';
@@ -132,6 +133,14 @@ const PRO_METHODS = new Set([
   'rate_limit',
 ]);
 
+/**
+ * Whether `/api/<method>` has a route: Centrifugo answers HTTP 404 for any other path. The PRO
+ * methods keep one here, to answer 104 with a message naming them (docs/protocol.md, Deviations).
+ */
+export function hasApiRoute(method: string): boolean {
+  return isMethod(method) || method === 'batch' || PRO_METHODS.has(method);
+}
+
 function isMethod(m: string): m is Method {
   return Object.hasOwn(schemas, m);
 }
@@ -179,27 +188,26 @@ export function failure(code: number, message: string): Outcome {
   return { error: { code, message } };
 }
 
-function methodNotFound(method: string): Outcome {
+export function methodNotFound(method: string): Outcome {
   const m = method.slice(0, 64);
   return PRO_METHODS.has(method)
     ? failure(104, `method not found: ${m} is a Centrifugo PRO method that odin-ws does not implement`)
     : failure(104, `method not found: ${m}`);
 }
 
+/** A publication in a history result: its payload goes out as the text that was published. */
 function pubJson(p: Publication): unknown {
-  const o: Record<string, unknown> = { data: JSON.parse(p.data), offset: p.offset };
+  const o: Record<string, unknown> = { data: new RawJson(p.data, 0), offset: p.offset };
   if (p.tags) o.tags = p.tags;
   if (p.info) o.info = p.info;
   return o;
 }
 
-function typeTag(data: unknown, t: Record<string, string> | undefined): Record<string, string> | undefined {
-  // The Odin envelope type comes from the event's own `type` when the caller gave no tag.
-  if (t?.type !== undefined) return t;
-  if (typeof data === 'object' && data !== null && typeof (data as { type?: unknown }).type === 'string') {
-    return { ...t, type: (data as { type: string }).type };
-  }
-  return t;
+/** A payload's JSON text: api-http.ts keeps `data` as the text that arrived (RawJson), carried byte for byte. */
+function dataText(data: unknown, field: string): string {
+  const text = payloadText(data);
+  if (text === null) throw new ApiError(107, `${field}: nests deeper than ${MAX_JSON_DEPTH} levels`);
+  return text;
 }
 
 type PublishParams = z.infer<typeof schemas.publish> | z.infer<typeof schemas.broadcast>;
@@ -214,8 +222,7 @@ function publishPayload(p: PublishParams): string {
   if (p.version_epoch !== undefined && p.version_epoch !== '')
     throw new ApiError(107, 'version_epoch: versioned publications are not supported by odin-ws');
   if (p.data === undefined) throw new ApiError(107, 'data: required');
-  if (jsonTooDeep(p.data)) throw new ApiError(107, `data: nests deeper than ${MAX_JSON_DEPTH} levels`);
-  return JSON.stringify(p.data);
+  return dataText(p.data, 'data');
 }
 
 function positionOf(value: unknown, field: string): StreamPosition | undefined {
@@ -238,7 +245,8 @@ function refuseSession(session: string | undefined): void {
 function goStyle(params: Record<string, unknown>, fields: readonly string[]): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(params)) {
-    if (v === null) continue;
+    // A kept `data` of null (RawJson "null") is null too.
+    if (v === null || (v instanceof RawJson && v.text === 'null')) continue;
     const field = fields.includes(k) ? k : fields.find((f) => f.toLowerCase() === k.toLowerCase());
     out[field ?? k] =
       field === 'disconnect' && typeof v === 'object' && !Array.isArray(v)
@@ -262,12 +270,11 @@ async function call(gw: Gateway, method: Method, raw: Record<string, unknown>, b
       const p = parsed.data as z.infer<typeof schemas.publish>;
       const data = publishPayload(p);
       spendPublications(gw, budget, 1);
-      const t = typeTag(p.data, p.tags);
       const pos = await gw.publish({
         channel: p.channel,
         data,
         ...(p.idempotency_key ? { idempotencyKey: p.idempotency_key } : {}),
-        ...(t ? { tags: t } : {}),
+        ...(p.tags ? { tags: p.tags } : {}),
         ...(p.skip_history ? { skipHistory: true } : {}),
       });
       return pos.offset > 0 ? { offset: pos.offset, epoch: pos.epoch } : {};
@@ -280,7 +287,6 @@ async function call(gw: Gateway, method: Method, raw: Record<string, unknown>, b
       }
       const data = publishPayload(p);
       spendPublications(gw, budget, p.channels.length);
-      const t = typeTag(p.data, p.tags);
       const responses = await Promise.all(
         p.channels.map(async (ch) => {
           try {
@@ -288,7 +294,7 @@ async function call(gw: Gateway, method: Method, raw: Record<string, unknown>, b
               channel: ch,
               data,
               ...(p.idempotency_key ? { idempotencyKey: p.idempotency_key } : {}),
-              ...(t ? { tags: t } : {}),
+              ...(p.tags ? { tags: p.tags } : {}),
               ...(p.skip_history ? { skipHistory: true } : {}),
             });
             return { result: pos.offset > 0 ? { offset: pos.offset, epoch: pos.epoch } : {} };
@@ -310,7 +316,7 @@ async function call(gw: Gateway, method: Method, raw: Record<string, unknown>, b
         user: p.user,
         channel: p.channel,
         ...(p.client ? { client: p.client } : {}),
-        ...(p.data !== undefined ? { data: JSON.stringify(p.data) } : {}),
+        ...(p.data !== undefined ? { data: dataText(p.data, 'data') } : {}),
         ...(p.recover_since !== undefined ? { since: positionOf(p.recover_since, 'recover_since')! } : {}),
       });
       return {};
