@@ -52,7 +52,7 @@ const settle = () => new Promise((r) => setImmediate(r)).then(() => new Promise(
 
 test('prev: each push names the offset this connection was last sent, from the ack on; gaps from a filter or a cadence keep the chain', async () => {
   const { gw, clock, connect } = await setup();
-  await gw.publish({ channel: 'BTC.price', data: '0' });
+  await gw.api.publish({ channel: 'BTC.price', data: '0' });
   const all = connect();
   const filtered = connect();
   const slow = connect();
@@ -61,7 +61,7 @@ test('prev: each push names the offset this connection was last sent, from the a
   await ack(filtered, { channels: ['BTC.price'], filter: { key: 'n', cmp: 'in', vals: ['3', '6'] } });
   await ack(slow, { channels: ['BTC.price@1s'] });
   for (let n = 2; n <= 7; n++) {
-    await gw.publish({ channel: 'BTC.price', data: String(n), tags: { n: String(n) } });
+    await gw.api.publish({ channel: 'BTC.price', data: String(n), tags: { n: String(n) } });
     await settle();
     clock.advance(300);
   }
@@ -106,10 +106,10 @@ test('heads: the pong to a heartbeat carries the newest position of each subscri
   await waitFor(() => c.messages().some((m) => m.type === 'pong'));
   // Nothing subscribed: the pong the original clients know.
   assert.deepEqual(Object.keys(c.messages().find((m) => m.type === 'pong')!), ['type', 'ts']);
-  const top = await gw.publish({ channel: 'ETH.price', data: '1' });
+  const top = await gw.api.publish({ channel: 'ETH.price', data: '1' });
   await ack(c, { channels: ['ETH.price', 'ETH.price@1s', 'SOL.price'], filter: { key: 'x', cmp: 'ex' } });
   // Filtered out here, so this connection never sees it: the head tells it there is one.
-  const next = await gw.publish({ channel: 'ETH.price', data: '2' });
+  const next = await gw.api.publish({ channel: 'ETH.price', data: '2' });
   await settle();
   c.send({ type: 'heartbeat' });
   await waitFor(() => c.messages().filter((m) => m.type === 'pong').length === 2);
@@ -125,7 +125,7 @@ test('heads: the pong to a heartbeat carries the newest position of each subscri
 test('watchlist: one subscribe with "snapshot": true — the ack and every latest value in one write', async () => {
   const { gw, connect } = await setup();
   const symbols = ['BTC', 'ETH', 'SOL', 'DOGE', 'ODIN'];
-  for (const s of symbols) await gw.publish({ channel: `${s}.price`, data: JSON.stringify({ s }) });
+  for (const s of symbols) await gw.api.publish({ channel: `${s}.price`, data: JSON.stringify({ s }) });
   const c = connect();
   const before = c.writes;
   c.send({ type: 'subscribe', data: { channels: symbols.map((s) => `${s}.price`), snapshot: true } });
@@ -165,7 +165,7 @@ test('staleness: no publication for staleAfterMs → stale; fresh before the nex
   await ack(late, { channels: ['BTC.stats'] });
   await waitFor(() => notices(late).length === 1);
   assert.equal(notices(late)[0]!.type, 'stale');
-  await gw.publish({ channel: 'BTC.stats', data: '1' });
+  await gw.api.publish({ channel: 'BTC.stats', data: '1' });
   await settle();
   assert.deepEqual(
     notices(c).map((m) => m.type),
@@ -173,7 +173,7 @@ test('staleness: no publication for staleAfterMs → stale; fresh before the nex
   );
   // Publications keep it fresh; a quiet period again makes it stale again.
   clock.advance(600);
-  await gw.publish({ channel: 'BTC.stats', data: '2' });
+  await gw.api.publish({ channel: 'BTC.stats', data: '2' });
   clock.advance(600);
   await settle();
   assert.equal(notices(c).filter((m) => m.type === 'stale').length, 1);

@@ -112,7 +112,7 @@ test('conflationIntervalMs: 20 publications in 1 s reach a subscriber as at most
   await waitFor(() => other.messages().some((m) => m.id === 2));
   await subscribed(c, { channels: ['BTC.tick'] });
   for (let i = 1; i <= 20; i++) {
-    await gw.publish({ channel: 'BTC.tick', data: String(i) });
+    await gw.api.publish({ channel: 'BTC.tick', data: String(i) });
     await settle();
     clock.advance(50);
   }
@@ -151,7 +151,7 @@ test('suffix cadence: BTC.price@1s beside BTC.price on one connection; pushes ca
   const f = connect();
   await subscribed(f, { channels: ['BTC.price@100ms'], filter: { key: 'side', cmp: 'eq', val: 'buy' } });
   for (let i = 1; i <= 30; i++) {
-    await gw.publish({ channel: 'BTC.price', data: String(i), tags: { side: i % 3 === 0 ? 'buy' : 'sell' } });
+    await gw.api.publish({ channel: 'BTC.price', data: String(i), tags: { side: i % 3 === 0 ? 'buy' : 'sell' } });
     await settle();
     clock.advance(100);
   }
@@ -185,8 +185,8 @@ test('suffix cadence: BTC.price@1s beside BTC.price on one connection; pushes ca
 
 test('suffix cadence, Centrifugo protocol: recovery from a position gives every missed publication, then at most one per interval', async () => {
   const { gw, clock, connect } = await setup();
-  for (let i = 1; i <= 5; i++) await gw.publish({ channel: 'ETH.price', data: String(i) });
-  const epoch = (await gw.history('ETH.price', { limit: 0 })).position.epoch;
+  for (let i = 1; i <= 5; i++) await gw.api.publish({ channel: 'ETH.price', data: String(i) });
+  const epoch = (await gw.api.history('ETH.price', { limit: 0 })).position.epoch;
   const c = connect('centrifuge');
   c.send({ id: 1, connect: {} });
   await waitFor(() => c.messages().some((m) => m.id === 1));
@@ -198,7 +198,7 @@ test('suffix cadence, Centrifugo protocol: recovery from a position gives every 
     sub.publications.map((p) => p.offset),
     [3, 4, 5],
   );
-  for (let i = 6; i <= 8; i++) await gw.publish({ channel: 'ETH.price', data: String(i) });
+  for (let i = 6; i <= 8; i++) await gw.api.publish({ channel: 'ETH.price', data: String(i) });
   await settle();
   clock.advance(1000);
   await settle();

@@ -103,7 +103,7 @@ test('delta: negotiated where allowed; the first publication whole, later ones p
   const sent: string[] = [];
   for (let n = 1; n <= 20; n++) {
     sent.push(book(n));
-    await gw.publish({ channel: 'book:btc', data: book(n) });
+    await gw.api.publish({ channel: 'book:btc', data: book(n) });
   }
   await waitFor(
     () => pushes(a, 'book:btc').length === 20 && pushes(b, 'book:btc').length === 20 && pushes(plain, 'book:btc').length === 20,
@@ -150,7 +150,7 @@ test('delta: the base is the last publication this connection received — throu
   const sent: string[] = [];
   for (let n = 1; n <= 12; n++) {
     sent.push(book(n));
-    await gw.publish({ channel: 'book:btc', data: book(n), tags: { side: n % 3 === 0 ? 'bid' : 'ask' } });
+    await gw.api.publish({ channel: 'book:btc', data: book(n), tags: { side: n % 3 === 0 ? 'bid' : 'ask' } });
     await settle();
     clock.advance(250);
   }
@@ -174,7 +174,7 @@ test('delta: the base is the last publication this connection received — throu
   );
   assert.equal(sd.patches, 3);
   // Recovery: the missed publications come whole (as strings) in the reply; the next live one is a patch against the last of them.
-  const epoch = (await gw.history('book:btc', { limit: 0 })).position.epoch;
+  const epoch = (await gw.api.history('book:btc', { limit: 0 })).position.epoch;
   const r = await client(gw, transport);
   const reply = (await subscribe(r, 2, { channel: 'book:btc', delta: 'fossil', recover: true, offset: 9, epoch })).subscribe as {
     delta: boolean;
@@ -186,7 +186,7 @@ test('delta: the base is the last publication this connection received — throu
     reply.publications.map((p) => [p.offset, p.delta ?? false, p.data]),
     [10, 11, 12].map((n) => [n, false, sent[n - 1]]),
   );
-  await gw.publish({ channel: 'book:btc', data: book(13) });
+  await gw.api.publish({ channel: 'book:btc', data: book(13) });
   await waitFor(() => pushes(r, 'book:btc').length === 1);
   const live = pushes(r, 'book:btc')[0]!;
   assert.equal(live.delta, true);

@@ -42,7 +42,7 @@ async function nextMsg(c: FakeConnection, pred: (m: Msg) => boolean): Promise<Ms
 
 async function publishN(gw: Gateway, channel: string, from: number, to: number): Promise<{ offset: number; epoch: string }> {
   let last = { offset: 0, epoch: '' };
-  for (let i = from; i <= to; i++) last = await gw.publish({ channel, data: JSON.stringify({ v: i }) });
+  for (let i = from; i <= to; i++) last = await gw.api.publish({ channel, data: JSON.stringify({ v: i }) });
   return last;
 }
 

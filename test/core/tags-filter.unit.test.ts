@@ -61,7 +61,7 @@ const pushedOffsets = (c: FakeConnection, channel: string): number[] =>
 async function publishMix(gw: Gateway, channel: string, from = 1): Promise<void> {
   for (let i = from; i < from + 6; i++) {
     const btc = i % 2 === 1;
-    await gw.publish({
+    await gw.api.publish({
       channel,
       data: JSON.stringify({ i }),
       tags: { ticker: btc ? 'BTC' : 'ETH', size: String(btc ? [5, 20, 50][(i - from) / 2]! : 1) },
@@ -103,7 +103,7 @@ test('centrifuge: live publications reach only subscribers whose filter passes; 
 test('centrifuge: recovery returns only what passes (recovered: true); cache mode gives the newest that passes', async () => {
   const { gw, connect } = await setup();
   await publishMix(gw, 'trades:spot');
-  const epoch = (await gw.history('trades:spot', { limit: 0 })).position.epoch;
+  const epoch = (await gw.api.history('trades:spot', { limit: 0 })).position.epoch;
   const c = await centrifuge(connect);
   c.send({ id: 2, subscribe: { channel: 'trades:spot', tf: BTC, recover: true, offset: 1, epoch } });
   const sub = (await reply(c, 2)).subscribe as { recovered: boolean; offset: number; publications: { offset: number }[] };
@@ -121,7 +121,7 @@ test('centrifuge: recovery returns only what passes (recovered: true); cache mod
   assert.deepEqual(cached.publications, [{ data: { i: 5 }, offset: 5, tags: { ticker: 'BTC', size: '50' } }]);
   // Nothing passes: not recovered, nothing sent (Centrifugo's answer).
   c.send({ id: 4, subscribe: { channel: 'state:other', tf: BTC } });
-  await gw.publish({ channel: 'state:other', data: '1', tags: { ticker: 'ETH' } });
+  await gw.api.publish({ channel: 'state:other', data: '1', tags: { ticker: 'ETH' } });
   const none = (await reply(c, 4)).subscribe as { recovered?: boolean; publications?: unknown[] };
   // Not recovered: `recovered: false` is left out (a zero value), as Centrifugo does.
   assert.deepEqual([none.recovered, none.publications], [undefined, undefined]);
