@@ -94,17 +94,17 @@ test('typed params: subscribe recovery position (zero defaults), history since a
   assert.deepEqual(p('subscribe', { channel: 'a' }), {
     id: 1,
     method: 'subscribe',
-    params: { channel: 'a', since: null, flag: 0, tagsFilter: false },
+    params: { channel: 'a', since: null, flag: 0, tagsFilter: null, delta: '' },
   });
   assert.deepEqual(p('subscribe', { channel: 'a', recover: true }), {
     id: 1,
     method: 'subscribe',
-    params: { channel: 'a', since: { offset: 0, epoch: '' }, flag: 0, tagsFilter: false },
+    params: { channel: 'a', since: { offset: 0, epoch: '' }, flag: 0, tagsFilter: null, delta: '' },
   });
   assert.deepEqual(p('subscribe', { channel: 'a', recover: true, offset: 5, epoch: 'e' }), {
     id: 1,
     method: 'subscribe',
-    params: { channel: 'a', since: { offset: 5, epoch: 'e' }, flag: 0, tagsFilter: false },
+    params: { channel: 'a', since: { offset: 5, epoch: 'e' }, flag: 0, tagsFilter: null, delta: '' },
   });
   assert.equal((p('subscribe', { channel: 'a', recover: true, offset: -1 }) as { code: number }).code, 107);
   assert.equal((p('subscribe', { channel: 'a', recover: true, epoch: 5 }) as { code: number }).code, 107);

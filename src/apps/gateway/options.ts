@@ -201,7 +201,7 @@ export const GATEWAY_OPTIONS: readonly OptionRow[] = [
     kind: 'string',
     defaultText: 'balances, public (docs/protocol.md)',
     section: S.clients,
-    help: 'channel namespaces: pattern, permissions, history, recovery, presence, conflation',
+    help: 'channel namespaces: pattern, permissions, history, recovery (recoveryMode stream|cache), presence, conflation, conflationIntervalMs, cadences, allowTagsFilter, allowedDeltaTypes, staleAfterMs',
   },
   {
     key: 'maxConnections',

@@ -1,4 +1,5 @@
 import type { NamespaceOptions } from './options.js';
+import { parseCadenceSuffix } from './cadence.js';
 import { topLevelString } from '../protocol/json-text.js';
 
 /** Longest channel name accepted, bytes. */
@@ -7,6 +8,15 @@ const CHANNEL_CHARS = /^[A-Za-z0-9_.:@-]+$/;
 
 export interface ResolvedNamespace extends NamespaceOptions {
   readonly regex: RegExp;
+}
+
+/** What a subscription name resolves to. */
+export interface ResolvedSubscription {
+  readonly ns: ResolvedNamespace;
+  /** The channel publications come from: the name itself, or the name without its cadence suffix. */
+  readonly source: string;
+  /** At most one publication per this many ms to the subscriber; 0: every publication. */
+  readonly intervalMs: number;
 }
 
 /** Maps a channel to its namespace rules: the first namespace whose pattern matches in full. */
@@ -30,6 +40,22 @@ export class ChannelRules {
     this.cache.set(channel, ns);
     return ns;
   }
+}
+
+/**
+ * Resolves a subscription name: a channel of a namespace (its `conflationIntervalMs` applies),
+ * else a channel with a cadence suffix its namespace lists in `cadences` (`BTC.price@1s`: the
+ * same publications, at most one a second). A name that is a channel as it stands is never split
+ * (a user id may contain `@`). Null: unknown.
+ */
+export function resolveSubscription(rules: ChannelRules, name: string): ResolvedSubscription | null {
+  const ns = rules.resolve(name);
+  if (ns) return { ns, source: name, intervalMs: ns.conflationIntervalMs };
+  const c = parseCadenceSuffix(name);
+  if (c === null) return null;
+  const base = rules.resolve(c.source);
+  if (base === null || !base.cadences.includes(c.suffix)) return null;
+  return { ns: base, source: c.source, intervalMs: c.intervalMs };
 }
 
 /** The user a personal channel belongs to: its last dot-separated token. */

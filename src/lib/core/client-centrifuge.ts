@@ -11,9 +11,10 @@ import {
 } from './client.js';
 import type { TimerHandle } from './clock.js';
 import { brokerFailure } from './errors.js';
+import { resolveSubscription } from './channels.js';
 import type { TransportConnection } from './transport.js';
-import type { SlotRelease } from './recovery-slots.js';
 import { Disconnect, ErrorCode, isProtocolError, protocolError, type ProtocolError } from '../protocol/codes.js';
+import { TAGS_FILTER_NOT_ALLOWED } from '../protocol/tags-filter.js';
 import { encodePublicationObject, type CentrifugeCommand, type CentrifugeFrameItem } from '../protocol/centrifuge.js';
 import type { Publication } from './broker.js';
 import { KIND_CENTRIFUGE_JSON_OBJECT, type RecoveryFrames } from './recovery-frames.js';
@@ -32,6 +33,8 @@ import {
   type SubscribeParams,
   type TokenParams,
   type ConnectParams,
+  type DeltaType,
+  isDeltaType,
 } from '../protocol/centrifuge-params.js';
 import { PROTO_CENTRIFUGE, PROTO_CENTRIFUGE_PROTOBUF, type ProtocolId } from '../protocol/push.js';
 
@@ -50,8 +53,9 @@ interface Authenticated {
 /** What a subscribe result says about a prepared subscription. */
 function subscribeFields(p: PreparedSubscription, data: string | null, frames?: RecoveryFrames): SubscribeFields {
   return {
-    // Recovered publications' JSON objects, encoded once for every reader of the same history.
-    ...(frames !== undefined && p.publications.length > 0
+    // Recovered publications' JSON objects, encoded once for every reader of the same history
+    // (not under a cadence name: those are copies, which the cache would only fill up with).
+    ...(frames !== undefined && p.publications.length > 0 && p.channel === p.source && !p.membership.delta
       ? { publicationJson: (x) => frames.get(KIND_CENTRIFUGE_JSON_OBJECT, x as Publication, encodePublicationObject) }
       : {}),
     recoverable: p.recoverable,
@@ -63,6 +67,7 @@ function subscribeFields(p: PreparedSubscription, data: string | null, frames?: 
     recovered: p.recovered,
     publications: p.publications,
     data,
+    delta: p.membership.delta,
   };
 }
 
@@ -272,9 +277,9 @@ export class CentrifugeClient extends Client {
     const ready: { p: PreparedSubscription; data: string | null }[] = [];
     const allowance = commandAllowance(this.ctx.opts.recovery.maxBytesPerCommand);
     for (const [channel, data] of auth.subs) {
-      const ns = this.ctx.rules.resolve(channel);
-      if (!ns || this.subs.has(channel)) continue;
-      const prepared = await this.prepareSubscription(channel, ns, p.subs[channel] ?? null, allowance);
+      const target = resolveSubscription(this.ctx.rules, channel);
+      if (!target || this.subs.has(channel)) continue;
+      const prepared = await this.prepareSubscription(channel, target, p.subs[channel] ?? null, allowance);
       if (this.state === STATE_CLOSED) return;
       if (!isProtocolError(prepared)) ready.push({ p: prepared, data });
     }
@@ -304,13 +309,21 @@ export class CentrifugeClient extends Client {
 
   private async subscribe(id: number, params: SubscribeParams): Promise<void> {
     const { channel, since } = params;
-    if (params.tagsFilter) return this.replyError(id, protocolError(ErrorCode.BadRequest, 'tags filter (tf) is not supported'));
+    // An unknown delta type closes the connection (Centrifugo's answer: a client bug).
+    if (params.delta !== '' && !isDeltaType(params.delta)) return this.disconnect(Disconnect.BadRequest);
     const check = this.checkSubscribe(channel);
     if (isProtocolError(check)) return this.replyError(id, check);
-    const p = await this.prepareSubscription(channel, check.ns, since, commandAllowance(this.ctx.opts.recovery.maxBytesPerCommand));
+    // Centrifugo answers a filter the namespace does not allow with 107.
+    if (params.tagsFilter && !check.ns.allowTagsFilter)
+      return this.replyError(id, protocolError(ErrorCode.BadRequest, TAGS_FILTER_NOT_ALLOWED));
+    const p = await this.prepareSubscription(channel, check, since, commandAllowance(this.ctx.opts.recovery.maxBytesPerCommand), {
+      filter: params.tagsFilter,
+      // Asked for and allowed: negotiated (`delta: true` in the reply); asked for and not allowed: plain publications.
+      delta: params.delta !== '' && check.ns.allowedDeltaTypes.includes(params.delta as DeltaType),
+    });
     if (this.state === STATE_CLOSED) return;
     if (isProtocolError(p)) return this.replyError(id, p);
-    if ((params.flag & SUB_FLAG_REJECT_UNRECOVERED) !== 0 && p.wasRecovering && !p.recovered) {
+    if ((params.flag & SUB_FLAG_REJECT_UNRECOVERED) !== 0 && p.wasRecovering && !p.recovered && !p.latest) {
       // The get_state flow: the client reloads its state and subscribes again.
       this.unsubscribeChannel(channel);
       return this.replyError(id, protocolError(ErrorCode.UnrecoverablePosition));
@@ -341,33 +354,10 @@ export class CentrifugeClient extends Client {
   }
 
   private async history(id: number, p: HistoryParams): Promise<void> {
-    const sub = this.subs.get(p.channel);
-    if (!sub) return this.replyError(id, protocolError(ErrorCode.PermissionDenied));
-    if (sub.ns.historySize === 0) return this.replyError(id, protocolError(ErrorCode.NotAvailable));
-    // A read that returns publications takes a slot of the node's concurrent recoveries, like one.
-    let release: SlotRelease | null = null;
-    if (p.limit !== 0) {
-      const slot = this.ctx.recoverySlots.acquire();
-      if (slot === null) {
-        this.ctx.stats.recoveryRefusals.queue_full++;
-        return this.replyError(id, protocolError(ErrorCode.TooManyRequests, 'too many history reads in progress, retry later', true));
-      }
-      release = typeof slot === 'function' ? slot : await slot;
-      if (this.state === STATE_CLOSED) return release();
-    }
-    try {
-      const h = await this.ctx.broker.history(p.channel, {
-        limit: p.limit === -1 ? sub.ns.historySize : Math.min(p.limit, sub.ns.historySize),
-        since: p.since,
-        reverse: p.reverse,
-      });
-      if (this.state === STATE_CLOSED) return;
-      this.send(this.codec.history(id, h.publications, h.position.epoch, h.position.offset));
-    } catch {
-      this.replyError(id, protocolError(ErrorCode.NotAvailable, undefined, true));
-    } finally {
-      release?.();
-    }
+    const h = await this.readHistory(p.channel, p.limit, p.since, p.reverse);
+    if (h === null) return;
+    if (isProtocolError(h)) return this.replyError(id, h);
+    this.send(this.codec.history(id, h.publications, h.position.epoch, h.position.offset));
   }
 
   private async presence(id: number, method: 'presence' | 'presence_stats', p: ChannelParams): Promise<void> {

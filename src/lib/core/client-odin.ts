@@ -1,11 +1,29 @@
-import { Client, commandAllowance, STATE_CONNECTED, STATE_CLOSED, type ClientContext, type PreparedSubscription } from './client.js';
+import {
+  Client,
+  commandAllowance,
+  STATE_CONNECTED,
+  STATE_CLOSED,
+  type ClientContext,
+  type PreparedSubscription,
+  type SubscribeOptions,
+} from './client.js';
+import { TAGS_FILTER_NOT_ALLOWED } from '../protocol/tags-filter.js';
 import type { TransportConnection } from './transport.js';
-import { Disconnect, ErrorCode, isProtocolError, shouldReconnect, type DisconnectReason, type ProtocolError } from '../protocol/codes.js';
+import {
+  Disconnect,
+  ErrorCode,
+  isProtocolError,
+  protocolError,
+  shouldReconnect,
+  type DisconnectReason,
+  type ProtocolError,
+} from '../protocol/codes.js';
 import type { StreamPosition } from '../protocol/position.js';
-import { PROTO_ODIN } from '../protocol/push.js';
+import { odinPublicationFields, PROTO_ODIN } from '../protocol/push.js';
 import {
   encodeOdinDisconnect,
   encodeOdinError,
+  encodeOdinHistory,
   encodeOdinPong,
   encodeOdinWelcome,
   encodeSubscriptionAck,
@@ -13,6 +31,7 @@ import {
   odinChannelError,
   parseOdinCommand,
   type OdinChannelError,
+  type OdinHistoryParams,
   type OdinSubscribeResult,
 } from '../protocol/odin.js';
 import { suggestDelayMs } from './reconnect-hint.js';
@@ -104,7 +123,7 @@ export class OdinClient extends Client {
     const cmd = r.command;
     switch (cmd.type) {
       case 'heartbeat':
-        this.sendText(encodeOdinPong(this.ctx.clock.now()));
+        this.sendText(encodeOdinPong(this.ctx.clock.now(), this.heads()));
         return;
       case 'hello':
         this.sendText(encodeOdinWelcome(this.id, this.ctx.version, this.ctx.opts.pingIntervalMs, this.user));
@@ -115,12 +134,34 @@ export class OdinClient extends Client {
         return;
       }
       case 'subscribe':
-        void this.subscribe(cmd.channels, cmd.positions);
+        void this.subscribe(cmd.channels, cmd.positions, { snapshot: cmd.snapshot, filter: cmd.filter });
+        return;
+      case 'history':
+        void this.history(cmd.params);
         return;
     }
   }
 
-  private async subscribe(channels: string[], positions: Record<string, StreamPosition>): Promise<void> {
+  /** The head of each subscribed channel that keeps history, for the pong; undefined when none. */
+  private heads(): Record<string, StreamPosition> | undefined {
+    let heads: Record<string, StreamPosition> | undefined;
+    for (const [name, p] of this.subs) {
+      if (p === null || p.ns.historySize === 0) continue;
+      const h = this.ctx.hub.head(p.source);
+      if (h !== undefined) (heads ??= Object.create(null) as Record<string, StreamPosition>)[name] = h;
+    }
+    return heads;
+  }
+
+  private async history(p: OdinHistoryParams): Promise<void> {
+    const h = await this.readHistory(p.channel, p.limit, p.since, p.reverse);
+    if (h === null) return;
+    const channel = p.channel.slice(0, 255);
+    if (isProtocolError(h)) return this.error(h.code, h.message, { command: 'history', channel });
+    this.sendText(encodeOdinHistory(p.channel, h.position, h.publications.map(odinPublicationFields)));
+  }
+
+  private async subscribe(channels: string[], positions: Record<string, StreamPosition>, opts: SubscribeOptions): Promise<void> {
     const errors: OdinChannelError[] = [];
     const unique = [...new Set(channels)];
     const jobs: Promise<PreparedSubscription | ProtocolError>[] = [];
@@ -133,8 +174,12 @@ export class OdinClient extends Client {
         errors.push(odinChannelError(channel.slice(0, 255), check));
         continue;
       }
+      if (opts.filter && !check.ns.allowTagsFilter) {
+        errors.push(odinChannelError(channel, protocolError(ErrorCode.BadRequest, TAGS_FILTER_NOT_ALLOWED)));
+        continue;
+      }
       names.push(channel);
-      jobs.push(this.prepareSubscription(channel, check.ns, positions[channel] ?? null, allowance));
+      jobs.push(this.prepareSubscription(channel, check, positions[channel] ?? null, allowance, opts));
     }
     const results = await Promise.all(jobs);
     if (this.state === STATE_CLOSED) return;
@@ -146,6 +191,11 @@ export class OdinClient extends Client {
     for (const e of errors) this.ctx.stats.countCommandError(e.code);
     const acks = ok.map((p) => this.ackOf(p));
     this.sendText(encodeSubscriptionAck(acks, this.subs.size, errors));
-    for (const p of ok) this.activate(p, true);
+    for (const p of ok) {
+      this.activate(p, true);
+      // Subscribed while its source is quiet: told at once, as the others were.
+      const stale = this.ctx.hub.staleNotice(p.source, p.channel);
+      if (stale !== null) this.sendText(stale);
+    }
   }
 }

@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type { Clock, TimerHandle } from './clock.js';
-import type { Broker, Publication, StreamPosition } from './broker.js';
-import type { ChannelRules, ResolvedNamespace } from './channels.js';
-import { channelUser } from './channels.js';
-import type { Hub, Membership } from './hub.js';
+import type { Broker, HistoryResult, Publication, StreamPosition } from './broker.js';
+import type { ChannelRules, ResolvedNamespace, ResolvedSubscription } from './channels.js';
+import { channelUser, resolveSubscription } from './channels.js';
+import { PubFrames, type Hub, type Membership } from './hub.js';
 import type { GatewayOptions } from './options.js';
 import type { PresenceStore } from './presence.js';
 import type { ClientInfo } from './broker.js';
-import { decideRecovery } from './recovery.js';
+import { decideLatest, decideRecovery, NOT_RECOVERED, type RecoveryOutcome } from './recovery.js';
 import type { RecoveryBudget } from './recovery-budget.js';
 import type { RecoverySlots, SlotRelease } from './recovery-slots.js';
 import type { RecoveryFrames } from './recovery-frames.js';
@@ -19,7 +19,8 @@ import type { TokenVerifier } from './auth.js';
 import { brokerFailure } from './errors.js';
 import { BURST_SLICE_BYTES, Writer, type FlushScheduler, type WriterOwner } from './writer.js';
 import { Disconnect, ErrorCode, isProtocolError, protocolError, type DisconnectReason, type ProtocolError } from '../protocol/codes.js';
-import type { ProtocolId } from '../protocol/push.js';
+import { PROTO_ODIN, type ProtocolId } from '../protocol/push.js';
+import type { FilterNode } from '../protocol/tags-filter.js';
 
 /** What a client needs from the gateway that owns it. */
 export interface ClientContext {
@@ -52,12 +53,20 @@ export const STATE_CLOSED = 2;
 
 /** A subscription made ready (history read, live publications buffered), not yet active. */
 export interface PreparedSubscription {
+  /** The subscription's name: a channel, or a channel with a cadence suffix. */
   readonly channel: string;
+  /** The broker channel its publications come from. */
+  readonly source: string;
   readonly ns: ResolvedNamespace;
   readonly membership: Membership;
   readonly position: StreamPosition;
   readonly recoverable: boolean;
   readonly wasRecovering: boolean;
+  /**
+   * The newest publication stood in for a position that was missing or not recoverable (the
+   * namespace's `recoveryMode: cache`, or the client asked for a snapshot).
+   */
+  readonly latest: boolean;
   readonly recovered: boolean;
   /** The position the client asked to recover from (null: it did not ask). */
   readonly since: StreamPosition | null;
@@ -65,6 +74,18 @@ export interface PreparedSubscription {
   /** Payload bytes of `publications`. */
   readonly recoveredBytes: number;
 }
+
+/** What a client asks of a subscription beyond its position. */
+export interface SubscribeOptions {
+  /** The newest publication where no position recovers (Odin `"snapshot": true`). */
+  readonly snapshot?: boolean;
+  /** Only publications whose tags pass this filter (the namespace must allow it). */
+  readonly filter?: FilterNode | null;
+  /** Fossil delta negotiated (Centrifugo protocol; the namespace allows it). */
+  readonly delta?: boolean;
+}
+
+const NO_OPTIONS: SubscribeOptions = Object.freeze({});
 
 /** What one command may still recover, payload bytes (recovery.maxBytesPerCommand). */
 export interface CommandAllowance {
@@ -183,15 +204,19 @@ export abstract class Client implements ConnectionHandler, WriterOwner {
     }
   }
 
-  /** Checks whether this connection may subscribe to `channel`: its namespace, or the refusal. */
-  protected checkSubscribe(channel: string): { ns: ResolvedNamespace } | ProtocolError {
-    const ns = this.ctx.rules.resolve(channel);
-    if (!ns) return protocolError(ErrorCode.UnknownChannel);
+  /**
+   * Checks whether this connection may subscribe to `channel` (a channel, or one with a cadence
+   * suffix): what it resolves to, or the refusal.
+   */
+  protected checkSubscribe(channel: string): ResolvedSubscription | ProtocolError {
+    const target = resolveSubscription(this.ctx.rules, channel);
+    if (!target) return protocolError(ErrorCode.UnknownChannel);
+    const ns = target.ns;
     if (ns.subscribe === 'authenticated' && this.user === '') return protocolError(ErrorCode.PermissionDenied);
-    if (ns.userChannel && channelUser(channel) !== this.user) return protocolError(ErrorCode.PermissionDenied);
+    if (ns.userChannel && channelUser(target.source) !== this.user) return protocolError(ErrorCode.PermissionDenied);
     if (this.subs.has(channel)) return protocolError(ErrorCode.AlreadySubscribed);
     if (this.subs.size >= this.ctx.opts.maxChannelsPerConnection) return protocolError(ErrorCode.LimitExceeded, 'channel limit exceeded');
-    return { ns };
+    return target;
   }
 
   /**
@@ -201,10 +226,12 @@ export abstract class Client implements ConnectionHandler, WriterOwner {
    */
   protected async prepareSubscription(
     channel: string,
-    ns: ResolvedNamespace,
+    target: ResolvedSubscription,
     since: StreamPosition | null,
     allowance: CommandAllowance,
+    opts: SubscribeOptions = NO_OPTIONS,
   ): Promise<PreparedSubscription | ProtocolError> {
+    const { ns, source } = target;
     const limits = this.ctx.opts.limits;
     // Checked and joined in one synchronous step, so concurrent subscribes cannot pass the bound together.
     const full = this.ctx.hub.newChannelRefusal(channel, this.user === '', limits.maxChannels, limits.anonymousChannelShare);
@@ -215,16 +242,33 @@ export abstract class Client implements ConnectionHandler, WriterOwner {
         full === 'channels' ? 'node channel limit reached' : 'node channel limit for anonymous connections reached',
       );
     }
-    const membership: Membership = { buffer: [], protocol: this.protocol, writer: this.writer, conflate: ns.conflation === 'latest' };
+    const snapshot = opts.snapshot === true;
+    const filter = opts.filter ? this.ctx.hub.shareFilter(opts.filter) : null;
+    const membership: Membership = {
+      buffer: [],
+      protocol: this.protocol,
+      writer: this.writer,
+      // A patch replaced in the queue would leave the client without its base: delta is never conflated.
+      conflate: ns.conflation === 'latest' && opts.delta !== true,
+      filter,
+      cadence: null,
+      lastOffset: 0,
+      lastEpoch: '',
+      delta: opts.delta === true,
+      base: null,
+    };
     this.subs.set(channel, null);
     try {
-      await this.ctx.hub.add(channel, this, membership);
+      await this.ctx.hub.add(channel, this, membership, source, target.intervalMs, ns.staleAfterMs);
       const useHistory = ns.historySize > 0;
       let position: StreamPosition = { offset: 0, epoch: '' };
       let recovered = false;
       let publications: readonly Publication[] = [];
       let recoveredBytes = 0;
-      if (useHistory && since !== null && ns.recovery) {
+      const recover = useHistory && since !== null && ns.recovery;
+      // Cache mode, or a snapshot asked for: the newest publication when the position cannot be recovered.
+      const latest = useHistory && (ns.recoveryMode === 'cache' || snapshot);
+      if (recover || latest) {
         // A command's recoveries run one after another: each sees what the ones before it took.
         const prev = allowance.turn;
         let done!: () => void;
@@ -239,15 +283,28 @@ export abstract class Client implements ConnectionHandler, WriterOwner {
           release = typeof slot === 'function' ? slot : await slot;
           if (this.state === STATE_CLOSED) return protocolError(ErrorCode.Expired, 'connection closed');
           if (!this.ctx.recoveryBudget.admits(this.user === '')) return this.refuseRecovery(channel, 'node_budget');
-          const hist = await this.ctx.broker.history(channel, { since, limit: ns.recoveryMax });
+          let r: RecoveryOutcome = NOT_RECOVERED;
+          if (recover) {
+            const hist = await this.ctx.broker.history(source, { since: since!, limit: ns.recoveryMax });
+            position = hist.position;
+            r = decideRecovery(since!, hist, ns.recoveryMax);
+          }
+          if (latest && !r.recovered) {
+            // With a filter, the newest publication that passes it (within recoveryMax).
+            const newest = await this.ctx.broker.history(source, { limit: filter ? ns.recoveryMax : 1, reverse: true });
+            position = newest.position;
+            r = decideLatest(since, newest, filter ? (p) => filter.passes(p) : undefined);
+          } else if (filter && r.publications.length > 0) {
+            // Recovery decides on every publication; the client gets those its filter passes.
+            r = { recovered: r.recovered, publications: r.publications.filter((p) => filter.passes(p)) };
+          }
           release();
-          position = hist.position;
-          const r = decideRecovery(since, hist, ns.recoveryMax);
           for (const pub of r.publications) recoveredBytes += payloadBytes(pub);
           const refusal = this.reserveRecovery(recoveredBytes, r.publications.length, allowance);
           if (refusal !== null) return this.refuseRecovery(channel, refusal);
           recovered = r.recovered;
-          publications = r.publications;
+          // Under a cadence name, pushes carry that name.
+          publications = source === channel ? r.publications : r.publications.map((p) => ({ ...p, channel }));
           if (recovered) this.ctx.stats.recoveries.recovered++;
           else this.ctx.stats.recoveries.not_recovered++;
         } finally {
@@ -255,8 +312,9 @@ export abstract class Client implements ConnectionHandler, WriterOwner {
           done();
         }
       } else if (useHistory) {
-        position = (await this.ctx.broker.history(channel, { limit: 0 })).position;
+        position = (await this.ctx.broker.history(source, { limit: 0 })).position;
       }
+      if (useHistory) this.ctx.hub.noteHead(source, position);
       if (ns.presence) await this.addPresence(channel);
       if (this.state === STATE_CLOSED || !this.subs.has(channel)) {
         this.recoveryReserved -= recoveredBytes;
@@ -266,11 +324,13 @@ export abstract class Client implements ConnectionHandler, WriterOwner {
       }
       const prepared: PreparedSubscription = {
         channel,
+        source,
         ns,
         membership,
         position,
         recoverable: useHistory && ns.recovery,
-        wasRecovering: since !== null,
+        wasRecovering: since !== null || latest,
+        latest,
         recovered,
         since,
         publications,
@@ -318,6 +378,51 @@ export abstract class Client implements ConnectionHandler, WriterOwner {
     };
   }
 
+  /**
+   * The `history` command of both protocols (Centrifugo's rules): only a channel this connection
+   * is subscribed to (103), of a namespace that keeps history (108); `limit` -1 is all kept, 0
+   * only the position, and never more than the namespace keeps. A read that returns
+   * publications takes a slot of the node's concurrent recoveries, like one. Null: the
+   * connection closed meanwhile (nothing to answer).
+   */
+  protected async readHistory(
+    channel: string,
+    limit: number,
+    since: StreamPosition | undefined,
+    reverse: boolean,
+  ): Promise<HistoryResult | ProtocolError | null> {
+    const sub = this.subs.get(channel);
+    if (!sub) return protocolError(ErrorCode.PermissionDenied);
+    if (sub.ns.historySize === 0) return protocolError(ErrorCode.NotAvailable);
+    let release: SlotRelease | null = null;
+    if (limit !== 0) {
+      const slot = this.ctx.recoverySlots.acquire();
+      if (slot === null) {
+        this.ctx.stats.recoveryRefusals.queue_full++;
+        return protocolError(ErrorCode.TooManyRequests, 'too many history reads in progress, retry later', true);
+      }
+      release = typeof slot === 'function' ? slot : await slot;
+      if (this.state === STATE_CLOSED) {
+        release();
+        return null;
+      }
+    }
+    try {
+      const h = await this.ctx.broker.history(sub.source, {
+        limit: limit === -1 ? sub.ns.historySize : Math.min(limit, sub.ns.historySize),
+        ...(since !== undefined ? { since } : {}),
+        reverse,
+      });
+      if (this.state === STATE_CLOSED) return null;
+      // Under a cadence name, publications carry that name.
+      return sub.source === channel ? h : { ...h, publications: h.publications.map((p) => ({ ...p, channel })) };
+    } catch {
+      return protocolError(ErrorCode.NotAvailable, undefined, true);
+    } finally {
+      release?.();
+    }
+  }
+
   /** Sends a reply that carries recovered publications: a large one is exempt from the slow rule. */
   protected sendRecoveryReply(frame: PreparedFrame): void {
     if (frame.byteLength > BURST_SLICE_BYTES) this.writer.enqueueExempt(frame);
@@ -332,26 +437,49 @@ export abstract class Client implements ConnectionHandler, WriterOwner {
     if (this.state === STATE_CLOSED) return;
     const hub = this.ctx.hub;
     if (encodeRecovered && p.publications.length > 0) {
-      // Each recovered publication encoded once per protocol for every reader (recovery-frames.ts).
+      // Odin pushes carry `prev`, from the position the client sent (same epoch) on. Where it is
+      // the offset before (a stream recovery, the usual case), the encoding is the one every
+      // reader of the same history shares (recovery-frames.ts); otherwise (a filter's gaps, the
+      // cache-mode newest, a cadence name) it is this client's own.
+      let prev = p.since !== null && p.since.epoch === p.publications[0]!.epoch ? p.since.offset : 0;
       const proto = this.protocol;
       const frames = this.ctx.recoveryFrames;
-      const encode = (pub: Publication): PreparedFrame => frames.get(proto, pub, (x) => hub.prepare(proto, x));
-      // A large recovery is streamed in slices as the socket drains, encoded just before each slice.
+      const shared = p.channel === p.source;
+      const encode = (pub: Publication): PreparedFrame => {
+        if (proto !== PROTO_ODIN) return shared ? frames.get(proto, pub, (x) => hub.prepare(proto, x)) : hub.prepare(proto, pub);
+        const own = prev;
+        prev = pub.offset;
+        if (shared && own === pub.offset - 1) return frames.get(proto, pub, (x) => hub.prepareOdin(x, x.offset - 1));
+        return hub.prepareOdin(pub, own);
+      };
+      // A large recovery is streamed in slices as the socket drains, encoded just before each slice (in order).
       if (p.recoveredBytes > BURST_SLICE_BYTES) this.writer.enqueueBurst(p.publications, encode, payloadBytes);
       else for (const pub of p.publications) this.enqueue(encode(pub));
     }
+    const m = p.membership;
     let last = p.position.offset;
+    const lastRecovered = p.publications[p.publications.length - 1];
+    // Where the client stands: its last recovered publication, else the position it was told.
+    m.lastOffset = lastRecovered?.offset ?? p.position.offset;
+    m.lastEpoch = lastRecovered?.epoch ?? p.position.epoch;
+    // The reply (or the recovered pushes) carried it whole: the base of the next patch.
+    if (lastRecovered !== undefined) m.base = lastRecovered;
+    const rename = p.channel !== p.source;
+    let newest: Publication | null = null;
     for (const pub of buffered) {
+      if (m.filter !== null && !m.filter.passes(pub)) continue;
       // Offset 0: live only (skip_history), never in history: delivered as it came.
-      if (pub.offset === 0) {
-        this.enqueue(hub.prepare(this.protocol, pub));
-        continue;
+      if (pub.offset !== 0) {
+        // Already in history (delivered as recovered, or before the client's start position).
+        if (pub.epoch === p.position.epoch && pub.offset <= last) continue;
+        last = pub.offset;
       }
-      // Already in history (delivered as recovered, or before the client's start position).
-      if (pub.epoch === p.position.epoch && pub.offset <= last) continue;
-      last = pub.offset;
-      this.enqueue(hub.prepare(this.protocol, pub));
+      const named = rename ? { ...pub, channel: p.channel } : pub;
+      // With a cadence, only the newest of those held back goes (through the group: at most one per interval).
+      if (m.cadence !== null) newest = named;
+      else this.enqueue(hub.frameFor(m, new PubFrames(named)));
     }
+    if (newest !== null) m.cadence!.offer(newest);
     if (p.ns.joinLeave) this.ctx.announceJoinLeave(p.channel, { client: this.id, user: this.user }, true);
   }
 
@@ -378,9 +506,9 @@ export abstract class Client implements ConnectionHandler, WriterOwner {
    */
   async serverSubscribe(channel: string, data: string | null, since: StreamPosition | null): Promise<void> {
     if (this.state !== STATE_CONNECTED || this.subs.has(channel)) return;
-    const ns = this.ctx.rules.resolve(channel);
-    if (!ns) return;
-    const p = await this.prepareSubscription(channel, ns, since, commandAllowance(this.ctx.opts.recovery.maxBytesPerCommand));
+    const target = resolveSubscription(this.ctx.rules, channel);
+    if (!target) return;
+    const p = await this.prepareSubscription(channel, target, since, commandAllowance(this.ctx.opts.recovery.maxBytesPerCommand));
     if (isProtocolError(p) || (this.state as number) === STATE_CLOSED) return;
     this.sendSubscribeNotice(p, data);
     this.activate(p, true);

@@ -144,10 +144,10 @@ export class Gateway implements ConnectionAcceptor, BrokerEventHandler, ClientCo
   onStreamReset(channel: string): void {
     // Publications may have been skipped: every member must re-subscribe and recover (or be
     // told it cannot), so nothing is lost silently.
-    const members = this.hub.members(channel);
-    if (!members) return;
-    this.log.warn({ channel, clients: members.size }, 'stream reset: reconnecting subscribers');
-    for (const c of [...members.keys()]) c.disconnect(Disconnect.InsufficientState);
+    const members = this.hub.membersOfSource(channel);
+    if (members.length === 0) return;
+    this.log.warn({ channel, clients: members.length }, 'stream reset: reconnecting subscribers');
+    for (const c of members) c.disconnect(Disconnect.InsufficientState);
   }
 
   onJoin(channel: string, info: ClientInfo): void {

@@ -1,11 +1,24 @@
-import type { Broker, Publication } from './broker.js';
+import type { Broker, Publication, StreamPosition } from './broker.js';
 import type { Clock } from './clock.js';
 import type { GatewayStats } from './stats.js';
 import type { Logger } from './logger.js';
 import type { FrameEncoder, PreparedFrame } from './transport.js';
 import type { Writer } from './writer.js';
-import { encodePush, PROTO_CENTRIFUGE, PROTO_CENTRIFUGE_PROTOBUF, PROTO_ODIN, type ClientInfo, type ProtocolId } from '../protocol/push.js';
+import {
+  encodeDeltaPush,
+  encodeOdinPush,
+  encodePush,
+  PROTO_CENTRIFUGE,
+  PROTO_CENTRIFUGE_PROTOBUF,
+  PROTO_ODIN,
+  type ClientInfo,
+  type ProtocolId,
+} from '../protocol/push.js';
+import { DeltaPatches, type Patch } from './delta.js';
+import { encodeOdinFresh, encodeOdinStale } from '../protocol/odin.js';
 import { JSON_CODEC, PROTOBUF_CODEC } from '../protocol/centrifuge-codec.js';
+import { filterKey, matchTags, type FilterNode } from '../protocol/tags-filter.js';
+import { CadenceGroup } from './cadence.js';
 
 /**
  * A client's membership in a channel: everything the fan-out loop reads, in one object (so the
@@ -18,14 +31,111 @@ export interface Membership {
   readonly writer: Writer;
   /** Keep-latest conflation (the namespace's `conflation: latest`). */
   readonly conflate: boolean;
+  /** The subscription's tags filter (shared with every subscriber of the same one), or null. */
+  readonly filter: SharedFilter | null;
+  /** The cadence group (set by the hub when the subscription has an interval), or null. */
+  cadence: CadenceGroup<Membership> | null;
+  /**
+   * The last publication given to this subscriber in the channel (from its subscription's
+   * position on): the `prev` of Odin pushes, and what a cadence group does not send again.
+   */
+  lastOffset: number;
+  lastEpoch: string;
+  /** Fossil delta negotiated (Centrifugo protocol): publications go as patches against `base`. */
+  readonly delta: boolean;
+  /** The last publication this subscriber received in the channel (delta subscriptions), or null. */
+  base: Publication | null;
+}
+
+/**
+ * One publication's frames, made on first use and shared by every member that needs the same
+ * bytes: one per protocol, and for delta subscriptions the whole payload and one patch per base.
+ */
+export class PubFrames {
+  /** The Odin frame for subscribers whose `prev` is `odinPrev` (nearly all share one). */
+  odin: PreparedFrame | undefined;
+  odinPrev = -1;
+  /** Odin frames for other `prev` values. */
+  odinByPrev: Map<number, PreparedFrame> | undefined;
+  cent: PreparedFrame | undefined;
+  centPb: PreparedFrame | undefined;
+  /** JSON delta subscriptions' whole payload (as a string). */
+  centFull: PreparedFrame | undefined;
+  private patches: DeltaPatches | undefined;
+  /** A patch's frame per protocol: JSON, protobuf. */
+  private readonly patchFrames: [Map<Patch, PreparedFrame> | undefined, Map<Patch, PreparedFrame> | undefined] = [undefined, undefined];
+
+  constructor(readonly pub: Publication) {}
+
+  /** The patch from `base` to this publication (one per base), or null when not smaller. */
+  patchFrom(base: Publication): Patch | null {
+    return (this.patches ??= new DeltaPatches(this.pub)).from(base);
+  }
+
+  /** The frame of `patch` for JSON (`pb` false) or protobuf, made once by `make`. */
+  patchFrame(patch: Patch, pb: boolean, make: () => PreparedFrame): PreparedFrame {
+    const i = pb ? 1 : 0;
+    const map = (this.patchFrames[i] ??= new Map());
+    let f = map.get(patch);
+    if (f === undefined) {
+      f = make();
+      map.set(patch, f);
+    }
+    return f;
+  }
+}
+
+/**
+ * A tags filter as subscribers share it: the hub keeps one per distinct filter (`filterKey`),
+ * so a publication is evaluated once per filter, not once per subscriber: the verdict for the
+ * last publication seen is kept here.
+ */
+export class SharedFilter {
+  refs = 0;
+  private last: Publication | null = null;
+  private verdict = false;
+
+  constructor(
+    readonly key: string,
+    readonly node: FilterNode,
+  ) {}
+
+  /** True when `pub` passes; evaluated once per publication. */
+  passes(pub: Publication): boolean {
+    if (this.last !== pub) {
+      this.last = pub;
+      this.verdict = matchTags(this.node, pub.tags);
+    }
+    return this.verdict;
+  }
 }
 
 /** The node bound that refused a new channel (`ws_limit_refusals_total{limit}`). */
 export type ChannelRefusal = 'channels' | 'anonymous_channels';
 
+/** The subscribers of one subscription name. */
 class ChannelEntry<M> {
   readonly members = new Map<M, Membership>();
-  ready: Promise<void> = Promise.resolve();
+  /** Cadence groups of this name, by interval and filter (CadenceGroup.key). */
+  readonly cadences = new Map<string, CadenceGroup<Membership>>();
+  constructor(
+    readonly name: string,
+    /** The broker channel its publications come from (`name` without a cadence suffix). */
+    readonly source: string,
+  ) {}
+}
+
+/** A broker channel this node receives, and the subscription names it feeds. */
+interface SourceEntry {
+  readonly names: Set<string>;
+  readonly ready: Promise<void>;
+  /** The newest position this node knows of the channel (its publications, subscriptions' reads). */
+  head: StreamPosition;
+  /** Staleness (the namespace's `staleAfterMs`; 0: not watched): when the last publication came, ms. */
+  staleAfterMs: number;
+  lastPubAt: number;
+  stale: boolean;
+  staleTimer: unknown;
 }
 
 /**
@@ -33,7 +143,13 @@ class ChannelEntry<M> {
  * by the transport, and the same bytes are queued on every member's writer.
  */
 export class Hub<M extends object = object> {
+  /** By subscription name (a channel, or a channel with a cadence suffix). */
   private readonly channels = new Map<string, ChannelEntry<M>>();
+  /** By broker channel. */
+  private readonly sources = new Map<string, SourceEntry>();
+  private readonly sendCadenceBound = (g: CadenceGroup<Membership>, pub: Publication): void => this.sendCadence(g, pub);
+  /** Distinct tags filters in use, by key; each is released with its last membership. */
+  private readonly filters = new Map<string, SharedFilter>();
 
   constructor(
     private readonly broker: Broker,
@@ -66,55 +182,255 @@ export class Hub<M extends object = object> {
     return this.channels.get(channel)?.members;
   }
 
-  /** Adds a member; resolves once the broker delivers the channel to this node. */
-  async add(channel: string, member: M, m: Membership): Promise<void> {
-    let e = this.channels.get(channel);
+  /**
+   * Watches a channel for staleness: the timer fires once per `staleAfterMs` at most and only
+   * re-arms while publications come (a publication costs no timer work); past the limit
+   * without one, its Odin subscribers are told `stale`, and `fresh` with the next publication.
+   */
+  private armStale(source: string, s: SourceEntry, after: number): void {
+    s.staleTimer = this.clock.setTimeout(
+      () => {
+        s.staleTimer = null;
+        if (this.sources.get(source) !== s) return;
+        const idle = this.clock.now() - s.lastPubAt;
+        if (idle < s.staleAfterMs) return this.armStale(source, s, s.staleAfterMs - idle);
+        s.stale = true;
+        this.noticeToOdin(s, (name) => encodeOdinStale(name, s.lastPubAt));
+      },
+      after,
+      { background: true },
+    );
+  }
+
+  /** The channel's `stale` notice, for a subscriber that joins while it is stale; null when fresh. */
+  staleNotice(source: string, name: string): string | null {
+    const s = this.sources.get(source);
+    return s !== undefined && s.stale ? encodeOdinStale(name, s.lastPubAt) : null;
+  }
+
+  /** Queues a notice (encoded once per subscription name) on the active Odin members fed by `s`. */
+  private noticeToOdin(s: SourceEntry, encode: (name: string) => string): void {
+    for (const name of s.names) {
+      let frame: PreparedFrame | undefined;
+      for (const m of this.channels.get(name)!.members.values()) {
+        if (m.buffer !== null || m.protocol !== PROTO_ODIN) continue;
+        m.writer.enqueue((frame ??= this.prepareText(encode(name))));
+      }
+    }
+  }
+
+  /** The newest position this node knows of a channel it receives (Odin pongs carry it), if any. */
+  head(source: string): StreamPosition | undefined {
+    const h = this.sources.get(source)?.head;
+    return h === undefined || h.epoch === '' ? undefined : h;
+  }
+
+  /** A position read from the broker (a subscription's): the channel's head moves to it if newer. */
+  noteHead(source: string, position: StreamPosition): void {
+    const s = this.sources.get(source);
+    if (s !== undefined && position.epoch !== '') advanceHead(s, position);
+  }
+
+  /** Every member fed by a broker channel, under any subscription name. */
+  membersOfSource(source: string): M[] {
+    const out: M[] = [];
+    for (const name of this.sources.get(source)?.names ?? []) out.push(...this.channels.get(name)!.members.keys());
+    return out;
+  }
+
+  /**
+   * Adds a member under a subscription name fed by the broker channel `source`, with at most
+   * one publication per `intervalMs` (0: all); resolves once the broker delivers `source` here.
+   */
+  async add(name: string, member: M, m: Membership, source: string = name, intervalMs = 0, staleAfterMs = 0): Promise<void> {
+    let e = this.channels.get(name);
     if (!e) {
-      e = new ChannelEntry<M>();
-      this.channels.set(channel, e);
-      e.ready = this.broker.subscribe(channel);
+      e = new ChannelEntry<M>(name, source);
+      this.channels.set(name, e);
+      let s = this.sources.get(source);
+      if (!s) {
+        s = {
+          names: new Set(),
+          ready: this.broker.subscribe(source),
+          head: { offset: 0, epoch: '' },
+          staleAfterMs,
+          lastPubAt: this.clock.now(),
+          stale: false,
+          staleTimer: null,
+        };
+        this.sources.set(source, s);
+        if (staleAfterMs > 0) this.armStale(source, s, staleAfterMs);
+      }
+      s.names.add(name);
     }
     e.members.set(member, m);
+    if (intervalMs > 0) {
+      const key = intervalMs + '|' + (m.filter?.key ?? '');
+      let g = e.cadences.get(key);
+      if (!g) {
+        g = new CadenceGroup<Membership>(name, intervalMs, key, this.clock, this.sendCadenceBound);
+        e.cadences.set(key, g);
+      }
+      g.members.add(m);
+      m.cadence = g;
+    }
     this.stats.subscriptions++;
     try {
-      await e.ready;
+      await this.sources.get(source)!.ready;
     } catch (err) {
-      this.remove(channel, member);
+      this.remove(name, member);
       throw err;
     }
   }
 
-  remove(channel: string, member: M): void {
-    const e = this.channels.get(channel);
-    if (!e || !e.members.delete(member)) return;
-    this.stats.subscriptions--;
-    if (e.members.size === 0) {
-      this.channels.delete(channel);
-      this.broker.unsubscribe(channel).catch((err: unknown) => this.log.warn({ err, channel }, 'broker unsubscribe failed'));
+  /** The shared instance of a tags filter, for a membership about to be added. */
+  shareFilter(node: FilterNode): SharedFilter {
+    const key = filterKey(node);
+    let f = this.filters.get(key);
+    if (f === undefined) {
+      f = new SharedFilter(key, node);
+      this.filters.set(key, f);
     }
+    f.refs++;
+    return f;
   }
 
-  /** Broker delivery: fan out to every member of the channel on this node. */
+  /** Distinct tags filters held by subscriptions on this node. */
+  get filterCount(): number {
+    return this.filters.size;
+  }
+
+  private releaseFilter(f: SharedFilter): void {
+    if (--f.refs === 0) this.filters.delete(f.key);
+  }
+
+  remove(name: string, member: M): void {
+    const e = this.channels.get(name);
+    const m = e?.members.get(member);
+    if (!e || m === undefined) return;
+    e.members.delete(member);
+    if (m.filter !== null) this.releaseFilter(m.filter);
+    const g = m.cadence;
+    if (g !== null) {
+      g.members.delete(m);
+      if (g.members.size === 0) {
+        g.close();
+        e.cadences.delete(g.key);
+      }
+    }
+    this.stats.subscriptions--;
+    if (e.members.size > 0) return;
+    this.channels.delete(name);
+    const s = this.sources.get(e.source);
+    s?.names.delete(name);
+    if (s === undefined || s.names.size > 0) return;
+    const channel = e.source;
+    this.sources.delete(channel);
+    if (s.staleTimer !== null) this.clock.clearTimeout(s.staleTimer);
+    this.broker.unsubscribe(channel).catch((err: unknown) => this.log.warn({ err, channel }, 'broker unsubscribe failed'));
+  }
+
+  /** Broker delivery: fan out to every member of every subscription name the channel feeds on this node. */
   onPublication(pub: Publication): void {
-    const e = this.channels.get(pub.channel);
-    if (!e) return;
-    let odin: PreparedFrame | undefined;
-    let cent: PreparedFrame | undefined;
-    let centPb: PreparedFrame | undefined;
+    const s = this.sources.get(pub.channel);
+    if (!s) return;
+    if (pub.offset > 0) advanceHead(s, pub);
+    if (s.staleAfterMs > 0) {
+      s.lastPubAt = this.clock.now();
+      if (s.stale) {
+        // Fresh again: told before the publication that proves it.
+        s.stale = false;
+        this.noticeToOdin(s, (name) => encodeOdinFresh(name));
+        this.armStale(pub.channel, s, s.staleAfterMs);
+      }
+    }
+    for (const name of s.names) this.fanOut(this.channels.get(name)!, pub);
+    const cb = this.stats.onBroadcastLatency;
+    if (cb !== null) cb(Math.max(0, this.clock.now() - pub.time) / 1000);
+  }
+
+  private fanOut(e: ChannelEntry<M>, pub: Publication): void {
+    // Under a cadence name (`BTC.price@1s`) pushes carry that name, so the client's subscription gets them.
+    const named = e.name === pub.channel ? pub : { ...pub, channel: e.name };
+    const frames = new PubFrames(named);
     for (const m of e.members.values()) {
       if (m.buffer !== null) {
         m.buffer.push(pub);
         continue;
       }
-      let frame: PreparedFrame;
-      if (m.protocol === PROTO_ODIN) frame = odin ??= this.prepare(PROTO_ODIN, pub);
-      else if (m.protocol === PROTO_CENTRIFUGE) frame = cent ??= this.prepare(PROTO_CENTRIFUGE, pub);
-      else frame = centPb ??= this.prepare(PROTO_CENTRIFUGE_PROTOBUF, pub);
-      if (m.conflate) m.writer.enqueueLatest(frame, pub.channel);
+      if (m.filter !== null && !m.filter.passes(pub)) continue;
+      if (m.cadence !== null) {
+        m.cadence.offer(named);
+        continue;
+      }
+      const frame = this.frameFor(m, frames);
+      if (m.conflate) m.writer.enqueueLatest(frame, e.name);
       else m.writer.enqueue(frame);
     }
-    const cb = this.stats.onBroadcastLatency;
-    if (cb !== null) cb(Math.max(0, this.clock.now() - pub.time) / 1000);
+  }
+
+  /**
+   * The frame of a publication for a member, from the publication's shared frames. A delta
+   * subscription gets a patch against the last publication it received when that is smaller
+   * (and, for JSON, text), else the whole payload; either way the publication becomes its base.
+   */
+  frameFor(m: Membership, f: PubFrames): PreparedFrame {
+    const pub = f.pub;
+    let prev = 0;
+    if (pub.offset > 0) {
+      prev = m.lastEpoch === pub.epoch ? m.lastOffset : 0;
+      m.lastOffset = pub.offset;
+      m.lastEpoch = pub.epoch;
+    }
+    if (m.protocol === PROTO_ODIN) return this.odinFrame(f, prev);
+    const pb = m.protocol === PROTO_CENTRIFUGE_PROTOBUF;
+    if (m.delta) {
+      const base = m.base;
+      m.base = pub;
+      const patch = base === null ? null : f.patchFrom(base);
+      if (patch !== null && (pb || patch.text)) {
+        this.stats.deltaPatches++;
+        return f.patchFrame(patch, pb, () => this.prepareDelta(pb, pub, patch.bytes));
+      }
+      this.stats.deltaFull++;
+      if (!pb) return (f.centFull ??= this.prepareDelta(false, pub, null));
+    }
+    if (pb) return (f.centPb ??= this.prepare(PROTO_CENTRIFUGE_PROTOBUF, pub));
+    return (f.cent ??= this.prepare(PROTO_CENTRIFUGE, pub));
+  }
+
+  /** The Odin push carrying `prev`: one frame per distinct `prev` (usually one per publication). */
+  private odinFrame(f: PubFrames, prev: number): PreparedFrame {
+    if (f.odin === undefined) {
+      f.odinPrev = prev;
+      return (f.odin = this.prepareOdin(f.pub, prev));
+    }
+    if (f.odinPrev === prev) return f.odin;
+    const map = (f.odinByPrev ??= new Map());
+    let frame = map.get(prev);
+    if (frame === undefined) map.set(prev, (frame = this.prepareOdin(f.pub, prev)));
+    return frame;
+  }
+
+  /** An Odin push with `prev` (a connection's recovered publications, pushes from the fan-out). */
+  prepareOdin(pub: Publication, prev: number): PreparedFrame {
+    return this.transport.prepare(Buffer.from(encodeOdinPush(pub, prev)));
+  }
+
+  private prepareDelta(pb: boolean, pub: Publication, patch: Uint8Array | null): PreparedFrame {
+    const e = encodeDeltaPush(pb ? PROTO_CENTRIFUGE_PROTOBUF : PROTO_CENTRIFUGE, pub, patch);
+    return typeof e === 'string' ? this.transport.prepare(Buffer.from(e)) : this.transport.prepare(e, true);
+  }
+
+  /** A cadence group's publication: encoded once per protocol, to members not given it already. */
+  private sendCadence(g: CadenceGroup<Membership>, pub: Publication): void {
+    const frames = new PubFrames(pub);
+    for (const m of g.members) {
+      if (m.buffer !== null) continue;
+      // Given already (recovered, or released at activation).
+      if (pub.offset > 0 && m.lastEpoch === pub.epoch && m.lastOffset >= pub.offset) continue;
+      m.writer.enqueue(this.frameFor(m, frames));
+    }
   }
 
   prepare(proto: ProtocolId, pub: Publication): PreparedFrame {
@@ -146,6 +462,11 @@ export class Hub<M extends object = object> {
   prepareText(text: string): PreparedFrame {
     return this.transport.prepare(Buffer.from(text));
   }
+}
+
+/** Moves a channel's head to `p` when it is newer (or of another epoch: the stream started over). */
+function advanceHead(s: SourceEntry, p: StreamPosition): void {
+  if (p.epoch !== s.head.epoch || p.offset > s.head.offset) s.head = { offset: p.offset, epoch: p.epoch };
 }
 
 /** Queues a join (or leave) push for the channel's Centrifugo-protocol members on this node. */

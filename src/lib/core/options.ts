@@ -4,6 +4,8 @@
  */
 import { z } from 'zod';
 import { MARKET_STATS_CHANNEL, PUBLIC_CHANNEL_EVENTS, USER_CHANNEL_EVENT } from '../protocol/events.js';
+import { MAX_CADENCE_MS, parseCadenceSuffix } from './cadence.js';
+import { DELTA_TYPES } from '../protocol/centrifuge-params.js';
 
 /** Connections one process accepts; over it the upgrade gets HTTP 503. */
 export const DEFAULT_MAX_CONNECTIONS = 19_000;
@@ -128,6 +130,51 @@ const namespaceSchema = z
      */
     conflation: z.enum(['none', 'latest']).default('none'),
     /**
+     * `stream` (default): a subscriber recovers from the position it sends, else starts live.
+     * `cache` (Centrifugo's cache recovery mode with `auto_cache_recover`): a subscriber with no
+     * position, or with one that cannot be recovered, gets the channel's newest publication in
+     * the subscribe reply (Odin: right after the ack), so a quiet state-like channel shows its
+     * value at once. Needs history (`historySize` ≥ 1) and `recovery`.
+     */
+    recoveryMode: z.enum(['stream', 'cache']).default('stream'),
+    /**
+     * Subscribers may give a tags filter (Centrifugo's `tf`, centrifuge-js `tagsFilter`; Odin
+     * `"filter"`): they get only the publications whose tags pass it, live and recovered.
+     * Without it a filter is refused with 107, as Centrifugo does.
+     */
+    allowTagsFilter: z.boolean().default(false),
+    /**
+     * Delta compression subscribers may negotiate (Centrifugo's `allowed_delta_types`): with
+     * ["fossil"] a subscriber asking for `delta: "fossil"` gets each publication as a Fossil
+     * patch against the last one it received, when smaller. Every publication is eligible
+     * (Centrifugo's `delta_publish: true`). Empty (default): none.
+     */
+    allowedDeltaTypes: z.array(z.enum(DELTA_TYPES)).max(DELTA_TYPES.length).default([]),
+    /**
+     * Feed staleness, ms: a channel without a publication for this long gets its Odin subscribers
+     * a `stale` notice, and `fresh` before the next publication (UIs grey out prices). 0
+     * (default): not watched. One timer per watched channel on a node, at most one firing per period.
+     */
+    staleAfterMs: z.number().int().min(0).max(86_400_000).default(0),
+    /**
+     * At most one publication per this many ms to each subscriber (the newest; the first after a
+     * quiet interval at once), whatever the publisher's rate; 0 (default): every publication.
+     * Independent of client.writeDelayMs. History and recovery keep every publication.
+     */
+    conflationIntervalMs: z.number().int().min(0).max(MAX_CADENCE_MS).default(0),
+    /**
+     * Cadences a client may choose with a channel name suffix (`BTC.price@1s` serves BTC.price at
+     * most once a second): suffixes of a number and `ms` or `s`, e.g. ["100ms", "1s"]. Empty (default): none.
+     */
+    cadences: z
+      .array(
+        z
+          .string()
+          .refine((c) => parseCadenceSuffix('x@' + c) !== null, { message: `a cadence is <n>ms or <n>s, at most ${MAX_CADENCE_MS} ms` }),
+      )
+      .max(16)
+      .default([]),
+    /**
      * Publications published without a `type` tag get one from their data's top-level `type`
      * string, so Centrifugo-protocol subscribers see `tags.type`. Off by default, as Centrifugo:
      * tags are sent only when published (Odin pushes read `type` from the data either way).
@@ -135,7 +182,11 @@ const namespaceSchema = z
     typeTag: z.boolean().default(false),
   })
   .strict()
-  .refine((n) => !n.joinLeave || n.presence, { message: 'joinLeave needs presence: true', path: ['joinLeave'] });
+  .refine((n) => !n.joinLeave || n.presence, { message: 'joinLeave needs presence: true', path: ['joinLeave'] })
+  .refine((n) => n.recoveryMode !== 'cache' || (n.historySize > 0 && n.recovery), {
+    message: 'recoveryMode cache needs historySize >= 1 and recovery: true',
+    path: ['recoveryMode'],
+  });
 
 export type NamespaceOptions = z.infer<typeof namespaceSchema>;
 

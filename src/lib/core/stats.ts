@@ -55,6 +55,9 @@ export class GatewayStats {
   slowDisconnects = 0;
   /** Publications replaced in a queue by a newer one of the same channel (keep-latest conflation). */
   conflated = 0;
+  /** Deliveries to Fossil delta subscriptions: as a patch, and whole (first, or a patch not smaller). */
+  deltaPatches = 0;
+  deltaFull = 0;
   rejected: Record<RejectReason, number> = { max_connections: 0, max_connections_per_ip: 0, origin: 0, draining: 0, bad_path: 0 };
   disconnects = new Map<number, number>();
   commandErrors = new Map<number, number>();

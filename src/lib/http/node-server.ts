@@ -159,7 +159,12 @@ export class NodeHttpServer {
         headersTimeout,
         requestTimeout: Math.max(30_000, headersTimeout + 1),
         connectionsCheckingInterval: DEADLINE_CHECK_MS,
-      },
+        // An HTTP/2 cleartext upgrade offer (`Upgrade: h2c`, sent by default by Java's HTTP
+        // client) is declined by answering over HTTP/1.1, as RFC 9113 §3.2 lets a server: the
+        // request is served like any other. Node 24.9+/22.21+; older versions ignore the option
+        // (docs/protocol.md, "Transports").
+        shouldUpgradeCallback: (req: IncomingMessage) => !/^h2c$/i.test(req.headers.upgrade ?? ''),
+      } as Parameters<typeof createServer>[0],
       // The socket stays counted while its request's body arrives and while it stays open.
       (req, res) => void opts.http(nodeRequest(req)).then((reply) => writeReply(res, reply, sockets)),
     );

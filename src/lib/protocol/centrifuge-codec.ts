@@ -75,6 +75,7 @@ function jsonSubscribeResult(s: SubscribeFields): string {
     ...(s.wasRecovering ? { recovered: s.recovered } : {}),
     publications: s.publications,
     ...(s.data !== null ? { data: s.data } : {}),
+    ...(s.delta ? { delta: true } : {}),
     ...(s.publicationJson ? { publicationJson: s.publicationJson } : {}),
   });
 }

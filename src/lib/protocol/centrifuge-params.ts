@@ -7,6 +7,15 @@ import { MAX_JSON_DEPTH } from './limits.js';
 import { payloadText } from './json-text.js';
 import { parseStreamPosition, type StreamPosition } from './position.js';
 import type { CentrifugeCommand } from './centrifuge.js';
+import { parseTagsFilter, type FilterNode } from './tags-filter.js';
+
+/** Delta types a subscriber may ask for (`delta` in subscribe) and a namespace may allow. */
+export const DELTA_TYPES = ['fossil'] as const;
+export type DeltaType = (typeof DELTA_TYPES)[number];
+
+export function isDeltaType(s: string): s is DeltaType {
+  return (DELTA_TYPES as readonly string[]).includes(s);
+}
 
 export interface TokenParams {
   /** null when absent or not a string. */
@@ -24,8 +33,10 @@ export interface SubscribeParams extends ChannelParams {
   readonly since: StreamPosition | null;
   /** Subscription feature bits (client.proto's SubscribeRequest.flag); 0 when absent. */
   readonly flag: number;
-  /** The client sent a tags filter (`tf`). */
-  readonly tagsFilter: boolean;
+  /** The client's tags filter (`tf`), validated; null when absent. */
+  readonly tagsFilter: FilterNode | null;
+  /** The delta compression asked for (`delta`, e.g. "fossil"); "" when none. */
+  readonly delta: string;
 }
 export interface PublishParams extends ChannelParams {
   /** The payload: its JSON text exactly as the client sent it. */
@@ -77,7 +88,14 @@ export function parseCentrifugeParams(cmd: CentrifugeCommand): TypedCentrifugeCo
       const flag = p.flag === undefined ? 0 : p.flag;
       if (!Number.isSafeInteger(flag) || (flag as number) < 0)
         return protocolError(ErrorCode.BadRequest, 'flag must be a non-negative integer');
-      const base = { channel, flag: flag as number, tagsFilter: p.tf !== undefined && p.tf !== null };
+      let tagsFilter: FilterNode | null = null;
+      if (p.tf !== undefined && p.tf !== null) {
+        const tf = parseTagsFilter(p.tf, 'tf');
+        if ('code' in tf) return tf;
+        tagsFilter = tf;
+      }
+      if (p.delta !== undefined && typeof p.delta !== 'string') return protocolError(ErrorCode.BadRequest, 'delta must be a string');
+      const base = { channel, flag: flag as number, tagsFilter, delta: p.delta ?? '' };
       if (p.recover !== true) return { id, method: 'subscribe', params: { ...base, since: null } };
       const since = parseStreamPosition(p, 'subscribe', { zeroDefaults: true });
       if ('code' in since) return since;

@@ -145,6 +145,11 @@ export function publicationInit(p: CentrifugePublicationFields): PublicationInit
   return init;
 }
 
+/** A delta subscription's publication push: `patch` holds a Fossil patch against the previous payload. */
+export function pbDeltaPublicationPush(channel: string, p: CentrifugePublicationFields, patch: Uint8Array): Uint8Array {
+  return reply({ push: { channel, pub: { ...publicationInit(p), data: patch, delta: true } } });
+}
+
 /** Fields of a subscribe result (reply, server-side subscription in connect) or push. */
 export interface SubscribeFields {
   readonly recoverable: boolean;
@@ -155,6 +160,8 @@ export interface SubscribeFields {
   readonly publications: readonly CentrifugePublicationFields[];
   /** JSON text for the `data` field, or null. */
   readonly data: string | null;
+  /** Fossil delta negotiated (publications are whole; later pushes may be patches). Default false. */
+  readonly delta?: boolean;
   /**
    * The JSON object of a publication (JSON codec only): lets the caller hand in encodings it
    * keeps (core's RecoveryFrames) instead of encoding each again. Default: encoded here.
@@ -176,6 +183,7 @@ function subscribeResultInit(s: SubscribeFields): SubscribeResultInit {
   }
   if (s.publications.length > 0) init.publications = s.publications.map(publicationInit);
   if (s.data !== null) init.data = encoder.encode(s.data);
+  if (s.delta) init.delta = true;
   return init;
 }
 

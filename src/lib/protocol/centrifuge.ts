@@ -116,6 +116,8 @@ export interface CentrifugeSubscribeResult {
   readonly publications: readonly CentrifugePublicationFields[];
   /** JSON text of the subscription's `data` (server-side subscriptions). */
   readonly data?: string;
+  /** Fossil delta negotiated: `delta: true`, and every payload travels as a JSON string. */
+  readonly delta?: boolean;
   /** Each publication's JSON object, when the caller keeps them encoded (default: encoded here). */
   readonly publicationJson?: (p: CentrifugePublicationFields) => string;
 }
@@ -131,8 +133,16 @@ export function encodeSubscribeResult(r: CentrifugeSubscribeResult): string {
     if (r.position.offset > 0) parts.push('"offset":' + r.position.offset);
   }
   if (r.recovered !== undefined) parts.push('"was_recovering":true', ...(r.recovered ? ['"recovered":true'] : []));
-  if (r.publications.length > 0) parts.push('"publications":' + publicationsArray(r.publications, r.publicationJson));
+  if (r.publications.length > 0) {
+    // A delta subscription gets each payload as a JSON string (never from the cache of plain encodings).
+    const one =
+      r.delta === true
+        ? (p: CentrifugePublicationFields) => encodePublicationObject({ ...p, data: JSON.stringify(p.data) })
+        : r.publicationJson;
+    parts.push('"publications":' + publicationsArray(r.publications, one));
+  }
   if (r.data !== undefined) parts.push('"data":' + withoutLineFeeds(r.data));
+  if (r.delta === true) parts.push('"delta":true');
   return '{' + parts.join(',') + '}';
 }
 
@@ -169,8 +179,10 @@ export interface CentrifugePublicationFields {
   offset: number;
   /** The stream's epoch: sent with the stream's first publication (offset 1) only, as Centrifugo does. */
   epoch?: string;
-  /** JSON text of the payload. */
+  /** JSON text of the payload (or, with `delta`, a Fossil patch turning the previous payload into it). */
   data: string;
+  /** `data` is a Fossil patch against the previous publication the connection received (delta subscriptions). */
+  delta?: boolean;
   info?: { client: string; user: string };
   tags?: Readonly<Record<string, string>>;
 }
@@ -184,7 +196,16 @@ export function encodePublicationObject(p: CentrifugePublicationFields): string 
   if (p.offset === 1 && p.epoch) s += ',"epoch":' + JSON.stringify(p.epoch);
   if (p.info) s += ',"info":' + JSON.stringify(p.info);
   if (p.tags) s += ',"tags":' + JSON.stringify(p.tags);
+  if (p.delta === true) s += ',"delta":true';
   return s + '}';
+}
+
+/**
+ * The push of a delta subscription's publication: the payload as a JSON string — the JSON text
+ * itself (`delta` false), or a Fossil patch (`delta` true) whose bytes must be UTF-8 text.
+ */
+export function encodeDeltaPublicationPush(channel: string, p: CentrifugePublicationFields, payload: string, delta: boolean): string {
+  return encodePublicationPush(channel, { ...p, data: JSON.stringify(payload), delta });
 }
 
 export function encodePublicationPush(channel: string, p: CentrifugePublicationFields): string {

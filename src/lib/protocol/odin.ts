@@ -4,9 +4,30 @@
  */
 import { ErrorCode, isProtocolError, type ProtocolError } from './codes.js';
 import { parseStreamPosition, type StreamPosition } from './position.js';
+import { parseTagsFilter, type FilterNode } from './tags-filter.js';
+
+/** The Odin `history` command's parameters (Centrifugo's history semantics). */
+export interface OdinHistoryParams {
+  readonly channel: string;
+  /** -1: all kept; 0 (default): none, only the stream position. */
+  readonly limit: number;
+  /** Publications after this position; absent: from the oldest kept. */
+  readonly since: StreamPosition | undefined;
+  /** Newest first. */
+  readonly reverse: boolean;
+}
 
 export type OdinCommand =
-  | { type: 'subscribe'; channels: string[]; positions: Record<string, StreamPosition> }
+  | {
+      type: 'subscribe';
+      channels: string[];
+      positions: Record<string, StreamPosition>;
+      /** Each channel's newest publication after the ack where no position recovers (`"snapshot": true`). */
+      snapshot: boolean;
+      /** Only publications whose tags pass this filter (`"filter"`, Centrifugo's tags filter tree). */
+      filter: FilterNode | null;
+    }
+  | { type: 'history'; params: OdinHistoryParams }
   | { type: 'unsubscribe'; channels: string[] }
   | { type: 'heartbeat' }
   /** Opt-in: the client asks for the `connected` message (its id, user, limits). */
@@ -37,6 +58,7 @@ export function parseOdinCommand(text: string): OdinParseResult {
   if (typeof type !== 'string') return { ok: false, code: ErrorCode.BadRequest, message: 'missing "type"' };
   if (type === 'heartbeat' || type === 'ping') return { ok: true, command: { type: 'heartbeat' } };
   if (type === 'hello') return { ok: true, command: { type: 'hello' } };
+  if (type === 'history') return parseHistory(m.data);
   if (type !== 'subscribe' && type !== 'unsubscribe') {
     return { ok: false, code: ErrorCode.MethodNotFound, message: `unknown type "${type.slice(0, 64)}"`, type };
   }
@@ -58,7 +80,42 @@ export function parseOdinCommand(text: string): OdinParseResult {
       positions[ch] = p;
     }
   }
-  return { ok: true, command: { type, channels, positions } };
+  if (d.snapshot !== undefined && typeof d.snapshot !== 'boolean') {
+    return { ok: false, code: ErrorCode.BadRequest, message: '"data.snapshot" must be true or false', type };
+  }
+  let filter: FilterNode | null = null;
+  if (d.filter !== undefined && d.filter !== null) {
+    const f = parseTagsFilter(d.filter, 'data.filter');
+    if (isProtocolError(f)) return { ok: false, code: f.code, message: f.message, type };
+    filter = f;
+  }
+  return { ok: true, command: { type, channels, positions, snapshot: d.snapshot === true, filter } };
+}
+
+/** `{"type":"history","data":{"channel","limit"?,"since"?,"reverse"?}}`. */
+function parseHistory(data: unknown): OdinParseResult {
+  const type = 'history';
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) {
+    return { ok: false, code: ErrorCode.BadRequest, message: 'missing "data"', type };
+  }
+  const d = data as Record<string, unknown>;
+  if (typeof d.channel !== 'string' || d.channel === '') {
+    return { ok: false, code: ErrorCode.BadRequest, message: '"data.channel" must be a non-empty string', type };
+  }
+  const limit = d.limit === undefined ? 0 : d.limit;
+  if (!Number.isSafeInteger(limit) || (limit as number) < -1) {
+    return { ok: false, code: ErrorCode.BadRequest, message: '"data.limit" must be an integer ≥ -1 (-1: all kept)', type };
+  }
+  if (d.reverse !== undefined && typeof d.reverse !== 'boolean') {
+    return { ok: false, code: ErrorCode.BadRequest, message: '"data.reverse" must be true or false', type };
+  }
+  let since: StreamPosition | undefined;
+  if (d.since !== undefined) {
+    const p = parseStreamPosition(d.since, 'data.since');
+    if (isProtocolError(p)) return { ok: false, code: p.code, message: p.message, type };
+    since = p;
+  }
+  return { ok: true, command: { type, params: { channel: d.channel, limit: limit as number, since, reverse: d.reverse === true } } };
 }
 
 export interface OdinPublicationFields {
@@ -69,6 +126,11 @@ export interface OdinPublicationFields {
   ts: number;
   /** JSON text of the payload. */
   data: string;
+  /**
+   * The offset of the publication this connection was last sent in the channel (or the ack's
+   * offset): equal to the client's last one, a gap is conflation or filtering; unequal, a loss.
+   */
+  prev?: number;
 }
 
 /** The push envelope, built by concatenation so the payload is never re-serialized. */
@@ -80,11 +142,32 @@ export function encodeOdinPublication(p: OdinPublicationFields): string {
     JSON.stringify(p.channel) +
     // A publication outside the stream (server API `skip_history`) has no position to keep.
     (p.offset > 0 ? ',"offset":' + p.offset + ',"epoch":' + JSON.stringify(p.epoch) : '') +
+    (p.prev !== undefined && p.offset > 0 ? ',"prev":' + p.prev : '') +
     ',"ts":' +
     p.ts +
     ',"data":' +
     p.data +
     '}'
+  );
+}
+
+/**
+ * The answer to `history`: the channel's stream position and its publications, each in the
+ * push envelope (`encodeOdinPublication`), so one parser reads both.
+ */
+export function encodeOdinHistory(channel: string, position: StreamPosition, publications: readonly OdinPublicationFields[]): string {
+  let pubs = '';
+  for (let i = 0; i < publications.length; i++) pubs += (i > 0 ? ',' : '') + encodeOdinPublication(publications[i]!);
+  return (
+    '{"type":"history","channel":' +
+    JSON.stringify(channel) +
+    ',"offset":' +
+    position.offset +
+    ',"epoch":' +
+    JSON.stringify(position.epoch) +
+    ',"publications":[' +
+    pubs +
+    ']}'
   );
 }
 
@@ -137,8 +220,27 @@ export function encodeUnsubscriptionAck(unsubscribed: string[], count: number): 
   return JSON.stringify({ type: 'unsubscription_ack', unsubscribed, count });
 }
 
-export function encodeOdinPong(ts: number): string {
-  return '{"type":"pong","ts":' + ts + '}';
+/**
+ * The answer to a heartbeat; `heads` (when the connection holds channels with history) is the
+ * newest position the server knows of each, so a client on a quiet channel can tell it missed
+ * the last publication (its own last offset is behind) without waiting for the next one.
+ */
+/**
+ * A channel's source went quiet: no publication for the namespace's `staleAfterMs` since `since`
+ * (ms since the Unix epoch). UIs grey its values out until `fresh`.
+ */
+export function encodeOdinStale(channel: string, since: number): string {
+  return '{"type":"stale","channel":' + JSON.stringify(channel) + ',"since":' + Math.round(since) + '}';
+}
+
+/** The channel publishes again (sent just before the publication that ends the staleness). */
+export function encodeOdinFresh(channel: string): string {
+  return '{"type":"fresh","channel":' + JSON.stringify(channel) + '}';
+}
+
+export function encodeOdinPong(ts: number, heads?: Readonly<Record<string, StreamPosition>>): string {
+  if (heads === undefined) return '{"type":"pong","ts":' + ts + '}';
+  return '{"type":"pong","ts":' + ts + ',"heads":' + JSON.stringify(heads) + '}';
 }
 
 export function encodeOdinError(code: number, message: string, extra?: { command?: string; channel?: string }): string {

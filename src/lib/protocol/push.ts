@@ -2,9 +2,9 @@
  * Publication pushes of both protocols, from one shape. The hub encodes each publication once
  * per protocol with `encodePush` and fans out the same bytes to every member.
  */
-import { encodePublicationPush } from './centrifuge.js';
-import { pbPublicationPush } from './centrifuge-protobuf.js';
-import { encodeOdinPublication } from './odin.js';
+import { encodeDeltaPublicationPush, encodePublicationPush } from './centrifuge.js';
+import { pbDeltaPublicationPush, pbPublicationPush } from './centrifuge-protobuf.js';
+import { encodeOdinPublication, type OdinPublicationFields } from './odin.js';
 import { topLevelString } from './json-text.js';
 
 /** Protocol ids (numbers: they index the per-publication frame cache on the hot path). */
@@ -54,15 +54,34 @@ export function odinEventType(pub: WirePublication): string {
 /** The push of `pub` in protocol `proto`: text, or bytes for the binary (protobuf) protocol. */
 export function encodePush(proto: ProtocolId, pub: WirePublication): string | Uint8Array {
   if (proto === PROTO_CENTRIFUGE_PROTOBUF) return pbPublicationPush(pub.channel, pub);
-  if (proto === PROTO_ODIN) {
-    return encodeOdinPublication({
-      type: odinEventType(pub),
-      channel: pub.channel,
-      offset: pub.offset,
-      epoch: pub.epoch,
-      ts: pub.time,
-      data: pub.data,
-    });
-  }
+  if (proto === PROTO_ODIN) return encodeOdinPublication(odinPublicationFields(pub));
   return encodePublicationPush(pub.channel, pub);
+}
+
+/** The Odin push of `pub` to a connection that was last sent offset `prev` in the channel. */
+export function encodeOdinPush(pub: WirePublication, prev: number): string {
+  return encodeOdinPublication({ ...odinPublicationFields(pub), prev });
+}
+
+/** The Odin push envelope's fields of `pub` (pushes and `history` replies). */
+export function odinPublicationFields(pub: WirePublication): OdinPublicationFields {
+  return { type: odinEventType(pub), channel: pub.channel, offset: pub.offset, epoch: pub.epoch, ts: pub.time, data: pub.data };
+}
+
+/**
+ * The push of `pub` to a Centrifugo-protocol subscription that negotiated Fossil delta: with
+ * `patch`, the patch against the previous payload the connection received; without, the whole
+ * payload (protobuf: as usual; JSON: the JSON text as a string, as the SDKs expect once delta is
+ * negotiated). A JSON patch must be UTF-8 text (the caller sends the whole payload otherwise).
+ */
+export function encodeDeltaPush(
+  proto: typeof PROTO_CENTRIFUGE | typeof PROTO_CENTRIFUGE_PROTOBUF,
+  pub: WirePublication,
+  patch: Uint8Array | null,
+): string | Uint8Array {
+  if (proto === PROTO_CENTRIFUGE_PROTOBUF)
+    return patch === null ? pbPublicationPush(pub.channel, pub) : pbDeltaPublicationPush(pub.channel, pub, patch);
+  return patch === null
+    ? encodeDeltaPublicationPush(pub.channel, pub, pub.data, false)
+    : encodeDeltaPublicationPush(pub.channel, pub, Buffer.from(patch).toString('utf8'), true);
 }

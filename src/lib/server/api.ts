@@ -216,7 +216,8 @@ type PublishParams = z.infer<typeof schemas.publish> | z.infer<typeof schemas.br
 function publishPayload(p: PublishParams): string {
   if (p.b64data !== undefined)
     throw new ApiError(107, 'b64data: binary payloads are not supported; odin-ws channels carry JSON (send it in "data")');
-  if (p.delta === true) throw new ApiError(107, 'delta: delta compression is not supported by odin-ws');
+  // `delta: true` is accepted: every publication of a namespace with `allowedDeltaTypes` is
+  // delta-eligible already (Centrifugo's `delta_publish: true`), and elsewhere no subscriber has delta.
   if (p.version !== undefined && p.version > 0) throw new ApiError(107, 'version: versioned publications are not supported by odin-ws');
   if (p.version_epoch !== undefined && p.version_epoch !== '')
     throw new ApiError(107, 'version_epoch: versioned publications are not supported by odin-ws');

@@ -76,6 +76,16 @@ export function createMetrics(gw: Gateway): Registry {
   );
   labelledCounterFrom(
     registry,
+    'ws_delta_deliveries_total',
+    'Deliveries to Fossil delta subscriptions: as a patch, or whole (the first, or a patch not smaller).',
+    'kind',
+    () => [
+      ['patch', s.deltaPatches],
+      ['full', s.deltaFull],
+    ],
+  );
+  labelledCounterFrom(
+    registry,
     'ws_recovery_refusals_total',
     'Recoveries refused by a bound (command_limit: 106; connection_limit, node_budget, queue_full: 111), by bound.',
     'reason',

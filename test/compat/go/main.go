@@ -4,6 +4,7 @@
 //
 //	go-compat api <api-url> <api-key> <channel> <unknown-channel>
 //	go-compat client <json|protobuf> <ws-url> <api-url> <api-key> <token> <user> <channel> <server-channel>
+//	go-compat delta <json|protobuf> <ws-url> <api-url> <api-key> <channel> <n>
 package main
 
 import (
@@ -255,6 +256,75 @@ func runClient(mode, wsURL, apiURL, key, token, user, channel, serverChannel str
 	return r
 }
 
+// book is an order book of 50 levels in which update n moves one level.
+func book(n int) []byte {
+	levels := make([]map[string]string, 50)
+	for i := range levels {
+		size := i + 1
+		if i == n%50 {
+			size = n
+		}
+		levels[i] = map[string]string{"price": fmt.Sprintf("%.2f", 43000+float64(i)*0.5), "size": fmt.Sprint(size)}
+	}
+	b, _ := json.Marshal(map[string]any{"type": "book", "symbol": "BTC", "seq": n, "bids": levels})
+	return b
+}
+
+// runDelta: a subscription with Fossil delta gets n order-book updates; reports whether every
+// payload arrived byte for byte as published.
+func runDelta(mode, wsURL, apiURL, key, channel string, n int) report {
+	var c *centrifuge.Client
+	if mode == "protobuf" {
+		c = centrifuge.NewProtobufClient(wsURL, centrifuge.Config{})
+	} else {
+		c = centrifuge.NewJsonClient(wsURL, centrifuge.Config{})
+	}
+	defer c.Close()
+	e := &events{got: make(chan struct{}, 1)}
+	var got [][]byte
+	sub, err := c.NewSubscription(channel, centrifuge.SubscriptionConfig{Delta: centrifuge.DeltaTypeFossil})
+	if err != nil {
+		fail("new subscription: %v", err)
+	}
+	sub.OnPublication(func(ev centrifuge.PublicationEvent) {
+		e.mu.Lock()
+		got = append(got, append([]byte(nil), ev.Data...))
+		e.mu.Unlock()
+		e.note()
+	})
+	sub.OnSubscribed(func(ev centrifuge.SubscribedEvent) {
+		e.mu.Lock()
+		e.subscribed = append(e.subscribed, map[string]any{"recoverable": ev.Recoverable})
+		e.mu.Unlock()
+		e.note()
+	})
+	if err := sub.Subscribe(); err != nil {
+		fail("subscribe: %v", err)
+	}
+	if err := c.Connect(); err != nil {
+		fail("connect: %v", err)
+	}
+	e.waitFor("subscribed", func() bool { return len(e.subscribed) == 1 })
+	api := apiClient(apiURL, key)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*timeout)
+	defer cancel()
+	for i := 1; i <= n; i++ {
+		if _, err := api.Publish(ctx, channel, book(i)); err != nil {
+			fail("publish %d: %v", i, err)
+		}
+	}
+	e.waitFor("every publication", func() bool { return len(got) == n })
+	equal := 0
+	e.mu.Lock()
+	for i, d := range got {
+		if string(d) == string(book(i+1)) {
+			equal++
+		}
+	}
+	e.mu.Unlock()
+	return report{"received": len(got), "equal": equal}
+}
+
 func main() {
 	if len(os.Args) < 2 {
 		fail("usage: go-compat api|client ...")
@@ -271,6 +341,15 @@ func main() {
 			fail("usage: go-compat client <json|protobuf> <ws-url> <api-url> <api-key> <token> <user> <channel> <server-channel>")
 		}
 		r = runClient(a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8])
+	case "delta":
+		if len(a) != 7 {
+			fail("usage: go-compat delta <json|protobuf> <ws-url> <api-url> <api-key> <channel> <n>")
+		}
+		var n int
+		if _, err := fmt.Sscan(a[6], &n); err != nil || n < 1 {
+			fail("n: a positive integer")
+		}
+		r = runDelta(a[1], a[2], a[3], a[4], a[5], n)
 	default:
 		fail("unknown command %q", a[0])
 	}
