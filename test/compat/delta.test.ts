@@ -7,21 +7,17 @@
  */
 import { after, before, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Centrifuge as JsonCentrifuge, type PublicationContext, type SubscribedContext } from 'centrifuge';
 import { Centrifuge as PbCentrifuge } from 'centrifuge/build/protobuf';
 import WebSocket from 'ws';
-import { startGateway, type RunningGateway } from '../../src/apps/gateway/compose.js';
+import type { RunningGateway } from '../../src/apps/gateway/compose.js';
 import { DEFAULT_NAMESPACES, type GatewayOptionsInput } from '../../src/lib/core/options.js';
-import { startNatsServer, type NatsServerHandle } from '../testkit/nats-server.js';
-import { startGatewayProcess, type GatewayProcess } from '../testkit/gateway-process.js';
+import type { GatewayProcess } from '../testkit/gateway-process.js';
+import { startNamespaceServers, type NamespaceServers } from '../testkit/namespace-servers.js';
 import { runGo, runPython } from '../testkit/compat-clients.js';
 import { api } from '../testkit/ws-client.js';
 import { waitFor } from '../testkit/wait.js';
-import { startCentrifugo, type CentrifugoHandle } from '../testkit/centrifugo.js';
-import { centrifugoConfig } from '../testkit/centrifugo-config.js';
+import type { CentrifugoHandle } from '../testkit/centrifugo.js';
 
 const KEY = 'delta-key';
 const NAMESPACES: GatewayOptionsInput['namespaces'] = [
@@ -93,28 +89,22 @@ const EXPECTED = Array.from({ length: N }, (_, i) => book(i + 1));
 
 let centrifugo: CentrifugoHandle;
 let memory: RunningGateway;
-let nats: NatsServerHandle;
-let dir: string;
-const nodes: GatewayProcess[] = [];
+let nodes: readonly GatewayProcess[] = [];
+let servers: NamespaceServers | undefined;
 
 before(async () => {
-  memory = await startGateway({ port: 0, host: '127.0.0.1', apiKey: KEY, namespaces: NAMESPACES });
   // Centrifugo delta-encodes only with delta_publish (odin-ws: every publication of the namespace).
-  centrifugo = await startCentrifugo(centrifugoConfig(KEY, { name: 'book', allowed_delta_types: ['fossil'], delta_publish: true }));
-  nats = await startNatsServer();
-  dir = await mkdtemp(join(tmpdir(), 'odin-delta-'));
-  const config = join(dir, 'gateway.json');
-  await writeFile(config, JSON.stringify({ namespaces: NAMESPACES }));
-  nodes.push(
-    ...(await Promise.all([0, 1].map(() => startGatewayProcess({ natsUrl: nats.url, apiKey: KEY, extraArgs: ['--config', config] })))),
-  );
+  servers = await startNamespaceServers({
+    apiKey: KEY,
+    namespaces: NAMESPACES,
+    tmpPrefix: 'odin-delta-',
+    centrifugoNamespace: { name: 'book', allowed_delta_types: ['fossil'], delta_publish: true },
+  });
+  ({ memory, nodes } = servers);
+  centrifugo = servers.centrifugo!;
 });
 after(async () => {
-  await memory?.close();
-  await centrifugo?.stop();
-  await Promise.all(nodes.map((n) => n.stop()));
-  await nats?.stop();
-  if (dir) await rm(dir, { recursive: true, force: true });
+  await servers?.stop();
 });
 
 const ws = (http: string) => http.replace('http', 'ws');

@@ -6,19 +6,15 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Centrifuge, type PublicationContext, type SubscribedContext } from 'centrifuge';
 import WebSocket from 'ws';
-import { startGateway, type RunningGateway } from '../../src/apps/gateway/compose.js';
+import type { RunningGateway } from '../../src/apps/gateway/compose.js';
 import { DEFAULT_NAMESPACES, type GatewayOptionsInput } from '../../src/lib/core/options.js';
-import { startNatsServer, type NatsServerHandle } from '../testkit/nats-server.js';
-import { startGatewayProcess, type GatewayProcess } from '../testkit/gateway-process.js';
+import type { GatewayProcess } from '../testkit/gateway-process.js';
+import { startNamespaceServers, type NamespaceServers } from '../testkit/namespace-servers.js';
 import { api, TestClient, type Json } from '../testkit/ws-client.js';
 import { waitFor } from '../testkit/wait.js';
-import { startCentrifugo, type CentrifugoHandle } from '../testkit/centrifugo.js';
-import { centrifugoConfig } from '../testkit/centrifugo-config.js';
+import type { CentrifugoHandle } from '../testkit/centrifugo.js';
 
 const KEY = 'latest-key';
 /** Centrifugo's namespace syntax (`state:BTC`), so the same client code runs against Centrifugo. */
@@ -148,30 +144,22 @@ async function odinScript(t: Target, p: string): Promise<void> {
 
 let centrifugo: CentrifugoHandle;
 let memory: RunningGateway;
-let nats: NatsServerHandle;
-let dir: string;
-const nodes: GatewayProcess[] = [];
+let nodes: readonly GatewayProcess[] = [];
+let servers: NamespaceServers | undefined;
 
 before(async () => {
-  memory = await startGateway({ port: 0, host: '127.0.0.1', apiKey: KEY, namespaces: NAMESPACES });
   // The same namespace in Centrifugo v6.9.1: cache recovery, forced for a plain subscribe too.
-  centrifugo = await startCentrifugo(
-    centrifugoConfig(KEY, { name: 'state', history_size: 1, force_recovery_mode: 'cache', auto_cache_recover: true }),
-  );
-  nats = await startNatsServer();
-  dir = await mkdtemp(join(tmpdir(), 'odin-latest-'));
-  const config = join(dir, 'gateway.json');
-  await writeFile(config, JSON.stringify({ namespaces: NAMESPACES }));
-  nodes.push(
-    ...(await Promise.all([0, 1].map(() => startGatewayProcess({ natsUrl: nats.url, apiKey: KEY, extraArgs: ['--config', config] })))),
-  );
+  servers = await startNamespaceServers({
+    apiKey: KEY,
+    namespaces: NAMESPACES,
+    tmpPrefix: 'odin-latest-',
+    centrifugoNamespace: { name: 'state', history_size: 1, force_recovery_mode: 'cache', auto_cache_recover: true },
+  });
+  ({ memory, nodes } = servers);
+  centrifugo = servers.centrifugo!;
 });
 after(async () => {
-  await memory?.close();
-  await centrifugo?.stop();
-  await Promise.all(nodes.map((n) => n.stop()));
-  await nats?.stop();
-  if (dir) await rm(dir, { recursive: true, force: true });
+  await servers?.stop();
 });
 
 const ws = (http: string) => http.replace('http', 'ws');
