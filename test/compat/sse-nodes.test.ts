@@ -9,7 +9,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { request } from 'node:http';
+import { postText } from '../testkit/http-post.js';
 import { Centrifuge, type PublicationContext, type SubscribedContext } from 'centrifuge';
 import { EventSource } from 'eventsource';
 import { startNatsServer, type NatsServerHandle } from '../testkit/nats-server.js';
@@ -35,18 +35,9 @@ after(async () => {
 });
 
 /** POST on a new TCP connection (no keep-alive), so the cluster may hand it to either worker. */
+/** On a fresh connection (no pooled socket to another node's worker). */
 function freshPost(url: string, body: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const h = { 'content-type': 'application/json', connection: 'close', ...headers };
-    const req = request(url, { method: 'POST', agent: false, headers: h }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (text += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
+  return postText(url, body, { 'content-type': 'application/json', connection: 'close', ...headers }, { agent: false });
 }
 
 test('emulation requests reach the session whichever worker takes them', async () => {

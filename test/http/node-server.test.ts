@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { request } from 'node:http';
+import { postText } from '../testkit/http-post.js';
 import { startGateway } from '../../src/apps/gateway/compose.js';
 import { TestClient } from '../testkit/ws-client.js';
 
@@ -13,16 +13,7 @@ const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
 const supported = major > 24 || (major === 24 && minor >= 9) || (major === 22 && minor >= 21);
 
 function post(port: number, path: string, body: string, headers: Record<string, string>): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, method: 'POST', headers }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (text += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
+  return postText(`http://127.0.0.1:${port}${path}`, body, headers);
 }
 
 test(
