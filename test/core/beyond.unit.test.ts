@@ -5,35 +5,27 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MemoryBroker } from '../../src/lib/core/broker-memory.js';
-import { Gateway } from '../../src/lib/core/gateway.js';
-import { DEFAULT_NAMESPACES, resolveGatewayOptions } from '../../src/lib/core/options.js';
+import { DEFAULT_NAMESPACES } from '../../src/lib/core/options.js';
 import { FakeClock } from '../testkit/fake-clock.js';
-import { FakeConnection, FakeTransport } from '../testkit/fake-transport.js';
+import { FakeConnection } from '../testkit/fake-transport.js';
+import { startFakeGateway } from '../testkit/fake-gateway.js';
 import { waitFor } from '../testkit/wait.js';
 
 type Msg = Record<string, unknown>;
 
 async function setup() {
   const clock = new FakeClock();
-  const transport = new FakeTransport();
-  const gw = new Gateway(
-    resolveGatewayOptions({
+  const { gw, connect } = await startFakeGateway(
+    {
       client: { writeDelayMs: 0 },
       namespaces: [
         { name: 'prices', pattern: '[A-Z]+\\.price', cadences: ['1s'], allowTagsFilter: true },
         { name: 'stats', pattern: '[A-Z]+\\.stats', staleAfterMs: 1000 },
         ...DEFAULT_NAMESPACES,
       ],
-    }),
-    { broker: new MemoryBroker({ clock }), transport, clock },
+    },
+    clock,
   );
-  await gw.start();
-  const connect = (protocol: 'odin' | 'centrifuge' = 'odin') => {
-    const c = transport.connect(gw, { protocol });
-    if (!(c instanceof FakeConnection)) throw new Error('rejected');
-    return c;
-  };
   return { gw, clock, connect };
 }
 

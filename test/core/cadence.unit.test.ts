@@ -6,14 +6,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MemoryBroker } from '../../src/lib/core/broker-memory.js';
-import { Gateway } from '../../src/lib/core/gateway.js';
 import { CadenceGroup, parseCadenceSuffix, type CadenceMember } from '../../src/lib/core/cadence.js';
 import { resolveSubscription, ChannelRules } from '../../src/lib/core/channels.js';
 import { DEFAULT_NAMESPACES, resolveGatewayOptions, type GatewayOptionsInput } from '../../src/lib/core/options.js';
 import type { Publication } from '../../src/lib/core/broker.js';
 import { FakeClock } from '../testkit/fake-clock.js';
-import { FakeConnection, FakeTransport } from '../testkit/fake-transport.js';
+import { FakeConnection } from '../testkit/fake-transport.js';
+import { startFakeGateway } from '../testkit/fake-gateway.js';
 import { waitFor } from '../testkit/wait.js';
 
 const NAMESPACES: GatewayOptionsInput['namespaces'] = [
@@ -24,15 +23,7 @@ const NAMESPACES: GatewayOptionsInput['namespaces'] = [
 
 async function setup() {
   const clock = new FakeClock();
-  const transport = new FakeTransport();
-  const broker = new MemoryBroker({ clock });
-  const gw = new Gateway(resolveGatewayOptions({ namespaces: NAMESPACES, client: { writeDelayMs: 0 } }), { broker, transport, clock });
-  await gw.start();
-  const connect = (protocol: 'odin' | 'centrifuge' = 'odin') => {
-    const c = transport.connect(gw, { protocol });
-    if (!(c instanceof FakeConnection)) throw new Error(`rejected: ${c.reason}`);
-    return c;
-  };
+  const { gw, connect } = await startFakeGateway({ namespaces: NAMESPACES, client: { writeDelayMs: 0 } }, clock);
   return { gw, clock, connect };
 }
 

@@ -1,26 +1,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MemoryBroker } from '../../src/lib/core/broker-memory.js';
-import { Gateway } from '../../src/lib/core/gateway.js';
-import { DEFAULT_NAMESPACES, resolveGatewayOptions, type GatewayOptionsInput } from '../../src/lib/core/options.js';
-import { FakeConnection, FakeTransport } from '../testkit/fake-transport.js';
+import { DEFAULT_NAMESPACES, type GatewayOptionsInput } from '../../src/lib/core/options.js';
+import { FakeConnection } from '../testkit/fake-transport.js';
+import { startFakeGateway } from '../testkit/fake-gateway.js';
 import { waitFor } from '../testkit/wait.js';
 import { systemClock } from '../../src/lib/runtime/clock.js';
 import type { Clock } from '../../src/lib/core/clock.js';
 import { FakeClock } from '../testkit/fake-clock.js';
 
 /** `clock`: a FakeClock where a test is about deadlines (then it steps time instead of waiting). */
-async function setup(input: GatewayOptionsInput = {}, clock: Clock = systemClock) {
-  const transport = new FakeTransport();
-  const broker = new MemoryBroker({ clock });
-  const gw = new Gateway(resolveGatewayOptions({ ...input }), { broker, transport, clock });
-  await gw.start();
-  const connect = (info: Parameters<FakeTransport['connect']>[1] = {}) => {
-    const c = transport.connect(gw, info);
-    if (!(c instanceof FakeConnection)) throw new Error(`rejected: ${c.reason}`);
-    return c;
-  };
-  return { gw, broker, transport, connect };
+function setup(input: GatewayOptionsInput = {}, clock: Clock = systemClock) {
+  return startFakeGateway(input, clock);
 }
 
 const byType = (t: string) => (m: Record<string, unknown>) => m.type === t;

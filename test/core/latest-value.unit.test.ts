@@ -4,12 +4,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MemoryBroker } from '../../src/lib/core/broker-memory.js';
 import { systemClock } from '../../src/lib/runtime/clock.js';
 import { Gateway } from '../../src/lib/core/gateway.js';
 import { DEFAULT_NAMESPACES, resolveGatewayOptions, type GatewayOptionsInput } from '../../src/lib/core/options.js';
 import { decideLatest } from '../../src/lib/core/recovery.js';
-import { FakeConnection, FakeTransport } from '../testkit/fake-transport.js';
+import { FakeConnection } from '../testkit/fake-transport.js';
+import { startFakeGateway } from '../testkit/fake-gateway.js';
 import { waitFor } from '../testkit/wait.js';
 
 const NAMESPACES: GatewayOptionsInput['namespaces'] = [
@@ -19,16 +19,7 @@ const NAMESPACES: GatewayOptionsInput['namespaces'] = [
 ];
 
 async function setup(input: GatewayOptionsInput = {}) {
-  const transport = new FakeTransport();
-  const clock = systemClock;
-  const broker = new MemoryBroker({ clock });
-  const gw = new Gateway(resolveGatewayOptions({ namespaces: NAMESPACES, ...input }), { broker, transport, clock });
-  await gw.start();
-  const connect = (info: Parameters<FakeTransport['connect']>[1] = {}) => {
-    const c = transport.connect(gw, info);
-    if (!(c instanceof FakeConnection)) throw new Error(`rejected: ${c.reason}`);
-    return c;
-  };
+  const { gw, connect } = await startFakeGateway({ namespaces: NAMESPACES, ...input }, systemClock);
   return { gw, connect };
 }
 

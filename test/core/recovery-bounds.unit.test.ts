@@ -1,21 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MemoryBroker } from '../../src/lib/core/broker-memory.js';
-import { Gateway } from '../../src/lib/core/gateway.js';
 import { resolveGatewayOptions, type GatewayOptionsInput } from '../../src/lib/core/options.js';
-import { FakeConnection, FakeTransport } from '../testkit/fake-transport.js';
+import { FakeConnection } from '../testkit/fake-transport.js';
+import { startFakeGateway } from '../testkit/fake-gateway.js';
 import { waitFor } from '../testkit/wait.js';
 import { systemClock } from '../../src/lib/runtime/clock.js';
 
 async function setup(input: GatewayOptionsInput = {}) {
-  const transport = new FakeTransport();
-  const gw = new Gateway(resolveGatewayOptions(input), { broker: new MemoryBroker({ clock: systemClock }), transport, clock: systemClock });
-  await gw.start();
-  const connect = () => {
-    const c = transport.connect(gw, {});
-    if (!(c instanceof FakeConnection)) throw new Error(`rejected: ${c.reason}`);
-    return c;
-  };
+  const { gw, connect } = await startFakeGateway(input, systemClock);
   const fill = async (channel: string, n: number, size: number) => {
     let epoch = '';
     for (let i = 1; i <= n; i++) epoch = (await gw.api.publish({ channel, data: JSON.stringify({ i, pad: 'x'.repeat(size - 20) }) })).epoch;

@@ -2,11 +2,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MemoryBroker } from '../../src/lib/core/broker-memory.js';
 import type { HistoryOptions, HistoryResult } from '../../src/lib/core/broker.js';
-import { Gateway } from '../../src/lib/core/gateway.js';
 import { resolveGatewayOptions, type GatewayOptionsInput } from '../../src/lib/core/options.js';
 import { RecoverySlots, type SlotRelease } from '../../src/lib/core/recovery-slots.js';
 import { suggestDelayMs, suggestRetryAfterSeconds } from '../../src/lib/core/reconnect-hint.js';
-import { FakeConnection, FakeTransport } from '../testkit/fake-transport.js';
+import { FakeConnection } from '../testkit/fake-transport.js';
+import { startFakeGateway } from '../testkit/fake-gateway.js';
 import { waitFor } from '../testkit/wait.js';
 import { systemClock } from '../../src/lib/runtime/clock.js';
 
@@ -81,17 +81,8 @@ class HeldBroker extends MemoryBroker {
   }
 }
 
-async function setup(input: GatewayOptionsInput) {
-  const broker = new HeldBroker({ clock: systemClock });
-  const transport = new FakeTransport();
-  const gw = new Gateway(resolveGatewayOptions(input), { broker, transport, clock: systemClock });
-  await gw.start();
-  const connect = (protocol: 'odin' | 'centrifuge' = 'odin') => {
-    const c = transport.connect(gw, { protocol });
-    if (!(c instanceof FakeConnection)) throw new Error(`rejected: ${c.reason}`);
-    return c;
-  };
-  return { gw, broker, connect };
+function setup(input: GatewayOptionsInput) {
+  return startFakeGateway(input, systemClock, new HeldBroker({ clock: systemClock }));
 }
 
 type Ack = {

@@ -5,34 +5,25 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MemoryBroker } from '../../src/lib/core/broker-memory.js';
 import { systemClock } from '../../src/lib/runtime/clock.js';
 import { Gateway } from '../../src/lib/core/gateway.js';
-import { DEFAULT_NAMESPACES, resolveGatewayOptions } from '../../src/lib/core/options.js';
-import { FakeConnection, FakeTransport } from '../testkit/fake-transport.js';
+import { DEFAULT_NAMESPACES } from '../../src/lib/core/options.js';
+import { FakeConnection } from '../testkit/fake-transport.js';
+import { startFakeGateway } from '../testkit/fake-gateway.js';
 import { waitFor } from '../testkit/wait.js';
 
 async function setup() {
-  const transport = new FakeTransport();
-  const clock = systemClock;
-  const broker = new MemoryBroker({ clock });
-  const gw = new Gateway(
-    resolveGatewayOptions({
+  const { gw, connect } = await startFakeGateway(
+    {
       namespaces: [
         { name: 'trades', pattern: 'trades:[a-z]+', allowTagsFilter: true },
         { name: 'state', pattern: 'state:[a-z]+', allowTagsFilter: true, recoveryMode: 'cache', historySize: 10 },
         ...DEFAULT_NAMESPACES,
       ],
-    }),
-    { broker, transport, clock },
+    },
+    systemClock,
   );
-  await gw.start();
-  const connect = (protocol: 'odin' | 'centrifuge') => {
-    const c = transport.connect(gw, { protocol });
-    if (!(c instanceof FakeConnection)) throw new Error(`rejected: ${c.reason}`);
-    return c;
-  };
-  return { gw, connect };
+  return { gw, connect: (protocol: 'odin' | 'centrifuge') => connect(protocol) };
 }
 
 type Msg = Record<string, unknown>;

@@ -1,10 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MemoryBroker } from '../../src/lib/core/broker-memory.js';
-import { Gateway } from '../../src/lib/core/gateway.js';
 import { DEFAULT_NAMESPACES, DEFAULT_WRITE_DELAY_MS, resolveGatewayOptions, type GatewayOptionsInput } from '../../src/lib/core/options.js';
 import { FakeClock } from '../testkit/fake-clock.js';
-import { FakeConnection, FakeTransport } from '../testkit/fake-transport.js';
+import { FakeConnection } from '../testkit/fake-transport.js';
+import { startFakeGateway } from '../testkit/fake-gateway.js';
 import { waitFor } from '../testkit/wait.js';
 
 // Time here is a FakeClock's: the tests step it (and waitFor moves it) instead of sleeping.
@@ -14,18 +13,7 @@ const until = (cond: () => boolean, what?: string) => waitFor(cond, 5000, what, 
 const PRICES = { name: 'prices', pattern: 'px\\.[A-Z]+', conflation: 'latest' as const, historySize: 100 };
 
 async function setup(input: GatewayOptionsInput = {}) {
-  const transport = new FakeTransport();
-  const gw = new Gateway(resolveGatewayOptions({ namespaces: [PRICES, ...DEFAULT_NAMESPACES], ...input }), {
-    broker: new MemoryBroker({ clock }),
-    transport,
-    clock,
-  });
-  await gw.start();
-  const connect = (info: Parameters<FakeTransport['connect']>[1] = {}) => {
-    const c = transport.connect(gw, info);
-    if (!(c instanceof FakeConnection)) throw new Error(`rejected: ${c.reason}`);
-    return c;
-  };
+  const { gw, connect } = await startFakeGateway({ namespaces: [PRICES, ...DEFAULT_NAMESPACES], ...input }, clock);
   return { gw, connect };
 }
 
