@@ -11,6 +11,7 @@ import {
   parseCentrifugeFrame,
 } from '../../src/lib/protocol/centrifuge.js';
 import { parseCentrifugeParams } from '../../src/lib/protocol/centrifuge-params.js';
+import { JSON_CODEC } from '../../src/lib/protocol/centrifuge-codec.js';
 import { ErrorCode, protocolError } from '../../src/lib/protocol/codes.js';
 
 const pub = { offset: 7, data: '{"p":1.5}' };
@@ -79,6 +80,29 @@ test('subscribe reply: plain, positioned, recovering with publications, byte for
   ]);
 });
 
+test('subscription tokens: subscribe token, sub_refresh params, expires/ttl in the subscribe result and the sub_refresh reply', () => {
+  const p = (method: string, params: Record<string, unknown>) => parseCentrifugeParams({ id: 3, method: method as 'subscribe', params });
+  assert.deepEqual(p('subscribe', { channel: 'a', token: 't.o.k' }), {
+    id: 3,
+    method: 'subscribe',
+    params: { channel: 'a', since: null, flag: 0, tagsFilter: false, token: 't.o.k' },
+  });
+  // An empty or non-string token is no token.
+  assert.equal((p('subscribe', { channel: 'a', token: '' }) as { params: { token: unknown } }).params.token, null);
+  assert.equal((p('subscribe', { channel: 'a', token: 7 }) as { params: { token: unknown } }).params.token, null);
+  assert.deepEqual(p('sub_refresh', { channel: 'a', token: 'x' }), { id: 3, method: 'sub_refresh', params: { channel: 'a', token: 'x' } });
+  assert.deepEqual(p('sub_refresh', {}), { id: 3, method: 'sub_refresh', params: { channel: '', token: '' } });
+  assert.equal(
+    encodeSubscribeReply(2, { position: { offset: 9, epoch: 'e1' }, publications: [], ttl: 60 }),
+    '{"id":2,"subscribe":{"expires":true,"ttl":60,"recoverable":true,"positioned":true,"epoch":"e1","offset":9}}',
+  );
+  assert.equal(
+    Buffer.from(JSON_CODEC.subRefresh(4, { expires: true, ttl: 30 })).toString(),
+    '{"id":4,"sub_refresh":{"expires":true,"ttl":30}}',
+  );
+  assert.equal(Buffer.from(JSON_CODEC.subRefresh(4, { expires: false, ttl: 0 })).toString(), '{"id":4,"sub_refresh":{}}');
+});
+
 test('history reply, byte for byte', () => {
   assert.equal(encodeHistoryReply(9, [], { offset: 0, epoch: '' }), '{"id":9,"history":{"publications":[],"epoch":"","offset":0}}');
   assert.equal(
@@ -92,17 +116,17 @@ test('typed params: subscribe recovery position (zero defaults), history since a
   assert.deepEqual(p('subscribe', { channel: 'a' }), {
     id: 1,
     method: 'subscribe',
-    params: { channel: 'a', since: null, flag: 0, tagsFilter: false },
+    params: { channel: 'a', since: null, flag: 0, tagsFilter: false, token: null },
   });
   assert.deepEqual(p('subscribe', { channel: 'a', recover: true }), {
     id: 1,
     method: 'subscribe',
-    params: { channel: 'a', since: { offset: 0, epoch: '' }, flag: 0, tagsFilter: false },
+    params: { channel: 'a', since: { offset: 0, epoch: '' }, flag: 0, tagsFilter: false, token: null },
   });
   assert.deepEqual(p('subscribe', { channel: 'a', recover: true, offset: 5, epoch: 'e' }), {
     id: 1,
     method: 'subscribe',
-    params: { channel: 'a', since: { offset: 5, epoch: 'e' }, flag: 0, tagsFilter: false },
+    params: { channel: 'a', since: { offset: 5, epoch: 'e' }, flag: 0, tagsFilter: false, token: null },
   });
   assert.equal((p('subscribe', { channel: 'a', recover: true, offset: -1 }) as { code: number }).code, 107);
   assert.equal((p('subscribe', { channel: 'a', recover: true, epoch: 5 }) as { code: number }).code, 107);

@@ -2,6 +2,7 @@ import { TokenError } from './auth.js';
 import {
   Client,
   commandAllowance,
+  nowSeconds,
   STATE_CLOSED,
   STATE_CONNECTED,
   STATE_CONNECTING,
@@ -11,7 +12,7 @@ import {
 import { brokerFailure } from './errors.js';
 import type { TransportConnection } from './transport.js';
 import type { SlotRelease } from './recovery-slots.js';
-import { Disconnect, ErrorCode, isProtocolError, protocolError, type ProtocolError } from '../protocol/codes.js';
+import { Disconnect, ErrorCode, isProtocolError, protocolError, type DisconnectReason, type ProtocolError } from '../protocol/codes.js';
 import type { CentrifugeCommand, CentrifugeFrameItem } from '../protocol/centrifuge.js';
 import {
   JSON_CODEC,
@@ -25,6 +26,7 @@ import {
   type ChannelParams,
   type HistoryParams,
   type PublishParams,
+  type SubRefreshParams,
   type SubscribeParams,
   type TokenParams,
   type ConnectParams,
@@ -33,8 +35,6 @@ import { PROTO_CENTRIFUGE, PROTO_CENTRIFUGE_PROTOBUF, type ProtocolId } from '..
 
 /** SubscribeRequest.flag bits (centrifugal/protocol); channel compaction (1) is not offered, so ignored. */
 const SUB_FLAG_REJECT_UNRECOVERED = 2;
-/** Centrifugo's unsubscribe code for a server-side unsubscribe (the client does not resubscribe). */
-const UNSUBSCRIBE_SERVER = { code: 2000, reason: 'server unsubscribe' } as const;
 
 interface Authenticated {
   user: string;
@@ -194,8 +194,9 @@ export class CentrifugeClient extends Client {
         return this.refresh(cmd.id, cmd.params);
       case 'send':
         return; // Async messages need an application handler; there is none, as in Centrifugo without one.
-      case 'rpc':
       case 'sub_refresh':
+        return this.subRefresh(cmd.id, cmd.params);
+      case 'rpc':
         return this.replyError(cmd.id, protocolError(ErrorCode.MethodNotFound));
     }
   }
@@ -212,7 +213,10 @@ export class CentrifugeClient extends Client {
       for (const [ch, data] of Object.entries(c.subs)) subs.set(ch, data);
       return { user: c.user, exp: c.exp, subs };
     } catch (err) {
-      if (err instanceof TokenError && err.code === 'expired') return protocolError(ErrorCode.TokenExpired);
+      const code = err instanceof TokenError ? err.code : 'invalid';
+      this.ctx.stats.tokenRefusals[code]++;
+      if (code === 'expired') return protocolError(ErrorCode.TokenExpired);
+      this.ctx.log.info({ client: this.id, reason: code, err }, 'connection token refused');
       return 'invalid';
     }
   }
@@ -265,8 +269,8 @@ export class CentrifugeClient extends Client {
     this.send(this.codec.subscribePush(p.channel, subscribeFields(p, data)));
   }
 
-  protected sendUnsubscribeNotice(channel: string): void {
-    this.send(this.codec.unsubscribePush(channel, UNSUBSCRIBE_SERVER.code, UNSUBSCRIBE_SERVER.reason));
+  protected sendUnsubscribeNotice(channel: string, why: DisconnectReason): void {
+    this.send(this.codec.unsubscribePush(channel, why.code, why.reason));
   }
 
   private async refresh(id: number, p: TokenParams): Promise<void> {
@@ -283,7 +287,9 @@ export class CentrifugeClient extends Client {
   private async subscribe(id: number, params: SubscribeParams): Promise<void> {
     const { channel, since } = params;
     if (params.tagsFilter) return this.replyError(id, protocolError(ErrorCode.BadRequest, 'tags filter (tf) is not supported'));
-    const check = this.checkSubscribe(channel);
+    const check = await this.checkSubscribe(channel, params.token);
+    if (this.state === STATE_CLOSED) return;
+    if ('disconnect' in check) return this.disconnect(check.disconnect);
     if (isProtocolError(check)) return this.replyError(id, check);
     const p = await this.prepareSubscription(channel, check.ns, since, commandAllowance(this.ctx.opts.recovery.maxBytesPerCommand));
     if (this.state === STATE_CLOSED) return;
@@ -293,8 +299,38 @@ export class CentrifugeClient extends Client {
       this.unsubscribeChannel(channel);
       return this.replyError(id, protocolError(ErrorCode.UnrecoverablePosition));
     }
-    this.sendRecoveryReply(this.ctx.hub.prepareBytes(this.codec.subscribe(id, subscribeFields(p, null)), this.codec.binary));
+    const ttl = check.expireAt > 0 ? Math.max(1, check.expireAt - nowSeconds()) : 0;
+    this.sendRecoveryReply(this.ctx.hub.prepareBytes(this.codec.subscribe(id, { ...subscribeFields(p, null), ttl }), this.codec.binary));
     this.activate(p, false);
+    this.armSubscriptionExpiry(channel, check.expireAt);
+  }
+
+  /**
+   * `sub_refresh`: a new subscription token extends (or ends the expiry of) a subscription, as
+   * Centrifugo answers it — empty channel: disconnect 3501; not subscribed 103; no token 107; a
+   * bad token, or one for another channel or user: disconnect 3500; a grant already over 110.
+   * One deviation: an expired token is refused with 109 (Centrifugo v6.9.1 answers it with a
+   * success that lifts the expiry); the subscription then ends on schedule unless refreshed.
+   */
+  private async subRefresh(id: number, p: SubRefreshParams): Promise<void> {
+    if (p.channel === '') return this.disconnect(Disconnect.BadRequest);
+    if (!this.subs.get(p.channel)) return this.replyError(id, protocolError(ErrorCode.PermissionDenied));
+    if (p.token === '') return this.replyError(id, protocolError(ErrorCode.BadRequest, 'token required'));
+    const grant = await this.checkGrant(p.channel, p.token);
+    if (this.state === STATE_CLOSED) return;
+    if (grant === 'invalid') return this.disconnect(Disconnect.InvalidToken);
+    if (grant === 'expired') return this.replyError(id, protocolError(ErrorCode.TokenExpired));
+    if ('disconnect' in grant) return this.disconnect(grant.disconnect);
+    if (isProtocolError(grant)) return this.replyError(id, grant);
+    const now = nowSeconds();
+    if (grant.expireAt > 0 && grant.expireAt < now) return this.replyError(id, protocolError(ErrorCode.Expired));
+    this.armSubscriptionExpiry(p.channel, grant.expireAt);
+    this.send(
+      this.codec.subRefresh(
+        id,
+        grant.expireAt > 0 ? { expires: true, ttl: Math.max(1, grant.expireAt - now) } : { expires: false, ttl: 0 },
+      ),
+    );
   }
 
   private async publish(id: number, p: PublishParams): Promise<void> {

@@ -1,6 +1,14 @@
 import { Client, commandAllowance, STATE_CONNECTED, STATE_CLOSED, type ClientContext, type PreparedSubscription } from './client.js';
 import type { TransportConnection } from './transport.js';
-import { Disconnect, ErrorCode, isProtocolError, shouldReconnect, type DisconnectReason, type ProtocolError } from '../protocol/codes.js';
+import {
+  Disconnect,
+  ErrorCode,
+  isProtocolError,
+  shouldReconnect,
+  Unsubscribe,
+  type DisconnectReason,
+  type ProtocolError,
+} from '../protocol/codes.js';
 import type { StreamPosition } from '../protocol/position.js';
 import { PROTO_ODIN } from '../protocol/push.js';
 import {
@@ -57,8 +65,9 @@ export class OdinClient extends Client {
     this.sendText(encodeSubscriptionAck([this.ackOf(p)], this.subs.size, []));
   }
 
-  protected sendUnsubscribeNotice(channel: string): void {
-    this.sendText(encodeUnsubscriptionAck([channel], this.subs.size));
+  protected sendUnsubscribeNotice(channel: string, why: DisconnectReason): void {
+    // A server unsubscribe keeps the message Odin clients always had; other reasons say why.
+    this.sendText(encodeUnsubscriptionAck([channel], this.subs.size, why.code === Unsubscribe.Server.code ? undefined : why));
   }
 
   private ackOf(p: PreparedSubscription): OdinSubscribeResult {
@@ -115,25 +124,31 @@ export class OdinClient extends Client {
         return;
       }
       case 'subscribe':
-        void this.subscribe(cmd.channels, cmd.positions);
+        void this.subscribe(cmd.channels, cmd.positions, cmd.tokens);
         return;
     }
   }
 
-  private async subscribe(channels: string[], positions: Record<string, StreamPosition>): Promise<void> {
+  private async subscribe(channels: string[], positions: Record<string, StreamPosition>, tokens: Record<string, string>): Promise<void> {
     const errors: OdinChannelError[] = [];
     const unique = [...new Set(channels)];
     const jobs: Promise<PreparedSubscription | ProtocolError>[] = [];
     const names: string[] = [];
+    const expiries = new Map<string, number>();
     // One allowance for the whole command: its channels together recover at most this much.
     const allowance = commandAllowance(this.ctx.opts.recovery.maxBytesPerCommand);
     for (const channel of unique) {
-      const check = this.checkSubscribe(channel);
+      // Checked one after another: each prepared subscription counts against the channel limit of the next.
+      const check = await this.checkSubscribe(channel, tokens[channel] ?? null);
+      if (this.state === STATE_CLOSED) return;
+      // A token for another channel or user: Centrifugo closes the connection (3500), so do we.
+      if ('disconnect' in check) return this.disconnect(check.disconnect);
       if (isProtocolError(check)) {
         errors.push(odinChannelError(channel.slice(0, 255), check));
         continue;
       }
       names.push(channel);
+      expiries.set(channel, check.expireAt);
       jobs.push(this.prepareSubscription(channel, check.ns, positions[channel] ?? null, allowance));
     }
     const results = await Promise.all(jobs);
@@ -146,6 +161,9 @@ export class OdinClient extends Client {
     for (const e of errors) this.ctx.stats.countCommandError(e.code);
     const acks = ok.map((p) => this.ackOf(p));
     this.sendText(encodeSubscriptionAck(acks, this.subs.size, errors));
-    for (const p of ok) this.activate(p, true);
+    for (const p of ok) {
+      this.activate(p, true);
+      this.armSubscriptionExpiry(p.channel, expiries.get(p.channel) ?? 0);
+    }
   }
 }

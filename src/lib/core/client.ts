@@ -13,10 +13,18 @@ import { suggestDelayMs } from './reconnect-hint.js';
 import type { GatewayStats } from './stats.js';
 import type { Logger } from './logger.js';
 import type { PreparedFrame, TransportConnection, ConnectionHandler } from './transport.js';
-import type { TokenVerifier } from './auth.js';
+import { TokenError, type SubscriptionGrant, type TokenVerifier } from './auth.js';
 import { brokerFailure } from './errors.js';
 import { BURST_SLICE_BYTES, Writer, type FlushScheduler, type WriterOwner } from './writer.js';
-import { Disconnect, ErrorCode, isProtocolError, protocolError, type DisconnectReason, type ProtocolError } from '../protocol/codes.js';
+import {
+  Disconnect,
+  ErrorCode,
+  isProtocolError,
+  protocolError,
+  Unsubscribe,
+  type DisconnectReason,
+  type ProtocolError,
+} from '../protocol/codes.js';
 import type { ProtocolId } from '../protocol/push.js';
 
 /** What a client needs from the gateway that owns it. */
@@ -73,6 +81,23 @@ export function commandAllowance(maxBytes: number): CommandAllowance {
 
 const payloadBytes = (p: Publication): number => p.data.length;
 
+/** A subscribe the connection may make: its namespace and when its grant ends (s since epoch, 0 = never). */
+export interface SubscribeAllowed {
+  readonly ns: ResolvedNamespace;
+  readonly expireAt: number;
+}
+/** A refusal that closes the connection (a subscription token for another channel, user or client: 3500). */
+export interface SubscribeDisconnect {
+  readonly disconnect: DisconnectReason;
+}
+export type SubscribeCheck = SubscribeAllowed | ProtocolError | SubscribeDisconnect;
+
+/** What a subscription token says for one channel of this connection. */
+export type GrantCheck = SubscriptionGrant | ProtocolError | SubscribeDisconnect | 'invalid' | 'expired';
+
+/** Seconds since the Unix epoch. */
+export const nowSeconds = (): number => Math.floor(Date.now() / 1000);
+
 /** Which bound refused a recovery (`ws_recovery_refusals_total{reason}`). */
 export type RecoveryRefusal = 'command_limit' | 'connection_limit' | 'node_budget' | 'queue_full';
 
@@ -103,6 +128,8 @@ export abstract class Client implements ConnectionHandler, WriterOwner {
   private recoveryReserved = 0;
   private lastRefill = Date.now();
   private expiryTimer: NodeJS.Timeout | null = null;
+  /** Subscriptions whose token grant ends: channel → the timer that ends them (at most one per subscription). */
+  private readonly subExpiry = new Map<string, NodeJS.Timeout>();
 
   constructor(
     protected readonly ctx: ClientContext,
@@ -176,15 +203,102 @@ export abstract class Client implements ConnectionHandler, WriterOwner {
     }
   }
 
-  /** Checks whether this connection may subscribe to `channel`: its namespace, or the refusal. */
-  protected checkSubscribe(channel: string): { ns: ResolvedNamespace } | ProtocolError {
+  /**
+   * Whether this connection may subscribe to `channel`, in Centrifugo's order: unknown channel
+   * 102, already subscribed 105, channel limit 106; then a subscription token if one is given
+   * (it grants the channel in any namespace), else the namespace's rule (`token`: 103 without one).
+   */
+  protected async checkSubscribe(channel: string, token: string | null): Promise<SubscribeCheck> {
     const ns = this.ctx.rules.resolve(channel);
     if (!ns) return protocolError(ErrorCode.UnknownChannel);
-    if (ns.subscribe === 'authenticated' && this.user === '') return protocolError(ErrorCode.PermissionDenied);
-    if (ns.userChannel && channelUser(channel) !== this.user) return protocolError(ErrorCode.PermissionDenied);
+    const limits = this.checkRoom(channel);
+    if (limits !== null) return limits;
+    if (token === null) {
+      if (ns.subscribe === 'token') return protocolError(ErrorCode.PermissionDenied);
+      if (ns.subscribe === 'authenticated' && this.user === '') return protocolError(ErrorCode.PermissionDenied);
+      if (ns.userChannel && channelUser(channel) !== this.user) return protocolError(ErrorCode.PermissionDenied);
+      return { ns, expireAt: 0 };
+    }
+    const grant = await this.checkGrant(channel, token);
+    if (grant === 'invalid') return protocolError(ErrorCode.PermissionDenied);
+    if (grant === 'expired') return protocolError(ErrorCode.TokenExpired);
+    if (isProtocolError(grant) || 'disconnect' in grant) return grant;
+    if (this.state === STATE_CLOSED) return protocolError(ErrorCode.Expired, 'connection closed');
+    // The verification awaited: the connection may have subscribed meanwhile (Odin commands overlap).
+    const again = this.checkRoom(channel);
+    if (again !== null) return again;
+    // A grant that already ended (`expire_at` in the past, `exp` still ahead): Centrifugo's 110.
+    if (grant.expireAt > 0 && grant.expireAt <= nowSeconds()) return protocolError(ErrorCode.Expired);
+    return { ns, expireAt: grant.expireAt };
+  }
+
+  /** Already subscribed (105) or no room for another channel (106); null when there is room. */
+  private checkRoom(channel: string): ProtocolError | null {
     if (this.subs.has(channel)) return protocolError(ErrorCode.AlreadySubscribed);
     if (this.subs.size >= this.ctx.opts.maxChannelsPerConnection) return protocolError(ErrorCode.LimitExceeded, 'channel limit exceeded');
-    return { ns };
+    return null;
+  }
+
+  /**
+   * Verifies a subscription token for `channel` of this connection (Centrifugo's checks, in its
+   * order): a bad token is `invalid`, a good one past its time `expired`; a token for a channel no
+   * namespace knows 102; for another channel, user or client the connection is closed (3500).
+   */
+  protected async checkGrant(channel: string, token: string): Promise<GrantCheck> {
+    const refused = this.ctx.stats.tokenRefusals;
+    if (!this.ctx.verifier) {
+      refused.invalid++;
+      return 'invalid';
+    }
+    let grant: SubscriptionGrant;
+    try {
+      grant = await this.ctx.verifier.verifySubscription(token);
+    } catch (err) {
+      const code = err instanceof TokenError ? err.code : 'invalid';
+      refused[code]++;
+      this.ctx.log.info({ client: this.id, user: this.user, channel, reason: code, err }, 'subscription token refused');
+      return code === 'expired' ? 'expired' : 'invalid';
+    }
+    if (!this.ctx.rules.resolve(grant.channel)) return protocolError(ErrorCode.UnknownChannel);
+    if (grant.channel !== channel || grant.user !== this.user || (grant.client !== '' && grant.client !== this.id)) {
+      refused.mismatch++;
+      this.ctx.log.info(
+        { client: this.id, user: this.user, channel, tokenChannel: grant.channel },
+        'subscription token for another channel or user',
+      );
+      return { disconnect: Disconnect.InvalidToken };
+    }
+    return grant;
+  }
+
+  /**
+   * Ends the subscription when its grant runs out, plus `client.expiredSubCloseDelayMs` for a
+   * refresh to arrive; `expireAt` 0 clears it (the grant never ends). Replaces any earlier timer.
+   */
+  protected armSubscriptionExpiry(channel: string, expireAt: number): void {
+    this.clearSubscriptionExpiry(channel);
+    if (expireAt <= 0 || this.state === STATE_CLOSED || !this.subs.has(channel)) return;
+    const ms = Math.max(0, expireAt * 1000 + this.ctx.opts.client.expiredSubCloseDelayMs - Date.now());
+    // Beyond setTimeout's range the grant outlives any process; no timer needed.
+    if (ms >= 2 ** 31 - 1) return;
+    const timer = setTimeout(() => this.expireSubscription(channel), ms);
+    timer.unref();
+    this.subExpiry.set(channel, timer);
+  }
+
+  private clearSubscriptionExpiry(channel: string): void {
+    const timer = this.subExpiry.get(channel);
+    if (timer === undefined) return;
+    clearTimeout(timer);
+    this.subExpiry.delete(channel);
+  }
+
+  /** The grant ran out unrefreshed: unsubscribed with 2501, which makes an SDK subscribe again with a new token. */
+  private expireSubscription(channel: string): void {
+    this.subExpiry.delete(channel);
+    if (this.state === STATE_CLOSED || !this.unsubscribeChannel(channel)) return;
+    this.ctx.stats.subscriptionsExpired++;
+    this.sendUnsubscribeNotice(channel, Unsubscribe.Expired);
   }
 
   /**
@@ -368,7 +482,7 @@ export abstract class Client implements ConnectionHandler, WriterOwner {
   /** The server ends a subscription (server API `unsubscribe`); the client is told. */
   serverUnsubscribe(channel: string): void {
     if (this.state === STATE_CLOSED || !this.unsubscribeChannel(channel)) return;
-    this.sendUnsubscribeNotice(channel);
+    this.sendUnsubscribeNotice(channel, Unsubscribe.Server);
   }
 
   /** The server API's `refresh` with `expire_at`: the connection now expires then (seconds). */
@@ -378,14 +492,15 @@ export abstract class Client implements ConnectionHandler, WriterOwner {
 
   /** Sends the protocol's message telling the client of a server-side subscription. */
   protected abstract sendSubscribeNotice(p: PreparedSubscription, data: string | null): void;
-  /** Sends the protocol's message telling the client the server unsubscribed it. */
-  protected abstract sendUnsubscribeNotice(channel: string): void;
+  /** Sends the protocol's message telling the client the server unsubscribed it, and why. */
+  protected abstract sendUnsubscribeNotice(channel: string, why: DisconnectReason): void;
 
   /** Leaves a channel; false when not subscribed. */
   protected unsubscribeChannel(channel: string): boolean {
     const p = this.subs.get(channel);
     if (p === undefined) return false;
     this.subs.delete(channel);
+    this.clearSubscriptionExpiry(channel);
     this.ctx.hub.remove(channel, this);
     if (p?.ns.presence) this.removePresence(channel);
     // Join went to everyone, this client included, once active; leave goes to those who stay.

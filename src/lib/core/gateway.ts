@@ -245,9 +245,13 @@ export class Gateway implements ConnectionAcceptor, BrokerEventHandler, ClientCo
     }
     this.verifier.verify(token).then(
       (c) => client.start(c.user, c.exp),
-      (err: unknown) =>
+      (err: unknown) => {
+        const code = err instanceof TokenError ? err.code : 'invalid';
+        this.stats.tokenRefusals[code]++;
+        this.log.info({ client: client.id, reason: code, err }, 'connection token refused');
         // Terminal either way: retrying with the same token cannot succeed (no refresh in Odin).
-        client.disconnect(err instanceof TokenError && err.code === 'expired' ? Disconnect.TokenExpired : Disconnect.InvalidToken),
+        client.disconnect(code === 'expired' ? Disconnect.TokenExpired : Disconnect.InvalidToken);
+      },
     );
   }
 

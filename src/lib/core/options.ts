@@ -71,14 +71,27 @@ export const DEFAULT_RECOVERY_MAX_WAITING = 4096;
 export const DEFAULT_RECONNECT_MIN_DELAY_MS = 500;
 export const DEFAULT_RECONNECT_MAX_DELAY_MS = 5_000;
 export const MAX_WRITE_DELAY_MS = 1000;
+/**
+ * Grace after a subscription token's grant ends before the subscription is ended (unsubscribe
+ * 2501, "subscription expired"), ms: time for the client's `sub_refresh` with a new token to
+ * arrive. Centrifugo's `ClientExpiredSubCloseDelay` (25 s).
+ */
+export const DEFAULT_EXPIRED_SUB_CLOSE_DELAY_MS = 25_000;
+/** A JWKS endpoint (tokenJwksUrl): longest fetch, ms; and no refetch within this long of the last one, ms (jose's defaults). */
+export const DEFAULT_JWKS_TIMEOUT_MS = 5_000;
+export const DEFAULT_JWKS_COOLDOWN_MS = 30_000;
 
 const namespaceSchema = z
   .object({
     name: z.string().min(1),
     /** Regular expression a channel must match in full. */
     pattern: z.string().min(1),
-    /** Who may subscribe: anyone (`anonymous`) or only connections with a user (`authenticated`). */
-    subscribe: z.enum(['anonymous', 'authenticated']).default('anonymous'),
+    /**
+     * Who may subscribe: anyone (`anonymous`), only connections with a user (`authenticated`), or
+     * only with a subscription token for the channel (`token`; no token: 103). A valid
+     * subscription token grants its channel in any namespace.
+     */
+    subscribe: z.enum(['anonymous', 'authenticated', 'token']).default('anonymous'),
     /** The last dot-separated token of the channel must be the connection's user id. */
     userChannel: z.boolean().default(false),
     /** Clients may publish into the channel (server API publishing is always allowed). */
@@ -129,6 +142,22 @@ export const gatewayOptionsSchema = z
     tokenHmacSecret: z.string().default(''),
     /** PEM public key (RSA, EC or Ed25519) for asymmetric tokens. */
     tokenPublicKey: z.string().default(''),
+    /**
+     * A JWKS endpoint (an identity provider's keys, chosen by `kid`): fetched at first use,
+     * cached, fetched again for an unknown `kid` at most once per `tokenJwksCooldownMs`. When set
+     * it is the only source of keys (no HMAC secret or PEM key beside it).
+     */
+    tokenJwksUrl: z.union([z.literal(''), z.url({ protocol: /^https?$/ })]).default(''),
+    tokenJwksTimeoutMs: z.number().int().min(1).default(DEFAULT_JWKS_TIMEOUT_MS),
+    tokenJwksCooldownMs: z.number().int().min(0).default(DEFAULT_JWKS_COOLDOWN_MS),
+    /** Tokens' `aud` must contain this (connection and subscription tokens). */
+    tokenAudience: z.string().default(''),
+    /** Some `aud` must match this regular expression (unanchored, as Centrifugo's). */
+    tokenAudienceRegex: z.string().default(''),
+    /** Tokens' `iss` must equal this. */
+    tokenIssuer: z.string().default(''),
+    /** `iss` must match this regular expression (unanchored, as Centrifugo's). */
+    tokenIssuerRegex: z.string().default(''),
     /** Allowed Origin values, exact (scheme://host[:port]). Empty: any origin. */
     allowedOrigins: z.array(z.string().url()).default([]),
     /** Accept upgrades without an Origin header (non-browser clients). */
@@ -183,9 +212,10 @@ export const gatewayOptionsSchema = z
     client: z
       .object({
         writeDelayMs: z.number().int().min(0).max(MAX_WRITE_DELAY_MS).default(DEFAULT_WRITE_DELAY_MS),
+        expiredSubCloseDelayMs: z.number().int().min(0).default(DEFAULT_EXPIRED_SUB_CLOSE_DELAY_MS),
       })
       .strict()
-      .default({ writeDelayMs: DEFAULT_WRITE_DELAY_MS }),
+      .default({ writeDelayMs: DEFAULT_WRITE_DELAY_MS, expiredSubCloseDelayMs: DEFAULT_EXPIRED_SUB_CLOSE_DELAY_MS }),
   })
   .strict()
   .superRefine((o, ctx) => {
@@ -198,6 +228,26 @@ export const gatewayOptionsSchema = z
     }
     if (o.pongTimeoutMs >= o.pingIntervalMs) {
       ctx.addIssue({ code: 'custom', path: ['pongTimeoutMs'], message: `must be less than pingIntervalMs (${o.pingIntervalMs})` });
+    }
+    if (o.tokenAudience !== '' && o.tokenAudienceRegex !== '') {
+      ctx.addIssue({ code: 'custom', path: ['tokenAudienceRegex'], message: 'set tokenAudience or tokenAudienceRegex, not both' });
+    }
+    if (o.tokenIssuer !== '' && o.tokenIssuerRegex !== '') {
+      ctx.addIssue({ code: 'custom', path: ['tokenIssuerRegex'], message: 'set tokenIssuer or tokenIssuerRegex, not both' });
+    }
+    if (o.tokenJwksUrl !== '' && (o.tokenHmacSecret !== '' || o.tokenPublicKey !== '')) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['tokenJwksUrl'],
+        message: 'a JWKS endpoint is the only source of keys: unset tokenHmacSecret and tokenPublicKey',
+      });
+    }
+    for (const key of ['tokenAudienceRegex', 'tokenIssuerRegex'] as const) {
+      try {
+        new RegExp(o[key]);
+      } catch (e) {
+        ctx.addIssue({ code: 'custom', path: [key], message: `invalid regular expression: ${(e as Error).message}` });
+      }
     }
     o.namespaces.forEach((ns, i) => {
       try {

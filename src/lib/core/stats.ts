@@ -4,6 +4,9 @@
  */
 export type RejectReason = 'max_connections' | 'max_connections_per_ip' | 'origin' | 'draining' | 'bad_path';
 
+/** Why a connection or subscription token was refused (`ws_token_refusals_total{reason}`). */
+export type TokenRefusal = 'invalid' | 'expired' | 'unavailable' | 'mismatch';
+
 export class GatewayStats {
   connections = { odin: 0, centrifuge: 0 };
   connectionsTotal = { odin: 0, centrifuge: 0 };
@@ -17,6 +20,10 @@ export class GatewayStats {
   /** Recoveries refused by the bounds of recovery.* (docs/protocol.md, Limits), by bound. */
   recoveryRefusals = { command_limit: 0, connection_limit: 0, node_budget: 0, queue_full: 0 };
   slowDisconnects = 0;
+  /** Tokens refused, by reason (`mismatch`: a subscription token for another channel, user or client). */
+  tokenRefusals: Record<TokenRefusal, number> = { invalid: 0, expired: 0, unavailable: 0, mismatch: 0 };
+  /** Subscriptions ended because their token's grant ran out (unsubscribe 2501). */
+  subscriptionsExpired = 0;
   /** Publications replaced in a queue by a newer one of the same channel (keep-latest conflation). */
   conflated = 0;
   rejected: Record<RejectReason, number> = { max_connections: 0, max_connections_per_ip: 0, origin: 0, draining: 0, bad_path: 0 };

@@ -31,6 +31,7 @@ import {
   pbRefreshReply,
   pbSubscribePush,
   pbSubscribeReply,
+  pbSubRefreshReply,
   pbUnsubscribePush,
   type ConnectFields,
   type SubscribeFields,
@@ -53,6 +54,7 @@ export interface CentrifugeCodec {
   connect(id: number, c: ConnectFields): Uint8Array;
   refresh(id: number, r: { client: string; version: string; expires: boolean; ttl: number }): Uint8Array;
   subscribe(id: number, s: SubscribeFields): Uint8Array;
+  subRefresh(id: number, r: { expires: boolean; ttl: number }): Uint8Array;
   empty(id: number, method: 'unsubscribe' | 'publish'): Uint8Array;
   history(id: number, pubs: readonly CentrifugePublicationFields[], epoch: string, offset: number): Uint8Array;
   presence(id: number, presence: Readonly<Record<string, ClientInfoFields>>): Uint8Array;
@@ -74,6 +76,7 @@ function jsonSubscribeResult(s: SubscribeFields): string {
     ...(s.wasRecovering ? { recovered: s.recovered } : {}),
     publications: s.publications,
     ...(s.data !== null ? { data: s.data } : {}),
+    ...(s.ttl !== undefined ? { ttl: s.ttl } : {}),
   });
 }
 
@@ -97,6 +100,7 @@ export const JSON_CODEC: CentrifugeCodec = {
   },
   refresh: (id, r) => b(encodeReply(id, 'refresh', r)),
   subscribe: (id, s) => b('{"id":' + id + ',"subscribe":' + jsonSubscribeResult(s) + '}'),
+  subRefresh: (id, r) => b(encodeReply(id, 'sub_refresh', r.expires ? r : {})),
   empty: (id, method) => b(encodeReply(id, method, {})),
   history: (id, pubs, epoch, offset) => b(encodeHistoryReply(id, pubs, { offset, epoch })),
   presence: (id, presence) => b(encodeReply(id, 'presence', { presence })),
@@ -121,6 +125,7 @@ export const PROTOBUF_CODEC: CentrifugeCodec = {
   connect: pbConnectReply,
   refresh: pbRefreshReply,
   subscribe: pbSubscribeReply,
+  subRefresh: pbSubRefreshReply,
   empty: pbEmptyReply,
   history: pbHistoryReply,
   presence: pbPresenceReply,

@@ -25,6 +25,12 @@ export interface SubscribeParams extends ChannelParams {
   readonly flag: number;
   /** The client sent a tags filter (`tf`). */
   readonly tagsFilter: boolean;
+  /** A subscription token (JWT), or null when absent or empty. */
+  readonly token: string | null;
+}
+export interface SubRefreshParams extends ChannelParams {
+  /** The new subscription token; "" when absent (answered with 107, as Centrifugo does). */
+  readonly token: string;
 }
 export interface PublishParams extends ChannelParams {
   /** The payload as JSON text. */
@@ -44,7 +50,8 @@ export type TypedCentrifugeCommand =
   | { readonly id: number; readonly method: 'unsubscribe' | 'presence' | 'presence_stats'; readonly params: ChannelParams }
   | { readonly id: number; readonly method: 'publish'; readonly params: PublishParams }
   | { readonly id: number; readonly method: 'history'; readonly params: HistoryParams }
-  | { readonly id: number; readonly method: 'rpc' | 'sub_refresh' | 'send'; readonly params: Readonly<Record<string, unknown>> };
+  | { readonly id: number; readonly method: 'sub_refresh'; readonly params: SubRefreshParams }
+  | { readonly id: number; readonly method: 'rpc' | 'send'; readonly params: Readonly<Record<string, unknown>> };
 
 const CHANNEL_REQUIRED = 'channel required';
 
@@ -76,7 +83,8 @@ export function parseCentrifugeParams(cmd: CentrifugeCommand): TypedCentrifugeCo
       const flag = p.flag === undefined ? 0 : p.flag;
       if (!Number.isSafeInteger(flag) || (flag as number) < 0)
         return protocolError(ErrorCode.BadRequest, 'flag must be a non-negative integer');
-      const base = { channel, flag: flag as number, tagsFilter: p.tf !== undefined && p.tf !== null };
+      const token = typeof p.token === 'string' && p.token !== '' ? p.token : null;
+      const base = { channel, flag: flag as number, tagsFilter: p.tf !== undefined && p.tf !== null, token };
       if (p.recover !== true) return { id, method: 'subscribe', params: { ...base, since: null } };
       const since = parseStreamPosition(p, 'subscribe', { zeroDefaults: true });
       if ('code' in since) return since;
@@ -108,8 +116,12 @@ export function parseCentrifugeParams(cmd: CentrifugeCommand): TypedCentrifugeCo
       }
       return { id, method: 'history', params: { channel, limit: limit as number, since, reverse: p.reverse === true } };
     }
+    case 'sub_refresh': {
+      // An empty channel is Centrifugo's "bad request" disconnect; the client decides on it.
+      const channel = channelOf(p) ?? '';
+      return { id, method: 'sub_refresh', params: { channel, token: typeof p.token === 'string' ? p.token : '' } };
+    }
     case 'rpc':
-    case 'sub_refresh':
     case 'send':
       return { id, method: cmd.method, params: p };
   }

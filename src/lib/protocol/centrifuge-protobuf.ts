@@ -149,10 +149,16 @@ export interface SubscribeFields {
   readonly publications: readonly CentrifugePublicationFields[];
   /** JSON text for the `data` field, or null. */
   readonly data: string | null;
+  /** Seconds until a subscription token's grant ends (`expires: true, ttl`); absent or 0: never. */
+  readonly ttl?: number;
 }
 
 function subscribeResultInit(s: SubscribeFields): SubscribeResultInit {
   const init: SubscribeResultInit = {};
+  if (s.ttl !== undefined && s.ttl > 0) {
+    init.expires = true;
+    init.ttl = s.ttl;
+  }
   if (s.recoverable) {
     init.recoverable = true;
     init.positioned = true;
@@ -206,6 +212,11 @@ export function pbConnectReply(id: number, c: ConnectFields): Uint8Array {
 
 export function pbRefreshReply(id: number, r: { client: string; version: string; expires: boolean; ttl: number }): Uint8Array {
   return reply({ id, refresh: r });
+}
+
+/** The `sub_refresh` reply: whether the subscription expires, and in how many seconds. */
+export function pbSubRefreshReply(id: number, r: { expires: boolean; ttl: number }): Uint8Array {
+  return reply({ id, subRefresh: r });
 }
 
 export function pbSubscribeReply(id: number, s: SubscribeFields): Uint8Array {

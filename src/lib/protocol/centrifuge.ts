@@ -109,12 +109,15 @@ export interface CentrifugeSubscribeResult {
   readonly publications: readonly CentrifugePublicationFields[];
   /** JSON text of the subscription's `data` (server-side subscriptions). */
   readonly data?: string;
+  /** Seconds until a subscription token's grant ends (`expires: true, ttl`). */
+  readonly ttl?: number;
 }
 
 /** The subscribe reply (field order as Centrifugo's: recoverable, positioned, epoch, offset, ...). */
 /** A SubscribeResult object (also in a connect reply's `subs` and, without publications, a subscribe push). */
 export function encodeSubscribeResult(r: CentrifugeSubscribeResult): string {
   const parts: string[] = [];
+  if (r.ttl !== undefined && r.ttl > 0) parts.push('"expires":true', '"ttl":' + r.ttl);
   if (r.position) {
     parts.push('"recoverable":true', '"positioned":true', '"epoch":' + JSON.stringify(r.position.epoch), '"offset":' + r.position.offset);
   }

@@ -154,6 +154,16 @@ export const Disconnect = {
   MessageSizeLimit: { code: 3508, reason: 'message size limit exceeded' },
 } as const satisfies Record<string, DisconnectReason>;
 
+/**
+ * Why the server ended one subscription (Centrifugo's unsubscribe push codes, 2000-2999): below
+ * 2500 the client stays unsubscribed; from 2500 its SDK subscribes again (with a fresh token).
+ */
+export const Unsubscribe = {
+  Server: { code: 2000, reason: 'server unsubscribe' },
+  /** A subscription token's grant ended and no `sub_refresh` extended it in time. */
+  Expired: { code: 2501, reason: 'subscription expired' },
+} as const satisfies Record<string, DisconnectReason>;
+
 /** Application close codes a server API `disconnect` call may give (RFC 6455 private use starts at 4000). */
 export const DISCONNECT_CODE_MIN = 3000;
 export const DISCONNECT_CODE_MAX = 4999;

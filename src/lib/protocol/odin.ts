@@ -6,7 +6,7 @@ import { ErrorCode, isProtocolError, type ProtocolError } from './codes.js';
 import { parseStreamPosition, type StreamPosition } from './position.js';
 
 export type OdinCommand =
-  | { type: 'subscribe'; channels: string[]; positions: Record<string, StreamPosition> }
+  | { type: 'subscribe'; channels: string[]; positions: Record<string, StreamPosition>; tokens: Record<string, string> }
   | { type: 'unsubscribe'; channels: string[] }
   | { type: 'heartbeat' }
   /** Opt-in: the client asks for the `connected` message (its id, user, limits). */
@@ -58,7 +58,19 @@ export function parseOdinCommand(text: string): OdinParseResult {
       positions[ch] = p;
     }
   }
-  return { ok: true, command: { type, channels, positions } };
+  // Subscription tokens by channel (docs/protocol.md, "Subscription tokens").
+  const tokens: Record<string, string> = Object.create(null) as Record<string, string>;
+  if (d.tokens !== undefined) {
+    if (typeof d.tokens !== 'object' || d.tokens === null || Array.isArray(d.tokens)) {
+      return { ok: false, code: ErrorCode.BadRequest, message: '"data.tokens" must be an object of channel → token', type };
+    }
+    for (const [ch, t] of Object.entries(d.tokens as Record<string, unknown>)) {
+      if (typeof t !== 'string')
+        return { ok: false, code: ErrorCode.BadRequest, message: `"data.tokens.${ch.slice(0, 64)}" must be a string`, type };
+      if (t !== '') tokens[ch] = t;
+    }
+  }
+  return { ok: true, command: { type, channels, positions, tokens } };
 }
 
 export interface OdinPublicationFields {
@@ -133,7 +145,9 @@ export function encodeSubscriptionAck(subscribed: OdinSubscribeResult[], count: 
   return JSON.stringify(ack);
 }
 
-export function encodeUnsubscriptionAck(unsubscribed: string[], count: number): string {
+/** `why`: the server ended the subscriptions (e.g. 2501 "subscription expired"); absent when the client asked. */
+export function encodeUnsubscriptionAck(unsubscribed: string[], count: number, why?: { code: number; reason: string }): string {
+  if (why !== undefined) return JSON.stringify({ type: 'unsubscription_ack', unsubscribed, count, code: why.code, reason: why.reason });
   return JSON.stringify({ type: 'unsubscription_ack', unsubscribed, count });
 }
 

@@ -104,6 +104,19 @@ export function createMetrics(gw: Gateway): Registry {
       this.set(slots.peak);
     },
   });
+  labelledCounterFrom(
+    registry,
+    'ws_token_refusals_total',
+    'Connection and subscription tokens refused, by reason (invalid, expired, unavailable: the key set could not be fetched, mismatch: a subscription token for another channel, user or client).',
+    'reason',
+    () => Object.entries(s.tokenRefusals),
+  );
+  counterFrom(
+    registry,
+    'ws_subscriptions_expired_total',
+    'Subscriptions ended because their subscription token ran out unrefreshed (unsubscribe 2501).',
+    () => s.subscriptionsExpired,
+  );
   labelledCounterFrom(registry, 'ws_capacity_rejections_total', 'Connections refused at upgrade, by reason.', 'reason', () =>
     Object.entries(s.rejected),
   );
