@@ -193,9 +193,12 @@ export class JwtVerifier implements TokenVerifier {
         this.checkPatterns((cause as joseErrors.JWTClaimValidationFailed).payload);
         throw new TokenError('expired', 'token expired', { cause });
       }
-      if (cause instanceof joseErrors.JWKSTimeout || cause instanceof joseErrors.JWKSInvalid) {
-        throw new TokenError('unavailable', 'key set unavailable', { cause });
-      }
+      // The key set's fetch failed: timed out, not JSON, not a key set, not 200 (jose's generic error).
+      const fetchFailed =
+        cause instanceof joseErrors.JWKSTimeout ||
+        cause instanceof joseErrors.JWKSInvalid ||
+        (this.keySet !== null && cause instanceof joseErrors.JOSEError && cause.code === joseErrors.JOSEError.code);
+      if (fetchFailed) throw new TokenError('unavailable', 'key set unavailable', { cause });
       if (cause instanceof joseErrors.JOSEError) throw new TokenError('invalid', 'invalid token', { cause });
       // Anything else comes from fetching the key set (network, HTTP status): unverifiable.
       throw new TokenError('unavailable', 'key set unavailable', { cause });
