@@ -246,6 +246,8 @@ export class CentrifugeClient extends Client {
       // Centrifugo closes after a refused connect; 109 lets the SDK fetch a new token first.
       return this.disconnect(auth.code === ErrorCode.TokenExpired ? Disconnect.ConnectionClosed : Disconnect.InvalidToken);
     }
+    // Centrifugo's client.user_connection_limit: the connection over it is closed, 3504.
+    if (this.ctx.userConnectionLimitReached(auth.user)) return this.disconnect(Disconnect.ConnectionLimit);
     this.state = STATE_CONNECTED;
     this.setCredentials(auth.user, auth.exp);
     this.ctx.clientAuthenticated(this);

@@ -44,6 +44,8 @@ export interface ClientContext {
   readonly nodeId: string;
   clientClosed(client: Client): void;
   clientAuthenticated(client: Client): void;
+  /** The user is at `maxConnectionsPerUser` here: the new connection must be closed with 3504 (counted). */
+  userConnectionLimitReached(user: string): boolean;
   /** Tells the channel's subscribers (on every node the broker reaches) of a join or leave. */
   announceJoinLeave(channel: string, info: ClientInfo, join: boolean): void;
 }

@@ -19,6 +19,7 @@ import type { GatewayOptions } from './options.js';
 import { MemoryPresence, type PresenceInfo, type PresenceStats, type PresenceStore } from './presence.js';
 import { decodeControl, type UserCommand } from './control.js';
 import { UserIndex } from './users.js';
+import { ConnectionRate } from './connection-rate.js';
 import { silentLogger, type Logger } from './logger.js';
 import { GatewayStats } from './stats.js';
 import type {
@@ -51,6 +52,8 @@ export interface GatewayDeps {
   readonly verifier?: TokenVerifier | null;
   /** Where presence is kept (the composition root picks it); default: this process's memory. */
   readonly presence?: PresenceStore;
+  /** Wall clock, ms (the connection rate's buckets); default Date.now. */
+  readonly now?: () => number;
 }
 
 /**
@@ -77,6 +80,8 @@ export class Gateway implements ConnectionAcceptor, BrokerEventHandler, ClientCo
   private readonly clients = new Set<Client>();
   private readonly perIp = new Map<string, number>();
   private readonly users = new UserIndex();
+  /** New connections per address (connectionRatePerIp); null when off. */
+  private readonly connectionRate: ConnectionRate | null;
   private readonly api: ServerApi;
   private pingTimer: NodeJS.Timeout | null = null;
   private pongTimer: NodeJS.Timeout | null = null;
@@ -97,6 +102,8 @@ export class Gateway implements ConnectionAcceptor, BrokerEventHandler, ClientCo
     this.recoveryBudget = new RecoveryBudget(opts.recovery);
     this.recoverySlots = new RecoverySlots(opts.recovery);
     this.verifier = deps.verifier ?? null;
+    this.connectionRate =
+      opts.connectionRatePerIp > 0 ? new ConnectionRate(opts.connectionRatePerIp, opts.connectionBurstPerIp, deps.now ?? Date.now) : null;
     this.api = new ServerApi({
       broker: this.broker,
       rules: this.rules,
@@ -199,7 +206,23 @@ export class Gateway implements ConnectionAcceptor, BrokerEventHandler, ClientCo
     } else if (!this.originAllowed(info.origin)) {
       return this.reject('origin', 403, 'origin not allowed');
     }
+    // Last: only a connection otherwise admitted draws on its address's rate.
+    const waitMs = this.connectionRate?.take(info.ip) ?? 0;
+    if (waitMs > 0) {
+      return this.reject('connection_rate', 429, 'too many new connections from this address', Math.max(1, Math.ceil(waitMs / 1000)));
+    }
     return { ok: true };
+  }
+
+  /**
+   * Whether `user` already holds `maxConnectionsPerUser` connections on this process (anonymous
+   * ones never count); counted when so, and the caller closes the new connection with 3504.
+   */
+  userConnectionLimitReached(user: string): boolean {
+    const limit = this.opts.maxConnectionsPerUser;
+    if (limit === 0 || user === '' || this.users.count(user) < limit) return false;
+    this.stats.rejected.max_connections_per_user++;
+    return true;
   }
 
   /** An Origin the options allow (any when `allowedOrigins` is empty). */
@@ -208,8 +231,10 @@ export class Gateway implements ConnectionAcceptor, BrokerEventHandler, ClientCo
     return allowed.length === 0 || allowed.some((a) => sameOrigin(a, origin));
   }
 
-  private reject(reason: keyof GatewayStats['rejected'], status: number, message: string): Admission {
+  /** `retryAfterSeconds`: when the refusal itself knows (the address's rate); else a jittered hint for 503/429. */
+  private reject(reason: keyof GatewayStats['rejected'], status: number, message: string, retryAfterSeconds?: number): Admission {
     this.stats.rejected[reason]++;
+    if (retryAfterSeconds !== undefined) return { ok: false, status, reason: message, retryAfterSeconds };
     // Over capacity or draining: when to try again, jittered so refused clients spread out.
     if (status === 503 || status === 429)
       return { ok: false, status, reason: message, retryAfterSeconds: suggestRetryAfterSeconds(this.opts.reconnect) };
@@ -244,7 +269,7 @@ export class Gateway implements ConnectionAcceptor, BrokerEventHandler, ClientCo
       return;
     }
     this.verifier.verify(token).then(
-      (c) => client.start(c.user, c.exp),
+      (c) => (this.userConnectionLimitReached(c.user) ? client.disconnect(Disconnect.ConnectionLimit) : client.start(c.user, c.exp)),
       (err: unknown) => {
         const code = err instanceof TokenError ? err.code : 'invalid';
         this.stats.tokenRefusals[code]++;

@@ -9,6 +9,12 @@ import { MARKET_STATS_CHANNEL, PUBLIC_CHANNEL_EVENTS, USER_CHANNEL_EVENT } from 
 export const DEFAULT_MAX_CONNECTIONS = 19_000;
 /** Connections from one IP address; over it the upgrade gets HTTP 429. 0 = no limit. */
 export const DEFAULT_MAX_CONNECTIONS_PER_IP = 0;
+/** Authenticated connections of one user on this process; over it the new one is closed with 3504. 0 = no limit. */
+export const DEFAULT_MAX_CONNECTIONS_PER_USER = 0;
+/** New connections per second from one IP address (token bucket refill); 0 = no limit. */
+export const DEFAULT_CONNECTION_RATE_PER_IP = 0;
+/** New connections one IP address may open at once before the rate applies (bucket size). */
+export const DEFAULT_CONNECTION_BURST_PER_IP = 20;
 /** Largest client frame, bytes; larger frames close the connection with 1009. */
 export const DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024;
 export const DEFAULT_MAX_CHANNELS_PER_CONNECTION = 128;
@@ -164,6 +170,11 @@ export const gatewayOptionsSchema = z
     allowMissingOrigin: z.boolean().default(true),
     maxConnections: z.number().int().min(1).default(DEFAULT_MAX_CONNECTIONS),
     maxConnectionsPerIp: z.number().int().min(0).default(DEFAULT_MAX_CONNECTIONS_PER_IP),
+    /** Per user id, per process (anonymous connections are not counted); the connection over it is closed with 3504. */
+    maxConnectionsPerUser: z.number().int().min(0).default(DEFAULT_MAX_CONNECTIONS_PER_USER),
+    /** New connections per second per IP address; past the burst the upgrade gets HTTP 429 with Retry-After. 0: off. */
+    connectionRatePerIp: z.number().min(0).default(DEFAULT_CONNECTION_RATE_PER_IP),
+    connectionBurstPerIp: z.number().int().min(1).default(DEFAULT_CONNECTION_BURST_PER_IP),
     maxMessageBytes: z
       .number()
       .int()

@@ -2,7 +2,8 @@
  * Plain counters kept by core on the hot path (a number increment, no library call). The app's
  * Prometheus registry reads them at scrape time, so the hot path never touches prom-client.
  */
-export type RejectReason = 'max_connections' | 'max_connections_per_ip' | 'origin' | 'draining' | 'bad_path';
+export type RejectReason =
+  'max_connections' | 'max_connections_per_ip' | 'connection_rate' | 'max_connections_per_user' | 'origin' | 'draining' | 'bad_path';
 
 /** Why a connection or subscription token was refused (`ws_token_refusals_total{reason}`). */
 export type TokenRefusal = 'invalid' | 'expired' | 'unavailable' | 'mismatch';
@@ -26,7 +27,16 @@ export class GatewayStats {
   subscriptionsExpired = 0;
   /** Publications replaced in a queue by a newer one of the same channel (keep-latest conflation). */
   conflated = 0;
-  rejected: Record<RejectReason, number> = { max_connections: 0, max_connections_per_ip: 0, origin: 0, draining: 0, bad_path: 0 };
+  /** Connections refused, by reason: at upgrade, or (`max_connections_per_user`) once the token named the user (3504). */
+  rejected: Record<RejectReason, number> = {
+    max_connections: 0,
+    max_connections_per_ip: 0,
+    connection_rate: 0,
+    max_connections_per_user: 0,
+    origin: 0,
+    draining: 0,
+    bad_path: 0,
+  };
   disconnects = new Map<number, number>();
   commandErrors = new Map<number, number>();
   /** Called with the publish-to-flush latency of each publication fanned out, seconds. */

@@ -117,8 +117,12 @@ export function createMetrics(gw: Gateway): Registry {
     'Subscriptions ended because their subscription token ran out unrefreshed (unsubscribe 2501).',
     () => s.subscriptionsExpired,
   );
-  labelledCounterFrom(registry, 'ws_capacity_rejections_total', 'Connections refused at upgrade, by reason.', 'reason', () =>
-    Object.entries(s.rejected),
+  labelledCounterFrom(
+    registry,
+    'ws_capacity_rejections_total',
+    'Connections refused, by reason: at upgrade (max_connections 503, max_connections_per_ip 429, connection_rate 429, origin 403, draining 503, bad_path 404), or once the token named the user (max_connections_per_user: close 3504).',
+    'reason',
+    () => Object.entries(s.rejected),
   );
   labelledCounterFrom(registry, 'ws_disconnects_total', 'Connections closed, by close code.', 'code', () => s.disconnects);
   labelledCounterFrom(
