@@ -13,6 +13,9 @@ RUN npm run build && npm prune --omit=dev
 
 FROM node:24-bookworm-slim
 ENV NODE_ENV=production
+# In a container every interface is the container's own: listen on all of them (the defaults outside
+# are 127.0.0.1). The publisher then requires PUBLISHER_CONTROL_KEY for its control API.
+ENV GATEWAY_HOST=0.0.0.0 PUBLISHER_HOST=0.0.0.0
 WORKDIR /app
 COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules

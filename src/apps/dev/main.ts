@@ -7,6 +7,7 @@ import { toNumber } from '../../lib/runtime/flags.js';
 import { ConfigError } from '../../lib/core/options.js';
 import { createLogger } from '../../lib/runtime/logger.js';
 import { startPublisher } from '../../lib/publisher/server.js';
+import { isLoopback } from '../../lib/http/loopback.js';
 import type { SinkOptions } from '../../lib/publisher/options.js';
 import { startLocalKafka, type LocalKafka } from '../../lib/kafka-local/local-broker.js';
 import { loadGatewayConfig } from '../gateway/options.js';
@@ -71,6 +72,7 @@ export async function devCommand(argv: readonly string[]): Promise<number> {
   const ws = gw.url.replace('http', 'ws');
   process.stdout.write(
     `\nodin-ws dev is running (in-memory broker${kafka ? `; feed through Kafka at ${kafka.bootstrap}` : ''})\n` +
+      `  Listening on         ${cfg.gateway.host}${isLoopback(cfg.gateway.host) ? ' only (--host 0.0.0.0 opens it to the network)' : ''}\n` +
       `  Odin protocol        ${ws}/ws\n` +
       `  Centrifugo protocol  ${ws}/connection/websocket\n` +
       `  Server API           ${gw.url}/api/publish   (X-API-Key: ${cfg.gateway.apiKey})\n` +

@@ -33,7 +33,8 @@ import { loadOptions, renderHelp, renderMarkdown, type OptionRow } from '../../l
 export type BrokerKind = 'memory' | 'nats';
 
 export const DEFAULT_PORT = 3002;
-export const DEFAULT_HOST = '0.0.0.0';
+/** Loopback unless told otherwise (--host 0.0.0.0, GATEWAY_HOST; the Docker image sets it): nothing is exposed by accident. */
+export const DEFAULT_HOST = '127.0.0.1';
 export const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222';
 /** Default shutdown drain window, ms: long enough for a load balancer's next readiness check to see 503 on most setups' fast probes. */
 export const DEFAULT_DRAIN_MS = 1000;

@@ -2,6 +2,7 @@
  * `odin-ws health`: checks every service of a deployment at once and prints a table (or JSON).
  * Exit 0 when every required service is up, 1 when one is not, 2 on bad usage.
  */
+import { readFileSync } from 'node:fs';
 import {
   checkService,
   DEFAULT_ENDPOINTS,
@@ -16,8 +17,14 @@ import { renderTable } from '../../lib/ops-probe/table.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from '../../lib/runtime/exit-codes.js';
 import { parseFlags, toList, toNumber, UsageError } from '../../lib/runtime/flags.js';
 
-/** Required unless --require says otherwise: what the local stack cannot work without. */
-export const DEFAULT_REQUIRED: readonly ServiceName[] = ['gateway', 'publisher', 'nats'];
+/**
+ * Required unless --require says otherwise: what every mode runs (`npm start`, the local stack,
+ * compose). Besides these, a service the gateway's /health reports depending on (its Kafka
+ * ingest) is required too; NATS is not, since `odin-ws dev` runs without it.
+ */
+export const DEFAULT_REQUIRED: readonly ServiceName[] = ['gateway', 'publisher'];
+/** Most lines of figures --detailed prints for one service. */
+const DETAIL_LINES = 24;
 /** Pause between rounds of --wait, ms. */
 const WAIT_POLL_MS = 250;
 
@@ -35,10 +42,11 @@ Options:                                      env                 default
   --grafana URL                               ${ENDPOINT_ENV.grafana.padEnd(19)} ${DEFAULT_ENDPOINTS.grafana}
   --loki URL                                  ${ENDPOINT_ENV.loki.padEnd(19)} ${DEFAULT_ENDPOINTS.loki}
   --require LIST       services that must be up (comma-separated, "all" or "none")
-                                              HEALTH_REQUIRE      ${DEFAULT_REQUIRED.join(',')}
+                                              HEALTH_REQUIRE      ${DEFAULT_REQUIRED.join(',')} + what the gateway uses
   --detailed           add each service's figures (gateway /stats, NATS /varz and /jsz, Prometheus targets)
   --json               print JSON instead of a table
   --wait SECONDS       retry until every required service is up, at most this long
+  --while-pid PID      with --wait: give up as soon as process PID has exited
   --timeout MS         deadline of one probe                       ${DEFAULT_PROBE_TIMEOUT_MS}
   -h, --help
 
@@ -57,6 +65,7 @@ const FLAGS = {
   detailed: { type: 'boolean' },
   json: { type: 'boolean' },
   wait: { type: 'string' },
+  'while-pid': { type: 'string' },
   timeout: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -64,10 +73,13 @@ const FLAGS = {
 export interface HealthOptions {
   readonly services: readonly ServiceName[];
   readonly required: ReadonlySet<ServiceName>;
+  /** Also require what the gateway reports using (no --require, HEALTH_REQUIRE or SERVICE given). */
+  readonly requireUsed: boolean;
   readonly endpoints: Readonly<Record<ServiceName, string>>;
   readonly detailed: boolean;
   readonly json: boolean;
   readonly waitMs: number;
+  readonly whilePid: number | null;
   readonly timeoutMs: number;
   readonly help: boolean;
 }
@@ -95,19 +107,50 @@ export function parseHealthArgs(argv: readonly string[], env: NodeJS.ProcessEnv)
   return {
     services,
     required,
+    requireUsed: requireRaw === undefined && only === null,
     endpoints: resolveEndpoints(env, overrides),
     detailed: f.detailed === true,
     json: f.json === true,
     waitMs: num('wait', f.wait, 0) * 1000,
+    whilePid: f['while-pid'] === undefined ? null : (toNumber('--while-pid', f['while-pid'], { integer: true, min: 1 }) ?? null),
     timeoutMs: num('timeout', f.timeout, DEFAULT_PROBE_TIMEOUT_MS),
     help: f.help === true,
   };
 }
 
 export async function checkAll(o: HealthOptions): Promise<ServiceHealth[]> {
-  return Promise.all(
+  const results = await Promise.all(
     o.services.map((n) => checkService(n, o.endpoints[n], { required: o.required.has(n), detailed: o.detailed, timeoutMs: o.timeoutMs })),
   );
+  if (!o.requireUsed) return results;
+  const used = new Set(results.find((r) => r.name === 'gateway')?.uses ?? []);
+  return results.map((r) => (used.has(r.name) && !r.required ? { ...r, required: true } : r));
+}
+
+/** The figures of --detailed as short `key  value` lines (arrays of objects one line an item). */
+export function detailLines(details: Record<string, unknown>, max = DETAIL_LINES): string[] {
+  const out: string[] = [];
+  const scalar = (v: unknown): string => (typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v));
+  const walk = (v: unknown, key: string): void => {
+    if (Array.isArray(v)) {
+      if (v.length === 0) out.push(`${key}  (none)`);
+      for (const item of v.slice(0, 8))
+        out.push(
+          `${key}  ${
+            typeof item === 'object' && item !== null
+              ? Object.entries(item as Record<string, unknown>)
+                  .map(([k, x]) => `${k}=${scalar(x)}`)
+                  .join(' ')
+              : scalar(item)
+          }`,
+        );
+      if (v.length > 8) out.push(`${key}  … ${v.length - 8} more`);
+    } else if (typeof v === 'object' && v !== null) {
+      for (const [k, x] of Object.entries(v as Record<string, unknown>)) walk(x, key === '' ? k : `${key}.${k}`);
+    } else if (v !== undefined) out.push(`${key}  ${scalar(v)}`);
+  };
+  walk(details, '');
+  return out.length > max ? [...out.slice(0, max), `… ${out.length - max} more lines (--json prints them all)`] : out;
 }
 
 const healthy = (results: readonly ServiceHealth[]): boolean => results.every((r) => !r.required || r.status === 'up');
@@ -121,7 +164,11 @@ export function healthTable(results: readonly ServiceHealth[]): string {
     r.message,
   ]);
   let out = renderTable(['SERVICE', 'STATUS', 'ENDPOINT', 'LATENCY', 'DETAIL'], rows);
-  for (const r of results) if (r.details) out += `\n${r.name}:\n${JSON.stringify(r.details, null, 2).replace(/^/gm, '  ')}\n`;
+  for (const r of results)
+    if (r.details)
+      out += `\n${r.name}:\n${detailLines(r.details)
+        .map((l) => `  ${l}`)
+        .join('\n')}\n`;
   const bad = results.filter((r) => r.required && r.status !== 'up').map((r) => r.name);
   out += bad.length === 0 ? '\nall required services are up\n' : `\nrequired but not up: ${bad.join(', ')}\n`;
   return out;
@@ -144,7 +191,18 @@ export async function healthCommand(argv: readonly string[]): Promise<number> {
   }
   const deadline = Date.now() + o.waitMs;
   let results = await checkAll(o);
-  while (!healthy(results) && Date.now() < deadline) {
+  const alive = (): boolean => {
+    if (o.whilePid === null) return true;
+    try {
+      process.kill(o.whilePid, 0);
+    } catch {
+      return false;
+    }
+    // An exited child its parent has not reaped yet still answers kill(0): a zombie is gone.
+    const stat = readFileSafe(`/proc/${o.whilePid}/stat`);
+    return stat === null || !/^\d+ \(.*\) Z/s.test(stat);
+  };
+  while (!healthy(results) && Date.now() < deadline && alive()) {
     await new Promise((r) => setTimeout(r, WAIT_POLL_MS));
     results = await checkAll(o);
   }
@@ -152,4 +210,12 @@ export async function healthCommand(argv: readonly string[]): Promise<number> {
   if (o.json) process.stdout.write(JSON.stringify({ ok, services: results }, null, 2) + '\n');
   else process.stdout.write(healthTable(results));
   return ok ? EXIT_OK : EXIT_FAILURE;
+}
+
+function readFileSafe(path: string): string | null {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return null;
+  }
 }

@@ -16,7 +16,8 @@ Commands:
   create-topics                create the missing Odin topics (--partitions N, default ${DEFAULT_TOPIC_PARTITIONS};
                                --replicas N, default ${DEFAULT_TOPIC_REPLICAS}) with their retention; waits for leaders
   consume TOPIC [--n N]        print records as JSON lines (key, partition, offset, timestamp, value) and exit
-                               after N (default: until Ctrl-C); --from earliest|latest (default earliest)
+                               after N (default: until Ctrl-C); --from earliest|latest (default earliest);
+                               --wait S: exit 1 when fewer than N came within S seconds (default: no limit)
   broker                       run a local single-node Kafka broker (KRaft) from tools/kafka's jars;
                                --port N (default 19092), --data DIR (default: a temp dir, removed on exit)
 
@@ -29,6 +30,7 @@ const FLAGS = {
   replicas: { type: 'string' },
   n: { type: 'string' },
   from: { type: 'string' },
+  wait: { type: 'string' },
   port: { type: 'string' },
   data: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -84,7 +86,13 @@ export async function kafkaCommand(argv: readonly string[]): Promise<number> {
         return 0;
       }
       case 'consume':
-        return await consume(conn, args[0], f.n === undefined ? Infinity : positiveInt('n', f.n, 1), f.from ?? 'earliest');
+        return await consume(
+          conn,
+          args[0],
+          f.n === undefined ? Infinity : positiveInt('n', f.n, 1),
+          f.from ?? 'earliest',
+          f.wait === undefined ? null : toNumber('--wait', f.wait, { min: 0, error: ConfigError }, 0) * 1000,
+        );
       case 'broker':
         return await broker(f.port === undefined ? 19092 : positiveInt('port', f.port, 19092), f.data);
       default:
@@ -106,6 +114,7 @@ async function consume(
   topic: string | undefined,
   n: number,
   from: string,
+  waitMs: number | null,
 ): Promise<number> {
   if (topic === undefined) throw new ConfigError('consume: name the topic (odin-ws kafka consume odin.trades --n 5)');
   if (from !== 'earliest' && from !== 'latest') throw new ConfigError(`--from: expected earliest or latest (got ${JSON.stringify(from)})`);
@@ -140,10 +149,28 @@ async function consume(
     print,
   );
   const interrupted = new Promise<void>((r) => process.once('SIGINT', () => r()));
+  // Said once, on stderr, so an empty topic is not a silent hang.
+  process.stderr.write(
+    `odin-ws kafka consume: reading ${topic} from the ${from} offset${n === Infinity ? '' : ` (${n} records)`}` +
+      `${waitMs === null ? '; Ctrl-C stops' : `; giving up after ${waitMs / 1000} s`}\n`,
+  );
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<'timeout'>((r) => {
+    if (waitMs !== null) timer = setTimeout(() => r('timeout'), waitMs);
+  });
+  let outcome: unknown;
   try {
-    await Promise.race([enough, interrupted, session.done]);
+    outcome = await Promise.race([enough, interrupted, session.done, timedOut]);
   } finally {
+    clearTimeout(timer);
     await session.close();
+  }
+  if (outcome === 'timeout' && seen < n) {
+    process.stderr.write(
+      `odin-ws kafka consume: ${seen} of ${n === Infinity ? 'the' : n} records in ${(waitMs ?? 0) / 1000} s: ` +
+        `is anything producing to ${topic}? (odin-ws stats topics shows the end offsets)\n`,
+    );
+    return 1;
   }
   return 0;
 }

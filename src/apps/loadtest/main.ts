@@ -3,6 +3,7 @@
  * worker processes, optionally publishing itself (server API) or driving the publisher's
  * control API. Exit code 1 when an `--assert` threshold is missed, 2 on bad usage.
  */
+import { rmSync, writeFileSync } from 'node:fs';
 import { LoadRun, defaultWorkers, type Totals } from '../../lib/loadtest/runner.js';
 import { HttpApiTarget, PROFILES, PublisherControl, RatePublisher, type ProfileName } from '../../lib/loadtest/publisher.js';
 import { progressLine, saturationWarning, summaryTable, sumOf, type LoadtestResult } from '../../lib/loadtest/report.js';
@@ -13,17 +14,43 @@ import { ProgressReporter } from '../../lib/loadtest/report-to.js';
 
 export interface Preset {
   readonly connections: number;
+  /** Seconds measured after all are connected; 0 = until stopped (Ctrl-C, SIGTERM, `task local:test:stop`). */
   readonly durationSeconds: number;
   /** Publications per second when this tool publishes. */
   readonly rate: number;
+  /** The publisher's profile for the run. */
+  readonly profile: ProfileName;
 }
 
-/** The sizes the original plans used. */
-export const PRESETS: Readonly<Record<'light' | 'medium' | 'heavy', Preset>> = {
-  light: { connections: 100, durationSeconds: 30, rate: 20 },
-  medium: { connections: 500, durationSeconds: 60, rate: 50 },
-  heavy: { connections: 2000, durationSeconds: 120, rate: 100 },
+export type PresetName = 'light' | 'medium' | 'heavy' | 'sustained' | 'burst' | 'ramp';
+
+/**
+ * The runs the original plans define: light/medium/heavy by size (100 connections 30 s, 500 60 s,
+ * 2,000 120 s); sustained 1,000 events/s until stopped, burst 2,000/s for 5 minutes, ramp from
+ * 100/s up to 2,000/s (over the publisher's 60 s, then held) until stopped — 500 connections each.
+ * One table: the help, the Taskfile and docs/development/taskfile.md all read these.
+ */
+export const PRESETS: Readonly<Record<PresetName, Preset>> = {
+  light: { connections: 100, durationSeconds: 30, rate: 20, profile: 'sustained' },
+  medium: { connections: 500, durationSeconds: 60, rate: 50, profile: 'sustained' },
+  heavy: { connections: 2000, durationSeconds: 120, rate: 100, profile: 'sustained' },
+  sustained: { connections: 500, durationSeconds: 0, rate: 1000, profile: 'sustained' },
+  burst: { connections: 500, durationSeconds: 300, rate: 2000, profile: 'burst' },
+  ramp: { connections: 500, durationSeconds: 0, rate: 2000, profile: 'ramp' },
 };
+const PRESET_NAMES = Object.keys(PRESETS) as PresetName[];
+
+/**
+ * Connections that may fail to open before a run exits 1, as a fraction of those attempted,
+ * unless --assert names its own `failed` limit: a run against a gateway that is not there fails.
+ */
+export const DEFAULT_MAX_FAILED = 0.01;
+
+function presetLine(name: PresetName): string {
+  const p = PRESETS[name];
+  const d = p.durationSeconds === 0 ? 'until stopped' : `${p.durationSeconds} s`;
+  return `  ${name.padEnd(10)} ${p.connections.toLocaleString('en-US')} connections, ${d}, ${p.rate.toLocaleString('en-US')} events/s ${p.profile}`;
+}
 
 /**
  * Channels the simulated feed publishes on for its default tokens: trades on `{SYM}.trade`, price
@@ -50,27 +77,30 @@ export const DEFAULT_CONNECT_RATE = 500;
 /** Connections per 127.0.0.x source address (one address has about 28k ephemeral ports). */
 export const DEFAULT_PER_ADDRESS = 20_000;
 
-export const LOADTEST_HELP = `Usage: odin-ws loadtest [light|medium|heavy] [options]
+export const LOADTEST_HELP = `Usage: odin-ws loadtest [${PRESET_NAMES.join('|')}] [options]
 
 Opens N WebSocket subscribers against a running gateway (or another server), measures what
 they receive, and prints a live progress line and a summary. Worker processes do the work so
-the client is not the bottleneck; it warns loudly when it was.
+the client is not the bottleneck; it warns loudly when it was. A run where more than
+${DEFAULT_MAX_FAILED * 100}% of the connections fail to open exits 1 (--assert failed<=N% sets another limit).
 
-Presets: light (100 connections, 30 s), medium (500, 60 s), heavy (2,000, 120 s).
+Presets (flags override each value; the rate applies with --publisher-url or --api-key):
+${PRESET_NAMES.map(presetLine).join('\n')}
 
 Options:
   --url URL              ws://host:port of the server             ws://127.0.0.1:3002
   --protocol P           odin | centrifuge | nats                  odin
   --connections N        subscribers                               100 (or the preset's)
-  --duration S           seconds measured after all are connected  30 (or the preset's)
+  --duration S           seconds measured after all are connected; 0 = until Ctrl-C/SIGTERM  30 (or the preset's)
   --channels LIST        channel mix, comma-separated              BTC/ETH/ODIN/SOL/DOGE .trade,.analytics
   --channels-per-conn K  channels each connection subscribes to    1
   --connect-rate R       new connections per second                ${DEFAULT_CONNECT_RATE}
   --rate R               publications per second (needs --api-key or --publisher-url)
-  --profile P            sustained | burst | ramp                  sustained
+  --profile P            sustained | burst | ramp                  sustained (or the preset's)
   --api-key KEY          publish through the server API (/api/publish, /api/batch) itself
   --api-url URL          server API base                           http(s) form of --url
   --publisher-url URL    drive the publisher service's control API instead (POST /control)
+  --publisher-key KEY    the control API's key (env PUBLISHER_CONTROL_KEY), when it has one
   --workers N            load worker processes                     one per CPU, up to connections/5000+1
   --track-every N        parse offsets and latency on every Nth connection (others only count)  1
   --per-address N        connections per 127.0.0.x source address  ${DEFAULT_PER_ADDRESS}
@@ -80,6 +110,7 @@ Options:
   --report-to URL        publish progress to this gateway's dashboard (http://host:port; needs --report-key or --api-key)
   --report-key KEY       server API key for --report-to             --api-key's
   --assert LIST          thresholds, e.g. "p99<50ms,loss=0,failed<=1%"; exit 1 if one is missed
+  --pid-file PATH        write this process's pid there while it runs (what \`task local:test:stop\` signals)
   --json                 print the result as JSON (no progress line)
   --quiet                no progress line
   -h, --help
@@ -98,6 +129,8 @@ const FLAGS = {
   'api-key': { type: 'string' },
   'api-url': { type: 'string' },
   'publisher-url': { type: 'string' },
+  'publisher-key': { type: 'string' },
+  'pid-file': { type: 'string' },
   workers: { type: 'string' },
   'track-every': { type: 'string' },
   'per-address': { type: 'string' },
@@ -125,6 +158,8 @@ export interface LoadtestOptions {
   readonly apiKey: string | null;
   readonly apiUrl: string;
   readonly publisherUrl: string | null;
+  readonly publisherKey: string | null;
+  readonly pidFile: string | null;
   readonly workers: number;
   readonly trackEvery: number;
   readonly perAddress: number;
@@ -142,16 +177,16 @@ export interface LoadtestOptions {
 const num = (name: string, v: string | undefined, dflt: number, min: number): number => toNumber(`--${name}`, v, { min }, dflt);
 
 /** Parses argv into options; throws UsageError naming the bad flag. */
-export function parseLoadtestArgs(argv: readonly string[]): LoadtestOptions {
+export function parseLoadtestArgs(argv: readonly string[], env: NodeJS.ProcessEnv = {}): LoadtestOptions {
   const parsed = parseFlags(argv, FLAGS, { positionals: true });
   const f = parsed.values;
   const presetName = parsed.positionals[0];
   if (parsed.positionals.length > 1) throw new UsageError(`unexpected arguments: ${parsed.positionals.slice(1).join(' ')}`);
-  let preset: Preset = { connections: 100, durationSeconds: 30, rate: 0 };
+  let preset: Preset = { connections: 100, durationSeconds: 30, rate: 0, profile: 'sustained' };
   if (presetName !== undefined) {
-    if (presetName !== 'light' && presetName !== 'medium' && presetName !== 'heavy')
-      throw new UsageError(`unknown preset "${presetName}" (light, medium, heavy)`);
-    preset = PRESETS[presetName];
+    if (!(PRESET_NAMES as string[]).includes(presetName))
+      throw new UsageError(`unknown preset "${presetName}" (${PRESET_NAMES.join(', ')})`);
+    preset = PRESETS[presetName as PresetName];
   }
   let url: URL;
   try {
@@ -163,7 +198,7 @@ export function parseLoadtestArgs(argv: readonly string[]): LoadtestOptions {
   const protocol = (f.protocol ?? 'odin') as LoadProtocol;
   if (protocol !== 'odin' && protocol !== 'centrifuge' && protocol !== 'nats')
     throw new UsageError(`--protocol: odin, centrifuge or nats (got ${JSON.stringify(f.protocol)})`);
-  const profile = (f.profile ?? 'sustained') as ProfileName;
+  const profile = (f.profile ?? preset.profile) as ProfileName;
   if (!PROFILES.includes(profile)) throw new UsageError(`--profile: ${PROFILES.join(', ')} (got ${JSON.stringify(f.profile)})`);
   const connections = Math.floor(num('connections', f.connections, preset.connections, 1));
   const channels = f.channels !== undefined ? toList(f.channels) : DEFAULT_CHANNELS;
@@ -173,6 +208,11 @@ export function parseLoadtestArgs(argv: readonly string[]): LoadtestOptions {
   const rate = num('rate', f.rate, apiKey !== null || publisherUrl !== null ? preset.rate || 10 : 0, 0);
   if (f.rate !== undefined && apiKey === null && publisherUrl === null)
     throw new UsageError('--rate: needs --api-key (publish via the server API) or --publisher-url (drive the publisher)');
+  const durationSeconds = num('duration', f.duration, preset.durationSeconds, 0);
+  if (durationSeconds === 0 && profile === 'ramp' && apiKey !== null && rate > 0)
+    throw new UsageError(
+      '--profile ramp with --api-key needs --duration (the ramp runs over it); with --publisher-url the publisher ramps over 60 s',
+    );
   let thresholds: Threshold[];
   try {
     thresholds = f.assert !== undefined ? parseThresholds(f.assert) : [];
@@ -197,7 +237,7 @@ export function parseLoadtestArgs(argv: readonly string[]): LoadtestOptions {
     url,
     protocol,
     connections,
-    durationSeconds: num('duration', f.duration, preset.durationSeconds, 0),
+    durationSeconds,
     channels,
     channelsPerConnection: Math.floor(num('channels-per-conn', f['channels-per-conn'], 1, 1)),
     connectRate: num('connect-rate', f['connect-rate'], DEFAULT_CONNECT_RATE, 1),
@@ -206,6 +246,8 @@ export function parseLoadtestArgs(argv: readonly string[]): LoadtestOptions {
     apiKey,
     apiUrl: f['api-url'] ?? `http://${url.host}`,
     publisherUrl,
+    publisherKey: f['publisher-key'] || env.PUBLISHER_CONTROL_KEY || null,
+    pidFile: f['pid-file'] ?? null,
     workers: Math.floor(num('workers', f.workers, defaultWorkers(connections), 1)),
     trackEvery: Math.floor(num('track-every', f['track-every'], 1, 1)),
     perAddress: Math.floor(num('per-address', f['per-address'], DEFAULT_PER_ADDRESS, 1)),
@@ -221,9 +263,31 @@ export function parseLoadtestArgs(argv: readonly string[]): LoadtestOptions {
 }
 
 /** Runs a load test; resolves with the result (the command prints it). */
+/** Waits `ms`, or less when `signal` aborts. */
+function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (signal?.aborted) return resolve();
+    const done = (): void => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
+/** Open-ended runs publishing through the server API: a week stands for "until stopped". */
+const OPEN_ENDED_PUBLISH_MS = 7 * 24 * 3600 * 1000;
+
+/**
+ * Runs a load test; resolves with the result (the command prints it). `stop` ends the measured
+ * window early (and an open-ended run, --duration 0, only then).
+ */
 export async function runLoadtest(
   o: LoadtestOptions,
   log: (line: string, live?: boolean) => void = () => undefined,
+  stop?: AbortSignal,
 ): Promise<LoadtestResult> {
   const run = await LoadRun.start({
     host: o.url.hostname,
@@ -278,17 +342,24 @@ export async function runLoadtest(
     const window = await run.beginWindow();
     state = 'running';
     if (o.rate > 0 && o.apiKey !== null) {
-      publisher = new RatePublisher(new HttpApiTarget(o.apiUrl, o.apiKey), o.channels, o.profile, o.rate, o.durationSeconds * 1000);
+      publisher = new RatePublisher(
+        new HttpApiTarget(o.apiUrl, o.apiKey),
+        o.channels,
+        o.profile,
+        o.rate,
+        o.durationSeconds > 0 ? o.durationSeconds * 1000 : OPEN_ENDED_PUBLISH_MS,
+      );
       publisher.start();
       publisherMode = `server API ${o.apiUrl}, ${o.profile} ${o.rate}/s`;
     } else if (o.rate > 0 && o.publisherUrl !== null) {
-      control = new PublisherControl(o.publisherUrl);
+      control = new PublisherControl(o.publisherUrl, o.publisherKey);
       await control.start({ messagesPerSecond: o.rate, durationSeconds: o.durationSeconds, profile: o.profile });
       publisherMode = `publisher control ${o.publisherUrl}, ${o.profile} ${o.rate}/s`;
     }
-    const end = Date.now() + o.durationSeconds * 1000;
-    while (Date.now() < end) {
-      await new Promise<void>((r) => setTimeout(r, Math.min(1000, end - Date.now())));
+    const end = o.durationSeconds > 0 ? Date.now() + o.durationSeconds * 1000 : Infinity;
+    if (o.durationSeconds === 0) log('running until stopped (Ctrl-C, SIGTERM or `task local:test:stop`)');
+    while (Date.now() < end && stop?.aborted !== true) {
+      await pause(Math.min(1000, end - Date.now()), stop);
       tick();
     }
     await publisher?.drain();
@@ -338,7 +409,13 @@ export async function runLoadtest(
       });
       await reporter.flush();
     }
-    const checks = checkThresholds(o.thresholds, {
+    const thresholds = o.thresholds.some((x) => x.metric === 'failed')
+      ? o.thresholds
+      : [
+          ...o.thresholds,
+          { metric: 'failed' as const, op: '<=' as const, value: DEFAULT_MAX_FAILED, text: `failed<=${DEFAULT_MAX_FAILED * 100}%` },
+        ];
+    const checks = checkThresholds(thresholds, {
       latencyMs: result.latencyMs,
       connectP99Ms: result.connect.timeMs.p99,
       missing: t.missing,
@@ -359,7 +436,7 @@ export async function runLoadtest(
 export async function loadtestCommand(argv: readonly string[]): Promise<number> {
   let o: LoadtestOptions;
   try {
-    o = parseLoadtestArgs(argv);
+    o = parseLoadtestArgs(argv, process.env);
   } catch (e) {
     if (e instanceof UsageError) {
       process.stderr.write(`odin-ws loadtest: ${e.message}\n(see odin-ws loadtest --help)\n`);
@@ -377,10 +454,28 @@ export async function loadtestCommand(argv: readonly string[]): Promise<number> 
     if (live && tty) process.stderr.write(`\r${line}\x1b[K`);
     else process.stderr.write(line + '\n');
   };
-  const r = await runLoadtest(o, log);
+  // Ctrl-C or SIGTERM (`task local:test:stop`) ends the measured window: the summary is still printed.
+  const stop = new AbortController();
+  const onSignal = (): void => stop.abort();
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  if (o.pidFile !== null) writeFileSync(o.pidFile, `${process.pid}\n`);
+  let r: LoadtestResult;
+  try {
+    r = await runLoadtest(o, log, stop.signal);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    if (o.pidFile !== null) rmSync(o.pidFile, { force: true });
+  }
   if (tty && !o.quiet) process.stderr.write('\n');
   if (r.client.saturated) process.stderr.write(saturationWarning(r.client));
-  if (r.silentChannels.length > 0)
+  if (r.connect.established === 0)
+    process.stderr.write(
+      `\nERROR: none of the ${o.connections.toLocaleString('en-US')} connections to ${o.url.href} opened ` +
+        `(${sumOf(r.connect.failed).toLocaleString('en-US')} failed): is the gateway running there? (odin-ws health gateway)\n`,
+    );
+  else if (r.silentChannels.length > 0)
     process.stderr.write(
       silentChannelsWarning(r.silentChannels, subscribedChannels(o.channels, o.connections, o.channelsPerConnection).length),
     );

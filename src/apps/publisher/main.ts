@@ -5,11 +5,13 @@
 import { pathToFileURL } from 'node:url';
 import {
   DEFAULT_GATEWAY_URL,
+  DEFAULT_HOST,
   DEFAULT_NATS_URL,
   DEFAULT_PORT,
   type PublisherOptions,
   type SinkOptions,
 } from '../../lib/publisher/options.js';
+import { PublisherError } from '../../lib/publisher/errors.js';
 import { PROFILES, type Profile } from '../../lib/publisher/profiles.js';
 import { startPublisher } from '../../lib/publisher/server.js';
 import { EXIT_PORT_UNAVAILABLE, listenErrorMessage } from '../../lib/runtime/exit-codes.js';
@@ -24,7 +26,9 @@ Control API: POST /control, GET /stats, GET /health, GET /metrics (see docs/publ
 
 Options:
   --port <n>           control API port (env PUBLISHER_PORT, default ${DEFAULT_PORT}; 0 = any free port)
-  --host <addr>        control API address (env PUBLISHER_HOST, default 0.0.0.0)
+  --host <addr>        control API address (env PUBLISHER_HOST, default ${DEFAULT_HOST}); beyond loopback
+                       it needs --control-key
+  --control-key <key>  key POST /control requires, as X-API-Key (env PUBLISHER_CONTROL_KEY; 8+ characters)
   --sink <kind>        gateway | nats | kafka (env PUBLISHER_SINK, default gateway)
   --gateway-url <url>  gateway base URL (env GATEWAY_URL, default ${DEFAULT_GATEWAY_URL})
   --api-key <key>      gateway server API key, sent as X-API-Key (env GATEWAY_API_KEY)
@@ -49,6 +53,7 @@ const num = (name: string, v: string | undefined): number | undefined => toNumbe
 const FLAGS = {
   port: { type: 'string' },
   host: { type: 'string' },
+  'control-key': { type: 'string' },
   sink: { type: 'string' },
   'gateway-url': { type: 'string' },
   'api-key': { type: 'string' },
@@ -110,6 +115,9 @@ export function parsePublisherArgs(
     autostart: values.autostart ?? false,
     processMetrics: true,
     ...((values.host ?? env['PUBLISHER_HOST']) ? { host: values.host ?? env['PUBLISHER_HOST'] } : {}),
+    ...((values['control-key'] ?? env['PUBLISHER_CONTROL_KEY'])
+      ? { controlKey: values['control-key'] ?? env['PUBLISHER_CONTROL_KEY'] }
+      : {}),
     ...(profile !== undefined ? { profile: profile as Profile } : {}),
     ...(values.rate !== undefined ? { messagesPerSecond: num('rate', values.rate) } : {}),
     ...(values.duration !== undefined ? { duration: num('duration', values.duration) } : {}),
@@ -141,6 +149,11 @@ export async function publisherCommand(argv: readonly string[]): Promise<number>
     if (listen !== null) {
       process.stderr.write(`odin-ws publisher: ${listen}\n`);
       return EXIT_PORT_UNAVAILABLE;
+    }
+    // A known failure (bad options, the sink's server down) is one line, not a stack trace.
+    if (err instanceof PublisherError) {
+      process.stderr.write(`odin-ws publisher: ${err.message}\n`);
+      return err.code === 'invalid_options' ? 2 : 1;
     }
     logger.error({ err }, 'publisher failed to start');
     return 1;

@@ -9,6 +9,7 @@ import {
   collectStats,
   DEFAULT_STATS_KAFKA_GROUP,
   renderStats,
+  renderWatchFrame,
   STATS_VIEWS,
   type StatsSnapshot,
   type StatsView,
@@ -122,7 +123,9 @@ export async function statsCommand(argv: readonly string[]): Promise<number> {
     const snap = await collectStats(o.view, o.endpoints, o.kafkaGroup);
     answered ||= snap.answered;
     if (o.json) process.stdout.write(JSON.stringify(snap) + '\n');
-    else process.stdout.write((tty ? '\x1b[2J\x1b[H' : '\n') + renderStats(snap, prev) + (tty ? '\n(Ctrl-C to stop)\n' : ''));
+    else if (tty)
+      process.stdout.write('\x1b[2J\x1b[H' + renderWatchFrame(snap, prev, (process.stdout.rows || 24) - 1) + '(Ctrl-C to stop)\n');
+    else process.stdout.write('\n' + renderStats(snap, prev));
     prev = snap;
   }
   process.off('SIGINT', onSignal);

@@ -77,11 +77,20 @@ export async function tailCommand(argv: readonly string[]): Promise<number> {
     ws.on('message', (data) => {
       const text = String(data);
       process.stdout.write(text + '\n');
-      let type: unknown;
+      let msg: { type?: unknown; subscribed?: unknown; errors?: unknown } = {};
       try {
-        type = (JSON.parse(text) as { type?: unknown }).type;
+        msg = JSON.parse(text) as typeof msg;
       } catch {
-        type = undefined;
+        msg = {};
+      }
+      const type = msg.type;
+      // A refused channel is said at once; when every channel was refused there is nothing to wait for.
+      if (type === 'subscription_ack' && Array.isArray(msg.errors) && msg.errors.length > 0) {
+        const refused = (msg.errors as { channel?: string; code?: number; message?: string }[])
+          .map((e) => `${e.channel ?? '?'} (${e.code ?? '?'} ${e.message ?? ''})`)
+          .join(', ');
+        process.stderr.write(`odin-ws tail: refused: ${refused}\n`);
+        if (!Array.isArray(msg.subscribed) || msg.subscribed.length === 0) return finish(EXIT_FAILURE, 'no channel subscribed');
       }
       // The greeting, acks, pongs and errors are printed but do not count as publications.
       if (type !== 'connected' && type !== 'subscription_ack' && type !== 'pong' && type !== 'error') {

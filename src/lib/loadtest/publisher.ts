@@ -261,14 +261,17 @@ export class RatePublisher {
   }
 }
 
-/** The publisher service's control API (POST /control, GET /stats). */
+/** The publisher service's control API (POST /control, GET /stats), with its key when it has one. */
 export class PublisherControl {
-  constructor(private readonly baseUrl: string) {}
+  constructor(
+    private readonly baseUrl: string,
+    private readonly key: string | null = null,
+  ) {}
 
   private async call(method: string, path: string, body?: unknown): Promise<unknown> {
     const res = await fetch(new URL(path, this.baseUrl), {
       method,
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', ...(this.key !== null ? { 'x-api-key': this.key } : {}) },
       ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
       signal: AbortSignal.timeout(5000),
     });
@@ -289,8 +292,8 @@ export class PublisherControl {
       messagesPerSecond: opts.messagesPerSecond,
       duration: opts.durationSeconds,
       profile: opts.profile,
-      // The publisher ramps from its floor up to the rate over rampSeconds.
-      ...(opts.profile === 'ramp' ? { rampSeconds: opts.durationSeconds } : {}),
+      // The publisher ramps from its floor up to the rate over rampSeconds (its default when the run is open-ended).
+      ...(opts.profile === 'ramp' && opts.durationSeconds > 0 ? { rampSeconds: opts.durationSeconds } : {}),
       ...(opts.tokens ? { tokens: opts.tokens } : {}),
     });
     await this.call('POST', '/control', { action: 'start' });

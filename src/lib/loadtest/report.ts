@@ -71,9 +71,11 @@ export function summaryTable(r: LoadtestResult): string {
     ['messages', `${n(r.messages.delivered)} delivered, ${n(r.messages.perSecond)}/s (${n(r.messages.tracked)} checked)`],
     [
       'silent channels',
-      r.silentChannels.length === 0
-        ? 'none (every subscribed channel received data)'
-        : `${r.silentChannels.length}: ${r.silentChannels.join(', ')} received nothing`,
+      r.connect.established === 0
+        ? 'not measured: no connection opened'
+        : r.silentChannels.length === 0
+          ? 'none (every subscribed channel received data)'
+          : `${r.silentChannels.length}: ${r.silentChannels.join(', ')} received nothing`,
     ],
     [
       'latency',
@@ -96,8 +98,13 @@ export function summaryTable(r: LoadtestResult): string {
     'load client',
     `${r.client.workers} worker processes, ${r.client.cpuSeconds.toFixed(1)} CPU-s, max event-loop use ${(r.client.maxElu * 100).toFixed(0)}%, loop delay p99 ≤ ${r.client.maxLoopDelayP99Ms.toFixed(1)} ms${r.client.saturated ? '  ** SATURATED **' : ''}`,
   ]);
-  for (const t of r.thresholds)
-    rows.push([`assert ${t.text}`, `${t.ok ? 'ok' : 'FAILED'} (actual ${Number.isInteger(t.actual) ? t.actual : t.actual.toFixed(3)})`]);
+  for (const t of r.thresholds) rows.push([`assert ${t.text}`, `${t.ok ? 'ok' : 'FAILED'} (actual ${thresholdActual(t.text, t.actual)})`]);
   const w = Math.max(...rows.map(([k]) => k.length));
   return rows.map(([k, v]) => `  ${k.padEnd(w)}  ${v}`).join('\n') + '\n';
+}
+
+/** A threshold's measured value in the unit it was written in: `failed<=1%` reads 0.5%, not 0.005. */
+export function thresholdActual(text: string, actual: number): string {
+  if (text.endsWith('%')) return `${Number((actual * 100).toFixed(3))}%`;
+  return Number.isInteger(actual) ? String(actual) : actual.toFixed(3);
 }

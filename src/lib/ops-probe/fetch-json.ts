@@ -16,14 +16,23 @@ export function reasonOf(err: unknown): string {
   return e?.cause?.message ?? e?.message ?? String(err);
 }
 
-/** GET `url`; the body as JSON (or text when `text`). A non-2xx status is a failure carrying the body's text. */
-export async function getJson<T = unknown>(url: string, timeoutMs = DEFAULT_PROBE_TIMEOUT_MS, text = false): Promise<Probe<T>> {
+/**
+ * GET `url`; the body as JSON (or text when `text`). A non-2xx status is a failure carrying the
+ * body's text, unless `anyStatus` (a 503 health answer still says why).
+ */
+export async function getJson<T = unknown>(
+  url: string,
+  timeoutMs = DEFAULT_PROBE_TIMEOUT_MS,
+  text = false,
+  anyStatus = false,
+): Promise<Probe<T>> {
   const t0 = performance.now();
   const ms = (): number => Math.round((performance.now() - t0) * 10) / 10;
   try {
     const r = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
     const raw = await r.text();
-    if (!r.ok) return { ok: false, status: r.status, error: `HTTP ${r.status}${raw ? ': ' + raw.slice(0, 120) : ''}`, ms: ms() };
+    if (!r.ok && !anyStatus)
+      return { ok: false, status: r.status, error: `HTTP ${r.status}${raw ? ': ' + raw.slice(0, 120) : ''}`, ms: ms() };
     if (text) return { ok: true, status: r.status, body: raw as T, ms: ms() };
     try {
       return { ok: true, status: r.status, body: JSON.parse(raw) as T, ms: ms() };

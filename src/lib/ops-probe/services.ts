@@ -2,6 +2,7 @@
  * The services of an odin-ws deployment and how to tell each is up: one check a service, each
  * returning a status, a latency and (when asked) details. Used by `odin-ws health` and `stats`.
  */
+import { DEFAULT_KAFKA_BROKERS } from '../kafka/config.js';
 import { getJson } from './fetch-json.js';
 import { kafkaPing } from './kafka-ping.js';
 
@@ -15,7 +16,8 @@ export const DEFAULT_ENDPOINTS: Endpoints = {
   gateway: 'http://127.0.0.1:3002',
   publisher: 'http://127.0.0.1:3003',
   nats: 'http://127.0.0.1:8222',
-  kafka: '127.0.0.1:9092',
+  // The same port as `odin-ws dev --kafka`, `odin-ws kafka broker` and the local stack.
+  kafka: DEFAULT_KAFKA_BROKERS,
   prometheus: 'http://127.0.0.1:9091',
   grafana: 'http://127.0.0.1:3010',
   loki: 'http://127.0.0.1:3100',
@@ -43,6 +45,8 @@ export interface ServiceHealth {
   /** One line: what is wrong, or a short fact when up. */
   readonly message: string;
   readonly details?: Record<string, unknown>;
+  /** Gateway only: the services its /health says it depends on (e.g. kafka, when it ingests from Kafka). */
+  readonly uses?: readonly ServiceName[];
 }
 
 type Check = (url: string, detailed: boolean, timeoutMs: number) => Promise<Omit<ServiceHealth, 'name' | 'url' | 'required'>>;
@@ -60,16 +64,35 @@ const checks: Record<ServiceName, Check> = {
     const h = await getJson<{ status?: string; checks?: Record<string, unknown>; uptime?: number }>(`${trim(url)}/health`, t);
     if (!h.ok) return down(h.ms, h.error);
     const status: Status = h.body.status === 'healthy' ? 'up' : 'degraded';
-    const base = { status, latencyMs: h.ms, message: `${h.body.status ?? '?'}, uptime ${h.body.uptime ?? '?'}s` };
+    const failing = failingChecks(h.body.checks);
+    const why = status === 'degraded' && failing.length > 0 ? ` (${failing.join('; ')})` : '';
+    const base = {
+      status,
+      latencyMs: h.ms,
+      message: `${h.body.status ?? '?'}${why}, uptime ${h.body.uptime ?? '?'}s`,
+      ...(gatewayUses(h.body.checks).length > 0 ? { uses: gatewayUses(h.body.checks) } : {}),
+    };
     if (!detailed) return base;
     const s = await getJson<Record<string, unknown>>(`${trim(url)}/stats`, t);
     return { ...base, details: { checks: h.body.checks, ...(s.ok ? { stats: s.body } : { statsError: s.error }) } };
   },
   async publisher(url, detailed, t) {
-    const h = await getJson<{ status?: string; nats?: string; publishing?: boolean; uptime?: number }>(`${trim(url)}/health`, t);
+    const h = await getJson<{ status?: string; sink?: { kind?: string; target?: string; connected?: boolean }; publishing?: boolean }>(
+      `${trim(url)}/health`,
+      t,
+      false,
+      true,
+    );
     if (!h.ok) return down(h.ms, h.error);
     const status: Status = h.body.status === 'healthy' || h.body.status === 'ok' ? 'up' : 'degraded';
-    const base = { status, latencyMs: h.ms, message: `${h.body.status ?? '?'}, ${h.body.publishing ? 'publishing' : 'idle'}` };
+    const sink = h.body.sink;
+    const why =
+      status === 'degraded' && sink ? ` (its ${sink.kind ?? '?'} sink ${sink.target ?? ''} is disconnected)`.replace(' )', ')') : '';
+    const base = {
+      status,
+      latencyMs: h.ms,
+      message: `${h.body.status ?? '?'}${why}, ${h.body.publishing ? 'publishing' : 'idle'}${sink?.kind ? ` into ${sink.kind}` : ''}`,
+    };
     if (!detailed) return base;
     const s = await getJson<Record<string, unknown>>(`${trim(url)}/stats`, t);
     return { ...base, details: { health: h.body, ...(s.ok ? { stats: s.body } : { statsError: s.error }) } };
@@ -140,6 +163,18 @@ const checks: Record<ServiceName, Check> = {
     return { status: 'up', latencyMs: h.ms, message: h.body.trim() || 'ready' };
   },
 };
+
+/** "kafka: no partitions assigned" for each check of a gateway's /health that is not ok. */
+function failingChecks(checks: Record<string, unknown> | undefined): string[] {
+  return Object.entries(checks ?? {})
+    .filter(([k, v]) => v !== 'ok' && !(k === 'draining' && v === false))
+    .map(([k, v]) => `${k}: ${typeof v === 'string' ? v : JSON.stringify(v)}`);
+}
+
+/** Services a gateway reports a readiness check for (the Kafka ingest registers "kafka"). */
+function gatewayUses(checks: Record<string, unknown> | undefined): ServiceName[] {
+  return Object.keys(checks ?? {}).filter((k): k is ServiceName => k !== 'gateway' && (SERVICE_NAMES as readonly string[]).includes(k));
+}
 
 /** Checks one service. */
 export async function checkService(

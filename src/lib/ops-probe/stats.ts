@@ -238,3 +238,48 @@ export function renderStats(s: StatsSnapshot, prev: StatsSnapshot | null): strin
   if (errs.length > 0) parts.push(`NOT ANSWERING\n${errs.map(([k, e]) => `  ${k}: ${e}`).join('\n')}\n`);
   return parts.filter((p) => p !== '').join('\n') + '\n';
 }
+
+/** The figures to watch, first and in one short table: what a live view must show on any terminal. */
+export function headline(s: StatsSnapshot, prev: StatsSnapshot | null): string {
+  const rows: string[][] = [];
+  if (s.publisher) {
+    const st = (s.publisher.stats ?? {}) as Json;
+    rows.push([
+      'publisher',
+      `${s.publisher.isPublishing ? 'publishing' : 'idle'}, ${fmt(st.messagesPublished)} published (${rate(s, prev, (x) => num(x.publisher, 'stats', 'messagesPublished'))}), ${fmt(st.errors)} errors`,
+    ]);
+  }
+  if (s.gateway) {
+    const g = s.gateway;
+    rows.push([
+      'connections',
+      `${fmt(num(g, 'connections', 'total'))}, ${fmt(g.subscriptions)} subscriptions, ${fmt(g.channels)} channels`,
+    ]);
+    rows.push([
+      'gateway traffic',
+      `${rate(s, prev, (x) => num(x.gateway, 'publications'))} publications, ${rate(s, prev, (x) => num(x.gateway, 'messages', 'out'))} messages out, ${fmt(g.slowDisconnects)} slow disconnects`,
+    ]);
+  }
+  const k = s.kafkaTopics;
+  if (k) {
+    const lag = k.topics.reduce((a, t) => a + (t.lag ?? 0), 0);
+    const end = k.topics.reduce((a, t) => a + (t.endOffsets ?? 0), 0);
+    rows.push(['kafka', `${fmt(end)} records in ${k.topics.length} topics, group ${k.group} lag ${fmt(lag)}`]);
+  }
+  const errs = Object.keys(s.errors);
+  if (errs.length > 0) rows.push(['not answering', errs.join(', ')]);
+  return rows.length > 0 ? renderTable(['LIVE', 'NOW'], rows) : '';
+}
+
+/**
+ * One frame of `stats --watch` on a terminal of `rows` lines: the headline first, then the view,
+ * cut to fit so the headline never scrolls off (the cut says how to see the rest).
+ */
+export function renderWatchFrame(s: StatsSnapshot, prev: StatsSnapshot | null, rows: number): string {
+  const lines = `${headline(s, prev)}\n${renderStats(s, prev)}`.split('\n');
+  const room = Math.max(8, rows - 2);
+  if (lines.length <= room) return lines.join('\n');
+  return (
+    [...lines.slice(0, room - 1), `… ${lines.length - room + 1} more lines (odin-ws stats ${s.view} prints them all)`].join('\n') + '\n'
+  );
+}

@@ -2,7 +2,7 @@
  * The control API (JSON, CORS enabled):
  *   POST /control {action: start|stop|configure, messagesPerSecond?, duration?, tokens?,
  *                  events?, profile?, rampSeconds?} → {success, message, stats?, configuration?}
- *   GET /stats, GET /health, GET /metrics.
+ *   GET /stats, GET /health, GET /metrics. With a control key, POST /control needs it (401 otherwise).
  * Bad bodies get 400 with a message naming the field; unknown routes 404; a handler error is
  * a 500 answer, never a crash. Built apart from the server that listens (server.ts), on the
  * shared HTTP layer (src/lib/http): the same router and body reader as the gateway's API.
@@ -10,6 +10,7 @@
 import { z } from 'zod';
 import type { HttpReply, HttpRequest } from '../core/transport.js';
 import { readBody } from '../http/body.js';
+import { checkApiKey } from '../http/api-key.js';
 import { json, Router } from '../http/router.js';
 import { describeIssues, durationSchema, eventsSchema, profileSchema, rampSecondsSchema, rateSchema, tokensSchema } from './options.js';
 import type { Logger } from '../core/logger.js';
@@ -41,6 +42,8 @@ export interface ControlApiDeps {
   /** Process (server) start, ms. */
   readonly startedAt: number;
   readonly now: () => number;
+  /** Key POST /control requires; '' = none (the server listens on loopback only). */
+  readonly controlKey: string;
 }
 
 const CORS_HEADERS = {
@@ -70,7 +73,12 @@ export function createControlApi(deps: ControlApiDeps): (req: HttpRequest) => Pr
   });
   return router
     .on('OPTIONS', '*', () => ({ status: 204, headers: CORS_HEADERS, body: '' }))
-    .on('POST', '/control', (req) => control(deps, req))
+    .on('POST', '/control', (req) => {
+      // The key is checked before a byte of the body is read.
+      if (deps.controlKey !== '' && !checkApiKey(deps.controlKey, req.header('x-api-key'), req.header('authorization')))
+        return send(401, { success: false, message: 'unauthorized: the control API needs its key (X-API-Key)' });
+      return control(deps, req);
+    })
     .on('GET', '/stats', () => send(200, statsBody(deps)))
     .on('GET', '/health', () => health(deps))
     .on('GET', '/metrics', async () => ({

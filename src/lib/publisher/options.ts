@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { silentLogger, type Logger } from '../core/logger.js';
+import { isLoopback } from '../http/loopback.js';
 import type { Clock } from './clock.js';
 import { systemClock } from './clock.js';
 import { PublisherError } from './errors.js';
@@ -14,7 +15,8 @@ import type { EventSink } from './sinks/sink.js';
 import type { KafkaConnectionOptions } from '../kafka/client.js';
 
 export const DEFAULT_PORT = 3003;
-export const DEFAULT_HOST = '0.0.0.0';
+/** Loopback: the control API starts and stops load, so it is reachable from elsewhere only when asked (and then with a key). */
+export const DEFAULT_HOST = '127.0.0.1';
 export const DEFAULT_GATEWAY_URL = 'http://127.0.0.1:3002';
 export const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222';
 /** Market summary period, ms. */
@@ -44,8 +46,13 @@ export type EventsSpec = readonly EventKind[] | Partial<EventWeights>;
 export interface PublisherOptions {
   /** Control API port; 0 picks a free one. Default 3003. */
   readonly port?: number;
-  /** Default 0.0.0.0. */
+  /** Default 127.0.0.1. Any other address needs `controlKey`. */
   readonly host?: string;
+  /**
+   * Key POST /control requires (X-API-Key, or Authorization: apikey KEY) when set; required when
+   * `host` is not a loopback address. GET /health, /stats and /metrics stay open (read-only).
+   */
+  readonly controlKey?: string;
   /** Default: gateway at http://127.0.0.1:3002. */
   readonly sink?: SinkOptions;
   /** Default sustained. */
@@ -76,6 +83,8 @@ export interface PublisherOptions {
 export interface ResolvedOptions {
   readonly port: number;
   readonly host: string;
+  /** '' = no key (loopback only). */
+  readonly controlKey: string;
   readonly sink: SinkOptions;
   readonly profile: Profile;
   readonly messagesPerSecond: number | undefined;
@@ -164,6 +173,7 @@ const sinkSchema = z.discriminatedUnion('kind', [
 const optionsSchema = z.strictObject({
   port: z.number().int().min(0).max(65535).optional(),
   host: z.string().min(1).optional(),
+  controlKey: z.string().min(8, 'a control key has at least 8 characters').optional(),
   sink: sinkSchema.optional(),
   profile: profileSchema.optional(),
   messagesPerSecond: rateSchema.optional(),
@@ -197,9 +207,16 @@ export function resolveOptions(input: PublisherOptions = {}): ResolvedOptions {
   const parsed = optionsSchema.safeParse(input);
   if (!parsed.success) throw new PublisherError('invalid_options', `invalid publisher options: ${describeIssues(parsed.error)}`);
   const o = parsed.data;
+  const host = o.host ?? DEFAULT_HOST;
+  if (!isLoopback(host) && o.controlKey === undefined)
+    throw new PublisherError(
+      'invalid_options',
+      `invalid publisher options: host: the control API on ${host} (beyond loopback) needs a key (--control-key or PUBLISHER_CONTROL_KEY)`,
+    );
   return Object.freeze({
     port: o.port ?? DEFAULT_PORT,
-    host: o.host ?? DEFAULT_HOST,
+    host,
+    controlKey: o.controlKey ?? '',
     sink: Object.freeze(o.sink ?? { kind: 'gateway', url: DEFAULT_GATEWAY_URL }) as SinkOptions,
     profile: o.profile ?? 'sustained',
     messagesPerSecond: o.messagesPerSecond,

@@ -58,6 +58,7 @@ export async function startPublisher(input: PublisherOptions = {}): Promise<Runn
     logger: opts.logger,
     startedAt: opts.clock.now(),
     now: () => opts.clock.now(),
+    controlKey: opts.controlKey,
   });
   let server: NodeHttpServer;
   try {

@@ -5,26 +5,9 @@
  * `X-Centrifugo-Error-Mode: transport` they become an HTTP status with `{code, message}`
  * (batch, broadcast and a pipe of several keep per-item errors).
  */
-import { timingSafeEqual } from 'node:crypto';
 import type { Gateway } from '../core/gateway.js';
 import { httpStatusOf } from '../protocol/codes.js';
 import { failure, isTemporary, run, type Outcome } from './api.js';
-
-export function checkApiKey(
-  expected: string,
-  header: string | undefined,
-  authorization: string | undefined,
-  query?: string | null,
-): boolean {
-  if (expected === '') return false;
-  let given = header;
-  if (given === undefined && authorization?.toLowerCase().startsWith('apikey ')) given = authorization.slice(7).trim();
-  if (given === undefined && query) given = query;
-  if (given === undefined) return false;
-  const a = Buffer.from(given);
-  const b = Buffer.from(expected);
-  return a.length === b.length && timingSafeEqual(a, b);
-}
 
 export interface ApiHttpResponse {
   status: number;

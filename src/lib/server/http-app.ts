@@ -11,7 +11,8 @@ import { readBody } from '../http/body.js';
 import { json, Router } from '../http/router.js';
 import { WS_PATH } from '../protocol/addresses.js';
 import { ErrorCode } from '../protocol/codes.js';
-import { checkApiKey, serveApi } from './api-http.js';
+import { checkApiKey } from '../http/api-key.js';
+import { serveApi } from './api-http.js';
 import {
   DEFAULT_EMULATION_MAX_BODY_BYTES,
   EMULATION_PATH,
