@@ -11,8 +11,8 @@ import {
   parseCentrifugeFrame,
 } from '../../src/lib/protocol/centrifuge.js';
 import { parseCentrifugeParams } from '../../src/lib/protocol/centrifuge-params.js';
-import { JSON_CODEC } from '../../src/lib/protocol/centrifuge-codec.js';
-import { ErrorCode, protocolError } from '../../src/lib/protocol/codes.js';
+import { JSON_CODEC, UNI_JSON_CODEC } from '../../src/lib/protocol/centrifuge-codec.js';
+import { ErrorCode, protocolError, uniDisconnectOf } from '../../src/lib/protocol/codes.js';
 
 const pub = { offset: 7, data: '{"p":1.5}' };
 const pubFull = { offset: 8, data: '[1,2]', info: { client: 'c1', user: 'u1' }, tags: { type: 'trade:new' } };
@@ -149,5 +149,38 @@ test('typed params: subscribe recovery position (zero defaults), history since a
   let deep: unknown = 1;
   for (let i = 0; i < 5000; i++) deep = [deep];
   assert.deepEqual(p('publish', { channel: 'c', data: deep }), { code: 107, message: 'data nests deeper than 64 levels' });
-  assert.deepEqual(p('connect', { token: 5 }), { id: 1, method: 'connect', params: { token: null, subs: {} } });
+  assert.deepEqual(p('connect', { token: 5 }), {
+    id: 1,
+    method: 'connect',
+    params: { token: null, subs: {}, requested: Object.create(null) },
+  });
+  // Every `subs` entry is a requested channel (unidirectional transports), with its token and position.
+  const c = p('connect', { subs: { a: {}, b: { token: 't', recover: true, offset: 4, epoch: 'e' }, c: 'x' } }) as {
+    params: { subs: object; requested: object };
+  };
+  assert.deepEqual({ ...c.params.requested }, { a: { since: null, token: null }, b: { since: { offset: 4, epoch: 'e' }, token: 't' } });
+  assert.deepEqual(c.params.subs, { b: { offset: 4, epoch: 'e' } });
+});
+
+test('unidirectional codec: bare pushes, the connect result as a connect push; refused connects map to disconnects', () => {
+  const text = (b: Uint8Array): string => Buffer.from(b).toString();
+  const connect = text(
+    UNI_JSON_CODEC.connect(1, { client: 'c', version: 'v', ping: 25, pong: true, node: 'n', expires: false, ttl: 0, subs: new Map() }),
+  );
+  assert.equal(connect, '{"connect":{"client":"c","version":"v","ping":25,"pong":true,"node":"n"}}');
+  assert.equal(text(UNI_JSON_CODEC.publicationPush('a', pub)), '{"channel":"a","pub":{"data":{"p":1.5},"offset":7}}');
+  assert.equal(
+    text(UNI_JSON_CODEC.unsubscribePush('a', 2501, 'subscription expired')),
+    '{"channel":"a","unsubscribe":{"code":2501,"reason":"subscription expired"}}',
+  );
+  assert.equal(
+    text(UNI_JSON_CODEC.disconnectPush(3005, 'connection expired', true)),
+    '{"disconnect":{"code":3005,"reason":"connection expired","reconnect":true}}',
+  );
+  assert.equal(text(UNI_JSON_CODEC.ping), '{}');
+  assert.deepEqual(
+    [103, 109, 110, 111, 101, 102, 107].map((code) => uniDisconnectOf(protocolError(code as ErrorCode)).code),
+    [3507, 3005, 3005, 3013, 3500, 3501, 3501],
+  );
+  assert.equal(uniDisconnectOf(protocolError(ErrorCode.NotAvailable, undefined, true)).code, 3013);
 });

@@ -230,6 +230,14 @@ export const GATEWAY_OPTIONS: readonly OptionRow[] = [
     section: S.clients,
     help: 'exact Origin values allowed (scheme://host[:port])',
   },
+  {
+    key: 'uniTransports',
+    kind: 'bool',
+    flag: 'uni-transports',
+    env: 'GATEWAY_UNI_TRANSPORTS',
+    section: S.clients,
+    help: 'serve /connection/uni_websocket, uni_sse, uni_http_stream (SDK-free clients)',
+  },
   { key: 'allowMissingOrigin', kind: 'bool', section: S.clients, help: 'accept upgrades without an Origin header (non-browser clients)' },
   {
     key: 'namespaces',

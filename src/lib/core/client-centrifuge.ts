@@ -12,11 +12,20 @@ import {
 import { brokerFailure } from './errors.js';
 import type { TransportConnection } from './transport.js';
 import type { SlotRelease } from './recovery-slots.js';
-import { Disconnect, ErrorCode, isProtocolError, protocolError, type DisconnectReason, type ProtocolError } from '../protocol/codes.js';
+import {
+  Disconnect,
+  ErrorCode,
+  isProtocolError,
+  protocolError,
+  uniDisconnectOf,
+  type DisconnectReason,
+  type ProtocolError,
+} from '../protocol/codes.js';
 import type { CentrifugeCommand, CentrifugeFrameItem } from '../protocol/centrifuge.js';
 import {
   JSON_CODEC,
   PROTOBUF_CODEC,
+  UNI_JSON_CODEC,
   type CentrifugeCodec,
   type ConnectFields,
   type SubscribeFields,
@@ -31,7 +40,8 @@ import {
   type TokenParams,
   type ConnectParams,
 } from '../protocol/centrifuge-params.js';
-import { PROTO_CENTRIFUGE, PROTO_CENTRIFUGE_PROTOBUF, type ProtocolId } from '../protocol/push.js';
+import { PROTO_CENTRIFUGE, PROTO_CENTRIFUGE_PROTOBUF, PROTO_CENTRIFUGE_UNI, type ProtocolId } from '../protocol/push.js';
+import type { UniMode } from './transport.js';
 
 /** SubscribeRequest.flag bits (centrifugal/protocol); channel compaction (1) is not offered, so ignored. */
 const SUB_FLAG_REJECT_UNRECOVERED = 2;
@@ -42,6 +52,17 @@ interface Authenticated {
   /** Server-side subscriptions from the token: channel → JSON text of data, or null. */
   subs: Map<string, string | null>;
 }
+
+/** A subscription made at connect, sent in the connect reply's `subs`. */
+interface ReadyConnectSub {
+  readonly p: PreparedSubscription;
+  readonly data: string | null;
+  /** When its subscription token's grant ends (s since epoch); 0 = never. */
+  readonly expireAt: number;
+}
+
+/** Seconds left of a grant ending at `expireAt` (at least 1); 0 for none. */
+const ttlOf = (expireAt: number): number => (expireAt > 0 ? Math.max(1, expireAt - nowSeconds()) : 0);
 
 /** What a subscribe result says about a prepared subscription. */
 function subscribeFields(p: PreparedSubscription, data: string | null): SubscribeFields {
@@ -73,16 +94,21 @@ export class CentrifugeClient extends Client {
    * @param session an emulated connection's session id (ConnectionInfo.session), sent in the
    *   connect reply; undefined on a WebSocket.
    */
+  /**
+   * @param uni a unidirectional transport (ConnectionInfo.uni): the client's first message is
+   *   its connect request, nothing after it is read, and the server only pushes.
+   */
   constructor(
     ctx: ClientContext,
     conn: TransportConnection,
     ip: string,
     protobuf = false,
     private readonly session?: string,
+    private readonly uni?: UniMode,
   ) {
     super(ctx, conn, ip);
-    this.protocol = protobuf ? PROTO_CENTRIFUGE_PROTOBUF : PROTO_CENTRIFUGE;
-    this.codec = protobuf ? PROTOBUF_CODEC : JSON_CODEC;
+    this.protocol = uni ? PROTO_CENTRIFUGE_UNI : protobuf ? PROTO_CENTRIFUGE_PROTOBUF : PROTO_CENTRIFUGE;
+    this.codec = uni ? UNI_JSON_CODEC : protobuf ? PROTOBUF_CODEC : JSON_CODEC;
     this.handshakeTimer = setTimeout(() => {
       this.handshakeTimer = null;
       if (this.state === STATE_CONNECTING) this.disconnect(Disconnect.Stale);
@@ -92,8 +118,14 @@ export class CentrifugeClient extends Client {
 
   ping(): void {
     if (this.state !== STATE_CONNECTED) return;
-    this.awaitingPong = true;
     this.send(this.codec.ping);
+    // A unidirectional client never answers `{}`: an HTTP stream's dead peer shows as a closed
+    // socket or a full queue; a uni_websocket peer answers WebSocket pings.
+    if (this.uni === undefined) this.awaitingPong = true;
+    else if (this.uni === 'websocket') {
+      this.awaitingPong = true;
+      this.conn.ping();
+    }
   }
 
   /** Queues an encoded reply or push. */
@@ -118,6 +150,7 @@ export class CentrifugeClient extends Client {
 
   onMessage(data: Buffer, binary: boolean): void {
     if (this.state === STATE_CLOSED) return;
+    if (this.uni !== undefined) return this.onUniMessage(data, binary);
     this.ctx.stats.messagesIn++;
     this.ctx.stats.bytesIn += data.length;
     const items = this.codec.parse(data, binary);
@@ -134,6 +167,27 @@ export class CentrifugeClient extends Client {
     // Commands arriving faster than they can be served: the client floods.
     if (this.queue.length > this.ctx.opts.commandBurst) return this.disconnect(Disconnect.TooManyRequests);
     if (!this.running && this.queue.length > 0) void this.drain();
+  }
+
+  /**
+   * A unidirectional client's message: the first is its connect request (a ConnectRequest
+   * object, as Centrifugo reads it); every later one is read and dropped, as Centrifugo does.
+   */
+  private onUniMessage(data: Buffer, binary: boolean): void {
+    if (this.running || this.state !== STATE_CONNECTING) return;
+    this.ctx.stats.messagesIn++;
+    this.ctx.stats.bytesIn += data.length;
+    let req: unknown;
+    try {
+      req = binary ? undefined : (JSON.parse(data.toString('utf8')) as unknown);
+    } catch {
+      req = undefined;
+    }
+    // `null` is an empty request, as in Centrifugo.
+    if (req === null) req = {};
+    if (typeof req !== 'object' || Array.isArray(req)) return this.disconnect(Disconnect.BadRequest);
+    this.queue.push({ kind: 'command', command: { id: 1, method: 'connect', params: req as Record<string, unknown> } });
+    void this.drain();
   }
 
   /**
@@ -240,6 +294,7 @@ export class CentrifugeClient extends Client {
     const auth = await this.authenticate(p.token);
     if (this.state === STATE_CLOSED) return;
     if (auth === 'invalid') return this.disconnect(Disconnect.InvalidToken);
+    if (isProtocolError(auth) && this.uni !== undefined) return this.disconnect(uniDisconnectOf(auth));
     if (isProtocolError(auth)) {
       this.replyError(id, auth);
       this.flush();
@@ -253,18 +308,57 @@ export class CentrifugeClient extends Client {
     this.ctx.clientAuthenticated(this);
     // Server-side subscriptions from the token: prepared before the reply, which carries their
     // results (with recovered publications when the client sent positions in its `subs`).
-    const ready: { p: PreparedSubscription; data: string | null }[] = [];
+    const ready: ReadyConnectSub[] = [];
     const allowance = commandAllowance(this.ctx.opts.recovery.maxBytesPerCommand);
     for (const [channel, data] of auth.subs) {
       const ns = this.ctx.rules.resolve(channel);
       if (!ns || this.subs.has(channel)) continue;
       const prepared = await this.prepareSubscription(channel, ns, p.subs[channel] ?? null, allowance);
       if (this.state === STATE_CLOSED) return;
-      if (!isProtocolError(prepared)) ready.push({ p: prepared, data });
+      if (!isProtocolError(prepared)) ready.push({ p: prepared, data, expireAt: 0 });
     }
-    const subs = new Map(ready.map((r) => [r.p.channel, subscribeFields(r.p, r.data)]));
+    if (this.uni !== undefined && !(await this.uniSubscriptions(p, allowance, ready))) return;
+    const subs = new Map(ready.map((r) => [r.p.channel, { ...subscribeFields(r.p, r.data), ttl: ttlOf(r.expireAt) }]));
     this.sendRecoveryReply(this.ctx.hub.prepareBytes(this.codec.connect(id, this.connectFields(subs)), this.codec.binary));
-    for (const r of ready) this.activate(r.p, false);
+    for (const r of ready) {
+      this.activate(r.p, false);
+      this.armSubscriptionExpiry(r.p.channel, r.expireAt);
+    }
+  }
+
+  /**
+   * A unidirectional client cannot send `subscribe`: the channels in its connect request's
+   * `subs` (beyond the token's) are subscribed here, each only if the connection may subscribe
+   * to it itself (namespace rules, or the entry's subscription `token`), recovering from its
+   * position. A refused channel refuses the connect with the disconnect its code maps to (no
+   * reply can carry an error). False when the connection was closed.
+   */
+  private async uniSubscriptions(
+    p: ConnectParams,
+    allowance: ReturnType<typeof commandAllowance>,
+    ready: ReadyConnectSub[],
+  ): Promise<boolean> {
+    for (const [channel, req] of Object.entries(p.requested)) {
+      if (this.subs.has(channel)) continue;
+      const check = await this.checkSubscribe(channel, req.token);
+      if (this.state === STATE_CLOSED) return false;
+      if ('disconnect' in check) {
+        this.disconnect(check.disconnect);
+        return false;
+      }
+      if (isProtocolError(check)) {
+        this.disconnect(uniDisconnectOf(check));
+        return false;
+      }
+      const prepared = await this.prepareSubscription(channel, check.ns, req.since, allowance);
+      if (this.state === STATE_CLOSED) return false;
+      if (isProtocolError(prepared)) {
+        this.disconnect(uniDisconnectOf(prepared));
+        return false;
+      }
+      ready.push({ p: prepared, data: null, expireAt: check.expireAt });
+    }
+    return true;
   }
 
   protected sendSubscribeNotice(p: PreparedSubscription, data: string | null): void {
@@ -301,7 +395,7 @@ export class CentrifugeClient extends Client {
       this.unsubscribeChannel(channel);
       return this.replyError(id, protocolError(ErrorCode.UnrecoverablePosition));
     }
-    const ttl = check.expireAt > 0 ? Math.max(1, check.expireAt - nowSeconds()) : 0;
+    const ttl = ttlOf(check.expireAt);
     this.sendRecoveryReply(this.ctx.hub.prepareBytes(this.codec.subscribe(id, { ...subscribeFields(p, null), ttl }), this.codec.binary));
     this.activate(p, false);
     this.armSubscriptionExpiry(channel, check.expireAt);

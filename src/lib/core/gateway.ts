@@ -243,7 +243,8 @@ export class Gateway implements ConnectionAcceptor, BrokerEventHandler, ClientCo
 
   accept(conn: TransportConnection, info: ConnectionInfo): ConnectionHandler {
     if (info.protocol === 'centrifuge') {
-      const client = new CentrifugeClient(this, conn, info.ip, info.binary === true, info.session);
+      const client = new CentrifugeClient(this, conn, info.ip, info.binary === true, info.session, info.uni);
+      if (info.connectRequest !== undefined) client.onMessage(Buffer.from(info.connectRequest), false);
       this.register(client, info.ip, 'centrifuge');
       return client;
     }

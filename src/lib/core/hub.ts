@@ -3,8 +3,16 @@ import type { GatewayStats } from './stats.js';
 import type { Logger } from './logger.js';
 import type { FrameEncoder, PreparedFrame } from './transport.js';
 import type { Writer } from './writer.js';
-import { encodePush, PROTO_CENTRIFUGE, PROTO_CENTRIFUGE_PROTOBUF, PROTO_ODIN, type ClientInfo, type ProtocolId } from '../protocol/push.js';
-import { JSON_CODEC, PROTOBUF_CODEC } from '../protocol/centrifuge-codec.js';
+import {
+  encodePush,
+  PROTO_CENTRIFUGE,
+  PROTO_CENTRIFUGE_PROTOBUF,
+  PROTO_CENTRIFUGE_UNI,
+  PROTO_ODIN,
+  type ClientInfo,
+  type ProtocolId,
+} from '../protocol/push.js';
+import { JSON_CODEC, PROTOBUF_CODEC, UNI_JSON_CODEC } from '../protocol/centrifuge-codec.js';
 
 /**
  * A client's membership in a channel: everything the fan-out loop reads, in one object (so the
@@ -30,6 +38,8 @@ class ChannelEntry<M> {
  */
 export class Hub<M extends object = object> {
   private readonly channels = new Map<string, ChannelEntry<M>>();
+  /** Unidirectional publication frames → their publication (publicationOf). */
+  private readonly framePositions = new WeakMap<PreparedFrame, Publication>();
 
   constructor(
     private readonly broker: Broker,
@@ -85,6 +95,7 @@ export class Hub<M extends object = object> {
     let odin: PreparedFrame | undefined;
     let cent: PreparedFrame | undefined;
     let centPb: PreparedFrame | undefined;
+    let uni: PreparedFrame | undefined;
     for (const m of e.members.values()) {
       if (m.buffer !== null) {
         m.buffer.push(pub);
@@ -93,7 +104,8 @@ export class Hub<M extends object = object> {
       let frame: PreparedFrame;
       if (m.protocol === PROTO_ODIN) frame = odin ??= this.prepare(PROTO_ODIN, pub);
       else if (m.protocol === PROTO_CENTRIFUGE) frame = cent ??= this.prepare(PROTO_CENTRIFUGE, pub);
-      else frame = centPb ??= this.prepare(PROTO_CENTRIFUGE_PROTOBUF, pub);
+      else if (m.protocol === PROTO_CENTRIFUGE_PROTOBUF) frame = centPb ??= this.prepare(PROTO_CENTRIFUGE_PROTOBUF, pub);
+      else frame = uni ??= this.prepare(PROTO_CENTRIFUGE_UNI, pub);
       if (m.conflate) m.writer.enqueueLatest(frame, pub.channel);
       else m.writer.enqueue(frame);
     }
@@ -103,7 +115,18 @@ export class Hub<M extends object = object> {
 
   prepare(proto: ProtocolId, pub: Publication): PreparedFrame {
     const e = encodePush(proto, pub);
-    return typeof e === 'string' ? this.transport.prepare(Buffer.from(e)) : this.transport.prepare(e, true);
+    const frame = typeof e === 'string' ? this.transport.prepare(Buffer.from(e)) : this.transport.prepare(e, true);
+    if (proto === PROTO_CENTRIFUGE_UNI && pub.offset > 0) this.framePositions.set(frame, pub);
+    return frame;
+  }
+
+  /**
+   * The publication a unidirectional frame carries (its channel, offset and epoch), for the
+   * uni_sse stream's event ids (`Last-Event-ID`); undefined for any other frame. Kept weakly:
+   * gone with the frame.
+   */
+  publicationOf(frame: PreparedFrame): Publication | undefined {
+    return this.framePositions.get(frame);
   }
 
   /** Frames an encoded message: binary for protobuf connections, text otherwise. */
@@ -120,9 +143,11 @@ export class Hub<M extends object = object> {
     if (!e) return;
     let json: PreparedFrame | undefined;
     let pb: PreparedFrame | undefined;
+    let uni: PreparedFrame | undefined;
     for (const m of e.members.values()) {
       if (m.buffer !== null || m.protocol === PROTO_ODIN) continue;
       if (m.protocol === PROTO_CENTRIFUGE) m.writer.enqueue((json ??= this.transport.prepare(encode(PROTO_CENTRIFUGE))));
+      else if (m.protocol === PROTO_CENTRIFUGE_UNI) m.writer.enqueue((uni ??= this.transport.prepare(encode(PROTO_CENTRIFUGE_UNI))));
       else m.writer.enqueue((pb ??= this.transport.prepare(encode(PROTO_CENTRIFUGE_PROTOBUF), true)));
     }
   }
@@ -135,7 +160,7 @@ export class Hub<M extends object = object> {
 /** Queues a join (or leave) push for the channel's Centrifugo-protocol members on this node. */
 export function pushJoinLeave(hub: Hub, channel: string, info: ClientInfo, join: boolean): void {
   hub.pushToCentrifugeMembers(channel, (proto) => {
-    const codec = proto === PROTO_CENTRIFUGE_PROTOBUF ? PROTOBUF_CODEC : JSON_CODEC;
+    const codec = proto === PROTO_CENTRIFUGE_PROTOBUF ? PROTOBUF_CODEC : proto === PROTO_CENTRIFUGE_UNI ? UNI_JSON_CODEC : JSON_CODEC;
     return join ? codec.joinPush(channel, info) : codec.leavePush(channel, info);
   });
 }

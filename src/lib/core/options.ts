@@ -166,6 +166,12 @@ export const gatewayOptionsSchema = z
     tokenIssuerRegex: z.string().default(''),
     /** Allowed Origin values, exact (scheme://host[:port]). Empty: any origin. */
     allowedOrigins: z.array(z.string().url()).default([]),
+    /**
+     * Serve Centrifugo's unidirectional transports (`/connection/uni_websocket`, `uni_sse`,
+     * `uni_http_stream`): clients without an SDK (curl, EventSource, a plain WebSocket) send a
+     * connect request and only receive pushes.
+     */
+    uniTransports: z.boolean().default(false),
     /** Accept upgrades without an Origin header (non-browser clients). */
     allowMissingOrigin: z.boolean().default(true),
     maxConnections: z.number().int().min(1).default(DEFAULT_MAX_CONNECTIONS),

@@ -58,7 +58,17 @@ export interface ConnectionInfo {
    * its later commands quote at the emulation endpoint; the connect reply carries it.
    */
   readonly session?: string;
+  /**
+   * A unidirectional transport (Centrifugo's uni_websocket, uni_sse, uni_http_stream): the first
+   * message is the connect request, the server only pushes. `websocket`: liveness by WebSocket
+   * pings; `stream`: an HTTP response (a dead peer shows as a closed socket or a full queue).
+   */
+  readonly uni?: UniMode;
+  /** uni_websocket: the connect request from the `cf_connect` query parameter (else the first message is it). */
+  readonly connectRequest?: string;
 }
+
+export type UniMode = 'websocket' | 'stream';
 
 /** Connections accepted whose request is not complete yet (half-sent handshakes). */
 export interface Waiting {

@@ -10,6 +10,7 @@ import {
   encodeHistoryReply,
   encodePublicationPush,
   encodeReply,
+  encodeUniPublicationPush,
   encodeSubscribeResult,
   parseCentrifugeFrame,
   type CentrifugeFrameItem,
@@ -137,4 +138,33 @@ export const PROTOBUF_CODEC: CentrifugeCodec = {
   leavePush: pbLeavePush,
   disconnectPush: pbDisconnectPush,
   ping: PB_PING,
+};
+
+const PUSH_PREFIX = Buffer.from('{"push":');
+
+/** The Push inside `{"push":…}` (a view, no copy). */
+function unwrapPush(bytes: Uint8Array): Uint8Array {
+  const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return b.subarray(0, PUSH_PREFIX.length).equals(PUSH_PREFIX) ? b.subarray(PUSH_PREFIX.length, b.length - 1) : b;
+}
+
+/**
+ * Centrifugo's unidirectional transports (uni_websocket, uni_sse, uni_http_stream), JSON: the
+ * server only pushes, each message a bare Push object — `{"connect":{…}}` first (the connect
+ * result, with `subs`), then `{"channel":…,"pub":{…}}`, `{"channel":…,"unsubscribe":{…}}`,
+ * `{"disconnect":{…}}`, and `{}` as the ping. The client sends no commands.
+ */
+export const UNI_JSON_CODEC: CentrifugeCodec = {
+  ...JSON_CODEC,
+  connect(id, c) {
+    const reply = Buffer.from(JSON_CODEC.connect(id, c));
+    // {"id":N,"connect":{…}} → {"connect":{…}}
+    return Buffer.concat([Buffer.from('{'), reply.subarray(reply.indexOf(',"connect":') + 1)]);
+  },
+  publicationPush: (channel, p) => b(encodeUniPublicationPush(channel, p)),
+  subscribePush: (channel, s) => unwrapPush(JSON_CODEC.subscribePush(channel, s)),
+  unsubscribePush: (channel, code, reason) => unwrapPush(JSON_CODEC.unsubscribePush(channel, code, reason)),
+  joinPush: (channel, info) => unwrapPush(JSON_CODEC.joinPush(channel, info)),
+  leavePush: (channel, info) => unwrapPush(JSON_CODEC.leavePush(channel, info)),
+  disconnectPush: (code, reason, reconnect) => unwrapPush(JSON_CODEC.disconnectPush(code, reason, reconnect)),
 };

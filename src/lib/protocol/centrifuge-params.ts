@@ -14,6 +14,11 @@ export interface TokenParams {
 export interface ConnectParams extends TokenParams {
   /** Positions to recover server-side subscriptions from (`subs` with `recover: true`). */
   readonly subs: Readonly<Record<string, StreamPosition>>;
+  /**
+   * Every `subs` entry: on a unidirectional transport, the channels the client asks to be
+   * subscribed to (each with its own subscription `token` and recovery position, if any).
+   */
+  readonly requested: Readonly<Record<string, { readonly since: StreamPosition | null; readonly token: string | null }>>;
 }
 export interface ChannelParams {
   readonly channel: string;
@@ -65,15 +70,25 @@ export function parseCentrifugeParams(cmd: CentrifugeCommand): TypedCentrifugeCo
   switch (cmd.method) {
     case 'connect': {
       const subs: Record<string, StreamPosition> = {};
+      const requested: Record<string, { since: StreamPosition | null; token: string | null }> = Object.create(null) as Record<
+        string,
+        { since: StreamPosition | null; token: string | null }
+      >;
       if (typeof p.subs === 'object' && p.subs !== null && !Array.isArray(p.subs)) {
         for (const [ch, s] of Object.entries(p.subs as Record<string, unknown>)) {
-          if (typeof s !== 'object' || s === null || (s as { recover?: unknown }).recover !== true) continue;
+          if (typeof s !== 'object' || s === null) continue;
+          const token = typeof (s as { token?: unknown }).token === 'string' ? (s as { token: string }).token : '';
+          if ((s as { recover?: unknown }).recover !== true) {
+            requested[ch] = { since: null, token: token === '' ? null : token };
+            continue;
+          }
           const pos = parseStreamPosition(s, `subs.${ch.slice(0, 64)}`, { zeroDefaults: true });
           if ('code' in pos) return pos;
           subs[ch] = pos;
+          requested[ch] = { since: pos, token: token === '' ? null : token };
         }
       }
-      return { id, method: 'connect', params: { token: typeof p.token === 'string' ? p.token : null, subs } };
+      return { id, method: 'connect', params: { token: typeof p.token === 'string' ? p.token : null, subs, requested } };
     }
     case 'refresh':
       return { id, method: cmd.method, params: { token: typeof p.token === 'string' ? p.token : null } };

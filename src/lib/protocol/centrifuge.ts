@@ -175,7 +175,12 @@ export function encodePublicationObject(p: CentrifugePublicationFields): string 
 }
 
 export function encodePublicationPush(channel: string, p: CentrifugePublicationFields): string {
-  return '{"push":{"channel":' + JSON.stringify(channel) + ',"pub":' + encodePublicationObject(p) + '}}';
+  return '{"push":' + encodeUniPublicationPush(channel, p) + '}';
+}
+
+/** A publication push as the unidirectional transports send it: the Push itself, no `{"push":…}` around it. */
+export function encodeUniPublicationPush(channel: string, p: CentrifugePublicationFields): string {
+  return '{"channel":' + JSON.stringify(channel) + ',"pub":' + encodePublicationObject(p) + '}';
 }
 
 /** The server's ping: an empty object. */

@@ -2,7 +2,7 @@
  * Publication pushes of both protocols, from one shape. The hub encodes each publication once
  * per protocol with `encodePush` and fans out the same bytes to every member.
  */
-import { encodePublicationPush } from './centrifuge.js';
+import { encodePublicationPush, encodeUniPublicationPush } from './centrifuge.js';
 import { pbPublicationPush } from './centrifuge-protobuf.js';
 import { encodeOdinPublication } from './odin.js';
 
@@ -11,7 +11,9 @@ export const PROTO_ODIN = 0;
 export const PROTO_CENTRIFUGE = 1;
 /** Centrifugo's protocol in protobuf (binary frames). */
 export const PROTO_CENTRIFUGE_PROTOBUF = 2;
-export type ProtocolId = typeof PROTO_ODIN | typeof PROTO_CENTRIFUGE | typeof PROTO_CENTRIFUGE_PROTOBUF;
+/** Centrifugo's unidirectional transports (uni_websocket, uni_sse, uni_http_stream), JSON: bare Push objects. */
+export const PROTO_CENTRIFUGE_UNI = 3;
+export type ProtocolId = typeof PROTO_ODIN | typeof PROTO_CENTRIFUGE | typeof PROTO_CENTRIFUGE_PROTOBUF | typeof PROTO_CENTRIFUGE_UNI;
 
 /** Information about the publisher, when a client (not the server API) published. */
 export interface ClientInfo {
@@ -57,5 +59,6 @@ export function encodePush(proto: ProtocolId, pub: WirePublication): string | Ui
       data: pub.data,
     });
   }
+  if (proto === PROTO_CENTRIFUGE_UNI) return encodeUniPublicationPush(pub.channel, pub);
   return encodePublicationPush(pub.channel, pub);
 }

@@ -9,7 +9,7 @@ import type { Logger } from '../core/logger.js';
 import type { HandshakeTracker, HttpReply, HttpRequest, ProtocolName, TransportHooks, UpgradeDecision } from '../core/transport.js';
 import { readBody } from '../http/body.js';
 import { json, Router } from '../http/router.js';
-import { WS_PATH } from '../protocol/addresses.js';
+import { UNI_WS_PATH, WS_PATH } from '../protocol/addresses.js';
 import { ErrorCode } from '../protocol/codes.js';
 import { checkApiKey } from '../http/api-key.js';
 import { serveApi } from './api-http.js';
@@ -19,6 +19,9 @@ import {
   EmulationEndpoints,
   HTTP_STREAM_PATH,
   SSE_PATH,
+  SSE_CONNECT_PARAM,
+  UNI_HTTP_STREAM_PATH,
+  UNI_SSE_PATH,
   type SessionRouterFactory,
 } from '../transport-emulation/emulation.js';
 
@@ -163,6 +166,7 @@ export function createGatewayApp(gateway: Gateway, registry: Registry, opts: Gat
     bodyTimeoutMs: limits.timeoutMs,
     nodeId: gateway.nodeId,
     originAllowed: (o) => gateway.originAllowed(o),
+    publicationOf: (f) => gateway.hub.publicationOf(f),
   });
   // Sessions of other nodes (other workers of `--workers N`, other hosts) are reached through it.
   emu.router = opts.sessionRouter?.(gateway.nodeId, emu.deliverLocal) ?? null;
@@ -173,6 +177,13 @@ export function createGatewayApp(gateway: Gateway, registry: Registry, opts: Gat
     .on('OPTIONS', HTTP_STREAM_PATH, emu.preflight)
     .on('OPTIONS', SSE_PATH, emu.preflight)
     .on('OPTIONS', EMULATION_PATH, emu.preflight);
+  if (gateway.opts.uniTransports) {
+    router
+      .on(['GET', 'POST'], UNI_SSE_PATH, emu.withCors(emu.uniSse))
+      .on('POST', UNI_HTTP_STREAM_PATH, emu.withCors(emu.uniHttpStream))
+      .on('OPTIONS', UNI_SSE_PATH, emu.preflight)
+      .on('OPTIONS', UNI_HTTP_STREAM_PATH, emu.preflight);
+  }
   for (const m of opts.mounts ?? []) router.on(m.methods, m.path + '/*', m.handle);
 
   const handshakes = new PendingHandshakes(gateway);
@@ -227,7 +238,8 @@ const WS_KEY = /^[+/0-9A-Za-z]{22}==$/;
  */
 export function decideUpgrade(gateway: Gateway, req: HttpRequest, pending?: PendingHandshakes): UpgradeDecision {
   const url = new URL(req.url, 'http://localhost');
-  const protocol = WS_PATHS[url.pathname];
+  const uni = gateway.opts.uniTransports && url.pathname === UNI_WS_PATH;
+  const protocol = uni ? 'centrifuge' : WS_PATHS[url.pathname];
   if (!protocol) {
     gateway.stats.rejected.bad_path++;
     return { ok: false, status: 404, reason: `unknown WebSocket path; use ${WS_PATH.odin} (Odin) or ${WS_PATH.centrifuge} (Centrifugo)` };
@@ -254,12 +266,19 @@ export function decideUpgrade(gateway: Gateway, req: HttpRequest, pending?: Pend
     ...(origin !== undefined ? { origin } : {}),
     ...(token !== undefined ? { token } : {}),
     ...(binary ? { binary: true } : {}),
+    ...(uni ? uniInfo(url) : {}),
   };
   const admission = gateway.admit(info, pending ? { total: pending.total, fromIp: pending.fromIp(req.ip) } : undefined);
   if (admission.ok) return { ok: true, info };
   return admission.retryAfterSeconds === undefined
     ? admission
     : { ...admission, headers: { 'Retry-After': String(admission.retryAfterSeconds) } };
+}
+
+/** uni_websocket: liveness by WebSocket pings; the connect request from `cf_connect` if given (else the first message). */
+function uniInfo(url: URL): { uni: 'websocket'; connectRequest?: string } {
+  const connect = url.searchParams.get(SSE_CONNECT_PARAM);
+  return connect ? { uni: 'websocket', connectRequest: connect } : { uni: 'websocket' };
 }
 
 function tokenFrom(authorization: string | undefined, url: URL): string | undefined {
