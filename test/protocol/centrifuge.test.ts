@@ -12,6 +12,14 @@ import {
 } from '../../src/lib/protocol/centrifuge.js';
 import { parseCentrifugeParams } from '../../src/lib/protocol/centrifuge-params.js';
 import { JSON_CODEC, UNI_JSON_CODEC } from '../../src/lib/protocol/centrifuge-codec.js';
+import {
+  connectProxyRequest,
+  publishProxyRequest,
+  readConnectProxyReply,
+  readPublishProxyReply,
+  readRefreshProxyReply,
+  readSubscribeProxyReply,
+} from '../../src/lib/protocol/centrifuge-proxy.js';
 import { ErrorCode, protocolError, uniDisconnectOf } from '../../src/lib/protocol/codes.js';
 
 const pub = { offset: 7, data: '{"p":1.5}' };
@@ -152,7 +160,7 @@ test('typed params: subscribe recovery position (zero defaults), history since a
   assert.deepEqual(p('connect', { token: 5 }), {
     id: 1,
     method: 'connect',
-    params: { token: null, subs: {}, requested: Object.create(null) },
+    params: { token: null, subs: {}, requested: Object.create(null), data: null, name: '', version: '' },
   });
   // Every `subs` entry is a requested channel (unidirectional transports), with its token and position.
   const c = p('connect', { subs: { a: {}, b: { token: 't', recover: true, offset: 4, epoch: 'e' }, c: 'x' } }) as {
@@ -183,4 +191,31 @@ test('unidirectional codec: bare pushes, the connect result as a connect push; r
     [3507, 3005, 3005, 3013, 3500, 3501, 3501],
   );
   assert.equal(uniDisconnectOf(protocolError(ErrorCode.NotAvailable, undefined, true)).code, 3013);
+});
+
+test("proxy protocol: requests carry the client's data unparsed; replies read as result, error or disconnect, else unreadable", () => {
+  const who = { client: 'c1', transport: 'websocket', protocol: 'json' as const, user: 'u' };
+  assert.equal(
+    connectProxyRequest(who, '{"a":1}', 'bot', '1'),
+    '{"client":"c1","transport":"websocket","protocol":"json","encoding":"json","user":"u","name":"bot","version":"1","data":{"a":1}}',
+  );
+  assert.equal(
+    publishProxyRequest(who, 'chat.x', '[1]'),
+    '{"client":"c1","transport":"websocket","protocol":"json","encoding":"json","user":"u","channel":"chat.x","data":[1]}',
+  );
+  assert.deepEqual(readConnectProxyReply('{"result":{"user":"u","expire_at":5,"channels":["a",1]}}'), {
+    result: { user: 'u', expireAt: 5, info: undefined, channels: ['a'] },
+  });
+  assert.deepEqual(readPublishProxyReply('{"result":{"data":{"x":1},"skip_history":true}}'), {
+    result: { data: '{"x":1}', skipHistory: true },
+  });
+  assert.deepEqual(readSubscribeProxyReply('{"error":{"code":103,"message":"no","temporary":true}}'), {
+    error: { code: 103, message: 'no', temporary: true },
+  });
+  assert.deepEqual(readRefreshProxyReply('{"disconnect":{"code":4501,"reason":"banned"}}'), {
+    disconnect: { code: 4501, reason: 'banned' },
+  });
+  for (const bad of ['<html>', '[]', '{"disconnect":{"code":1000}}', '{"error":{"message":"x"}}', '{"result":[]}', '{"result":{}}']) {
+    assert.ok('unreadable' in readConnectProxyReply(bad), bad);
+  }
 });

@@ -15,6 +15,7 @@ import { MemoryBroker } from '../../lib/core/broker-memory.js';
 import { Gateway } from '../../lib/core/gateway.js';
 import { createRemoteJWKSet } from 'jose';
 import { JwtVerifier } from '../../lib/core/auth.js';
+import { HttpProxy } from '../../lib/proxy-http/http-proxy.js';
 import { MemoryPresence } from '../../lib/core/presence.js';
 import type { Ingest, IngestSink } from '../../lib/core/ingest.js';
 import { silentLogger, type Logger } from '../../lib/core/logger.js';
@@ -139,7 +140,10 @@ export async function composeGateway(cfg: GatewayConfig, parts: GatewayParts = {
       issuer: options.tokenIssuer,
       issuerRegex: options.tokenIssuerRegex,
     });
-    const gateway = new Gateway(options, { broker, transport, log, presence, verifier: verifier.configured ? verifier : null });
+    // The application's backend: Centrifugo's HTTP proxies, when any URL is set.
+    const p = options.proxy;
+    const proxy = [p.connect, p.subscribe, p.publish, p.refresh].some((e) => e.url !== '') ? new HttpProxy(p) : null;
+    const gateway = new Gateway(options, { broker, transport, log, presence, verifier: verifier.configured ? verifier : null, proxy });
     // 4. Metrics, then the broker (gateway.start), readiness, dashboard, the HTTP app, the listener.
     const registry = createMetrics(gateway);
     await gateway.start();

@@ -41,6 +41,7 @@ import {
   type ConnectParams,
 } from '../protocol/centrifuge-params.js';
 import { PROTO_CENTRIFUGE, PROTO_CENTRIFUGE_PROTOBUF, PROTO_CENTRIFUGE_UNI, type ProtocolId } from '../protocol/push.js';
+import { connectProxyRequest, publishProxyRequest, readConnectProxyReply, readPublishProxyReply } from '../protocol/centrifuge-proxy.js';
 import type { UniMode } from './transport.js';
 
 /** SubscribeRequest.flag bits (centrifugal/protocol); channel compaction (1) is not offered, so ignored. */
@@ -275,6 +276,15 @@ export class CentrifugeClient extends Client {
     }
   }
 
+  /** The connect proxy's answer as credentials (its `channels` become server-side subscriptions). */
+  private async proxyConnect(p: ConnectParams): Promise<Authenticated | ProtocolError | { disconnect: DisconnectReason }> {
+    const body = connectProxyRequest(this.proxyClient(), p.data, p.name, p.version);
+    const d = await this.askProxy('connect', body, readConnectProxyReply);
+    if (!('result' in d)) return d;
+    this.proxiedConnect = true;
+    return { user: d.result.user, exp: d.result.expireAt, subs: new Map(d.result.channels.map((ch) => [ch, null])) };
+  }
+
   private connectFields(subs: ReadonlyMap<string, SubscribeFields>): ConnectFields {
     return {
       client: this.id,
@@ -291,15 +301,19 @@ export class CentrifugeClient extends Client {
 
   private async connect(id: number, p: ConnectParams): Promise<void> {
     this.clearHandshake();
-    const auth = await this.authenticate(p.token);
+    // No token: the application decides, when a connect proxy is configured (as Centrifugo).
+    const auth = p.token === null && this.ctx.proxy?.has('connect') ? await this.proxyConnect(p) : await this.authenticate(p.token);
+    if (auth !== 'invalid' && !isProtocolError(auth) && 'disconnect' in auth) return this.disconnect(auth.disconnect);
     if (this.state === STATE_CLOSED) return;
     if (auth === 'invalid') return this.disconnect(Disconnect.InvalidToken);
     if (isProtocolError(auth) && this.uni !== undefined) return this.disconnect(uniDisconnectOf(auth));
     if (isProtocolError(auth)) {
       this.replyError(id, auth);
       this.flush();
-      // Centrifugo closes after a refused connect; 109 lets the SDK fetch a new token first.
-      return this.disconnect(auth.code === ErrorCode.TokenExpired ? Disconnect.ConnectionClosed : Disconnect.InvalidToken);
+      // Centrifugo closes after a refused connect; 109 lets the SDK fetch a new token first, and
+      // a temporary refusal (a proxy that failed) lets it come back later.
+      const retry = auth.code === ErrorCode.TokenExpired || auth.temporary === true;
+      return this.disconnect(retry ? Disconnect.ConnectionClosed : Disconnect.InvalidToken);
     }
     // Centrifugo's client.user_connection_limit: the connection over it is closed, 3504.
     if (this.ctx.userConnectionLimitReached(auth.user)) return this.disconnect(Disconnect.ConnectionLimit);
@@ -396,7 +410,8 @@ export class CentrifugeClient extends Client {
       return this.replyError(id, protocolError(ErrorCode.UnrecoverablePosition));
     }
     const ttl = ttlOf(check.expireAt);
-    this.sendRecoveryReply(this.ctx.hub.prepareBytes(this.codec.subscribe(id, { ...subscribeFields(p, null), ttl }), this.codec.binary));
+    const fields = { ...subscribeFields(p, check.data ?? null), ttl };
+    this.sendRecoveryReply(this.ctx.hub.prepareBytes(this.codec.subscribe(id, fields), this.codec.binary));
     this.activate(p, false);
     this.armSubscriptionExpiry(channel, check.expireAt);
   }
@@ -432,10 +447,20 @@ export class CentrifugeClient extends Client {
   private async publish(id: number, p: PublishParams): Promise<void> {
     const ns = this.ctx.rules.resolve(p.channel);
     if (!ns) return this.replyError(id, protocolError(ErrorCode.UnknownChannel));
-    if (!ns.publish) return this.replyError(id, protocolError(ErrorCode.PermissionDenied));
+    let data = p.data;
+    let skipHistory = false;
+    if (ns.proxyPublish && this.ctx.proxy?.has('publish')) {
+      // The application decides instead of the namespace's `publish`, and may rewrite the data.
+      const d = await this.askProxy('publish', publishProxyRequest(this.proxyClient(), p.channel, p.data), readPublishProxyReply);
+      if (this.state === STATE_CLOSED) return;
+      if ('disconnect' in d) return this.disconnect(d.disconnect);
+      if (isProtocolError(d)) return this.replyError(id, d);
+      data = d.result.data ?? data;
+      skipHistory = d.result.skipHistory;
+    } else if (!ns.publish) return this.replyError(id, protocolError(ErrorCode.PermissionDenied));
     try {
-      await this.ctx.broker.publish(p.channel, p.data, {
-        historySize: ns.historySize,
+      await this.ctx.broker.publish(p.channel, data, {
+        historySize: skipHistory ? 0 : ns.historySize,
         historyTtlMs: ns.historyTtlMs,
         info: { client: this.id, user: this.user },
       });

@@ -15,6 +15,16 @@ import type { Logger } from './logger.js';
 import type { PreparedFrame, TransportConnection, ConnectionHandler } from './transport.js';
 import { TokenError, type SubscriptionGrant, type TokenVerifier } from './auth.js';
 import { brokerFailure } from './errors.js';
+import type { AppProxy } from './proxy.js';
+import {
+  readRefreshProxyReply,
+  readSubscribeProxyReply,
+  refreshProxyRequest,
+  subscribeProxyRequest,
+  type ProxyClient,
+  type ProxyDecision,
+  type ProxyKind,
+} from '../protocol/centrifuge-proxy.js';
 import { BURST_SLICE_BYTES, Writer, type FlushScheduler, type WriterOwner } from './writer.js';
 import {
   Disconnect,
@@ -25,7 +35,7 @@ import {
   type DisconnectReason,
   type ProtocolError,
 } from '../protocol/codes.js';
-import type { ProtocolId } from '../protocol/push.js';
+import { PROTO_CENTRIFUGE_PROTOBUF, type ProtocolId } from '../protocol/push.js';
 
 /** What a client needs from the gateway that owns it. */
 export interface ClientContext {
@@ -40,6 +50,8 @@ export interface ClientContext {
   readonly recoveryBudget: RecoveryBudget;
   readonly recoverySlots: RecoverySlots;
   readonly verifier: TokenVerifier | null;
+  /** The application's backend (proxies); null when none is configured. */
+  readonly proxy: AppProxy | null;
   readonly version: string;
   readonly nodeId: string;
   clientClosed(client: Client): void;
@@ -87,7 +99,12 @@ const payloadBytes = (p: Publication): number => p.data.length;
 export interface SubscribeAllowed {
   readonly ns: ResolvedNamespace;
   readonly expireAt: number;
+  /** JSON text of `data` for the subscribe result (a subscribe proxy's), or null. */
+  readonly data?: string | null;
 }
+
+/** Centrifugo's answer when a proxy cannot be asked or answered nonsense: internal, temporary (fail closed). */
+const PROXY_FAILED = protocolError(ErrorCode.Internal, 'the application could not be asked, retry later', true);
 /** A refusal that closes the connection (a subscription token for another channel, user or client: 3500). */
 export interface SubscribeDisconnect {
   readonly disconnect: DisconnectReason;
@@ -132,6 +149,10 @@ export abstract class Client implements ConnectionHandler, WriterOwner {
   private expiryTimer: NodeJS.Timeout | null = null;
   /** Subscriptions whose token grant ends: channel → the timer that ends them (at most one per subscription). */
   private readonly subExpiry = new Map<string, NodeJS.Timeout>();
+  /** Centrifugo's transport name (proxy requests). */
+  transportName = 'websocket';
+  /** The client's request headers the proxies pass on. */
+  requestHeaders: Readonly<Record<string, string>> = {};
 
   constructor(
     protected readonly ctx: ClientContext,
@@ -199,10 +220,29 @@ export abstract class Client implements ConnectionHandler, WriterOwner {
       const ms = Math.max(0, exp * 1000 - Date.now());
       // Beyond setTimeout's range the token outlives any process; no timer needed.
       if (ms < 2 ** 31 - 1) {
-        this.expiryTimer = setTimeout(() => this.disconnect(Disconnect.Expired), ms);
+        this.expiryTimer = setTimeout(() => void this.expire(), ms);
         this.expiryTimer.unref();
       }
     }
+  }
+
+  /** Whether the connect proxy authenticated this connection (its expiry then asks the refresh proxy). */
+  protected proxiedConnect = false;
+
+  /**
+   * The connection's time is up: a connection the connect proxy let in asks the refresh proxy
+   * (Centrifugo's server-side refresh) — a new `expire_at` extends it; `expired`, a refusal or a
+   * proxy that fails ends it (3005, so the client reconnects and is asked again: fail closed).
+   */
+  private async expire(): Promise<void> {
+    this.expiryTimer = null;
+    if (this.state === STATE_CLOSED) return;
+    if (!this.proxiedConnect || !this.ctx.proxy?.has('refresh')) return this.disconnect(Disconnect.Expired);
+    const d = await this.askProxy('refresh', refreshProxyRequest(this.proxyClient()), readRefreshProxyReply);
+    if (this.state === STATE_CLOSED) return;
+    if ('disconnect' in d) return this.disconnect(d.disconnect);
+    if (isProtocolError(d) || d.result.expired || d.result.expireAt <= nowSeconds()) return this.disconnect(Disconnect.Expired);
+    this.setCredentials(this.user, d.result.expireAt);
   }
 
   /**
@@ -215,6 +255,7 @@ export abstract class Client implements ConnectionHandler, WriterOwner {
     if (!ns) return protocolError(ErrorCode.UnknownChannel);
     const limits = this.checkRoom(channel);
     if (limits !== null) return limits;
+    if (token === null && ns.proxySubscribe && this.ctx.proxy?.has('subscribe')) return this.proxySubscribe(channel, ns);
     if (token === null) {
       if (ns.subscribe === 'token') return protocolError(ErrorCode.PermissionDenied);
       if (ns.subscribe === 'authenticated' && this.user === '') return protocolError(ErrorCode.PermissionDenied);
@@ -232,6 +273,53 @@ export abstract class Client implements ConnectionHandler, WriterOwner {
     // A grant that already ended (`expire_at` in the past, `exp` still ahead): Centrifugo's 110.
     if (grant.expireAt > 0 && grant.expireAt <= nowSeconds()) return protocolError(ErrorCode.Expired);
     return { ns, expireAt: grant.expireAt };
+  }
+
+  /**
+   * Asks the application whether this connection may subscribe (Centrifugo's subscribe proxy;
+   * the namespace's own rules do not apply then): its error or disconnect, or the grant.
+   */
+  private async proxySubscribe(channel: string, ns: ResolvedNamespace): Promise<SubscribeCheck> {
+    const d = await this.askProxy('subscribe', subscribeProxyRequest(this.proxyClient(), channel, null, null), readSubscribeProxyReply);
+    if (this.state === STATE_CLOSED) return protocolError(ErrorCode.Expired, 'connection closed');
+    if (!('result' in d)) return d;
+    const again = this.checkRoom(channel);
+    if (again !== null) return again;
+    return { ns, expireAt: d.result.expireAt, data: d.result.data };
+  }
+
+  /** Who this connection is, as proxy requests say it. */
+  protected proxyClient(): ProxyClient {
+    return {
+      client: this.id,
+      transport: this.transportName,
+      protocol: this.protocol === PROTO_CENTRIFUGE_PROTOBUF ? 'protobuf' : 'json',
+      user: this.user,
+    };
+  }
+
+  /**
+   * One proxy request: the application's decision (result, error, or disconnect), counted; a
+   * failure or an unreadable reply is PROXY_FAILED (fail closed), counted as `failed`.
+   */
+  protected async askProxy<R>(
+    kind: ProxyKind,
+    body: string,
+    read: (text: string) => ProxyDecision<R>,
+  ): Promise<{ result: R } | ProtocolError | SubscribeDisconnect> {
+    let d: ProxyDecision<R>;
+    try {
+      d = read(await this.ctx.proxy!.post(kind, body, this.requestHeaders));
+    } catch (err) {
+      d = { unreadable: (err as Error).message };
+    }
+    if ('unreadable' in d) {
+      this.ctx.stats.countProxy(kind, 'failed');
+      this.ctx.log.warn({ client: this.id, proxy: kind, reason: d.unreadable }, 'proxy failed; refused');
+      return PROXY_FAILED;
+    }
+    this.ctx.stats.countProxy(kind, 'result' in d ? 'allowed' : 'refused');
+    return 'error' in d ? d.error : d;
   }
 
   /** Already subscribed (105) or no room for another channel (106); null when there is room. */

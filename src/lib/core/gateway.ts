@@ -20,6 +20,7 @@ import { MemoryPresence, type PresenceInfo, type PresenceStats, type PresenceSto
 import { decodeControl, type UserCommand } from './control.js';
 import { UserIndex } from './users.js';
 import { ConnectionRate } from './connection-rate.js';
+import type { AppProxy } from './proxy.js';
 import { silentLogger, type Logger } from './logger.js';
 import { GatewayStats } from './stats.js';
 import type {
@@ -54,6 +55,8 @@ export interface GatewayDeps {
   readonly presence?: PresenceStore;
   /** Wall clock, ms (the connection rate's buckets); default Date.now. */
   readonly now?: () => number;
+  /** The application's backend, for the configured proxies (core/proxy.ts); none: nothing is proxied. */
+  readonly proxy?: AppProxy | null;
 }
 
 /**
@@ -72,6 +75,7 @@ export class Gateway implements ConnectionAcceptor, BrokerEventHandler, ClientCo
   readonly stats = new GatewayStats();
   readonly presence: PresenceStore;
   readonly verifier: TokenVerifier | null;
+  readonly proxy: AppProxy | null;
   readonly version = VERSION;
   readonly nodeId = randomBytes(4).toString('hex');
   readonly broker: Broker;
@@ -102,6 +106,7 @@ export class Gateway implements ConnectionAcceptor, BrokerEventHandler, ClientCo
     this.recoveryBudget = new RecoveryBudget(opts.recovery);
     this.recoverySlots = new RecoverySlots(opts.recovery);
     this.verifier = deps.verifier ?? null;
+    this.proxy = deps.proxy ?? null;
     this.connectionRate =
       opts.connectionRatePerIp > 0 ? new ConnectionRate(opts.connectionRatePerIp, opts.connectionBurstPerIp, deps.now ?? Date.now) : null;
     this.api = new ServerApi({
@@ -244,11 +249,15 @@ export class Gateway implements ConnectionAcceptor, BrokerEventHandler, ClientCo
   accept(conn: TransportConnection, info: ConnectionInfo): ConnectionHandler {
     if (info.protocol === 'centrifuge') {
       const client = new CentrifugeClient(this, conn, info.ip, info.binary === true, info.session, info.uni);
+      client.transportName = info.transport ?? 'websocket';
+      if (info.headers) client.requestHeaders = info.headers;
       if (info.connectRequest !== undefined) client.onMessage(Buffer.from(info.connectRequest), false);
       this.register(client, info.ip, 'centrifuge');
       return client;
     }
     const client = new OdinClient(this, conn, info.ip);
+    client.transportName = 'odin';
+    if (info.headers) client.requestHeaders = info.headers;
     this.register(client, info.ip, 'odin');
     if (info.token !== undefined) this.authenticateOdin(client, info.token);
     else if (this.opts.allowAnonymous) client.start('', 0);

@@ -77,6 +77,24 @@ export const DEFAULT_RECOVERY_MAX_WAITING = 4096;
 export const DEFAULT_RECONNECT_MIN_DELAY_MS = 500;
 export const DEFAULT_RECONNECT_MAX_DELAY_MS = 5_000;
 export const MAX_WRITE_DELAY_MS = 1000;
+/** Longest wait for the application's answer to a proxy request, ms (then refused: 100, temporary). */
+export const DEFAULT_PROXY_TIMEOUT_MS = 1_000;
+
+/** One of Centrifugo's proxies (proxy.connect|subscribe|publish|refresh): where, how long, which client headers go along. */
+const proxyEndpointSchema = z
+  .object({
+    /** http(s) URL the JSON request is POSTed to; '' = not proxied. */
+    url: z.union([z.literal(''), z.url({ protocol: /^https?$/ })]).default(''),
+    timeoutMs: z.number().int().min(1).max(60_000).default(DEFAULT_PROXY_TIMEOUT_MS),
+    /** Names of the client's request headers passed to the backend (e.g. cookie, authorization). */
+    headers: z
+      .array(z.string().regex(/^[A-Za-z0-9-]+$/))
+      .max(32)
+      .default([])
+      .transform((h) => h.map((n) => n.toLowerCase())),
+  })
+  .strict()
+  .default({ url: '', timeoutMs: DEFAULT_PROXY_TIMEOUT_MS, headers: [] });
 /**
  * Grace after a subscription token's grant ends before the subscription is ended (unsubscribe
  * 2501, "subscription expired"), ms: time for the client's `sub_refresh` with a new token to
@@ -118,6 +136,10 @@ const namespaceSchema = z
      * still queued in the connection's write window are conflated (see client.writeDelayMs).
      */
     conflation: z.enum(['none', 'latest']).default('none'),
+    /** Ask the application (`proxy.subscribe`) whether a client may subscribe without a subscription token. */
+    proxySubscribe: z.boolean().default(false),
+    /** Ask the application (`proxy.publish`) whether a client publish goes on (it decides instead of `publish`). */
+    proxyPublish: z.boolean().default(false),
   })
   .strict()
   .refine((n) => !n.joinLeave || n.presence, { message: 'joinLeave needs presence: true', path: ['joinLeave'] });
@@ -226,6 +248,16 @@ export const gatewayOptionsSchema = z
       })
       .strict()
       .default({ minDelayMs: DEFAULT_RECONNECT_MIN_DELAY_MS, maxDelayMs: DEFAULT_RECONNECT_MAX_DELAY_MS }),
+    /** Centrifugo's proxies to the application, over HTTP (docs/protocol.md, "Proxies"). */
+    proxy: z
+      .object({ connect: proxyEndpointSchema, subscribe: proxyEndpointSchema, publish: proxyEndpointSchema, refresh: proxyEndpointSchema })
+      .strict()
+      .default({
+        connect: { url: '', timeoutMs: DEFAULT_PROXY_TIMEOUT_MS, headers: [] },
+        subscribe: { url: '', timeoutMs: DEFAULT_PROXY_TIMEOUT_MS, headers: [] },
+        publish: { url: '', timeoutMs: DEFAULT_PROXY_TIMEOUT_MS, headers: [] },
+        refresh: { url: '', timeoutMs: DEFAULT_PROXY_TIMEOUT_MS, headers: [] },
+      }),
     client: z
       .object({
         writeDelayMs: z.number().int().min(0).max(MAX_WRITE_DELAY_MS).default(DEFAULT_WRITE_DELAY_MS),
@@ -338,6 +370,7 @@ export function resolveGatewayOptions(input: unknown = {}): GatewayOptions {
   Object.freeze(o.client);
   Object.freeze(o.recovery);
   Object.freeze(o.reconnect);
+  Object.freeze(o.proxy);
   for (const ns of o.namespaces) Object.freeze(ns);
   Object.freeze(o.namespaces);
   return Object.freeze(o);

@@ -23,6 +23,8 @@ export class GatewayStats {
   slowDisconnects = 0;
   /** Tokens refused, by reason (`mismatch`: a subscription token for another channel, user or client). */
   tokenRefusals: Record<TokenRefusal, number> = { invalid: 0, expired: 0, unavailable: 0, mismatch: 0 };
+  /** Proxy requests to the application, by kind and outcome (`ws_proxy_requests_total`). */
+  proxyRequests = new Map<string, number>();
   /** Subscriptions ended because their token's grant ran out (unsubscribe 2501). */
   subscriptionsExpired = 0;
   /** Publications replaced in a queue by a newer one of the same channel (keep-latest conflation). */
@@ -44,6 +46,11 @@ export class GatewayStats {
 
   countDisconnect(code: number): void {
     this.disconnects.set(code, (this.disconnects.get(code) ?? 0) + 1);
+  }
+
+  countProxy(kind: string, outcome: string): void {
+    const key = `${kind}:${outcome}`;
+    this.proxyRequests.set(key, (this.proxyRequests.get(key) ?? 0) + 1);
   }
 
   countCommandError(code: number): void {

@@ -66,6 +66,10 @@ export interface ConnectionInfo {
   readonly uni?: UniMode;
   /** uni_websocket: the connect request from the `cf_connect` query parameter (else the first message is it). */
   readonly connectRequest?: string;
+  /** Centrifugo's name of the transport, as proxy requests carry it (default `websocket`). */
+  readonly transport?: string;
+  /** The request headers the proxies pass on (`proxy.*.headers`, lower-case names), taken at upgrade. */
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
 export type UniMode = 'websocket' | 'stream';

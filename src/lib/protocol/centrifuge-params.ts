@@ -19,6 +19,10 @@ export interface ConnectParams extends TokenParams {
    * subscribed to (each with its own subscription `token` and recovery position, if any).
    */
   readonly requested: Readonly<Record<string, { readonly since: StreamPosition | null; readonly token: string | null }>>;
+  /** The connect `data` as JSON text (what a connect proxy is given), or null. */
+  readonly data: string | null;
+  readonly name: string;
+  readonly version: string;
 }
 export interface ChannelParams {
   readonly channel: string;
@@ -88,7 +92,19 @@ export function parseCentrifugeParams(cmd: CentrifugeCommand): TypedCentrifugeCo
           requested[ch] = { since: pos, token: token === '' ? null : token };
         }
       }
-      return { id, method: 'connect', params: { token: typeof p.token === 'string' ? p.token : null, subs, requested } };
+      if (jsonTooDeep(p.data)) return protocolError(ErrorCode.BadRequest, `data nests deeper than ${MAX_JSON_DEPTH} levels`);
+      return {
+        id,
+        method: 'connect',
+        params: {
+          token: typeof p.token === 'string' ? p.token : null,
+          subs,
+          requested,
+          data: p.data === undefined ? null : JSON.stringify(p.data),
+          name: typeof p.name === 'string' ? p.name.slice(0, 64) : '',
+          version: typeof p.version === 'string' ? p.version.slice(0, 64) : '',
+        },
+      };
     }
     case 'refresh':
       return { id, method: cmd.method, params: { token: typeof p.token === 'string' ? p.token : null } };

@@ -10,6 +10,7 @@ import type { HandshakeTracker, HttpReply, HttpRequest, ProtocolName, TransportH
 import { readBody } from '../http/body.js';
 import { json, Router } from '../http/router.js';
 import { UNI_WS_PATH, WS_PATH } from '../protocol/addresses.js';
+import { pickHeaders } from '../http/pick-headers.js';
 import { ErrorCode } from '../protocol/codes.js';
 import { checkApiKey } from '../http/api-key.js';
 import { serveApi } from './api-http.js';
@@ -167,6 +168,7 @@ export function createGatewayApp(gateway: Gateway, registry: Registry, opts: Gat
     nodeId: gateway.nodeId,
     originAllowed: (o) => gateway.originAllowed(o),
     publicationOf: (f) => gateway.hub.publicationOf(f),
+    proxyHeaders: proxyHeaderNames(gateway),
   });
   // Sessions of other nodes (other workers of `--workers N`, other hosts) are reached through it.
   emu.router = opts.sessionRouter?.(gateway.nodeId, emu.deliverLocal) ?? null;
@@ -267,6 +269,7 @@ export function decideUpgrade(gateway: Gateway, req: HttpRequest, pending?: Pend
     ...(token !== undefined ? { token } : {}),
     ...(binary ? { binary: true } : {}),
     ...(uni ? uniInfo(url) : {}),
+    ...proxyHeadersOf(gateway, req),
   };
   const admission = gateway.admit(info, pending ? { total: pending.total, fromIp: pending.fromIp(req.ip) } : undefined);
   if (admission.ok) return { ok: true, info };
@@ -275,10 +278,24 @@ export function decideUpgrade(gateway: Gateway, req: HttpRequest, pending?: Pend
     : { ...admission, headers: { 'Retry-After': String(admission.retryAfterSeconds) } };
 }
 
+/** The names of the client headers any proxy passes on (`proxy.*.headers`). */
+export function proxyHeaderNames(gateway: Gateway): readonly string[] {
+  const p = gateway.opts.proxy;
+  return [...new Set([...p.connect.headers, ...p.subscribe.headers, ...p.publish.headers, ...p.refresh.headers])];
+}
+
+/** The request's headers the proxies pass on, when any are configured. */
+function proxyHeadersOf(gateway: Gateway, req: HttpRequest): { headers?: Record<string, string> } {
+  const names = proxyHeaderNames(gateway);
+  return names.length === 0 ? {} : { headers: pickHeaders(req, names) };
+}
+
 /** uni_websocket: liveness by WebSocket pings; the connect request from `cf_connect` if given (else the first message). */
-function uniInfo(url: URL): { uni: 'websocket'; connectRequest?: string } {
+function uniInfo(url: URL): { uni: 'websocket'; transport: string; connectRequest?: string } {
   const connect = url.searchParams.get(SSE_CONNECT_PARAM);
-  return connect ? { uni: 'websocket', connectRequest: connect } : { uni: 'websocket' };
+  return connect
+    ? { uni: 'websocket', transport: 'uni_websocket', connectRequest: connect }
+    : { uni: 'websocket', transport: 'uni_websocket' };
 }
 
 function tokenFrom(authorization: string | undefined, url: URL): string | undefined {

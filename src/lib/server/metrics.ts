@@ -111,6 +111,19 @@ export function createMetrics(gw: Gateway): Registry {
     'reason',
     () => Object.entries(s.tokenRefusals),
   );
+  new Counter({
+    name: 'ws_proxy_requests_total',
+    help: 'Requests to the application (proxy.connect|subscribe|publish|refresh), by proxy and outcome: allowed, refused (its error or disconnect), failed (down, slow, non-2xx, garbage: refused with 100, temporary).',
+    labelNames: ['proxy', 'outcome'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [key, n] of s.proxyRequests) {
+        const [proxy, outcome] = key.split(':');
+        this.inc({ proxy, outcome }, n);
+      }
+    },
+  });
   counterFrom(
     registry,
     'ws_subscriptions_expired_total',

@@ -20,6 +20,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ConnectionAcceptor, ConnectionInfo, FrameEncoder, HttpReply, HttpRequest } from '../core/transport.js';
 import { readBody, type BodyLimits } from '../http/body.js';
+import { pickHeaders } from '../http/pick-headers.js';
 import { json } from '../http/router.js';
 import { ErrorCode } from '../protocol/codes.js';
 import { parseEmulationRequest } from '../protocol/centrifuge-emulation.js';
@@ -57,7 +58,18 @@ export interface EmulationOptions {
   readonly originAllowed: (origin: string) => boolean;
   /** The publication a unidirectional frame carries (uni_sse event ids); core's `Hub.publicationOf`. */
   readonly publicationOf?: FramePublication;
+  /** Request headers the proxies pass on (lower case). */
+  readonly proxyHeaders?: readonly string[];
 }
+
+/** Centrifugo's transport name of each framing, as proxy requests carry it. */
+const TRANSPORT_NAMES: Readonly<Record<Framing, string>> = {
+  [FRAMING_NDJSON]: 'http_stream',
+  [FRAMING_PROTOBUF]: 'http_stream',
+  [FRAMING_SSE]: 'sse',
+  [FRAMING_UNI_SSE]: 'uni_sse',
+  [FRAMING_UNI_NDJSON]: 'uni_http_stream',
+};
 
 const OCTET_STREAM = 'application/octet-stream';
 /** Centrifugo's headers on a stream: no caching, no proxy buffering (nginx). */
@@ -247,6 +259,11 @@ export class EmulationEndpoints {
     return 'delivered';
   };
 
+  private headersOf(req: HttpRequest): { headers?: Record<string, string> } {
+    const names = this.opts.proxyHeaders ?? [];
+    return names.length === 0 ? {} : { headers: pickHeaders(req, names) };
+  }
+
   private async body(req: HttpRequest): Promise<Buffer | HttpReply> {
     const body = await readBody(req, this.limits);
     if (body === 'too_large') return fail(413, ErrorCode.BadRequest, `body larger than ${this.opts.maxBodyBytes} bytes`, true);
@@ -267,6 +284,8 @@ export class EmulationEndpoints {
       ...(origin !== undefined ? { origin } : {}),
       ...(framing === FRAMING_PROTOBUF ? { binary: true } : {}),
       ...(session !== null ? { session } : { uni: 'stream' as const }),
+      transport: TRANSPORT_NAMES[framing],
+      ...this.headersOf(req),
     };
     const admission = this.acceptor.admit(info);
     if (!admission.ok) return fail(admission.status, ADMISSION_CODES[admission.status] ?? ErrorCode.NotAvailable, admission.reason);
