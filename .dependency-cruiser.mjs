@@ -40,6 +40,7 @@ export const ALLOWED_ADAPTER_ARROWS = [
   ['dashboard', 'histogram', "the stats row's delivery-latency percentiles"],
   ['publisher', 'http', "the publisher's control API and listener use the one HTTP layer"],
   ['publisher', 'kafka', 'the Kafka sink produces through the Kafka seam (kafka/client.ts) to the Odin topics'],
+  ['publisher', 'runtime', "the process's Clock (runtime/clock.ts) when the publisher is given none (tests give a FakeClock)"],
   ['loadtest', 'histogram', "the load tester's latency and connect-time percentiles"],
   ['ops-probe', 'kafka', 'the Kafka probe reads through the Kafka seam (kafka/client.ts)'],
   [

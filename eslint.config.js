@@ -80,6 +80,18 @@ export default tseslint.config(
           paths: noIo('core/ does no IO: adapters are injected through its seams.').paths,
         },
       ],
+      // Time is a dependency: core reads it and sets timers only through the injected Clock (core/clock.ts).
+      'no-restricted-globals': [
+        'error',
+        ...['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'performance'].map((name) => ({
+          name,
+          message: 'core/ takes time and timers from its injected Clock (core/clock.ts).',
+        })),
+      ],
+      'no-restricted-properties': [
+        'error',
+        { object: 'Date', property: 'now', message: 'core/ reads time from its injected Clock (core/clock.ts).' },
+      ],
     },
   },
   layer(['src/apps/*/*.ts'], 'an app imports src/lib only, never another app.', '^\\.\\./(?!\\.\\./lib/)'),

@@ -11,7 +11,8 @@ import { fileURLToPath } from 'node:url';
 import { HttpApiTarget, NatsTarget, type Outgoing, type PublishTarget } from '../src/lib/loadtest/publisher.js';
 import type { LoadProtocol } from '../src/lib/loadtest/protocols.js';
 
-export const BENCH_API_KEY = 'bench-key';
+/** Sent to the gateways through GATEWAY_API_KEY (secrets are never flags); at least 16 characters. */
+export const BENCH_API_KEY = 'bench-api-key-0123';
 /** Connections a contender must accept (scenario 3 goes to 19,000 in one process). */
 const MAX_CONNECTIONS = 19_800;
 const START_TIMEOUT_MS = 15_000;
@@ -119,8 +120,6 @@ function gatewayArgs(): string[] {
     '127.0.0.1',
     '--port',
     '0',
-    '--api-key',
-    BENCH_API_KEY,
     '--log-level',
     'info',
     '--max-connections',

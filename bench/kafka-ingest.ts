@@ -90,9 +90,9 @@ async function startGateway(args: string[]): Promise<Gw> {
   // The gateway's log goes to a file (a pipe nobody reads would block it once full).
   const logFile = join(tmpdir(), `odin-ws-bench-gateway-${process.pid}.log`);
   const out = openSync(logFile, 'a');
-  const child = spawn(process.execPath, [BIN, 'gateway', '--host', '127.0.0.1', '--api-key', 'bench', ...args], {
+  const child = spawn(process.execPath, [BIN, 'gateway', '--host', '127.0.0.1', ...args], {
     stdio: ['ignore', out, out],
-    env: { ...process.env, LOG_LEVEL: 'warn' },
+    env: { ...process.env, LOG_LEVEL: 'warn', GATEWAY_API_KEY: 'bench-api-key-0123' },
   });
   closeSync(out);
   child.once('exit', (code, signal) => {

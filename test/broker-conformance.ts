@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { afterEach, describe, it } from 'node:test';
+import { ISSUE_20_ROWS } from './testkit/json-text-arb.js';
 import {
   BrokerError,
   type Broker,
@@ -248,6 +249,20 @@ export function runBrokerConformance(name: string, makeBroker: () => Broker | Pr
       const h = await broker.history(ch, { limit: 10 });
       assert.deepEqual(h.publications[0]!.tags, live.tags);
       assert.deepEqual(h.publications[0]!.info, live.info);
+    });
+
+    it('3. delivery and history: data byte for byte, with no tags unless published (issue 20)', async () => {
+      const { broker, rec } = await node();
+      const ch = uniqueChannel('bytes');
+      await broker.subscribe(ch);
+      const texts = [...ISSUE_20_ROWS, ' \n{"a" :\t[1.0 ,\r\n2E+0]}\t', '"\u2028\ud800\ufeff😀"'];
+      for (const t of texts) await broker.publish(ch, t, HISTORY);
+      await rec.waitFor(() => rec.of(ch).length >= texts.length, timeoutMs, 'deliveries');
+      const bytes = (ps: readonly { data: string }[]) => ps.map((p) => Buffer.from(p.data).toString('hex'));
+      const want = texts.map((t) => Buffer.from(t).toString('hex'));
+      assert.deepEqual(bytes(rec.of(ch)), want);
+      assert.deepEqual(bytes((await broker.history(ch, { limit: 100 })).publications), want);
+      assert.ok(rec.of(ch).every((p) => p.tags === undefined));
     });
 
     it('4. history: reads the log delivery comes from (since, limit, reverse)', async () => {

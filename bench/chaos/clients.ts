@@ -15,21 +15,27 @@
  *      real centrifuge SDK clients). maxConcurrent/maxWaiting override recovery.* for the run.
  *
  *   npm run build && node dist/bench/chaos/clients.js churn|storm [...]
- * Prints one JSON line; exits 1 if anything was lost, duplicated or not recovered.
+ * Prints one JSON line (with the run's CHAOS_SEED); exits 1 if anything was lost, duplicated or not
+ * recovered. `CHAOS_SEED=<seed>` replays a run's random draws (docs/reliability.md).
  */
 import { mkdtempSync, readdirSync, statSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LoadRun, type Totals } from '../../src/lib/loadtest/runner.js';
 import { HttpApiTarget, RatePublisher } from '../../src/lib/loadtest/publisher.js';
-import { startGatewayProcess, pollUntil, type GatewayProcess } from '../../test/testkit/gateway-process.js';
+import { startGatewayProcess, type GatewayProcess } from '../../test/testkit/gateway-process.js';
+import { waitFor } from '../../test/testkit/wait.js';
 import { runReconnectStorm } from '../../test/testkit/storm.js';
+import { chaosSeed } from '../../test/testkit/chaos-seed.js';
 import { rssBytes } from '../proc.js';
 
 const API_KEY = 'chaos-bench-key';
 const CHANNELS = ['BTC', 'ETH', 'SOL', 'ODIN', 'DOGE'].map((s) => `${s}.trade`);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const arg = (i: number, d: number): number => Number(process.argv[i] ?? d);
+/** Seed of every random draw of the run (which connections are cut, reconnect jitter). */
+const seed = chaosSeed();
+console.error(`# CHAOS_SEED=${seed}`);
 
 async function gauges(gw: GatewayProcess): Promise<Record<string, number>> {
   const text = await (await fetch(`${gw.url}/metrics`)).text();
@@ -71,7 +77,7 @@ async function gcAndSnapshot(gw: GatewayProcess, dir: string): Promise<Record<st
   const before = new Set(readdirSync(dir));
   process.kill(gw.pid, 'SIGUSR2');
   let file = '';
-  await pollUntil(
+  await waitFor(
     async () => {
       file = readdirSync(dir).find((f) => !before.has(f) && f.endsWith('.heapsnapshot')) ?? '';
       if (file === '') return false;
@@ -81,7 +87,7 @@ async function gcAndSnapshot(gw: GatewayProcess, dir: string): Promise<Record<st
     },
     120_000,
     'heap snapshot written',
-    200,
+    { everyMs: 200 },
   );
   return { ...(await memory(gw)), snapshot: join(dir, file) };
 }
@@ -130,6 +136,7 @@ async function churn(): Promise<boolean> {
       reconnect: true,
       connectRetries: 5,
       dropPerSecond: drops,
+      seed,
     });
     await run.waitConnected((connections / 500) * 2000 + 15_000);
     const before = await snapshot(gw);
@@ -151,7 +158,7 @@ async function churn(): Promise<boolean> {
     const during = await snapshot(gw);
     const t = await run.stop();
     await target.close(); // its keep-alive sockets would count as the gateway's fds
-    await pollUntil(async () => (await gauges(gw))['ws_connections_active'] === 0, 30_000, 'every connection gone', 200);
+    await waitFor(async () => (await gauges(gw))['ws_connections_active'] === 0, 30_000, 'every connection gone', { everyMs: 200 });
     await sleep(1_000);
     const after = { ...(await snapshot(gw)), ...(await memory(gw)) };
     const afterGc = await gcAndSnapshot(gw, heapDir);
@@ -159,6 +166,7 @@ async function churn(): Promise<boolean> {
     console.log(
       JSON.stringify({
         scenario: 'churn',
+        seed,
         connections,
         seconds,
         dropsPerSecond: drops,
@@ -195,12 +203,14 @@ async function storm(): Promise<boolean> {
     beforeMs: 10_000,
     allBackTimeoutMs: 180_000,
     gateway: Object.keys(recovery).length > 0 ? { recovery } : {},
+    seed,
     log: (l) => console.error(l),
   });
   const v = verdict(r.odin);
   console.log(
     JSON.stringify({
       scenario: 'storm',
+      seed,
       connections,
       sdkClients,
       rate,

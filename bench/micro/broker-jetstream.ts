@@ -9,8 +9,9 @@ import WebSocket from 'ws';
 import { JetStreamBroker } from '../../src/lib/broker-jetstream/jetstream-broker.js';
 import { MemoryBroker } from '../../src/lib/core/broker-memory.js';
 import type { Broker, Publication } from '../../src/lib/core/broker.js';
-import { startNatsServer } from '../../test/testkit/nats-cluster.js';
+import { startNatsServer } from '../../test/testkit/nats-server.js';
 import { callApi, startGatewayProcess } from '../../test/testkit/gateway-process.js';
+import { systemClock } from '../../src/lib/runtime/clock.js';
 
 const CLIENTS = Number(process.argv[2] ?? 200);
 const MESSAGES = Number(process.argv[3] ?? 1000);
@@ -119,7 +120,7 @@ async function main(): Promise<void> {
   const nats = await startNatsServer();
   try {
     console.log(`node ${process.version}, nats-server ${nats.url}, ${MESSAGES} messages`);
-    await brokerPath('MemoryBroker', new MemoryBroker());
+    await brokerPath('MemoryBroker', new MemoryBroker({ clock: systemClock }));
     await brokerPath('JetStreamBroker', new JetStreamBroker({ servers: nats.url }));
     await fanout('memory, 1 process', null, 1);
     await fanout('nats, 1 worker', nats.url, 1);

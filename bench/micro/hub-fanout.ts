@@ -7,6 +7,7 @@ import { MemoryBroker } from '../../src/lib/core/broker-memory.js';
 import { Gateway } from '../../src/lib/core/gateway.js';
 import { resolveGatewayOptions } from '../../src/lib/core/options.js';
 import type { ConnectionAcceptor, FrameEncoder, PreparedFrame, TransportConnection } from '../../src/lib/core/transport.js';
+import { systemClock } from '../../src/lib/runtime/clock.js';
 
 class NullConnection implements TransportConnection {
   frames = 0;
@@ -24,8 +25,9 @@ const [subs = 1000, pubs = 2000, burst = 10] = process.argv.slice(2).map(Number)
 
 async function main(): Promise<void> {
   const gw = new Gateway(resolveGatewayOptions({ maxConnections: subs + 1, commandRatePerSecond: 1e6 }), {
-    broker: new MemoryBroker(),
+    broker: new MemoryBroker({ clock: systemClock }),
     transport,
+    clock: systemClock,
   });
   await gw.start();
   const acceptor: ConnectionAcceptor = gw;

@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { JetStreamBroker } from '../../src/lib/broker-jetstream/jetstream-broker.js';
-import { startNatsServer } from '../../test/testkit/nats-cluster.js';
+import { startNatsServer } from '../../test/testkit/nats-server.js';
 
 const N = Number(process.argv[2] ?? 20_000);
 const REPEATS = Number(process.argv[3] ?? 3);

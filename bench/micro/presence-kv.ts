@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { JetStreamBroker } from '../../src/lib/broker-jetstream/jetstream-broker.js';
-import { startNatsServer } from '../../test/testkit/nats-cluster.js';
+import { startNatsServer } from '../../test/testkit/nats-server.js';
 import { startGatewayProcess } from '../../test/testkit/gateway-process.js';
 
 const ENTRIES = Number(process.argv[2] ?? 20000);

@@ -13,12 +13,12 @@ import { fileURLToPath } from 'node:url';
 import { connect } from '@nats-io/transport-node';
 import { startPublisher } from '../../src/lib/publisher/server.js';
 import type { SinkOptions } from '../../src/lib/publisher/options.js';
-import { startNatsServer } from '../../test/testkit/nats-cluster.js';
+import { startNatsServer } from '../../test/testkit/nats-server.js';
 import { parseFlags, toList, toNumber } from '../../src/lib/runtime/flags.js';
 
 const BIN = fileURLToPath(new URL('../../../bin/odin-ws.js', import.meta.url));
 const WARMUP_MS = 1000;
-const API_KEY = 'bench-key';
+const API_KEY = 'bench-api-key-0123';
 
 interface Row {
   sink: string;
@@ -35,8 +35,9 @@ interface Row {
 const delay = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 async function startGatewayProcess(): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, [BIN, 'gateway', '--port', '0', '--api-key', API_KEY, '--log-level', 'info'], {
+  const child = spawn(process.execPath, [BIN, 'gateway', '--port', '0', '--log-level', 'info'], {
     stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, GATEWAY_API_KEY: API_KEY },
   });
   let log = '';
   const url = await new Promise<string>((resolve, reject) => {

@@ -138,7 +138,7 @@ export class ConsoleView {
     );
     const items = (r.history ?? []).map((p) => {
       const li = document.createElement('li');
-      li.textContent = `#${p.offset} ${new Date(p.time).toISOString().slice(11, 23)} ${JSON.stringify(p.data)}`;
+      li.textContent = `#${p.offset} ${new Date(p.time).toISOString().slice(11, 23)} ${p.dataText ?? JSON.stringify(p.data)}`;
       return li;
     });
     $('inspect-history').replaceChildren(...items);
@@ -159,7 +159,7 @@ export class ConsoleView {
       channel,
       (data, m) => {
         const li = document.createElement('li');
-        li.textContent = `#${m.offset} ${JSON.stringify(data)}`;
+        li.textContent = `#${m.offset} ${m.dataText ?? JSON.stringify(data)}`;
         list.prepend(li);
         while (list.childElementCount > TAIL_MAX) list.lastElementChild.remove();
       },

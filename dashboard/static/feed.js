@@ -41,9 +41,8 @@ export class Feed {
       const channels = [...this.handlers.keys()];
       if (channels.length > 0) this.send({ type: 'subscribe', data: { channels } });
     };
-    ws.onmessage = (ev) => {
-      for (const line of String(ev.data).split('\n')) if (line) this.dispatch(JSON.parse(line));
-    };
+    // One Odin message a frame (its payload may hold raw line breaks as whitespace).
+    ws.onmessage = (ev) => this.dispatch(String(ev.data));
     ws.onclose = (ev) => {
       // 3500: invalid token, which is also how anonymous connections are refused.
       if (ev.code === 3500) this.needToken = true;
@@ -60,12 +59,17 @@ export class Feed {
     this.connect();
   }
 
-  dispatch(m) {
+  dispatch(text) {
+    const m = JSON.parse(text);
     if (m.type === 'subscription_ack' && Array.isArray(m.errors)) {
       for (const e of m.errors) this.errors.get(e.channel)?.(`${e.code}: ${e.message}`);
       return;
     }
     if (typeof m.channel !== 'string' || m.data === undefined) return;
+    // The payload as published: the push ends with `,"data":<text>}` (the first `,"data":`
+    // outside a string: earlier strings escape their quotes), so big integers and number
+    // formatting show as sent, not as JavaScript re-serializes them.
+    m.dataText = text.slice(text.indexOf(',"data":') + 8, text.lastIndexOf('}'));
     const set = this.handlers.get(m.channel);
     if (set) for (const fn of set) fn(m.data, m);
   }

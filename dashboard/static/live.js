@@ -1,6 +1,7 @@
 // The live view: one row per gateway process/node from the stats channel, their sum in the
 // tiles and charts, updated as rows arrive (about once a second per process).
 import { RollingChart } from './charts.js';
+import { validStatsRow } from './stats-row.js';
 import { $, fmtBytes, fmtDuration, fmtMs, fmtNum, row, setText } from './util.js';
 
 /** A process whose row is older than this is shown as stale and left out of the sums, ms. */
@@ -12,6 +13,8 @@ const max = (rows, f) => rows.reduce((a, r) => Math.max(a, f(r)), 0);
 export class LiveView {
   constructor() {
     this.nodes = new Map();
+    /** Rows dropped as malformed (shown in the "bad rows" tile). */
+    this.dropped = 0;
     this.charts = {
       connections: new RollingChart($('c-connections'), 'Connections and subscriptions', ['connections', 'subscriptions'], fmtNum),
       throughput: new RollingChart($('c-throughput'), 'Publications and deliveries per second', ['publications/s', 'deliveries/s'], fmtNum),
@@ -22,7 +25,11 @@ export class LiveView {
   }
 
   onRow(r) {
-    if (!r || r.v !== 1 || typeof r.node !== 'string') return;
+    if (!validStatsRow(r)) {
+      this.dropped++;
+      setText('t-dropped', fmtNum(this.dropped));
+      return;
+    }
     this.nodes.set(r.node, { row: r, seen: Date.now() });
     const now = Date.now();
     for (const [k, n] of this.nodes) if (now - n.seen > 10 * STALE_MS) this.nodes.delete(k);

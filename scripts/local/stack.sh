@@ -24,7 +24,7 @@ ROOT=$PWD
 : "${NATS_MONITOR_PORT:=8222}"
 : "${KAFKA_PORT:=19092}"
 : "${PROMETHEUS_PORT:=9091}"
-: "${GATEWAY_API_KEY:=local-dev-key}"
+: "${GATEWAY_API_KEY:=local-dev-api-key}"
 : "${GATEWAY_WORKERS:=1}"
 : "${PUBLISHER_RATE:=100}"
 : "${WAIT_SECONDS:=60}"
@@ -152,7 +152,7 @@ start_gateway() {
   fi
   running gateway || need_free_ports gateway GATEWAY_PORT
   spawn gateway "${CLI[@]}" gateway --host "$HOST" --port "$GATEWAY_PORT" --broker nats \
-    --nats-url "nats://$HOST:$NATS_PORT" --workers "$GATEWAY_WORKERS" --api-key "$GATEWAY_API_KEY" "${ingest[@]}"
+    --nats-url "nats://$HOST:$NATS_PORT" --workers "$GATEWAY_WORKERS" "${ingest[@]}"
   wait_healthy gateway "$GATEWAY_PORT" gateway --gateway "http://$HOST:$GATEWAY_PORT"
 }
 

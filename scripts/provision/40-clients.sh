@@ -30,3 +30,14 @@ if [ ! -x "$bin" ] || [ -n "$(find "$src" -newer "$bin" -type f | head -1)" ]; t
   echo "provision: building the Go compat driver (centrifuge-go, gocent)" >&2
   (cd "$src" && go build -o "$bin" .)
 fi
+
+# The Java SDK (centrifuge-java, protobuf) driver: test/compat/java, built with Maven into
+# .tmp/compat/java; rebuilt only when a source file is newer than the jar (offline once resolved).
+jar="$out/java/java-compat-1.jar"
+jsrc="$root/test/compat/java"
+if [ ! -f "$jar" ] || [ -n "$(find "$jsrc" -newer "$jar" -type f | head -1)" ]; then
+  apt_need openjdk-17-jdk-headless javac
+  apt_need maven mvn
+  echo "provision: building the Java compat driver (centrifuge-java)" >&2
+  mvn -q -B -f "$jsrc/pom.xml" -Dcompat.out="$out/java" package -DskipTests
+fi

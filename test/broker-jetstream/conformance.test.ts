@@ -1,6 +1,6 @@
 import { after, before } from 'node:test';
 import { JetStreamBroker } from '../../src/lib/broker-jetstream/jetstream-broker.js';
-import { startNatsServer, type NatsServerHandle } from '../testkit/nats-cluster.js';
+import { startNatsServer, type NatsServerHandle } from '../testkit/nats-server.js';
 import { runBrokerConformance } from '../broker-conformance.js';
 
 let nats: NatsServerHandle | undefined;

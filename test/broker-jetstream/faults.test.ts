@@ -9,8 +9,10 @@ import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { JetStreamBroker } from '../../src/lib/broker-jetstream/jetstream-broker.js';
 import type { StreamPosition } from '../../src/lib/core/broker.js';
-import { startNatsCluster, startNatsServer, type NatsClusterHandle, type NatsServerHandle } from '../testkit/nats-cluster.js';
-import { callApi, pollUntil, startGatewayProcess, type GatewayProcess, apiOk, assertApiOk } from '../testkit/gateway-process.js';
+import { startNatsCluster, type NatsClusterHandle } from '../testkit/nats-cluster.js';
+import { startNatsServer, type NatsServerHandle } from '../testkit/nats-server.js';
+import { callApi, startGatewayProcess, type GatewayProcess, apiOk, assertApiOk } from '../testkit/gateway-process.js';
+import { waitFor } from '../testkit/wait.js';
 import { Recorder } from '../broker-conformance.js';
 import { SdkSubscriber } from '../testkit/sdk-subscriber.js';
 
@@ -60,7 +62,7 @@ describe('3-node NATS cluster, R3 stream: the stream leader is killed mid-stream
       }
     })();
 
-    await pollUntil(() => acked.length >= 200, 20_000, '200 acked before the kill');
+    await waitFor(() => acked.length >= 200, 20_000, '200 acked before the kill', { everyMs: 50 });
     const nc = await connect({ servers: cluster.urls });
     const jsm = await jetstreamManager(nc, { checkAPI: false });
     const leaderName = (await jsm.streams.info('R3TEST')).cluster?.leader;
@@ -70,7 +72,7 @@ describe('3-node NATS cluster, R3 stream: the stream leader is killed mid-stream
     const ackedAtKill = acked.length;
     const killedAt = Date.now();
     await leader.kill();
-    await pollUntil(() => acked.length >= ackedAtKill + 400, 30_000, '400 more acked after the kill');
+    await waitFor(() => acked.length >= ackedAtKill + 400, 30_000, '400 more acked after the kill', { everyMs: 50 });
     stop = true;
     await publisher;
     const lastOffset = acked[acked.length - 1]!.offset;
@@ -127,7 +129,7 @@ describe('the only nats-server goes down and comes back', () => {
     const killedAt = Date.now();
     await nats.kill();
     let first503 = 0;
-    await pollUntil(
+    await waitFor(
       async () => {
         const t = Date.now();
         const r = await callApi(g1.url, API_KEY, 'publish', { channel: ch, data: { i: -1 } }, 6_000, {
@@ -139,6 +141,7 @@ describe('the only nats-server goes down and comes back', () => {
       },
       5_000,
       'API 503',
+      { everyMs: 50 },
     );
     assert.ok(first503 - killedAt <= 5_000, `503 after ${first503 - killedAt} ms`);
     // Centrifugo's default mode: HTTP 200 with the error (108, retry) in the body.
@@ -156,16 +159,17 @@ describe('the only nats-server goes down and comes back', () => {
     // Publish through g2 as soon as it accepts, while g1 may still be reconnecting: g1 must
     // catch up from the stream (or tell the client plainly).
     let n = 4;
-    await pollUntil(
+    await waitFor(
       async () => apiOk(await callApi(g2.url, API_KEY, 'publish', { channel: ch, data: { i: n } })),
       5_000,
       'g2 accepts publications again',
+      { everyMs: 50 },
     );
     n++;
     for (; n <= 10; n++) assertApiOk(await callApi(g2.url, API_KEY, 'publish', { channel: ch, data: { i: n } }));
     await s.waitFor(() => s.pubs.length >= 10 || s.subscribed.length > 1, 5_000, 'delivery after the restart');
     const resumedMs = Date.now() - restartedAt;
-    await pollUntil(async () => (await fetch(`${g1.url}/ready`)).status === 200, 5_000, '/ready 200 again');
+    await waitFor(async () => (await fetch(`${g1.url}/ready`)).status === 200, 5_000, '/ready 200 again', { everyMs: 50 });
     if (s.subscribed.length > 1) {
       // the gateway told the client to resubscribe: recovery must be explicit
       const re = s.subscribed[s.subscribed.length - 1]!;

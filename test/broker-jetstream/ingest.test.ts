@@ -5,7 +5,9 @@ import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
 import { JetStreamBroker } from '../../src/lib/broker-jetstream/jetstream-broker.js';
 import { NatsIngest, compileRules, mapSubject, DEFAULT_INGEST_RULES } from '../../src/lib/ingest-nats/nats-ingest.js';
 import { decodeChannel, encodeChannel } from '../../src/lib/broker-jetstream/subject.js';
-import { startNatsServer, type NatsServerHandle } from '../testkit/nats-cluster.js';
+import { odinEventType } from '../../src/lib/protocol/push.js';
+import { startNatsServer, type NatsServerHandle } from '../testkit/nats-server.js';
+import { systemClock } from '../../src/lib/runtime/clock.js';
 import { Recorder } from '../broker-conformance.js';
 
 describe('subject mapping', () => {
@@ -60,7 +62,7 @@ describe('NatsIngest into JetStreamBroker', () => {
     await broker.subscribe('market.stats');
     // Two gateway processes would each run an ingest on the same subjects.
     for (let i = 0; i < 2; i++) {
-      const ing = new NatsIngest({ servers: nats.url, broker });
+      const ing = new NatsIngest({ servers: nats.url, broker, clock: systemClock });
       await ing.start();
       stops.push(() => ing.stop());
     }
@@ -89,7 +91,9 @@ describe('NatsIngest into JetStreamBroker', () => {
       got.map((p) => (JSON.parse(p.data) as { price: number }).price),
       Array.from({ length: 50 }, (_, i) => 100 + i),
     );
-    assert.equal(got[0]!.tags?.['type'], 'price:update');
+    // No tag added (issue 20: tags only when published); the Odin push reads the data's type.
+    assert.equal(got[0]!.tags, undefined);
+    assert.equal(odinEventType(got[0]!), 'price:update');
     const h = await broker.history(ch, { limit: 1000 });
     assert.equal(h.publications.length, 50, 'each message stored once despite two ingests');
   });

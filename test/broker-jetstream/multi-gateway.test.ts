@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { spawnSync } from 'node:child_process';
-import { startNatsServer, type NatsServerHandle } from '../testkit/nats-cluster.js';
+import { startNatsServer, type NatsServerHandle } from '../testkit/nats-server.js';
 import { callApi, startGatewayProcess, type GatewayProcess, assertApiOk } from '../testkit/gateway-process.js';
 import { SdkSubscriber } from '../testkit/sdk-subscriber.js';
 

@@ -9,8 +9,8 @@ import { after, before, describe, it } from 'node:test';
 import { JetStreamBroker } from '../../src/lib/broker-jetstream/jetstream-broker.js';
 import { BrokerError } from '../../src/lib/core/broker.js';
 import { kvKeyOfChannel } from '../../src/lib/broker-jetstream/subject.js';
-import { startNatsServer, type NatsServerHandle } from '../testkit/nats-cluster.js';
-import { pollUntil } from '../testkit/gateway-process.js';
+import { startNatsServer, type NatsServerHandle } from '../testkit/nats-server.js';
+import { waitFor } from '../testkit/wait.js';
 import { startGateway } from '../../src/apps/gateway/compose.js';
 import { Centrifuge } from 'centrifuge';
 import WebSocket from 'ws';
@@ -118,7 +118,7 @@ describe('KvPresence on a real nats-server', () => {
       await z.close();
     }
     const closedAt = Date.now();
-    await pollUntil(async () => Object.keys(await y.presence.get('room.t')).length === 0, 10_000, 'expiry');
+    await waitFor(async () => Object.keys(await y.presence.get('room.t')).length === 0, 10_000, 'expiry', { everyMs: 50 });
     assert.ok(Date.now() - closedAt <= 2000 + 1500, `expired ${Date.now() - closedAt} ms after close (TTL 2000)`);
   });
 
@@ -152,7 +152,7 @@ describe('KvPresence on a real nats-server', () => {
     await nats.kill();
     await assert.rejects(y.presence.get('room.r'), (e: unknown) => e instanceof BrokerError && e.code === 'unavailable');
     await nats.restart();
-    await pollUntil(
+    await waitFor(
       async () => {
         try {
           return Object.keys(await y.presence.get('room.r')).join() === 'r1';
@@ -162,6 +162,7 @@ describe('KvPresence on a real nats-server', () => {
       },
       15_000,
       'r1 written again after the restart',
+      { everyMs: 50 },
     );
   });
 });

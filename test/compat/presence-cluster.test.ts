@@ -14,8 +14,8 @@ import { Centrifuge, type Subscription } from 'centrifuge';
 import WebSocket from 'ws';
 import { SignJWT } from 'jose';
 import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
-import { startNatsServer, type NatsServerHandle } from '../testkit/nats-cluster.js';
-import { assertApiOk, callApi, pollUntil, startGatewayProcess, type GatewayProcess } from '../testkit/gateway-process.js';
+import { startNatsServer, type NatsServerHandle } from '../testkit/nats-server.js';
+import { assertApiOk, callApi, startGatewayProcess, type GatewayProcess } from '../testkit/gateway-process.js';
 import { runPython } from '../testkit/compat-clients.js';
 import { waitFor } from '../testkit/wait.js';
 
@@ -152,7 +152,7 @@ describe('presence and server-side commands across gateway processes (JetStream 
 
     ben.close();
     ann2.close();
-    await pollUntil(async () => (await annSub.presenceStats()).numClients === 2, 10_000, 'ben and ann#2 gone from presence');
+    await waitFor(async () => (await annSub.presenceStats()).numClients === 2, 10_000, 'ben and ann#2 gone from presence', { everyMs: 50 });
     assert.deepEqual(
       Object.values((await carlSub.presence()).clients)
         .map((i) => i.user)
@@ -322,7 +322,7 @@ describe('presence and server-side commands across gateway processes (JetStream 
     process.kill(c.pid, 'SIGKILL');
     await c.stop();
     const killedAt = Date.now();
-    await pollUntil(async () => (await annSub.presenceStats()).numClients === 1, PRESENCE_TTL_MS + 10_000, 'gus expired');
+    await waitFor(async () => (await annSub.presenceStats()).numClients === 1, PRESENCE_TTL_MS + 10_000, 'gus expired', { everyMs: 50 });
     const took = Date.now() - killedAt;
     assert.deepEqual(
       Object.values((await annSub.presence()).clients).map((i) => i.user),

@@ -31,8 +31,14 @@ interface Answer {
   headers: Headers;
 }
 
+/**
+ * Every open socket counts against maxConnectionsPerIp (3 here), idle keep-alive ones too: each
+ * request closes its socket, so one test's requests do not hold the next one's slots.
+ */
+const CLOSE = { connection: 'close' };
+
 async function call(url: string, init: RequestInit = {}): Promise<Answer> {
-  const r = await fetch(url, init);
+  const r = await fetch(url, { ...init, headers: { ...CLOSE, ...(init.headers as Record<string, string> | undefined) } });
   return { status: r.status, body: await r.text(), headers: r.headers };
 }
 
@@ -104,7 +110,7 @@ test('garbage after the stream opens ends it with a disconnect push (3501, no re
   // A protobuf stream given garbage: the disconnect push is protobuf.
   const r: Response = await fetch(`${gw.url}/connection/http_stream`, {
     method: 'POST',
-    headers: { 'content-type': 'application/octet-stream' },
+    headers: { ...CLOSE, 'content-type': 'application/octet-stream' },
     body: Buffer.from([0x05, 0xff, 0xff, 0xff]),
   });
   assert.equal(r.status, 200);
@@ -123,7 +129,7 @@ test('a stream counts against the connection limits; origins are checked; CORS f
       streams.push(ac);
       const r: Response = await fetch(`${gw.url}/connection/http_stream`, {
         method: 'POST',
-        headers: json,
+        headers: { ...CLOSE, ...json },
         body: CONNECT,
         signal: ac.signal,
       });

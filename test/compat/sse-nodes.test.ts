@@ -13,7 +13,7 @@ import { request } from 'node:http';
 import { Centrifuge, type PublicationContext, type SubscribedContext } from 'centrifuge';
 import { EventSource } from 'eventsource';
 import { SignJWT } from 'jose';
-import { startNatsServer, type NatsServerHandle } from '../testkit/nats-cluster.js';
+import { startNatsServer, type NatsServerHandle } from '../testkit/nats-server.js';
 import { startGatewayProcess, type GatewayProcess } from '../testkit/gateway-process.js';
 import { startGateway, type RunningGateway } from '../../src/apps/gateway/compose.js';
 import { NatsSessionRouter } from '../../src/lib/emulation-nats/nats-session-router.js';
@@ -27,7 +27,7 @@ let gw: GatewayProcess;
 
 before(async () => {
   nats = await startNatsServer();
-  gw = await startGatewayProcess({ natsUrl: nats.url, apiKey: KEY, workers: 2, extraArgs: ['--token-secret', SECRET] });
+  gw = await startGatewayProcess({ natsUrl: nats.url, apiKey: KEY, workers: 2, env: { GATEWAY_TOKEN_SECRET: SECRET } });
 });
 after(async () => {
   await gw?.stop();

@@ -18,6 +18,7 @@ import { startPublisher, type RunningPublisher } from '../../src/lib/publisher/s
 import type { Logger } from '../../src/lib/core/logger.js';
 import { MemorySink } from '../../src/lib/publisher/sinks/memory-sink.js';
 import { TestClient, type Json } from '../testkit/ws-client.js';
+import { ISSUE_20_ROWS } from '../testkit/json-text-arb.js';
 
 const PASSWORD = 'correct-horse-battery';
 const TOKEN = 'admin-token-0123456789';
@@ -175,7 +176,11 @@ describe('admin API', () => {
       const s = await call(g2, '/dashboard/api/session', { headers: { cookie: cookie.split(';')[0]! } });
       assert.equal(s.json.loggedIn, true);
       assert.equal(s.json.csrf, r.json.csrf);
-      const out = await call(g2, '/dashboard/api/logout', { body: {}, headers: { cookie: cookie.split(';')[0]! } });
+      // Logging out is a change: it needs the session's CSRF token, as every other (issue 21).
+      const out = await call(g2, '/dashboard/api/logout', {
+        body: {},
+        headers: { cookie: cookie.split(';')[0]!, 'x-csrf-token': r.json.csrf as string, origin: g2.url },
+      });
       assert.equal(out.status, 200);
       const after = await call(g2, '/dashboard/api/channels', { headers: { cookie: cookie.split(';')[0]! } });
       assert.equal(after.status, 401);
@@ -256,6 +261,25 @@ describe('admin API', () => {
       assert.equal(r.status, status, `${path} ${JSON.stringify(init?.body ?? init?.raw ?? '')}: ${JSON.stringify(r.json)}`);
       assert.equal(errCode(r), code, path);
     }
+  });
+
+  it('publishes the data byte for byte and shows history as published (dataText), issue 20', async () => {
+    const auth = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' };
+    const ch = 'DASH.trade';
+    for (const row of ISSUE_20_ROWS) {
+      const r = await call(gw, '/dashboard/api/publish', { raw: `{"channel":"${ch}","data":${row}}`, headers: auth });
+      assert.equal(r.status, 200, JSON.stringify(r.json));
+    }
+    const deep = await call(gw, '/dashboard/api/publish', {
+      raw: `{"channel":"${ch}","data":${'['.repeat(65)}${']'.repeat(65)}}`,
+      headers: auth,
+    });
+    assert.deepEqual([deep.status, errCode(deep)], [400, 107]);
+    const h = await call(gw, `/dashboard/api/channel?channel=${ch}&limit=10`, { headers: auth });
+    assert.deepEqual(
+      (h.json.history as { dataText: string }[]).map((p) => p.dataText),
+      ISSUE_20_ROWS,
+    );
   });
 
   it('lists channels, inspects one, looks up and disconnects a client, and audits changes', async () => {

@@ -7,7 +7,7 @@ import { strict as assert } from 'node:assert';
 import { after, before, it } from 'node:test';
 import { STATS_CHANNEL } from '../../src/lib/protocol/addresses.js';
 import { startGatewayProcess, type GatewayProcess } from '../testkit/gateway-process.js';
-import { startNatsServer, type NatsServerHandle } from '../testkit/nats-cluster.js';
+import { startNatsServer, type NatsServerHandle } from '../testkit/nats-server.js';
 import { TestClient, type Json } from '../testkit/ws-client.js';
 import { waitFor } from '../testkit/wait.js';
 

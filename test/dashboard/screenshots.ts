@@ -5,7 +5,7 @@
  * subscribers, and a short `odin-ws loadtest --report-to` — photographed in headless Chromium.
  * Not a test (no assertions beyond the page loading); run by hand when the page changes.
  */
-import { createServer } from 'node:net';
+import { freePort } from '../testkit/free-port.js';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { resolveDashboardOptions } from '../../src/lib/dashboard/options.js';
@@ -18,17 +18,6 @@ const DOCS = fileURLToPath(new URL('../../../docs/', import.meta.url));
 const PASSWORD = 'screenshot-password';
 const API_KEY = 'screenshot-api-key';
 const CHANNELS = ['BTC.trade', 'BTC.price', 'ETH.trade', 'ETH.price', 'SOL.trade', 'ODIN.trade', 'market.stats'];
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 

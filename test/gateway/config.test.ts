@@ -45,12 +45,40 @@ test('validation names the bad key and value', () => {
 test('precedence: defaults ← file ← env ← flags', () => {
   const dir = mkdtempSync(join(tmpdir(), 'odin-ws-cfg-'));
   const file = join(dir, 'c.yaml');
-  writeFileSync(file, 'port: 4000\napiKey: from-file\nmaxConnections: 10\n');
-  const cfg = loadGatewayConfig(['--config', file, '--port', '5000'], { GATEWAY_PORT: '4500', GATEWAY_API_KEY: 'from-env' });
+  // Keys of at least apiKeyMinLength (16) characters.
+  writeFileSync(file, 'port: 4000\napiKey: from-file-0123456789\nmaxConnections: 10\n');
+  const cfg = loadGatewayConfig(['--config', file, '--port', '5000'], { GATEWAY_PORT: '4500', GATEWAY_API_KEY: 'from-env-0123456789' });
   assert.equal(cfg.gateway.port, 5000);
-  assert.equal(cfg.gateway.apiKey, 'from-env');
+  assert.equal(cfg.gateway.apiKey, 'from-env-0123456789');
   assert.equal(cfg.gateway.maxConnections, 10);
   assert.equal(cfg.broker, 'memory');
+});
+
+test('issue 21 item 5: secrets are never flags (refused, naming where to put them); a short API key refuses to start, naming the key', () => {
+  for (const [flag, where] of [
+    ['--api-key', /GATEWAY_API_KEY or apiKey in the --config file/],
+    ['--token-secret', /GATEWAY_TOKEN_SECRET or tokenHmacSecret/],
+    ['--kafka-password', /KAFKA_PASSWORD or kafka\.sasl\.password/],
+  ] as const) {
+    assert.throws(
+      () => loadGatewayConfig([flag, 'a-secret-of-enough-length'], {}),
+      (e: unknown) => e instanceof ConfigError && e.message.startsWith(`${flag}: secrets are never flags`) && where.test(e.message),
+    );
+  }
+  assert.throws(
+    () => loadGatewayConfig([], { GATEWAY_API_KEY: 'x' }),
+    (e: unknown) => e instanceof ConfigError && /^apiKey: at least 16 characters \(got 1\)/.test(e.message) && !e.message.includes("'x'"),
+  );
+  assert.equal(loadGatewayConfig([], { GATEWAY_API_KEY: 'x'.repeat(16) }).gateway.apiKey.length, 16);
+  assert.equal(loadGatewayConfig([], { GATEWAY_API_KEY: 'short-key', GATEWAY_API_KEY_MIN_LENGTH: '8' }).gateway.apiKey, 'short-key');
+  assert.equal(loadGatewayConfig([], {}).gateway.apiKey, '', 'no key: the API is off, the process starts');
+  const cli = join(resolve(dirname(fileURLToPath(import.meta.url)), '../../..'), 'bin/odin-ws.js');
+  const r = spawnSync(process.execPath, [cli, 'gateway', '--port', '0', '--api-key', 'visible-in-ps-0123456789'], {
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
+  assert.equal(r.status, 2, r.stderr);
+  assert.match(r.stderr, /--api-key: secrets are never flags/);
 });
 
 test('bad flags, env, files and combinations fail at start with a clear message', () => {

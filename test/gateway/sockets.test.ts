@@ -5,6 +5,7 @@ import { SignJWT } from 'jose';
 import { startGateway, type RunningGateway } from '../../src/apps/gateway/compose.js';
 import { clientFrame, closePayload, handshake, OP, RawClient } from '../testkit/raw-socket.js';
 import { TestClient, api, type Json } from '../testkit/ws-client.js';
+import { waitFor } from '../testkit/wait.js';
 
 const KEY = 'test-key';
 const SECRET = 'test-secret-that-is-long-enough-for-hs256';
@@ -50,15 +51,16 @@ describe('gateway over real sockets', () => {
     c.close();
   });
 
-  test('API: wrong key 401; errors are HTTP 200 with code and message (Centrifugo default), huge body 413', async () => {
+  test('API: wrong key 401; errors are HTTP 200 with code and message (Centrifugo default), unknown method 404, huge body 413', async () => {
     assert.equal((await api(gw.url, 'nope', 'publish', { channel: 'BTC.trade', data: {} })).status, 401);
     const code = (r: { body: Json }): number => (r.body.error as { code: number }).code;
     const bad = await api(gw.url, KEY, 'publish', '{oops');
     assert.equal(bad.status, 200);
     assert.equal(code(bad), 107);
+    // An unknown method has no route: HTTP 404 in both modes, as Centrifugo (issue 20).
     const unknown = await api(gw.url, KEY, 'frobnicate', {});
-    assert.equal(unknown.status, 200);
-    assert.equal(code(unknown), 104);
+    assert.equal(unknown.status, 404);
+    assert.equal(unknown.body.code, 104);
     const field = await api(gw.url, KEY, 'publish', { channel: 42, data: {} });
     assert.equal(field.status, 200);
     assert.match((field.body.error as { message: string }).message, /^channel:/);
@@ -256,8 +258,7 @@ describe('gateway over real sockets', () => {
     assert.ok(s.subscriptions >= 60);
     clients.forEach((c, i) => (i % 3 === 0 ? c.ws.terminate() : c.close()));
     await Promise.all(clients.map((c) => c.waitClose()));
-    const deadline = Date.now() + 5000;
-    while (gw.gateway.connectionCount > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    await waitFor(() => gw.gateway.connectionCount === 0, 5000, 'every connection gone');
     assert.equal(gw.gateway.connectionCount, 0);
     assert.equal(s.subscriptions, 0);
     assert.equal(s.connections.odin + s.connections.centrifuge, 0);
@@ -518,9 +519,10 @@ describe('gateway over real sockets', () => {
       assert.ok(g.gateway.stats.rejected.max_connections_per_ip >= 1);
       for (const h of half) h.destroy();
       // Once they are gone (the server sees the close a moment later), the address may connect again.
-      const deadline = Date.now() + 5000;
-      let c: TestClient | null = null;
-      while (c === null && Date.now() < deadline) c = await TestClient.connect(g.url.replace('http', 'ws') + '/ws').catch(() => null);
+      let c = null as TestClient | null;
+      const connected = async (): Promise<boolean> =>
+        (c = await TestClient.connect(g.url.replace('http', 'ws') + '/ws').catch(() => null)) !== null;
+      await waitFor(connected, 5000, 'a connection', { everyMs: 0 });
       assert.ok(c, 'no connection after the half-sent ones closed');
       c.close();
     } finally {
@@ -561,8 +563,7 @@ describe('gateway over real sockets', () => {
       for (let sent = 0; sent < 500_000 && !r.socket.destroyed; sent += 1000) {
         if (!r.socket.write(batch)) await Promise.race([new Promise((resolve) => r.socket.once('drain', resolve)), closed]);
       }
-      const deadline = Date.now() + 10_000;
-      while (g.gateway.connectionCount > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+      await waitFor(() => g.gateway.connectionCount === 0, 10_000, 'the flooding peer gone', { everyMs: 10 });
       assert.equal(g.gateway.connectionCount, 0, 'the flooding peer is still connected');
       r.socket.resume();
       await r.until(() => r.closed, 'the socket to close');

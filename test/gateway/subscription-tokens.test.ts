@@ -77,7 +77,8 @@ test('a subscription token grants its channel; the reply says when the grant end
   assert.deepEqual(((pub.push as Json).pub as Json).data, { n: 1 });
   // `expire_at: 0` is a grant that never ends (no expires/ttl), as in Centrifugo.
   const r2 = await call(c, { subscribe: { channel: 'desk.beta', token: await subToken('ann', 'desk.beta', { expire_at: 0 }) } });
-  assert.deepEqual(r2.subscribe, { recoverable: true, positioned: true, epoch: (r2.subscribe as Json).epoch, offset: 0 });
+  // (offset 0 is left out, as Centrifugo leaves zero values out)
+  assert.deepEqual(r2.subscribe, { recoverable: true, positioned: true, epoch: (r2.subscribe as Json).epoch });
   c.close();
 });
 

@@ -9,11 +9,15 @@ import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
 import { MemoryBroker } from '../../src/lib/core/broker-memory.js';
 import { IngestTracker } from '../../src/lib/core/ingest.js';
 import { NatsIngest, messageId } from '../../src/lib/ingest-nats/nats-ingest.js';
-import { startNatsServer, type NatsServerHandle } from '../testkit/nats-cluster.js';
+import { startNatsServer, type NatsServerHandle } from '../testkit/nats-server.js';
 import { startGatewayProcess, type GatewayProcess } from '../testkit/gateway-process.js';
 import { TestClient, type Json } from '../testkit/ws-client.js';
 import { Recorder } from '../broker-conformance.js';
 import { waitFor } from '../testkit/wait.js';
+import { ISSUE_20_ROWS, jsonText } from '../testkit/json-text-arb.js';
+import fc from 'fast-check';
+import { systemClock } from '../../src/lib/runtime/clock.js';
+import { FakeClock } from '../testkit/fake-clock.js';
 
 const enc = new TextEncoder();
 
@@ -30,7 +34,8 @@ describe('ingest dedup key', () => {
 
 describe('IngestTracker', () => {
   it('bounds the publications in flight, counts drops and failures, reports lag, resolves whenIdle', async () => {
-    const t = new IngestTracker(2);
+    const clock = new FakeClock();
+    const t = new IngestTracker(clock, 2);
     const resolvers: (() => void)[] = [];
     const errors: unknown[] = [];
     const hold = (): Promise<void> => new Promise<void>((r) => resolvers.push(r));
@@ -59,7 +64,7 @@ describe('IngestTracker', () => {
     );
     assert.equal(t.counters.dropped, 1);
     assert.equal(t.inFlight, 2);
-    assert.ok(t.lagMs(Date.now() + 100) >= 100);
+    assert.ok(t.lagMs(clock.now() + 100) >= 100);
     const idle = t.whenIdle();
     for (const r of resolvers) r();
     await idle;
@@ -69,7 +74,7 @@ describe('IngestTracker', () => {
   });
 
   it('rejects a bound that is not a positive integer', () => {
-    assert.throws(() => new IngestTracker(0), /positive integer/);
+    assert.throws(() => new IngestTracker(new FakeClock(), 0), /positive integer/);
   });
 });
 
@@ -86,13 +91,13 @@ describe('NatsIngest on the memory broker', () => {
   });
 
   it('delivers two byte-identical payloads as two publications; an id repeated is kept once', async () => {
-    const broker = new MemoryBroker();
+    const broker = new MemoryBroker({ clock: systemClock });
     const rec = new Recorder();
     await broker.run(rec);
     const sym = 'S' + randomBytes(3).toString('hex');
     const ch = `${sym}.trade`;
     await broker.subscribe(ch);
-    const ing = new NatsIngest({ servers: nats.url, broker });
+    const ing = new NatsIngest({ servers: nats.url, broker, clock: systemClock });
     await ing.start();
     try {
       const body = enc.encode(JSON.stringify({ type: 'trade', price: 42, qty: 1 }));
@@ -124,6 +129,63 @@ describe('NatsIngest on the memory broker', () => {
       await broker.close();
     }
     assert.equal(ing.health().running, false);
+  });
+
+  it('publishes the bytes that arrived (issue 20); drops what is not strict UTF-8 JSON within 64 levels', async () => {
+    const broker = new MemoryBroker({ clock: systemClock });
+    const rec = new Recorder();
+    await broker.run(rec);
+    const sym = 'B' + randomBytes(3).toString('hex');
+    const ch = `${sym}.trade`;
+    await broker.subscribe(ch);
+    const ing = new NatsIngest({ servers: nats.url, broker, clock: systemClock });
+    await ing.start();
+    try {
+      const good = [...ISSUE_20_ROWS, ' {"type" : "trade:new",\n "q":2.500E+3}\r\n'].map((t) => Buffer.from(t));
+      const bad = [Buffer.from([0x7b, 0x22, 0xff, 0x22, 0x7d]), Buffer.from('['.repeat(65) + ']'.repeat(65)), Buffer.from('{"a":01}')];
+      for (const b of [...good, ...bad]) nc.publish(`odin.token.${sym}.trade`, b);
+      await nc.flush();
+      const n = good.length + bad.length;
+      await waitFor(() => ing.health().received === n && ing.health().inFlight === 0, 5000, 'every message settled');
+      assert.deepEqual(
+        rec.of(ch).map((p) => Buffer.from(p.data).toString('hex')),
+        good.map((b) => b.toString('hex')),
+      );
+      assert.ok(
+        rec.of(ch).every((p) => p.tags === undefined),
+        'no tag added',
+      );
+      assert.equal(ing.health().dropped, bad.length);
+    } finally {
+      await ing.stop();
+      await broker.close();
+    }
+  });
+
+  it('any JSON text published on an Odin subject is stored and delivered byte-identical', async () => {
+    const broker = new MemoryBroker({ clock: systemClock });
+    const rec = new Recorder();
+    await broker.run(rec);
+    const sym = 'P' + randomBytes(3).toString('hex');
+    const ch = `${sym}.trade`;
+    await broker.subscribe(ch);
+    const ing = new NatsIngest({ servers: nats.url, broker, clock: systemClock });
+    await ing.start();
+    try {
+      let n = 0;
+      await fc.assert(
+        fc.asyncProperty(jsonText, async (t) => {
+          nc.publish(`odin.token.${sym}.trade`, enc.encode(t));
+          n++;
+          await waitFor(() => rec.of(ch).length === n, 5000, `publication ${n}`);
+          assert.ok(Buffer.from(rec.of(ch)[n - 1]!.data).equals(Buffer.from(t)), JSON.stringify(t));
+        }),
+        { numRuns: 50 },
+      );
+    } finally {
+      await ing.stop();
+      await broker.close();
+    }
   });
 });
 

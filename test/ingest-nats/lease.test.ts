@@ -8,7 +8,8 @@ import { after, before, describe, it } from 'node:test';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { PublishOptions, StreamPosition } from '../../src/lib/core/broker.js';
 import { NatsIngest } from '../../src/lib/ingest-nats/nats-ingest.js';
-import { startNatsServer, type NatsServerHandle } from '../testkit/nats-cluster.js';
+import { startNatsServer, type NatsServerHandle } from '../testkit/nats-server.js';
+import { systemClock } from '../../src/lib/runtime/clock.js';
 import { waitFor } from '../testkit/wait.js';
 
 const enc = new TextEncoder();
@@ -34,7 +35,9 @@ describe('NatsIngest with a lease', () => {
       },
     });
     const subject = `odin-ws.lease.t${randomBytes(3).toString('hex')}`;
-    const ings = [0, 1, 2].map((k) => new NatsIngest({ servers: nats.url, broker: sink(k), lease: { subject, ttlMs: 900 } }));
+    const ings = [0, 1, 2].map(
+      (k) => new NatsIngest({ servers: nats.url, broker: sink(k), lease: { subject, ttlMs: 900 }, clock: systemClock }),
+    );
     try {
       for (const i of ings) await i.start();
       assert.deepEqual(

@@ -15,8 +15,8 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { createOdinTopics, startKafka, type LocalKafka } from '../testkit/kafka.js';
-import { startNatsServer, type NatsServerHandle } from '../testkit/nats-cluster.js';
-import { pollUntil } from '../testkit/gateway-process.js';
+import { startNatsServer, type NatsServerHandle } from '../testkit/nats-server.js';
+import { waitFor } from '../testkit/wait.js';
 import { KafkaProducer, partitionForKey } from '../../src/lib/kafka/client.js';
 import { KafkaIngest, type KafkaIngestOptions } from '../../src/lib/kafka/ingest.js';
 import { KAFKA_RECORD_TAG } from '../../src/lib/kafka/source-chain.js';
@@ -24,6 +24,7 @@ import { JetStreamBroker } from '../../src/lib/broker-jetstream/jetstream-broker
 import { MemoryBroker } from '../../src/lib/core/broker-memory.js';
 import { silentLogger } from '../../src/lib/core/logger.js';
 import { BrokerError, type Broker } from '../../src/lib/core/broker.js';
+import { systemClock } from '../../src/lib/runtime/clock.js';
 
 const seqOf = (data: string): number => (JSON.parse(data) as { data: { seq: number } }).data.seq;
 const range = (from: number, to: number): number[] => Array.from({ length: to - from + 1 }, (_, i) => from + i);
@@ -110,20 +111,20 @@ describe('Kafka ingest: a rebalance while publications are in flight (real Kafka
     const keys = Array.from({ length: 16 }, (_, i) => `F${i}${randomBytes(2).toString('hex').toUpperCase()}`);
     const perKey = 20;
     await produce(keys, perKey);
-    await pollUntil(() => held.length >= keys.length * perKey, 30_000, 'A holds every record in flight');
+    await waitFor(() => held.length >= keys.length * perKey, 30_000, 'A holds every record in flight', { everyMs: 50 });
 
     const b = ingest(group, nodeB);
     await b.start();
     // B owns some partitions now (its lag is measured for what it owns) and publishes their records.
-    await pollUntil(() => b.lag.size > 0, 30_000, 'B owns partitions');
+    await waitFor(() => b.lag.size > 0, 30_000, 'B owns partitions', { everyMs: 50 });
     const bOwns = [...b.lag.values()].filter((l) => l.topic === 'odin.trades').map((l) => l.partition);
     assert.ok(bOwns.length > 0, 'B owns some odin.trades partitions');
-    await pollUntil(() => b.stats.published > 0 && b.health().inFlight === 0, 30_000, 'B published its records');
+    await waitFor(() => b.stats.published > 0 && b.health().inFlight === 0, 30_000, 'B published its records', { everyMs: 50 });
 
     // The old owner's publications land now.
     holding = false;
     for (const go of held.splice(0)) go();
-    await pollUntil(() => a.health().inFlight === 0 && held.length === 0, 30_000, "A's publications settled");
+    await waitFor(() => a.health().inFlight === 0 && held.length === 0, 30_000, "A's publications settled", { everyMs: 50 });
 
     let moved = 0;
     for (const key of keys) {
@@ -147,7 +148,7 @@ describe('Kafka ingest: a rebalance while publications are in flight (real Kafka
   });
 
   it('a refused publication is retried before any later record of its channel lands (no reordering, no loss)', async () => {
-    const broker = new MemoryBroker();
+    const broker = new MemoryBroker({ clock: systemClock });
     await broker.run({ onPublication() {} });
     const key = 'R' + randomBytes(3).toString('hex').toUpperCase();
     let refused = 0;
@@ -167,7 +168,9 @@ describe('Kafka ingest: a rebalance while publications are in flight (real Kafka
     assert.ok(i.isReady(), String(i.readiness()));
     const perKey = 20;
     await produce([key], perKey);
-    await pollUntil(async () => (await broker.history(`${key}.trade`, { limit: 0 })).position.offset >= perKey, 30_000, 'every record');
+    await waitFor(async () => (await broker.history(`${key}.trade`, { limit: 0 })).position.offset >= perKey, 30_000, 'every record', {
+      everyMs: 50,
+    });
     const h = await broker.history(`${key}.trade`, { limit: 1000 });
     assert.deepEqual(
       h.publications.map((x) => seqOf(x.data)),

@@ -8,8 +8,10 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { createOdinTopics, startKafka, type LocalKafka } from '../testkit/kafka.js';
-import { startNatsServer, freePort, type NatsServerHandle } from '../testkit/nats-cluster.js';
-import { pollUntil, startGatewayProcess, type GatewayProcess } from '../testkit/gateway-process.js';
+import { freePort } from '../testkit/free-port.js';
+import { startNatsServer, type NatsServerHandle } from '../testkit/nats-server.js';
+import { startGatewayProcess, type GatewayProcess } from '../testkit/gateway-process.js';
+import { waitFor } from '../testkit/wait.js';
 import { SdkSubscriber } from '../testkit/sdk-subscriber.js';
 import { KafkaProducer, partitionForKey } from '../../src/lib/kafka/client.js';
 
@@ -42,7 +44,7 @@ describe('Kafka ingest into JetStream (real Kafka, real nats-server)', () => {
       extraArgs: ['--ingest', 'kafka', '--kafka-brokers', kafka.bootstrap, '--kafka-group', group, ...extra],
     });
     gws.push(g);
-    await pollUntil(() => isReady(g.url), 30_000, 'gateway ready (kafka consuming)');
+    await waitFor(() => isReady(g.url), 30_000, 'gateway ready (kafka consuming)', { everyMs: 50 });
     return g;
   };
 
@@ -90,10 +92,11 @@ describe('Kafka ingest into JetStream (real Kafka, real nats-server)', () => {
       }
       for (const s of byGw.flat()) await s.waitFor(() => s.pubs.length >= perKey, 30_000, `${perKey} publications`);
       // Let anything doubled arrive before judging.
-      await pollUntil(
+      await waitFor(
         async () => (await publishedByKafka(a.url)) + (await publishedByKafka(b.url)) >= keys.length * perKey,
         10_000,
         'ingest counted',
+        { everyMs: 50 },
       );
       for (let k = 0; k < keys.length; k++) {
         const [onA, onB] = [byGw[0]![k]!, byGw[1]![k]!];
@@ -135,7 +138,7 @@ describe('Kafka ingest into JetStream (real Kafka, real nats-server)', () => {
       await s.waitFor(() => s.pubs.length >= 60, 30_000, '60 before the crash');
       // SIGKILL: no commit on the way out, so the restarted gateway reads again what it had published.
       process.kill(g.pid, 'SIGKILL');
-      await pollUntil(() => !g.running(), 10_000, 'gateway gone');
+      await waitFor(() => !g.running(), 10_000, 'gateway gone', { everyMs: 50 });
       await firstHalf;
       await produce(total / 2 + 1, total);
       g = await gateway('odin-ws-restart', fixed);

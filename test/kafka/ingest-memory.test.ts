@@ -12,7 +12,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { startKafka, type LocalKafka } from '../testkit/kafka.js';
-import { pollUntil, startGatewayProcess, type GatewayProcess } from '../testkit/gateway-process.js';
+import { startGatewayProcess, type GatewayProcess } from '../testkit/gateway-process.js';
+import { waitFor } from '../testkit/wait.js';
 import { TestClient, type Json } from '../testkit/ws-client.js';
 import { SdkSubscriber } from '../testkit/sdk-subscriber.js';
 import { KafkaProducer } from '../../src/lib/kafka/client.js';
@@ -77,7 +78,7 @@ describe('Kafka ingest on the memory broker (real Kafka)', () => {
       broker: 'memory',
       extraArgs: ['--config', join(dir, 'gateway.yaml'), '--ingest', 'kafka', '--kafka-brokers', kafka.bootstrap],
     });
-    await pollUntil(async () => (await ready(gw.url)).status === 200, 30_000, 'gateway ready (kafka consuming)');
+    await waitFor(async () => (await ready(gw.url)).status === 200, 30_000, 'gateway ready (kafka consuming)', { everyMs: 50 });
   });
 
   after(async () => {
@@ -186,10 +187,11 @@ describe('Kafka ingest on the memory broker (real Kafka)', () => {
     }
     const good = await c.next((m) => m.channel === `${key}.trade`, 15_000);
     assert.equal((good.data as { data: { seq: number } }).data.seq, 1);
-    await pollUntil(
+    await waitFor(
       async () => (await metric(gw.url, /^odin_ws_kafka_records_failed_total\{reason="too_large"\}/)) > before.too_large,
       10_000,
       'counted',
+      { everyMs: 50 },
     );
     for (const reason of ['not_json', 'no_key', 'unknown_type', 'too_large'] as const) {
       assert.equal(
@@ -200,7 +202,7 @@ describe('Kafka ingest on the memory broker (real Kafka)', () => {
     }
     const loggedNow = () => gw.logs.filter((l) => l['msg'] === 'kafka ingest: bad record skipped' && l['topic'] === 'odin.trades');
     // The log lines reach us through the child's stdout, possibly after the metric moved.
-    await pollUntil(() => loggedNow().length >= 4, 10_000, 'four bad records logged');
+    await waitFor(() => loggedNow().length >= 4, 10_000, 'four bad records logged', { everyMs: 50 });
     const logged = loggedNow();
     for (const l of logged)
       assert.ok(typeof l['partition'] === 'number' && typeof l['offset'] === 'string' && typeof l['reason'] === 'string');
@@ -219,11 +221,11 @@ describe('Kafka ingest on the memory broker (real Kafka)', () => {
     await p1.close();
     await kafka.kill();
     let down: { status: number; body: Json } | null = null;
-    await pollUntil(async () => (down = await ready(gw.url)).status === 503, 30_000, '/ready 503 while Kafka is down');
+    await waitFor(async () => (down = await ready(gw.url)).status === 503, 30_000, '/ready 503 while Kafka is down', { everyMs: 50 });
     const reasons = (down!.body.reasons ?? {}) as Record<string, string>;
     assert.match(reasons['kafka'] ?? '', /^kafka: /, JSON.stringify(down!.body));
     await kafka.restart();
-    await pollUntil(async () => (await ready(gw.url)).status === 200, 60_000, '/ready 200 after Kafka is back');
+    await waitFor(async () => (await ready(gw.url)).status === 200, 60_000, '/ready 200 after Kafka is back', { everyMs: 50 });
     const p2 = new KafkaProducer({ brokers: [kafka.bootstrap] });
     await p2.send(Array.from({ length: 50 }, (_, i) => ({ topic: 'odin.trades', key, value: trade(i + 51), timestamp: Date.now() })));
     await p2.close();

@@ -15,7 +15,7 @@ import { parse as parseYaml, parseAllDocuments } from 'yaml';
 import { startGateway, type RunningGateway } from '../../src/apps/gateway/compose.js';
 import { loadGatewayConfig } from '../../src/apps/gateway/options.js';
 import { startPublisher, type RunningPublisher } from '../../src/lib/publisher/server.js';
-import { freePort } from '../testkit/nats-cluster.js';
+import { freePort } from '../testkit/free-port.js';
 import { waitFor } from '../testkit/wait.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');

@@ -14,7 +14,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { startGateway } from '../../src/apps/gateway/compose.js';
-import { freePort } from '../testkit/nats-cluster.js';
+import { freePort } from '../testkit/free-port.js';
 import { findTool } from '../testkit/tools.js';
 import { waitFor } from '../testkit/wait.js';
 

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { freePort } from '../testkit/nats-cluster.js';
+import { freePort } from '../testkit/free-port.js';
 import { findTool, onPath } from '../testkit/tools.js';
 import { fakeKubeconfig, GKE_VARS } from './gke-fixture.js';
 

@@ -10,20 +10,22 @@ import { request } from 'node:http';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, startNatsServer, type NatsServerHandle } from '../testkit/nats-cluster.js';
+import { freePort } from '../testkit/free-port.js';
+import { startNatsServer, type NatsServerHandle } from '../testkit/nats-server.js';
 import { startGatewayProcess, type GatewayProcess } from '../testkit/gateway-process.js';
 import { waitFor } from '../testkit/wait.js';
 import { mergeStats } from '../../src/lib/server/process-group.js';
 
 const KEY = 'workers-key';
 const PUBLICATIONS = 12;
+const ADMIN_TOKEN = 'workers-metrics-admin-token';
 let nats: NatsServerHandle;
 let gw: GatewayProcess;
 
 /** GET on a new TCP connection (no keep-alive), so the cluster may hand it to any worker. */
-function freshGet(url: string): Promise<{ status: number; body: string }> {
+function freshGet(url: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { agent: false, headers: { connection: 'close' } }, (res) => {
+    const req = request(url, { agent: false, headers: { connection: 'close', ...headers } }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => (body += c));
@@ -55,7 +57,8 @@ const sample = (text: string, name: string): number[] =>
 
 before(async () => {
   nats = await startNatsServer();
-  gw = await startGatewayProcess({ natsUrl: nats.url, apiKey: KEY, workers: 2 });
+  // The admin token unlocks /stats' full view (process ids, client addresses).
+  gw = await startGatewayProcess({ natsUrl: nats.url, apiKey: KEY, workers: 2, env: { GATEWAY_ADMIN_TOKEN: ADMIN_TOKEN } });
   for (let i = 0; i < PUBLICATIONS; i++) assert.equal(await publish(i), 200);
 });
 after(async () => {
@@ -80,7 +83,7 @@ test('every scrape of /metrics returns the whole group: the same total on every 
 
 test('/stats reports the whole process group', async () => {
   for (let i = 0; i < 4; i++) {
-    const r = await freshGet(`${gw.url}/stats`);
+    const r = await freshGet(`${gw.url}/stats`, { authorization: `Bearer ${ADMIN_TOKEN}` });
     assert.equal(r.status, 200, r.body);
     const s = JSON.parse(r.body) as { workers: number; publications: number; ready: boolean; perWorker: { pid: number }[] };
     assert.equal(s.workers, 2);

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import { startGateway } from '../../src/apps/gateway/compose.js';
 import { parsePublisherArgs } from '../../src/apps/publisher/main.js';
+import { waitFor } from '../testkit/wait.js';
 
 const BIN = fileURLToPath(new URL('../../../bin/odin-ws.js', import.meta.url));
 
@@ -111,13 +112,12 @@ describe('odin-ws publisher process', () => {
         child.once('exit', (code) => reject(new Error(`exited ${code}: ${log}`)));
       });
       // Poll /stats (each round trip is the wait) until events went through the real gateway.
-      const deadline = Date.now() + 10_000;
-      for (;;) {
+      const published = async (): Promise<boolean> => {
         const s = (await (await fetch(`${url}/stats`)).json()) as { stats: { messagesPublished: number; errors: number } };
         assert.equal(s.stats.errors, 0);
-        if (s.stats.messagesPublished > 0) break;
-        assert.ok(Date.now() < deadline, 'nothing published within 10 s');
-      }
+        return s.stats.messagesPublished > 0;
+      };
+      await waitFor(published, 10_000, 'a publication through the real gateway (nothing published within 10 s)', { everyMs: 0 });
       const exited = once(child, 'exit');
       child.kill('SIGTERM');
       const [code] = (await exited) as [number];

@@ -9,7 +9,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { eventSubject, type OdinEvent } from '../../src/lib/protocol/events.js';
 import { startPublisher } from '../../src/lib/publisher/server.js';
 import { DEFAULT_STREAM } from '../../src/lib/publisher/sinks/nats-sink.js';
-import { startNatsServer, type NatsServerHandle } from '../testkit/nats-cluster.js';
+import { startNatsServer, type NatsServerHandle } from '../testkit/nats-server.js';
 import { waitFor } from '../testkit/wait.js';
 import { schemaFor } from './event-schemas.js';
 

@@ -7,12 +7,15 @@ import { after, before, describe, it } from 'node:test';
 import { DEFAULT_INGEST_RULES, NatsIngest, type IngestRule } from '../../src/lib/ingest-nats/nats-ingest.js';
 import type { PublishOptions, StreamPosition } from '../../src/lib/core/broker.js';
 import { eventChannel, type OdinEvent } from '../../src/lib/protocol/events.js';
+import { odinEventType } from '../../src/lib/protocol/push.js';
 import { startPublisher } from '../../src/lib/publisher/server.js';
-import { startNatsServer, type NatsServerHandle } from '../testkit/nats-cluster.js';
+import { startNatsServer, type NatsServerHandle } from '../testkit/nats-server.js';
+import { systemClock } from '../../src/lib/runtime/clock.js';
 import { waitFor } from '../testkit/wait.js';
 
 interface Published {
   channel: string;
+  data: string;
   event: OdinEvent;
   opts: PublishOptions | undefined;
 }
@@ -25,11 +28,11 @@ async function run(
   let offset = 0;
   const broker = {
     publish: async (channel: string, data: string, opts?: PublishOptions): Promise<StreamPosition> => {
-      got.push({ channel, event: JSON.parse(data) as OdinEvent, opts });
+      got.push({ channel, data, event: JSON.parse(data) as OdinEvent, opts });
       return { offset: ++offset, epoch: 'test' };
     },
   };
-  const ingest = new NatsIngest({ broker, servers: nats.url, rules });
+  const ingest = new NatsIngest({ broker, servers: nats.url, rules, clock: systemClock });
   await ingest.start();
   const pub = await startPublisher({
     port: 0,
@@ -61,7 +64,7 @@ describe('publisher → NATS → gateway NatsIngest', () => {
     await nats?.stop();
   });
 
-  it('with the default rules every publisher subject is ingested once, on its channel, with its id as idempotency key and its type as tag', async () => {
+  it('with the default rules every publisher subject is ingested once, on its channel, with its id as idempotency key, its type read from the data and no tag added', async () => {
     const { got, published, ingest } = await run(nats, DEFAULT_INGEST_RULES);
     assert.equal(ingest.stats.dropped, 0);
     assert.equal(ingest.stats.published, published);
@@ -69,7 +72,10 @@ describe('publisher → NATS → gateway NatsIngest', () => {
     for (const p of got) {
       assert.equal(p.channel, eventChannel(p.event));
       assert.equal(p.opts?.idempotencyKey, p.event.id);
-      assert.equal(p.opts?.tags?.['type'], p.event.type);
+      // No tag is added (tags are sent only when published, issue 20); Odin pushes read the
+      // type from the data itself.
+      assert.equal(p.opts?.tags, undefined);
+      assert.equal(odinEventType({ channel: p.channel, offset: 1, epoch: 'e', time: 0, data: p.data }), p.event.type);
     }
     assert.ok(got.some((p) => p.event.type === 'balance:update'));
     assert.ok(got.some((p) => p.channel === 'market.stats'));

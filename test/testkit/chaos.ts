@@ -8,8 +8,10 @@
 import { randomBytes } from 'node:crypto';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { apiOk, callApi, pollUntil, startGatewayProcess, type GatewayProcess } from './gateway-process.js';
-import { startNatsCluster, startNatsServer, type NatsServerHandle } from './nats-cluster.js';
+import { apiOk, callApi, startGatewayProcess, type GatewayProcess } from './gateway-process.js';
+import { waitFor } from './wait.js';
+import { startNatsCluster } from './nats-cluster.js';
+import { startNatsServer, type NatsServerHandle } from './nats-server.js';
 import { SdkSubscriber } from './sdk-subscriber.js';
 import { judgeDeliveries, type DeliveryVerdict } from './delivery-verdict.js';
 
@@ -125,7 +127,9 @@ export async function runBrokerChaos(o: BrokerChaosOptions): Promise<BrokerChaos
     const outages: number[] = [];
     for (let k = 0; k < o.kills; k++) {
       const base = ackedTotal;
-      await pollUntil(() => ackedTotal >= base + o.acksBetweenKills, 120_000, `${o.acksBetweenKills} acks before kill ${k + 1}`);
+      await waitFor(() => ackedTotal >= base + o.acksBetweenKills, 120_000, `${o.acksBetweenKills} acks before kill ${k + 1}`, {
+        everyMs: 50,
+      });
       let victim = servers[0]!;
       if (o.mode === 'r3') {
         const leader = await streamLeader(
@@ -138,13 +142,13 @@ export async function runBrokerChaos(o: BrokerChaosOptions): Promise<BrokerChaos
       await victim.kill();
       await sleep(o.downMs);
       await victim.restart();
-      await pollUntil(() => lastAckCallAt > killedAt, 120_000, `an acknowledged publication after kill ${k + 1}`);
+      await waitFor(() => lastAckCallAt > killedAt, 120_000, `an acknowledged publication after kill ${k + 1}`, { everyMs: 50 });
       outages.push(lastAckAt - killedAt);
       log(`# kill ${k + 1}/${o.kills}: ${victim.name} down ${o.downMs} ms; publishing acknowledged again after ${lastAckAt - killedAt} ms`);
       if (o.mode === 'r3') await waitAllCurrent(urls, stream);
     }
     const tail = ackedTotal;
-    await pollUntil(() => ackedTotal >= tail + o.acksBetweenKills, 120_000, 'acks after the last kill');
+    await waitFor(() => ackedTotal >= tail + o.acksBetweenKills, 120_000, 'acks after the last kill', { everyMs: 50 });
     stop = true;
     await publisher;
     const doneAt = Date.now();
@@ -153,7 +157,9 @@ export async function runBrokerChaos(o: BrokerChaosOptions): Promise<BrokerChaos
       const last = want[want.length - 1];
       return last === undefined || s.pubs.some((p) => (p.data as { i: number }).i === last);
     };
-    await pollUntil(() => subs.every(({ ch, s }) => holdsAll(ch, s)), 120_000, 'every client holds the last acknowledged publication');
+    await waitFor(() => subs.every(({ ch, s }) => holdsAll(ch, s)), 120_000, 'every client holds the last acknowledged publication', {
+      everyMs: 50,
+    });
     const catchUpMs = Date.now() - doneAt;
 
     const verdict = judgeDeliveries(
@@ -182,7 +188,7 @@ export async function runBrokerChaos(o: BrokerChaosOptions): Promise<BrokerChaos
 
 /** After a restart in the cluster: until the stream reports every replica current again (at most 30 s). */
 async function waitAllCurrent(urls: readonly string[], stream: string): Promise<void> {
-  await pollUntil(
+  await waitFor(
     async () => {
       try {
         const nc = await connect({ servers: [...urls], reconnect: false, timeout: 3_000 });
@@ -199,6 +205,6 @@ async function waitAllCurrent(urls: readonly string[], stream: string): Promise<
     },
     30_000,
     'every stream replica current after the restart',
-    200,
+    { everyMs: 200 },
   );
 }

@@ -2,7 +2,7 @@
  * A manual clock for tests: time moves only on advance(), which runs the timers that fall
  * due, in time order, each seeing its own due time as now().
  */
-import type { Clock } from '../../src/lib/publisher/clock.js';
+import type { Clock, TimerHandle } from '../../src/lib/core/clock.js';
 
 interface Timer {
   readonly id: number;
@@ -12,24 +12,31 @@ interface Timer {
 
 export class FakeClock implements Clock {
   private t: number;
+  private readonly origin: number;
   private nextId = 1;
   private timers: Timer[] = [];
 
   constructor(start = 1_700_000_000_000) {
     this.t = start;
+    this.origin = start;
   }
 
   now(): number {
     return this.t;
   }
 
-  setTimeout(fn: () => void, ms: number): unknown {
+  /** Time since the clock was made, ms (moves with now()). */
+  monotonic(): number {
+    return this.t - this.origin;
+  }
+
+  setTimeout(fn: () => void, ms: number): TimerHandle {
     const timer = { id: this.nextId++, at: this.t + Math.max(ms, 0), fn };
     this.timers.push(timer);
     return timer.id;
   }
 
-  clearTimeout(handle: unknown): void {
+  clearTimeout(handle: TimerHandle): void {
     this.timers = this.timers.filter((x) => x.id !== handle);
   }
 

@@ -37,10 +37,12 @@ export async function startGatewayProcess(o: GatewayProcessOptions): Promise<Gat
   const workers = o.workers ?? 1;
   const brokerArgs =
     o.broker === 'memory' ? ['--broker', 'memory'] : ['--broker', 'nats', '--nats-url', o.natsUrl, '--workers', String(workers)];
-  const args = [BIN, 'gateway', ...brokerArgs, '--port', '0', '--host', '127.0.0.1', '--api-key', o.apiKey, ...(o.extraArgs ?? [])];
+  const args = [BIN, 'gateway', ...brokerArgs, '--port', '0', '--host', '127.0.0.1', ...(o.extraArgs ?? [])];
   const child: ChildProcess = spawn(process.execPath, args, {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, LOG_LEVEL: 'info', ...o.env },
+    // Secrets come from the environment (a secret flag is refused). Test keys are short fixture
+    // names: the minimum a real process enforces is tested in test/gateway/config.test.ts.
+    env: { ...process.env, LOG_LEVEL: 'info', GATEWAY_API_KEY: o.apiKey, GATEWAY_API_KEY_MIN_LENGTH: '1', ...o.env },
   });
   const logs: Record<string, unknown>[] = [];
   let stderr = '';
@@ -143,14 +145,4 @@ export function apiOk(r: ApiReply): boolean {
 /** Throws unless the call succeeded (HTTP 200 alone is not success: errors come in a 200). */
 export function assertApiOk(r: ApiReply): void {
   if (!apiOk(r)) throw new Error(`server API call failed: HTTP ${r.status} ${JSON.stringify(r.body)}`);
-}
-
-/** Polls `cond` until true or the deadline; for conditions that have no event to wait on. */
-export async function pollUntil(cond: () => boolean | Promise<boolean>, timeoutMs: number, what: string, everyMs = 50): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await cond()) return;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise<void>((r) => setTimeout(r, everyMs));
-  }
 }

@@ -9,9 +9,10 @@
  * order produced, at consecutive offsets of one epoch (and, across gateways, the same offsets).
  */
 import { randomBytes } from 'node:crypto';
-import { pollUntil, startGatewayProcess, type GatewayProcess } from './gateway-process.js';
+import { startGatewayProcess, type GatewayProcess } from './gateway-process.js';
+import { waitFor } from './wait.js';
 import { createOdinTopics, startKafka, type LocalKafka } from './kafka.js';
-import { startNatsServer, type NatsServerHandle } from './nats-cluster.js';
+import { startNatsServer, type NatsServerHandle } from './nats-server.js';
 import { SdkSubscriber } from './sdk-subscriber.js';
 import { judgeDeliveries, type DeliveryVerdict } from './delivery-verdict.js';
 import { KafkaProducer } from '../../src/lib/kafka/client.js';
@@ -87,7 +88,9 @@ export async function runKafkaChaos(o: KafkaChaosOptions): Promise<KafkaChaosRes
         env: { NATS_STREAM: 'KCHAOS' },
       });
       gws.push(gw);
-      await pollUntil(async () => (await fetch(`${gw.url}/ready`)).status === 200, 60_000, 'gateway ready (kafka consuming)');
+      await waitFor(async () => (await fetch(`${gw.url}/ready`)).status === 200, 60_000, 'gateway ready (kafka consuming)', {
+        everyMs: 50,
+      });
     }
     const tag = randomBytes(2).toString('hex').toUpperCase();
     const keys = Array.from({ length: o.keys }, (_, i) => `KX${tag}${i}`);
@@ -135,7 +138,9 @@ export async function runKafkaChaos(o: KafkaChaosOptions): Promise<KafkaChaosRes
     let next = 0;
     for (let kill = 0; kill < o.kills; kill++) {
       const base = ackedTotal;
-      await pollUntil(() => ackedTotal >= base + o.acksBetweenKills, 120_000, `${o.acksBetweenKills} acknowledged before kill ${kill + 1}`);
+      await waitFor(() => ackedTotal >= base + o.acksBetweenKills, 120_000, `${o.acksBetweenKills} acknowledged before kill ${kill + 1}`, {
+        everyMs: 50,
+      });
       const killedAt = Date.now();
       await k.kill();
       // Clients leave while Kafka is down and come back with recovery.
@@ -148,14 +153,14 @@ export async function runKafkaChaos(o: KafkaChaosOptions): Promise<KafkaChaosRes
       const t0 = Date.now();
       await k.restart();
       kafkaStartMs.push(Date.now() - t0);
-      await pollUntil(() => lastAckSendAt > killedAt, 180_000, `acknowledged again after kill ${kill + 1}`);
+      await waitFor(() => lastAckSendAt > killedAt, 180_000, `acknowledged again after kill ${kill + 1}`, { everyMs: 50 });
       outages.push(lastAckAt - killedAt);
       log(
         `kafka kill ${kill + 1}/${o.kills}: down ${o.downMs} ms, started in ${kafkaStartMs.at(-1)} ms; acknowledged again ${lastAckAt - killedAt} ms after the kill`,
       );
     }
     const tail = ackedTotal;
-    await pollUntil(() => ackedTotal >= tail + o.acksBetweenKills, 120_000, 'acknowledged after the last kill');
+    await waitFor(() => ackedTotal >= tail + o.acksBetweenKills, 120_000, 'acknowledged after the last kill', { everyMs: 50 });
     stop = true;
     await producing;
     const doneAt = Date.now();
@@ -164,7 +169,9 @@ export async function runKafkaChaos(o: KafkaChaosOptions): Promise<KafkaChaosRes
       const last = want[want.length - 1];
       return last === undefined || s.pubs.some((p) => seqOf(p.data) === last);
     };
-    await pollUntil(() => subs.every(({ key, s }) => holdsLast(key, s)), 180_000, 'every client holds the last acknowledged record');
+    await waitFor(() => subs.every(({ key, s }) => holdsLast(key, s)), 180_000, 'every client holds the last acknowledged record', {
+      everyMs: 50,
+    });
     const catchUpMs = Date.now() - doneAt;
 
     const verdict = judgeDeliveries(

@@ -12,8 +12,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LoadRun, type Totals } from '../../src/lib/loadtest/runner.js';
 import { HttpApiTarget, RatePublisher } from '../../src/lib/loadtest/publisher.js';
-import { startGatewayProcess, pollUntil, type GatewayProcess } from './gateway-process.js';
-import { freePort, startNatsServer } from './nats-cluster.js';
+import { startGatewayProcess, type GatewayProcess } from './gateway-process.js';
+import { waitFor } from './wait.js';
+import { freePort } from './free-port.js';
+import { startNatsServer } from './nats-server.js';
 import { SdkSubscriber } from './sdk-subscriber.js';
 
 export const STORM_CHANNELS = ['BTC', 'ETH', 'SOL', 'ODIN', 'DOGE'].map((s) => `${s}.trade`);
@@ -33,6 +35,8 @@ export interface StormOptions {
   readonly gateway?: Record<string, unknown>;
   /** Until every client is subscribed again after the new gateway listens, ms. */
   readonly allBackTimeoutMs: number;
+  /** Seed of the load tester's random draws (reconnect jitter): test/testkit/chaos-seed.ts. */
+  readonly seed: number;
   readonly log?: (line: string) => void;
 }
 
@@ -109,6 +113,7 @@ export async function runReconnectStorm(o: StormOptions): Promise<StormResult> {
       perAddress: 20_000,
       reconnect: true,
       connectRetries: 1_000,
+      seed: o.seed,
     });
     await run.waitConnected((o.connections / 500) * 2000 + 15_000);
     for (let i = 0; i < o.sdkClients; i++)
@@ -116,11 +121,11 @@ export async function runReconnectStorm(o: StormOptions): Promise<StormResult> {
     await Promise.all(sdk.map((s) => s.waitFor(() => s.subscribed.length > 0, 15_000, 'SDK subscribed')));
     const subscriptions = o.connections * 2 + o.sdkClients;
     const first = gw;
-    await pollUntil(
+    await waitFor(
       async () => (await metric(first, 'ws_subscriptions_active'))['ws_subscriptions_active'] === subscriptions,
       15_000,
       'all subscribed',
-      100,
+      { everyMs: 100 },
     );
     const target = new HttpApiTarget(url, API_KEY);
     const pub = new RatePublisher(target, STORM_CHANNELS, 'sustained', o.rate, Number.MAX_SAFE_INTEGER);
@@ -134,7 +139,7 @@ export async function runReconnectStorm(o: StormOptions): Promise<StormResult> {
     const upAt = Date.now();
     log(`# storm: new gateway listening ${upAt - stoppedAt} ms after the stop`);
     let maxWaitingSeen = 0;
-    await pollUntil(
+    await waitFor(
       async () => {
         const m = await metric(next, 'ws_');
         maxWaitingSeen = Math.max(maxWaitingSeen, m['ws_recoveries_waiting'] ?? 0);
@@ -142,7 +147,7 @@ export async function runReconnectStorm(o: StormOptions): Promise<StormResult> {
       },
       o.allBackTimeoutMs,
       'every client subscribed again',
-      100,
+      { everyMs: 100 },
     );
     const allBackMs = Date.now() - upAt;
     log(`# storm: every client subscribed again ${allBackMs} ms after the new gateway listened`);
@@ -158,14 +163,14 @@ export async function runReconnectStorm(o: StormOptions): Promise<StormResult> {
       inStream += top;
     }
     const expectedDeliveries = (inStream * o.connections * 2) / STORM_CHANNELS.length;
-    await pollUntil(
+    await waitFor(
       async () => {
         await run!.flush();
         return run!.totals().delivered >= expectedDeliveries;
       },
       30_000,
       'every publication delivered to the load-tester clients',
-      200,
+      { everyMs: 200 },
     ).catch(() => undefined); // the totals below show what is missing
     let sdkLost = 0;
     let sdkDup = 0;

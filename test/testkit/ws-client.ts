@@ -1,4 +1,5 @@
 import WebSocket from 'ws';
+import { waitFor } from './wait.js';
 
 export type Json = Record<string, unknown>;
 
@@ -70,13 +71,10 @@ export class TestClient {
 
   /** Waits until `n` messages match. */
   async waitCount(pred: (m: Json) => boolean, n: number, timeoutMs = 5000): Promise<Json[]> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const got = this.messages.filter(pred);
-      if (got.length >= n) return got;
-      if (Date.now() > deadline) throw new Error(`only ${got.length}/${n} matching messages within ${timeoutMs} ms`);
-      await new Promise((r) => setTimeout(r, 5));
-    }
+    await waitFor(() => this.messages.filter(pred).length >= n, timeoutMs, `${n} matching messages`).catch(() => {
+      throw new Error(`only ${this.messages.filter(pred).length}/${n} matching messages within ${timeoutMs} ms`);
+    });
+    return this.messages.filter(pred);
   }
 
   waitClose(timeoutMs = 5000): Promise<{ code: number; reason: string }> {

@@ -19,6 +19,8 @@ import { HttpProxy } from '../../lib/proxy-http/http-proxy.js';
 import { MemoryPresence } from '../../lib/core/presence.js';
 import type { Ingest, IngestSink } from '../../lib/core/ingest.js';
 import { silentLogger, type Logger } from '../../lib/core/logger.js';
+import { systemClock } from '../../lib/runtime/clock.js';
+import type { HttpRequest } from '../../lib/core/transport.js';
 import { CodedError, isRetryable } from '../../lib/protocol/codes.js';
 import { WsTransport } from '../../lib/transport-ws/ws-transport.js';
 import { createGatewayApp } from '../../lib/server/http-app.js';
@@ -111,7 +113,12 @@ export async function composeGateway(cfg: GatewayConfig, parts: GatewayParts = {
         ...(js.presenceTtlMs !== undefined ? { presenceTtlMs: js.presenceTtlMs } : {}),
       });
       log.info({ natsUrl: cfg.natsUrl, historySize: js.historySize, historyTtlMs: js.maxAgeMs }, 'using the JetStream broker');
-    } else broker = new MemoryBroker();
+    } else
+      broker = new MemoryBroker({
+        clock: systemClock,
+        maxChannels: options.limits.maxChannels,
+        maxHistoryBytes: options.limits.maxHistoryBytes,
+      });
     const presence = isPresenceProvider(broker) ? broker.presence : new MemoryPresence();
     // 3. Session routing for /emulation across nodes (NATS), the transport, core.
     const router = cfg.broker === 'nats' && nats ? new NatsSessionRouter(nats) : null;
@@ -139,11 +146,20 @@ export async function composeGateway(cfg: GatewayConfig, parts: GatewayParts = {
       audienceRegex: options.tokenAudienceRegex,
       issuer: options.tokenIssuer,
       issuerRegex: options.tokenIssuerRegex,
+      now: () => systemClock.now(),
     });
     // The application's backend: Centrifugo's HTTP proxies, when any URL is set.
     const p = options.proxy;
     const proxy = [p.connect, p.subscribe, p.publish, p.refresh].some((e) => e.url !== '') ? new HttpProxy(p) : null;
-    const gateway = new Gateway(options, { broker, transport, log, presence, verifier: verifier.configured ? verifier : null, proxy });
+    const gateway = new Gateway(options, {
+      broker,
+      transport,
+      log,
+      clock: systemClock,
+      presence,
+      verifier: verifier.configured ? verifier : null,
+      proxy,
+    });
     // 4. Metrics, then the broker (gateway.start), readiness, dashboard, the HTTP app, the listener.
     const registry = createMetrics(gateway);
     await gateway.start();
@@ -155,7 +171,7 @@ export async function composeGateway(cfg: GatewayConfig, parts: GatewayParts = {
       group: joinProcessGroup(gateway, registry),
       log,
       readinessChecks,
-      ...(dashboard ? { mounts: [dashboard.mount] } : {}),
+      ...(dashboard ? { mounts: [dashboard.mount], isAdmin: (req: HttpRequest) => dashboard.admits(req) } : {}),
       ...(parts.bodyTimeoutMs !== undefined ? { bodyTimeoutMs: parts.bodyTimeoutMs } : {}),
       ...(sessionRouter ? { sessionRouter } : {}),
     });
@@ -240,6 +256,7 @@ function buildIngest(kind: string, cfg: GatewayConfig, gw: RunningGateway, nats:
     const ing = cfg.jetstream.ingest;
     return new NatsIngest({
       connection: nats!,
+      clock: systemClock,
       ...(ing.rules !== undefined ? { rules: ing.rules } : {}),
       ...(ing.queue !== undefined ? { queue: ing.queue } : {}),
       // Gateways sharing a broker share the feed: one reads it at a time (ingest-nats/lease.ts).

@@ -45,7 +45,7 @@ export async function gatewayCommand(argv: readonly string[]): Promise<number> {
   }
   if (cfg.gateway.apiKey === '' && (!cluster.isWorker || process.env.ODIN_WS_WORKER_SLOT === '0'))
     log.warn(
-      'no API key: every POST /api/* (publish, broadcast, ...) answers 401; set --api-key or GATEWAY_API_KEY to publish through the server API',
+      'no API key: every POST /api/* (publish, broadcast, ...) answers 401; set GATEWAY_API_KEY (or apiKey in the --config file) to publish through the server API',
     );
   // A failure to start (port taken, NATS or an ingest unreachable) reaches the CLI: one line, exit 3 or 1.
   const gw = await composeGateway(cfg, { log });

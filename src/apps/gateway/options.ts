@@ -38,6 +38,10 @@ export const DEFAULT_HOST = '127.0.0.1';
 export const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222';
 /** Default shutdown drain window, ms: long enough for a load balancer's next readiness check to see 503 on most setups' fast probes. */
 export const DEFAULT_DRAIN_MS = 1000;
+/** Shortest server API key a gateway process starts with, characters. */
+export const DEFAULT_API_KEY_MIN_LENGTH = 16;
+/** Why a secret is never a flag: the command line shows in `ps` and in shell history. */
+const SECRET_FLAG = 'secrets are never flags, the command line shows in ps: set';
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 /** The file every option may also come from. */
 const CONFIG_ENV = 'GATEWAY_CONFIG';
@@ -48,6 +52,8 @@ const serverSettingsSchema = z.object({
   port: z.number().int().min(0).max(65535).default(DEFAULT_PORT),
   /** Key for the server HTTP API (X-API-Key). Empty: the API refuses every call. */
   apiKey: z.string().default(''),
+  /** A process refuses to start with a shorter (non-empty) apiKey: a short key is guessed. */
+  apiKeyMinLength: z.number().int().min(1).default(DEFAULT_API_KEY_MIN_LENGTH),
   logLevel: z.enum(LOG_LEVELS).default('info'),
 });
 const SERVER_KEYS: readonly string[] = Object.keys(serverSettingsSchema.shape);
@@ -97,9 +103,18 @@ export const GATEWAY_OPTIONS: readonly OptionRow[] = [
     key: 'apiKey',
     kind: 'secret',
     flag: 'api-key',
+    refusedFlag: `${SECRET_FLAG} GATEWAY_API_KEY or apiKey in the --config file`,
     env: 'GATEWAY_API_KEY',
     section: S.server,
-    help: 'server API key (X-API-Key); none: the API refuses every call',
+    help: 'server API key (X-API-Key), at least apiKeyMinLength characters; none: the API refuses every call',
+  },
+  {
+    key: 'apiKeyMinLength',
+    kind: 'int',
+    env: 'GATEWAY_API_KEY_MIN_LENGTH',
+    unit: 'characters',
+    section: S.server,
+    help: 'a process refuses to start with a shorter apiKey',
   },
   {
     key: 'logLevel',
@@ -157,6 +172,7 @@ export const GATEWAY_OPTIONS: readonly OptionRow[] = [
     key: 'tokenHmacSecret',
     kind: 'secret',
     flag: 'token-secret',
+    refusedFlag: `${SECRET_FLAG} GATEWAY_TOKEN_SECRET or tokenHmacSecret in the --config file`,
     env: 'GATEWAY_TOKEN_SECRET',
     section: S.clients,
     help: 'HMAC secret for connection JWTs',
@@ -412,10 +428,51 @@ export const GATEWAY_OPTIONS: readonly OptionRow[] = [
     help: 'recovered bytes one subscribe command may return',
   },
   { key: 'recovery.maxBytesPerConnection', kind: 'int', unit: 'bytes', section: S.limits, help: 'recovered bytes queued per connection' },
-  { key: 'recovery.bytesPerSecond', kind: 'int', unit: 'bytes/s', section: S.limits, help: 'node-wide recovery rate' },
+  {
+    key: 'recovery.bytesPerSecond',
+    kind: 'int',
+    unit: 'bytes/s',
+    section: S.limits,
+    help: 'node-wide recovery rate (payload bytes + 1,024 per publication)',
+  },
   { key: 'recovery.anonymousShare', kind: 'number', section: S.limits, help: 'share of the recovery rate anonymous connections may use' },
   { key: 'recovery.maxConcurrent', kind: 'int', section: S.limits, help: 'recoveries running at once' },
   { key: 'recovery.maxWaiting', kind: 'int', section: S.limits, help: 'recoveries waiting for a turn (111 past it)' },
+  {
+    key: 'limits.maxChannels',
+    kind: 'int',
+    unit: 'channels',
+    section: S.limits,
+    help: 'channels held on this node: with subscribers here, or with history (memory broker); 106 past it',
+  },
+  {
+    key: 'limits.anonymousChannelShare',
+    kind: 'number',
+    section: S.limits,
+    help: 'share of limits.maxChannels anonymous connections may open',
+  },
+  {
+    key: 'limits.maxHistoryBytes',
+    kind: 'int',
+    unit: 'bytes',
+    section: S.limits,
+    help: 'payload bytes the memory broker keeps in history (106 past it; JetStream: jetstream.maxBytes)',
+  },
+  {
+    key: 'api.maxResponseBytes',
+    kind: 'int',
+    unit: 'bytes',
+    section: S.limits,
+    help: 'history bytes one server API request (a batch included) may return (106 past it)',
+  },
+  { key: 'api.maxBroadcastChannels', kind: 'int', section: S.limits, help: 'channels of one server API broadcast (106 past it)' },
+  {
+    key: 'api.maxPublications',
+    kind: 'int',
+    section: S.limits,
+    help: 'publications one server API request (a batch included) may create (106 past it)',
+  },
+  { key: 'api.maxBatchCommands', kind: 'int', section: S.limits, help: 'commands of one server API batch or pipe (106 past it)' },
   { key: 'reconnect.minDelayMs', kind: 'int', unit: 'ms', section: S.limits, help: 'shortest reconnect hint' },
   { key: 'reconnect.maxDelayMs', kind: 'int', unit: 'ms', section: S.limits, help: 'longest reconnect hint' },
   { key: 'jetstream.stream', kind: 'string', env: 'NATS_STREAM', defaultText: 'ODIN_WS', section: S.js, help: 'stream name' },
@@ -661,6 +718,10 @@ export function loadGatewayConfig(argv: readonly string[], env: NodeJS.ProcessEn
   const dashboard = resolveDashboardOptions(sectionOf(values, 'dashboard'));
   // The dashboard's reserved channels come first, so no user pattern can shadow them.
   const gateway = resolveGatewayServerOptions(dashboard.enabled ? withStatsNamespace(coreAndServer) : coreAndServer);
+  if (gateway.apiKey !== '' && gateway.apiKey.length < gateway.apiKeyMinLength)
+    throw new ConfigError(
+      `apiKey: at least ${gateway.apiKeyMinLength} characters (got ${gateway.apiKey.length}); set a longer GATEWAY_API_KEY (apiKeyMinLength)`,
+    );
   const nss = gateway.namespaces;
   return Object.freeze({
     gateway,

@@ -107,6 +107,7 @@ Options:
   --no-reconnect         do not reconnect after an unexpected close
   --connect-retries N    retry a failed open N times (failures are then counted once)  0
   --drop-rate R          chaos: drop R random connections per second (TCP cut); each reconnects and recovers  0
+  --seed N               seed of the random drops and reconnect jitter (the result shows the one used)  random
   --report-to URL        publish progress to this gateway's dashboard (http://host:port; needs --report-key or --api-key)
   --report-key KEY       server API key for --report-to             --api-key's
   --assert LIST          thresholds, e.g. "p99<50ms,loss=0,failed<=1%"; exit 1 if one is missed
@@ -137,6 +138,7 @@ const FLAGS = {
   'no-reconnect': { type: 'boolean' },
   'connect-retries': { type: 'string' },
   'drop-rate': { type: 'string' },
+  seed: { type: 'string' },
   assert: { type: 'string' },
   'report-to': { type: 'string' },
   'report-key': { type: 'string' },
@@ -166,6 +168,8 @@ export interface LoadtestOptions {
   readonly reconnect: boolean;
   readonly connectRetries: number;
   readonly dropPerSecond: number;
+  /** Seed of the random draws; null: a random one (reported in the result). */
+  readonly seed: number | null;
   readonly thresholds: readonly Threshold[];
   /** Gateway whose dashboard shows the run live, and the API key to publish there. */
   readonly reportTo: { readonly url: string; readonly apiKey: string } | null;
@@ -254,6 +258,7 @@ export function parseLoadtestArgs(argv: readonly string[], env: NodeJS.ProcessEn
     reconnect: f['no-reconnect'] !== true,
     connectRetries: Math.floor(num('connect-retries', f['connect-retries'], 0, 0)),
     dropPerSecond: num('drop-rate', f['drop-rate'], 0, 0),
+    seed: f.seed === undefined ? null : Math.floor(num('seed', f.seed, 0, 0)),
     thresholds,
     reportTo,
     json: f.json === true,
@@ -303,6 +308,7 @@ export async function runLoadtest(
     reconnect: o.reconnect,
     connectRetries: o.connectRetries,
     dropPerSecond: o.dropPerSecond,
+    ...(o.seed !== null ? { seed: o.seed } : {}),
     workers: o.workers,
   });
   const started = Date.now();
@@ -391,6 +397,7 @@ export async function runLoadtest(
           : null,
       client: { ...t.client, saturated },
       silentChannels: subscribedChannels(o.channels, o.connections, o.channelsPerConnection).filter((c) => !t.heardChannels.includes(c)),
+      seed: run.seed,
     };
     if (reporter) {
       reporter.report({

@@ -25,7 +25,7 @@ export const STATS_HELP = `Usage: odin-ws stats [VIEW] [options]
 Views: ${STATS_VIEWS.join(', ')} (default all)
   publisher  events published, rate, errors (publisher /stats)
   ws         gateway connections, subscriptions, messages in/out, publications (gateway /stats, every worker)
-  ips        gateway connections by client address
+  ips        gateway connections by client address (needs GATEWAY_ADMIN_TOKEN)
   topics     broker streams: NATS JetStream streams and subjects; Kafka topics and end offsets
   consume    consumers: the Kafka consumer group's committed offsets and lag; JetStream consumers
   broker     topics + consume
@@ -60,6 +60,8 @@ export interface StatsOptions {
   readonly view: StatsView;
   readonly endpoints: Endpoints;
   readonly kafkaGroup: string;
+  /** GATEWAY_ADMIN_TOKEN: the gateway's /stats lists client addresses only with it. */
+  readonly adminToken: string;
   readonly watch: boolean;
   readonly intervalMs: number;
   readonly count: number;
@@ -80,6 +82,8 @@ export function parseStatsArgs(argv: readonly string[], env: NodeJS.ProcessEnv):
     view,
     endpoints: resolveEndpoints(env, overrides),
     kafkaGroup: f['kafka-group'] ?? env.KAFKA_CONSUMER_GROUP ?? DEFAULT_STATS_KAFKA_GROUP,
+    // The gateway lists client addresses only to its admin (a secret: environment only).
+    adminToken: env.GATEWAY_ADMIN_TOKEN ?? '',
     watch: f.watch === true,
     intervalMs: num('interval', f.interval, DEFAULT_WATCH_INTERVAL_S, 0.1) * 1000,
     count: Math.floor(num('count', f.count, 0, 0)),
@@ -104,7 +108,7 @@ export async function statsCommand(argv: readonly string[]): Promise<number> {
     return EXIT_OK;
   }
   if (!o.watch) {
-    const snap = await collectStats(o.view, o.endpoints, o.kafkaGroup);
+    const snap = await collectStats(o.view, o.endpoints, o.kafkaGroup, o.adminToken);
     process.stdout.write(o.json ? JSON.stringify(snap, null, 2) + '\n' : renderStats(snap, null));
     return snap.answered ? EXIT_OK : EXIT_FAILURE;
   }
@@ -120,7 +124,7 @@ export async function statsCommand(argv: readonly string[]): Promise<number> {
   for (let i = 0; !stop && (o.count === 0 || i < o.count); i++) {
     if (i > 0) await sleepUnless(o.intervalMs, () => stop);
     if (stop) break;
-    const snap = await collectStats(o.view, o.endpoints, o.kafkaGroup);
+    const snap = await collectStats(o.view, o.endpoints, o.kafkaGroup, o.adminToken);
     answered ||= snap.answered;
     if (o.json) process.stdout.write(JSON.stringify(snap) + '\n');
     else if (tty)

@@ -16,7 +16,7 @@
  *  - `reconnect()` re-reads the head, so a tail missed while disconnected is not hidden until
  *    the next publication.
  * It does no IO itself: the stream is reached through `source`, so it is unit-tested with an
- * in-memory stream (test/broker-jetstream/live-channel.test.ts).
+ * in-memory stream (test/broker-jetstream/live-channel.unit.test.ts).
  */
 import type { Head, StoredRecord } from './records.js';
 

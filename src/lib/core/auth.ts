@@ -75,8 +75,8 @@ export interface JwtVerifierOptions {
   readonly issuer?: string;
   /** The `iss` claim must match this regular expression. */
   readonly issuerRegex?: string;
-  /** Wall clock, ms since the epoch (injected: core takes its clock). */
-  readonly now?: () => number;
+  /** Wall clock, ms since the epoch (core takes its clock: `Clock.now`). */
+  readonly now: () => number;
 }
 
 /** A JSON value or the JSON text `b64info` carries (as Centrifugo's info bytes); throws on bad base64 JSON. */
@@ -118,7 +118,7 @@ export class JwtVerifier implements TokenVerifier {
     this.keySet = opts.keySet ?? null;
     this.audienceRe = opts.audienceRegex ? new RegExp(opts.audienceRegex) : null;
     this.issuerRe = opts.issuerRegex ? new RegExp(opts.issuerRegex) : null;
-    this.now = opts.now ?? Date.now;
+    this.now = opts.now;
   }
 
   get configured(): boolean {

@@ -203,8 +203,11 @@ export function isPresenceProvider(b: Broker): b is Broker & PresenceProvider {
   return typeof p === 'object' && p !== null;
 }
 
-/** 'conflict': a fenced publication whose predecessor is missing (guarantee 6); retry from that one. */
-export type BrokerErrorCode = 'unavailable' | 'closed' | 'bad_request' | 'internal' | 'conflict';
+/**
+ * 'conflict': a fenced publication whose predecessor is missing (guarantee 6); retry from that one.
+ * 'limit': a node-wide bound (channels held, history bytes) refused it; not stored (106).
+ */
+export type BrokerErrorCode = 'unavailable' | 'closed' | 'bad_request' | 'internal' | 'conflict' | 'limit';
 
 export class BrokerError extends Error {
   override readonly name = 'BrokerError';

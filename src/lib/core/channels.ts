@@ -1,4 +1,5 @@
 import type { NamespaceOptions } from './options.js';
+import { topLevelString } from '../protocol/json-text.js';
 
 /** Longest channel name accepted, bytes. */
 export const MAX_CHANNEL_LENGTH = 255;
@@ -34,4 +35,18 @@ export class ChannelRules {
 /** The user a personal channel belongs to: its last dot-separated token. */
 export function channelUser(channel: string): string {
   return channel.slice(channel.lastIndexOf('.') + 1);
+}
+
+/**
+ * The tags a publication is stored with: those published, plus a `type` tag taken from the
+ * data's top-level `type` string when the namespace asks for it (`typeTag`) and none was given.
+ */
+export function publicationTags(
+  ns: NamespaceOptions,
+  data: string,
+  tags: Readonly<Record<string, string>> | undefined,
+): Readonly<Record<string, string>> | undefined {
+  if (!ns.typeTag || tags?.type !== undefined) return tags;
+  const type = topLevelString(data, 'type');
+  return type === undefined ? tags : { ...tags, type };
 }

@@ -1,3 +1,4 @@
+import { publicationTags } from './channels.js';
 import { TokenError } from './auth.js';
 import {
   Client,
@@ -9,6 +10,7 @@ import {
   type ClientContext,
   type PreparedSubscription,
 } from './client.js';
+import type { Clock, TimerHandle } from './clock.js';
 import { brokerFailure } from './errors.js';
 import type { TransportConnection } from './transport.js';
 import type { SlotRelease } from './recovery-slots.js';
@@ -21,7 +23,9 @@ import {
   type DisconnectReason,
   type ProtocolError,
 } from '../protocol/codes.js';
-import type { CentrifugeCommand, CentrifugeFrameItem } from '../protocol/centrifuge.js';
+import { encodePublicationObject, type CentrifugeCommand, type CentrifugeFrameItem } from '../protocol/centrifuge.js';
+import type { Publication } from './broker.js';
+import { KIND_CENTRIFUGE_JSON_OBJECT, type RecoveryFrames } from './recovery-frames.js';
 import {
   JSON_CODEC,
   PROTOBUF_CODEC,
@@ -63,14 +67,20 @@ interface ReadyConnectSub {
 }
 
 /** Seconds left of a grant ending at `expireAt` (at least 1); 0 for none. */
-const ttlOf = (expireAt: number): number => (expireAt > 0 ? Math.max(1, expireAt - nowSeconds()) : 0);
+const ttlOf = (expireAt: number, clock: Clock): number => (expireAt > 0 ? Math.max(1, expireAt - nowSeconds(clock)) : 0);
 
 /** What a subscribe result says about a prepared subscription. */
-function subscribeFields(p: PreparedSubscription, data: string | null): SubscribeFields {
+function subscribeFields(p: PreparedSubscription, data: string | null, frames?: RecoveryFrames): SubscribeFields {
   return {
+    // Recovered publications' JSON objects, encoded once for every reader of the same history.
+    ...(frames !== undefined && p.publications.length > 0
+      ? { publicationJson: (x) => frames.get(KIND_CENTRIFUGE_JSON_OBJECT, x as Publication, encodePublicationObject) }
+      : {}),
     recoverable: p.recoverable,
     epoch: p.position.epoch,
-    offset: p.position.offset,
+    // Recovered: the offset the client sent, as Centrifugo answers (its recovered publications
+    // then carry it to the top); otherwise the stream's top.
+    offset: p.recovered && p.since !== null ? p.since.offset : p.position.offset,
     wasRecovering: p.wasRecovering,
     recovered: p.recovered,
     publications: p.publications,
@@ -86,7 +96,9 @@ function subscribeFields(p: PreparedSubscription, data: string | null): Subscrib
 export class CentrifugeClient extends Client {
   readonly protocol: ProtocolId;
   private readonly codec: CentrifugeCodec;
-  private handshakeTimer: NodeJS.Timeout | null;
+  private handshakeTimer: TimerHandle | null;
+  /** Channels subscribed with a subscription token: the client refreshes those (`sub_refresh`). */
+  private readonly tokenSubscriptions = new Set<string>();
   /** Commands waiting for the one before them to finish. */
   private readonly queue: CentrifugeFrameItem[] = [];
   private running = false;
@@ -110,11 +122,14 @@ export class CentrifugeClient extends Client {
     super(ctx, conn, ip);
     this.protocol = uni ? PROTO_CENTRIFUGE_UNI : protobuf ? PROTO_CENTRIFUGE_PROTOBUF : PROTO_CENTRIFUGE;
     this.codec = uni ? UNI_JSON_CODEC : protobuf ? PROTOBUF_CODEC : JSON_CODEC;
-    this.handshakeTimer = setTimeout(() => {
-      this.handshakeTimer = null;
-      if (this.state === STATE_CONNECTING) this.disconnect(Disconnect.Stale);
-    }, ctx.opts.handshakeTimeoutMs);
-    this.handshakeTimer.unref();
+    this.handshakeTimer = ctx.clock.setTimeout(
+      () => {
+        this.handshakeTimer = null;
+        if (this.state === STATE_CONNECTING) this.disconnect(Disconnect.Stale);
+      },
+      ctx.opts.handshakeTimeoutMs,
+      { background: true },
+    );
   }
 
   ping(): void {
@@ -140,7 +155,7 @@ export class CentrifugeClient extends Client {
   }
 
   private clearHandshake(): void {
-    if (this.handshakeTimer) clearTimeout(this.handshakeTimer);
+    if (this.handshakeTimer) this.ctx.clock.clearTimeout(this.handshakeTimer);
     this.handshakeTimer = null;
   }
 
@@ -252,7 +267,8 @@ export class CentrifugeClient extends Client {
       case 'sub_refresh':
         return this.subRefresh(cmd.id, cmd.params);
       case 'rpc':
-        return this.replyError(cmd.id, protocolError(ErrorCode.MethodNotFound));
+        // No RPC handler: 108, as Centrifugo answers without an RPC proxy.
+        return this.replyError(cmd.id, protocolError(ErrorCode.NotAvailable));
     }
   }
 
@@ -291,10 +307,10 @@ export class CentrifugeClient extends Client {
       version: this.ctx.version,
       ping: Math.round(this.ctx.opts.pingIntervalMs / 1000),
       pong: true,
-      node: this.ctx.nodeId,
-      ...(this.session !== undefined ? { session: this.session } : {}),
+      // The node (for routing /emulation) and the session go to emulated connections only, as Centrifugo's.
+      ...(this.session !== undefined ? { session: this.session, node: this.ctx.nodeId } : {}),
       expires: this.exp > 0,
-      ttl: this.exp > 0 ? Math.max(1, Math.floor(this.exp - Date.now() / 1000)) : 0,
+      ttl: this.exp > 0 ? Math.max(1, Math.floor(this.exp - this.ctx.clock.now() / 1000)) : 0,
       subs,
     };
   }
@@ -332,7 +348,9 @@ export class CentrifugeClient extends Client {
       if (!isProtocolError(prepared)) ready.push({ p: prepared, data, expireAt: 0 });
     }
     if (this.uni !== undefined && !(await this.uniSubscriptions(p, allowance, ready))) return;
-    const subs = new Map(ready.map((r) => [r.p.channel, { ...subscribeFields(r.p, r.data), ttl: ttlOf(r.expireAt) }]));
+    const subs = new Map(
+      ready.map((r) => [r.p.channel, { ...subscribeFields(r.p, r.data, this.ctx.recoveryFrames), ttl: ttlOf(r.expireAt, this.ctx.clock) }]),
+    );
     this.sendRecoveryReply(this.ctx.hub.prepareBytes(this.codec.connect(id, this.connectFields(subs)), this.codec.binary));
     for (const r of ready) {
       this.activate(r.p, false);
@@ -379,6 +397,11 @@ export class CentrifugeClient extends Client {
     this.send(this.codec.subscribePush(p.channel, subscribeFields(p, data)));
   }
 
+  protected override unsubscribeChannel(channel: string): boolean {
+    this.tokenSubscriptions.delete(channel);
+    return super.unsubscribeChannel(channel);
+  }
+
   protected sendUnsubscribeNotice(channel: string, why: DisconnectReason): void {
     this.send(this.codec.unsubscribePush(channel, why.code, why.reason));
   }
@@ -391,7 +414,7 @@ export class CentrifugeClient extends Client {
     if (auth.user !== this.user) return this.disconnect(Disconnect.InvalidToken);
     this.setCredentials(auth.user, auth.exp);
     const r = this.connectFields(new Map());
-    this.send(this.codec.refresh(id, { client: this.id, version: this.ctx.version, expires: r.expires, ttl: r.ttl }));
+    this.send(this.codec.refresh(id, { expires: r.expires, ttl: r.ttl }));
   }
 
   private async subscribe(id: number, params: SubscribeParams): Promise<void> {
@@ -409,11 +432,12 @@ export class CentrifugeClient extends Client {
       this.unsubscribeChannel(channel);
       return this.replyError(id, protocolError(ErrorCode.UnrecoverablePosition));
     }
-    const ttl = ttlOf(check.expireAt);
-    const fields = { ...subscribeFields(p, check.data ?? null), ttl };
+    const ttl = ttlOf(check.expireAt, this.ctx.clock);
+    const fields = { ...subscribeFields(p, check.data ?? null, this.ctx.recoveryFrames), ttl };
     this.sendRecoveryReply(this.ctx.hub.prepareBytes(this.codec.subscribe(id, fields), this.codec.binary));
     this.activate(p, false);
     this.armSubscriptionExpiry(channel, check.expireAt);
+    if (params.token !== null) this.tokenSubscriptions.add(channel);
   }
 
   /**
@@ -426,6 +450,9 @@ export class CentrifugeClient extends Client {
   private async subRefresh(id: number, p: SubRefreshParams): Promise<void> {
     if (p.channel === '') return this.disconnect(Disconnect.BadRequest);
     if (!this.subs.get(p.channel)) return this.replyError(id, protocolError(ErrorCode.PermissionDenied));
+    // Only a subscription made with a subscription token is refreshed by the client (Centrifugo's
+    // client-side refresh); the server refreshes the others, so a client refresh is a bad request.
+    if (!this.tokenSubscriptions.has(p.channel)) return this.disconnect(Disconnect.BadRequest);
     if (p.token === '') return this.replyError(id, protocolError(ErrorCode.BadRequest, 'token required'));
     const grant = await this.checkGrant(p.channel, p.token);
     if (this.state === STATE_CLOSED) return;
@@ -433,7 +460,7 @@ export class CentrifugeClient extends Client {
     if (grant === 'expired') return this.replyError(id, protocolError(ErrorCode.TokenExpired));
     if ('disconnect' in grant) return this.disconnect(grant.disconnect);
     if (isProtocolError(grant)) return this.replyError(id, grant);
-    const now = nowSeconds();
+    const now = nowSeconds(this.ctx.clock);
     if (grant.expireAt > 0 && grant.expireAt < now) return this.replyError(id, protocolError(ErrorCode.Expired));
     this.armSubscriptionExpiry(p.channel, grant.expireAt);
     this.send(
@@ -459,10 +486,12 @@ export class CentrifugeClient extends Client {
       skipHistory = d.result.skipHistory;
     } else if (!ns.publish) return this.replyError(id, protocolError(ErrorCode.PermissionDenied));
     try {
+      const tags = publicationTags(ns, data, undefined);
       await this.ctx.broker.publish(p.channel, data, {
         historySize: skipHistory ? 0 : ns.historySize,
         historyTtlMs: ns.historyTtlMs,
         info: { client: this.id, user: this.user },
+        ...(tags !== undefined ? { tags } : {}),
       });
       this.ctx.stats.publications++;
       this.send(this.codec.empty(id, 'publish'));

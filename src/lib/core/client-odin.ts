@@ -113,7 +113,7 @@ export class OdinClient extends Client {
     const cmd = r.command;
     switch (cmd.type) {
       case 'heartbeat':
-        this.sendText(encodeOdinPong(Date.now()));
+        this.sendText(encodeOdinPong(this.ctx.clock.now()));
         return;
       case 'hello':
         this.sendText(encodeOdinWelcome(this.id, this.ctx.version, this.ctx.opts.pingIntervalMs, this.user));

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { Clock, TimerHandle } from './clock.js';
 import type { Broker, Publication, StreamPosition } from './broker.js';
 import type { ChannelRules, ResolvedNamespace } from './channels.js';
 import { channelUser } from './channels.js';
@@ -9,6 +10,7 @@ import type { ClientInfo } from './broker.js';
 import { decideRecovery } from './recovery.js';
 import type { RecoveryBudget } from './recovery-budget.js';
 import type { RecoverySlots, SlotRelease } from './recovery-slots.js';
+import type { RecoveryFrames } from './recovery-frames.js';
 import { suggestDelayMs } from './reconnect-hint.js';
 import type { GatewayStats } from './stats.js';
 import type { Logger } from './logger.js';
@@ -49,9 +51,12 @@ export interface ClientContext {
   readonly presence: PresenceStore;
   readonly recoveryBudget: RecoveryBudget;
   readonly recoverySlots: RecoverySlots;
+  /** Recovered publications' encodings, shared by every reader (recovery-frames.ts). */
+  readonly recoveryFrames: RecoveryFrames;
   readonly verifier: TokenVerifier | null;
   /** The application's backend (proxies); null when none is configured. */
   readonly proxy: AppProxy | null;
+  readonly clock: Clock;
   readonly version: string;
   readonly nodeId: string;
   clientClosed(client: Client): void;
@@ -76,6 +81,8 @@ export interface PreparedSubscription {
   readonly recoverable: boolean;
   readonly wasRecovering: boolean;
   readonly recovered: boolean;
+  /** The position the client asked to recover from (null: it did not ask). */
+  readonly since: StreamPosition | null;
   readonly publications: readonly Publication[];
   /** Payload bytes of `publications`. */
   readonly recoveredBytes: number;
@@ -114,8 +121,8 @@ export type SubscribeCheck = SubscribeAllowed | ProtocolError | SubscribeDisconn
 /** What a subscription token says for one channel of this connection. */
 export type GrantCheck = SubscriptionGrant | ProtocolError | SubscribeDisconnect | 'invalid' | 'expired';
 
-/** Seconds since the Unix epoch. */
-export const nowSeconds = (): number => Math.floor(Date.now() / 1000);
+/** Seconds since the Unix epoch on `clock`. */
+export const nowSeconds = (clock: Clock): number => Math.floor(clock.now() / 1000);
 
 /** Which bound refused a recovery (`ws_recovery_refusals_total{reason}`). */
 export type RecoveryRefusal = 'command_limit' | 'connection_limit' | 'node_budget' | 'queue_full';
@@ -145,10 +152,10 @@ export abstract class Client implements ConnectionHandler, WriterOwner {
   private tokens: number;
   /** Recovered bytes decided and not yet handed to the writer. */
   private recoveryReserved = 0;
-  private lastRefill = Date.now();
-  private expiryTimer: NodeJS.Timeout | null = null;
+  private lastRefill: number;
+  private expiryTimer: TimerHandle | null = null;
   /** Subscriptions whose token grant ends: channel → the timer that ends them (at most one per subscription). */
-  private readonly subExpiry = new Map<string, NodeJS.Timeout>();
+  private readonly subExpiry = new Map<string, TimerHandle>();
   /** Centrifugo's transport name (proxy requests). */
   transportName = 'websocket';
   /** The client's request headers the proxies pass on. */
@@ -160,6 +167,7 @@ export abstract class Client implements ConnectionHandler, WriterOwner {
     readonly ip: string,
   ) {
     this.tokens = ctx.opts.commandBurst;
+    this.lastRefill = ctx.clock.monotonic();
     this.writer = new Writer(conn, ctx.flusher, ctx.stats, ctx.opts.maxQueueBytes, this);
   }
 
@@ -177,7 +185,7 @@ export abstract class Client implements ConnectionHandler, WriterOwner {
 
   /** Token bucket; false means the command must be refused (error 111). */
   protected allowCommand(): boolean {
-    const now = Date.now();
+    const now = this.ctx.clock.monotonic();
     const { commandRatePerSecond, commandBurst } = this.ctx.opts;
     this.tokens = Math.min(commandBurst, this.tokens + ((now - this.lastRefill) * commandRatePerSecond) / 1000);
     this.lastRefill = now;
@@ -214,14 +222,13 @@ export abstract class Client implements ConnectionHandler, WriterOwner {
   protected setCredentials(user: string, exp: number): void {
     this.user = user;
     this.exp = exp;
-    if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    if (this.expiryTimer) this.ctx.clock.clearTimeout(this.expiryTimer);
     this.expiryTimer = null;
     if (exp > 0) {
-      const ms = Math.max(0, exp * 1000 - Date.now());
+      const ms = Math.max(0, exp * 1000 - this.ctx.clock.now());
       // Beyond setTimeout's range the token outlives any process; no timer needed.
       if (ms < 2 ** 31 - 1) {
-        this.expiryTimer = setTimeout(() => void this.expire(), ms);
-        this.expiryTimer.unref();
+        this.expiryTimer = this.ctx.clock.setTimeout(() => void this.expire(), ms, { background: true });
       }
     }
   }
@@ -241,7 +248,8 @@ export abstract class Client implements ConnectionHandler, WriterOwner {
     const d = await this.askProxy('refresh', refreshProxyRequest(this.proxyClient()), readRefreshProxyReply);
     if (this.state === STATE_CLOSED) return;
     if ('disconnect' in d) return this.disconnect(d.disconnect);
-    if (isProtocolError(d) || d.result.expired || d.result.expireAt <= nowSeconds()) return this.disconnect(Disconnect.Expired);
+    if (isProtocolError(d) || d.result.expired || d.result.expireAt <= nowSeconds(this.ctx.clock))
+      return this.disconnect(Disconnect.Expired);
     this.setCredentials(this.user, d.result.expireAt);
   }
 
@@ -271,7 +279,7 @@ export abstract class Client implements ConnectionHandler, WriterOwner {
     const again = this.checkRoom(channel);
     if (again !== null) return again;
     // A grant that already ended (`expire_at` in the past, `exp` still ahead): Centrifugo's 110.
-    if (grant.expireAt > 0 && grant.expireAt <= nowSeconds()) return protocolError(ErrorCode.Expired);
+    if (grant.expireAt > 0 && grant.expireAt <= nowSeconds(this.ctx.clock)) return protocolError(ErrorCode.Expired);
     return { ns, expireAt: grant.expireAt };
   }
 
@@ -368,18 +376,17 @@ export abstract class Client implements ConnectionHandler, WriterOwner {
   protected armSubscriptionExpiry(channel: string, expireAt: number): void {
     this.clearSubscriptionExpiry(channel);
     if (expireAt <= 0 || this.state === STATE_CLOSED || !this.subs.has(channel)) return;
-    const ms = Math.max(0, expireAt * 1000 + this.ctx.opts.client.expiredSubCloseDelayMs - Date.now());
+    const ms = Math.max(0, expireAt * 1000 + this.ctx.opts.client.expiredSubCloseDelayMs - this.ctx.clock.now());
     // Beyond setTimeout's range the grant outlives any process; no timer needed.
     if (ms >= 2 ** 31 - 1) return;
-    const timer = setTimeout(() => this.expireSubscription(channel), ms);
-    timer.unref();
+    const timer = this.ctx.clock.setTimeout(() => this.expireSubscription(channel), ms, { background: true });
     this.subExpiry.set(channel, timer);
   }
 
   private clearSubscriptionExpiry(channel: string): void {
     const timer = this.subExpiry.get(channel);
     if (timer === undefined) return;
-    clearTimeout(timer);
+    this.ctx.clock.clearTimeout(timer);
     this.subExpiry.delete(channel);
   }
 
@@ -402,6 +409,16 @@ export abstract class Client implements ConnectionHandler, WriterOwner {
     since: StreamPosition | null,
     allowance: CommandAllowance,
   ): Promise<PreparedSubscription | ProtocolError> {
+    const limits = this.ctx.opts.limits;
+    // Checked and joined in one synchronous step, so concurrent subscribes cannot pass the bound together.
+    const full = this.ctx.hub.newChannelRefusal(channel, this.user === '', limits.maxChannels, limits.anonymousChannelShare);
+    if (full !== null) {
+      this.ctx.stats.limitRefusals[full]++;
+      return protocolError(
+        ErrorCode.LimitExceeded,
+        full === 'channels' ? 'node channel limit reached' : 'node channel limit for anonymous connections reached',
+      );
+    }
     const membership: Membership = { buffer: [], protocol: this.protocol, writer: this.writer, conflate: ns.conflation === 'latest' };
     this.subs.set(channel, null);
     try {
@@ -431,7 +448,7 @@ export abstract class Client implements ConnectionHandler, WriterOwner {
           position = hist.position;
           const r = decideRecovery(since, hist, ns.recoveryMax);
           for (const pub of r.publications) recoveredBytes += payloadBytes(pub);
-          const refusal = this.reserveRecovery(recoveredBytes, allowance);
+          const refusal = this.reserveRecovery(recoveredBytes, r.publications.length, allowance);
           if (refusal !== null) return this.refuseRecovery(channel, refusal);
           recovered = r.recovered;
           publications = r.publications;
@@ -459,6 +476,7 @@ export abstract class Client implements ConnectionHandler, WriterOwner {
         recoverable: useHistory && ns.recovery,
         wasRecovering: since !== null,
         recovered,
+        since,
         publications,
         recoveredBytes,
       };
@@ -478,6 +496,7 @@ export abstract class Client implements ConnectionHandler, WriterOwner {
    */
   private reserveRecovery(
     bytes: number,
+    publications: number,
     allowance: CommandAllowance,
   ): Extract<RecoveryRefusal, 'command_limit' | 'connection_limit'> | null {
     if (bytes === 0) return null;
@@ -485,7 +504,7 @@ export abstract class Client implements ConnectionHandler, WriterOwner {
     if (this.recoveryReserved + this.writer.burstBytes + bytes > this.ctx.opts.recovery.maxBytesPerConnection) return 'connection_limit';
     allowance.remaining -= bytes;
     this.recoveryReserved += bytes;
-    this.ctx.recoveryBudget.charge(bytes, this.user === '');
+    this.ctx.recoveryBudget.charge(bytes, publications, this.user === '');
     return null;
   }
 
@@ -517,11 +536,13 @@ export abstract class Client implements ConnectionHandler, WriterOwner {
     if (this.state === STATE_CLOSED) return;
     const hub = this.ctx.hub;
     if (encodeRecovered && p.publications.length > 0) {
-      if (p.recoveredBytes > BURST_SLICE_BYTES) {
-        // Streamed in slices as the socket drains, encoded just before each slice.
-        const proto = this.protocol;
-        this.writer.enqueueBurst(p.publications, (pub) => hub.prepare(proto, pub), payloadBytes);
-      } else for (const pub of p.publications) this.enqueue(hub.prepare(this.protocol, pub));
+      // Each recovered publication encoded once per protocol for every reader (recovery-frames.ts).
+      const proto = this.protocol;
+      const frames = this.ctx.recoveryFrames;
+      const encode = (pub: Publication): PreparedFrame => frames.get(proto, pub, (x) => hub.prepare(proto, x));
+      // A large recovery is streamed in slices as the socket drains, encoded just before each slice.
+      if (p.recoveredBytes > BURST_SLICE_BYTES) this.writer.enqueueBurst(p.publications, encode, payloadBytes);
+      else for (const pub of p.publications) this.enqueue(encode(pub));
     }
     let last = p.position.offset;
     for (const pub of buffered) {
@@ -621,7 +642,7 @@ export abstract class Client implements ConnectionHandler, WriterOwner {
     if (this.state === STATE_CLOSED) return;
     this.state = STATE_CLOSED;
     for (const channel of [...this.subs.keys()]) this.unsubscribeChannel(channel);
-    if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    if (this.expiryTimer) this.ctx.clock.clearTimeout(this.expiryTimer);
     this.expiryTimer = null;
     this.writer.close();
     this.ctx.clientClosed(this);

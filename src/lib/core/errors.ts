@@ -9,6 +9,7 @@ export function brokerFailure(err: unknown): ProtocolError {
     if (err.code === 'unavailable' || err.code === 'closed')
       return protocolError(ErrorCode.NotAvailable, 'broker unavailable, try again', true);
     if (err.code === 'bad_request') return protocolError(ErrorCode.BadRequest, err.message);
+    if (err.code === 'limit') return protocolError(ErrorCode.LimitExceeded, err.message);
   }
   return protocolError(ErrorCode.Internal, 'internal error', true);
 }

@@ -11,6 +11,7 @@ import {
   type StreamPosition,
 } from './broker.js';
 import { ChannelRules } from './channels.js';
+import type { Clock, TimerHandle } from './clock.js';
 import { Client, type ClientContext } from './client.js';
 import { CentrifugeClient } from './client-centrifuge.js';
 import { OdinClient } from './client-odin.js';
@@ -36,6 +37,7 @@ import type {
 import { RecoveryBudget } from './recovery-budget.js';
 import { ServerApi, type ClientSummary, type PublishRequest } from './server-api.js';
 import { RecoverySlots } from './recovery-slots.js';
+import { RecoveryFrames } from './recovery-frames.js';
 import { suggestRetryAfterSeconds } from './reconnect-hint.js';
 import { FlushScheduler } from './writer.js';
 import { Disconnect, type DisconnectReason } from '../protocol/codes.js';
@@ -48,13 +50,13 @@ const NOT_WAITING: Waiting = Object.freeze({ total: 0, fromIp: 0 });
 export interface GatewayDeps {
   readonly broker: Broker;
   readonly transport: FrameEncoder;
+  /** Time and timers (src/lib/runtime/clock.ts in a process, a fake clock in unit tests). */
+  readonly clock: Clock;
   readonly log?: Logger;
   /** Verifies connection tokens; none: tokens are refused (anonymous connections only, if allowed). */
   readonly verifier?: TokenVerifier | null;
   /** Where presence is kept (the composition root picks it); default: this process's memory. */
   readonly presence?: PresenceStore;
-  /** Wall clock, ms (the connection rate's buckets); default Date.now. */
-  readonly now?: () => number;
   /** The application's backend, for the configured proxies (core/proxy.ts); none: nothing is proxied. */
   readonly proxy?: AppProxy | null;
 }
@@ -71,6 +73,7 @@ export class Gateway implements ConnectionAcceptor, BrokerEventHandler, ClientCo
   readonly flusher: FlushScheduler;
   readonly recoveryBudget: RecoveryBudget;
   readonly recoverySlots: RecoverySlots;
+  readonly recoveryFrames = new RecoveryFrames();
   readonly rules: ChannelRules;
   readonly stats = new GatewayStats();
   readonly presence: PresenceStore;
@@ -80,15 +83,16 @@ export class Gateway implements ConnectionAcceptor, BrokerEventHandler, ClientCo
   readonly nodeId = randomBytes(4).toString('hex');
   readonly broker: Broker;
   readonly log: Logger;
-  readonly startedAt = Date.now();
+  readonly clock: Clock;
+  readonly startedAt: number;
   private readonly clients = new Set<Client>();
   private readonly perIp = new Map<string, number>();
   private readonly users = new UserIndex();
   /** New connections per address (connectionRatePerIp); null when off. */
   private readonly connectionRate: ConnectionRate | null;
   private readonly api: ServerApi;
-  private pingTimer: NodeJS.Timeout | null = null;
-  private pongTimer: NodeJS.Timeout | null = null;
+  private pingTimer: TimerHandle | null = null;
+  private pongTimer: TimerHandle | null = null;
   private draining = false;
   private closed: Promise<void> | null = null;
 
@@ -97,18 +101,22 @@ export class Gateway implements ConnectionAcceptor, BrokerEventHandler, ClientCo
     deps: GatewayDeps,
   ) {
     this.broker = deps.broker;
+    this.clock = deps.clock;
+    this.startedAt = deps.clock.now();
     this.log = deps.log ?? silentLogger;
     this.presence = deps.presence ?? new MemoryPresence();
     this.rules = new ChannelRules(opts.namespaces);
     this.frames = deps.transport;
-    this.hub = new Hub<Client>(this.broker, deps.transport, this.stats, this.log);
-    this.flusher = new FlushScheduler(opts.client.writeDelayMs);
-    this.recoveryBudget = new RecoveryBudget(opts.recovery);
+    this.hub = new Hub<Client>(this.broker, deps.transport, this.stats, this.log, this.clock);
+    this.flusher = new FlushScheduler(opts.client.writeDelayMs, this.clock);
+    this.recoveryBudget = new RecoveryBudget(opts.recovery, this.clock);
     this.recoverySlots = new RecoverySlots(opts.recovery);
     this.verifier = deps.verifier ?? null;
     this.proxy = deps.proxy ?? null;
     this.connectionRate =
-      opts.connectionRatePerIp > 0 ? new ConnectionRate(opts.connectionRatePerIp, opts.connectionBurstPerIp, deps.now ?? Date.now) : null;
+      opts.connectionRatePerIp > 0
+        ? new ConnectionRate(opts.connectionRatePerIp, opts.connectionBurstPerIp, () => this.clock.monotonic())
+        : null;
     this.api = new ServerApi({
       broker: this.broker,
       rules: this.rules,
@@ -118,6 +126,7 @@ export class Gateway implements ConnectionAcceptor, BrokerEventHandler, ClientCo
       nodeId: this.nodeId,
       version: this.version,
       startedAt: this.startedAt,
+      clock: this.clock,
       clients: this.clients,
       users: this.users,
     });
@@ -138,8 +147,7 @@ export class Gateway implements ConnectionAcceptor, BrokerEventHandler, ClientCo
 
   async start(): Promise<void> {
     await this.broker.run(this);
-    this.pingTimer = setInterval(() => this.pingAll(), this.opts.pingIntervalMs);
-    this.pingTimer.unref();
+    this.schedulePing();
   }
 
   /** Ready for traffic: not draining and the broker accepts publications. */
@@ -303,15 +311,30 @@ export class Gateway implements ConnectionAcceptor, BrokerEventHandler, ClientCo
     this.users.remove(client);
   }
 
+  /** The heartbeat: every `pingIntervalMs` until shutdown. */
+  private schedulePing(): void {
+    this.pingTimer = this.clock.setTimeout(
+      () => {
+        this.pingAll();
+        if (!this.draining) this.schedulePing();
+      },
+      this.opts.pingIntervalMs,
+      { background: true },
+    );
+  }
+
   /** Pings everyone; whoever has not answered the previous ping by the pong timeout goes. */
   private pingAll(): void {
     for (const c of this.clients) c.ping();
-    if (this.pongTimer) clearTimeout(this.pongTimer);
-    this.pongTimer = setTimeout(() => {
-      this.pongTimer = null;
-      for (const c of [...this.clients]) if (c.awaitingPong) c.disconnect(Disconnect.NoPong);
-    }, this.opts.pongTimeoutMs);
-    this.pongTimer.unref();
+    if (this.pongTimer) this.clock.clearTimeout(this.pongTimer);
+    this.pongTimer = this.clock.setTimeout(
+      () => {
+        this.pongTimer = null;
+        for (const c of [...this.clients]) if (c.awaitingPong) c.disconnect(Disconnect.NoPong);
+      },
+      this.opts.pongTimeoutMs,
+      { background: true },
+    );
   }
 
   // ---- Server API: the operations and their guarantees live in server-api.ts ----
@@ -373,13 +396,13 @@ export class Gateway implements ConnectionAcceptor, BrokerEventHandler, ClientCo
 
   private async doShutdown(): Promise<void> {
     this.draining = true;
-    if (this.pingTimer) clearInterval(this.pingTimer);
-    if (this.pongTimer) clearTimeout(this.pongTimer);
-    const deadline = Date.now() + this.opts.shutdownTimeoutMs;
+    if (this.pingTimer) this.clock.clearTimeout(this.pingTimer);
+    if (this.pongTimer) this.clock.clearTimeout(this.pongTimer);
+    const deadline = this.clock.monotonic() + this.opts.shutdownTimeoutMs;
     const all = [...this.clients];
     for (let i = 0; i < all.length; i += this.opts.shutdownBatch) {
       for (const c of all.slice(i, i + this.opts.shutdownBatch)) c.disconnect(Disconnect.Shutdown);
-      if (Date.now() > deadline) break;
+      if (this.clock.monotonic() > deadline) break;
       await new Promise<void>((r) => setImmediate(r));
     }
     for (const c of [...this.clients]) c.disconnect(Disconnect.Shutdown);

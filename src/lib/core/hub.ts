@@ -1,4 +1,5 @@
 import type { Broker, Publication } from './broker.js';
+import type { Clock } from './clock.js';
 import type { GatewayStats } from './stats.js';
 import type { Logger } from './logger.js';
 import type { FrameEncoder, PreparedFrame } from './transport.js';
@@ -27,6 +28,9 @@ export interface Membership {
   readonly conflate: boolean;
 }
 
+/** The node bound that refused a new channel (`ws_limit_refusals_total{limit}`). */
+export type ChannelRefusal = 'channels' | 'anonymous_channels';
+
 class ChannelEntry<M> {
   readonly members = new Map<M, Membership>();
   ready: Promise<void> = Promise.resolve();
@@ -46,6 +50,7 @@ export class Hub<M extends object = object> {
     private readonly transport: FrameEncoder,
     private readonly stats: GatewayStats,
     private readonly log: Logger,
+    private readonly clock: Clock,
   ) {}
 
   get channelCount(): number {
@@ -54,6 +59,17 @@ export class Hub<M extends object = object> {
 
   channelNames(): string[] {
     return [...this.channels.keys()];
+  }
+
+  /**
+   * Which node bound refuses opening `channel` on this node (limits.maxChannels, and the share
+   * of it anonymous connections may open); null when it is open already or there is room.
+   */
+  newChannelRefusal(channel: string, anonymous: boolean, maxChannels: number, anonymousShare: number): ChannelRefusal | null {
+    if (this.channels.has(channel)) return null;
+    if (this.channels.size >= maxChannels) return 'channels';
+    if (anonymous && this.channels.size >= Math.floor(maxChannels * anonymousShare)) return 'anonymous_channels';
+    return null;
   }
 
   members(channel: string): ReadonlyMap<M, Membership> | undefined {
@@ -110,7 +126,7 @@ export class Hub<M extends object = object> {
       else m.writer.enqueue(frame);
     }
     const cb = this.stats.onBroadcastLatency;
-    if (cb !== null) cb(Math.max(0, Date.now() - pub.time) / 1000);
+    if (cb !== null) cb(Math.max(0, this.clock.now() - pub.time) / 1000);
   }
 
   prepare(proto: ProtocolId, pub: Publication): PreparedFrame {

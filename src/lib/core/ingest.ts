@@ -30,6 +30,7 @@
  *     process is the one reading now.
  */
 import type { PublishOptions, PublishResult } from './broker.js';
+import type { Clock } from './clock.js';
 
 /** Where an ingest delivers: the gateway's publish (or a broker's, in tests and tools). */
 export interface IngestSink {
@@ -86,7 +87,10 @@ export class IngestTracker {
   private firstId = 0;
   private idle: (() => void) | null = null;
 
-  constructor(readonly maxInFlight: number = DEFAULT_INGEST_MAX_IN_FLIGHT) {
+  constructor(
+    private readonly clock: Clock,
+    readonly maxInFlight: number = DEFAULT_INGEST_MAX_IN_FLIGHT,
+  ) {
     if (!Number.isInteger(maxInFlight) || maxInFlight < 1) throw new RangeError('maxInFlight must be a positive integer');
   }
 
@@ -101,7 +105,7 @@ export class IngestTracker {
       return false;
     }
     const id = this.nextId++;
-    this.started.push(Date.now());
+    this.started.push(this.clock.now());
     publish().then(
       () => {
         this.counters.published++;
@@ -116,7 +120,7 @@ export class IngestTracker {
     return true;
   }
 
-  lagMs(now = Date.now()): number {
+  lagMs(now = this.clock.now()): number {
     return this.inFlight === 0 ? 0 : Math.max(0, now - this.started[this.head]!);
   }
 

@@ -53,7 +53,8 @@ export const DEFAULT_WRITE_DELAY_MS = 16;
  *  - per connection: recovered bytes queued and not yet sent; past it a new recovery is
  *    refused with 111 (temporary);
  *  - per node: a token bucket of recovered bytes per second (burst: one second's worth) shared
- *    by every connection; anonymous connections draw on their own share of it, so they cannot
+ *    by every connection, each publication charged RECOVERY_COST_PER_PUBLICATION (1,024) beside
+ *    its payload (its fixed encoding cost: recovery-budget.ts); anonymous connections draw on their own share of it, so they cannot
  *    exhaust it for authenticated ones. Empty: refused with 111 (temporary).
  */
 export const DEFAULT_RECOVERY_MAX_BYTES_PER_COMMAND = 4 * 1024 * 1024;
@@ -104,6 +105,33 @@ export const DEFAULT_EXPIRED_SUB_CLOSE_DELAY_MS = 25_000;
 /** A JWKS endpoint (tokenJwksUrl): longest fetch, ms; and no refetch within this long of the last one, ms (jose's defaults). */
 export const DEFAULT_JWKS_TIMEOUT_MS = 5_000;
 export const DEFAULT_JWKS_COOLDOWN_MS = 30_000;
+/**
+ * Node-wide bounds (limits.*), each refused with a counted code (docs/reliability.md,
+ * "Resource bounds"):
+ *  - maxChannels: channels this node holds — with subscribers here (both brokers), or with
+ *    history (memory broker); a subscribe or publication that would add one more gets 106.
+ *    Anonymous connections may open new channels only while fewer than
+ *    `anonymousChannelShare` × maxChannels are held, so they cannot take them all.
+ *  - maxHistoryBytes: payload bytes the memory broker keeps in history over all channels; a
+ *    publication that would pass it is refused with 106 (the JetStream broker's bound is its
+ *    stream's max_bytes, jetstream.maxBytes).
+ */
+export const DEFAULT_MAX_CHANNELS = 100_000;
+export const DEFAULT_ANONYMOUS_CHANNEL_SHARE = 0.5;
+export const DEFAULT_MAX_HISTORY_BYTES = 512 * 1024 * 1024;
+/**
+ * Work per server API request (api.*), refused with 106 naming the bound:
+ *  - maxResponseBytes: payload bytes of publications one request (a batch or pipe included)
+ *    may return from history;
+ *  - maxBroadcastChannels: channels of one broadcast;
+ *  - maxPublications: publications one request may create (broadcasts and publishes of a
+ *    batch or pipe added up);
+ *  - maxBatchCommands: commands of one batch or pipe.
+ */
+export const DEFAULT_API_MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
+export const DEFAULT_API_MAX_BROADCAST_CHANNELS = 10_000;
+export const DEFAULT_API_MAX_PUBLICATIONS = 10_000;
+export const DEFAULT_API_MAX_BATCH_COMMANDS = 1000;
 
 const namespaceSchema = z
   .object({
@@ -140,6 +168,12 @@ const namespaceSchema = z
     proxySubscribe: z.boolean().default(false),
     /** Ask the application (`proxy.publish`) whether a client publish goes on (it decides instead of `publish`). */
     proxyPublish: z.boolean().default(false),
+    /**
+     * Publications published without a `type` tag get one from their data's top-level `type`
+     * string, so Centrifugo-protocol subscribers see `tags.type`. Off by default, as Centrifugo:
+     * tags are sent only when published (Odin pushes read `type` from the data either way).
+     */
+    typeTag: z.boolean().default(false),
   })
   .strict()
   .refine((n) => !n.joinLeave || n.presence, { message: 'joinLeave needs presence: true', path: ['joinLeave'] });
@@ -265,6 +299,32 @@ export const gatewayOptionsSchema = z
       })
       .strict()
       .default({ writeDelayMs: DEFAULT_WRITE_DELAY_MS, expiredSubCloseDelayMs: DEFAULT_EXPIRED_SUB_CLOSE_DELAY_MS }),
+    limits: z
+      .object({
+        maxChannels: z.number().int().min(1).default(DEFAULT_MAX_CHANNELS),
+        anonymousChannelShare: z.number().min(0).max(1).default(DEFAULT_ANONYMOUS_CHANNEL_SHARE),
+        maxHistoryBytes: z.number().int().min(1024).default(DEFAULT_MAX_HISTORY_BYTES),
+      })
+      .strict()
+      .default({
+        maxChannels: DEFAULT_MAX_CHANNELS,
+        anonymousChannelShare: DEFAULT_ANONYMOUS_CHANNEL_SHARE,
+        maxHistoryBytes: DEFAULT_MAX_HISTORY_BYTES,
+      }),
+    api: z
+      .object({
+        maxResponseBytes: z.number().int().min(1024).default(DEFAULT_API_MAX_RESPONSE_BYTES),
+        maxBroadcastChannels: z.number().int().min(1).default(DEFAULT_API_MAX_BROADCAST_CHANNELS),
+        maxPublications: z.number().int().min(1).default(DEFAULT_API_MAX_PUBLICATIONS),
+        maxBatchCommands: z.number().int().min(1).default(DEFAULT_API_MAX_BATCH_COMMANDS),
+      })
+      .strict()
+      .default({
+        maxResponseBytes: DEFAULT_API_MAX_RESPONSE_BYTES,
+        maxBroadcastChannels: DEFAULT_API_MAX_BROADCAST_CHANNELS,
+        maxPublications: DEFAULT_API_MAX_PUBLICATIONS,
+        maxBatchCommands: DEFAULT_API_MAX_BATCH_COMMANDS,
+      }),
   })
   .strict()
   .superRefine((o, ctx) => {
@@ -371,6 +431,8 @@ export function resolveGatewayOptions(input: unknown = {}): GatewayOptions {
   Object.freeze(o.recovery);
   Object.freeze(o.reconnect);
   Object.freeze(o.proxy);
+  Object.freeze(o.limits);
+  Object.freeze(o.api);
   for (const ns of o.namespaces) Object.freeze(ns);
   Object.freeze(o.namespaces);
   return Object.freeze(o);

@@ -13,7 +13,8 @@ import {
   type SourcePosition,
   type StreamPosition,
 } from './broker.js';
-import type { ChannelRules } from './channels.js';
+import { publicationTags, type ChannelRules } from './channels.js';
+import type { Clock } from './clock.js';
 import type { Client } from './client.js';
 import { encodeControl, type UserCommand } from './control.js';
 import { brokerFailureError } from './errors.js';
@@ -32,7 +33,9 @@ export interface ServerApiNode {
   readonly hub: Hub<Client>;
   readonly nodeId: string;
   readonly version: string;
+  /** When the node started, ms since the epoch (`clock.now()`). */
   readonly startedAt: number;
+  readonly clock: Clock;
   /** Every connection on this node. */
   readonly clients: ReadonlySet<Client>;
   readonly users: UserIndex;
@@ -59,13 +62,17 @@ export interface PublishRequest {
   readonly source?: SourcePosition;
 }
 
+function tagsOf(tags: Readonly<Record<string, string>> | undefined): { tags?: Readonly<Record<string, string>> } {
+  return tags !== undefined ? { tags } : {};
+}
+
 /** The server API's operations for one node; each Gateway method of the same name delegates here. */
 export class ServerApi {
   constructor(private readonly node: ServerApiNode) {}
 
   async publish(req: PublishRequest): Promise<PublishResult> {
     const ns = this.node.rules.resolve(req.channel);
-    if (!ns) throw new CodedError(ErrorCode.UnknownChannel, `unknown channel "${req.channel.slice(0, 255)}"`);
+    if (!ns) throw new CodedError(ErrorCode.UnknownChannel); // "unknown channel", Centrifugo's words
     if (req.skipHistory) {
       if (!isEphemeralPublisher(this.node.broker))
         throw new CodedError(ErrorCode.NotAvailable, 'skip_history is not supported by this broker');
@@ -77,7 +84,7 @@ export class ServerApi {
         historySize: ns.historySize,
         historyTtlMs: ns.historyTtlMs,
         ...(req.idempotencyKey !== undefined ? { idempotencyKey: req.idempotencyKey } : {}),
-        ...(req.tags !== undefined ? { tags: req.tags } : {}),
+        ...tagsOf(publicationTags(ns, req.data, req.tags)),
         ...(req.source !== undefined ? { source: req.source } : {}),
       };
       const pos =
@@ -200,7 +207,7 @@ export class ServerApi {
           num_users: this.node.users.size,
           num_channels: this.node.hub.channelCount,
           num_subs: this.node.stats.subscriptions,
-          uptime: Math.floor((Date.now() - this.node.startedAt) / 1000),
+          uptime: Math.floor((this.node.clock.now() - this.node.startedAt) / 1000),
         },
       ],
     };

@@ -8,7 +8,30 @@ export type RejectReason =
 /** Why a connection or subscription token was refused (`ws_token_refusals_total{reason}`). */
 export type TokenRefusal = 'invalid' | 'expired' | 'unavailable' | 'mismatch';
 
+/** Secrets refused, by surface and why: wrong, or any (the right one too) while the address was blocked. */
+export interface AuthRefusals {
+  api_key_wrong: number;
+  api_key_blocked: number;
+  admin_login_wrong: number;
+  admin_login_blocked: number;
+  admin_token_wrong: number;
+  admin_token_blocked: number;
+}
+
+export function newAuthRefusals(): AuthRefusals {
+  return {
+    api_key_wrong: 0,
+    api_key_blocked: 0,
+    admin_login_wrong: 0,
+    admin_login_blocked: 0,
+    admin_token_wrong: 0,
+    admin_token_blocked: 0,
+  };
+}
+
 export class GatewayStats {
+  /** Per-address backoff on the server API key and the admin secrets (`ws_auth_refusals_total{reason}`). */
+  readonly authRefusals = newAuthRefusals();
   connections = { odin: 0, centrifuge: 0 };
   connectionsTotal = { odin: 0, centrifuge: 0 };
   subscriptions = 0;
@@ -20,6 +43,19 @@ export class GatewayStats {
   recoveries = { recovered: 0, not_recovered: 0 };
   /** Recoveries refused by the bounds of recovery.* (docs/protocol.md, Limits), by bound. */
   recoveryRefusals = { command_limit: 0, connection_limit: 0, node_budget: 0, queue_full: 0 };
+  /**
+   * Refusals by a node-wide bound (limits.*, api.*; docs/reliability.md, "Resource bounds"),
+   * by bound; the memory broker counts its own (channels and history bytes it holds).
+   */
+  limitRefusals = {
+    channels: 0,
+    anonymous_channels: 0,
+    api_response_bytes: 0,
+    api_broadcast_channels: 0,
+    api_publications: 0,
+    api_batch_commands: 0,
+    api_pattern_steps: 0,
+  };
   slowDisconnects = 0;
   /** Tokens refused, by reason (`mismatch`: a subscription token for another channel, user or client). */
   tokenRefusals: Record<TokenRefusal, number> = { invalid: 0, expired: 0, unavailable: 0, mismatch: 0 };

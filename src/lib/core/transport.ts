@@ -74,22 +74,25 @@ export interface ConnectionInfo {
 
 export type UniMode = 'websocket' | 'stream';
 
-/** Connections accepted whose request is not complete yet (half-sent handshakes). */
+/** Open sockets no client holds (half-sent handshakes, HTTP requests, ended streams still open). */
 export interface Waiting {
   readonly total: number;
   readonly fromIp: number;
 }
 
 /**
- * Counts connections from TCP accept until their first request's headers are complete, so a
- * half-sent handshake takes a slot of the connection limits. A transport that sees the TCP
- * accept (node:http does) calls it.
+ * Counts every open socket that no client holds, from TCP accept until it closes or a client
+ * takes it (a WebSocket upgrade, an HTTP stream), so half-sent handshakes, requests whose body
+ * is still arriving, keep-alive sockets and ended streams whose socket is still open all take a
+ * slot of the connection limits. A transport that sees the TCP accept (node:http does) calls it.
  */
 export interface HandshakeTracker {
   /** A connection was accepted; false: over the limits, drop it at once. */
   opened(ip: string): boolean;
-  /** Its headers are complete, or it closed before: called once per `opened` that returned true. */
+  /** A client took it, or it closed: called once per `opened` (or `held`) that counted it. */
   settled(ip: string): void;
+  /** A client's connection ended but its socket is still open: counted again (never refused) until `settled`. */
+  held(ip: string): void;
 }
 
 /** What the gateway decides before accepting an upgrade. */

@@ -12,6 +12,7 @@
  * once the socket has sent all but `sliceBytes` of what it holds (paced by the socket). Frames
  * queued meanwhile wait behind the burst, in order, and those count against `maxQueueBytes`.
  */
+import type { Clock, TimerHandle } from './clock.js';
 import type { GatewayStats } from './stats.js';
 import type { PreparedFrame, TransportConnection } from './transport.js';
 
@@ -38,11 +39,15 @@ export class FlushScheduler {
   private soonScheduled = false;
   /** Hot writers, in batches due in increasing time. */
   private batches: Batch[] = [];
-  private timer: NodeJS.Timeout | null = null;
+  private timer: TimerHandle | null = null;
   private readonly flushSoonBound = (): void => this.flushSoon();
   private readonly dueBound = (): void => this.due();
 
-  constructor(private readonly delayMs: number) {}
+  constructor(
+    private readonly delayMs: number,
+    /** Also the clock of the writers this scheduler flushes (their pacing). */
+    readonly clock: Clock,
+  ) {}
 
   /**
    * Schedules `w`'s flush. `urgent` (a reply the peer waits for): at the end of the turn even
@@ -51,7 +56,7 @@ export class FlushScheduler {
   markDirty(w: Writer, urgent = false): void {
     if (w.dirty === DIRTY_SOON || (w.dirty === DIRTY_LATER && !urgent)) return;
     if (!urgent && this.delayMs > 0) {
-      const now = performance.now();
+      const now = this.clock.monotonic();
       if (now - w.writtenAt < this.delayMs) {
         w.dirty = DIRTY_LATER;
         this.batchDueAt(now + this.delayMs).push(w);
@@ -70,7 +75,7 @@ export class FlushScheduler {
     if (last !== undefined && at - last.at < 1) return last.writers;
     const batch: Batch = { at, writers: [] };
     this.batches.push(batch);
-    if (this.timer === null) this.timer = setTimeout(this.dueBound, this.delayMs);
+    if (this.timer === null) this.timer = this.clock.setTimeout(this.dueBound, this.delayMs);
     return batch.writers;
   }
 
@@ -84,17 +89,17 @@ export class FlushScheduler {
   /** Writes the batches that are due (timers fire on whole milliseconds: 1 ms of slack). */
   private due(): void {
     this.timer = null;
-    const now = performance.now();
+    const now = this.clock.monotonic();
     let n = 1;
     while (n < this.batches.length && this.batches[n]!.at <= now + 1) n++;
     const due = this.batches.splice(0, n);
     for (const b of due) this.write(b.writers);
     const next = this.batches[0];
-    if (next !== undefined) this.timer = setTimeout(this.dueBound, Math.max(1, next.at - now));
+    if (next !== undefined) this.timer = this.clock.setTimeout(this.dueBound, Math.max(1, next.at - now));
   }
 
   private write(list: Writer[]): void {
-    const now = performance.now();
+    const now = this.clock.monotonic();
     for (let i = 0; i < list.length; i++) {
       const w = list[i]!;
       w.dirty = 0;
@@ -105,7 +110,7 @@ export class FlushScheduler {
 
   /** Writes what is queued now and stops the timer (shutdown). */
   close(): void {
-    if (this.timer !== null) clearTimeout(this.timer);
+    if (this.timer !== null) this.clock.clearTimeout(this.timer);
     this.timer = null;
     const list = this.soon;
     for (const b of this.batches) list.push(...b.writers);
@@ -118,7 +123,7 @@ export class FlushScheduler {
   }
 }
 
-/** Hot writers due at one time (`performance.now()` ms). */
+/** Hot writers due at one time (`Clock.monotonic()` ms). */
 interface Batch {
   readonly at: number;
   readonly writers: Writer[];
@@ -150,7 +155,7 @@ interface Waiting {
 }
 
 export class Writer {
-  /** FlushScheduler's bookkeeping: when this writer was last written (`performance.now()`), and which list holds it. */
+  /** FlushScheduler's bookkeeping: when this writer was last written (`Clock.monotonic()`), and which list holds it. */
   writtenAt = -Infinity;
   dirty = 0;
   private pending: PreparedFrame[] = [];
@@ -165,7 +170,7 @@ export class Writer {
   private pacedBytes = 0;
   /** Bytes of bursts not yet written (exempt from the slow rule). */
   private burstBytesLeft = 0;
-  private paceTimer: NodeJS.Timeout | null = null;
+  private paceTimer: TimerHandle | null = null;
   private readonly sliceBytes: number;
 
   constructor(
@@ -278,7 +283,7 @@ export class Writer {
 
   private schedulePace(ms: number): void {
     if (this.paceTimer !== null) return;
-    this.paceTimer = setTimeout(() => {
+    this.paceTimer = this.scheduler.clock.setTimeout(() => {
       this.paceTimer = null;
       this.pace();
     }, ms);
@@ -376,7 +381,7 @@ export class Writer {
     this.pacedHead = 0;
     this.pacedBytes = 0;
     this.burstBytesLeft = 0;
-    if (this.paceTimer !== null) clearTimeout(this.paceTimer);
+    if (this.paceTimer !== null) this.scheduler.clock.clearTimeout(this.paceTimer);
     this.paceTimer = null;
   }
 }

@@ -11,6 +11,8 @@ import { brokerFailureError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { HttpReply, HttpRequest } from '../core/transport.js';
 import { ErrorCode, httpStatusOf } from '../protocol/codes.js';
+import { payloadText, RawJson } from '../protocol/json-text.js';
+import { MAX_JSON_DEPTH } from '../protocol/limits.js';
 import { viaHttps, type Actor, type AdminAuth } from './auth.js';
 import { badRequest, errorReply, HttpError, jsonReply, readJsonObject } from './http.js';
 import type { DashboardOptions } from './options.js';
@@ -135,7 +137,14 @@ export class AdminApi {
     const post = method === 'POST';
     if (route === 'session') return this.sessionInfo(req);
     if (route === 'login') return this.login(req);
-    if (route === 'logout') return jsonReply(200, { ok: true }, { 'set-cookie': this.ctx.auth.logout(req) });
+    if (route === 'logout') {
+      // A change like any other: a live session ends only with its CSRF token, from its origin.
+      if (this.ctx.auth.session(req) !== null) {
+        const ok = this.ctx.auth.authorize(req, true);
+        if (!ok.ok) throw new HttpError(ok.status, ok.code, ok.message, ok.retryAfter ?? 0);
+      }
+      return jsonReply(200, { ok: true }, { 'set-cookie': this.ctx.auth.logout(req) });
+    }
     const who = this.ctx.auth.authorize(req, post);
     if (!who.ok) throw new HttpError(who.status, who.code, who.message, who.retryAfter ?? 0);
     switch (route) {
@@ -150,11 +159,13 @@ export class AdminApi {
         return jsonReply(200, { clients: this.ctx.gw.findClients({ user, client }) });
       }
       case 'publish': {
-        const b = parse(publishBody, await readJsonObject(req));
-        if (b.data === undefined) throw badRequest('data: required');
+        const b = parse(publishBody, await readJsonObject(req, true));
+        if (b.data === undefined || (b.data instanceof RawJson && b.data.text === 'null')) throw badRequest('data: required');
         // A name no namespace matches is a bad request here, as in the channel inspector.
         if (!this.ctx.gw.rules.resolve(b.channel)) throw new HttpError(400, ErrorCode.UnknownChannel, 'unknown channel');
-        const pos = await this.ctx.gw.publish({ channel: b.channel, data: JSON.stringify(b.data) });
+        const data = payloadText(b.data);
+        if (data === null) throw badRequest(`data: nests deeper than ${MAX_JSON_DEPTH} levels`);
+        const pos = await this.ctx.gw.publish({ channel: b.channel, data });
         this.audit(req, who.actor, 'publish', { channel: b.channel, offset: pos.offset });
         return jsonReply(200, { offset: pos.offset, epoch: pos.epoch });
       }
@@ -241,6 +252,8 @@ export class AdminApi {
         offset: p.offset,
         time: p.time,
         data: safeJson(p.data),
+        // The payload as published (`data` is it parsed: big integers and number formatting may differ).
+        dataText: p.data,
         ...(p.tags ? { tags: p.tags } : {}),
       }));
     }

@@ -3,19 +3,22 @@
  * session cookie (HttpOnly, SameSite=Strict, Path=/dashboard) plus a CSRF token the page keeps
  * in memory and sends as `X-CSRF-Token` on every change. Scripts may instead send
  * `Authorization: Bearer <admin token>` (not ambient, so no CSRF token is needed).
- * Wrong secrets are counted per address; past the limit a minute the address gets 429.
+ * Wrong secrets are counted per address; past the limit a minute the address gets 429, for the
+ * right secret too (http/address-backoff.ts).
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { HttpRequest } from '../core/transport.js';
 import { ErrorCode } from '../protocol/codes.js';
+import { AddressBackoff } from '../http/address-backoff.js';
+import { newAuthRefusals, type AuthRefusals } from '../core/stats.js';
+
+type AdminRefusal = 'admin_login_wrong' | 'admin_login_blocked' | 'admin_token_wrong' | 'admin_token_blocked';
 import type { DashboardOptions } from './options.js';
 
 export const SESSION_COOKIE = 'odin_admin';
 /** Sessions kept at once; the oldest goes first past this. */
 const MAX_SESSIONS = 1000;
 const LOGIN_WINDOW_MS = 60_000;
-/** Addresses remembered by the login limiter before the stale ones are swept. */
-const MAX_TRACKED_ADDRESSES = 10_000;
 
 interface Session {
   readonly csrf: string;
@@ -95,48 +98,39 @@ export function viaHttps(req: HttpRequest): boolean {
 
 export class AdminAuth {
   private readonly sessions = new Map<string, Session>();
-  private readonly failures = new Map<string, number[]>();
+  /** Logins and bearer tokens back off apart: a browser's typos do not lock out the address's scripts. */
+  private readonly loginBackoff: AddressBackoff;
+  private readonly tokenBackoff: AddressBackoff;
 
   constructor(
     private readonly opts: DashboardOptions,
     private readonly now: () => number = Date.now,
-  ) {}
+    /** Wrong secrets, and secrets (right or wrong) refused while the address was blocked (core's counters, on /metrics). */
+    private readonly refusals: Pick<AuthRefusals, AdminRefusal> = newAuthRefusals(),
+  ) {
+    this.loginBackoff = new AddressBackoff(opts.loginAttemptsPerMinute, LOGIN_WINDOW_MS, now);
+    this.tokenBackoff = new AddressBackoff(opts.loginAttemptsPerMinute, LOGIN_WINDOW_MS, now);
+  }
 
   get configured(): boolean {
     return this.opts.adminPassword !== '' || this.opts.adminToken !== '';
   }
 
-  /** Seconds until `ip` may try again, or 0 when it may now. */
-  private blockedFor(ip: string): number {
-    const t = this.now();
-    const list = (this.failures.get(ip) ?? []).filter((x) => t - x < LOGIN_WINDOW_MS);
-    if (list.length === 0) this.failures.delete(ip);
-    else this.failures.set(ip, list);
-    if (list.length < this.opts.loginAttemptsPerMinute) return 0;
-    return Math.max(1, Math.ceil((list[0]! + LOGIN_WINDOW_MS - t) / 1000));
-  }
-
-  private countFailure(ip: string): void {
-    if (this.failures.size >= MAX_TRACKED_ADDRESSES) {
-      const t = this.now();
-      for (const [k, v] of this.failures) if (v.every((x) => t - x >= LOGIN_WINDOW_MS)) this.failures.delete(k);
-    }
-    const list = this.failures.get(ip) ?? [];
-    list.push(this.now());
-    this.failures.set(ip, list);
-  }
-
   login(secret: string, ip: string, secure: boolean): LoginOutcome {
     if (!this.configured) return DISABLED;
-    const wait = this.blockedFor(ip);
-    if (wait > 0) return tooMany('logins', wait);
+    const wait = this.loginBackoff.blockedFor(ip);
+    if (wait > 0) {
+      this.refusals.admin_login_blocked++;
+      return tooMany('logins', wait);
+    }
     const viaPassword = secretMatches(secret, this.opts.adminPassword);
     const viaToken = secretMatches(secret, this.opts.adminToken);
     if (!viaPassword && !viaToken) {
-      this.countFailure(ip);
+      this.loginBackoff.failed(ip);
+      this.refusals.admin_login_wrong++;
       return { ok: false, status: 401, code: ErrorCode.Unauthorized, message: 'wrong password' };
     }
-    this.failures.delete(ip);
+    this.loginBackoff.succeeded(ip);
     const id = randomBytes(32).toString('base64url');
     const csrf = randomBytes(32).toString('base64url');
     if (this.sessions.size >= MAX_SESSIONS) this.sessions.delete(this.sessions.keys().next().value!);
@@ -171,11 +165,17 @@ export class AdminAuth {
     if (!this.configured) return DISABLED;
     const auth = req.header('authorization');
     if (auth !== undefined && auth.startsWith('Bearer ')) {
-      if (secretMatches(auth.slice(7).trim(), this.opts.adminToken)) return { ok: true, actor: { kind: 'token' } };
+      // Blocked first: while an address is blocked even the right token is refused, so
+      // guessing on through the 429s learns nothing.
       const ip = req.ip;
-      const wait = this.blockedFor(ip);
-      if (wait > 0) return tooMany('tokens', wait);
-      this.countFailure(ip);
+      const wait = this.tokenBackoff.blockedFor(ip);
+      if (wait > 0) {
+        this.refusals.admin_token_blocked++;
+        return tooMany('tokens', wait);
+      }
+      if (secretMatches(auth.slice(7).trim(), this.opts.adminToken)) return { ok: true, actor: { kind: 'token' } };
+      this.tokenBackoff.failed(ip);
+      this.refusals.admin_token_wrong++;
       return { ok: false, status: 401, code: ErrorCode.Unauthorized, message: 'wrong admin token' };
     }
     const s = this.session(req);

@@ -34,6 +34,7 @@ export class Dashboard {
   readonly producer: StatsProducer;
   private readonly files = loadFilesOrExplain();
   private readonly api: AdminApi;
+  private readonly auth: AdminAuth;
 
   constructor(
     readonly gw: Gateway,
@@ -41,7 +42,13 @@ export class Dashboard {
     log: Logger,
   ) {
     this.producer = new StatsProducer(gw, opts.statsIntervalMs, log);
-    this.api = new AdminApi({ gw, auth: new AdminAuth(opts), opts, log });
+    this.auth = new AdminAuth(opts, Date.now, gw.stats.authRefusals);
+    this.api = new AdminApi({ gw, auth: this.auth, opts, log });
+  }
+
+  /** Whether the request carries the admin credential (token, or a session), for /stats' full view. */
+  admits(req: HttpRequest): boolean {
+    return this.auth.authorize(req, false).ok;
   }
 
   start(): void {

@@ -3,6 +3,7 @@ import type { HttpReply, HttpRequest } from '../core/transport.js';
 import { readBody } from '../http/body.js';
 import { json } from '../http/router.js';
 import { ErrorCode } from '../protocol/codes.js';
+import { parseJsonKeeping, utf8Text } from '../protocol/json-text.js';
 
 /** Largest admin request body, bytes (a publish payload fits; more gets 413). */
 export const MAX_ADMIN_BODY_BYTES = 64 * 1024;
@@ -39,11 +40,11 @@ export function errorReply(e: HttpError): HttpReply {
 export const badRequest = (message: string): HttpError => new HttpError(400, ErrorCode.BadRequest, message);
 
 /**
- * The body as a JSON object. Only `application/json` is read: an HTML form cannot send it
+ * The body as a JSON object (strict UTF-8). Only `application/json` is read: an HTML form cannot send it
  * cross-site without a CORS preflight, which this server never grants. Like readBody, must be
  * called before the handler's first await.
  */
-export async function readJsonObject(req: HttpRequest): Promise<Record<string, unknown>> {
+export async function readJsonObject(req: HttpRequest, keepData = false): Promise<Record<string, unknown>> {
   const type = (req.header('content-type') ?? '').split(';', 1)[0]!.trim().toLowerCase();
   if (type !== 'application/json') throw new HttpError(415, ErrorCode.BadRequest, 'content-type must be application/json');
   const body = await readBody(req, { maxBytes: MAX_ADMIN_BODY_BYTES, timeoutMs: BODY_TIMEOUT_MS });
@@ -52,7 +53,10 @@ export async function readJsonObject(req: HttpRequest): Promise<Record<string, u
     throw new HttpError(408, ErrorCode.BadRequest, 'request body not received in time', 0, true);
   let v: unknown;
   try {
-    v = JSON.parse(body.toString('utf8'));
+    // keepData: a top-level `data` stays the text that arrived (RawJson), published byte for byte.
+    const text = utf8Text(body);
+    if (text === null) throw new TypeError('not UTF-8');
+    v = keepData ? parseJsonKeeping(text, (k) => k === 'data') : JSON.parse(text);
   } catch {
     throw badRequest('invalid JSON body');
   }

@@ -51,26 +51,54 @@ export function nodeRequest(req: IncomingMessage): HttpRequest {
  * dropped for nothing (RSS grew by 30–60 MiB on Node 20–24); with `Connection: close` it closes
  * the socket as soon as the reply is flushed.
  */
-export function writeReply(res: ServerResponse, reply: HttpReply): void {
+export function writeReply(res: ServerResponse, reply: HttpReply, sockets?: SocketCount): void {
   if (res.writableEnded || res.destroyed) return;
-  if (reply.stream) return startStream(res, reply, reply.stream);
+  if (reply.stream) return startStream(res, reply, reply.stream, sockets);
   const headers: Record<string, string | number> = { ...reply.headers, 'content-length': Buffer.byteLength(reply.body) };
   if (reply.close || !res.req.complete) headers.connection = 'close';
   res.writeHead(reply.status, headers);
   res.end(reply.body);
 }
 
-/** A streaming reply: the head (chunked) and first bytes now, the rest through the sink. */
-function startStream(res: ServerResponse, reply: HttpReply, stream: (sink: HttpStreamSink) => void): void {
-  res.writeHead(reply.status, reply.headers);
+/**
+ * A stream's socket closes within this time after the stream ends (its last bytes may still be
+ * unsent to a peer that does not read), ms.
+ */
+export const STREAM_END_GRACE_MS = 2000;
+
+/** How a stream's socket moves between a client's count and the tracker's. */
+export interface SocketCount {
+  /** A client holds the socket now (the gateway counts it). */
+  taken(socket: Duplex): void;
+  /** The client is gone, the socket still open: the tracker counts it until it closes. */
+  released(socket: Duplex): void;
+}
+
+/**
+ * A streaming reply: the head (chunked) and first bytes now, the rest through the sink. The
+ * response says `Connection: close`, so ending it closes the socket; a peer that does not read
+ * the end is cut after STREAM_END_GRACE_MS. Until the socket is closed it counts against the
+ * connection limits (SocketCount).
+ */
+function startStream(res: ServerResponse, reply: HttpReply, stream: (sink: HttpStreamSink) => void, sockets?: SocketCount): void {
+  const socket = res.socket;
+  if (socket) sockets?.taken(socket);
+  res.writeHead(reply.status, { ...reply.headers, connection: 'close' });
   // Each write is a chunk sent at once: no Nagle delay on a stream of small messages.
   res.socket?.setNoDelay(true);
   if (Buffer.byteLength(reply.body) > 0) res.write(reply.body);
   else res.flushHeaders();
   let listener: (() => void) | null = null;
   let closed = false;
+  let released = false;
+  const release = (): void => {
+    if (released) return;
+    released = true;
+    if (socket && !socket.destroyed) sockets?.released(socket);
+  };
   res.once('close', () => {
     closed = true;
+    release();
     listener?.();
   });
   stream({
@@ -81,9 +109,15 @@ function startStream(res: ServerResponse, reply: HttpReply, stream: (sink: HttpS
       return res.writableLength + (res.socket?.writableLength ?? 0);
     },
     end() {
-      if (!closed && !res.writableEnded) res.end();
+      if (closed || res.writableEnded) return;
+      release();
+      res.end();
+      const cut = setTimeout(() => socket?.destroy(), STREAM_END_GRACE_MS);
+      cut.unref();
+      socket?.once('close', () => clearTimeout(cut));
     },
     destroy() {
+      release();
       res.destroy();
     },
     onClose(l) {
@@ -106,7 +140,7 @@ export interface NodeServeOptions {
 
 /** How often node checks the header and request deadlines, ms (its default, 30 s, would let a deadline slip that long). */
 const DEADLINE_CHECK_MS = 1000;
-/** Marks a socket whose first request is not complete yet (for the HandshakeTracker). */
+/** Marks a socket the HandshakeTracker counts (no client holds it). */
 const waiting = Symbol('odin-ws.waiting');
 type TrackedSocket = Socket & { [waiting]?: boolean };
 
@@ -126,10 +160,8 @@ export class NodeHttpServer {
         requestTimeout: Math.max(30_000, headersTimeout + 1),
         connectionsCheckingInterval: DEADLINE_CHECK_MS,
       },
-      (req, res) => {
-        settle(req.socket);
-        void opts.http(nodeRequest(req)).then((reply) => writeReply(res, reply));
-      },
+      // The socket stays counted while its request's body arrives and while it stays open.
+      (req, res) => void opts.http(nodeRequest(req)).then((reply) => writeReply(res, reply, sockets)),
     );
     const tracker = opts.handshakes;
     const settle = (socket: Duplex): void => {
@@ -137,6 +169,15 @@ export class NodeHttpServer {
       if (!tracker || !s[waiting]) return;
       s[waiting] = false;
       tracker.settled(s.remoteAddress ?? '');
+    };
+    const sockets: SocketCount = {
+      taken: settle,
+      released(socket) {
+        const s = socket as TrackedSocket;
+        if (!tracker || s[waiting] === true || s.destroyed) return;
+        s[waiting] = true;
+        tracker.held(s.remoteAddress ?? '');
+      },
     };
     if (tracker) {
       server.on('connection', (socket: TrackedSocket) => {

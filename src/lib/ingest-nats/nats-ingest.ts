@@ -18,6 +18,9 @@
 import { connect, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import { DEFAULT_INGEST_MAX_IN_FLIGHT, IngestTracker, type Ingest, type IngestHealth, type IngestSink } from '../core/ingest.js';
 import type { PublishOptions } from '../core/broker.js';
+import { utf8Text } from '../protocol/json-text.js';
+import { jsonTooDeep } from '../protocol/limits.js';
+import type { Clock } from '../core/clock.js';
 import { Lease } from './lease.js';
 
 export { DEFAULT_INGEST_MAX_IN_FLIGHT };
@@ -49,6 +52,8 @@ export interface NatsIngestOptions {
   /** History options for a channel's publications (namespaces' sizes and TTLs). */
   readonly publishOptions?: (channel: string) => PublishOptions | undefined;
   readonly maxInFlight?: number;
+  /** Lag is measured on it (the process's clock, or a test's). */
+  readonly clock: Clock;
   readonly onError?: (err: unknown, channel: string) => void;
 }
 
@@ -104,8 +109,6 @@ export function compileRules(rules: readonly IngestRule[]): CompiledRule[] {
   return rules.map(compile);
 }
 
-const decoder = new TextDecoder();
-
 /** The dedup key of a message: its Nats-Msg-Id, else the event's own `id`; never its content. */
 export function messageId(headerId: string | undefined, event: unknown): string | undefined {
   if (headerId !== undefined && headerId !== '') return headerId;
@@ -131,7 +134,7 @@ export class NatsIngest implements Ingest {
     const rules = o.rules ?? DEFAULT_INGEST_RULES;
     this.rules = compileRules(rules);
     this.subjects = rules.map((r) => r.subject);
-    this.tracker = new IngestTracker(o.maxInFlight ?? DEFAULT_INGEST_MAX_IN_FLIGHT);
+    this.tracker = new IngestTracker(o.clock, o.maxInFlight ?? DEFAULT_INGEST_MAX_IN_FLIGHT);
     if (o.connection === undefined && o.servers === undefined) throw new RangeError('NatsIngest needs "servers" or "connection"');
   }
 
@@ -230,21 +233,27 @@ export class NatsIngest implements Ingest {
       c.dropped++;
       return;
     }
-    const data = decoder.decode(m.data);
+    // The message is published as the bytes that arrived: strict UTF-8 JSON within the depth
+    // limit, else dropped. It is parsed only to read its id; Odin pushes read its `type` from
+    // the text, and no tag is added (tags are sent only when published).
+    const data = utf8Text(m.data);
     let event: unknown;
     try {
+      if (data === null) throw new TypeError('not UTF-8');
       event = JSON.parse(data);
     } catch {
       c.dropped++;
       return;
     }
-    const type = typeof event === 'object' && event !== null && 'type' in event && typeof event.type === 'string' ? event.type : undefined;
+    if (jsonTooDeep(event)) {
+      c.dropped++;
+      return;
+    }
     const key = messageId(m.headers?.get('Nats-Msg-Id'), event);
     const base = this.o.publishOptions?.(channel);
     const opts: PublishOptions = {
       ...base,
       ...(key !== undefined ? { idempotencyKey: key } : {}),
-      ...(type !== undefined ? { tags: { type } } : {}),
     };
     this.tracker.track(
       () => this.o.broker.publish(channel, data, opts),

@@ -29,7 +29,15 @@ export const KAFKA_CONNECTION_OPTIONS = [
     help: 'SCRAM-SHA-256 | SCRAM-SHA-512 | PLAIN (default: no SASL)',
   },
   { key: 'sasl.username', kind: 'string', flag: 'kafka-username', env: 'KAFKA_USERNAME', section: 'Kafka', help: 'SASL user' },
-  { key: 'sasl.password', kind: 'secret', flag: 'kafka-password', env: 'KAFKA_PASSWORD', section: 'Kafka', help: 'SASL password' },
+  {
+    key: 'sasl.password',
+    kind: 'secret',
+    flag: 'kafka-password',
+    refusedFlag: 'secrets are never flags, the command line shows in ps: set KAFKA_PASSWORD or kafka.sasl.password in the --config file',
+    env: 'KAFKA_PASSWORD',
+    section: 'Kafka',
+    help: 'SASL password',
+  },
   {
     key: 'tls.enabled',
     kind: 'bool',

@@ -65,7 +65,7 @@ export interface KafkaIngestOptions {
   readonly rules?: readonly KafkaChannelRule[];
   readonly maxRecordBytes?: number;
   /**
-   * Publishes one record (idempotency key, tags: its `type` and `kafka` position, `source`:
+   * Publishes one record (idempotency key, tags: its `kafka` position, `source`:
    * its fencing position); resolves once the broker accepted it or found it stored already.
    */
   readonly publish: (channel: string, data: string, opts: PublishOptions) => Promise<PublishResult>;
@@ -295,7 +295,7 @@ export class KafkaIngest implements Ingest {
     // the event id, when the value has one, also folds a record the producer wrote twice.
     const opts: PublishOptions = {
       ...(m.eventId !== undefined ? { idempotencyKey: m.eventId } : {}),
-      tags: { type: m.type, [KAFKA_RECORD_TAG]: recordTag(r.topic, r.partition, r.offset) },
+      tags: { [KAFKA_RECORD_TAG]: recordTag(r.topic, r.partition, r.offset) },
       source: after === undefined ? { id: source, seq: r.offset } : { id: source, seq: r.offset, after },
     };
     this.o.publish(m.channel, m.data, opts).then(

@@ -1,9 +1,11 @@
 /**
  * Kafka record → channel publication. A record's value is JSON `{type, timestamp, data, ...}`
- * and is delivered as it is (never re-serialized), tagged with its `type`; the channel comes
+ * and is delivered as it is (never re-serialized; Odin pushes read its `type` from the text); the channel comes
  * from the first rule whose topic (and, when given, type list) matches, with `{key}` (the record
  * key, a token id), `{type}` and `{user}` (the value's `data.userId` or `data.user`) filled in. What cannot be mapped has a reason, never an exception.
  */
+import { utf8Text } from '../protocol/json-text.js';
+import { jsonTooDeep } from '../protocol/limits.js';
 import { nativeTypesOf, ODIN_TOPICS } from './topics.js';
 
 export interface KafkaChannelRule {
@@ -87,14 +89,17 @@ export class RecordMapper {
   ): MappedRecord | BadRecordReason {
     if (value === null || value === undefined || value.length === 0) return 'not_json';
     if (value.length > this.maxBytes) return 'too_large';
-    const data = value.toString('utf8');
+    // Delivered as the bytes that arrived: strict UTF-8 JSON within the depth limit. Parsed
+    // only to read the fields routing needs.
+    const data = utf8Text(value);
+    if (data === null) return 'not_json';
     let v: unknown;
     try {
       v = JSON.parse(data);
     } catch {
       return 'not_json';
     }
-    if (typeof v !== 'object' || v === null || Array.isArray(v)) return 'not_json';
+    if (typeof v !== 'object' || v === null || Array.isArray(v) || jsonTooDeep(v)) return 'not_json';
     const o = v as { type?: unknown; timestamp?: unknown; id?: unknown; data?: { userId?: unknown; user?: unknown } | null };
     if (typeof o.type !== 'string') return 'unknown_type';
     const type = o.type;

@@ -26,6 +26,8 @@ export interface WorkerConfig {
   readonly reconnect: boolean;
   /** Chaos: open connections dropped (TCP destroyed, no close frame) per second over all workers; each reconnects with recovery. */
   readonly dropPerSecond?: number;
+  /** Seed of this worker's PRNG: which connections are dropped, reconnect and resubscribe jitter (the same seed, the same draws). */
+  readonly seed: number;
   readonly reportIntervalMs: number;
 }
 

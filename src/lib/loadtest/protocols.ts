@@ -23,6 +23,7 @@ import type { WsClient } from './ws-client.js';
 import type { LatencyHistogram } from '../histogram/histogram.js';
 import { WsClose } from '../protocol/codes.js';
 import { WS_PATH } from '../protocol/addresses.js';
+import type { Rng } from '../core/rng.js';
 
 /** What the load tester speaks: the gateway's client protocols, or NATS over WebSocket (a contender). */
 export type LoadProtocol = ProtocolName | 'nats';
@@ -68,6 +69,8 @@ export interface Sink {
   readonly serverErrors: Record<string, number>;
   /** A connection's subscriptions were all acknowledged. */
   onSubscribed(s: Session): void;
+  /** The worker's seeded PRNG, for jitter. */
+  readonly rng: Rng;
 }
 
 export interface ProtocolAdapter {
@@ -139,8 +142,8 @@ function odinSubscribe(s: Session, channels: readonly string[]): string {
  * A channel refused with a temporary error (a recovery queue or budget full) is asked for again
  * after the server's `retry_after_ms` (what an SDK does), on the same connection if still open.
  */
-function retryLater(c: WsClient, s: Session, channel: string, afterMs: number | undefined): void {
-  const delay = afterMs ?? RESUBSCRIBE_DEFAULT_MS * (1 + Math.random());
+function retryLater(c: WsClient, s: Session, sink: Sink, channel: string, afterMs: number | undefined): void {
+  const delay = afterMs ?? RESUBSCRIBE_DEFAULT_MS * (1 + sink.rng.next());
   setTimeout(() => c.sendText(odinSubscribe(s, [channel])), delay).unref();
 }
 
@@ -149,7 +152,7 @@ function odinAck(c: WsClient, s: Session, sink: Sink, buf: Buffer, start: number
   const ack = JSON.parse(buf.toString('utf8', start, end)) as OdinAck;
   for (const e of ack.errors ?? []) {
     countError(sink, e.code);
-    if (e.temporary === true && s.channels.includes(e.channel)) retryLater(c, s, e.channel, e.retry_after_ms);
+    if (e.temporary === true && s.channels.includes(e.channel)) retryLater(c, s, sink, e.channel, e.retry_after_ms);
   }
   for (const [ch, pos] of Object.entries(ack.positions ?? {})) {
     const p = s.positions.get(ch);
@@ -271,7 +274,7 @@ function centrifugeLine(c: WsClient, s: Session, sink: Sink, buf: Buffer, start:
     const ch = s.pendingIds.get(r.id);
     // A temporary refusal (a recovery queue or budget full): subscribe again later, as the SDKs do (full jitter).
     if (ch !== undefined && r.error.temporary === true) {
-      setTimeout(() => c.sendText(centrifugeSubscribe(s, r.id, ch)), RESUBSCRIBE_DEFAULT_MS * (1 + Math.random())).unref();
+      setTimeout(() => c.sendText(centrifugeSubscribe(s, r.id, ch)), RESUBSCRIBE_DEFAULT_MS * (1 + sink.rng.next())).unref();
     }
     return;
   }

@@ -25,6 +25,8 @@ export interface LoadtestResult {
   /** Subscribed channels on which no connection received anything during the run. */
   readonly silentChannels: readonly string[];
   readonly thresholds: { readonly text: string; readonly actual: number; readonly ok: boolean }[];
+  /** Seed of the run's random draws (drops, jitter): `--seed` replays them. */
+  readonly seed: number;
 }
 
 const n = (v: number): string => Math.round(v).toLocaleString('en-US');
@@ -88,6 +90,7 @@ export function summaryTable(r: LoadtestResult): string {
     ['disconnects', kv(r.disconnects)],
     ['reconnects', `${n(r.reconnects)}; recovery: ${n(r.recovery.recovered)} recovered, ${n(r.recovery.notRecovered)} not recovered`],
     ['server errors', kv(r.serverErrors)],
+    ['seed', `${r.seed} (--seed ${r.seed} draws the same drops and reconnect jitter again)`],
   ];
   if (r.publisher)
     rows.push([

@@ -8,8 +8,11 @@ import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { LatencyHistogram, type PercentileSummary } from '../histogram/histogram.js';
 import type { FromWorker, LoadCounts, WorkerConfig, WorkerReport } from './messages.js';
+import { randomSeed, seedFor } from '../core/rng.js';
 
-export type LoadRunOptions = Omit<WorkerConfig, 'workerIndex' | 'workers' | 'reportIntervalMs'> & {
+export type LoadRunOptions = Omit<WorkerConfig, 'workerIndex' | 'workers' | 'reportIntervalMs' | 'seed'> & {
+  /** Seed of the run's random draws (each worker's derived from it); default: a random one, kept in `seed`. */
+  readonly seed?: number;
   /** Worker processes (default: one per CPU, at least 1, at most ceil(connections / 5000) + 1). */
   readonly workers?: number;
   readonly reportIntervalMs?: number;
@@ -93,7 +96,11 @@ export class LoadRun {
   readonly startedAt = Date.now();
   private fatal: string | null = null;
 
+  /** The run's seed (given, or drawn here): pass it again as `seed` to replay the same draws. */
+  readonly seed: number;
+
   private constructor(private readonly opts: LoadRunOptions) {
+    this.seed = opts.seed ?? randomSeed();
     this.workers = opts.workers ?? defaultWorkers(opts.connections);
     this.last = new Array<WorkerReport | null>(this.workers).fill(null);
   }
@@ -147,6 +154,7 @@ export class LoadRun {
       reconnect: this.opts.reconnect,
       connectRetries: this.opts.connectRetries,
       ...(this.opts.dropPerSecond ? { dropPerSecond: this.opts.dropPerSecond } : {}),
+      seed: seedFor(this.seed, w),
       reportIntervalMs: this.opts.reportIntervalMs ?? 1000,
     });
     this.children.forEach((c, w) => c.send({ type: 'start', config: config(w) }));

@@ -11,6 +11,7 @@ import { adapterFor, Session, type ProtocolAdapter, type Sink } from './protocol
 import { emptyCounts } from './sequence.js';
 import { WsClient, type WsClientEvents } from './ws-client.js';
 import { WsClose } from '../protocol/codes.js';
+import { Rng } from '../core/rng.js';
 
 /** Connect ticks, ms: new connections are opened in small batches this often. */
 const CONNECT_TICK_MS = 10;
@@ -38,6 +39,8 @@ export class LoadWorker implements WsClientEvents {
   private readonly latency = new LatencyHistogram();
   private readonly connectTime = new LatencyHistogram();
   private readonly sink: Sink;
+  /** Every random draw of this worker (chaos drops, jitter): seeded, so a run can be replayed. */
+  private readonly rng: Rng;
   private attempted = 0;
   private established = 0;
   private subscribed = 0;
@@ -65,6 +68,7 @@ export class LoadWorker implements WsClientEvents {
     private readonly send: (m: FromWorker) => void,
   ) {
     this.adapter = adapterFor(cfg.protocol);
+    this.rng = new Rng(cfg.seed);
     this.nextIndex = cfg.workerIndex;
     this.host = cfg.host;
     this.loopback = /^127\./.test(cfg.host) || cfg.host === 'localhost';
@@ -79,6 +83,7 @@ export class LoadWorker implements WsClientEvents {
       notRecovered: 0,
       serverErrors: {},
       onSubscribed,
+      rng: this.rng,
     };
     this.loopDelay.enable();
   }
@@ -111,7 +116,7 @@ export class LoadWorker implements WsClientEvents {
       credit += perSecond * (DROP_TICK_MS / 1000);
       if (this.stopping || this.clients.size === 0) return;
       const open = [...this.clients];
-      for (; credit >= 1; credit--) open[Math.floor(Math.random() * open.length)]?.destroy();
+      for (; credit >= 1; credit--) open[this.rng.int(open.length)]?.destroy();
     }, DROP_TICK_MS);
   }
 
@@ -177,7 +182,7 @@ export class LoadWorker implements WsClientEvents {
             if (!this.stopping) this.open(s);
           },
           // A refusal's Retry-After (503 over capacity or draining) is the server's own jittered hint.
-          c.retryAfterMs ?? RECONNECT_BASE_MS * s.failedOpens + Math.random() * RECONNECT_JITTER_MS,
+          c.retryAfterMs ?? RECONNECT_BASE_MS * s.failedOpens + this.rng.next() * RECONNECT_JITTER_MS,
         ).unref();
         return;
       }
@@ -198,7 +203,7 @@ export class LoadWorker implements WsClientEvents {
           this.reconnects++;
           this.open(s);
         },
-        hint ?? RECONNECT_BASE_MS + Math.random() * RECONNECT_JITTER_MS,
+        hint ?? RECONNECT_BASE_MS + this.rng.next() * RECONNECT_JITTER_MS,
       ).unref();
     }
   }

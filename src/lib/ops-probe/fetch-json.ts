@@ -18,18 +18,20 @@ export function reasonOf(err: unknown): string {
 
 /**
  * GET `url`; the body as JSON (or text when `text`). A non-2xx status is a failure carrying the
- * body's text, unless `anyStatus` (a 503 health answer still says why).
+ * body's text, unless `anyStatus` (a 503 health answer still says why). `headers` are sent as
+ * they are (an admin token).
  */
 export async function getJson<T = unknown>(
   url: string,
   timeoutMs = DEFAULT_PROBE_TIMEOUT_MS,
   text = false,
   anyStatus = false,
+  headers: Readonly<Record<string, string>> = {},
 ): Promise<Probe<T>> {
   const t0 = performance.now();
   const ms = (): number => Math.round((performance.now() - t0) * 10) / 10;
   try {
-    const r = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+    const r = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), headers });
     const raw = await r.text();
     if (!r.ok && !anyStatus)
       return { ok: false, status: r.status, error: `HTTP ${r.status}${raw ? ': ' + raw.slice(0, 120) : ''}`, ms: ms() };

@@ -46,11 +46,21 @@ const wants = (view: StatsView, part: 'gateway' | 'publisher' | 'jetstream' | 'k
 /** The gateway's Kafka consumer group unless told otherwise (src/lib/kafka/config.ts). */
 export const DEFAULT_STATS_KAFKA_GROUP = 'odin-ws-gateway';
 
-export async function collectStats(view: StatsView, ep: Endpoints, kafkaGroup = DEFAULT_STATS_KAFKA_GROUP): Promise<StatsSnapshot> {
+/**
+ * `adminToken`: the gateway's admin token (GATEWAY_ADMIN_TOKEN), without which its /stats gives
+ * counts only — no client addresses (the `ips` view).
+ */
+export async function collectStats(
+  view: StatsView,
+  ep: Endpoints,
+  kafkaGroup = DEFAULT_STATS_KAFKA_GROUP,
+  adminToken = '',
+): Promise<StatsSnapshot> {
   const errors: Record<string, string> = {};
   const base = (u: string): string => u.replace(/\/+$/, '');
+  const admin: Record<string, string> = adminToken !== '' ? { authorization: `Bearer ${adminToken}` } : {};
   const [gw, pub, js, kafka] = await Promise.all([
-    wants(view, 'gateway') ? getJson<Json>(`${base(ep.gateway)}/stats`) : null,
+    wants(view, 'gateway') ? getJson<Json>(`${base(ep.gateway)}/stats`, undefined, false, false, admin) : null,
     wants(view, 'publisher') ? getJson<Json>(`${base(ep.publisher)}/stats`) : null,
     wants(view, 'jetstream') ? getJson<Json>(`${base(ep.nats)}/jsz?streams=true&consumers=true&config=true`) : null,
     wants(view, 'kafka') ? kafkaPing(ep.kafka.split(',')[0]!.trim()) : null,
@@ -145,6 +155,8 @@ function gatewaySection(s: StatsSnapshot, prev: StatsSnapshot | null): string {
 }
 
 function ipsSection(s: StatsSnapshot): string {
+  if (s.gateway !== undefined && s.gateway.ips === undefined)
+    return `CONNECTIONS BY CLIENT ADDRESS\n(${fmt(Number(s.gateway.addresses ?? 0))} addresses; the list needs the gateway's admin token: set GATEWAY_ADMIN_TOKEN)\n`;
   const ips = (s.gateway?.ips ?? []) as { ip: string; connections: number }[];
   if (!Array.isArray(ips) || ips.length === 0) return 'CONNECTIONS BY CLIENT ADDRESS\n(no connections)\n';
   return `CONNECTIONS BY CLIENT ADDRESS\n${renderTable(

@@ -53,7 +53,8 @@ export interface CentrifugeCodec {
   parse(data: Buffer, binary: boolean): CentrifugeFrameItem[] | 'wrong_frame_type';
   error(id: number, err: ProtocolError): Uint8Array;
   connect(id: number, c: ConnectFields): Uint8Array;
-  refresh(id: number, r: { client: string; version: string; expires: boolean; ttl: number }): Uint8Array;
+  /** A client-side refresh's reply: `expires` and `ttl` only, as Centrifugo's. */
+  refresh(id: number, r: { expires: boolean; ttl: number }): Uint8Array;
   subscribe(id: number, s: SubscribeFields): Uint8Array;
   subRefresh(id: number, r: { expires: boolean; ttl: number }): Uint8Array;
   empty(id: number, method: 'unsubscribe' | 'publish'): Uint8Array;
@@ -78,6 +79,7 @@ function jsonSubscribeResult(s: SubscribeFields): string {
     publications: s.publications,
     ...(s.data !== null ? { data: s.data } : {}),
     ...(s.ttl !== undefined ? { ttl: s.ttl } : {}),
+    ...(s.publicationJson ? { publicationJson: s.publicationJson } : {}),
   });
 }
 
@@ -88,7 +90,8 @@ export const JSON_CODEC: CentrifugeCodec = {
   parse: (data, binary) => (binary ? 'wrong_frame_type' : parseCentrifugeFrame(data.toString('utf8'))),
   error: (id, err) => b(encodeErrorReply(id, err)),
   connect(id, c) {
-    const r: Record<string, unknown> = { client: c.client, version: c.version, ping: c.ping, pong: c.pong, node: c.node };
+    const r: Record<string, unknown> = { client: c.client, version: c.version, ping: c.ping, pong: c.pong };
+    if (c.node !== undefined) r.node = c.node;
     if (c.session !== undefined) r.session = c.session;
     if (c.expires) {
       r.expires = true;

@@ -3,7 +3,8 @@
  * and core gets a typed value or the protocol error to reply with (107 with the field's name).
  */
 import { ErrorCode, protocolError, type ProtocolError } from './codes.js';
-import { jsonTooDeep, MAX_JSON_DEPTH } from './limits.js';
+import { MAX_JSON_DEPTH } from './limits.js';
+import { payloadText } from './json-text.js';
 import { parseStreamPosition, type StreamPosition } from './position.js';
 import type { CentrifugeCommand } from './centrifuge.js';
 
@@ -42,7 +43,7 @@ export interface SubRefreshParams extends ChannelParams {
   readonly token: string;
 }
 export interface PublishParams extends ChannelParams {
-  /** The payload as JSON text. */
+  /** The payload: its JSON text exactly as the client sent it. */
   readonly data: string;
 }
 export interface HistoryParams extends ChannelParams {
@@ -92,7 +93,9 @@ export function parseCentrifugeParams(cmd: CentrifugeCommand): TypedCentrifugeCo
           requested[ch] = { since: pos, token: token === '' ? null : token };
         }
       }
-      if (jsonTooDeep(p.data)) return protocolError(ErrorCode.BadRequest, `data nests deeper than ${MAX_JSON_DEPTH} levels`);
+      const data = p.data === undefined ? null : payloadText(p.data);
+      if (p.data !== undefined && data === null)
+        return protocolError(ErrorCode.BadRequest, `data nests deeper than ${MAX_JSON_DEPTH} levels`);
       return {
         id,
         method: 'connect',
@@ -100,7 +103,7 @@ export function parseCentrifugeParams(cmd: CentrifugeCommand): TypedCentrifugeCo
           token: typeof p.token === 'string' ? p.token : null,
           subs,
           requested,
-          data: p.data === undefined ? null : JSON.stringify(p.data),
+          data,
           name: typeof p.name === 'string' ? p.name.slice(0, 64) : '',
           version: typeof p.version === 'string' ? p.version.slice(0, 64) : '',
         },
@@ -130,9 +133,11 @@ export function parseCentrifugeParams(cmd: CentrifugeCommand): TypedCentrifugeCo
     }
     case 'publish': {
       const channel = channelOf(p);
-      if (channel === null || !('data' in p)) return protocolError(ErrorCode.BadRequest, 'channel and data required');
-      if (jsonTooDeep(p.data)) return protocolError(ErrorCode.BadRequest, `data nests deeper than ${MAX_JSON_DEPTH} levels`);
-      return { id, method: 'publish', params: { channel, data: JSON.stringify(p.data) } };
+      if (channel === null || p.data === undefined) return protocolError(ErrorCode.BadRequest, 'channel and data required');
+      // The frame parsers keep `data` as the text that arrived (RawJson): it is carried as is.
+      const data = payloadText(p.data);
+      if (data === null) return protocolError(ErrorCode.BadRequest, `data nests deeper than ${MAX_JSON_DEPTH} levels`);
+      return { id, method: 'publish', params: { channel, data } };
     }
     case 'history': {
       const channel = channelOf(p);

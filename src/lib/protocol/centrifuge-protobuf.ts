@@ -20,19 +20,24 @@ import {
   type SubscribeResultSchema,
 } from './gen/client_pb.js';
 import type { ProtocolError } from './codes.js';
+import { checkJsonText, RawJson, utf8Text } from './json-text.js';
 import type { CentrifugeCommand, CentrifugeFrameItem, CentrifugeMethod, CentrifugePublicationFields } from './centrifuge.js';
 
 /** The WebSocket subprotocol a protobuf client asks for. */
 export const CENTRIFUGE_PROTOBUF_SUBPROTOCOL = 'centrifuge-protobuf';
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
 const encoder = new TextEncoder();
 
-/** Bytes of JSON text, parsed; undefined when they are not JSON (the caller refuses the command). */
-function jsonOf(b: Uint8Array): unknown {
+/**
+ * Bytes of JSON text, validated and kept as that text (so as those bytes); undefined when they
+ * are not UTF-8 JSON (the caller refuses the command). Depth is measured, the caller limits it.
+ */
+function jsonOf(b: Uint8Array): RawJson | undefined {
   if (b.length === 0) return undefined;
+  const text = utf8Text(b);
+  if (text === null) return undefined;
   try {
-    return JSON.parse(utf8.decode(b));
+    return new RawJson(text, checkJsonText(text, Number.MAX_SAFE_INTEGER));
   } catch {
     return undefined;
   }
@@ -134,6 +139,7 @@ function reply(init: ReplyInit): Uint8Array {
 /** A publication's payload travels as the bytes of its JSON text. */
 export function publicationInit(p: CentrifugePublicationFields): PublicationInit {
   const init: PublicationInit = { data: encoder.encode(p.data), offset: BigInt(p.offset) };
+  if (p.offset === 1 && p.epoch) init.epoch = p.epoch;
   if (p.info) init.info = { client: p.info.client, user: p.info.user };
   if (p.tags) init.tags = { ...p.tags };
   return init;
@@ -151,6 +157,11 @@ export interface SubscribeFields {
   readonly data: string | null;
   /** Seconds until a subscription token's grant ends (`expires: true, ttl`); absent or 0: never. */
   readonly ttl?: number;
+  /**
+   * The JSON object of a publication (JSON codec only): lets the caller hand in encodings it
+   * keeps (core's RecoveryFrames) instead of encoding each again. Default: encoded here.
+   */
+  readonly publicationJson?: (p: CentrifugePublicationFields) => string;
 }
 
 function subscribeResultInit(s: SubscribeFields): SubscribeResultInit {
@@ -179,7 +190,8 @@ export interface ConnectFields {
   readonly version: string;
   readonly ping: number;
   readonly pong: boolean;
-  readonly node: string;
+  /** This node's id: emulated (HTTP-streaming, SSE) connections only, with `session`. */
+  readonly node?: string;
   /** The emulation session id (HTTP-streaming and SSE connections only; never on a WebSocket). */
   readonly session?: string;
   readonly expires: boolean;
@@ -201,7 +213,7 @@ export function pbConnectReply(id: number, c: ConnectFields): Uint8Array {
       version: c.version,
       ping: c.ping,
       pong: c.pong,
-      node: c.node,
+      ...(c.node !== undefined ? { node: c.node } : {}),
       ...(c.session !== undefined ? { session: c.session } : {}),
       expires: c.expires,
       ttl: c.ttl,
@@ -210,7 +222,7 @@ export function pbConnectReply(id: number, c: ConnectFields): Uint8Array {
   });
 }
 
-export function pbRefreshReply(id: number, r: { client: string; version: string; expires: boolean; ttl: number }): Uint8Array {
+export function pbRefreshReply(id: number, r: { expires: boolean; ttl: number }): Uint8Array {
   return reply({ id, refresh: r });
 }
 

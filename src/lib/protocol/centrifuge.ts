@@ -4,6 +4,10 @@
  * Source of truth: Centrifugo's client_protocol docs and centrifugal/protocol client.proto.
  */
 import type { ProtocolError } from './codes.js';
+import { withoutLineFeeds, parseJsonKeeping } from './json-text.js';
+
+/** Payload members (`data` of publish, connect, subscribe, rpc, send) stay as their text (RawJson). */
+const isPayloadKey = (key: string): boolean => key === 'data';
 
 export type CentrifugeMethod =
   | 'connect'
@@ -51,7 +55,7 @@ export function parseCentrifugeFrame(text: string): CentrifugeFrameItem[] {
     if (line.trim() === '') continue;
     let msg: unknown;
     try {
-      msg = JSON.parse(line);
+      msg = parseJsonKeeping(line, isPayloadKey);
     } catch {
       items.push({ kind: 'bad', message: 'invalid JSON' });
       return items;
@@ -94,9 +98,12 @@ export function encodeReply(id: number, method: CentrifugeMethod, result: unknow
 }
 
 /** The `publications` array, each payload spliced in as its JSON text (never re-parsed). */
-function publicationsArray(pubs: readonly CentrifugePublicationFields[]): string {
+function publicationsArray(
+  pubs: readonly CentrifugePublicationFields[],
+  one: (p: CentrifugePublicationFields) => string = encodePublicationObject,
+): string {
   let s = '[';
-  for (let i = 0; i < pubs.length; i++) s += (i > 0 ? ',' : '') + encodePublicationObject(pubs[i]!);
+  for (let i = 0; i < pubs.length; i++) s += (i > 0 ? ',' : '') + one(pubs[i]!);
   return s + ']';
 }
 
@@ -111,6 +118,8 @@ export interface CentrifugeSubscribeResult {
   readonly data?: string;
   /** Seconds until a subscription token's grant ends (`expires: true, ttl`). */
   readonly ttl?: number;
+  /** Each publication's JSON object, when the caller keeps them encoded (default: encoded here). */
+  readonly publicationJson?: (p: CentrifugePublicationFields) => string;
 }
 
 /** The subscribe reply (field order as Centrifugo's: recoverable, positioned, epoch, offset, ...). */
@@ -118,12 +127,15 @@ export interface CentrifugeSubscribeResult {
 export function encodeSubscribeResult(r: CentrifugeSubscribeResult): string {
   const parts: string[] = [];
   if (r.ttl !== undefined && r.ttl > 0) parts.push('"expires":true', '"ttl":' + r.ttl);
+  // Zero values are left out, as Centrifugo's encoder does (offset 0, recovered false).
   if (r.position) {
-    parts.push('"recoverable":true', '"positioned":true', '"epoch":' + JSON.stringify(r.position.epoch), '"offset":' + r.position.offset);
+    parts.push('"recoverable":true', '"positioned":true');
+    if (r.position.epoch !== '') parts.push('"epoch":' + JSON.stringify(r.position.epoch));
+    if (r.position.offset > 0) parts.push('"offset":' + r.position.offset);
   }
-  if (r.recovered !== undefined) parts.push('"was_recovering":true', '"recovered":' + r.recovered);
-  if (r.publications.length > 0) parts.push('"publications":' + publicationsArray(r.publications));
-  if (r.data !== undefined) parts.push('"data":' + r.data);
+  if (r.recovered !== undefined) parts.push('"was_recovering":true', ...(r.recovered ? ['"recovered":true'] : []));
+  if (r.publications.length > 0) parts.push('"publications":' + publicationsArray(r.publications, r.publicationJson));
+  if (r.data !== undefined) parts.push('"data":' + withoutLineFeeds(r.data));
   return '{' + parts.join(',') + '}';
 }
 
@@ -158,6 +170,8 @@ export function encodeErrorReply(id: number, err: ProtocolError): string {
 
 export interface CentrifugePublicationFields {
   offset: number;
+  /** The stream's epoch: sent with the stream's first publication (offset 1) only, as Centrifugo does. */
+  epoch?: string;
   /** JSON text of the payload. */
   data: string;
   info?: { client: string; user: string };
@@ -167,8 +181,10 @@ export interface CentrifugePublicationFields {
 /** A publication object as it appears in pushes, subscribe and history results. */
 export function encodePublicationObject(p: CentrifugePublicationFields): string {
   // Offset 0 (a `skip_history` publication, outside the stream) is left out, as Centrifugo does:
-  // the SDKs then keep their stream position.
-  let s = '{"data":' + p.data + (p.offset > 0 ? ',"offset":' + p.offset : '');
+  // the SDKs then keep their stream position. The payload goes in as published, without raw
+  // line feeds (a frame's replies are "\n"-separated; Centrifugo drops them the same way).
+  let s = '{"data":' + withoutLineFeeds(p.data) + (p.offset > 0 ? ',"offset":' + p.offset : '');
+  if (p.offset === 1 && p.epoch) s += ',"epoch":' + JSON.stringify(p.epoch);
   if (p.info) s += ',"info":' + JSON.stringify(p.info);
   if (p.tags) s += ',"tags":' + JSON.stringify(p.tags);
   return s + '}';

@@ -5,6 +5,7 @@
 import { encodePublicationPush, encodeUniPublicationPush } from './centrifuge.js';
 import { pbPublicationPush } from './centrifuge-protobuf.js';
 import { encodeOdinPublication } from './odin.js';
+import { topLevelString } from './json-text.js';
 
 /** Protocol ids (numbers: they index the per-publication frame cache on the hot path). */
 export const PROTO_ODIN = 0;
@@ -30,14 +31,20 @@ export interface WirePublication {
   readonly data: string;
   /** Server time of acceptance, ms since the Unix epoch. */
   readonly time: number;
-  /** Short string metadata; `type` is used as the Odin envelope type when present. */
+  /**
+   * Short string metadata, present only when the publisher sent tags (or a namespace derives a
+   * `type` tag, `typeTag`); `type` is used as the Odin envelope type when present.
+   */
   readonly tags?: Readonly<Record<string, string>>;
   readonly info?: ClientInfo;
 }
 
-/** The Odin envelope type: the publication's `type` tag, else the event part of the channel. */
+/**
+ * The Odin envelope type: the publication's `type` tag, else the data's own top-level `type`
+ * string (read from the text, nothing re-serialized), else the event part of the channel.
+ */
 export function odinEventType(pub: WirePublication): string {
-  const t = pub.tags?.type;
+  const t = pub.tags?.type ?? topLevelString(pub.data, 'type');
   if (t) return t;
   const ch = pub.channel;
   const dot = ch.indexOf('.');

@@ -20,7 +20,7 @@ import type {
 } from '../protocol/events.js';
 import { MARKET_TOKEN } from '../protocol/events.js';
 import { Market, type TokenState } from './market.js';
-import { Rng } from './rng.js';
+import { Rng } from '../core/rng.js';
 
 /**
  * Event kinds a publisher mixes (the `events` of the control API). Market statistics are not a

@@ -3,7 +3,7 @@
  * trend and volatility. States are created once and mutated in place, so producing an event
  * allocates only the event.
  */
-import { Rng } from './rng.js';
+import { Rng } from '../core/rng.js';
 
 /** Starting prices (USD) of the default tokens, as in the existing Odin simulator. */
 export const DEFAULT_TOKENS: readonly DefaultToken[] = [

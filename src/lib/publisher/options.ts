@@ -5,8 +5,8 @@
 import { z } from 'zod';
 import { silentLogger, type Logger } from '../core/logger.js';
 import { isLoopback } from '../http/loopback.js';
-import type { Clock } from './clock.js';
-import { systemClock } from './clock.js';
+import type { Clock } from '../core/clock.js';
+import { systemClock } from '../runtime/clock.js';
 import { PublisherError } from './errors.js';
 import { DEFAULT_EVENT_WEIGHTS, EVENT_KINDS, type EventKind, type EventWeights } from './generator.js';
 import { DEFAULT_TOKEN_SYMBOLS } from './market.js';

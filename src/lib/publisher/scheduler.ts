@@ -8,7 +8,7 @@
  * stays due, but at most `maxDebtMs` worth of it: older debt is dropped and counted, so a
  * stalled sink does not cause a flood when it recovers.
  */
-import type { Clock } from './clock.js';
+import type { Clock } from '../core/clock.js';
 
 export type RatePlan =
   /** `rate` events/s. */

@@ -7,7 +7,20 @@
  */
 import type { Gateway } from '../core/gateway.js';
 import { httpStatusOf } from '../protocol/codes.js';
-import { failure, isTemporary, run, type Outcome } from './api.js';
+import { withoutLineFeeds, parseJsonKeeping, stringifyKeeping, utf8Text } from '../protocol/json-text.js';
+import { failure, hasApiRoute, methodNotFound, isTemporary, requestBudget, run, type Outcome } from './api.js';
+
+/**
+ * `data` members (any letter case, as Go reads field names) are kept as the text that arrived
+ * and carried byte for byte; the rest of a body is parsed as usual.
+ */
+const isDataKey = (key: string): boolean => key.length === 4 && key.toLowerCase() === 'data';
+
+function parseBody(text: string): unknown {
+  return parseJsonKeeping(text, isDataKey);
+}
+
+const NOT_UTF8 = 'bad request: body is not valid UTF-8';
 
 export interface ApiHttpResponse {
   status: number;
@@ -21,22 +34,26 @@ export interface ApiHttpResponse {
  */
 export async function serveApi(gw: Gateway, path: string, body: Buffer, errorMode: string | undefined): Promise<ApiHttpResponse> {
   const transport = errorMode?.toLowerCase() === 'transport';
-  const text = body.toString('utf8');
+  const method = path === '/api' ? '' : path.slice(5);
+  const text = utf8Text(body);
+  if (text === null) return respond(failure(107, NOT_UTF8), transport && method !== 'batch' && method !== 'broadcast');
   if (path === '/api') return servePipe(gw, text, transport);
-  const method = path.slice(5);
+  // Centrifugo has no route for an unknown method: HTTP 404 in both modes, the body saying 104
+  // (the legacy `/api` answers 104 in a 200 body, as Centrifugo's does).
+  if (!hasApiRoute(method)) return respond(methodNotFound(method), true);
   let params: unknown = {};
   let outcome: Outcome;
   if (text.trim() !== '') {
     try {
-      params = JSON.parse(text);
+      params = parseBody(text);
     } catch {
       outcome = failure(107, 'bad request: invalid JSON body');
       return respond(outcome, transport && method !== 'batch' && method !== 'broadcast');
     }
   }
-  outcome = await run(gw, method, params);
+  outcome = await run(gw, method, params, requestBudget(gw));
   // Batch answers `{"replies": [...]}` at the top level, as Centrifugo does.
-  if (method === 'batch' && 'result' in outcome) return { status: 200, body: JSON.stringify(outcome.result) };
+  if (method === 'batch' && 'result' in outcome) return { status: 200, body: stringifyKeeping(outcome.result) };
   return respond(outcome, transport && method !== 'batch' && method !== 'broadcast');
 }
 
@@ -46,20 +63,27 @@ function respond(o: Outcome, transport: boolean): ApiHttpResponse {
       status: httpStatusOf(o.error.code, isTemporary(o.error)),
       body: JSON.stringify(o.error),
     };
-  return { status: 200, body: JSON.stringify(o) };
+  return { status: 200, body: stringifyKeeping(o) };
 }
 
 /** The legacy endpoint: `{"method","params"}` commands, one per line, one reply line each. */
 async function servePipe(gw: Gateway, text: string, transport: boolean): Promise<ApiHttpResponse> {
   const lines = text.split('\n').filter((l) => l.trim() !== '');
   if (lines.length === 0) return respond(failure(107, 'bad request: empty body; send {"method": ..., "params": ...}'), transport);
-  if (lines.length > 1000) return respond(failure(107, 'bad request: at most 1000 commands per request'), transport);
+  if (lines.length > gw.opts.api.maxBatchCommands) {
+    gw.stats.limitRefusals.api_batch_commands++;
+    return respond(
+      failure(106, `bad request: at most ${gw.opts.api.maxBatchCommands} commands per request (api.maxBatchCommands)`),
+      transport,
+    );
+  }
+  const budget = requestBudget(gw);
   const replies: Outcome[] = [];
   let method = '';
   for (const line of lines) {
     let cmd: unknown;
     try {
-      cmd = JSON.parse(line);
+      cmd = parseBody(line);
     } catch {
       replies.push(failure(107, 'bad request: invalid JSON command'));
       continue;
@@ -70,8 +94,9 @@ async function servePipe(gw: Gateway, text: string, transport: boolean): Promise
       continue;
     }
     method = c.method;
-    replies.push(await run(gw, c.method, c.params ?? {}));
+    replies.push(await run(gw, c.method, c.params ?? {}, budget));
   }
   if (replies.length === 1) return respond(replies[0]!, transport && method !== 'batch' && method !== 'broadcast');
-  return { status: 200, body: replies.map((r) => JSON.stringify(r)).join('\n') };
+  // One reply a line: a payload's raw line feeds (whitespace) are left out there.
+  return { status: 200, body: replies.map((r) => withoutLineFeeds(stringifyKeeping(r))).join('\n') };
 }

@@ -16,12 +16,19 @@ import { z } from 'zod';
 import type { Gateway } from '../core/gateway.js';
 import type { Publication } from '../core/broker.js';
 import { Disconnect, DISCONNECT_CODE_MAX, DISCONNECT_CODE_MIN, isProtocolError, MAX_CLOSE_REASON_BYTES } from '../protocol/codes.js';
-import { jsonTooDeep, MAX_JSON_DEPTH } from '../protocol/limits.js';
+import { MAX_JSON_DEPTH } from '../protocol/limits.js';
+import { payloadText, RawJson } from '../protocol/json-text.js';
 import { parseStreamPosition, type StreamPosition } from '../protocol/position.js';
 import { ApiError, toApiError } from './api-errors.js';
-import { globToRegExp } from './glob.js';
+import { compileGlob, type GlobMatcher } from './glob.js';
 
 const channel = z.string().min(1).max(255);
+/**
+ * Work one `channels` pattern may do, NFA steps (glob.ts: at most channel length × pattern
+ * states per channel): about 0.1 s here; past it 106. A plain prefix like `BTC.*` over 100,000
+ * channels takes ~5 M.
+ */
+export const MAX_GLOB_STEPS = 20_000_000;
 // Checked by the one stream position parser (protocol/position.ts), with zero defaults as Go
 // decodes them (gocent omits a zero offset).
 const position = z.unknown();
@@ -42,7 +49,8 @@ const publishShape = {
 
 const schemas = {
   publish: z.strictObject({ channel, ...publishShape }),
-  broadcast: z.strictObject({ channels: z.array(channel).min(1).max(10_000), ...publishShape }),
+  // The count is bounded by api.maxBroadcastChannels (106); the body's size bounds the array.
+  broadcast: z.strictObject({ channels: z.array(channel).min(1), ...publishShape }),
   subscribe: z.strictObject({
     user: z.string(),
     channel,
@@ -125,8 +133,39 @@ const PRO_METHODS = new Set([
   'rate_limit',
 ]);
 
+/**
+ * Whether `/api/<method>` has a route: Centrifugo answers HTTP 404 for any other path. The PRO
+ * methods keep one here, to answer 104 with a message naming them (docs/protocol.md, Deviations).
+ */
+export function hasApiRoute(method: string): boolean {
+  return isMethod(method) || method === 'batch' || PRO_METHODS.has(method);
+}
+
 function isMethod(m: string): m is Method {
   return Object.hasOwn(schemas, m);
+}
+
+/**
+ * What one HTTP request (a batch or pipe of commands included) may still cost: publication
+ * payload bytes returned from history (api.maxResponseBytes) and publications created
+ * (api.maxPublications). A command past either is refused with 106 and counted.
+ */
+export interface RequestBudget {
+  responseBytes: number;
+  publications: number;
+}
+
+export function requestBudget(gw: Gateway): RequestBudget {
+  return { responseBytes: gw.opts.api.maxResponseBytes, publications: gw.opts.api.maxPublications };
+}
+
+/** Takes `n` publications from the request's budget, or refuses the command. */
+function spendPublications(gw: Gateway, budget: RequestBudget, n: number): void {
+  if (n > budget.publications) {
+    gw.stats.limitRefusals.api_publications++;
+    throw new ApiError(106, `this request may create at most ${gw.opts.api.maxPublications} publications (api.maxPublications)`);
+  }
+  budget.publications -= n;
 }
 
 export interface ErrorBody {
@@ -149,27 +188,26 @@ export function failure(code: number, message: string): Outcome {
   return { error: { code, message } };
 }
 
-function methodNotFound(method: string): Outcome {
+export function methodNotFound(method: string): Outcome {
   const m = method.slice(0, 64);
   return PRO_METHODS.has(method)
     ? failure(104, `method not found: ${m} is a Centrifugo PRO method that odin-ws does not implement`)
     : failure(104, `method not found: ${m}`);
 }
 
+/** A publication in a history result: its payload goes out as the text that was published. */
 function pubJson(p: Publication): unknown {
-  const o: Record<string, unknown> = { data: JSON.parse(p.data), offset: p.offset };
+  const o: Record<string, unknown> = { data: new RawJson(p.data, 0), offset: p.offset };
   if (p.tags) o.tags = p.tags;
   if (p.info) o.info = p.info;
   return o;
 }
 
-function typeTag(data: unknown, t: Record<string, string> | undefined): Record<string, string> | undefined {
-  // The Odin envelope type comes from the event's own `type` when the caller gave no tag.
-  if (t?.type !== undefined) return t;
-  if (typeof data === 'object' && data !== null && typeof (data as { type?: unknown }).type === 'string') {
-    return { ...t, type: (data as { type: string }).type };
-  }
-  return t;
+/** A payload's JSON text: api-http.ts keeps `data` as the text that arrived (RawJson), carried byte for byte. */
+function dataText(data: unknown, field: string): string {
+  const text = payloadText(data);
+  if (text === null) throw new ApiError(107, `${field}: nests deeper than ${MAX_JSON_DEPTH} levels`);
+  return text;
 }
 
 type PublishParams = z.infer<typeof schemas.publish> | z.infer<typeof schemas.broadcast>;
@@ -183,8 +221,7 @@ function publishPayload(p: PublishParams): string {
   if (p.version_epoch !== undefined && p.version_epoch !== '')
     throw new ApiError(107, 'version_epoch: versioned publications are not supported by odin-ws');
   if (p.data === undefined) throw new ApiError(107, 'data: required');
-  if (jsonTooDeep(p.data)) throw new ApiError(107, `data: nests deeper than ${MAX_JSON_DEPTH} levels`);
-  return JSON.stringify(p.data);
+  return dataText(p.data, 'data');
 }
 
 function positionOf(value: unknown, field: string): StreamPosition | undefined {
@@ -207,7 +244,8 @@ function refuseSession(session: string | undefined): void {
 function goStyle(params: Record<string, unknown>, fields: readonly string[]): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(params)) {
-    if (v === null) continue;
+    // A kept `data` of null (RawJson "null") is null too.
+    if (v === null || (v instanceof RawJson && v.text === 'null')) continue;
     const field = fields.includes(k) ? k : fields.find((f) => f.toLowerCase() === k.toLowerCase());
     out[field ?? k] =
       field === 'disconnect' && typeof v === 'object' && !Array.isArray(v)
@@ -217,7 +255,7 @@ function goStyle(params: Record<string, unknown>, fields: readonly string[]): Re
   return out;
 }
 
-async function call(gw: Gateway, method: Method, raw: Record<string, unknown>): Promise<unknown> {
+async function call(gw: Gateway, method: Method, raw: Record<string, unknown>, budget: RequestBudget): Promise<unknown> {
   const schema = schemas[method];
   const params = goStyle(raw, Object.keys(schema.shape));
   const parsed = schema.safeParse(params);
@@ -230,20 +268,24 @@ async function call(gw: Gateway, method: Method, raw: Record<string, unknown>): 
     case 'publish': {
       const p = parsed.data as z.infer<typeof schemas.publish>;
       const data = publishPayload(p);
-      const t = typeTag(p.data, p.tags);
+      spendPublications(gw, budget, 1);
       const pos = await gw.publish({
         channel: p.channel,
         data,
         ...(p.idempotency_key ? { idempotencyKey: p.idempotency_key } : {}),
-        ...(t ? { tags: t } : {}),
+        ...(p.tags ? { tags: p.tags } : {}),
         ...(p.skip_history ? { skipHistory: true } : {}),
       });
       return pos.offset > 0 ? { offset: pos.offset, epoch: pos.epoch } : {};
     }
     case 'broadcast': {
       const p = parsed.data as z.infer<typeof schemas.broadcast>;
+      if (p.channels.length > gw.opts.api.maxBroadcastChannels) {
+        gw.stats.limitRefusals.api_broadcast_channels++;
+        throw new ApiError(106, `channels: at most ${gw.opts.api.maxBroadcastChannels} per broadcast (api.maxBroadcastChannels)`);
+      }
       const data = publishPayload(p);
-      const t = typeTag(p.data, p.tags);
+      spendPublications(gw, budget, p.channels.length);
       const responses = await Promise.all(
         p.channels.map(async (ch) => {
           try {
@@ -251,7 +293,7 @@ async function call(gw: Gateway, method: Method, raw: Record<string, unknown>): 
               channel: ch,
               data,
               ...(p.idempotency_key ? { idempotencyKey: p.idempotency_key } : {}),
-              ...(t ? { tags: t } : {}),
+              ...(p.tags ? { tags: p.tags } : {}),
               ...(p.skip_history ? { skipHistory: true } : {}),
             });
             return { result: pos.offset > 0 ? { offset: pos.offset, epoch: pos.epoch } : {} };
@@ -273,7 +315,7 @@ async function call(gw: Gateway, method: Method, raw: Record<string, unknown>): 
         user: p.user,
         channel: p.channel,
         ...(p.client ? { client: p.client } : {}),
-        ...(p.data !== undefined ? { data: JSON.stringify(p.data) } : {}),
+        ...(p.data !== undefined ? { data: dataText(p.data, 'data') } : {}),
         ...(p.recover_since !== undefined ? { since: positionOf(p.recover_since, 'recover_since')! } : {}),
       });
       return {};
@@ -313,6 +355,16 @@ async function call(gw: Gateway, method: Method, raw: Record<string, unknown>): 
       const limit = p.limit === undefined ? 0 : p.limit === -1 ? Number.MAX_SAFE_INTEGER : p.limit;
       const since = positionOf(p.since, 'since');
       const h = await gw.history(p.channel, { limit, ...(since ? { since } : {}), ...(p.reverse ? { reverse: true } : {}) });
+      let bytes = 0;
+      for (const pub of h.publications) bytes += pub.data.length;
+      if (bytes > budget.responseBytes) {
+        gw.stats.limitRefusals.api_response_bytes++;
+        throw new ApiError(
+          106,
+          `history: ${bytes} bytes of publications is more than this request may still return (api.maxResponseBytes ${gw.opts.api.maxResponseBytes}); page with limit and since`,
+        );
+      }
+      budget.responseBytes -= bytes;
       return { publications: h.publications.map(pubJson), offset: h.position.offset, epoch: h.position.epoch };
     }
     case 'history_remove':
@@ -326,15 +378,21 @@ async function call(gw: Gateway, method: Method, raw: Record<string, unknown>): 
       return gw.info();
     case 'channels': {
       const pattern = (parsed.data as { pattern?: string }).pattern;
-      let re: RegExp | null = null;
+      let glob: GlobMatcher | null = null;
       if (pattern !== undefined && pattern !== '') {
-        re = globToRegExp(pattern);
-        if (re === null) throw new ApiError(107, 'pattern: invalid glob pattern');
+        glob = compileGlob(pattern);
+        if (glob === null) throw new ApiError(107, 'pattern: invalid glob pattern');
       }
       const all = gw.channels();
-      if (re === null) return { channels: all };
+      if (glob === null) return { channels: all };
       const out: typeof all = {};
-      for (const [ch, info] of Object.entries(all)) if (re.test(ch)) out[ch] = info;
+      for (const [ch, info] of Object.entries(all)) {
+        if (glob.match(ch)) out[ch] = info;
+        if (glob.steps > MAX_GLOB_STEPS) {
+          gw.stats.limitRefusals.api_pattern_steps++;
+          throw new ApiError(106, `pattern: matching it against this node's channels takes more than ${MAX_GLOB_STEPS} steps; narrow it`);
+        }
+      }
       return { channels: out };
     }
   }
@@ -347,22 +405,27 @@ function asOutcome(e: unknown): { error: ErrorBody } {
   return { error };
 }
 
-/** Runs one API method (or a batch) with its params: the outcome, never a throw. */
-export async function run(gw: Gateway, method: string, params: unknown): Promise<Outcome> {
-  if (method === 'batch') return batch(gw, params);
+/**
+ * Runs one API method (or a batch) with its params: the outcome, never a throw. `budget` is the
+ * HTTP request's (shared by the commands of a batch or pipe).
+ */
+export async function run(gw: Gateway, method: string, params: unknown, budget: RequestBudget = requestBudget(gw)): Promise<Outcome> {
+  if (method === 'batch') return batch(gw, params, budget);
   if (!isMethod(method)) return methodNotFound(method);
   if (typeof params !== 'object' || params === null || Array.isArray(params)) return failure(107, 'params: expected a JSON object');
   try {
-    return { result: await call(gw, method, params as Record<string, unknown>) };
+    return { result: await call(gw, method, params as Record<string, unknown>, budget) };
   } catch (e) {
     return asOutcome(e);
   }
 }
 
-async function batch(gw: Gateway, body: unknown): Promise<Outcome> {
-  const parsed = z
-    .strictObject({ commands: z.array(z.record(z.string(), z.unknown())).max(1000), parallel: z.boolean().optional() })
-    .safeParse(body);
+async function batch(gw: Gateway, body: unknown, budget: RequestBudget): Promise<Outcome> {
+  const parsed = z.strictObject({ commands: z.array(z.record(z.string(), z.unknown())), parallel: z.boolean().optional() }).safeParse(body);
+  if (parsed.success && parsed.data.commands.length > gw.opts.api.maxBatchCommands) {
+    gw.stats.limitRefusals.api_batch_commands++;
+    return failure(106, `commands: at most ${gw.opts.api.maxBatchCommands} per batch (api.maxBatchCommands)`);
+  }
   if (!parsed.success) {
     const i = parsed.error.issues[0]!;
     if (i.code === 'unrecognized_keys') return failure(107, `unknown field: ${i.keys.join(', ')}`);
@@ -372,7 +435,7 @@ async function batch(gw: Gateway, body: unknown): Promise<Outcome> {
     const keys = Object.keys(c);
     const m = keys[0];
     if (keys.length !== 1 || m === undefined || m === 'batch') return methodNotFound(m ?? '');
-    const r = await run(gw, m, c[m]);
+    const r = await run(gw, m, c[m], budget);
     return 'error' in r ? r : { [m]: r.result };
   };
   // Sequential by default, as Centrifugo: a command sees the effect of the ones before it.

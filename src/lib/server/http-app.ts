@@ -8,6 +8,7 @@ import type { Gateway } from '../core/gateway.js';
 import type { Logger } from '../core/logger.js';
 import type { HandshakeTracker, HttpReply, HttpRequest, ProtocolName, TransportHooks, UpgradeDecision } from '../core/transport.js';
 import { readBody } from '../http/body.js';
+import { AddressBackoff } from '../http/address-backoff.js';
 import { json, Router } from '../http/router.js';
 import { UNI_WS_PATH, WS_PATH } from '../protocol/addresses.js';
 import { pickHeaders } from '../http/pick-headers.js';
@@ -26,6 +27,8 @@ import {
   type SessionRouterFactory,
 } from '../transport-emulation/emulation.js';
 
+/** Wrong API keys one address may send in a minute; then it is refused (429), the right key too, until a minute after the first. */
+export const API_KEY_FAILURES_PER_MINUTE = 10;
 /** Largest API request body, bytes; more gets 413. */
 export const MAX_API_BODY_BYTES = 1024 * 1024;
 /** Time to receive a whole API request body, ms; slower gets 408. */
@@ -67,6 +70,11 @@ export interface GatewayAppOptions {
   /** Apps served under a path of their own (the dashboard at /dashboard: docs/dashboard.md). */
   readonly mounts?: readonly MountedApp[];
   /**
+   * Whether a request carries the admin credential (the dashboard's token or session): /stats
+   * then adds client addresses and process ids. Default: nobody (counts only).
+   */
+  readonly isAdmin?: (req: HttpRequest) => boolean;
+  /**
    * Reaches the node of a session this node does not hold, for `/emulation` (over NATS with the
    * JetStream broker: other workers and other hosts); given this node's id and its local
    * delivery. Default: none (404 for other nodes' sessions).
@@ -103,10 +111,26 @@ export function createGatewayApp(gateway: Gateway, registry: Registry, opts: Gat
     },
   });
 
+  const keyBackoff = new AddressBackoff(API_KEY_FAILURES_PER_MINUTE, 60_000);
+  const refusals = gateway.stats.authRefusals;
   async function api(req: HttpRequest, path: string): Promise<HttpReply> {
-    // The key is checked before a byte of the body is read.
+    // The key is checked before a byte of the body is read; a blocked address is refused first,
+    // the right key included, so guessing through the 429s learns nothing.
+    const wait = opts.apiKey === '' ? 0 : keyBackoff.blockedFor(req.ip);
+    if (wait > 0) {
+      refusals.api_key_blocked++;
+      return {
+        ...apiError(429, ErrorCode.TooManyRequests, 'too many wrong API keys from this address; try later'),
+        headers: { 'content-type': 'application/json', 'retry-after': String(wait) },
+        close: true,
+      };
+    }
     const apiKeyParam = new URL(req.url, 'http://localhost').searchParams.get('api_key');
     if (!checkApiKey(opts.apiKey, req.header('x-api-key'), req.header('authorization'), apiKeyParam)) {
+      if (opts.apiKey !== '') {
+        keyBackoff.failed(req.ip);
+        refusals.api_key_wrong++;
+      }
       return apiError(
         401,
         ErrorCode.Unauthorized,
@@ -155,13 +179,14 @@ export function createGatewayApp(gateway: Gateway, registry: Registry, opts: Gat
         (err: unknown) => apiError(503, ErrorCode.Internal, (err as Error).message),
       );
     })
-    .on('GET', '/stats', async () => {
-      if (!opts.group) return json(200, statsOf(gateway));
-      return opts.group.stats().then(
-        (s) => json(200, s),
-        (err: unknown) => apiError(503, ErrorCode.Internal, (err as Error).message),
-      );
+    .on('GET', '/stats', async (req) => {
+      // Client addresses and process ids only with the admin credential (docs/operations.md).
+      const full = opts.isAdmin?.(req) === true;
+      const view = (st: Record<string, unknown>): HttpReply => json(200, full ? st : publicStats(st));
+      if (!opts.group) return view(statsOf(gateway));
+      return opts.group.stats().then(view, (err: unknown) => apiError(503, ErrorCode.Internal, (err as Error).message));
     });
+  const handshakes = new PendingHandshakes(gateway);
   const emu = new EmulationEndpoints(gateway, gateway.frames, {
     maxBodyBytes: DEFAULT_EMULATION_MAX_BODY_BYTES,
     bodyTimeoutMs: limits.timeoutMs,
@@ -169,6 +194,8 @@ export function createGatewayApp(gateway: Gateway, registry: Registry, opts: Gat
     originAllowed: (o) => gateway.originAllowed(o),
     publicationOf: (f) => gateway.hub.publicationOf(f),
     proxyHeaders: proxyHeaderNames(gateway),
+    // The stream's own socket is counted there until the stream takes it.
+    waiting: (ip) => ({ total: Math.max(0, handshakes.total - 1), fromIp: Math.max(0, handshakes.fromIp(ip) - 1) }),
   });
   // Sessions of other nodes (other workers of `--workers N`, other hosts) are reached through it.
   emu.router = opts.sessionRouter?.(gateway.nodeId, emu.deliverLocal) ?? null;
@@ -188,14 +215,15 @@ export function createGatewayApp(gateway: Gateway, registry: Registry, opts: Gat
   }
   for (const m of opts.mounts ?? []) router.on(m.methods, m.path + '/*', m.handle);
 
-  const handshakes = new PendingHandshakes(gateway);
   return { http: router.handle, upgrade: (req) => decideUpgrade(gateway, req, handshakes), acceptor: gateway, handshakes };
 }
 
 /**
- * Connections whose first request is still arriving. Each holds a slot of `maxConnections` and
- * of its address's `maxConnectionsPerIp` (the upgrade admission counts them); past either
- * limit a new one is dropped at accept. The transport cuts them at its header deadline.
+ * Open sockets no client holds: half-sent handshakes, HTTP requests (their body still arriving
+ * included) and keep-alive sockets, ended streams whose socket is still open. Each holds a slot
+ * of `maxConnections` and of its address's `maxConnectionsPerIp` (upgrade and stream admission
+ * count them); past either limit a new one is dropped at accept. The transport cuts them at its
+ * header, body, keep-alive and stream-end deadlines.
  */
 export class PendingHandshakes implements HandshakeTracker {
   total = 0;
@@ -215,6 +243,11 @@ export class PendingHandshakes implements HandshakeTracker {
     this.total++;
     this.byIp.set(ip, fromIp + 1);
     return true;
+  }
+
+  held(ip: string): void {
+    this.total++;
+    this.byIp.set(ip, this.fromIp(ip) + 1);
   }
 
   settled(ip: string): void {
@@ -322,8 +355,25 @@ export function statsOf(gw: Gateway): Record<string, unknown> {
     slowDisconnects: s.slowDisconnects,
     rejected: s.rejected,
     memory: { rss: mem.rss, heapUsed: mem.heapUsed },
+    // Distinct client addresses (with --workers: summed over the workers); the list is admin-only.
+    addresses: gw.connectionsByIp.size,
     ips: topIps(gw.connectionsByIp, STATS_TOP_IPS),
   };
+}
+
+/**
+ * /stats for anyone: counts only — the number of client addresses instead of the list, no
+ * process ids. The admin credential (dashboard token or session) gets the full view.
+ */
+export function publicStats(st: Record<string, unknown>): Record<string, unknown> {
+  const { ips: _ips, pid: _pid, perWorker, ...rest } = st;
+  const out: Record<string, unknown> = { ...rest };
+  if (Array.isArray(perWorker))
+    out.perWorker = perWorker.map((w: Record<string, unknown>) => {
+      const { pid: _p, ...r } = w;
+      return r;
+    });
+  return out;
 }
 
 /** Client addresses listed in /stats, most connections first. */

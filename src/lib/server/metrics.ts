@@ -8,6 +8,7 @@ import { counterFrom, labelledCounterFrom } from '../runtime/prom-counters.js';
 import type { Gateway } from '../core/gateway.js';
 import type { IngestHealth } from '../core/ingest.js';
 import type { BrokerTelemetry } from '../core/broker.js';
+import { MemoryBroker } from '../core/broker-memory.js';
 
 export function createMetrics(gw: Gateway): Registry {
   const registry = new Registry();
@@ -152,6 +153,43 @@ export function createMetrics(gw: Gateway): Registry {
     registers: [registry],
   });
   s.onBroadcastLatency = (sec) => latency.observe(sec);
+  labelledCounterFrom(
+    registry,
+    'ws_auth_refusals_total',
+    'Secrets refused (server API key, admin login, admin token): wrong, or any while the address is blocked (429), by reason.',
+    'reason',
+    () => Object.entries(s.authRefusals),
+  );
+  const memory = gw.broker instanceof MemoryBroker ? gw.broker : null;
+  labelledCounterFrom(
+    registry,
+    'ws_limit_refusals_total',
+    'Refusals by a node-wide bound (limits.*, api.*; docs/reliability.md "Resource bounds"), by bound.',
+    'limit',
+    () => [
+      ...Object.entries(s.limitRefusals),
+      ['broker_channels', memory?.usage.refusals.channels ?? 0],
+      ['history_bytes', memory?.usage.refusals.history_bytes ?? 0],
+    ],
+  );
+  if (memory) {
+    new Gauge({
+      name: 'ws_broker_channels',
+      help: 'Channels the memory broker holds (subscribed, or with history); at most limits.maxChannels with history.',
+      registers: [registry],
+      collect() {
+        this.set(memory.usage.channels);
+      },
+    });
+    new Gauge({
+      name: 'ws_broker_history_bytes',
+      help: 'Payload bytes the memory broker keeps in history; at most limits.maxHistoryBytes.',
+      registers: [registry],
+      collect() {
+        this.set(memory.usage.historyBytes);
+      },
+    });
+  }
   const bt = gw.broker.telemetry;
   if (bt) addBrokerMetrics(registry, bt);
   return registry;

@@ -18,7 +18,7 @@
  * stream; another node answers 404 for them, as Centrifugo does for an unknown node.
  */
 import { randomUUID } from 'node:crypto';
-import type { ConnectionAcceptor, ConnectionInfo, FrameEncoder, HttpReply, HttpRequest } from '../core/transport.js';
+import type { ConnectionAcceptor, ConnectionInfo, FrameEncoder, HttpReply, HttpRequest, Waiting } from '../core/transport.js';
 import { readBody, type BodyLimits } from '../http/body.js';
 import { pickHeaders } from '../http/pick-headers.js';
 import { json } from '../http/router.js';
@@ -60,6 +60,8 @@ export interface EmulationOptions {
   readonly publicationOf?: FramePublication;
   /** Request headers the proxies pass on (lower case). */
   readonly proxyHeaders?: readonly string[];
+  /** Open sockets no client holds, beside the stream's own (counted by the admission). */
+  readonly waiting?: (ip: string) => Waiting;
 }
 
 /** Centrifugo's transport name of each framing, as proxy requests carry it. */
@@ -287,7 +289,7 @@ export class EmulationEndpoints {
       transport: TRANSPORT_NAMES[framing],
       ...this.headersOf(req),
     };
-    const admission = this.acceptor.admit(info);
+    const admission = this.acceptor.admit(info, this.opts.waiting?.(req.ip));
     if (!admission.ok) return fail(admission.status, ADMISSION_CODES[admission.status] ?? ErrorCode.NotAvailable, admission.reason);
     return {
       status: 200,

@@ -117,7 +117,8 @@ export class StreamConnection implements TransportConnection {
       const subs = (JSON.parse(b.toString('utf8')) as { connect?: { subs?: Record<string, { offset?: number; epoch?: string }> } }).connect
         ?.subs;
       for (const [ch, r] of Object.entries(subs ?? {})) {
-        if (typeof r.offset === 'number' && typeof r.epoch === 'string') this.positions[ch] = [r.offset, r.epoch];
+        // Zero values are left out of a subscribe result (offset 0): a recoverable one has its epoch.
+        if (typeof r.epoch === 'string') this.positions[ch] = [typeof r.offset === 'number' ? r.offset : 0, r.epoch];
       }
     } catch {
       // Our own encoder made it; nothing to resume from otherwise.

@@ -13,6 +13,7 @@ import type {
   ConnectionAcceptor,
   ConnectionHandler,
   ConnectionInfo,
+  HandshakeTracker,
   PreparedFrame,
   Transport,
   TransportConnection,
@@ -78,11 +79,15 @@ function socketOf(ws: WebSocket): Socket {
 
 class WsConnection implements TransportConnection {
   private readonly socket: Socket;
+  private held = false;
 
   constructor(
     private readonly ws: WebSocket,
     private readonly preframed: boolean,
     private readonly binary: boolean,
+    /** Counts the socket again between our close and its end (it still holds a descriptor). */
+    private readonly sockets: HandshakeTracker | null,
+    private readonly ip: string,
   ) {
     this.socket = socketOf(ws);
   }
@@ -115,6 +120,15 @@ class WsConnection implements TransportConnection {
   }
 
   close(code: number, reason: string): void {
+    // The client is gone from the gateway's count now; its socket counts against the limits
+    // until the peer completes the closing handshake or is dropped below.
+    if (this.sockets !== null && !this.held && !this.socket.destroyed) {
+      this.held = true;
+      const sockets = this.sockets;
+      const ip = this.ip;
+      sockets.held(ip);
+      this.socket.once('close', () => sockets.settled(ip));
+    }
     if (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING) this.ws.close(code, reason.slice(0, 123));
     // A peer that never completes the closing handshake is dropped.
     setTimeout(() => this.ws.terminate(), 5000).unref();
@@ -193,15 +207,22 @@ export class WsTransport implements Transport {
       upgrade: (req, socket, head) => {
         const d = hooks.upgrade(nodeRequest(req));
         if (!d.ok) socket.end(rawResponse(d.status, JSON.stringify({ error: d.reason }), d.headers));
-        else this.handleUpgrade(req, socket, head, hooks.acceptor, d.info);
+        else this.handleUpgrade(req, socket, head, hooks.acceptor, d.info, hooks.handshakes ?? null);
       },
     });
     return this.http.port;
   }
 
-  private handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, acceptor: ConnectionAcceptor, info: ConnectionInfo): void {
+  private handleUpgrade(
+    req: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    acceptor: ConnectionAcceptor,
+    info: ConnectionInfo,
+    sockets: HandshakeTracker | null,
+  ): void {
     this.wss.handleUpgrade(req, socket, head, (ws) => {
-      const conn = new WsConnection(ws, this.preframed, info.binary === true);
+      const conn = new WsConnection(ws, this.preframed, info.binary === true, sockets, info.ip);
       const w = ws as Handled;
       w.on('error', onError);
       w.transport = this;

@@ -3,16 +3,22 @@ import assert from 'node:assert/strict';
 import { MemoryBroker } from '../../src/lib/core/broker-memory.js';
 import { Gateway } from '../../src/lib/core/gateway.js';
 import { DEFAULT_NAMESPACES, DEFAULT_WRITE_DELAY_MS, resolveGatewayOptions, type GatewayOptionsInput } from '../../src/lib/core/options.js';
+import { FakeClock } from '../testkit/fake-clock.js';
 import { FakeConnection, FakeTransport } from '../testkit/fake-transport.js';
 import { waitFor } from '../testkit/wait.js';
+
+// Time here is a FakeClock's: the tests step it (and waitFor moves it) instead of sleeping.
+const clock = new FakeClock();
+const until = (cond: () => boolean, what?: string) => waitFor(cond, 5000, what, { clock });
 
 const PRICES = { name: 'prices', pattern: 'px\\.[A-Z]+', conflation: 'latest' as const, historySize: 100 };
 
 async function setup(input: GatewayOptionsInput = {}) {
   const transport = new FakeTransport();
   const gw = new Gateway(resolveGatewayOptions({ namespaces: [PRICES, ...DEFAULT_NAMESPACES], ...input }), {
-    broker: new MemoryBroker(),
+    broker: new MemoryBroker({ clock }),
     transport,
+    clock,
   });
   await gw.start();
   const connect = (info: Parameters<FakeTransport['connect']>[1] = {}) => {
@@ -29,7 +35,7 @@ const ofChannel = (ch: string) => (m: Record<string, unknown>) => m.channel === 
 async function subscribedOdin(connect: () => FakeConnection, channels: string[]): Promise<FakeConnection> {
   const c = connect();
   c.send({ type: 'subscribe', data: { channels } });
-  await waitFor(() => c.messages().some((m) => m.type === 'subscription_ack'));
+  await until(() => c.messages().some((m) => m.type === 'subscription_ack'));
   return c;
 }
 
@@ -42,7 +48,7 @@ test('writeDelayMs 0: publications of separate loop turns go out in separate wri
     await turn();
     await turn();
   }
-  await waitFor(() => c.messages().filter(ofChannel('BTC.trade')).length === 3);
+  await until(() => c.messages().filter(ofChannel('BTC.trade')).length === 3);
   assert.equal(c.writes - before, 3);
   await gw.shutdown();
 });
@@ -51,7 +57,7 @@ test('writeDelayMs > 0: a quiet connection gets its frame at the end of the turn
   const { gw, connect } = await setup({ client: { writeDelayMs: 250 } });
   const c = await subscribedOdin(connect, ['BTC.trade']);
   // The ack was written in the current window: wait for the window to end, so the connection is quiet.
-  await new Promise((r) => setTimeout(r, 300));
+  clock.advance(300);
   const before = c.writes;
   await gw.publish({ channel: 'BTC.trade', data: '0' });
   await turn();
@@ -62,7 +68,7 @@ test('writeDelayMs > 0: a quiet connection gets its frame at the end of the turn
     await turn();
   }
   assert.equal(c.writes - before, 1, 'frames after a write wait for the window to end');
-  await waitFor(() => c.messages().filter(ofChannel('BTC.trade')).length === 4);
+  await until(() => c.messages().filter(ofChannel('BTC.trade')).length === 4);
   assert.equal(c.writes - before, 2);
   assert.deepEqual(
     c
@@ -78,28 +84,23 @@ test('writeDelayMs > 0: a hot connection is written at most once per delay; a qu
   const { gw, connect } = await setup({ client: { writeDelayMs: 100 } });
   const hot = await subscribedOdin(connect, ['BTC.trade']);
   const quiet = await subscribedOdin(connect, ['ETH.trade']);
-  await new Promise((r) => setTimeout(r, 150));
+  clock.advance(150);
   const hotBefore = hot.writes;
   const quietBefore = quiet.writes;
-  const started = Date.now();
+  const started = clock.now();
   // 40 publications over ~400 ms on the hot channel: at most one write per 100 ms window (+1 for the first).
-  let sent = 0;
-  await new Promise<void>((resolve) => {
-    const t = setInterval(() => {
-      void gw.publish({ channel: 'BTC.trade', data: String(sent++) });
-      if (sent === 40) {
-        clearInterval(t);
-        resolve();
-      }
-    }, 10);
-  });
+  for (let sent = 0; sent < 40;) {
+    clock.advance(10);
+    void gw.publish({ channel: 'BTC.trade', data: String(sent++) });
+    await turn();
+  }
   // The quiet connection's one publication, sent while the hot one is mid-window, goes out in this turn.
   await gw.publish({ channel: 'ETH.trade', data: '1' });
   await turn();
   await turn();
   assert.equal(quiet.writes - quietBefore, 1, 'the quiet connection was written at once');
-  await waitFor(() => hot.messages().filter(ofChannel('BTC.trade')).length === 40);
-  const windows = Math.ceil((Date.now() - started) / 100) + 1;
+  await until(() => hot.messages().filter(ofChannel('BTC.trade')).length === 40);
+  const windows = Math.ceil((clock.now() - started) / 100) + 1;
   assert.ok(hot.writes - hotBefore <= windows, `hot connection: ${hot.writes - hotBefore} writes in ${windows} windows`);
   assert.ok(hot.writes - hotBefore < 40, 'frames were coalesced');
   assert.deepEqual(
@@ -149,7 +150,7 @@ test('writeDelayMs > 0: a hot connection whose queue fills a slice is written at
     await gw.publish({ channel: 'BTC.trade', data: JSON.stringify({ i, pad: 'y'.repeat(1000) }) });
     await turn();
   }
-  await waitFor(() => c.messages().filter(ofChannel('BTC.trade')).length === 80);
+  await until(() => c.messages().filter(ofChannel('BTC.trade')).length === 80);
   assert.equal(c.closed, null, 'not cut as slow');
   assert.ok(c.writes > 2 && c.writes < 80, `coalesced into a few writes (${c.writes})`);
   await gw.shutdown();
@@ -167,7 +168,7 @@ test('conflation latest: per channel, only the newest queued publication goes ou
   const odin = await subscribedOdin(connect, ['px.BTC', 'px.ETH', 'BTC.trade']);
   const cent = connect({ protocol: 'centrifuge' });
   cent.send('{"id":1,"connect":{}}\n{"id":2,"subscribe":{"channel":"px.BTC"}}');
-  await waitFor(() => cent.messages().some((m) => m.id === 2));
+  await until(() => cent.messages().some((m) => m.id === 2));
   const before = gw.stats.conflated;
   // One loop turn: five prices for BTC, two for ETH, three trades.
   const jobs = [];
@@ -175,8 +176,8 @@ test('conflation latest: per channel, only the newest queued publication goes ou
   for (let i = 1; i <= 2; i++) jobs.push(gw.publish({ channel: 'px.ETH', data: String(i) }));
   for (let i = 1; i <= 3; i++) jobs.push(gw.publish({ channel: 'BTC.trade', data: String(i) }));
   await Promise.all(jobs);
-  await waitFor(() => odin.messages().filter(ofChannel('BTC.trade')).length === 3);
-  await waitFor(() => cent.messages().some((m) => m.push !== undefined));
+  await until(() => odin.messages().filter(ofChannel('BTC.trade')).length === 3);
+  await until(() => cent.messages().some((m) => m.push !== undefined));
   const data = (ch: string) =>
     odin
       .messages()
@@ -196,7 +197,7 @@ test('conflation latest: per channel, only the newest queued publication goes ou
   assert.equal(gw.stats.conflated - before, 9);
   // The next window starts afresh.
   await gw.publish({ channel: 'px.BTC', data: '6' });
-  await waitFor(() => data('px.BTC').length === 2);
+  await until(() => data('px.BTC').length === 2);
   assert.deepEqual(data('px.BTC')[1], [6, 6]);
   await gw.shutdown();
 });

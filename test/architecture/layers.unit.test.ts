@@ -34,3 +34,21 @@ test('the layering rule refuses every wrong-way import and allows the right ones
     assert.equal(restricted.length > 0, c.refused, `${c.file}: ${c.code} → ${restricted.map((m) => m.message).join('; ') || 'allowed'}`);
   }
 });
+
+test('core reads time and sets timers only through its injected Clock; adapters may use them', async () => {
+  const eslint = new ESLint({ cwd: root });
+  const timeCases: Array<{ file: string; code: string; refused: boolean }> = [
+    { file: 'src/lib/core/x.ts', code: 'export const t = Date.now();', refused: true },
+    { file: 'src/lib/core/x.ts', code: 'export const t = performance.now();', refused: true },
+    { file: 'src/lib/core/x.ts', code: 'setTimeout(() => undefined, 1);', refused: true },
+    { file: 'src/lib/core/x.ts', code: 'export const t = (clock: { now(): number }): number => clock.now();', refused: false },
+    { file: 'src/lib/runtime/x.ts', code: 'export const t = Date.now() + performance.now();', refused: false },
+  ];
+  for (const c of timeCases) {
+    const [result] = await eslint.lintText(`${c.code}\n`, { filePath: `${root}/${c.file}` });
+    const restricted = (result?.messages ?? []).filter(
+      (m) => m.ruleId === 'no-restricted-globals' || m.ruleId === 'no-restricted-properties',
+    );
+    assert.equal(restricted.length > 0, c.refused, `${c.file}: ${c.code} → ${restricted.map((m) => m.message).join('; ') || 'allowed'}`);
+  }
+});

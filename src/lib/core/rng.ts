@@ -2,6 +2,8 @@
  * A small seeded PRNG (mulberry32): reproducible runs when a seed is given, and no
  * allocation per draw (Math.random has none either, but cannot be seeded).
  */
+import { randomBytes } from 'node:crypto';
+
 export class Rng {
   private state: number;
   /** A second normal draw kept from the last Box-Muller pair. */
@@ -48,4 +50,14 @@ export class Rng {
   pick<T>(items: readonly T[]): T {
     return items[this.int(items.length)] as T;
   }
+}
+
+/** A seed nobody chose (for a run that was not given one; report it so the run can be replayed). */
+export function randomSeed(): number {
+  return randomBytes(4).readUInt32LE(0);
+}
+
+/** Seed of stream `n` derived from one run seed (e.g. one per worker): distinct, and the same on replay. */
+export function seedFor(seed: number, n: number): number {
+  return (seed + Math.imul(n + 1, 0x9e3779b9)) >>> 0;
 }

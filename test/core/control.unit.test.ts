@@ -12,6 +12,7 @@ import { MemoryBroker } from '../../src/lib/core/broker-memory.js';
 import { isControlPublisher, isJoinLeavePublisher, isPresenceProvider } from '../../src/lib/core/broker.js';
 import { resolveGatewayOptions } from '../../src/lib/core/options.js';
 import { FakeTransport } from '../testkit/fake-transport.js';
+import { systemClock } from '../../src/lib/runtime/clock.js';
 
 const commands: UserCommand[] = [
   { op: 'subscribe', user: 'u', channel: 'room.a' },
@@ -50,11 +51,11 @@ test('malformed control messages decode to null', () => {
 });
 
 test('the memory broker has no cross-node capabilities: presence stays in the process', () => {
-  const broker = new MemoryBroker();
+  const broker = new MemoryBroker({ clock: systemClock });
   assert.equal(isControlPublisher(broker), false);
   assert.equal(isJoinLeavePublisher(broker), false);
   assert.equal(isPresenceProvider(broker), false);
-  const gw = new Gateway(resolveGatewayOptions({}), { broker, transport: new FakeTransport() });
+  const gw = new Gateway(resolveGatewayOptions({}), { broker, transport: new FakeTransport(), clock: systemClock });
   assert.ok(gw.presence instanceof MemoryPresence);
 });
 

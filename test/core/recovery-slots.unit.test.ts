@@ -8,6 +8,7 @@ import { RecoverySlots, type SlotRelease } from '../../src/lib/core/recovery-slo
 import { suggestDelayMs, suggestRetryAfterSeconds } from '../../src/lib/core/reconnect-hint.js';
 import { FakeConnection, FakeTransport } from '../testkit/fake-transport.js';
 import { waitFor } from '../testkit/wait.js';
+import { systemClock } from '../../src/lib/runtime/clock.js';
 
 test('slots: granted up to maxConcurrent, then queued first come first served, then refused; peak never above the cap', async () => {
   const slots = new RecoverySlots({ maxConcurrent: 2, maxWaiting: 2 });
@@ -81,9 +82,9 @@ class HeldBroker extends MemoryBroker {
 }
 
 async function setup(input: GatewayOptionsInput) {
-  const broker = new HeldBroker();
+  const broker = new HeldBroker({ clock: systemClock });
   const transport = new FakeTransport();
-  const gw = new Gateway(resolveGatewayOptions(input), { broker, transport });
+  const gw = new Gateway(resolveGatewayOptions(input), { broker, transport, clock: systemClock });
   await gw.start();
   const connect = (protocol: 'odin' | 'centrifuge' = 'odin') => {
     const c = transport.connect(gw, { protocol });

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { LatencyHistogram } from '../../src/lib/histogram/histogram.js';
 import { centrifugeAdapter, natsAdapter, odinAdapter, Session, type Sink } from '../../src/lib/loadtest/protocols.js';
 import { emptyCounts } from '../../src/lib/loadtest/sequence.js';
+import { Rng } from '../../src/lib/core/rng.js';
 import { benchPayload } from '../../src/lib/loadtest/publisher.js';
 import { monoNowUs } from '../../src/lib/loadtest/scan.js';
 import { readFrameHeader, encodeClientFrame, type FrameHeader, type WsClient } from '../../src/lib/loadtest/ws-client.js';
@@ -28,6 +29,7 @@ function sink(): Sink & { subscribedSessions: number } {
     recovered: 0,
     notRecovered: 0,
     serverErrors: {} as Record<string, number>,
+    rng: new Rng(1),
     subscribedSessions: 0,
     onSubscribed() {
       s.subscribedSessions++;

@@ -16,6 +16,7 @@ import { Gateway } from '../../src/lib/core/gateway.js';
 import { DEFAULT_NAMESPACES, resolveGatewayOptions } from '../../src/lib/core/options.js';
 import { FakeConnection, FakeTransport } from '../testkit/fake-transport.js';
 import { waitFor } from '../testkit/wait.js';
+import { systemClock } from '../../src/lib/runtime/clock.js';
 
 const ERROR_CODES = new Set<number>(Object.values(ErrorCode));
 const CLOSE_CODES = new Set<number>(Object.values(Disconnect).map((d) => d.code));
@@ -172,7 +173,7 @@ test('frame path (fake transport, both protocols): every input is answered or cl
       commandBurst: 1e6,
       namespaces: [{ name: 'chat', pattern: 'chat\\.[a-z]+', publish: true, presence: true }, ...DEFAULT_NAMESPACES],
     }),
-    { broker: new MemoryBroker(), transport },
+    { broker: new MemoryBroker({ clock: systemClock }), transport, clock: systemClock },
   );
   await gw.start();
   const open = (protocol: 'odin' | 'centrifuge') => {

@@ -19,6 +19,8 @@ import {
   MAX_FENCED_SOURCES,
 } from '../../src/lib/core/source-fence.js';
 
+import { ISSUE_20_ROWS } from '../testkit/json-text-arb.js';
+
 const b = (s: string): Buffer => Buffer.from(s);
 
 test('default mapping: the Go gateway channels, the value as it is, its type and id', () => {
@@ -206,4 +208,17 @@ test("a key's partition is the Java client's (murmur2, made positive), not the l
   // the library's default would put ETH in 9 and T0AB12 in 3.
   const java12: Record<string, number> = { BTC: 10, ETH: 1, SOL: 3, market: 1, T0AB12: 7, RS99FF: 3, x: 10, ü: 2 };
   for (const [key, partition] of Object.entries(java12)) assert.equal(partitionForKey(key, 12), partition, key);
+});
+
+test('a record value is delivered as its bytes (issue 20); not strict UTF-8, or deeper than 64 levels: not_json', () => {
+  const m = new RecordMapper();
+  for (const row of ISSUE_20_ROWS) {
+    const value = Buffer.from(` {"type":"TRADE_EXECUTED",\n"timestamp":1,"data":${row}}\t`);
+    const r = m.map('odin.trades', b('BTC'), value, 0);
+    assert.ok(typeof r !== 'string', String(r));
+    assert.ok(Buffer.from(r.data).equals(value));
+  }
+  assert.equal(m.map('odin.trades', b('BTC'), Buffer.from([0x7b, 0x22, 0xc3, 0x28, 0x22, 0x3a, 0x31, 0x7d]), 0), 'not_json');
+  const deep = `{"type":"TRADE_EXECUTED","data":${'['.repeat(64)}${']'.repeat(64)}}`;
+  assert.equal(m.map('odin.trades', b('BTC'), b(deep), 0), 'not_json');
 });

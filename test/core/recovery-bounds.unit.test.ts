@@ -5,10 +5,11 @@ import { Gateway } from '../../src/lib/core/gateway.js';
 import { resolveGatewayOptions, type GatewayOptionsInput } from '../../src/lib/core/options.js';
 import { FakeConnection, FakeTransport } from '../testkit/fake-transport.js';
 import { waitFor } from '../testkit/wait.js';
+import { systemClock } from '../../src/lib/runtime/clock.js';
 
 async function setup(input: GatewayOptionsInput = {}) {
   const transport = new FakeTransport();
-  const gw = new Gateway(resolveGatewayOptions(input), { broker: new MemoryBroker(), transport });
+  const gw = new Gateway(resolveGatewayOptions(input), { broker: new MemoryBroker({ clock: systemClock }), transport, clock: systemClock });
   await gw.start();
   const connect = () => {
     const c = transport.connect(gw, {});

@@ -55,6 +55,7 @@ describe('RateScheduler (fake clock)', () => {
     // Wrap the clock so every timer fires 37 ms late.
     const late = {
       now: () => clock.now(),
+      monotonic: () => clock.monotonic(),
       setTimeout: (fn: () => void, ms: number) => clock.setTimeout(fn, ms + 37),
       clearTimeout: (h: unknown) => clock.clearTimeout(h),
     };

@@ -3,12 +3,10 @@ import assert from 'node:assert/strict';
 import { MemoryBroker } from '../../src/lib/core/broker-memory.js';
 import { decideRecovery } from '../../src/lib/core/recovery.js';
 import type { StreamPosition } from '../../src/lib/core/broker.js';
+import { FakeClock } from '../testkit/fake-clock.js';
 
-async function brokerWith(
-  n: number,
-  opts: { size?: number; ttlMs?: number; now?: () => number } = {},
-): Promise<{ broker: MemoryBroker; top: StreamPosition }> {
-  const broker = new MemoryBroker(opts.now ? { now: opts.now } : {});
+async function brokerWith(n: number, opts: { size?: number; ttlMs?: number } = {}): Promise<{ broker: MemoryBroker; top: StreamPosition }> {
+  const broker = new MemoryBroker({ clock: new FakeClock() });
   let top: StreamPosition = { offset: 0, epoch: '' };
   for (let i = 1; i <= n; i++)
     top = await broker.publish('BTC.trade', JSON.stringify({ i }), { historySize: opts.size ?? 100, historyTtlMs: opts.ttlMs ?? 60_000 });
@@ -78,12 +76,12 @@ test('recovery: more missed than the limit is not recovered', async () => {
 });
 
 test('recovery: publications expired by TTL are not recovered', async () => {
-  let now = 1_000_000;
-  const broker = new MemoryBroker({ now: () => now });
+  const clock = new FakeClock(1_000_000);
+  const broker = new MemoryBroker({ clock });
   let top: StreamPosition = { offset: 0, epoch: '' };
   for (let i = 1; i <= 5; i++) {
     top = await broker.publish('BTC.trade', '{}', { historySize: 100, historyTtlMs: 1000 });
-    now += 400;
+    clock.advance(400);
   }
   // Offsets 1..5 published at t0, t0+400, ... t0+1600; now = t0+2000: 1,2 expired (older than 1000 ms).
   const gone = await recover(broker, { offset: 1, epoch: top.epoch });
