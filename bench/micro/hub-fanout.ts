@@ -56,7 +56,7 @@ async function main(): Promise<void> {
   const cpu0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   for (let i = 0; i < pubs; i += burst) {
-    for (let j = 0; j < burst; j++) void gw.publish({ channel: 'BTC.trade', data });
+    for (let j = 0; j < burst; j++) void gw.api.publish({ channel: 'BTC.trade', data });
     await new Promise((r) => setImmediate(r));
   }
   const ns = Number(process.hrtime.bigint() - t0);

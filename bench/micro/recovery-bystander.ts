@@ -48,7 +48,7 @@ async function main(): Promise<void> {
   const pad = 'x'.repeat(380);
   for (const ch of channels) {
     let epoch = '';
-    for (let i = 1; i <= HISTORY; i++) epoch = (await gw.gateway.publish({ channel: ch, data: `{"i":${i},"p":"${pad}"}` })).epoch;
+    for (let i = 1; i <= HISTORY; i++) epoch = (await gw.gateway.api.publish({ channel: ch, data: `{"i":${i},"p":"${pad}"}` })).epoch;
     positions[ch] = { offset: 0, epoch };
   }
   const ws = gw.url.replace('http', 'ws') + '/ws';

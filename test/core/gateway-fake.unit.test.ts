@@ -40,7 +40,7 @@ test('odin: welcome, subscribe ack with positions, pushes with offset and epoch,
   const writesBefore = c.writes;
   const p = [];
   for (let i = 0; i < 5; i++)
-    p.push(await gw.publish({ channel: 'BTC.trade', data: JSON.stringify({ type: 'trade:new', i }), tags: { type: 'trade:new' } }));
+    p.push(await gw.api.publish({ channel: 'BTC.trade', data: JSON.stringify({ type: 'trade:new', i }), tags: { type: 'trade:new' } }));
   await waitFor(() => c.messages().filter(byType('trade:new')).length === 5);
   const pushes = c.messages().filter(byType('trade:new'));
   assert.deepEqual(
@@ -101,11 +101,11 @@ test('odin: reconnect with {offset, epoch} recovers exactly the missed publicati
   const a = connect();
   a.send({ type: 'subscribe', data: { channels: ['ETH.trade'] } });
   await nextMsg(a, byType('subscription_ack'));
-  for (let i = 1; i <= 3; i++) await gw.publish({ channel: 'ETH.trade', data: String(i) });
+  for (let i = 1; i <= 3; i++) await gw.api.publish({ channel: 'ETH.trade', data: String(i) });
   await waitFor(() => a.messages().filter(byType('trade')).length === 3);
   const last = a.messages().filter(byType('trade')).at(-1)!;
   a.terminate();
-  for (let i = 4; i <= 7; i++) await gw.publish({ channel: 'ETH.trade', data: String(i) });
+  for (let i = 4; i <= 7; i++) await gw.api.publish({ channel: 'ETH.trade', data: String(i) });
   const b = connect();
   b.send({ type: 'subscribe', data: { channels: ['ETH.trade'], positions: { 'ETH.trade': { offset: last.offset, epoch: last.epoch } } } });
   const ack = await nextMsg(b, byType('subscription_ack'));
@@ -113,7 +113,7 @@ test('odin: reconnect with {offset, epoch} recovers exactly the missed publicati
   assert.equal(pos.recovered, true);
   assert.equal(pos.publications, 4);
   assert.equal(pos.offset, 7);
-  await gw.publish({ channel: 'ETH.trade', data: '8' });
+  await gw.api.publish({ channel: 'ETH.trade', data: '8' });
   await waitFor(() => b.messages().filter(byType('trade')).length === 5);
   assert.deepEqual(
     b
@@ -127,7 +127,7 @@ test('odin: reconnect with {offset, epoch} recovers exactly the missed publicati
   c.send({ type: 'subscribe', data: { channels: ['ETH.trade'], positions: { 'ETH.trade': { offset: 2, epoch: 'stale' } } } });
   const ack2 = await nextMsg(c, byType('subscription_ack'));
   assert.equal((ack2.positions as Record<string, { recovered: boolean }>)['ETH.trade']!.recovered, false);
-  await gw.publish({ channel: 'ETH.trade', data: '9' });
+  await gw.api.publish({ channel: 'ETH.trade', data: '9' });
   await waitFor(() => c.messages().filter(byType('trade')).length === 1);
   assert.deepEqual(
     c
@@ -147,11 +147,11 @@ test('slow client: over the queue limit it is disconnected with 3008 and others 
   await nextMsg(slow, byType('subscription_ack'));
   await nextMsg(fast, byType('subscription_ack'));
   slow.bufferedAmount = 10_000; // the peer stopped reading
-  await gw.publish({ channel: 'SOL.trade', data: '{"x":1}' });
+  await gw.api.publish({ channel: 'SOL.trade', data: '{"x":1}' });
   await waitFor(() => slow.closed !== null);
   assert.equal(slow.closed!.code, 3008);
   assert.equal(gw.stats.slowDisconnects, 1);
-  await gw.publish({ channel: 'SOL.trade', data: '{"x":2}' });
+  await gw.api.publish({ channel: 'SOL.trade', data: '{"x":2}' });
   await waitFor(() => fast.messages().filter(byType('trade')).length === 2);
   await gw.shutdown();
 });
@@ -219,20 +219,20 @@ test('churn: every gauge is back to exactly zero after many connections come and
   assert.equal(gw.stats.connections.odin, 0);
   assert.equal(gw.stats.connections.centrifuge, 0);
   assert.equal(gw.hub.channelCount, 0);
-  assert.deepEqual(gw.channels(), {});
+  assert.deepEqual(gw.api.channels(), {});
   await gw.shutdown();
 });
 
 test('centrifuge: connect, subscribe with recovery, publish push, presence, unknown method', async () => {
   const { gw, connect } = await setup();
-  for (let i = 1; i <= 4; i++) await gw.publish({ channel: 'DOGE.trade', data: JSON.stringify({ i }) });
+  for (let i = 1; i <= 4; i++) await gw.api.publish({ channel: 'DOGE.trade', data: JSON.stringify({ i }) });
   const c = connect({ protocol: 'centrifuge' });
   c.send({ id: 1, connect: {} });
   const first = await nextMsg(c, (m) => m.id === 1);
   const cr = first.connect as Record<string, unknown>;
   assert.equal(typeof cr.client, 'string');
   assert.equal(cr.pong, true);
-  const epoch = (await gw.history('DOGE.trade', { limit: 0 })).position.epoch;
+  const epoch = (await gw.api.history('DOGE.trade', { limit: 0 })).position.epoch;
   c.send(
     `{"id":2,"subscribe":{"channel":"DOGE.trade","recover":true,"offset":2,"epoch":"${epoch}"}}\n{"id":3,"presence":{"channel":"DOGE.trade"}}\n{"id":4,"frobnicate":{}}`,
   );
@@ -253,7 +253,7 @@ test('centrifuge: connect, subscribe with recovery, publish push, presence, unkn
   const presence = (await nextMsg(c, (m) => m.id === 3)).presence as { presence: Record<string, unknown> };
   assert.ok(presence.presence[cr.client as string]);
   assert.equal(((await nextMsg(c, (m) => m.id === 4)).error as { code: number }).code, 104);
-  await gw.publish({ channel: 'DOGE.trade', data: '{"i":5}' });
+  await gw.api.publish({ channel: 'DOGE.trade', data: '{"i":5}' });
   const push = (await nextMsg(c, (m) => m.push !== undefined)).push as { channel: string; pub: { offset: number; data: { i: number } } };
   assert.equal(push.channel, 'DOGE.trade');
   assert.deepEqual([push.pub.offset, push.pub.data.i], [5, 5]);
@@ -327,15 +327,15 @@ test('tags only when published; a namespace with typeTag derives `type` from the
   o.send({ type: 'subscribe', data: { channels: ['plain.a'] } });
   await nextMsg(o, byType('subscription_ack'));
   const pushOf = (ch: string) => (m: Record<string, unknown>) => (m.push as { channel?: string } | undefined)?.channel === ch;
-  await gw.publish({ channel: 'plain.a', data: '{"type":"trade:new","p":1}' });
+  await gw.api.publish({ channel: 'plain.a', data: '{"type":"trade:new","p":1}' });
   const plain = (await nextMsg(c, pushOf('plain.a'))).push as { pub: Record<string, unknown> };
   assert.equal(plain.pub.tags, undefined);
   assert.equal((await nextMsg(o, (m) => m.channel === 'plain.a')).type, 'trade:new');
-  await gw.publish({ channel: 'typed.a', data: '{"p":1,"type":"price:update"}' });
+  await gw.api.publish({ channel: 'typed.a', data: '{"p":1,"type":"price:update"}' });
   const typed = (await nextMsg(c, pushOf('typed.a'))).push as { pub: Record<string, unknown> };
   assert.deepEqual(typed.pub.tags, { type: 'price:update' });
   // A published type tag wins; other published tags are kept.
-  await gw.publish({ channel: 'typed.a', data: '{"type":"x"}', tags: { type: 'given', k: 'v' } });
+  await gw.api.publish({ channel: 'typed.a', data: '{"type":"x"}', tags: { type: 'given', k: 'v' } });
   await waitFor(() => c.messages().filter(pushOf('typed.a')).length === 2, 2000, 'second push');
   const second = c.messages().filter(pushOf('typed.a'))[1]!.push as { pub: Record<string, unknown> };
   assert.deepEqual(second.pub.tags, { type: 'given', k: 'v' });

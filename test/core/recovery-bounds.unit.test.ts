@@ -18,7 +18,7 @@ async function setup(input: GatewayOptionsInput = {}) {
   };
   const fill = async (channel: string, n: number, size: number) => {
     let epoch = '';
-    for (let i = 1; i <= n; i++) epoch = (await gw.publish({ channel, data: JSON.stringify({ i, pad: 'x'.repeat(size - 20) }) })).epoch;
+    for (let i = 1; i <= n; i++) epoch = (await gw.api.publish({ channel, data: JSON.stringify({ i, pad: 'x'.repeat(size - 20) }) })).epoch;
     return epoch;
   };
   return { gw, connect, fill };
@@ -71,7 +71,7 @@ test('paced: live publications wait behind the burst, in order; a peer that stay
   await waitFor(() => acks(ok).length === 1);
   // Live traffic while the peer is full: counted against maxQueueBytes (64 KiB) → slow.
   for (let i = 0; i < 80; i++) {
-    await gw.publish({ channel: 'Z.trade', data: JSON.stringify({ live: i, pad: 'y'.repeat(1000) }) });
+    await gw.api.publish({ channel: 'Z.trade', data: JSON.stringify({ live: i, pad: 'y'.repeat(1000) }) });
     await new Promise((r) => setImmediate(r));
   }
   await waitFor(() => c.closed !== null, 5000, 'c closed');
@@ -82,7 +82,7 @@ test('paced: live publications wait behind the burst, in order; a peer that stay
   d.bufferedAmount = 32 * 1024;
   d.send({ type: 'subscribe', data: { channels: ['Z.trade'], positions: { 'Z.trade': { offset: 0, epoch: ep } } } });
   await waitFor(() => acks(d).length === 1, 5000, 'ack d');
-  await gw.publish({ channel: 'Z.trade', data: '{"after":1}' });
+  await gw.api.publish({ channel: 'Z.trade', data: '{"after":1}' });
   d.bufferedAmount = 0;
   await waitFor(() => pushesOf(d, 'Z.trade').length === 281, 5000, 'd 281');
   assert.deepEqual(

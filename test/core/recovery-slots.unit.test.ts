@@ -107,7 +107,7 @@ test('concurrent recoveries: at most maxConcurrent read history at once, maxWait
     reconnect: { minDelayMs: 100, maxDelayMs: 900 },
   });
   let epoch = '';
-  for (let i = 1; i <= 5; i++) epoch = (await gw.publish({ channel: 'BTC.trade', data: JSON.stringify({ i }) })).epoch;
+  for (let i = 1; i <= 5; i++) epoch = (await gw.api.publish({ channel: 'BTC.trade', data: JSON.stringify({ i }) })).epoch;
   const clients = Array.from({ length: 8 }, () => connect());
   // Each asks for the two it missed (offsets 4 and 5).
   for (const c of clients)
@@ -154,8 +154,8 @@ test('concurrent recoveries: at most maxConcurrent read history at once, maxWait
 
 test('concurrent recoveries: a client that leaves while queued frees its place and reads nothing', async () => {
   const { gw, broker, connect } = await setup({ recovery: { maxConcurrent: 1, maxWaiting: 10 } });
-  const { epoch } = await gw.publish({ channel: 'ETH.trade', data: '{"i":1}' });
-  await gw.publish({ channel: 'ETH.trade', data: '{"i":2}' });
+  const { epoch } = await gw.api.publish({ channel: 'ETH.trade', data: '{"i":1}' });
+  await gw.api.publish({ channel: 'ETH.trade', data: '{"i":2}' });
   const a = connect();
   const b = connect();
   for (const c of [a, b])
@@ -172,8 +172,8 @@ test('concurrent recoveries: a client that leaves while queued frees its place a
 
 test('Centrifugo: a recovery past the queue is refused 111 temporary, in its own shape (no extra fields); history reads take slots too', async () => {
   const { gw, broker, connect } = await setup({ recovery: { maxConcurrent: 1, maxWaiting: 0 } });
-  const { epoch } = await gw.publish({ channel: 'SOL.trade', data: '{"i":1}' });
-  await gw.publish({ channel: 'SOL.trade', data: '{"i":2}' });
+  const { epoch } = await gw.api.publish({ channel: 'SOL.trade', data: '{"i":1}' });
+  await gw.api.publish({ channel: 'SOL.trade', data: '{"i":2}' });
   const a = connect('centrifuge');
   const b = connect('centrifuge');
   for (const c of [a, b]) c.send('{"id":1,"connect":{}}');
@@ -217,7 +217,7 @@ test('Odin: a disconnect that asks for a reconnect carries a jittered reconnect_
   assert.ok(new Set(notices.map((n) => n.reconnect_delay_ms)).size > 5, 'spread, not one value');
   const { gw: gw2, connect: connect2 } = await setup({});
   const c = connect2();
-  gw2.disconnectClient(gw2.findClients({})[0]!.client);
+  gw2.api.disconnectClient(gw2.api.findClients({})[0]!.client);
   const n = c.messages().find((m) => m.type === 'disconnect')!;
   assert.equal(n.code, 3503);
   assert.equal(n.reconnect, false);

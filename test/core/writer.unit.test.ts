@@ -44,7 +44,7 @@ test('writeDelayMs 0: publications of separate loop turns go out in separate wri
   const c = await subscribedOdin(connect, ['BTC.trade']);
   const before = c.writes;
   for (let i = 0; i < 3; i++) {
-    await gw.publish({ channel: 'BTC.trade', data: String(i) });
+    await gw.api.publish({ channel: 'BTC.trade', data: String(i) });
     await turn();
     await turn();
   }
@@ -59,12 +59,12 @@ test('writeDelayMs > 0: a quiet connection gets its frame at the end of the turn
   // The ack was written in the current window: wait for the window to end, so the connection is quiet.
   clock.advance(300);
   const before = c.writes;
-  await gw.publish({ channel: 'BTC.trade', data: '0' });
+  await gw.api.publish({ channel: 'BTC.trade', data: '0' });
   await turn();
   await turn();
   assert.equal(c.writes - before, 1, 'the first frame of a quiet connection is not delayed');
   for (let i = 1; i < 4; i++) {
-    await gw.publish({ channel: 'BTC.trade', data: String(i) });
+    await gw.api.publish({ channel: 'BTC.trade', data: String(i) });
     await turn();
   }
   assert.equal(c.writes - before, 1, 'frames after a write wait for the window to end');
@@ -91,11 +91,11 @@ test('writeDelayMs > 0: a hot connection is written at most once per delay; a qu
   // 40 publications over ~400 ms on the hot channel: at most one write per 100 ms window (+1 for the first).
   for (let sent = 0; sent < 40;) {
     clock.advance(10);
-    void gw.publish({ channel: 'BTC.trade', data: String(sent++) });
+    void gw.api.publish({ channel: 'BTC.trade', data: String(sent++) });
     await turn();
   }
   // The quiet connection's one publication, sent while the hot one is mid-window, goes out in this turn.
-  await gw.publish({ channel: 'ETH.trade', data: '1' });
+  await gw.api.publish({ channel: 'ETH.trade', data: '1' });
   await turn();
   await turn();
   assert.equal(quiet.writes - quietBefore, 1, 'the quiet connection was written at once');
@@ -116,13 +116,13 @@ test('writeDelayMs > 0: a hot connection is written at most once per delay; a qu
 test('writeDelayMs > 0: a reply is never held back; it takes the queued publications along, in order', async () => {
   const { gw, connect } = await setup({ client: { writeDelayMs: 1000 } });
   const c = await subscribedOdin(connect, ['BTC.trade']);
-  await gw.publish({ channel: 'BTC.trade', data: '0' });
-  await gw.publish({ channel: 'BTC.trade', data: '1' });
+  await gw.api.publish({ channel: 'BTC.trade', data: '0' });
+  await gw.api.publish({ channel: 'BTC.trade', data: '1' });
   await turn();
   await turn();
   // Written in this window: the next publication waits for the window's end (1 s)...
   const before = c.writes;
-  await gw.publish({ channel: 'BTC.trade', data: '2' });
+  await gw.api.publish({ channel: 'BTC.trade', data: '2' });
   await turn();
   assert.equal(c.writes, before);
   // ...but a command's reply goes out in this turn, with the publication queued before it.
@@ -147,7 +147,7 @@ test('writeDelayMs > 0: a hot connection whose queue fills a slice is written at
   const { gw, connect } = await setup({ client: { writeDelayMs: 1000 }, maxQueueBytes: 64 * 1024 });
   const c = await subscribedOdin(connect, ['BTC.trade']);
   for (let i = 0; i < 80; i++) {
-    await gw.publish({ channel: 'BTC.trade', data: JSON.stringify({ i, pad: 'y'.repeat(1000) }) });
+    await gw.api.publish({ channel: 'BTC.trade', data: JSON.stringify({ i, pad: 'y'.repeat(1000) }) });
     await turn();
   }
   await until(() => c.messages().filter(ofChannel('BTC.trade')).length === 80);
@@ -172,9 +172,9 @@ test('conflation latest: per channel, only the newest queued publication goes ou
   const before = gw.stats.conflated;
   // One loop turn: five prices for BTC, two for ETH, three trades.
   const jobs = [];
-  for (let i = 1; i <= 5; i++) jobs.push(gw.publish({ channel: 'px.BTC', data: String(i) }));
-  for (let i = 1; i <= 2; i++) jobs.push(gw.publish({ channel: 'px.ETH', data: String(i) }));
-  for (let i = 1; i <= 3; i++) jobs.push(gw.publish({ channel: 'BTC.trade', data: String(i) }));
+  for (let i = 1; i <= 5; i++) jobs.push(gw.api.publish({ channel: 'px.BTC', data: String(i) }));
+  for (let i = 1; i <= 2; i++) jobs.push(gw.api.publish({ channel: 'px.ETH', data: String(i) }));
+  for (let i = 1; i <= 3; i++) jobs.push(gw.api.publish({ channel: 'BTC.trade', data: String(i) }));
   await Promise.all(jobs);
   await until(() => odin.messages().filter(ofChannel('BTC.trade')).length === 3);
   await until(() => cent.messages().some((m) => m.push !== undefined));
@@ -196,7 +196,7 @@ test('conflation latest: per channel, only the newest queued publication goes ou
   // Replaced: 4 + 1 for the Odin client, 4 for the Centrifugo one.
   assert.equal(gw.stats.conflated - before, 9);
   // The next window starts afresh.
-  await gw.publish({ channel: 'px.BTC', data: '6' });
+  await gw.api.publish({ channel: 'px.BTC', data: '6' });
   await until(() => data('px.BTC').length === 2);
   assert.deepEqual(data('px.BTC')[1], [6, 6]);
   await gw.shutdown();

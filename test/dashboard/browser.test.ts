@@ -228,7 +228,7 @@ describe('dashboard in Chromium, gateway refusing anonymous connections', () => 
     await page.goto(gw.url + '/dashboard#live', { waitUntil: 'load' });
     // A fresh load: refused once as anonymous, then the session's token gets it in.
     await page.waitForFunction(() => Number(document.getElementById('c-connections')?.dataset.points) > 0, { timeout: 10_000 });
-    assert.equal(gw.gateway.findClients({ user: 'odin-ws-dashboard' }).length, 1);
+    assert.equal(gw.gateway.api.findClients({ user: 'odin-ws-dashboard' }).length, 1);
     // The refused anonymous attempts and the 401 before the login are expected; nothing else.
     assert.deepEqual(
       problems.filter((p) => !/401|3500|WebSocket/.test(p)),

@@ -38,7 +38,7 @@ async function withGateway(opts: GatewayServerOptionsInput, fn: (gw: RunningGate
 async function fill(gw: RunningGateway, channel: string, n: number, size: number): Promise<string> {
   let epoch = '';
   const pad = 'x'.repeat(Math.max(0, size - 20));
-  for (let i = 1; i <= n; i++) epoch = (await gw.gateway.publish({ channel, data: JSON.stringify({ i, pad }) })).epoch;
+  for (let i = 1; i <= n; i++) epoch = (await gw.gateway.api.publish({ channel, data: JSON.stringify({ i, pad }) })).epoch;
   return epoch;
 }
 
@@ -71,7 +71,7 @@ test(`recovery of 1,000 × 1.5 KB (more than the 1 MiB queue) completes on both 
       Array.from({ length: 1000 }, (_, i) => i + 1),
     );
 
-    await gw.gateway.publish({ channel: 'ETH.trade', data: '{"bystander":1}' });
+    await gw.gateway.api.publish({ channel: 'ETH.trade', data: '{"bystander":1}' });
     await bystander.next((m) => m.channel === 'ETH.trade' && m.type !== 'subscription_ack', 10_000);
     const pushes = await odin.waitCount(
       (m) => m.channel === 'BIG.trade' && typeof m.offset === 'number' && m.type !== 'subscription_ack',
@@ -82,7 +82,7 @@ test(`recovery of 1,000 × 1.5 KB (more than the 1 MiB queue) completes on both 
       pushes.map((m) => m.offset),
       Array.from({ length: 1000 }, (_, i) => i + 1),
     );
-    await gw.gateway.publish({ channel: 'BIG.trade', data: '{"live":1}' });
+    await gw.gateway.api.publish({ channel: 'BIG.trade', data: '{"live":1}' });
     const live = await odin.next((m) => m.offset === 1001, 10_000);
     assert.deepEqual(live.data, { live: 1 });
     const livePush = await cent.next((m) => (m.push as { pub?: { offset: number } } | undefined)?.pub?.offset === 1001, 10_000);

@@ -69,7 +69,7 @@ class Bystander {
 
   async served(): Promise<void> {
     const n = ++this.n;
-    await this.gw.gateway.publish({ channel: 'BYSTANDER.trade', data: JSON.stringify({ n }) });
+    await this.gw.gateway.api.publish({ channel: 'BYSTANDER.trade', data: JSON.stringify({ n }) });
     await this.client.next((m) => m.channel === 'BYSTANDER.trade' && (m.data as Json | undefined)?.n === n, 10_000);
     assert.equal(this.client.closed, null, 'the bystander stays connected');
   }
@@ -154,7 +154,7 @@ test('item 9: expired history is freed by the timer, not on read (heap back afte
       const before = heapAfterGc();
       const pad = 'x'.repeat(100 * 1024);
       const fillRound = async (): Promise<void> => {
-        for (let i = 0; i < 200; i++) await gw.gateway.publish({ channel: `short.${i % 20}`, data: JSON.stringify({ i, pad }) });
+        for (let i = 0; i < 200; i++) await gw.gateway.api.publish({ channel: `short.${i % 20}`, data: JSON.stringify({ i, pad }) });
       };
       for (let round = 0; round < 4; round++) {
         await fillRound(); // 20 MiB into channels with a 300 ms TTL
@@ -245,7 +245,7 @@ test('item 2: cut HTTP streams that never read release their sockets within the 
     assert.ok(openFds() >= before + 20, 'both ends of each stream are open');
     const pad = 'x'.repeat(100 * 1024);
     for (let i = 0; i < 100 && gw.gateway.connectionCount > 1; i++) {
-      await gw.gateway.publish({ channel: 'BUSY.trade', data: JSON.stringify({ i, pad }) });
+      await gw.gateway.api.publish({ channel: 'BUSY.trade', data: JSON.stringify({ i, pad }) });
       await new Promise((r) => setImmediate(r));
     }
     await waitFor(() => gw.gateway.connectionCount === 1, 'every stream cut as slow (3008)');
@@ -313,7 +313,7 @@ test('item 6: a pathological channels pattern is matched in linear time; /health
 test('item 7: history over a batch is bounded by api.maxResponseBytes (106 past it, counted); the response stays small', () =>
   withGateway({ api: { maxResponseBytes: 2 * MiB } }, async (gw, by) => {
     const pad = 'x'.repeat(1000);
-    for (let i = 0; i < 1000; i++) await gw.gateway.publish({ channel: 'H.trade', data: JSON.stringify({ i, pad }) }); // ~1 MB
+    for (let i = 0; i < 1000; i++) await gw.gateway.api.publish({ channel: 'H.trade', data: JSON.stringify({ i, pad }) }); // ~1 MB
     const commands = Array.from({ length: 100 }, () => ({ history: { channel: 'H.trade', limit: -1 } }));
     const res = await fetch(`${gw.url}/api/batch`, {
       method: 'POST',
@@ -482,7 +482,8 @@ test('item 12: a recovered publication is encoded once per protocol and reused b
   withGateway({ commandBurst: 1000 }, async (gw, by) => {
     const pad = 'x'.repeat(380);
     let epoch = '';
-    for (let i = 1; i <= 1000; i++) epoch = (await gw.gateway.publish({ channel: 'REC.trade', data: JSON.stringify({ i, pad }) })).epoch;
+    for (let i = 1; i <= 1000; i++)
+      epoch = (await gw.gateway.api.publish({ channel: 'REC.trade', data: JSON.stringify({ i, pad }) })).epoch;
     const frames = gw.gateway.recoveryFrames;
     const ws = gw.url.replace('http', 'ws');
     const odin = await TestClient.connect(`${ws}/ws`);
@@ -530,8 +531,8 @@ test('item 2: a WebSocket the gateway closed counts against the limits until its
     const raw = await RawClient.upgrade(gw.port, '/ws');
     await waitFor(() => gw.gateway.connectionCount === 2, 'the raw client connected');
     // Connections are listed in the order they came: the raw one is the last.
-    const id = gw.gateway.findClients({ user: '' }).at(-1)!.client;
-    assert.equal(gw.gateway.disconnectClient(id), true);
+    const id = gw.gateway.api.findClients({ user: '' }).at(-1)!.client;
+    assert.equal(gw.gateway.api.disconnectClient(id), true);
     await raw.until(() => raw.frames.some((f) => f.opcode === OP.close), 'the close frame');
     // The raw peer never answers the close: its socket stays open, and counted.
     await waitFor(() => gw.gateway.connectionCount === 1, 'the client left the gateway');

@@ -225,7 +225,7 @@ test('frame path (fake transport, both protocols): every input is answered or cl
   const c = open('odin');
   c.send({ type: 'subscribe', data: { channels: ['SOL.trade'] } });
   await waitFor(() => c.messages().some((m) => m.type === 'subscription_ack'));
-  await gw.publish({ channel: 'SOL.trade', data: '{"ok":1}' });
+  await gw.api.publish({ channel: 'SOL.trade', data: '{"ok":1}' });
   await waitFor(() => c.messages().some((m) => m.channel === 'SOL.trade' && m.offset === 1));
   await gw.shutdown();
 });

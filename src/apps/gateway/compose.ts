@@ -236,7 +236,7 @@ export async function composeGateway(cfg: GatewayConfig, parts: GatewayParts = {
 function ingestSink(gw: Gateway): IngestSink {
   return {
     publish: (channel, data, opts) =>
-      gw.publish({
+      gw.api.publish({
         channel,
         data,
         ...(opts?.idempotencyKey !== undefined ? { idempotencyKey: opts.idempotencyKey } : {}),

@@ -1,15 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { TokenError, type TokenVerifier } from './auth.js';
-import {
-  isJoinLeavePublisher,
-  type Broker,
-  type BrokerEventHandler,
-  type ClientInfo,
-  type HistoryResult,
-  type Publication,
-  type PublishResult,
-  type StreamPosition,
-} from './broker.js';
+import { isJoinLeavePublisher, type Broker, type BrokerEventHandler, type ClientInfo, type Publication } from './broker.js';
 import { ChannelRules } from './channels.js';
 import type { Clock, TimerHandle } from './clock.js';
 import { Client, type ClientContext } from './client.js';
@@ -17,8 +8,8 @@ import { CentrifugeClient } from './client-centrifuge.js';
 import { OdinClient } from './client-odin.js';
 import { Hub, pushJoinLeave } from './hub.js';
 import type { GatewayOptions } from './options.js';
-import { MemoryPresence, type PresenceInfo, type PresenceStats, type PresenceStore } from './presence.js';
-import { decodeControl, type UserCommand } from './control.js';
+import { MemoryPresence, type PresenceStore } from './presence.js';
+import { decodeControl } from './control.js';
 import { UserIndex } from './users.js';
 import { ConnectionRate } from './connection-rate.js';
 import type { AppProxy } from './proxy.js';
@@ -35,12 +26,12 @@ import type {
   Waiting,
 } from './transport.js';
 import { RecoveryBudget } from './recovery-budget.js';
-import { ServerApi, type ClientSummary, type PublishRequest } from './server-api.js';
+import { ServerApi } from './server-api.js';
 import { RecoverySlots } from './recovery-slots.js';
 import { RecoveryFrames } from './recovery-frames.js';
 import { suggestRetryAfterSeconds } from './reconnect-hint.js';
 import { FlushScheduler } from './writer.js';
-import { Disconnect, type DisconnectReason } from '../protocol/codes.js';
+import { Disconnect } from '../protocol/codes.js';
 import { PROTO_ODIN } from '../protocol/push.js';
 
 export const VERSION = 'odin-ws 0.1.0';
@@ -63,7 +54,7 @@ export interface GatewayDeps {
 
 /**
  * One gateway node: accepts connections from a transport, keeps clients, fans out what the
- * broker delivers, and serves the server API (server-api.ts). No sockets, no HTTP, no environment
+ * broker delivers; its server API is `gateway.api` (server-api.ts). No sockets, no HTTP, no environment
  * here: the server API methods throw `CodedError` with a protocol code; the server layer maps it to HTTP.
  */
 export class Gateway implements ConnectionAcceptor, BrokerEventHandler, ClientContext {
@@ -90,7 +81,8 @@ export class Gateway implements ConnectionAcceptor, BrokerEventHandler, ClientCo
   private readonly users = new UserIndex();
   /** New connections per address (connectionRatePerIp); null when off. */
   private readonly connectionRate: ConnectionRate | null;
-  private readonly api: ServerApi;
+  /** The server API (publish, history, presence, disconnect, info, …): the one place it lives. */
+  readonly api: ServerApi;
   private pingTimer: TimerHandle | null = null;
   private pongTimer: TimerHandle | null = null;
   private draining = false;
@@ -335,52 +327,6 @@ export class Gateway implements ConnectionAcceptor, BrokerEventHandler, ClientCo
       this.opts.pongTimeoutMs,
       { background: true },
     );
-  }
-
-  // ---- Server API: the operations and their guarantees live in server-api.ts ----
-
-  publish(req: PublishRequest): Promise<PublishResult> {
-    return this.api.publish(req);
-  }
-
-  removeHistory(channel: string): Promise<void> {
-    return this.api.removeHistory(channel);
-  }
-
-  userCommand(cmd: UserCommand): Promise<void> {
-    return this.api.userCommand(cmd);
-  }
-
-  history(channel: string, opts: { limit: number; since?: StreamPosition; reverse?: boolean }): Promise<HistoryResult> {
-    return this.api.history(channel, opts);
-  }
-
-  presenceOf(channel: string): Promise<Record<string, PresenceInfo>> {
-    return this.api.presenceOf(channel);
-  }
-
-  presenceStatsOf(channel: string): Promise<PresenceStats> {
-    return this.api.presenceStatsOf(channel);
-  }
-
-  disconnectUser(user: string, client?: string, reason?: DisconnectReason): number {
-    return this.api.disconnectUser(user, client, reason);
-  }
-
-  findClients(q: { user?: string; client?: string }, limit?: number): ClientSummary[] {
-    return this.api.findClients(q, limit);
-  }
-
-  disconnectClient(id: string, reason?: DisconnectReason): boolean {
-    return this.api.disconnectClient(id, reason);
-  }
-
-  info(): Record<string, unknown> {
-    return this.api.info();
-  }
-
-  channels(): Record<string, { num_clients: number }> {
-    return this.api.channels();
   }
 
   // ---- Shutdown ----

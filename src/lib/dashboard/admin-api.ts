@@ -156,7 +156,7 @@ export class AdminApi {
         const user = url.searchParams.get('user') ?? undefined;
         const client = url.searchParams.get('client') ?? undefined;
         if ((user ?? '') === '' && (client ?? '') === '') throw badRequest('give user or client');
-        return jsonReply(200, { clients: this.ctx.gw.findClients({ user, client }) });
+        return jsonReply(200, { clients: this.ctx.gw.api.findClients({ user, client }) });
       }
       case 'publish': {
         const b = parse(publishBody, await readJsonObject(req, true));
@@ -165,7 +165,7 @@ export class AdminApi {
         if (!this.ctx.gw.rules.resolve(b.channel)) throw new HttpError(400, ErrorCode.UnknownChannel, 'unknown channel');
         const data = payloadText(b.data);
         if (data === null) throw badRequest(`data: nests deeper than ${MAX_JSON_DEPTH} levels`);
-        const pos = await this.ctx.gw.publish({ channel: b.channel, data });
+        const pos = await this.ctx.gw.api.publish({ channel: b.channel, data });
         this.audit(req, who.actor, 'publish', { channel: b.channel, offset: pos.offset });
         return jsonReply(200, { offset: pos.offset, epoch: pos.epoch });
       }
@@ -201,7 +201,7 @@ export class AdminApi {
 
   private async channels(): Promise<unknown> {
     const gw = this.ctx.gw;
-    const all = Object.entries(gw.channels())
+    const all = Object.entries(gw.api.channels())
       .sort((a, b) => b[1].num_clients - a[1].num_clients)
       .slice(0, MAX_CHANNEL_ROWS);
     const now = Date.now();
@@ -246,7 +246,7 @@ export class AdminApi {
     let position: { offset: number; epoch: string } | null = null;
     if (ns.historySize === 0) historyError = 'history is off for this channel';
     else {
-      const h = await gw.history(channel, { limit, ...(since ? { since } : {}), reverse });
+      const h = await gw.api.history(channel, { limit, ...(since ? { since } : {}), reverse });
       position = h.position;
       history = h.publications.map((p) => ({
         offset: p.offset,
@@ -261,7 +261,7 @@ export class AdminApi {
     let presence: unknown = null;
     let presenceError: string | null = null;
     try {
-      presence = await gw.presenceOf(channel);
+      presence = await gw.api.presenceOf(channel);
     } catch (e) {
       presenceError = e instanceof Error ? e.message : String(e);
     }
@@ -300,8 +300,8 @@ export class AdminApi {
   private disconnect(req: HttpRequest, actor: Actor, b: { user?: string | undefined; client?: string | undefined }): unknown {
     const gw = this.ctx.gw;
     let n = 0;
-    if ((b.user ?? '') !== '') n = gw.disconnectUser(b.user!, b.client);
-    else if (gw.disconnectClient(b.client!)) n = 1;
+    if ((b.user ?? '') !== '') n = gw.api.disconnectUser(b.user!, b.client);
+    else if (gw.api.disconnectClient(b.client!)) n = 1;
     this.audit(req, actor, 'disconnect', { user: b.user ?? null, client: b.client ?? null, disconnected: n });
     return { disconnected: n };
   }

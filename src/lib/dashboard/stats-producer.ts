@@ -7,6 +7,7 @@
 import { hostname } from 'node:os';
 import { monitorEventLoopDelay, performance, type EventLoopUtilization, type IntervalHistogram } from 'node:perf_hooks';
 import type { Gateway } from '../core/gateway.js';
+import { figuresOf, type GatewayFigures } from '../core/figures.js';
 import type { Ingest } from '../core/ingest.js';
 import type { Logger } from '../core/logger.js';
 import { LatencyHistogram, type PercentileSummary } from '../histogram/histogram.js';
@@ -93,23 +94,22 @@ export class StatsProducer {
     this.loopDelay.disable();
   }
 
-  private counters(): Counters {
-    const s = this.gw.stats;
+  private counters(f: GatewayFigures = figuresOf(this.gw)): Counters {
     return {
       at: performance.now(),
-      publications: s.publications,
-      deliveries: s.messagesOut,
-      messagesIn: s.messagesIn,
-      bytesOut: s.bytesOut,
-      connects: s.connectionsTotal.odin + s.connectionsTotal.centrifuge,
+      publications: f.publications,
+      deliveries: f.messages.out,
+      messagesIn: f.messages.in,
+      bytesOut: f.messages.bytesOut,
+      connects: f.connectsTotal,
     };
   }
 
   /** Builds the row for the interval since the previous call and starts a new interval. */
   snapshot(): StatsRow {
     const gw = this.gw;
-    const s = gw.stats;
-    const now = this.counters();
+    const f = figuresOf(gw);
+    const now = this.counters(f);
     const dt = Math.max(1, now.at - this.last.at) / 1000;
     const prev = this.last;
     const rate = (k: keyof Omit<Counters, 'at'>): number => round((now[k] - prev[k]) / dt);
@@ -137,16 +137,16 @@ export class StatsProducer {
     }
     return {
       v: 1,
-      node: gw.nodeId,
+      node: f.node,
       pid: process.pid,
       host: this.host,
       ts: Date.now(),
-      uptime: Math.floor((Date.now() - gw.startedAt) / 1000),
-      ready: gw.isReady(),
-      draining: gw.isDraining,
-      connections: { ...s.connections, total: gw.connectionCount },
-      subscriptions: s.subscriptions,
-      channels: gw.hub.channelCount,
+      uptime: f.uptime,
+      ready: f.ready,
+      draining: f.draining,
+      connections: f.connections,
+      subscriptions: f.subscriptions,
+      channels: f.channels,
       rates: {
         publications: rate('publications'),
         deliveries: rate('deliveries'),
@@ -155,8 +155,8 @@ export class StatsProducer {
         connects: rate('connects'),
       },
       latencyMs,
-      slowDisconnects: s.slowDisconnects,
-      rejected: { ...s.rejected },
+      slowDisconnects: f.slowDisconnects,
+      rejected: f.rejected,
       loop,
       memory: { rss: mem.rss, heapUsed: mem.heapUsed, heapTotal: mem.heapTotal },
       health,

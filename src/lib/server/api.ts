@@ -269,7 +269,7 @@ async function call(gw: Gateway, method: Method, raw: Record<string, unknown>, b
       const p = parsed.data as z.infer<typeof schemas.publish>;
       const data = publishPayload(p);
       spendPublications(gw, budget, 1);
-      const pos = await gw.publish({
+      const pos = await gw.api.publish({
         channel: p.channel,
         data,
         ...(p.idempotency_key ? { idempotencyKey: p.idempotency_key } : {}),
@@ -289,7 +289,7 @@ async function call(gw: Gateway, method: Method, raw: Record<string, unknown>, b
       const responses = await Promise.all(
         p.channels.map(async (ch) => {
           try {
-            const pos = await gw.publish({
+            const pos = await gw.api.publish({
               channel: ch,
               data,
               ...(p.idempotency_key ? { idempotencyKey: p.idempotency_key } : {}),
@@ -310,7 +310,7 @@ async function call(gw: Gateway, method: Method, raw: Record<string, unknown>, b
       if (p.b64info !== undefined || p.b64data !== undefined) throw new ApiError(107, 'b64info/b64data: binary payloads are not supported');
       if (p.override !== undefined) throw new ApiError(107, 'override: per-subscription channel option overrides are not supported');
       if (p.info !== undefined) throw new ApiError(107, 'info: channel info for server-side subscriptions is not supported');
-      await gw.userCommand({
+      await gw.api.userCommand({
         op: 'subscribe',
         user: p.user,
         channel: p.channel,
@@ -323,13 +323,13 @@ async function call(gw: Gateway, method: Method, raw: Record<string, unknown>, b
     case 'unsubscribe': {
       const p = parsed.data as z.infer<typeof schemas.unsubscribe>;
       refuseSession(p.session);
-      await gw.userCommand({ op: 'unsubscribe', user: p.user, channel: p.channel, ...(p.client ? { client: p.client } : {}) });
+      await gw.api.userCommand({ op: 'unsubscribe', user: p.user, channel: p.channel, ...(p.client ? { client: p.client } : {}) });
       return {};
     }
     case 'disconnect': {
       const p = parsed.data as z.infer<typeof schemas.disconnect>;
       refuseSession(p.session);
-      await gw.userCommand({
+      await gw.api.userCommand({
         op: 'disconnect',
         user: p.user,
         ...(p.client ? { client: p.client } : {}),
@@ -341,7 +341,7 @@ async function call(gw: Gateway, method: Method, raw: Record<string, unknown>, b
     case 'refresh': {
       const p = parsed.data as z.infer<typeof schemas.refresh>;
       refuseSession(p.session);
-      await gw.userCommand({
+      await gw.api.userCommand({
         op: 'refresh',
         user: p.user,
         ...(p.client ? { client: p.client } : {}),
@@ -354,7 +354,7 @@ async function call(gw: Gateway, method: Method, raw: Record<string, unknown>, b
       const p = parsed.data as z.infer<typeof schemas.history>;
       const limit = p.limit === undefined ? 0 : p.limit === -1 ? Number.MAX_SAFE_INTEGER : p.limit;
       const since = positionOf(p.since, 'since');
-      const h = await gw.history(p.channel, { limit, ...(since ? { since } : {}), ...(p.reverse ? { reverse: true } : {}) });
+      const h = await gw.api.history(p.channel, { limit, ...(since ? { since } : {}), ...(p.reverse ? { reverse: true } : {}) });
       let bytes = 0;
       for (const pub of h.publications) bytes += pub.data.length;
       if (bytes > budget.responseBytes) {
@@ -368,14 +368,14 @@ async function call(gw: Gateway, method: Method, raw: Record<string, unknown>, b
       return { publications: h.publications.map(pubJson), offset: h.position.offset, epoch: h.position.epoch };
     }
     case 'history_remove':
-      await gw.removeHistory((parsed.data as { channel: string }).channel);
+      await gw.api.removeHistory((parsed.data as { channel: string }).channel);
       return {};
     case 'presence':
-      return { presence: await gw.presenceOf((parsed.data as { channel: string }).channel) };
+      return { presence: await gw.api.presenceOf((parsed.data as { channel: string }).channel) };
     case 'presence_stats':
-      return await gw.presenceStatsOf((parsed.data as { channel: string }).channel);
+      return await gw.api.presenceStatsOf((parsed.data as { channel: string }).channel);
     case 'info':
-      return gw.info();
+      return gw.api.info();
     case 'channels': {
       const pattern = (parsed.data as { pattern?: string }).pattern;
       let glob: GlobMatcher | null = null;
@@ -383,7 +383,7 @@ async function call(gw: Gateway, method: Method, raw: Record<string, unknown>, b
         glob = compileGlob(pattern);
         if (glob === null) throw new ApiError(107, 'pattern: invalid glob pattern');
       }
-      const all = gw.channels();
+      const all = gw.api.channels();
       if (glob === null) return { channels: all };
       const out: typeof all = {};
       for (const [ch, info] of Object.entries(all)) {

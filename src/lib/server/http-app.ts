@@ -5,6 +5,7 @@
  */
 import type { Registry } from 'prom-client';
 import type { Gateway } from '../core/gateway.js';
+import { figuresOf } from '../core/figures.js';
 import type { Logger } from '../core/logger.js';
 import type { HandshakeTracker, HttpReply, HttpRequest, ProtocolName, TransportHooks, UpgradeDecision } from '../core/transport.js';
 import { readBody } from '../http/body.js';
@@ -338,25 +339,14 @@ function tokenFrom(authorization: string | undefined, url: URL): string | undefi
   return undefined;
 }
 
+/** /stats of this process: the gateway's figures (core/figures.ts), its memory, and its busiest client addresses. */
 export function statsOf(gw: Gateway): Record<string, unknown> {
-  const s = gw.stats;
+  const { draining: _draining, connectsTotal: _connects, ...figures } = figuresOf(gw);
   const mem = process.memoryUsage();
   return {
-    node: gw.nodeId,
-    version: gw.version,
-    ready: gw.isReady(),
-    uptime: Math.floor((Date.now() - gw.startedAt) / 1000),
-    connections: { ...s.connections, total: gw.connectionCount },
-    subscriptions: s.subscriptions,
-    channels: gw.hub.channelCount,
-    messages: { in: s.messagesIn, out: s.messagesOut, bytesIn: s.bytesIn, bytesOut: s.bytesOut },
-    publications: s.publications,
-    recoveries: s.recoveries,
-    slowDisconnects: s.slowDisconnects,
-    rejected: s.rejected,
+    ...figures,
     memory: { rss: mem.rss, heapUsed: mem.heapUsed },
-    // Distinct client addresses (with --workers: summed over the workers); the list is admin-only.
-    addresses: gw.connectionsByIp.size,
+    // Distinct client addresses (`addresses`; with --workers: summed over the workers); the list is admin-only.
     ips: topIps(gw.connectionsByIp, STATS_TOP_IPS),
   };
 }

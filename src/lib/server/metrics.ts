@@ -6,6 +6,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { counterFrom, labelledCounterFrom } from '../runtime/prom-counters.js';
 import type { Gateway } from '../core/gateway.js';
+import { figuresOf } from '../core/figures.js';
 import type { IngestHealth } from '../core/ingest.js';
 import type { BrokerTelemetry } from '../core/broker.js';
 import { MemoryBroker } from '../core/broker-memory.js';
@@ -21,8 +22,9 @@ export function createMetrics(gw: Gateway): Registry {
     labelNames: ['protocol'],
     registers: [registry],
     collect() {
-      this.set({ protocol: 'odin' }, s.connections.odin);
-      this.set({ protocol: 'centrifuge' }, s.connections.centrifuge);
+      const { odin, centrifuge } = figuresOf(gw).connections;
+      this.set({ protocol: 'odin' }, odin);
+      this.set({ protocol: 'centrifuge' }, centrifuge);
     },
   });
   labelledCounterFrom(registry, 'ws_connections_total', 'Client connections accepted, by protocol.', 'protocol', () =>
@@ -33,7 +35,7 @@ export function createMetrics(gw: Gateway): Registry {
     help: 'Channel subscriptions held by clients.',
     registers: [registry],
     collect() {
-      this.set(s.subscriptions);
+      this.set(figuresOf(gw).subscriptions);
     },
   });
   new Gauge({
@@ -42,7 +44,7 @@ export function createMetrics(gw: Gateway): Registry {
     registers: [registry],
     aggregator: 'max',
     collect() {
-      this.set(gw.hub.channelCount);
+      this.set(figuresOf(gw).channels);
     },
   });
   new Gauge({
@@ -51,7 +53,7 @@ export function createMetrics(gw: Gateway): Registry {
     registers: [registry],
     aggregator: 'min',
     collect() {
-      this.set(gw.isReady() ? 1 : 0);
+      this.set(figuresOf(gw).ready ? 1 : 0);
     },
   });
   counterFrom(registry, 'ws_messages_received_total', 'Frames received from clients.', () => s.messagesIn);
