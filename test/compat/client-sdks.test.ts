@@ -17,7 +17,11 @@ let ws: string;
 const token = (sub: string): Promise<string> => signToken(SECRET, sub);
 
 before(async () => {
-  gw = await startSdkGateway(KEY, SECRET);
+  gw = await startSdkGateway(KEY, SECRET, {
+    namespaces: [{ name: 'desk', pattern: 'desk\\.[a-z]+', subscribe: 'token' }],
+    // The grant's end is checked a second after it, as the SDKs refresh at the ttl.
+    client: { expiredSubCloseDelayMs: 1000 },
+  });
   ws = sdkEndpoint(gw);
 });
 after(async () => {
@@ -54,5 +58,28 @@ for (const mode of ['json', 'protobuf'] as const) {
     // The first position (wrong epoch) is refused with 112; the SDK asks for state again.
     assert.equal(r.get_state_calls, 2);
     assert.deepEqual(r.get_state_offsets, [2]);
+  });
+}
+
+/** Tokens for `sub-token` flows: expired (109: asked again), short (refreshed by sub_refresh at its ttl), long. */
+async function subTokens(user: string, channel: string): Promise<string[]> {
+  const now = Math.floor(Date.now() / 1000);
+  const mint = (exp: number): Promise<string> => signToken(SECRET, user, exp, { channel });
+  return Promise.all([mint(now - 10), mint(now + 2), mint(now + 3600)]);
+}
+
+for (const mode of ['json', 'protobuf'] as const) {
+  test(`centrifuge-go (${mode}): subscription token through GetToken — again after 109, refreshed by sub_refresh`, async () => {
+    const user = `go-sub-${mode}`;
+    const ch = `desk.go${mode}`;
+    const r = await runGo(['subtoken', mode, ws, gw.url, KEY, await token(user), ch, ...(await subTokens(user, ch))]);
+    assert.deepEqual(r, { asked: 3, subscribed: 1, publications: 1, unsubscribed: [] });
+  });
+
+  test(`centrifuge-python (${mode}): subscription token through get_token — again after 109, refreshed by sub_refresh`, async () => {
+    const user = `py-sub-${mode}`;
+    const ch = `desk.py${mode}`;
+    const r = await runPython('sub_token.py', [mode, ws, `${gw.url}/api`, KEY, await token(user), ch, ...(await subTokens(user, ch))]);
+    assert.deepEqual(r, { asked: 3, subscribed: 1, unsubscribed: [], publications: [{ after: 'refresh' }] });
   });
 }

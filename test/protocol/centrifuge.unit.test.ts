@@ -11,7 +11,16 @@ import {
   parseCentrifugeFrame,
 } from '../../src/lib/protocol/centrifuge.js';
 import { parseCentrifugeParams } from '../../src/lib/protocol/centrifuge-params.js';
-import { ErrorCode, protocolError } from '../../src/lib/protocol/codes.js';
+import { JSON_CODEC, UNI_JSON_CODEC } from '../../src/lib/protocol/centrifuge-codec.js';
+import {
+  connectProxyRequest,
+  publishProxyRequest,
+  readConnectProxyReply,
+  readPublishProxyReply,
+  readRefreshProxyReply,
+  readSubscribeProxyReply,
+} from '../../src/lib/protocol/centrifuge-proxy.js';
+import { ErrorCode, protocolError, uniDisconnectOf } from '../../src/lib/protocol/codes.js';
 
 const pub = { offset: 7, data: '{"p":1.5}' };
 const pubFull = { offset: 8, data: '[1,2]', info: { client: 'c1', user: 'u1' }, tags: { type: 'trade:new' } };
@@ -81,6 +90,29 @@ test('subscribe reply: plain, positioned, recovering with publications, byte for
   ]);
 });
 
+test('subscription tokens: subscribe token, sub_refresh params, expires/ttl in the subscribe result and the sub_refresh reply', () => {
+  const p = (method: string, params: Record<string, unknown>) => parseCentrifugeParams({ id: 3, method: method as 'subscribe', params });
+  assert.deepEqual(p('subscribe', { channel: 'a', token: 't.o.k' }), {
+    id: 3,
+    method: 'subscribe',
+    params: { channel: 'a', since: null, flag: 0, tagsFilter: null, delta: '', token: 't.o.k' },
+  });
+  // An empty or non-string token is no token.
+  assert.equal((p('subscribe', { channel: 'a', token: '' }) as { params: { token: unknown } }).params.token, null);
+  assert.equal((p('subscribe', { channel: 'a', token: 7 }) as { params: { token: unknown } }).params.token, null);
+  assert.deepEqual(p('sub_refresh', { channel: 'a', token: 'x' }), { id: 3, method: 'sub_refresh', params: { channel: 'a', token: 'x' } });
+  assert.deepEqual(p('sub_refresh', {}), { id: 3, method: 'sub_refresh', params: { channel: '', token: '' } });
+  assert.equal(
+    encodeSubscribeReply(2, { position: { offset: 9, epoch: 'e1' }, publications: [], ttl: 60 }),
+    '{"id":2,"subscribe":{"expires":true,"ttl":60,"recoverable":true,"positioned":true,"epoch":"e1","offset":9}}',
+  );
+  assert.equal(
+    Buffer.from(JSON_CODEC.subRefresh(4, { expires: true, ttl: 30 })).toString(),
+    '{"id":4,"sub_refresh":{"expires":true,"ttl":30}}',
+  );
+  assert.equal(Buffer.from(JSON_CODEC.subRefresh(4, { expires: false, ttl: 0 })).toString(), '{"id":4,"sub_refresh":{}}');
+});
+
 test('history reply, byte for byte', () => {
   assert.equal(encodeHistoryReply(9, [], { offset: 0, epoch: '' }), '{"id":9,"history":{"publications":[],"epoch":"","offset":0}}');
   assert.equal(
@@ -94,17 +126,17 @@ test('typed params: subscribe recovery position (zero defaults), history since a
   assert.deepEqual(p('subscribe', { channel: 'a' }), {
     id: 1,
     method: 'subscribe',
-    params: { channel: 'a', since: null, flag: 0, tagsFilter: null, delta: '' },
+    params: { channel: 'a', since: null, flag: 0, tagsFilter: null, delta: '', token: null },
   });
   assert.deepEqual(p('subscribe', { channel: 'a', recover: true }), {
     id: 1,
     method: 'subscribe',
-    params: { channel: 'a', since: { offset: 0, epoch: '' }, flag: 0, tagsFilter: null, delta: '' },
+    params: { channel: 'a', since: { offset: 0, epoch: '' }, flag: 0, tagsFilter: null, delta: '', token: null },
   });
   assert.deepEqual(p('subscribe', { channel: 'a', recover: true, offset: 5, epoch: 'e' }), {
     id: 1,
     method: 'subscribe',
-    params: { channel: 'a', since: { offset: 5, epoch: 'e' }, flag: 0, tagsFilter: null, delta: '' },
+    params: { channel: 'a', since: { offset: 5, epoch: 'e' }, flag: 0, tagsFilter: null, delta: '', token: null },
   });
   assert.equal((p('subscribe', { channel: 'a', recover: true, offset: -1 }) as { code: number }).code, 107);
   assert.equal((p('subscribe', { channel: 'a', recover: true, epoch: 5 }) as { code: number }).code, 107);
@@ -127,5 +159,65 @@ test('typed params: subscribe recovery position (zero defaults), history since a
   let deep: unknown = 1;
   for (let i = 0; i < 5000; i++) deep = [deep];
   assert.deepEqual(p('publish', { channel: 'c', data: deep }), { code: 107, message: 'data nests deeper than 64 levels' });
-  assert.deepEqual(p('connect', { token: 5 }), { id: 1, method: 'connect', params: { token: null, subs: {} } });
+  assert.deepEqual(p('connect', { token: 5 }), {
+    id: 1,
+    method: 'connect',
+    params: { token: null, subs: {}, requested: Object.create(null), data: null, name: '', version: '' },
+  });
+  // Every `subs` entry is a requested channel (unidirectional transports), with its token and position.
+  const c = p('connect', { subs: { a: {}, b: { token: 't', recover: true, offset: 4, epoch: 'e' }, c: 'x' } }) as {
+    params: { subs: object; requested: object };
+  };
+  assert.deepEqual({ ...c.params.requested }, { a: { since: null, token: null }, b: { since: { offset: 4, epoch: 'e' }, token: 't' } });
+  assert.deepEqual(c.params.subs, { b: { offset: 4, epoch: 'e' } });
+});
+
+test('unidirectional codec: bare pushes, the connect result as a connect push; refused connects map to disconnects', () => {
+  const text = (b: Uint8Array): string => Buffer.from(b).toString();
+  const connect = text(
+    UNI_JSON_CODEC.connect(1, { client: 'c', version: 'v', ping: 25, pong: true, node: 'n', expires: false, ttl: 0, subs: new Map() }),
+  );
+  assert.equal(connect, '{"connect":{"client":"c","version":"v","ping":25,"pong":true,"node":"n"}}');
+  assert.equal(text(UNI_JSON_CODEC.publicationPush('a', pub)), '{"channel":"a","pub":{"data":{"p":1.5},"offset":7}}');
+  assert.equal(
+    text(UNI_JSON_CODEC.unsubscribePush('a', 2501, 'subscription expired')),
+    '{"channel":"a","unsubscribe":{"code":2501,"reason":"subscription expired"}}',
+  );
+  assert.equal(
+    text(UNI_JSON_CODEC.disconnectPush(3005, 'connection expired', true)),
+    '{"disconnect":{"code":3005,"reason":"connection expired","reconnect":true}}',
+  );
+  assert.equal(text(UNI_JSON_CODEC.ping), '{}');
+  assert.deepEqual(
+    [103, 109, 110, 111, 101, 102, 107].map((code) => uniDisconnectOf(protocolError(code as ErrorCode)).code),
+    [3507, 3005, 3005, 3013, 3500, 3501, 3501],
+  );
+  assert.equal(uniDisconnectOf(protocolError(ErrorCode.NotAvailable, undefined, true)).code, 3013);
+});
+
+test("proxy protocol: requests carry the client's data unparsed; replies read as result, error or disconnect, else unreadable", () => {
+  const who = { client: 'c1', transport: 'websocket', protocol: 'json' as const, user: 'u' };
+  assert.equal(
+    connectProxyRequest(who, '{"a":1}', 'bot', '1'),
+    '{"client":"c1","transport":"websocket","protocol":"json","encoding":"json","user":"u","name":"bot","version":"1","data":{"a":1}}',
+  );
+  assert.equal(
+    publishProxyRequest(who, 'chat.x', '[1]'),
+    '{"client":"c1","transport":"websocket","protocol":"json","encoding":"json","user":"u","channel":"chat.x","data":[1]}',
+  );
+  assert.deepEqual(readConnectProxyReply('{"result":{"user":"u","expire_at":5,"channels":["a",1]}}'), {
+    result: { user: 'u', expireAt: 5, info: undefined, channels: ['a'] },
+  });
+  assert.deepEqual(readPublishProxyReply('{"result":{"data":{"x":1},"skip_history":true}}'), {
+    result: { data: '{"x":1}', skipHistory: true },
+  });
+  assert.deepEqual(readSubscribeProxyReply('{"error":{"code":103,"message":"no","temporary":true}}'), {
+    error: { code: 103, message: 'no', temporary: true },
+  });
+  assert.deepEqual(readRefreshProxyReply('{"disconnect":{"code":4501,"reason":"banned"}}'), {
+    disconnect: { code: 4501, reason: 'banned' },
+  });
+  for (const bad of ['<html>', '[]', '{"disconnect":{"code":1000}}', '{"error":{"message":"x"}}', '{"result":[]}', '{"result":{}}']) {
+    assert.ok('unreadable' in readConnectProxyReply(bad), bad);
+  }
 });

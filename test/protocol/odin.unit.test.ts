@@ -57,6 +57,21 @@ test('a channel named __proto__ is a position key like any other', () => {
   assert.equal(r.command.positions['toString'], undefined);
 });
 
+test('subscribe tokens: per channel, strings only; empty means none; an expiry unsubscription says why', () => {
+  const r = parseOdinCommand('{"type":"subscribe","data":{"channels":["a","b"],"tokens":{"a":"t.o.k","b":""}}}');
+  assert.ok(r.ok && r.command.type === 'subscribe');
+  assert.deepEqual({ ...r.command.tokens }, { a: 't.o.k' });
+  for (const bad of ['[]', '"x"', '{"a":1}', '{"a":null}']) {
+    const b = parseOdinCommand(`{"type":"subscribe","data":{"channels":["a"],"tokens":${bad}}}`);
+    assert.ok(!b.ok && b.code === 107, bad);
+  }
+  assert.equal(encodeUnsubscriptionAck(['a'], 0), '{"type":"unsubscription_ack","unsubscribed":["a"],"count":0}');
+  assert.equal(
+    encodeUnsubscriptionAck(['a'], 0, { code: 2501, reason: 'subscription expired' }),
+    '{"type":"unsubscription_ack","unsubscribed":["a"],"count":0,"code":2501,"reason":"subscription expired"}',
+  );
+});
+
 test('frames, byte for byte', () => {
   assert.equal(
     encodeOdinPublication({ type: 'trade:new', channel: 'BTC.trade', offset: 4, epoch: 'ep', ts: 1700000000000, data: '{"price":1}' }),

@@ -13,7 +13,9 @@ import type { Broker } from '../../lib/core/broker.js';
 import { isPresenceProvider } from '../../lib/core/broker.js';
 import { MemoryBroker } from '../../lib/core/broker-memory.js';
 import { Gateway } from '../../lib/core/gateway.js';
+import { createRemoteJWKSet } from 'jose';
 import { JwtVerifier } from '../../lib/core/auth.js';
+import { HttpProxy } from '../../lib/proxy-http/http-proxy.js';
 import { MemoryPresence } from '../../lib/core/presence.js';
 import type { Ingest, IngestSink } from '../../lib/core/ingest.js';
 import { silentLogger, type Logger } from '../../lib/core/logger.js';
@@ -127,7 +129,28 @@ export async function composeGateway(cfg: GatewayConfig, parts: GatewayParts = {
       permessageDeflate: options.permessageDeflate,
       ...(parts.headersTimeoutMs !== undefined ? { headersTimeoutMs: parts.headersTimeoutMs } : {}),
     });
-    const verifier = new JwtVerifier({ hmacSecret: options.tokenHmacSecret, publicKeyPem: options.tokenPublicKey });
+    // An identity provider's keys (JWKS): jose fetches them lazily, caches them, fetches again for
+    // an unknown kid at most once per cooldown, and gives up on a fetch after the timeout.
+    const keySet =
+      options.tokenJwksUrl !== ''
+        ? createRemoteJWKSet(new URL(options.tokenJwksUrl), {
+            timeoutDuration: options.tokenJwksTimeoutMs,
+            cooldownDuration: options.tokenJwksCooldownMs,
+          })
+        : undefined;
+    const verifier = new JwtVerifier({
+      hmacSecret: options.tokenHmacSecret,
+      publicKeyPem: options.tokenPublicKey,
+      ...(keySet ? { keySet } : {}),
+      audience: options.tokenAudience,
+      audienceRegex: options.tokenAudienceRegex,
+      issuer: options.tokenIssuer,
+      issuerRegex: options.tokenIssuerRegex,
+      now: () => systemClock.now(),
+    });
+    // The application's backend: Centrifugo's HTTP proxies, when any URL is set.
+    const p = options.proxy;
+    const proxy = [p.connect, p.subscribe, p.publish, p.refresh].some((e) => e.url !== '') ? new HttpProxy(p) : null;
     const gateway = new Gateway(options, {
       broker,
       transport,
@@ -135,6 +158,7 @@ export async function composeGateway(cfg: GatewayConfig, parts: GatewayParts = {
       clock: systemClock,
       presence,
       verifier: verifier.configured ? verifier : null,
+      proxy,
     });
     // 4. Metrics, then the broker (gateway.start), readiness, dashboard, the HTTP app, the listener.
     const registry = createMetrics(gateway);

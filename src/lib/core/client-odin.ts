@@ -15,6 +15,7 @@ import {
   isProtocolError,
   protocolError,
   shouldReconnect,
+  Unsubscribe,
   type DisconnectReason,
   type ProtocolError,
 } from '../protocol/codes.js';
@@ -76,8 +77,9 @@ export class OdinClient extends Client {
     this.sendText(encodeSubscriptionAck([this.ackOf(p)], this.subs.size, []));
   }
 
-  protected sendUnsubscribeNotice(channel: string): void {
-    this.sendText(encodeUnsubscriptionAck([channel], this.subs.size));
+  protected sendUnsubscribeNotice(channel: string, why: DisconnectReason): void {
+    // A server unsubscribe keeps the message Odin clients always had; other reasons say why.
+    this.sendText(encodeUnsubscriptionAck([channel], this.subs.size, why.code === Unsubscribe.Server.code ? undefined : why));
   }
 
   private ackOf(p: PreparedSubscription): OdinSubscribeResult {
@@ -134,7 +136,7 @@ export class OdinClient extends Client {
         return;
       }
       case 'subscribe':
-        void this.subscribe(cmd.channels, cmd.positions, { snapshot: cmd.snapshot, filter: cmd.filter });
+        void this.subscribe(cmd.channels, cmd.positions, { snapshot: cmd.snapshot, filter: cmd.filter }, cmd.tokens);
         return;
       case 'history':
         void this.history(cmd.params);
@@ -161,15 +163,25 @@ export class OdinClient extends Client {
     this.sendText(encodeOdinHistory(p.channel, h.position, h.publications.map(odinPublicationFields)));
   }
 
-  private async subscribe(channels: string[], positions: Record<string, StreamPosition>, opts: SubscribeOptions): Promise<void> {
+  private async subscribe(
+    channels: string[],
+    positions: Record<string, StreamPosition>,
+    opts: SubscribeOptions,
+    tokens: Record<string, string>,
+  ): Promise<void> {
     const errors: OdinChannelError[] = [];
     const unique = [...new Set(channels)];
     const jobs: Promise<PreparedSubscription | ProtocolError>[] = [];
     const names: string[] = [];
+    const expiries = new Map<string, number>();
     // One allowance for the whole command: its channels together recover at most this much.
     const allowance = commandAllowance(this.ctx.opts.recovery.maxBytesPerCommand);
     for (const channel of unique) {
-      const check = this.checkSubscribe(channel);
+      // Checked one after another: each prepared subscription counts against the channel limit of the next.
+      const check = await this.checkSubscribe(channel, tokens[channel] ?? null);
+      if (this.state === STATE_CLOSED) return;
+      // A token for another channel or user: Centrifugo closes the connection (3500), so do we.
+      if ('disconnect' in check) return this.disconnect(check.disconnect);
       if (isProtocolError(check)) {
         errors.push(odinChannelError(channel.slice(0, 255), check));
         continue;
@@ -179,6 +191,7 @@ export class OdinClient extends Client {
         continue;
       }
       names.push(channel);
+      expiries.set(channel, check.expireAt);
       jobs.push(this.prepareSubscription(channel, check, positions[channel] ?? null, allowance, opts));
     }
     const results = await Promise.all(jobs);
@@ -196,6 +209,7 @@ export class OdinClient extends Client {
       // Subscribed while its source is quiet: told at once, as the others were.
       const stale = this.ctx.hub.staleNotice(p.source, p.channel);
       if (stale !== null) this.sendText(stale);
+      this.armSubscriptionExpiry(p.channel, expiries.get(p.channel) ?? 0);
     }
   }
 }

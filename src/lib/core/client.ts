@@ -15,11 +15,29 @@ import { suggestDelayMs } from './reconnect-hint.js';
 import type { GatewayStats } from './stats.js';
 import type { Logger } from './logger.js';
 import type { PreparedFrame, TransportConnection, ConnectionHandler } from './transport.js';
-import type { TokenVerifier } from './auth.js';
+import { TokenError, type SubscriptionGrant, type TokenVerifier } from './auth.js';
 import { brokerFailure } from './errors.js';
+import type { AppProxy } from './proxy.js';
+import {
+  readRefreshProxyReply,
+  readSubscribeProxyReply,
+  refreshProxyRequest,
+  subscribeProxyRequest,
+  type ProxyClient,
+  type ProxyDecision,
+  type ProxyKind,
+} from '../protocol/centrifuge-proxy.js';
 import { BURST_SLICE_BYTES, Writer, type FlushScheduler, type WriterOwner } from './writer.js';
-import { Disconnect, ErrorCode, isProtocolError, protocolError, type DisconnectReason, type ProtocolError } from '../protocol/codes.js';
-import { PROTO_ODIN, type ProtocolId } from '../protocol/push.js';
+import {
+  Disconnect,
+  ErrorCode,
+  isProtocolError,
+  protocolError,
+  Unsubscribe,
+  type DisconnectReason,
+  type ProtocolError,
+} from '../protocol/codes.js';
+import { PROTO_CENTRIFUGE_PROTOBUF, PROTO_ODIN, type ProtocolId } from '../protocol/push.js';
 import type { FilterNode } from '../protocol/tags-filter.js';
 
 /** What a client needs from the gateway that owns it. */
@@ -37,11 +55,15 @@ export interface ClientContext {
   /** Recovered publications' encodings, shared by every reader (recovery-frames.ts). */
   readonly recoveryFrames: RecoveryFrames;
   readonly verifier: TokenVerifier | null;
+  /** The application's backend (proxies); null when none is configured. */
+  readonly proxy: AppProxy | null;
   readonly clock: Clock;
   readonly version: string;
   readonly nodeId: string;
   clientClosed(client: Client): void;
   clientAuthenticated(client: Client): void;
+  /** The user is at `maxConnectionsPerUser` here: the new connection must be closed with 3504 (counted). */
+  userConnectionLimitReached(user: string): boolean;
   /** Tells the channel's subscribers (on every node the broker reaches) of a join or leave. */
   announceJoinLeave(channel: string, info: ClientInfo, join: boolean): void;
 }
@@ -101,6 +123,27 @@ export function commandAllowance(maxBytes: number): CommandAllowance {
 
 const payloadBytes = (p: Publication): number => p.data.length;
 
+/** A subscribe the connection may make: what its name resolves to, and when its grant ends (s since epoch, 0 = never). */
+export interface SubscribeAllowed extends ResolvedSubscription {
+  readonly expireAt: number;
+  /** JSON text of `data` for the subscribe result (a subscribe proxy's), or null. */
+  readonly data?: string | null;
+}
+
+/** Centrifugo's answer when a proxy cannot be asked or answered nonsense: internal, temporary (fail closed). */
+const PROXY_FAILED = protocolError(ErrorCode.Internal, 'the application could not be asked, retry later', true);
+/** A refusal that closes the connection (a subscription token for another channel, user or client: 3500). */
+export interface SubscribeDisconnect {
+  readonly disconnect: DisconnectReason;
+}
+export type SubscribeCheck = SubscribeAllowed | ProtocolError | SubscribeDisconnect;
+
+/** What a subscription token says for one channel of this connection. */
+export type GrantCheck = SubscriptionGrant | ProtocolError | SubscribeDisconnect | 'invalid' | 'expired';
+
+/** Seconds since the Unix epoch on `clock`. */
+export const nowSeconds = (clock: Clock): number => Math.floor(clock.now() / 1000);
+
 /** Which bound refused a recovery (`ws_recovery_refusals_total{reason}`). */
 export type RecoveryRefusal = 'command_limit' | 'connection_limit' | 'node_budget' | 'queue_full';
 
@@ -131,6 +174,12 @@ export abstract class Client implements ConnectionHandler, WriterOwner {
   private recoveryReserved = 0;
   private lastRefill: number;
   private expiryTimer: TimerHandle | null = null;
+  /** Subscriptions whose token grant ends: channel → the timer that ends them (at most one per subscription). */
+  private readonly subExpiry = new Map<string, TimerHandle>();
+  /** Centrifugo's transport name (proxy requests). */
+  transportName = 'websocket';
+  /** The client's request headers the proxies pass on. */
+  requestHeaders: Readonly<Record<string, string>> = {};
 
   constructor(
     protected readonly ctx: ClientContext,
@@ -199,24 +248,177 @@ export abstract class Client implements ConnectionHandler, WriterOwner {
       const ms = Math.max(0, exp * 1000 - this.ctx.clock.now());
       // Beyond setTimeout's range the token outlives any process; no timer needed.
       if (ms < 2 ** 31 - 1) {
-        this.expiryTimer = this.ctx.clock.setTimeout(() => this.disconnect(Disconnect.Expired), ms, { background: true });
+        this.expiryTimer = this.ctx.clock.setTimeout(() => void this.expire(), ms, { background: true });
       }
     }
   }
 
+  /** Whether the connect proxy authenticated this connection (its expiry then asks the refresh proxy). */
+  protected proxiedConnect = false;
+
   /**
-   * Checks whether this connection may subscribe to `channel` (a channel, or one with a cadence
-   * suffix): what it resolves to, or the refusal.
+   * The connection's time is up: a connection the connect proxy let in asks the refresh proxy
+   * (Centrifugo's server-side refresh) — a new `expire_at` extends it; `expired`, a refusal or a
+   * proxy that fails ends it (3005, so the client reconnects and is asked again: fail closed).
    */
-  protected checkSubscribe(channel: string): ResolvedSubscription | ProtocolError {
+  private async expire(): Promise<void> {
+    this.expiryTimer = null;
+    if (this.state === STATE_CLOSED) return;
+    if (!this.proxiedConnect || !this.ctx.proxy?.has('refresh')) return this.disconnect(Disconnect.Expired);
+    const d = await this.askProxy('refresh', refreshProxyRequest(this.proxyClient()), readRefreshProxyReply);
+    if (this.state === STATE_CLOSED) return;
+    if ('disconnect' in d) return this.disconnect(d.disconnect);
+    if (isProtocolError(d) || d.result.expired || d.result.expireAt <= nowSeconds(this.ctx.clock))
+      return this.disconnect(Disconnect.Expired);
+    this.setCredentials(this.user, d.result.expireAt);
+  }
+
+  /**
+   * Whether this connection may subscribe to `channel`, in Centrifugo's order: unknown channel
+   * 102, already subscribed 105, channel limit 106; then a subscription token if one is given
+   * (it grants the channel in any namespace), else the namespace's rule (`token`: 103 without one).
+   */
+  protected async checkSubscribe(channel: string, token: string | null): Promise<SubscribeCheck> {
+    // A channel, or one with a cadence suffix (`BTC.price@1s`): its namespace and source channel.
     const target = resolveSubscription(this.ctx.rules, channel);
     if (!target) return protocolError(ErrorCode.UnknownChannel);
     const ns = target.ns;
-    if (ns.subscribe === 'authenticated' && this.user === '') return protocolError(ErrorCode.PermissionDenied);
-    if (ns.userChannel && channelUser(target.source) !== this.user) return protocolError(ErrorCode.PermissionDenied);
+    const limits = this.checkRoom(channel);
+    if (limits !== null) return limits;
+    if (token === null && ns.proxySubscribe && this.ctx.proxy?.has('subscribe')) return this.proxySubscribe(channel, target);
+    if (token === null) {
+      if (ns.subscribe === 'token') return protocolError(ErrorCode.PermissionDenied);
+      if (ns.subscribe === 'authenticated' && this.user === '') return protocolError(ErrorCode.PermissionDenied);
+      if (ns.userChannel && channelUser(target.source) !== this.user) return protocolError(ErrorCode.PermissionDenied);
+      return { ...target, expireAt: 0 };
+    }
+    // A token names the source channel: it grants its cadence names too.
+    const grant = await this.checkGrant(target.source, token);
+    if (grant === 'invalid') return protocolError(ErrorCode.PermissionDenied);
+    if (grant === 'expired') return protocolError(ErrorCode.TokenExpired);
+    if (isProtocolError(grant) || 'disconnect' in grant) return grant;
+    if (this.state === STATE_CLOSED) return protocolError(ErrorCode.Expired, 'connection closed');
+    // The verification awaited: the connection may have subscribed meanwhile (Odin commands overlap).
+    const again = this.checkRoom(channel);
+    if (again !== null) return again;
+    // A grant that already ended (`expire_at` in the past, `exp` still ahead): Centrifugo's 110.
+    if (grant.expireAt > 0 && grant.expireAt <= nowSeconds(this.ctx.clock)) return protocolError(ErrorCode.Expired);
+    return { ...target, expireAt: grant.expireAt };
+  }
+
+  /**
+   * Asks the application whether this connection may subscribe (Centrifugo's subscribe proxy;
+   * the namespace's own rules do not apply then): its error or disconnect, or the grant.
+   */
+  private async proxySubscribe(channel: string, target: ResolvedSubscription): Promise<SubscribeCheck> {
+    const d = await this.askProxy('subscribe', subscribeProxyRequest(this.proxyClient(), channel, null, null), readSubscribeProxyReply);
+    if (this.state === STATE_CLOSED) return protocolError(ErrorCode.Expired, 'connection closed');
+    if (!('result' in d)) return d;
+    const again = this.checkRoom(channel);
+    if (again !== null) return again;
+    return { ...target, expireAt: d.result.expireAt, data: d.result.data };
+  }
+
+  /** Who this connection is, as proxy requests say it. */
+  protected proxyClient(): ProxyClient {
+    return {
+      client: this.id,
+      transport: this.transportName,
+      protocol: this.protocol === PROTO_CENTRIFUGE_PROTOBUF ? 'protobuf' : 'json',
+      user: this.user,
+    };
+  }
+
+  /**
+   * One proxy request: the application's decision (result, error, or disconnect), counted; a
+   * failure or an unreadable reply is PROXY_FAILED (fail closed), counted as `failed`.
+   */
+  protected async askProxy<R>(
+    kind: ProxyKind,
+    body: string,
+    read: (text: string) => ProxyDecision<R>,
+  ): Promise<{ result: R } | ProtocolError | SubscribeDisconnect> {
+    let d: ProxyDecision<R>;
+    try {
+      d = read(await this.ctx.proxy!.post(kind, body, this.requestHeaders));
+    } catch (err) {
+      d = { unreadable: (err as Error).message };
+    }
+    if ('unreadable' in d) {
+      this.ctx.stats.countProxy(kind, 'failed');
+      this.ctx.log.warn({ client: this.id, proxy: kind, reason: d.unreadable }, 'proxy failed; refused');
+      return PROXY_FAILED;
+    }
+    this.ctx.stats.countProxy(kind, 'result' in d ? 'allowed' : 'refused');
+    return 'error' in d ? d.error : d;
+  }
+
+  /** Already subscribed (105) or no room for another channel (106); null when there is room. */
+  private checkRoom(channel: string): ProtocolError | null {
     if (this.subs.has(channel)) return protocolError(ErrorCode.AlreadySubscribed);
     if (this.subs.size >= this.ctx.opts.maxChannelsPerConnection) return protocolError(ErrorCode.LimitExceeded, 'channel limit exceeded');
-    return target;
+    return null;
+  }
+
+  /**
+   * Verifies a subscription token for `channel` of this connection (Centrifugo's checks, in its
+   * order): a bad token is `invalid`, a good one past its time `expired`; a token for a channel no
+   * namespace knows 102; for another channel, user or client the connection is closed (3500).
+   */
+  protected async checkGrant(channel: string, token: string): Promise<GrantCheck> {
+    const refused = this.ctx.stats.tokenRefusals;
+    if (!this.ctx.verifier) {
+      refused.invalid++;
+      return 'invalid';
+    }
+    let grant: SubscriptionGrant;
+    try {
+      grant = await this.ctx.verifier.verifySubscription(token);
+    } catch (err) {
+      const code = err instanceof TokenError ? err.code : 'invalid';
+      refused[code]++;
+      this.ctx.log.info({ client: this.id, user: this.user, channel, reason: code, err }, 'subscription token refused');
+      return code === 'expired' ? 'expired' : 'invalid';
+    }
+    if (!this.ctx.rules.resolve(grant.channel)) return protocolError(ErrorCode.UnknownChannel);
+    if (grant.channel !== channel || grant.user !== this.user || (grant.client !== '' && grant.client !== this.id)) {
+      refused.mismatch++;
+      this.ctx.log.info(
+        { client: this.id, user: this.user, channel, tokenChannel: grant.channel },
+        'subscription token for another channel or user',
+      );
+      return { disconnect: Disconnect.InvalidToken };
+    }
+    return grant;
+  }
+
+  /**
+   * Ends the subscription when its grant runs out, plus `client.expiredSubCloseDelayMs` for a
+   * refresh to arrive; `expireAt` 0 clears it (the grant never ends). Replaces any earlier timer.
+   */
+  protected armSubscriptionExpiry(channel: string, expireAt: number): void {
+    this.clearSubscriptionExpiry(channel);
+    if (expireAt <= 0 || this.state === STATE_CLOSED || !this.subs.has(channel)) return;
+    const ms = Math.max(0, expireAt * 1000 + this.ctx.opts.client.expiredSubCloseDelayMs - this.ctx.clock.now());
+    // Beyond setTimeout's range the grant outlives any process; no timer needed.
+    if (ms >= 2 ** 31 - 1) return;
+    const timer = this.ctx.clock.setTimeout(() => this.expireSubscription(channel), ms, { background: true });
+    this.subExpiry.set(channel, timer);
+  }
+
+  private clearSubscriptionExpiry(channel: string): void {
+    const timer = this.subExpiry.get(channel);
+    if (timer === undefined) return;
+    this.ctx.clock.clearTimeout(timer);
+    this.subExpiry.delete(channel);
+  }
+
+  /** The grant ran out unrefreshed: unsubscribed with 2501, which makes an SDK subscribe again with a new token. */
+  private expireSubscription(channel: string): void {
+    this.subExpiry.delete(channel);
+    if (this.state === STATE_CLOSED || !this.unsubscribeChannel(channel)) return;
+    this.ctx.stats.subscriptionsExpired++;
+    this.sendUnsubscribeNotice(channel, Unsubscribe.Expired);
   }
 
   /**
@@ -517,7 +719,7 @@ export abstract class Client implements ConnectionHandler, WriterOwner {
   /** The server ends a subscription (server API `unsubscribe`); the client is told. */
   serverUnsubscribe(channel: string): void {
     if (this.state === STATE_CLOSED || !this.unsubscribeChannel(channel)) return;
-    this.sendUnsubscribeNotice(channel);
+    this.sendUnsubscribeNotice(channel, Unsubscribe.Server);
   }
 
   /** The server API's `refresh` with `expire_at`: the connection now expires then (seconds). */
@@ -527,14 +729,15 @@ export abstract class Client implements ConnectionHandler, WriterOwner {
 
   /** Sends the protocol's message telling the client of a server-side subscription. */
   protected abstract sendSubscribeNotice(p: PreparedSubscription, data: string | null): void;
-  /** Sends the protocol's message telling the client the server unsubscribed it. */
-  protected abstract sendUnsubscribeNotice(channel: string): void;
+  /** Sends the protocol's message telling the client the server unsubscribed it, and why. */
+  protected abstract sendUnsubscribeNotice(channel: string, why: DisconnectReason): void;
 
   /** Leaves a channel; false when not subscribed. */
   protected unsubscribeChannel(channel: string): boolean {
     const p = this.subs.get(channel);
     if (p === undefined) return false;
     this.subs.delete(channel);
+    this.clearSubscriptionExpiry(channel);
     this.ctx.hub.remove(channel, this);
     if (p?.ns.presence) this.removePresence(channel);
     // Join went to everyone, this client included, once active; leave goes to those who stay.

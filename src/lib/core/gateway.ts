@@ -11,6 +11,8 @@ import type { GatewayOptions } from './options.js';
 import { MemoryPresence, type PresenceStore } from './presence.js';
 import { decodeControl } from './control.js';
 import { UserIndex } from './users.js';
+import { ConnectionRate } from './connection-rate.js';
+import type { AppProxy } from './proxy.js';
 import { silentLogger, type Logger } from './logger.js';
 import { GatewayStats } from './stats.js';
 import type {
@@ -46,6 +48,8 @@ export interface GatewayDeps {
   readonly verifier?: TokenVerifier | null;
   /** Where presence is kept (the composition root picks it); default: this process's memory. */
   readonly presence?: PresenceStore;
+  /** The application's backend, for the configured proxies (core/proxy.ts); none: nothing is proxied. */
+  readonly proxy?: AppProxy | null;
 }
 
 /**
@@ -65,6 +69,7 @@ export class Gateway implements ConnectionAcceptor, BrokerEventHandler, ClientCo
   readonly stats = new GatewayStats();
   readonly presence: PresenceStore;
   readonly verifier: TokenVerifier | null;
+  readonly proxy: AppProxy | null;
   readonly version = VERSION;
   readonly nodeId = randomBytes(4).toString('hex');
   readonly broker: Broker;
@@ -74,6 +79,8 @@ export class Gateway implements ConnectionAcceptor, BrokerEventHandler, ClientCo
   private readonly clients = new Set<Client>();
   private readonly perIp = new Map<string, number>();
   private readonly users = new UserIndex();
+  /** New connections per address (connectionRatePerIp); null when off. */
+  private readonly connectionRate: ConnectionRate | null;
   /** The server API (publish, history, presence, disconnect, info, …): the one place it lives. */
   readonly api: ServerApi;
   private pingTimer: TimerHandle | null = null;
@@ -97,6 +104,11 @@ export class Gateway implements ConnectionAcceptor, BrokerEventHandler, ClientCo
     this.recoveryBudget = new RecoveryBudget(opts.recovery, this.clock);
     this.recoverySlots = new RecoverySlots(opts.recovery);
     this.verifier = deps.verifier ?? null;
+    this.proxy = deps.proxy ?? null;
+    this.connectionRate =
+      opts.connectionRatePerIp > 0
+        ? new ConnectionRate(opts.connectionRatePerIp, opts.connectionBurstPerIp, () => this.clock.monotonic())
+        : null;
     this.api = new ServerApi({
       broker: this.broker,
       rules: this.rules,
@@ -199,7 +211,23 @@ export class Gateway implements ConnectionAcceptor, BrokerEventHandler, ClientCo
     } else if (!this.originAllowed(info.origin)) {
       return this.reject('origin', 403, 'origin not allowed');
     }
+    // Last: only a connection otherwise admitted draws on its address's rate.
+    const waitMs = this.connectionRate?.take(info.ip) ?? 0;
+    if (waitMs > 0) {
+      return this.reject('connection_rate', 429, 'too many new connections from this address', Math.max(1, Math.ceil(waitMs / 1000)));
+    }
     return { ok: true };
+  }
+
+  /**
+   * Whether `user` already holds `maxConnectionsPerUser` connections on this process (anonymous
+   * ones never count); counted when so, and the caller closes the new connection with 3504.
+   */
+  userConnectionLimitReached(user: string): boolean {
+    const limit = this.opts.maxConnectionsPerUser;
+    if (limit === 0 || user === '' || this.users.count(user) < limit) return false;
+    this.stats.rejected.max_connections_per_user++;
+    return true;
   }
 
   /** An Origin the options allow (any when `allowedOrigins` is empty). */
@@ -208,8 +236,10 @@ export class Gateway implements ConnectionAcceptor, BrokerEventHandler, ClientCo
     return allowed.length === 0 || allowed.some((a) => sameOrigin(a, origin));
   }
 
-  private reject(reason: keyof GatewayStats['rejected'], status: number, message: string): Admission {
+  /** `retryAfterSeconds`: when the refusal itself knows (the address's rate); else a jittered hint for 503/429. */
+  private reject(reason: keyof GatewayStats['rejected'], status: number, message: string, retryAfterSeconds?: number): Admission {
     this.stats.rejected[reason]++;
+    if (retryAfterSeconds !== undefined) return { ok: false, status, reason: message, retryAfterSeconds };
     // Over capacity or draining: when to try again, jittered so refused clients spread out.
     if (status === 503 || status === 429)
       return { ok: false, status, reason: message, retryAfterSeconds: suggestRetryAfterSeconds(this.opts.reconnect) };
@@ -218,11 +248,16 @@ export class Gateway implements ConnectionAcceptor, BrokerEventHandler, ClientCo
 
   accept(conn: TransportConnection, info: ConnectionInfo): ConnectionHandler {
     if (info.protocol === 'centrifuge') {
-      const client = new CentrifugeClient(this, conn, info.ip, info.binary === true, info.session);
+      const client = new CentrifugeClient(this, conn, info.ip, info.binary === true, info.session, info.uni);
+      client.transportName = info.transport ?? 'websocket';
+      if (info.headers) client.requestHeaders = info.headers;
+      if (info.connectRequest !== undefined) client.onMessage(Buffer.from(info.connectRequest), false);
       this.register(client, info.ip, 'centrifuge');
       return client;
     }
     const client = new OdinClient(this, conn, info.ip);
+    client.transportName = 'odin';
+    if (info.headers) client.requestHeaders = info.headers;
     this.register(client, info.ip, 'odin');
     if (info.token !== undefined) this.authenticateOdin(client, info.token);
     else if (this.opts.allowAnonymous) client.start('', 0);
@@ -244,10 +279,14 @@ export class Gateway implements ConnectionAcceptor, BrokerEventHandler, ClientCo
       return;
     }
     this.verifier.verify(token).then(
-      (c) => client.start(c.user, c.exp),
-      (err: unknown) =>
+      (c) => (this.userConnectionLimitReached(c.user) ? client.disconnect(Disconnect.ConnectionLimit) : client.start(c.user, c.exp)),
+      (err: unknown) => {
+        const code = err instanceof TokenError ? err.code : 'invalid';
+        this.stats.tokenRefusals[code]++;
+        this.log.info({ client: client.id, reason: code, err }, 'connection token refused');
         // Terminal either way: retrying with the same token cannot succeed (no refresh in Odin).
-        client.disconnect(err instanceof TokenError && err.code === 'expired' ? Disconnect.TokenExpired : Disconnect.InvalidToken),
+        client.disconnect(code === 'expired' ? Disconnect.TokenExpired : Disconnect.InvalidToken);
+      },
     );
   }
 

@@ -10,13 +10,14 @@ import {
   encodePush,
   PROTO_CENTRIFUGE,
   PROTO_CENTRIFUGE_PROTOBUF,
+  PROTO_CENTRIFUGE_UNI,
   PROTO_ODIN,
   type ClientInfo,
   type ProtocolId,
 } from '../protocol/push.js';
 import { DeltaPatches, type Patch } from './delta.js';
 import { encodeOdinFresh, encodeOdinStale } from '../protocol/odin.js';
-import { JSON_CODEC, PROTOBUF_CODEC } from '../protocol/centrifuge-codec.js';
+import { JSON_CODEC, PROTOBUF_CODEC, UNI_JSON_CODEC } from '../protocol/centrifuge-codec.js';
 import { filterKey, matchTags, type FilterNode } from '../protocol/tags-filter.js';
 import { CadenceGroup } from './cadence.js';
 
@@ -59,6 +60,8 @@ export class PubFrames {
   odinByPrev: Map<number, PreparedFrame> | undefined;
   cent: PreparedFrame | undefined;
   centPb: PreparedFrame | undefined;
+  /** Unidirectional Centrifugo (uni_*) push. */
+  uni: PreparedFrame | undefined;
   /** JSON delta subscriptions' whole payload (as a string). */
   centFull: PreparedFrame | undefined;
   private patches: DeltaPatches | undefined;
@@ -150,6 +153,8 @@ export class Hub<M extends object = object> {
   private readonly sendCadenceBound = (g: CadenceGroup<Membership>, pub: Publication): void => this.sendCadence(g, pub);
   /** Distinct tags filters in use, by key; each is released with its last membership. */
   private readonly filters = new Map<string, SharedFilter>();
+  /** Unidirectional publication frames → their publication (publicationOf). */
+  private readonly framePositions = new WeakMap<PreparedFrame, Publication>();
 
   constructor(
     private readonly broker: Broker,
@@ -383,6 +388,7 @@ export class Hub<M extends object = object> {
       m.lastEpoch = pub.epoch;
     }
     if (m.protocol === PROTO_ODIN) return this.odinFrame(f, prev);
+    if (m.protocol === PROTO_CENTRIFUGE_UNI) return (f.uni ??= this.prepare(PROTO_CENTRIFUGE_UNI, f.pub));
     const pb = m.protocol === PROTO_CENTRIFUGE_PROTOBUF;
     if (m.delta) {
       const base = m.base;
@@ -435,7 +441,18 @@ export class Hub<M extends object = object> {
 
   prepare(proto: ProtocolId, pub: Publication): PreparedFrame {
     const e = encodePush(proto, pub);
-    return typeof e === 'string' ? this.transport.prepare(Buffer.from(e)) : this.transport.prepare(e, true);
+    const frame = typeof e === 'string' ? this.transport.prepare(Buffer.from(e)) : this.transport.prepare(e, true);
+    if (proto === PROTO_CENTRIFUGE_UNI && pub.offset > 0) this.framePositions.set(frame, pub);
+    return frame;
+  }
+
+  /**
+   * The publication a unidirectional frame carries (its channel, offset and epoch), for the
+   * uni_sse stream's event ids (`Last-Event-ID`); undefined for any other frame. Kept weakly:
+   * gone with the frame.
+   */
+  publicationOf(frame: PreparedFrame): Publication | undefined {
+    return this.framePositions.get(frame);
   }
 
   /** Frames an encoded message: binary for protobuf connections, text otherwise. */
@@ -452,9 +469,11 @@ export class Hub<M extends object = object> {
     if (!e) return;
     let json: PreparedFrame | undefined;
     let pb: PreparedFrame | undefined;
+    let uni: PreparedFrame | undefined;
     for (const m of e.members.values()) {
       if (m.buffer !== null || m.protocol === PROTO_ODIN) continue;
       if (m.protocol === PROTO_CENTRIFUGE) m.writer.enqueue((json ??= this.transport.prepare(encode(PROTO_CENTRIFUGE))));
+      else if (m.protocol === PROTO_CENTRIFUGE_UNI) m.writer.enqueue((uni ??= this.transport.prepare(encode(PROTO_CENTRIFUGE_UNI))));
       else m.writer.enqueue((pb ??= this.transport.prepare(encode(PROTO_CENTRIFUGE_PROTOBUF), true)));
     }
   }
@@ -472,7 +491,7 @@ function advanceHead(s: SourceEntry, p: StreamPosition): void {
 /** Queues a join (or leave) push for the channel's Centrifugo-protocol members on this node. */
 export function pushJoinLeave(hub: Hub, channel: string, info: ClientInfo, join: boolean): void {
   hub.pushToCentrifugeMembers(channel, (proto) => {
-    const codec = proto === PROTO_CENTRIFUGE_PROTOBUF ? PROTOBUF_CODEC : JSON_CODEC;
+    const codec = proto === PROTO_CENTRIFUGE_PROTOBUF ? PROTOBUF_CODEC : proto === PROTO_CENTRIFUGE_UNI ? UNI_JSON_CODEC : JSON_CODEC;
     return join ? codec.joinPush(channel, info) : codec.leavePush(channel, info);
   });
 }

@@ -11,6 +11,12 @@ import { DELTA_TYPES } from '../protocol/centrifuge-params.js';
 export const DEFAULT_MAX_CONNECTIONS = 19_000;
 /** Connections from one IP address; over it the upgrade gets HTTP 429. 0 = no limit. */
 export const DEFAULT_MAX_CONNECTIONS_PER_IP = 0;
+/** Authenticated connections of one user on this process; over it the new one is closed with 3504. 0 = no limit. */
+export const DEFAULT_MAX_CONNECTIONS_PER_USER = 0;
+/** New connections per second from one IP address (token bucket refill); 0 = no limit. */
+export const DEFAULT_CONNECTION_RATE_PER_IP = 0;
+/** New connections one IP address may open at once before the rate applies (bucket size). */
+export const DEFAULT_CONNECTION_BURST_PER_IP = 20;
 /** Largest client frame, bytes; larger frames close the connection with 1009. */
 export const DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024;
 export const DEFAULT_MAX_CHANNELS_PER_CONNECTION = 128;
@@ -74,6 +80,33 @@ export const DEFAULT_RECOVERY_MAX_WAITING = 4096;
 export const DEFAULT_RECONNECT_MIN_DELAY_MS = 500;
 export const DEFAULT_RECONNECT_MAX_DELAY_MS = 5_000;
 export const MAX_WRITE_DELAY_MS = 1000;
+/** Longest wait for the application's answer to a proxy request, ms (then refused: 100, temporary). */
+export const DEFAULT_PROXY_TIMEOUT_MS = 1_000;
+
+/** One of Centrifugo's proxies (proxy.connect|subscribe|publish|refresh): where, how long, which client headers go along. */
+const proxyEndpointSchema = z
+  .object({
+    /** http(s) URL the JSON request is POSTed to; '' = not proxied. */
+    url: z.union([z.literal(''), z.url({ protocol: /^https?$/ })]).default(''),
+    timeoutMs: z.number().int().min(1).max(60_000).default(DEFAULT_PROXY_TIMEOUT_MS),
+    /** Names of the client's request headers passed to the backend (e.g. cookie, authorization). */
+    headers: z
+      .array(z.string().regex(/^[A-Za-z0-9-]+$/))
+      .max(32)
+      .default([])
+      .transform((h) => h.map((n) => n.toLowerCase())),
+  })
+  .strict()
+  .default({ url: '', timeoutMs: DEFAULT_PROXY_TIMEOUT_MS, headers: [] });
+/**
+ * Grace after a subscription token's grant ends before the subscription is ended (unsubscribe
+ * 2501, "subscription expired"), ms: time for the client's `sub_refresh` with a new token to
+ * arrive. Centrifugo's `ClientExpiredSubCloseDelay` (25 s).
+ */
+export const DEFAULT_EXPIRED_SUB_CLOSE_DELAY_MS = 25_000;
+/** A JWKS endpoint (tokenJwksUrl): longest fetch, ms; and no refetch within this long of the last one, ms (jose's defaults). */
+export const DEFAULT_JWKS_TIMEOUT_MS = 5_000;
+export const DEFAULT_JWKS_COOLDOWN_MS = 30_000;
 /**
  * Node-wide bounds (limits.*), each refused with a counted code (docs/reliability.md,
  * "Resource bounds"):
@@ -107,8 +140,12 @@ const namespaceSchema = z
     name: z.string().min(1),
     /** Regular expression a channel must match in full. */
     pattern: z.string().min(1),
-    /** Who may subscribe: anyone (`anonymous`) or only connections with a user (`authenticated`). */
-    subscribe: z.enum(['anonymous', 'authenticated']).default('anonymous'),
+    /**
+     * Who may subscribe: anyone (`anonymous`), only connections with a user (`authenticated`), or
+     * only with a subscription token for the channel (`token`; no token: 103). A valid
+     * subscription token grants its channel in any namespace.
+     */
+    subscribe: z.enum(['anonymous', 'authenticated', 'token']).default('anonymous'),
     /** The last dot-separated token of the channel must be the connection's user id. */
     userChannel: z.boolean().default(false),
     /** Clients may publish into the channel (server API publishing is always allowed). */
@@ -129,6 +166,10 @@ const namespaceSchema = z
      * still queued in the connection's write window are conflated (see client.writeDelayMs).
      */
     conflation: z.enum(['none', 'latest']).default('none'),
+    /** Ask the application (`proxy.subscribe`) whether a client may subscribe without a subscription token. */
+    proxySubscribe: z.boolean().default(false),
+    /** Ask the application (`proxy.publish`) whether a client publish goes on (it decides instead of `publish`). */
+    proxyPublish: z.boolean().default(false),
     /**
      * `stream` (default): a subscriber recovers from the position it sends, else starts live.
      * `cache` (Centrifugo's cache recovery mode with `auto_cache_recover`): a subscriber with no
@@ -214,12 +255,39 @@ export const gatewayOptionsSchema = z
     tokenHmacSecret: z.string().default(''),
     /** PEM public key (RSA, EC or Ed25519) for asymmetric tokens. */
     tokenPublicKey: z.string().default(''),
+    /**
+     * A JWKS endpoint (an identity provider's keys, chosen by `kid`): fetched at first use,
+     * cached, fetched again for an unknown `kid` at most once per `tokenJwksCooldownMs`. When set
+     * it is the only source of keys (no HMAC secret or PEM key beside it).
+     */
+    tokenJwksUrl: z.union([z.literal(''), z.url({ protocol: /^https?$/ })]).default(''),
+    tokenJwksTimeoutMs: z.number().int().min(1).default(DEFAULT_JWKS_TIMEOUT_MS),
+    tokenJwksCooldownMs: z.number().int().min(0).default(DEFAULT_JWKS_COOLDOWN_MS),
+    /** Tokens' `aud` must contain this (connection and subscription tokens). */
+    tokenAudience: z.string().default(''),
+    /** Some `aud` must match this regular expression (unanchored, as Centrifugo's). */
+    tokenAudienceRegex: z.string().default(''),
+    /** Tokens' `iss` must equal this. */
+    tokenIssuer: z.string().default(''),
+    /** `iss` must match this regular expression (unanchored, as Centrifugo's). */
+    tokenIssuerRegex: z.string().default(''),
     /** Allowed Origin values, exact (scheme://host[:port]). Empty: any origin. */
     allowedOrigins: z.array(z.string().url()).default([]),
+    /**
+     * Serve Centrifugo's unidirectional transports (`/connection/uni_websocket`, `uni_sse`,
+     * `uni_http_stream`): clients without an SDK (curl, EventSource, a plain WebSocket) send a
+     * connect request and only receive pushes.
+     */
+    uniTransports: z.boolean().default(false),
     /** Accept upgrades without an Origin header (non-browser clients). */
     allowMissingOrigin: z.boolean().default(true),
     maxConnections: z.number().int().min(1).default(DEFAULT_MAX_CONNECTIONS),
     maxConnectionsPerIp: z.number().int().min(0).default(DEFAULT_MAX_CONNECTIONS_PER_IP),
+    /** Per user id, per process (anonymous connections are not counted); the connection over it is closed with 3504. */
+    maxConnectionsPerUser: z.number().int().min(0).default(DEFAULT_MAX_CONNECTIONS_PER_USER),
+    /** New connections per second per IP address; past the burst the upgrade gets HTTP 429 with Retry-After. 0: off. */
+    connectionRatePerIp: z.number().min(0).default(DEFAULT_CONNECTION_RATE_PER_IP),
+    connectionBurstPerIp: z.number().int().min(1).default(DEFAULT_CONNECTION_BURST_PER_IP),
     maxMessageBytes: z
       .number()
       .int()
@@ -265,12 +333,23 @@ export const gatewayOptionsSchema = z
       })
       .strict()
       .default({ minDelayMs: DEFAULT_RECONNECT_MIN_DELAY_MS, maxDelayMs: DEFAULT_RECONNECT_MAX_DELAY_MS }),
+    /** Centrifugo's proxies to the application, over HTTP (docs/protocol.md, "Proxies"). */
+    proxy: z
+      .object({ connect: proxyEndpointSchema, subscribe: proxyEndpointSchema, publish: proxyEndpointSchema, refresh: proxyEndpointSchema })
+      .strict()
+      .default({
+        connect: { url: '', timeoutMs: DEFAULT_PROXY_TIMEOUT_MS, headers: [] },
+        subscribe: { url: '', timeoutMs: DEFAULT_PROXY_TIMEOUT_MS, headers: [] },
+        publish: { url: '', timeoutMs: DEFAULT_PROXY_TIMEOUT_MS, headers: [] },
+        refresh: { url: '', timeoutMs: DEFAULT_PROXY_TIMEOUT_MS, headers: [] },
+      }),
     client: z
       .object({
         writeDelayMs: z.number().int().min(0).max(MAX_WRITE_DELAY_MS).default(DEFAULT_WRITE_DELAY_MS),
+        expiredSubCloseDelayMs: z.number().int().min(0).default(DEFAULT_EXPIRED_SUB_CLOSE_DELAY_MS),
       })
       .strict()
-      .default({ writeDelayMs: DEFAULT_WRITE_DELAY_MS }),
+      .default({ writeDelayMs: DEFAULT_WRITE_DELAY_MS, expiredSubCloseDelayMs: DEFAULT_EXPIRED_SUB_CLOSE_DELAY_MS }),
     limits: z
       .object({
         maxChannels: z.number().int().min(1).default(DEFAULT_MAX_CHANNELS),
@@ -309,6 +388,26 @@ export const gatewayOptionsSchema = z
     }
     if (o.pongTimeoutMs >= o.pingIntervalMs) {
       ctx.addIssue({ code: 'custom', path: ['pongTimeoutMs'], message: `must be less than pingIntervalMs (${o.pingIntervalMs})` });
+    }
+    if (o.tokenAudience !== '' && o.tokenAudienceRegex !== '') {
+      ctx.addIssue({ code: 'custom', path: ['tokenAudienceRegex'], message: 'set tokenAudience or tokenAudienceRegex, not both' });
+    }
+    if (o.tokenIssuer !== '' && o.tokenIssuerRegex !== '') {
+      ctx.addIssue({ code: 'custom', path: ['tokenIssuerRegex'], message: 'set tokenIssuer or tokenIssuerRegex, not both' });
+    }
+    if (o.tokenJwksUrl !== '' && (o.tokenHmacSecret !== '' || o.tokenPublicKey !== '')) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['tokenJwksUrl'],
+        message: 'a JWKS endpoint is the only source of keys: unset tokenHmacSecret and tokenPublicKey',
+      });
+    }
+    for (const key of ['tokenAudienceRegex', 'tokenIssuerRegex'] as const) {
+      try {
+        new RegExp(o[key]);
+      } catch (e) {
+        ctx.addIssue({ code: 'custom', path: [key], message: `invalid regular expression: ${(e as Error).message}` });
+      }
     }
     o.namespaces.forEach((ns, i) => {
       try {
@@ -382,6 +481,7 @@ export function resolveGatewayOptions(input: unknown = {}): GatewayOptions {
   Object.freeze(o.client);
   Object.freeze(o.recovery);
   Object.freeze(o.reconnect);
+  Object.freeze(o.proxy);
   Object.freeze(o.limits);
   Object.freeze(o.api);
   for (const ns of o.namespaces) Object.freeze(ns);

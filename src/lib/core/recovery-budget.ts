@@ -5,6 +5,7 @@
  * A recovery is admitted while the buckets are not empty and charged its real size afterwards
  * (possibly overdrawing: the next ones wait for the refill), so a refusal costs no history read.
  */
+import { TokenBucket } from './token-bucket.js';
 import type { Clock } from './clock.js';
 /**
  * What the budget charges per recovered publication beside its payload bytes: a recovery's CPU
@@ -19,39 +20,19 @@ export interface RecoveryBudgetOptions {
   readonly anonymousShare: number;
 }
 
-class Bucket {
-  private tokens: number;
-  private last: number;
-  constructor(
-    private readonly rate: number,
-    now: number,
-  ) {
-    this.tokens = rate;
-    this.last = now;
-  }
-  refill(now: number): void {
-    this.tokens = Math.min(this.rate, this.tokens + ((now - this.last) * this.rate) / 1000);
-    this.last = now;
-  }
-  get available(): boolean {
-    return this.tokens > 0;
-  }
-  take(n: number): void {
-    this.tokens -= n;
-  }
-}
-
 export class RecoveryBudget {
-  private readonly all: Bucket;
-  private readonly anonymous: Bucket;
+  private readonly all: TokenBucket;
+  private readonly anonymous: TokenBucket;
 
   constructor(
     opts: RecoveryBudgetOptions,
     private readonly clock: Clock,
   ) {
     const t = clock.monotonic();
-    this.all = new Bucket(opts.bytesPerSecond, t);
-    this.anonymous = new Bucket(opts.bytesPerSecond * opts.anonymousShare, t);
+    // Burst: one second's worth.
+    this.all = new TokenBucket(opts.bytesPerSecond, opts.bytesPerSecond, t);
+    const anonymousRate = opts.bytesPerSecond * opts.anonymousShare;
+    this.anonymous = new TokenBucket(anonymousRate, anonymousRate, t);
   }
 
   /** Whether a recovery may start now. */

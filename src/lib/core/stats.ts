@@ -2,7 +2,11 @@
  * Plain counters kept by core on the hot path (a number increment, no library call). The app's
  * Prometheus registry reads them at scrape time, so the hot path never touches prom-client.
  */
-export type RejectReason = 'max_connections' | 'max_connections_per_ip' | 'origin' | 'draining' | 'bad_path';
+export type RejectReason =
+  'max_connections' | 'max_connections_per_ip' | 'connection_rate' | 'max_connections_per_user' | 'origin' | 'draining' | 'bad_path';
+
+/** Why a connection or subscription token was refused (`ws_token_refusals_total{reason}`). */
+export type TokenRefusal = 'invalid' | 'expired' | 'unavailable' | 'mismatch';
 
 /** Secrets refused, by surface and why: wrong, or any (the right one too) while the address was blocked. */
 export interface AuthRefusals {
@@ -53,12 +57,27 @@ export class GatewayStats {
     api_pattern_steps: 0,
   };
   slowDisconnects = 0;
+  /** Tokens refused, by reason (`mismatch`: a subscription token for another channel, user or client). */
+  tokenRefusals: Record<TokenRefusal, number> = { invalid: 0, expired: 0, unavailable: 0, mismatch: 0 };
+  /** Proxy requests to the application, by kind and outcome (`ws_proxy_requests_total`). */
+  proxyRequests = new Map<string, number>();
+  /** Subscriptions ended because their token's grant ran out (unsubscribe 2501). */
+  subscriptionsExpired = 0;
   /** Publications replaced in a queue by a newer one of the same channel (keep-latest conflation). */
   conflated = 0;
   /** Deliveries to Fossil delta subscriptions: as a patch, and whole (first, or a patch not smaller). */
   deltaPatches = 0;
   deltaFull = 0;
-  rejected: Record<RejectReason, number> = { max_connections: 0, max_connections_per_ip: 0, origin: 0, draining: 0, bad_path: 0 };
+  /** Connections refused, by reason: at upgrade, or (`max_connections_per_user`) once the token named the user (3504). */
+  rejected: Record<RejectReason, number> = {
+    max_connections: 0,
+    max_connections_per_ip: 0,
+    connection_rate: 0,
+    max_connections_per_user: 0,
+    origin: 0,
+    draining: 0,
+    bad_path: 0,
+  };
   disconnects = new Map<number, number>();
   commandErrors = new Map<number, number>();
   /** Called with the publish-to-flush latency of each publication fanned out, seconds. */
@@ -66,6 +85,11 @@ export class GatewayStats {
 
   countDisconnect(code: number): void {
     this.disconnects.set(code, (this.disconnects.get(code) ?? 0) + 1);
+  }
+
+  countProxy(kind: string, outcome: string): void {
+    const key = `${kind}:${outcome}`;
+    this.proxyRequests.set(key, (this.proxyRequests.get(key) ?? 0) + 1);
   }
 
   countCommandError(code: number): void {

@@ -58,7 +58,21 @@ export interface ConnectionInfo {
    * its later commands quote at the emulation endpoint; the connect reply carries it.
    */
   readonly session?: string;
+  /**
+   * A unidirectional transport (Centrifugo's uni_websocket, uni_sse, uni_http_stream): the first
+   * message is the connect request, the server only pushes. `websocket`: liveness by WebSocket
+   * pings; `stream`: an HTTP response (a dead peer shows as a closed socket or a full queue).
+   */
+  readonly uni?: UniMode;
+  /** uni_websocket: the connect request from the `cf_connect` query parameter (else the first message is it). */
+  readonly connectRequest?: string;
+  /** Centrifugo's name of the transport, as proxy requests carry it (default `websocket`). */
+  readonly transport?: string;
+  /** The request headers the proxies pass on (`proxy.*.headers`, lower-case names), taken at upgrade. */
+  readonly headers?: Readonly<Record<string, string>>;
 }
+
+export type UniMode = 'websocket' | 'stream';
 
 /** Open sockets no client holds (half-sent handshakes, HTTP requests, ended streams still open). */
 export interface Waiting {

@@ -31,6 +31,11 @@ export class UserIndex {
     if (set.size === 0) this.byUser.delete(client.user);
   }
 
+  /** How many connections the user has here. */
+  count(user: string): number {
+    return this.byUser.get(user)?.size ?? 0;
+  }
+
   /** The user's connections here; with `client` (non-empty) only that one. */
   of(user: string, client?: string): Client[] {
     const set = this.byUser.get(user);

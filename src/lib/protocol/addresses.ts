@@ -10,6 +10,9 @@ export const WS_PATH = Object.freeze({
   centrifuge: '/connection/websocket',
 } as const);
 
+/** Centrifugo's unidirectional WebSocket (served with `uniTransports: true`): the server only pushes. */
+export const UNI_WS_PATH = '/connection/uni_websocket';
+
 /**
  * The reserved channels of the `_odin` namespace (docs/dashboard.md): every gateway process
  * publishes its stats row to `_odin.stats`; `odin-ws loadtest --report-to` publishes its progress

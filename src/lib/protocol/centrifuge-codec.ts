@@ -10,6 +10,7 @@ import {
   encodeHistoryReply,
   encodePublicationPush,
   encodeReply,
+  encodeUniPublicationPush,
   encodeSubscribeResult,
   parseCentrifugeFrame,
   type CentrifugeFrameItem,
@@ -31,6 +32,7 @@ import {
   pbRefreshReply,
   pbSubscribePush,
   pbSubscribeReply,
+  pbSubRefreshReply,
   pbUnsubscribePush,
   type ConnectFields,
   type SubscribeFields,
@@ -54,6 +56,7 @@ export interface CentrifugeCodec {
   /** A client-side refresh's reply: `expires` and `ttl` only, as Centrifugo's. */
   refresh(id: number, r: { expires: boolean; ttl: number }): Uint8Array;
   subscribe(id: number, s: SubscribeFields): Uint8Array;
+  subRefresh(id: number, r: { expires: boolean; ttl: number }): Uint8Array;
   empty(id: number, method: 'unsubscribe' | 'publish'): Uint8Array;
   history(id: number, pubs: readonly CentrifugePublicationFields[], epoch: string, offset: number): Uint8Array;
   presence(id: number, presence: Readonly<Record<string, ClientInfoFields>>): Uint8Array;
@@ -76,6 +79,7 @@ function jsonSubscribeResult(s: SubscribeFields): string {
     publications: s.publications,
     ...(s.data !== null ? { data: s.data } : {}),
     ...(s.delta ? { delta: true } : {}),
+    ...(s.ttl !== undefined ? { ttl: s.ttl } : {}),
     ...(s.publicationJson ? { publicationJson: s.publicationJson } : {}),
   });
 }
@@ -101,6 +105,7 @@ export const JSON_CODEC: CentrifugeCodec = {
   },
   refresh: (id, r) => b(encodeReply(id, 'refresh', r)),
   subscribe: (id, s) => b('{"id":' + id + ',"subscribe":' + jsonSubscribeResult(s) + '}'),
+  subRefresh: (id, r) => b(encodeReply(id, 'sub_refresh', r.expires ? r : {})),
   empty: (id, method) => b(encodeReply(id, method, {})),
   history: (id, pubs, epoch, offset) => b(encodeHistoryReply(id, pubs, { offset, epoch })),
   presence: (id, presence) => b(encodeReply(id, 'presence', { presence })),
@@ -125,6 +130,7 @@ export const PROTOBUF_CODEC: CentrifugeCodec = {
   connect: pbConnectReply,
   refresh: pbRefreshReply,
   subscribe: pbSubscribeReply,
+  subRefresh: pbSubRefreshReply,
   empty: pbEmptyReply,
   history: pbHistoryReply,
   presence: pbPresenceReply,
@@ -136,4 +142,33 @@ export const PROTOBUF_CODEC: CentrifugeCodec = {
   leavePush: pbLeavePush,
   disconnectPush: pbDisconnectPush,
   ping: PB_PING,
+};
+
+const PUSH_PREFIX = Buffer.from('{"push":');
+
+/** The Push inside `{"push":…}` (a view, no copy). */
+function unwrapPush(bytes: Uint8Array): Uint8Array {
+  const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return b.subarray(0, PUSH_PREFIX.length).equals(PUSH_PREFIX) ? b.subarray(PUSH_PREFIX.length, b.length - 1) : b;
+}
+
+/**
+ * Centrifugo's unidirectional transports (uni_websocket, uni_sse, uni_http_stream), JSON: the
+ * server only pushes, each message a bare Push object — `{"connect":{…}}` first (the connect
+ * result, with `subs`), then `{"channel":…,"pub":{…}}`, `{"channel":…,"unsubscribe":{…}}`,
+ * `{"disconnect":{…}}`, and `{}` as the ping. The client sends no commands.
+ */
+export const UNI_JSON_CODEC: CentrifugeCodec = {
+  ...JSON_CODEC,
+  connect(id, c) {
+    const reply = Buffer.from(JSON_CODEC.connect(id, c));
+    // {"id":N,"connect":{…}} → {"connect":{…}}
+    return Buffer.concat([Buffer.from('{'), reply.subarray(reply.indexOf(',"connect":') + 1)]);
+  },
+  publicationPush: (channel, p) => b(encodeUniPublicationPush(channel, p)),
+  subscribePush: (channel, s) => unwrapPush(JSON_CODEC.subscribePush(channel, s)),
+  unsubscribePush: (channel, code, reason) => unwrapPush(JSON_CODEC.unsubscribePush(channel, code, reason)),
+  joinPush: (channel, info) => unwrapPush(JSON_CODEC.joinPush(channel, info)),
+  leavePush: (channel, info) => unwrapPush(JSON_CODEC.leavePush(channel, info)),
+  disconnectPush: (code, reason, reconnect) => unwrapPush(JSON_CODEC.disconnectPush(code, reason, reconnect)),
 };

@@ -24,6 +24,15 @@ export interface TokenParams {
 export interface ConnectParams extends TokenParams {
   /** Positions to recover server-side subscriptions from (`subs` with `recover: true`). */
   readonly subs: Readonly<Record<string, StreamPosition>>;
+  /**
+   * Every `subs` entry: on a unidirectional transport, the channels the client asks to be
+   * subscribed to (each with its own subscription `token` and recovery position, if any).
+   */
+  readonly requested: Readonly<Record<string, { readonly since: StreamPosition | null; readonly token: string | null }>>;
+  /** The connect `data` as JSON text (what a connect proxy is given), or null. */
+  readonly data: string | null;
+  readonly name: string;
+  readonly version: string;
 }
 export interface ChannelParams {
   readonly channel: string;
@@ -37,6 +46,12 @@ export interface SubscribeParams extends ChannelParams {
   readonly tagsFilter: FilterNode | null;
   /** The delta compression asked for (`delta`, e.g. "fossil"); "" when none. */
   readonly delta: string;
+  /** A subscription token (JWT), or null when absent or empty. */
+  readonly token: string | null;
+}
+export interface SubRefreshParams extends ChannelParams {
+  /** The new subscription token; "" when absent (answered with 107, as Centrifugo does). */
+  readonly token: string;
 }
 export interface PublishParams extends ChannelParams {
   /** The payload: its JSON text exactly as the client sent it. */
@@ -56,7 +71,8 @@ export type TypedCentrifugeCommand =
   | { readonly id: number; readonly method: 'unsubscribe' | 'presence' | 'presence_stats'; readonly params: ChannelParams }
   | { readonly id: number; readonly method: 'publish'; readonly params: PublishParams }
   | { readonly id: number; readonly method: 'history'; readonly params: HistoryParams }
-  | { readonly id: number; readonly method: 'rpc' | 'sub_refresh' | 'send'; readonly params: Readonly<Record<string, unknown>> };
+  | { readonly id: number; readonly method: 'sub_refresh'; readonly params: SubRefreshParams }
+  | { readonly id: number; readonly method: 'rpc' | 'send'; readonly params: Readonly<Record<string, unknown>> };
 
 const CHANNEL_REQUIRED = 'channel required';
 
@@ -70,15 +86,39 @@ export function parseCentrifugeParams(cmd: CentrifugeCommand): TypedCentrifugeCo
   switch (cmd.method) {
     case 'connect': {
       const subs: Record<string, StreamPosition> = {};
+      const requested: Record<string, { since: StreamPosition | null; token: string | null }> = Object.create(null) as Record<
+        string,
+        { since: StreamPosition | null; token: string | null }
+      >;
       if (typeof p.subs === 'object' && p.subs !== null && !Array.isArray(p.subs)) {
         for (const [ch, s] of Object.entries(p.subs as Record<string, unknown>)) {
-          if (typeof s !== 'object' || s === null || (s as { recover?: unknown }).recover !== true) continue;
+          if (typeof s !== 'object' || s === null) continue;
+          const token = typeof (s as { token?: unknown }).token === 'string' ? (s as { token: string }).token : '';
+          if ((s as { recover?: unknown }).recover !== true) {
+            requested[ch] = { since: null, token: token === '' ? null : token };
+            continue;
+          }
           const pos = parseStreamPosition(s, `subs.${ch.slice(0, 64)}`, { zeroDefaults: true });
           if ('code' in pos) return pos;
           subs[ch] = pos;
+          requested[ch] = { since: pos, token: token === '' ? null : token };
         }
       }
-      return { id, method: 'connect', params: { token: typeof p.token === 'string' ? p.token : null, subs } };
+      const data = p.data === undefined ? null : payloadText(p.data);
+      if (p.data !== undefined && data === null)
+        return protocolError(ErrorCode.BadRequest, `data nests deeper than ${MAX_JSON_DEPTH} levels`);
+      return {
+        id,
+        method: 'connect',
+        params: {
+          token: typeof p.token === 'string' ? p.token : null,
+          subs,
+          requested,
+          data,
+          name: typeof p.name === 'string' ? p.name.slice(0, 64) : '',
+          version: typeof p.version === 'string' ? p.version.slice(0, 64) : '',
+        },
+      };
     }
     case 'refresh':
       return { id, method: cmd.method, params: { token: typeof p.token === 'string' ? p.token : null } };
@@ -95,7 +135,8 @@ export function parseCentrifugeParams(cmd: CentrifugeCommand): TypedCentrifugeCo
         tagsFilter = tf;
       }
       if (p.delta !== undefined && typeof p.delta !== 'string') return protocolError(ErrorCode.BadRequest, 'delta must be a string');
-      const base = { channel, flag: flag as number, tagsFilter, delta: p.delta ?? '' };
+      const token = typeof p.token === 'string' && p.token !== '' ? p.token : null;
+      const base = { channel, flag: flag as number, tagsFilter, delta: p.delta ?? '', token };
       if (p.recover !== true) return { id, method: 'subscribe', params: { ...base, since: null } };
       const since = parseStreamPosition(p, 'subscribe', { zeroDefaults: true });
       if ('code' in since) return since;
@@ -129,8 +170,12 @@ export function parseCentrifugeParams(cmd: CentrifugeCommand): TypedCentrifugeCo
       }
       return { id, method: 'history', params: { channel, limit: limit as number, since, reverse: p.reverse === true } };
     }
+    case 'sub_refresh': {
+      // An empty channel is Centrifugo's "bad request" disconnect; the client decides on it.
+      const channel = channelOf(p) ?? '';
+      return { id, method: 'sub_refresh', params: { channel, token: typeof p.token === 'string' ? p.token : '' } };
+    }
     case 'rpc':
-    case 'sub_refresh':
     case 'send':
       return { id, method: cmd.method, params: p };
   }

@@ -162,6 +162,8 @@ export interface SubscribeFields {
   readonly data: string | null;
   /** Fossil delta negotiated (publications are whole; later pushes may be patches). Default false. */
   readonly delta?: boolean;
+  /** Seconds until a subscription token's grant ends (`expires: true, ttl`); absent or 0: never. */
+  readonly ttl?: number;
   /**
    * The JSON object of a publication (JSON codec only): lets the caller hand in encodings it
    * keeps (core's RecoveryFrames) instead of encoding each again. Default: encoded here.
@@ -171,6 +173,10 @@ export interface SubscribeFields {
 
 function subscribeResultInit(s: SubscribeFields): SubscribeResultInit {
   const init: SubscribeResultInit = {};
+  if (s.ttl !== undefined && s.ttl > 0) {
+    init.expires = true;
+    init.ttl = s.ttl;
+  }
   if (s.recoverable) {
     init.recoverable = true;
     init.positioned = true;
@@ -226,6 +232,11 @@ export function pbConnectReply(id: number, c: ConnectFields): Uint8Array {
 
 export function pbRefreshReply(id: number, r: { expires: boolean; ttl: number }): Uint8Array {
   return reply({ id, refresh: r });
+}
+
+/** The `sub_refresh` reply: whether the subscription expires, and in how many seconds. */
+export function pbSubRefreshReply(id: number, r: { expires: boolean; ttl: number }): Uint8Array {
+  return reply({ id, subRefresh: r });
 }
 
 export function pbSubscribeReply(id: number, s: SubscribeFields): Uint8Array {

@@ -118,6 +118,8 @@ export interface CentrifugeSubscribeResult {
   readonly data?: string;
   /** Fossil delta negotiated: `delta: true`, and every payload travels as a JSON string. */
   readonly delta?: boolean;
+  /** Seconds until a subscription token's grant ends (`expires: true, ttl`). */
+  readonly ttl?: number;
   /** Each publication's JSON object, when the caller keeps them encoded (default: encoded here). */
   readonly publicationJson?: (p: CentrifugePublicationFields) => string;
 }
@@ -126,6 +128,7 @@ export interface CentrifugeSubscribeResult {
 /** A SubscribeResult object (also in a connect reply's `subs` and, without publications, a subscribe push). */
 export function encodeSubscribeResult(r: CentrifugeSubscribeResult): string {
   const parts: string[] = [];
+  if (r.ttl !== undefined && r.ttl > 0) parts.push('"expires":true', '"ttl":' + r.ttl);
   // Zero values are left out, as Centrifugo's encoder does (offset 0, recovered false).
   if (r.position) {
     parts.push('"recoverable":true', '"positioned":true');
@@ -209,7 +212,12 @@ export function encodeDeltaPublicationPush(channel: string, p: CentrifugePublica
 }
 
 export function encodePublicationPush(channel: string, p: CentrifugePublicationFields): string {
-  return '{"push":{"channel":' + JSON.stringify(channel) + ',"pub":' + encodePublicationObject(p) + '}}';
+  return '{"push":' + encodeUniPublicationPush(channel, p) + '}';
+}
+
+/** A publication push as the unidirectional transports send it: the Push itself, no `{"push":…}` around it. */
+export function encodeUniPublicationPush(channel: string, p: CentrifugePublicationFields): string {
+  return '{"channel":' + JSON.stringify(channel) + ',"pub":' + encodePublicationObject(p) + '}';
 }
 
 /** The server's ping: an empty object. */

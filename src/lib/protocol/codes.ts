@@ -154,6 +154,38 @@ export const Disconnect = {
   MessageSizeLimit: { code: 3508, reason: 'message size limit exceeded' },
 } as const satisfies Record<string, DisconnectReason>;
 
+/**
+ * A refused connect on a unidirectional transport (uni_websocket, uni_sse, uni_http_stream) has
+ * no reply to carry an error, so it becomes a disconnect: Centrifugo's table (103 → 3507, 109 and
+ * 110 → 3005, 111 → 3013), plus 101 → 3500 (no token where one is required) and any other code
+ * → 3501 bad request (Centrifugo: 3004, which would make a client retry what cannot succeed).
+ */
+export function uniDisconnectOf(err: ProtocolError): DisconnectReason {
+  switch (err.code) {
+    case ErrorCode.PermissionDenied:
+      return Disconnect.PermissionDenied;
+    case ErrorCode.TokenExpired:
+    case ErrorCode.Expired:
+      return Disconnect.Expired;
+    case ErrorCode.TooManyRequests:
+      return Disconnect.TooManyRequests;
+    case ErrorCode.Unauthorized:
+      return Disconnect.InvalidToken;
+    default:
+      return err.temporary === true ? Disconnect.TooManyRequests : Disconnect.BadRequest;
+  }
+}
+
+/**
+ * Why the server ended one subscription (Centrifugo's unsubscribe push codes, 2000-2999): below
+ * 2500 the client stays unsubscribed; from 2500 its SDK subscribes again (with a fresh token).
+ */
+export const Unsubscribe = {
+  Server: { code: 2000, reason: 'server unsubscribe' },
+  /** A subscription token's grant ended and no `sub_refresh` extended it in time. */
+  Expired: { code: 2501, reason: 'subscription expired' },
+} as const satisfies Record<string, DisconnectReason>;
+
 /** Application close codes a server API `disconnect` call may give (RFC 6455 private use starts at 4000). */
 export const DISCONNECT_CODE_MIN = 3000;
 export const DISCONNECT_CODE_MAX = 4999;

@@ -26,6 +26,8 @@ export type OdinCommand =
       snapshot: boolean;
       /** Only publications whose tags pass this filter (`"filter"`, Centrifugo's tags filter tree). */
       filter: FilterNode | null;
+      /** Subscription tokens by channel (`"tokens"`). */
+      tokens: Record<string, string>;
     }
   | { type: 'history'; params: OdinHistoryParams }
   | { type: 'unsubscribe'; channels: string[] }
@@ -89,7 +91,19 @@ export function parseOdinCommand(text: string): OdinParseResult {
     if (isProtocolError(f)) return { ok: false, code: f.code, message: f.message, type };
     filter = f;
   }
-  return { ok: true, command: { type, channels, positions, snapshot: d.snapshot === true, filter } };
+  // Subscription tokens by channel (docs/protocol.md, "Subscription tokens").
+  const tokens: Record<string, string> = Object.create(null) as Record<string, string>;
+  if (d.tokens !== undefined) {
+    if (typeof d.tokens !== 'object' || d.tokens === null || Array.isArray(d.tokens)) {
+      return { ok: false, code: ErrorCode.BadRequest, message: '"data.tokens" must be an object of channel → token', type };
+    }
+    for (const [ch, t] of Object.entries(d.tokens as Record<string, unknown>)) {
+      if (typeof t !== 'string')
+        return { ok: false, code: ErrorCode.BadRequest, message: `"data.tokens.${ch.slice(0, 64)}" must be a string`, type };
+      if (t !== '') tokens[ch] = t;
+    }
+  }
+  return { ok: true, command: { type, channels, positions, snapshot: d.snapshot === true, filter, tokens } };
 }
 
 /** `{"type":"history","data":{"channel","limit"?,"since"?,"reverse"?}}`. */
@@ -216,7 +230,9 @@ export function encodeSubscriptionAck(subscribed: OdinSubscribeResult[], count: 
   return JSON.stringify(ack);
 }
 
-export function encodeUnsubscriptionAck(unsubscribed: string[], count: number): string {
+/** `why`: the server ended the subscriptions (e.g. 2501 "subscription expired"); absent when the client asked. */
+export function encodeUnsubscriptionAck(unsubscribed: string[], count: number, why?: { code: number; reason: string }): string {
+  if (why !== undefined) return JSON.stringify({ type: 'unsubscription_ack', unsubscribed, count, code: why.code, reason: why.reason });
   return JSON.stringify({ type: 'unsubscription_ack', unsubscribed, count });
 }
 

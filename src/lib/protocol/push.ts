@@ -2,7 +2,7 @@
  * Publication pushes of both protocols, from one shape. The hub encodes each publication once
  * per protocol with `encodePush` and fans out the same bytes to every member.
  */
-import { encodeDeltaPublicationPush, encodePublicationPush } from './centrifuge.js';
+import { encodeDeltaPublicationPush, encodePublicationPush, encodeUniPublicationPush } from './centrifuge.js';
 import { pbDeltaPublicationPush, pbPublicationPush } from './centrifuge-protobuf.js';
 import { encodeOdinPublication, type OdinPublicationFields } from './odin.js';
 import { topLevelString } from './json-text.js';
@@ -12,7 +12,9 @@ export const PROTO_ODIN = 0;
 export const PROTO_CENTRIFUGE = 1;
 /** Centrifugo's protocol in protobuf (binary frames). */
 export const PROTO_CENTRIFUGE_PROTOBUF = 2;
-export type ProtocolId = typeof PROTO_ODIN | typeof PROTO_CENTRIFUGE | typeof PROTO_CENTRIFUGE_PROTOBUF;
+/** Centrifugo's unidirectional transports (uni_websocket, uni_sse, uni_http_stream), JSON: bare Push objects. */
+export const PROTO_CENTRIFUGE_UNI = 3;
+export type ProtocolId = typeof PROTO_ODIN | typeof PROTO_CENTRIFUGE | typeof PROTO_CENTRIFUGE_PROTOBUF | typeof PROTO_CENTRIFUGE_UNI;
 
 /** Information about the publisher, when a client (not the server API) published. */
 export interface ClientInfo {
@@ -55,6 +57,7 @@ export function odinEventType(pub: WirePublication): string {
 export function encodePush(proto: ProtocolId, pub: WirePublication): string | Uint8Array {
   if (proto === PROTO_CENTRIFUGE_PROTOBUF) return pbPublicationPush(pub.channel, pub);
   if (proto === PROTO_ODIN) return encodeOdinPublication(odinPublicationFields(pub));
+  if (proto === PROTO_CENTRIFUGE_UNI) return encodeUniPublicationPush(pub.channel, pub);
   return encodePublicationPush(pub.channel, pub);
 }
 

@@ -11,7 +11,8 @@ import type { HandshakeTracker, HttpReply, HttpRequest, ProtocolName, TransportH
 import { readBody } from '../http/body.js';
 import { AddressBackoff } from '../http/address-backoff.js';
 import { json, Router } from '../http/router.js';
-import { WS_PATH } from '../protocol/addresses.js';
+import { UNI_WS_PATH, WS_PATH } from '../protocol/addresses.js';
+import { pickHeaders } from '../http/pick-headers.js';
 import { ErrorCode } from '../protocol/codes.js';
 import { checkApiKey } from '../http/api-key.js';
 import { serveApi } from './api-http.js';
@@ -21,6 +22,9 @@ import {
   EmulationEndpoints,
   HTTP_STREAM_PATH,
   SSE_PATH,
+  SSE_CONNECT_PARAM,
+  UNI_HTTP_STREAM_PATH,
+  UNI_SSE_PATH,
   type SessionRouterFactory,
 } from '../transport-emulation/emulation.js';
 
@@ -189,6 +193,8 @@ export function createGatewayApp(gateway: Gateway, registry: Registry, opts: Gat
     bodyTimeoutMs: limits.timeoutMs,
     nodeId: gateway.nodeId,
     originAllowed: (o) => gateway.originAllowed(o),
+    publicationOf: (f) => gateway.hub.publicationOf(f),
+    proxyHeaders: proxyHeaderNames(gateway),
     // The stream's own socket is counted there until the stream takes it.
     waiting: (ip) => ({ total: Math.max(0, handshakes.total - 1), fromIp: Math.max(0, handshakes.fromIp(ip) - 1) }),
   });
@@ -201,6 +207,13 @@ export function createGatewayApp(gateway: Gateway, registry: Registry, opts: Gat
     .on('OPTIONS', HTTP_STREAM_PATH, emu.preflight)
     .on('OPTIONS', SSE_PATH, emu.preflight)
     .on('OPTIONS', EMULATION_PATH, emu.preflight);
+  if (gateway.opts.uniTransports) {
+    router
+      .on(['GET', 'POST'], UNI_SSE_PATH, emu.withCors(emu.uniSse))
+      .on('POST', UNI_HTTP_STREAM_PATH, emu.withCors(emu.uniHttpStream))
+      .on('OPTIONS', UNI_SSE_PATH, emu.preflight)
+      .on('OPTIONS', UNI_HTTP_STREAM_PATH, emu.preflight);
+  }
   for (const m of opts.mounts ?? []) router.on(m.methods, m.path + '/*', m.handle);
 
   return { http: router.handle, upgrade: (req) => decideUpgrade(gateway, req, handshakes), acceptor: gateway, handshakes };
@@ -261,7 +274,8 @@ const WS_KEY = /^[+/0-9A-Za-z]{22}==$/;
  */
 export function decideUpgrade(gateway: Gateway, req: HttpRequest, pending?: PendingHandshakes): UpgradeDecision {
   const url = new URL(req.url, 'http://localhost');
-  const protocol = WS_PATHS[url.pathname];
+  const uni = gateway.opts.uniTransports && url.pathname === UNI_WS_PATH;
+  const protocol = uni ? 'centrifuge' : WS_PATHS[url.pathname];
   if (!protocol) {
     gateway.stats.rejected.bad_path++;
     return { ok: false, status: 404, reason: `unknown WebSocket path; use ${WS_PATH.odin} (Odin) or ${WS_PATH.centrifuge} (Centrifugo)` };
@@ -288,12 +302,34 @@ export function decideUpgrade(gateway: Gateway, req: HttpRequest, pending?: Pend
     ...(origin !== undefined ? { origin } : {}),
     ...(token !== undefined ? { token } : {}),
     ...(binary ? { binary: true } : {}),
+    ...(uni ? uniInfo(url) : {}),
+    ...proxyHeadersOf(gateway, req),
   };
   const admission = gateway.admit(info, pending ? { total: pending.total, fromIp: pending.fromIp(req.ip) } : undefined);
   if (admission.ok) return { ok: true, info };
   return admission.retryAfterSeconds === undefined
     ? admission
     : { ...admission, headers: { 'Retry-After': String(admission.retryAfterSeconds) } };
+}
+
+/** The names of the client headers any proxy passes on (`proxy.*.headers`). */
+export function proxyHeaderNames(gateway: Gateway): readonly string[] {
+  const p = gateway.opts.proxy;
+  return [...new Set([...p.connect.headers, ...p.subscribe.headers, ...p.publish.headers, ...p.refresh.headers])];
+}
+
+/** The request's headers the proxies pass on, when any are configured. */
+function proxyHeadersOf(gateway: Gateway, req: HttpRequest): { headers?: Record<string, string> } {
+  const names = proxyHeaderNames(gateway);
+  return names.length === 0 ? {} : { headers: pickHeaders(req, names) };
+}
+
+/** uni_websocket: liveness by WebSocket pings; the connect request from `cf_connect` if given (else the first message). */
+function uniInfo(url: URL): { uni: 'websocket'; transport: string; connectRequest?: string } {
+  const connect = url.searchParams.get(SSE_CONNECT_PARAM);
+  return connect
+    ? { uni: 'websocket', transport: 'uni_websocket', connectRequest: connect }
+    : { uni: 'websocket', transport: 'uni_websocket' };
 }
 
 function tokenFrom(authorization: string | undefined, url: URL): string | undefined {

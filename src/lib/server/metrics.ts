@@ -117,8 +117,38 @@ export function createMetrics(gw: Gateway): Registry {
       this.set(slots.peak);
     },
   });
-  labelledCounterFrom(registry, 'ws_capacity_rejections_total', 'Connections refused at upgrade, by reason.', 'reason', () =>
-    Object.entries(s.rejected),
+  labelledCounterFrom(
+    registry,
+    'ws_token_refusals_total',
+    'Connection and subscription tokens refused, by reason (invalid, expired, unavailable: the key set could not be fetched, mismatch: a subscription token for another channel, user or client).',
+    'reason',
+    () => Object.entries(s.tokenRefusals),
+  );
+  new Counter({
+    name: 'ws_proxy_requests_total',
+    help: 'Requests to the application (proxy.connect|subscribe|publish|refresh), by proxy and outcome: allowed, refused (its error or disconnect), failed (down, slow, non-2xx, garbage: refused with 100, temporary).',
+    labelNames: ['proxy', 'outcome'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [key, n] of s.proxyRequests) {
+        const [proxy, outcome] = key.split(':');
+        this.inc({ proxy, outcome }, n);
+      }
+    },
+  });
+  counterFrom(
+    registry,
+    'ws_subscriptions_expired_total',
+    'Subscriptions ended because their subscription token ran out unrefreshed (unsubscribe 2501).',
+    () => s.subscriptionsExpired,
+  );
+  labelledCounterFrom(
+    registry,
+    'ws_capacity_rejections_total',
+    'Connections refused, by reason: at upgrade (max_connections 503, max_connections_per_ip 429, connection_rate 429, origin 403, draining 503, bad_path 404), or once the token named the user (max_connections_per_user: close 3504).',
+    'reason',
+    () => Object.entries(s.rejected),
   );
   labelledCounterFrom(registry, 'ws_disconnects_total', 'Connections closed, by close code.', 'code', () => s.disconnects);
   labelledCounterFrom(

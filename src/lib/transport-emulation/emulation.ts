@@ -9,6 +9,8 @@
  *    response is `text/event-stream`, one `data:` event per JSON reply or push.
  *  - `POST /emulation` `{"session","node","data"}` (or protobuf EmulationRequest): the later
  *    commands of a session, delivered to it as if read from its socket; answered 204.
+ *  - with `uniTransports`: `/connection/uni_sse` and `/connection/uni_http_stream`, Centrifugo's
+ *    unidirectional transports: a connect request in, bare pushes out, no session.
  *
  * A stream is a connection like a WebSocket: admitted by the gateway (origin, connection
  * limits per address and in total, draining), served by the same core client, pinged in-band,
@@ -18,14 +20,28 @@
 import { randomUUID } from 'node:crypto';
 import type { ConnectionAcceptor, ConnectionInfo, FrameEncoder, HttpReply, HttpRequest, Waiting } from '../core/transport.js';
 import { readBody, type BodyLimits } from '../http/body.js';
+import { pickHeaders } from '../http/pick-headers.js';
 import { json } from '../http/router.js';
 import { ErrorCode } from '../protocol/codes.js';
 import { parseEmulationRequest } from '../protocol/centrifuge-emulation.js';
-import { FRAMING_NDJSON, FRAMING_PROTOBUF, FRAMING_SSE, StreamConnection, type Framing } from './stream-connection.js';
+import {
+  FRAMING_NDJSON,
+  FRAMING_PROTOBUF,
+  FRAMING_SSE,
+  FRAMING_UNI_NDJSON,
+  FRAMING_UNI_SSE,
+  StreamConnection,
+  type EventPositions,
+  type FramePublication,
+  type Framing,
+} from './stream-connection.js';
 
 export const HTTP_STREAM_PATH = '/connection/http_stream';
 export const SSE_PATH = '/connection/sse';
 export const EMULATION_PATH = '/emulation';
+/** Centrifugo's unidirectional HTTP transports (served with `uniTransports: true`). */
+export const UNI_SSE_PATH = '/connection/uni_sse';
+export const UNI_HTTP_STREAM_PATH = '/connection/uni_http_stream';
 /** The SSE connect command's query parameter (centrifuge-js, Centrifugo). */
 export const SSE_CONNECT_PARAM = 'cf_connect';
 /** Largest first-command body or emulation request, bytes (Centrifugo's default). */
@@ -40,9 +56,22 @@ export interface EmulationOptions {
   readonly nodeId: string;
   /** Whether a browser page of this Origin may use the endpoints cross-origin (CORS). */
   readonly originAllowed: (origin: string) => boolean;
+  /** The publication a unidirectional frame carries (uni_sse event ids); core's `Hub.publicationOf`. */
+  readonly publicationOf?: FramePublication;
+  /** Request headers the proxies pass on (lower case). */
+  readonly proxyHeaders?: readonly string[];
   /** Open sockets no client holds, beside the stream's own (counted by the admission). */
   readonly waiting?: (ip: string) => Waiting;
 }
+
+/** Centrifugo's transport name of each framing, as proxy requests carry it. */
+const TRANSPORT_NAMES: Readonly<Record<Framing, string>> = {
+  [FRAMING_NDJSON]: 'http_stream',
+  [FRAMING_PROTOBUF]: 'http_stream',
+  [FRAMING_SSE]: 'sse',
+  [FRAMING_UNI_SSE]: 'uni_sse',
+  [FRAMING_UNI_NDJSON]: 'uni_http_stream',
+};
 
 const OCTET_STREAM = 'application/octet-stream';
 /** Centrifugo's headers on a stream: no caching, no proxy buffering (nginx). */
@@ -150,8 +179,36 @@ export class EmulationEndpoints {
     return this.open(req, body, protobuf ? FRAMING_PROTOBUF : FRAMING_NDJSON, protobuf ? OCTET_STREAM : 'application/json');
   };
 
+  /** `POST /connection/uni_http_stream` with the ConnectRequest (JSON) as the body: pushes one a line. */
+  readonly uniHttpStream = async (req: HttpRequest): Promise<HttpReply> => {
+    const body = await this.body(req);
+    if (!Buffer.isBuffer(body)) return body;
+    return this.open(req, body, FRAMING_UNI_NDJSON, 'application/json');
+  };
+
+  /**
+   * `GET /connection/uni_sse?cf_connect=<ConnectRequest JSON>` (none: an empty request), or POST
+   * with it as the body: `text/event-stream` of bare pushes. `Last-Event-ID` (what EventSource
+   * sends back when it reconnects: the positions of the last event's `id:`) makes each channel it
+   * names recover from there, as `subs` with `recover/offset/epoch` would.
+   */
+  readonly uniSse = async (req: HttpRequest): Promise<HttpReply> => {
+    const first = req.method === 'GET' && !req.url.includes(`${SSE_CONNECT_PARAM}=`) ? Buffer.from('{}') : await this.connectOf(req);
+    if (!Buffer.isBuffer(first)) return first;
+    const resumed = withLastEventId(first, req.header('last-event-id'));
+    if (typeof resumed === 'string') return fail(400, ErrorCode.BadRequest, resumed);
+    return this.open(req, resumed, FRAMING_UNI_SSE, 'text/event-stream; charset=utf-8');
+  };
+
   /** `GET /connection/sse?cf_connect=…`, or `POST /connection/sse` with the commands as the body. */
   readonly sse = async (req: HttpRequest): Promise<HttpReply> => {
+    const first = await this.connectOf(req);
+    if (!Buffer.isBuffer(first)) return first;
+    return this.open(req, first, FRAMING_SSE, 'text/event-stream; charset=utf-8');
+  };
+
+  /** The first message of an SSE stream: the POST body, or the `cf_connect` query parameter of a GET. */
+  private async connectOf(req: HttpRequest): Promise<Buffer | HttpReply> {
     let first: Buffer;
     if (req.method === 'POST') {
       const body = await this.body(req);
@@ -173,8 +230,8 @@ export class EmulationEndpoints {
       if (first.length > this.opts.maxBodyBytes)
         return fail(413, ErrorCode.BadRequest, `${SSE_CONNECT_PARAM} larger than ${this.opts.maxBodyBytes} bytes`);
     }
-    return this.open(req, first, FRAMING_SSE, 'text/event-stream; charset=utf-8');
-  };
+    return first;
+  }
 
   /** `POST /emulation`: a later command of a session (on this node, or routed to its node). */
   readonly emulation = async (req: HttpRequest): Promise<HttpReply> => {
@@ -204,6 +261,11 @@ export class EmulationEndpoints {
     return 'delivered';
   };
 
+  private headersOf(req: HttpRequest): { headers?: Record<string, string> } {
+    const names = this.opts.proxyHeaders ?? [];
+    return names.length === 0 ? {} : { headers: pickHeaders(req, names) };
+  }
+
   private async body(req: HttpRequest): Promise<Buffer | HttpReply> {
     const body = await readBody(req, this.limits);
     if (body === 'too_large') return fail(413, ErrorCode.BadRequest, `body larger than ${this.opts.maxBodyBytes} bytes`, true);
@@ -215,13 +277,17 @@ export class EmulationEndpoints {
   /** Admits the stream as a connection and answers with it; `first` is its first frame. */
   private open(req: HttpRequest, first: Buffer, framing: Framing, contentType: string): HttpReply {
     const origin = req.header('origin');
-    const session = randomUUID();
+    // A unidirectional stream takes no later commands: no session to address it by.
+    const uni = framing === FRAMING_UNI_SSE || framing === FRAMING_UNI_NDJSON;
+    const session = uni ? null : randomUUID();
     const info: ConnectionInfo = {
       protocol: 'centrifuge',
       ip: req.ip,
       ...(origin !== undefined ? { origin } : {}),
       ...(framing === FRAMING_PROTOBUF ? { binary: true } : {}),
-      session,
+      ...(session !== null ? { session } : { uni: 'stream' as const }),
+      transport: TRANSPORT_NAMES[framing],
+      ...this.headersOf(req),
     };
     const admission = this.acceptor.admit(info, this.opts.waiting?.(req.ip));
     if (!admission.ok) return fail(admission.status, ADMISSION_CODES[admission.status] ?? ErrorCode.NotAvailable, admission.reason);
@@ -229,18 +295,52 @@ export class EmulationEndpoints {
       status: 200,
       headers: { ...STREAM_HEADERS, 'content-type': contentType },
       // An SSE stream starts with an empty line so that the browser's EventSource opens at once.
-      body: framing === FRAMING_SSE ? '\r\n' : '',
+      body: framing === FRAMING_SSE || framing === FRAMING_UNI_SSE ? '\r\n' : '',
       stream: (sink) => {
         const conn = new StreamConnection(
           sink,
           framing,
           (f) => this.frames.payloadOf(f),
-          () => this.sessions.delete(session),
+          () => {
+            if (session !== null) this.sessions.delete(session);
+          },
+          framing === FRAMING_UNI_SSE ? this.opts.publicationOf : undefined,
         );
-        this.sessions.set(session, conn);
+        if (session !== null) this.sessions.set(session, conn);
         conn.handler = this.acceptor.accept(conn, info);
         conn.deliver(first);
       },
     };
   }
+}
+
+/**
+ * A uni_sse connect request with the positions of a `Last-Event-ID` (our event ids: JSON
+ * `{"<channel>":[offset,"epoch"]}`) as `subs` entries that recover from there; an entry the
+ * request already has keeps its own fields (its token) and takes the position. The request
+ * itself unchanged without the header; a message (→ 400, 107) when either is malformed.
+ */
+export function withLastEventId(first: Buffer, lastEventId: string | undefined): Buffer | string {
+  if (lastEventId === undefined || lastEventId === '') return first;
+  let positions: EventPositions;
+  let req: Record<string, unknown>;
+  try {
+    positions = JSON.parse(lastEventId) as EventPositions;
+    req = JSON.parse(first.toString('utf8')) as Record<string, unknown>;
+  } catch {
+    return 'Last-Event-ID or the connect request is not JSON';
+  }
+  if (typeof positions !== 'object' || positions === null || Array.isArray(positions))
+    return 'Last-Event-ID must be the id of one of our events';
+  if (req === null) req = {};
+  if (typeof req !== 'object' || Array.isArray(req)) return 'the connect request must be a JSON object';
+  const subs: Record<string, unknown> =
+    typeof req.subs === 'object' && req.subs !== null && !Array.isArray(req.subs) ? { ...(req.subs as Record<string, unknown>) } : {};
+  for (const [ch, pos] of Object.entries(positions)) {
+    if (!Array.isArray(pos) || typeof pos[0] !== 'number' || typeof pos[1] !== 'string')
+      return `Last-Event-ID: bad position for ${ch.slice(0, 64)}`;
+    const had = subs[ch];
+    subs[ch] = { ...(typeof had === 'object' && had !== null ? had : {}), recover: true, offset: pos[0], epoch: pos[1] };
+  }
+  return Buffer.from(JSON.stringify({ ...req, subs }));
 }

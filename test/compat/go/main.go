@@ -5,6 +5,7 @@
 //	go-compat api <api-url> <api-key> <channel> <unknown-channel>
 //	go-compat client <json|protobuf> <ws-url> <api-url> <api-key> <token> <user> <channel> <server-channel>
 //	go-compat delta <json|protobuf> <ws-url> <api-url> <api-key> <channel> <n>
+//	go-compat subtoken <json|protobuf> <ws-url> <api-url> <api-key> <token> <channel> <sub-token>...
 package main
 
 import (
@@ -325,6 +326,74 @@ func runDelta(mode, wsURL, apiURL, key, channel string, n int) report {
 	return report{"received": len(got), "equal": equal}
 }
 
+// runSubToken subscribes to a channel that needs a subscription token: GetToken hands out the
+// given tokens in order (the last one again once they run out), so an expired first token, a
+// short one the SDK must refresh (sub_refresh) and a long one show the whole flow; then one
+// publication must arrive. Reports how often GetToken was asked and what the subscription saw.
+func runSubToken(mode, wsURL, apiURL, key, token, channel string, tokens []string) report {
+	cfg := centrifuge.Config{Token: token}
+	var c *centrifuge.Client
+	if mode == "protobuf" {
+		c = centrifuge.NewProtobufClient(wsURL, cfg)
+	} else {
+		c = centrifuge.NewJsonClient(wsURL, cfg)
+	}
+	defer c.Close()
+	e := &events{got: make(chan struct{}, 1)}
+	asked := 0
+	unsubscribed := []uint32{}
+	sub, err := c.NewSubscription(channel, centrifuge.SubscriptionConfig{
+		GetToken: func(centrifuge.SubscriptionTokenEvent) (string, error) {
+			e.mu.Lock()
+			defer e.mu.Unlock()
+			t := tokens[min(asked, len(tokens)-1)]
+			asked++
+			e.note()
+			return t, nil
+		},
+	})
+	if err != nil {
+		fail("new subscription: %v", err)
+	}
+	sub.OnSubscribed(func(centrifuge.SubscribedEvent) {
+		e.mu.Lock()
+		e.subscribed = append(e.subscribed, map[string]any{})
+		e.mu.Unlock()
+		e.note()
+	})
+	sub.OnUnsubscribed(func(ev centrifuge.UnsubscribedEvent) {
+		e.mu.Lock()
+		unsubscribed = append(unsubscribed, ev.Code)
+		e.mu.Unlock()
+		e.note()
+	})
+	sub.OnPublication(func(ev centrifuge.PublicationEvent) {
+		e.mu.Lock()
+		e.offsets = append(e.offsets, ev.Offset)
+		e.mu.Unlock()
+		e.note()
+	})
+	if err := sub.Subscribe(); err != nil {
+		fail("subscribe: %v", err)
+	}
+	if err := c.Connect(); err != nil {
+		fail("connect: %v", err)
+	}
+	e.waitFor("subscribed", func() bool { return len(e.subscribed) == 1 })
+	// The short token's ttl runs out: the SDK asks for the next token and sends sub_refresh.
+	e.waitFor("refresh", func() bool { return asked >= len(tokens) })
+	api := apiClient(apiURL, key)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if _, err := api.Publish(ctx, channel, []byte(`{"after":"refresh"}`)); err != nil {
+		fail("publish: %v", err)
+	}
+	e.waitFor("publication", func() bool { return len(e.offsets) == 1 })
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return report{"asked": asked, "subscribed": len(e.subscribed), "publications": len(e.offsets), "unsubscribed": unsubscribed}
+}
+
 func main() {
 	if len(os.Args) < 2 {
 		fail("usage: go-compat api|client ...")
@@ -341,6 +410,11 @@ func main() {
 			fail("usage: go-compat client <json|protobuf> <ws-url> <api-url> <api-key> <token> <user> <channel> <server-channel>")
 		}
 		r = runClient(a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8])
+	case "subtoken":
+		if len(a) < 8 {
+			fail("usage: go-compat subtoken <json|protobuf> <ws-url> <api-url> <api-key> <token> <channel> <sub-token>...")
+		}
+		r = runSubToken(a[1], a[2], a[3], a[4], a[5], a[6], a[7:])
 	case "delta":
 		if len(a) != 7 {
 			fail("usage: go-compat delta <json|protobuf> <ws-url> <api-url> <api-key> <channel> <n>")
