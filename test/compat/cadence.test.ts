@@ -3,14 +3,12 @@
  * centrifuge-js subscribed to `BTC.price@200ms` beside `BTC.price`, and a raw Odin client on a
  * `conflationIntervalMs` namespace, on the memory broker and on JetStream across two nodes.
  */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Centrifuge, type PublicationContext } from 'centrifuge';
 import WebSocket from 'ws';
-import type { RunningGateway } from '../../src/apps/gateway/compose.js';
 import { DEFAULT_NAMESPACES, type GatewayOptionsInput } from '../../src/lib/core/options.js';
-import type { GatewayProcess } from '../testkit/gateway-process.js';
-import { startNamespaceServers, type NamespaceServers } from '../testkit/namespace-servers.js';
+import { namespaceServersForFile } from '../testkit/namespace-servers.js';
 import { api, TestClient } from '../testkit/ws-client.js';
 import { waitFor } from '../testkit/wait.js';
 
@@ -87,29 +85,19 @@ async function odinScript(t: Target, p: string): Promise<void> {
   }
 }
 
-let memory: RunningGateway;
-let nodes: readonly GatewayProcess[] = [];
-let servers: NamespaceServers | undefined;
-
-before(async () => {
-  servers = await startNamespaceServers({ apiKey: KEY, namespaces: NAMESPACES, tmpPrefix: 'odin-cadence-' });
-  ({ memory, nodes } = servers);
-});
-after(async () => {
-  await servers?.stop();
-});
+const servers = namespaceServersForFile({ apiKey: KEY, namespaces: NAMESPACES, tmpPrefix: 'odin-cadence-' });
 
 const ws = (http: string) => http.replace('http', 'ws');
 
 test('centrifuge-js, memory broker: BTC.price@200ms beside BTC.price', async () => {
-  await sdkScript({ publishUrl: memory.url, wsUrl: ws(memory.url) }, 'M');
+  await sdkScript({ publishUrl: servers.memory.url, wsUrl: ws(servers.memory.url) }, 'M');
 });
 
 test('centrifuge-js, JetStream: published through one node, the cadence name served by another', async () => {
-  await sdkScript({ publishUrl: nodes[0]!.url, wsUrl: ws(nodes[1]!.url) }, `J${Date.now() % 1e6}`);
+  await sdkScript({ publishUrl: servers.nodes[0]!.url, wsUrl: ws(servers.nodes[1]!.url) }, `J${Date.now() % 1e6}`);
 });
 
 test('odin, memory broker and JetStream: conflationIntervalMs, history keeps all', async () => {
-  await odinScript({ publishUrl: memory.url, wsUrl: ws(memory.url) }, 'M');
-  await odinScript({ publishUrl: nodes[0]!.url, wsUrl: ws(nodes[1]!.url) }, `J${Date.now() % 1e6}`);
+  await odinScript({ publishUrl: servers.memory.url, wsUrl: ws(servers.memory.url) }, 'M');
+  await odinScript({ publishUrl: servers.nodes[0]!.url, wsUrl: ws(servers.nodes[1]!.url) }, `J${Date.now() % 1e6}`);
 });

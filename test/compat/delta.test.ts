@@ -5,19 +5,16 @@
  * every payload arrives as published), on the memory broker and on JetStream across two nodes.
  * The Python driver also checks cache mode and the tags filter.
  */
-import { after, before, test, type TestContext } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { Centrifuge as JsonCentrifuge, type PublicationContext, type SubscribedContext } from 'centrifuge';
 import { Centrifuge as PbCentrifuge } from 'centrifuge/build/protobuf';
 import WebSocket from 'ws';
-import type { RunningGateway } from '../../src/apps/gateway/compose.js';
 import { DEFAULT_NAMESPACES, type GatewayOptionsInput } from '../../src/lib/core/options.js';
-import type { GatewayProcess } from '../testkit/gateway-process.js';
-import { startNamespaceServers, type NamespaceServers } from '../testkit/namespace-servers.js';
+import { namespaceServersForFile } from '../testkit/namespace-servers.js';
 import { runGo, runPython } from '../testkit/compat-clients.js';
 import { api } from '../testkit/ws-client.js';
 import { waitFor } from '../testkit/wait.js';
-import type { CentrifugoHandle } from '../testkit/centrifugo.js';
 
 const KEY = 'delta-key';
 const NAMESPACES: GatewayOptionsInput['namespaces'] = [
@@ -87,24 +84,12 @@ async function bookRun(t: Target, channel: string, protobuf: boolean, delta: boo
 
 const EXPECTED = Array.from({ length: N }, (_, i) => book(i + 1));
 
-let centrifugo: CentrifugoHandle;
-let memory: RunningGateway;
-let nodes: readonly GatewayProcess[] = [];
-let servers: NamespaceServers | undefined;
-
-before(async () => {
-  // Centrifugo delta-encodes only with delta_publish (odin-ws: every publication of the namespace).
-  servers = await startNamespaceServers({
-    apiKey: KEY,
-    namespaces: NAMESPACES,
-    tmpPrefix: 'odin-delta-',
-    centrifugoNamespace: { name: 'book', allowed_delta_types: ['fossil'], delta_publish: true },
-  });
-  ({ memory, nodes } = servers);
-  centrifugo = servers.centrifugo!;
-});
-after(async () => {
-  await servers?.stop();
+// Centrifugo delta-encodes only with delta_publish (odin-ws: every publication of the namespace).
+const servers = namespaceServersForFile({
+  apiKey: KEY,
+  namespaces: NAMESPACES,
+  tmpPrefix: 'odin-delta-',
+  centrifugoNamespace: { name: 'book', allowed_delta_types: ['fossil'], delta_publish: true },
 });
 
 const ws = (http: string) => http.replace('http', 'ws');
@@ -115,8 +100,8 @@ for (const protobuf of [false, true]) {
     const ratios: number[] = [];
     // The same channel names on both servers, so frames differ only by what each server puts in them.
     for (const [name, url] of [
-      ['odin-ws', memory.url],
-      ['centrifugo', centrifugo.url],
+      ['odin-ws', servers.memory.url],
+      ['centrifugo', servers.centrifugo.url],
     ] as const) {
       const target = { publishUrl: url, wsUrl: ws(url) };
       const plain = await bookRun(target, `book:p${mode}`, protobuf, false);
@@ -132,27 +117,46 @@ for (const protobuf of [false, true]) {
     }
     assert.ok(ratios[0]! >= 5, `delta must send at least 5× fewer bytes (got ${ratios[0]!.toFixed(2)}×)`);
     // Counted for operators: every patch and whole delivery of delta subscriptions.
-    const metrics = await (await fetch(`${memory.url}/metrics`)).text();
+    const metrics = await (await fetch(`${servers.memory.url}/metrics`)).text();
     const patches = Number(/^ws_delta_deliveries_total\{kind="patch"\} (\d+)/m.exec(metrics)?.[1]);
     assert.ok(patches >= N - 1, `ws_delta_deliveries_total{kind="patch"} ${patches}`);
   });
 }
 
 test('centrifuge-js (json), JetStream: published through one node, patched on another', async () => {
-  const run = await bookRun({ publishUrl: nodes[0]!.url, wsUrl: ws(nodes[1]!.url) }, `j${Date.now() % 1e6}book:btc`, false, true);
+  const run = await bookRun(
+    { publishUrl: servers.nodes[0]!.url, wsUrl: ws(servers.nodes[1]!.url) },
+    `j${Date.now() % 1e6}book:btc`,
+    false,
+    true,
+  );
   assert.deepEqual(run.data, EXPECTED);
 });
 
 for (const mode of ['json', 'protobuf'] as const) {
   test(`centrifuge-python (${mode}): delta, cache mode, tags filter`, async () => {
-    const r = await runPython('state_client.py', [mode, `${ws(memory.url)}/connection/websocket`, `${memory.url}/api`, KEY, `py${mode}`]);
+    const r = await runPython('state_client.py', [
+      mode,
+      `${ws(servers.memory.url)}/connection/websocket`,
+      `${servers.memory.url}/api`,
+      KEY,
+      `py${mode}`,
+    ]);
     assert.deepEqual([r.delta_negotiated, r.delta_equal, r.delta_received], [true, true, 30]);
     assert.deepEqual(r.cache, { subscribed: [{ was_recovering: true, recovered: true }], data: [{ v: 3 }], offsets: [3] });
     assert.deepEqual(r.filtered, [2, 4, 6]);
   });
 
   test(`centrifuge-go v0.10.10 (${mode}): delta, every payload byte for byte`, async () => {
-    const r = await runGo(['delta', mode, `${ws(memory.url)}/connection/websocket`, memory.url, KEY, `go${mode}book:btc`, '30']);
+    const r = await runGo([
+      'delta',
+      mode,
+      `${ws(servers.memory.url)}/connection/websocket`,
+      servers.memory.url,
+      KEY,
+      `go${mode}book:btc`,
+      '30',
+    ]);
     assert.deepEqual(r, { received: 30, equal: 30 });
   });
 }

@@ -4,17 +4,14 @@
  * an empty channel, a reconnect past what history keeps), and raw Odin clients (`"snapshot": true`,
  * `history`), on the memory broker and on JetStream with two gateway nodes sharing it.
  */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Centrifuge, type PublicationContext, type SubscribedContext } from 'centrifuge';
 import WebSocket from 'ws';
-import type { RunningGateway } from '../../src/apps/gateway/compose.js';
 import { DEFAULT_NAMESPACES, type GatewayOptionsInput } from '../../src/lib/core/options.js';
-import type { GatewayProcess } from '../testkit/gateway-process.js';
-import { startNamespaceServers, type NamespaceServers } from '../testkit/namespace-servers.js';
+import { namespaceServersForFile } from '../testkit/namespace-servers.js';
 import { api, TestClient, type Json } from '../testkit/ws-client.js';
 import { waitFor } from '../testkit/wait.js';
-import type { CentrifugoHandle } from '../testkit/centrifugo.js';
 
 const KEY = 'latest-key';
 /** Centrifugo's namespace syntax (`state:BTC`), so the same client code runs against Centrifugo. */
@@ -142,46 +139,34 @@ async function odinScript(t: Target, p: string): Promise<void> {
   }
 }
 
-let centrifugo: CentrifugoHandle;
-let memory: RunningGateway;
-let nodes: readonly GatewayProcess[] = [];
-let servers: NamespaceServers | undefined;
-
-before(async () => {
-  // The same namespace in Centrifugo v6.9.1: cache recovery, forced for a plain subscribe too.
-  servers = await startNamespaceServers({
-    apiKey: KEY,
-    namespaces: NAMESPACES,
-    tmpPrefix: 'odin-latest-',
-    centrifugoNamespace: { name: 'state', history_size: 1, force_recovery_mode: 'cache', auto_cache_recover: true },
-  });
-  ({ memory, nodes } = servers);
-  centrifugo = servers.centrifugo!;
-});
-after(async () => {
-  await servers?.stop();
+// The same namespace in Centrifugo v6.9.1: cache recovery, forced for a plain subscribe too.
+const servers = namespaceServersForFile({
+  apiKey: KEY,
+  namespaces: NAMESPACES,
+  tmpPrefix: 'odin-latest-',
+  centrifugoNamespace: { name: 'state', history_size: 1, force_recovery_mode: 'cache', auto_cache_recover: true },
 });
 
 const ws = (http: string) => http.replace('http', 'ws');
 
 test('centrifuge-js, side by side: Centrifugo v6.9.1 (force_recovery_mode cache, auto_cache_recover) gives the same events', async () => {
-  assert.deepEqual(await sdkScript({ publishUrl: centrifugo.url, wsUrl: ws(centrifugo.url) }, 'c', 2), EXPECTED);
+  assert.deepEqual(await sdkScript({ publishUrl: servers.centrifugo.url, wsUrl: ws(servers.centrifugo.url) }, 'c', 2), EXPECTED);
 });
 
 test('centrifuge-js, memory broker: cache mode gives the newest publication on subscribe and after a reconnect past history', async () => {
-  assert.deepEqual(await sdkScript({ publishUrl: memory.url, wsUrl: ws(memory.url) }, 'm', 2), EXPECTED);
+  assert.deepEqual(await sdkScript({ publishUrl: servers.memory.url, wsUrl: ws(servers.memory.url) }, 'm', 2), EXPECTED);
 });
 
 test('centrifuge-js, JetStream: published through one node, subscribed on another; a recoverable position recovers', async () => {
-  const got = await sdkScript({ publishUrl: nodes[0]!.url, wsUrl: ws(nodes[1]!.url) }, `j${Date.now()}`, 3);
+  const got = await sdkScript({ publishUrl: servers.nodes[0]!.url, wsUrl: ws(servers.nodes[1]!.url) }, `j${Date.now()}`, 3);
   const btc: [number, unknown][] = [...EXPECTED.publications.BTC!.slice(0, 1), [4, { v: 4 }], [5, { v: 5 }]];
   assert.deepEqual(got, { ...EXPECTED, publications: { ...EXPECTED.publications, BTC: btc } });
 });
 
 test('odin, memory broker: a watchlist with "snapshot": true, then history', async () => {
-  await odinScript({ publishUrl: memory.url, wsUrl: ws(memory.url) }, 'M');
+  await odinScript({ publishUrl: servers.memory.url, wsUrl: ws(servers.memory.url) }, 'M');
 });
 
 test('odin, JetStream across nodes: a watchlist with "snapshot": true, then history', async () => {
-  await odinScript({ publishUrl: nodes[0]!.url, wsUrl: ws(nodes[1]!.url) }, `J${Date.now() % 100000}`);
+  await odinScript({ publishUrl: servers.nodes[0]!.url, wsUrl: ws(servers.nodes[1]!.url) }, `J${Date.now() % 100000}`);
 });

@@ -3,18 +3,15 @@
  * JSON and protobuf: `tagsFilter` on a subscription gets only the publications that pass, live
  * and recovered after a reconnect; on the memory broker and on JetStream with two nodes.
  */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Centrifuge as JsonCentrifuge, type PublicationContext, type SubscribedContext } from 'centrifuge';
 import { Centrifuge as PbCentrifuge } from 'centrifuge/build/protobuf';
 import WebSocket from 'ws';
-import type { RunningGateway } from '../../src/apps/gateway/compose.js';
 import { DEFAULT_NAMESPACES, type GatewayOptionsInput } from '../../src/lib/core/options.js';
-import type { GatewayProcess } from '../testkit/gateway-process.js';
-import { startNamespaceServers, type NamespaceServers } from '../testkit/namespace-servers.js';
+import { namespaceServersForFile } from '../testkit/namespace-servers.js';
 import { api } from '../testkit/ws-client.js';
 import { waitFor } from '../testkit/wait.js';
-import type { CentrifugoHandle } from '../testkit/centrifugo.js';
 
 const KEY = 'filter-key';
 const NAMESPACES: GatewayOptionsInput['namespaces'] = [
@@ -96,23 +93,11 @@ const EXPECTED: Observed = {
   unfiltered: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12],
 };
 
-let centrifugo: CentrifugoHandle;
-let memory: RunningGateway;
-let nodes: readonly GatewayProcess[] = [];
-let servers: NamespaceServers | undefined;
-
-before(async () => {
-  servers = await startNamespaceServers({
-    apiKey: KEY,
-    namespaces: NAMESPACES,
-    tmpPrefix: 'odin-filter-',
-    centrifugoNamespace: { name: 'trades', allow_tags_filter: true },
-  });
-  ({ memory, nodes } = servers);
-  centrifugo = servers.centrifugo!;
-});
-after(async () => {
-  await servers?.stop();
+const servers = namespaceServersForFile({
+  apiKey: KEY,
+  namespaces: NAMESPACES,
+  tmpPrefix: 'odin-filter-',
+  centrifugoNamespace: { name: 'trades', allow_tags_filter: true },
 });
 
 const ws = (http: string) => http.replace('http', 'ws');
@@ -120,13 +105,19 @@ const ws = (http: string) => http.replace('http', 'ws');
 for (const protobuf of [false, true]) {
   const mode = protobuf ? 'protobuf' : 'json';
   test(`centrifuge-js (${mode}), side by side: Centrifugo v6.9.1 (allow_tags_filter) gives the same publications`, async () => {
-    assert.deepEqual(await filterScript({ publishUrl: centrifugo.url, wsUrl: ws(centrifugo.url) }, `trades:c${mode}`, protobuf), EXPECTED);
+    assert.deepEqual(
+      await filterScript({ publishUrl: servers.centrifugo.url, wsUrl: ws(servers.centrifugo.url) }, `trades:c${mode}`, protobuf),
+      EXPECTED,
+    );
   });
   test(`centrifuge-js (${mode}), memory broker: tagsFilter live and through a reconnect's recovery`, async () => {
-    assert.deepEqual(await filterScript({ publishUrl: memory.url, wsUrl: ws(memory.url) }, `trades:m${mode}`, protobuf), EXPECTED);
+    assert.deepEqual(
+      await filterScript({ publishUrl: servers.memory.url, wsUrl: ws(servers.memory.url) }, `trades:m${mode}`, protobuf),
+      EXPECTED,
+    );
   });
   test(`centrifuge-js (${mode}), JetStream: published through one node, filtered on another`, async () => {
-    const t = { publishUrl: nodes[0]!.url, wsUrl: ws(nodes[1]!.url) };
+    const t = { publishUrl: servers.nodes[0]!.url, wsUrl: ws(servers.nodes[1]!.url) };
     assert.deepEqual(await filterScript(t, `trades:j${mode}${Date.now()}`, protobuf), EXPECTED);
   });
 }

@@ -7,6 +7,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after, before } from 'node:test';
 import { startGateway, type RunningGateway } from '../../src/apps/gateway/compose.js';
 import type { GatewayOptionsInput } from '../../src/lib/core/options.js';
 import { startCentrifugo, type CentrifugoHandle } from './centrifugo.js';
@@ -64,4 +65,40 @@ export async function startNamespaceServers(o: NamespaceServersOptions): Promise
     throw err;
   }
   return { memory, nodes, centrifugo, stop };
+}
+
+/** The servers of a test file, read inside tests (they start in `before()`). */
+export interface NamespaceServersRef {
+  readonly memory: RunningGateway;
+  readonly nodes: readonly GatewayProcess[];
+  /** Throws when the file started no Centrifugo. */
+  readonly centrifugo: CentrifugoHandle;
+}
+
+/** Call at a test file's top level: starts the servers in its `before()` and stops them in its `after()`. */
+export function namespaceServersForFile(o: NamespaceServersOptions): NamespaceServersRef {
+  let servers: NamespaceServers | undefined;
+  before(async () => {
+    servers = await startNamespaceServers(o);
+  });
+  after(async () => {
+    await servers?.stop();
+  });
+  const started = (): NamespaceServers => {
+    if (!servers) throw new Error('namespaceServersForFile: the servers start in the before hook; read them inside tests');
+    return servers;
+  };
+  return {
+    get memory() {
+      return started().memory;
+    },
+    get nodes() {
+      return started().nodes;
+    },
+    get centrifugo() {
+      const c = started().centrifugo;
+      if (!c) throw new Error('namespaceServersForFile: started without a Centrifugo namespace');
+      return c;
+    },
+  };
 }
