@@ -11,20 +11,14 @@ import sys
 
 import cent
 from centrifuge import Client, StreamPosition, SubscriptionEventHandler
+from waiting import waiter
 
 mode, ws_url, api_url, api_key, token, user, channel = sys.argv[1:8]
 api = cent.Client(api_url, api_key, timeout=10)
 TIMEOUT = 10
 
 
-async def wait_for(cond, what):
-    async def loop():
-        while not cond():
-            await asyncio.sleep(0.01)
-    try:
-        await asyncio.wait_for(loop(), TIMEOUT)
-    except asyncio.TimeoutError:
-        raise SystemExit(f"sdk_client: timed out waiting for {what}")
+wait_for = waiter("sdk_client", TIMEOUT)
 
 
 class Events(SubscriptionEventHandler):

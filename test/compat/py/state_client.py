@@ -15,6 +15,7 @@ import sys
 
 import cent
 from centrifuge import Client, DeltaType, Filter, SubscriptionEventHandler
+from waiting import waiter
 
 mode, ws_url, api_url, api_key, prefix = sys.argv[1:6]
 api = cent.Client(api_url, api_key, timeout=10)
@@ -22,14 +23,7 @@ TIMEOUT = 10
 N = 30
 
 
-async def wait_for(cond, what):
-    async def loop():
-        while not cond():
-            await asyncio.sleep(0.01)
-    try:
-        await asyncio.wait_for(loop(), TIMEOUT)
-    except asyncio.TimeoutError:
-        raise SystemExit(f"state_client: timed out waiting for {what}")
+wait_for = waiter("state_client", TIMEOUT)
 
 
 class Events(SubscriptionEventHandler):

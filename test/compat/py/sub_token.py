@@ -12,6 +12,7 @@ import sys
 
 import cent
 from centrifuge import Client, SubscriptionEventHandler
+from waiting import waiter
 
 mode, ws_url, api_url, api_key, token, channel = sys.argv[1:7]
 tokens = sys.argv[7:]
@@ -19,14 +20,7 @@ api = cent.Client(api_url, api_key, timeout=10)
 TIMEOUT = 15
 
 
-async def wait_for(cond, what):
-    async def loop():
-        while not cond():
-            await asyncio.sleep(0.01)
-    try:
-        await asyncio.wait_for(loop(), TIMEOUT)
-    except asyncio.TimeoutError:
-        raise SystemExit(f"sub_token: timed out waiting for {what}")
+wait_for = waiter("sub_token", TIMEOUT)
 
 
 class Events(SubscriptionEventHandler):
