@@ -47,7 +47,7 @@ Options:
   --idle LIST            idle connection counts                                   10000,19000
   --workers N            load worker processes                                    2 (idle: 4)
   --out FILE             raw results JSON                                         bench/results/latest.json
-  --svg FILE             chart                                                    docs/performance-fanout.svg
+  --svg FILE             chart (docs/performance-fanout.svg only when named here)  bench/results/latest.svg
   --from FILE            only print tables and redraw the chart from a results JSON
   -h, --help
 `;
@@ -95,7 +95,8 @@ async function runBench(argv: readonly string[]): Promise<number> {
     process.stdout.write(BENCH_HELP);
     return 0;
   }
-  const svgPath = f.svg ?? 'docs/performance-fanout.svg';
+  // The tracked chart in docs/ is rewritten only when asked for by name: a default run writes beside its results.
+  const svgPath = f.svg ?? 'bench/results/latest.svg';
   if (f.from !== undefined) {
     const results = JSON.parse(readFileSync(f.from, 'utf8')) as BenchResults;
     process.stdout.write(renderTables(results));
