@@ -7,6 +7,7 @@
  * `startGateway` (options in, the same root) with parts of their own injected.
  */
 import { hostname } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import type { Registry } from 'prom-client';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Broker } from '../../lib/core/broker.js';
@@ -50,6 +51,8 @@ import {
 
 /** How often shutdown checks whether every client has gone, ms. */
 const DRAIN_POLL_MS = 20;
+/** The CLI (dist/src/cli.js) the console's load tests run as `node <it> loadtest …`. */
+const CLI_ENTRY = fileURLToPath(new URL('../../cli.js', import.meta.url));
 
 /** Parts a caller may bring instead of the ones the root would build (tests, benchmarks). */
 export interface GatewayParts {
@@ -177,13 +180,20 @@ export async function composeGateway(cfg: GatewayConfig, parts: GatewayParts = {
     });
     const port = await transport.listen(options.host, options.port, app);
     const host = options.host === '0.0.0.0' || options.host === '::' ? '127.0.0.1' : options.host;
+    const hostPort = `${host.includes(':') ? `[${host}]` : host}:${port}`;
+    dashboard?.setLoadtestTarget({
+      wsUrl: `ws://${hostPort}/ws`,
+      httpUrl: `http://${hostPort}`,
+      apiKey: options.apiKey,
+      command: [process.execPath, CLI_ENTRY],
+    });
 
     let closing: Promise<void> | null = null;
     const ingests: Ingest[] = [];
     const close = (): Promise<void> => {
       closing ??= (async () => {
         for (const i of [...ingests].reverse()) await i.stop().catch((err: unknown) => log.warn({ err }, 'ingest stop failed'));
-        dashboard?.close();
+        await dashboard?.close();
         // Not ready and refusing upgrades (503) while the port still answers, clients told to
         // reconnect, the broker closed (gateway.shutdown), the clients' closing handshakes
         // awaited within shutdownTimeoutMs; only then the listener, the router and NATS.

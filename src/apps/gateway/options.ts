@@ -575,6 +575,26 @@ export const GATEWAY_OPTIONS: readonly OptionRow[] = [
   { key: 'dashboard.statsIntervalMs', kind: 'int', unit: 'ms', section: S.dash, help: 'how often each process publishes its stats row' },
   { key: 'dashboard.sessionTtlMs', kind: 'int', unit: 'ms', section: S.dash, help: 'admin session lifetime' },
   { key: 'dashboard.loginAttemptsPerMinute', kind: 'int', section: S.dash, help: 'wrong logins per address per minute before 429' },
+  {
+    key: 'dashboard.loadtestMaxConnections',
+    kind: 'int',
+    section: S.dash,
+    help: 'most connections of a load test started from the console',
+  },
+  {
+    key: 'dashboard.loadtestMaxDurationSeconds',
+    kind: 'int',
+    unit: 's',
+    section: S.dash,
+    help: 'longest load test started from the console',
+  },
+  {
+    key: 'dashboard.loadtestMaxRate',
+    kind: 'int',
+    unit: '/s',
+    section: S.dash,
+    help: 'highest publication rate of a load test started from the console',
+  },
 ];
 
 /** Every option's default, read from the owning schemas (for --help and the docs table). */

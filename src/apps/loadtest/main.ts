@@ -97,7 +97,7 @@ Options:
   --connect-rate R       new connections per second                ${DEFAULT_CONNECT_RATE}
   --rate R               publications per second (needs --api-key or --publisher-url)
   --profile P            sustained | burst | ramp                  sustained (or the preset's)
-  --api-key KEY          publish through the server API (/api/publish, /api/batch) itself
+  --api-key KEY          publish through the server API (/api/publish, /api/batch) itself (env LOADTEST_API_KEY)
   --api-url URL          server API base                           http(s) form of --url
   --publisher-url URL    drive the publisher service's control API instead (POST /control)
   --publisher-key KEY    the control API's key (env PUBLISHER_CONTROL_KEY), when it has one
@@ -207,11 +207,14 @@ export function parseLoadtestArgs(argv: readonly string[], env: NodeJS.ProcessEn
   const connections = Math.floor(num('connections', f.connections, preset.connections, 1));
   const channels = f.channels !== undefined ? toList(f.channels) : DEFAULT_CHANNELS;
   if (channels.length === 0) throw new UsageError('--channels: give at least one channel');
-  const apiKey = f['api-key'] ?? null;
+  // The key may come from the environment (a flag shows in `ps`): the console starts runs that way.
+  const apiKey = f['api-key'] ?? (env.LOADTEST_API_KEY || null);
   const publisherUrl = f['publisher-url'] ?? null;
   const rate = num('rate', f.rate, apiKey !== null || publisherUrl !== null ? preset.rate || 10 : 0, 0);
   if (f.rate !== undefined && apiKey === null && publisherUrl === null)
-    throw new UsageError('--rate: needs --api-key (publish via the server API) or --publisher-url (drive the publisher)');
+    throw new UsageError(
+      '--rate: needs --api-key or LOADTEST_API_KEY (publish via the server API) or --publisher-url (drive the publisher)',
+    );
   const durationSeconds = num('duration', f.duration, preset.durationSeconds, 0);
   if (durationSeconds === 0 && profile === 'ramp' && apiKey !== null && rate > 0)
     throw new UsageError(

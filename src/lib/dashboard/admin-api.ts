@@ -15,6 +15,7 @@ import { payloadText, RawJson } from '../protocol/json-text.js';
 import { MAX_JSON_DEPTH } from '../protocol/limits.js';
 import { viaHttps, type Actor, type AdminAuth } from './auth.js';
 import { badRequest, errorReply, HttpError, jsonReply, readJsonObject } from './http.js';
+import type { LoadtestRunner } from './loadtest-runner.js';
 import type { DashboardOptions } from './options.js';
 
 /** Rows in the channels table (busiest first). */
@@ -42,6 +43,8 @@ const ROUTES: Readonly<Record<string, { readonly methods: readonly ('GET' | 'POS
   disconnect: { methods: ['POST'] },
   publisher: { methods: ['GET', 'POST'] },
   'ws-token': { methods: ['GET'] },
+  loadtest: { methods: ['GET', 'POST'] },
+  'loadtest/stop': { methods: ['POST'] },
 };
 
 export interface AdminContext {
@@ -49,6 +52,7 @@ export interface AdminContext {
   readonly auth: AdminAuth;
   readonly opts: DashboardOptions;
   readonly log: Logger;
+  readonly loadtest: LoadtestRunner;
 }
 
 const channelName = z.string().min(1).max(255);
@@ -58,6 +62,17 @@ const disconnectBody = z
   .object({ user: z.string().max(256).optional(), client: z.string().max(64).optional() })
   .strict()
   .refine((b) => (b.user ?? '') !== '' || (b.client ?? '') !== '', { message: 'give user or client' });
+/** A load test from the console: bounded by the dashboard's loadtestMax* options. */
+function loadtestBody(o: DashboardOptions) {
+  return z
+    .object({
+      connections: z.number().int().min(1).max(o.loadtestMaxConnections),
+      durationSeconds: z.number().int().min(1).max(o.loadtestMaxDurationSeconds),
+      rate: z.number().int().min(0).max(o.loadtestMaxRate).default(Math.min(10, o.loadtestMaxRate)),
+      protocol: z.enum(['odin', 'centrifuge']).default('odin'),
+    })
+    .strict();
+}
 const publisherBody = z.object({ action: z.enum(['start', 'stop', 'configure']) }).passthrough();
 
 function parse<T>(schema: z.ZodType<T>, v: unknown): T {
@@ -102,8 +117,11 @@ export class AdminApi {
   /** The publisher's control API; from the options, or set once the publisher is listening (odin-ws dev). */
   publisherUrl: string;
 
+  private readonly loadtestBody: ReturnType<typeof loadtestBody>;
+
   constructor(private readonly ctx: AdminContext) {
     this.publisherUrl = ctx.opts.publisherUrl;
+    this.loadtestBody = loadtestBody(ctx.opts);
   }
 
   private audit(req: HttpRequest, actor: Actor, action: string, details: Record<string, unknown>): void {
@@ -173,6 +191,10 @@ export class AdminApi {
         return jsonReply(200, this.disconnect(req, who.actor, parse(disconnectBody, await readJsonObject(req))));
       case 'ws-token':
         return jsonReply(200, await this.wsToken());
+      case 'loadtest':
+        return post ? this.startLoadtest(req, who.actor) : jsonReply(200, this.ctx.loadtest.status());
+      case 'loadtest/stop':
+        return this.stopLoadtest(req, who.actor);
       default:
         return this.publisher(req, who.actor, post);
     }
@@ -185,7 +207,34 @@ export class AdminApi {
       loggedIn: s !== null,
       ...(s ? { csrf: s.csrf } : {}),
       publisher: this.publisherUrl !== '',
+      loadtest: this.ctx.loadtest.available,
     });
+  }
+
+  private async startLoadtest(req: HttpRequest, actor: Actor): Promise<HttpReply> {
+    const b = parse(this.loadtestBody, await readJsonObject(req));
+    const lt = this.ctx.loadtest;
+    if (!lt.available) throw new HttpError(404, ErrorCode.NotAvailable, 'load tests need the server API key (GATEWAY_API_KEY)');
+    if (lt.running)
+      throw new HttpError(409, ErrorCode.LimitExceeded, `a load test is already running (pid ${lt.status().pid}); stop it first`);
+    let pid: number;
+    try {
+      pid = await lt.start(b);
+    } catch (e) {
+      this.ctx.log.error({ err: e }, 'dashboard: load test did not start');
+      throw new HttpError(500, ErrorCode.Internal, 'the load test could not be started');
+    }
+    this.audit(req, actor, 'loadtest-start', { pid, ...b });
+    return jsonReply(200, { pid, ...b });
+  }
+
+  private async stopLoadtest(req: HttpRequest, actor: Actor): Promise<HttpReply> {
+    // The body is optional here ({} or none); read it only when one is sent, before the await.
+    if ((req.header('content-length') ?? '0') !== '0') await readJsonObject(req);
+    const pid = this.ctx.loadtest.status().pid;
+    const stopped = await this.ctx.loadtest.stop();
+    if (stopped) this.audit(req, actor, 'loadtest-stop', { pid, exit: this.ctx.loadtest.status().exit });
+    return jsonReply(200, { stopped, exit: stopped ? this.ctx.loadtest.status().exit : null });
   }
 
   private async login(req: HttpRequest): Promise<HttpReply> {

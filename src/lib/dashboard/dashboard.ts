@@ -12,6 +12,7 @@ import { AdminApi } from './admin-api.js';
 import { AdminAuth } from './auth.js';
 import { errorReply, HttpError } from './http.js';
 import type { DashboardOptions } from './options.js';
+import { LoadtestRunner, type LoadtestTarget } from './loadtest-runner.js';
 import { loadStaticFiles, staticReply } from './static-files.js';
 import { StatsProducer, type HealthSource } from './stats-producer.js';
 
@@ -35,6 +36,7 @@ export class Dashboard {
   private readonly files = loadFilesOrExplain();
   private readonly api: AdminApi;
   private readonly auth: AdminAuth;
+  private readonly loadtest = new LoadtestRunner();
 
   constructor(
     readonly gw: Gateway,
@@ -43,7 +45,7 @@ export class Dashboard {
   ) {
     this.producer = new StatsProducer(gw, opts.statsIntervalMs, log);
     this.auth = new AdminAuth(opts, Date.now, gw.stats.authRefusals);
-    this.api = new AdminApi({ gw, auth: this.auth, opts, log });
+    this.api = new AdminApi({ gw, auth: this.auth, opts, log, loadtest: this.loadtest });
   }
 
   /** Whether the request carries the admin credential (token, or a session), for /stats' full view. */
@@ -60,6 +62,11 @@ export class Dashboard {
     this.api.publisherUrl = new URL(url).origin;
   }
 
+  /** Where the console's load tests run (this gateway over loopback) and the CLI that runs them; set once listening. */
+  setLoadtestTarget(t: LoadtestTarget): void {
+    this.loadtest.setTarget(t);
+  }
+
   /** Adds a health source shown per node (e.g. NATS ingest, Kafka consumer lag). */
   addHealth(name: string, read: HealthSource): void {
     this.producer.health.set(name, read);
@@ -74,8 +81,10 @@ export class Dashboard {
     return file ? staticReply(file) : errorReply(new HttpError(404, ErrorCode.MethodNotFound, 'not found'));
   };
 
-  close(): void {
+  /** Stops the stats producer and a running load test (waits for it to exit). */
+  async close(): Promise<void> {
     this.producer.stop();
+    await this.loadtest.close();
   }
 
   /** Where the gateway's HTTP app serves it. */

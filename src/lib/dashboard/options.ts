@@ -13,6 +13,12 @@ export const DEFAULT_STATS_INTERVAL_MS = 1000;
 export const DEFAULT_SESSION_TTL_MS = 8 * 60 * 60_000;
 /** Wrong logins one address may make per minute before it gets 429. */
 export const DEFAULT_LOGIN_ATTEMPTS_PER_MINUTE = 5;
+/** The console's load test (POST /dashboard/api/loadtest): most connections one run may open. */
+export const DEFAULT_LOADTEST_MAX_CONNECTIONS = 2000;
+/** The console's load test: longest measured window, s. */
+export const DEFAULT_LOADTEST_MAX_DURATION_SECONDS = 300;
+/** The console's load test: highest publication rate, publications/s. */
+export const DEFAULT_LOADTEST_MAX_RATE = 2000;
 /** Shortest admin password or token accepted, characters. */
 export const MIN_SECRET_LENGTH = 8;
 
@@ -29,6 +35,10 @@ export const dashboardOptionsSchema = z
     statsIntervalMs: z.number().int().min(100).max(60_000).default(DEFAULT_STATS_INTERVAL_MS),
     sessionTtlMs: z.number().int().min(60_000).default(DEFAULT_SESSION_TTL_MS),
     loginAttemptsPerMinute: z.number().int().min(1).max(1000).default(DEFAULT_LOGIN_ATTEMPTS_PER_MINUTE),
+    /** Bounds of a load test started from the console (one run at a time). */
+    loadtestMaxConnections: z.number().int().min(1).max(100_000).default(DEFAULT_LOADTEST_MAX_CONNECTIONS),
+    loadtestMaxDurationSeconds: z.number().int().min(1).max(3600).default(DEFAULT_LOADTEST_MAX_DURATION_SECONDS),
+    loadtestMaxRate: z.number().int().min(0).max(100_000).default(DEFAULT_LOADTEST_MAX_RATE),
   })
   .strict();
 
