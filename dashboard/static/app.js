@@ -23,6 +23,7 @@ function start() {
     for (const v of document.querySelectorAll('[data-view]')) v.hidden = v.id !== known;
     for (const a of document.querySelectorAll('nav a')) a.classList.toggle('active', a.dataset.tab === known);
     console_.show(known === 'console');
+    void loadtest.show(known === 'loadtest');
   };
   window.addEventListener('hashchange', showTab);
   showTab();

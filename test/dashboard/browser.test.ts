@@ -196,6 +196,30 @@ describe('dashboard in Chromium', () => {
       [],
     );
   });
+
+  it('starts and stops a load test from the Load test tab (logged-in admin)', async () => {
+    await page.goto(gw.url + '/dashboard#loadtest', { waitUntil: 'load' });
+    await page.waitForFunction(() => document.getElementById('feed-status')?.dataset.state === 'live');
+    await page.waitForSelector('#lt-form:not([hidden])');
+    for (const [id, v] of [
+      ['#lt-in-connections', '3'],
+      ['#lt-in-duration', '30'],
+      ['#lt-in-rate', '10'],
+    ] as const) {
+      await page.$eval(id, (e, value) => ((e as HTMLInputElement).value = value), v);
+    }
+    await page.click('#lt-form button[data-action=start]');
+    await page.waitForFunction(() => /^started \(pid \d+\)/.test(document.getElementById('lt-control-result')?.textContent ?? ''));
+    await page.waitForFunction(() => document.getElementById('lt-conns')?.textContent === '3 / 3', { timeout: 20_000 });
+    await page.click('#lt-form button[data-action=stop]');
+    await page.waitForFunction(() => document.getElementById('lt-control-result')?.textContent === 'stopped', { timeout: 10_000 });
+    await page.waitForFunction(() => document.getElementById('lt-state')?.textContent === 'done', { timeout: 10_000 });
+    assert.equal((await (await fetch(gw.url + '/dashboard/api/session')).json()).loadtest, true);
+    assert.deepEqual(
+      problems.filter((p) => !/401/.test(p)),
+      [],
+    );
+  });
 });
 
 describe('dashboard in Chromium, gateway refusing anonymous connections', () => {
