@@ -108,7 +108,7 @@ describe('dashboard page and static files', () => {
 
   it('the admin console is off unless configured', async () => {
     const s = await call(gw, '/dashboard/api/session');
-    assert.deepEqual(s.json, { admin: false, loggedIn: false, publisher: false });
+    assert.deepEqual(s.json, { admin: false, loggedIn: false, publisher: false, loadtest: false });
     const l = await call(gw, '/dashboard/api/login', { body: { password: 'anything-at-all' } });
     assert.equal(l.status, 404);
     assert.equal(errCode(l), 108);

@@ -207,7 +207,7 @@ export class AdminApi {
       loggedIn: s !== null,
       ...(s ? { csrf: s.csrf } : {}),
       publisher: this.publisherUrl !== '',
-      loadtest: this.ctx.loadtest.available,
+      loadtest: this.ctx.auth.configured && this.ctx.loadtest.available,
     });
   }
 
