@@ -2,7 +2,7 @@
  * The console's load test over HTTP on a real gateway: POST /dashboard/api/loadtest starts a real
  * `odin-ws loadtest` child against this gateway, its progress rows arrive on `_odin.loadtest`, a
  * second start gets 409/106, stop ends it (by its PID), bad input 400/107 naming the field, no
- * CSRF 403, no session 401; closing the gateway kills a running child.
+ * CSRF 403, no session 401, 404/108 where a run cannot work; closing the gateway kills a running child.
  */
 import { strict as assert } from 'node:assert';
 import { readFileSync } from 'node:fs';
@@ -149,6 +149,25 @@ describe('dashboard: load test from the console', () => {
     const status = (await (await fetch(gw.url + '/dashboard/api/loadtest', { headers: { cookie: s.cookie } })).json()) as Json;
     assert.equal(status.running, false);
     assert.deepEqual(status.exit, { code: 0, signal: null });
+  });
+
+  it('a gateway refusing anonymous connections, or without an API key, answers 404/108 (the CLI connects anonymously)', async () => {
+    for (const opts of [{ allowAnonymous: false, tokenHmacSecret: 'hmac-secret-for-tests' }, { apiKey: '' }]) {
+      const other = await startGateway(
+        { port: 0, host: '127.0.0.1', apiKey: API_KEY, logLevel: 'silent', ...opts },
+        { dashboard: resolveDashboardOptions({ adminPassword: PASSWORD }) },
+      );
+      try {
+        const o = await login(other);
+        const r = await post(other, 'loadtest', { connections: 2, durationSeconds: 3 }, o);
+        assert.equal(r.status, 404, JSON.stringify(opts));
+        assert.equal(errCode(r), 108);
+        const st = await fetch(other.url + '/dashboard/api/session', { headers: { cookie: o.cookie } });
+        assert.equal(((await st.json()) as Json).loadtest, false);
+      } finally {
+        await other.close();
+      }
+    }
   });
 
   it('the child dies with the gateway', async () => {

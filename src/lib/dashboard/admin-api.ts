@@ -207,7 +207,7 @@ export class AdminApi {
       loggedIn: s !== null,
       ...(s ? { csrf: s.csrf } : {}),
       publisher: this.publisherUrl !== '',
-      loadtest: this.ctx.auth.configured && this.ctx.loadtest.available,
+      loadtest: this.ctx.auth.configured && this.ctx.loadtest.available && this.ctx.gw.opts.allowAnonymous,
     });
   }
 
@@ -215,6 +215,9 @@ export class AdminApi {
     const b = parse(this.loadtestBody, await readJsonObject(req));
     const lt = this.ctx.loadtest;
     if (!lt.available) throw new HttpError(404, ErrorCode.NotAvailable, 'load tests need the server API key (GATEWAY_API_KEY)');
+    // The CLI's connections are anonymous: on a gateway that refuses them every one would fail.
+    if (!this.ctx.gw.opts.allowAnonymous)
+      throw new HttpError(404, ErrorCode.NotAvailable, 'load tests connect anonymously and this gateway refuses anonymous connections');
     if (lt.running)
       throw new HttpError(409, ErrorCode.LimitExceeded, `a load test is already running (pid ${lt.status().pid}); stop it first`);
     let pid: number;
