@@ -191,6 +191,8 @@ export async function composeGateway(cfg: GatewayConfig, parts: GatewayParts = {
     let closing: Promise<void> | null = null;
     const ingests: Ingest[] = [];
     const close = (): Promise<void> => {
+      // Not ready at once (503 on /ready and on upgrades), before anything is awaited.
+      gateway.drain();
       closing ??= (async () => {
         for (const i of [...ingests].reverse()) await i.stop().catch((err: unknown) => log.warn({ err }, 'ingest stop failed'));
         await dashboard?.close();

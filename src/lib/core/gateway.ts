@@ -332,6 +332,14 @@ export class Gateway implements ConnectionAcceptor, BrokerEventHandler, ClientCo
   // ---- Shutdown ----
 
   /**
+   * Not ready from now on: /ready and new upgrades answer 503 while the clients stay connected
+   * (the composition root stops its feeds before `shutdown`). Idempotent; `shutdown` implies it.
+   */
+  drain(): void {
+    this.draining = true;
+  }
+
+  /**
    * Not ready at once; every client told to reconnect with the shutdown code, in batches;
    * then the broker closes. Resolves within `shutdownTimeoutMs`; calling it twice is harmless.
    */
