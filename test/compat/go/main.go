@@ -148,6 +148,18 @@ func (e *events) waitFor(what string, cond func() bool) {
 	}
 }
 
+// subscribeAndConnect subscribes (sent once connected), connects, and waits for the first
+// subscribed event.
+func subscribeAndConnect(c *centrifuge.Client, sub *centrifuge.Subscription, e *events) {
+	if err := sub.Subscribe(); err != nil {
+		fail("subscribe: %v", err)
+	}
+	if err := c.Connect(); err != nil {
+		fail("connect: %v", err)
+	}
+	e.waitFor("subscribed", func() bool { return len(e.subscribed) == 1 })
+}
+
 // runClient: connect, subscribe with recovery, receive, history, presence, a server-forced
 // reconnect with publications missed meanwhile (recovered), and a server-side subscription.
 func runClient(mode, wsURL, apiURL, key, token, user, channel, serverChannel string) report {
@@ -188,13 +200,7 @@ func runClient(mode, wsURL, apiURL, key, token, user, channel, serverChannel str
 		e.mu.Unlock()
 		e.note()
 	})
-	if err := sub.Subscribe(); err != nil {
-		fail("subscribe: %v", err)
-	}
-	if err := c.Connect(); err != nil {
-		fail("connect: %v", err)
-	}
-	e.waitFor("subscribed", func() bool { return len(e.subscribed) == 1 })
+	subscribeAndConnect(c, sub, e)
 
 	api := apiClient(apiURL, key)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*timeout)
@@ -299,13 +305,7 @@ func runDelta(mode, wsURL, apiURL, key, channel string, n int) report {
 		e.mu.Unlock()
 		e.note()
 	})
-	if err := sub.Subscribe(); err != nil {
-		fail("subscribe: %v", err)
-	}
-	if err := c.Connect(); err != nil {
-		fail("connect: %v", err)
-	}
-	e.waitFor("subscribed", func() bool { return len(e.subscribed) == 1 })
+	subscribeAndConnect(c, sub, e)
 	api := apiClient(apiURL, key)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*timeout)
 	defer cancel()
@@ -373,13 +373,7 @@ func runSubToken(mode, wsURL, apiURL, key, token, channel string, tokens []strin
 		e.mu.Unlock()
 		e.note()
 	})
-	if err := sub.Subscribe(); err != nil {
-		fail("subscribe: %v", err)
-	}
-	if err := c.Connect(); err != nil {
-		fail("connect: %v", err)
-	}
-	e.waitFor("subscribed", func() bool { return len(e.subscribed) == 1 })
+	subscribeAndConnect(c, sub, e)
 	// The short token's ttl runs out: the SDK asks for the next token and sends sub_refresh.
 	e.waitFor("refresh", func() bool { return asked >= len(tokens) })
 	api := apiClient(apiURL, key)
