@@ -19,8 +19,10 @@ const token = (sub: string): Promise<string> => signToken(SECRET, sub);
 before(async () => {
   gw = await startSdkGateway(KEY, SECRET, {
     namespaces: [{ name: 'desk', pattern: 'desk\\.[a-z]+', subscribe: 'token' }],
-    // The grant's end is checked a second after it, as the SDKs refresh at the ttl.
-    client: { expiredSubCloseDelayMs: 1000 },
+    // The grant's end is checked 3 s after it. The SDKs refresh at the ttl, which counts whole
+    // seconds from the start of the current one (as Centrifugo's): a grant taken just before a
+    // second's end is refreshed up to a second after it ends, so 1 s left a race of milliseconds.
+    client: { expiredSubCloseDelayMs: 3000 },
   });
   ws = sdkEndpoint(gw);
 });

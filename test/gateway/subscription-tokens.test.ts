@@ -38,8 +38,9 @@ before(async () => {
     host: '127.0.0.1',
     apiKey: KEY,
     tokenHmacSecret: SECRET,
-    // The grant's end is checked a second after it (the SDK refreshes at the ttl, as it does with Centrifugo).
-    client: { expiredSubCloseDelayMs: 1000 },
+    // The grant's end is checked 3 s after it. The SDK refreshes at the ttl, in whole seconds
+    // from the start of the current one (as with Centrifugo): up to a second after the grant ends.
+    client: { expiredSubCloseDelayMs: 3000 },
     namespaces: [...DEFAULT_NAMESPACES, { name: 'desk', pattern: DESK, subscribe: 'token', historySize: 10 }],
   });
   ws = gw.url.replace('http', 'ws');
