@@ -5,6 +5,11 @@
  * the dashboard, the HTTP app, the listener, then the ingests — and `close()` stopping them in
  * the reverse order. `odin-ws gateway` and `odin-ws dev` both run this; tests call
  * `startGateway` (options in, the same root) with parts of their own injected.
+ *
+ * What only some processes use is imported when it is built (`await import`), not at start: the
+ * NATS client and JetStream broker, the NATS and Kafka ingests (the Kafka client alone is ~45 MiB
+ * of RSS), the HTTP proxy. A gateway on the embedded broker loads none of them
+ * (docs/performance.md "Fixed costs").
  */
 import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -16,7 +21,6 @@ import { MemoryBroker } from '../../lib/core/broker-memory.js';
 import { Gateway } from '../../lib/core/gateway.js';
 import { createRemoteJWKSet } from 'jose';
 import { JwtVerifier } from '../../lib/core/auth.js';
-import { HttpProxy } from '../../lib/proxy-http/http-proxy.js';
 import { MemoryPresence } from '../../lib/core/presence.js';
 import type { Ingest, IngestSink } from '../../lib/core/ingest.js';
 import { silentLogger, type Logger } from '../../lib/core/logger.js';
@@ -32,14 +36,8 @@ import { Dashboard } from '../../lib/dashboard/dashboard.js';
 import { ingestHealth } from '../../lib/dashboard/stats-producer.js';
 import { resolveDashboardOptions, type DashboardOptions } from '../../lib/dashboard/options.js';
 import { withStatsNamespace } from '../../lib/dashboard/stats-channel.js';
-import { JetStreamBroker } from '../../lib/broker-jetstream/jetstream-broker.js';
-import { connectNats } from '../../lib/broker-jetstream/connection.js';
-import { NatsSessionRouter } from '../../lib/emulation-nats/nats-session-router.js';
-import { NatsIngest } from '../../lib/ingest-nats/nats-ingest.js';
-import { KafkaIngest } from '../../lib/kafka/ingest.js';
-import { kafkaConnection } from '../../lib/kafka/config.js';
-import { registerKafkaMetrics } from '../../lib/kafka/metrics.js';
 import { ConfigError } from '../../lib/core/options.js';
+import type { KafkaIngest } from '../../lib/kafka/ingest.js';
 import {
   DEFAULT_DRAIN_MS,
   DEFAULT_NATS_URL,
@@ -91,7 +89,9 @@ export async function composeGateway(cfg: GatewayConfig, parts: GatewayParts = {
   const name = `odin-ws-gateway-${process.pid}`;
   // 1. The one NATS connection, when anything of this process speaks NATS.
   const needsNats = (cfg.broker === 'nats' && parts.broker === undefined) || cfg.ingest.includes('nats');
-  const nats: NatsConnection | null = needsNats ? await connectNats(cfg.natsUrl, name) : null;
+  const nats: NatsConnection | null = needsNats
+    ? await (await import('../../lib/broker-jetstream/connection.js')).connectNats(cfg.natsUrl, name)
+    : null;
   const closeNats = async (): Promise<void> => {
     if (nats && !nats.isClosed()) await nats.drain().catch(() => nats.close());
   };
@@ -101,6 +101,7 @@ export async function composeGateway(cfg: GatewayConfig, parts: GatewayParts = {
     if (parts.broker) broker = parts.broker;
     else if (cfg.broker === 'nats') {
       const js = cfg.jetstream;
+      const { JetStreamBroker } = await import('../../lib/broker-jetstream/jetstream-broker.js');
       broker = new JetStreamBroker({
         connection: nats!,
         servers: cfg.natsUrl,
@@ -124,7 +125,8 @@ export async function composeGateway(cfg: GatewayConfig, parts: GatewayParts = {
       });
     const presence = isPresenceProvider(broker) ? broker.presence : new MemoryPresence();
     // 3. Session routing for /emulation across nodes (NATS), the transport, core.
-    const router = cfg.broker === 'nats' && nats ? new NatsSessionRouter(nats) : null;
+    const router =
+      cfg.broker === 'nats' && nats ? new (await import('../../lib/emulation-nats/nats-session-router.js')).NatsSessionRouter(nats) : null;
     const sessionRouter: SessionRouterFactory | undefined =
       parts.sessionRouter ?? (router ? (id, deliver) => router.bind(id, deliver) : undefined);
     const transport = new WsTransport({
@@ -153,7 +155,7 @@ export async function composeGateway(cfg: GatewayConfig, parts: GatewayParts = {
     });
     // The application's backend: Centrifugo's HTTP proxies, when any URL is set.
     const p = options.proxy;
-    const proxy = [p.connect, p.subscribe, p.publish, p.refresh].some((e) => e.url !== '') ? new HttpProxy(p) : null;
+    const proxy = [p.connect, p.subscribe, p.publish, p.refresh].some((e) => e.url !== '') ? new (await import('../../lib/proxy-http/http-proxy.js')).HttpProxy(p) : null;
     const gateway = new Gateway(options, {
       broker,
       transport,
@@ -226,7 +228,7 @@ export async function composeGateway(cfg: GatewayConfig, parts: GatewayParts = {
     // 5. The ingests, each publishing through the gateway (namespaces and the broker's order apply).
     try {
       for (const kind of cfg.ingest) {
-        const ingest = buildIngest(kind, cfg, running, nats, log);
+        const ingest = await buildIngest(kind, cfg, running, nats, log);
         await ingest.start();
         ingests.push(ingest);
         dashboard?.addHealth(`ingest-${kind}`, ingestHealth(ingest));
@@ -258,7 +260,13 @@ function ingestSink(gw: Gateway): IngestSink {
   };
 }
 
-function buildIngest(kind: string, cfg: GatewayConfig, gw: RunningGateway, nats: NatsConnection | null, log: Logger): Ingest {
+async function buildIngest(
+  kind: string,
+  cfg: GatewayConfig,
+  gw: RunningGateway,
+  nats: NatsConnection | null,
+  log: Logger,
+): Promise<Ingest> {
   const sink = ingestSink(gw.gateway);
   let failures = 0;
   const onError = (err: unknown, channel: string): void => {
@@ -266,6 +274,7 @@ function buildIngest(kind: string, cfg: GatewayConfig, gw: RunningGateway, nats:
   };
   if (kind === 'nats') {
     const ing = cfg.jetstream.ingest;
+    const { NatsIngest } = await import('../../lib/ingest-nats/nats-ingest.js');
     return new NatsIngest({
       connection: nats!,
       clock: systemClock,
@@ -282,6 +291,11 @@ function buildIngest(kind: string, cfg: GatewayConfig, gw: RunningGateway, nats:
   if (kind === 'kafka') {
     const k = cfg.kafka;
     if (!k) throw new ConfigError('ingest: kafka needs the kafka options');
+    const [{ KafkaIngest }, { kafkaConnection }, { registerKafkaMetrics }] = await Promise.all([
+      import('../../lib/kafka/ingest.js'),
+      import('../../lib/kafka/config.js'),
+      import('../../lib/kafka/metrics.js'),
+    ]);
     let ingest: KafkaIngest | null = null;
     const onLatency = registerKafkaMetrics(gw.registry, () => ingest);
     ingest = new KafkaIngest(

@@ -29,6 +29,32 @@ export interface KafkaConnectionOptions {
 
 export const DEFAULT_KAFKA_REQUEST_TIMEOUT_MS = 10_000;
 
+/*
+ * The consumer's fixed costs: what it asks the broker while the topics are quiet. Each within the
+ * ranges Kafka's own clients use (docs/kafka.md "Consumer settings"); docs/performance.md "Fixed
+ * costs" has what they cost idle.
+ */
+/** A member silent this long leaves the group and its partitions move, ms (also the rebalance timeout). */
+const CONSUMER_SESSION_TIMEOUT_MS = 10_000;
+/**
+ * Heartbeats to the group coordinator, ms: Kafka's default (heartbeat.interval.ms 3000), a third of
+ * the session timeout as Kafka advises, so two may be lost before the member is dropped.
+ */
+const CONSUMER_HEARTBEAT_INTERVAL_MS = 3_000;
+/**
+ * How long the broker holds a fetch that has no records, ms (Kafka's fetch.max.wait.ms default).
+ * With minBytes 1 a record ends the wait at once, so this adds no latency; it only sets how often
+ * an idle consumer asks again (2 fetches a second instead of 10 at 100 ms). A close or a pause
+ * waits at most this long for the fetch in flight.
+ */
+const CONSUMER_FETCH_MAX_WAIT_MS = 500;
+/**
+ * How old the cached topic metadata may be before the fetch loop asks again, ms (the library's
+ * default is 5 s; Kafka's metadata.max.age.ms is 5 min). A leader change is not waited for: an
+ * error that says the metadata is stale drops the cache at once.
+ */
+const CONSUMER_METADATA_MAX_AGE_MS = 60_000;
+
 /** The library's base options from ours. */
 function baseOptions(c: KafkaConnectionOptions, role: string) {
   let tls: { ca?: Buffer; rejectUnauthorized?: boolean; servername?: string } | undefined;
@@ -231,10 +257,12 @@ export class KafkaConsumerSession {
     const consumer = new Consumer({
       ...baseOptions(conn, 'consumer'),
       groupId: o.groupId,
-      sessionTimeout: 10_000,
-      heartbeatInterval: 1_000,
-      rebalanceTimeout: 10_000,
-      maxWaitTime: 100,
+      sessionTimeout: CONSUMER_SESSION_TIMEOUT_MS,
+      heartbeatInterval: CONSUMER_HEARTBEAT_INTERVAL_MS,
+      rebalanceTimeout: CONSUMER_SESSION_TIMEOUT_MS,
+      maxWaitTime: CONSUMER_FETCH_MAX_WAIT_MS,
+      minBytes: 1,
+      metadataMaxAge: CONSUMER_METADATA_MAX_AGE_MS,
       highWaterMark: o.highWaterMark ?? 1024,
     });
     const onAssigned = o.onAssigned;
