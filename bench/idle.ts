@@ -104,7 +104,9 @@ async function main(): Promise<void> {
       });
       await Promise.all(runs.map(stop));
     }
-    console.log(`idle gateway, no clients, dashboard on: ${ROUNDS} rounds × ${SECONDS} s, load average ${loads.map((l) => l.toFixed(2)).join(', ')}`);
+    console.log(
+      `idle gateway, no clients, dashboard on: ${ROUNDS} rounds × ${SECONDS} s, load average ${loads.map((l) => l.toFixed(2)).join(', ')}`,
+    );
     console.log('| variant | build | CPU, % of a core (median) | per round | RSS MiB (median) |');
     console.log('|---|---|---|---|---|');
     for (const [key, xs] of cpu) {

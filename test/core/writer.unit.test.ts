@@ -144,6 +144,94 @@ test('writeDelayMs > 0: a hot connection whose queue fills a slice is written at
   await gw.shutdown();
 });
 
+test('writeDelayMs > 0 (default): where frames come further apart than the window, each is written in the turn it arrives, also one early after a late one', async () => {
+  const { gw, connect } = await setup({});
+  const c = await subscribedOdin(connect, ['BTC.trade']);
+  clock.advance(100);
+  // A feed of 25 a second: 4 frames 40 ms apart, then with jitter (gaps alternate 70 and 10 ms).
+  // A window could merge nothing here; the frame 10 ms after a write must not wait for one.
+  for (let i = 0; i < 24; i++) {
+    clock.advance(i < 4 ? 40 : i % 2 === 0 ? 70 : 10);
+    const before = c.writes;
+    await gw.api.publish({ channel: 'BTC.trade', data: String(i) });
+    await turn();
+    await turn();
+    assert.equal(c.writes - before, 1, `frame ${i} was written in its turn`);
+    assert.equal(c.messages().filter(ofChannel('BTC.trade')).length, i + 1);
+  }
+  await gw.shutdown();
+});
+
+test('writeDelayMs > 0 (default): frames closer together than the window open it, and the window closes again when they slow down', async () => {
+  const { gw, connect } = await setup({});
+  const c = await subscribedOdin(connect, ['BTC.trade']);
+  clock.advance(100);
+  const before = c.writes;
+  // 200 a second (5 ms apart) for 40 frames: merged, at most one write per 16 ms window (+1).
+  for (let i = 0; i < 40; i++) {
+    clock.advance(5);
+    await gw.api.publish({ channel: 'BTC.trade', data: String(i) });
+    await turn();
+  }
+  await until(() => c.messages().filter(ofChannel('BTC.trade')).length === 40);
+  const fast = c.writes - before;
+  assert.ok(fast <= Math.ceil((40 * 5) / DEFAULT_WRITE_DELAY_MS) + 1, `fast frames: ${fast} writes for 40`);
+  // Then 20 a second (50 ms apart): after a few frames the average gap passes the window and
+  // every frame goes out in its own turn again.
+  let heldAfterSlowdown = 0;
+  for (let i = 40; i < 60; i++) {
+    clock.advance(50);
+    const n = c.messages().filter(ofChannel('BTC.trade')).length;
+    await gw.api.publish({ channel: 'BTC.trade', data: String(i) });
+    await turn();
+    await turn();
+    if (c.messages().filter(ofChannel('BTC.trade')).length === n) heldAfterSlowdown = i - 40 + 1;
+  }
+  assert.ok(heldAfterSlowdown <= 5, `frames held after the slowdown: the last at ${heldAfterSlowdown}`);
+  await until(() => c.messages().filter(ofChannel('BTC.trade')).length === 60);
+  assert.deepEqual(
+    c
+      .messages()
+      .filter(ofChannel('BTC.trade'))
+      .map((m) => m.data),
+    Array.from({ length: 60 }, (_, i) => i),
+  );
+  await gw.shutdown();
+});
+
+test('writeDelayMs > 0: a fan-out reads the clock once, not once per connection', async () => {
+  class CountingClock extends FakeClock {
+    reads = 0;
+    override monotonic(): number {
+      this.reads++;
+      return super.monotonic();
+    }
+  }
+  const counting = new CountingClock();
+  const { gw, connect } = await startFakeGateway({ client: { writeDelayMs: 16 } }, counting);
+  const conns: FakeConnection[] = [];
+  for (let i = 0; i < 50; i++) {
+    const c = connect();
+    c.send({ type: 'subscribe', data: { channels: ['BTC.trade'] } });
+    conns.push(c);
+  }
+  await waitFor(() => conns.every((c) => c.messages().some((m) => m.type === 'subscription_ack')), 5000, 'subscribed', {
+    clock: counting,
+  });
+  counting.advance(100);
+  for (let i = 0; i < 3; i++) await turn();
+  const reads = counting.reads;
+  await gw.api.publish({ channel: 'BTC.trade', data: '1' });
+  await turn();
+  await turn();
+  assert.ok(
+    conns.every((c) => c.messages().some(ofChannel('BTC.trade'))),
+    'every connection got the publication in its turn',
+  );
+  assert.ok(counting.reads - reads <= 3, `clock reads for a fan-out to 50: ${counting.reads - reads}`);
+  await gw.shutdown();
+});
+
 test('writeDelayMs is validated with its bounds', () => {
   assert.throws(() => resolveGatewayOptions({ client: { writeDelayMs: -1 } }), /client\.writeDelayMs/);
   assert.throws(() => resolveGatewayOptions({ client: { writeDelayMs: 5000 } }), /client\.writeDelayMs/);

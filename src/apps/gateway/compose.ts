@@ -155,7 +155,9 @@ export async function composeGateway(cfg: GatewayConfig, parts: GatewayParts = {
     });
     // The application's backend: Centrifugo's HTTP proxies, when any URL is set.
     const p = options.proxy;
-    const proxy = [p.connect, p.subscribe, p.publish, p.refresh].some((e) => e.url !== '') ? new (await import('../../lib/proxy-http/http-proxy.js')).HttpProxy(p) : null;
+    const proxy = [p.connect, p.subscribe, p.publish, p.refresh].some((e) => e.url !== '')
+      ? new (await import('../../lib/proxy-http/http-proxy.js')).HttpProxy(p)
+      : null;
     const gateway = new Gateway(options, {
       broker,
       transport,

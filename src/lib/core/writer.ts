@@ -23,10 +23,16 @@ export interface WriterOwner {
 
 /**
  * Flushes every writer with queued frames. `delayMs` 0: at the end of the event-loop turn.
- * More: a connection written less than `delayMs` ago is hot; its frames wait `delayMs` from
- * the first of them and then go out in one write, so it is written at most once per `delayMs`.
- * A connection not written that recently gets its frames at the end of the turn, as with 0: no
- * added latency while it is quiet. A frame waits at most `delayMs` (plus the flush itself).
+ * More: a connection written less than `delayMs` ago whose frames come closer together than
+ * `delayMs` (the moving average of its gaps, `Writer.gapMs`) is hot; its frames wait `delayMs`
+ * from the first of them and then go out in one write, so it is written at most once per
+ * `delayMs`. Any other connection gets its frames at the end of the turn, as with 0: no added
+ * latency while it is quiet, and none where a window could not merge anything (at 25 frames a
+ * second a frame that came early after a late one would otherwise wait alone). A frame waits at
+ * most `delayMs` (plus the flush itself).
+ *
+ * The clock is read once per synchronous run (`now()`, reset in a microtask), not once per
+ * connection: a fan-out to thousands of connections reads it once.
  *
  * Counting from the first waiting frame (not from the last write) keeps bursts together: a feed
  * that sends a burst every 10 ms gets two bursts per write with a 16 ms delay, every time.
@@ -42,12 +48,29 @@ export class FlushScheduler {
   private timer: TimerHandle | null = null;
   private readonly flushSoonBound = (): void => this.flushSoon();
   private readonly dueBound = (): void => this.due();
+  /** `now()`'s reading for the current synchronous run (valid while `turnNowSet`). */
+  private turnNow = 0;
+  private turnNowSet = false;
+  private readonly endRunBound = (): void => {
+    this.turnNowSet = false;
+  };
 
   constructor(
-    private readonly delayMs: number,
+    /** The write window, ms (0: none). */
+    readonly delayMs: number,
     /** Also the clock of the writers this scheduler flushes (their pacing). */
     readonly clock: Clock,
   ) {}
+
+  /** `clock.monotonic()`, read once per synchronous run: every frame of one fan-out sees the same time. */
+  now(): number {
+    if (!this.turnNowSet) {
+      this.turnNow = this.clock.monotonic();
+      this.turnNowSet = true;
+      queueMicrotask(this.endRunBound);
+    }
+    return this.turnNow;
+  }
 
   /**
    * Schedules `w`'s flush. `urgent` (a reply the peer waits for): at the end of the turn even
@@ -56,8 +79,8 @@ export class FlushScheduler {
   markDirty(w: Writer, urgent = false): void {
     if (w.dirty === DIRTY_SOON || (w.dirty === DIRTY_LATER && !urgent)) return;
     if (!urgent && this.delayMs > 0) {
-      const now = this.clock.monotonic();
-      if (now - w.writtenAt < this.delayMs) {
+      const now = this.now();
+      if (now - w.writtenAt < this.delayMs && w.gapMs < this.delayMs) {
         w.dirty = DIRTY_LATER;
         this.batchDueAt(now + this.delayMs).push(w);
         return;
@@ -99,7 +122,7 @@ export class FlushScheduler {
   }
 
   private write(list: Writer[]): void {
-    const now = this.clock.monotonic();
+    const now = this.now();
     for (let i = 0; i < list.length; i++) {
       const w = list[i]!;
       w.dirty = 0;
@@ -133,6 +156,12 @@ interface Batch {
 const DIRTY_SOON = 1;
 const DIRTY_LATER = 2;
 
+/**
+ * Weight of the newest gap in `Writer.gapMs` (a moving average): 1/4 follows a change of rate
+ * within a few frames and is not swung by one early frame.
+ */
+const GAP_WEIGHT = 0.25;
+
 /** Largest slice of a burst written at once, bytes (smaller when maxQueueBytes is small). */
 export const BURST_SLICE_BYTES = 64 * 1024;
 /** How often a paced writer looks whether its socket has drained, ms. */
@@ -158,6 +187,12 @@ export class Writer {
   /** FlushScheduler's bookkeeping: when this writer was last written (`Clock.monotonic()`), and which list holds it. */
   writtenAt = -Infinity;
   dirty = 0;
+  /**
+   * Moving average of the time between this connection's frames (not replies), ms, kept only
+   * with a write window; Infinity until two frames have come. The window opens only below it.
+   */
+  gapMs = Infinity;
+  private lastFrameAt = -Infinity;
   private pending: PreparedFrame[] = [];
   private pendingBytes = 0;
   /** Conflation: index in `pending` of each key's queued frame (null until a keyed frame). */
@@ -206,12 +241,21 @@ export class Writer {
   enqueue(frame: PreparedFrame, urgent = false): void {
     if (this.closed) return;
     if (this.paced !== null) return this.wait(frame, true);
+    if (!urgent && this.scheduler.delayMs > 0) this.countGap();
     this.pending.push(frame);
     this.pendingBytes += frame.byteLength;
     if (this.pending.length === 1) this.scheduler.markDirty(this, urgent);
     // A hot writer's wait that already fills a slice ends with the turn: a larger write
     // saves nothing more, and waiting would only count against maxQueueBytes.
     else if (urgent || (this.dirty === DIRTY_LATER && this.pendingBytes >= this.sliceBytes)) this.scheduler.markDirty(this, true);
+  }
+
+  private countGap(): void {
+    const now = this.scheduler.now();
+    const gap = now - this.lastFrameAt;
+    this.lastFrameAt = now;
+    if (gap === Infinity) return;
+    this.gapMs = this.gapMs === Infinity ? gap : this.gapMs + (gap - this.gapMs) * GAP_WEIGHT;
   }
 
   /**

@@ -11,9 +11,17 @@ import type { IngestHealth } from '../core/ingest.js';
 import type { BrokerTelemetry } from '../core/broker.js';
 import { MemoryBroker } from '../core/broker-memory.js';
 
+/**
+ * How often prom-client samples the event-loop delay (nodejs_eventloop_lag_*), ms. Each sample is
+ * a timer of its own: at 10 ms (its default) that timer woke an idle process 100 times a second,
+ * nearly all of its idle CPU (docs/performance.md "Fixed costs"). A loop blocked for longer than
+ * this is still seen in full by the sample due during the block; shorter stalls are sampled less.
+ */
+export const EVENT_LOOP_SAMPLE_MS = 100;
+
 export function createMetrics(gw: Gateway): Registry {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 10 });
+  collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
   const s = gw.stats;
 
   new Gauge({
