@@ -1,8 +1,8 @@
 /**
  * Bench (not a test): the fixed costs of an idle gateway process — no clients, dashboard on (the
  * default) — with Kafka ingest attached to a real local broker, and on the embedded default (memory
- * broker, no ingest). CPU (utime + stime from /proc) over a window after start-up, and VmRSS at its
- * end.
+ * broker, no ingest). CPU (utime + stime from /proc) and the main thread's wake-ups over a window
+ * after start-up, and VmRSS at its end.
  *
  * Every gateway of a round runs at the same time (they are idle: they do not disturb each other),
  * so variants and builds are compared in the same minute of the machine's load. Medians of the
@@ -22,6 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { KafkaAdmin } from '../src/lib/kafka/client.js';
 import { ODIN_TOPICS, TOPIC_CONFIGS } from '../src/lib/kafka/topics.js';
 import { freeLoopbackPort, startLocalKafka, type LocalKafka } from '../src/lib/kafka-local/local-broker.js';
+import { readFileSync } from 'node:fs';
 import { cpuSeconds, rssBytes } from './proc.js';
 
 const SECONDS = Number(process.argv[2] ?? 40);
@@ -29,6 +30,15 @@ const ROUNDS = Number(process.argv[3] ?? 3);
 const BINS = (process.argv[4] ?? fileURLToPath(new URL('../../bin/odin-ws.js', import.meta.url))).split(',').map((b) => resolve(b));
 /** Start-up (module loading, JIT, the Kafka group join) is not part of the fixed cost. */
 const SETTLE_MS = 5_000;
+
+/**
+ * Times the process's main thread went to sleep and was woken (voluntary context switches): its
+ * timers and I/O wake-ups, a figure the machine's load does not blur as it does CPU time.
+ */
+function wakeups(pid: number): number {
+  const m = /voluntary_ctxt_switches:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) : 0;
+}
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -87,6 +97,7 @@ async function main(): Promise<void> {
     await admin.close();
     const cpu = new Map<string, number[]>();
     const rss = new Map<string, number[]>();
+    const wake = new Map<string, number[]>();
     const loads: number[] = [];
     for (let round = 0; round < ROUNDS; round++) {
       const runs: Run[] = [];
@@ -94,6 +105,7 @@ async function main(): Promise<void> {
       await sleep(SETTLE_MS);
       const t0 = performance.now();
       const c0 = runs.map((r) => cpuSeconds(r.child.pid!));
+      const w0 = runs.map((r) => wakeups(r.child.pid!));
       await sleep(SECONDS * 1000);
       const elapsed = (performance.now() - t0) / 1000;
       loads.push(loadavg()[0]!);
@@ -101,19 +113,20 @@ async function main(): Promise<void> {
         const share = (cpuSeconds(r.child.pid!) - c0[i]!) / elapsed;
         (cpu.get(r.key) ?? cpu.set(r.key, []).get(r.key)!).push(share);
         (rss.get(r.key) ?? rss.set(r.key, []).get(r.key)!).push(rssBytes(r.child.pid!));
+        (wake.get(r.key) ?? wake.set(r.key, []).get(r.key)!).push((wakeups(r.child.pid!) - w0[i]!) / elapsed);
       });
       await Promise.all(runs.map(stop));
     }
     console.log(
       `idle gateway, no clients, dashboard on: ${ROUNDS} rounds × ${SECONDS} s, load average ${loads.map((l) => l.toFixed(2)).join(', ')}`,
     );
-    console.log('| variant | build | CPU, % of a core (median) | per round | RSS MiB (median) |');
-    console.log('|---|---|---|---|---|');
+    console.log('| variant | build | CPU, % of a core (median) | per round | main-thread wake-ups/s (median) | RSS MiB (median) |');
+    console.log('|---|---|---:|---|---:|---:|');
     for (const [key, xs] of cpu) {
       const [name, bin] = key.split(' | ');
       const r = rss.get(key)!;
       console.log(
-        `| ${name} | ${bin} | ${(median(xs) * 100).toFixed(2)} | ${xs.map((x) => (x * 100).toFixed(2)).join(' ')} | ${(median(r) / 2 ** 20).toFixed(1)} |`,
+        `| ${name} | ${bin} | ${(median(xs) * 100).toFixed(2)} | ${xs.map((x) => (x * 100).toFixed(2)).join(' ')} | ${median(wake.get(key)!).toFixed(1)} | ${(median(r) / 2 ** 20).toFixed(1)} |`,
       );
     }
   } finally {

@@ -8,7 +8,7 @@
  *
  * What only some processes use is imported when it is built (`await import`), not at start: the
  * NATS client and JetStream broker, the NATS and Kafka ingests (the Kafka client alone is ~45 MiB
- * of RSS), the HTTP proxy. A gateway on the embedded broker loads none of them
+ * of RSS), the HTTP proxy, jose for a JWKS key set (core loads it at the first token). A gateway on the embedded broker loads none of them
  * (docs/performance.md "Fixed costs").
  */
 import { hostname } from 'node:os';
@@ -19,7 +19,6 @@ import type { Broker } from '../../lib/core/broker.js';
 import { isPresenceProvider } from '../../lib/core/broker.js';
 import { MemoryBroker } from '../../lib/core/broker-memory.js';
 import { Gateway } from '../../lib/core/gateway.js';
-import { createRemoteJWKSet } from 'jose';
 import { JwtVerifier } from '../../lib/core/auth.js';
 import { MemoryPresence } from '../../lib/core/presence.js';
 import type { Ingest, IngestSink } from '../../lib/core/ingest.js';
@@ -138,7 +137,7 @@ export async function composeGateway(cfg: GatewayConfig, parts: GatewayParts = {
     // an unknown kid at most once per cooldown, and gives up on a fetch after the timeout.
     const keySet =
       options.tokenJwksUrl !== ''
-        ? createRemoteJWKSet(new URL(options.tokenJwksUrl), {
+        ? (await import('jose')).createRemoteJWKSet(new URL(options.tokenJwksUrl), {
             timeoutDuration: options.tokenJwksTimeoutMs,
             cooldownDuration: options.tokenJwksCooldownMs,
           })

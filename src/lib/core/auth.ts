@@ -1,5 +1,10 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
-import { decodeProtectedHeader, errors as joseErrors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import type * as Jose from 'jose';
+import type { JWTPayload, JWTVerifyGetKey } from 'jose';
+
+let jose: Promise<typeof Jose> | null = null;
+/** jose, loaded at the first token checked: a gateway that never sees a token never loads it (~8 MiB). */
+const loadJose = (): Promise<typeof Jose> => (jose ??= import('jose'));
 
 /** What a verified connection token says. */
 export interface Credentials {
@@ -159,6 +164,7 @@ export class JwtVerifier implements TokenVerifier {
   /** Signature, audience, issuer, then time; the payload or a TokenError. */
   private async check(token: string): Promise<JWTPayload> {
     if (!this.configured) throw new TokenError('invalid', 'no token verification key configured');
+    const { decodeProtectedHeader, errors: joseErrors, jwtVerify } = await loadJose();
     let alg: unknown;
     try {
       alg = decodeProtectedHeader(token).alg;
@@ -190,7 +196,7 @@ export class JwtVerifier implements TokenVerifier {
       const timeFailed =
         cause instanceof joseErrors.JWTExpired || (cause instanceof joseErrors.JWTClaimValidationFailed && cause.claim === 'nbf');
       if (timeFailed) {
-        this.checkPatterns((cause as joseErrors.JWTClaimValidationFailed).payload);
+        this.checkPatterns((cause as Jose.errors.JWTClaimValidationFailed).payload);
         throw new TokenError('expired', 'token expired', { cause });
       }
       // The key set's fetch failed: timed out, not JSON, not a key set, not 200 (jose's generic error).

@@ -4,7 +4,6 @@
  * need a session or the admin token; changes also need the same origin and the CSRF token.
  * Every change is written to the log as an audit record. Outcomes and codes: docs/dashboard.md.
  */
-import { SignJWT } from 'jose';
 import { z } from 'zod';
 import type { Gateway } from '../core/gateway.js';
 import { brokerFailureError } from '../core/errors.js';
@@ -340,6 +339,8 @@ export class AdminApi {
     if (o.allowAnonymous) return { token: null, expiresIn: 0 };
     if (o.tokenHmacSecret === '')
       throw new HttpError(404, ErrorCode.NotAvailable, 'anonymous connections are off and no HMAC token secret is configured to sign one');
+    // jose only when the console mints a token (a gateway loads it at its first token otherwise).
+    const { SignJWT } = await import('jose');
     const token = await new SignJWT({})
       .setProtectedHeader({ alg: 'HS256' })
       .setSubject(DASHBOARD_USER)
