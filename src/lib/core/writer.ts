@@ -161,6 +161,12 @@ const DIRTY_LATER = 2;
  * within a few frames and is not swung by one early frame.
  */
 const GAP_WEIGHT = 0.25;
+/**
+ * Where `Writer.gapMs` starts, in windows: 1.25 makes the first gap open the window only when it
+ * is under a quarter of the window (frames in quick succession); after a few gaps their average
+ * decides.
+ */
+const GAP_START_WINDOWS = 1.25;
 
 /** Largest slice of a burst written at once, bytes (smaller when maxQueueBytes is small). */
 export const BURST_SLICE_BYTES = 64 * 1024;
@@ -189,9 +195,9 @@ export class Writer {
   dirty = 0;
   /**
    * Moving average of the time between this connection's frames (not replies), ms, kept only
-   * with a write window; Infinity until two frames have come. The window opens only below it.
+   * with a write window (from GAP_START_WINDOWS windows). The window opens only below it.
    */
-  gapMs = Infinity;
+  gapMs: number;
   private lastFrameAt = -Infinity;
   private pending: PreparedFrame[] = [];
   private pendingBytes = 0;
@@ -216,6 +222,7 @@ export class Writer {
     private readonly owner: WriterOwner,
   ) {
     this.sliceBytes = Math.min(BURST_SLICE_BYTES, Math.floor(maxQueueBytes / 4));
+    this.gapMs = scheduler.delayMs * GAP_START_WINDOWS;
   }
 
   /** Burst bytes queued and not yet handed to the socket. */
@@ -254,8 +261,7 @@ export class Writer {
     const now = this.scheduler.now();
     const gap = now - this.lastFrameAt;
     this.lastFrameAt = now;
-    if (gap === Infinity) return;
-    this.gapMs = this.gapMs === Infinity ? gap : this.gapMs + (gap - this.gapMs) * GAP_WEIGHT;
+    if (gap !== Infinity) this.gapMs += (gap - this.gapMs) * GAP_WEIGHT;
   }
 
   /**
