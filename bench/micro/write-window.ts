@@ -3,13 +3,15 @@
  * channel, publications `gap` ms apart on a manual clock (25 a second: 40 ms; with jitter: gaps
  * alternating 10 and 70 ms), each fanned out in its own loop turn. Core's CPU per delivery, and
  * how many frames were not written in the turn of their publication (held by a window), for
- * `writeDelayMs` 0 and 16, this build and others side by side (rounds interleaved, medians).
+ * `writeDelayMs` 0 and 16, this build and others side by side (rounds interleaved, medians; each
+ * run in a process of its own).
  *
  *   npm run build && node dist/bench/micro/write-window.js [subscribers=2000] [publications=300] [rounds=5] [distRoot,...]
  *
  * `distRoot`: the dist/ of another build (its src/lib/core is imported from there), e.g. a copy
  * of an earlier build inside the checkout; default this build's.
  */
+import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { resolve } from 'node:path';
 import type { Clock, TimerHandle } from '../../src/lib/core/clock.js';
@@ -20,6 +22,7 @@ import type * as OptionsModule from '../../src/lib/core/options.js';
 
 const [subs = 2000, pubs = 300, rounds = 5] = process.argv.slice(2, 5).map(Number);
 const OWN_DIST = resolve(fileURLToPath(new URL('../..', import.meta.url)));
+const SELF = fileURLToPath(import.meta.url);
 const DISTS = (process.argv[5] ?? OWN_DIST).split(',').map((d) => resolve(d));
 
 /** Time moves only on advance(); due timers run there, in order. */
@@ -120,7 +123,25 @@ async function run(dist: string, writeDelayMs: number, gaps: readonly number[]):
   return { cpuUsPerDelivery: (cpu.user + cpu.system) / deliveries, held };
 }
 
+/** One variant in a process of its own: two builds' modules in one process do not get the same JIT. */
+function runChild(dist: string, wd: number, gaps: readonly number[]): Promise<Result> {
+  return new Promise((res, rej) => {
+    const child = spawn(process.execPath, [SELF, String(subs), String(pubs), '1', dist, `--one=${wd}:${gaps.join('/')}`], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.once('exit', (code) => (code === 0 ? res(JSON.parse(out) as Result) : rej(new Error(`variant exited ${String(code)}`))));
+  });
+}
+
 async function main(): Promise<void> {
+  const one = process.argv.find((a) => a.startsWith('--one='));
+  if (one) {
+    const [wd, gaps] = one.slice('--one='.length).split(':');
+    process.stdout.write(JSON.stringify(await run(DISTS[0]!, Number(wd), gaps!.split('/').map(Number))));
+    return;
+  }
   const feeds = [
     { name: '25/s steady (40 ms)', gaps: [40] },
     { name: '25/s with jitter (10/70 ms)', gaps: [70, 10] },
@@ -133,7 +154,7 @@ async function main(): Promise<void> {
     for (const f of feeds)
       for (const v of variants) {
         const key = `${f.name} | ${v.name}`;
-        const res = await run(v.dist, v.wd, f.gaps);
+        const res = await runChild(v.dist, v.wd, f.gaps);
         (out.get(key) ?? out.set(key, []).get(key)!).push(res);
       }
   console.log(`${subs} subscribers × ${pubs} publications, ${rounds} rounds interleaved, Node ${process.version}`);

@@ -80,6 +80,12 @@ export class FlushScheduler {
     if (w.dirty === DIRTY_SOON || (w.dirty === DIRTY_LATER && !urgent)) return;
     if (!urgent && this.delayMs > 0) {
       const now = this.now();
+      // The gap between this connection's frames, averaged: the time since the previous frame
+      // that found its queue empty, over the frames written since (one when quiet, all that a
+      // window merged when hot). Counted here, once per queue, not once per frame.
+      if (w.framesSinceMark > 0 && w.markedAt !== -Infinity) w.gapMs += ((now - w.markedAt) / w.framesSinceMark - w.gapMs) * GAP_WEIGHT;
+      w.markedAt = now;
+      w.framesSinceMark = 0;
       if (now - w.writtenAt < this.delayMs && w.gapMs < this.delayMs) {
         w.dirty = DIRTY_LATER;
         this.batchDueAt(now + this.delayMs).push(w);
@@ -194,11 +200,13 @@ export class Writer {
   writtenAt = -Infinity;
   dirty = 0;
   /**
-   * Moving average of the time between this connection's frames (not replies), ms, kept only
+   * Moving average of the time between this connection's frames, ms, kept by the scheduler only
    * with a write window (from GAP_START_WINDOWS windows). The window opens only below it.
    */
-  gapMs: number;
-  private lastFrameAt = -Infinity;
+  gapMs = Infinity; // a number from the start: V8 keeps the field unboxed (no allocation per store)
+  /** When a frame last found the queue empty (the scheduler's), and the frames written since. */
+  markedAt = -Infinity;
+  framesSinceMark = 0;
   private pending: PreparedFrame[] = [];
   private pendingBytes = 0;
   /** Conflation: index in `pending` of each key's queued frame (null until a keyed frame). */
@@ -248,20 +256,12 @@ export class Writer {
   enqueue(frame: PreparedFrame, urgent = false): void {
     if (this.closed) return;
     if (this.paced !== null) return this.wait(frame, true);
-    if (!urgent && this.scheduler.delayMs > 0) this.countGap();
     this.pending.push(frame);
     this.pendingBytes += frame.byteLength;
     if (this.pending.length === 1) this.scheduler.markDirty(this, urgent);
     // A hot writer's wait that already fills a slice ends with the turn: a larger write
     // saves nothing more, and waiting would only count against maxQueueBytes.
     else if (urgent || (this.dirty === DIRTY_LATER && this.pendingBytes >= this.sliceBytes)) this.scheduler.markDirty(this, true);
-  }
-
-  private countGap(): void {
-    const now = this.scheduler.now();
-    const gap = now - this.lastFrameAt;
-    this.lastFrameAt = now;
-    if (gap !== Infinity) this.gapMs += (gap - this.gapMs) * GAP_WEIGHT;
   }
 
   /**
@@ -411,6 +411,7 @@ export class Writer {
     if (this.closed || frames.length === 0) return;
     this.stats.messagesOut += frames.length;
     this.stats.bytesOut += this.pendingBytes;
+    this.framesSinceMark += frames.length;
     this.pending = [];
     this.pendingBytes = 0;
     this.latest = null;
