@@ -8,7 +8,7 @@
  * so variants and builds are compared in the same minute of the machine's load. Medians of the
  * rounds.
  *
- *   npm run build && node dist/bench/idle.js [seconds=40] [rounds=3] [bin=bin/odin-ws.js,...]
+ *   npm run build && node dist/bench/idle.js [seconds=45] [rounds=3] [bin=bin/odin-ws.js,...]
  *
  * `bin` takes several launchers (comma-separated): a copy of an earlier build's bin/ and dist/
  * inside the checkout compares before and after side by side. Needs Kafka's jars (bash
@@ -25,11 +25,15 @@ import { freeLoopbackPort, startLocalKafka, type LocalKafka } from '../src/lib/k
 import { readFileSync } from 'node:fs';
 import { cpuSeconds, rssBytes } from './proc.js';
 
-const SECONDS = Number(process.argv[2] ?? 40);
+const SECONDS = Number(process.argv[2] ?? 45);
 const ROUNDS = Number(process.argv[3] ?? 3);
 const BINS = (process.argv[4] ?? fileURLToPath(new URL('../../bin/odin-ws.js', import.meta.url))).split(',').map((b) => resolve(b));
-/** Start-up (module loading, JIT, the Kafka group join) is not part of the fixed cost. */
-const SETTLE_MS = 5_000;
+/**
+ * Start-up is not part of the fixed cost: module loading, JIT, the Kafka group join, and V8's
+ * memory reducer, which runs a full collection of the start-up garbage some 20–25 s after the
+ * start (~100 ms of CPU once, measured in a --cpu-prof of an idle gateway).
+ */
+const SETTLE_MS = 30_000;
 
 /**
  * Times the process's main thread went to sleep and was woken (voluntary context switches): its

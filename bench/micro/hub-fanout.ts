@@ -6,21 +6,11 @@
 import { MemoryBroker } from '../../src/lib/core/broker-memory.js';
 import { Gateway } from '../../src/lib/core/gateway.js';
 import { resolveGatewayOptions } from '../../src/lib/core/options.js';
-import type { ConnectionAcceptor, FrameEncoder, PreparedFrame, TransportConnection } from '../../src/lib/core/transport.js';
+import type { ConnectionAcceptor } from '../../src/lib/core/transport.js';
+import { NullConnection, nullEncoder } from './null-connection.js';
 import { systemClock } from '../../src/lib/runtime/clock.js';
 
-class NullConnection implements TransportConnection {
-  frames = 0;
-  bufferedAmount = 0;
-  write(frames: readonly PreparedFrame[]): void {
-    this.frames += frames.length;
-  }
-  ping(): void {}
-  close(): void {}
-  terminate(): void {}
-}
-
-const transport: FrameEncoder = { prepare: (p) => p, payloadOf: (f) => f };
+const transport = nullEncoder;
 const [subs = 1000, pubs = 2000, burst = 10] = process.argv.slice(2).map(Number);
 
 async function main(): Promise<void> {

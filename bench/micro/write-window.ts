@@ -15,7 +15,8 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { resolve } from 'node:path';
 import type { Clock, TimerHandle } from '../../src/lib/core/clock.js';
-import type { ConnectionAcceptor, FrameEncoder, PreparedFrame, TransportConnection } from '../../src/lib/core/transport.js';
+import type { ConnectionAcceptor } from '../../src/lib/core/transport.js';
+import { NullConnection, nullEncoder } from './null-connection.js';
 import type * as GatewayModule from '../../src/lib/core/gateway.js';
 import type * as BrokerModule from '../../src/lib/core/broker-memory.js';
 import type * as OptionsModule from '../../src/lib/core/options.js';
@@ -58,19 +59,8 @@ class ManualClock implements Clock {
   }
 }
 
-class NullConnection implements TransportConnection {
-  frames = 0;
-  bufferedAmount = 0;
-  write(frames: readonly PreparedFrame[]): void {
-    this.frames += frames.length;
-  }
-  ping(): void {}
-  close(): void {}
-  terminate(): void {}
-}
-
 const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
-const transport: FrameEncoder = { prepare: (p) => p, payloadOf: (f) => f };
+const transport = nullEncoder;
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 interface Result {
