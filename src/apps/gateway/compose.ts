@@ -114,6 +114,7 @@ export async function composeGateway(cfg: GatewayConfig, parts: GatewayParts = {
         ...(js.duplicateWindowMs !== undefined ? { duplicateWindowMs: js.duplicateWindowMs } : {}),
         ...(js.storage !== undefined ? { storage: js.storage } : {}),
         ...(js.presenceTtlMs !== undefined ? { presenceTtlMs: js.presenceTtlMs } : {}),
+        ...(js.userTtlMs !== undefined ? { userTtlMs: js.userTtlMs } : {}),
       });
       log.info({ natsUrl: cfg.natsUrl, historySize: js.historySize, historyTtlMs: js.maxAgeMs }, 'using the JetStream broker');
     } else

@@ -376,7 +376,7 @@ export const GATEWAY_OPTIONS: readonly OptionRow[] = [
     env: 'GATEWAY_MAX_CONNECTIONS_PER_USER',
     defaultText: '0 (no limit)',
     section: S.limits,
-    help: "one user's connections per process; the one over it is closed with 3504",
+    help: "one user's connections, on every node with --broker nats (else per process); the one over it is closed with 3504",
   },
   {
     key: 'connectionRatePerIp',
@@ -524,6 +524,14 @@ export const GATEWAY_OPTIONS: readonly OptionRow[] = [
     defaultText: '60000 ms',
     section: S.js,
     help: "a crashed node's clients leave presence after this",
+  },
+  {
+    key: 'jetstream.userTtlMs',
+    kind: 'int',
+    env: 'NATS_USER_TTL_MS',
+    defaultText: '30000 ms',
+    section: S.js,
+    help: "maxConnectionsPerUser across nodes: a crashed node's connections stop counting after this",
   },
   {
     key: 'jetstream.ingest.enabled',

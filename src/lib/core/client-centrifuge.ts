@@ -337,7 +337,8 @@ export class CentrifugeClient extends Client {
       return this.disconnect(retry ? Disconnect.ConnectionClosed : Disconnect.InvalidToken);
     }
     // Centrifugo's client.user_connection_limit: the connection over it is closed, 3504.
-    if (this.ctx.userConnectionLimitReached(auth.user)) return this.disconnect(Disconnect.ConnectionLimit);
+    if (!(await this.ctx.admitUser(this, auth.user))) return this.disconnect(Disconnect.ConnectionLimit);
+    if (this.state === STATE_CLOSED) return;
     this.state = STATE_CONNECTED;
     this.setCredentials(auth.user, auth.exp);
     this.ctx.clientAuthenticated(this);

@@ -62,8 +62,12 @@ export interface ClientContext {
   readonly nodeId: string;
   clientClosed(client: Client): void;
   clientAuthenticated(client: Client): void;
-  /** The user is at `maxConnectionsPerUser` here: the new connection must be closed with 3504 (counted). */
-  userConnectionLimitReached(user: string): boolean;
+  /**
+   * Whether the connection may authenticate as `user` under `maxConnectionsPerUser` (on every
+   * node with a broker that counts users cluster-wide); false: close it with 3504 (counted), or
+   * it closed meanwhile. Followed by `clientAuthenticated` when true.
+   */
+  admitUser(client: Client, user: string): Promise<boolean>;
   /** Tells the channel's subscribers (on every node the broker reaches) of a join or leave. */
   announceJoinLeave(channel: string, info: ClientInfo, join: boolean): void;
 }

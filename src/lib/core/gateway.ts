@@ -1,6 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { TokenError, type TokenVerifier } from './auth.js';
-import { isJoinLeavePublisher, type Broker, type BrokerEventHandler, type ClientInfo, type Publication } from './broker.js';
+import {
+  isJoinLeavePublisher,
+  isUserConnectionRegistry,
+  type Broker,
+  type UserConnectionRegistry,
+  type BrokerEventHandler,
+  type ClientInfo,
+  type Publication,
+} from './broker.js';
 import { ChannelRules } from './channels.js';
 import type { Clock, TimerHandle } from './clock.js';
 import { Client, type ClientContext } from './client.js';
@@ -79,6 +87,13 @@ export class Gateway implements ConnectionAcceptor, BrokerEventHandler, ClientCo
   private readonly clients = new Set<Client>();
   private readonly perIp = new Map<string, number>();
   private readonly users = new UserIndex();
+  /** Connections admitted under `maxConnectionsPerUser`, not yet authenticated: by client, and a count per user. */
+  private readonly admitting = new Map<Client, string>();
+  private readonly admittingPerUser = new Map<string, number>();
+  /** Connections registered with the broker's user registry (cluster-wide count), with their user. */
+  private readonly registered = new Map<Client, string>();
+  /** The broker's cluster-wide count of connections per user, when it has one and a limit is set. */
+  private readonly userRegistry: UserConnectionRegistry | null;
   /** New connections per address (connectionRatePerIp); null when off. */
   private readonly connectionRate: ConnectionRate | null;
   /** The server API (publish, history, presence, disconnect, info, …): the one place it lives. */
@@ -93,6 +108,7 @@ export class Gateway implements ConnectionAcceptor, BrokerEventHandler, ClientCo
     deps: GatewayDeps,
   ) {
     this.broker = deps.broker;
+    this.userRegistry = isUserConnectionRegistry(this.broker) && this.opts.maxConnectionsPerUser > 0 ? this.broker : null;
     this.clock = deps.clock;
     this.startedAt = deps.clock.now();
     this.log = deps.log ?? silentLogger;
@@ -221,13 +237,60 @@ export class Gateway implements ConnectionAcceptor, BrokerEventHandler, ClientCo
 
   /**
    * Whether `user` already holds `maxConnectionsPerUser` connections on this process (anonymous
-   * ones never count); counted when so, and the caller closes the new connection with 3504.
+   * ones never count, nor do connections still being admitted); counted when so.
    */
   userConnectionLimitReached(user: string): boolean {
     const limit = this.opts.maxConnectionsPerUser;
     if (limit === 0 || user === '' || this.users.count(user) < limit) return false;
     this.stats.rejected.max_connections_per_user++;
     return true;
+  }
+
+  /**
+   * `maxConnectionsPerUser`: per process (connections being admitted hold their slot until
+   * authenticated or closed), then, on a broker that counts users cluster-wide, on every node
+   * (core/broker.ts `UserConnectionRegistry`). When that registry cannot be reached the
+   * connection is admitted on the per-process count alone (fail open; counted and logged):
+   * a backbone outage must not lock every user out.
+   */
+  async admitUser(client: Client, user: string): Promise<boolean> {
+    const limit = this.opts.maxConnectionsPerUser;
+    if (limit === 0 || user === '') return true;
+    if (this.users.count(user) + (this.admittingPerUser.get(user) ?? 0) >= limit) return this.overUserLimit();
+    this.holdAdmission(client, user);
+    const reg = this.userRegistry;
+    if (reg === null) return true;
+    const verdict = await reg.claimUserConnection(user, client.id, limit).catch(() => 'unavailable' as const);
+    if (!this.clients.has(client) || verdict === 'over') {
+      reg.releaseUserConnection(user, client.id);
+      this.dropAdmission(client);
+      return verdict === 'over' ? this.overUserLimit() : false;
+    }
+    if (verdict === 'unavailable') {
+      this.stats.userLimitUnchecked++;
+      this.log.warn({ client: client.id, user }, "per-user connection count unreachable: admitted on this node's count");
+    }
+    this.registered.set(client, user);
+    return true;
+  }
+
+  private overUserLimit(): false {
+    this.stats.rejected.max_connections_per_user++;
+    return false;
+  }
+
+  private holdAdmission(client: Client, user: string): void {
+    this.admitting.set(client, user);
+    this.admittingPerUser.set(user, (this.admittingPerUser.get(user) ?? 0) + 1);
+  }
+
+  private dropAdmission(client: Client): void {
+    const user = this.admitting.get(client);
+    if (user === undefined) return;
+    this.admitting.delete(client);
+    const n = (this.admittingPerUser.get(user) ?? 1) - 1;
+    if (n <= 0) this.admittingPerUser.delete(user);
+    else this.admittingPerUser.set(user, n);
   }
 
   /** An Origin the options allow (any when `allowedOrigins` is empty). */
@@ -279,7 +342,7 @@ export class Gateway implements ConnectionAcceptor, BrokerEventHandler, ClientCo
       return;
     }
     this.verifier.verify(token).then(
-      (c) => (this.userConnectionLimitReached(c.user) ? client.disconnect(Disconnect.ConnectionLimit) : client.start(c.user, c.exp)),
+      (c) => void this.startOdin(client, c.user, c.exp),
       (err: unknown) => {
         const code = err instanceof TokenError ? err.code : 'invalid';
         this.stats.tokenRefusals[code]++;
@@ -290,7 +353,14 @@ export class Gateway implements ConnectionAcceptor, BrokerEventHandler, ClientCo
     );
   }
 
+  /** An Odin connection whose credentials are checked: admitted under the per-user limit, or closed with 3504. */
+  private async startOdin(client: OdinClient, user: string, exp: number): Promise<void> {
+    if (await this.admitUser(client, user)) client.start(user, exp);
+    else client.disconnect(Disconnect.ConnectionLimit);
+  }
+
   clientAuthenticated(client: Client): void {
+    this.dropAdmission(client);
     this.users.add(client);
   }
 
@@ -301,6 +371,12 @@ export class Gateway implements ConnectionAcceptor, BrokerEventHandler, ClientCo
     else this.perIp.set(client.ip, n);
     this.stats.connections[client.protocol === PROTO_ODIN ? 'odin' : 'centrifuge']--;
     this.users.remove(client);
+    this.dropAdmission(client);
+    const user = this.registered.get(client);
+    if (user !== undefined) {
+      this.registered.delete(client);
+      this.userRegistry?.releaseUserConnection(user, client.id);
+    }
   }
 
   /** The heartbeat: every `pingIntervalMs` until shutdown. */

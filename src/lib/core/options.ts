@@ -11,7 +11,7 @@ import { DELTA_TYPES } from '../protocol/centrifuge-params.js';
 export const DEFAULT_MAX_CONNECTIONS = 19_000;
 /** Connections from one IP address; over it the upgrade gets HTTP 429. 0 = no limit. */
 export const DEFAULT_MAX_CONNECTIONS_PER_IP = 0;
-/** Authenticated connections of one user on this process; over it the new one is closed with 3504. 0 = no limit. */
+/** Authenticated connections of one user (per process; on every node when the broker counts users cluster-wide); over it the new one is closed with 3504. 0 = no limit. */
 export const DEFAULT_MAX_CONNECTIONS_PER_USER = 0;
 /** New connections per second from one IP address (token bucket refill); 0 = no limit. */
 export const DEFAULT_CONNECTION_RATE_PER_IP = 0;
@@ -283,7 +283,7 @@ export const gatewayOptionsSchema = z
     allowMissingOrigin: z.boolean().default(true),
     maxConnections: z.number().int().min(1).default(DEFAULT_MAX_CONNECTIONS),
     maxConnectionsPerIp: z.number().int().min(0).default(DEFAULT_MAX_CONNECTIONS_PER_IP),
-    /** Per user id, per process (anonymous connections are not counted); the connection over it is closed with 3504. */
+    /** Per user id, per process, and on every node with a broker that counts users (JetStream); anonymous connections are not counted; the connection over it is closed with 3504. */
     maxConnectionsPerUser: z.number().int().min(0).default(DEFAULT_MAX_CONNECTIONS_PER_USER),
     /** New connections per second per IP address; past the burst the upgrade gets HTTP 429 with Retry-After. 0: off. */
     connectionRatePerIp: z.number().min(0).default(DEFAULT_CONNECTION_RATE_PER_IP),
