@@ -39,7 +39,7 @@ import { NatsIngest } from '../../lib/ingest-nats/nats-ingest.js';
 import { KafkaIngest } from '../../lib/kafka/ingest.js';
 import { kafkaConnection } from '../../lib/kafka/config.js';
 import { registerKafkaMetrics } from '../../lib/kafka/metrics.js';
-import { ConfigError } from '../../lib/core/options.js';
+import { ConfigError, hasSubscriptionKeys, type GatewayOptions, type SubscriptionTokenKeys } from '../../lib/core/options.js';
 import {
   DEFAULT_DRAIN_MS,
   DEFAULT_NATS_URL,
@@ -133,25 +133,27 @@ export async function composeGateway(cfg: GatewayConfig, parts: GatewayParts = {
       permessageDeflate: options.permessageDeflate,
       ...(parts.headersTimeoutMs !== undefined ? { headersTimeoutMs: parts.headersTimeoutMs } : {}),
     });
-    // An identity provider's keys (JWKS): jose fetches them lazily, caches them, fetches again for
-    // an unknown kid at most once per cooldown, and gives up on a fetch after the timeout.
-    const keySet =
-      options.tokenJwksUrl !== ''
-        ? createRemoteJWKSet(new URL(options.tokenJwksUrl), {
-            timeoutDuration: options.tokenJwksTimeoutMs,
-            cooldownDuration: options.tokenJwksCooldownMs,
-          })
-        : undefined;
-    const verifier = new JwtVerifier({
-      hmacSecret: options.tokenHmacSecret,
-      publicKeyPem: options.tokenPublicKey,
-      ...(keySet ? { keySet } : {}),
-      audience: options.tokenAudience,
-      audienceRegex: options.tokenAudienceRegex,
-      issuer: options.tokenIssuer,
-      issuerRegex: options.tokenIssuerRegex,
-      now: () => systemClock.now(),
-    });
+    const verifier = jwtVerifierOf(
+      {
+        hmacSecret: options.tokenHmacSecret,
+        publicKey: options.tokenPublicKey,
+        jwksUrl: options.tokenJwksUrl,
+        audience: options.tokenAudience,
+        audienceRegex: options.tokenAudienceRegex,
+        issuer: options.tokenIssuer,
+        issuerRegex: options.tokenIssuerRegex,
+      },
+      options,
+    );
+    // Subscription-token keys of their own (Centrifugo's client.subscription_token), global and per namespace.
+    const subscriptionVerifiers = {
+      global: hasSubscriptionKeys(options.subscriptionToken) ? jwtVerifierOf(options.subscriptionToken, options) : null,
+      byNamespace: new Map(
+        options.namespaces.flatMap((ns) =>
+          hasSubscriptionKeys(ns.subscriptionToken) ? [[ns.name, jwtVerifierOf(ns.subscriptionToken, options)] as const] : [],
+        ),
+      ),
+    };
     // The application's backend: Centrifugo's HTTP proxies, when any URL is set.
     const p = options.proxy;
     const proxy = [p.connect, p.subscribe, p.publish, p.refresh].some((e) => e.url !== '') ? new HttpProxy(p) : null;
@@ -162,6 +164,7 @@ export async function composeGateway(cfg: GatewayConfig, parts: GatewayParts = {
       clock: systemClock,
       presence,
       verifier: verifier.configured ? verifier : null,
+      subscriptionVerifiers,
       proxy,
     });
     // 4. Metrics, then the broker (gateway.start), readiness, dashboard, the HTTP app, the listener.
@@ -334,3 +337,25 @@ export async function startGateway(
 }
 
 export { DEFAULT_DRAIN_MS };
+
+/**
+ * A JWT verifier for one key set. An identity provider's keys (JWKS): jose fetches them lazily,
+ * caches them, fetches again for an unknown kid at most once per cooldown, and gives up on a
+ * fetch after the timeout.
+ */
+function jwtVerifierOf(keys: SubscriptionTokenKeys, o: GatewayOptions): JwtVerifier {
+  const keySet =
+    keys.jwksUrl !== ''
+      ? createRemoteJWKSet(new URL(keys.jwksUrl), { timeoutDuration: o.tokenJwksTimeoutMs, cooldownDuration: o.tokenJwksCooldownMs })
+      : undefined;
+  return new JwtVerifier({
+    hmacSecret: keys.hmacSecret,
+    publicKeyPem: keys.publicKey,
+    ...(keySet ? { keySet } : {}),
+    audience: keys.audience,
+    audienceRegex: keys.audienceRegex,
+    issuer: keys.issuer,
+    issuerRegex: keys.issuerRegex,
+    now: () => systemClock.now(),
+  });
+}

@@ -55,6 +55,8 @@ export interface ClientContext {
   /** Recovered publications' encodings, shared by every reader (recovery-frames.ts). */
   readonly recoveryFrames: RecoveryFrames;
   readonly verifier: TokenVerifier | null;
+  /** Who verifies a subscription token for the channel (its namespace's keys, the global subscription keys, or `verifier`). */
+  subscriptionVerifier(channel: string): TokenVerifier | null;
   /** The application's backend (proxies); null when none is configured. */
   readonly proxy: AppProxy | null;
   readonly clock: Clock;
@@ -371,13 +373,14 @@ export abstract class Client implements ConnectionHandler, WriterOwner {
    */
   protected async checkGrant(channel: string, token: string): Promise<GrantCheck> {
     const refused = this.ctx.stats.tokenRefusals;
-    if (!this.ctx.verifier) {
+    const verifier = this.ctx.subscriptionVerifier(channel);
+    if (!verifier) {
       refused.invalid++;
       return 'invalid';
     }
     let grant: SubscriptionGrant;
     try {
-      grant = await this.ctx.verifier.verifySubscription(token);
+      grant = await verifier.verifySubscription(token);
     } catch (err) {
       const code = err instanceof TokenError ? err.code : 'invalid';
       refused[code]++;

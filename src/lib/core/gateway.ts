@@ -9,7 +9,7 @@ import {
   type ClientInfo,
   type Publication,
 } from './broker.js';
-import { ChannelRules } from './channels.js';
+import { ChannelRules, resolveSubscription } from './channels.js';
 import type { Clock, TimerHandle } from './clock.js';
 import { Client, type ClientContext } from './client.js';
 import { CentrifugeClient } from './client-centrifuge.js';
@@ -46,6 +46,12 @@ export const VERSION = 'odin-ws 0.1.0';
 
 const NOT_WAITING: Waiting = Object.freeze({ total: 0, fromIp: 0 });
 
+/** Subscription-token verifiers of their own: one for every namespace without its own set, and per namespace name. */
+export interface SubscriptionVerifiers {
+  readonly global: TokenVerifier | null;
+  readonly byNamespace: ReadonlyMap<string, TokenVerifier>;
+}
+
 export interface GatewayDeps {
   readonly broker: Broker;
   readonly transport: FrameEncoder;
@@ -54,6 +60,11 @@ export interface GatewayDeps {
   readonly log?: Logger;
   /** Verifies connection tokens; none: tokens are refused (anonymous connections only, if allowed). */
   readonly verifier?: TokenVerifier | null;
+  /**
+   * Verifiers of subscription tokens apart from `verifier` (options' `subscriptionToken`, global
+   * and per namespace name); a scope with none uses the global one, then `verifier`.
+   */
+  readonly subscriptionVerifiers?: SubscriptionVerifiers;
   /** Where presence is kept (the composition root picks it); default: this process's memory. */
   readonly presence?: PresenceStore;
   /** The application's backend, for the configured proxies (core/proxy.ts); none: nothing is proxied. */
@@ -77,6 +88,7 @@ export class Gateway implements ConnectionAcceptor, BrokerEventHandler, ClientCo
   readonly stats = new GatewayStats();
   readonly presence: PresenceStore;
   readonly verifier: TokenVerifier | null;
+  private readonly subscriptionVerifiers: SubscriptionVerifiers;
   readonly proxy: AppProxy | null;
   readonly version = VERSION;
   readonly nodeId = randomBytes(4).toString('hex');
@@ -120,6 +132,7 @@ export class Gateway implements ConnectionAcceptor, BrokerEventHandler, ClientCo
     this.recoveryBudget = new RecoveryBudget(opts.recovery, this.clock);
     this.recoverySlots = new RecoverySlots(opts.recovery);
     this.verifier = deps.verifier ?? null;
+    this.subscriptionVerifiers = deps.subscriptionVerifiers ?? { global: null, byNamespace: new Map() };
     this.proxy = deps.proxy ?? null;
     this.connectionRate =
       opts.connectionRatePerIp > 0
@@ -291,6 +304,13 @@ export class Gateway implements ConnectionAcceptor, BrokerEventHandler, ClientCo
     const n = (this.admittingPerUser.get(user) ?? 1) - 1;
     if (n <= 0) this.admittingPerUser.delete(user);
     else this.admittingPerUser.set(user, n);
+  }
+
+  /** Who verifies a subscription token for `channel`: its namespace's key set, else the global one, else the connection keys. */
+  subscriptionVerifier(channel: string): TokenVerifier | null {
+    const sv = this.subscriptionVerifiers;
+    const ns = resolveSubscription(this.rules, channel)?.ns.name;
+    return (ns !== undefined ? sv.byNamespace.get(ns) : undefined) ?? sv.global ?? this.verifier;
   }
 
   /** An Origin the options allow (any when `allowedOrigins` is empty). */
