@@ -19,10 +19,13 @@ import { TokenError, type SubscriptionGrant, type TokenVerifier } from './auth.j
 import { brokerFailure } from './errors.js';
 import type { AppProxy } from './proxy.js';
 import {
+  connectProxyRequest,
+  readConnectProxyReply,
   readRefreshProxyReply,
   readSubscribeProxyReply,
   refreshProxyRequest,
   subscribeProxyRequest,
+  type ConnectProxyResult,
   type ProxyClient,
   type ProxyDecision,
   type ProxyKind,
@@ -323,6 +326,22 @@ export abstract class Client implements ConnectionHandler, WriterOwner {
     const again = this.checkRoom(channel);
     if (again !== null) return again;
     return { ...target, expireAt: d.result.expireAt, data: d.result.data };
+  }
+
+  /**
+   * Asks the connect proxy who this connection is (a connect without a token, on either
+   * protocol): its result (user, expiry, channels to subscribe server-side), error or disconnect;
+   * a proxy that fails is PROXY_FAILED (fail closed, temporary). A result marks the connection
+   * as the proxy's, so its expiry asks the refresh proxy.
+   */
+  protected async proxyConnect(
+    data: string | null,
+    name: string,
+    version: string,
+  ): Promise<{ result: ConnectProxyResult } | ProtocolError | SubscribeDisconnect> {
+    const d = await this.askProxy('connect', connectProxyRequest(this.proxyClient(), data, name, version), readConnectProxyReply);
+    if ('result' in d) this.proxiedConnect = true;
+    return d;
   }
 
   /** Who this connection is, as proxy requests say it. */

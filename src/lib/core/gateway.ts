@@ -269,6 +269,7 @@ export class Gateway implements ConnectionAcceptor, BrokerEventHandler, ClientCo
   async admitUser(client: Client, user: string): Promise<boolean> {
     const limit = this.opts.maxConnectionsPerUser;
     if (limit === 0 || user === '') return true;
+    if (!this.clients.has(client)) return false; // closed while its credentials were checked
     if (this.users.count(user) + (this.admittingPerUser.get(user) ?? 0) >= limit) return this.overUserLimit();
     this.holdAdmission(client, user);
     const reg = this.userRegistry;
@@ -343,6 +344,8 @@ export class Gateway implements ConnectionAcceptor, BrokerEventHandler, ClientCo
     if (info.headers) client.requestHeaders = info.headers;
     this.register(client, info.ip, 'odin');
     if (info.token !== undefined) this.authenticateOdin(client, info.token);
+    // No token: the application decides, when a connect proxy is configured (as Centrifugo).
+    else if (this.proxy?.has('connect')) void this.connectOdinByProxy(client);
     else if (this.opts.allowAnonymous) client.start('', 0);
     else client.disconnect(Disconnect.InvalidToken);
     return client;
@@ -373,10 +376,21 @@ export class Gateway implements ConnectionAcceptor, BrokerEventHandler, ClientCo
     );
   }
 
+  /** An Odin connection the connect proxy let in: started as its user, then subscribed to its channels. */
+  private async connectOdinByProxy(client: OdinClient): Promise<void> {
+    const r = await client.connectByProxy();
+    if (r === null || !(await this.startOdin(client, r.user, r.exp))) return;
+    for (const channel of r.channels) void client.serverSubscribe(channel, null, null);
+  }
+
   /** An Odin connection whose credentials are checked: admitted under the per-user limit, or closed with 3504. */
-  private async startOdin(client: OdinClient, user: string, exp: number): Promise<void> {
-    if (await this.admitUser(client, user)) client.start(user, exp);
-    else client.disconnect(Disconnect.ConnectionLimit);
+  private async startOdin(client: OdinClient, user: string, exp: number): Promise<boolean> {
+    if (!(await this.admitUser(client, user))) {
+      client.disconnect(Disconnect.ConnectionLimit);
+      return false;
+    }
+    client.start(user, exp);
+    return true;
   }
 
   clientAuthenticated(client: Client): void {
