@@ -247,6 +247,8 @@ export const centrifugoContender: Contender = {
             force_recovery: true,
           },
         },
+        // Off by default in v6: the readiness check below needs it.
+        health: { enabled: true },
         log: { level: 'error' },
       }),
     );
