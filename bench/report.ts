@@ -237,8 +237,8 @@ export function scaleTable(results: BenchResults): string {
       '',
       'Connection scale (`scale`: every connection subscribed, 1 msg/s each), medians of the runs:',
       '',
-      '| contender | connections | subscribed | RSS MiB (base → loaded) | KiB per connection | deliveries/s | p50 ms | p99 ms | lost | server CPU-s per s |',
-      '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+      '| contender | connections | subscribed | RSS MiB (base → loaded) | KiB per connection | deliveries/s | p50 ms | p99 ms | lost (gaps + disconnects) | window shortfall | server CPU-s per s |',
+      '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     );
     for (const name of names(scale)) {
       const rs = scale.filter((r) => r.contender === name).map((r) => r.scale!);

@@ -342,8 +342,13 @@ export interface ScaleResult {
   readonly bytesPerConnection: number;
   /** Every connection receives one message a second (channels × 1 publication/s each). */
   readonly measured: Measured;
-  /** Expected deliveries of the window that did not arrive in it (≥ 0), plus gaps seen and disconnects. */
+  /**
+   * Publications missed: sequence gaps seen by the timed connections (servers whose pushes carry
+   * an offset: odin-ws, Centrifugo; the Go gateway's envelope has none) plus disconnects.
+   */
   readonly lost: number;
+  /** Expected deliveries of the window that did not arrive within it (≥ 0): late or lost, for every server. */
+  readonly shortfall: number;
 }
 
 /**
@@ -370,7 +375,8 @@ export async function scaleScenario(
     await pause(3000);
     const m = await window(run, pub, c.pid, o.seconds, t.subscribed);
     const rss = rssBytes(c.pid);
-    const lost = Math.max(0, Math.round((m.expectedPerSecond - m.deliveredPerSecond) * m.seconds)) + m.missing + m.disconnects;
+    const lost = m.missing + m.disconnects;
+    const shortfall = Math.max(0, Math.round((m.expectedPerSecond - m.deliveredPerSecond) * m.seconds));
     const r: ScaleResult = {
       connections: o.connections,
       subscribed: t.subscribed,
@@ -380,10 +386,11 @@ export async function scaleScenario(
       bytesPerConnection: (rss - base) / Math.max(1, t.subscribed),
       measured: m,
       lost,
+      shortfall,
     };
     log(
       `    ${t.subscribed} of ${o.connections} subscribed at 1 msg/s each: RSS ${(base / 2 ** 20).toFixed(1)} → ${(rss / 2 ** 20).toFixed(1)} MiB ` +
-        `(${(r.bytesPerConnection / 1024).toFixed(2)} KiB/conn), p99 ${m.latencyMs.p99} ms, lost ${lost}, server ${m.serverCpuSeconds.toFixed(2)} CPU-s`,
+        `(${(r.bytesPerConnection / 1024).toFixed(2)} KiB/conn), p99 ${m.latencyMs.p99} ms, lost ${lost}, shortfall ${shortfall}, server ${m.serverCpuSeconds.toFixed(2)} CPU-s`,
     );
     return r;
   } finally {
