@@ -213,15 +213,24 @@ export function ratesTable(results: BenchResults): string {
       const cpu = med(name, point, (x) => x.cpuPerMillion);
       const p99 = med(name, point, (x) => x.latencyMs.p99);
       const rss = med(name, point, (x) => x.rssBytes);
-      const mine = name === OURS;
-      lines.push(
-        `| ${point} | ${name} | ${fmtN(med(name, point, (x) => x.deliveredPerSecond))} (${fmtN(100 * med(name, point, (x) => x.deliveredPerSecond / x.expectedPerSecond))}%) | ` +
-          `${fmtN(cpu, 2)} | ${fmtN(
-            med(name, point, (x) => x.latencyMs.p50),
-            1,
-          )} | ${fmtN(p99, 1)} | ${fmtN(rss / MiB, 1)} | ` +
-          `${ok.filter((r) => r.rate!.keptUp).length}/${all.length} | ${mine ? '' : ratio(cpuOurs, cpu, true)} | ${mine ? '' : ratio(p99Ours, p99, true)} | ${mine ? '' : ratio(rssOurs, rss, true)} |`,
-      );
+      const vsOurs = (ours: number, theirs: number): string => (name === OURS ? '' : ratio(ours, theirs, true));
+      const delivered = med(name, point, (x) => x.deliveredPerSecond);
+      const share = med(name, point, (x) => x.deliveredPerSecond / x.expectedPerSecond);
+      const cells = [
+        `${fmtN(delivered)} (${fmtN(100 * share)}%)`,
+        fmtN(cpu, 2),
+        fmtN(
+          med(name, point, (x) => x.latencyMs.p50),
+          1,
+        ),
+        fmtN(p99, 1),
+        fmtN(rss / MiB, 1),
+        `${ok.filter((r) => r.rate!.keptUp).length}/${all.length}`,
+        vsOurs(cpuOurs, cpu),
+        vsOurs(p99Ours, p99),
+        vsOurs(rssOurs, rss),
+      ];
+      lines.push(`| ${point} | ${name} | ${cells.join(' | ')} |`);
     }
   }
   return lines.join('\n') + '\n';
@@ -243,29 +252,37 @@ export function scaleTable(results: BenchResults): string {
     for (const name of names(scale)) {
       const rs = scale.filter((r) => r.contender === name).map((r) => r.scale!);
       const m = (f: (x: ScaleResult) => number): number => median(rs.map(f));
-      lines.push(
-        `| ${name} | ${fmtN(m((x) => x.connections))} | ${fmtN(m((x) => x.subscribed))} | ${fmtN(
+      const cells = [
+        fmtN(m((x) => x.connections)),
+        fmtN(m((x) => x.subscribed)),
+        `${fmtN(
           m((x) => x.rssBaseBytes / MiB),
           1,
         )} → ${fmtN(
           m((x) => x.rssBytes / MiB),
           1,
-        )} | ` +
-          `${fmtN(
-            m((x) => x.bytesPerConnection / 1024),
-            2,
-          )} | ${fmtN(m((x) => x.measured.deliveredPerSecond))} | ${fmtN(
-            m((x) => x.measured.latencyMs.p50),
-            1,
-          )} | ` +
-          `${fmtN(
-            m((x) => x.measured.latencyMs.p99),
-            1,
-          )} | ${fmtN(m((x) => x.lost))} | ${fmtN(
-            m((x) => x.measured.serverCpuSeconds / x.measured.seconds),
-            2,
-          )} |`,
-      );
+        )}`,
+        fmtN(
+          m((x) => x.bytesPerConnection / 1024),
+          2,
+        ),
+        fmtN(m((x) => x.measured.deliveredPerSecond)),
+        fmtN(
+          m((x) => x.measured.latencyMs.p50),
+          1,
+        ),
+        fmtN(
+          m((x) => x.measured.latencyMs.p99),
+          1,
+        ),
+        fmtN(m((x) => x.lost)),
+        fmtN(m((x) => x.shortfall)),
+        fmtN(
+          m((x) => x.measured.serverCpuSeconds / x.measured.seconds),
+          2,
+        ),
+      ];
+      lines.push(`| ${name} | ${cells.join(' | ')} |`);
     }
   }
   const storm = results.records.filter((r) => r.storm);
@@ -280,22 +297,28 @@ export function scaleTable(results: BenchResults): string {
     for (const name of names(storm)) {
       const rs = storm.filter((r) => r.contender === name).map((r) => r.storm!);
       const m = (f: (x: StormResult) => number): number => median(rs.map(f));
-      lines.push(
-        `| ${name} | ${fmtN(m((x) => x.connections))} | ${fmtN(m((x) => x.subscribed))} | ${fmtN(m((x) => x.failedCount))} | ${fmtN(
+      const cells = [
+        fmtN(m((x) => x.connections)),
+        fmtN(m((x) => x.subscribed)),
+        fmtN(m((x) => x.failedCount)),
+        fmtN(
           m((x) => x.seconds),
           1,
-        )} | ` +
-          `${fmtN(
-            m((x) => x.connectMs.p50),
-            1,
-          )} | ${fmtN(
-            m((x) => x.connectMs.p99),
-            1,
-          )} | ${fmtN(
-            m((x) => x.serverCpuSeconds),
-            2,
-          )} |`,
-      );
+        ),
+        fmtN(
+          m((x) => x.connectMs.p50),
+          1,
+        ),
+        fmtN(
+          m((x) => x.connectMs.p99),
+          1,
+        ),
+        fmtN(
+          m((x) => x.serverCpuSeconds),
+          2,
+        ),
+      ];
+      lines.push(`| ${name} | ${cells.join(' | ')} |`);
     }
   }
   return lines.length ? lines.join('\n') + '\n' : '';
