@@ -11,6 +11,7 @@ import { allContenders, stopSharedFeeds, WRITE_DELAYS_MS, type Contender } from 
 import {
   fanoutScenario,
   idleScenario,
+  KEEP_UP_P99_MS,
   latencyScenario,
   parsePoint,
   quietScenario,
@@ -80,6 +81,8 @@ Options:
   --subscribers N        fanout subscribers                                       1000
   --rates LIST           fanout publish rates per second, stepped                 50,100,250,500,1000,1500,2000,3000,4000
   --step-seconds S       measured seconds per step (after 1 s warm-up)            4
+  --p99-ms MS            fanout/rates: a step keeps up only with p99 under this   1000
+                         (e.g. 100 to compare --workers 2 with 1 at the same p99)
   --quiet-connections N  quiet scenario connections (= channels)                 1000
   --quiet-rate R         quiet scenario publications per second                  5000
   --latency-connections N                                                        10000
@@ -110,6 +113,7 @@ const FLAGS = {
   subscribers: { type: 'string' },
   rates: { type: 'string' },
   'step-seconds': { type: 'string' },
+  'p99-ms': { type: 'string' },
   'quiet-connections': { type: 'string' },
   'quiet-rate': { type: 'string' },
   'latency-connections': { type: 'string' },
@@ -190,6 +194,7 @@ async function runBench(argv: readonly string[]): Promise<number> {
     subscribers: toNumber('--subscribers', f.subscribers, { min: 0 }, 1000),
     rates: nums('rates', f.rates, '50,100,250,500,1000,1500,2000,3000,4000'),
     stepSeconds: toNumber('--step-seconds', f['step-seconds'], { min: 0 }, 4),
+    p99Ms: toNumber('--p99-ms', f['p99-ms'], { min: 1 }, KEEP_UP_P99_MS),
     quietConnections: toNumber('--quiet-connections', f['quiet-connections'], { min: 0 }, 1000),
     quietRate: toNumber('--quiet-rate', f['quiet-rate'], { min: 0 }, 5000),
     latencyConnections: toNumber('--latency-connections', f['latency-connections'], { min: 0 }, 10000),
@@ -300,6 +305,7 @@ type Cfg = {
   subscribers: number;
   rates: number[];
   stepSeconds: number;
+  p99Ms: number;
   quietConnections: number;
   quietRate: number;
   latencyConnections: number;
@@ -374,7 +380,7 @@ async function runOne(
           point: `${p.subscribers}x${p.rate}`,
           rate: await rateScenario(
             server,
-            { ...p, seconds: cfg.rateSeconds, warmupSeconds: cfg.rateWarmup, workers: loadWorkers(cfg, p.subscribers) },
+            { ...p, seconds: cfg.rateSeconds, warmupSeconds: cfg.rateWarmup, workers: loadWorkers(cfg, p.subscribers), p99Ms: cfg.p99Ms },
             log,
           ),
         };
@@ -386,7 +392,7 @@ async function runOne(
           scenario,
           fanout: await fanoutScenario(
             server,
-            { subscribers: cfg.subscribers, rates: cfg.rates, stepSeconds: cfg.stepSeconds, workers: cfg.workers },
+            { subscribers: cfg.subscribers, rates: cfg.rates, stepSeconds: cfg.stepSeconds, workers: cfg.workers, p99Ms: cfg.p99Ms },
             log,
           ),
         };
