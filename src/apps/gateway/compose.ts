@@ -19,6 +19,7 @@ import { JwtVerifier } from '../../lib/core/auth.js';
 import { HttpProxy } from '../../lib/proxy-http/http-proxy.js';
 import { MemoryPresence } from '../../lib/core/presence.js';
 import type { Ingest, IngestSink } from '../../lib/core/ingest.js';
+import { FeedLagWatch } from '../../lib/core/feed-lag.js';
 import { silentLogger, type Logger } from '../../lib/core/logger.js';
 import { systemClock } from '../../lib/runtime/clock.js';
 import type { HttpRequest } from '../../lib/core/transport.js';
@@ -194,10 +195,12 @@ export async function composeGateway(cfg: GatewayConfig, parts: GatewayParts = {
 
     let closing: Promise<void> | null = null;
     const ingests: Ingest[] = [];
+    let lagWatch: FeedLagWatch | null = null;
     const close = (): Promise<void> => {
       // Not ready at once (503 on /ready and on upgrades), before anything is awaited.
       gateway.drain();
       closing ??= (async () => {
+        lagWatch?.stop();
         for (const i of [...ingests].reverse()) await i.stop().catch((err: unknown) => log.warn({ err }, 'ingest stop failed'));
         await dashboard?.close();
         // Not ready and refusing upgrades (503) while the port still answers, clients told to
@@ -241,6 +244,12 @@ export async function composeGateway(cfg: GatewayConfig, parts: GatewayParts = {
       throw err;
     }
     if (ingests.length > 0) addIngestMetrics(registry, () => ingests.map((i) => i.health()));
+    // 6. Feed staleness: an ingest's lag past the threshold makes the channels it feeds stale.
+    if (cfg.ingestStaleAfterMs > 0 && ingests.length > 0) {
+      const feeds = ingests.map((i) => ({ id: i.kind, lagMs: () => i.health().lagMs }));
+      lagWatch = new FeedLagWatch(systemClock, cfg.ingestStaleAfterMs, feeds, gateway.hub);
+      lagWatch.start();
+    }
     return running;
   } catch (err) {
     await closeNats();
@@ -248,22 +257,27 @@ export async function composeGateway(cfg: GatewayConfig, parts: GatewayParts = {
   }
 }
 
-/** Publications of a feed go through the gateway's publish. Failures are logged, rate-limited (an outage fails every message). */
-function ingestSink(gw: Gateway): IngestSink {
+/**
+ * Publications of a feed go through the gateway's publish. With `ingestStaleAfterMs`, each is
+ * first noted as the feed's (`kind`) on the hub: the channels a lagging feed makes stale.
+ */
+function ingestSink(gw: Gateway, kind: string, watched: boolean): IngestSink {
   return {
-    publish: (channel, data, opts) =>
-      gw.api.publish({
+    publish: (channel, data, opts) => {
+      if (watched) gw.hub.noteFeed(kind, channel);
+      return gw.api.publish({
         channel,
         data,
         ...(opts?.idempotencyKey !== undefined ? { idempotencyKey: opts.idempotencyKey } : {}),
         ...(opts?.tags !== undefined ? { tags: opts.tags } : {}),
         ...(opts?.source !== undefined ? { source: opts.source } : {}),
-      }),
+      });
+    },
   };
 }
 
 function buildIngest(kind: string, cfg: GatewayConfig, gw: RunningGateway, nats: NatsConnection | null, log: Logger): Ingest {
-  const sink = ingestSink(gw.gateway);
+  const sink = ingestSink(gw.gateway, kind, cfg.ingestStaleAfterMs > 0);
   let failures = 0;
   const onError = (err: unknown, channel: string): void => {
     if (failures++ % 1000 === 0) log.warn({ err, channel, failures, ingest: kind }, 'ingest: publication failed');
@@ -328,6 +342,7 @@ export async function startGateway(
     workers: 1,
     drainMs: deps.drainMs ?? 0,
     ingest: [],
+    ingestStaleAfterMs: 0,
     jetstream: { ingest: {}, historySize: 1, maxAgeMs: 1_000 },
     kafka: null,
     dashboard,

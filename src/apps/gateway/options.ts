@@ -71,6 +71,8 @@ const processSchema = z
     transport: z.string().default('ws'),
     drainMs: z.number().int().min(0).default(DEFAULT_DRAIN_MS),
     ingest: z.union([z.array(z.string()), z.string()], { error: 'expected a list of feeds, e.g. [nats]' }).optional(),
+    /** An ingest further behind its backbone than this tells the channels it feeds `stale` (core/feed-lag.ts), ms; 0: off. */
+    ingestStaleAfterMs: z.number().int().min(0).max(86_400_000).default(0),
   })
   .strict();
 const PROCESS_KEYS: readonly string[] = Object.keys(processSchema.shape);
@@ -167,6 +169,15 @@ export const GATEWAY_OPTIONS: readonly OptionRow[] = [
     defaultText: 'nats with --broker nats, none with memory',
     section: S.process,
     help: 'feeds to ingest: nats, kafka, or none',
+  },
+  {
+    key: 'ingestStaleAfterMs',
+    kind: 'int',
+    flag: 'ingest-stale-after-ms',
+    env: 'GATEWAY_INGEST_STALE_AFTER_MS',
+    unit: 'ms',
+    section: S.process,
+    help: 'an ingest lagging more than this tells the channels it feeds stale, fresh once it catches up (Odin; 0: off)',
   },
   {
     key: 'tokenHmacSecret',
@@ -734,6 +745,8 @@ export interface GatewayConfig {
   readonly drainMs: number;
   /** Backbone feeds turned into publications (core/ingest.ts): 'nats', 'kafka'; [] for none. */
   readonly ingest: readonly string[];
+  /** Ingest lag past which the channels an ingest feeds are told `stale` (core/feed-lag.ts), ms; 0: off. */
+  readonly ingestStaleAfterMs: number;
   /** Stream limits (derived from the namespaces where not set) and NATS ingest. */
   readonly jetstream: JetStreamSection & { readonly historySize: number; readonly maxAgeMs: number };
   /** `--ingest kafka`: the Kafka section with its mode and start decided; null otherwise. */
@@ -779,7 +792,7 @@ export function loadGatewayConfig(argv: readonly string[], env: NodeJS.ProcessEn
     const i = p.error.issues[0]!;
     throw new ConfigError(`${i.path.map(String).join('.')}: ${i.message}`);
   }
-  const { broker, natsUrl, transport, drainMs } = p.data;
+  const { broker, natsUrl, transport, drainMs, ingestStaleAfterMs } = p.data;
   checkTransport(transport);
   if (p.data.workers !== undefined && broker === 'memory')
     throw new ConfigError(
@@ -811,6 +824,7 @@ export function loadGatewayConfig(argv: readonly string[], env: NodeJS.ProcessEn
     workers: p.data.workers ?? (broker === 'nats' ? availableParallelism() : 1),
     drainMs,
     ingest: Object.freeze([...new Set(ingest)]),
+    ingestStaleAfterMs,
     jetstream: Object.freeze({
       ...js,
       historySize: js.historySize ?? Math.max(1, ...nss.map((n) => n.historySize)),
