@@ -248,15 +248,9 @@ export class Gateway implements ConnectionAcceptor, BrokerEventHandler, ClientCo
     return { ok: true };
   }
 
-  /**
-   * Whether `user` already holds `maxConnectionsPerUser` connections on this process (anonymous
-   * ones never count, nor do connections still being admitted); counted when so.
-   */
-  userConnectionLimitReached(user: string): boolean {
-    const limit = this.opts.maxConnectionsPerUser;
-    if (limit === 0 || user === '' || this.users.count(user) < limit) return false;
-    this.stats.rejected.max_connections_per_user++;
-    return true;
+  /** Connections `user` holds on this process (anonymous ones are never counted); a query, counts nothing. */
+  userConnections(user: string): number {
+    return this.users.count(user);
   }
 
   /**
