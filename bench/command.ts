@@ -7,14 +7,46 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { allContenders, WRITE_DELAYS_MS, type Contender } from './contenders.js';
-import { fanoutScenario, idleScenario, latencyScenario, quietScenario, steppedScenario, type IdleResult, type Log } from './scenarios.js';
+import { allContenders, stopSharedFeeds, WRITE_DELAYS_MS, type Contender } from './contenders.js';
+import {
+  fanoutScenario,
+  idleScenario,
+  KEEP_UP_P99_MS,
+  latencyScenario,
+  parsePoint,
+  quietScenario,
+  rateScenario,
+  scaleScenario,
+  steppedScenario,
+  stormScenario,
+  type IdleResult,
+  type Log,
+  type RatePoint,
+} from './scenarios.js';
 import { fdLimit } from './proc.js';
-import { DEFAULT_OURS, renderTables, SCENARIOS, writeChart, type BenchRecord, type BenchResults, type ScenarioName } from './report.js';
+import {
+  DEFAULT_OURS,
+  DEFAULT_SCENARIOS,
+  renderTables,
+  SCENARIOS,
+  writeChart,
+  type BenchRecord,
+  type BenchResults,
+  type ScenarioName,
+} from './report.js';
 import { parseFlags, toList, toNumber, UsageError } from '../src/lib/runtime/flags.js';
 
-/** Contenders fed by NATS subjects: run only when named (`--contenders`). */
-const FEED_CONTENDERS = ['odin-ws-feed', 'odin-ws-js-feed', 'go-gateway', ...WRITE_DELAYS_MS.map((ms) => `odin-ws-feed-wd${ms}`)];
+/** Contenders fed by NATS subjects or Kafka: run only when named (`--contenders`). */
+const FEED_CONTENDERS = [
+  'odin-ws-feed',
+  'odin-ws-js-feed',
+  'odin-ws-js-feed-w2',
+  'go-gateway',
+  ...WRITE_DELAYS_MS.map((ms) => `odin-ws-feed-wd${ms}`),
+  'odin-ws-kafka',
+  'go-gateway-kafka',
+  'go-gateway-kafka-multi',
+];
 
 export const BENCH_HELP = `Usage: odin-ws bench [options]
 
@@ -22,22 +54,35 @@ Fan-out benchmark: our gateway against nats-server's WebSocket listener, a naive
 broadcast server and Centrifugo (when installed), same machine, same load client. Each
 contender runs as a child process; its CPU (utime+stime) and RSS come from /proc.
 
-Scenarios:
+Scenarios (default: ${DEFAULT_SCENARIOS.join(',')}; the others only when named):
   fanout   N subscribers on one channel, publish rate stepped until delivery falls behind
   quiet    one message per client per flush (every connection on its own channel)
   latency  many connections × several channels at a fixed rate; latency percentiles
   idle     idle subscribed connections; server RSS per connection
+  rates    fixed loads on one channel (--points): CPU-s per 1M deliveries, p99, RSS, each
+           point on a fresh server, contenders interleaved
+  scale    --scale-connections connections (many 127.0.0.x source addresses; the server's
+           open-file limit raised with prlimit), each subscribed, 1 msg/s each: RSS per
+           connection, p99, lost
+  storm    --storm-connections connections opened at once, no retries: failed handshakes
 
 Options:
-  --contenders LIST      odin-ws,nats-server,naive-ws,centrifugo  (default: those available)
+  --contenders LIST      odin-ws,nats-server,naive-ws,centrifugo  (default: those available;
+                         centrifugo: CENTRIFUGO_BIN, else the v6.9.1 build of scripts/provision/45-centrifugo.sh)
                          NATS feed (named only): odin-ws-feed,odin-ws-js-feed,go-gateway (ODIN_BENCH_GO_GATEWAY=binary),
-                         odin-ws-feed-wdN (client.writeDelayMs N ms; N: ${WRITE_DELAYS_MS.join('|')})
+                         odin-ws-feed-wdN (client.writeDelayMs N ms; N: ${WRITE_DELAYS_MS.join('|')}),
+                         odin-ws-js-feed-w2 (JetStream broker, --workers 2; odin-ws-js-feed is --workers 1)
+                         Kafka feed (named only; one local Kafka broker, KAFKA_LIBS or tools/kafka jars):
+                         odin-ws-kafka, go-gateway-kafka (ODIN_BENCH_GO_GATEWAY_KAFKA=ws_poc kafka-refactor
+                         ws/cmd/single binary), go-gateway-kafka-multi (ODIN_BENCH_GO_GATEWAY_KAFKA_MULTI=ws/cmd/multi)
   --ours NAME            the contender ratios are taken against                  odin-ws
-  --scenarios LIST       ${SCENARIOS.join(',')}   (default: all)
+  --scenarios LIST       ${SCENARIOS.join(',')}
   --runs N               repetitions, contenders interleaved; medians reported   3
   --subscribers N        fanout subscribers                                       1000
   --rates LIST           fanout publish rates per second, stepped                 50,100,250,500,1000,1500,2000,3000,4000
   --step-seconds S       measured seconds per step (after 1 s warm-up)            4
+  --p99-ms MS            fanout/rates: a step keeps up only with p99 under this   1000
+                         (e.g. 100 to compare --workers 2 with 1 at the same p99)
   --quiet-connections N  quiet scenario connections (= channels)                 1000
   --quiet-rate R         quiet scenario publications per second                  5000
   --latency-connections N                                                        10000
@@ -45,6 +90,14 @@ Options:
   --latency-rate R       publications/s (default: 80% of odin-ws's maximum in this scenario, found first)
   --latency-seconds S                                                            10
   --idle LIST            idle connection counts                                   10000,19000
+  --points LIST          rates: SUBSCRIBERSxRATE on one channel                   200x50,2000x25,1000x100
+                         (the API-feed points of issue 25: 4000x25,1000x100,1000x1000)
+  --rate-seconds S       rates: measured seconds per point (after the warm-up)   10
+  --rate-warmup S        rates: seconds of publishing before the window          3
+  --scale-connections N  scale                                                   100000
+  --scale-channels K     scale: channels (each published once a second)          100
+  --scale-seconds S      scale: measured seconds                                 10
+  --storm-connections N  storm                                                   20000
   --workers N            load worker processes                                    2 (idle: 4)
   --out FILE             raw results JSON                                         bench/results/latest.json
   --svg FILE             chart (docs/performance-fanout.svg only when named here)  bench/results/latest.svg
@@ -60,6 +113,7 @@ const FLAGS = {
   subscribers: { type: 'string' },
   rates: { type: 'string' },
   'step-seconds': { type: 'string' },
+  'p99-ms': { type: 'string' },
   'quiet-connections': { type: 'string' },
   'quiet-rate': { type: 'string' },
   'latency-connections': { type: 'string' },
@@ -67,6 +121,13 @@ const FLAGS = {
   'latency-rate': { type: 'string' },
   'latency-seconds': { type: 'string' },
   idle: { type: 'string' },
+  points: { type: 'string' },
+  'rate-seconds': { type: 'string' },
+  'rate-warmup': { type: 'string' },
+  'scale-connections': { type: 'string' },
+  'scale-channels': { type: 'string' },
+  'scale-seconds': { type: 'string' },
+  'storm-connections': { type: 'string' },
   workers: { type: 'string' },
   out: { type: 'string' },
   svg: { type: 'string' },
@@ -121,7 +182,7 @@ async function runBench(argv: readonly string[]): Promise<number> {
     }
     contenders.push(c);
   }
-  const scenarios = list(f.scenarios, SCENARIOS.join(',')) as ScenarioName[];
+  const scenarios = list(f.scenarios, DEFAULT_SCENARIOS.join(',')) as ScenarioName[];
   for (const s of scenarios) if (!SCENARIOS.includes(s)) throw new UsageError(`--scenarios: unknown scenario ${s}`);
   const runs = toNumber('--runs', f.runs, { min: 0 }, 3);
   const workers = toNumber('--workers', f.workers, { min: 0 }, 2);
@@ -133,6 +194,7 @@ async function runBench(argv: readonly string[]): Promise<number> {
     subscribers: toNumber('--subscribers', f.subscribers, { min: 0 }, 1000),
     rates: nums('rates', f.rates, '50,100,250,500,1000,1500,2000,3000,4000'),
     stepSeconds: toNumber('--step-seconds', f['step-seconds'], { min: 0 }, 4),
+    p99Ms: toNumber('--p99-ms', f['p99-ms'], { min: 1 }, KEEP_UP_P99_MS),
     quietConnections: toNumber('--quiet-connections', f['quiet-connections'], { min: 0 }, 1000),
     quietRate: toNumber('--quiet-rate', f['quiet-rate'], { min: 0 }, 5000),
     latencyConnections: toNumber('--latency-connections', f['latency-connections'], { min: 0 }, 10000),
@@ -142,6 +204,17 @@ async function runBench(argv: readonly string[]): Promise<number> {
     latencySeconds: toNumber('--latency-seconds', f['latency-seconds'], { min: 0 }, 10),
     latencyCalibrationRates: [25, 50, 100, 150, 200, 300, 400, 600, 800, 1200],
     idle: nums('idle', f.idle, '10000,19000'),
+    points: list(f.points, '200x50,2000x25,1000x100').map((p) => {
+      const point = parsePoint(p);
+      if (point === null) throw new UsageError(`--points: ${p} is not SUBSCRIBERSxRATE (e.g. 2000x25)`);
+      return point;
+    }),
+    rateSeconds: toNumber('--rate-seconds', f['rate-seconds'], { min: 1 }, 10),
+    rateWarmup: toNumber('--rate-warmup', f['rate-warmup'], { min: 0 }, 3),
+    scaleConnections: toNumber('--scale-connections', f['scale-connections'], { min: 1 }, 100_000),
+    scaleChannels: toNumber('--scale-channels', f['scale-channels'], { min: 1 }, 100),
+    scaleSeconds: toNumber('--scale-seconds', f['scale-seconds'], { min: 1 }, 10),
+    stormConnections: toNumber('--storm-connections', f['storm-connections'], { min: 1 }, 20_000),
     workers,
   };
   const nats = spawnSync('nats-server', ['--version'], { encoding: 'utf8' });
@@ -197,22 +270,29 @@ async function runBench(argv: readonly string[]): Promise<number> {
     log(`latency scenario rate: ${cfg.latencyRate} pub/s`);
   }
 
-  for (let run = 1; run <= runs; run++) {
-    for (const scenario of scenarios) {
-      // Interleave: rotate the contender order each run.
-      const order = contenders.map((_, i) => contenders[(i + run - 1) % contenders.length]!);
-      for (const c of order) {
-        log(`run ${run}/${runs} · ${scenario} · ${c.name}`);
-        try {
-          const rec = await runOne(c, scenario, run, cfg, results, log);
-          results.records.push(rec);
-        } catch (e) {
-          log(`    failed: ${(e as Error).message}`);
-          results.records.push({ run, contender: c.name, scenario, error: (e as Error).message });
+  try {
+    for (let run = 1; run <= runs; run++) {
+      for (const scenario of scenarios) {
+        // Interleave: rotate the contender order each run (and, for rates, at each point).
+        const order = contenders.map((_, i) => contenders[(i + run - 1) % contenders.length]!);
+        for (const point of scenario === 'rates' ? cfg.points : [null]) {
+          for (const c of order) {
+            const label = point ? `${point.subscribers}x${point.rate}` : undefined;
+            log(`run ${run}/${runs} · ${scenario}${label ? ` ${label}` : ''} · ${c.name}`);
+            try {
+              const rec = await runOne(c, scenario, run, cfg, point, log);
+              results.records.push(rec);
+            } catch (e) {
+              log(`    failed: ${(e as Error).message}`);
+              results.records.push({ run, contender: c.name, scenario, ...(label ? { point: label } : {}), error: (e as Error).message });
+            }
+            save();
+          }
         }
-        save();
       }
     }
+  } finally {
+    await stopSharedFeeds();
   }
   save();
   process.stdout.write(renderTables(results));
@@ -225,6 +305,7 @@ type Cfg = {
   subscribers: number;
   rates: number[];
   stepSeconds: number;
+  p99Ms: number;
   quietConnections: number;
   quietRate: number;
   latencyConnections: number;
@@ -234,10 +315,27 @@ type Cfg = {
   latencySeconds: number;
   latencyCalibrationRates: number[];
   idle: number[];
+  points: RatePoint[];
+  rateSeconds: number;
+  rateWarmup: number;
+  scaleConnections: number;
+  scaleChannels: number;
+  scaleSeconds: number;
+  stormConnections: number;
   workers: number;
 };
 
-async function runOne(c: Contender, scenario: ScenarioName, run: number, cfg: Cfg, results: BenchResults, log: Log): Promise<BenchRecord> {
+/** Load worker processes for n connections: at least --workers, at most 5,000 connections each. */
+const loadWorkers = (cfg: Cfg, n: number): number => Math.max(cfg.workers, Math.ceil(n / 5000));
+
+async function runOne(
+  c: Contender,
+  scenario: ScenarioName,
+  run: number,
+  cfg: Cfg,
+  point: RatePoint | null,
+  log: Log,
+): Promise<BenchRecord> {
   if (scenario === 'idle') {
     const idle: IdleResult[] = [];
     for (const n of cfg.idle) {
@@ -250,9 +348,43 @@ async function runOne(c: Contender, scenario: ScenarioName, run: number, cfg: Cf
     }
     return { run, contender: c.name, scenario, idle };
   }
+  if (scenario === 'scale' || scenario === 'storm') {
+    const n = scenario === 'scale' ? cfg.scaleConnections : cfg.stormConnections;
+    const server = await c.start({ maxConnections: n + 1000 });
+    try {
+      return scenario === 'scale'
+        ? {
+            run,
+            contender: c.name,
+            scenario,
+            scale: await scaleScenario(
+              server,
+              { connections: n, channels: cfg.scaleChannels, seconds: cfg.scaleSeconds, workers: loadWorkers(cfg, n) },
+              log,
+            ),
+          }
+        : { run, contender: c.name, scenario, storm: await stormScenario(server, { connections: n, workers: loadWorkers(cfg, n) }, log) };
+    } finally {
+      await server.stop();
+    }
+  }
   const server = await c.start();
   try {
     switch (scenario) {
+      case 'rates': {
+        const p = point!;
+        return {
+          run,
+          contender: c.name,
+          scenario,
+          point: `${p.subscribers}x${p.rate}`,
+          rate: await rateScenario(
+            server,
+            { ...p, seconds: cfg.rateSeconds, warmupSeconds: cfg.rateWarmup, workers: loadWorkers(cfg, p.subscribers), p99Ms: cfg.p99Ms },
+            log,
+          ),
+        };
+      }
       case 'fanout':
         return {
           run,
@@ -260,7 +392,7 @@ async function runOne(c: Contender, scenario: ScenarioName, run: number, cfg: Cf
           scenario,
           fanout: await fanoutScenario(
             server,
-            { subscribers: cfg.subscribers, rates: cfg.rates, stepSeconds: cfg.stepSeconds, workers: cfg.workers },
+            { subscribers: cfg.subscribers, rates: cfg.rates, stepSeconds: cfg.stepSeconds, workers: cfg.workers, p99Ms: cfg.p99Ms },
             log,
           ),
         };

@@ -1,5 +1,6 @@
 /** Reading a process's CPU time and memory from /proc (Linux), for the server under test. */
-import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 
 /** Clock ticks per second for /proc/<pid>/stat times (USER_HZ, 100 on Linux). */
 export const CLOCK_TICKS = 100;
@@ -27,3 +28,52 @@ export function fdLimit(): number {
   const m = /Max open files\s+(\d+)/.exec(limits);
   return m ? Number(m[1]) : 0;
 }
+
+/**
+ * Raises a process's open-file limit (soft and hard) to at least `n` with prlimit(1), as a
+ * production unit file's LimitNOFILE would: raising the hard limit needs root (CAP_SYS_RESOURCE),
+ * so without it the soft limit goes up to the hard one. Throws when prlimit is missing or refused.
+ */
+export function raiseFdLimit(pid: number, n: number): void {
+  const cur = readFileSync(`/proc/${pid}/limits`, 'utf8');
+  const m = /Max open files\s+(\d+)\s+(\d+)/.exec(cur);
+  if (m && Number(m[1]) >= n) return;
+  const hard = process.getuid?.() === 0 ? Math.max(n, Number(m?.[2] ?? 0)) : Number(m?.[2] ?? n);
+  const r = spawnSync('prlimit', ['--pid', String(pid), `--nofile=${Math.min(n, hard)}:${hard}`], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`prlimit --pid ${pid} --nofile: ${(r.stderr || r.error?.message || '').trim()}`);
+}
+
+/** `pid` and its descendants (a `--workers N` gateway is a primary and N workers), from /proc/<pid>/stat's ppid. */
+export function processTree(pid: number): number[] {
+  const parentOf = new Map<number, number[]>();
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+    } catch {
+      continue; // exited meanwhile
+    }
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    const list = parentOf.get(ppid);
+    if (list) list.push(Number(d));
+    else parentOf.set(ppid, [Number(d)]);
+  }
+  const out = [pid];
+  for (let i = 0; i < out.length; i++) out.push(...(parentOf.get(out[i]!) ?? []));
+  return out;
+}
+
+const sumOver = (pid: number, f: (p: number) => number): number =>
+  processTree(pid).reduce((a, p) => {
+    try {
+      return a + f(p);
+    } catch {
+      return a; // exited meanwhile
+    }
+  }, 0);
+
+/** CPU seconds of a process and its descendants so far. */
+export const treeCpuSeconds = (pid: number): number => sumOver(pid, cpuSeconds);
+/** RSS of a process and its descendants, bytes. */
+export const treeRssBytes = (pid: number): number => sumOver(pid, rssBytes);

@@ -5,12 +5,14 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { FanoutResult, IdleResult, Measured } from './scenarios.js';
+import type { FanoutResult, IdleResult, Measured, RateResult, ScaleResult, StormResult } from './scenarios.js';
 import { barChartSvg, type BarGroup } from './chart.js';
 
 /** The scenarios a record can be of, in the order they run (`--scenarios`). */
-export const SCENARIOS = ['fanout', 'quiet', 'latency', 'idle'] as const;
+export const SCENARIOS = ['fanout', 'quiet', 'latency', 'idle', 'rates', 'scale', 'storm'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
+/** What `--scenarios` defaults to; rates, scale and storm run only when named. */
+export const DEFAULT_SCENARIOS: readonly ScenarioName[] = ['fanout', 'quiet', 'latency', 'idle'];
 export const DEFAULT_OURS = 'odin-ws';
 /** The contender the ratios are taken against (`--ours`; odin-ws-feed for the NATS-feed runs). */
 const oursOf = (results: BenchResults): string => (results.config as { ours?: string }).ours ?? DEFAULT_OURS;
@@ -22,6 +24,11 @@ export interface BenchRecord {
   readonly fanout?: FanoutResult;
   readonly measured?: Measured;
   readonly idle?: IdleResult[];
+  /** `rates`: one point (subscribers × publications/s) a record; `point` is set on errors too. */
+  readonly rate?: RateResult;
+  readonly point?: string;
+  readonly scale?: ScaleResult;
+  readonly storm?: StormResult;
   readonly error?: string;
 }
 
@@ -126,19 +133,21 @@ const ratio = (ours: number | undefined, theirs: number | undefined, lowerIsBett
 /** Markdown tables: medians per contender and ratios of our gateway against each. */
 export function renderTables(results: BenchResults): string {
   const OURS = oursOf(results);
-  const s = summarize(results);
+  // Contenders with records of the first four scenarios only (rates, scale and storm have tables of their own).
+  const s = summarize(results).filter((x) => Object.values(x.runs).some((n) => n > 0));
   const ours = s.find((x) => x.name === OURS);
   const idleNs = [...new Set(s.flatMap((x) => Object.keys(x.idle ?? {}).map(Number)))].sort((a, b) => a - b);
   const lines: string[] = [];
   lines.push(
     `\nMedians of ${(results.config as { runs: number }).runs} interleaved runs; ${results.machine.cpus} × ${results.machine.model}, Node ${results.machine.node}, ${results.machine.natsServer}.\n`,
   );
-  lines.push(
-    '| contender | fan-out max deliveries/s | CPU-s per 1M (at max) | CPU-s per 1M (common step) | load client CPU (cores, at max) | quiet: CPU-s per 1M | latency: deliveries/s | p50 ms | p99 ms | p99.9 ms | ' +
-      idleNs.map((n) => `idle ${n}: KiB/conn`).join(' | ') +
-      ' |',
-  );
-  lines.push('|---|' + '---:|'.repeat(9 + idleNs.length));
+  if (s.length > 0)
+    lines.push(
+      '| contender | fan-out max deliveries/s | CPU-s per 1M (at max) | CPU-s per 1M (common step) | load client CPU (cores, at max) | quiet: CPU-s per 1M | latency: deliveries/s | p50 ms | p99 ms | p99.9 ms | ' +
+        idleNs.map((n) => `idle ${n}: KiB/conn`).join(' | ') +
+        ' |',
+    );
+  if (s.length > 0) lines.push('|---|' + '---:|'.repeat(9 + idleNs.length));
   for (const x of s) {
     lines.push(
       `| ${x.name} | ${fmtN(x.fanoutMax)} | ${fmtN(x.fanoutCpuPerMillion, 3)} | ${fmtN(x.fanoutCommonCpuPerMillion, 3)} | ${fmtN(x.fanoutClientCpuShare, 2)} | ${fmtN(x.quietCpuPerMillion, 3)} | ${fmtN(x.latencyRate)} | ${fmtN(x.latencyP50, 2)} | ${fmtN(x.latencyP99, 2)}${x.latencyClientSaturated ? ' (client saturated)' : ''} | ${fmtN(x.latencyP999, 2)} | ` +
@@ -164,10 +173,155 @@ export function renderTables(results: BenchResults): string {
     }
   }
   lines.push(fanoutByRate(results));
+  lines.push(ratesTable(results));
+  lines.push(scaleTable(results));
   for (const [name, why] of Object.entries(results.skipped)) lines.push(`\nNot run: ${name} — ${why}`);
   const errors = results.records.filter((r) => r.error !== undefined);
-  for (const e of errors) lines.push(`\nError: run ${e.run} ${e.scenario} ${e.contender}: ${e.error}`);
+  for (const e of errors) lines.push(`\nError: run ${e.run} ${e.scenario}${e.point ? ` ${e.point}` : ''} ${e.contender}: ${e.error}`);
   return lines.join('\n') + '\n';
+}
+
+const MiB = 2 ** 20;
+
+/**
+ * `rates`: per point (subscribers × publications/s on one channel), medians over the runs of each
+ * contender's server CPU per million deliveries, latency, RSS, and our ratios against each.
+ */
+export function ratesTable(results: BenchResults): string {
+  const OURS = oursOf(results);
+  const recs = results.records.filter((r) => r.scenario === 'rates' && r.point !== undefined);
+  if (recs.length === 0) return '';
+  const points = [...new Set(recs.map((r) => r.point!))];
+  const names = [...new Set(recs.map((r) => r.contender))];
+  const med = (name: string, point: string, f: (x: RateResult) => number): number =>
+    median(recs.filter((r) => r.contender === name && r.point === point && r.rate).map((r) => f(r.rate!)));
+  const lines = [
+    '',
+    `Fixed rates (\`rates\`: subscribers × publications/s on one channel), medians of the runs; ratios ${OURS} against each (>1× means ${OURS} uses less / is faster):`,
+    '',
+    `| point | contender | deliveries/s (share of expected) | server CPU-s per 1M | p50 ms | p99 ms | RSS MiB | kept up | CPU ratio | p99 ratio | RSS ratio |`,
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+  ];
+  for (const point of points) {
+    const cpuOurs = med(OURS, point, (x) => x.cpuPerMillion);
+    const p99Ours = med(OURS, point, (x) => x.latencyMs.p99);
+    const rssOurs = med(OURS, point, (x) => x.rssBytes);
+    for (const name of names) {
+      const all = recs.filter((r) => r.contender === name && r.point === point);
+      const ok = all.filter((r) => r.rate);
+      if (all.length === 0) continue;
+      const cpu = med(name, point, (x) => x.cpuPerMillion);
+      const p99 = med(name, point, (x) => x.latencyMs.p99);
+      const rss = med(name, point, (x) => x.rssBytes);
+      const vsOurs = (ours: number, theirs: number): string => (name === OURS ? '' : ratio(ours, theirs, true));
+      const delivered = med(name, point, (x) => x.deliveredPerSecond);
+      const share = med(name, point, (x) => x.deliveredPerSecond / x.expectedPerSecond);
+      const cells = [
+        `${fmtN(delivered)} (${fmtN(100 * share)}%)`,
+        fmtN(cpu, 2),
+        fmtN(
+          med(name, point, (x) => x.latencyMs.p50),
+          1,
+        ),
+        fmtN(p99, 1),
+        fmtN(rss / MiB, 1),
+        `${ok.filter((r) => r.rate!.keptUp).length}/${all.length}`,
+        vsOurs(cpuOurs, cpu),
+        vsOurs(p99Ours, p99),
+        vsOurs(rssOurs, rss),
+      ];
+      lines.push(`| ${point} | ${name} | ${cells.join(' | ')} |`);
+    }
+  }
+  return lines.join('\n') + '\n';
+}
+
+/** `scale` and `storm`: medians per contender. */
+export function scaleTable(results: BenchResults): string {
+  const lines: string[] = [];
+  const scale = results.records.filter((r) => r.scale);
+  const names = (rs: BenchRecord[]): string[] => [...new Set(rs.map((r) => r.contender))];
+  if (scale.length > 0) {
+    lines.push(
+      '',
+      'Connection scale (`scale`: every connection subscribed, 1 msg/s each), medians of the runs:',
+      '',
+      '| contender | connections | subscribed | RSS MiB (base → loaded) | KiB per connection | deliveries/s | p50 ms | p99 ms | lost (gaps + disconnects) | window shortfall | server CPU-s per s |',
+      '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    );
+    for (const name of names(scale)) {
+      const rs = scale.filter((r) => r.contender === name).map((r) => r.scale!);
+      const m = (f: (x: ScaleResult) => number): number => median(rs.map(f));
+      const cells = [
+        fmtN(m((x) => x.connections)),
+        fmtN(m((x) => x.subscribed)),
+        `${fmtN(
+          m((x) => x.rssBaseBytes / MiB),
+          1,
+        )} → ${fmtN(
+          m((x) => x.rssBytes / MiB),
+          1,
+        )}`,
+        fmtN(
+          m((x) => x.bytesPerConnection / 1024),
+          2,
+        ),
+        fmtN(m((x) => x.measured.deliveredPerSecond)),
+        fmtN(
+          m((x) => x.measured.latencyMs.p50),
+          1,
+        ),
+        fmtN(
+          m((x) => x.measured.latencyMs.p99),
+          1,
+        ),
+        fmtN(m((x) => x.lost)),
+        fmtN(m((x) => x.shortfall)),
+        fmtN(
+          m((x) => x.measured.serverCpuSeconds / x.measured.seconds),
+          2,
+        ),
+      ];
+      lines.push(`| ${name} | ${cells.join(' | ')} |`);
+    }
+  }
+  const storm = results.records.filter((r) => r.storm);
+  if (storm.length > 0) {
+    lines.push(
+      '',
+      'Handshake storm (`storm`: all connections opened at once, no retries), medians of the runs:',
+      '',
+      '| contender | connections | subscribed | failed handshakes | seconds to settle | connect p50 ms | connect p99 ms | server CPU-s |',
+      '|---|---:|---:|---:|---:|---:|---:|---:|',
+    );
+    for (const name of names(storm)) {
+      const rs = storm.filter((r) => r.contender === name).map((r) => r.storm!);
+      const m = (f: (x: StormResult) => number): number => median(rs.map(f));
+      const cells = [
+        fmtN(m((x) => x.connections)),
+        fmtN(m((x) => x.subscribed)),
+        fmtN(m((x) => x.failedCount)),
+        fmtN(
+          m((x) => x.seconds),
+          1,
+        ),
+        fmtN(
+          m((x) => x.connectMs.p50),
+          1,
+        ),
+        fmtN(
+          m((x) => x.connectMs.p99),
+          1,
+        ),
+        fmtN(
+          m((x) => x.serverCpuSeconds),
+          2,
+        ),
+      ];
+      lines.push(`| ${name} | ${cells.join(' | ')} |`);
+    }
+  }
+  return lines.length ? lines.join('\n') + '\n' : '';
 }
 
 /** Scenario 1 at equal load: median server CPU-s per 1M deliveries at each publish rate (steps that kept up). */

@@ -7,7 +7,7 @@ import { LoadRun, type WindowResult } from '../src/lib/loadtest/runner.js';
 import { RatePublisher } from '../src/lib/loadtest/publisher.js';
 import type { PercentileSummary } from '../src/lib/histogram/histogram.js';
 import type { RunningContender } from './contenders.js';
-import { cpuSeconds, rssBytes } from './proc.js';
+import { processTree, raiseFdLimit, treeCpuSeconds as cpuSeconds, treeRssBytes as rssBytes } from './proc.js';
 
 export type Log = (line: string) => void;
 
@@ -17,8 +17,13 @@ const MAX_FAILED_SHARE = 0.01;
 const PER_ADDRESS = 15_000;
 /** A step keeps up when at least this share of the expected deliveries arrived in the window. */
 export const KEEP_UP_RATIO = 0.95;
-/** ...and its p99 stays under this, ms. */
+/** ...and its p99 stays under this, ms (`--p99-ms`: compare at a tighter bound, e.g. workers at the same p99). */
 export const KEEP_UP_P99_MS = 1000;
+
+/** A window kept up: ≥ KEEP_UP_RATIO of the expected deliveries, p99 under the bound, no disconnect. */
+function keptUpIn(m: Measured, p99Ms = KEEP_UP_P99_MS): boolean {
+  return m.deliveredPerSecond >= KEEP_UP_RATIO * m.expectedPerSecond && m.latencyMs.p99 < p99Ms && m.disconnects === 0;
+}
 
 function pause(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
@@ -68,6 +73,7 @@ async function openSubscribers(
   perConn: number,
   trackEvery: number,
   workers: number,
+  connectRate = CONNECT_RATE,
 ): Promise<LoadRun> {
   const run = await LoadRun.start({
     host: c.host,
@@ -75,7 +81,7 @@ async function openSubscribers(
     protocol: c.protocol,
     ...(c.path !== undefined ? { path: c.path } : {}),
     connections,
-    connectRate: CONNECT_RATE,
+    connectRate,
     channels,
     channelsPerConnection: perConn,
     trackEvery,
@@ -85,7 +91,7 @@ async function openSubscribers(
     connectRetries: 5,
     workers,
   });
-  const ok = await run.waitConnected((connections / CONNECT_RATE) * 3000 + 20_000);
+  const ok = await run.waitConnected((connections / connectRate) * 3000 + 20_000);
   const t = run.totals();
   if (!ok || t.subscribed < connections * (1 - MAX_FAILED_SHARE)) {
     await run.stop();
@@ -128,7 +134,7 @@ export interface FanoutResult {
 /** Scenario 1: N subscribers on one channel, publish rate stepped until delivery falls behind. */
 export function fanoutScenario(
   c: RunningContender,
-  o: { subscribers: number; rates: number[]; stepSeconds: number; workers: number },
+  o: { subscribers: number; rates: number[]; stepSeconds: number; workers: number; p99Ms?: number },
   log: Log,
 ): Promise<FanoutResult> {
   return steppedScenario(
@@ -157,6 +163,7 @@ export async function steppedScenario(
     rates: number[];
     stepSeconds: number;
     workers: number;
+    p99Ms?: number;
   },
   log: Log,
 ): Promise<FanoutResult> {
@@ -172,7 +179,7 @@ export async function steppedScenario(
       pub.setRate(rate);
       await pause(1000);
       const m = await window(run, pub, c.pid, o.stepSeconds, rate * subsPerChannel);
-      const keptUp = m.deliveredPerSecond >= KEEP_UP_RATIO * m.expectedPerSecond && m.latencyMs.p99 < KEEP_UP_P99_MS && m.disconnects === 0;
+      const keptUp = keptUpIn(m, o.p99Ms);
       const clientLimited = !keptUp && m.clientSaturated;
       steps.push({ ...m, publishRate: rate, keptUp, clientLimited });
       log(
@@ -266,6 +273,194 @@ export async function idleScenario(c: RunningContender, o: { connections: number
     const r = { connections: o.connections, rssBaseBytes: base, rssBytes: rss, bytesPerConnection: (rss - base) / n };
     log(
       `    ${o.connections} idle connections: RSS ${(base / 2 ** 20).toFixed(1)} → ${(rss / 2 ** 20).toFixed(1)} MiB, ${(r.bytesPerConnection / 1024).toFixed(2)} KiB per connection`,
+    );
+    return r;
+  } finally {
+    await run.stop();
+  }
+}
+
+/** Subscribers on one channel × publications per second on it (`--points 2000x25`). */
+export interface RatePoint {
+  readonly subscribers: number;
+  readonly rate: number;
+}
+
+export interface RateResult extends Measured {
+  readonly subscribers: number;
+  readonly publishRate: number;
+  /** Server RSS at the end of the window, bytes. */
+  readonly rssBytes: number;
+  readonly keptUp: boolean;
+}
+
+/** `2000x25` → { subscribers: 2000, rate: 25 }. */
+export function parsePoint(text: string): RatePoint | null {
+  const m = /^(\d+)x(\d+)$/.exec(text.trim());
+  if (!m) return null;
+  const p = { subscribers: Number(m[1]), rate: Number(m[2]) };
+  return p.subscribers > 0 && p.rate > 0 ? p : null;
+}
+
+/**
+ * One fixed load at the Odin rates: N subscribers on one channel, R publications/s through the
+ * contender's own feed (HTTP API, NATS subjects or Kafka records), a warm-up, then one measured
+ * window: server CPU per delivery, latency, RSS. Where no batching applies (R ≤ 25/s) each
+ * delivery is its own socket write.
+ */
+export async function rateScenario(
+  c: RunningContender,
+  o: RatePoint & { seconds: number; warmupSeconds: number; workers: number; p99Ms?: number },
+  log: Log,
+): Promise<RateResult> {
+  const channels = ['BENCH.trade'];
+  // About 100 timed connections whatever N is (every connection counts deliveries).
+  const run = await openSubscribers(c, o.subscribers, channels, 1, Math.max(1, Math.round(o.subscribers / 100)), o.workers);
+  const subscribed = run.totals().subscribed;
+  const target = await c.publisher();
+  const pub = new RatePublisher(target, channels, 'sustained', o.rate, Number.MAX_SAFE_INTEGER);
+  try {
+    pub.start();
+    await pause(o.warmupSeconds * 1000);
+    const m = await window(run, pub, c.pid, o.seconds, o.rate * subscribed);
+    const rss = rssBytes(c.pid);
+    const keptUp = keptUpIn(m, o.p99Ms);
+    log(
+      `    ${o.subscribers} × ${o.rate}/s → ${Math.round(m.deliveredPerSecond).toLocaleString('en-US')} of ${Math.round(m.expectedPerSecond).toLocaleString('en-US')} deliveries/s, ` +
+        `server ${m.serverCpuSeconds.toFixed(2)} CPU-s (${m.cpuPerMillion.toFixed(2)} per 1M), p50 ${m.latencyMs.p50} p99 ${m.latencyMs.p99} ms, RSS ${(rss / 2 ** 20).toFixed(1)} MiB, ` +
+        `client elu ${(m.clientMaxElu * 100).toFixed(0)}%${keptUp ? '' : '  FELL BEHIND'}`,
+    );
+    return { ...m, subscribers: subscribed, publishRate: o.rate, rssBytes: rss, keptUp };
+  } finally {
+    await pub.drain();
+    await target.close();
+    await run.stop();
+  }
+}
+
+export interface ScaleResult {
+  readonly connections: number;
+  readonly subscribed: number;
+  /** Opens that failed after their retries (by reason). */
+  readonly failed: Record<string, number>;
+  readonly rssBaseBytes: number;
+  readonly rssBytes: number;
+  readonly bytesPerConnection: number;
+  /** Every connection receives one message a second (channels × 1 publication/s each). */
+  readonly measured: Measured;
+  /**
+   * Publications missed: sequence gaps seen by the timed connections (servers whose pushes carry
+   * an offset: odin-ws, Centrifugo; the Go gateway's envelope has none) plus disconnects.
+   */
+  readonly lost: number;
+  /** Expected deliveries of the window that did not arrive within it (≥ 0): late or lost, for every server. */
+  readonly shortfall: number;
+}
+
+/**
+ * Connection scale: N connections from many loopback source addresses (PER_ADDRESS each), each
+ * subscribed to one of `channels` channels, every channel published once a second, so every
+ * connection gets 1 msg/s. The server's open-file limit is raised first (prlimit), as a
+ * production unit file would.
+ */
+export async function scaleScenario(
+  c: RunningContender,
+  o: { connections: number; channels: number; seconds: number; workers: number },
+  log: Log,
+): Promise<ScaleResult> {
+  for (const pid of processTree(c.pid)) raiseFdLimit(pid, o.connections + 10_000);
+  await pause(1000);
+  const base = rssBytes(c.pid);
+  const channels = Array.from({ length: o.channels }, (_, i) => `S${i}.trade`);
+  const run = await openSubscribers(c, o.connections, channels, 1, Math.max(1, Math.round(o.connections / 1000)), o.workers);
+  const t = run.totals();
+  const target = await c.publisher();
+  const pub = new RatePublisher(target, channels, 'sustained', o.channels, Number.MAX_SAFE_INTEGER);
+  try {
+    pub.start();
+    await pause(3000);
+    const m = await window(run, pub, c.pid, o.seconds, t.subscribed);
+    const rss = rssBytes(c.pid);
+    const lost = m.missing + m.disconnects;
+    const shortfall = Math.max(0, Math.round((m.expectedPerSecond - m.deliveredPerSecond) * m.seconds));
+    const r: ScaleResult = {
+      connections: o.connections,
+      subscribed: t.subscribed,
+      failed: t.failed,
+      rssBaseBytes: base,
+      rssBytes: rss,
+      bytesPerConnection: (rss - base) / Math.max(1, t.subscribed),
+      measured: m,
+      lost,
+      shortfall,
+    };
+    log(
+      `    ${t.subscribed} of ${o.connections} subscribed at 1 msg/s each: RSS ${(base / 2 ** 20).toFixed(1)} → ${(rss / 2 ** 20).toFixed(1)} MiB ` +
+        `(${(r.bytesPerConnection / 1024).toFixed(2)} KiB/conn), p99 ${m.latencyMs.p99} ms, lost ${lost}, shortfall ${shortfall}, server ${m.serverCpuSeconds.toFixed(2)} CPU-s`,
+    );
+    return r;
+  } finally {
+    await pub.drain();
+    await target.close();
+    await run.stop();
+  }
+}
+
+export interface StormResult {
+  readonly connections: number;
+  readonly subscribed: number;
+  /** Handshakes that failed, by reason (no retries). */
+  readonly failed: Record<string, number>;
+  readonly failedCount: number;
+  /** Open → subscribed, ms. */
+  readonly connectMs: PercentileSummary;
+  /** First attempt to the last connection subscribed or failed, s. */
+  readonly seconds: number;
+  readonly serverCpuSeconds: number;
+}
+
+/**
+ * Handshake storm: N connections opened at once (no pacing, no retries) against a fresh server;
+ * counts the handshakes (WebSocket upgrade + subscribe) that failed.
+ */
+export async function stormScenario(c: RunningContender, o: { connections: number; workers: number }, log: Log): Promise<StormResult> {
+  for (const pid of processTree(c.pid)) raiseFdLimit(pid, o.connections + 10_000);
+  const cpu0 = cpuSeconds(c.pid);
+  const t0 = performance.now();
+  const run = await LoadRun.start({
+    host: c.host,
+    port: c.port,
+    protocol: c.protocol,
+    ...(c.path !== undefined ? { path: c.path } : {}),
+    connections: o.connections,
+    // All at once: each worker opens its share without pacing.
+    connectRate: 1e9,
+    channels: ['STORM.trade'],
+    channelsPerConnection: 1,
+    trackEvery: 1000,
+    perAddress: PER_ADDRESS,
+    reconnect: false,
+    connectRetries: 0,
+    workers: o.workers,
+  });
+  try {
+    await run.waitConnected(120_000);
+    const seconds = (performance.now() - t0) / 1000;
+    const t = run.totals();
+    // Failed opens, plus any never answered within the wait.
+    const failedCount = o.connections - t.subscribed;
+    const r: StormResult = {
+      connections: o.connections,
+      subscribed: t.subscribed,
+      failed: t.failed,
+      failedCount,
+      connectMs: run.connectAll.summary(),
+      seconds,
+      serverCpuSeconds: cpuSeconds(c.pid) - cpu0,
+    };
+    log(
+      `    storm of ${o.connections}: ${t.subscribed} subscribed, ${failedCount} failed ${JSON.stringify(t.failed)} in ${seconds.toFixed(1)} s, ` +
+        `connect p50 ${r.connectMs.p50} p99 ${r.connectMs.p99} ms, server ${r.serverCpuSeconds.toFixed(2)} CPU-s`,
     );
     return r;
   } finally {

@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,4 +28,48 @@ test('odin-ws bench --from with default flags redraws bench/results/latest.svg a
   assert.deepEqual(readFileSync(tracked), before);
   assert.equal(statSync(tracked).mtimeMs, mtime);
   rmSync(latest, { force: true });
+});
+
+const bench = (...args: string[]) =>
+  spawnSync(process.execPath, [join(root, 'bin/odin-ws.js'), 'bench', ...args], { cwd: root, encoding: 'utf8', timeout: 60_000 });
+
+test('odin-ws bench --help names the issue-25 scenarios, the Kafka-fed contenders and their variables', () => {
+  const r = bench('--help');
+  assert.equal(r.status, 0, r.stderr);
+  for (const s of [
+    'rates',
+    'scale',
+    'storm',
+    '--points',
+    '--scale-connections',
+    '--storm-connections',
+    'odin-ws-kafka',
+    'go-gateway-kafka-multi',
+  ])
+    assert.ok(r.stdout.includes(s), s);
+  for (const v of ['ODIN_BENCH_GO_GATEWAY_KAFKA=', 'ODIN_BENCH_GO_GATEWAY_KAFKA_MULTI=', 'CENTRIFUGO_BIN', 'KAFKA_LIBS'])
+    assert.ok(r.stdout.includes(v), v);
+});
+
+test('odin-ws bench refuses a bad --points and an unknown scenario with exit 2 and the reason', () => {
+  const points = bench('--scenarios', 'rates', '--points', '2000x25,abc', '--contenders', 'naive-ws', '--runs', '0');
+  assert.equal(points.status, 2);
+  assert.match(points.stderr, /--points: abc is not SUBSCRIBERSxRATE/);
+  const scenario = bench('--scenarios', 'rates,bogus', '--contenders', 'naive-ws', '--runs', '0');
+  assert.equal(scenario.status, 2);
+  assert.match(scenario.stderr, /--scenarios: unknown scenario bogus/);
+});
+
+test('processTree and treeCpuSeconds take in a process and its children (a --workers primary and its workers)', async () => {
+  const { processTree, treeCpuSeconds, cpuSeconds } = await import('../../bench/proc.js');
+  const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+  try {
+    await new Promise<void>((r) => child.once('spawn', () => r()));
+    const tree = processTree(process.pid);
+    assert.equal(tree[0], process.pid);
+    assert.ok(tree.includes(child.pid!), 'the child is in the tree');
+    assert.ok(treeCpuSeconds(process.pid) >= cpuSeconds(process.pid));
+  } finally {
+    child.kill('SIGKILL');
+  }
 });

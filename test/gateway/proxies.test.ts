@@ -3,6 +3,8 @@
  * requests for connect, subscribe, publish and refresh — allow, deny, disconnect, slow, down,
  * garbage. A backend that fails refuses (fail closed) with 100 temporary and is counted; the
  * gateway and a bystander go on. Per-namespace choice of the subscribe and publish proxies.
+ * The connect and subscribe proxies apply to Odin `/ws` connections too (no token: the connect
+ * proxy decides), with the same fail-closed rule and codes.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -207,4 +209,91 @@ test('refresh proxy: a proxied connection at its expire_at is extended, or ended
   assert.ok((await metric('refresh', 'failed')) >= 1);
   backend.result.connect = { user: 'alice', channels: ['PX.trade'] };
   backend.mode.refresh = 'allow';
+});
+
+/** An Odin connection to /ws without a token (the connect proxy decides), with upgrade headers. */
+async function odin(headers: Record<string, string> = {}): Promise<TestClient> {
+  const c = await TestClient.connect(`${gw.url.replace('http', 'ws')}/ws`, { headers });
+  open.push(c);
+  return c;
+}
+
+test('Odin /ws without a token asks the connect proxy: its user, its channels subscribed server-side, the chosen headers', async () => {
+  backend.mode.connect = 'allow';
+  backend.result.connect = { user: 'alice', channels: ['PX.trade'] };
+  const c = await odin({ cookie: 'session=o1' });
+  // Its server-side subscription is announced as an ack; then it gets the channel's publications.
+  const ack = await c.next((m) => m.type === 'subscription_ack', 5000);
+  assert.deepEqual(ack.subscribed, ['PX.trade']);
+  c.send({ type: 'hello' });
+  assert.equal((await c.next((m) => m.type === 'connected')).user, 'alice');
+  const req = backend.requests.filter((r) => r.kind === 'connect').at(-1)!;
+  assert.deepEqual(
+    { ...req.body, client: typeof req.body.client },
+    { client: 'string', transport: 'odin', protocol: 'json', encoding: 'json', user: '' },
+  );
+  assert.equal(req.headers.cookie, 'session=o1');
+  await api(gw.url, KEY, 'publish', { channel: 'PX.trade', data: { type: 'trade', px: 1 } });
+  await c.next((m) => m.channel === 'PX.trade' && m.type === 'trade');
+  // The subscribe proxy applies to Odin subscribes of its namespaces too, with the proxied user.
+  backend.mode.subscribe = 'allow';
+  c.send({ type: 'subscribe', data: { channels: ['acct.odin'] } });
+  assert.deepEqual((await c.next((m) => m.type === 'subscription_ack' && (m.subscribed as string[]).includes('acct.odin'))).count, 2);
+  assert.equal(backend.requests.filter((r) => r.kind === 'subscribe').at(-1)!.body.user, 'alice');
+  backend.mode.subscribe = 'deny';
+  c.send({ type: 'subscribe', data: { channels: ['acct.nope'] } });
+  const refused = await c.next((m) => m.type === 'subscription_ack' && (m.errors as Json[] | undefined)?.length === 1);
+  assert.deepEqual(
+    (refused.errors as Json[]).map((e) => [e.channel, e.code]),
+    [['acct.nope', 103]],
+  );
+  backend.mode.subscribe = 'allow';
+});
+
+test('Odin connect proxy refusals: error then close 3500, its disconnect code; slow, garbage, 500 → error 100 and close 3000 (fail closed); a bystander goes on', async () => {
+  const bystander = await connect();
+  await call(bystander.c, { subscribe: { channel: 'BTC.trade' } });
+  backend.mode.connect = 'deny';
+  const denied = await odin();
+  assert.deepEqual(await denied.next((m) => m.type === 'error'), { type: 'error', code: 103, message: 'not for you' });
+  assert.equal((await denied.next((m) => m.type === 'disconnect')).reconnect, false);
+  assert.equal((await denied.waitClose()).code, 3500);
+  backend.mode.connect = 'disconnect';
+  assert.equal((await (await odin()).waitClose()).code, 4501);
+  const failedBefore = await metric('connect', 'failed');
+  for (const mode of ['slow', 'garbage', 'status500'] as const) {
+    backend.mode.connect = mode;
+    const failed = await odin();
+    // Commands sent while the proxy is asked wait, and are dropped with the connection.
+    failed.send({ type: 'subscribe', data: { channels: ['ETH.trade'] } });
+    const err = await failed.next((m) => m.type === 'error', 5000);
+    assert.deepEqual([err.code, err.message], [100, 'the application could not be asked, retry later'], mode);
+    assert.equal((await failed.next((m) => m.type === 'disconnect')).reconnect, true, mode);
+    assert.equal((await failed.waitClose()).code, 3000, mode);
+    assert.equal(
+      failed.messages.some((m) => m.type === 'subscription_ack'),
+      false,
+      mode,
+    );
+  }
+  assert.equal((await metric('connect', 'failed')) - failedBefore, 3);
+  await api(gw.url, KEY, 'publish', { channel: 'BTC.trade', data: { still: 2 } });
+  await bystander.c.next((m) => (m.push as Json | undefined)?.channel === 'BTC.trade' && ((m.push as Json).pub as Json).data !== undefined);
+  backend.mode.connect = 'allow';
+});
+
+test('Odin connect proxy down (nothing listens): error 100, close 3000', async () => {
+  const down = await startGateway({
+    port: 0,
+    host: '127.0.0.1',
+    // Port 1 on loopback: nothing listens there, the connection is refused at once.
+    proxy: { connect: { url: 'http://127.0.0.1:1/connect', timeoutMs: 1000, headers: [] } },
+  });
+  try {
+    const c = await TestClient.connect(`${down.url.replace('http', 'ws')}/ws`);
+    assert.equal((await c.next((m) => m.type === 'error')).code, 100);
+    assert.equal((await c.waitClose()).code, 3000);
+  } finally {
+    await down.close();
+  }
 });

@@ -185,3 +185,40 @@ test('a plain WebSocket is not refused as slow or dead for not answering {} ping
     await fast.close();
   }
 });
+
+test('protobuf is refused on every uni transport, as Centrifugo serves them in JSON only (400, code 107; a binary connect frame 3501)', async () => {
+  const base = gw.url.replace('http', 'ws') + '/connection/uni_websocket';
+  // The protobuf subprotocol: refused at the upgrade, never selected and then answered in JSON.
+  const upgrade = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const ws = new WebSocket(base, ['centrifuge-protobuf']);
+    ws.once('unexpected-response', (_req, res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    ws.once('open', () => reject(new Error('upgraded')));
+    ws.once('error', () => undefined);
+  });
+  assert.equal(upgrade.status, 400);
+  assert.match(upgrade.body, /JSON only/);
+  // A binary (protobuf) connect request as the first frame: a malformed connect request.
+  const binary = await TestClient.connect(base);
+  binary.ws.send(Buffer.from([0x0a, 0x03, 0x61, 0x62, 0x63]));
+  assert.equal((await binary.waitClose()).code, 3501);
+  // A protobuf body (the emulation transports' Content-Type for it) on the HTTP uni transports.
+  for (const path of ['/connection/uni_http_stream', '/connection/uni_sse']) {
+    const r = await fetch(`${gw.url}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/octet-stream' },
+      body: Buffer.from([0x0a, 0x00]),
+    });
+    assert.equal(r.status, 400, path);
+    const err = ((await r.json()) as { error: Json }).error;
+    assert.equal(err.code, 107, path);
+    assert.match(String(err.message), /JSON only/, path);
+  }
+  // The gateway goes on: a JSON client on the same path still connects.
+  const ok = await TestClient.connect(`${base}?cf_connect=${encodeURIComponent('{}')}`);
+  await ok.next((m) => m.connect !== undefined);
+  ok.close();
+});

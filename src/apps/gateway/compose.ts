@@ -22,6 +22,7 @@ import { Gateway } from '../../lib/core/gateway.js';
 import { JwtVerifier } from '../../lib/core/auth.js';
 import { MemoryPresence } from '../../lib/core/presence.js';
 import type { Ingest, IngestSink } from '../../lib/core/ingest.js';
+import { FeedLagWatch } from '../../lib/core/feed-lag.js';
 import { silentLogger, type Logger } from '../../lib/core/logger.js';
 import { systemClock } from '../../lib/runtime/clock.js';
 import type { HttpRequest } from '../../lib/core/transport.js';
@@ -35,7 +36,7 @@ import { Dashboard } from '../../lib/dashboard/dashboard.js';
 import { ingestHealth } from '../../lib/dashboard/stats-producer.js';
 import { resolveDashboardOptions, type DashboardOptions } from '../../lib/dashboard/options.js';
 import { withStatsNamespace } from '../../lib/dashboard/stats-channel.js';
-import { ConfigError } from '../../lib/core/options.js';
+import { ConfigError, hasSubscriptionKeys, type GatewayOptions, type SubscriptionTokenKeys } from '../../lib/core/options.js';
 import type { KafkaIngest } from '../../lib/kafka/ingest.js';
 import {
   DEFAULT_DRAIN_MS,
@@ -114,6 +115,7 @@ export async function composeGateway(cfg: GatewayConfig, parts: GatewayParts = {
         ...(js.duplicateWindowMs !== undefined ? { duplicateWindowMs: js.duplicateWindowMs } : {}),
         ...(js.storage !== undefined ? { storage: js.storage } : {}),
         ...(js.presenceTtlMs !== undefined ? { presenceTtlMs: js.presenceTtlMs } : {}),
+        ...(js.userTtlMs !== undefined ? { userTtlMs: js.userTtlMs } : {}),
       });
       log.info({ natsUrl: cfg.natsUrl, historySize: js.historySize, historyTtlMs: js.maxAgeMs }, 'using the JetStream broker');
     } else
@@ -133,25 +135,26 @@ export async function composeGateway(cfg: GatewayConfig, parts: GatewayParts = {
       permessageDeflate: options.permessageDeflate,
       ...(parts.headersTimeoutMs !== undefined ? { headersTimeoutMs: parts.headersTimeoutMs } : {}),
     });
-    // An identity provider's keys (JWKS): jose fetches them lazily, caches them, fetches again for
-    // an unknown kid at most once per cooldown, and gives up on a fetch after the timeout.
-    const keySet =
-      options.tokenJwksUrl !== ''
-        ? (await import('jose')).createRemoteJWKSet(new URL(options.tokenJwksUrl), {
-            timeoutDuration: options.tokenJwksTimeoutMs,
-            cooldownDuration: options.tokenJwksCooldownMs,
-          })
-        : undefined;
-    const verifier = new JwtVerifier({
-      hmacSecret: options.tokenHmacSecret,
-      publicKeyPem: options.tokenPublicKey,
-      ...(keySet ? { keySet } : {}),
-      audience: options.tokenAudience,
-      audienceRegex: options.tokenAudienceRegex,
-      issuer: options.tokenIssuer,
-      issuerRegex: options.tokenIssuerRegex,
-      now: () => systemClock.now(),
-    });
+    const verifier = await jwtVerifierOf(
+      {
+        hmacSecret: options.tokenHmacSecret,
+        publicKey: options.tokenPublicKey,
+        jwksUrl: options.tokenJwksUrl,
+        audience: options.tokenAudience,
+        audienceRegex: options.tokenAudienceRegex,
+        issuer: options.tokenIssuer,
+        issuerRegex: options.tokenIssuerRegex,
+      },
+      options,
+    );
+    // Subscription-token keys of their own (Centrifugo's client.subscription_token), global and per namespace.
+    const byNamespace = new Map<string, JwtVerifier>();
+    for (const ns of options.namespaces)
+      if (hasSubscriptionKeys(ns.subscriptionToken)) byNamespace.set(ns.name, await jwtVerifierOf(ns.subscriptionToken, options));
+    const subscriptionVerifiers = {
+      global: hasSubscriptionKeys(options.subscriptionToken) ? await jwtVerifierOf(options.subscriptionToken, options) : null,
+      byNamespace,
+    };
     // The application's backend: Centrifugo's HTTP proxies, when any URL is set.
     const p = options.proxy;
     const proxy = [p.connect, p.subscribe, p.publish, p.refresh].some((e) => e.url !== '')
@@ -164,6 +167,7 @@ export async function composeGateway(cfg: GatewayConfig, parts: GatewayParts = {
       clock: systemClock,
       presence,
       verifier: verifier.configured ? verifier : null,
+      subscriptionVerifiers,
       proxy,
     });
     // 4. Metrics, then the broker (gateway.start), readiness, dashboard, the HTTP app, the listener.
@@ -193,10 +197,12 @@ export async function composeGateway(cfg: GatewayConfig, parts: GatewayParts = {
 
     let closing: Promise<void> | null = null;
     const ingests: Ingest[] = [];
+    let lagWatch: FeedLagWatch | null = null;
     const close = (): Promise<void> => {
       // Not ready at once (503 on /ready and on upgrades), before anything is awaited.
       gateway.drain();
       closing ??= (async () => {
+        lagWatch?.stop();
         for (const i of [...ingests].reverse()) await i.stop().catch((err: unknown) => log.warn({ err }, 'ingest stop failed'));
         await dashboard?.close();
         // Not ready and refusing upgrades (503) while the port still answers, clients told to
@@ -240,6 +246,12 @@ export async function composeGateway(cfg: GatewayConfig, parts: GatewayParts = {
       throw err;
     }
     if (ingests.length > 0) addIngestMetrics(registry, () => ingests.map((i) => i.health()));
+    // 6. Feed staleness: an ingest's lag past the threshold makes the channels it feeds stale.
+    if (cfg.ingestStaleAfterMs > 0 && ingests.length > 0) {
+      const feeds = ingests.map((i) => ({ id: i.kind, lagMs: () => i.health().lagMs }));
+      lagWatch = new FeedLagWatch(systemClock, cfg.ingestStaleAfterMs, feeds, gateway.hub);
+      lagWatch.start();
+    }
     return running;
   } catch (err) {
     await closeNats();
@@ -247,17 +259,22 @@ export async function composeGateway(cfg: GatewayConfig, parts: GatewayParts = {
   }
 }
 
-/** Publications of a feed go through the gateway's publish. Failures are logged, rate-limited (an outage fails every message). */
-function ingestSink(gw: Gateway): IngestSink {
+/**
+ * Publications of a feed go through the gateway's publish. With `ingestStaleAfterMs`, each is
+ * first noted as the feed's (`kind`) on the hub: the channels a lagging feed makes stale.
+ */
+function ingestSink(gw: Gateway, kind: string, watched: boolean): IngestSink {
   return {
-    publish: (channel, data, opts) =>
-      gw.api.publish({
+    publish: (channel, data, opts) => {
+      if (watched) gw.hub.noteFeed(kind, channel);
+      return gw.api.publish({
         channel,
         data,
         ...(opts?.idempotencyKey !== undefined ? { idempotencyKey: opts.idempotencyKey } : {}),
         ...(opts?.tags !== undefined ? { tags: opts.tags } : {}),
         ...(opts?.source !== undefined ? { source: opts.source } : {}),
-      }),
+      });
+    },
   };
 }
 
@@ -268,7 +285,7 @@ async function buildIngest(
   nats: NatsConnection | null,
   log: Logger,
 ): Promise<Ingest> {
-  const sink = ingestSink(gw.gateway);
+  const sink = ingestSink(gw.gateway, kind, cfg.ingestStaleAfterMs > 0);
   let failures = 0;
   const onError = (err: unknown, channel: string): void => {
     if (failures++ % 1000 === 0) log.warn({ err, channel, failures, ingest: kind }, 'ingest: publication failed');
@@ -339,6 +356,7 @@ export async function startGateway(
     workers: 1,
     drainMs: deps.drainMs ?? 0,
     ingest: [],
+    ingestStaleAfterMs: 0,
     jetstream: { ingest: {}, historySize: 1, maxAgeMs: 1_000 },
     kafka: null,
     dashboard,
@@ -348,3 +366,30 @@ export async function startGateway(
 }
 
 export { DEFAULT_DRAIN_MS };
+
+/**
+ * A JWT verifier for one key set. An identity provider's keys (JWKS): jose fetches them lazily,
+ * caches them, fetches again for an unknown kid at most once per cooldown, and gives up on a
+ * fetch after the timeout.
+ */
+async function jwtVerifierOf(keys: SubscriptionTokenKeys, o: GatewayOptions): Promise<JwtVerifier> {
+  // An identity provider's keys (JWKS): jose (loaded only then) fetches them lazily, caches them,
+  // fetches again for an unknown kid at most once per cooldown, and gives up on a fetch after the timeout.
+  const keySet =
+    keys.jwksUrl !== ''
+      ? (await import('jose')).createRemoteJWKSet(new URL(keys.jwksUrl), {
+          timeoutDuration: o.tokenJwksTimeoutMs,
+          cooldownDuration: o.tokenJwksCooldownMs,
+        })
+      : undefined;
+  return new JwtVerifier({
+    hmacSecret: keys.hmacSecret,
+    publicKeyPem: keys.publicKey,
+    ...(keySet ? { keySet } : {}),
+    audience: keys.audience,
+    audienceRegex: keys.audienceRegex,
+    issuer: keys.issuer,
+    issuerRegex: keys.issuerRegex,
+    now: () => systemClock.now(),
+  });
+}

@@ -71,6 +71,8 @@ const processSchema = z
     transport: z.string().default('ws'),
     drainMs: z.number().int().min(0).default(DEFAULT_DRAIN_MS),
     ingest: z.union([z.array(z.string()), z.string()], { error: 'expected a list of feeds, e.g. [nats]' }).optional(),
+    /** An ingest further behind its backbone than this tells the channels it feeds `stale` (core/feed-lag.ts), ms; 0: off. */
+    ingestStaleAfterMs: z.number().int().min(0).max(86_400_000).default(0),
   })
   .strict();
 const PROCESS_KEYS: readonly string[] = Object.keys(processSchema.shape);
@@ -169,6 +171,15 @@ export const GATEWAY_OPTIONS: readonly OptionRow[] = [
     help: 'feeds to ingest: nats, kafka, or none',
   },
   {
+    key: 'ingestStaleAfterMs',
+    kind: 'int',
+    flag: 'ingest-stale-after-ms',
+    env: 'GATEWAY_INGEST_STALE_AFTER_MS',
+    unit: 'ms',
+    section: S.process,
+    help: 'an ingest lagging more than this tells the channels it feeds stale, fresh once it catches up (Odin; 0: off)',
+  },
+  {
     key: 'tokenHmacSecret',
     kind: 'secret',
     flag: 'token-secret',
@@ -230,6 +241,59 @@ export const GATEWAY_OPTIONS: readonly OptionRow[] = [
     help: 'iss must match this regular expression (unanchored)',
   },
   {
+    key: 'subscriptionToken.hmacSecret',
+    kind: 'secret',
+    env: 'GATEWAY_SUBSCRIPTION_TOKEN_SECRET',
+    defaultText: 'none (the connection keys)',
+    section: S.clients,
+    help: 'HMAC secret for subscription JWTs only; any subscriptionToken key replaces the connection keys for them',
+  },
+  {
+    key: 'subscriptionToken.publicKey',
+    kind: 'secret',
+    defaultText: 'none',
+    section: S.clients,
+    help: 'PEM public key for subscription JWTs only',
+  },
+  {
+    key: 'subscriptionToken.jwksUrl',
+    kind: 'string',
+    env: 'GATEWAY_SUBSCRIPTION_TOKEN_JWKS_URL',
+    defaultText: 'none',
+    section: S.clients,
+    help: 'JWKS endpoint for subscription JWTs only (the only key source of the set when set)',
+  },
+  {
+    key: 'subscriptionToken.audience',
+    kind: 'string',
+    env: 'GATEWAY_SUBSCRIPTION_TOKEN_AUDIENCE',
+    defaultText: 'not checked',
+    section: S.clients,
+    help: 'subscription tokens verified by this set must carry this aud',
+  },
+  {
+    key: 'subscriptionToken.audienceRegex',
+    kind: 'string',
+    defaultText: 'not checked',
+    section: S.clients,
+    help: 'some aud must match (unanchored)',
+  },
+  {
+    key: 'subscriptionToken.issuer',
+    kind: 'string',
+    env: 'GATEWAY_SUBSCRIPTION_TOKEN_ISSUER',
+    defaultText: 'not checked',
+    section: S.clients,
+    help: 'subscription tokens verified by this set must carry this iss',
+  },
+  {
+    key: 'subscriptionToken.issuerRegex',
+    kind: 'string',
+    defaultText: 'not checked',
+    section: S.clients,
+    help: 'iss must match (unanchored)',
+  },
+  {
     key: 'allowAnonymous',
     kind: 'bool',
     flag: 'no-anonymous',
@@ -261,7 +325,7 @@ export const GATEWAY_OPTIONS: readonly OptionRow[] = [
     kind: 'string',
     defaultText: 'balances, public (docs/protocol.md)',
     section: S.clients,
-    help: 'channel namespaces: pattern, permissions, history, recovery (recoveryMode stream|cache), presence, conflation, conflationIntervalMs, cadences, allowTagsFilter, allowedDeltaTypes, staleAfterMs',
+    help: 'channel namespaces: pattern, permissions, history, recovery (recoveryMode stream|cache), presence, conflation, conflationIntervalMs, cadences, allowTagsFilter, allowedDeltaTypes, staleAfterMs, subscriptionToken',
   },
   {
     key: 'proxy.connect.url',
@@ -376,7 +440,7 @@ export const GATEWAY_OPTIONS: readonly OptionRow[] = [
     env: 'GATEWAY_MAX_CONNECTIONS_PER_USER',
     defaultText: '0 (no limit)',
     section: S.limits,
-    help: "one user's connections per process; the one over it is closed with 3504",
+    help: "one user's connections, on every node with --broker nats (else per process); the one over it is closed with 3504",
   },
   {
     key: 'connectionRatePerIp',
@@ -526,6 +590,14 @@ export const GATEWAY_OPTIONS: readonly OptionRow[] = [
     help: "a crashed node's clients leave presence after this",
   },
   {
+    key: 'jetstream.userTtlMs',
+    kind: 'int',
+    env: 'NATS_USER_TTL_MS',
+    defaultText: '30000 ms',
+    section: S.js,
+    help: "maxConnectionsPerUser across nodes: a crashed node's connections stop counting after this",
+  },
+  {
     key: 'jetstream.ingest.enabled',
     kind: 'bool',
     env: 'NATS_INGEST',
@@ -673,6 +745,8 @@ export interface GatewayConfig {
   readonly drainMs: number;
   /** Backbone feeds turned into publications (core/ingest.ts): 'nats', 'kafka'; [] for none. */
   readonly ingest: readonly string[];
+  /** Ingest lag past which the channels an ingest feeds are told `stale` (core/feed-lag.ts), ms; 0: off. */
+  readonly ingestStaleAfterMs: number;
   /** Stream limits (derived from the namespaces where not set) and NATS ingest. */
   readonly jetstream: JetStreamSection & { readonly historySize: number; readonly maxAgeMs: number };
   /** `--ingest kafka`: the Kafka section with its mode and start decided; null otherwise. */
@@ -718,7 +792,7 @@ export function loadGatewayConfig(argv: readonly string[], env: NodeJS.ProcessEn
     const i = p.error.issues[0]!;
     throw new ConfigError(`${i.path.map(String).join('.')}: ${i.message}`);
   }
-  const { broker, natsUrl, transport, drainMs } = p.data;
+  const { broker, natsUrl, transport, drainMs, ingestStaleAfterMs } = p.data;
   checkTransport(transport);
   if (p.data.workers !== undefined && broker === 'memory')
     throw new ConfigError(
@@ -750,6 +824,7 @@ export function loadGatewayConfig(argv: readonly string[], env: NodeJS.ProcessEn
     workers: p.data.workers ?? (broker === 'nats' ? availableParallelism() : 1),
     drainMs,
     ingest: Object.freeze([...new Set(ingest)]),
+    ingestStaleAfterMs,
     jetstream: Object.freeze({
       ...js,
       historySize: js.historySize ?? Math.max(1, ...nss.map((n) => n.historySize)),

@@ -29,6 +29,8 @@ export const jetStreamSectionSchema = z
     storage: z.enum(['file', 'memory']).optional(),
     /** Presence entry TTL, ms: a crashed node's clients leave presence after this (default 60000). */
     presenceTtlMs: z.number().int().min(1000).max(3_600_000).optional(),
+    /** maxConnectionsPerUser across nodes: a crashed node's connections stop counting after this, ms (default 30000). */
+    userTtlMs: z.number().int().min(1000).max(3_600_000).optional(),
     ingest: z
       .object({
         /** Ingest the NATS subjects of existing publishers (default: on with the nats broker, off with memory). */

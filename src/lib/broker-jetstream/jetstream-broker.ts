@@ -64,6 +64,8 @@ import {
   type PresenceProvider,
   type PublishOptions,
   type StreamPosition,
+  type UserClaim,
+  type UserConnectionRegistry,
 } from '../core/broker.js';
 import { resolveJetStreamOptions, type JetStreamBrokerOptions, type ResolvedJetStreamOptions } from './options.js';
 import { readRecord, toPublications } from './records.js';
@@ -75,13 +77,18 @@ import { Appender, type AppendStats } from './appender.js';
 import { LiveChannel } from './live-channel.js';
 import { sleep, toBrokerError, unreachable } from './errors.js';
 import { KvPresence } from './presence-kv.js';
+import { KvUserConnections } from './user-connections-kv.js';
 import { H_SIDE, joinLeaveHeaders, pubSideHeaders, sideClientInfo, sidePublication } from './side.js';
 
 const encoder = new TextEncoder();
 
-export class JetStreamBroker implements Broker, EphemeralPublisher, JoinLeavePublisher, ControlPublisher, PresenceProvider {
+export class JetStreamBroker
+  implements Broker, EphemeralPublisher, JoinLeavePublisher, ControlPublisher, PresenceProvider, UserConnectionRegistry
+{
   /** Presence shared by every node on this NATS (KV bucket with TTL). */
   readonly presence: KvPresence;
+  /** Each user's connections on every node (KV bucket with TTL; made at the first claim). */
+  readonly userConnections: KvUserConnections;
   private readonly o: ResolvedJetStreamOptions;
   private readonly conn: ConnectionWatch;
   private readonly admin: StreamAdmin;
@@ -113,13 +120,15 @@ export class JetStreamBroker implements Broker, EphemeralPublisher, JoinLeavePub
       checkOpen: () => this.checkOpen(),
       ensureStreamSoon: () => void this.admin.ensureSoon(),
     });
-    this.presence = new KvPresence(this.o, {
+    const kvEnv = {
       nc: () => this.natsOrThrow(),
       js: () => this.jsOrThrow(),
       jsm: () => this.jsmOrThrow(),
       connected: () => this.conn.connected,
       isClosed,
-    });
+    };
+    this.presence = new KvPresence(this.o, kvEnv);
+    this.userConnections = new KvUserConnections(this.o, kvEnv);
   }
 
   /** Backlog, overload refusals and append latency (see appender.ts). */
@@ -151,6 +160,15 @@ export class JetStreamBroker implements Broker, EphemeralPublisher, JoinLeavePub
   async publishEphemeral(channel: string, data: string, opts?: PublishOptions): Promise<StreamPosition> {
     await this.sendSide(channel, encoder.encode(data), pubSideHeaders(opts, Date.now()), true);
     return { offset: 0, epoch: '' };
+  }
+
+  /** Cluster-wide `maxConnectionsPerUser` (user-connections-kv.ts). */
+  claimUserConnection(user: string, client: string, limit: number): Promise<UserClaim> {
+    return this.userConnections.claim(user, client, limit);
+  }
+
+  releaseUserConnection(user: string, client: string): void {
+    this.userConnections.release(user, client);
   }
 
   publishJoin(channel: string, info: ClientInfo): Promise<void> {
@@ -289,7 +307,7 @@ export class JetStreamBroker implements Broker, EphemeralPublisher, JoinLeavePub
   async close(): Promise<void> {
     if (this.closed) return;
     // Queued presence removes (clients told to go) first, while the connection is up.
-    await this.presence.close();
+    await Promise.all([this.presence.close(), this.userConnections.close()]);
     this.closed = true;
     this.handler = null;
     this.control?.unsubscribe();
@@ -329,6 +347,7 @@ export class JetStreamBroker implements Broker, EphemeralPublisher, JoinLeavePub
 
   private onReconnect(): void {
     this.presence.onReconnect();
+    this.userConnections.onReconnect();
     this.appender.clearHeads();
     void this.admin.ensureSoon();
     // Anything published while we were away is in the stream: re-read every head.

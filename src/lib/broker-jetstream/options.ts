@@ -31,6 +31,12 @@ export const DEFAULT_JS_WALK_BACK_MAX = 32;
  */
 export const DEFAULT_JS_PRESENCE_TTL_MS = 60_000;
 
+/**
+ * Per-user connection entry time to live, ms (`maxConnectionsPerUser` across nodes): a crashed
+ * node's connections stop counting after this. Refreshed every third of it.
+ */
+export const DEFAULT_JS_USER_TTL_MS = 30_000;
+
 /** Most publications in one appended message (group commit). */
 export const DEFAULT_JS_MAX_GROUP = 512;
 /** Most payload bytes in one appended message (NATS' default max_payload is 1 MiB). */
@@ -76,6 +82,10 @@ export interface JetStreamBrokerOptions {
   readonly presenceRefreshMs?: number;
   /** KV bucket holding presence (default `<stream>_presence`). */
   readonly presenceBucket?: string;
+  /** Per-user connection entry TTL, ms (default {@link DEFAULT_JS_USER_TTL_MS}). */
+  readonly userTtlMs?: number;
+  /** KV bucket counting each user's connections on every node (default `<stream>_users`). */
+  readonly userBucket?: string;
 }
 
 export interface ResolvedJetStreamOptions {
@@ -105,6 +115,8 @@ export interface ResolvedJetStreamOptions {
   readonly presenceTtlMs: number;
   readonly presenceRefreshMs: number;
   readonly presenceBucket: string;
+  readonly userTtlMs: number;
+  readonly userBucket: string;
 }
 
 function int(key: string, v: number | undefined, dflt: number, min: number): number {
@@ -137,6 +149,8 @@ export function resolveJetStreamOptions(o: JetStreamBrokerOptions): ResolvedJetS
   const presenceBucket = o.presenceBucket ?? `${stream}_presence`;
   if (!/^[-\w]+$/.test(presenceBucket))
     throw new RangeError(`JetStreamBroker option "presenceBucket" is not a valid bucket name: ${presenceBucket}`);
+  const userBucket = o.userBucket ?? `${stream}_users`;
+  if (!/^[-\w]+$/.test(userBucket)) throw new RangeError(`JetStreamBroker option "userBucket" is not a valid bucket name: ${userBucket}`);
   const historyTtlMs = int('historyTtlMs', o.historyTtlMs, DEFAULT_JS_HISTORY_TTL_MS, 1_000);
   const dup = int('duplicateWindowMs', o.duplicateWindowMs, DEFAULT_JS_DUPLICATE_WINDOW_MS, 1_000);
   const storage = o.storage ?? 'file';
@@ -168,5 +182,7 @@ export function resolveJetStreamOptions(o: JetStreamBrokerOptions): ResolvedJetS
     presenceTtlMs,
     presenceRefreshMs,
     presenceBucket,
+    userTtlMs: int('userTtlMs', o.userTtlMs, DEFAULT_JS_USER_TTL_MS, 1_000),
+    userBucket,
   });
 }

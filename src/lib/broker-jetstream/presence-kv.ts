@@ -23,6 +23,9 @@
  *    puts and deletes, in order, and skip entries removed meanwhile, so they never bring a removed
  *    entry back.
  * Costs: one stored message per entry per refresh interval per node (60 s TTL: every 20 s).
+ * The same class, on its own bucket, counts each user's connections on every node
+ * (user-connections-kv.ts): `addRanked` stamps an entry with the stream sequence of its first
+ * put (`since`, kept by refreshes), so `ranked` orders a group's entries by when they arrived.
  */
 import { AckPolicy, DeliverPolicy, StorageType, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
@@ -53,6 +56,29 @@ export interface KvPresenceEnv {
   isClosed(): boolean;
 }
 
+/** One bucket of per-client entries: its name, max_age and how often its node rewrites them. */
+export interface KvEntryBucket {
+  readonly name: string;
+  readonly ttlMs: number;
+  readonly refreshMs: number;
+  readonly description: string;
+}
+
+/** The presence bucket of these options. */
+export function presenceBucketOf(o: ResolvedJetStreamOptions): KvEntryBucket {
+  return {
+    name: o.presenceBucket,
+    ttlMs: o.presenceTtlMs,
+    refreshMs: o.presenceRefreshMs,
+    description: 'odin-ws presence: one entry per (channel, client), refreshed by its node',
+  };
+}
+
+/** An entry with the stream sequence of its first put (its place in arrival order). */
+export interface RankedEntry extends PresenceInfo {
+  readonly since: number;
+}
+
 export class KvPresence implements PresenceStore {
   private kv: KV | null = null;
   /** This node's live entries: key → value. */
@@ -64,20 +90,24 @@ export class KvPresence implements PresenceStore {
   private refreshAgain = false;
   private closed = false;
 
+  /** When the bucket's stream was created (a new one restarts sequences: stamps are dropped). */
+  private created = '';
+
   constructor(
     private readonly o: ResolvedJetStreamOptions,
     private readonly env: KvPresenceEnv,
+    private readonly b: KvEntryBucket = presenceBucketOf(o),
   ) {}
 
   /** The KV stream's name (for tools and tests). */
   get streamName(): string {
-    return `KV_${this.o.presenceBucket}`;
+    return `KV_${this.b.name}`;
   }
 
   /** Creates (or adopts) the bucket and starts refreshing. Called by the broker's run(). */
   async start(): Promise<void> {
     await this.ensureBucket();
-    this.timer = setInterval(() => void this.refresh(), this.o.presenceRefreshMs);
+    this.timer = setInterval(() => void this.refresh(), this.b.refreshMs);
     this.timer.unref();
   }
 
@@ -101,7 +131,33 @@ export class KvPresence implements PresenceStore {
   async add(channel: string, info: PresenceInfo): Promise<void> {
     const key = this.keyOf(channel, info.client);
     this.local.set(key, JSON.stringify({ client: info.client, user: info.user }));
-    await this.serial(key, () => this.putIfLive(key));
+    await this.serial(key, async () => void (await this.putIfLive(key)));
+  }
+
+  /**
+   * `add`, then stamps the entry with the stream sequence of that put (kept by refreshes);
+   * resolves with it. Rejects as `add` does (the entry is kept and written later, unstamped).
+   */
+  async addRanked(group: string, info: PresenceInfo): Promise<number> {
+    const key = this.keyOf(group, info.client);
+    this.local.set(key, JSON.stringify({ client: info.client, user: info.user }));
+    let seq = 0;
+    await this.serial(key, async () => {
+      seq = await this.putIfLive(key);
+      if (seq > 0 && this.local.has(key)) this.local.set(key, JSON.stringify({ client: info.client, user: info.user, since: seq }));
+    });
+    return seq;
+  }
+
+  /** A group's entries on every node with their first-put sequence, read as `get` reads. */
+  async ranked(group: string): Promise<RankedEntry[]> {
+    if (this.closed) throw toBrokerError(new Error('closed'), 'presence', true);
+    if (!this.env.connected()) throw unreachable();
+    try {
+      return [...(await this.read(kvKeyOfChannel(group))).values()];
+    } catch (err) {
+      throw toBrokerError(err, 'presence', this.env.isClosed());
+    }
   }
 
   async remove(channel: string, client: string): Promise<void> {
@@ -130,7 +186,9 @@ export class KvPresence implements PresenceStore {
     if (this.closed) throw toBrokerError(new Error('closed'), 'presence', true);
     if (!this.env.connected()) throw unreachable();
     try {
-      return await this.read(chanKey);
+      const out: Record<string, PresenceInfo> = {};
+      for (const e of (await this.read(chanKey)).values()) out[e.client] = { client: e.client, user: e.user };
+      return out;
     } catch (err) {
       throw toBrokerError(err, 'presence', this.env.isClosed());
     }
@@ -158,14 +216,15 @@ export class KvPresence implements PresenceStore {
     return next;
   }
 
-  private async putIfLive(key: string): Promise<void> {
+  /** The put's stream sequence; 0 when the entry was removed meanwhile. */
+  private async putIfLive(key: string): Promise<number> {
     const value = this.local.get(key);
-    if (value === undefined) return; // removed meanwhile
+    if (value === undefined) return 0; // removed meanwhile
     const kv = this.kv;
     if (kv === null || this.closed) throw unreachable();
     if (!this.env.connected()) throw unreachable();
     try {
-      await kv.put(key, value);
+      return await kv.put(key, value);
     } catch (err) {
       throw toBrokerError(err, 'presence add', this.env.isClosed());
     }
@@ -183,7 +242,7 @@ export class KvPresence implements PresenceStore {
       return;
     }
     this.refreshing = true;
-    const prefix = `$KV.${this.o.presenceBucket}.`;
+    const prefix = `$KV.${this.b.name}.`;
     try {
       do {
         this.refreshAgain = false;
@@ -206,14 +265,14 @@ export class KvPresence implements PresenceStore {
   }
 
   private async ensureBucket(): Promise<void> {
-    const ttl = this.o.presenceTtlMs;
+    const ttl = this.b.ttlMs;
     const create = (): Promise<KV> =>
-      new Kvm(this.env.js()).create(this.o.presenceBucket, {
+      new Kvm(this.env.js()).create(this.b.name, {
         ttl,
         history: KEY_HISTORY,
         storage: StorageType.Memory,
         replicas: this.o.replicas,
-        description: 'odin-ws presence: one entry per (channel, client), refreshed by its node',
+        description: this.b.description,
       });
     let kv: KV;
     try {
@@ -233,14 +292,29 @@ export class KvPresence implements PresenceStore {
         duplicate_window: Math.min(cfg.duplicate_window, nanos(ttl)),
       });
     }
+    this.restamp(status.streamInfo.created);
     this.kv = kv;
   }
 
+  /**
+   * A bucket created anew (NATS lost it) numbers from 1 again: stamps from the old one would
+   * rank wrongly, so entries are rewritten unstamped (ranked by their next put from then on).
+   */
+  private restamp(created: string): void {
+    if (this.created !== '' && created !== this.created) {
+      for (const [k, v] of this.local) {
+        const e = parseEntry(encoder.encode(v));
+        if (e !== null) this.local.set(k, JSON.stringify({ client: e.client, user: e.user }));
+      }
+    }
+    this.created = created;
+  }
+
   /** The last value of every key of one channel written before this call, tombstones skipped. */
-  private async read(chanKey: string): Promise<Record<string, PresenceInfo>> {
+  private async read(chanKey: string): Promise<Map<string, RankedEntry>> {
     const kv = this.kv;
     if (kv === null) throw unreachable();
-    const prefix = `$KV.${this.o.presenceBucket}.${chanKey}`;
+    const prefix = `$KV.${this.b.name}.${chanKey}`;
     const jsm = this.env.jsm();
     const name = `odinws_p_${nuid.next()}`;
     await jsm.consumers.add(this.streamName, {
@@ -254,7 +328,7 @@ export class KvPresence implements PresenceStore {
     });
     // By key: a key may come twice (its last message at the consumer's creation, then a newer
     // one), and a delete after a value removes it.
-    const byKey = new Map<string, PresenceInfo>();
+    const byKey = new Map<string, RankedEntry>();
     try {
       // Written after the consumer exists: it is delivered after everything older.
       const fence = await kv.put(`${chanKey}.${FENCE}`, EMPTY);
@@ -265,7 +339,7 @@ export class KvPresence implements PresenceStore {
         for await (const m of it) {
           n++;
           const op = m.headers?.get('KV-Operation') ?? '';
-          const e = op === '' ? parseEntry(m.data) : null;
+          const e = op === '' ? parseEntry(m.data, m.seq) : null;
           if (e !== null) byKey.set(m.subject, e);
           else byKey.delete(m.subject);
           if (m.seq >= fence) {
@@ -278,21 +352,21 @@ export class KvPresence implements PresenceStore {
     } finally {
       jsm.consumers.delete(this.streamName, name).catch(() => undefined);
     }
-    const out: Record<string, PresenceInfo> = {};
-    for (const e of byKey.values()) out[e.client] = e;
-    return out;
+    return byKey;
   }
 }
 
 const decoder = new TextDecoder();
+const encoder = new TextEncoder();
 
-/** An entry's value, or null when it is not one of ours. */
-function parseEntry(data: Uint8Array): PresenceInfo | null {
+/** An entry's value (unstamped: ranked by `seq`, the message's own sequence), or null when it is not one of ours. */
+function parseEntry(data: Uint8Array, seq = 0): RankedEntry | null {
   try {
     const v = JSON.parse(decoder.decode(data)) as unknown;
     if (typeof v !== 'object' || v === null) return null;
-    const { client, user } = v as Record<string, unknown>;
-    return typeof client === 'string' && typeof user === 'string' ? { client, user } : null;
+    const { client, user, since } = v as Record<string, unknown>;
+    if (typeof client !== 'string' || typeof user !== 'string') return null;
+    return { client, user, since: typeof since === 'number' && Number.isSafeInteger(since) ? since : seq };
   } catch {
     return null;
   }

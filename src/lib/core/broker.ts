@@ -204,6 +204,34 @@ export function isPresenceProvider(b: Broker): b is Broker & PresenceProvider {
 }
 
 /**
+ * Optional capability: every node's authenticated connections per user, for a cluster-wide
+ * `maxConnectionsPerUser`. Guarantees:
+ *  1. `claimUserConnection` registers the connection, then ranks it among the user's live
+ *     connections on every node by registration order, and answers 'over' when `limit` earlier
+ *     ones are live (its entry is then removed again), else 'admitted'. Registration is
+ *     acknowledged before the ranking reads, so two nodes admitting at once are ordered by the
+ *     store and never both take the last slot (no overshoot); while an earlier, still undecided
+ *     claim of the same user holds a slot, a later one may be refused although that earlier
+ *     one will be refused too (a brief undershoot, never an overshoot).
+ *  2. 'unavailable': the store could not be reached within its request timeout. The entry is
+ *     kept and written when the store is back (the caller decides; the gateway admits: fail open).
+ *  3. `releaseUserConnection` never rejects; an entry it could not delete, and every entry of a
+ *     node that stops (crash, network loss), expires within the store's TTL. Live entries are
+ *     refreshed by their node.
+ */
+export type UserClaim = 'admitted' | 'over' | 'unavailable';
+
+export interface UserConnectionRegistry {
+  claimUserConnection(user: string, client: string, limit: number): Promise<UserClaim>;
+  releaseUserConnection(user: string, client: string): void;
+}
+
+export function isUserConnectionRegistry(b: Broker): b is Broker & UserConnectionRegistry {
+  const r = b as Partial<UserConnectionRegistry>;
+  return typeof r.claimUserConnection === 'function' && typeof r.releaseUserConnection === 'function';
+}
+
+/**
  * 'conflict': a fenced publication whose predecessor is missing (guarantee 6); retry from that one.
  * 'limit': a node-wide bound (channels held, history bytes) refused it; not stored (106).
  */

@@ -48,7 +48,7 @@ import {
   isDeltaType,
 } from '../protocol/centrifuge-params.js';
 import { PROTO_CENTRIFUGE, PROTO_CENTRIFUGE_PROTOBUF, PROTO_CENTRIFUGE_UNI, type ProtocolId } from '../protocol/push.js';
-import { connectProxyRequest, publishProxyRequest, readConnectProxyReply, readPublishProxyReply } from '../protocol/centrifuge-proxy.js';
+import { publishProxyRequest, readPublishProxyReply } from '../protocol/centrifuge-proxy.js';
 import type { UniMode } from './transport.js';
 
 /** SubscribeRequest.flag bits (centrifugal/protocol); channel compaction (1) is not offered, so ignored. */
@@ -298,11 +298,9 @@ export class CentrifugeClient extends Client {
   }
 
   /** The connect proxy's answer as credentials (its `channels` become server-side subscriptions). */
-  private async proxyConnect(p: ConnectParams): Promise<Authenticated | ProtocolError | { disconnect: DisconnectReason }> {
-    const body = connectProxyRequest(this.proxyClient(), p.data, p.name, p.version);
-    const d = await this.askProxy('connect', body, readConnectProxyReply);
+  private async connectByProxy(p: ConnectParams): Promise<Authenticated | ProtocolError | { disconnect: DisconnectReason }> {
+    const d = await this.proxyConnect(p.data, p.name, p.version);
     if (!('result' in d)) return d;
-    this.proxiedConnect = true;
     return { user: d.result.user, exp: d.result.expireAt, subs: new Map(d.result.channels.map((ch) => [ch, null])) };
   }
 
@@ -323,7 +321,7 @@ export class CentrifugeClient extends Client {
   private async connect(id: number, p: ConnectParams): Promise<void> {
     this.clearHandshake();
     // No token: the application decides, when a connect proxy is configured (as Centrifugo).
-    const auth = p.token === null && this.ctx.proxy?.has('connect') ? await this.proxyConnect(p) : await this.authenticate(p.token);
+    const auth = p.token === null && this.ctx.proxy?.has('connect') ? await this.connectByProxy(p) : await this.authenticate(p.token);
     if (auth !== 'invalid' && !isProtocolError(auth) && 'disconnect' in auth) return this.disconnect(auth.disconnect);
     if (this.state === STATE_CLOSED) return;
     if (auth === 'invalid') return this.disconnect(Disconnect.InvalidToken);
@@ -337,7 +335,8 @@ export class CentrifugeClient extends Client {
       return this.disconnect(retry ? Disconnect.ConnectionClosed : Disconnect.InvalidToken);
     }
     // Centrifugo's client.user_connection_limit: the connection over it is closed, 3504.
-    if (this.ctx.userConnectionLimitReached(auth.user)) return this.disconnect(Disconnect.ConnectionLimit);
+    if (!(await this.ctx.admitUser(this, auth.user))) return this.disconnect(Disconnect.ConnectionLimit);
+    if (this.state === STATE_CLOSED) return;
     this.state = STATE_CONNECTED;
     this.setCredentials(auth.user, auth.exp);
     this.ctx.clientAuthenticated(this);

@@ -63,6 +63,25 @@ export class OdinClient extends Client {
     for (const m of held) this.onMessage(m, false);
   }
 
+  /**
+   * An upgrade without a token while a connect proxy is configured: the application decides,
+   * with Centrifugo's connect proxy request and reply. Resolves with its user, expiry and
+   * channels (server-side subscriptions), or null when refused: its error is sent as an Odin
+   * `error` and the connection closed — 3000 (come back later) when the error is temporary, as
+   * a proxy that failed, timed out or answered garbage (100, fail closed), else 3500; its
+   * disconnect as it says. Commands sent meanwhile wait (at most `commandBurst` of them).
+   */
+  async connectByProxy(): Promise<{ user: string; exp: number; channels: readonly string[] } | null> {
+    const d = await this.proxyConnect(null, '', '');
+    if (this.state === STATE_CLOSED) return null;
+    if ('result' in d) return { user: d.result.user, exp: d.result.expireAt, channels: d.result.channels };
+    if (isProtocolError(d)) {
+      this.error(d.code, d.message);
+      this.disconnect(d.temporary === true ? Disconnect.ConnectionClosed : Disconnect.InvalidToken);
+    } else this.disconnect(d.disconnect);
+    return null;
+  }
+
   ping(): void {
     this.awaitingPong = true;
     this.conn.ping();

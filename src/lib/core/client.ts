@@ -19,10 +19,13 @@ import { TokenError, type SubscriptionGrant, type TokenVerifier } from './auth.j
 import { brokerFailure } from './errors.js';
 import type { AppProxy } from './proxy.js';
 import {
+  connectProxyRequest,
+  readConnectProxyReply,
   readRefreshProxyReply,
   readSubscribeProxyReply,
   refreshProxyRequest,
   subscribeProxyRequest,
+  type ConnectProxyResult,
   type ProxyClient,
   type ProxyDecision,
   type ProxyKind,
@@ -55,6 +58,8 @@ export interface ClientContext {
   /** Recovered publications' encodings, shared by every reader (recovery-frames.ts). */
   readonly recoveryFrames: RecoveryFrames;
   readonly verifier: TokenVerifier | null;
+  /** Who verifies a subscription token for the channel (its namespace's keys, the global subscription keys, or `verifier`). */
+  subscriptionVerifier(channel: string): TokenVerifier | null;
   /** The application's backend (proxies); null when none is configured. */
   readonly proxy: AppProxy | null;
   readonly clock: Clock;
@@ -62,8 +67,12 @@ export interface ClientContext {
   readonly nodeId: string;
   clientClosed(client: Client): void;
   clientAuthenticated(client: Client): void;
-  /** The user is at `maxConnectionsPerUser` here: the new connection must be closed with 3504 (counted). */
-  userConnectionLimitReached(user: string): boolean;
+  /**
+   * Whether the connection may authenticate as `user` under `maxConnectionsPerUser` (on every
+   * node with a broker that counts users cluster-wide); false: close it with 3504 (counted), or
+   * it closed meanwhile. Followed by `clientAuthenticated` when true.
+   */
+  admitUser(client: Client, user: string): Promise<boolean>;
   /** Tells the channel's subscribers (on every node the broker reaches) of a join or leave. */
   announceJoinLeave(channel: string, info: ClientInfo, join: boolean): void;
 }
@@ -319,6 +328,22 @@ export abstract class Client implements ConnectionHandler, WriterOwner {
     return { ...target, expireAt: d.result.expireAt, data: d.result.data };
   }
 
+  /**
+   * Asks the connect proxy who this connection is (a connect without a token, on either
+   * protocol): its result (user, expiry, channels to subscribe server-side), error or disconnect;
+   * a proxy that fails is PROXY_FAILED (fail closed, temporary). A result marks the connection
+   * as the proxy's, so its expiry asks the refresh proxy.
+   */
+  protected async proxyConnect(
+    data: string | null,
+    name: string,
+    version: string,
+  ): Promise<{ result: ConnectProxyResult } | ProtocolError | SubscribeDisconnect> {
+    const d = await this.askProxy('connect', connectProxyRequest(this.proxyClient(), data, name, version), readConnectProxyReply);
+    if ('result' in d) this.proxiedConnect = true;
+    return d;
+  }
+
   /** Who this connection is, as proxy requests say it. */
   protected proxyClient(): ProxyClient {
     return {
@@ -367,13 +392,14 @@ export abstract class Client implements ConnectionHandler, WriterOwner {
    */
   protected async checkGrant(channel: string, token: string): Promise<GrantCheck> {
     const refused = this.ctx.stats.tokenRefusals;
-    if (!this.ctx.verifier) {
+    const verifier = this.ctx.subscriptionVerifier(channel);
+    if (!verifier) {
       refused.invalid++;
       return 'invalid';
     }
     let grant: SubscriptionGrant;
     try {
-      grant = await this.ctx.verifier.verifySubscription(token);
+      grant = await verifier.verifySubscription(token);
     } catch (err) {
       const code = err instanceof TokenError ? err.code : 'invalid';
       refused[code]++;

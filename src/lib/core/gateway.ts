@@ -1,7 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { TokenError, type TokenVerifier } from './auth.js';
-import { isJoinLeavePublisher, type Broker, type BrokerEventHandler, type ClientInfo, type Publication } from './broker.js';
-import { ChannelRules } from './channels.js';
+import {
+  isJoinLeavePublisher,
+  isUserConnectionRegistry,
+  type Broker,
+  type UserConnectionRegistry,
+  type BrokerEventHandler,
+  type ClientInfo,
+  type Publication,
+} from './broker.js';
+import { ChannelRules, resolveSubscription } from './channels.js';
 import type { Clock, TimerHandle } from './clock.js';
 import { Client, type ClientContext } from './client.js';
 import { CentrifugeClient } from './client-centrifuge.js';
@@ -38,6 +46,12 @@ export const VERSION = 'odin-ws 0.1.0';
 
 const NOT_WAITING: Waiting = Object.freeze({ total: 0, fromIp: 0 });
 
+/** Subscription-token verifiers of their own: one for every namespace without its own set, and per namespace name. */
+export interface SubscriptionVerifiers {
+  readonly global: TokenVerifier | null;
+  readonly byNamespace: ReadonlyMap<string, TokenVerifier>;
+}
+
 export interface GatewayDeps {
   readonly broker: Broker;
   readonly transport: FrameEncoder;
@@ -46,6 +60,11 @@ export interface GatewayDeps {
   readonly log?: Logger;
   /** Verifies connection tokens; none: tokens are refused (anonymous connections only, if allowed). */
   readonly verifier?: TokenVerifier | null;
+  /**
+   * Verifiers of subscription tokens apart from `verifier` (options' `subscriptionToken`, global
+   * and per namespace name); a scope with none uses the global one, then `verifier`.
+   */
+  readonly subscriptionVerifiers?: SubscriptionVerifiers;
   /** Where presence is kept (the composition root picks it); default: this process's memory. */
   readonly presence?: PresenceStore;
   /** The application's backend, for the configured proxies (core/proxy.ts); none: nothing is proxied. */
@@ -69,6 +88,7 @@ export class Gateway implements ConnectionAcceptor, BrokerEventHandler, ClientCo
   readonly stats = new GatewayStats();
   readonly presence: PresenceStore;
   readonly verifier: TokenVerifier | null;
+  private readonly subscriptionVerifiers: SubscriptionVerifiers;
   readonly proxy: AppProxy | null;
   readonly version = VERSION;
   readonly nodeId = randomBytes(4).toString('hex');
@@ -79,6 +99,13 @@ export class Gateway implements ConnectionAcceptor, BrokerEventHandler, ClientCo
   private readonly clients = new Set<Client>();
   private readonly perIp = new Map<string, number>();
   private readonly users = new UserIndex();
+  /** Connections admitted under `maxConnectionsPerUser`, not yet authenticated: by client, and a count per user. */
+  private readonly admitting = new Map<Client, string>();
+  private readonly admittingPerUser = new Map<string, number>();
+  /** Connections registered with the broker's user registry (cluster-wide count), with their user. */
+  private readonly registered = new Map<Client, string>();
+  /** The broker's cluster-wide count of connections per user, when it has one and a limit is set. */
+  private readonly userRegistry: UserConnectionRegistry | null;
   /** New connections per address (connectionRatePerIp); null when off. */
   private readonly connectionRate: ConnectionRate | null;
   /** The server API (publish, history, presence, disconnect, info, …): the one place it lives. */
@@ -93,6 +120,7 @@ export class Gateway implements ConnectionAcceptor, BrokerEventHandler, ClientCo
     deps: GatewayDeps,
   ) {
     this.broker = deps.broker;
+    this.userRegistry = isUserConnectionRegistry(this.broker) && this.opts.maxConnectionsPerUser > 0 ? this.broker : null;
     this.clock = deps.clock;
     this.startedAt = deps.clock.now();
     this.log = deps.log ?? silentLogger;
@@ -104,6 +132,7 @@ export class Gateway implements ConnectionAcceptor, BrokerEventHandler, ClientCo
     this.recoveryBudget = new RecoveryBudget(opts.recovery, this.clock);
     this.recoverySlots = new RecoverySlots(opts.recovery);
     this.verifier = deps.verifier ?? null;
+    this.subscriptionVerifiers = deps.subscriptionVerifiers ?? { global: null, byNamespace: new Map() };
     this.proxy = deps.proxy ?? null;
     this.connectionRate =
       opts.connectionRatePerIp > 0
@@ -219,15 +248,64 @@ export class Gateway implements ConnectionAcceptor, BrokerEventHandler, ClientCo
     return { ok: true };
   }
 
+  /** Connections `user` holds on this process (anonymous ones are never counted); a query, counts nothing. */
+  userConnections(user: string): number {
+    return this.users.count(user);
+  }
+
   /**
-   * Whether `user` already holds `maxConnectionsPerUser` connections on this process (anonymous
-   * ones never count); counted when so, and the caller closes the new connection with 3504.
+   * `maxConnectionsPerUser`: per process (connections being admitted hold their slot until
+   * authenticated or closed), then, on a broker that counts users cluster-wide, on every node
+   * (core/broker.ts `UserConnectionRegistry`). When that registry cannot be reached the
+   * connection is admitted on the per-process count alone (fail open; counted and logged):
+   * a backbone outage must not lock every user out.
    */
-  userConnectionLimitReached(user: string): boolean {
+  async admitUser(client: Client, user: string): Promise<boolean> {
     const limit = this.opts.maxConnectionsPerUser;
-    if (limit === 0 || user === '' || this.users.count(user) < limit) return false;
-    this.stats.rejected.max_connections_per_user++;
+    if (limit === 0 || user === '') return true;
+    if (!this.clients.has(client)) return false; // closed while its credentials were checked
+    if (this.users.count(user) + (this.admittingPerUser.get(user) ?? 0) >= limit) return this.overUserLimit();
+    this.holdAdmission(client, user);
+    const reg = this.userRegistry;
+    if (reg === null) return true;
+    const verdict = await reg.claimUserConnection(user, client.id, limit).catch(() => 'unavailable' as const);
+    if (!this.clients.has(client) || verdict === 'over') {
+      reg.releaseUserConnection(user, client.id);
+      this.dropAdmission(client);
+      return verdict === 'over' ? this.overUserLimit() : false;
+    }
+    if (verdict === 'unavailable') {
+      this.stats.userLimitUnchecked++;
+      this.log.warn({ client: client.id, user }, "per-user connection count unreachable: admitted on this node's count");
+    }
+    this.registered.set(client, user);
     return true;
+  }
+
+  private overUserLimit(): false {
+    this.stats.rejected.max_connections_per_user++;
+    return false;
+  }
+
+  private holdAdmission(client: Client, user: string): void {
+    this.admitting.set(client, user);
+    this.admittingPerUser.set(user, (this.admittingPerUser.get(user) ?? 0) + 1);
+  }
+
+  private dropAdmission(client: Client): void {
+    const user = this.admitting.get(client);
+    if (user === undefined) return;
+    this.admitting.delete(client);
+    const n = (this.admittingPerUser.get(user) ?? 1) - 1;
+    if (n <= 0) this.admittingPerUser.delete(user);
+    else this.admittingPerUser.set(user, n);
+  }
+
+  /** Who verifies a subscription token for `channel`: its namespace's key set, else the global one, else the connection keys. */
+  subscriptionVerifier(channel: string): TokenVerifier | null {
+    const sv = this.subscriptionVerifiers;
+    const ns = resolveSubscription(this.rules, channel)?.ns.name;
+    return (ns !== undefined ? sv.byNamespace.get(ns) : undefined) ?? sv.global ?? this.verifier;
   }
 
   /** An Origin the options allow (any when `allowedOrigins` is empty). */
@@ -260,6 +338,8 @@ export class Gateway implements ConnectionAcceptor, BrokerEventHandler, ClientCo
     if (info.headers) client.requestHeaders = info.headers;
     this.register(client, info.ip, 'odin');
     if (info.token !== undefined) this.authenticateOdin(client, info.token);
+    // No token: the application decides, when a connect proxy is configured (as Centrifugo).
+    else if (this.proxy?.has('connect')) void this.connectOdinByProxy(client);
     else if (this.opts.allowAnonymous) client.start('', 0);
     else client.disconnect(Disconnect.InvalidToken);
     return client;
@@ -279,7 +359,7 @@ export class Gateway implements ConnectionAcceptor, BrokerEventHandler, ClientCo
       return;
     }
     this.verifier.verify(token).then(
-      (c) => (this.userConnectionLimitReached(c.user) ? client.disconnect(Disconnect.ConnectionLimit) : client.start(c.user, c.exp)),
+      (c) => void this.startOdin(client, c.user, c.exp),
       (err: unknown) => {
         const code = err instanceof TokenError ? err.code : 'invalid';
         this.stats.tokenRefusals[code]++;
@@ -290,7 +370,25 @@ export class Gateway implements ConnectionAcceptor, BrokerEventHandler, ClientCo
     );
   }
 
+  /** An Odin connection the connect proxy let in: started as its user, then subscribed to its channels. */
+  private async connectOdinByProxy(client: OdinClient): Promise<void> {
+    const r = await client.connectByProxy();
+    if (r === null || !(await this.startOdin(client, r.user, r.exp))) return;
+    for (const channel of r.channels) void client.serverSubscribe(channel, null, null);
+  }
+
+  /** An Odin connection whose credentials are checked: admitted under the per-user limit, or closed with 3504. */
+  private async startOdin(client: OdinClient, user: string, exp: number): Promise<boolean> {
+    if (!(await this.admitUser(client, user))) {
+      client.disconnect(Disconnect.ConnectionLimit);
+      return false;
+    }
+    client.start(user, exp);
+    return true;
+  }
+
   clientAuthenticated(client: Client): void {
+    this.dropAdmission(client);
     this.users.add(client);
   }
 
@@ -301,6 +399,12 @@ export class Gateway implements ConnectionAcceptor, BrokerEventHandler, ClientCo
     else this.perIp.set(client.ip, n);
     this.stats.connections[client.protocol === PROTO_ODIN ? 'odin' : 'centrifuge']--;
     this.users.remove(client);
+    this.dropAdmission(client);
+    const user = this.registered.get(client);
+    if (user !== undefined) {
+      this.registered.delete(client);
+      this.userRegistry?.releaseUserConnection(user, client.id);
+    }
   }
 
   /** The heartbeat: every `pingIntervalMs` until shutdown. */

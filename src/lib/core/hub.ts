@@ -137,8 +137,19 @@ interface SourceEntry {
   /** Staleness (the namespace's `staleAfterMs`; 0: not watched): when the last publication came, ms. */
   staleAfterMs: number;
   lastPubAt: number;
-  stale: boolean;
+  /** No publication for `staleAfterMs`. */
+  quiet: boolean;
   staleTimer: unknown;
+  /** Ingests that handed this node a publication of the channel while it held it (noteFeed), or null. */
+  feeds: string[] | null;
+  /** How many of `feeds` are behind now (setFeedStale). The channel is stale while quiet or lagging. */
+  lagging: number;
+  /** When the current staleness began (the `since` of the notice), ms. */
+  staleSince: number;
+}
+
+function isStale(s: SourceEntry): boolean {
+  return s.quiet || s.lagging > 0;
 }
 
 /**
@@ -155,6 +166,8 @@ export class Hub<M extends object = object> {
   private readonly filters = new Map<string, SharedFilter>();
   /** Unidirectional publication frames → their publication (publicationOf). */
   private readonly framePositions = new WeakMap<PreparedFrame, Publication>();
+  /** Ingests behind now (setFeedStale) → since when, ms. */
+  private readonly staleFeeds = new Map<string, number>();
 
   constructor(
     private readonly broker: Broker,
@@ -199,8 +212,9 @@ export class Hub<M extends object = object> {
         if (this.sources.get(source) !== s) return;
         const idle = this.clock.now() - s.lastPubAt;
         if (idle < s.staleAfterMs) return this.armStale(source, s, s.staleAfterMs - idle);
-        s.stale = true;
-        this.noticeToOdin(s, (name) => encodeOdinStale(name, s.lastPubAt));
+        s.quiet = true;
+        // Stale already (its ingest is behind): told once.
+        if (s.lagging === 0) this.becameStale(s, s.lastPubAt);
       },
       after,
       { background: true },
@@ -210,7 +224,50 @@ export class Hub<M extends object = object> {
   /** The channel's `stale` notice, for a subscriber that joins while it is stale; null when fresh. */
   staleNotice(source: string, name: string): string | null {
     const s = this.sources.get(source);
-    return s !== undefined && s.stale ? encodeOdinStale(name, s.lastPubAt) : null;
+    return s !== undefined && isStale(s) ? encodeOdinStale(name, s.staleSince) : null;
+  }
+
+  /**
+   * An ingest (`feed`, its kind) hands a publication of the broker channel `source` to the
+   * publish path: while this node holds the channel, it is fed by that ingest, and is stale
+   * while the ingest is behind (setFeedStale). Channels this node does not hold are not kept,
+   * so what is remembered is bounded by the hub's channels; a channel forgets its feeds when
+   * its last subscriber leaves. Costs one map lookup per ingested publication.
+   */
+  noteFeed(feed: string, source: string): void {
+    const s = this.sources.get(source);
+    if (s === undefined) return;
+    if (s.feeds === null) s.feeds = [feed];
+    else if (s.feeds.includes(feed)) return;
+    else s.feeds.push(feed);
+    const since = this.staleFeeds.get(feed);
+    if (since !== undefined) this.feedBehind(s, since);
+  }
+
+  /**
+   * An ingest fell behind its backbone (`stale`; its publications from `since` on, ms, are not
+   * delivered yet) or caught up: the channels it feeds on this node (noteFeed) tell their Odin
+   * subscribers `stale` / `fresh`, once per change of the channel's state (a channel that is
+   * quiet as well stays stale until both end).
+   */
+  setFeedStale(feed: string, stale: boolean, since: number = this.clock.now()): void {
+    if (stale === this.staleFeeds.has(feed)) return;
+    if (stale) this.staleFeeds.set(feed, since);
+    else this.staleFeeds.delete(feed);
+    for (const s of this.sources.values()) {
+      if (s.feeds === null || !s.feeds.includes(feed)) continue;
+      if (stale) this.feedBehind(s, since);
+      else if (--s.lagging === 0 && !s.quiet) this.noticeToOdin(s, (name) => encodeOdinFresh(name));
+    }
+  }
+
+  private feedBehind(s: SourceEntry, since: number): void {
+    if (s.lagging++ === 0 && !s.quiet) this.becameStale(s, since);
+  }
+
+  private becameStale(s: SourceEntry, since: number): void {
+    s.staleSince = since;
+    this.noticeToOdin(s, (name) => encodeOdinStale(name, since));
   }
 
   /** Queues a notice (encoded once per subscription name) on the active Odin members fed by `s`. */
@@ -260,8 +317,11 @@ export class Hub<M extends object = object> {
           head: { offset: 0, epoch: '' },
           staleAfterMs,
           lastPubAt: this.clock.now(),
-          stale: false,
+          quiet: false,
           staleTimer: null,
+          feeds: null,
+          lagging: 0,
+          staleSince: 0,
         };
         this.sources.set(source, s);
         if (staleAfterMs > 0) this.armStale(source, s, staleAfterMs);
@@ -342,10 +402,10 @@ export class Hub<M extends object = object> {
     if (pub.offset > 0) advanceHead(s, pub);
     if (s.staleAfterMs > 0) {
       s.lastPubAt = this.clock.now();
-      if (s.stale) {
-        // Fresh again: told before the publication that proves it.
-        s.stale = false;
-        this.noticeToOdin(s, (name) => encodeOdinFresh(name));
+      if (s.quiet) {
+        // Fresh again (unless its ingest is behind): told before the publication that proves it.
+        s.quiet = false;
+        if (s.lagging === 0) this.noticeToOdin(s, (name) => encodeOdinFresh(name));
         this.armStale(pub.channel, s, s.staleAfterMs);
       }
     }

@@ -11,7 +11,7 @@ import { DELTA_TYPES } from '../protocol/centrifuge-params.js';
 export const DEFAULT_MAX_CONNECTIONS = 19_000;
 /** Connections from one IP address; over it the upgrade gets HTTP 429. 0 = no limit. */
 export const DEFAULT_MAX_CONNECTIONS_PER_IP = 0;
-/** Authenticated connections of one user on this process; over it the new one is closed with 3504. 0 = no limit. */
+/** Authenticated connections of one user (per process; on every node when the broker counts users cluster-wide); over it the new one is closed with 3504. 0 = no limit. */
 export const DEFAULT_MAX_CONNECTIONS_PER_USER = 0;
 /** New connections per second from one IP address (token bucket refill); 0 = no limit. */
 export const DEFAULT_CONNECTION_RATE_PER_IP = 0;
@@ -135,6 +135,66 @@ export const DEFAULT_API_MAX_BROADCAST_CHANNELS = 10_000;
 export const DEFAULT_API_MAX_PUBLICATIONS = 10_000;
 export const DEFAULT_API_MAX_BATCH_COMMANDS = 1000;
 
+/**
+ * A key set for subscription tokens apart from the connection tokens' (Centrifugo's
+ * `client.subscription_token`): set globally (`subscriptionToken`) and/or per namespace
+ * (`namespaces[].subscriptionToken`, an extension). A set with a key (`hmacSecret`,
+ * `publicKey` or `jwksUrl`) is the only one that verifies that scope's subscription tokens, with
+ * its own audience and issuer checks; a scope without one falls back to the global set, then to
+ * the connection keys (`tokenHmacSecret`, `tokenPublicKey`, `tokenJwksUrl`, `tokenAudience`...).
+ */
+export const subscriptionTokenSchema = z
+  .object({
+    /** HMAC secret for HS256/384/512 subscription tokens. */
+    hmacSecret: z.string().default(''),
+    /** PEM public key (RSA, EC or Ed25519). */
+    publicKey: z.string().default(''),
+    /** JWKS endpoint (keys by `kid`); the only source of keys when set. Timeout and cooldown: `tokenJwks*`. */
+    jwksUrl: z.union([z.literal(''), z.url({ protocol: /^https?$/ })]).default(''),
+    audience: z.string().default(''),
+    audienceRegex: z.string().default(''),
+    issuer: z.string().default(''),
+    issuerRegex: z.string().default(''),
+  })
+  .strict()
+  .superRefine((k, ctx) => {
+    const hasKey = k.hmacSecret !== '' || k.publicKey !== '' || k.jwksUrl !== '';
+    if (!hasKey && (k.audience !== '' || k.audienceRegex !== '' || k.issuer !== '' || k.issuerRegex !== '')) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['hmacSecret'],
+        message: 'audience/issuer checks need a key of this set (hmacSecret, publicKey or jwksUrl)',
+      });
+    }
+    if (k.audience !== '' && k.audienceRegex !== '') {
+      ctx.addIssue({ code: 'custom', path: ['audienceRegex'], message: 'set audience or audienceRegex, not both' });
+    }
+    if (k.issuer !== '' && k.issuerRegex !== '') {
+      ctx.addIssue({ code: 'custom', path: ['issuerRegex'], message: 'set issuer or issuerRegex, not both' });
+    }
+    if (k.jwksUrl !== '' && (k.hmacSecret !== '' || k.publicKey !== '')) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['jwksUrl'],
+        message: 'a JWKS endpoint is the only source of keys: unset hmacSecret and publicKey',
+      });
+    }
+    for (const key of ['audienceRegex', 'issuerRegex'] as const) {
+      try {
+        new RegExp(k[key]);
+      } catch (e) {
+        ctx.addIssue({ code: 'custom', path: [key], message: `invalid regular expression: ${(e as Error).message}` });
+      }
+    }
+  });
+
+export type SubscriptionTokenKeys = z.output<typeof subscriptionTokenSchema>;
+
+/** A key set has a key: it verifies its scope's subscription tokens alone. */
+export function hasSubscriptionKeys(k: SubscriptionTokenKeys | undefined): k is SubscriptionTokenKeys {
+  return k !== undefined && (k.hmacSecret !== '' || k.publicKey !== '' || k.jwksUrl !== '');
+}
+
 const namespaceSchema = z
   .object({
     name: z.string().min(1),
@@ -221,6 +281,8 @@ const namespaceSchema = z
      * tags are sent only when published (Odin pushes read `type` from the data either way).
      */
     typeTag: z.boolean().default(false),
+    /** This namespace's own subscription-token keys (see subscriptionTokenSchema); none: the global set, then the connection keys. */
+    subscriptionToken: subscriptionTokenSchema.optional(),
   })
   .strict()
   .refine((n) => !n.joinLeave || n.presence, { message: 'joinLeave needs presence: true', path: ['joinLeave'] })
@@ -271,6 +333,8 @@ export const gatewayOptionsSchema = z
     tokenIssuer: z.string().default(''),
     /** `iss` must match this regular expression (unanchored, as Centrifugo's). */
     tokenIssuerRegex: z.string().default(''),
+    /** Subscription-token keys apart from the connection keys (Centrifugo's client.subscription_token; see subscriptionTokenSchema). */
+    subscriptionToken: subscriptionTokenSchema.prefault({}),
     /** Allowed Origin values, exact (scheme://host[:port]). Empty: any origin. */
     allowedOrigins: z.array(z.string().url()).default([]),
     /**
@@ -283,7 +347,7 @@ export const gatewayOptionsSchema = z
     allowMissingOrigin: z.boolean().default(true),
     maxConnections: z.number().int().min(1).default(DEFAULT_MAX_CONNECTIONS),
     maxConnectionsPerIp: z.number().int().min(0).default(DEFAULT_MAX_CONNECTIONS_PER_IP),
-    /** Per user id, per process (anonymous connections are not counted); the connection over it is closed with 3504. */
+    /** Per user id, per process, and on every node with a broker that counts users (JetStream); anonymous connections are not counted; the connection over it is closed with 3504. */
     maxConnectionsPerUser: z.number().int().min(0).default(DEFAULT_MAX_CONNECTIONS_PER_USER),
     /** New connections per second per IP address; past the burst the upgrade gets HTTP 429 with Retry-After. 0: off. */
     connectionRatePerIp: z.number().min(0).default(DEFAULT_CONNECTION_RATE_PER_IP),
@@ -472,11 +536,20 @@ export function optionsError(
   return new ConfigError(`${title}:\n  ` + lines.join('\n  '));
 }
 
+/** Keys whose value an error never shows. */
+const SECRET_KEYS: readonly string[] = ['tokenHmacSecret', 'subscriptionToken.hmacSecret'];
+
 /** Validates and freezes options; throws ConfigError naming every bad key and its value. */
 export function resolveGatewayOptions(input: unknown = {}): GatewayOptions {
   const r = gatewayOptionsSchema.safeParse(input);
-  if (!r.success) throw optionsError('invalid gateway options', r.error.issues, input, { secrets: ['tokenHmacSecret'] });
+  if (!r.success) {
+    // A namespace's subscription-token secret too (namespaces.<i>.subscriptionToken.hmacSecret).
+    const keys = r.error.issues.map((i) => i.path.map(String).join('.'));
+    const secrets = [...SECRET_KEYS, ...keys.filter((k) => k.endsWith('.hmacSecret'))];
+    throw optionsError('invalid gateway options', r.error.issues, input, { secrets });
+  }
   const o = r.data;
+  Object.freeze(o.subscriptionToken);
   Object.freeze(o.allowedOrigins);
   Object.freeze(o.client);
   Object.freeze(o.recovery);

@@ -78,6 +78,11 @@ export class GatewayStats {
     draining: 0,
     bad_path: 0,
   };
+  /**
+   * Authenticated connections admitted without the cluster-wide per-user count because the
+   * broker's registry could not be reached (fail open: the per-process count still applied).
+   */
+  userLimitUnchecked = 0;
   disconnects = new Map<number, number>();
   commandErrors = new Map<number, number>();
   /** Called with the publish-to-flush latency of each publication fanned out, seconds. */

@@ -242,14 +242,16 @@ export function encodeUnsubscriptionAck(unsubscribed: string[], count: number, w
  * the last publication (its own last offset is behind) without waiting for the next one.
  */
 /**
- * A channel's source went quiet: no publication for the namespace's `staleAfterMs` since `since`
- * (ms since the Unix epoch). UIs grey its values out until `fresh`.
+ * A channel's source is stale since `since` (ms since the Unix epoch): no publication for the
+ * namespace's `staleAfterMs` since then, or the ingest that feeds it is behind its backbone by
+ * more than `ingestStaleAfterMs` (its publications from then on are not delivered yet). UIs grey
+ * its values out until `fresh`.
  */
 export function encodeOdinStale(channel: string, since: number): string {
   return '{"type":"stale","channel":' + JSON.stringify(channel) + ',"since":' + Math.round(since) + '}';
 }
 
-/** The channel publishes again (sent just before the publication that ends the staleness). */
+/** The channel is current again (a quiet one: sent just before the publication that ends it; a lagging feed: once it caught up). */
 export function encodeOdinFresh(channel: string): string {
   return '{"type":"fresh","channel":' + JSON.stringify(channel) + '}';
 }

@@ -24,6 +24,7 @@ import {
   SSE_PATH,
   SSE_CONNECT_PARAM,
   UNI_HTTP_STREAM_PATH,
+  UNI_JSON_ONLY,
   UNI_SSE_PATH,
   type SessionRouterFactory,
 } from '../transport-emulation/emulation.js';
@@ -296,6 +297,9 @@ export function decideUpgrade(gateway: Gateway, req: HttpRequest, pending?: Pend
   // The Centrifugo protobuf protocol is chosen by subprotocol on the same path.
   const binary =
     protocol === 'centrifuge' && (req.header('sec-websocket-protocol') ?? '').split(',').some((p) => p.trim() === 'centrifuge-protobuf');
+  // uni_websocket speaks JSON only, as Centrifugo's: a client asking for protobuf is told so
+  // (selecting the subprotocol and sending JSON would garble it).
+  if (uni && binary) return { ok: false, status: 400, reason: UNI_JSON_ONLY };
   const info = {
     protocol,
     ip: req.ip,

@@ -158,6 +158,12 @@ export function createMetrics(gw: Gateway): Registry {
     'reason',
     () => Object.entries(s.rejected),
   );
+  counterFrom(
+    registry,
+    'ws_user_limit_unchecked_total',
+    "Connections admitted without the cluster-wide maxConnectionsPerUser count: the JetStream broker's registry was unreachable (fail open; the per-process count still applied).",
+    () => s.userLimitUnchecked,
+  );
   labelledCounterFrom(registry, 'ws_disconnects_total', 'Connections closed, by close code.', 'code', () => s.disconnects);
   labelledCounterFrom(
     registry,

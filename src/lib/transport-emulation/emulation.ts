@@ -74,6 +74,12 @@ const TRANSPORT_NAMES: Readonly<Record<Framing, string>> = {
 };
 
 const OCTET_STREAM = 'application/octet-stream';
+/**
+ * Why a unidirectional transport refuses protobuf (a `centrifuge-protobuf` subprotocol on
+ * uni_websocket, an `application/octet-stream` body on uni_http_stream/uni_sse): Centrifugo
+ * v6.9.1 serves them in JSON only, and so do we (400, code 107).
+ */
+export const UNI_JSON_ONLY = "the unidirectional transports speak JSON only, as Centrifugo's: no protobuf";
 /** Centrifugo's headers on a stream: no caching, no proxy buffering (nginx). */
 const STREAM_HEADERS = {
   'cache-control': 'private, no-cache, no-store, must-revalidate, max-age=0',
@@ -181,6 +187,7 @@ export class EmulationEndpoints {
 
   /** `POST /connection/uni_http_stream` with the ConnectRequest (JSON) as the body: pushes one a line. */
   readonly uniHttpStream = async (req: HttpRequest): Promise<HttpReply> => {
+    if (isProtobuf(req)) return fail(400, ErrorCode.BadRequest, UNI_JSON_ONLY);
     const body = await this.body(req);
     if (!Buffer.isBuffer(body)) return body;
     return this.open(req, body, FRAMING_UNI_NDJSON, 'application/json');
@@ -193,6 +200,7 @@ export class EmulationEndpoints {
    * names recover from there, as `subs` with `recover/offset/epoch` would.
    */
   readonly uniSse = async (req: HttpRequest): Promise<HttpReply> => {
+    if (isProtobuf(req)) return fail(400, ErrorCode.BadRequest, UNI_JSON_ONLY);
     const first = req.method === 'GET' && !req.url.includes(`${SSE_CONNECT_PARAM}=`) ? Buffer.from('{}') : await this.connectOf(req);
     if (!Buffer.isBuffer(first)) return first;
     const resumed = withLastEventId(first, req.header('last-event-id'));
