@@ -31,16 +31,26 @@ export function fdLimit(): number {
 
 /**
  * Raises a process's open-file limit (soft and hard) to at least `n` with prlimit(1), as a
- * production unit file's LimitNOFILE would: raising the hard limit needs root (CAP_SYS_RESOURCE),
- * so without it the soft limit goes up to the hard one. Throws when prlimit is missing or refused.
+ * production unit file's LimitNOFILE would. Raising the hard limit needs CAP_SYS_RESOURCE, which
+ * root in a container may not hold: refused, the soft limit goes up to the hard one, which is
+ * enough when `n` fits under it. Throws, naming both limits, when `n` cannot be had.
  */
 export function raiseFdLimit(pid: number, n: number): void {
   const cur = readFileSync(`/proc/${pid}/limits`, 'utf8');
   const m = /Max open files\s+(\d+)\s+(\d+)/.exec(cur);
   if (m && Number(m[1]) >= n) return;
-  const hard = process.getuid?.() === 0 ? Math.max(n, Number(m?.[2] ?? 0)) : Number(m?.[2] ?? n);
-  const r = spawnSync('prlimit', ['--pid', String(pid), `--nofile=${Math.min(n, hard)}:${hard}`], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`prlimit --pid ${pid} --nofile: ${(r.stderr || r.error?.message || '').trim()}`);
+  const hard = Number(m?.[2] ?? n);
+  const prlimit = (soft: number, max: number): string | null => {
+    const r = spawnSync('prlimit', ['--pid', String(pid), `--nofile=${soft}:${max}`], { encoding: 'utf8' });
+    return r.status === 0 ? null : (r.stderr || r.error?.message || `exit ${r.status}`).trim();
+  };
+  if (n > hard) {
+    const refused = prlimit(n, n);
+    if (refused === null) return;
+    throw new Error(`needs ${n} open files; the hard limit is ${hard} and raising it was refused (prlimit: ${refused})`);
+  }
+  const refused = prlimit(n, hard);
+  if (refused !== null) throw new Error(`prlimit --pid ${pid} --nofile=${n}:${hard}: ${refused}`);
 }
 
 /** `pid` and its descendants (a `--workers N` gateway is a primary and N workers), from /proc/<pid>/stat's ppid. */

@@ -363,12 +363,15 @@ export interface ScaleResult {
  * connection gets 1 msg/s. The server's open-file limit is raised first (prlimit), as a
  * production unit file would.
  */
+/** Open files a server needs beyond its client connections (listeners, backbone sockets, files, accepts in flight). */
+const FD_MARGIN = 500;
+
 export async function scaleScenario(
   c: RunningContender,
   o: { connections: number; channels: number; seconds: number; workers: number },
   log: Log,
 ): Promise<ScaleResult> {
-  for (const pid of processTree(c.pid)) raiseFdLimit(pid, o.connections + 10_000);
+  for (const pid of processTree(c.pid)) raiseFdLimit(pid, o.connections + FD_MARGIN);
   await pause(1000);
   const base = rssBytes(c.pid);
   const channels = Array.from({ length: o.channels }, (_, i) => `S${i}.trade`);
@@ -424,7 +427,7 @@ export interface StormResult {
  * counts the handshakes (WebSocket upgrade + subscribe) that failed.
  */
 export async function stormScenario(c: RunningContender, o: { connections: number; workers: number }, log: Log): Promise<StormResult> {
-  for (const pid of processTree(c.pid)) raiseFdLimit(pid, o.connections + 10_000);
+  for (const pid of processTree(c.pid)) raiseFdLimit(pid, o.connections + FD_MARGIN);
   const cpu0 = cpuSeconds(c.pid);
   const t0 = performance.now();
   const run = await LoadRun.start({
