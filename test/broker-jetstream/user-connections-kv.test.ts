@@ -2,7 +2,9 @@
  * The per-user connection registry (user-connections-kv.ts) on a real nats-server, through two
  * brokers as two nodes: concurrent claims of one user on both nodes admit exactly the limit (no
  * overshoot, ranked by the store's order), a release frees a slot for the other node, users are
- * counted apart (any id: dots, spaces, 1,000 characters), NATS down answers 'unavailable' at once,
+ * counted apart (any id: dots, spaces, 1,000 characters), NATS down answers 'unavailable' within
+ * one request timeout (at once when the client already knows; the timeout when its request went
+ * out just before it noticed), never waiting for NATS to return,
  * and after a restart that lost the memory bucket the live entries are written again (unstamped,
  * so the old sequence numbers cannot rank them wrongly) and counted.
  */
@@ -15,6 +17,9 @@ import { startNatsServer, type NatsServerHandle } from '../testkit/nats-server.j
 import { waitFor } from '../testkit/wait.js';
 import { Recorder } from '../broker-conformance.js';
 
+/** The brokers' JetStream request timeout, ms. */
+const REQUEST_TIMEOUT_MS = 1000;
+
 describe('KvUserConnections on a real nats-server', () => {
   let nats: NatsServerHandle;
   let x: JetStreamBroker;
@@ -24,7 +29,7 @@ describe('KvUserConnections on a real nats-server', () => {
   before(async () => {
     nats = await startNatsServer();
     const mk = (): JetStreamBroker =>
-      new JetStreamBroker({ servers: nats.url, stream, userTtlMs: 2000, reconnectWaitMs: 50, requestTimeoutMs: 1000 });
+      new JetStreamBroker({ servers: nats.url, stream, userTtlMs: 2000, reconnectWaitMs: 50, requestTimeoutMs: REQUEST_TIMEOUT_MS });
     x = mk();
     y = mk();
     await x.run(new Recorder());
@@ -68,13 +73,16 @@ describe('KvUserConnections on a real nats-server', () => {
     y.releaseUserConnection('a.b', 'two');
   });
 
-  it("NATS down: 'unavailable' at once; after a restart the lost bucket holds the live entries again", async () => {
+  it("NATS down: 'unavailable' within a request timeout; after a restart the lost bucket holds the live entries again", async () => {
     const user = `r-${randomBytes(3).toString('hex')}`;
     assert.equal(await x.claimUserConnection(user, 'live', 1), 'admitted');
     await nats.kill();
     const t0 = Date.now();
     assert.equal(await y.claimUserConnection(user, 'during', 1), 'unavailable');
-    assert.ok(Date.now() - t0 < 1000, `answered in ${Date.now() - t0} ms`);
+    // Not held until NATS is back (it stays down for the rest of this await): one request timeout
+    // at most, plus the machine's scheduling (a request written just before the client saw the
+    // socket close waits for its timeout; CI once measured 1,001 ms against a 1,000 ms timeout).
+    assert.ok(Date.now() - t0 < REQUEST_TIMEOUT_MS + 1000, `answered in ${Date.now() - t0} ms`);
     y.releaseUserConnection(user, 'during');
     await nats.restart();
     // x writes 'live' again (re-creating the bucket); until then a claim may find it empty.
