@@ -147,17 +147,14 @@ const gatewayContender: Contender = {
   },
 };
 
-/** A server child that speaks the Odin protocol and takes publications on our HTTP API. */
-function odinHttpServer(child: ChildProcess, port: number): RunningContender {
+/** A server child that speaks the Odin protocol; publications go to `publisher` (our HTTP API unless given). */
+function odinHttpServer(
+  child: ChildProcess,
+  port: number,
+  publisher: () => Promise<PublishTarget> = async () => new HttpApiTarget(`http://127.0.0.1:${port}`, BENCH_API_KEY),
+): RunningContender {
   drain(child);
-  return {
-    pid: child.pid!,
-    host: '127.0.0.1',
-    port,
-    protocol: 'odin',
-    publisher: async () => new HttpApiTarget(`http://127.0.0.1:${port}`, BENCH_API_KEY),
-    stop: () => stopChild(child),
-  };
+  return { pid: child.pid!, host: '127.0.0.1', port, protocol: 'odin', publisher, stop: () => stopChild(child) };
 }
 
 /** The naive `ws` broadcast server (encode per client, no batching). */
@@ -514,16 +511,9 @@ function kafkaUnavailable(): string | null {
   }
 }
 
+/** A server child that speaks the Odin protocol, fed by records produced to the local Kafka broker. */
 function kafkaServer(child: ChildProcess, port: number, bootstrap: string): RunningContender {
-  drain(child);
-  return {
-    pid: child.pid!,
-    host: '127.0.0.1',
-    port,
-    protocol: 'odin',
-    publisher: async () => new OdinKafkaTarget(bootstrap),
-    stop: () => stopChild(child),
-  };
+  return odinHttpServer(child, port, async () => new OdinKafkaTarget(bootstrap));
 }
 
 /** A consumer group of its own per start: each gateway reads every record from the latest offset on. */
