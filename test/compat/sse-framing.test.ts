@@ -3,7 +3,7 @@
  * frames (the payload view of each length class), one line per JSON reply, the disconnect push
  * on close, and exactly one onClose.
  */
-import { test } from 'node:test';
+import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { HttpStreamSink } from '../../src/lib/core/transport.js';
 import { framePayload, frameText } from '../../src/lib/transport-ws/ws-transport.js';
@@ -16,6 +16,10 @@ import {
   type Framing,
 } from '../../src/lib/transport-emulation/stream-connection.js';
 import { parseEmulationRequest } from '../../src/lib/protocol/centrifuge-emulation.js';
+import { loadProtobuf } from '../../src/lib/protocol/centrifuge-protobuf-load.js';
+
+// The protobuf wire is loaded by whoever meets protobuf first (the endpoints); these units call below them.
+before(() => loadProtobuf());
 
 class FakeSink implements HttpStreamSink {
   chunks: Buffer[] = [];

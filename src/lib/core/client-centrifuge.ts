@@ -29,12 +29,12 @@ import type { Publication } from './broker.js';
 import { KIND_CENTRIFUGE_JSON_OBJECT, type RecoveryFrames } from './recovery-frames.js';
 import {
   JSON_CODEC,
-  PROTOBUF_CODEC,
   UNI_JSON_CODEC,
   type CentrifugeCodec,
   type ConnectFields,
   type SubscribeFields,
 } from '../protocol/centrifuge-codec.js';
+import { protobufWire } from '../protocol/centrifuge-protobuf-load.js';
 import {
   parseCentrifugeParams,
   type ChannelParams,
@@ -126,7 +126,7 @@ export class CentrifugeClient extends Client {
   ) {
     super(ctx, conn, ip);
     this.protocol = uni ? PROTO_CENTRIFUGE_UNI : protobuf ? PROTO_CENTRIFUGE_PROTOBUF : PROTO_CENTRIFUGE;
-    this.codec = uni ? UNI_JSON_CODEC : protobuf ? PROTOBUF_CODEC : JSON_CODEC;
+    this.codec = uni ? UNI_JSON_CODEC : protobuf ? protobufWire().PROTOBUF_CODEC : JSON_CODEC;
     this.handshakeTimer = ctx.clock.setTimeout(
       () => {
         this.handshakeTimer = null;

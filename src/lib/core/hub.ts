@@ -17,7 +17,8 @@ import {
 } from '../protocol/push.js';
 import { DeltaPatches, type Patch } from './delta.js';
 import { encodeOdinFresh, encodeOdinStale } from '../protocol/odin.js';
-import { JSON_CODEC, PROTOBUF_CODEC, UNI_JSON_CODEC } from '../protocol/centrifuge-codec.js';
+import { JSON_CODEC, UNI_JSON_CODEC } from '../protocol/centrifuge-codec.js';
+import { protobufWire } from '../protocol/centrifuge-protobuf-load.js';
 import { filterKey, matchTags, type FilterNode } from '../protocol/tags-filter.js';
 import { CadenceGroup } from './cadence.js';
 
@@ -551,7 +552,8 @@ function advanceHead(s: SourceEntry, p: StreamPosition): void {
 /** Queues a join (or leave) push for the channel's Centrifugo-protocol members on this node. */
 export function pushJoinLeave(hub: Hub, channel: string, info: ClientInfo, join: boolean): void {
   hub.pushToCentrifugeMembers(channel, (proto) => {
-    const codec = proto === PROTO_CENTRIFUGE_PROTOBUF ? PROTOBUF_CODEC : proto === PROTO_CENTRIFUGE_UNI ? UNI_JSON_CODEC : JSON_CODEC;
+    const codec =
+      proto === PROTO_CENTRIFUGE_PROTOBUF ? protobufWire().PROTOBUF_CODEC : proto === PROTO_CENTRIFUGE_UNI ? UNI_JSON_CODEC : JSON_CODEC;
     return join ? codec.joinPush(channel, info) : codec.leavePush(channel, info);
   });
 }

@@ -3,6 +3,8 @@
  * JSON (text frames, "\n"-separated objects) and protobuf (binary frames, varint-delimited
  * messages) clients with the same code. Replies and pushes other than publications are built
  * here; publication pushes are encoded once per publication by the hub (`publicationPush`).
+ * The JSON codecs live here; the protobuf one (`PROTOBUF_CODEC`, centrifuge-protobuf.ts) is
+ * loaded only when a protobuf client arrives (centrifuge-protobuf-load.ts).
  */
 import {
   CENTRIFUGE_PING,
@@ -16,30 +18,42 @@ import {
   type CentrifugeFrameItem,
   type CentrifugePublicationFields,
 } from './centrifuge.js';
-import {
-  PB_PING,
-  parseProtobufFrame,
-  pbConnectReply,
-  pbEmptyReply,
-  pbErrorReply,
-  pbHistoryReply,
-  pbJoinPush,
-  pbLeavePush,
-  pbDisconnectPush,
-  pbPresenceReply,
-  pbPresenceStatsReply,
-  pbPublicationPush,
-  pbRefreshReply,
-  pbSubscribePush,
-  pbSubscribeReply,
-  pbSubRefreshReply,
-  pbUnsubscribePush,
-  type ConnectFields,
-  type SubscribeFields,
-} from './centrifuge-protobuf.js';
 import type { ProtocolError } from './codes.js';
 
-export type { ConnectFields, SubscribeFields } from './centrifuge-protobuf.js';
+/** Fields of a subscribe result (reply, server-side subscription in connect) or push. */
+export interface SubscribeFields {
+  readonly recoverable: boolean;
+  readonly epoch: string;
+  readonly offset: number;
+  readonly wasRecovering: boolean;
+  readonly recovered: boolean;
+  readonly publications: readonly CentrifugePublicationFields[];
+  /** JSON text for the `data` field, or null. */
+  readonly data: string | null;
+  /** Fossil delta negotiated (publications are whole; later pushes may be patches). Default false. */
+  readonly delta?: boolean;
+  /** Seconds until a subscription token's grant ends (`expires: true, ttl`); absent or 0: never. */
+  readonly ttl?: number;
+  /**
+   * The JSON object of a publication (JSON codec only): lets the caller hand in encodings it
+   * keeps (core's RecoveryFrames) instead of encoding each again. Default: encoded here.
+   */
+  readonly publicationJson?: (p: CentrifugePublicationFields) => string;
+}
+
+export interface ConnectFields {
+  readonly client: string;
+  readonly version: string;
+  readonly ping: number;
+  readonly pong: boolean;
+  /** This node's id: emulated (HTTP-streaming, SSE) connections only, with `session`. */
+  readonly node?: string;
+  /** The emulation session id (HTTP-streaming and SSE connections only; never on a WebSocket). */
+  readonly session?: string;
+  readonly expires: boolean;
+  readonly ttl: number;
+  readonly subs: ReadonlyMap<string, SubscribeFields>;
+}
 
 export interface ClientInfoFields {
   readonly client: string;
@@ -121,27 +135,6 @@ export const JSON_CODEC: CentrifugeCodec = {
   leavePush: (channel, info) => b('{"push":{"channel":' + JSON.stringify(channel) + ',"leave":{"info":' + JSON.stringify(info) + '}}}'),
   disconnectPush: (code, reason, reconnect) => b('{"push":{"disconnect":' + JSON.stringify({ code, reason, reconnect }) + '}}'),
   ping: b(CENTRIFUGE_PING),
-};
-
-export const PROTOBUF_CODEC: CentrifugeCodec = {
-  binary: true,
-  parse: (data, binary) => (binary ? parseProtobufFrame(data) : 'wrong_frame_type'),
-  error: pbErrorReply,
-  connect: pbConnectReply,
-  refresh: pbRefreshReply,
-  subscribe: pbSubscribeReply,
-  subRefresh: pbSubRefreshReply,
-  empty: pbEmptyReply,
-  history: pbHistoryReply,
-  presence: pbPresenceReply,
-  presenceStats: pbPresenceStatsReply,
-  publicationPush: pbPublicationPush,
-  subscribePush: pbSubscribePush,
-  unsubscribePush: pbUnsubscribePush,
-  joinPush: pbJoinPush,
-  leavePush: pbLeavePush,
-  disconnectPush: pbDisconnectPush,
-  ping: PB_PING,
 };
 
 const PUSH_PREFIX = Buffer.from('{"push":');

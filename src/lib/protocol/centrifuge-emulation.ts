@@ -3,10 +3,10 @@
  * one-way stream (HTTP-streaming, SSE) sends the commands after its first one. centrifuge-js
  * sends `{"session","node","data"}` as JSON, `data` being the JSON protocol's commands as a
  * string; or, with `Content-Type: application/octet-stream`, client.proto's `EmulationRequest`
- * whose `data` holds varint-delimited `Command`s.
+ * whose `data` holds varint-delimited `Command`s (parsed by the protobuf wire: the caller awaits
+ * `loadProtobuf()` before passing a protobuf body).
  */
-import { fromBinary } from '@bufbuild/protobuf';
-import { EmulationRequestSchema } from './gen/client_pb.js';
+import { protobufWire } from './centrifuge-protobuf-load.js';
 
 export interface EmulationRequest {
   readonly session: string;
@@ -24,13 +24,9 @@ export function parseEmulationRequest(body: Buffer, protobuf: boolean): Emulatio
   let node: unknown;
   let data: Buffer;
   if (protobuf) {
-    try {
-      const r = fromBinary(EmulationRequestSchema, body);
-      ({ session, node } = r);
-      data = Buffer.from(r.data);
-    } catch {
-      return 'body is not a protobuf EmulationRequest';
-    }
+    const r = protobufWire().pbEmulationRequest(body);
+    if (r === null) return 'body is not a protobuf EmulationRequest';
+    ({ session, node, data } = r);
   } else {
     let v: unknown;
     try {

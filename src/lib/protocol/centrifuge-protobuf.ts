@@ -13,6 +13,7 @@ import { create, fromBinary, type MessageInitShape } from '@bufbuild/protobuf';
 import { BinaryReader, sizeDelimitedEncode } from '@bufbuild/protobuf/wire';
 import {
   CommandSchema,
+  EmulationRequestSchema,
   ReplySchema,
   type Command,
   type PublicationSchema,
@@ -22,6 +23,7 @@ import {
 import type { ProtocolError } from './codes.js';
 import { checkJsonText, RawJson, utf8Text } from './json-text.js';
 import type { CentrifugeCommand, CentrifugeFrameItem, CentrifugeMethod, CentrifugePublicationFields } from './centrifuge.js';
+import type { CentrifugeCodec, ConnectFields, SubscribeFields } from './centrifuge-codec.js';
 
 /** The WebSocket subprotocol a protobuf client asks for. */
 export const CENTRIFUGE_PROTOBUF_SUBPROTOCOL = 'centrifuge-protobuf';
@@ -150,27 +152,6 @@ export function pbDeltaPublicationPush(channel: string, p: CentrifugePublication
   return reply({ push: { channel, pub: { ...publicationInit(p), data: patch, delta: true } } });
 }
 
-/** Fields of a subscribe result (reply, server-side subscription in connect) or push. */
-export interface SubscribeFields {
-  readonly recoverable: boolean;
-  readonly epoch: string;
-  readonly offset: number;
-  readonly wasRecovering: boolean;
-  readonly recovered: boolean;
-  readonly publications: readonly CentrifugePublicationFields[];
-  /** JSON text for the `data` field, or null. */
-  readonly data: string | null;
-  /** Fossil delta negotiated (publications are whole; later pushes may be patches). Default false. */
-  readonly delta?: boolean;
-  /** Seconds until a subscription token's grant ends (`expires: true, ttl`); absent or 0: never. */
-  readonly ttl?: number;
-  /**
-   * The JSON object of a publication (JSON codec only): lets the caller hand in encodings it
-   * keeps (core's RecoveryFrames) instead of encoding each again. Default: encoded here.
-   */
-  readonly publicationJson?: (p: CentrifugePublicationFields) => string;
-}
-
 function subscribeResultInit(s: SubscribeFields): SubscribeResultInit {
   const init: SubscribeResultInit = {};
   if (s.ttl !== undefined && s.ttl > 0) {
@@ -191,20 +172,6 @@ function subscribeResultInit(s: SubscribeFields): SubscribeResultInit {
   if (s.data !== null) init.data = encoder.encode(s.data);
   if (s.delta) init.delta = true;
   return init;
-}
-
-export interface ConnectFields {
-  readonly client: string;
-  readonly version: string;
-  readonly ping: number;
-  readonly pong: boolean;
-  /** This node's id: emulated (HTTP-streaming, SSE) connections only, with `session`. */
-  readonly node?: string;
-  /** The emulation session id (HTTP-streaming and SSE connections only; never on a WebSocket). */
-  readonly session?: string;
-  readonly expires: boolean;
-  readonly ttl: number;
-  readonly subs: ReadonlyMap<string, SubscribeFields>;
 }
 
 export function pbErrorReply(id: number, err: ProtocolError): Uint8Array {
@@ -302,3 +269,35 @@ export function pbDisconnectPush(code: number, reason: string, reconnect: boolea
 
 /** The server's ping: an empty Reply. */
 export const PB_PING: Uint8Array = reply({});
+
+/** The protobuf flavour behind the codec interface (centrifuge-codec.ts has the JSON ones). */
+export const PROTOBUF_CODEC: CentrifugeCodec = {
+  binary: true,
+  parse: (data, binary) => (binary ? parseProtobufFrame(data) : 'wrong_frame_type'),
+  error: pbErrorReply,
+  connect: pbConnectReply,
+  refresh: pbRefreshReply,
+  subscribe: pbSubscribeReply,
+  subRefresh: pbSubRefreshReply,
+  empty: pbEmptyReply,
+  history: pbHistoryReply,
+  presence: pbPresenceReply,
+  presenceStats: pbPresenceStatsReply,
+  publicationPush: pbPublicationPush,
+  subscribePush: pbSubscribePush,
+  unsubscribePush: pbUnsubscribePush,
+  joinPush: pbJoinPush,
+  leavePush: pbLeavePush,
+  disconnectPush: pbDisconnectPush,
+  ping: PB_PING,
+};
+
+/** client.proto's `EmulationRequest` (`POST /emulation` with `application/octet-stream`); null when malformed. */
+export function pbEmulationRequest(body: Uint8Array): { session: string; node: string; data: Buffer } | null {
+  try {
+    const r = fromBinary(EmulationRequestSchema, body);
+    return { session: r.session, node: r.node, data: Buffer.from(r.data) };
+  } catch {
+    return null;
+  }
+}

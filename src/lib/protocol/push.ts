@@ -1,9 +1,11 @@
 /**
  * Publication pushes of both protocols, from one shape. The hub encodes each publication once
- * per protocol with `encodePush` and fans out the same bytes to every member.
+ * per protocol with `encodePush` and fans out the same bytes to every member. Protobuf pushes
+ * exist only once a protobuf client was accepted, so the protobuf wire is loaded by then
+ * (centrifuge-protobuf-load.ts).
  */
 import { encodeDeltaPublicationPush, encodePublicationPush, encodeUniPublicationPush } from './centrifuge.js';
-import { pbDeltaPublicationPush, pbPublicationPush } from './centrifuge-protobuf.js';
+import { protobufWire } from './centrifuge-protobuf-load.js';
 import { encodeOdinPublication, type OdinPublicationFields } from './odin.js';
 import { topLevelString } from './json-text.js';
 
@@ -55,7 +57,7 @@ export function odinEventType(pub: WirePublication): string {
 
 /** The push of `pub` in protocol `proto`: text, or bytes for the binary (protobuf) protocol. */
 export function encodePush(proto: ProtocolId, pub: WirePublication): string | Uint8Array {
-  if (proto === PROTO_CENTRIFUGE_PROTOBUF) return pbPublicationPush(pub.channel, pub);
+  if (proto === PROTO_CENTRIFUGE_PROTOBUF) return protobufWire().pbPublicationPush(pub.channel, pub);
   if (proto === PROTO_ODIN) return encodeOdinPublication(odinPublicationFields(pub));
   if (proto === PROTO_CENTRIFUGE_UNI) return encodeUniPublicationPush(pub.channel, pub);
   return encodePublicationPush(pub.channel, pub);
@@ -82,8 +84,10 @@ export function encodeDeltaPush(
   pub: WirePublication,
   patch: Uint8Array | null,
 ): string | Uint8Array {
-  if (proto === PROTO_CENTRIFUGE_PROTOBUF)
-    return patch === null ? pbPublicationPush(pub.channel, pub) : pbDeltaPublicationPush(pub.channel, pub, patch);
+  if (proto === PROTO_CENTRIFUGE_PROTOBUF) {
+    const pb = protobufWire();
+    return patch === null ? pb.pbPublicationPush(pub.channel, pub) : pb.pbDeltaPublicationPush(pub.channel, pub, patch);
+  }
   return patch === null
     ? encodeDeltaPublicationPush(pub.channel, pub, pub.data, false)
     : encodeDeltaPublicationPush(pub.channel, pub, Buffer.from(patch).toString('utf8'), true);

@@ -24,6 +24,7 @@ import { pickHeaders } from '../http/pick-headers.js';
 import { json } from '../http/router.js';
 import { ErrorCode } from '../protocol/codes.js';
 import { parseEmulationRequest } from '../protocol/centrifuge-emulation.js';
+import { loadProtobuf } from '../protocol/centrifuge-protobuf-load.js';
 import {
   FRAMING_NDJSON,
   FRAMING_PROTOBUF,
@@ -182,6 +183,8 @@ export class EmulationEndpoints {
     const protobuf = isProtobuf(req);
     const body = await this.body(req);
     if (!Buffer.isBuffer(body)) return body;
+    // The protobuf wire is loaded by the first protobuf client, not at start.
+    if (protobuf) await loadProtobuf();
     return this.open(req, body, protobuf ? FRAMING_PROTOBUF : FRAMING_NDJSON, protobuf ? OCTET_STREAM : 'application/json');
   };
 
@@ -246,6 +249,7 @@ export class EmulationEndpoints {
     const protobuf = isProtobuf(req);
     const body = await this.body(req);
     if (!Buffer.isBuffer(body)) return body;
+    if (protobuf) await loadProtobuf();
     const r = parseEmulationRequest(body, protobuf);
     if (typeof r === 'string') return fail(400, ErrorCode.BadRequest, r);
     const d: EmulationDelivery = { ...r, protobuf };

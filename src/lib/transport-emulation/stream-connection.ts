@@ -8,7 +8,8 @@
  * disconnect push first (what its SDKs read as the close code), then ends the response.
  */
 import type { ConnectionHandler, HttpStreamSink, PreparedFrame, TransportConnection } from '../core/transport.js';
-import { JSON_CODEC, PROTOBUF_CODEC, UNI_JSON_CODEC } from '../protocol/centrifuge-codec.js';
+import { JSON_CODEC, UNI_JSON_CODEC } from '../protocol/centrifuge-codec.js';
+import { protobufWire } from '../protocol/centrifuge-protobuf-load.js';
 import { Disconnect, shouldReconnect } from '../protocol/codes.js';
 
 /** How a message travels on the stream. */
@@ -155,7 +156,7 @@ export class StreamConnection implements TransportConnection {
   close(code: number, reason: string): void {
     if (this.closed) return;
     const uni = this.framing === FRAMING_UNI_SSE || this.framing === FRAMING_UNI_NDJSON;
-    const codec = this.framing === FRAMING_PROTOBUF ? PROTOBUF_CODEC : uni ? UNI_JSON_CODEC : JSON_CODEC;
+    const codec = this.framing === FRAMING_PROTOBUF ? protobufWire().PROTOBUF_CODEC : uni ? UNI_JSON_CODEC : JSON_CODEC;
     const parts: Uint8Array[] = [];
     this.frame(codec.disconnectPush(code, reason, shouldReconnect(code)), parts);
     this.sink.write(Buffer.concat(parts));

@@ -9,6 +9,7 @@ import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
 import { WebSocketServer, WebSocket } from 'ws';
 import { Disconnect } from '../protocol/codes.js';
+import { loadProtobuf, protobufLoaded } from '../protocol/centrifuge-protobuf-load.js';
 import type {
   ConnectionAcceptor,
   ConnectionHandler,
@@ -207,6 +208,16 @@ export class WsTransport implements Transport {
       upgrade: (req, socket, head) => {
         const d = hooks.upgrade(nodeRequest(req));
         if (!d.ok) socket.end(rawResponse(d.status, JSON.stringify({ error: d.reason }), d.headers));
+        else if (d.info.binary === true && !protobufLoaded())
+          // The first protobuf client loads the protobuf wire (not loaded at start); ws drops a
+          // socket that closed meanwhile.
+          loadProtobuf().then(
+            () => this.handleUpgrade(req, socket, head, hooks.acceptor, d.info, hooks.handshakes ?? null),
+            (err: unknown) => {
+              process.emitWarning(err instanceof Error ? err : new Error(String(err)), 'OdinWsProtobufLoad');
+              socket.end(rawResponse(503, JSON.stringify({ error: 'the protobuf protocol could not be loaded' })));
+            },
+          );
         else this.handleUpgrade(req, socket, head, hooks.acceptor, d.info, hooks.handshakes ?? null);
       },
     });
