@@ -102,8 +102,8 @@ export class CentrifugeClient extends Client {
   readonly protocol: ProtocolId;
   private readonly codec: CentrifugeCodec;
   private handshakeTimer: TimerHandle | null;
-  /** Channels subscribed with a subscription token: the client refreshes those (`sub_refresh`). */
-  private readonly tokenSubscriptions = new Set<string>();
+  /** Channels subscribed with a subscription token: the client refreshes those (`sub_refresh`); made at the first. */
+  private tokenSubscriptions: Set<string> | null = null;
   /** Commands waiting for the one before them to finish. */
   private readonly queue: CentrifugeFrameItem[] = [];
   private running = false;
@@ -402,7 +402,7 @@ export class CentrifugeClient extends Client {
   }
 
   protected override unsubscribeChannel(channel: string): boolean {
-    this.tokenSubscriptions.delete(channel);
+    this.tokenSubscriptions?.delete(channel);
     return super.unsubscribeChannel(channel);
   }
 
@@ -449,7 +449,7 @@ export class CentrifugeClient extends Client {
     this.sendRecoveryReply(this.ctx.hub.prepareBytes(this.codec.subscribe(id, fields), this.codec.binary));
     this.activate(p, false);
     this.armSubscriptionExpiry(channel, check.expireAt);
-    if (params.token !== null) this.tokenSubscriptions.add(channel);
+    if (params.token !== null) (this.tokenSubscriptions ??= new Set()).add(channel);
   }
 
   /**
@@ -464,7 +464,7 @@ export class CentrifugeClient extends Client {
     if (!this.subs.get(p.channel)) return this.replyError(id, protocolError(ErrorCode.PermissionDenied));
     // Only a subscription made with a subscription token is refreshed by the client (Centrifugo's
     // client-side refresh); the server refreshes the others, so a client refresh is a bad request.
-    if (!this.tokenSubscriptions.has(p.channel)) return this.disconnect(Disconnect.BadRequest);
+    if (this.tokenSubscriptions?.has(p.channel) !== true) return this.disconnect(Disconnect.BadRequest);
     if (p.token === '') return this.replyError(id, protocolError(ErrorCode.BadRequest, 'token required'));
     const grant = await this.checkGrant(p.channel, p.token);
     if (this.state === STATE_CLOSED) return;

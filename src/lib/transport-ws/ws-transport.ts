@@ -140,27 +140,52 @@ class WsConnection implements TransportConnection {
   }
 }
 
-type Handled = WebSocket & { handler: ConnectionHandler; transport: WsTransport };
+/**
+ * The WebSocket of a gateway connection (`WebSocketServer`'s `WebSocket` option): the events ws
+ * emits are dispatched to the connection's handler by `emit` itself, with no listeners. Four
+ * `on()` listeners per connection turned each socket's `_events` into a dictionary of ~250 B
+ * (docs/performance.md "Memory per connection"); a switch is also cheaper per message than
+ * EventEmitter's lookup.
+ */
+class GatewayWebSocket extends WebSocket {
+  handler: ConnectionHandler | null = null;
+  transport: WsTransport | null = null;
 
-// Module-level listeners (no closure per connection); the handler rides on the socket object.
-function onMessage(this: WebSocket, data: Buffer, isBinary: boolean): void {
+  override emit(event: string | symbol, ...args: unknown[]): boolean {
+    switch (event) {
+      case 'message':
+        onMessage(this, args[0] as Buffer, args[1] as boolean);
+        return true;
+      case 'pong':
+        this.handler?.onPong();
+        return true;
+      case 'close':
+        onClose(this, args[0] as number, args[1] as Buffer);
+        return true;
+      case 'error':
+        // ws closes the connection itself (1002/1007/1009) and then emits 'close'.
+        return true;
+      default:
+        return super.emit(event, ...args);
+    }
+  }
+}
+
+function onMessage(ws: GatewayWebSocket, data: Buffer, isBinary: boolean): void {
+  const handler = ws.handler;
+  if (handler === null) return;
   try {
-    (this as Handled).handler.onMessage(data, isBinary);
+    handler.onMessage(data, isBinary);
   } catch (err) {
     // A bug in handling one client's message must not take the process down with everyone.
     process.emitWarning(err instanceof Error ? err : new Error(String(err)), 'OdinWsHandlerError');
-    this.close(Disconnect.ServerError.code, Disconnect.ServerError.reason);
+    ws.close(Disconnect.ServerError.code, Disconnect.ServerError.reason);
   }
 }
-function onPong(this: WebSocket): void {
-  (this as Handled).handler.onPong();
-}
-function onClose(this: WebSocket, code: number, reason: Buffer): void {
-  (this as Handled).transport.openConnections--;
-  (this as Handled).handler.onClose(code, reason.toString());
-}
-function onError(this: WebSocket): void {
-  // ws closes the connection itself (1002/1007/1009) and then emits 'close'.
+
+function onClose(ws: GatewayWebSocket, code: number, reason: Buffer): void {
+  if (ws.transport !== null) ws.transport.openConnections--;
+  ws.handler?.onClose(code, reason.toString());
 }
 
 export class WsTransport implements Transport {
@@ -173,6 +198,7 @@ export class WsTransport implements Transport {
     this.preframed = !opts.permessageDeflate;
     this.wss = new WebSocketServer({
       noServer: true,
+      WebSocket: GatewayWebSocket,
       clientTracking: false,
       maxPayload: opts.maxPayload,
       perMessageDeflate: opts.permessageDeflate,
@@ -234,14 +260,10 @@ export class WsTransport implements Transport {
   ): void {
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       const conn = new WsConnection(ws, this.preframed, info.binary === true, sockets, info.ip);
-      const w = ws as Handled;
-      w.on('error', onError);
+      const w = ws as GatewayWebSocket;
       w.transport = this;
       this.openConnections++;
       w.handler = acceptor.accept(conn, info);
-      w.on('message', onMessage);
-      w.on('pong', onPong);
-      w.on('close', onClose);
       socketOf(ws).setNoDelay(true);
     });
   }
