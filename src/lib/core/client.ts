@@ -82,14 +82,18 @@ export const STATE_CONNECTING = 0;
 export const STATE_CONNECTED = 1;
 export const STATE_CLOSED = 2;
 
-/** A subscription made ready (history read, live publications buffered), not yet active. */
-export interface PreparedSubscription {
+/** What a connection keeps of a subscription once it is active (`Client.subs`). */
+export interface ActiveSubscription {
   /** The subscription's name: a channel, or a channel with a cadence suffix. */
   readonly channel: string;
   /** The broker channel its publications come from. */
   readonly source: string;
   readonly ns: ResolvedNamespace;
   readonly membership: Membership;
+}
+
+/** A subscription made ready (history read, live publications buffered), not yet active. */
+export interface PreparedSubscription extends ActiveSubscription {
   readonly position: StreamPosition;
   readonly recoverable: boolean;
   readonly wasRecovering: boolean;
@@ -185,8 +189,12 @@ export abstract class Client implements ConnectionHandler, WriterOwner {
   user = '';
   /** Connection expiry, seconds since epoch; 0 = none. */
   exp = 0;
-  /** Active and pending subscriptions. */
-  readonly subs = new Map<string, PreparedSubscription | null>();
+  /**
+   * Active and pending subscriptions: null while being made, the prepared one until it is
+   * active, then only what an active one needs (its recovered publications, positions and the
+   * rest of the prepared record were for the reply, and are not held for the subscription's life).
+   */
+  readonly subs = new Map<string, ActiveSubscription | null>();
   /** True after a ping until the peer answers. */
   awaitingPong = false;
   readonly writer: Writer;
@@ -675,6 +683,8 @@ export abstract class Client implements ConnectionHandler, WriterOwner {
     p.membership.buffer = null;
     this.recoveryReserved -= p.recoveredBytes;
     if (this.state === STATE_CLOSED) return;
+    if (this.subs.get(p.channel) === p)
+      this.subs.set(p.channel, { channel: p.channel, source: p.source, ns: p.ns, membership: p.membership });
     const hub = this.ctx.hub;
     if (encodeRecovered && p.publications.length > 0) {
       // Odin pushes carry `prev`, from the position the client sent (same epoch) on. Where it is
