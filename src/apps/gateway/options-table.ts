@@ -30,6 +30,37 @@ const S = {
   dash: 'Dashboard',
 };
 
+/**
+ * The three rows of one of Centrifugo's proxies (`proxy.<name>.*`, core's proxyEndpointSchema): its
+ * URL (from the file or `GATEWAY_PROXY_<NAME>_URL`), its answer deadline, the client headers passed on.
+ */
+function proxyRows(name: 'connect' | 'subscribe' | 'publish' | 'refresh', urlHelp: string): OptionRow[] {
+  return [
+    {
+      key: `proxy.${name}.url`,
+      kind: 'string',
+      env: `GATEWAY_PROXY_${name.toUpperCase()}_URL`,
+      defaultText: 'none',
+      section: S.proxy,
+      help: urlHelp,
+    },
+    {
+      key: `proxy.${name}.timeoutMs`,
+      kind: 'int',
+      unit: 'ms',
+      section: S.proxy,
+      help: `${name} proxy answer deadline (then 100, temporary)`,
+    },
+    {
+      key: `proxy.${name}.headers`,
+      kind: 'list',
+      defaultText: 'none',
+      section: S.proxy,
+      help: `client request headers passed to the ${name} proxy`,
+    },
+  ];
+}
+
 /** The table. File-only rows (no flag, no environment) are listed for the docs. */
 export const GATEWAY_OPTIONS: readonly OptionRow[] = [
   {
@@ -268,94 +299,10 @@ export const GATEWAY_OPTIONS: readonly OptionRow[] = [
     section: S.clients,
     help: 'channel namespaces: pattern, permissions, history, recovery (recoveryMode stream|cache), presence, conflation, conflationIntervalMs, cadences, allowTagsFilter, allowedDeltaTypes, staleAfterMs, subscriptionToken',
   },
-  {
-    key: 'proxy.connect.url',
-    kind: 'string',
-    env: 'GATEWAY_PROXY_CONNECT_URL',
-    defaultText: 'none',
-    section: S.proxy,
-    help: 'the application decides a connect without a token (Centrifugo’s HTTP proxy)',
-  },
-  {
-    key: 'proxy.connect.timeoutMs',
-    kind: 'int',
-    unit: 'ms',
-    section: S.proxy,
-    help: 'connect proxy answer deadline (then 100, temporary)',
-  },
-  {
-    key: 'proxy.connect.headers',
-    kind: 'list',
-    defaultText: 'none',
-    section: S.proxy,
-    help: 'client request headers passed to the connect proxy',
-  },
-  {
-    key: 'proxy.subscribe.url',
-    kind: 'string',
-    env: 'GATEWAY_PROXY_SUBSCRIBE_URL',
-    defaultText: 'none',
-    section: S.proxy,
-    help: 'the application decides a subscribe in namespaces with proxySubscribe (Centrifugo’s HTTP proxy)',
-  },
-  {
-    key: 'proxy.subscribe.timeoutMs',
-    kind: 'int',
-    unit: 'ms',
-    section: S.proxy,
-    help: 'subscribe proxy answer deadline (then 100, temporary)',
-  },
-  {
-    key: 'proxy.subscribe.headers',
-    kind: 'list',
-    defaultText: 'none',
-    section: S.proxy,
-    help: 'client request headers passed to the subscribe proxy',
-  },
-  {
-    key: 'proxy.publish.url',
-    kind: 'string',
-    env: 'GATEWAY_PROXY_PUBLISH_URL',
-    defaultText: 'none',
-    section: S.proxy,
-    help: 'the application decides a client publish in namespaces with proxyPublish (Centrifugo’s HTTP proxy)',
-  },
-  {
-    key: 'proxy.publish.timeoutMs',
-    kind: 'int',
-    unit: 'ms',
-    section: S.proxy,
-    help: 'publish proxy answer deadline (then 100, temporary)',
-  },
-  {
-    key: 'proxy.publish.headers',
-    kind: 'list',
-    defaultText: 'none',
-    section: S.proxy,
-    help: 'client request headers passed to the publish proxy',
-  },
-  {
-    key: 'proxy.refresh.url',
-    kind: 'string',
-    env: 'GATEWAY_PROXY_REFRESH_URL',
-    defaultText: 'none',
-    section: S.proxy,
-    help: "the application decides a proxied connection's expiry (Centrifugo's HTTP proxy)",
-  },
-  {
-    key: 'proxy.refresh.timeoutMs',
-    kind: 'int',
-    unit: 'ms',
-    section: S.proxy,
-    help: 'refresh proxy answer deadline (then 100, temporary)',
-  },
-  {
-    key: 'proxy.refresh.headers',
-    kind: 'list',
-    defaultText: 'none',
-    section: S.proxy,
-    help: 'client request headers passed to the refresh proxy',
-  },
+  ...proxyRows('connect', 'the application decides a connect without a token (Centrifugo’s HTTP proxy)'),
+  ...proxyRows('subscribe', 'the application decides a subscribe in namespaces with proxySubscribe (Centrifugo’s HTTP proxy)'),
+  ...proxyRows('publish', 'the application decides a client publish in namespaces with proxyPublish (Centrifugo’s HTTP proxy)'),
+  ...proxyRows('refresh', "the application decides a proxied connection's expiry (Centrifugo's HTTP proxy)"),
   {
     key: 'maxConnections',
     kind: 'int',
