@@ -97,7 +97,7 @@ const proxyEndpointSchema = z
       .transform((h) => h.map((n) => n.toLowerCase())),
   })
   .strict()
-  .default({ url: '', timeoutMs: DEFAULT_PROXY_TIMEOUT_MS, headers: [] });
+  .prefault({});
 /**
  * Grace after a subscription token's grant ends before the subscription is ended (unsubscribe
  * 2501, "subscription expired"), ms: time for the client's `sub_refresh` with a new token to
@@ -442,38 +442,26 @@ export const gatewayOptionsSchema = z
         maxWaiting: z.number().int().min(0).default(DEFAULT_RECOVERY_MAX_WAITING),
       })
       .strict()
-      .default({
-        maxBytesPerCommand: DEFAULT_RECOVERY_MAX_BYTES_PER_COMMAND,
-        maxBytesPerConnection: DEFAULT_RECOVERY_MAX_BYTES_PER_CONNECTION,
-        bytesPerSecond: DEFAULT_RECOVERY_BYTES_PER_SECOND,
-        anonymousShare: DEFAULT_RECOVERY_ANONYMOUS_SHARE,
-        maxConcurrent: DEFAULT_RECOVERY_MAX_CONCURRENT,
-        maxWaiting: DEFAULT_RECOVERY_MAX_WAITING,
-      }),
+      .prefault({}),
     reconnect: z
       .object({
         minDelayMs: z.number().int().min(0).default(DEFAULT_RECONNECT_MIN_DELAY_MS),
         maxDelayMs: z.number().int().min(0).max(3_600_000).default(DEFAULT_RECONNECT_MAX_DELAY_MS),
       })
       .strict()
-      .default({ minDelayMs: DEFAULT_RECONNECT_MIN_DELAY_MS, maxDelayMs: DEFAULT_RECONNECT_MAX_DELAY_MS }),
+      .prefault({}),
     /** Centrifugo's proxies to the application, over HTTP (docs/protocol.md, "Proxies"). */
     proxy: z
       .object({ connect: proxyEndpointSchema, subscribe: proxyEndpointSchema, publish: proxyEndpointSchema, refresh: proxyEndpointSchema })
       .strict()
-      .default({
-        connect: { url: '', timeoutMs: DEFAULT_PROXY_TIMEOUT_MS, headers: [] },
-        subscribe: { url: '', timeoutMs: DEFAULT_PROXY_TIMEOUT_MS, headers: [] },
-        publish: { url: '', timeoutMs: DEFAULT_PROXY_TIMEOUT_MS, headers: [] },
-        refresh: { url: '', timeoutMs: DEFAULT_PROXY_TIMEOUT_MS, headers: [] },
-      }),
+      .prefault({}),
     client: z
       .object({
         writeDelayMs: z.number().int().min(0).max(MAX_WRITE_DELAY_MS).default(DEFAULT_WRITE_DELAY_MS),
         expiredSubCloseDelayMs: z.number().int().min(0).default(DEFAULT_EXPIRED_SUB_CLOSE_DELAY_MS),
       })
       .strict()
-      .default({ writeDelayMs: DEFAULT_WRITE_DELAY_MS, expiredSubCloseDelayMs: DEFAULT_EXPIRED_SUB_CLOSE_DELAY_MS }),
+      .prefault({}),
     limits: z
       .object({
         maxChannels: z.number().int().min(1).default(DEFAULT_MAX_CHANNELS),
@@ -481,11 +469,7 @@ export const gatewayOptionsSchema = z
         maxHistoryBytes: z.number().int().min(1024).default(DEFAULT_MAX_HISTORY_BYTES),
       })
       .strict()
-      .default({
-        maxChannels: DEFAULT_MAX_CHANNELS,
-        anonymousChannelShare: DEFAULT_ANONYMOUS_CHANNEL_SHARE,
-        maxHistoryBytes: DEFAULT_MAX_HISTORY_BYTES,
-      }),
+      .prefault({}),
     api: z
       .object({
         maxResponseBytes: z.number().int().min(1024).default(DEFAULT_API_MAX_RESPONSE_BYTES),
@@ -494,12 +478,7 @@ export const gatewayOptionsSchema = z
         maxBatchCommands: z.number().int().min(1).default(DEFAULT_API_MAX_BATCH_COMMANDS),
       })
       .strict()
-      .default({
-        maxResponseBytes: DEFAULT_API_MAX_RESPONSE_BYTES,
-        maxBroadcastChannels: DEFAULT_API_MAX_BROADCAST_CHANNELS,
-        maxPublications: DEFAULT_API_MAX_PUBLICATIONS,
-        maxBatchCommands: DEFAULT_API_MAX_BATCH_COMMANDS,
-      }),
+      .prefault({}),
   })
   .strict()
   .superRefine((o, ctx) => {
