@@ -7,7 +7,13 @@ import { LoadRun, type WindowResult } from '../src/lib/loadtest/runner.js';
 import { RatePublisher } from '../src/lib/loadtest/publisher.js';
 import type { PercentileSummary } from '../src/lib/histogram/histogram.js';
 import type { RunningContender } from './contenders.js';
-import { processTree, raiseFdLimit, treeCpuSeconds as cpuSeconds, treeRssBytes as rssBytes } from './proc.js';
+import {
+  processTree,
+  raiseFdLimit,
+  treeCpuSeconds as cpuSeconds,
+  treeRssBytes as rssBytes,
+  treeSystemCpuSeconds as systemCpuSeconds,
+} from './proc.js';
 
 export type Log = (line: string) => void;
 
@@ -36,6 +42,11 @@ export interface Measured {
   readonly serverCpuSeconds: number;
   /** Server CPU-seconds per million deliveries. */
   readonly cpuPerMillion: number;
+  /**
+   * The kernel's (stime) part of `cpuPerMillion`: the socket writes and, on loopback, the receive
+   * path they run for the peer. Absent in results written before it was measured.
+   */
+  readonly systemCpuPerMillion?: number;
   readonly latencyMs: PercentileSummary;
   readonly missing: number;
   readonly clientCpuSeconds: number;
@@ -45,13 +56,21 @@ export interface Measured {
   readonly disconnects: number;
 }
 
-function measured(w: WindowResult, cpu: number, expectedPerSecond: number, behind: number, disconnects: number): Measured {
+function measured(
+  w: WindowResult,
+  cpu: { total: number; system: number },
+  expectedPerSecond: number,
+  behind: number,
+  disconnects: number,
+): Measured {
+  const perMillion = (s: number): number => (w.delivered > 0 ? s / (w.delivered / 1e6) : Number.POSITIVE_INFINITY);
   return {
     seconds: w.seconds,
     deliveredPerSecond: w.deliveredPerSecond,
     expectedPerSecond,
-    serverCpuSeconds: cpu,
-    cpuPerMillion: w.delivered > 0 ? cpu / (w.delivered / 1e6) : Number.POSITIVE_INFINITY,
+    serverCpuSeconds: cpu.total,
+    cpuPerMillion: perMillion(cpu.total),
+    systemCpuPerMillion: perMillion(cpu.system),
     latencyMs: w.latency,
     missing: w.missing,
     clientCpuSeconds: w.clientCpuSeconds,
@@ -107,11 +126,12 @@ async function window(run: LoadRun, pub: RatePublisher, pid: number, seconds: nu
   const behind0 = pub.stats.behindTicks;
   const disc0 = disconnectsOf(run);
   const cpu0 = cpuSeconds(pid);
+  const sys0 = systemCpuSeconds(pid);
   const w = await run.beginWindow();
   await pause(seconds * 1000);
   const r = await run.endWindow(w);
-  const cpu1 = cpuSeconds(pid);
-  return measured(r, cpu1 - cpu0, expectedPerSecond, pub.stats.behindTicks - behind0, disconnectsOf(run) - disc0);
+  const cpu = { total: cpuSeconds(pid) - cpu0, system: systemCpuSeconds(pid) - sys0 };
+  return measured(r, cpu, expectedPerSecond, pub.stats.behindTicks - behind0, disconnectsOf(run) - disc0);
 }
 
 export interface FanoutStep extends Measured {
