@@ -85,6 +85,41 @@ function disconnectsOf(run: LoadRun): number {
   return Object.values(run.totals().disconnects).reduce((a, b) => a + b, 0);
 }
 
+/**
+ * Starts the load client against `c`: `connections` from many loopback source addresses
+ * (PER_ADDRESS each), each subscribed to `perConn` of `channels`, opened at `connectRate` a
+ * second with `connectRetries` retries each. Every scenario's connections are opened here.
+ */
+function startLoad(
+  c: RunningContender,
+  o: {
+    connections: number;
+    channels: string[];
+    perConn: number;
+    trackEvery: number;
+    workers: number;
+    connectRate: number;
+    connectRetries: number;
+  },
+): Promise<LoadRun> {
+  return LoadRun.start({
+    host: c.host,
+    port: c.port,
+    protocol: c.protocol,
+    ...(c.path !== undefined ? { path: c.path } : {}),
+    connections: o.connections,
+    connectRate: o.connectRate,
+    channels: o.channels,
+    channelsPerConnection: o.perConn,
+    trackEvery: o.trackEvery,
+    perAddress: PER_ADDRESS,
+    reconnect: false,
+    connectRetries: o.connectRetries,
+    workers: o.workers,
+  });
+}
+
+/** Opens subscribers at a steady pace (retrying the few opens a full accept backlog refuses) and waits until they are subscribed. */
 async function openSubscribers(
   c: RunningContender,
   connections: number,
@@ -94,22 +129,8 @@ async function openSubscribers(
   workers: number,
   connectRate = CONNECT_RATE,
 ): Promise<LoadRun> {
-  const run = await LoadRun.start({
-    host: c.host,
-    port: c.port,
-    protocol: c.protocol,
-    ...(c.path !== undefined ? { path: c.path } : {}),
-    connections,
-    connectRate,
-    channels,
-    channelsPerConnection: perConn,
-    trackEvery,
-    perAddress: PER_ADDRESS,
-    reconnect: false,
-    // A few opens fail when the accept backlog overflows during the ramp; they are retried.
-    connectRetries: 5,
-    workers,
-  });
+  // A few opens fail when the accept backlog overflows during the ramp; they are retried.
+  const run = await startLoad(c, { connections, channels, perConn, trackEvery, workers, connectRate, connectRetries: 5 });
   const ok = await run.waitConnected((connections / connectRate) * 3000 + 20_000);
   const t = run.totals();
   if (!ok || t.subscribed < connections * (1 - MAX_FAILED_SHARE)) {
@@ -450,21 +471,15 @@ export async function stormScenario(c: RunningContender, o: { connections: numbe
   for (const pid of processTree(c.pid)) raiseFdLimit(pid, o.connections + FD_MARGIN);
   const cpu0 = cpuSeconds(c.pid);
   const t0 = performance.now();
-  const run = await LoadRun.start({
-    host: c.host,
-    port: c.port,
-    protocol: c.protocol,
-    ...(c.path !== undefined ? { path: c.path } : {}),
+  // All at once (each worker opens its share without pacing), no retries.
+  const run = await startLoad(c, {
     connections: o.connections,
-    // All at once: each worker opens its share without pacing.
-    connectRate: 1e9,
     channels: ['STORM.trade'],
-    channelsPerConnection: 1,
+    perConn: 1,
     trackEvery: 1000,
-    perAddress: PER_ADDRESS,
-    reconnect: false,
-    connectRetries: 0,
     workers: o.workers,
+    connectRate: 1e9,
+    connectRetries: 0,
   });
   try {
     await run.waitConnected(120_000);
