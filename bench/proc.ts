@@ -5,15 +5,22 @@ import { readdirSync, readFileSync } from 'node:fs';
 /** Clock ticks per second for /proc/<pid>/stat times (USER_HZ, 100 on Linux). */
 export const CLOCK_TICKS = 100;
 
-/** User + system CPU seconds of a process so far. */
-export function cpuSeconds(pid: number): number {
+/** User and system (kernel) CPU seconds of a process so far: utime and stime of /proc/<pid>/stat. */
+export function cpuTimes(pid: number): { user: number; system: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   // Fields after the command name (which may contain spaces) start at field 3.
   const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const utime = Number(rest[11]);
-  const stime = Number(rest[12]);
-  return (utime + stime) / CLOCK_TICKS;
+  return { user: Number(rest[11]) / CLOCK_TICKS, system: Number(rest[12]) / CLOCK_TICKS };
 }
+
+/** User + system CPU seconds of a process so far. */
+export function cpuSeconds(pid: number): number {
+  const t = cpuTimes(pid);
+  return t.user + t.system;
+}
+
+/** System (kernel) CPU seconds of a process so far: its socket writes and, on loopback, the peer's receive path they run. */
+export const systemCpuSeconds = (pid: number): number => cpuTimes(pid).system;
 
 /** Resident set size, bytes. */
 export function rssBytes(pid: number): number {
@@ -85,5 +92,7 @@ const sumOver = (pid: number, f: (p: number) => number): number =>
 
 /** CPU seconds of a process and its descendants so far. */
 export const treeCpuSeconds = (pid: number): number => sumOver(pid, cpuSeconds);
+/** System CPU seconds of a process and its descendants so far. */
+export const treeSystemCpuSeconds = (pid: number): number => sumOver(pid, systemCpuSeconds);
 /** RSS of a process and its descendants, bytes. */
 export const treeRssBytes = (pid: number): number => sumOver(pid, rssBytes);

@@ -199,13 +199,18 @@ export function ratesTable(results: BenchResults): string {
     '',
     `Fixed rates (\`rates\`: subscribers × publications/s on one channel), medians of the runs; ratios ${OURS} against each (>1× means ${OURS} uses less / is faster):`,
     '',
-    `| point | contender | deliveries/s (share of expected) | server CPU-s per 1M | p50 ms | p99 ms | RSS MiB | kept up | CPU ratio | p99 ratio | RSS ratio |`,
-    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    `| point | contender | deliveries/s (share of expected) | server CPU-s per 1M | user / kernel | p50 ms | p99 ms | RSS MiB | kept up | CPU ratio | user-space CPU ratio | p99 ratio | RSS ratio |`,
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
+  // The kernel's part (stime), where the results have it: what the socket writes cost, which no
+  // gateway's own code can make cheaper.
+  const system = (x: RateResult): number => x.systemCpuPerMillion ?? Number.NaN;
+  const user = (x: RateResult): number => x.cpuPerMillion - system(x);
   for (const point of points) {
     const cpuOurs = med(OURS, point, (x) => x.cpuPerMillion);
     const p99Ours = med(OURS, point, (x) => x.latencyMs.p99);
     const rssOurs = med(OURS, point, (x) => x.rssBytes);
+    const userOurs = med(OURS, point, user);
     for (const name of names) {
       const all = recs.filter((r) => r.contender === name && r.point === point);
       const ok = all.filter((r) => r.rate);
@@ -213,12 +218,14 @@ export function ratesTable(results: BenchResults): string {
       const cpu = med(name, point, (x) => x.cpuPerMillion);
       const p99 = med(name, point, (x) => x.latencyMs.p99);
       const rss = med(name, point, (x) => x.rssBytes);
+      const userCpu = med(name, point, user);
       const vsOurs = (ours: number, theirs: number): string => (name === OURS ? '' : ratio(ours, theirs, true));
       const delivered = med(name, point, (x) => x.deliveredPerSecond);
       const share = med(name, point, (x) => x.deliveredPerSecond / x.expectedPerSecond);
       const cells = [
         `${fmtN(delivered)} (${fmtN(100 * share)}%)`,
         fmtN(cpu, 2),
+        Number.isNaN(userCpu) ? '–' : `${fmtN(userCpu, 2)} / ${fmtN(med(name, point, system), 2)}`,
         fmtN(
           med(name, point, (x) => x.latencyMs.p50),
           1,
@@ -227,6 +234,7 @@ export function ratesTable(results: BenchResults): string {
         fmtN(rss / MiB, 1),
         `${ok.filter((r) => r.rate!.keptUp).length}/${all.length}`,
         vsOurs(cpuOurs, cpu),
+        Number.isNaN(userCpu) || Number.isNaN(userOurs) ? (name === OURS ? '' : '–') : vsOurs(userOurs, userCpu),
         vsOurs(p99Ours, p99),
         vsOurs(rssOurs, rss),
       ];

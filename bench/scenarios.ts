@@ -7,7 +7,13 @@ import { LoadRun, type WindowResult } from '../src/lib/loadtest/runner.js';
 import { RatePublisher } from '../src/lib/loadtest/publisher.js';
 import type { PercentileSummary } from '../src/lib/histogram/histogram.js';
 import type { RunningContender } from './contenders.js';
-import { processTree, raiseFdLimit, treeCpuSeconds as cpuSeconds, treeRssBytes as rssBytes } from './proc.js';
+import {
+  processTree,
+  raiseFdLimit,
+  treeCpuSeconds as cpuSeconds,
+  treeRssBytes as rssBytes,
+  treeSystemCpuSeconds as systemCpuSeconds,
+} from './proc.js';
 
 export type Log = (line: string) => void;
 
@@ -36,6 +42,11 @@ export interface Measured {
   readonly serverCpuSeconds: number;
   /** Server CPU-seconds per million deliveries. */
   readonly cpuPerMillion: number;
+  /**
+   * The kernel's (stime) part of `cpuPerMillion`: the socket writes and, on loopback, the receive
+   * path they run for the peer. Absent in results written before it was measured.
+   */
+  readonly systemCpuPerMillion?: number;
   readonly latencyMs: PercentileSummary;
   readonly missing: number;
   readonly clientCpuSeconds: number;
@@ -45,13 +56,21 @@ export interface Measured {
   readonly disconnects: number;
 }
 
-function measured(w: WindowResult, cpu: number, expectedPerSecond: number, behind: number, disconnects: number): Measured {
+function measured(
+  w: WindowResult,
+  cpu: { total: number; system: number },
+  expectedPerSecond: number,
+  behind: number,
+  disconnects: number,
+): Measured {
+  const perMillion = (s: number): number => (w.delivered > 0 ? s / (w.delivered / 1e6) : Number.POSITIVE_INFINITY);
   return {
     seconds: w.seconds,
     deliveredPerSecond: w.deliveredPerSecond,
     expectedPerSecond,
-    serverCpuSeconds: cpu,
-    cpuPerMillion: w.delivered > 0 ? cpu / (w.delivered / 1e6) : Number.POSITIVE_INFINITY,
+    serverCpuSeconds: cpu.total,
+    cpuPerMillion: perMillion(cpu.total),
+    systemCpuPerMillion: perMillion(cpu.system),
     latencyMs: w.latency,
     missing: w.missing,
     clientCpuSeconds: w.clientCpuSeconds,
@@ -66,6 +85,41 @@ function disconnectsOf(run: LoadRun): number {
   return Object.values(run.totals().disconnects).reduce((a, b) => a + b, 0);
 }
 
+/**
+ * Starts the load client against `c`: `connections` from many loopback source addresses
+ * (PER_ADDRESS each), each subscribed to `perConn` of `channels`, opened at `connectRate` a
+ * second with `connectRetries` retries each. Every scenario's connections are opened here.
+ */
+function startLoad(
+  c: RunningContender,
+  o: {
+    connections: number;
+    channels: string[];
+    perConn: number;
+    trackEvery: number;
+    workers: number;
+    connectRate: number;
+    connectRetries: number;
+  },
+): Promise<LoadRun> {
+  return LoadRun.start({
+    host: c.host,
+    port: c.port,
+    protocol: c.protocol,
+    ...(c.path !== undefined ? { path: c.path } : {}),
+    connections: o.connections,
+    connectRate: o.connectRate,
+    channels: o.channels,
+    channelsPerConnection: o.perConn,
+    trackEvery: o.trackEvery,
+    perAddress: PER_ADDRESS,
+    reconnect: false,
+    connectRetries: o.connectRetries,
+    workers: o.workers,
+  });
+}
+
+/** Opens subscribers at a steady pace (retrying the few opens a full accept backlog refuses) and waits until they are subscribed. */
 async function openSubscribers(
   c: RunningContender,
   connections: number,
@@ -75,22 +129,8 @@ async function openSubscribers(
   workers: number,
   connectRate = CONNECT_RATE,
 ): Promise<LoadRun> {
-  const run = await LoadRun.start({
-    host: c.host,
-    port: c.port,
-    protocol: c.protocol,
-    ...(c.path !== undefined ? { path: c.path } : {}),
-    connections,
-    connectRate,
-    channels,
-    channelsPerConnection: perConn,
-    trackEvery,
-    perAddress: PER_ADDRESS,
-    reconnect: false,
-    // A few opens fail when the accept backlog overflows during the ramp; they are retried.
-    connectRetries: 5,
-    workers,
-  });
+  // A few opens fail when the accept backlog overflows during the ramp; they are retried.
+  const run = await startLoad(c, { connections, channels, perConn, trackEvery, workers, connectRate, connectRetries: 5 });
   const ok = await run.waitConnected((connections / connectRate) * 3000 + 20_000);
   const t = run.totals();
   if (!ok || t.subscribed < connections * (1 - MAX_FAILED_SHARE)) {
@@ -107,11 +147,12 @@ async function window(run: LoadRun, pub: RatePublisher, pid: number, seconds: nu
   const behind0 = pub.stats.behindTicks;
   const disc0 = disconnectsOf(run);
   const cpu0 = cpuSeconds(pid);
+  const sys0 = systemCpuSeconds(pid);
   const w = await run.beginWindow();
   await pause(seconds * 1000);
   const r = await run.endWindow(w);
-  const cpu1 = cpuSeconds(pid);
-  return measured(r, cpu1 - cpu0, expectedPerSecond, pub.stats.behindTicks - behind0, disconnectsOf(run) - disc0);
+  const cpu = { total: cpuSeconds(pid) - cpu0, system: systemCpuSeconds(pid) - sys0 };
+  return measured(r, cpu, expectedPerSecond, pub.stats.behindTicks - behind0, disconnectsOf(run) - disc0);
 }
 
 export interface FanoutStep extends Measured {
@@ -430,21 +471,15 @@ export async function stormScenario(c: RunningContender, o: { connections: numbe
   for (const pid of processTree(c.pid)) raiseFdLimit(pid, o.connections + FD_MARGIN);
   const cpu0 = cpuSeconds(c.pid);
   const t0 = performance.now();
-  const run = await LoadRun.start({
-    host: c.host,
-    port: c.port,
-    protocol: c.protocol,
-    ...(c.path !== undefined ? { path: c.path } : {}),
+  // All at once (each worker opens its share without pacing), no retries.
+  const run = await startLoad(c, {
     connections: o.connections,
-    // All at once: each worker opens its share without pacing.
-    connectRate: 1e9,
     channels: ['STORM.trade'],
-    channelsPerConnection: 1,
+    perConn: 1,
     trackEvery: 1000,
-    perAddress: PER_ADDRESS,
-    reconnect: false,
-    connectRetries: 0,
     workers: o.workers,
+    connectRate: 1e9,
+    connectRetries: 0,
   });
   try {
     await run.waitConnected(120_000);

@@ -58,13 +58,14 @@ test('the Kafka-fed Go gateway contenders are unavailable without their binary, 
 
 const latency = (p50: number, p99: number) => ({ count: 100, p50, p90: p99, p99, p999: p99, max: p99, mean: p50 });
 
-function rate(cpuPerMillion: number, p99: number, rssMiB: number, delivered = 50_000): RateResult {
+function rate(cpuPerMillion: number, p99: number, rssMiB: number, delivered = 50_000, systemCpuPerMillion = cpuPerMillion / 2): RateResult {
   return {
     seconds: 10,
     deliveredPerSecond: delivered,
     expectedPerSecond: 50_000,
     serverCpuSeconds: (cpuPerMillion * delivered * 10) / 1e6,
     cpuPerMillion,
+    systemCpuPerMillion,
     latencyMs: latency(p99 / 4, p99),
     missing: 0,
     clientCpuSeconds: 1,
@@ -96,14 +97,25 @@ test('ratesTable: medians of the runs per point and contender, ratios of ours ag
   add(1, 'odin-ws-kafka', rate(4, 30, 100));
   add(2, 'odin-ws-kafka', rate(5, 40, 110));
   add(3, 'odin-ws-kafka', rate(9, 90, 120));
-  add(1, 'go-gateway-kafka', rate(10, 20, 50));
-  add(2, 'go-gateway-kafka', rate(11, 25, 55));
+  add(1, 'go-gateway-kafka', rate(10, 20, 50, 50_000, 3));
+  add(2, 'go-gateway-kafka', rate(11, 25, 55, 50_000, 3));
   recs.push({ run: 3, contender: 'go-gateway-kafka', scenario: 'rates', point: '2000x25', error: 'did not start' });
   const text = ratesTable(results(recs));
   const row = (name: string) => text.split('\n').find((l) => l.startsWith(`| 2000x25 | ${name} |`)) ?? '';
-  // ours: medians 5 CPU-s per 1M, p99 40 ms, RSS 110 MiB; theirs: 10.5, 22.5 ms, 52.5 MiB.
-  assert.match(row('odin-ws-kafka'), /\| 5\.00 \| 10\.0 \| 40\.0 \| 110\.0 \| 3\/3 \|/);
-  assert.match(row('go-gateway-kafka'), /\| 10\.50 \| 5\.6 \| 22\.5 \| 52\.5 \| 2\/3 \| 2\.10× \| 0\.56× \| 0\.48× \|/);
+  // ours: medians 5 CPU-s per 1M (user 2.5, kernel 2.5), p99 40 ms, RSS 110 MiB; theirs: 10.5
+  // (user 7.5, kernel 3), 22.5 ms, 52.5 MiB: 2.10× the CPU, 3.00× the user-space CPU.
+  assert.match(row('odin-ws-kafka'), /\| 5\.00 \| 2\.50 \/ 2\.50 \| 10\.0 \| 40\.0 \| 110\.0 \| 3\/3 \|/);
+  assert.match(
+    row('go-gateway-kafka'),
+    /\| 10\.50 \| 7\.50 \/ 3\.00 \| 5\.6 \| 22\.5 \| 52\.5 \| 2\/3 \| 2\.10× \| 3\.00× \| 0\.56× \| 0\.48× \|/,
+  );
+  // Results written before the kernel's part was measured have no split: a dash, no ratio.
+  const old = recs.map((r) => (r.rate ? { ...r, rate: { ...r.rate, systemCpuPerMillion: undefined } } : r));
+  const oldRow =
+    ratesTable(results(old as BenchRecord[]))
+      .split('\n')
+      .find((l) => l.startsWith('| 2000x25 | go-gateway-kafka |')) ?? '';
+  assert.match(oldRow, /\| 10\.50 \| – \| 5\.6 \| .* \| 2\.10× \| – \| 0\.56× \|/);
   // The records of rates alone leave the fan-out table out.
   assert.doesNotMatch(renderTables(results(recs)), /fan-out max deliveries/);
   assert.match(renderTables(results(recs)), /Error: run 3 rates 2000x25 go-gateway-kafka: did not start/);

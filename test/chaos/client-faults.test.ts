@@ -7,7 +7,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { startGateway } from '../../src/apps/gateway/compose.js';
-import { parseLoadtestArgs, runLoadtest } from '../../src/apps/loadtest/main.js';
+import { runLoadtest } from '../../src/apps/loadtest/main.js';
+import { parseLoadtestArgs } from '../../src/apps/loadtest/options.js';
 import { withChaosSeed } from '../testkit/chaos-seed.js';
 
 const KEY = 'chaos-key';

@@ -11,7 +11,8 @@ import WebSocket from 'ws';
 import { resolveDashboardOptions } from '../../src/lib/dashboard/options.js';
 import { startPublisher } from '../../src/lib/publisher/server.js';
 import { startGateway } from '../../src/apps/gateway/compose.js';
-import { parseLoadtestArgs, runLoadtest } from '../../src/apps/loadtest/main.js';
+import { runLoadtest } from '../../src/apps/loadtest/main.js';
+import { parseLoadtestArgs } from '../../src/apps/loadtest/options.js';
 import { launchBrowser } from '../testkit/browser.js';
 
 const DOCS = fileURLToPath(new URL('../../../docs/', import.meta.url));

@@ -5,14 +5,9 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import {
-  loadGatewayConfig,
-  resolveGatewayServerOptions,
-  DEFAULT_PORT,
-  GATEWAY_OPTIONS,
-  gatewayHelp,
-  gatewayOptionsMarkdown,
-} from '../../src/apps/gateway/options.js';
+import { loadGatewayConfig, resolveGatewayServerOptions } from '../../src/apps/gateway/options.js';
+import { DEFAULT_PORT } from '../../src/apps/gateway/options-schema.js';
+import { GATEWAY_OPTIONS, gatewayHelp, gatewayOptionsMarkdown } from '../../src/apps/gateway/options-table.js';
 import { ConfigError } from '../../src/lib/core/options.js';
 
 test('defaults: port 3002, anonymous allowed, Odin namespaces with history 1000 / 5 min and recovery', () => {

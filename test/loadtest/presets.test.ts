@@ -10,7 +10,7 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DEFAULT_MAX_FAILED, parseLoadtestArgs, PRESETS } from '../../src/apps/loadtest/main.js';
+import { DEFAULT_MAX_FAILED, parseLoadtestArgs, PRESETS } from '../../src/apps/loadtest/options.js';
 import { thresholdActual } from '../../src/lib/loadtest/report.js';
 import { startGateway } from '../../src/apps/gateway/compose.js';
 import { waitFor } from '../testkit/wait.js';
@@ -37,7 +37,7 @@ test('presets: the plans sizes and rates are the defaults', () => {
 });
 
 test('presets: the help lists them from the same table', async () => {
-  const { LOADTEST_HELP } = await import('../../src/apps/loadtest/main.js');
+  const { LOADTEST_HELP } = await import('../../src/apps/loadtest/options.js');
   assert.match(LOADTEST_HELP, /^ {2}sustained +500 connections, until stopped, 1,000 events\/s sustained$/m);
   assert.match(LOADTEST_HELP, /^ {2}burst +500 connections, 300 s, 2,000 events\/s burst$/m);
   assert.ok(LOADTEST_HELP.includes(`more than\n${DEFAULT_MAX_FAILED * 100}% of the connections fail`));

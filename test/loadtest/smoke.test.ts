@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startGateway } from '../../src/apps/gateway/compose.js';
-import { parseLoadtestArgs, runLoadtest } from '../../src/apps/loadtest/main.js';
+import { runLoadtest } from '../../src/apps/loadtest/main.js';
+import { parseLoadtestArgs } from '../../src/apps/loadtest/options.js';
 
 const KEY = 'smoke-key';
 

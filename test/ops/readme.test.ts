@@ -11,7 +11,7 @@ import { readdirSync, readFileSync, existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DEFAULT_CHANNELS } from '../../src/apps/loadtest/main.js';
+import { DEFAULT_CHANNELS } from '../../src/apps/loadtest/options.js';
 import { EventGenerator, DEFAULT_EVENT_WEIGHTS } from '../../src/lib/publisher/generator.js';
 import { eventChannel } from '../../src/lib/protocol/events.js';
 import { freePort } from '../testkit/free-port.js';

@@ -3,11 +3,13 @@
  * dry runs of every task list only commands that exist here (local tasks) or are the documented
  * cluster tools (gcp tasks), and the no-Docker workflow a new user follows runs end to end on
  * free ports: deploy:setup → health:all → test:light → test:sustained → stats → delete:all.
+ * The benchmark tasks each render the reproduction command docs/performance.md gives (never run
+ * here, except one whose contenders are all missing: the bench skips them, naming what each lacks).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -44,6 +46,23 @@ const REQUIRED = [
   ...['up', 'down', 'health', 'test', 'install', 'build', 'format', 'lint', 'clean'],
 ];
 
+/** The benchmarks (taskfiles/local/bench.yml): one task per reproduction command, then the aggregates. */
+const BENCH_TASKS = [
+  'bench:rates:kafka',
+  'bench:rates:api',
+  'bench:scale',
+  'bench:storm',
+  'bench:workers',
+  'bench:idle',
+  'bench:write-window',
+  'bench:write-window:core',
+  'bench:state-cost',
+  'bench:kafka-ingest',
+  'bench:fanout',
+];
+/** bench:all's quiet-machine set, in its order. */
+const BENCH_ALL = ['bench:rates:kafka', 'bench:rates:api', 'bench:scale', 'bench:storm', 'bench:workers', 'bench:idle', 'bench:write-window', 'bench:state-cost'];
+
 /** Variables some tasks require, so a dry run can render them (the GKE ones: real-looking keys, an image). */
 const DRY_VARS = ['CONNECTIONS=10', 'DURATION=1', 'RATE=5', ...GKE_VARS];
 /** The kube context the gcp tasks check for (they name it on every call; nothing connects to it). */
@@ -58,7 +77,7 @@ async function taskNames(): Promise<string[]> {
 
 test('the Taskfile parses and has every task the plans name', async () => {
   const names = await taskNames();
-  const missing = REQUIRED.filter((n) => !names.includes(n));
+  const missing = [...REQUIRED, ...BENCH_TASKS, 'bench:rates', 'bench:all'].filter((n) => !names.includes(n));
   assert.deepEqual(missing, []);
   assert.ok(names.length >= REQUIRED.length);
 });
@@ -84,6 +103,11 @@ function checkCommand(name: string, cmd: string, allowCluster: boolean): string 
   if (first === 'bash' && words[1]?.endsWith('.sh')) return existsSync(join(root, words[1])) ? null : `${name}: ${words[1]} is missing`;
   if (first === 'node' && words[1] === 'bin/odin-ws.js')
     return words[2] === '--version' || ODIN_COMMANDS.has(words[2]!) ? null : `${name}: odin-ws has no command "${words[2]}"`;
+  // A compiled script (the benches): its source is in the tree.
+  if (first === 'node' && words[1]?.startsWith('dist/')) {
+    const source = words[1].replace(/^dist\//, '').replace(/\.js$/, '.ts');
+    return existsSync(join(root, source)) ? null : `${name}: ${words[1]} has no source ${source}`;
+  }
   if (first === 'npm' && words[1] === 'run') {
     const scripts = (JSON.parse(spawnSync('node', ['-p', 'JSON.stringify(require("./package.json").scripts)'], { cwd: root, encoding: 'utf8' }).stdout) as Record<string, string>);
     return scripts[words[2]!] ? null : `${name}: no npm script "${words[2]}"`;
@@ -95,7 +119,7 @@ function checkCommand(name: string, cmd: string, allowCluster: boolean): string 
 
 test('dry runs: every local task (no-Docker mode) lists only commands that exist here', async () => {
   const names = (await taskNames()).filter(
-    (n) => !n.startsWith('gcp:') && n !== 'loadtest' && n !== 'bench' && n !== 'shared:build:image' && !NOT_IN_PROCESS_MODE.has(n),
+    (n) => !n.startsWith('gcp:') && n !== 'loadtest' && n !== 'shared:build:image' && !NOT_IN_PROCESS_MODE.has(n),
   );
   const cmds = dryRun(names, 'process');
   assert.ok(cmds.length >= names.length / 2, `only ${cmds.length} commands for ${names.length} tasks`);
@@ -116,6 +140,133 @@ test('dry runs: Docker mode uses docker compose and GKE tasks use kubectl, helm,
   assert.deepEqual(problems, []);
   for (const f of ['gateway.yaml', 'publisher.yaml', 'kafka.yaml', 'nats-values.yaml', 'prometheus-values.yaml'])
     assert.ok(existsSync(join(root, 'ops/k8s', f)), `ops/k8s/${f} (used by the gcp tasks) is missing`);
+});
+
+/** `task --dry NAME [-- ARGS]`: the commands of task NAME itself (not its build dependency). */
+function benchDry(name: string, args: readonly string[] = []): [string, string][] {
+  const r = spawnSync(task, ['--dry', name, ...(args.length > 0 ? ['--', ...args] : [])], {
+    cwd: root,
+    env: { ...process.env, NO_COLOR: '1', LOCAL_MODE: 'process' },
+    encoding: 'utf8',
+  });
+  assert.equal(r.status, 0, `task --dry ${name} failed:\n${r.stderr}`);
+  return [...r.stderr.matchAll(/^task: \[(bench:[^\]]+)\] (.+)$/gm)].map((m) => [m[1]!, m[2]!.trim()]);
+}
+
+/** One command as a shell line says it: continuation lines joined, the build step and comments left out. */
+const normalize = (cmd: string): string =>
+  cmd
+    .trim()
+    .replace(/^npm run build && /, '')
+    .replace(/\s+#.*$/, '')
+    .replace(/\s+/g, ' ')
+    .trim();
+
+/**
+ * What docs/performance.md says each task runs: a line `# task NAME [-- ARGS]` in a shell block,
+ * then the command (with `\` continuations); and "`task NAME` alone runs `COMMAND`" notes.
+ */
+function documentedBenchCommands(): { name: string; args: string[]; command: string }[] {
+  const lines = readFileSync(join(root, 'docs/performance.md'), 'utf8').split('\n');
+  const found: { name: string; args: string[]; command: string }[] = [];
+  lines.forEach((line, i) => {
+    const marker = /^# task (bench:[\w:-]+)(?: -- (.+))?$/.exec(line);
+    if (marker) {
+      let cmd = '';
+      for (let j = i + 1; j < lines.length && !lines[j]!.startsWith('#'); j++) {
+        cmd += ' ' + lines[j]!.replace(/\\$/, '');
+        if (!lines[j]!.endsWith('\\')) break;
+      }
+      found.push({ name: marker[1]!, args: marker[2]?.split(' ') ?? [], command: normalize(cmd) });
+    }
+    const alone = /`task (bench:[\w:-]+)` alone runs `([^`]+)`/.exec(line);
+    if (alone) found.push({ name: alone[1]!, args: [], command: normalize(alone[2]!) });
+  });
+  return found;
+}
+
+test('the bench tasks: task --list shows each with how long it takes; bench is an alias of bench:fanout', async () => {
+  const { stdout } = await run(task, ['--list'], { cwd: root, env: { ...process.env, NO_COLOR: '1', LOCAL_MODE: 'process' } });
+  const problems: string[] = [];
+  for (const name of [...BENCH_TASKS, 'bench:rates', 'bench:all']) {
+    const line = stdout.split('\n').find((l) => l.startsWith(`* ${name}: `));
+    if (line === undefined) problems.push(`${name} is not listed`);
+    else if (!/about [\d–-]+ min|a few minutes/.test(line)) problems.push(`${name}: the description does not say how long it takes: ${line}`);
+  }
+  assert.deepEqual(problems, []);
+  assert.match(stdout, /^\* bench:fanout:.*aliases:[^)]*\bbench\b/m);
+  assert.deepEqual(benchDry('bench'), benchDry('bench:fanout'));
+  // The guide names every one.
+  const guide = readFileSync(join(root, 'docs/development/taskfile.md'), 'utf8');
+  assert.deepEqual(
+    [...BENCH_TASKS, 'bench:rates', 'bench:all'].filter((n) => !guide.includes(`\`${n}\``)),
+    [],
+  );
+});
+
+test('dry runs: every bench task renders the command docs/performance.md gives for it, ARGS passed through', () => {
+  const documented = documentedBenchCommands();
+  assert.deepEqual(
+    BENCH_TASKS.filter((n) => !documented.some((d) => d.name === n && d.args.length === 0)),
+    [],
+    'a bench task without its command in docs/performance.md',
+  );
+  const problems: string[] = [];
+  for (const d of documented) {
+    const rendered = benchDry(d.name, d.args).map(([, c]) => normalize(c));
+    if (rendered.length !== 1 || rendered[0] !== d.command)
+      problems.push(`task --dry ${d.name}${d.args.length ? ` -- ${d.args.join(' ')}` : ''}\n  renders  ${rendered.join(' | ')}\n  docs say ${d.command}`);
+  }
+  assert.deepEqual(problems, []);
+  // odin-ws bench: a flag given again wins, so ARGS after the documented flags shrink a run.
+  assert.match(benchDry('bench:rates:api', ['--runs', '1', '--points', '10x1'])[0]![1], / --runs 3 .* --runs 1 --points 10x1$/);
+});
+
+test('dry runs: bench:all runs the quiet-machine set in order and passes no ARGS on; bench:rates passes them to both', () => {
+  const all = benchDry('bench:all', ['--points', '7x7']);
+  assert.deepEqual(
+    all.map(([n]) => n),
+    BENCH_ALL,
+  );
+  assert.deepEqual(
+    all.filter(([, c]) => c.includes('7x7')),
+    [],
+  );
+  const rates = benchDry('bench:rates', ['--points', '7x7']);
+  assert.deepEqual(
+    rates.map(([n]) => n),
+    ['bench:rates:kafka', 'bench:rates:api'],
+  );
+  assert.ok(rates.every(([, c]) => c.endsWith('--points 7x7')), JSON.stringify(rates));
+});
+
+test('run for real: a Kafka-feed bench whose contenders are missing here skips each, naming what it lacks, and succeeds', { timeout: 300_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'odin-bench-task-'));
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    NO_COLOR: '1',
+    LOCAL_MODE: 'process',
+    KAFKA_LIBS: dir, // no jars in it
+    ODIN_BENCH_GO_GATEWAY_KAFKA: join(dir, 'no-such-ws-single'),
+    HOME: dir, // the multi binary's default: $HOME/.cache/odin-ws/ws_poc-kafka/ws-multi
+  };
+  delete env.ODIN_BENCH_GO_GATEWAY_KAFKA_MULTI;
+  try {
+    const out = join(dir, 'results.json');
+    const r = await run(task, ['bench:rates:kafka', '--', '--runs', '1', '--points', '10x1', '--out', out, '--svg', join(dir, 'chart.svg')], {
+      cwd: root,
+      env,
+      maxBuffer: 16 * 1024 * 1024,
+    });
+    assert.match(r.stderr, new RegExp(`^skipping odin-ws-kafka: Kafka's jars are not in ${dir}`, 'm'));
+    assert.match(r.stderr, new RegExp(`^skipping go-gateway-kafka: ${dir}/no-such-ws-single not found`, 'm'));
+    assert.match(r.stderr, new RegExp(`^skipping go-gateway-kafka-multi: ${dir}/\\.cache/odin-ws/ws_poc-kafka/ws-multi not found`, 'm'));
+    const results = JSON.parse(readFileSync(out, 'utf8')) as { skipped: Record<string, string>; records: unknown[] };
+    assert.deepEqual(Object.keys(results.skipped).sort(), ['go-gateway-kafka', 'go-gateway-kafka-multi', 'odin-ws-kafka']);
+    assert.deepEqual(results.records, []);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('no-Docker workflow end to end on free ports: setup → health → load tests → stats → delete', { timeout: 600_000 }, async () => {

@@ -38,14 +38,8 @@ import { resolveDashboardOptions, type DashboardOptions } from '../../lib/dashbo
 import { withStatsNamespace } from '../../lib/dashboard/stats-channel.js';
 import { ConfigError, hasSubscriptionKeys, type GatewayOptions, type SubscriptionTokenKeys } from '../../lib/core/options.js';
 import type { KafkaIngest } from '../../lib/kafka/ingest.js';
-import {
-  DEFAULT_DRAIN_MS,
-  DEFAULT_NATS_URL,
-  resolveGatewayServerOptions,
-  type GatewayConfig,
-  type GatewayServerOptions,
-  type GatewayServerOptionsInput,
-} from './options.js';
+import { resolveGatewayServerOptions, type GatewayConfig, type GatewayServerOptions, type GatewayServerOptionsInput } from './options.js';
+import { DEFAULT_DRAIN_MS, DEFAULT_NATS_URL } from './options-schema.js';
 
 /** How often shutdown checks whether every client has gone, ms. */
 const DRAIN_POLL_MS = 20;

@@ -6,7 +6,8 @@
 import cluster from 'node:cluster';
 import { createLogger } from '../../lib/runtime/logger.js';
 import type { Logger } from '../../lib/core/logger.js';
-import { gatewayHelp, loadGatewayConfig } from './options.js';
+import { loadGatewayConfig } from './options.js';
+import { gatewayHelp } from './options-table.js';
 import { composeGateway } from './compose.js';
 import { isClusterPrimary, runPrimary } from './primary.js';
 

@@ -97,7 +97,7 @@ const proxyEndpointSchema = z
       .transform((h) => h.map((n) => n.toLowerCase())),
   })
   .strict()
-  .default({ url: '', timeoutMs: DEFAULT_PROXY_TIMEOUT_MS, headers: [] });
+  .prefault({});
 /**
  * Grace after a subscription token's grant ends before the subscription is ended (unsubscribe
  * 2501, "subscription expired"), ms: time for the client's `sub_refresh` with a new token to
@@ -136,6 +136,95 @@ export const DEFAULT_API_MAX_PUBLICATIONS = 10_000;
 export const DEFAULT_API_MAX_BATCH_COMMANDS = 1000;
 
 /**
+ * The option names of one key set: the connection keys (`tokenHmacSecret`, `tokenAudience`...) or
+ * a subscription-token set (`hmacSecret`, `audience`...). Each names a string option of the object
+ * checked, so one check serves every set with its own names in the error paths and messages.
+ */
+interface KeySetNames {
+  readonly hmacSecret: string;
+  readonly publicKey: string;
+  readonly jwksUrl: string;
+  readonly audience: string;
+  readonly audienceRegex: string;
+  readonly issuer: string;
+  readonly issuerRegex: string;
+}
+
+const CONNECTION_KEY_NAMES: KeySetNames = {
+  hmacSecret: 'tokenHmacSecret',
+  publicKey: 'tokenPublicKey',
+  jwksUrl: 'tokenJwksUrl',
+  audience: 'tokenAudience',
+  audienceRegex: 'tokenAudienceRegex',
+  issuer: 'tokenIssuer',
+  issuerRegex: 'tokenIssuerRegex',
+};
+
+const SUBSCRIPTION_KEY_NAMES: KeySetNames = {
+  hmacSecret: 'hmacSecret',
+  publicKey: 'publicKey',
+  jwksUrl: 'jwksUrl',
+  audience: 'audience',
+  audienceRegex: 'audienceRegex',
+  issuer: 'issuer',
+  issuerRegex: 'issuerRegex',
+};
+
+/** What the issues of a zod refinement go to (the part of `z.RefinementCtx` a check uses). */
+interface IssueSink {
+  addIssue(issue: { code: 'custom'; path: PropertyKey[]; message: string }): void;
+}
+
+/**
+ * The rules of one key set, each issue at the option it names (relative to the object checked):
+ *  - audience and audienceRegex not both, nor issuer and issuerRegex;
+ *  - a JWKS endpoint is the only source of keys (no HMAC secret or PEM key beside it);
+ *  - both regular expressions compile;
+ *  - with `checksNeedKey` (a subscription-token set, whose checks apply only to the tokens its own
+ *    keys verify): no audience/issuer check without a key of the set.
+ */
+function checkKeySet(
+  keys: Readonly<Record<string, unknown>>,
+  names: KeySetNames,
+  ctx: IssueSink,
+  { checksNeedKey }: { readonly checksNeedKey: boolean },
+): void {
+  const set = (name: string): boolean => keys[name] !== undefined && keys[name] !== '';
+  const hasKey = set(names.hmacSecret) || set(names.publicKey) || set(names.jwksUrl);
+  const hasChecks = set(names.audience) || set(names.audienceRegex) || set(names.issuer) || set(names.issuerRegex);
+  const issue = (name: string, message: string): void => ctx.addIssue({ code: 'custom', path: [name], message });
+  if (checksNeedKey && !hasKey && hasChecks) {
+    issue(
+      names.hmacSecret,
+      `${names.audience}/${names.issuer} checks need a key of this set (${names.hmacSecret}, ${names.publicKey} or ${names.jwksUrl})`,
+    );
+  }
+  if (set(names.audience) && set(names.audienceRegex)) {
+    issue(names.audienceRegex, `set ${names.audience} or ${names.audienceRegex}, not both`);
+  }
+  if (set(names.issuer) && set(names.issuerRegex)) {
+    issue(names.issuerRegex, `set ${names.issuer} or ${names.issuerRegex}, not both`);
+  }
+  if (set(names.jwksUrl) && (set(names.hmacSecret) || set(names.publicKey))) {
+    issue(names.jwksUrl, `a JWKS endpoint is the only source of keys: unset ${names.hmacSecret} and ${names.publicKey}`);
+  }
+  for (const name of [names.audienceRegex, names.issuerRegex]) {
+    const problem = regexProblem(String(keys[name] ?? ''));
+    if (problem !== null) issue(name, problem);
+  }
+}
+
+/** Why `source` is not a regular expression (the message of an option's issue), or null when it compiles. */
+function regexProblem(source: string): string | null {
+  try {
+    new RegExp(source);
+    return null;
+  } catch (e) {
+    return `invalid regular expression: ${(e as Error).message}`;
+  }
+}
+
+/**
  * A key set for subscription tokens apart from the connection tokens' (Centrifugo's
  * `client.subscription_token`): set globally (`subscriptionToken`) and/or per namespace
  * (`namespaces[].subscriptionToken`, an extension). A set with a key (`hmacSecret`,
@@ -157,36 +246,7 @@ export const subscriptionTokenSchema = z
     issuerRegex: z.string().default(''),
   })
   .strict()
-  .superRefine((k, ctx) => {
-    const hasKey = k.hmacSecret !== '' || k.publicKey !== '' || k.jwksUrl !== '';
-    if (!hasKey && (k.audience !== '' || k.audienceRegex !== '' || k.issuer !== '' || k.issuerRegex !== '')) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['hmacSecret'],
-        message: 'audience/issuer checks need a key of this set (hmacSecret, publicKey or jwksUrl)',
-      });
-    }
-    if (k.audience !== '' && k.audienceRegex !== '') {
-      ctx.addIssue({ code: 'custom', path: ['audienceRegex'], message: 'set audience or audienceRegex, not both' });
-    }
-    if (k.issuer !== '' && k.issuerRegex !== '') {
-      ctx.addIssue({ code: 'custom', path: ['issuerRegex'], message: 'set issuer or issuerRegex, not both' });
-    }
-    if (k.jwksUrl !== '' && (k.hmacSecret !== '' || k.publicKey !== '')) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['jwksUrl'],
-        message: 'a JWKS endpoint is the only source of keys: unset hmacSecret and publicKey',
-      });
-    }
-    for (const key of ['audienceRegex', 'issuerRegex'] as const) {
-      try {
-        new RegExp(k[key]);
-      } catch (e) {
-        ctx.addIssue({ code: 'custom', path: [key], message: `invalid regular expression: ${(e as Error).message}` });
-      }
-    }
-  });
+  .superRefine((k, ctx) => checkKeySet(k, SUBSCRIPTION_KEY_NAMES, ctx, { checksNeedKey: true }));
 
 export type SubscriptionTokenKeys = z.output<typeof subscriptionTokenSchema>;
 
@@ -382,38 +442,26 @@ export const gatewayOptionsSchema = z
         maxWaiting: z.number().int().min(0).default(DEFAULT_RECOVERY_MAX_WAITING),
       })
       .strict()
-      .default({
-        maxBytesPerCommand: DEFAULT_RECOVERY_MAX_BYTES_PER_COMMAND,
-        maxBytesPerConnection: DEFAULT_RECOVERY_MAX_BYTES_PER_CONNECTION,
-        bytesPerSecond: DEFAULT_RECOVERY_BYTES_PER_SECOND,
-        anonymousShare: DEFAULT_RECOVERY_ANONYMOUS_SHARE,
-        maxConcurrent: DEFAULT_RECOVERY_MAX_CONCURRENT,
-        maxWaiting: DEFAULT_RECOVERY_MAX_WAITING,
-      }),
+      .prefault({}),
     reconnect: z
       .object({
         minDelayMs: z.number().int().min(0).default(DEFAULT_RECONNECT_MIN_DELAY_MS),
         maxDelayMs: z.number().int().min(0).max(3_600_000).default(DEFAULT_RECONNECT_MAX_DELAY_MS),
       })
       .strict()
-      .default({ minDelayMs: DEFAULT_RECONNECT_MIN_DELAY_MS, maxDelayMs: DEFAULT_RECONNECT_MAX_DELAY_MS }),
+      .prefault({}),
     /** Centrifugo's proxies to the application, over HTTP (docs/protocol.md, "Proxies"). */
     proxy: z
       .object({ connect: proxyEndpointSchema, subscribe: proxyEndpointSchema, publish: proxyEndpointSchema, refresh: proxyEndpointSchema })
       .strict()
-      .default({
-        connect: { url: '', timeoutMs: DEFAULT_PROXY_TIMEOUT_MS, headers: [] },
-        subscribe: { url: '', timeoutMs: DEFAULT_PROXY_TIMEOUT_MS, headers: [] },
-        publish: { url: '', timeoutMs: DEFAULT_PROXY_TIMEOUT_MS, headers: [] },
-        refresh: { url: '', timeoutMs: DEFAULT_PROXY_TIMEOUT_MS, headers: [] },
-      }),
+      .prefault({}),
     client: z
       .object({
         writeDelayMs: z.number().int().min(0).max(MAX_WRITE_DELAY_MS).default(DEFAULT_WRITE_DELAY_MS),
         expiredSubCloseDelayMs: z.number().int().min(0).default(DEFAULT_EXPIRED_SUB_CLOSE_DELAY_MS),
       })
       .strict()
-      .default({ writeDelayMs: DEFAULT_WRITE_DELAY_MS, expiredSubCloseDelayMs: DEFAULT_EXPIRED_SUB_CLOSE_DELAY_MS }),
+      .prefault({}),
     limits: z
       .object({
         maxChannels: z.number().int().min(1).default(DEFAULT_MAX_CHANNELS),
@@ -421,11 +469,7 @@ export const gatewayOptionsSchema = z
         maxHistoryBytes: z.number().int().min(1024).default(DEFAULT_MAX_HISTORY_BYTES),
       })
       .strict()
-      .default({
-        maxChannels: DEFAULT_MAX_CHANNELS,
-        anonymousChannelShare: DEFAULT_ANONYMOUS_CHANNEL_SHARE,
-        maxHistoryBytes: DEFAULT_MAX_HISTORY_BYTES,
-      }),
+      .prefault({}),
     api: z
       .object({
         maxResponseBytes: z.number().int().min(1024).default(DEFAULT_API_MAX_RESPONSE_BYTES),
@@ -434,12 +478,7 @@ export const gatewayOptionsSchema = z
         maxBatchCommands: z.number().int().min(1).default(DEFAULT_API_MAX_BATCH_COMMANDS),
       })
       .strict()
-      .default({
-        maxResponseBytes: DEFAULT_API_MAX_RESPONSE_BYTES,
-        maxBroadcastChannels: DEFAULT_API_MAX_BROADCAST_CHANNELS,
-        maxPublications: DEFAULT_API_MAX_PUBLICATIONS,
-        maxBatchCommands: DEFAULT_API_MAX_BATCH_COMMANDS,
-      }),
+      .prefault({}),
   })
   .strict()
   .superRefine((o, ctx) => {
@@ -453,36 +492,10 @@ export const gatewayOptionsSchema = z
     if (o.pongTimeoutMs >= o.pingIntervalMs) {
       ctx.addIssue({ code: 'custom', path: ['pongTimeoutMs'], message: `must be less than pingIntervalMs (${o.pingIntervalMs})` });
     }
-    if (o.tokenAudience !== '' && o.tokenAudienceRegex !== '') {
-      ctx.addIssue({ code: 'custom', path: ['tokenAudienceRegex'], message: 'set tokenAudience or tokenAudienceRegex, not both' });
-    }
-    if (o.tokenIssuer !== '' && o.tokenIssuerRegex !== '') {
-      ctx.addIssue({ code: 'custom', path: ['tokenIssuerRegex'], message: 'set tokenIssuer or tokenIssuerRegex, not both' });
-    }
-    if (o.tokenJwksUrl !== '' && (o.tokenHmacSecret !== '' || o.tokenPublicKey !== '')) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['tokenJwksUrl'],
-        message: 'a JWKS endpoint is the only source of keys: unset tokenHmacSecret and tokenPublicKey',
-      });
-    }
-    for (const key of ['tokenAudienceRegex', 'tokenIssuerRegex'] as const) {
-      try {
-        new RegExp(o[key]);
-      } catch (e) {
-        ctx.addIssue({ code: 'custom', path: [key], message: `invalid regular expression: ${(e as Error).message}` });
-      }
-    }
+    checkKeySet(o, CONNECTION_KEY_NAMES, ctx, { checksNeedKey: false });
     o.namespaces.forEach((ns, i) => {
-      try {
-        new RegExp(ns.pattern);
-      } catch (e) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['namespaces', i, 'pattern'],
-          message: `invalid regular expression: ${(e as Error).message}`,
-        });
-      }
+      const problem = regexProblem(ns.pattern);
+      if (problem !== null) ctx.addIssue({ code: 'custom', path: ['namespaces', i, 'pattern'], message: problem });
     });
   });
 
