@@ -127,6 +127,11 @@ describe('dashboard page and static files', () => {
     assert.equal((row.connections as Json).total, 1);
     for (const k of ['rates', 'latencyMs', 'loop', 'memory', 'rejected', 'health']) assert.ok(k in row, k);
     assert.deepEqual(row.health, { broker: { ok: true } });
+    // The fan-out latency of an interval (here the rows' own, fanned out to this client): its
+    // histogram is made once the process has clients, so a later row counts them.
+    const counted = await c.next((x) => x.channel === STATS_CHANNEL && (((x.data as Json).latencyMs as Json).count as number) > 0);
+    const latency = (counted.data as Json).latencyMs as Json;
+    assert.ok((latency.p99 as number) >= (latency.p50 as number) && (latency.p50 as number) >= 0, JSON.stringify(latency));
     c.ws.close();
   });
 });

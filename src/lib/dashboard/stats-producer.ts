@@ -10,7 +10,7 @@ import type { Gateway } from '../core/gateway.js';
 import { figuresOf, type GatewayFigures } from '../core/figures.js';
 import type { Ingest } from '../core/ingest.js';
 import type { Logger } from '../core/logger.js';
-import { LatencyHistogram, type PercentileSummary } from '../histogram/histogram.js';
+import type { LatencyHistogram, PercentileSummary } from '../histogram/histogram.js';
 import { STATS_CHANNEL } from '../protocol/addresses.js';
 import { STATS_HISTORY_SIZE, STATS_HISTORY_TTL_MS } from './stats-channel.js';
 
@@ -57,8 +57,17 @@ interface Counters {
 
 const round = (v: number, digits = 2): number => Math.round(v * 10 ** digits) / 10 ** digits;
 
+/** The latency of a row whose interval had no histogram yet (no clients so far: nothing was fanned out). */
+const NO_LATENCY: PercentileSummary = { count: 0, p50: 0, p90: 0, p99: 0, p999: 0, max: 0, mean: 0 };
+
 export class StatsProducer {
-  private readonly latency = new LatencyHistogram();
+  /**
+   * Publication → fan-out latency over the interval. Made when the process first has clients
+   * (switched at each row, like the loop delay): the HDR histogram library is imported then, not
+   * at start, since a process without clients fans nothing out (docs/performance.md, "Fixed costs").
+   */
+  private latency: LatencyHistogram | null = null;
+  private latencyLoading = false;
   /**
    * Event-loop delay, sampled every 10 ms by a timer of its own — 100 wake-ups a second, the
    * largest fixed cost of an idle process — so it runs only while the process has clients
@@ -87,9 +96,9 @@ export class StatsProducer {
     const prev = this.gw.stats.onBroadcastLatency;
     this.gw.stats.onBroadcastLatency = (sec) => {
       prev?.(sec);
-      this.latency.record(sec * 1e6);
+      this.latency?.record(sec * 1e6);
     };
-    this.watchLoopDelay(figuresOf(this.gw).connections.total > 0);
+    this.watchClients(figuresOf(this.gw).connections.total > 0);
     this.timer = setInterval(() => void this.tick(), this.intervalMs);
     this.timer.unref();
   }
@@ -97,10 +106,23 @@ export class StatsProducer {
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
-    this.watchLoopDelay(false);
+    this.watchClients(false);
   }
 
-  private watchLoopDelay(on: boolean): void {
+  /** Samples the loop delay while there are clients, and makes the latency histogram when the first come. */
+  private watchClients(on: boolean): void {
+    if (on && this.latency === null && !this.latencyLoading) {
+      this.latencyLoading = true;
+      import('../histogram/histogram.js').then(
+        (m) => {
+          this.latency = new m.LatencyHistogram();
+        },
+        (err: unknown) => {
+          this.latencyLoading = false; // tried again at the next row
+          this.log.warn({ err }, 'dashboard: latency histogram not loaded');
+        },
+      );
+    }
     if (on === this.loopDelayOn) return;
     this.loopDelayOn = on;
     if (on) this.loopDelay.enable();
@@ -137,9 +159,9 @@ export class StatsProducer {
       utilization: round(elu.utilization, 3),
     };
     ld.reset();
-    this.watchLoopDelay(f.connections.total > 0);
-    const latencyMs = this.latency.summary();
-    this.latency.reset();
+    this.watchClients(f.connections.total > 0);
+    const latencyMs = this.latency?.summary() ?? NO_LATENCY;
+    this.latency?.reset();
     const mem = process.memoryUsage();
     const health: Record<string, HealthReport> = { broker: { ok: gw.broker.isReady() } };
     for (const [name, read] of this.health) {

@@ -142,7 +142,26 @@ export interface NodeServeOptions {
 const DEADLINE_CHECK_MS = 1000;
 /** Marks a socket the HandshakeTracker counts (no client holds it). */
 const waiting = Symbol('odin-ws.waiting');
-type TrackedSocket = Socket & { [waiting]?: boolean };
+const trackedBy = Symbol('odin-ws.trackedBy');
+/** A socket counted by a HandshakeTracker: `waiting` while it holds a place, and the tracker to tell when it settles. */
+type TrackedSocket = Socket & { [waiting]?: boolean; [trackedBy]?: HandshakeTracker };
+
+/** Ends a socket's place in its tracker's count (once; no-op for an untracked or settled socket). */
+function settleSocket(s: TrackedSocket): void {
+  const tracker = s[trackedBy];
+  if (tracker === undefined || !s[waiting]) return;
+  s[waiting] = false;
+  tracker.settled(s.remoteAddress ?? '');
+}
+
+// Module-level listeners, the state on the socket: a closure (and `once`'s wrapper) per socket
+// held ~350 B for each connection's life (docs/performance.md, "Memory per connection").
+function onTrackedClose(this: TrackedSocket): void {
+  settleSocket(this);
+}
+function destroyOnError(this: Duplex): void {
+  this.destroy();
+}
 
 export class NodeHttpServer {
   private constructor(
@@ -169,12 +188,7 @@ export class NodeHttpServer {
       (req, res) => void opts.http(nodeRequest(req)).then((reply) => writeReply(res, reply, sockets)),
     );
     const tracker = opts.handshakes;
-    const settle = (socket: Duplex): void => {
-      const s = socket as TrackedSocket;
-      if (!tracker || !s[waiting]) return;
-      s[waiting] = false;
-      tracker.settled(s.remoteAddress ?? '');
-    };
+    const settle = (socket: Duplex): void => settleSocket(socket as TrackedSocket);
     const sockets: SocketCount = {
       taken: settle,
       released(socket) {
@@ -188,19 +202,20 @@ export class NodeHttpServer {
       server.on('connection', (socket: TrackedSocket) => {
         if (!tracker.opened(socket.remoteAddress ?? '')) return void socket.destroy();
         socket[waiting] = true;
-        socket.once('close', () => settle(socket));
+        socket[trackedBy] = tracker;
+        socket.on('close', onTrackedClose); // 'close' comes once
       });
     }
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       settle(socket);
-      socket.on('error', () => socket.destroy());
+      socket.on('error', destroyOnError);
       if (opts.upgrade) opts.upgrade(req, socket, head);
       else socket.end(rawResponse(404, '{"error":"no WebSocket here"}'));
     });
     server.on('connect', (_req: IncomingMessage, socket: Duplex) => {
       settle(socket);
       // A proxy tunnel is never offered.
-      socket.on('error', () => socket.destroy());
+      socket.on('error', destroyOnError);
       socket.end(rawResponse(405, '{"error":"CONNECT is not supported"}', { Allow: 'GET, HEAD, POST' }));
     });
     server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
