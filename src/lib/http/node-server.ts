@@ -141,6 +141,15 @@ export interface NodeServeOptions {
 /** How often node checks the header and request deadlines, ms (its default, 30 s, would let a deadline slip that long). */
 const DEADLINE_CHECK_MS = 1000;
 /** Marks a socket the HandshakeTracker counts (no client holds it). */
+/**
+ * The accept queue asked of the kernel: as long as it allows (Linux caps it at
+ * net.core.somaxconn, 4096 by default since 5.4), as Go's net.Listen does. Node's default, 511,
+ * overflows in a reconnect storm: the kernel then drops the handshakes it cannot queue and each
+ * client waits out SYN retransmissions (1, 3, 7, 15 s…) before it is accepted
+ * (docs/performance.md, "Odin rates … Results", the storm).
+ */
+export const LISTEN_BACKLOG = 65_535;
+
 const waiting = Symbol('odin-ws.waiting');
 const trackedBy = Symbol('odin-ws.trackedBy');
 /** A socket counted by a HandshakeTracker: `waiting` while it holds a place, and the tracker to tell when it settles. */
@@ -225,7 +234,7 @@ export class NodeHttpServer {
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(opts.port, opts.host, () => {
+      server.listen({ port: opts.port, host: opts.host, backlog: LISTEN_BACKLOG }, () => {
         server.off('error', reject);
         resolve();
       });
