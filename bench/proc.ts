@@ -19,9 +19,6 @@ export function cpuSeconds(pid: number): number {
   return t.user + t.system;
 }
 
-/** System (kernel) CPU seconds of a process so far: its socket writes and, on loopback, the peer's receive path they run. */
-export const systemCpuSeconds = (pid: number): number => cpuTimes(pid).system;
-
 /** Resident set size, bytes. */
 export function rssBytes(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -92,7 +89,22 @@ const sumOver = (pid: number, f: (p: number) => number): number =>
 
 /** CPU seconds of a process and its descendants so far. */
 export const treeCpuSeconds = (pid: number): number => sumOver(pid, cpuSeconds);
-/** System CPU seconds of a process and its descendants so far. */
-export const treeSystemCpuSeconds = (pid: number): number => sumOver(pid, systemCpuSeconds);
+/**
+ * User and system (kernel: its socket writes and, on loopback, the peer's receive path they run)
+ * CPU seconds of a process and its descendants so far, from one walk of the process tree.
+ */
+export function treeCpuTimes(pid: number): { user: number; system: number } {
+  const sum = { user: 0, system: 0 };
+  for (const p of processTree(pid)) {
+    try {
+      const t = cpuTimes(p);
+      sum.user += t.user;
+      sum.system += t.system;
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return sum;
+}
 /** RSS of a process and its descendants, bytes. */
 export const treeRssBytes = (pid: number): number => sumOver(pid, rssBytes);

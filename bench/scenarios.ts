@@ -7,13 +7,7 @@ import { LoadRun, type WindowResult } from '../src/lib/loadtest/runner.js';
 import { RatePublisher } from '../src/lib/loadtest/publisher.js';
 import type { PercentileSummary } from '../src/lib/histogram/histogram.js';
 import type { RunningContender } from './contenders.js';
-import {
-  processTree,
-  raiseFdLimit,
-  treeCpuSeconds as cpuSeconds,
-  treeRssBytes as rssBytes,
-  treeSystemCpuSeconds as systemCpuSeconds,
-} from './proc.js';
+import { processTree, raiseFdLimit, treeCpuSeconds as cpuSeconds, treeCpuTimes as cpuTimes, treeRssBytes as rssBytes } from './proc.js';
 
 export type Log = (line: string) => void;
 
@@ -146,12 +140,12 @@ async function openSubscribers(
 async function window(run: LoadRun, pub: RatePublisher, pid: number, seconds: number, expectedPerSecond: number): Promise<Measured> {
   const behind0 = pub.stats.behindTicks;
   const disc0 = disconnectsOf(run);
-  const cpu0 = cpuSeconds(pid);
-  const sys0 = systemCpuSeconds(pid);
+  const t0 = cpuTimes(pid);
   const w = await run.beginWindow();
   await pause(seconds * 1000);
   const r = await run.endWindow(w);
-  const cpu = { total: cpuSeconds(pid) - cpu0, system: systemCpuSeconds(pid) - sys0 };
+  const t1 = cpuTimes(pid);
+  const cpu = { total: t1.user + t1.system - (t0.user + t0.system), system: t1.system - t0.system };
   return measured(r, cpu, expectedPerSecond, pub.stats.behindTicks - behind0, disconnectsOf(run) - disc0);
 }
 
@@ -398,15 +392,15 @@ export interface ScaleResult {
   readonly shortfall: number;
 }
 
+/** Open files a server needs beyond its client connections (listeners, backbone sockets, files, accepts in flight). */
+const FD_MARGIN = 500;
+
 /**
  * Connection scale: N connections from many loopback source addresses (PER_ADDRESS each), each
  * subscribed to one of `channels` channels, every channel published once a second, so every
  * connection gets 1 msg/s. The server's open-file limit is raised first (prlimit), as a
  * production unit file would.
  */
-/** Open files a server needs beyond its client connections (listeners, backbone sockets, files, accepts in flight). */
-const FD_MARGIN = 500;
-
 export async function scaleScenario(
   c: RunningContender,
   o: { connections: number; channels: number; seconds: number; workers: number },

@@ -140,7 +140,6 @@ export interface NodeServeOptions {
 
 /** How often node checks the header and request deadlines, ms (its default, 30 s, would let a deadline slip that long). */
 const DEADLINE_CHECK_MS = 1000;
-/** Marks a socket the HandshakeTracker counts (no client holds it). */
 /**
  * The accept queue asked of the kernel: as long as it allows (Linux caps it at
  * net.core.somaxconn, 4096 by default since 5.4), as Go's net.Listen does. Node's default, 511,
@@ -150,13 +149,15 @@ const DEADLINE_CHECK_MS = 1000;
  */
 export const LISTEN_BACKLOG = 65_535;
 
+/** Marks a socket the HandshakeTracker counts (no client holds it). */
 const waiting = Symbol('odin-ws.waiting');
 const trackedBy = Symbol('odin-ws.trackedBy');
 /** A socket counted by a HandshakeTracker: `waiting` while it holds a place, and the tracker to tell when it settles. */
 type TrackedSocket = Socket & { [waiting]?: boolean; [trackedBy]?: HandshakeTracker };
 
 /** Ends a socket's place in its tracker's count (once; no-op for an untracked or settled socket). */
-function settleSocket(s: TrackedSocket): void {
+function settleSocket(socket: Duplex): void {
+  const s = socket as TrackedSocket;
   const tracker = s[trackedBy];
   if (tracker === undefined || !s[waiting]) return;
   s[waiting] = false;
@@ -197,9 +198,8 @@ export class NodeHttpServer {
       (req, res) => void opts.http(nodeRequest(req)).then((reply) => writeReply(res, reply, sockets)),
     );
     const tracker = opts.handshakes;
-    const settle = (socket: Duplex): void => settleSocket(socket as TrackedSocket);
     const sockets: SocketCount = {
-      taken: settle,
+      taken: settleSocket,
       released(socket) {
         const s = socket as TrackedSocket;
         if (!tracker || s[waiting] === true || s.destroyed) return;
@@ -216,13 +216,13 @@ export class NodeHttpServer {
       });
     }
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-      settle(socket);
+      settleSocket(socket);
       socket.on('error', destroyOnError);
       if (opts.upgrade) opts.upgrade(req, socket, head);
       else socket.end(rawResponse(404, '{"error":"no WebSocket here"}'));
     });
     server.on('connect', (_req: IncomingMessage, socket: Duplex) => {
-      settle(socket);
+      settleSocket(socket);
       // A proxy tunnel is never offered.
       socket.on('error', destroyOnError);
       socket.end(rawResponse(405, '{"error":"CONNECT is not supported"}', { Allow: 'GET, HEAD, POST' }));
