@@ -55,7 +55,10 @@ export interface IngestHealth extends IngestCounters {
   readonly running: boolean;
   /** The backbone connection is up. */
   readonly connected: boolean;
-  /** This process reads the feed now (false: another process holds it, guarantee 6). */
+  /**
+   * This process reads the feed now: the backbone has confirmed its subscription or assignment
+   * (false: not yet, or another process holds it, guarantee 6).
+   */
   readonly reading: boolean;
   /** Publications handed to the sink and not settled yet. */
   readonly inFlight: number;

@@ -129,6 +129,10 @@ export class NatsIngest implements Ingest {
   private connected = false;
   private running = false;
   private lease: Lease | null = null;
+  /** The server has confirmed the current subscriptions (a flush after them returned). */
+  private confirmed = false;
+  /** Bumped at each (un)subscribe, so a late confirmation of an older set is ignored. */
+  private generation = 0;
 
   constructor(private readonly o: NatsIngestOptions) {
     const rules = o.rules ?? DEFAULT_INGEST_RULES;
@@ -149,7 +153,7 @@ export class NatsIngest implements Ingest {
       kind: this.kind,
       running: this.running,
       connected: this.connected,
-      reading: this.subs.length > 0,
+      reading: this.confirmed,
       inFlight: this.tracker.inFlight,
       lagMs: this.tracker.lagMs(),
     };
@@ -194,11 +198,29 @@ export class NatsIngest implements Ingest {
         }),
       );
     }
+    this.generation++;
+    this.confirm(nc);
+  }
+
+  /**
+   * Reading only once the server has the subscriptions: until then a message published from
+   * another connection may reach the server first and go to nobody.
+   */
+  private confirm(nc: NatsConnection): void {
+    const generation = this.generation;
+    nc.flush().then(
+      () => {
+        if (generation === this.generation && this.subs.length > 0) this.confirmed = true;
+      },
+      () => undefined, // disconnected: the client resubscribes at reconnect, and watch() confirms again
+    );
   }
 
   private unsubscribeAll(): void {
     for (const s of this.subs) s.unsubscribe();
     this.subs = [];
+    this.generation++;
+    this.confirmed = false;
   }
 
   async stop(): Promise<void> {
@@ -216,7 +238,10 @@ export class NatsIngest implements Ingest {
   private async watch(nc: NatsConnection): Promise<void> {
     for await (const s of nc.status()) {
       if (s.type === 'disconnect') this.connected = false;
-      else if (s.type === 'reconnect') this.connected = true;
+      else if (s.type === 'reconnect') {
+        this.connected = true;
+        if (this.subs.length > 0 && !this.confirmed) this.confirm(nc);
+      }
       else if (s.type === 'close') {
         this.connected = false;
         return;
