@@ -241,8 +241,7 @@ export class NatsIngest implements Ingest {
       else if (s.type === 'reconnect') {
         this.connected = true;
         if (this.subs.length > 0 && !this.confirmed) this.confirm(nc);
-      }
-      else if (s.type === 'close') {
+      } else if (s.type === 'close') {
         this.connected = false;
         return;
       }
