@@ -42,12 +42,15 @@ const CONSUMER_SESSION_TIMEOUT_MS = 10_000;
  */
 const CONSUMER_HEARTBEAT_INTERVAL_MS = 3_000;
 /**
- * How long the broker holds a fetch that has no records, ms (Kafka's fetch.max.wait.ms default).
- * With minBytes 1 a record ends the wait at once, so this adds no latency; it only sets how often
- * an idle consumer asks again (2 fetches a second instead of 10 at 100 ms). A close or a pause
- * waits at most this long for the fetch in flight.
+ * How long the broker holds a fetch that has no records, ms (Kafka's fetch.max.wait.ms is 500;
+ * kafkajs and franz-go wait 5 s). With minBytes 1 a record ends the wait at once, so this adds no
+ * latency; it sets how often an idle consumer asks again, and each fetch over all assigned
+ * partitions is most of an idle consumer's CPU (docs/performance.md "Fixed costs": 0.6–0.9 % of a
+ * core at 500 ms, 0.25 % at 2 s). The library fetches on its own connections (heartbeats are not
+ * held behind a fetch) and sends the next fetch to a broker only when the one in flight returns,
+ * so partitions gained in a rebalance are read at most this much later; a close does not wait.
  */
-const CONSUMER_FETCH_MAX_WAIT_MS = 500;
+const CONSUMER_FETCH_MAX_WAIT_MS = 2_000;
 /**
  * How old the cached topic metadata may be before the fetch loop asks again, ms (the library's
  * default is 5 s; Kafka's metadata.max.age.ms is 5 min). A leader change is not waited for: an
