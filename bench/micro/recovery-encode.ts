@@ -70,7 +70,7 @@ async function run(size: number): Promise<void> {
 
 function pushes(hub: Hub, proto: ProtocolId, pubs: readonly Publication[], frames: RecoveryFrames | null): number {
   let n = 0;
-  for (const p of pubs) n += (frames ? frames.get(proto, p, (x) => hub.prepare(proto, x)) : hub.prepare(proto, p)).byteLength;
+  for (const p of pubs) n += (frames ? frames.get(proto, p, (x) => hub.framer.prepare(proto, x)) : hub.framer.prepare(proto, p)).byteLength;
   return n;
 }
 

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { applyDelta } from 'fossil-delta';
 import { MemoryBroker } from '../../src/lib/core/broker-memory.js';
 import { Gateway } from '../../src/lib/core/gateway.js';
-import { PubFrames } from '../../src/lib/core/hub.js';
+import { PubFrames } from '../../src/lib/core/push-frames.js';
 import { DEFAULT_NAMESPACES, resolveGatewayOptions } from '../../src/lib/core/options.js';
 import type { Publication } from '../../src/lib/core/broker.js';
 import { FakeClock } from '../testkit/fake-clock.js';

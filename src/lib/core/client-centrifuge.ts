@@ -1,16 +1,9 @@
 import { publicationTags } from './channels.js';
 import { TokenError } from './auth.js';
-import {
-  Client,
-  commandAllowance,
-  nowSeconds,
-  STATE_CLOSED,
-  STATE_CONNECTED,
-  STATE_CONNECTING,
-  type ClientContext,
-  type PreparedSubscription,
-} from './client.js';
-import type { Clock, TimerHandle } from './clock.js';
+import { Client, type ClientContext } from './client.js';
+import { STATE_CLOSED, STATE_CONNECTED, STATE_CONNECTING } from './client-state.js';
+import { commandAllowance, type PreparedSubscription } from './subscription-recovery.js';
+import { nowSeconds, type Clock, type TimerHandle } from './clock.js';
 import { brokerFailure } from './errors.js';
 import { resolveSubscription } from './channels.js';
 import type { TransportConnection } from './transport.js';

@@ -1,12 +1,6 @@
-import {
-  Client,
-  commandAllowance,
-  STATE_CONNECTED,
-  STATE_CLOSED,
-  type ClientContext,
-  type PreparedSubscription,
-  type SubscribeOptions,
-} from './client.js';
+import { Client, type ClientContext } from './client.js';
+import { STATE_CONNECTED, STATE_CLOSED } from './client-state.js';
+import { commandAllowance, type PreparedSubscription, type SubscribeOptions } from './subscription-recovery.js';
 import { TAGS_FILTER_NOT_ALLOWED } from '../protocol/tags-filter.js';
 import type { TransportConnection } from './transport.js';
 import {

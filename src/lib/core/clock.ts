@@ -25,3 +25,6 @@ export interface TimerOptions {
 
 /** Opaque: only the clock that made it knows what it is. */
 export type TimerHandle = unknown;
+
+/** Seconds since the Unix epoch on `clock`. */
+export const nowSeconds = (clock: Clock): number => Math.floor(clock.now() / 1000);

@@ -5,9 +5,6 @@ import type { Logger } from './logger.js';
 import type { FrameEncoder, PreparedFrame } from './transport.js';
 import type { Writer } from './writer.js';
 import {
-  encodeDeltaPush,
-  encodeOdinPush,
-  encodePush,
   PROTO_CENTRIFUGE,
   PROTO_CENTRIFUGE_PROTOBUF,
   PROTO_CENTRIFUGE_UNI,
@@ -15,7 +12,7 @@ import {
   type ClientInfo,
   type ProtocolId,
 } from '../protocol/push.js';
-import { DeltaPatches, type Patch } from './delta.js';
+import { PubFrames, PushFramer, type Recipient } from './push-frames.js';
 import { encodeOdinFresh, encodeOdinStale } from '../protocol/odin.js';
 import { JSON_CODEC, UNI_JSON_CODEC } from '../protocol/centrifuge-codec.js';
 import { protobufWire } from '../protocol/centrifuge-protobuf-load.js';
@@ -26,10 +23,11 @@ import { CadenceGroup } from './cadence.js';
  * A client's membership in a channel: everything the fan-out loop reads, in one object (so the
  * loop touches neither the client nor its class). While `buffer` is non-null the subscription is
  * being set up (history is read); live publications wait there so none is lost or duplicated.
+ * What the frame choice reads and keeps (protocol, last given, delta base) is its `Recipient`
+ * part (push-frames.ts).
  */
-export interface Membership {
+export interface Membership extends Recipient {
   buffer: Publication[] | null;
-  readonly protocol: ProtocolId;
   readonly writer: Writer;
   /** Keep-latest conflation (the namespace's `conflation: latest`). */
   readonly conflate: boolean;
@@ -37,56 +35,6 @@ export interface Membership {
   readonly filter: SharedFilter | null;
   /** The cadence group (set by the hub when the subscription has an interval), or null. */
   cadence: CadenceGroup<Membership> | null;
-  /**
-   * The last publication given to this subscriber in the channel (from its subscription's
-   * position on): the `prev` of Odin pushes, and what a cadence group does not send again.
-   */
-  lastOffset: number;
-  lastEpoch: string;
-  /** Fossil delta negotiated (Centrifugo protocol): publications go as patches against `base`. */
-  readonly delta: boolean;
-  /** The last publication this subscriber received in the channel (delta subscriptions), or null. */
-  base: Publication | null;
-}
-
-/**
- * One publication's frames, made on first use and shared by every member that needs the same
- * bytes: one per protocol, and for delta subscriptions the whole payload and one patch per base.
- */
-export class PubFrames {
-  /** The Odin frame for subscribers whose `prev` is `odinPrev` (nearly all share one). */
-  odin: PreparedFrame | undefined;
-  odinPrev = -1;
-  /** Odin frames for other `prev` values. */
-  odinByPrev: Map<number, PreparedFrame> | undefined;
-  cent: PreparedFrame | undefined;
-  centPb: PreparedFrame | undefined;
-  /** Unidirectional Centrifugo (uni_*) push. */
-  uni: PreparedFrame | undefined;
-  /** JSON delta subscriptions' whole payload (as a string). */
-  centFull: PreparedFrame | undefined;
-  private patches: DeltaPatches | undefined;
-  /** A patch's frame per protocol: JSON, protobuf. */
-  private readonly patchFrames: [Map<Patch, PreparedFrame> | undefined, Map<Patch, PreparedFrame> | undefined] = [undefined, undefined];
-
-  constructor(readonly pub: Publication) {}
-
-  /** The patch from `base` to this publication (one per base), or null when not smaller. */
-  patchFrom(base: Publication): Patch | null {
-    return (this.patches ??= new DeltaPatches(this.pub)).from(base);
-  }
-
-  /** The frame of `patch` for JSON (`pb` false) or protobuf, made once by `make`. */
-  patchFrame(patch: Patch, pb: boolean, make: () => PreparedFrame): PreparedFrame {
-    const i = pb ? 1 : 0;
-    const map = (this.patchFrames[i] ??= new Map());
-    let f = map.get(patch);
-    if (f === undefined) {
-      f = make();
-      map.set(patch, f);
-    }
-    return f;
-  }
 }
 
 /**
@@ -165,10 +113,10 @@ export class Hub<M extends object = object> {
   private readonly sendCadenceBound = (g: CadenceGroup<Membership>, pub: Publication): void => this.sendCadence(g, pub);
   /** Distinct tags filters in use, by key; each is released with its last membership. */
   private readonly filters = new Map<string, SharedFilter>();
-  /** Unidirectional publication frames → their publication (publicationOf). */
-  private readonly framePositions = new WeakMap<PreparedFrame, Publication>();
   /** Ingests behind now (setFeedStale) → since when, ms. */
   private readonly staleFeeds = new Map<string, number>();
+  /** Which frame each member gets for a publication (push-frames.ts); the clients' recovered ones too. */
+  readonly framer: PushFramer;
 
   constructor(
     private readonly broker: Broker,
@@ -176,7 +124,9 @@ export class Hub<M extends object = object> {
     private readonly stats: GatewayStats,
     private readonly log: Logger,
     private readonly clock: Clock,
-  ) {}
+  ) {
+    this.framer = new PushFramer(transport, stats);
+  }
 
   get channelCount(): number {
     return this.channels.size;
@@ -419,6 +369,7 @@ export class Hub<M extends object = object> {
     // Under a cadence name (`BTC.price@1s`) pushes carry that name, so the client's subscription gets them.
     const named = e.name === pub.channel ? pub : { ...pub, channel: e.name };
     const frames = new PubFrames(named);
+    const framer = this.framer;
     for (const m of e.members.values()) {
       if (m.buffer !== null) {
         m.buffer.push(pub);
@@ -429,64 +380,10 @@ export class Hub<M extends object = object> {
         m.cadence.offer(named);
         continue;
       }
-      const frame = this.frameFor(m, frames);
+      const frame = framer.frameFor(m, frames);
       if (m.conflate) m.writer.enqueueLatest(frame, e.name);
       else m.writer.enqueue(frame);
     }
-  }
-
-  /**
-   * The frame of a publication for a member, from the publication's shared frames. A delta
-   * subscription gets a patch against the last publication it received when that is smaller
-   * (and, for JSON, text), else the whole payload; either way the publication becomes its base.
-   */
-  frameFor(m: Membership, f: PubFrames): PreparedFrame {
-    const pub = f.pub;
-    let prev = 0;
-    if (pub.offset > 0) {
-      prev = m.lastEpoch === pub.epoch ? m.lastOffset : 0;
-      m.lastOffset = pub.offset;
-      m.lastEpoch = pub.epoch;
-    }
-    if (m.protocol === PROTO_ODIN) return this.odinFrame(f, prev);
-    if (m.protocol === PROTO_CENTRIFUGE_UNI) return (f.uni ??= this.prepare(PROTO_CENTRIFUGE_UNI, f.pub));
-    const pb = m.protocol === PROTO_CENTRIFUGE_PROTOBUF;
-    if (m.delta) {
-      const base = m.base;
-      m.base = pub;
-      const patch = base === null ? null : f.patchFrom(base);
-      if (patch !== null && (pb || patch.text)) {
-        this.stats.deltaPatches++;
-        return f.patchFrame(patch, pb, () => this.prepareDelta(pb, pub, patch.bytes));
-      }
-      this.stats.deltaFull++;
-      if (!pb) return (f.centFull ??= this.prepareDelta(false, pub, null));
-    }
-    if (pb) return (f.centPb ??= this.prepare(PROTO_CENTRIFUGE_PROTOBUF, pub));
-    return (f.cent ??= this.prepare(PROTO_CENTRIFUGE, pub));
-  }
-
-  /** The Odin push carrying `prev`: one frame per distinct `prev` (usually one per publication). */
-  private odinFrame(f: PubFrames, prev: number): PreparedFrame {
-    if (f.odin === undefined) {
-      f.odinPrev = prev;
-      return (f.odin = this.prepareOdin(f.pub, prev));
-    }
-    if (f.odinPrev === prev) return f.odin;
-    const map = (f.odinByPrev ??= new Map());
-    let frame = map.get(prev);
-    if (frame === undefined) map.set(prev, (frame = this.prepareOdin(f.pub, prev)));
-    return frame;
-  }
-
-  /** An Odin push with `prev` (a connection's recovered publications, pushes from the fan-out). */
-  prepareOdin(pub: Publication, prev: number): PreparedFrame {
-    return this.transport.prepare(Buffer.from(encodeOdinPush(pub, prev)));
-  }
-
-  private prepareDelta(pb: boolean, pub: Publication, patch: Uint8Array | null): PreparedFrame {
-    const e = encodeDeltaPush(pb ? PROTO_CENTRIFUGE_PROTOBUF : PROTO_CENTRIFUGE, pub, patch);
-    return typeof e === 'string' ? this.transport.prepare(Buffer.from(e)) : this.transport.prepare(e, true);
   }
 
   /** A cadence group's publication: encoded once per protocol, to members not given it already. */
@@ -496,24 +393,8 @@ export class Hub<M extends object = object> {
       if (m.buffer !== null) continue;
       // Given already (recovered, or released at activation).
       if (pub.offset > 0 && m.lastEpoch === pub.epoch && m.lastOffset >= pub.offset) continue;
-      m.writer.enqueue(this.frameFor(m, frames));
+      m.writer.enqueue(this.framer.frameFor(m, frames));
     }
-  }
-
-  prepare(proto: ProtocolId, pub: Publication): PreparedFrame {
-    const e = encodePush(proto, pub);
-    const frame = typeof e === 'string' ? this.transport.prepare(Buffer.from(e)) : this.transport.prepare(e, true);
-    if (proto === PROTO_CENTRIFUGE_UNI && pub.offset > 0) this.framePositions.set(frame, pub);
-    return frame;
-  }
-
-  /**
-   * The publication a unidirectional frame carries (its channel, offset and epoch), for the
-   * uni_sse stream's event ids (`Last-Event-ID`); undefined for any other frame. Kept weakly:
-   * gone with the frame.
-   */
-  publicationOf(frame: PreparedFrame): Publication | undefined {
-    return this.framePositions.get(frame);
   }
 
   /** Frames an encoded message: binary for protobuf connections, text otherwise. */

@@ -18,6 +18,7 @@
  *     remove-then-add leaves the entry present).
  * Entries are keyed by client id: the same user on two connections is two entries, one user.
  */
+import type { Logger } from './logger.js';
 
 /** Who is subscribed (Centrifugo's `ClientInfo` without conn/chan info). */
 export interface PresenceInfo {
@@ -47,6 +48,23 @@ export function presenceStatsOf(entries: Iterable<PresenceInfo>): PresenceStats 
     users.add(e.user);
   }
   return { num_clients: clients, num_users: users.size };
+}
+
+/**
+ * Enters the channel's presence before the subscribe reply, so the client sees itself in it.
+ * A store that cannot write now keeps the entry and retries (guarantee 4): the subscription goes on.
+ */
+export async function addPresence(store: PresenceStore, log: Logger, channel: string, info: PresenceInfo): Promise<void> {
+  try {
+    await store.add(channel, info);
+  } catch (err) {
+    log.warn({ err, channel, client: info.client }, 'presence not stored yet; the store retries');
+  }
+}
+
+/** Leaves the channel's presence; a rejection is logged, never thrown. */
+export function removePresence(store: PresenceStore, log: Logger, channel: string, client: string): void {
+  store.remove(channel, client).catch((err: unknown) => log.warn({ err, channel }, 'presence remove failed'));
 }
 
 /** The store of one process: used with the memory broker (which is one process too). */

@@ -194,7 +194,7 @@ export function createGatewayApp(gateway: Gateway, registry: Registry, opts: Gat
     bodyTimeoutMs: limits.timeoutMs,
     nodeId: gateway.nodeId,
     originAllowed: (o) => gateway.originAllowed(o),
-    publicationOf: (f) => gateway.hub.publicationOf(f),
+    publicationOf: (f) => gateway.hub.framer.publicationOf(f),
     proxyHeaders: proxyHeaderNames(gateway),
     // The stream's own socket is counted there until the stream takes it.
     waiting: (ip) => ({ total: Math.max(0, handshakes.total - 1), fromIp: Math.max(0, handshakes.fromIp(ip) - 1) }),

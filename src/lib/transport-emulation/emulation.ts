@@ -57,7 +57,7 @@ export interface EmulationOptions {
   readonly nodeId: string;
   /** Whether a browser page of this Origin may use the endpoints cross-origin (CORS). */
   readonly originAllowed: (origin: string) => boolean;
-  /** The publication a unidirectional frame carries (uni_sse event ids); core's `Hub.publicationOf`. */
+  /** The publication a unidirectional frame carries (uni_sse event ids); core's `PushFramer.publicationOf` (`gateway.hub.framer`). */
   readonly publicationOf?: FramePublication;
   /** Request headers the proxies pass on (lower case). */
   readonly proxyHeaders?: readonly string[];
