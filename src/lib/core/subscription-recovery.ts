@@ -6,13 +6,12 @@
  * reads under the same slots. Functions of the client's context and the connection (`Client`
  * calls them); docs/architecture.md, "Subscribing with recovery".
  */
-import type { Broker, HistoryResult, Publication, StreamPosition } from './broker.js';
+import type { Broker, ClientInfo, HistoryResult, Publication, StreamPosition } from './broker.js';
 import type { ResolvedNamespace, ResolvedSubscription } from './channels.js';
 import { PubFrames } from './push-frames.js';
 import type { Hub, Membership } from './hub.js';
 import type { GatewayOptions } from './options.js';
 import { addPresence, removePresence, type PresenceStore } from './presence.js';
-import type { ClientInfo } from './broker.js';
 import { decideLatest, decideRecovery, NOT_RECOVERED, type RecoveryOutcome } from './recovery.js';
 import type { RecoveryBudget } from './recovery-budget.js';
 import type { RecoverySlots, SlotRelease } from './recovery-slots.js';
