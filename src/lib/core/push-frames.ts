@@ -155,7 +155,7 @@ export class PushFramer {
   }
 
   /** An Odin push with `prev` (a connection's recovered publications, pushes from the fan-out). */
-  prepareOdin(pub: Publication, prev: number): PreparedFrame {
+  private prepareOdin(pub: Publication, prev: number): PreparedFrame {
     return this.transport.prepare(Buffer.from(encodeOdinPush(pub, prev)));
   }
 
